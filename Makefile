@@ -1,0 +1,96 @@
+# SPDX-License-Identifier: MIT
+# Build libprestanda.so (the preload) and prestanda (the analyzer); run tests, demo and benchmarks.
+
+PREFIX ?= /usr/local
+CC ?= cc
+CXX ?= c++
+B := build
+
+WARN := -Wall -Wextra -Werror
+CFLAGS := -O2 -g $(WARN) -std=gnu11 -Iinclude $(EXTRA_CFLAGS)
+
+PRELOAD_SRC := $(wildcard preload/*.c)
+PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(B)/%.o)
+PRELOAD_CFLAGS := $(CFLAGS) -fPIC -fvisibility=hidden -ftls-model=initial-exec \
+	-fno-omit-frame-pointer -D_GNU_SOURCE
+PRELOAD_LIBS := -Wl,--version-script=preload/exports.map -Wl,-z,now -lunwind -ldl -lpthread -lm
+
+ANALYZER_SRC := $(wildcard analyzer/*.c)
+ANALYZER_OBJ := $(ANALYZER_SRC:%.c=$(B)/%.o)
+ANALYZER_LIB_OBJ := $(filter-out $(B)/analyzer/main.o,$(ANALYZER_OBJ))
+ANALYZER_CFLAGS := $(CFLAGS) -D_GNU_SOURCE -Ianalyzer
+ANALYZER_LIBS := -ldw -lelf -ljansson -lstdc++ -lm
+
+# Tests: tests/test_*.c are Criterion suites; tests/targets/ are the programs they run.
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+TARGET_C := $(wildcard tests/targets/*.c)
+TARGET_CXX := $(wildcard tests/targets/*.cc)
+TARGET_BIN := $(patsubst tests/targets/%.c,$(B)/targets/%,$(filter-out tests/targets/lib%,$(TARGET_C))) \
+	$(TARGET_CXX:tests/targets/%.cc=$(B)/targets/%) \
+	$(patsubst tests/targets/%.c,$(B)/targets/%.so,$(filter tests/targets/lib%,$(TARGET_C)))
+# Targets keep their frames and lines exactly as written.
+TARGET_CFLAGS := -O1 -g -fno-inline -fno-omit-frame-pointer -fno-optimize-sibling-calls -Wall
+
+.PHONY: all deps test check demo bench install clean format
+.DELETE_ON_ERROR:
+
+all: $(B)/libprestanda.so $(B)/prestanda
+
+$(B)/preload/%.o: preload/%.c $(wildcard preload/*.h) include/prestanda/trace.h | $(B)/preload
+	$(CC) $(PRELOAD_CFLAGS) -c $< -o $@
+
+$(B)/libprestanda.so: $(PRELOAD_OBJ) preload/exports.map
+	$(CC) -shared -o $@ $(PRELOAD_OBJ) $(PRELOAD_LIBS)
+
+$(B)/analyzer/%.o: analyzer/%.c $(wildcard analyzer/*.h) include/prestanda/trace.h | $(B)/analyzer
+	$(CC) $(ANALYZER_CFLAGS) -c $< -o $@
+
+$(B)/prestanda: $(ANALYZER_OBJ)
+	$(CC) -o $@ $(ANALYZER_OBJ) $(ANALYZER_LIBS)
+
+$(B)/tests/%: tests/%.c $(ANALYZER_LIB_OBJ) $(wildcard tests/*.h) | $(B)/tests
+	$(CC) $(ANALYZER_CFLAGS) -Itests -o $@ $< $(ANALYZER_LIB_OBJ) -lcriterion $(ANALYZER_LIBS) -lpthread
+
+$(B)/targets/lib%.so: tests/targets/lib%.c | $(B)/targets
+	$(CC) $(TARGET_CFLAGS) -fPIC -shared -o $@ $<
+
+$(B)/targets/%: tests/targets/%.c | $(B)/targets
+	$(CC) $(TARGET_CFLAGS) -o $@ $< -ldl -lpthread
+
+$(B)/targets/%: tests/targets/%.cc | $(B)/targets
+	$(CXX) $(TARGET_CFLAGS) -o $@ $<
+
+$(B)/preload $(B)/analyzer $(B)/tests $(B)/targets:
+	mkdir -p $@
+
+# Installs the Debian packages the build and tests need, once.
+deps: $(B)/.deps
+$(B)/.deps: scripts/install-deps.sh
+	scripts/install-deps.sh
+	mkdir -p $(B) && touch $@
+
+test: deps
+	$(MAKE) all $(TEST_BIN) $(TARGET_BIN)
+	scripts/run-tests.sh $(TEST_BIN)
+
+check: test
+
+demo: deps
+	$(MAKE) all
+	scripts/demo.sh
+
+bench: deps
+	$(MAKE) all
+	scripts/bench.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/prestanda
+	install -m 0755 $(B)/prestanda $(DESTDIR)$(PREFIX)/bin/prestanda
+	install -m 0755 $(B)/libprestanda.so $(DESTDIR)$(PREFIX)/lib/prestanda/libprestanda.so
+
+format:
+	clang-format -i $(PRELOAD_SRC) $(ANALYZER_SRC) $(wildcard preload/*.h analyzer/*.h include/prestanda/*.h)
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/* The prestanda command: dispatch to run, report and the other subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+	fputs("usage: prestanda <command> [options]\n"
+	      "\n"
+	      "commands:\n"
+	      "  run [options] -- PROGRAM [ARGS]   run PROGRAM under the preload and record a trace\n"
+	      "  report [--json] [--top N] TRACE   findings, top sites and totals of a trace\n"
+	      "\n"
+	      "`prestanda COMMAND --help` describes each command.\n",
+	      f);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "run"))
+		return pst_cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "report"))
+		return pst_cmd_report(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "prestanda: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

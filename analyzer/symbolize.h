@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/* Offline symbolization of return addresses with elfutils libdw: functions, lines, inlined frames. */
+#ifndef PST_SYMBOLIZE_H
+#define PST_SYMBOLIZE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct pst_symbolizer;
+
+/* One source-level frame. Strings are owned by the symbolizer and live
+ * until pst_symbolizer_free. */
+struct pst_frame {
+	const char *function; /* demangled; NULL when unknown */
+	const char *file;     /* NULL when unknown */
+	int line;             /* 0 when unknown */
+	const char *module;   /* path of the object, NULL when the address is in none */
+	uint64_t offset;      /* address relative to the module's bias (or the raw address) */
+	int inlined;          /* 1: this frame was inlined into the next one */
+};
+
+struct pst_symbolizer *pst_symbolizer_new(void);
+
+/* Declare one loaded object. bias is the load bias, [lo, hi) its address
+ * range; build_id (may be NULL) is checked against the file on disk and
+ * used to find separate debug files. Returns 0 or -errno. Overlapping or
+ * duplicate modules are ignored (0). */
+int pst_symbolizer_add_module(struct pst_symbolizer *s, const char *path, uint64_t bias,
+			      uint64_t lo, uint64_t hi, const uint8_t *build_id,
+			      size_t build_id_len);
+
+/* Resolve a code address (a return address minus 1) into up to max frames,
+ * innermost (most deeply inlined) first, the last being the real function.
+ * Always returns at least 1 frame when max >= 1; results are cached. */
+int pst_symbolize(struct pst_symbolizer *s, uint64_t addr, struct pst_frame *out, int max);
+
+/* "function (file:line)", "function (module)" or "[module+0xoff]" for f. */
+void pst_frame_format(const struct pst_frame *f, char *buf, size_t len);
+
+/* Warnings gathered so far (a module without debug info, a file that changed
+ * since the trace was taken): one line each, or NULL at the end. */
+const char *pst_symbolizer_warning(struct pst_symbolizer *s, size_t i);
+
+void pst_symbolizer_free(struct pst_symbolizer *s);
+
+#endif

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/* Reading a trace: validation, the index of blocks, and events merged across threads in time order. */
+#ifndef PST_TRACE_READ_H
+#define PST_TRACE_READ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "prestanda/trace.h"
+
+struct pst_process {
+	uint64_t version, pid, ppid, flags, sample_bytes;
+	uint64_t start_realtime_ns, start_monotonic_ns;
+	char *exe, *host;
+};
+
+struct pst_module {
+	uint64_t bias, lo, hi;
+	char *path;
+	uint8_t *build_id;
+	size_t build_id_len;
+};
+
+struct pst_stack {
+	uint64_t id;
+	uint32_t depth;
+	uint64_t *frames; /* raw return addresses, innermost first */
+};
+
+struct pst_thread {
+	uint64_t tid, parent_tid, start_ts;
+	char *name;
+};
+
+struct pst_totals {
+	uint64_t tid, alloc_calls, free_calls, alloc_bytes;
+	uint64_t by_kind[PST_KIND_COUNT];
+	uint64_t hist[PST_HIST_BUCKETS];
+};
+
+enum pst_event_type { PST_EV_ALLOC, PST_EV_FREE, PST_EV_REALLOC };
+
+struct pst_event {
+	enum pst_event_type type;
+	uint64_t tid, ts;
+	uint64_t ptr;     /* ALLOC/FREE: the block; REALLOC: the new block */
+	uint64_t old_ptr; /* REALLOC only */
+	uint64_t size;    /* ALLOC/REALLOC */
+	uint64_t stack;   /* ALLOC/REALLOC; 0 = none */
+	unsigned kind;    /* ALLOC: enum pst_alloc_kind; REALLOC: PST_KIND_REALLOC */
+};
+
+/*
+ * An open trace. pst_trace_open maps the file and reads it once: the
+ * PROCESS header, every MODULE/STACK/THREAD/TOTALS/END record and the index
+ * of blocks. Events are then read with pst_trace_next, merged by timestamp
+ * across threads, in memory bounded by the number of threads.
+ */
+struct pst_trace {
+	struct pst_process proc;
+	struct pst_module *modules;
+	size_t nmodules;
+	struct pst_stack *stacks; /* sorted by id */
+	size_t nstacks;
+	struct pst_thread *threads;
+	size_t nthreads;
+	struct pst_totals *totals;
+	size_t ntotals;
+	bool has_end;           /* an END record was read */
+	uint64_t end_ts;        /* END's ts, else the last event's */
+	uint64_t end_reason;
+	bool complete;          /* has_end and no corruption */
+	uint64_t error_offset;  /* first undecodable byte, when !complete and corrupt */
+	char error[256];        /* "" or why the trace is incomplete, naming the offset */
+	uint64_t nevents;       /* events in all valid blocks */
+	struct pst_reader *r;   /* private */
+};
+
+/* Open and index path. Returns 0, or -1 with a one-line message in err
+ * (not a trace, empty, unreadable). A trace that is cut or corrupt after a
+ * valid header opens: complete is false and error says where. */
+int pst_trace_open(const char *path, struct pst_trace **out, char *err, size_t errlen);
+
+/* Next event in time order: 1 and *ev filled, 0 at the end. */
+int pst_trace_next(struct pst_trace *t, struct pst_event *ev);
+
+/* Start pst_trace_next over from the first event. */
+void pst_trace_rewind(struct pst_trace *t);
+
+/* The stack with this id, or NULL. */
+const struct pst_stack *pst_trace_stack(const struct pst_trace *t, uint64_t id);
+
+/* Bytes read so far of the file's size, for a progress bar. */
+void pst_trace_progress(const struct pst_trace *t, uint64_t *done, uint64_t *total);
+
+void pst_trace_close(struct pst_trace *t);
+
+#endif
