@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/* Memory analysis of a trace: totals, heap peak, leaks, temporaries and allocation sites. */
+#ifndef PST_MEMORY_H
+#define PST_MEMORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "prestanda/trace.h"
+
+struct pst_trace;
+struct pst_symbolizer;
+
+/*
+ * Counts are weighted: in full mode every event weighs 1; in sampled mode
+ * an event of size s weighs 1 / (1 - exp(-s / sample_bytes)) calls and
+ * s times that in bytes. Weighted values are doubles; in full mode they
+ * hold exact integers.
+ */
+struct pst_stack_stats {
+	double calls, bytes;        /* ALLOC and REALLOC events of this stack */
+	double live_bytes;          /* running, while reading */
+	double peak_bytes;          /* live bytes at the global heap peak */
+	double leaked_bytes, leaked; /* still live at the end */
+	double temporary;           /* freed before the thread's next allocation */
+	double short_lived;         /* freed within PST_SHORT_LIVED_NS */
+	double freed;               /* blocks of this stack that were freed */
+	double reallocs;            /* REALLOC events of this stack */
+	double chains;              /* realloc chains that ended at this stack */
+	double chain_len_sum;       /* their lengths, weighted */
+	double final_size_sum;      /* their final sizes, weighted */
+	uint64_t final_size_max;
+	uint32_t max_chain;         /* longest realloc chain through this stack */
+	uint64_t min_size, max_size;
+	uint64_t events;            /* raw ALLOC + REALLOC records */
+};
+
+/* A block freed within this time after its allocation counts as short-lived:
+ * a millisecond is shorter than any unit of work worth a heap block of its own
+ * (a request, a frame, a parse), so such blocks are churn a reused buffer
+ * would absorb. */
+#define PST_SHORT_LIVED_NS 1000000ull
+
+/* An allocation site after symbolization: stacks with identical symbolized
+ * frames are merged into one. */
+struct pst_site {
+	char *function, *file; /* NULL when unknown */
+	int line;              /* 0 when unknown */
+	char **stack;          /* "fn (file:line)", innermost first, wrappers dropped */
+	size_t depth;
+	uint64_t first_stack_id; /* smallest stack id merged here (0: none) */
+	struct pst_stack_stats st;
+};
+
+struct pst_thread_totals {
+	uint64_t tid;
+	const char *name; /* from THREAD, owned by the trace; NULL when none */
+	uint64_t alloc_calls, free_calls, alloc_bytes;
+};
+
+struct pst_memory {
+	bool full;
+	uint64_t sample_bytes;
+	uint64_t duration_ns; /* end_ts - start_monotonic_ns */
+
+	/* Exact when totals_exact (from TOTALS), else estimated from events. */
+	bool totals_exact;
+	uint64_t alloc_calls, free_calls, allocated_bytes;
+	uint64_t hist[PST_HIST_BUCKETS]; /* bucket b: see pst_size_bucket */
+
+	/* From events, weighted. */
+	double ev_alloc_calls, ev_free_calls, ev_bytes;
+	uint64_t events, unmatched_frees;
+	double peak_heap_bytes;
+	uint64_t peak_time_ns;  /* relative to the process start */
+	uint64_t peak_event;    /* ordinal of the event that reached the peak; 0: none */
+	double leaked_bytes, leaked_allocations, temporary_allocations;
+	double reallocs;
+
+	struct pst_thread_totals *threads; /* by tid */
+	size_t nthreads;
+
+	/* Per stack id: index i is trace->stacks[i]; index nstacks is "no stack". */
+	struct pst_stack_stats *per_stack;
+	size_t nper_stack;
+
+	/* Filled by pst_memory_sites, sorted by calls, then bytes. */
+	struct pst_site *sites;
+	size_t nsites;
+};
+
+/* Called now and then while reading: pass is 1 or 2. */
+typedef void (*pst_progress_fn)(const struct pst_trace *t, int pass, void *arg);
+
+/* Read every event of t (two passes: the second stops at the heap peak).
+ * Returns a result to free with pst_memory_free, or NULL when out of memory. */
+struct pst_memory *pst_memory_analyze(struct pst_trace *t, pst_progress_fn progress, void *arg);
+
+/* Symbolize the stacks with sym (may be NULL: addresses only) and merge them
+ * into sites. Returns 0 or -ENOMEM. */
+int pst_memory_sites(struct pst_memory *m, const struct pst_trace *t, struct pst_symbolizer *sym);
+
+/* True when a frame with this function (and module path, either NULL) is
+ * part of the allocator rather than its caller: malloc and friends,
+ * operator new/delete, the C and C++ runtime libraries. */
+bool pst_is_alloc_wrapper(const char *function, const char *module);
+
+/* The weight of a sampled event of size bytes. */
+double pst_sample_weight(uint64_t size, uint64_t sample_bytes);
+
+/* Average size of a site's allocations (bytes / calls), 0 when none. */
+double pst_site_avg_size(const struct pst_site *s);
+
+void pst_memory_free(struct pst_memory *m);
+
+#endif

@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: MIT */
+/* Allocation sites: symbolize each stack, drop allocator frames, merge identical stacks. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "memory.h"
+#include "symbolize.h"
+#include "trace_read.h"
+
+/* Inlined frames one address can expand to. */
+#define MAX_INLINE 32
+
+/* Allocation entry points: a frame in one of these is the allocator itself. */
+static const char *const alloc_functions[] = {
+	"malloc",	 "calloc",	  "realloc",	  "reallocarray", "free",
+	"cfree",	 "posix_memalign", "aligned_alloc", "memalign",	  "valloc",
+	"pvalloc",	 "__libc_malloc",  "__libc_calloc", "__libc_realloc", "__libc_memalign",
+	"__libc_free",
+};
+
+/* Name prefixes of the C++ runtime's allocation plumbing (operator new and
+ * the standard allocator templates that only forward to it). */
+static const char *const alloc_prefixes[] = {
+	"operator new",		   "operator delete",	    "std::__new_allocator<",
+	"__gnu_cxx::new_allocator<", "std::allocator<",	    "std::allocator_traits<",
+	"__gnu_cxx::__alloc_traits<",
+};
+
+/* Runtime libraries whose frames on top of a stack are the allocator's or
+ * a library call's (strdup, fopen, the C++ runtime's operator new); the
+ * site is the program's frame that called into them. */
+static const char *const runtime_modules[] = {
+	"libc.so", "libstdc++.so", "libc++.so", "libc++abi.so", "ld-linux", "libgcc_s.so",
+};
+
+static bool has_prefix(const char *s, const char *p)
+{
+	return !strncmp(s, p, strlen(p));
+}
+
+bool pst_is_alloc_wrapper(const char *function, const char *module)
+{
+	if (function) {
+		for (size_t i = 0; i < sizeof(alloc_functions) / sizeof(*alloc_functions); i++)
+			if (!strcmp(function, alloc_functions[i]))
+				return true;
+		for (size_t i = 0; i < sizeof(alloc_prefixes) / sizeof(*alloc_prefixes); i++)
+			if (has_prefix(function, alloc_prefixes[i]))
+				return true;
+	}
+	if (module) {
+		const char *base = strrchr(module, '/');
+
+		base = base ? base + 1 : module;
+		for (size_t i = 0; i < sizeof(runtime_modules) / sizeof(*runtime_modules); i++)
+			if (has_prefix(base, runtime_modules[i]))
+				return true;
+	}
+	return false;
+}
+
+/* A frame from the C++ standard library's headers (std::vector's growth and
+ * the like): kept in the stack, but the site is the code that called it. */
+static bool in_std_headers(const char *file)
+{
+	return file && strstr(file, "/include/c++/");
+}
+
+/* One symbolized frame while building a site. */
+struct sframe {
+	char *text;
+	const char *function, *file, *module; /* owned by the symbolizer */
+	int line;
+};
+
+struct frames {
+	struct sframe *v;
+	size_t n, cap;
+};
+
+static int frames_push(struct frames *f, const struct sframe *x)
+{
+	if (f->n == f->cap) {
+		size_t ncap = f->cap ? f->cap * 2 : 16;
+		struct sframe *nv = realloc(f->v, ncap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		f->v = nv;
+		f->cap = ncap;
+	}
+	f->v[f->n++] = *x;
+	return 0;
+}
+
+/* "[module+0xoff]" from the trace's modules, for when there is no symbolizer. */
+static void format_raw(const struct pst_trace *t, uint64_t addr, char *buf, size_t len)
+{
+	for (size_t i = 0; i < t->nmodules; i++) {
+		const struct pst_module *mo = &t->modules[i];
+		const char *base;
+
+		if (addr < mo->lo || addr >= mo->hi || !mo->path)
+			continue;
+		base = strrchr(mo->path, '/');
+		snprintf(buf, len, "[%s+0x%" PRIx64 "]", base ? base + 1 : mo->path,
+			 addr - mo->bias);
+		return;
+	}
+	snprintf(buf, len, "[0x%" PRIx64 "]", addr);
+}
+
+static int symbolize_stack(const struct pst_trace *t, const struct pst_stack *stk,
+			   struct pst_symbolizer *sym, struct frames *out)
+{
+	struct pst_frame fr[MAX_INLINE];
+	char buf[1024];
+
+	for (uint32_t i = 0; stk && i < stk->depth; i++) {
+		uint64_t pc = stk->frames[i] ? stk->frames[i] - 1 : 0;
+		int n = sym ? pst_symbolize(sym, pc, fr, MAX_INLINE) : 0;
+
+		if (n <= 0) {
+			struct sframe x = { 0 };
+
+			format_raw(t, pc, buf, sizeof(buf));
+			x.text = strdup(buf);
+			if (!x.text || frames_push(out, &x))
+				return free(x.text), -ENOMEM;
+			continue;
+		}
+		for (int k = 0; k < n; k++) {
+			struct sframe x = { .function = fr[k].function, .file = fr[k].file,
+					    .module = fr[k].module, .line = fr[k].line };
+
+			pst_frame_format(&fr[k], buf, sizeof(buf));
+			x.text = strdup(buf);
+			if (!x.text || frames_push(out, &x))
+				return free(x.text), -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static void merge_stats(struct pst_stack_stats *d, const struct pst_stack_stats *s)
+{
+	if (!d->events || (s->events && s->min_size < d->min_size))
+		d->min_size = s->min_size;
+	if (s->max_size > d->max_size)
+		d->max_size = s->max_size;
+	if (s->max_chain > d->max_chain)
+		d->max_chain = s->max_chain;
+	if (s->final_size_max > d->final_size_max)
+		d->final_size_max = s->final_size_max;
+	d->calls += s->calls;
+	d->bytes += s->bytes;
+	d->live_bytes += s->live_bytes;
+	d->peak_bytes += s->peak_bytes;
+	d->leaked_bytes += s->leaked_bytes;
+	d->leaked += s->leaked;
+	d->temporary += s->temporary;
+	d->short_lived += s->short_lived;
+	d->freed += s->freed;
+	d->reallocs += s->reallocs;
+	d->chains += s->chains;
+	d->chain_len_sum += s->chain_len_sum;
+	d->final_size_sum += s->final_size_sum;
+	d->events += s->events;
+}
+
+/* Sites by key (the joined stack), open addressing over indexes into sites. */
+struct site_index {
+	size_t *slot; /* index + 1; 0 empty */
+	char **keys;  /* per site */
+	size_t cap;
+};
+
+static size_t hash_str(const char *s)
+{
+	size_t h = 1469598103934665603ull;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+	return h;
+}
+
+static char *join(const struct sframe *v, size_t n)
+{
+	size_t len = 1;
+	char *s, *p;
+
+	for (size_t i = 0; i < n; i++)
+		len += strlen(v[i].text) + 1;
+	s = p = malloc(len);
+	if (!s)
+		return NULL;
+	*p = 0;
+	for (size_t i = 0; i < n; i++)
+		p += sprintf(p, "%s%s", i ? "\n" : "", v[i].text);
+	return s;
+}
+
+static int cmp_site(const void *x, const void *y)
+{
+	const struct pst_site *a = x, *b = y;
+
+	if (a->st.calls != b->st.calls)
+		return a->st.calls > b->st.calls ? -1 : 1;
+	if (a->st.bytes != b->st.bytes)
+		return a->st.bytes > b->st.bytes ? -1 : 1;
+	return a->first_stack_id < b->first_stack_id ? -1 : a->first_stack_id > b->first_stack_id;
+}
+
+/* Fill a new site from its frames: drop the allocator's frames on top, then
+ * the site is the first frame outside the C++ library headers. */
+static int site_init(struct pst_site *s, struct frames *f, size_t skip)
+{
+	size_t k;
+
+	s->depth = f->n - skip;
+	s->stack = calloc(s->depth ? s->depth : 1, sizeof(*s->stack));
+	if (!s->stack)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->depth; i++) {
+		s->stack[i] = f->v[skip + i].text;
+		f->v[skip + i].text = NULL;
+	}
+	for (k = skip; k < f->n && in_std_headers(f->v[k].file); k++)
+		;
+	if (k == f->n)
+		k = skip;
+	if (k < f->n && f->v[k].function) {
+		s->function = strdup(f->v[k].function);
+		s->file = f->v[k].file ? strdup(f->v[k].file) : NULL;
+		s->line = f->v[k].file ? f->v[k].line : 0;
+		if (!s->function || (f->v[k].file && !s->file))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int pst_memory_sites(struct pst_memory *m, const struct pst_trace *t, struct pst_symbolizer *sym)
+{
+	struct site_index ix = { 0 };
+	struct frames f = { 0 };
+	int r = -ENOMEM;
+
+	m->sites = calloc(m->nper_stack, sizeof(*m->sites));
+	ix.cap = 16;
+	while (ix.cap < m->nper_stack * 2)
+		ix.cap *= 2;
+	ix.slot = calloc(ix.cap, sizeof(*ix.slot));
+	ix.keys = calloc(m->nper_stack, sizeof(*ix.keys));
+	if (!m->sites || !ix.slot || !ix.keys)
+		goto out;
+
+	for (size_t i = 0; i < m->nper_stack; i++) {
+		const struct pst_stack_stats *st = &m->per_stack[i];
+		const struct pst_stack *stk = i < t->nstacks ? &t->stacks[i] : NULL;
+		size_t skip = 0, j;
+		char *key;
+
+		if (!st->events)
+			continue;
+		for (size_t k = 0; k < f.n; k++)
+			free(f.v[k].text);
+		f.n = 0;
+		if (symbolize_stack(t, stk, sym, &f))
+			goto out;
+		while (skip < f.n && pst_is_alloc_wrapper(f.v[skip].function, f.v[skip].module))
+			skip++;
+		if (skip == f.n)
+			skip = 0;
+		key = join(f.v + skip, f.n - skip);
+		if (!key)
+			goto out;
+		for (j = hash_str(key) & (ix.cap - 1); ix.slot[j]; j = (j + 1) & (ix.cap - 1))
+			if (!strcmp(ix.keys[ix.slot[j] - 1], key))
+				break;
+		if (ix.slot[j]) {
+			struct pst_site *s = &m->sites[ix.slot[j] - 1];
+
+			free(key);
+			merge_stats(&s->st, st);
+			if (stk && (!s->first_stack_id || stk->id < s->first_stack_id))
+				s->first_stack_id = stk->id;
+			continue;
+		}
+		ix.keys[m->nsites] = key;
+		ix.slot[j] = m->nsites + 1;
+		m->sites[m->nsites].st = *st;
+		m->sites[m->nsites].first_stack_id = stk ? stk->id : 0;
+		if (site_init(&m->sites[m->nsites++], &f, skip))
+			goto out;
+	}
+	qsort(m->sites, m->nsites, sizeof(*m->sites), cmp_site);
+	r = 0;
+out:
+	for (size_t k = 0; k < f.n; k++)
+		free(f.v[k].text);
+	free(f.v);
+	for (size_t k = 0; ix.keys && k < m->nsites; k++)
+		free(ix.keys[k]);
+	free(ix.keys);
+	free(ix.slot);
+	return r;
+}
