@@ -1,0 +1,856 @@
+/* SPDX-License-Identifier: MIT */
+/* Reading a trace: mmap, one validating scan that indexes blocks, then a k-way merge of events. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "trace_read.h"
+
+/*
+ * Policy on damage: the scan stops at the first record that does not decode
+ * and records its offset. Everything before it is kept, including the events
+ * and metadata that precede a corrupt inner record in its own block.
+ * A STACK with id 0 (the id of "no stack") is dropped; of duplicate ids the
+ * first in the file is kept. A PROCESS whose version is not PST_VERSION does
+ * not open.
+ */
+
+#define NO_BLOCK SIZE_MAX
+
+/* Framing results. */
+enum { FRAME_OK = 0, FRAME_TRUNC = -1, FRAME_CORRUPT = -2 };
+
+/*
+ * One BLOCK with at least one event. off/len delimit its inner records in the
+ * file. When an inner record of the block is corrupt, len stops before that
+ * record: the events before it stay readable, the scan of the file stops there.
+ */
+struct pst_block {
+	uint64_t off, len, tid, base_ts;
+	size_t next; /* next block of the same thread in file order, or NO_BLOCK */
+};
+
+/* A thread's stream of events: a cursor into its chain of blocks. */
+struct pst_stream {
+	size_t first, blk;
+	const uint8_t *p, *end;
+	uint64_t ts;
+	struct pst_event head; /* the stream's next event, when in the heap */
+	uint64_t head_off;     /* file offset of head's record: the tie-break */
+	uint64_t head_bytes;
+};
+
+struct pst_reader {
+	const uint8_t *map;
+	size_t size;
+	struct pst_block *blocks;
+	size_t nblocks, cap_blocks;
+	size_t cap_modules, cap_stacks, cap_threads, cap_totals;
+	struct pst_stream *streams;
+	size_t nstreams;
+	size_t *heap;
+	size_t nheap;
+	uint64_t event_bytes, consumed;
+	uint64_t max_ts; /* largest event ts seen by the scan */
+};
+
+static void set_msg(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_msg(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!buf || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
+static void *grow(void *arr, size_t *cap, size_t n, size_t elem)
+{
+	size_t ncap;
+	void *p;
+
+	if (n < *cap)
+		return arr;
+	ncap = *cap ? *cap * 2 : 16;
+	p = reallocarray(arr, ncap, elem);
+	if (p)
+		*cap = ncap;
+	return p;
+}
+
+/* ---- field decoding: every function reads only inside [*p, end) ---- */
+
+static int get_u(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	return pst_get_varint(p, end, v);
+}
+
+static int get_span(const uint8_t **p, const uint8_t *end, const uint8_t **s, size_t *n)
+{
+	uint64_t len;
+
+	if (get_u(p, end, &len) || len > (uint64_t)(end - *p))
+		return -1;
+	*s = *p;
+	*n = (size_t)len;
+	*p += len;
+	return 0;
+}
+
+static int get_str(const uint8_t **p, const uint8_t *end, char **out)
+{
+	const uint8_t *s;
+	size_t n;
+
+	if (get_span(p, end, &s, &n))
+		return -1;
+	*out = malloc(n + 1);
+	if (!*out)
+		return -1;
+	memcpy(*out, s, n);
+	(*out)[n] = '\0';
+	return 0;
+}
+
+static int get_bytes(const uint8_t **p, const uint8_t *end, uint8_t **out, size_t *outlen)
+{
+	const uint8_t *s;
+	size_t n;
+
+	if (get_span(p, end, &s, &n))
+		return -1;
+	*out = malloc(n ? n : 1);
+	if (!*out)
+		return -1;
+	memcpy(*out, s, n);
+	*outlen = n;
+	return 0;
+}
+
+static int get_us(const uint8_t **p, const uint8_t *end, uint64_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (get_u(p, end, &v[i]))
+			return -1;
+	return 0;
+}
+
+/*
+ * One record's frame at p: type, varint length, payload inside [p, end).
+ * FRAME_TRUNC when the data stops before the record does, FRAME_CORRUPT
+ * when the length is not a valid varint.
+ */
+static int read_frame(const uint8_t *p, const uint8_t *end, unsigned *type,
+		      const uint8_t **pay, uint64_t *len)
+{
+	const uint8_t *q = p + 1;
+
+	if (p >= end)
+		return FRAME_TRUNC;
+	*type = p[0];
+	if (get_u(&q, end, len)) {
+		size_t avail = (size_t)(end - (p + 1));
+
+		for (size_t i = 0; i < avail && i < PST_VARINT_MAX; i++)
+			if (!(p[1 + i] & 0x80))
+				return FRAME_CORRUPT;
+		return avail < PST_VARINT_MAX ? FRAME_TRUNC : FRAME_CORRUPT;
+	}
+	if (*len > (uint64_t)(end - q))
+		return FRAME_TRUNC;
+	*pay = q;
+	return FRAME_OK;
+}
+
+/* ---- record decoders ---- */
+
+static int dec_process(const uint8_t *p, const uint8_t *end, struct pst_process *pr)
+{
+	uint64_t v[7];
+
+	if (get_us(&p, end, v, 7))
+		return -1;
+	pr->version = v[0];
+	pr->pid = v[1];
+	pr->ppid = v[2];
+	pr->flags = v[3];
+	pr->sample_bytes = v[4];
+	pr->start_realtime_ns = v[5];
+	pr->start_monotonic_ns = v[6];
+	if (get_str(&p, end, &pr->exe))
+		return -1;
+	return get_str(&p, end, &pr->host);
+}
+
+static int dec_module(const uint8_t *p, const uint8_t *end, struct pst_module *m)
+{
+	uint64_t v[3];
+
+	memset(m, 0, sizeof(*m));
+	if (get_us(&p, end, v, 3) || get_str(&p, end, &m->path))
+		return -1;
+	m->bias = v[0];
+	m->lo = v[1];
+	m->hi = v[2];
+	if (get_bytes(&p, end, &m->build_id, &m->build_id_len)) {
+		free(m->path);
+		return -1;
+	}
+	return 0;
+}
+
+static int dec_stack(const uint8_t *p, const uint8_t *end, struct pst_stack *s)
+{
+	uint64_t depth;
+
+	if (get_u(&p, end, &s->id) || get_u(&p, end, &depth))
+		return -1;
+	/* every frame takes at least one byte: bounds the allocation */
+	if (depth > (uint64_t)(end - p) || depth > UINT32_MAX)
+		return -1;
+	s->depth = (uint32_t)depth;
+	s->frames = malloc(depth ? depth * sizeof(uint64_t) : 1);
+	if (!s->frames)
+		return -1;
+	if (get_us(&p, end, s->frames, depth)) {
+		free(s->frames);
+		return -1;
+	}
+	return 0;
+}
+
+static int dec_thread(const uint8_t *p, const uint8_t *end, struct pst_thread *th)
+{
+	uint64_t v[3];
+
+	if (get_us(&p, end, v, 3) || get_str(&p, end, &th->name))
+		return -1;
+	th->tid = v[0];
+	th->parent_tid = v[1];
+	th->start_ts = v[2];
+	return 0;
+}
+
+/* A histogram longer than ours folds its tail into our last bucket. */
+static int dec_totals(const uint8_t *p, const uint8_t *end, struct pst_totals *to)
+{
+	uint64_t v[4], nb, c;
+
+	memset(to, 0, sizeof(*to));
+	if (get_us(&p, end, v, 4) || get_us(&p, end, to->by_kind, PST_KIND_COUNT) ||
+	    get_u(&p, end, &nb))
+		return -1;
+	to->tid = v[0];
+	to->alloc_calls = v[1];
+	to->free_calls = v[2];
+	to->alloc_bytes = v[3];
+	for (uint64_t b = 0; b < nb; b++) {
+		if (get_u(&p, end, &c))
+			return -1;
+		to->hist[b < PST_HIST_BUCKETS ? b : PST_HIST_BUCKETS - 1] += c;
+	}
+	return 0;
+}
+
+static bool is_event(unsigned type)
+{
+	return type == PST_REC_ALLOC || type == PST_REC_FREE || type == PST_REC_REALLOC;
+}
+
+/* An event's fields; ev->ts is left to the caller, who adds *dts. */
+static int dec_event(unsigned type, const uint8_t *p, const uint8_t *end, struct pst_event *ev,
+		     uint64_t *dts)
+{
+	uint64_t v[5] = { 0 };
+
+	memset(ev, 0, sizeof(*ev));
+	if (type == PST_REC_FREE) {
+		if (get_us(&p, end, v, 2))
+			return -1;
+		ev->type = PST_EV_FREE;
+		ev->ptr = v[1];
+	} else if (type == PST_REC_ALLOC) {
+		if (get_us(&p, end, v, 5) || v[4] >= PST_KIND_COUNT)
+			return -1;
+		ev->type = PST_EV_ALLOC;
+		ev->ptr = v[1];
+		ev->size = v[2];
+		ev->stack = v[3];
+		ev->kind = (unsigned)v[4];
+	} else {
+		if (get_us(&p, end, v, 5))
+			return -1;
+		ev->type = PST_EV_REALLOC;
+		ev->old_ptr = v[1];
+		ev->ptr = v[2];
+		ev->size = v[3];
+		ev->stack = v[4];
+		ev->kind = PST_KIND_REALLOC;
+	}
+	*dts = v[0];
+	return 0;
+}
+
+/* ---- the scan ---- */
+
+static void set_corrupt(struct pst_trace *t, uint64_t off, const char *what)
+{
+	t->complete = false;
+	t->error_offset = off;
+	set_msg(t->error, sizeof(t->error), "corrupt record at offset %" PRIu64 " (%s)", off, what);
+}
+
+static void set_trunc(struct pst_trace *t, uint64_t off)
+{
+	t->complete = false;
+	t->error_offset = off;
+	set_msg(t->error, sizeof(t->error), "truncated at offset %" PRIu64, off);
+}
+
+/* Store one metadata record. Returns 0, -1 when its fields do not decode. */
+static int add_meta(struct pst_trace *t, unsigned type, const uint8_t *p, const uint8_t *end)
+{
+	struct pst_reader *r = t->r;
+	void *a;
+
+	switch (type) {
+	case PST_REC_MODULE:
+		if (!(a = grow(t->modules, &r->cap_modules, t->nmodules, sizeof(*t->modules))))
+			return -1;
+		t->modules = a;
+		if (dec_module(p, end, &t->modules[t->nmodules]))
+			return -1;
+		t->nmodules++;
+		return 0;
+	case PST_REC_STACK:
+		if (!(a = grow(t->stacks, &r->cap_stacks, t->nstacks, sizeof(*t->stacks))))
+			return -1;
+		t->stacks = a;
+		if (dec_stack(p, end, &t->stacks[t->nstacks]))
+			return -1;
+		t->nstacks++;
+		return 0;
+	case PST_REC_THREAD:
+		if (!(a = grow(t->threads, &r->cap_threads, t->nthreads, sizeof(*t->threads))))
+			return -1;
+		t->threads = a;
+		if (dec_thread(p, end, &t->threads[t->nthreads]))
+			return -1;
+		t->nthreads++;
+		return 0;
+	case PST_REC_TOTALS:
+		if (!(a = grow(t->totals, &r->cap_totals, t->ntotals, sizeof(*t->totals))))
+			return -1;
+		t->totals = a;
+		if (dec_totals(p, end, &t->totals[t->ntotals]))
+			return -1;
+		t->ntotals++;
+		return 0;
+	}
+	return 0;
+}
+
+static const char *rec_problem(unsigned type)
+{
+	switch (type) {
+	case PST_REC_MODULE:
+		return "bad MODULE";
+	case PST_REC_STACK:
+		return "bad STACK";
+	case PST_REC_THREAD:
+		return "bad THREAD";
+	case PST_REC_TOTALS:
+		return "bad TOTALS";
+	case PST_REC_ALLOC:
+		return "bad ALLOC";
+	case PST_REC_FREE:
+		return "bad FREE";
+	default:
+		return "bad REALLOC";
+	}
+}
+
+static int add_block(struct pst_trace *t, const struct pst_block *b)
+{
+	struct pst_reader *r = t->r;
+	void *a = grow(r->blocks, &r->cap_blocks, r->nblocks, sizeof(*r->blocks));
+
+	if (!a)
+		return -1;
+	r->blocks = a;
+	r->blocks[r->nblocks++] = *b;
+	return 0;
+}
+
+/*
+ * Walk one block's inner records [p, end). Returns 0, or -1 after setting
+ * t->error at the first record that does not decode. Either way the events
+ * before that point are indexed.
+ */
+static int scan_inner(struct pst_trace *t, struct pst_block *b, const uint8_t *p,
+		      const uint8_t *end, uint64_t *nev)
+{
+	const uint8_t *map = t->r->map, *pay;
+	uint64_t len, ts = b->base_ts, dts;
+	struct pst_event ev;
+	unsigned type;
+
+	for (; p < end; p = pay + len) {
+		uint64_t off = (uint64_t)(p - map);
+
+		if (read_frame(p, end, &type, &pay, &len) != FRAME_OK) {
+			set_corrupt(t, off, "overruns its block");
+			break;
+		}
+		if (is_event(type)) {
+			if (dec_event(type, pay, pay + len, &ev, &dts)) {
+				set_corrupt(t, off, rec_problem(type));
+				break;
+			}
+			ts += dts;
+			if (ts > t->r->max_ts)
+				t->r->max_ts = ts;
+			t->r->event_bytes += (uint64_t)(pay + len - p);
+			(*nev)++;
+		} else if (add_meta(t, type, pay, pay + len)) {
+			set_corrupt(t, off, rec_problem(type));
+			break;
+		}
+	}
+	b->len = (uint64_t)(p - map) - b->off;
+	return p < end ? -1 : 0;
+}
+
+static int scan_block(struct pst_trace *t, uint64_t off, const uint8_t *p, const uint8_t *end)
+{
+	struct pst_block b = { .next = NO_BLOCK };
+	uint64_t nev = 0;
+	int rc;
+
+	if (get_u(&p, end, &b.tid) || get_u(&p, end, &b.base_ts)) {
+		set_corrupt(t, off, "bad BLOCK header");
+		return -1;
+	}
+	b.off = (uint64_t)(p - t->r->map);
+	rc = scan_inner(t, &b, p, end, &nev);
+	t->nevents += nev;
+	if (nev && add_block(t, &b)) {
+		set_corrupt(t, off, "out of memory");
+		return -1;
+	}
+	return rc;
+}
+
+static int scan_end(struct pst_trace *t, uint64_t off, const uint8_t *p, const uint8_t *end)
+{
+	uint64_t ts, reason;
+
+	if (get_u(&p, end, &ts) || get_u(&p, end, &reason)) {
+		set_corrupt(t, off, "bad END");
+		return -1;
+	}
+	t->has_end = true;
+	t->end_ts = ts;
+	t->end_reason = reason;
+	return 0;
+}
+
+/* Every top-level record after PROCESS, once. Stops at the first bad one. */
+static void scan_records(struct pst_trace *t, size_t off)
+{
+	const uint8_t *map = t->r->map, *end = map + t->r->size, *pay;
+	uint64_t len;
+	unsigned type;
+	int rc;
+
+	t->complete = true;
+	while (off < t->r->size) {
+		rc = read_frame(map + off, end, &type, &pay, &len);
+		if (rc == FRAME_TRUNC) {
+			set_trunc(t, off);
+			break;
+		} else if (rc == FRAME_CORRUPT) {
+			set_corrupt(t, off, "bad length");
+			break;
+		}
+		if (type == PST_REC_BLOCK)
+			rc = scan_block(t, off, pay, pay + len);
+		else if (type == PST_REC_END)
+			rc = scan_end(t, off, pay, pay + len);
+		else
+			rc = 0; /* unknown or misplaced: skipped by its length */
+		if (rc)
+			break;
+		off = (size_t)(pay + len - map);
+	}
+	if (!t->has_end) {
+		t->end_ts = t->r->max_ts;
+		if (t->complete)
+			set_msg(t->error, sizeof(t->error),
+				"no END record: the process was killed or is still running");
+		t->complete = false;
+	}
+}
+
+/* ---- finishing the index ---- */
+
+struct stack_key {
+	uint64_t id;
+	size_t idx;
+};
+
+static int cmp_stack_key(const void *a, const void *b)
+{
+	const struct stack_key *x = a, *y = b;
+
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Sort stacks by id; of duplicate ids the first in the file wins; id 0 (none) is dropped. */
+static int sort_stacks(struct pst_trace *t)
+{
+	struct stack_key *k = malloc((t->nstacks + 1) * sizeof(*k));
+	struct pst_stack *s = malloc((t->nstacks + 1) * sizeof(*s));
+	size_t n = 0;
+
+	if (!k || !s) {
+		free(k);
+		free(s);
+		return -1;
+	}
+	for (size_t i = 0; i < t->nstacks; i++)
+		k[i] = (struct stack_key){ t->stacks[i].id, i };
+	qsort(k, t->nstacks, sizeof(*k), cmp_stack_key);
+	for (size_t i = 0; i < t->nstacks; i++) {
+		struct pst_stack *st = &t->stacks[k[i].idx];
+
+		if (st->id == 0 || (n && s[n - 1].id == st->id))
+			free(st->frames);
+		else
+			s[n++] = *st;
+	}
+	free(k);
+	free(t->stacks);
+	t->stacks = s;
+	t->nstacks = n;
+	return 0;
+}
+
+/* Block indices by (tid, file order). */
+static int cmp_block_idx(const void *a, const void *b, void *arg)
+{
+	const struct pst_block *blocks = arg;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	if (blocks[x].tid != blocks[y].tid)
+		return blocks[x].tid < blocks[y].tid ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+/* Chain each thread's blocks in file order, one stream per thread. */
+static int build_streams(struct pst_reader *r)
+{
+	size_t n = r->nblocks, *ord = malloc((n + 1) * sizeof(*ord));
+
+	r->streams = calloc(n + 1, sizeof(*r->streams));
+	r->heap = malloc((n + 1) * sizeof(*r->heap));
+	if (!ord || !r->streams || !r->heap) {
+		free(ord);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		ord[i] = i;
+	qsort_r(ord, n, sizeof(*ord), cmp_block_idx, r->blocks);
+	for (size_t i = 0; i < n; i++) {
+		if (i && r->blocks[ord[i - 1]].tid == r->blocks[ord[i]].tid)
+			r->blocks[ord[i - 1]].next = ord[i];
+		else
+			r->streams[r->nstreams++].first = ord[i];
+	}
+	free(ord);
+	/* the merge keeps one cursor and one heap slot per thread */
+	ord = reallocarray(r->heap, r->nstreams + 1, sizeof(*r->heap));
+	r->heap = ord ? ord : r->heap;
+	return 0;
+}
+
+/* ---- the merge ---- */
+
+static void stream_load(struct pst_reader *r, struct pst_stream *s, size_t blk)
+{
+	const struct pst_block *b = &r->blocks[blk];
+
+	s->blk = blk;
+	s->p = r->map + b->off;
+	s->end = s->p + b->len;
+	s->ts = b->base_ts;
+}
+
+/* Decode the stream's next event into head. Returns 1, or 0 at its end. */
+static int stream_advance(struct pst_reader *r, struct pst_stream *s)
+{
+	const uint8_t *pay;
+	uint64_t len, dts;
+	unsigned type;
+
+	for (;;) {
+		if (s->p >= s->end) {
+			if (r->blocks[s->blk].next == NO_BLOCK)
+				return 0;
+			stream_load(r, s, r->blocks[s->blk].next);
+			continue;
+		}
+		if (read_frame(s->p, s->end, &type, &pay, &len) != FRAME_OK)
+			return 0;
+		if (is_event(type)) {
+			if (dec_event(type, pay, pay + len, &s->head, &dts))
+				return 0;
+			s->ts += dts;
+			s->head.ts = s->ts;
+			s->head.tid = r->blocks[s->blk].tid;
+			s->head_off = (uint64_t)(s->p - r->map);
+			s->head_bytes = (uint64_t)(pay + len - s->p);
+			s->p = pay + len;
+			return 1;
+		}
+		s->p = pay + len;
+	}
+}
+
+static bool heap_less(const struct pst_reader *r, size_t a, size_t b)
+{
+	const struct pst_stream *x = &r->streams[a], *y = &r->streams[b];
+
+	if (x->head.ts != y->head.ts)
+		return x->head.ts < y->head.ts;
+	return x->head_off < y->head_off;
+}
+
+static void heap_down(struct pst_reader *r, size_t i)
+{
+	size_t *h = r->heap, n = r->nheap;
+
+	for (;;) {
+		size_t m = i, l = 2 * i + 1, rr = l + 1, tmp;
+
+		if (l < n && heap_less(r, h[l], h[m]))
+			m = l;
+		if (rr < n && heap_less(r, h[rr], h[m]))
+			m = rr;
+		if (m == i)
+			return;
+		tmp = h[i];
+		h[i] = h[m];
+		h[m] = tmp;
+		i = m;
+	}
+}
+
+void pst_trace_rewind(struct pst_trace *t)
+{
+	struct pst_reader *r = t->r;
+
+	r->nheap = 0;
+	r->consumed = 0;
+	for (size_t i = 0; i < r->nstreams; i++) {
+		struct pst_stream *s = &r->streams[i];
+
+		stream_load(r, s, s->first);
+		if (stream_advance(r, s))
+			r->heap[r->nheap++] = i;
+	}
+	for (size_t i = r->nheap / 2; i-- > 0;)
+		heap_down(r, i);
+}
+
+int pst_trace_next(struct pst_trace *t, struct pst_event *ev)
+{
+	struct pst_reader *r = t->r;
+	struct pst_stream *s;
+
+	if (!r->nheap)
+		return 0;
+	s = &r->streams[r->heap[0]];
+	*ev = s->head;
+	r->consumed += s->head_bytes;
+	if (!stream_advance(r, s))
+		r->heap[0] = r->heap[--r->nheap];
+	heap_down(r, 0);
+	return 1;
+}
+
+const struct pst_stack *pst_trace_stack(const struct pst_trace *t, uint64_t id)
+{
+	size_t lo = 0, hi = t->nstacks;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t->stacks[mid].id == id)
+			return &t->stacks[mid];
+		if (t->stacks[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Event bytes consumed, scaled to the file's size so that the end reads 100%. */
+void pst_trace_progress(const struct pst_trace *t, uint64_t *done, uint64_t *total)
+{
+	const struct pst_reader *r = t->r;
+
+	*total = r->size;
+	if (!r->event_bytes || !r->nheap)
+		*done = r->size;
+	else
+		*done = (uint64_t)((unsigned __int128)r->consumed * r->size / r->event_bytes);
+}
+
+/* ---- open and close ---- */
+
+void pst_trace_close(struct pst_trace *t)
+{
+	if (!t)
+		return;
+	free(t->proc.exe);
+	free(t->proc.host);
+	for (size_t i = 0; i < t->nmodules; i++) {
+		free(t->modules[i].path);
+		free(t->modules[i].build_id);
+	}
+	for (size_t i = 0; i < t->nstacks; i++)
+		free(t->stacks[i].frames);
+	for (size_t i = 0; i < t->nthreads; i++)
+		free(t->threads[i].name);
+	free(t->modules);
+	free(t->stacks);
+	free(t->threads);
+	free(t->totals);
+	if (t->r) {
+		if (t->r->map)
+			munmap((void *)t->r->map, t->r->size);
+		free(t->r->blocks);
+		free(t->r->streams);
+		free(t->r->heap);
+		free(t->r);
+	}
+	free(t);
+}
+
+static int map_file(const char *path, struct pst_reader *r, char *err, size_t errlen)
+{
+	struct stat st;
+	void *m;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		set_msg(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st)) {
+		set_msg(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+	} else if (S_ISDIR(st.st_mode)) {
+		set_msg(err, errlen, "%s: cannot read: %s", path, strerror(EISDIR));
+	} else if (st.st_size == 0) {
+		set_msg(err, errlen, "%s: empty file", path);
+	} else if ((uint64_t)st.st_size > SIZE_MAX) {
+		set_msg(err, errlen, "%s: too large to map", path);
+	} else {
+		m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (m != MAP_FAILED) {
+			r->map = m;
+			r->size = (size_t)st.st_size;
+			close(fd);
+			return 0;
+		}
+		set_msg(err, errlen, "%s: cannot map: %s", path, strerror(errno));
+	}
+	close(fd);
+	return -1;
+}
+
+/* Magic and PROCESS. Returns the offset after PROCESS, or 0 with err set. */
+static size_t read_header(struct pst_trace *t, const char *path, char *err, size_t errlen)
+{
+	const uint8_t *map = t->r->map, *end = map + t->r->size, *pay;
+	size_t size = t->r->size;
+	uint64_t len;
+	unsigned type;
+	int rc;
+
+	if (size < PST_MAGIC_LEN && !memcmp(map, PST_MAGIC, size)) {
+		set_msg(err, errlen, "%s: truncated in the header at offset 0", path);
+		return 0;
+	}
+	if (size < PST_MAGIC_LEN || memcmp(map, PST_MAGIC, PST_MAGIC_LEN)) {
+		set_msg(err, errlen, "%s: not a prestanda trace (bad magic)", path);
+		return 0;
+	}
+	rc = read_frame(map + PST_MAGIC_LEN, end, &type, &pay, &len);
+	if (rc == FRAME_TRUNC) {
+		set_msg(err, errlen, "%s: truncated in the header at offset %d", path,
+			PST_MAGIC_LEN);
+		return 0;
+	}
+	if (rc == FRAME_CORRUPT || type != PST_REC_PROCESS) {
+		set_msg(err, errlen, "%s: corrupt header at offset %d (no PROCESS record)", path,
+			PST_MAGIC_LEN);
+		return 0;
+	}
+	if (dec_process(pay, pay + len, &t->proc)) {
+		set_msg(err, errlen, "%s: corrupt header at offset %d (bad PROCESS record)", path,
+			PST_MAGIC_LEN);
+		return 0;
+	}
+	if (t->proc.version != PST_VERSION) {
+		set_msg(err, errlen, "%s: unsupported trace version %" PRIu64, path,
+			t->proc.version);
+		return 0;
+	}
+	return (size_t)(pay + len - map);
+}
+
+int pst_trace_open(const char *path, struct pst_trace **out, char *err, size_t errlen)
+{
+	struct pst_trace *t = calloc(1, sizeof(*t));
+	size_t off;
+
+	*out = NULL;
+	if (err && errlen)
+		err[0] = '\0';
+	if (!t || !(t->r = calloc(1, sizeof(*t->r)))) {
+		set_msg(err, errlen, "%s: out of memory", path);
+		goto fail;
+	}
+	if (map_file(path, t->r, err, errlen))
+		goto fail;
+	off = read_header(t, path, err, errlen);
+	if (!off)
+		goto fail;
+	scan_records(t, off);
+	if (sort_stacks(t) || build_streams(t->r)) {
+		set_msg(err, errlen, "%s: out of memory", path);
+		goto fail;
+	}
+	pst_trace_rewind(t);
+	*out = t;
+	return 0;
+fail:
+	pst_trace_close(t);
+	return -1;
+}

@@ -1,0 +1,683 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests of the trace format: varints, a full trace read back, truncation and corruption. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "prestanda/trace.h"
+#include "trace_read.h"
+
+/* ---- building traces in memory ---- */
+
+struct tbuf {
+	uint8_t d[16384];
+	size_t n;
+};
+
+static uint8_t *tb_end(struct tbuf *b)
+{
+	return b->d + b->n;
+}
+
+/* Append a record; returns its offset in b. */
+static size_t tb_framed(struct tbuf *b, unsigned type, const uint8_t *pay, size_t len)
+{
+	size_t off = b->n;
+
+	b->n = (size_t)(pst_enc_framed(tb_end(b), type, pay, len) - b->d);
+	return off;
+}
+
+static size_t tb_set(struct tbuf *b, uint8_t *end)
+{
+	size_t off = b->n;
+
+	b->n = (size_t)(end - b->d);
+	return off;
+}
+
+static size_t put_process(struct tbuf *b, const struct pst_process *pr)
+{
+	uint8_t pay[512], *q = pay;
+
+	q = pst_put_varint(q, pr->version);
+	q = pst_put_varint(q, pr->pid);
+	q = pst_put_varint(q, pr->ppid);
+	q = pst_put_varint(q, pr->flags);
+	q = pst_put_varint(q, pr->sample_bytes);
+	q = pst_put_varint(q, pr->start_realtime_ns);
+	q = pst_put_varint(q, pr->start_monotonic_ns);
+	q = pst_put_bytes(q, pr->exe, strlen(pr->exe));
+	q = pst_put_bytes(q, pr->host, strlen(pr->host));
+	return tb_framed(b, PST_REC_PROCESS, pay, (size_t)(q - pay));
+}
+
+static size_t put_module(struct tbuf *b, const struct pst_module *m)
+{
+	uint8_t pay[512], *q = pay;
+
+	q = pst_put_varint(q, m->bias);
+	q = pst_put_varint(q, m->lo);
+	q = pst_put_varint(q, m->hi);
+	q = pst_put_bytes(q, m->path, strlen(m->path));
+	q = pst_put_bytes(q, m->build_id, m->build_id_len);
+	return tb_framed(b, PST_REC_MODULE, pay, (size_t)(q - pay));
+}
+
+static size_t put_thread(struct tbuf *b, const struct pst_thread *th)
+{
+	uint8_t pay[512], *q = pay;
+
+	q = pst_put_varint(q, th->tid);
+	q = pst_put_varint(q, th->parent_tid);
+	q = pst_put_varint(q, th->start_ts);
+	q = pst_put_bytes(q, th->name, strlen(th->name));
+	return tb_framed(b, PST_REC_THREAD, pay, (size_t)(q - pay));
+}
+
+static size_t put_totals(struct tbuf *b, const struct pst_totals *to)
+{
+	uint8_t pay[1024], *q = pay;
+
+	q = pst_put_varint(q, to->tid);
+	q = pst_put_varint(q, to->alloc_calls);
+	q = pst_put_varint(q, to->free_calls);
+	q = pst_put_varint(q, to->alloc_bytes);
+	for (int k = 0; k < PST_KIND_COUNT; k++)
+		q = pst_put_varint(q, to->by_kind[k]);
+	q = pst_put_varint(q, PST_HIST_BUCKETS);
+	for (int i = 0; i < PST_HIST_BUCKETS; i++)
+		q = pst_put_varint(q, to->hist[i]);
+	return tb_framed(b, PST_REC_TOTALS, pay, (size_t)(q - pay));
+}
+
+static size_t put_stack(struct tbuf *b, uint64_t id, const uint64_t *frames, unsigned depth)
+{
+	return tb_set(b, pst_enc_stack(tb_end(b), id, frames, depth));
+}
+
+/* Append a BLOCK holding inner; returns the offset of its inner records in b. */
+static size_t put_block(struct tbuf *b, uint64_t tid, uint64_t base_ts, const struct tbuf *inner)
+{
+	tb_set(b, pst_enc_block_header(tb_end(b), tid, base_ts, inner->n));
+	memcpy(tb_end(b), inner->d, inner->n);
+	b->n += inner->n;
+	return b->n - inner->n;
+}
+
+/* ---- the reference trace ---- */
+
+static const uint8_t build_id[] = { 0xde, 0xad, 0xbe, 0xef, 0x00, 0x42 };
+static uint64_t frames1[] = { 0x401234, 0x401500 };
+static uint64_t frames2[] = { 0x7f0000001000, 0x402000, UINT64_MAX };
+static uint64_t frames_dup[] = { 0xdead };
+
+static const struct pst_process ref_proc = {
+	.version = PST_VERSION, .pid = 4242, .ppid = 1, .flags = PST_PROC_FULL,
+	.sample_bytes = 524288, .start_realtime_ns = 1700000000123456789ULL,
+	.start_monotonic_ns = 999, .exe = "/usr/bin/demo", .host = "buildhost",
+};
+
+static const struct pst_module ref_mod[2] = {
+	{ .bias = 0, .lo = 0x400000, .hi = 0x4fffff, .path = "/usr/bin/demo",
+	  .build_id = (uint8_t *)build_id, .build_id_len = sizeof(build_id) },
+	{ .bias = 0x7f0000000000, .lo = 0x7f0000000000, .hi = 0x7f0000020000,
+	  .path = "/lib/libfoo.so", .build_id = (uint8_t *)"", .build_id_len = 0 },
+};
+
+static const struct pst_thread ref_thr[2] = {
+	{ .tid = 100, .parent_tid = 0, .start_ts = 900, .name = "main" },
+	{ .tid = 200, .parent_tid = 100, .start_ts = 1015, .name = "worker" },
+};
+
+static struct pst_totals ref_tot[2];
+
+#define A PST_EV_ALLOC
+#define F PST_EV_FREE
+#define R PST_EV_REALLOC
+
+/* The events in global time order. */
+static const struct pst_event ref_ev[] = {
+	{ A, 100, 1010, 0x1000, 0, 64, 1, PST_KIND_MALLOC },
+	{ A, 200, 1020, 0x3000, 0, 32, 1, PST_KIND_MEMALIGN },
+	{ F, 100, 1050, 0x1000, 0, 0, 0, 0 },
+	{ A, 100, 1050, 0x2000, 0, 100, 2, PST_KIND_CALLOC },
+	{ R, 200, 1050, 0x4000, 0x3000, 48, 2, PST_KIND_REALLOC },
+	{ F, 200, 1055, 0x4000, 0, 0, 0, 0 },
+	{ A, 100, 1065, 0x5000, 0, 1ULL << 33, 1, PST_KIND_REALLOC },
+	{ F, 100, 1065, 0x2000, 0, 0, 0, 0 },
+	{ A, 200, 1070, 0xffffffffffff0000ULL, 0, 0, 0, PST_KIND_MALLOC },
+};
+#define NREF (sizeof(ref_ev) / sizeof(ref_ev[0]))
+
+#define MAXREC 32
+
+/* Where things landed in the reference trace. */
+struct layout {
+	size_t header_end;       /* end of PROCESS */
+	size_t rec[MAXREC];      /* top-level record offsets */
+	size_t nrec;
+	size_t block_end[4];     /* end offset of each BLOCK */
+	unsigned block_nev[4];   /* events in each BLOCK */
+	size_t free_a;           /* offset of the first FREE of block A */
+	size_t alloc_c;          /* offset of the first ALLOC of block C */
+};
+
+static void init_totals(void)
+{
+	for (int i = 0; i < 2; i++) {
+		struct pst_totals *t = &ref_tot[i];
+
+		memset(t, 0, sizeof(*t));
+		t->tid = i ? 200 : 100;
+		t->alloc_calls = 1000 + i;
+		t->free_calls = 900 + i;
+		t->alloc_bytes = i ? UINT64_MAX : 123456789;
+		for (int k = 0; k < PST_KIND_COUNT; k++)
+			t->by_kind[k] = (uint64_t)(10 * k + i);
+		for (int h = 0; h < PST_HIST_BUCKETS; h++)
+			t->hist[h] = (uint64_t)(h * h + i);
+	}
+}
+
+static void end_block(struct tbuf *b, struct layout *l, size_t *blk, uint64_t tid, uint64_t ts,
+		      struct tbuf *in, unsigned nev, size_t *inner_off)
+{
+	l->rec[l->nrec++] = b->n;
+	*inner_off = put_block(b, tid, ts, in);
+	l->block_end[*blk] = b->n;
+	l->block_nev[(*blk)++] = nev;
+	in->n = 0;
+}
+
+static void build_trace(struct tbuf *b, struct layout *l)
+{
+	static struct tbuf in;
+	uint8_t junk[200];
+	size_t blk = 0, inner, at;
+
+	init_totals();
+	memset(l, 0, sizeof(*l));
+	memset(junk, 0xa5, sizeof(junk));
+	b->n = 0;
+	memcpy(b->d, PST_MAGIC, PST_MAGIC_LEN);
+	b->n = PST_MAGIC_LEN;
+	put_process(b, &ref_proc);
+	l->header_end = b->n;
+	/* an unknown top-level record */
+	l->rec[l->nrec++] = tb_framed(b, 0x7e, (const uint8_t *)"xyz", 3);
+
+	/* block A, thread 100 */
+	in.n = 0;
+	put_module(&in, &ref_mod[0]);
+	put_thread(&in, &ref_thr[0]);
+	put_stack(&in, 2, frames2, 3);
+	tb_set(&in, pst_enc_alloc(tb_end(&in), 10, 0x1000, 64, 1, PST_KIND_MALLOC));
+	tb_framed(&in, 0x5a, junk, 7); /* unknown inner record */
+	at = tb_set(&in, pst_enc_free(tb_end(&in), 40, 0x1000));
+	tb_set(&in, pst_enc_alloc(tb_end(&in), 0, 0x2000, 100, 2, PST_KIND_CALLOC));
+	end_block(b, l, &blk, 100, 1000, &in, 3, &inner);
+	l->free_a = inner + at;
+
+	/* block B, thread 200: starts before A's last events */
+	put_thread(&in, &ref_thr[1]);
+	put_stack(&in, 1, frames1, 2);
+	tb_set(&in, pst_enc_alloc(tb_end(&in), 0, 0x3000, 32, 1, PST_KIND_MEMALIGN));
+	tb_set(&in, pst_enc_realloc(tb_end(&in), 30, 0x3000, 0x4000, 48, 2));
+	end_block(b, l, &blk, 200, 1020, &in, 2, &inner);
+
+	/* block C, thread 100: later in time than block D, written first */
+	put_module(&in, &ref_mod[1]);
+	at = tb_set(&in, pst_enc_alloc(tb_end(&in), 5, 0x5000, 1ULL << 33, 1, PST_KIND_REALLOC));
+	tb_set(&in, pst_enc_free(tb_end(&in), 0, 0x2000));
+	put_stack(&in, 1, frames_dup, 1); /* duplicate id: the first one wins */
+	put_totals(&in, &ref_tot[0]);
+	end_block(b, l, &blk, 100, 1060, &in, 2, &inner);
+	l->alloc_c = inner + at;
+
+	/* an unknown top-level record with a two-byte length */
+	l->rec[l->nrec++] = tb_framed(b, 0x7f, junk, sizeof(junk));
+
+	/* block D, thread 200 */
+	tb_set(&in, pst_enc_free(tb_end(&in), 0, 0x4000));
+	tb_set(&in, pst_enc_alloc(tb_end(&in), 15, 0xffffffffffff0000ULL, 0, 0, PST_KIND_MALLOC));
+	put_stack(&in, 3, NULL, 0);
+	put_totals(&in, &ref_tot[1]);
+	tb_framed(&in, 0x6b, junk, 150); /* unknown inner, two-byte length */
+	end_block(b, l, &blk, 200, 1055, &in, 2, &inner);
+
+	l->rec[l->nrec++] = tb_set(b, pst_enc_end(tb_end(b), 2000, PST_END_EXEC));
+}
+
+/* ---- files ---- */
+
+static void write_tmp(char *path, const void *d, size_t n)
+{
+	int fd;
+
+	strcpy(path, "/tmp/pst_test_trace_XXXXXX");
+	fd = mkstemp(path);
+	cr_assert(fd >= 0);
+	cr_assert(n == 0 || write(fd, d, n) == (ssize_t)n);
+	close(fd);
+}
+
+static struct pst_trace *open_ok(const uint8_t *d, size_t n)
+{
+	char path[64], err[256] = "";
+	struct pst_trace *t = NULL;
+
+	write_tmp(path, d, n);
+	cr_assert_eq(pst_trace_open(path, &t, err, sizeof(err)), 0, "open failed: %s", err);
+	unlink(path);
+	cr_assert_not_null(t);
+	return t;
+}
+
+static void assert_ev_eq(const struct pst_event *a, const struct pst_event *b, size_t i)
+{
+	cr_assert_eq(a->type, b->type, "event %zu type", i);
+	cr_assert_eq(a->tid, b->tid, "event %zu tid", i);
+	cr_assert_eq(a->ts, b->ts, "event %zu ts %lu vs %lu", i, (unsigned long)a->ts,
+		     (unsigned long)b->ts);
+	cr_assert_eq(a->ptr, b->ptr, "event %zu ptr", i);
+	cr_assert_eq(a->old_ptr, b->old_ptr, "event %zu old_ptr", i);
+	cr_assert_eq(a->size, b->size, "event %zu size", i);
+	cr_assert_eq(a->stack, b->stack, "event %zu stack", i);
+	cr_assert_eq(a->kind, b->kind, "event %zu kind", i);
+}
+
+static bool ev_eq(const struct pst_event *a, const struct pst_event *b)
+{
+	return a->type == b->type && a->tid == b->tid && a->ts == b->ts && a->ptr == b->ptr &&
+	       a->old_ptr == b->old_ptr && a->size == b->size && a->stack == b->stack &&
+	       a->kind == b->kind;
+}
+
+static void assert_all_events(struct pst_trace *t)
+{
+	struct pst_event ev;
+	size_t n = 0;
+
+	while (pst_trace_next(t, &ev) == 1) {
+		cr_assert_lt(n, NREF, "more events than written");
+		assert_ev_eq(&ev, &ref_ev[n], n);
+		n++;
+	}
+	cr_assert_eq(n, NREF);
+	cr_assert_eq(pst_trace_next(t, &ev), 0);
+}
+
+/* ---- varints ---- */
+
+Test(trace, varint_round_trip)
+{
+	const uint64_t vals[] = { 0, 127, 128, 1ULL << 32, UINT64_MAX };
+
+	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		uint8_t buf[PST_VARINT_MAX + 2];
+		const uint8_t *p = buf;
+		uint8_t *end = pst_put_varint(buf, vals[i]);
+		uint64_t v = 12345;
+
+		cr_assert_eq((size_t)(end - buf), pst_varint_len(vals[i]));
+		cr_assert_eq(pst_get_varint(&p, end, &v), 0);
+		cr_assert_eq(v, vals[i]);
+		cr_assert_eq(p, end);
+	}
+	{
+		uint8_t buf[PST_VARINT_MAX];
+
+		cr_assert_eq(pst_put_varint(buf, UINT64_MAX) - buf, PST_VARINT_MAX);
+	}
+}
+
+Test(trace, varint_rejects_eleven_bytes)
+{
+	uint8_t buf[11];
+	const uint8_t *p = buf;
+	uint64_t v;
+
+	memset(buf, 0x80, 10);
+	buf[10] = 0x01;
+	cr_assert_eq(pst_get_varint(&p, buf + sizeof(buf), &v), -1);
+	cr_assert_eq(p, buf, "a failed decode must not move p");
+	/* ten bytes whose last carries bits beyond 64 */
+	memset(buf, 0xff, 9);
+	buf[9] = 0x02;
+	cr_assert_eq(pst_get_varint(&p, buf + 10, &v), -1);
+}
+
+Test(trace, varint_rejects_truncated)
+{
+	uint8_t buf[PST_VARINT_MAX];
+	const uint8_t *p = buf;
+	uint8_t *end = pst_put_varint(buf, 1ULL << 32);
+	uint64_t v;
+
+	cr_assert_eq(pst_get_varint(&p, end - 1, &v), -1);
+	cr_assert_eq(pst_get_varint(&p, buf, &v), -1);
+}
+
+/* ---- the full trace ---- */
+
+Test(trace, reads_every_record_and_merges_events)
+{
+	static struct tbuf b;
+	struct layout l;
+	struct pst_trace *t;
+	const struct pst_stack *s;
+
+	build_trace(&b, &l);
+	t = open_ok(b.d, b.n);
+	cr_assert(t->complete, "error: %s", t->error);
+	cr_assert_str_empty(t->error);
+	cr_assert(t->has_end);
+	cr_assert_eq(t->end_ts, 2000);
+	cr_assert_eq(t->end_reason, PST_END_EXEC);
+	cr_assert_eq(t->nevents, NREF);
+
+	cr_assert_eq(t->proc.version, ref_proc.version);
+	cr_assert_eq(t->proc.pid, 4242);
+	cr_assert_eq(t->proc.ppid, 1);
+	cr_assert_eq(t->proc.flags, PST_PROC_FULL);
+	cr_assert_eq(t->proc.sample_bytes, 524288);
+	cr_assert_eq(t->proc.start_realtime_ns, 1700000000123456789ULL);
+	cr_assert_eq(t->proc.start_monotonic_ns, 999);
+	cr_assert_str_eq(t->proc.exe, "/usr/bin/demo");
+	cr_assert_str_eq(t->proc.host, "buildhost");
+
+	cr_assert_eq(t->nmodules, 2);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(t->modules[i].bias, ref_mod[i].bias);
+		cr_assert_eq(t->modules[i].lo, ref_mod[i].lo);
+		cr_assert_eq(t->modules[i].hi, ref_mod[i].hi);
+		cr_assert_str_eq(t->modules[i].path, ref_mod[i].path);
+		cr_assert_eq(t->modules[i].build_id_len, ref_mod[i].build_id_len);
+	}
+	cr_assert_arr_eq(t->modules[0].build_id, build_id, sizeof(build_id));
+
+	cr_assert_eq(t->nthreads, 2);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(t->threads[i].tid, ref_thr[i].tid);
+		cr_assert_eq(t->threads[i].parent_tid, ref_thr[i].parent_tid);
+		cr_assert_eq(t->threads[i].start_ts, ref_thr[i].start_ts);
+		cr_assert_str_eq(t->threads[i].name, ref_thr[i].name);
+	}
+
+	cr_assert_eq(t->ntotals, 2);
+	for (int i = 0; i < 2; i++)
+		cr_assert_arr_eq(&t->totals[i], &ref_tot[i], sizeof(ref_tot[i]));
+
+	cr_assert_eq(t->nstacks, 3);
+	cr_assert_eq(t->stacks[0].id, 1);
+	cr_assert_eq(t->stacks[1].id, 2);
+	cr_assert_eq(t->stacks[2].id, 3);
+	s = pst_trace_stack(t, 1);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->depth, 2);
+	cr_assert_arr_eq(s->frames, frames1, sizeof(frames1));
+	s = pst_trace_stack(t, 2);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->depth, 3);
+	cr_assert_arr_eq(s->frames, frames2, sizeof(frames2));
+	s = pst_trace_stack(t, 3);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->depth, 0);
+	cr_assert_null(pst_trace_stack(t, 0));
+	cr_assert_null(pst_trace_stack(t, 4));
+
+	assert_all_events(t);
+	{
+		uint64_t done, total;
+
+		pst_trace_progress(t, &done, &total);
+		cr_assert_eq(total, b.n);
+		cr_assert_eq(done, total);
+	}
+	pst_trace_rewind(t);
+	assert_all_events(t);
+	pst_trace_close(t);
+}
+
+/* ---- truncation at every byte ---- */
+
+static size_t expected_events(const struct layout *l, size_t cut)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < 4; i++)
+		if (l->block_end[i] <= cut)
+			n += l->block_nev[i];
+	return n;
+}
+
+/* The top-level record a cut at this offset lands in, or SIZE_MAX on a boundary. */
+static size_t cut_record(const struct layout *l, size_t cut)
+{
+	size_t start = SIZE_MAX;
+
+	for (size_t i = 0; i < l->nrec; i++)
+		if (l->rec[i] == cut)
+			return SIZE_MAX;
+		else if (l->rec[i] < cut)
+			start = l->rec[i];
+	return start;
+}
+
+static void check_truncated_events(struct pst_trace *t, const struct layout *l, size_t cut)
+{
+	struct pst_event ev;
+	size_t n = 0, j = 0, per_tid[2] = { 0, 0 };
+
+	while (pst_trace_next(t, &ev) == 1) {
+		size_t k, seen = 0;
+
+		cr_assert_lt(n, NREF, "cut %zu: more events than the full trace", cut);
+		while (j < NREF && !ev_eq(&ev, &ref_ev[j]))
+			j++;
+		cr_assert_lt(j, NREF, "cut %zu: event %zu is out of the full order", cut, n);
+		/* and each thread's events are a prefix of its full stream */
+		for (k = 0; k < NREF; k++) {
+			if (ref_ev[k].tid != ev.tid)
+				continue;
+			if (seen++ == per_tid[ev.tid == 200])
+				break;
+		}
+		cr_assert(ev_eq(&ev, &ref_ev[k]), "cut %zu: thread %lu skipped events", cut,
+			  (unsigned long)ev.tid);
+		per_tid[ev.tid == 200]++;
+		j++;
+		n++;
+	}
+	cr_assert_eq(n, expected_events(l, cut), "cut %zu: %zu events", cut, n);
+	cr_assert_eq(t->nevents, n);
+}
+
+static void check_cut(const struct tbuf *b, const struct layout *l, size_t cut)
+{
+	char path[64], err[256] = "";
+	struct pst_trace *t = NULL;
+	size_t rec;
+	int rc;
+
+	write_tmp(path, b->d, cut);
+	rc = pst_trace_open(path, &t, err, sizeof(err));
+	unlink(path);
+	if (cut < l->header_end) {
+		cr_assert_eq(rc, -1, "cut %zu: a cut header must not open", cut);
+		cr_assert_null(t);
+		cr_assert(strstr(err, path), "cut %zu: message must name the file: %s", cut, err);
+		if (cut == 0)
+			cr_assert(strstr(err, "empty"), "cut 0: %s", err);
+		else
+			cr_assert(strstr(err, "truncated in the header"), "cut %zu: %s", cut, err);
+		return;
+	}
+	cr_assert_eq(rc, 0, "cut %zu: %s", cut, err);
+	cr_assert_not(t->complete, "cut %zu", cut);
+	cr_assert_not(t->has_end, "cut %zu", cut);
+	cr_assert_str_not_empty(t->error, "cut %zu", cut);
+	rec = cut_record(l, cut);
+	if (rec == SIZE_MAX) {
+		cr_assert(strstr(t->error, "no END record"), "cut %zu: %s", cut, t->error);
+	} else {
+		char want[64];
+
+		snprintf(want, sizeof(want), "truncated at offset %zu", rec);
+		cr_assert_str_eq(t->error, want, "cut %zu", cut);
+		cr_assert_eq(t->error_offset, rec);
+	}
+	check_truncated_events(t, l, cut);
+	pst_trace_close(t);
+}
+
+Test(trace, truncation_at_every_offset)
+{
+	static struct tbuf b;
+	struct layout l;
+
+	build_trace(&b, &l);
+	for (size_t cut = 0; cut < b.n; cut++)
+		check_cut(&b, &l, cut);
+}
+
+/* ---- corruption ---- */
+
+Test(trace, event_length_overrun_names_its_offset)
+{
+	static struct tbuf b;
+	struct layout l;
+	struct pst_trace *t;
+	struct pst_event ev;
+	char want[96];
+
+	build_trace(&b, &l);
+	cr_assert_eq(b.d[l.free_a], PST_REC_FREE);
+	b.d[l.free_a + 1] = 0x7f; /* the FREE's length now runs past its block */
+	t = open_ok(b.d, b.n);
+	cr_assert_not(t->complete);
+	cr_assert_eq(t->error_offset, l.free_a);
+	snprintf(want, sizeof(want), "corrupt record at offset %zu", l.free_a);
+	cr_assert(strstr(t->error, want), "%s", t->error);
+	/* block A's events before the corrupt record stay; the scan stopped there */
+	cr_assert_eq(t->nevents, 1);
+	cr_assert_eq(pst_trace_next(t, &ev), 1);
+	assert_ev_eq(&ev, &ref_ev[0], 0);
+	cr_assert_eq(pst_trace_next(t, &ev), 0);
+	cr_assert_eq(t->nstacks, 1, "stack 2 was before the corruption");
+	pst_trace_close(t);
+}
+
+Test(trace, event_fields_overrun_names_its_offset)
+{
+	static struct tbuf b;
+	struct layout l;
+	struct pst_trace *t;
+	char want[96];
+
+	build_trace(&b, &l);
+	cr_assert_eq(b.d[l.alloc_c], PST_REC_ALLOC);
+	b.d[l.alloc_c + 1] -= 1; /* the kind no longer fits the payload */
+	t = open_ok(b.d, b.n);
+	cr_assert_not(t->complete);
+	cr_assert_eq(t->error_offset, l.alloc_c);
+	snprintf(want, sizeof(want), "corrupt record at offset %zu (bad ALLOC)", l.alloc_c);
+	cr_assert_str_eq(t->error, want);
+	cr_assert_eq(t->nevents, 5);
+	cr_assert_eq(t->nmodules, 2);
+	pst_trace_close(t);
+}
+
+/* ---- files that are not traces ---- */
+
+static void assert_open_fails(const char *path, const char *what)
+{
+	char err[256] = "";
+	struct pst_trace *t = (struct pst_trace *)&err;
+
+	cr_assert_eq(pst_trace_open(path, &t, err, sizeof(err)), -1);
+	cr_assert_null(t);
+	cr_assert(strstr(err, path), "message must name the file: %s", err);
+	cr_assert(strstr(err, what), "message must say '%s': %s", what, err);
+	cr_assert_null(strchr(err, '\n'));
+}
+
+Test(trace, bad_magic_fails)
+{
+	static struct tbuf b;
+	struct layout l;
+	char path[64];
+
+	build_trace(&b, &l);
+	b.d[3] = 'X';
+	write_tmp(path, b.d, b.n);
+	assert_open_fails(path, "bad magic");
+	unlink(path);
+}
+
+Test(trace, empty_file_fails)
+{
+	char path[64];
+
+	write_tmp(path, "", 0);
+	assert_open_fails(path, "empty");
+	unlink(path);
+}
+
+Test(trace, missing_file_fails)
+{
+	char path[64];
+
+	write_tmp(path, "", 0);
+	unlink(path);
+	assert_open_fails(path, "cannot open");
+}
+
+Test(trace, first_record_not_process_fails)
+{
+	uint8_t d[32], *p = d + PST_MAGIC_LEN;
+	char path[64];
+
+	memcpy(d, PST_MAGIC, PST_MAGIC_LEN);
+	p = pst_enc_end(p, 1, 0);
+	write_tmp(path, d, (size_t)(p - d));
+	assert_open_fails(path, "PROCESS");
+	unlink(path);
+}
+
+/* Any single damaged byte: open fails cleanly or every indexed event is returned. */
+Test(trace, damaged_bytes_never_crash)
+{
+	static const uint8_t vals[] = { 0x00, 0x7f, 0x80, 0xff };
+	static struct tbuf b;
+	struct layout l;
+	char path[64], err[256];
+
+	build_trace(&b, &l);
+	for (size_t i = 0; i < b.n; i++) {
+		uint8_t saved = b.d[i];
+
+		for (size_t v = 0; v < sizeof(vals); v++) {
+			struct pst_trace *t = NULL;
+			struct pst_event ev;
+			uint64_t n = 0;
+
+			b.d[i] = vals[v];
+			write_tmp(path, b.d, b.n);
+			if (pst_trace_open(path, &t, err, sizeof(err)) == 0) {
+				while (pst_trace_next(t, &ev) == 1)
+					n++;
+				cr_assert_eq(n, t->nevents, "byte %zu = %#x", i, vals[v]);
+				cr_assert(t->complete || t->error[0], "byte %zu", i);
+				pst_trace_close(t);
+			} else {
+				cr_assert(err[0], "byte %zu = %#x: no message", i, vals[v]);
+			}
+			unlink(path);
+		}
+		b.d[i] = saved;
+	}
+}
