@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/* Allocates 5 x malloc(64) at before_end, then exits 3, segfaults or aborts as argv[1] says. */
+#include <stdlib.h>
+#include <string.h>
+
+void *volatile sink;
+static void *kept[5];
+
+void before_end(void)
+{
+	for (int i = 0; i < 5; i++)
+		kept[i] = malloc(64); /* LINE:before_end */
+	sink = kept;
+}
+
+int main(int argc, char **argv)
+{
+	int *volatile bad = NULL;
+
+	if (argc < 2)
+		return 2;
+	before_end();
+	if (!strcmp(argv[1], "segv"))
+		*bad = 1;
+	if (!strcmp(argv[1], "abort"))
+		abort();
+	return atoi(argv[1]);
+}
