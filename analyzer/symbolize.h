@@ -24,7 +24,9 @@ struct pst_symbolizer *pst_symbolizer_new(void);
 /* Declare one loaded object. bias is the load bias, [lo, hi) its address
  * range; build_id (may be NULL) is checked against the file on disk and
  * used to find separate debug files. Returns 0 or -errno. Overlapping or
- * duplicate modules are ignored (0). */
+ * duplicate modules are ignored (0). A file that cannot be opened is still
+ * declared (its addresses format as "[module+0xoff]") and only adds a
+ * warning; so does a file whose build id differs from build_id. */
 int pst_symbolizer_add_module(struct pst_symbolizer *s, const char *path, uint64_t bias,
 			      uint64_t lo, uint64_t hi, const uint8_t *build_id,
 			      size_t build_id_len);
@@ -40,6 +42,10 @@ void pst_frame_format(const struct pst_frame *f, char *buf, size_t len);
 /* Warnings gathered so far (a module without debug info, a file that changed
  * since the trace was taken): one line each, or NULL at the end. */
 const char *pst_symbolizer_warning(struct pst_symbolizer *s, size_t i);
+
+/* name demangled if it is a C++ mangled name, else name itself; the result
+ * is pooled in s. NULL for NULL. */
+const char *pst_demangle(struct pst_symbolizer *s, const char *name);
 
 void pst_symbolizer_free(struct pst_symbolizer *s);
 
