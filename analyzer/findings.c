@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: MIT */
+/* Findings: rules over the memory analysis that name a problem, its evidence and what to change. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "findings.h"
+#include "units.h"
+
+/*
+ * Leaks. A leak's severity is its share of the peak heap (how much of the
+ * program's footprint it is) or its absolute size (what it costs a
+ * long-running process that repeats the work).
+ */
+#define LEAK_HIGH_SHARE 0.10            /* a tenth of the peak heap is never given back */
+#define LEAK_HIGH_BYTES (16ull << 20)   /* 16 MiB is felt on any machine */
+#define LEAK_MEDIUM_SHARE 0.01          /* one percent is visible in RSS */
+#define LEAK_MEDIUM_BYTES (1ull << 20)  /* 1 MiB: more than incidental bookkeeping */
+
+/*
+ * Short-lived small allocations. Small: at or below 256 bytes on average,
+ * where malloc's per-call cost dominates the cost of using the memory and
+ * a reused buffer or pool slot is cheap to keep. Mostly short-lived: at
+ * least half of the site's blocks are temporary or freed within
+ * PST_SHORT_LIVED_NS. Hot: enough calls that their cost can be measured; a
+ * malloc/free pair costs some 20-100 ns, so 10k pairs per second are ~0.1%
+ * of a core, 100k ~1%, 1M ~10%.
+ */
+#define CHURN_MAX_AVG_SIZE 256.0
+#define CHURN_MIN_SHARE 0.5
+#define CHURN_MIN_CALLS 1000.0
+#define CHURN_LOW_RATE 1e4
+#define CHURN_MEDIUM_RATE 1e5
+#define CHURN_HIGH_RATE 1e6
+
+/*
+ * Realloc growth. A block moved by realloc four times or more is being
+ * grown piecemeal (a geometric growth from 16 bytes reaches 256 in four
+ * steps; linear growth much sooner); reserving its final capacity once
+ * avoids the copies. Severity by how many reallocs the site does and
+ * their share of all allocation calls.
+ */
+#define REALLOC_MIN_CHAIN 4
+#define REALLOC_HIGH_SHARE 0.10
+#define REALLOC_HIGH_COUNT 100000.0
+#define REALLOC_MEDIUM_COUNT 1000.0
+
+const char *pst_severity_name(enum pst_severity s)
+{
+	return s == PST_SEV_HIGH ? "high" : s == PST_SEV_MEDIUM ? "medium" : "low";
+}
+
+static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	return r < 0 ? NULL : s;
+}
+
+/* "function (file:line)", else the top frame, for advice and titles. */
+static void site_where(const struct pst_site *s, char *buf, size_t len)
+{
+	if (s->function && s->file)
+		snprintf(buf, len, "%s (%s:%d)", s->function, s->file, s->line);
+	else if (s->function)
+		snprintf(buf, len, "%s", s->function);
+	else if (s->depth)
+		snprintf(buf, len, "%s", s->stack[0]);
+	else
+		snprintf(buf, len, "an allocation site without a stack");
+}
+
+static uint64_t rnd(double x)
+{
+	return x > 0 ? (uint64_t)llround(x) : 0;
+}
+
+static void ev_int(struct pst_finding *f, const char *key, double v)
+{
+	if (f->nev < PST_MAX_EVIDENCE)
+		f->ev[f->nev++] = (struct pst_evidence){ .key = key, .kind = PST_EV_INT, .i = rnd(v) };
+}
+
+static void ev_real(struct pst_finding *f, const char *key, double v)
+{
+	if (f->nev < PST_MAX_EVIDENCE)
+		f->ev[f->nev++] = (struct pst_evidence){ .key = key, .kind = PST_EV_REAL,
+							  .r = round(v * 100) / 100 };
+}
+
+static int ev_str(struct pst_finding *f, const char *key, const char *v)
+{
+	char *s;
+
+	if (f->nev >= PST_MAX_EVIDENCE)
+		return 0;
+	s = strdup(v);
+	if (!s)
+		return -ENOMEM;
+	f->ev[f->nev++] = (struct pst_evidence){ .key = key, .kind = PST_EV_STR, .s = s };
+	return 0;
+}
+
+static struct pst_finding *add(struct pst_findings *out, size_t *cap, const char *id,
+			       const struct pst_site *site)
+{
+	struct pst_finding *f;
+
+	if (out->n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		struct pst_finding *nv = realloc(out->v, ncap * sizeof(*nv));
+
+		if (!nv)
+			return NULL;
+		out->v = nv;
+		*cap = ncap;
+	}
+	f = &out->v[out->n++];
+	memset(f, 0, sizeof(*f));
+	f->id = id;
+	f->site = site;
+	return f;
+}
+
+static int rule_leak(const struct pst_memory *m, const struct pst_findings_ctx *ctx,
+		     const struct pst_site *s, struct pst_findings *out, size_t *cap)
+{
+	const struct pst_stack_stats *st = &s->st;
+	double share = m->peak_heap_bytes > 0 ? st->leaked_bytes / m->peak_heap_bytes : 0;
+	char where[1200], b[32], n[32];
+	struct pst_finding *f;
+
+	if (rnd(st->leaked_bytes) == 0 && rnd(st->leaked) == 0)
+		return 0;
+	f = add(out, cap, "leak", s);
+	if (!f)
+		return -ENOMEM;
+	if (share >= LEAK_HIGH_SHARE || st->leaked_bytes >= LEAK_HIGH_BYTES)
+		f->severity = PST_SEV_HIGH;
+	else if (share >= LEAK_MEDIUM_SHARE || st->leaked_bytes >= LEAK_MEDIUM_BYTES)
+		f->severity = PST_SEV_MEDIUM;
+	else
+		f->severity = PST_SEV_LOW;
+	f->score = st->leaked_bytes;
+	site_where(s, where, sizeof(where));
+	pst_fmt_bytes(st->leaked_bytes, b, sizeof(b));
+	pst_fmt_count(st->leaked, n, sizeof(n));
+	f->title = xasprintf("%s in %s block%s from %s %s", b, n, rnd(st->leaked) == 1 ? "" : "s",
+			     s->function ? s->function : where,
+			     ctx->complete ? "never freed" : "not freed when the trace ended");
+	f->advice = xasprintf(
+		"%s allocated %s block%s (%s, %.1f%% of the peak heap) that %s. Free each one "
+		"when it is no longer needed, or give it one owner that frees it (a struct's "
+		"destroy function; in C++ a container, std::unique_ptr or RAII member).",
+		where, n, rnd(st->leaked) == 1 ? "" : "s", b, share * 100,
+		ctx->complete ? "were still allocated when the process exited" :
+				"were still allocated when the trace was cut (the trace is "
+				"incomplete, so some may have been freed later)");
+	if (!f->title || !f->advice)
+		return -ENOMEM;
+	if (ev_str(f, "site", where))
+		return -ENOMEM;
+	ev_int(f, "leaked_bytes", st->leaked_bytes);
+	ev_int(f, "leaked_allocations", st->leaked);
+	ev_real(f, "share_of_peak_heap", share);
+	ev_int(f, "calls", st->calls);
+	return 0;
+}
+
+static int rule_churn(const struct pst_memory *m, const struct pst_site *s,
+		      struct pst_findings *out, size_t *cap)
+{
+	const struct pst_stack_stats *st = &s->st;
+	double avg = pst_site_avg_size(s), secs = m->duration_ns / 1e9, rate, churn, share;
+	char where[1200], r[32], a[32], c[32], cr[32], sl[32];
+	struct pst_finding *f;
+
+	if (st->calls < CHURN_MIN_CALLS || avg > CHURN_MAX_AVG_SIZE || secs <= 0)
+		return 0;
+	/* Temporaries are mostly short-lived too: the larger is a lower bound
+	 * of the blocks a reused buffer would absorb. */
+	churn = st->temporary > st->short_lived ? st->temporary : st->short_lived;
+	share = churn / st->calls;
+	rate = st->calls / secs;
+	if (share < CHURN_MIN_SHARE || rate < CHURN_LOW_RATE)
+		return 0;
+	f = add(out, cap, "short-lived-small", s);
+	if (!f)
+		return -ENOMEM;
+	f->severity = rate >= CHURN_HIGH_RATE	? PST_SEV_HIGH :
+		      rate >= CHURN_MEDIUM_RATE ? PST_SEV_MEDIUM :
+						  PST_SEV_LOW;
+	f->score = churn;
+	site_where(s, where, sizeof(where));
+	pst_fmt_short(rate, r, sizeof(r));
+	pst_fmt_bytes(avg, a, sizeof(a));
+	pst_fmt_count(churn, c, sizeof(c));
+	pst_fmt_short(churn / secs, cr, sizeof(cr));
+	f->title = xasprintf("%s small short-lived allocations per second in %s", r,
+			     s->function ? s->function : where);
+	f->advice = xasprintf(
+		"%s allocates %s-byte blocks on average at %s calls/s, and %.0f%% of them are "
+		"freed soon after (%.0f%% before the thread's next allocation, %.0f%% within "
+		"%s). Reuse one buffer across iterations, or take them from an arena or object "
+		"pool at %s: that avoids about %s malloc/free pairs (%s/s).",
+		where, a, r, share * 100, st->temporary / st->calls * 100,
+		st->short_lived / st->calls * 100, pst_fmt_ns(PST_SHORT_LIVED_NS, sl, sizeof(sl)),
+		s->function ? s->function : where, c,
+		cr);
+	if (!f->title || !f->advice)
+		return -ENOMEM;
+	if (ev_str(f, "site", where))
+		return -ENOMEM;
+	ev_int(f, "calls", st->calls);
+	ev_real(f, "calls_per_second", rate);
+	ev_real(f, "average_size", avg);
+	ev_int(f, "temporary", st->temporary);
+	ev_int(f, "short_lived", st->short_lived);
+	ev_int(f, "calls_avoided", churn);
+	return 0;
+}
+
+static int rule_realloc(const struct pst_memory *m, const struct pst_site *s,
+			struct pst_findings *out, size_t *cap)
+{
+	const struct pst_stack_stats *st = &s->st;
+	double share = m->alloc_calls ? st->reallocs / (double)m->alloc_calls : 0;
+	double avg_chain, final_avg, avoided;
+	uint64_t final_max;
+	char where[1200], fs[32], fm[32], n[32], av[32];
+	struct pst_finding *f;
+
+	if (st->max_chain < REALLOC_MIN_CHAIN)
+		return 0;
+	f = add(out, cap, "realloc-growth", s);
+	if (!f)
+		return -ENOMEM;
+	if (share >= REALLOC_HIGH_SHARE || st->reallocs >= REALLOC_HIGH_COUNT)
+		f->severity = PST_SEV_HIGH;
+	else if (st->reallocs >= REALLOC_MEDIUM_COUNT)
+		f->severity = PST_SEV_MEDIUM;
+	else
+		f->severity = PST_SEV_LOW;
+	f->score = st->reallocs;
+	/* Chains that ended at this site give the final sizes; a chain that
+	 * went on elsewhere leaves only this site's largest size. */
+	if (st->chains > 0) {
+		avg_chain = st->chain_len_sum / st->chains;
+		final_avg = st->final_size_sum / st->chains;
+		final_max = st->final_size_max;
+		avoided = st->chain_len_sum;
+	} else {
+		avg_chain = st->max_chain;
+		final_avg = (double)st->max_size;
+		final_max = st->max_size;
+		avoided = st->reallocs;
+	}
+	site_where(s, where, sizeof(where));
+	pst_fmt_bytes(final_avg, fs, sizeof(fs));
+	pst_fmt_bytes((double)final_max, fm, sizeof(fm));
+	pst_fmt_count(st->reallocs, n, sizeof(n));
+	pst_fmt_count(avoided, av, sizeof(av));
+	f->title = xasprintf("blocks grown by repeated realloc in %s (up to %u moves per block)",
+			     s->function ? s->function : where, st->max_chain);
+	f->advice = xasprintf(
+		"%s grows its blocks with realloc step by step: %s reallocs, %.1f per block on "
+		"average and up to %u, to a typical final size of %s (largest %s). Reserve the "
+		"capacity up front (about %s, e.g. from a known count or the previous run's "
+		"size), or grow geometrically; that avoids about %s reallocs and their copies.",
+		where, n, avg_chain, st->max_chain, fs, fm, fs, av);
+	if (!f->title || !f->advice)
+		return -ENOMEM;
+	if (ev_str(f, "site", where))
+		return -ENOMEM;
+	ev_int(f, "reallocs", st->reallocs);
+	ev_real(f, "average_chain_length", avg_chain);
+	ev_int(f, "max_chain_length", st->max_chain);
+	ev_int(f, "final_size", final_avg);
+	ev_int(f, "max_final_size", (double)final_max);
+	ev_int(f, "reallocs_avoided", avoided);
+	return 0;
+}
+
+static int rule_rank(const char *id)
+{
+	return !strcmp(id, "leak") ? 0 : !strcmp(id, "short-lived-small") ? 1 : 2;
+}
+
+static int cmp_finding(const void *x, const void *y)
+{
+	const struct pst_finding *a = x, *b = y;
+	int ra = rule_rank(a->id), rb = rule_rank(b->id);
+
+	if (a->severity != b->severity)
+		return a->severity < b->severity ? -1 : 1;
+	if (ra != rb)
+		return ra < rb ? -1 : 1;
+	if (a->score != b->score)
+		return a->score > b->score ? -1 : 1;
+	/* Sites are sorted: their order breaks ties deterministically. */
+	return a->site < b->site ? -1 : a->site > b->site;
+}
+
+int pst_findings_build(const struct pst_memory *m, const struct pst_findings_ctx *ctx,
+		       struct pst_findings *out)
+{
+	size_t cap = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < m->nsites; i++) {
+		const struct pst_site *s = &m->sites[i];
+
+		if (rule_leak(m, ctx, s, out, &cap) || rule_churn(m, s, out, &cap) ||
+		    rule_realloc(m, s, out, &cap)) {
+			pst_findings_free(out);
+			return -ENOMEM;
+		}
+	}
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_finding);
+	return 0;
+}
+
+const struct pst_finding *pst_findings_get(const struct pst_findings *f, const char *id,
+					   const struct pst_site *site)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (!strcmp(f->v[i].id, id) && (!site || f->v[i].site == site))
+			return &f->v[i];
+	return NULL;
+}
+
+void pst_findings_free(struct pst_findings *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		free(f->v[i].title);
+		free(f->v[i].advice);
+		for (size_t j = 0; j < f->v[i].nev; j++)
+			free(f->v[i].ev[j].s);
+	}
+	free(f->v);
+	memset(f, 0, sizeof(*f));
+}
