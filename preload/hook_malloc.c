@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: MIT */
+/* The malloc family: exact per-thread counters on every call, events for recorded (or all, --full) blocks. */
+#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pst.h"
+#include "sampler.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* Enter recording: the guard keeps the unwinder's own allocations out and
+ * in_use tells the exit flusher that this buffer is being written. */
+static inline bool rec_enter(struct pst_thr *t)
+{
+	pst_guard = 1;
+	t->in_use = 1;
+	barrier();
+	return !t->stolen && !pst_out_broken;
+}
+
+static inline void rec_leave(struct pst_thr *t)
+{
+	barrier();
+	t->in_use = 0;
+	pst_guard = 0;
+}
+
+/* Room for one event; the timestamp is taken after the stack walk so that
+ * a stack id another thread sees is always older than its use. */
+static inline uint8_t *ev_begin(struct pst_thr *t, uint64_t *dts)
+{
+	uint8_t *b = pst_thr_room(t, PST_EVENT_MAX);
+	uint64_t ts = pst_now();
+
+	*dts = ts - t->last_ts;
+	t->last_ts = ts;
+	return b;
+}
+
+static __attribute__((noinline)) void rec_alloc(struct pst_thr *t, void *p, size_t size,
+						 unsigned kind)
+{
+	if (rec_enter(t)) {
+		uint32_t id = pst_stack_capture(t);
+		uint64_t dts;
+		uint8_t *b = ev_begin(t, &dts);
+
+		t->pos = pst_enc_alloc(b, dts, (uintptr_t)p, size, id, kind);
+	}
+	rec_leave(t);
+}
+
+static __attribute__((noinline)) void rec_free(struct pst_thr *t, void *p)
+{
+	if (rec_enter(t)) {
+		uint64_t dts;
+		uint8_t *b = ev_begin(t, &dts);
+
+		t->pos = pst_enc_free(b, dts, (uintptr_t)p);
+	}
+	rec_leave(t);
+}
+
+static __attribute__((noinline)) void rec_realloc(struct pst_thr *t, void *old, void *p,
+						   size_t size)
+{
+	if (rec_enter(t)) {
+		uint32_t id = pst_stack_capture(t);
+		uint64_t dts;
+		uint8_t *b = ev_begin(t, &dts);
+
+		t->pos = pst_enc_realloc(b, dts, (uintptr_t)old, (uintptr_t)p, size, id);
+	}
+	rec_leave(t);
+}
+
+/* Sampled mode: the countdown crossed zero. Record this block and draw the
+ * next wait. A block whose bucket in the sampled set is full is not
+ * recorded (counted exactly all the same). */
+static __attribute__((noinline)) bool sample_hit(struct pst_thr *t, void *p)
+{
+	t->countdown = pst_sample_interval(&t->rng, pst_cfg.sample_bytes);
+	return pst_sampled_add((uintptr_t)p);
+}
+
+static inline void count_alloc(struct pst_thr *t, size_t size, unsigned kind)
+{
+	t->alloc_calls++;
+	t->by_kind[kind]++;
+	t->alloc_bytes += size;
+	t->hist[pst_size_bucket(size)]++;
+}
+
+/* The fast path of every allocation: a handful of thread-local adds, and in
+ * sampled mode one subtraction and a branch. */
+static inline void note_alloc(void *p, size_t size, unsigned kind)
+{
+	struct pst_thr *t;
+
+	if (unlikely(pst_guard))
+		return;
+	t = pst_thr();
+	if (unlikely(!t))
+		return;
+	count_alloc(t, size, kind);
+	if (unlikely(!p))
+		return;
+	if (pst_cfg.full) {
+		rec_alloc(t, p, size, kind);
+	} else if (unlikely((t->countdown -= (int64_t)size) < 0)) {
+		if (sample_hit(t, p))
+			rec_alloc(t, p, size, kind);
+	}
+}
+
+/* Before the real free: the address may be handed out again at once. */
+static inline void note_free(void *p)
+{
+	struct pst_thr *t;
+
+	if (unlikely(pst_guard))
+		return;
+	t = pst_thr();
+	if (unlikely(!t))
+		return;
+	t->free_calls++;
+	if (pst_cfg.full || unlikely(pst_sampled_take((uintptr_t)p)))
+		rec_free(t, p);
+}
+
+/* Not yet initialised, initialising, or off: no recording. While dlsym
+ * resolves the real functions, serve it from the bootstrap arena. */
+static __attribute__((noinline)) bool not_on(void)
+{
+	if (pst_state == PST_UNINIT)
+		pst_init();
+	return pst_state != PST_ON;
+}
+
+EXPORT void *malloc(size_t size)
+{
+	void *p;
+
+	if (unlikely(pst_state != PST_ON) && not_on())
+		return pst_real.malloc ? pst_real.malloc(size) : pst_boot_alloc(size, 16);
+	p = pst_real.malloc(size);
+	note_alloc(p, size, PST_KIND_MALLOC);
+	return p;
+}
+
+EXPORT void free(void *p)
+{
+	if (unlikely(!p))
+		return;
+	if (unlikely(pst_boot_owns(p)))
+		return;
+	if (unlikely(pst_state != PST_ON) && not_on()) {
+		if (pst_real.free)
+			pst_real.free(p);
+		return;
+	}
+	note_free(p);
+	pst_real.free(p);
+}
+
+EXPORT void *calloc(size_t n, size_t size)
+{
+	size_t total;
+	void *p;
+
+	if (__builtin_mul_overflow(n, size, &total))
+		total = 0;
+	if (unlikely(pst_state != PST_ON) && not_on())
+		return pst_real.calloc ? pst_real.calloc(n, size) : pst_boot_alloc(total, 16);
+	p = pst_real.calloc(n, size);
+	note_alloc(p, total, PST_KIND_CALLOC);
+	return p;
+}
+
+/* A block from the bootstrap arena is moved out to a real one. */
+static void *boot_realloc(void *old, size_t size)
+{
+	size_t have = pst_boot_size(old);
+	void *p = pst_real.malloc ? pst_real.malloc(size) : pst_boot_alloc(size, 16);
+
+	if (p)
+		memcpy(p, old, have < size ? have : size);
+	return p;
+}
+
+/* Shared by realloc and reallocarray once the size is known. */
+static void *do_realloc(void *old, size_t size, void *(*real)(void *, size_t))
+{
+	struct pst_thr *t;
+	bool tracked = false, sampled;
+	void *p;
+
+	if (old && size == 0) { /* realloc(p, 0) frees p */
+		note_free(old);
+		return real(old, size);
+	}
+	if (unlikely(pst_guard) || !(t = pst_thr()))
+		return real(old, size);
+	count_alloc(t, size, PST_KIND_REALLOC);
+	if (pst_cfg.full) {
+		p = real(old, size);
+		if (p && old)
+			rec_realloc(t, old, p, size);
+		else if (p)
+			rec_alloc(t, p, size, PST_KIND_REALLOC);
+		return p;
+	}
+	if (old)
+		tracked = pst_sampled_take((uintptr_t)old);
+	sampled = unlikely((t->countdown -= (int64_t)size) < 0);
+	p = real(old, size);
+	if (!p) {
+		if (tracked)
+			pst_sampled_add((uintptr_t)old);
+		return p;
+	}
+	if (sampled)
+		sampled = sample_hit(t, p);
+	if (tracked && sampled)
+		rec_realloc(t, old, p, size);
+	else if (tracked)
+		rec_free(t, old);
+	else if (sampled)
+		rec_alloc(t, p, size, PST_KIND_REALLOC);
+	return p;
+}
+
+EXPORT void *realloc(void *old, size_t size)
+{
+	if (unlikely(old && pst_boot_owns(old)))
+		return boot_realloc(old, size);
+	if (unlikely(pst_state != PST_ON) && not_on())
+		return pst_real.realloc ? pst_real.realloc(old, size) : NULL;
+	return do_realloc(old, size, pst_real.realloc);
+}
+
+static void *realloc_for_array(void *old, size_t size)
+{
+	return pst_real.reallocarray(old, size, 1);
+}
+
+EXPORT void *reallocarray(void *old, size_t n, size_t size)
+{
+	size_t total;
+
+	if (__builtin_mul_overflow(n, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (unlikely(old && pst_boot_owns(old)))
+		return boot_realloc(old, total);
+	if (unlikely(pst_state != PST_ON) && not_on())
+		return pst_real.reallocarray ? pst_real.reallocarray(old, n, size) : NULL;
+	return do_realloc(old, total, realloc_for_array);
+}
+
+EXPORT int posix_memalign(void **out, size_t align, size_t size)
+{
+	int err;
+
+	if (unlikely(pst_state != PST_ON) && not_on()) {
+		if (pst_real.posix_memalign)
+			return pst_real.posix_memalign(out, align, size);
+		*out = pst_boot_alloc(size, align);
+		return *out ? 0 : ENOMEM;
+	}
+	err = pst_real.posix_memalign(out, align, size);
+	note_alloc(err ? NULL : *out, size, PST_KIND_MEMALIGN);
+	return err;
+}
+
+/* aligned_alloc, memalign, valloc and pvalloc share one shape. */
+#define ALIGNED_HOOK(name, params, args, size, align)                                  \
+	EXPORT void *name params                                                       \
+	{                                                                              \
+		void *p;                                                               \
+		if (unlikely(pst_state != PST_ON) && not_on())                         \
+			return pst_real.name ? pst_real.name args                      \
+					     : pst_boot_alloc(size, align);            \
+		p = pst_real.name args;                                                \
+		note_alloc(p, size, PST_KIND_MEMALIGN);                                \
+		return p;                                                              \
+	}
+
+ALIGNED_HOOK(aligned_alloc, (size_t align, size_t size), (align, size), size, align)
+ALIGNED_HOOK(memalign, (size_t align, size_t size), (align, size), size, align)
+ALIGNED_HOOK(valloc, (size_t size), (size), size, 4096)
+ALIGNED_HOOK(pvalloc, (size_t size), (size), size, 4096)

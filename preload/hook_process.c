@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/* Process boundaries: _exit and exec write everything first; dlclose marks the module map stale. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "pst.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+EXPORT void _exit(int status)
+{
+	pst_finish(PST_END_EXIT);
+	if (pst_real.exit_)
+		pst_real.exit_(status);
+	syscall(SYS_exit_group, status);
+	__builtin_unreachable();
+}
+
+EXPORT void _Exit(int status)
+{
+	pst_finish(PST_END_EXIT);
+	if (pst_real.Exit_)
+		pst_real.Exit_(status);
+	syscall(SYS_exit_group, status);
+	__builtin_unreachable();
+}
+
+EXPORT int dlclose(void *handle)
+{
+	pst_modules_dirty();
+	return pst_real.dlclose ? pst_real.dlclose(handle) : -1;
+}
+
+/* The C library's exec* call each other internally, out of our reach, so
+ * every entry point is wrapped and ends in execve, execvpe or fexecve. */
+EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	pst_finish(PST_END_EXEC);
+	return pst_real.execve ? pst_real.execve(path, argv, envp) : -1;
+}
+
+EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	pst_finish(PST_END_EXEC);
+	return pst_real.execvpe ? pst_real.execvpe(file, argv, envp) : -1;
+}
+
+EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	pst_finish(PST_END_EXEC);
+	return pst_real.fexecve ? pst_real.fexecve(fd, argv, envp) : -1;
+}
+
+EXPORT int execv(const char *path, char *const argv[])
+{
+	return execve(path, argv, environ);
+}
+
+EXPORT int execvp(const char *file, char *const argv[])
+{
+	return execvpe(file, argv, environ);
+}
+
+/* execl, execlp, execle: collect the variadic arguments into an argv. */
+#define COLLECT_ARGS(arg0, ap, argv)                                                   \
+	size_t n_ = 1;                                                                 \
+	va_start(ap, arg0);                                                            \
+	while (va_arg(ap, const char *))                                               \
+		n_++;                                                                  \
+	va_end(ap);                                                                    \
+	const char *argv[n_ + 1];                                                      \
+	argv[0] = arg0;                                                                \
+	va_start(ap, arg0);                                                            \
+	for (size_t i_ = 1; i_ <= n_; i_++)                                            \
+		argv[i_] = va_arg(ap, const char *);
+
+EXPORT int execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	COLLECT_ARGS(arg, ap, argv)
+	va_end(ap);
+	return execve(path, (char *const *)argv, environ);
+}
+
+EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	va_list ap;
+	COLLECT_ARGS(arg, ap, argv)
+	va_end(ap);
+	return execvpe(file, (char *const *)argv, environ);
+}
+
+EXPORT int execle(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	COLLECT_ARGS(arg, ap, argv)
+	char *const *envp = va_arg(ap, char *const *);
+	va_end(ap);
+	return execve(path, (char *const *)argv, envp);
+}

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/* Start-up from the environment, fork handling, and the final flush at exit. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pst.h"
+
+volatile int pst_state = PST_UNINIT;
+struct pst_config pst_cfg = { .sample_bytes = 512 * 1024, .follow_exec = true };
+__thread int pst_guard;
+__thread struct pst_thr *pst_self;
+static pid_t traced_pid;
+
+static uint64_t env_u64(const char *name, uint64_t def)
+{
+	const char *v = getenv(name);
+	char *end;
+	unsigned long long n;
+
+	if (!v || !*v)
+		return def;
+	n = strtoull(v, &end, 10);
+	return *end || !n ? def : n;
+}
+
+static void read_config(void)
+{
+	const char *full = getenv("PRESTANDA_FULL");
+	const char *nofollow = getenv("PRESTANDA_NO_FOLLOW");
+
+	pst_cfg.full = full && *full && strcmp(full, "0");
+	pst_cfg.follow_exec = !(nofollow && *nofollow && strcmp(nofollow, "0"));
+	pst_cfg.sample_bytes = env_u64("PRESTANDA_SAMPLE_BYTES", pst_cfg.sample_bytes);
+}
+
+/* --no-follow: programs this one execs run without the preload. Only our
+ * entry is taken out of LD_PRELOAD; the user's other entries stay. */
+static void stop_following(void)
+{
+	const char *pre = getenv("LD_PRELOAD");
+	char keep[4096] = "", *save = NULL, *tok, copy[4096];
+
+	if (!pre)
+		return;
+	snprintf(copy, sizeof(copy), "%s", pre);
+	for (tok = strtok_r(copy, ": ", &save); tok; tok = strtok_r(NULL, ": ", &save)) {
+		const char *base = strrchr(tok, '/');
+		if (!strcmp(base ? base + 1 : tok, "libprestanda.so"))
+			continue;
+		snprintf(keep + strlen(keep), sizeof(keep) - strlen(keep), "%s%s",
+			 *keep ? ":" : "", tok);
+	}
+	if (*keep)
+		setenv("LD_PRELOAD", keep, 1);
+	else
+		unsetenv("LD_PRELOAD");
+}
+
+static void fork_prepare(void)
+{
+	pst_modules_lock(true);
+	pst_stacks_lock(true);
+	pst_thr_lock_registry(true);
+}
+
+static void fork_parent(void)
+{
+	pst_thr_lock_registry(false);
+	pst_stacks_lock(false);
+	pst_modules_lock(false);
+}
+
+/* The child writes a trace of its own, from an empty slate. */
+static void fork_child(void)
+{
+	int guard = pst_guard;
+
+	pst_guard = 1;
+	pst_modules_reset();
+	pst_stacks_reset();
+	pst_sampled_reset();
+	pst_thr_after_fork();
+	traced_pid = getpid();
+	if (pst_state == PST_ON && pst_out_open((uint64_t)traced_pid) == 0)
+		pst_thr_after_fork_open();
+	else
+		pst_state = PST_OFF;
+	pst_guard = guard;
+}
+
+/*
+ * Runs from the constructor, or from the first hooked call if that comes
+ * earlier. The state leaves UNINIT before anything here can allocate, so
+ * the allocations dlsym makes go to the bootstrap arena. Any failure leaves
+ * the preload OFF: calls pass straight through, the program runs as ever.
+ */
+void pst_init(void)
+{
+	int expect = PST_UNINIT;
+
+	if (!__atomic_compare_exchange_n(&pst_state, &expect, PST_INITING, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return;
+	pst_guard = 1;
+	pst_resolve_real();
+	read_config();
+	if (!pst_real.malloc || !pst_real.free || !pst_real.calloc || !pst_real.realloc) {
+		pst_state = PST_OFF;
+		pst_guard = 0;
+		return;
+	}
+	pst_modules_init();
+	pst_stacks_init();
+	pst_sampled_init();
+	pst_thr_setup();
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	if (!pst_cfg.follow_exec)
+		stop_following();
+	traced_pid = getpid();
+	pst_state = pst_out_open((uint64_t)traced_pid) == 0 ? PST_ON : PST_OFF;
+	pst_guard = 0;
+}
+
+/*
+ * Flush every thread's buffer and write END. For exec the process may go
+ * on (exec can fail), so recording resumes. A vfork child shares our memory
+ * and must not touch it: it has another pid and does nothing here.
+ */
+void pst_finish(uint64_t reason)
+{
+	int guard = pst_guard;
+
+	if (pst_state != PST_ON || getpid() != traced_pid)
+		return;
+	pst_guard = 1;
+	pst_thr_flush_all(reason == PST_END_EXEC);
+	pst_out_end(reason);
+	if (reason != PST_END_EXEC)
+		pst_state = PST_OFF;
+	pst_guard = guard;
+}
+
+__attribute__((constructor)) static void pst_ctor(void)
+{
+	if (pst_state == PST_UNINIT)
+		pst_init();
+}
+
+__attribute__((destructor)) static void pst_dtor(void)
+{
+	pst_finish(PST_END_EXIT);
+}

@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: MIT */
+/* The trace file: naming (%p %h %e), exclusive creation, raw write(2) of whole blocks, PROCESS and END. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pst.h"
+
+volatile int pst_out_broken;
+static int out_fd = -1;
+static dev_t out_dev;
+static ino_t out_ino;
+static char out_path[PATH_MAX];
+
+/* Far from the low numbers programs expect open() to return. */
+#define OUT_FD_MIN 700
+
+#define DEFAULT_PATTERN "prestanda.%e.%p.trace"
+
+static void say(const char *what, const char *path, int err)
+{
+	char line[PATH_MAX + 160];
+	int n = snprintf(line, sizeof(line), "prestanda: %s %s: %s\n", what, path, strerror(err));
+
+	if (n > 0)
+		(void)!write(2, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+/* Copy src into dst[len] at *at, truncating. */
+static void put(char *dst, size_t len, size_t *at, const char *src)
+{
+	while (*src && *at + 1 < len)
+		dst[(*at)++] = *src++;
+	dst[*at] = 0;
+}
+
+static void expand(const char *pattern, uint64_t pid, char *dst, size_t len)
+{
+	char num[24], host[HOST_NAME_MAX + 1] = "";
+	size_t at = 0;
+
+	dst[0] = 0;
+	for (const char *p = pattern; *p && at + 1 < len; p++) {
+		if (*p != '%' || !p[1]) {
+			dst[at++] = *p;
+			dst[at] = 0;
+			continue;
+		}
+		switch (*++p) {
+		case 'p':
+			snprintf(num, sizeof(num), "%llu", (unsigned long long)pid);
+			put(dst, len, &at, num);
+			break;
+		case 'h':
+			gethostname(host, sizeof(host) - 1);
+			put(dst, len, &at, host);
+			break;
+		case 'e':
+			put(dst, len, &at, program_invocation_short_name);
+			break;
+		default: /* %% and unknown: the character itself */
+			dst[at++] = *p;
+			dst[at] = 0;
+		}
+	}
+}
+
+/* O_EXCL|O_NOFOLLOW: never follow a planted link, never overwrite. A name
+ * taken by another process image (exec keeps the pid) gets a suffix. */
+static int create_exclusive(char *path, size_t len)
+{
+	size_t base = strlen(path);
+	int fd = -1;
+
+	for (int i = 0; i < 100; i++) {
+		if (i)
+			snprintf(path + base, len - base, ".%d", i);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC,
+			  0600);
+		if (fd >= 0 || errno != EEXIST)
+			break;
+	}
+	return fd;
+}
+
+static void manifest_add(const char *path)
+{
+	const char *m = getenv("PRESTANDA_MANIFEST");
+	char abs[PATH_MAX + 2];
+	int fd;
+
+	if (!m || !*m)
+		return;
+	if (path[0] != '/' && getcwd(abs, PATH_MAX - strlen(path) - 2))
+		snprintf(abs + strlen(abs), sizeof(abs) - strlen(abs), "/%s\n", path);
+	else
+		snprintf(abs, sizeof(abs), "%s\n", path);
+	fd = open(m, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)!write(fd, abs, strlen(abs));
+		close(fd);
+	}
+}
+
+static void write_process(uint64_t pid)
+{
+	uint8_t pay[8 * PST_VARINT_MAX + 2 * (PATH_MAX + PST_VARINT_MAX)], *q = pay;
+	uint8_t rec[sizeof(pay) + 1 + PST_VARINT_MAX], *e;
+	char exe[PATH_MAX], host[HOST_NAME_MAX + 1] = "";
+	struct timespec rt;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	exe[n > 0 ? n : 0] = 0;
+	gethostname(host, sizeof(host) - 1);
+	clock_gettime(CLOCK_REALTIME, &rt);
+	q = pst_put_varint(q, PST_VERSION);
+	q = pst_put_varint(q, pid);
+	q = pst_put_varint(q, (uint64_t)getppid());
+	q = pst_put_varint(q, pst_cfg.full ? PST_PROC_FULL : 0);
+	q = pst_put_varint(q, pst_cfg.sample_bytes);
+	q = pst_put_varint(q, (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec);
+	q = pst_put_varint(q, pst_now());
+	q = pst_put_bytes(q, exe, strlen(exe));
+	q = pst_put_bytes(q, host, strlen(host));
+	e = pst_enc_framed(rec, PST_REC_PROCESS, pay, (size_t)(q - pay));
+	pst_out_write(PST_MAGIC, PST_MAGIC_LEN, rec, (size_t)(e - rec));
+}
+
+int pst_out_open(uint64_t pid)
+{
+	const char *pattern = getenv("PRESTANDA_OUTPUT");
+	struct stat st;
+	int fd, hi;
+
+	if (out_fd >= 0)
+		close(out_fd);
+	out_fd = -1;
+	pst_out_broken = 0;
+	expand(pattern && *pattern ? pattern : DEFAULT_PATTERN, pid, out_path,
+	       sizeof(out_path) - 8);
+	fd = create_exclusive(out_path, sizeof(out_path));
+	if (fd < 0) {
+		int err = errno;
+		say("cannot create trace", out_path, err);
+		pst_out_broken = 1;
+		return -err;
+	}
+	hi = fcntl(fd, F_DUPFD_CLOEXEC, OUT_FD_MIN);
+	if (hi >= 0) {
+		close(fd);
+		fd = hi;
+	}
+	fstat(fd, &st);
+	out_fd = fd;
+	out_dev = st.st_dev;
+	out_ino = st.st_ino;
+	write_process(pid);
+	manifest_add(out_path);
+	return pst_out_broken ? -EIO : 0;
+}
+
+/* The program may have closed our descriptor, or even reused its number
+ * for a file of its own: write only to the file we created. */
+static bool out_still_ours(void)
+{
+	struct stat st;
+	int fd;
+
+	if (fstat(out_fd, &st) == 0 && st.st_dev == out_dev && st.st_ino == out_ino)
+		return true;
+	fd = open(out_path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) != 0 || st.st_dev != out_dev || st.st_ino != out_ino) {
+		close(fd);
+		return false;
+	}
+	out_fd = fd;
+	return true;
+}
+
+static void out_fail(int err)
+{
+	if (!__atomic_exchange_n(&pst_out_broken, 1, __ATOMIC_RELAXED))
+		say("writing the trace failed, recording stopped:", out_path, err);
+}
+
+/* Both parts go out in one writev: with O_APPEND, blocks of different
+ * threads never interleave. */
+void pst_out_write(const void *a, size_t alen, const void *b, size_t blen)
+{
+	struct iovec iov[2] = { { (void *)a, alen }, { (void *)b, blen } };
+	int i = 0;
+
+	if (pst_out_broken || out_fd < 0)
+		return;
+	if (!out_still_ours()) {
+		out_fail(EBADF);
+		return;
+	}
+	while (i < 2) {
+		ssize_t n = writev(out_fd, iov + i, 2 - i);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			out_fail(errno);
+			return;
+		}
+		while (i < 2 && (size_t)n >= iov[i].iov_len)
+			n -= (ssize_t)iov[i++].iov_len;
+		if (i < 2) {
+			iov[i].iov_base = (char *)iov[i].iov_base + n;
+			iov[i].iov_len -= (size_t)n;
+		}
+	}
+}
+
+void pst_out_end(uint64_t reason)
+{
+	uint8_t rec[2 + 2 * PST_VARINT_MAX];
+	uint8_t *e = pst_enc_end(rec, pst_now(), reason);
+
+	pst_out_write(rec, (size_t)(e - rec), NULL, 0);
+}
+
+const char *pst_out_path(void)
+{
+	return out_path;
+}

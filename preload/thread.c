@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: MIT */
+/* Per-thread recording state: registration, event buffers, TOTALS, and flushing at thread and process exit. */
+#include <limits.h>
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "pst.h"
+#include "sampler.h"
+
+/*
+ * Every thread that records owns a struct pst_thr and is its only writer.
+ * The registry lists them so that exit can flush threads still running:
+ * the flusher sets `stolen`, runs membarrier() so that every running owner
+ * sees it or has published `in_use`, and waits for in_use to drop. The
+ * owner's side is two plain stores and a load: no atomic instruction.
+ */
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pst_thr *reg_head;
+static pthread_key_t thr_key;
+static bool have_membarrier;
+
+/* A struct whose thread exited this long ago is free for a new thread. */
+#define RECYCLE_AFTER_NS 1000000000ull
+
+static void thr_dtor(void *v);
+
+void pst_thr_setup(void)
+{
+	pthread_key_create(&thr_key, thr_dtor);
+	have_membarrier = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0,
+				  0) == 0;
+}
+
+static void thr_reset(struct pst_thr *t, uint64_t now)
+{
+	t->pos = t->buf;
+	t->end = t->buf + PST_BUF_SIZE;
+	t->tid = (uint64_t)syscall(SYS_gettid);
+	t->base_ts = t->last_ts = now;
+	t->rng = (now ^ (t->tid << 32) ^ (uintptr_t)t) | 1;
+	t->countdown = pst_sample_interval(&t->rng, pst_cfg.sample_bytes);
+	t->exited = 0;
+	t->dtor_rounds = 0;
+	t->stolen = 0;
+}
+
+/* Under reg_lock: a struct whose thread is long gone, its leftovers written. */
+static struct pst_thr *thr_recycle(uint64_t now)
+{
+	for (struct pst_thr *t = reg_head; t; t = t->next) {
+		if (t->exited && now - t->exit_ts > RECYCLE_AFTER_NS) {
+			pst_thr_totals(t);
+			pst_thr_flush(t);
+			return t;
+		}
+	}
+	return NULL;
+}
+
+static void thr_write_thread(struct pst_thr *t)
+{
+	uint8_t pay[4 * PST_VARINT_MAX + 32], *q = pay;
+	char name[17] = "";
+
+	prctl(PR_GET_NAME, name, 0, 0, 0);
+	q = pst_put_varint(q, t->tid);
+	q = pst_put_varint(q, (uint64_t)getpid() == t->tid ? 0 : (uint64_t)getpid());
+	q = pst_put_varint(q, t->last_ts);
+	q = pst_put_bytes(q, name, strnlen(name, 16));
+	t->pos = pst_enc_framed(pst_thr_room(t, sizeof(pay) + 4), PST_REC_THREAD, pay,
+				(size_t)(q - pay));
+}
+
+struct pst_thr *pst_thr_slow(void)
+{
+	struct pst_thr *t;
+	uint64_t now;
+
+	if (pst_state != PST_ON || pst_guard)
+		return NULL;
+	pst_guard = 1;
+	now = pst_now();
+	pthread_mutex_lock(&reg_lock);
+	t = thr_recycle(now);
+	if (!t) {
+		t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			 -1, 0);
+		if (t == MAP_FAILED) {
+			pthread_mutex_unlock(&reg_lock);
+			pst_guard = 0;
+			return NULL;
+		}
+		t->next = reg_head;
+		reg_head = t;
+	}
+	thr_reset(t, now);
+	pthread_mutex_unlock(&reg_lock);
+	pthread_setspecific(thr_key, t);
+	thr_write_thread(t);
+	pst_self = t;
+	pst_guard = 0;
+	return t;
+}
+
+void pst_thr_flush(struct pst_thr *t)
+{
+	uint8_t hdr[PST_BLOCK_HEADER_MAX];
+	size_t n = (size_t)(t->pos - t->buf);
+
+	if (n && !pst_out_broken) {
+		uint8_t *e = pst_enc_block_header(hdr, t->tid, t->base_ts, n);
+		pst_out_write(hdr, (size_t)(e - hdr), t->buf, n);
+	}
+	t->pos = t->buf;
+	t->base_ts = t->last_ts;
+}
+
+void pst_thr_totals(struct pst_thr *t)
+{
+	uint8_t pay[(6 + PST_KIND_COUNT + PST_HIST_BUCKETS) * PST_VARINT_MAX], *q = pay;
+
+	if (!t->alloc_calls && !t->free_calls)
+		return;
+	q = pst_put_varint(q, t->tid);
+	q = pst_put_varint(q, t->alloc_calls);
+	q = pst_put_varint(q, t->free_calls);
+	q = pst_put_varint(q, t->alloc_bytes);
+	for (int k = 0; k < PST_KIND_COUNT; k++)
+		q = pst_put_varint(q, t->by_kind[k]);
+	q = pst_put_varint(q, PST_HIST_BUCKETS);
+	for (int b = 0; b < PST_HIST_BUCKETS; b++)
+		q = pst_put_varint(q, t->hist[b]);
+	t->pos = pst_enc_framed(pst_thr_room(t, sizeof(pay) + 1 + PST_VARINT_MAX),
+				PST_REC_TOTALS, pay, (size_t)(q - pay));
+	t->alloc_calls = t->free_calls = t->alloc_bytes = 0;
+	memset(t->by_kind, 0, sizeof(t->by_kind));
+	memset(t->hist, 0, sizeof(t->hist));
+}
+
+/*
+ * Thread exit. Other keys' destructors may still free memory after ours,
+ * so ours asks to be called again until the last round, then writes.
+ * Whatever the thread does after that stays in its buffer and is written
+ * when the struct is recycled or the process ends.
+ */
+static void thr_dtor(void *v)
+{
+	struct pst_thr *t = v;
+
+	if (++t->dtor_rounds < PTHREAD_DESTRUCTOR_ITERATIONS) {
+		pthread_setspecific(thr_key, t);
+		return;
+	}
+	pst_guard = 1;
+	t->in_use = 1;
+	barrier();
+	if (!t->stolen && !pst_out_broken) {
+		pst_thr_totals(t);
+		pst_thr_flush(t);
+	}
+	t->exit_ts = pst_now();
+	barrier();
+	t->in_use = 0;
+	t->exited = 1;
+	pst_guard = 0;
+}
+
+static void all_threads_barrier(void)
+{
+	if (!have_membarrier ||
+	    syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+		syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+/* Wait for an owner to leave its buffer; a thread stuck in there for a
+ * second (stopped by a debugger, say) is skipped rather than waited for. */
+static bool thr_wait_idle(struct pst_thr *t)
+{
+	struct timespec ms = { 0, 1000000 };
+
+	for (int i = 0; i < 1000; i++) {
+		if (!t->in_use)
+			return true;
+		nanosleep(&ms, NULL);
+	}
+	return false;
+}
+
+void pst_thr_flush_all(bool resume)
+{
+	struct pst_thr *self = pst_self;
+
+	pthread_mutex_lock(&reg_lock);
+	for (struct pst_thr *t = reg_head; t; t = t->next)
+		if (t != self)
+			t->stolen = 1;
+	all_threads_barrier();
+	for (struct pst_thr *t = reg_head; t; t = t->next) {
+		if (t != self && !thr_wait_idle(t))
+			continue;
+		pst_thr_totals(t);
+		pst_thr_flush(t);
+	}
+	if (resume)
+		for (struct pst_thr *t = reg_head; t; t = t->next)
+			t->stolen = 0;
+	pthread_mutex_unlock(&reg_lock);
+}
+
+void pst_thr_lock_registry(bool lock)
+{
+	if (lock)
+		pthread_mutex_lock(&reg_lock);
+	else
+		pthread_mutex_unlock(&reg_lock);
+}
+
+/* In a forked child only the calling thread survives; the others' structs
+ * are unmapped and this one starts empty: its events so far belong to the
+ * parent's trace. */
+void pst_thr_after_fork(void)
+{
+	struct pst_thr *self = pst_self, *t, *next;
+
+	pthread_mutex_init(&reg_lock, NULL);
+	for (t = reg_head; t; t = next) {
+		next = t->next;
+		if (t != self)
+			munmap(t, sizeof(*t));
+	}
+	reg_head = self;
+	if (!self)
+		return;
+	self->next = NULL;
+	thr_reset(self, pst_now());
+	self->alloc_calls = self->free_calls = self->alloc_bytes = 0;
+	memset(self->by_kind, 0, sizeof(self->by_kind));
+	memset(self->hist, 0, sizeof(self->hist));
+	memset(self->cache_hash, 0, sizeof(self->cache_hash));
+}
+
+/* The forked child's first records, once its trace is open. */
+void pst_thr_after_fork_open(void)
+{
+	if (pst_self)
+		thr_write_thread(pst_self);
+}
