@@ -1,0 +1,731 @@
+/* SPDX-License-Identifier: MIT */
+/* `prestanda report`: read traces, analyze memory, print findings and top sites as text or JSON. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "findings.h"
+#include "memory.h"
+#include "symbolize.h"
+#include "trace_read.h"
+#include "units.h"
+
+/* Sites per table in the text report when --top is not given. */
+#define DEFAULT_TOP 10
+/* Show a progress bar for traces above this size: smaller ones read in
+ * well under a second. */
+#define PROGRESS_MIN_BYTES (50ull << 20)
+/* Frames of a site's stack the text report shows. */
+#define TEXT_STACK_FRAMES 3
+/* Width the text report wraps advice at. */
+#define TEXT_WIDTH 92
+
+struct options {
+	bool json;
+	bool top_given;
+	long top;
+};
+
+/* Everything one trace's report is made of. */
+struct report {
+	const char *path;
+	struct pst_trace *t;
+	struct pst_memory *m;
+	struct pst_findings f;
+	char **warnings;
+	size_t nwarnings;
+};
+
+static void usage(FILE *f)
+{
+	fputs("usage: prestanda report [--json] [--top N] TRACE...\n"
+	      "\n"
+	      "Analyze the heap of each TRACE: findings (leaks, churn of small blocks,\n"
+	      "realloc growth), totals, top allocation sites, sizes and threads.\n"
+	      "\n"
+	      "  --json     one JSON object per trace (an array for several traces)\n"
+	      "  --top N    N sites per table (text, default 10); limits the JSON site list\n"
+	      "  -h, --help this help\n",
+	      f);
+}
+
+/* ---- progress ---- */
+
+struct progress {
+	const char *path;
+	int last; /* last percentage drawn, per pass */
+	int pass;
+};
+
+static void progress_draw(const struct pst_trace *t, int pass, void *arg)
+{
+	struct progress *p = arg;
+	uint64_t done, total;
+	int pct, bar = 30, fill;
+
+	pst_trace_progress(t, &done, &total);
+	pct = total ? (int)(done * 100 / total) : 100;
+	if (pct > 100)
+		pct = 100;
+	if (pass == p->pass && pct == p->last)
+		return;
+	p->pass = pass;
+	p->last = pct;
+	fill = pct * bar / 100;
+	fprintf(stderr, "\rprestanda: reading %s (pass %d/2) [%.*s%*s] %3d%%", p->path, pass, fill,
+		"##############################", bar - fill, "", pct);
+	fflush(stderr);
+}
+
+static void progress_clear(void)
+{
+	fputs("\r\033[K", stderr);
+	fflush(stderr);
+}
+
+/* ---- analysis ---- */
+
+static int add_warning(struct report *r, const char *w)
+{
+	char **nv;
+
+	for (size_t i = 0; i < r->nwarnings; i++)
+		if (!strcmp(r->warnings[i], w))
+			return 0;
+	nv = realloc(r->warnings, (r->nwarnings + 1) * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	r->warnings = nv;
+	r->warnings[r->nwarnings] = strdup(w);
+	return r->warnings[r->nwarnings++] ? 0 : -ENOMEM;
+}
+
+static void report_free(struct report *r)
+{
+	pst_findings_free(&r->f);
+	pst_memory_free(r->m);
+	pst_trace_close(r->t);
+	for (size_t i = 0; i < r->nwarnings; i++)
+		free(r->warnings[i]);
+	free(r->warnings);
+}
+
+/* Open, analyze, symbolize and judge one trace. Returns 0, or 1 after
+ * printing why on stderr. */
+static int analyze(struct report *r, const struct options *o)
+{
+	struct pst_findings_ctx ctx;
+	struct pst_symbolizer *sym;
+	struct progress prog = { .path = r->path, .last = -1 };
+	uint64_t done, total;
+	bool bar;
+	char err[512];
+	int rc;
+
+	if (pst_trace_open(r->path, &r->t, err, sizeof(err))) {
+		fprintf(stderr, "prestanda: %s\n", err);
+		return 1;
+	}
+	if (!r->t->complete)
+		fprintf(stderr, "prestanda: warning: %s: %s\n", r->path,
+			r->t->error[0] ? r->t->error : "trace is incomplete");
+	pst_trace_progress(r->t, &done, &total);
+	bar = isatty(STDERR_FILENO) && total > PROGRESS_MIN_BYTES;
+	r->m = pst_memory_analyze(r->t, bar ? progress_draw : NULL, &prog);
+	if (bar)
+		progress_clear();
+	if (!r->m) {
+		fprintf(stderr, "prestanda: %s: out of memory\n", r->path);
+		return 1;
+	}
+
+	sym = pst_symbolizer_new();
+	if (!sym) {
+		fprintf(stderr, "prestanda: %s: out of memory\n", r->path);
+		return 1;
+	}
+	for (size_t i = 0; i < r->t->nmodules; i++) {
+		const struct pst_module *mo = &r->t->modules[i];
+
+		if (mo->path)
+			pst_symbolizer_add_module(sym, mo->path, mo->bias, mo->lo, mo->hi,
+						  mo->build_id, mo->build_id_len);
+	}
+	rc = pst_memory_sites(r->m, r->t, sym);
+	for (size_t i = 0; !rc; i++) {
+		const char *w = pst_symbolizer_warning(sym, i);
+
+		if (!w)
+			break;
+		rc = add_warning(r, w);
+	}
+	pst_symbolizer_free(sym);
+	if (rc) {
+		fprintf(stderr, "prestanda: %s: out of memory\n", r->path);
+		return 1;
+	}
+	if (!o->json)
+		for (size_t i = 0; i < r->nwarnings; i++)
+			fprintf(stderr, "prestanda: warning: %s\n", r->warnings[i]);
+
+	ctx.complete = r->t->complete;
+	if (pst_findings_build(r->m, &ctx, &r->f)) {
+		fprintf(stderr, "prestanda: %s: out of memory\n", r->path);
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- JSON ---- */
+
+static json_t *jint(double v)
+{
+	if (v <= 0)
+		return json_integer(0);
+	if (v >= 9.2e18)
+		return json_integer(LLONG_MAX);
+	return json_integer((json_int_t)llround(v));
+}
+
+static json_t *ju64(uint64_t v)
+{
+	return json_integer(v > (uint64_t)LLONG_MAX ? LLONG_MAX : (json_int_t)v);
+}
+
+static json_t *jstr_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *json_stack(const struct pst_site *s)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < s->depth; i++)
+		json_array_append_new(a, json_string(s->stack[i]));
+	return a;
+}
+
+static json_t *json_site(const struct pst_site *s)
+{
+	const struct pst_stack_stats *st = &s->st;
+	json_t *o = json_object();
+
+	json_object_set_new(o, "function", jstr_or_null(s->function));
+	json_object_set_new(o, "file", jstr_or_null(s->file));
+	json_object_set_new(o, "line", s->file && s->line > 0 ? json_integer(s->line) : json_null());
+	json_object_set_new(o, "stack", json_stack(s));
+	json_object_set_new(o, "calls", jint(st->calls));
+	json_object_set_new(o, "bytes", jint(st->bytes));
+	json_object_set_new(o, "peak_bytes", jint(st->peak_bytes));
+	json_object_set_new(o, "leaked_bytes", jint(st->leaked_bytes));
+	json_object_set_new(o, "temporary", jint(st->temporary));
+	json_object_set_new(o, "leaked_allocations", jint(st->leaked));
+	json_object_set_new(o, "short_lived", jint(st->short_lived));
+	json_object_set_new(o, "reallocs", jint(st->reallocs));
+	json_object_set_new(o, "max_realloc_chain", json_integer(st->max_chain));
+	json_object_set_new(o, "min_size", ju64(st->min_size));
+	json_object_set_new(o, "max_size", ju64(st->max_size));
+	json_object_set_new(o, "samples", ju64(st->events));
+	json_object_set_new(o, "stack_id", ju64(s->first_stack_id));
+	return o;
+}
+
+static json_t *json_finding(const struct pst_finding *f)
+{
+	json_t *o = json_object(), *ev = json_object();
+
+	json_object_set_new(o, "id", json_string(f->id));
+	json_object_set_new(o, "severity", json_string(pst_severity_name(f->severity)));
+	json_object_set_new(o, "title", json_string(f->title));
+	json_object_set_new(o, "advice", json_string(f->advice));
+	for (size_t i = 0; i < f->nev; i++) {
+		const struct pst_evidence *e = &f->ev[i];
+
+		json_object_set_new(ev, e->key,
+				    e->kind == PST_EV_STR  ? json_string(e->s) :
+				    e->kind == PST_EV_REAL ? json_real(e->r) :
+							     ju64(e->i));
+	}
+	json_object_set_new(o, "evidence", ev);
+	json_object_set_new(o, "stack", json_stack(f->site));
+	return o;
+}
+
+static json_t *json_hist(const struct pst_memory *m)
+{
+	json_t *a = json_array();
+
+	for (int b = 0; b < PST_HIST_BUCKETS; b++) {
+		json_t *o;
+
+		if (!m->hist[b])
+			continue;
+		o = json_object();
+		json_object_set_new(o, "min", ju64(b ? 1ull << (b - 1) : 0));
+		json_object_set_new(o, "max", b == PST_HIST_BUCKETS - 1 ? json_null() :
+							      ju64(b ? (1ull << b) - 1 : 0));
+		json_object_set_new(o, "count", ju64(m->hist[b]));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+static json_t *json_threads(const struct pst_memory *m)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < m->nthreads; i++) {
+		const struct pst_thread_totals *th = &m->threads[i];
+		json_t *o = json_object();
+
+		json_object_set_new(o, "tid", ju64(th->tid));
+		json_object_set_new(o, "name", jstr_or_null(th->name));
+		json_object_set_new(o, "alloc_calls", ju64(th->alloc_calls));
+		json_object_set_new(o, "free_calls", ju64(th->free_calls));
+		json_object_set_new(o, "allocated_bytes", ju64(th->alloc_bytes));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+static const char *end_reason_name(const struct pst_trace *t)
+{
+	if (!t->has_end)
+		return NULL;
+	return t->end_reason == PST_END_EXIT ? "exit" : t->end_reason == PST_END_EXEC ? "exec" :
+											  "unknown";
+}
+
+static json_t *json_report(const struct report *r, const struct options *o)
+{
+	const struct pst_trace *t = r->t;
+	const struct pst_memory *m = r->m;
+	json_t *root = json_object(), *proc = json_object(), *mem = json_object();
+	json_t *sites = json_array(), *fs = json_array(), *ws = json_array();
+	size_t nsites = m->nsites;
+
+	json_object_set_new(root, "prestanda_report", json_integer(1));
+	json_object_set_new(root, "trace", json_string(r->path));
+
+	json_object_set_new(proc, "pid", ju64(t->proc.pid));
+	json_object_set_new(proc, "exe", json_string(t->proc.exe ? t->proc.exe : ""));
+	json_object_set_new(proc, "duration_ns", ju64(m->duration_ns));
+	json_object_set_new(proc, "complete", json_boolean(t->complete));
+	json_object_set_new(proc, "ppid", ju64(t->proc.ppid));
+	json_object_set_new(proc, "host", jstr_or_null(t->proc.host));
+	json_object_set_new(proc, "start_realtime_ns", ju64(t->proc.start_realtime_ns));
+	json_object_set_new(proc, "end_reason", jstr_or_null(end_reason_name(t)));
+	if (!t->complete)
+		json_object_set_new(proc, "error",
+				    json_string(t->error[0] ? t->error : "trace is incomplete"));
+	json_object_set_new(root, "process", proc);
+
+	json_object_set_new(mem, "mode", json_string(m->full ? "full" : "sampled"));
+	json_object_set_new(mem, "alloc_calls", ju64(m->alloc_calls));
+	json_object_set_new(mem, "free_calls", ju64(m->free_calls));
+	json_object_set_new(mem, "allocated_bytes", ju64(m->allocated_bytes));
+	json_object_set_new(mem, "peak_heap_bytes", jint(m->peak_heap_bytes));
+	json_object_set_new(mem, "leaked_bytes", jint(m->leaked_bytes));
+	json_object_set_new(mem, "leaked_allocations", jint(m->leaked_allocations));
+	json_object_set_new(mem, "temporary_allocations", jint(m->temporary_allocations));
+	if (o->top_given && (size_t)o->top < nsites)
+		nsites = (size_t)o->top;
+	for (size_t i = 0; i < nsites; i++)
+		json_array_append_new(sites, json_site(&m->sites[i]));
+	json_object_set_new(mem, "sites", sites);
+	json_object_set_new(mem, "sample_bytes", m->full ? json_null() : ju64(m->sample_bytes));
+	json_object_set_new(mem, "totals_exact", json_boolean(m->totals_exact));
+	json_object_set_new(mem, "peak_time_ns", ju64(m->peak_time_ns));
+	json_object_set_new(mem, "reallocs", jint(m->reallocs));
+	json_object_set_new(mem, "unmatched_frees", ju64(m->unmatched_frees));
+	json_object_set_new(mem, "events", ju64(m->events));
+	json_object_set_new(mem, "total_sites", ju64(m->nsites));
+	json_object_set_new(mem, "size_histogram", json_hist(m));
+	json_object_set_new(mem, "threads", json_threads(m));
+	json_object_set_new(root, "memory", mem);
+
+	for (size_t i = 0; i < r->f.n; i++)
+		json_array_append_new(fs, json_finding(&r->f.v[i]));
+	json_object_set_new(root, "findings", fs);
+	for (size_t i = 0; i < r->nwarnings; i++)
+		json_array_append_new(ws, json_string(r->warnings[i]));
+	json_object_set_new(root, "warnings", ws);
+	return root;
+}
+
+/* ---- text ---- */
+
+/* Print s wrapped at TEXT_WIDTH, every line indented by indent spaces. */
+static void wrap(FILE *out, const char *s, int indent)
+{
+	int width = TEXT_WIDTH - indent;
+
+	while (*s) {
+		int n = (int)strlen(s), cut = n;
+
+		if (n > width) {
+			cut = width;
+			while (cut > 0 && s[cut] != ' ')
+				cut--;
+			if (!cut)
+				cut = width;
+		}
+		fprintf(out, "%*s%.*s\n", indent, "", cut, s);
+		s += cut;
+		while (*s == ' ')
+			s++;
+	}
+}
+
+static void site_name(const struct pst_site *s, char *buf, size_t len)
+{
+	if (s->function && s->file)
+		snprintf(buf, len, "%s (%s:%d)", s->function, s->file, s->line);
+	else if (s->function)
+		snprintf(buf, len, "%s", s->function);
+	else if (s->depth)
+		snprintf(buf, len, "%s", s->stack[0]);
+	else
+		snprintf(buf, len, "[no stack]");
+}
+
+/* The site's frames after the first, as "<- caller" lines. */
+static void short_stack(FILE *out, const struct pst_site *s, int indent, size_t from)
+{
+	size_t n = s->depth < from + TEXT_STACK_FRAMES ? s->depth : from + TEXT_STACK_FRAMES;
+
+	for (size_t i = from; i < n; i++)
+		fprintf(out, "%*s<- %s\n", indent, "", s->stack[i]);
+	if (s->depth > n)
+		fprintf(out, "%*s   (%zu more frames)\n", indent, "", s->depth - n);
+}
+
+static void text_header(FILE *out, const struct report *r)
+{
+	const struct pst_trace *t = r->t;
+	const struct pst_memory *m = r->m;
+	char a[32], b[32];
+
+	fprintf(out, "prestanda report: %s\n", r->path);
+	fprintf(out, "  program    %s (pid %" PRIu64 ")\n", t->proc.exe ? t->proc.exe : "?",
+		t->proc.pid);
+	if (m->full)
+		fprintf(out, "  mode       full: every allocation recorded\n");
+	else
+		fprintf(out,
+			"  mode       sampled, one sample per %s on average: per-site numbers, peak,\n"
+			"             leaks and temporaries are estimates; totals of calls and bytes "
+			"are %s\n",
+			pst_fmt_bytes((double)m->sample_bytes, a, sizeof(a)),
+			m->totals_exact ? "exact" : "estimates too (no thread totals)");
+	fprintf(out, "  duration   %s\n", pst_fmt_ns(m->duration_ns, b, sizeof(b)));
+	if (t->complete)
+		fprintf(out, "  trace      complete (%s)\n", end_reason_name(t));
+	else
+		fprintf(out, "  trace      INCOMPLETE: %s; the report covers what was recorded\n",
+			t->error[0] ? t->error : "no clean end");
+}
+
+static void text_totals(FILE *out, const struct report *r)
+{
+	const struct pst_memory *m = r->m;
+	char a[32], b[32], c[32], d[32];
+	double pct = m->alloc_calls ? m->temporary_allocations / (double)m->alloc_calls * 100 : 0;
+
+	fprintf(out, "\nTotals\n");
+	fprintf(out, "  allocations  %s calls, %s (%s bytes)\n",
+		pst_fmt_count((double)m->alloc_calls, a, sizeof(a)),
+		pst_fmt_bytes((double)m->allocated_bytes, b, sizeof(b)),
+		pst_fmt_count((double)m->allocated_bytes, c, sizeof(c)));
+	fprintf(out, "  frees        %s calls\n", pst_fmt_count((double)m->free_calls, a, sizeof(a)));
+	fprintf(out, "  peak heap    %s (%s bytes) at %s\n",
+		pst_fmt_bytes(m->peak_heap_bytes, a, sizeof(a)),
+		pst_fmt_count(m->peak_heap_bytes, b, sizeof(b)),
+		pst_fmt_ns(m->peak_time_ns, c, sizeof(c)));
+	fprintf(out, "  %s  %s in %s blocks\n", r->t->complete ? "leaked     " : "live at end",
+		pst_fmt_bytes(m->leaked_bytes, a, sizeof(a)),
+		pst_fmt_count(m->leaked_allocations, b, sizeof(b)));
+	fprintf(out, "  temporary    %s allocations (%.1f%% of calls) freed before the thread's "
+		     "next allocation\n",
+		pst_fmt_count(m->temporary_allocations, d, sizeof(d)), pct);
+	if (m->reallocs > 0)
+		fprintf(out, "  reallocs     %s\n", pst_fmt_count(m->reallocs, a, sizeof(a)));
+	if (m->unmatched_frees)
+		fprintf(out, "  unmatched    %" PRIu64 " frees of blocks allocated before recording\n",
+			m->unmatched_frees);
+}
+
+static void text_findings(FILE *out, const struct report *r, size_t top)
+{
+	size_t n = r->f.n < top ? r->f.n : top;
+
+	fprintf(out, "\nFindings (%zu)\n", r->f.n);
+	if (!r->f.n)
+		fprintf(out, "  none: no leaks, no hot churn of small blocks, no realloc growth\n");
+	for (size_t i = 0; i < n; i++) {
+		const struct pst_finding *f = &r->f.v[i];
+		const struct pst_site *s = f->site;
+		char name[1200], line[1024];
+		int o = 0;
+
+		fprintf(out, "\n  [%s] %s: %s\n", pst_severity_name(f->severity), f->id, f->title);
+		wrap(out, f->advice, 6);
+		for (size_t j = 0; j < f->nev; j++) {
+			const struct pst_evidence *e = &f->ev[j];
+
+			if (e->kind == PST_EV_STR)
+				continue;
+			if (o >= (int)sizeof(line) - 64)
+				break;
+			if (e->kind == PST_EV_INT)
+				o += snprintf(line + o, sizeof(line) - o, "%s%s=%" PRIu64, o ? ", " : "",
+					      e->key, e->i);
+			else
+				o += snprintf(line + o, sizeof(line) - o, "%s%s=%.2f", o ? ", " : "",
+					      e->key, e->r);
+		}
+		fprintf(out, "      evidence: %s\n", line);
+		site_name(s, name, sizeof(name));
+		fprintf(out, "      at %s\n", name);
+		short_stack(out, s, 9, s->depth && s->function && !strncmp(s->stack[0], s->function,
+									   strlen(s->function)) ?
+					       1 :
+					       0);
+	}
+	if (r->f.n > n)
+		fprintf(out, "\n  ... and %zu more findings (--top N shows more, --json all)\n",
+			r->f.n - n);
+}
+
+enum sort_key { BY_CALLS, BY_BYTES, BY_PEAK, BY_LEAKED };
+
+static double site_key(const struct pst_site *s, enum sort_key k)
+{
+	switch (k) {
+	case BY_BYTES:
+		return s->st.bytes;
+	case BY_PEAK:
+		return s->st.peak_bytes;
+	case BY_LEAKED:
+		return s->st.leaked_bytes;
+	default:
+		return s->st.calls;
+	}
+}
+
+struct table_sort {
+	const struct pst_site *sites;
+	enum sort_key key;
+};
+
+/* Sites are already by calls; ties keep that order (indexes compared). */
+static int cmp_idx(const void *x, const void *y, void *arg)
+{
+	const struct table_sort *ts = arg;
+	size_t a = *(const size_t *)x, b = *(const size_t *)y;
+	double ka = site_key(&ts->sites[a], ts->key), kb = site_key(&ts->sites[b], ts->key);
+
+	if (ka != kb)
+		return ka > kb ? -1 : 1;
+	return a < b ? -1 : a > b;
+}
+
+static void text_table(FILE *out, const struct report *r, enum sort_key k, const char *title,
+		       size_t top)
+{
+	const struct pst_memory *m = r->m;
+	size_t *idx = malloc((m->nsites ? m->nsites : 1) * sizeof(*idx)), n = 0;
+	struct table_sort ts = { .sites = m->sites, .key = k };
+
+	if (!idx)
+		return;
+	for (size_t i = 0; i < m->nsites; i++)
+		if (site_key(&m->sites[i], k) > 0.5)
+			idx[n++] = i;
+	if (!n) {
+		free(idx);
+		return;
+	}
+	qsort_r(idx, n, sizeof(*idx), cmp_idx, &ts);
+	if (n > top)
+		n = top;
+	fprintf(out, "\nTop %zu sites by %s\n", n, title);
+	fprintf(out, "  %3s  %12s  %10s  %10s  %10s  %s\n", "#", "calls", "bytes", "peak", "leaked",
+		"site");
+	for (size_t i = 0; i < n; i++) {
+		const struct pst_site *s = &m->sites[idx[i]];
+		char c[32], b[32], p[32], l[32], name[1200];
+
+		site_name(s, name, sizeof(name));
+		fprintf(out, "  %3zu  %12s  %10s  %10s  %10s  %s\n", i + 1,
+			pst_fmt_count(s->st.calls, c, sizeof(c)),
+			pst_fmt_bytes(s->st.bytes, b, sizeof(b)),
+			pst_fmt_bytes(s->st.peak_bytes, p, sizeof(p)),
+			s->st.leaked_bytes > 0 ? pst_fmt_bytes(s->st.leaked_bytes, l, sizeof(l)) : "-",
+			name);
+		short_stack(out, s, 58, s->depth && s->function ? 1 : 0);
+	}
+	free(idx);
+}
+
+static void text_hist(FILE *out, const struct pst_memory *m)
+{
+	uint64_t max = 0;
+	char lo[32], hi[32], c[32];
+
+	for (int b = 0; b < PST_HIST_BUCKETS; b++)
+		if (m->hist[b] > max)
+			max = m->hist[b];
+	if (!max)
+		return;
+	fprintf(out, "\nAllocation sizes\n");
+	for (int b = 0; b < PST_HIST_BUCKETS; b++) {
+		int bar;
+
+		if (!m->hist[b])
+			continue;
+		bar = (int)((m->hist[b] * 40 + max - 1) / max);
+		if (!b)
+			snprintf(lo, sizeof(lo), "0 B");
+		else
+			pst_fmt_bytes((double)(1ull << (b - 1)), lo, sizeof(lo));
+		if (b == PST_HIST_BUCKETS - 1)
+			snprintf(hi, sizeof(hi), "more");
+		else
+			pst_fmt_bytes(b ? (double)((1ull << b) - 1) : 0, hi, sizeof(hi));
+		fprintf(out, "  %10s .. %-10s %14s  %.*s\n", lo, hi,
+			pst_fmt_count((double)m->hist[b], c, sizeof(c)), bar,
+			"########################################");
+	}
+}
+
+static void text_threads(FILE *out, const struct pst_memory *m)
+{
+	char a[32], f[32], b[32];
+
+	if (!m->nthreads)
+		return;
+	fprintf(out, "\nThreads\n");
+	fprintf(out, "  %10s  %-16s  %14s  %14s  %10s\n", "tid", "name", "alloc calls",
+		"free calls", "bytes");
+	for (size_t i = 0; i < m->nthreads; i++) {
+		const struct pst_thread_totals *th = &m->threads[i];
+
+		fprintf(out, "  %10" PRIu64 "  %-16s  %14s  %14s  %10s\n", th->tid,
+			th->name ? th->name : "-",
+			pst_fmt_count((double)th->alloc_calls, a, sizeof(a)),
+			pst_fmt_count((double)th->free_calls, f, sizeof(f)),
+			pst_fmt_bytes((double)th->alloc_bytes, b, sizeof(b)));
+	}
+}
+
+static void text_report(FILE *out, const struct report *r, const struct options *o)
+{
+	size_t top = o->top_given ? (size_t)o->top : DEFAULT_TOP;
+
+	text_header(out, r);
+	text_totals(out, r);
+	text_findings(out, r, top);
+	text_table(out, r, BY_CALLS, "calls", top);
+	text_table(out, r, BY_BYTES, "bytes allocated", top);
+	text_table(out, r, BY_PEAK, "bytes live at the heap peak", top);
+	text_table(out, r, BY_LEAKED, r->t->complete ? "bytes leaked" : "bytes live at the end",
+		   top);
+	text_hist(out, r->m);
+	text_threads(out, r->m);
+}
+
+/* ---- the command ---- */
+
+int pst_cmd_report(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "top", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct options o = { 0 };
+	json_t *all = NULL;
+	int c, status = 0, nok = 0;
+
+	optind = 0; /* a full re-initialization of getopt */
+	while ((c = getopt_long(argc, argv, "+jn:h", longopts, NULL)) != -1) {
+		char *end;
+
+		switch (c) {
+		case 'j':
+			o.json = true;
+			break;
+		case 'n':
+			errno = 0;
+			o.top = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || o.top < 1) {
+				fprintf(stderr, "prestanda: report: --top needs a positive number, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			o.top_given = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "prestanda: report: no TRACE given\n");
+		usage(stderr);
+		return 2;
+	}
+	if (o.json && argc - optind > 1)
+		all = json_array();
+
+	for (int i = optind; i < argc; i++) {
+		struct report r = { .path = argv[i] };
+
+		if (analyze(&r, &o)) {
+			status = 1;
+			report_free(&r);
+			continue;
+		}
+		if (o.json) {
+			json_t *j = json_report(&r, &o);
+
+			if (all) {
+				json_array_append_new(all, j);
+			} else {
+				json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+				fputc('\n', stdout);
+				json_decref(j);
+			}
+		} else {
+			if (nok)
+				fputs("\n\n", stdout);
+			text_report(stdout, &r, &o);
+		}
+		nok++;
+		report_free(&r);
+	}
+	if (all) {
+		json_dumpf(all, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		fputc('\n', stdout);
+		json_decref(all);
+	}
+	if (fflush(stdout)) {
+		fprintf(stderr, "prestanda: report: writing: %s\n", strerror(errno));
+		return 1;
+	}
+	return status;
+}
