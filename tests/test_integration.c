@@ -262,25 +262,28 @@ Test(integration, cxx_new_caller_is_site, .timeout = 60)
 	itest_cleanup(&r);
 }
 
-/* Sampled: the dominant site within 10% of the truth; totals exact. */
-static void check_sampled(const char *const *opts, double tolerance)
+/* Sampled: the dominant site (repeat x 200 MiB in 4 KiB blocks) within
+ * tolerance of the truth; totals exact. */
+static void check_sampled(const char *const *opts, int repeat, double tolerance)
 {
 	struct itest_run r;
 	struct itest_report rep;
 	json_t *j, *s;
-	double bytes, calls, truth = 51200.0 * 4096;
+	char rs[16];
+	double bytes, calls, truth_calls = 51200.0 * repeat, truth = truth_calls * 4096;
 
-	itest_run(&r, opts, "sampled", NULL);
+	snprintf(rs, sizeof(rs), "%d", repeat);
+	itest_run(&r, opts, "sampled", (const char *[]){ rs, NULL });
 	ONE_TRACE_OK(&r);
 	j = itest_report_ok(&rep, r.traces[0]);
 	cr_expect(itest_bool(j, "process.complete"));
 	cr_expect_str_eq(itest_str(j, "memory.mode"), "sampled");
-	cr_expect_eq(itest_int(j, "memory.alloc_calls"), 152200, "alloc_calls %lld",
-		     itest_int(j, "memory.alloc_calls"));
-	cr_expect_eq(itest_int(j, "memory.free_calls"), 152200, "free_calls %lld",
-		     itest_int(j, "memory.free_calls"));
-	cr_expect_eq(itest_int(j, "memory.allocated_bytes"), 212315200, "allocated_bytes %lld",
-		     itest_int(j, "memory.allocated_bytes"));
+	cr_expect_eq(itest_int(j, "memory.alloc_calls"), 51200LL * repeat + 101000,
+		     "alloc_calls %lld", itest_int(j, "memory.alloc_calls"));
+	cr_expect_eq(itest_int(j, "memory.free_calls"), 51200LL * repeat + 101000,
+		     "free_calls %lld", itest_int(j, "memory.free_calls"));
+	cr_expect_eq(itest_int(j, "memory.allocated_bytes"), 209715200LL * repeat + 2600000,
+		     "allocated_bytes %lld", itest_int(j, "memory.allocated_bytes"));
 	cr_expect_eq(itest_int(j, "memory.leaked_bytes"), 0);
 	s = itest_site(j, "dominant");
 	bytes = (double)itest_int(s, "bytes");
@@ -288,8 +291,8 @@ static void check_sampled(const char *const *opts, double tolerance)
 	cr_expect(bytes > truth * (1 - tolerance) && bytes < truth * (1 + tolerance),
 		  "dominant: estimated %.0f bytes, truth %.0f (tolerance %.0f%%)", bytes, truth,
 		  tolerance * 100);
-	cr_expect(calls > 51200 * (1 - tolerance) && calls < 51200 * (1 + tolerance),
-		  "dominant: estimated %.0f calls, truth 51200", calls);
+	cr_expect(calls > truth_calls * (1 - tolerance) && calls < truth_calls * (1 + tolerance),
+		  "dominant: estimated %.0f calls, truth %.0f", calls, truth_calls);
 	cr_expect_eq(itest_int(s, "line"), itest_marker_line("sampled.c", "dominant"));
 	itest_report_free(&rep);
 	itest_cleanup(&r);
@@ -297,13 +300,14 @@ static void check_sampled(const char *const *opts, double tolerance)
 
 Test(integration, sampled_estimate_64k, .timeout = 120)
 {
-	/* 3200 samples expected: 10% is over 5 standard deviations. */
-	check_sampled((const char *[]){ "--sample-bytes", "65536", NULL }, 0.10);
+	/* 200 MiB / 64 KiB: 3200 samples expected, 10% is over 5 standard deviations. */
+	check_sampled((const char *[]){ "--sample-bytes", "65536", NULL }, 1, 0.10);
 }
 
 Test(integration, sampled_estimate_default, .timeout = 120)
 {
-	check_sampled(NULL, 0.10);
+	/* Default 512 KiB: 800 MiB gives 1600 samples, 10% is 4 standard deviations. */
+	check_sampled(NULL, 4, 0.10);
 }
 
 Test(integration, exit_status_passed_through, .timeout = 60)

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* One dominant site (200 MiB in 4 KiB blocks) plus small noise, for sampled-mode estimates. */
+/* One dominant site (R x 200 MiB in 4 KiB blocks, R = argv[1] or 1) plus small noise, for sampled-mode estimates. */
 #include <stdlib.h>
 
 /*
- * dominant: 51200 x malloc(4096) = 209715200 bytes
+ * dominant: R x 51200 x malloc(4096) = R x 209715200 bytes (one site)
  * noise_small: 100000 x malloc(16); noise_medium: 1000 x malloc(1000)
- * Totals: 152200 calls, 212315200 bytes, all freed.
+ * Totals: R x 51200 + 101000 calls, R x 209715200 + 2600000 bytes, all freed.
  */
 void *volatile sink;
 
@@ -36,10 +36,13 @@ void noise_medium(void)
 	}
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	int repeat = argc > 1 ? atoi(argv[1]) : 1;
+
 	noise_small();
-	dominant();
+	for (int i = 0; i < repeat; i++)
+		dominant();
 	noise_medium();
 	return 0;
 }
