@@ -213,8 +213,19 @@ static ITEST_UNUSED void itest_cleanup(struct itest_run *r)
 	free(r->err);
 }
 
+/* A fresh empty file for captured output; its name in path. */
+static ITEST_UNUSED void itest_tmpfile(char *path, size_t len)
+{
+	int fd;
+
+	snprintf(path, len, "/tmp/pst-itest-out.XXXXXX");
+	fd = mkstemp(path);
+	cr_assert(fd >= 0, "mkstemp: %s", strerror(errno));
+	close(fd);
+}
+
 /* `build/prestanda report --json --top 100000 TRACE`; json is stdout parsed
- * (NULL when not JSON). Output files go next to the trace. */
+ * (NULL when not JSON). */
 static ITEST_UNUSED void itest_report(struct itest_report *rep, const char *trace)
 {
 	char outp[PATH_MAX], errp[PATH_MAX];
@@ -222,8 +233,8 @@ static ITEST_UNUSED void itest_report(struct itest_report *rep, const char *trac
 	json_error_t jerr;
 
 	memset(rep, 0, sizeof(*rep));
-	snprintf(outp, sizeof(outp), "%s.report.out", trace);
-	snprintf(errp, sizeof(errp), "%s.report.err", trace);
+	itest_tmpfile(outp, sizeof(outp));
+	itest_tmpfile(errp, sizeof(errp));
 	rep->wstatus = itest_spawn(argv, outp, errp);
 	rep->out = itest_slurp(outp, NULL);
 	rep->err = itest_slurp(errp, NULL);

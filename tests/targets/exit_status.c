@@ -15,7 +15,7 @@ void before_end(void)
 
 int main(int argc, char **argv)
 {
-	int *volatile bad = NULL;
+	volatile int *volatile bad = NULL;
 
 	if (argc < 2)
 		return 2;
