@@ -49,8 +49,11 @@ $(B)/analyzer/%.o: analyzer/%.c $(wildcard analyzer/*.h) include/prestanda/trace
 $(B)/prestanda: $(ANALYZER_OBJ)
 	$(CC) -o $@ $(ANALYZER_OBJ) $(ANALYZER_LIBS)
 
-$(B)/tests/%: tests/%.c $(ANALYZER_LIB_OBJ) $(wildcard tests/*.h) | $(B)/tests
-	$(CC) $(ANALYZER_CFLAGS) -Itests -o $@ $< $(ANALYZER_LIB_OBJ) -lcriterion $(ANALYZER_LIBS) -lpthread
+# Unit tests link the analyzer, and the preload's self-contained parts.
+PRELOAD_UNIT_OBJ := $(B)/preload/stacktab.o
+$(B)/tests/%: tests/%.c $(ANALYZER_LIB_OBJ) $(PRELOAD_UNIT_OBJ) $(wildcard tests/*.h) | $(B)/tests
+	$(CC) $(ANALYZER_CFLAGS) -Itests -Ipreload -o $@ $< $(ANALYZER_LIB_OBJ) $(PRELOAD_UNIT_OBJ) \
+		-lcriterion $(ANALYZER_LIBS) -lpthread
 
 $(B)/targets/lib%.so: tests/targets/lib%.c | $(B)/targets
 	$(CC) $(TARGET_CFLAGS) -fPIC -shared -o $@ $<

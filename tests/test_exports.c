@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/* libprestanda.so exports only the functions it wraps: nothing of its own leaks into the program. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const wrapped[] = {
+	"malloc", "free", "calloc", "realloc", "reallocarray", "posix_memalign",
+	"aligned_alloc", "memalign", "valloc", "pvalloc", "_exit", "_Exit", "dlclose",
+	"execve", "execvpe", "fexecve", "execv", "execvp", "execl", "execlp", "execle",
+};
+
+static bool is_wrapped(const char *name)
+{
+	for (size_t i = 0; i < sizeof(wrapped) / sizeof(wrapped[0]); i++)
+		if (!strcmp(name, wrapped[i]))
+			return true;
+	return false;
+}
+
+Test(exports, only_wrapped_functions_are_exported)
+{
+	FILE *p = popen("nm -D --defined-only build/libprestanda.so", "r");
+	char line[512], name[256], type;
+	unsigned long long addr;
+	size_t n = 0;
+
+	cr_assert_not_null(p);
+	while (fgets(line, sizeof(line), p)) {
+		if (sscanf(line, "%llx %c %255s", &addr, &type, name) != 3)
+			continue;
+		cr_expect(is_wrapped(name), "unexpected export %s", name);
+		n++;
+	}
+	cr_assert_eq(pclose(p), 0, "nm failed");
+	cr_expect_eq(n, sizeof(wrapped) / sizeof(wrapped[0]));
+}
