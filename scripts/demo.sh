@@ -4,7 +4,7 @@
 set -eu
 
 cd "$(dirname "$0")/.."
-ROWS=${ROWS:-60000}
+ROWS=${ROWS:-200000}
 P=build/prestanda
 
 [ -x "$P" ] && [ -f build/libprestanda.so ] || {
