@@ -11,14 +11,17 @@
 #include "units.h"
 
 /*
- * Leaks. A leak's severity is its share of the peak heap (how much of the
- * program's footprint it is) or its absolute size (what it costs a
- * long-running process that repeats the work).
+ * Leaks. A leak's severity is its absolute size (what it costs a
+ * long-running process that repeats the work) and its share of the peak
+ * heap (how much of the program's footprint it is); a share alone does not
+ * make a few hundred bytes in a small program urgent.
  */
-#define LEAK_HIGH_SHARE 0.10            /* a tenth of the peak heap is never given back */
-#define LEAK_HIGH_BYTES (16ull << 20)   /* 16 MiB is felt on any machine */
-#define LEAK_MEDIUM_SHARE 0.01          /* one percent is visible in RSS */
-#define LEAK_MEDIUM_BYTES (1ull << 20)  /* 1 MiB: more than incidental bookkeeping */
+#define LEAK_HIGH_BYTES (16ull << 20)  /* 16 MiB is felt on any machine */
+#define LEAK_HIGH_SHARE 0.10           /* a tenth of the peak heap never given back... */
+#define LEAK_HIGH_SHARE_BYTES (1ull << 20) /* ...and at least 1 MiB of it */
+#define LEAK_MEDIUM_BYTES (1ull << 20) /* 1 MiB: more than incidental bookkeeping */
+#define LEAK_MEDIUM_SHARE 0.01         /* one percent of the peak is visible in RSS... */
+#define LEAK_MEDIUM_SHARE_BYTES (64ull << 10) /* ...once it is 64 KiB or more */
 
 /*
  * Short-lived small allocations. Small: at or below 256 bytes on average,
@@ -145,9 +148,11 @@ static int rule_leak(const struct pst_memory *m, const struct pst_findings_ctx *
 	f = add(out, cap, "leak", s);
 	if (!f)
 		return -ENOMEM;
-	if (share >= LEAK_HIGH_SHARE || st->leaked_bytes >= LEAK_HIGH_BYTES)
+	if (st->leaked_bytes >= LEAK_HIGH_BYTES ||
+	    (share >= LEAK_HIGH_SHARE && st->leaked_bytes >= LEAK_HIGH_SHARE_BYTES))
 		f->severity = PST_SEV_HIGH;
-	else if (share >= LEAK_MEDIUM_SHARE || st->leaked_bytes >= LEAK_MEDIUM_BYTES)
+	else if (st->leaked_bytes >= LEAK_MEDIUM_BYTES ||
+		 (share >= LEAK_MEDIUM_SHARE && st->leaked_bytes >= LEAK_MEDIUM_SHARE_BYTES))
 		f->severity = PST_SEV_MEDIUM;
 	else
 		f->severity = PST_SEV_LOW;
@@ -209,7 +214,7 @@ static int rule_churn(const struct pst_memory *m, const struct pst_site *s,
 	f->title = xasprintf("%s small short-lived allocations per second in %s", r,
 			     s->function ? s->function : where);
 	f->advice = xasprintf(
-		"%s allocates %s-byte blocks on average at %s calls/s, and %.0f%% of them are "
+		"%s allocates blocks of %s on average at %s calls/s, and %.0f%% of them are "
 		"freed soon after (%.0f%% before the thread's next allocation, %.0f%% within "
 		"%s). Reuse one buffer across iterations, or take them from an arena or object "
 		"pool at %s: that avoids about %s malloc/free pairs (%s/s).",

@@ -173,6 +173,8 @@ struct agg {
 	struct live_map live;
 	struct tid_map tids;
 	double heap;
+	double *live_by; /* live bytes per stack (pass 1) or per site (pass 2) */
+	double *max_by;  /* the most of it at once */
 	double ev_hist[PST_HIST_BUCKETS];
 };
 
@@ -217,7 +219,7 @@ static void unlink_block(struct agg *a, struct live *e)
 	double b = (double)e->size * e->w;
 
 	a->heap -= b;
-	a->m->per_stack[e->stack].live_bytes -= b;
+	a->live_by[e->stack] -= b;
 	live_remove(&a->live, e);
 }
 
@@ -233,7 +235,9 @@ static int link_block(struct agg *a, const struct live *e)
 	if (live_insert(&a->live, e))
 		return -ENOMEM;
 	a->heap += b;
-	a->m->per_stack[e->stack].live_bytes += b;
+	a->live_by[e->stack] += b;
+	if (a->live_by[e->stack] > a->max_by[e->stack])
+		a->max_by[e->stack] = a->live_by[e->stack];
 	return 0;
 }
 
@@ -360,8 +364,8 @@ static int pass1(struct agg *a, pst_progress_fn progress, void *arg)
 	return 0;
 }
 
-/* Pass 2: replay the live blocks up to the peak event and keep each stack's
- * live bytes at that moment. */
+/* Pass 2: replay the live blocks by site; keep each site's maximum and its
+ * live bytes at the global peak event. */
 static int pass2(struct agg *a, pst_progress_fn progress, void *arg)
 {
 	struct pst_memory *m = a->m;
@@ -369,11 +373,10 @@ static int pass2(struct agg *a, pst_progress_fn progress, void *arg)
 	struct live *old;
 	uint64_t n = 0;
 
-	if (!m->peak_event)
-		return 0;
 	pst_trace_rewind(a->t);
-	while (n < m->peak_event && pst_trace_next(a->t, &ev) > 0) {
+	while (pst_trace_next(a->t, &ev) > 0) {
 		struct live e = { .ptr = ev.ptr, .size = ev.size };
+		uint32_t si;
 
 		n++;
 		switch (ev.type) {
@@ -384,7 +387,8 @@ static int pass2(struct agg *a, pst_progress_fn progress, void *arg)
 			/* fallthrough */
 		case PST_EV_ALLOC:
 			e.w = event_weight(m, ev.size);
-			e.stack = stack_index(a->t, ev.stack);
+			si = m->site_of[stack_index(a->t, ev.stack)];
+			e.stack = si == UINT32_MAX ? (uint32_t)m->nsites : si;
 			if (ev.ptr && link_block(a, &e))
 				return -ENOMEM;
 			break;
@@ -394,11 +398,13 @@ static int pass2(struct agg *a, pst_progress_fn progress, void *arg)
 				unlink_block(a, old);
 			break;
 		}
+		if (n == m->peak_event)
+			for (size_t i = 0; i < m->nsites; i++)
+				m->sites[i].st.live_at_peak = a->live_by[i] > 0 ? a->live_by[i] : 0;
 		progress_tick(a->t, n, 2, progress, arg);
 	}
-	for (size_t i = 0; i < m->nper_stack; i++)
-		m->per_stack[i].peak_bytes = m->per_stack[i].live_bytes > 0 ?
-						     m->per_stack[i].live_bytes : 0;
+	for (size_t i = 0; i < m->nsites; i++)
+		m->sites[i].st.peak_bytes = a->max_by[i];
 	return 0;
 }
 
@@ -503,13 +509,12 @@ static void leaks(struct agg *a)
 		m->temporary_allocations += m->per_stack[i].temporary;
 }
 
-static void agg_reset(struct agg *a)
+static void agg_done(struct agg *a)
 {
 	free(a->live.tab);
-	memset(&a->live, 0, sizeof(a->live));
-	a->heap = 0;
-	for (size_t i = 0; i < a->m->nper_stack; i++)
-		a->m->per_stack[i].live_bytes = 0;
+	free(a->tids.tab);
+	free(a->live_by);
+	free(a->max_by);
 }
 
 struct pst_memory *pst_memory_analyze(struct pst_trace *t, pst_progress_fn progress, void *arg)
@@ -525,27 +530,53 @@ struct pst_memory *pst_memory_analyze(struct pst_trace *t, pst_progress_fn progr
 				 t->end_ts - t->proc.start_monotonic_ns : 0;
 	m->nper_stack = t->nstacks + 1;
 	m->per_stack = calloc(m->nper_stack, sizeof(*m->per_stack));
-	if (!m->per_stack)
+	a.live_by = calloc(m->nper_stack, sizeof(*a.live_by));
+	a.max_by = calloc(m->nper_stack, sizeof(*a.max_by));
+	if (!m->per_stack || !a.live_by || !a.max_by)
 		goto fail;
 
 	pst_trace_rewind(t);
 	if (pass1(&a, progress, arg))
 		goto fail;
+	for (size_t i = 0; i < m->nper_stack; i++)
+		m->per_stack[i].peak_bytes = a.max_by[i];
 	leaks(&a);
 	if (thread_totals(m, t))
 		goto fail;
 	totals(&a);
-	agg_reset(&a);
-	if (pass2(&a, progress, arg))
-		goto fail;
-	agg_reset(&a);
-	free(a.tids.tab);
+	agg_done(&a);
 	return m;
 fail:
-	free(a.live.tab);
-	free(a.tids.tab);
+	agg_done(&a);
 	pst_memory_free(m);
 	return NULL;
+}
+
+int pst_memory_peaks(struct pst_memory *m, struct pst_trace *t, pst_progress_fn progress,
+		     void *arg)
+{
+	struct agg a = { .m = m, .t = t };
+	int r = -ENOMEM;
+
+	/* One slot past the sites for events of stacks that have none. */
+	a.live_by = calloc(m->nsites + 1, sizeof(*a.live_by));
+	a.max_by = calloc(m->nsites + 1, sizeof(*a.max_by));
+	if (a.live_by && a.max_by && m->site_of)
+		r = pass2(&a, progress, arg);
+	agg_done(&a);
+	return r;
+}
+
+struct pst_memory *pst_memory_build(struct pst_trace *t, struct pst_symbolizer *sym,
+				    pst_progress_fn progress, void *arg)
+{
+	struct pst_memory *m = pst_memory_analyze(t, progress, arg);
+
+	if (m && (pst_memory_sites(m, t, sym) || pst_memory_peaks(m, t, progress, arg))) {
+		pst_memory_free(m);
+		return NULL;
+	}
+	return m;
 }
 
 double pst_site_avg_size(const struct pst_site *s)
@@ -567,6 +598,7 @@ void pst_memory_free(struct pst_memory *m)
 		free(s->stack);
 	}
 	free(m->sites);
+	free(m->site_of);
 	free(m->per_stack);
 	free(m->threads);
 	free(m);

@@ -20,8 +20,9 @@ struct pst_symbolizer;
  */
 struct pst_stack_stats {
 	double calls, bytes;        /* ALLOC and REALLOC events of this stack */
-	double live_bytes;          /* running, while reading */
-	double peak_bytes;          /* live bytes at the global heap peak */
+	double peak_bytes;          /* most bytes live at once (per site: exact after
+				     * pst_memory_peaks; per stack id: its own maximum) */
+	double live_at_peak;        /* live bytes at the global heap peak (pst_memory_peaks) */
 	double leaked_bytes, leaked; /* still live at the end */
 	double temporary;           /* freed before the thread's next allocation */
 	double short_lived;         /* freed within PST_SHORT_LIVED_NS */
@@ -88,18 +89,35 @@ struct pst_memory {
 	/* Filled by pst_memory_sites, sorted by calls, then bytes. */
 	struct pst_site *sites;
 	size_t nsites;
+	uint32_t *site_of; /* per_stack index -> sites index (UINT32_MAX: none) */
 };
 
 /* Called now and then while reading: pass is 1 or 2. */
 typedef void (*pst_progress_fn)(const struct pst_trace *t, int pass, void *arg);
 
-/* Read every event of t (two passes: the second stops at the heap peak).
- * Returns a result to free with pst_memory_free, or NULL when out of memory. */
+/*
+ * The analysis in three steps (pst_memory_build does all three):
+ * pst_memory_analyze reads every event once (pass 1: totals, the heap peak,
+ * leaks, temporaries, per stack id); pst_memory_sites symbolizes and merges
+ * stacks into sites; pst_memory_peaks reads the events again (pass 2) for
+ * each site's own peak and its live bytes at the global peak.
+ */
+
+/* Pass 1. Returns a result to free with pst_memory_free, or NULL when out
+ * of memory. */
 struct pst_memory *pst_memory_analyze(struct pst_trace *t, pst_progress_fn progress, void *arg);
 
 /* Symbolize the stacks with sym (may be NULL: addresses only) and merge them
  * into sites. Returns 0 or -ENOMEM. */
 int pst_memory_sites(struct pst_memory *m, const struct pst_trace *t, struct pst_symbolizer *sym);
+
+/* Pass 2, after pst_memory_sites. Returns 0 or -ENOMEM. */
+int pst_memory_peaks(struct pst_memory *m, struct pst_trace *t, pst_progress_fn progress,
+		     void *arg);
+
+/* All three steps; NULL when out of memory. */
+struct pst_memory *pst_memory_build(struct pst_trace *t, struct pst_symbolizer *sym,
+				    pst_progress_fn progress, void *arg);
 
 /* True when a frame with this function (and module path, either NULL) is
  * part of the allocator rather than its caller: malloc and friends,

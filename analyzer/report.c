@@ -160,6 +160,10 @@ static int analyze(struct report *r, const struct options *o)
 						  mo->build_id, mo->build_id_len);
 	}
 	rc = pst_memory_sites(r->m, r->t, sym);
+	if (!rc)
+		rc = pst_memory_peaks(r->m, r->t, bar ? progress_draw : NULL, &prog);
+	if (bar)
+		progress_clear();
 	for (size_t i = 0; !rc; i++) {
 		const char *w = pst_symbolizer_warning(sym, i);
 
@@ -228,6 +232,7 @@ static json_t *json_site(const struct pst_site *s)
 	json_object_set_new(o, "peak_bytes", jint(st->peak_bytes));
 	json_object_set_new(o, "leaked_bytes", jint(st->leaked_bytes));
 	json_object_set_new(o, "temporary", jint(st->temporary));
+	json_object_set_new(o, "live_at_peak_bytes", jint(st->live_at_peak));
 	json_object_set_new(o, "leaked_allocations", jint(st->leaked));
 	json_object_set_new(o, "short_lived", jint(st->short_lived));
 	json_object_set_new(o, "reallocs", jint(st->reallocs));
@@ -403,10 +408,15 @@ static void short_stack(FILE *out, const struct pst_site *s, int indent, size_t 
 {
 	size_t n = s->depth < from + TEXT_STACK_FRAMES ? s->depth : from + TEXT_STACK_FRAMES;
 
-	for (size_t i = from; i < n; i++)
+	for (size_t i = from; i < n; i++) {
 		fprintf(out, "%*s<- %s\n", indent, "", s->stack[i]);
+		/* What runs main is of no interest to the reader. */
+		if (!strncmp(s->stack[i], "main ", 5) || !strncmp(s->stack[i], "main(", 5))
+			return;
+	}
 	if (s->depth > n)
-		fprintf(out, "%*s   (%zu more frames)\n", indent, "", s->depth - n);
+		fprintf(out, "%*s   (%zu more frame%s)\n", indent, "", s->depth - n,
+			s->depth - n == 1 ? "" : "s");
 }
 
 static void text_header(FILE *out, const struct report *r)
@@ -514,7 +524,7 @@ static double site_key(const struct pst_site *s, enum sort_key k)
 	case BY_BYTES:
 		return s->st.bytes;
 	case BY_PEAK:
-		return s->st.peak_bytes;
+		return s->st.live_at_peak;
 	case BY_LEAKED:
 		return s->st.leaked_bytes;
 	default:
@@ -559,20 +569,21 @@ static void text_table(FILE *out, const struct report *r, enum sort_key k, const
 	if (n > top)
 		n = top;
 	fprintf(out, "\nTop %zu sites by %s\n", n, title);
-	fprintf(out, "  %3s  %12s  %10s  %10s  %10s  %s\n", "#", "calls", "bytes", "peak", "leaked",
-		"site");
+	fprintf(out, "  %3s  %12s  %10s  %10s  %10s  %10s  %s\n", "#", "calls", "bytes", "peak",
+		"at peak", "leaked", "site");
 	for (size_t i = 0; i < n; i++) {
 		const struct pst_site *s = &m->sites[idx[i]];
-		char c[32], b[32], p[32], l[32], name[1200];
+		char c[32], b[32], p[32], ap[32], l[32], name[1200];
 
 		site_name(s, name, sizeof(name));
-		fprintf(out, "  %3zu  %12s  %10s  %10s  %10s  %s\n", i + 1,
+		fprintf(out, "  %3zu  %12s  %10s  %10s  %10s  %10s  %s\n", i + 1,
 			pst_fmt_count(s->st.calls, c, sizeof(c)),
 			pst_fmt_bytes(s->st.bytes, b, sizeof(b)),
 			pst_fmt_bytes(s->st.peak_bytes, p, sizeof(p)),
+			pst_fmt_bytes(s->st.live_at_peak, ap, sizeof(ap)),
 			s->st.leaked_bytes > 0 ? pst_fmt_bytes(s->st.leaked_bytes, l, sizeof(l)) : "-",
 			name);
-		short_stack(out, s, 58, s->depth && s->function ? 1 : 0);
+		short_stack(out, s, 70, s->depth && s->function ? 1 : 0);
 	}
 	free(idx);
 }
@@ -587,7 +598,7 @@ static void text_hist(FILE *out, const struct pst_memory *m)
 			max = m->hist[b];
 	if (!max)
 		return;
-	fprintf(out, "\nAllocation sizes\n");
+	fprintf(out, "\nAllocation sizes (calls)\n");
 	for (int b = 0; b < PST_HIST_BUCKETS; b++) {
 		int bar;
 
@@ -600,9 +611,11 @@ static void text_hist(FILE *out, const struct pst_memory *m)
 			pst_fmt_bytes((double)(1ull << (b - 1)), lo, sizeof(lo));
 		if (b == PST_HIST_BUCKETS - 1)
 			snprintf(hi, sizeof(hi), "more");
+		else if (!b)
+			snprintf(hi, sizeof(hi), "1 B");
 		else
-			pst_fmt_bytes(b ? (double)((1ull << b) - 1) : 0, hi, sizeof(hi));
-		fprintf(out, "  %10s .. %-10s %14s  %.*s\n", lo, hi,
+			pst_fmt_bytes((double)(1ull << b), hi, sizeof(hi));
+		fprintf(out, "  %10s to <%-10s %14s  %.*s\n", lo, hi,
 			pst_fmt_count((double)m->hist[b], c, sizeof(c)), bar,
 			"########################################");
 	}
@@ -659,7 +672,7 @@ int pst_cmd_report(int argc, char **argv)
 	int c, status = 0, nok = 0;
 
 	optind = 0; /* a full re-initialization of getopt */
-	while ((c = getopt_long(argc, argv, "+jn:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jn:h", longopts, NULL)) != -1) {
 		char *end;
 
 		switch (c) {

@@ -157,8 +157,8 @@ static void merge_stats(struct pst_stack_stats *d, const struct pst_stack_stats 
 		d->final_size_max = s->final_size_max;
 	d->calls += s->calls;
 	d->bytes += s->bytes;
-	d->live_bytes += s->live_bytes;
-	d->peak_bytes += s->peak_bytes;
+	d->peak_bytes += s->peak_bytes; /* an upper bound until pst_memory_peaks */
+	d->live_at_peak += s->live_at_peak;
 	d->leaked_bytes += s->leaked_bytes;
 	d->leaked += s->leaked;
 	d->temporary += s->temporary;
@@ -203,15 +203,46 @@ static char *join(const struct sframe *v, size_t n)
 	return s;
 }
 
-static int cmp_site(const void *x, const void *y)
+static int cmp_site(const void *x, const void *y, void *arg)
 {
-	const struct pst_site *a = x, *b = y;
+	const struct pst_site *sites = arg;
+	const struct pst_site *a = &sites[*(const uint32_t *)x], *b = &sites[*(const uint32_t *)y];
 
 	if (a->st.calls != b->st.calls)
 		return a->st.calls > b->st.calls ? -1 : 1;
 	if (a->st.bytes != b->st.bytes)
 		return a->st.bytes > b->st.bytes ? -1 : 1;
 	return a->first_stack_id < b->first_stack_id ? -1 : a->first_stack_id > b->first_stack_id;
+}
+
+/* Sort the sites and renumber site_of to match. */
+static int sort_sites(struct pst_memory *m)
+{
+	uint32_t *idx = malloc((m->nsites + 1) * sizeof(*idx));
+	uint32_t *inv = malloc((m->nsites + 1) * sizeof(*inv));
+	struct pst_site *sorted = malloc((m->nsites + 1) * sizeof(*sorted));
+
+	if (!idx || !inv || !sorted) {
+		free(idx);
+		free(inv);
+		free(sorted);
+		return -ENOMEM;
+	}
+	for (uint32_t k = 0; k < m->nsites; k++)
+		idx[k] = k;
+	qsort_r(idx, m->nsites, sizeof(*idx), cmp_site, m->sites);
+	for (uint32_t k = 0; k < m->nsites; k++) {
+		sorted[k] = m->sites[idx[k]];
+		inv[idx[k]] = k;
+	}
+	for (size_t i = 0; i < m->nper_stack; i++)
+		if (m->site_of[i] != UINT32_MAX)
+			m->site_of[i] = inv[m->site_of[i]];
+	free(m->sites);
+	m->sites = sorted;
+	free(idx);
+	free(inv);
+	return 0;
 }
 
 /* Fill a new site from its frames: drop the allocator's frames on top, then
@@ -249,13 +280,16 @@ int pst_memory_sites(struct pst_memory *m, const struct pst_trace *t, struct pst
 	int r = -ENOMEM;
 
 	m->sites = calloc(m->nper_stack, sizeof(*m->sites));
+	m->site_of = malloc(m->nper_stack * sizeof(*m->site_of));
 	ix.cap = 16;
 	while (ix.cap < m->nper_stack * 2)
 		ix.cap *= 2;
 	ix.slot = calloc(ix.cap, sizeof(*ix.slot));
 	ix.keys = calloc(m->nper_stack, sizeof(*ix.keys));
-	if (!m->sites || !ix.slot || !ix.keys)
+	if (!m->sites || !m->site_of || !ix.slot || !ix.keys)
 		goto out;
+	for (size_t i = 0; i < m->nper_stack; i++)
+		m->site_of[i] = UINT32_MAX;
 
 	for (size_t i = 0; i < m->nper_stack; i++) {
 		const struct pst_stack_stats *st = &m->per_stack[i];
@@ -284,11 +318,13 @@ int pst_memory_sites(struct pst_memory *m, const struct pst_trace *t, struct pst
 			struct pst_site *s = &m->sites[ix.slot[j] - 1];
 
 			free(key);
+			m->site_of[i] = (uint32_t)(ix.slot[j] - 1);
 			merge_stats(&s->st, st);
 			if (stk && (!s->first_stack_id || stk->id < s->first_stack_id))
 				s->first_stack_id = stk->id;
 			continue;
 		}
+		m->site_of[i] = (uint32_t)m->nsites;
 		ix.keys[m->nsites] = key;
 		ix.slot[j] = m->nsites + 1;
 		m->sites[m->nsites].st = *st;
@@ -296,7 +332,8 @@ int pst_memory_sites(struct pst_memory *m, const struct pst_trace *t, struct pst
 		if (site_init(&m->sites[m->nsites++], &f, skip))
 			goto out;
 	}
-	qsort(m->sites, m->nsites, sizeof(*m->sites), cmp_site);
+	if (sort_sites(m))
+		goto out;
 	r = 0;
 out:
 	for (size_t k = 0; k < f.n; k++)
