@@ -232,7 +232,7 @@ static json_t *json_site(const struct pst_site *s)
 	json_object_set_new(o, "peak_bytes", jint(st->peak_bytes));
 	json_object_set_new(o, "leaked_bytes", jint(st->leaked_bytes));
 	json_object_set_new(o, "temporary", jint(st->temporary));
-	json_object_set_new(o, "live_at_peak_bytes", jint(st->live_at_peak));
+	json_object_set_new(o, "max_live_bytes", jint(st->max_live));
 	json_object_set_new(o, "leaked_allocations", jint(st->leaked));
 	json_object_set_new(o, "short_lived", jint(st->short_lived));
 	json_object_set_new(o, "reallocs", jint(st->reallocs));
@@ -306,8 +306,12 @@ static const char *end_reason_name(const struct pst_trace *t)
 {
 	if (!t->has_end)
 		return NULL;
-	return t->end_reason == PST_END_EXIT ? "exit" : t->end_reason == PST_END_EXEC ? "exec" :
-											  "unknown";
+	switch (t->end_reason) {
+	case PST_END_EXIT: return "exit";
+	case PST_END_EXEC: return "exec";
+	case PST_END_SIGNAL: return "signal";
+	default: return "unknown";
+	}
 }
 
 static json_t *json_report(const struct report *r, const struct options *o)
@@ -329,6 +333,8 @@ static json_t *json_report(const struct report *r, const struct options *o)
 	json_object_set_new(proc, "host", jstr_or_null(t->proc.host));
 	json_object_set_new(proc, "start_realtime_ns", ju64(t->proc.start_realtime_ns));
 	json_object_set_new(proc, "end_reason", jstr_or_null(end_reason_name(t)));
+	if (t->has_end && t->end_reason == PST_END_SIGNAL)
+		json_object_set_new(proc, "signal", json_integer((json_int_t)t->end_signal));
 	if (!t->complete)
 		json_object_set_new(proc, "error",
 				    json_string(t->error[0] ? t->error : "trace is incomplete"));
@@ -439,7 +445,11 @@ static void text_header(FILE *out, const struct report *r)
 			m->totals_exact ? "exact" : "estimates too (no thread totals)");
 	fprintf(out, "  duration   %s\n", pst_fmt_ns(m->duration_ns, b, sizeof(b)));
 	if (t->complete)
-		fprintf(out, "  trace      complete (%s)\n", end_reason_name(t));
+		if (t->end_reason == PST_END_SIGNAL)
+			fprintf(out, "  trace      complete up to the fatal signal %d (%s)\n",
+				(int)t->end_signal, strsignal((int)t->end_signal));
+		else
+			fprintf(out, "  trace      complete (%s)\n", end_reason_name(t));
 	else
 		fprintf(out, "  trace      INCOMPLETE: %s; the report covers what was recorded\n",
 			t->error[0] ? t->error : "no clean end");
@@ -524,7 +534,7 @@ static double site_key(const struct pst_site *s, enum sort_key k)
 	case BY_BYTES:
 		return s->st.bytes;
 	case BY_PEAK:
-		return s->st.live_at_peak;
+		return s->st.peak_bytes;
 	case BY_LEAKED:
 		return s->st.leaked_bytes;
 	default:
@@ -569,8 +579,8 @@ static void text_table(FILE *out, const struct report *r, enum sort_key k, const
 	if (n > top)
 		n = top;
 	fprintf(out, "\nTop %zu sites by %s\n", n, title);
-	fprintf(out, "  %3s  %12s  %10s  %10s  %10s  %10s  %s\n", "#", "calls", "bytes", "peak",
-		"at peak", "leaked", "site");
+	fprintf(out, "  %3s  %12s  %10s  %10s  %10s  %10s  %s\n", "#", "calls", "bytes", "at peak",
+		"max live", "leaked", "site");
 	for (size_t i = 0; i < n; i++) {
 		const struct pst_site *s = &m->sites[idx[i]];
 		char c[32], b[32], p[32], ap[32], l[32], name[1200];
@@ -579,8 +589,8 @@ static void text_table(FILE *out, const struct report *r, enum sort_key k, const
 		fprintf(out, "  %3zu  %12s  %10s  %10s  %10s  %10s  %s\n", i + 1,
 			pst_fmt_count(s->st.calls, c, sizeof(c)),
 			pst_fmt_bytes(s->st.bytes, b, sizeof(b)),
-			pst_fmt_bytes(s->st.peak_bytes, p, sizeof(p)),
-			pst_fmt_bytes(s->st.live_at_peak, ap, sizeof(ap)),
+			pst_fmt_bytes(s->st.peak_bytes, ap, sizeof(ap)),
+			pst_fmt_bytes(s->st.max_live, p, sizeof(p)),
 			s->st.leaked_bytes > 0 ? pst_fmt_bytes(s->st.leaked_bytes, l, sizeof(l)) : "-",
 			name);
 		short_stack(out, s, 70, s->depth && s->function ? 1 : 0);

@@ -463,6 +463,9 @@ static int scan_end(struct pst_trace *t, uint64_t off, const uint8_t *p, const u
 	t->has_end = true;
 	t->end_ts = ts;
 	t->end_reason = reason;
+	/* the signal number came later in v1; older END records stop here */
+	if (p == end || get_u(&p, end, &t->end_signal))
+		t->end_signal = 0;
 	return 0;
 }
 

@@ -70,6 +70,7 @@ struct pst_trace {
 	bool has_end;           /* an END record was read */
 	uint64_t end_ts;        /* END's ts, else the last event's */
 	uint64_t end_reason;
+	uint64_t end_signal;    /* END_SIGNAL: the signal that killed the process */
 	bool complete;          /* has_end and no corruption */
 	uint64_t error_offset;  /* first undecodable byte, when !complete and corrupt */
 	char error[256];        /* "" or why the trace is incomplete, naming the offset */

@@ -117,6 +117,7 @@ void pst_init(void)
 	pst_sampled_init();
 	pst_thr_setup();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	pst_crash_install();
 	if (!pst_cfg.follow_exec)
 		stop_following();
 	traced_pid = getpid();
@@ -136,11 +137,21 @@ void pst_finish(uint64_t reason)
 	if (pst_state != PST_ON || getpid() != traced_pid)
 		return;
 	pst_guard = 1;
-	pst_thr_flush_all(reason == PST_END_EXEC);
-	pst_out_end(reason);
+	pst_thr_flush_all(reason == PST_END_EXEC, false);
+	pst_out_end(reason, 0);
 	if (reason != PST_END_EXEC)
 		pst_state = PST_OFF;
 	pst_guard = guard;
+}
+
+void pst_finish_signal(int sig)
+{
+	if (pst_state != PST_ON || getpid() != traced_pid)
+		return;
+	pst_guard = 1;
+	pst_thr_flush_all(false, true);
+	pst_out_end(PST_END_SIGNAL, (uint64_t)sig);
+	pst_state = PST_OFF;
 }
 
 __attribute__((constructor)) static void pst_ctor(void)

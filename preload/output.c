@@ -222,10 +222,10 @@ void pst_out_write(const void *a, size_t alen, const void *b, size_t blen)
 	}
 }
 
-void pst_out_end(uint64_t reason)
+void pst_out_end(uint64_t reason, uint64_t sig)
 {
-	uint8_t rec[2 + 2 * PST_VARINT_MAX];
-	uint8_t *e = pst_enc_end(rec, pst_now(), reason);
+	uint8_t rec[2 + 3 * PST_VARINT_MAX];
+	uint8_t *e = pst_enc_end(rec, pst_now(), reason, sig);
 
 	pst_out_write(rec, (size_t)(e - rec), NULL, 0);
 }

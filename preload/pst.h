@@ -60,6 +60,7 @@ extern __thread struct pst_thr *pst_self; /* this thread's state, NULL before fi
 /* init.c */
 void pst_init(void);                    /* init once; safe from any hook */
 void pst_finish(uint64_t reason);       /* flush everything and write END */
+void pst_finish_signal(int sig);        /* the same from a fatal signal's handler */
 static inline uint64_t pst_now(void)
 {
 	struct timespec ts;
@@ -102,7 +103,7 @@ static inline struct pst_thr *pst_thr(void)
 void pst_thr_flush(struct pst_thr *t);  /* write buf as one BLOCK; owner or thief only */
 void pst_thr_totals(struct pst_thr *t); /* append TOTALS of the counters, reset them */
 void pst_thr_setup(void);               /* the exit key, membarrier */
-void pst_thr_flush_all(bool resume);    /* at exit/exec: every thread's buffer */
+void pst_thr_flush_all(bool resume, bool try_lock); /* at exit/exec/crash: every buffer */
 void pst_thr_after_fork(void);          /* child: keep only the calling thread */
 void pst_thr_after_fork_open(void);     /* child: first records of its new trace */
 void pst_thr_lock_registry(bool lock);
@@ -116,7 +117,7 @@ static inline uint8_t *pst_thr_room(struct pst_thr *t, size_t n)
 /* output.c: the trace file. */
 int pst_out_open(uint64_t pid);         /* open a new trace and write PROCESS; 0 or -errno */
 void pst_out_write(const void *a, size_t alen, const void *b, size_t blen);
-void pst_out_end(uint64_t reason);
+void pst_out_end(uint64_t reason, uint64_t sig);
 extern volatile int pst_out_broken;     /* writing failed: recording stopped */
 const char *pst_out_path(void);
 
@@ -134,6 +135,9 @@ void pst_modules_cover(struct pst_thr *t, const uint64_t *frames, unsigned depth
 void pst_modules_dirty(void);           /* after dlclose: rescan on next need */
 void pst_modules_lock(bool lock);
 void pst_modules_reset(void);           /* forked child: write them all again */
+
+/* crash.c */
+void pst_crash_install(void);           /* fatal signals flush before the process dies */
 
 /* sampled.c: the set of sampled live blocks (sampled mode only). */
 void pst_sampled_init(void);

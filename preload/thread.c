@@ -191,11 +191,21 @@ static bool thr_wait_idle(struct pst_thr *t)
 	return false;
 }
 
-void pst_thr_flush_all(bool resume)
+/* try_lock: from a signal handler, which may have interrupted the holder;
+ * then only this thread's buffer is written. */
+void pst_thr_flush_all(bool resume, bool try_lock)
 {
 	struct pst_thr *self = pst_self;
 
-	pthread_mutex_lock(&reg_lock);
+	if (try_lock && pthread_mutex_trylock(&reg_lock) != 0) {
+		if (self) {
+			pst_thr_totals(self);
+			pst_thr_flush(self);
+		}
+		return;
+	}
+	if (!try_lock)
+		pthread_mutex_lock(&reg_lock);
 	for (struct pst_thr *t = reg_head; t; t = t->next)
 		if (t != self)
 			t->stolen = 1;

@@ -248,7 +248,7 @@ static void build_trace(struct tbuf *b, struct layout *l)
 	tb_framed(&in, 0x6b, junk, 150); /* unknown inner, two-byte length */
 	end_block(b, l, &blk, 200, 1055, &in, 2, &inner);
 
-	l->rec[l->nrec++] = tb_set(b, pst_enc_end(tb_end(b), 2000, PST_END_EXEC));
+	l->rec[l->nrec++] = tb_set(b, pst_enc_end(tb_end(b), 2000, PST_END_EXEC, 0));
 }
 
 /* ---- files ---- */
@@ -642,7 +642,7 @@ Test(trace, first_record_not_process_fails)
 	char path[64];
 
 	memcpy(d, PST_MAGIC, PST_MAGIC_LEN);
-	p = pst_enc_end(p, 1, 0);
+	p = pst_enc_end(p, 1, 0, 0);
 	write_tmp(path, d, (size_t)(p - d));
 	assert_open_fails(path, "PROCESS");
 	unlink(path);

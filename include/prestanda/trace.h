@@ -50,6 +50,7 @@ enum pst_alloc_kind {
 enum pst_end_reason {
 	PST_END_EXIT = 0, /* exit(), return from main */
 	PST_END_EXEC = 1, /* the image was replaced by exec; the next image writes its own trace */
+	PST_END_SIGNAL = 2, /* killed by a fatal signal (END.signal) after a last flush */
 };
 
 /* TOTALS carries a size histogram with this many log2 buckets:
@@ -210,12 +211,13 @@ static inline uint8_t *pst_enc_block_header(uint8_t *p, uint64_t tid, uint64_t b
 }
 #define PST_BLOCK_HEADER_MAX (1 + 3 * PST_VARINT_MAX)
 
-static inline uint8_t *pst_enc_end(uint8_t *p, uint64_t ts, uint64_t reason)
+static inline uint8_t *pst_enc_end(uint8_t *p, uint64_t ts, uint64_t reason, uint64_t sig)
 {
 	uint8_t *q = p + 2;
 	p[0] = PST_REC_END;
 	q = pst_put_varint(q, ts);
 	q = pst_put_varint(q, reason);
+	q = pst_put_varint(q, sig);
 	return pst_frame_small(p, q);
 }
 
