@@ -400,11 +400,11 @@ static int pass2(struct agg *a, pst_progress_fn progress, void *arg)
 		}
 		if (n == m->peak_event)
 			for (size_t i = 0; i < m->nsites; i++)
-				m->sites[i].st.live_at_peak = a->live_by[i] > 0 ? a->live_by[i] : 0;
+				m->sites[i].st.peak_bytes = a->live_by[i] > 0 ? a->live_by[i] : 0;
 		progress_tick(a->t, n, 2, progress, arg);
 	}
 	for (size_t i = 0; i < m->nsites; i++)
-		m->sites[i].st.peak_bytes = a->max_by[i];
+		m->sites[i].st.max_live = a->max_by[i];
 	return 0;
 }
 
@@ -539,7 +539,7 @@ struct pst_memory *pst_memory_analyze(struct pst_trace *t, pst_progress_fn progr
 	if (pass1(&a, progress, arg))
 		goto fail;
 	for (size_t i = 0; i < m->nper_stack; i++)
-		m->per_stack[i].peak_bytes = a.max_by[i];
+		m->per_stack[i].max_live = a.max_by[i];
 	leaks(&a);
 	if (thread_totals(m, t))
 		goto fail;

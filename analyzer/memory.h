@@ -20,9 +20,9 @@ struct pst_symbolizer;
  */
 struct pst_stack_stats {
 	double calls, bytes;        /* ALLOC and REALLOC events of this stack */
-	double peak_bytes;          /* most bytes live at once (per site: exact after
-				     * pst_memory_peaks; per stack id: its own maximum) */
-	double live_at_peak;        /* live bytes at the global heap peak (pst_memory_peaks) */
+	double peak_bytes;          /* live at the global heap peak (pst_memory_peaks) */
+	double max_live;            /* most bytes live at once (per site after
+				     * pst_memory_peaks; per stack id its own) */
 	double leaked_bytes, leaked; /* still live at the end */
 	double temporary;           /* freed before the thread's next allocation */
 	double short_lived;         /* freed within PST_SHORT_LIVED_NS */

@@ -157,8 +157,8 @@ static void merge_stats(struct pst_stack_stats *d, const struct pst_stack_stats 
 		d->final_size_max = s->final_size_max;
 	d->calls += s->calls;
 	d->bytes += s->bytes;
-	d->peak_bytes += s->peak_bytes; /* an upper bound until pst_memory_peaks */
-	d->live_at_peak += s->live_at_peak;
+	d->max_live += s->max_live; /* an upper bound until pst_memory_peaks */
+	d->peak_bytes += s->peak_bytes;
 	d->leaked_bytes += s->leaked_bytes;
 	d->leaked += s->leaked;
 	d->temporary += s->temporary;
