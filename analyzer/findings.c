@@ -162,15 +162,14 @@ static int rule_leak(const struct pst_memory *m, const struct pst_findings_ctx *
 	pst_fmt_count(st->leaked, n, sizeof(n));
 	f->title = xasprintf("%s in %s block%s from %s %s", b, n, rnd(st->leaked) == 1 ? "" : "s",
 			     s->function ? s->function : where,
-			     ctx->complete ? "never freed" : "not freed when the trace ended");
+			     ctx->at_exit ? "never freed" : "not freed when the trace ended");
 	f->advice = xasprintf(
-		"%s allocated %s block%s (%s, %.1f%% of the peak heap) that %s. Free each one "
-		"when it is no longer needed, or give it one owner that frees it (a struct's "
-		"destroy function; in C++ a container, std::unique_ptr or RAII member).",
+		"%s allocated %s block%s (%s, %.1f%% of the peak heap) that were still allocated "
+		"when %s. Free each one when it is no longer needed, or give it one owner that "
+		"frees it (a struct's destroy function; in C++ a container, std::unique_ptr or "
+		"RAII member).",
 		where, n, rnd(st->leaked) == 1 ? "" : "s", b, share * 100,
-		ctx->complete ? "were still allocated when the process exited" :
-				"were still allocated when the trace was cut (the trace is "
-				"incomplete, so some may have been freed later)");
+		ctx->end ? ctx->end : "the process exited");
 	if (!f->title || !f->advice)
 		return -ENOMEM;
 	if (ev_str(f, "site", where))

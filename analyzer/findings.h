@@ -40,7 +40,9 @@ struct pst_findings {
 
 /* What the rules need beyond the memory analysis. */
 struct pst_findings_ctx {
-	bool complete; /* the trace ended cleanly: live blocks at the end are leaks */
+	bool at_exit;    /* the process exited normally: live blocks at the end are leaks */
+	const char *end; /* how it ended, to finish "still allocated when ...";
+			  * NULL: "the process exited" */
 };
 
 /* Run every rule over m's sites (pst_memory_sites done). Findings come out

@@ -180,7 +180,14 @@ static int analyze(struct report *r, const struct options *o)
 		for (size_t i = 0; i < r->nwarnings; i++)
 			fprintf(stderr, "prestanda: warning: %s\n", r->warnings[i]);
 
-	ctx.complete = r->t->complete;
+	ctx.at_exit = r->t->complete && r->t->end_reason == PST_END_EXIT;
+	ctx.end = NULL;
+	if (!r->t->complete)
+		ctx.end = "the trace was cut (it is incomplete: some may have been freed later)";
+	else if (r->t->end_reason == PST_END_EXEC)
+		ctx.end = "the process executed another program";
+	else if (r->t->end_reason == PST_END_SIGNAL)
+		ctx.end = "the process was killed by a fatal signal";
 	if (pst_findings_build(r->m, &ctx, &r->f)) {
 		fprintf(stderr, "prestanda: %s: out of memory\n", r->path);
 		return 1;
@@ -444,12 +451,11 @@ static void text_header(FILE *out, const struct report *r)
 			pst_fmt_bytes((double)m->sample_bytes, a, sizeof(a)),
 			m->totals_exact ? "exact" : "estimates too (no thread totals)");
 	fprintf(out, "  duration   %s\n", pst_fmt_ns(m->duration_ns, b, sizeof(b)));
-	if (t->complete)
-		if (t->end_reason == PST_END_SIGNAL)
-			fprintf(out, "  trace      complete up to the fatal signal %d (%s)\n",
-				(int)t->end_signal, strsignal((int)t->end_signal));
-		else
-			fprintf(out, "  trace      complete (%s)\n", end_reason_name(t));
+	if (t->complete && t->end_reason == PST_END_SIGNAL)
+		fprintf(out, "  trace      complete up to the fatal signal %d (%s)\n",
+			(int)t->end_signal, strsignal((int)t->end_signal));
+	else if (t->complete)
+		fprintf(out, "  trace      complete (%s)\n", end_reason_name(t));
 	else
 		fprintf(out, "  trace      INCOMPLETE: %s; the report covers what was recorded\n",
 			t->error[0] ? t->error : "no clean end");
@@ -471,7 +477,8 @@ static void text_totals(FILE *out, const struct report *r)
 		pst_fmt_bytes(m->peak_heap_bytes, a, sizeof(a)),
 		pst_fmt_count(m->peak_heap_bytes, b, sizeof(b)),
 		pst_fmt_ns(m->peak_time_ns, c, sizeof(c)));
-	fprintf(out, "  %s  %s in %s blocks\n", r->t->complete ? "leaked     " : "live at end",
+	fprintf(out, "  %s  %s in %s blocks\n",
+		r->t->complete && r->t->end_reason == PST_END_EXIT ? "leaked     " : "live at end",
 		pst_fmt_bytes(m->leaked_bytes, a, sizeof(a)),
 		pst_fmt_count(m->leaked_allocations, b, sizeof(b)));
 	fprintf(out, "  temporary    %s allocations (%.1f%% of calls) freed before the thread's "
@@ -661,7 +668,9 @@ static void text_report(FILE *out, const struct report *r, const struct options 
 	text_table(out, r, BY_CALLS, "calls", top);
 	text_table(out, r, BY_BYTES, "bytes allocated", top);
 	text_table(out, r, BY_PEAK, "bytes live at the heap peak", top);
-	text_table(out, r, BY_LEAKED, r->t->complete ? "bytes leaked" : "bytes live at the end",
+	text_table(out, r, BY_LEAKED,
+		   r->t->complete && r->t->end_reason == PST_END_EXIT ? "bytes leaked" :
+									 "bytes live at the end",
 		   top);
 	text_hist(out, r->m);
 	text_threads(out, r->m);
