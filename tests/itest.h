@@ -126,7 +126,8 @@ static ITEST_UNUSED int itest_cmp_str(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
-/* Rescan r->dir for trace files: names starting "t." and ending ".trace". */
+/* Rescan r->dir for trace files: names starting "t." and holding ".trace"
+ * (an exec'd image of the same pid writes "t.PID.trace.1"). */
 static ITEST_UNUSED void itest_collect(struct itest_run *r)
 {
 	char dir[sizeof(r->dir)], path[PATH_MAX];
@@ -140,7 +141,7 @@ static ITEST_UNUSED void itest_collect(struct itest_run *r)
 	while ((e = readdir(d))) {
 		size_t n = strlen(e->d_name);
 
-		if (strncmp(e->d_name, "t.", 2) || n < 8 || strcmp(e->d_name + n - 6, ".trace"))
+		if (strncmp(e->d_name, "t.", 2) || n < 8 || !strstr(e->d_name, ".trace"))
 			continue;
 		cr_assert(r->ntraces < ITEST_MAX_TRACES);
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
@@ -151,11 +152,12 @@ static ITEST_UNUSED void itest_collect(struct itest_run *r)
 }
 
 /*
- * `build/prestanda run OPTS... -o DIR/t.%p.trace -- build/targets/TARGET ARGS...`
- * in a fresh temporary directory; opts and args are NULL-terminated (or NULL).
+ * `build/prestanda run OPTS... -o DIR/NAME -- build/targets/TARGET ARGS...`
+ * in a fresh temporary directory; opts and args are NULL-terminated (or
+ * NULL). NAME is a pattern that starts with "t." ("t.%p.trace").
  */
-static ITEST_UNUSED void itest_run(struct itest_run *r, const char *const *opts, const char *target,
-				   const char *const *args)
+static ITEST_UNUSED void itest_run_as(struct itest_run *r, const char *const *opts, const char *name,
+				      const char *target, const char *const *args)
 {
 	char *argv[ITEST_MAX_ARGS];
 	char pattern[PATH_MAX], prog[PATH_MAX], outp[PATH_MAX], errp[PATH_MAX];
@@ -164,7 +166,7 @@ static ITEST_UNUSED void itest_run(struct itest_run *r, const char *const *opts,
 	memset(r, 0, sizeof(*r));
 	strcpy(r->dir, "/tmp/pst-itest.XXXXXX");
 	cr_assert(mkdtemp(r->dir), "mkdtemp: %s", strerror(errno));
-	snprintf(pattern, sizeof(pattern), "%s/t.%%p.trace", r->dir);
+	snprintf(pattern, sizeof(pattern), "%s/%s", r->dir, name);
 	snprintf(prog, sizeof(prog), ITEST_TARGETS "%s", target);
 	snprintf(outp, sizeof(outp), "%s/run.out", r->dir);
 	snprintf(errp, sizeof(errp), "%s/run.err", r->dir);
@@ -190,6 +192,12 @@ static ITEST_UNUSED void itest_run(struct itest_run *r, const char *const *opts,
 	unlink(outp);
 	unlink(errp);
 	itest_collect(r);
+}
+
+static ITEST_UNUSED void itest_run(struct itest_run *r, const char *const *opts, const char *target,
+				   const char *const *args)
+{
+	itest_run_as(r, opts, "t.%p.trace", target, args);
 }
 
 /* Remove the run's directory (flat: only files). */

@@ -225,6 +225,65 @@ Test(integration, fork_child_own_trace, .timeout = 60)
 	itest_cleanup(&r);
 }
 
+/* exec: the new image writes its own trace (same pid, so ".1" appended). */
+Test(integration, exec_followed, .timeout = 60)
+{
+	struct itest_run r;
+	struct itest_report rep[2];
+	int before = -1, after = -1;
+
+	itest_run(&r, (const char *[]){ "--full", NULL }, "exec_chain", NULL);
+	cr_assert(WIFEXITED(r.wstatus) && WEXITSTATUS(r.wstatus) == 0, "run: %s; %s",
+		  itest_wdesc(r.wstatus), r.err);
+	cr_assert_eq(r.ntraces, 2, "expected 2 traces (before and after exec) in %s, found %d",
+		     r.dir, r.ntraces);
+	for (int i = 0; i < 2; i++) {
+		json_t *j = itest_report_ok(&rep[i], r.traces[i]);
+
+		cr_expect(itest_bool(j, "process.complete"), "%s incomplete", r.traces[i]);
+		cr_expect_eq(itest_int(j, "process.pid"), itest_trace_pid(r.traces[i]));
+		if (itest_nsites(j, "before_exec"))
+			before = i;
+		if (itest_nsites(j, "make_small"))
+			after = i;
+	}
+	cr_assert(before >= 0 && after >= 0 && before != after,
+		  "before_exec and make_small must be in different traces");
+	cr_expect(itest_has_suffix(itest_str(rep[before].json, "process.exe"), "/exec_chain"));
+	cr_expect(itest_has_suffix(itest_str(rep[after].json, "process.exe"), "/alloc_known"));
+	cr_expect_eq(itest_trace_pid(r.traces[0]), itest_trace_pid(r.traces[1]));
+	check_site(rep[before].json, "exec_chain.c", "before_exec", 3, 144, 0);
+	cr_expect_eq(itest_int(rep[before].json, "memory.alloc_calls"), 3);
+	check_site(rep[after].json, "alloc_known.c", "make_small", 1000, 24000, 0);
+	check_site(rep[after].json, "alloc_known.c", "leak_ten", 10, 1000, 1000);
+	for (int i = 0; i < 2; i++)
+		itest_report_free(&rep[i]);
+	itest_cleanup(&r);
+}
+
+/* --no-follow: only the first image is traced; %e is the program's name. */
+Test(integration, exec_no_follow_and_name_pattern, .timeout = 60)
+{
+	struct itest_run r;
+	struct itest_report rep;
+	char want[64];
+	json_t *j;
+
+	itest_run_as(&r, (const char *[]){ "--full", "--no-follow", NULL }, "t.%e.%p.trace",
+		     "exec_chain", NULL);
+	cr_assert(WIFEXITED(r.wstatus) && WEXITSTATUS(r.wstatus) == 0, "run: %s; %s",
+		  itest_wdesc(r.wstatus), r.err);
+	cr_assert_eq(r.ntraces, 1, "expected 1 trace with --no-follow, found %d", r.ntraces);
+	j = itest_report_ok(&rep, r.traces[0]);
+	snprintf(want, sizeof(want), "/t.exec_chain.%lld.trace", itest_int(j, "process.pid"));
+	cr_expect(itest_has_suffix(r.traces[0], want), "trace %s, expected name %s", r.traces[0],
+		  want + 1);
+	check_site(j, "exec_chain.c", "before_exec", 3, 144, 0);
+	cr_expect_eq(itest_nsites(j, "make_small"), 0);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
 Test(integration, dlopen_plugin_symbolized, .timeout = 60)
 {
 	struct itest_run r;
@@ -330,7 +389,8 @@ Test(integration, exit_status_passed_through, .timeout = 60)
 	itest_cleanup(&r);
 }
 
-/* Killed by a signal: run exits 128+sig; the cut trace still reads, incomplete. */
+/* Killed by a fatal signal: run exits 128+sig; the preload flushed everything
+ * and wrote END with the signal (docs/FORMAT.md), so the trace is complete. */
 static void check_killed(const char *how, int sig)
 {
 	struct itest_run r;
@@ -343,8 +403,12 @@ static void check_killed(const char *how, int sig)
 		  itest_wdesc(r.wstatus), 128 + sig);
 	cr_assert_eq(r.ntraces, 1, "%d traces", r.ntraces);
 	j = itest_report_ok(&rep, r.traces[0]);
-	cr_expect(!itest_bool(j, "process.complete"), "a killed process's trace is complete");
 	cr_expect_eq(itest_int(j, "process.pid"), itest_trace_pid(r.traces[0]));
+	cr_expect(itest_bool(j, "process.complete"), "trace of a crash is not complete");
+	cr_expect_str_eq(itest_str(j, "process.end_reason"), "signal");
+	cr_expect_eq(itest_int(j, "process.signal"), sig);
+	/* What happened before the crash is in the trace. */
+	check_site(j, "exit_status.c", "before_end", 5, 320, 320);
 	itest_report_free(&rep);
 	itest_cleanup(&r);
 }
@@ -359,18 +423,21 @@ Test(integration, killed_by_abort, .timeout = 60)
 	check_killed("abort", SIGABRT);
 }
 
-/* What happened before a crash is in the trace. */
-Test(integration, crash_keeps_events, .timeout = 60)
+/* SIGKILL cannot be caught: the trace is cut, still readable, incomplete. */
+Test(integration, killed_by_sigkill_cut_trace, .timeout = 60)
 {
 	struct itest_run r;
 	struct itest_report rep;
 	json_t *j;
 
 	itest_run(&r, (const char *[]){ "--full", NULL }, "exit_status",
-		  (const char *[]){ "segv", NULL });
-	cr_assert_eq(r.ntraces, 1);
+		  (const char *[]){ "kill", NULL });
+	cr_assert(WIFEXITED(r.wstatus) && WEXITSTATUS(r.wstatus) == 128 + SIGKILL,
+		  "program killed by SIGKILL, prestanda run %s", itest_wdesc(r.wstatus));
+	cr_assert_eq(r.ntraces, 1, "%d traces", r.ntraces);
 	j = itest_report_ok(&rep, r.traces[0]);
-	check_site(j, "exit_status.c", "before_end", 5, 320, 320);
+	cr_expect(!itest_bool(j, "process.complete"), "a SIGKILLed process's trace is complete");
+	cr_expect_eq(itest_int(j, "process.pid"), itest_trace_pid(r.traces[0]));
 	itest_report_free(&rep);
 	itest_cleanup(&r);
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Allocates 5 x malloc(64) at before_end, then exits 3, segfaults or aborts as argv[1] says. */
+/* Allocates 5 x malloc(64) at before_end, then exits N, segfaults, aborts or SIGKILLs itself as argv[1] says. */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,5 +25,7 @@ int main(int argc, char **argv)
 		*bad = 1;
 	if (!strcmp(argv[1], "abort"))
 		abort();
+	if (!strcmp(argv[1], "kill"))
+		raise(SIGKILL);
 	return atoi(argv[1]);
 }
