@@ -472,6 +472,11 @@ Test(integration, report_missing_file, .timeout = 30)
 	check_unreadable("/nonexistent/prestanda/t.1.trace");
 }
 
+Test(integration, report_directory, .timeout = 30)
+{
+	check_unreadable("tests/targets");
+}
+
 Test(integration, report_garbage, .timeout = 30)
 {
 	char dir[] = "/tmp/pst-itest.XXXXXX", path[PATH_MAX];
