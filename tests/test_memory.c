@@ -1,0 +1,780 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests of the memory analysis and findings on traces built with the encoders of trace.h. */
+#include <criterion/criterion.h>
+#include <dlfcn.h>
+#include <link.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "findings.h"
+#include "memory.h"
+#include "prestanda/trace.h"
+#include "symbolize.h"
+#include "trace_read.h"
+
+/* ---- writing traces ---- */
+
+struct buf {
+	uint8_t *d;
+	size_t n, cap;
+};
+
+static uint8_t *room(struct buf *b, size_t need)
+{
+	if (b->n + need > b->cap) {
+		b->cap = (b->n + need) * 2;
+		b->d = realloc(b->d, b->cap);
+		cr_assert(b->d);
+	}
+	return b->d + b->n;
+}
+
+static void set_end(struct buf *b, uint8_t *end)
+{
+	b->n = (size_t)(end - b->d);
+}
+
+/* A trace under construction: the file, and the open block of one thread. */
+struct tw {
+	struct buf file, blk;
+	uint64_t tid, base, last;
+	bool open;
+};
+
+static void tw_framed(struct buf *b, unsigned type, const uint8_t *pay, size_t len)
+{
+	set_end(b, pst_enc_framed(room(b, len + 16), type, pay, len));
+}
+
+static void tw_init(struct tw *w, uint64_t flags, uint64_t sample_bytes, uint64_t start)
+{
+	uint8_t pay[256], *q = pay;
+
+	memset(w, 0, sizeof(*w));
+	memcpy(room(&w->file, PST_MAGIC_LEN), PST_MAGIC, PST_MAGIC_LEN);
+	w->file.n += PST_MAGIC_LEN;
+	q = pst_put_varint(q, PST_VERSION);
+	q = pst_put_varint(q, 4242); /* pid */
+	q = pst_put_varint(q, 1);    /* ppid */
+	q = pst_put_varint(q, flags);
+	q = pst_put_varint(q, sample_bytes);
+	q = pst_put_varint(q, 1700000000000000000ull);
+	q = pst_put_varint(q, start);
+	q = pst_put_bytes(q, "/usr/bin/memtest", 16);
+	q = pst_put_bytes(q, "host", 4);
+	tw_framed(&w->file, PST_REC_PROCESS, pay, (size_t)(q - pay));
+}
+
+static void tw_flush(struct tw *w)
+{
+	if (!w->open)
+		return;
+	set_end(&w->file, pst_enc_block_header(room(&w->file, PST_BLOCK_HEADER_MAX), w->tid,
+					       w->base, w->blk.n));
+	memcpy(room(&w->file, w->blk.n), w->blk.d, w->blk.n);
+	w->file.n += w->blk.n;
+	w->blk.n = 0;
+	w->open = false;
+}
+
+/* Start a block of thread tid; its events' times count from base. */
+static void tw_block(struct tw *w, uint64_t tid, uint64_t base)
+{
+	tw_flush(w);
+	w->open = true;
+	w->tid = tid;
+	w->base = w->last = base;
+}
+
+static uint64_t dts(struct tw *w, uint64_t ts)
+{
+	uint64_t d;
+
+	cr_assert(w->open && ts >= w->last, "events of a block go forward in time");
+	d = ts - w->last;
+	w->last = ts;
+	return d;
+}
+
+static void tw_alloc(struct tw *w, uint64_t ts, uint64_t ptr, uint64_t size, uint64_t stack)
+{
+	uint64_t d = dts(w, ts);
+
+	set_end(&w->blk, pst_enc_alloc(room(&w->blk, PST_EVENT_MAX), d, ptr, size, stack,
+				       PST_KIND_MALLOC));
+}
+
+static void tw_free(struct tw *w, uint64_t ts, uint64_t ptr)
+{
+	uint64_t d = dts(w, ts);
+
+	set_end(&w->blk, pst_enc_free(room(&w->blk, PST_EVENT_MAX), d, ptr));
+}
+
+static void tw_realloc(struct tw *w, uint64_t ts, uint64_t old, uint64_t ptr, uint64_t size,
+		       uint64_t stack)
+{
+	uint64_t d = dts(w, ts);
+
+	set_end(&w->blk, pst_enc_realloc(room(&w->blk, PST_EVENT_MAX), d, old, ptr, size, stack));
+}
+
+static void tw_stack(struct tw *w, uint64_t id, const uint64_t *frames, unsigned depth)
+{
+	set_end(&w->blk, pst_enc_stack(room(&w->blk, pst_stack_rec_max(depth)), id, frames, depth));
+}
+
+/* A one-frame stack whose frame is unique to the id. */
+static void tw_stack1(struct tw *w, uint64_t id)
+{
+	uint64_t f = 0x400000 + id * 0x100;
+
+	tw_stack(w, id, &f, 1);
+}
+
+static void tw_module(struct tw *w, const char *path, uint64_t bias, uint64_t lo, uint64_t hi)
+{
+	uint8_t pay[PATH_MAX + 64], *q = pay;
+
+	q = pst_put_varint(q, bias);
+	q = pst_put_varint(q, lo);
+	q = pst_put_varint(q, hi);
+	q = pst_put_bytes(q, path, strlen(path));
+	q = pst_put_bytes(q, "", 0);
+	tw_framed(&w->blk, PST_REC_MODULE, pay, (size_t)(q - pay));
+}
+
+static void tw_thread(struct tw *w, uint64_t tid, const char *name)
+{
+	uint8_t pay[128], *q = pay;
+
+	q = pst_put_varint(q, tid);
+	q = pst_put_varint(q, 1);
+	q = pst_put_varint(q, w->last);
+	q = pst_put_bytes(q, name, strlen(name));
+	tw_framed(&w->blk, PST_REC_THREAD, pay, (size_t)(q - pay));
+}
+
+/* TOTALS with every call in one size bucket. */
+static void tw_totals(struct tw *w, uint64_t tid, uint64_t calls, uint64_t frees, uint64_t bytes,
+		      unsigned bucket)
+{
+	uint8_t pay[64 + PST_HIST_BUCKETS * PST_VARINT_MAX], *q = pay;
+
+	q = pst_put_varint(q, tid);
+	q = pst_put_varint(q, calls);
+	q = pst_put_varint(q, frees);
+	q = pst_put_varint(q, bytes);
+	for (int k = 0; k < PST_KIND_COUNT; k++)
+		q = pst_put_varint(q, k == PST_KIND_MALLOC ? calls : 0);
+	q = pst_put_varint(q, PST_HIST_BUCKETS);
+	for (unsigned b = 0; b < PST_HIST_BUCKETS; b++)
+		q = pst_put_varint(q, b == bucket ? calls : 0);
+	tw_framed(&w->blk, PST_REC_TOTALS, pay, (size_t)(q - pay));
+}
+
+static void tw_end(struct tw *w, uint64_t ts)
+{
+	tw_flush(w);
+	set_end(&w->file, pst_enc_end(room(&w->file, PST_EVENT_MAX), ts, PST_END_EXIT, 0));
+}
+
+/* ---- analyzing them ---- */
+
+struct run {
+	char path[64];
+	struct pst_trace *t;
+	struct pst_symbolizer *sym;
+	struct pst_memory *m;
+	struct pst_findings f;
+};
+
+/* Write w's trace, open it, analyze with sym (may be NULL) and judge it. */
+static void run_sym(struct run *r, struct tw *w, struct pst_symbolizer *sym)
+{
+	struct pst_findings_ctx ctx;
+	char err[256];
+	FILE *f;
+	int fd;
+
+	tw_flush(w);
+	memset(r, 0, sizeof(*r));
+	snprintf(r->path, sizeof(r->path), "/tmp/pst-memtest.XXXXXX");
+	fd = mkstemp(r->path);
+	cr_assert(fd >= 0);
+	f = fdopen(fd, "wb");
+	cr_assert(f);
+	cr_assert_eq(fwrite(w->file.d, 1, w->file.n, f), w->file.n);
+	cr_assert_eq(fclose(f), 0);
+	free(w->file.d);
+	free(w->blk.d);
+	cr_assert_eq(pst_trace_open(r->path, &r->t, err, sizeof(err)), 0, "open: %s", err);
+	r->sym = sym;
+	r->m = pst_memory_build(r->t, sym, NULL, NULL);
+	cr_assert(r->m);
+	ctx.at_exit = r->t->complete;
+	ctx.end = r->t->complete ? NULL : "the trace was cut";
+	cr_assert_eq(pst_findings_build(r->m, &ctx, &r->f), 0);
+}
+
+static void run(struct run *r, struct tw *w)
+{
+	run_sym(r, w, NULL);
+}
+
+static void run_free(struct run *r)
+{
+	pst_findings_free(&r->f);
+	pst_memory_free(r->m);
+	pst_trace_close(r->t);
+	if (r->sym)
+		pst_symbolizer_free(r->sym);
+	unlink(r->path);
+}
+
+static const struct pst_site *site(const struct run *r, uint64_t stack_id)
+{
+	for (size_t i = 0; i < r->m->nsites; i++)
+		if (r->m->sites[i].first_stack_id == stack_id)
+			return &r->m->sites[i];
+	cr_assert_fail("no site for stack %llu", (unsigned long long)stack_id);
+	return NULL;
+}
+
+static double evidence(const struct pst_finding *f, const char *key)
+{
+	for (size_t i = 0; i < f->nev; i++)
+		if (!strcmp(f->ev[i].key, key))
+			return f->ev[i].kind == PST_EV_INT ? (double)f->ev[i].i : f->ev[i].r;
+	cr_assert_fail("finding %s has no evidence %s", f->id, key);
+	return 0;
+}
+
+/* ---- tests ---- */
+
+/* alloc 100, alloc 200, free the first, alloc 50: the peak is 300 at the
+ * second allocation, made of the first two sites. */
+Test(memory, peak_of_a_known_sequence)
+{
+	struct tw w;
+	struct run r;
+
+	tw_init(&w, PST_PROC_FULL, 0, 1000);
+	tw_block(&w, 7, 1000);
+	for (uint64_t id = 1; id <= 3; id++)
+		tw_stack1(&w, id);
+	tw_alloc(&w, 1010, 0xa000, 100, 1);
+	tw_alloc(&w, 1020, 0xb000, 200, 2);
+	tw_free(&w, 1030, 0xa000);
+	tw_alloc(&w, 1040, 0xc000, 50, 3);
+	tw_free(&w, 1050, 0xb000);
+	tw_free(&w, 1060, 0xc000);
+	tw_end(&w, 1100);
+	run(&r, &w);
+
+	cr_expect_eq(r.m->peak_heap_bytes, 300);
+	cr_expect_eq(r.m->peak_time_ns, 20);
+	cr_expect_eq(r.m->duration_ns, 100);
+	cr_expect_eq(site(&r, 1)->st.peak_bytes, 100);
+	cr_expect_eq(site(&r, 2)->st.peak_bytes, 200);
+	cr_expect_eq(site(&r, 3)->st.peak_bytes, 0);
+	cr_expect_eq(site(&r, 3)->st.max_live, 50);
+	cr_expect_eq(r.m->alloc_calls, 3);
+	cr_expect_eq(r.m->free_calls, 3);
+	cr_expect_eq(r.m->allocated_bytes, 350);
+	cr_expect(!r.m->totals_exact, "no TOTALS: totals come from events");
+	cr_expect_eq(r.m->hist[pst_size_bucket(100)], 1);
+	cr_expect_eq(r.m->hist[pst_size_bucket(200)], 1);
+	cr_expect_eq(r.m->hist[pst_size_bucket(50)], 1);
+	cr_expect_eq(r.m->leaked_bytes, 0);
+	cr_expect_eq(r.m->unmatched_frees, 0);
+	/* Sites by calls, then bytes: 200, 100, 50. */
+	cr_assert_eq(r.m->nsites, 3);
+	cr_expect_eq(r.m->sites[0].first_stack_id, 2);
+	cr_expect_eq(r.m->sites[1].first_stack_id, 1);
+	cr_expect_eq(r.m->sites[2].first_stack_id, 3);
+	cr_expect_null(pst_findings_get(&r.f, "leak", NULL));
+	run_free(&r);
+}
+
+Test(memory, leaks_at_exit_per_site)
+{
+	struct tw w;
+	struct run r;
+	const struct pst_finding *f;
+
+	tw_init(&w, PST_PROC_FULL, 0, 0);
+	tw_block(&w, 1, 0);
+	tw_stack1(&w, 1);
+	tw_stack1(&w, 2);
+	for (uint64_t i = 0; i < 10; i++)
+		tw_alloc(&w, 10 + i, 0x1000 + i * 0x100, 100, 1); /* never freed */
+	for (uint64_t i = 0; i < 5; i++) {
+		tw_alloc(&w, 100 + 2 * i, 0x9000, 40, 2);
+		tw_free(&w, 101 + 2 * i, 0x9000);
+	}
+	tw_free(&w, 200, 0xdead); /* never allocated in the trace */
+	tw_end(&w, 300);
+	run(&r, &w);
+
+	cr_expect_eq(r.m->leaked_bytes, 1000);
+	cr_expect_eq(r.m->leaked_allocations, 10);
+	cr_expect_eq(site(&r, 1)->st.leaked_bytes, 1000);
+	cr_expect_eq(site(&r, 1)->st.leaked, 10);
+	cr_expect_eq(site(&r, 2)->st.leaked_bytes, 0);
+	cr_expect_eq(r.m->unmatched_frees, 1);
+	cr_expect_eq(r.m->free_calls, 6);
+
+	f = pst_findings_get(&r.f, "leak", site(&r, 1));
+	cr_assert(f, "no leak finding for the leaking site");
+	cr_expect_eq(evidence(f, "leaked_bytes"), 1000);
+	cr_expect_eq(evidence(f, "leaked_allocations"), 10);
+	cr_expect_eq(f->severity, PST_SEV_LOW, "1000 bytes are not urgent");
+	cr_expect_null(pst_findings_get(&r.f, "leak", site(&r, 2)));
+	run_free(&r);
+}
+
+/* A big leak that is most of the heap is high. */
+Test(memory, leak_severity_scales)
+{
+	struct tw w;
+	struct run r;
+	const struct pst_finding *f;
+
+	tw_init(&w, PST_PROC_FULL, 0, 0);
+	tw_block(&w, 1, 0);
+	tw_stack1(&w, 1);
+	tw_alloc(&w, 10, 0x1000, 32ull << 20, 1);
+	tw_end(&w, 20);
+	run(&r, &w);
+	f = pst_findings_get(&r.f, "leak", NULL);
+	cr_assert(f);
+	cr_expect_eq(f->severity, PST_SEV_HIGH);
+	run_free(&r);
+}
+
+/* Temporary: freed before the allocating thread's next allocation. */
+Test(memory, temporary_by_definition)
+{
+	struct tw w;
+	struct run r;
+
+	tw_init(&w, PST_PROC_FULL, 0, 0);
+	tw_block(&w, 1, 0);
+	for (uint64_t id = 1; id <= 5; id++)
+		tw_stack1(&w, id);
+	/* X then free X: temporary. */
+	tw_alloc(&w, 10, 0x100, 8, 1);
+	tw_free(&w, 11, 0x100);
+	/* Y, Z, free Y: not (Z came between); free Z: temporary (nothing after Z). */
+	tw_alloc(&w, 20, 0x200, 8, 2);
+	tw_alloc(&w, 21, 0x300, 8, 3);
+	tw_free(&w, 22, 0x200);
+	tw_free(&w, 23, 0x300);
+	/* V on thread 1, freed by thread 2 after thread 2 allocated: still
+	 * temporary, only the allocating thread's allocations count. */
+	tw_alloc(&w, 30, 0x400, 8, 4);
+	tw_block(&w, 2, 31);
+	tw_alloc(&w, 31, 0x500, 8, 5);
+	tw_free(&w, 32, 0x400);
+	tw_end(&w, 100);
+	run(&r, &w);
+
+	cr_expect_eq(site(&r, 1)->st.temporary, 1);
+	cr_expect_eq(site(&r, 2)->st.temporary, 0);
+	cr_expect_eq(site(&r, 3)->st.temporary, 1);
+	cr_expect_eq(site(&r, 4)->st.temporary, 1);
+	cr_expect_eq(site(&r, 5)->st.temporary, 0);
+	cr_expect_eq(r.m->temporary_allocations, 3);
+	cr_expect_eq(site(&r, 5)->st.leaked, 1);
+	run_free(&r);
+}
+
+/* malloc(16) then 5 reallocs growing it at one site: a chain of 5. */
+Test(memory, realloc_chain)
+{
+	struct tw w;
+	struct run r;
+	const struct pst_finding *f;
+	const struct pst_site *s;
+	uint64_t ptr = 0x1000, ts = 10;
+
+	tw_init(&w, PST_PROC_FULL, 0, 0);
+	tw_block(&w, 1, 0);
+	tw_stack1(&w, 1);
+	tw_stack1(&w, 2);
+	tw_stack1(&w, 3);
+	tw_alloc(&w, ts++, ptr, 16, 1);
+	for (uint64_t k = 1; k <= 5; k++, ptr += 0x1000)
+		tw_realloc(&w, ts++, ptr, ptr + 0x1000, 16 << k, 2);
+	tw_free(&w, ts++, ptr);
+	/* A chain of 2 at another site: no finding. */
+	tw_alloc(&w, ts++, 0x90000, 8, 3);
+	tw_realloc(&w, ts++, 0x90000, 0x91000, 16, 3);
+	tw_realloc(&w, ts++, 0x91000, 0x91000, 24, 3); /* in place */
+	tw_free(&w, ts++, 0x91000);
+	tw_end(&w, 100);
+	run(&r, &w);
+
+	s = site(&r, 2);
+	cr_expect_eq(s->st.reallocs, 5);
+	cr_expect_eq(s->st.max_chain, 5);
+	cr_expect_eq(s->st.chains, 1);
+	cr_expect_eq(s->st.final_size_max, 16 << 5);
+	cr_expect_eq(site(&r, 3)->st.max_chain, 2);
+	cr_expect_eq(r.m->reallocs, 7);
+	cr_expect_eq(r.m->leaked_bytes, 0);
+	cr_expect_eq(r.m->alloc_calls, 9);
+	cr_expect_eq(r.m->peak_heap_bytes, 16 << 5);
+
+	f = pst_findings_get(&r.f, "realloc-growth", s);
+	cr_assert(f, "no realloc-growth finding for a chain of 5");
+	cr_expect_eq(evidence(f, "reallocs"), 5);
+	cr_expect_eq(evidence(f, "max_chain_length"), 5);
+	cr_expect_eq(evidence(f, "average_chain_length"), 5);
+	cr_expect_eq(evidence(f, "final_size"), 512);
+	cr_expect(strstr(f->advice, "512 B"), "advice does not suggest the final size: %s",
+		  f->advice);
+	cr_expect_null(pst_findings_get(&r.f, "realloc-growth", site(&r, 3)));
+	run_free(&r);
+}
+
+/* Sampled: one event of size s at rate R counts 1/(1-exp(-s/R)) calls. */
+Test(memory, sampled_weight)
+{
+	struct tw w;
+	struct run r;
+	const double R = 1000, s = 500, want = 1.0 / (1.0 - exp(-s / R));
+
+	cr_expect_float_eq(pst_sample_weight(500, 1000), want, 1e-12);
+	cr_expect_float_eq(pst_sample_weight(1ull << 40, 1000), 1.0, 1e-12);
+
+	tw_init(&w, 0, (uint64_t)R, 0);
+	tw_block(&w, 1, 0);
+	tw_stack1(&w, 1);
+	tw_alloc(&w, 10, 0x1000, (uint64_t)s, 1);
+	tw_end(&w, 20);
+	run(&r, &w);
+
+	cr_expect(!r.m->full);
+	cr_expect_float_eq(site(&r, 1)->st.calls, want, 1e-9);
+	cr_expect_float_eq(site(&r, 1)->st.bytes, s * want, 1e-6);
+	cr_expect_float_eq(r.m->peak_heap_bytes, s * want, 1e-6);
+	cr_expect_float_eq(r.m->leaked_bytes, s * want, 1e-6);
+	cr_expect_float_eq(r.m->leaked_allocations, want, 1e-9);
+	/* Without TOTALS the totals are the rounded estimates. */
+	cr_expect_eq(r.m->alloc_calls, (uint64_t)llround(want));
+	cr_expect_eq(r.m->allocated_bytes, (uint64_t)llround(s * want));
+	run_free(&r);
+}
+
+/* TOTALS, when every thread with events has one, are the exact totals. */
+Test(memory, totals_preferred)
+{
+	struct tw w;
+	struct run r;
+
+	tw_init(&w, 0, 4096, 0);
+	tw_block(&w, 1, 0);
+	tw_stack1(&w, 1);
+	tw_thread(&w, 1, "main");
+	tw_alloc(&w, 10, 0x1000, 64, 1);
+	tw_free(&w, 11, 0x1000);
+	tw_totals(&w, 1, 1000, 990, 64000, pst_size_bucket(64));
+	tw_block(&w, 2, 5);
+	tw_thread(&w, 2, "worker");
+	tw_totals(&w, 2, 5, 5, 50, pst_size_bucket(10));
+	tw_end(&w, 100);
+	run(&r, &w);
+
+	cr_expect(r.m->totals_exact);
+	cr_expect_eq(r.m->alloc_calls, 1005);
+	cr_expect_eq(r.m->free_calls, 995);
+	cr_expect_eq(r.m->allocated_bytes, 64050);
+	cr_expect_eq(r.m->hist[pst_size_bucket(64)], 1000);
+	cr_expect_eq(r.m->hist[pst_size_bucket(10)], 5);
+	cr_assert_eq(r.m->nthreads, 2);
+	cr_expect_eq(r.m->threads[0].tid, 1);
+	cr_expect_str_eq(r.m->threads[0].name, "main");
+	cr_expect_eq(r.m->threads[0].alloc_calls, 1000);
+	cr_expect_str_eq(r.m->threads[1].name, "worker");
+	cr_expect_eq(r.m->threads[1].alloc_bytes, 50);
+	run_free(&r);
+}
+
+/* A thread with events but no TOTALS (a cut trace): totals from events. */
+Test(memory, totals_from_events_when_a_thread_lacks_them)
+{
+	struct tw w;
+	struct run r;
+
+	tw_init(&w, PST_PROC_FULL, 0, 0);
+	tw_block(&w, 1, 0);
+	tw_stack1(&w, 1);
+	tw_alloc(&w, 10, 0x1000, 64, 1);
+	tw_totals(&w, 1, 1, 0, 64, pst_size_bucket(64));
+	tw_block(&w, 2, 20);
+	tw_alloc(&w, 20, 0x2000, 32, 1);
+	tw_alloc(&w, 21, 0x3000, 32, 1);
+	tw_flush(&w); /* no END: the trace is cut */
+	run(&r, &w);
+
+	cr_expect(!r.t->complete);
+	cr_expect(!r.m->totals_exact);
+	cr_expect_eq(r.m->alloc_calls, 3);
+	cr_expect_eq(r.m->allocated_bytes, 128);
+	cr_expect_eq(r.m->leaked_bytes, 128);
+	cr_expect(pst_findings_get(&r.f, "leak", NULL), "live blocks of a cut trace are reported");
+	cr_expect(strstr(pst_findings_get(&r.f, "leak", NULL)->title, "trace ended"));
+	run_free(&r);
+}
+
+/* Two stack ids with the same frames are one site. */
+Test(memory, identical_stacks_merge)
+{
+	struct tw w;
+	struct run r;
+	uint64_t frames[2] = { 0x401234, 0x405678 };
+	struct pst_symbolizer *sym = pst_symbolizer_new();
+
+	cr_assert(sym);
+	tw_init(&w, PST_PROC_FULL, 0, 0);
+	tw_block(&w, 1, 0);
+	tw_stack(&w, 3, frames, 2);
+	tw_stack(&w, 5, frames, 2);
+	tw_stack1(&w, 4);
+	tw_alloc(&w, 10, 0x1000, 10, 3);
+	tw_alloc(&w, 11, 0x2000, 20, 5);
+	tw_alloc(&w, 12, 0x3000, 40, 4);
+	tw_free(&w, 13, 0x2000);
+	tw_end(&w, 20);
+	run_sym(&r, &w, sym);
+
+	cr_assert_eq(r.m->nsites, 2);
+	cr_expect_eq(site(&r, 3)->st.calls, 2);
+	cr_expect_eq(site(&r, 3)->st.bytes, 30);
+	cr_expect_eq(site(&r, 3)->st.leaked_bytes, 10);
+	cr_expect_eq(site(&r, 3)->st.peak_bytes, 30);
+	cr_expect_eq(site(&r, 3)->st.min_size, 10);
+	cr_expect_eq(site(&r, 3)->st.max_size, 20);
+	cr_expect_eq(site(&r, 3)->depth, 2);
+	cr_expect_null(site(&r, 3)->function);
+	cr_expect_eq(site(&r, 4)->st.calls, 1);
+	run_free(&r);
+}
+
+/* ---- real frames of this test binary ---- */
+
+struct modscan {
+	struct tw *w;
+};
+
+static int add_module(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct modscan *ms = arg;
+	uint64_t lo = UINT64_MAX, hi = 0;
+	char exe[PATH_MAX];
+	const char *path = info->dlpi_name;
+	ssize_t n;
+
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+		if (ph->p_type != PT_LOAD)
+			continue;
+		if (info->dlpi_addr + ph->p_vaddr < lo)
+			lo = info->dlpi_addr + ph->p_vaddr;
+		if (info->dlpi_addr + ph->p_vaddr + ph->p_memsz > hi)
+			hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+	}
+	if (!path[0]) {
+		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		if (n <= 0)
+			return 0;
+		exe[n] = 0;
+		path = exe;
+	}
+	if (path[0] == '/' && lo < hi)
+		tw_module(ms->w, path, info->dlpi_addr, lo, hi);
+	return 0;
+}
+
+static __attribute__((noipa)) uint64_t return_address(void)
+{
+	return (uint64_t)(uintptr_t)__builtin_return_address(0);
+}
+
+/* Two calls on one line: two return addresses with one symbolized frame. */
+static __attribute__((noipa)) void two_calls_one_line(uint64_t *a, uint64_t *b)
+{
+	*a = return_address(); *b = return_address(); /* both on this line */
+	__asm__ volatile("" ::: "memory");
+}
+
+/* Real code: a frame inside libc's malloc on top of two frames of this
+ * file. The site is this file's frame; malloc is dropped from the stack. */
+Test(memory, real_frames_merge_and_skip_the_allocator)
+{
+	struct tw w;
+	struct run r;
+	struct modscan ms = { .w = &w };
+	uint64_t a, b, fa[2], fb[2];
+	void *(*volatile mallocp)(size_t) = malloc;
+	const struct pst_site *s;
+
+	two_calls_one_line(&a, &b);
+	cr_assert_neq(a, b);
+	fa[0] = (uint64_t)(uintptr_t)mallocp + 4 + 1; /* "returns" into malloc */
+	fa[1] = a;
+	fb[0] = fa[0];
+	fb[1] = b;
+
+	tw_init(&w, PST_PROC_FULL, 0, 0);
+	tw_block(&w, 1, 0);
+	dl_iterate_phdr(add_module, &ms);
+	tw_stack(&w, 1, fa, 2);
+	tw_stack(&w, 2, fb, 2);
+	tw_alloc(&w, 10, 0x1000, 10, 1);
+	tw_alloc(&w, 11, 0x2000, 10, 2);
+	tw_end(&w, 20);
+	run(&r, &w);
+	/* Symbolize with the trace's modules, as the report does. */
+	r.sym = pst_symbolizer_new();
+	cr_assert(r.sym);
+	for (size_t i = 0; i < r.t->nmodules; i++)
+		pst_symbolizer_add_module(r.sym, r.t->modules[i].path, r.t->modules[i].bias,
+					  r.t->modules[i].lo, r.t->modules[i].hi, NULL, 0);
+	pst_memory_free(r.m);
+	r.m = pst_memory_build(r.t, r.sym, NULL, NULL);
+	cr_assert(r.m);
+	s = site(&r, 1);
+	if (!s->function)
+		cr_skip_test("no debug info for this test binary: %s",
+			     s->depth ? s->stack[0] : "(empty)");
+	cr_expect_eq(r.m->nsites, 1, "identical symbolized stacks did not merge (%zu sites)",
+		     r.m->nsites);
+	cr_expect_eq(s->st.calls, 2);
+	cr_expect_str_eq(s->function, "two_calls_one_line");
+	cr_expect(s->file && strstr(s->file, "test_memory.c"), "file %s", s->file);
+	cr_expect_eq(s->depth, 1, "malloc's frame was kept: %s", s->stack[0]);
+	cr_expect(!strncmp(s->stack[0], "two_calls_one_line", 18), "stack[0] %s", s->stack[0]);
+	run_free(&r);
+}
+
+Test(memory, alloc_wrappers)
+{
+	cr_expect(pst_is_alloc_wrapper("malloc", NULL));
+	cr_expect(pst_is_alloc_wrapper("operator new(unsigned long)", NULL));
+	cr_expect(pst_is_alloc_wrapper("operator new[](unsigned long)", NULL));
+	cr_expect(pst_is_alloc_wrapper("operator delete(void*)", NULL));
+	cr_expect(pst_is_alloc_wrapper("std::__new_allocator<int>::allocate(unsigned long, void const*)",
+				       NULL));
+	cr_expect(pst_is_alloc_wrapper(NULL, "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"));
+	cr_expect(pst_is_alloc_wrapper("__strdup", "/lib/x86_64-linux-gnu/libc.so.6"));
+	cr_expect(!pst_is_alloc_wrapper("main", "/usr/bin/prog"));
+	cr_expect(!pst_is_alloc_wrapper("std::vector<int>::push_back(int const&)", "/usr/bin/prog"));
+	cr_expect(!pst_is_alloc_wrapper("mallocate", NULL));
+	cr_expect(!pst_is_alloc_wrapper(NULL, NULL));
+}
+
+/* ---- short-lived small allocations ---- */
+
+/* n allocations of size bytes at one site, each freed after life ns,
+ * spaced gap ns apart. */
+static void churn(struct tw *w, uint64_t n, uint64_t size, uint64_t life, uint64_t gap)
+{
+	uint64_t ts = 10;
+
+	tw_init(w, PST_PROC_FULL, 0, 0);
+	tw_block(w, 1, 0);
+	tw_stack1(w, 1);
+	for (uint64_t i = 0; i < n; i++, ts += gap) {
+		tw_alloc(w, ts, 0x1000, size, 1);
+		tw_free(w, ts + life, 0x1000);
+	}
+	tw_end(w, ts + 10);
+}
+
+Test(memory, short_lived_small_fires)
+{
+	struct tw w;
+	struct run r;
+	const struct pst_finding *f;
+
+	churn(&w, 5000, 32, 100, 500); /* 5000 calls in 2.5 ms: 2M/s */
+	run(&r, &w);
+	f = pst_findings_get(&r.f, "short-lived-small", NULL);
+	cr_assert(f, "no short-lived-small finding");
+	cr_expect_eq(f->severity, PST_SEV_HIGH);
+	cr_expect_eq(evidence(f, "calls"), 5000);
+	cr_expect_eq(evidence(f, "temporary"), 5000);
+	cr_expect_eq(evidence(f, "calls_avoided"), 5000);
+	cr_expect_eq(evidence(f, "average_size"), 32);
+	cr_expect(evidence(f, "calls_per_second") > 1.9e6 && evidence(f, "calls_per_second") < 2.1e6);
+	cr_expect(strstr(f->advice, "arena") && strstr(f->advice, "5,000"), "advice: %s", f->advice);
+	cr_expect_null(pst_findings_get(&r.f, "leak", NULL));
+	cr_expect_null(pst_findings_get(&r.f, "realloc-growth", NULL));
+	run_free(&r);
+}
+
+Test(memory, short_lived_small_needs_small_sizes)
+{
+	struct tw w;
+	struct run r;
+
+	churn(&w, 5000, 4096, 100, 500);
+	run(&r, &w);
+	cr_expect_null(pst_findings_get(&r.f, "short-lived-small", NULL));
+	run_free(&r);
+}
+
+Test(memory, short_lived_small_needs_many_calls)
+{
+	struct tw w;
+	struct run r;
+
+	churn(&w, 100, 32, 100, 500);
+	run(&r, &w);
+	cr_expect_null(pst_findings_get(&r.f, "short-lived-small", NULL));
+	run_free(&r);
+}
+
+Test(memory, short_lived_small_needs_a_high_rate)
+{
+	struct tw w;
+	struct run r;
+
+	churn(&w, 5000, 32, 100, 10000000); /* one call per 10 ms: 100/s */
+	run(&r, &w);
+	cr_expect_null(pst_findings_get(&r.f, "short-lived-small", NULL));
+	run_free(&r);
+}
+
+/* Blocks that live long and overlap are neither temporary nor short-lived. */
+Test(memory, long_lived_blocks_are_not_churn)
+{
+	struct tw w;
+	struct run r;
+	uint64_t ts = 10;
+
+	tw_init(&w, PST_PROC_FULL, 0, 0);
+	tw_block(&w, 1, 0);
+	tw_stack1(&w, 1);
+	for (uint64_t i = 0; i < 5000; i++)
+		tw_alloc(&w, ts++, 0x100000 + i * 64, 32, 1);
+	ts += 10000000;
+	for (uint64_t i = 0; i < 5000; i++)
+		tw_free(&w, ts++, 0x100000 + i * 64);
+	tw_end(&w, ts);
+	run(&r, &w);
+	cr_expect_eq(site(&r, 1)->st.temporary, 1);
+	cr_expect_eq(site(&r, 1)->st.short_lived, 0);
+	cr_expect_eq(r.m->peak_heap_bytes, 5000 * 32);
+	cr_expect_null(pst_findings_get(&r.f, "short-lived-small", NULL));
+	run_free(&r);
+}
