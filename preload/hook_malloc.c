@@ -241,11 +241,6 @@ EXPORT void *realloc(void *old, size_t size)
 	return do_realloc(old, size, pst_real.realloc);
 }
 
-static void *realloc_for_array(void *old, size_t size)
-{
-	return pst_real.reallocarray(old, size, 1);
-}
-
 EXPORT void *reallocarray(void *old, size_t n, size_t size)
 {
 	size_t total;
@@ -258,7 +253,9 @@ EXPORT void *reallocarray(void *old, size_t n, size_t size)
 		return boot_realloc(old, total);
 	if (unlikely(pst_state != PST_ON) && not_on())
 		return pst_real.reallocarray ? pst_real.reallocarray(old, n, size) : NULL;
-	return do_realloc(old, total, realloc_for_array);
+	/* the C library's reallocarray calls realloc through the PLT, which
+	 * would count the call twice: the overflow is checked, call realloc */
+	return do_realloc(old, total, pst_real.realloc);
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t size)
