@@ -164,12 +164,12 @@ static int rule_leak(const struct pst_memory *m, const struct pst_findings_ctx *
 			     s->function ? s->function : where,
 			     ctx->at_exit ? "never freed" : "not freed when the trace ended");
 	f->advice = xasprintf(
-		"%s allocated %s block%s (%s, %.1f%% of the peak heap) that were still allocated "
+		"%s allocated %s block%s (%s, %.1f%% of the peak heap) that %s still allocated "
 		"when %s. Free each one when it is no longer needed, or give it one owner that "
 		"frees it (a struct's destroy function; in C++ a container, std::unique_ptr or "
 		"RAII member).",
 		where, n, rnd(st->leaked) == 1 ? "" : "s", b, share * 100,
-		ctx->end ? ctx->end : "the process exited");
+		rnd(st->leaked) == 1 ? "was" : "were", ctx->end ? ctx->end : "the process exited");
 	if (!f->title || !f->advice)
 		return -ENOMEM;
 	if (ev_str(f, "site", where))
@@ -324,6 +324,10 @@ int pst_findings_build(const struct pst_memory *m, const struct pst_findings_ctx
 	for (size_t i = 0; i < m->nsites; i++) {
 		const struct pst_site *s = &m->sites[i];
 
+		/* The runtime's own blocks (libstdc++'s emergency pool, the
+		 * loader's) are not the program's to change. */
+		if (s->runtime)
+			continue;
 		if (rule_leak(m, ctx, s, out, &cap) || rule_churn(m, s, out, &cap) ||
 		    rule_realloc(m, s, out, &cap)) {
 			pst_findings_free(out);

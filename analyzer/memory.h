@@ -51,6 +51,8 @@ struct pst_site {
 	char **stack;          /* "fn (file:line)", innermost first, wrappers dropped */
 	size_t depth;
 	uint64_t first_stack_id; /* smallest stack id merged here (0: none) */
+	bool runtime;            /* every frame is the allocator's or the runtime's
+				  * (e.g. libstdc++'s start-up pool): nothing to change */
 	struct pst_stack_stats st;
 };
 

@@ -248,6 +248,7 @@ static json_t *json_site(const struct pst_site *s)
 	json_object_set_new(o, "max_size", ju64(st->max_size));
 	json_object_set_new(o, "samples", ju64(st->events));
 	json_object_set_new(o, "stack_id", ju64(s->first_stack_id));
+	json_object_set_new(o, "runtime", json_boolean(s->runtime));
 	return o;
 }
 
@@ -416,6 +417,17 @@ static void site_name(const struct pst_site *s, char *buf, size_t len)
 		snprintf(buf, len, "[no stack]");
 }
 
+/* Index of the first frame to list under a site's name: stack[0] is
+ * already in the name unless the site is a later frame (C++ headers). */
+static size_t first_shown(const struct pst_site *s)
+{
+	if (!s->depth)
+		return 0;
+	if (!s->function)
+		return 1;
+	return strncmp(s->stack[0], s->function, strlen(s->function)) ? 0 : 1;
+}
+
 /* The site's frames after the first, as "<- caller" lines. */
 static void short_stack(FILE *out, const struct pst_site *s, int indent, size_t from)
 {
@@ -477,10 +489,11 @@ static void text_totals(FILE *out, const struct report *r)
 		pst_fmt_bytes(m->peak_heap_bytes, a, sizeof(a)),
 		pst_fmt_count(m->peak_heap_bytes, b, sizeof(b)),
 		pst_fmt_ns(m->peak_time_ns, c, sizeof(c)));
-	fprintf(out, "  %s  %s in %s blocks\n",
+	fprintf(out, "  %s  %s in %s block%s\n",
 		r->t->complete && r->t->end_reason == PST_END_EXIT ? "leaked     " : "live at end",
 		pst_fmt_bytes(m->leaked_bytes, a, sizeof(a)),
-		pst_fmt_count(m->leaked_allocations, b, sizeof(b)));
+		pst_fmt_count(m->leaked_allocations, b, sizeof(b)),
+		llround(m->leaked_allocations) == 1 ? "" : "s");
 	fprintf(out, "  temporary    %s allocations (%.1f%% of calls) freed before the thread's "
 		     "next allocation\n",
 		pst_fmt_count(m->temporary_allocations, d, sizeof(d)), pct);
@@ -523,10 +536,7 @@ static void text_findings(FILE *out, const struct report *r, size_t top)
 		fprintf(out, "      evidence: %s\n", line);
 		site_name(s, name, sizeof(name));
 		fprintf(out, "      at %s\n", name);
-		short_stack(out, s, 9, s->depth && s->function && !strncmp(s->stack[0], s->function,
-									   strlen(s->function)) ?
-					       1 :
-					       0);
+		short_stack(out, s, 9, first_shown(s));
 	}
 	if (r->f.n > n)
 		fprintf(out, "\n  ... and %zu more findings (--top N shows more, --json all)\n",
@@ -600,7 +610,7 @@ static void text_table(FILE *out, const struct report *r, enum sort_key k, const
 			pst_fmt_bytes(s->st.max_live, p, sizeof(p)),
 			s->st.leaked_bytes > 0 ? pst_fmt_bytes(s->st.leaked_bytes, l, sizeof(l)) : "-",
 			name);
-		short_stack(out, s, 70, s->depth && s->function ? 1 : 0);
+		short_stack(out, s, 70, first_shown(s));
 	}
 	free(idx);
 }

@@ -295,6 +295,7 @@ int pst_memory_sites(struct pst_memory *m, const struct pst_trace *t, struct pst
 		const struct pst_stack_stats *st = &m->per_stack[i];
 		const struct pst_stack *stk = i < t->nstacks ? &t->stacks[i] : NULL;
 		size_t skip = 0, j;
+		bool runtime;
 		char *key;
 
 		if (!st->events)
@@ -306,7 +307,8 @@ int pst_memory_sites(struct pst_memory *m, const struct pst_trace *t, struct pst
 			goto out;
 		while (skip < f.n && pst_is_alloc_wrapper(f.v[skip].function, f.v[skip].module))
 			skip++;
-		if (skip == f.n)
+		runtime = f.n && skip == f.n;
+		if (runtime)
 			skip = 0;
 		key = join(f.v + skip, f.n - skip);
 		if (!key)
@@ -329,6 +331,7 @@ int pst_memory_sites(struct pst_memory *m, const struct pst_trace *t, struct pst
 		ix.slot[j] = m->nsites + 1;
 		m->sites[m->nsites].st = *st;
 		m->sites[m->nsites].first_stack_id = stk ? stk->id : 0;
+		m->sites[m->nsites].runtime = runtime;
 		if (site_init(&m->sites[m->nsites++], &f, skip))
 			goto out;
 	}

@@ -639,8 +639,10 @@ Test(memory, real_frames_merge_and_skip_the_allocator)
 	dl_iterate_phdr(add_module, &ms);
 	tw_stack(&w, 1, fa, 2);
 	tw_stack(&w, 2, fb, 2);
+	tw_stack(&w, 3, fa, 1); /* nothing but the allocator: the runtime's own */
 	tw_alloc(&w, 10, 0x1000, 10, 1);
 	tw_alloc(&w, 11, 0x2000, 10, 2);
+	tw_alloc(&w, 12, 0x3000, 100, 3);
 	tw_end(&w, 20);
 	run(&r, &w);
 	/* Symbolize with the trace's modules, as the report does. */
@@ -656,8 +658,15 @@ Test(memory, real_frames_merge_and_skip_the_allocator)
 	if (!s->function)
 		cr_skip_test("no debug info for this test binary: %s",
 			     s->depth ? s->stack[0] : "(empty)");
-	cr_expect_eq(r.m->nsites, 1, "identical symbolized stacks did not merge (%zu sites)",
+	cr_expect_eq(r.m->nsites, 2, "identical symbolized stacks did not merge (%zu sites)",
 		     r.m->nsites);
+	cr_expect(!s->runtime);
+	cr_expect(site(&r, 3)->runtime, "a stack of only malloc is not the runtime's");
+	cr_expect_eq(site(&r, 3)->depth, 1, "a runtime stack keeps its frames");
+	pst_findings_free(&r.f);
+	cr_assert_eq(pst_findings_build(r.m, &(struct pst_findings_ctx){ .at_exit = true }, &r.f), 0);
+	cr_expect(pst_findings_get(&r.f, "leak", s), "the program's leak is reported");
+	cr_expect_null(pst_findings_get(&r.f, "leak", site(&r, 3)), "the runtime's block is a leak");
 	cr_expect_eq(s->st.calls, 2);
 	cr_expect_str_eq(s->function, "two_calls_one_line");
 	cr_expect(s->file && strstr(s->file, "test_memory.c"), "file %s", s->file);
