@@ -477,7 +477,10 @@ static void text_totals(FILE *out, const struct report *r)
 {
 	const struct pst_memory *m = r->m;
 	char a[32], b[32], c[32], d[32];
-	double pct = m->alloc_calls ? m->temporary_allocations / (double)m->alloc_calls * 100 : 0;
+	/* Sampled: an estimate over the estimated calls of the same events
+	 * (the exact totals differ by the sampling error). */
+	double calls = m->full ? (double)m->alloc_calls : m->ev_alloc_calls;
+	double pct = calls > 0 ? fmin(m->temporary_allocations / calls, 1) * 100 : 0;
 
 	fprintf(out, "\nTotals\n");
 	fprintf(out, "  allocations  %s calls, %s (%s bytes)\n",
@@ -495,8 +498,9 @@ static void text_totals(FILE *out, const struct report *r)
 		pst_fmt_count(m->leaked_allocations, b, sizeof(b)),
 		llround(m->leaked_allocations) == 1 ? "" : "s");
 	fprintf(out, "  temporary    %s allocations (%.1f%% of calls) freed before the thread's "
-		     "next allocation\n",
-		pst_fmt_count(m->temporary_allocations, d, sizeof(d)), pct);
+		     "next %sallocation\n",
+		pst_fmt_count(m->temporary_allocations, d, sizeof(d)), pct,
+		m->full ? "" : "sampled ");
 	if (m->reallocs > 0)
 		fprintf(out, "  reallocs     %s\n", pst_fmt_count(m->reallocs, a, sizeof(a)));
 	if (m->unmatched_frees)
