@@ -134,7 +134,12 @@ static int analyze(struct report *r, const struct options *o)
 		fprintf(stderr, "prestanda: %s\n", err);
 		return 1;
 	}
-	if (!r->t->complete)
+	/* A damaged trace is an error (exit 1) even though everything before
+	 * the damage is reported; a trace that merely lacks END is a warning. */
+	if (r->t->error_offset)
+		fprintf(stderr, "prestanda: %s: %s; the report covers what came before it\n",
+			r->path, r->t->error);
+	else if (!r->t->complete)
 		fprintf(stderr, "prestanda: warning: %s: %s\n", r->path,
 			r->t->error[0] ? r->t->error : "trace is incomplete");
 	pst_trace_progress(r->t, &done, &total);
@@ -746,6 +751,8 @@ int pst_cmd_report(int argc, char **argv)
 			report_free(&r);
 			continue;
 		}
+		if (r.t->error_offset)
+			status = 1;
 		if (o.json) {
 			json_t *j = json_report(&r, &o);
 

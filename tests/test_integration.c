@@ -521,7 +521,14 @@ Test(integration, report_truncated_half, .timeout = 60)
 	cr_assert(data && len > 64, "trace of %zu bytes", len);
 	snprintf(path, sizeof(path), "%s/half.cut", r.dir);
 	itest_write(path, data, len / 2);
-	j = itest_report_ok(&rep, path);
+	/* damaged: the report of what came before, one line naming the offset, exit 1 */
+	itest_report(&rep, path);
+	cr_assert(WIFEXITED(rep.wstatus) && WEXITSTATUS(rep.wstatus) == 1, "report: %s",
+		  itest_wdesc(rep.wstatus));
+	cr_expect_eq(itest_lines(rep.err), 1, "stderr: '%s'", rep.err);
+	cr_expect(strstr(rep.err, "at offset "), "stderr names no offset: '%s'", rep.err);
+	j = rep.json;
+	cr_assert(j, "no JSON report of the part before the damage: %.300s", rep.out);
 	cr_expect(!itest_bool(j, "process.complete"), "half a trace reported complete");
 	cr_expect_eq(itest_int(j, "process.pid"), itest_trace_pid(r.traces[0]));
 	cr_expect_leq(itest_int(j, "memory.alloc_calls"), 1130);
@@ -531,7 +538,8 @@ Test(integration, report_truncated_half, .timeout = 60)
 }
 
 /* Any cut or corrupted trace: report exits 0 or 1, never dies by a signal;
- * exit 0 prints JSON, exit 1 one line on stderr. */
+ * exit 0 prints JSON, exit 1 one line on stderr (and JSON of what came
+ * before the damage, when the header was readable). */
 static void check_survives(const char *path, const char *what)
 {
 	struct itest_report rep;
