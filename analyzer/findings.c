@@ -70,19 +70,6 @@ static char *xasprintf(const char *fmt, ...)
 	return r < 0 ? NULL : s;
 }
 
-/* "function (file:line)", else the top frame, for advice and titles. */
-static void site_where(const struct pst_site *s, char *buf, size_t len)
-{
-	if (s->function && s->file)
-		snprintf(buf, len, "%s (%s:%d)", s->function, s->file, s->line);
-	else if (s->function)
-		snprintf(buf, len, "%s", s->function);
-	else if (s->depth)
-		snprintf(buf, len, "%s", s->stack[0]);
-	else
-		snprintf(buf, len, "an allocation site without a stack");
-}
-
 static uint64_t rnd(double x)
 {
 	return x > 0 ? (uint64_t)llround(x) : 0;
@@ -157,7 +144,7 @@ static int rule_leak(const struct pst_memory *m, const struct pst_findings_ctx *
 	else
 		f->severity = PST_SEV_LOW;
 	f->score = st->leaked_bytes;
-	site_where(s, where, sizeof(where));
+	pst_site_name(s, where, sizeof(where));
 	pst_fmt_bytes(st->leaked_bytes, b, sizeof(b));
 	pst_fmt_count(st->leaked, n, sizeof(n));
 	f->title = xasprintf("%s in %s block%s from %s %s", b, n, rnd(st->leaked) == 1 ? "" : "s",
@@ -205,7 +192,7 @@ static int rule_churn(const struct pst_memory *m, const struct pst_site *s,
 		      rate >= CHURN_MEDIUM_RATE ? PST_SEV_MEDIUM :
 						  PST_SEV_LOW;
 	f->score = churn;
-	site_where(s, where, sizeof(where));
+	pst_site_name(s, where, sizeof(where));
 	pst_fmt_short(rate, r, sizeof(r));
 	pst_fmt_bytes(avg, a, sizeof(a));
 	pst_fmt_count(churn, c, sizeof(c));
@@ -269,7 +256,7 @@ static int rule_realloc(const struct pst_memory *m, const struct pst_site *s,
 		final_max = st->max_size;
 		avoided = st->reallocs;
 	}
-	site_where(s, where, sizeof(where));
+	pst_site_name(s, where, sizeof(where));
 	pst_fmt_bytes(final_avg, fs, sizeof(fs));
 	pst_fmt_bytes((double)final_max, fm, sizeof(fm));
 	pst_fmt_count(st->reallocs, n, sizeof(n));

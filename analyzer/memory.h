@@ -129,6 +129,10 @@ bool pst_is_alloc_wrapper(const char *function, const char *module);
 /* The weight of a sampled event of size bytes. */
 double pst_sample_weight(uint64_t size, uint64_t sample_bytes);
 
+/* "function (file:line)", else the function, else the top frame: how
+ * reports and findings name a site. */
+void pst_site_name(const struct pst_site *s, char *buf, size_t len);
+
 /* Average size of a site's allocations (bytes / calls), 0 when none. */
 double pst_site_avg_size(const struct pst_site *s);
 

@@ -410,18 +410,6 @@ static void wrap(FILE *out, const char *s, int indent)
 	}
 }
 
-static void site_name(const struct pst_site *s, char *buf, size_t len)
-{
-	if (s->function && s->file)
-		snprintf(buf, len, "%s (%s:%d)", s->function, s->file, s->line);
-	else if (s->function)
-		snprintf(buf, len, "%s", s->function);
-	else if (s->depth)
-		snprintf(buf, len, "%s", s->stack[0]);
-	else
-		snprintf(buf, len, "[no stack]");
-}
-
 /* Index of the first frame to list under a site's name: stack[0] is
  * already in the name unless the site is a later frame (C++ headers). */
 static size_t first_shown(const struct pst_site *s)
@@ -543,7 +531,7 @@ static void text_findings(FILE *out, const struct report *r, size_t top)
 					      e->key, e->r);
 		}
 		fprintf(out, "      evidence: %s\n", line);
-		site_name(s, name, sizeof(name));
+		pst_site_name(s, name, sizeof(name));
 		fprintf(out, "      at %s\n", name);
 		short_stack(out, s, 9, first_shown(s));
 	}
@@ -611,7 +599,7 @@ static void text_table(FILE *out, const struct report *r, enum sort_key k, const
 		const struct pst_site *s = &m->sites[idx[i]];
 		char c[32], b[32], p[32], ap[32], l[32], name[1200];
 
-		site_name(s, name, sizeof(name));
+		pst_site_name(s, name, sizeof(name));
 		fprintf(out, "  %3zu  %12s  %10s  %10s  %10s  %10s  %s\n", i + 1,
 			pst_fmt_count(s->st.calls, c, sizeof(c)),
 			pst_fmt_bytes(s->st.bytes, b, sizeof(b)),

@@ -348,3 +348,15 @@ out:
 	free(ix.slot);
 	return r;
 }
+
+void pst_site_name(const struct pst_site *s, char *buf, size_t len)
+{
+	if (s->function && s->file)
+		snprintf(buf, len, "%s (%s:%d)", s->function, s->file, s->line);
+	else if (s->function)
+		snprintf(buf, len, "%s", s->function);
+	else if (s->depth)
+		snprintf(buf, len, "%s", s->stack[0]);
+	else
+		snprintf(buf, len, "[no stack]");
+}

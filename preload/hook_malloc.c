@@ -85,6 +85,13 @@ static __attribute__((noinline)) bool sample_hit(struct pst_thr *t, void *p)
 	return pst_sampled_add((uintptr_t)p);
 }
 
+/* This thread's state when its calls are to be counted: not from inside
+ * the profiler, and not before the thread could be registered. */
+static inline struct pst_thr *counting_thr(void)
+{
+	return unlikely(pst_guard) ? NULL : pst_thr();
+}
+
 static inline void count_alloc(struct pst_thr *t, size_t size, unsigned kind)
 {
 	t->alloc_calls++;
@@ -97,11 +104,8 @@ static inline void count_alloc(struct pst_thr *t, size_t size, unsigned kind)
  * sampled mode one subtraction and a branch. */
 static inline void note_alloc(void *p, size_t size, unsigned kind)
 {
-	struct pst_thr *t;
+	struct pst_thr *t = counting_thr();
 
-	if (unlikely(pst_guard))
-		return;
-	t = pst_thr();
 	if (unlikely(!t))
 		return;
 	count_alloc(t, size, kind);
@@ -118,11 +122,8 @@ static inline void note_alloc(void *p, size_t size, unsigned kind)
 /* Before the real free: the address may be handed out again at once. */
 static inline void note_free(void *p)
 {
-	struct pst_thr *t;
+	struct pst_thr *t = counting_thr();
 
-	if (unlikely(pst_guard))
-		return;
-	t = pst_thr();
 	if (unlikely(!t))
 		return;
 	t->free_calls++;
@@ -201,7 +202,7 @@ static void *do_realloc(void *old, size_t size, void *(*real)(void *, size_t))
 		note_free(old);
 		return real(old, size);
 	}
-	if (unlikely(pst_guard) || !(t = pst_thr()))
+	if (!(t = counting_thr()))
 		return real(old, size);
 	count_alloc(t, size, PST_KIND_REALLOC);
 	if (pst_cfg.full) {
