@@ -10,70 +10,41 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-/* Enter recording: the guard keeps the unwinder's own allocations out and
- * in_use tells the exit flusher that this buffer is being written. */
-static inline bool rec_enter(struct pst_thr *t)
-{
-	pst_guard = 1;
-	t->in_use = 1;
-	barrier();
-	return !t->stolen && !pst_out_broken;
-}
-
-static inline void rec_leave(struct pst_thr *t)
-{
-	barrier();
-	t->in_use = 0;
-	pst_guard = 0;
-}
-
-/* Room for one event; the timestamp is taken after the stack walk so that
- * a stack id another thread sees is always older than its use. */
-static inline uint8_t *ev_begin(struct pst_thr *t, uint64_t *dts)
-{
-	uint8_t *b = pst_thr_room(t, PST_EVENT_MAX);
-	uint64_t ts = pst_now();
-
-	*dts = ts - t->last_ts;
-	t->last_ts = ts;
-	return b;
-}
-
 static __attribute__((noinline)) void rec_alloc(struct pst_thr *t, void *p, size_t size,
 						 unsigned kind)
 {
-	if (rec_enter(t)) {
+	if (pst_rec_enter(t)) {
 		uint32_t id = pst_stack_capture(t);
 		uint64_t dts;
-		uint8_t *b = ev_begin(t, &dts);
+		uint8_t *b = pst_ev_begin(t, &dts);
 
 		t->pos = pst_enc_alloc(b, dts, (uintptr_t)p, size, id, kind);
 	}
-	rec_leave(t);
+	pst_rec_leave(t);
 }
 
 static __attribute__((noinline)) void rec_free(struct pst_thr *t, void *p)
 {
-	if (rec_enter(t)) {
+	if (pst_rec_enter(t)) {
 		uint64_t dts;
-		uint8_t *b = ev_begin(t, &dts);
+		uint8_t *b = pst_ev_begin(t, &dts);
 
 		t->pos = pst_enc_free(b, dts, (uintptr_t)p);
 	}
-	rec_leave(t);
+	pst_rec_leave(t);
 }
 
 static __attribute__((noinline)) void rec_realloc(struct pst_thr *t, void *old, void *p,
 						   size_t size)
 {
-	if (rec_enter(t)) {
+	if (pst_rec_enter(t)) {
 		uint32_t id = pst_stack_capture(t);
 		uint64_t dts;
-		uint8_t *b = ev_begin(t, &dts);
+		uint8_t *b = pst_ev_begin(t, &dts);
 
 		t->pos = pst_enc_realloc(b, dts, (uintptr_t)old, (uintptr_t)p, size, id);
 	}
-	rec_leave(t);
+	pst_rec_leave(t);
 }
 
 /* Sampled mode: the countdown crossed zero. Record this block and draw the

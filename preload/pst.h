@@ -56,6 +56,7 @@ extern volatile int pst_state;
 extern struct pst_config pst_cfg;
 extern __thread int pst_guard;          /* inside the profiler on this thread */
 extern __thread struct pst_thr *pst_self; /* this thread's state, NULL before first use */
+extern volatile int pst_out_broken;     /* output.c: writing failed, recording stopped */
 
 /* init.c */
 void pst_init(void);                    /* init once; safe from any hook */
@@ -114,11 +115,45 @@ static inline uint8_t *pst_thr_room(struct pst_thr *t, size_t n)
 	return t->pos;
 }
 
+/*
+ * Writing an event, for every hook family:
+ *	if (pst_rec_enter(t)) { b = pst_ev_begin(t, &dts); t->pos = pst_enc_...(b, dts, ...); }
+ *	pst_rec_leave(t);
+ * The guard keeps the profiler's own allocations (the unwinder's) out, and
+ * in_use tells the exit flusher that this buffer is being written.
+ */
+static inline bool pst_rec_enter(struct pst_thr *t)
+{
+	pst_guard = 1;
+	t->in_use = 1;
+	barrier();
+	return !t->stolen && !pst_out_broken;
+}
+
+static inline void pst_rec_leave(struct pst_thr *t)
+{
+	barrier();
+	t->in_use = 0;
+	pst_guard = 0;
+}
+
+/* Room for one event of at most PST_EVENT_MAX bytes, and its time delta.
+ * Take the time after any stack walk, so that a stack id another thread
+ * sees is always older than its use. */
+static inline uint8_t *pst_ev_begin(struct pst_thr *t, uint64_t *dts)
+{
+	uint8_t *b = pst_thr_room(t, PST_EVENT_MAX);
+	uint64_t ts = pst_now();
+
+	*dts = ts - t->last_ts;
+	t->last_ts = ts;
+	return b;
+}
+
 /* output.c: the trace file. */
 int pst_out_open(uint64_t pid);         /* open a new trace and write PROCESS; 0 or -errno */
 void pst_out_write(const void *a, size_t alen, const void *b, size_t blen);
 void pst_out_end(uint64_t reason, uint64_t sig);
-extern volatile int pst_out_broken;     /* writing failed: recording stopped */
 const char *pst_out_path(void);
 
 /* stacks.c */

@@ -32,6 +32,9 @@ enum pst_record_type {
 	PST_REC_ALLOC = 0x20,   /* dts, ptr, size, stack id, kind */
 	PST_REC_FREE = 0x21,    /* dts, ptr */
 	PST_REC_REALLOC = 0x22, /* dts, old ptr (0: none), new ptr, size, stack id */
+	/* reserved ranges for the record families still to come:
+	 * 0x30-0x3f network, 0x40-0x4f threads and locks, 0x50-0x5f CPU
+	 * samples, 0x60-0x6f snapshots and configuration */
 };
 
 /* PROCESS flags */
