@@ -59,6 +59,8 @@ struct pst_reader {
 	size_t nheap;
 	uint64_t event_bytes, consumed;
 	uint64_t max_ts; /* largest event ts seen by the scan */
+	size_t first_off;  /* the first record after PROCESS */
+	size_t valid_end;  /* where the scan stopped: the damage, or the file's end */
 };
 
 static void set_msg(char *buf, size_t len, const char *fmt, ...)
@@ -695,6 +697,57 @@ int pst_trace_next(struct pst_trace *t, struct pst_event *ev)
 	return 1;
 }
 
+/* Inner records of one block, up to the end of valid data. */
+static int foreach_inner(const uint8_t *p, const uint8_t *end, uint64_t tid, unsigned lo,
+			 unsigned hi, pst_record_fn cb, void *arg)
+{
+	const uint8_t *pay;
+	uint64_t len;
+	unsigned type;
+	int rc;
+
+	for (; p < end; p = pay + len) {
+		if (read_frame(p, end, &type, &pay, &len) != FRAME_OK)
+			return 0;
+		if (type >= lo && type <= hi && (rc = cb(type, tid, pay, (size_t)len, arg)))
+			return rc;
+	}
+	return 0;
+}
+
+int pst_trace_foreach(const struct pst_trace *t, unsigned lo, unsigned hi, pst_record_fn cb,
+		      void *arg)
+{
+	const struct pst_reader *r = t->r;
+	const uint8_t *map = r->map, *end = map + r->valid_end, *pay;
+	size_t off = r->first_off;
+	uint64_t len, tid, base;
+	unsigned type;
+	int rc;
+
+	while (off < r->valid_end) {
+		if (read_frame(map + off, end, &type, &pay, &len) != FRAME_OK)
+			break;
+		if (type == PST_REC_BLOCK) {
+			const uint8_t *p = pay;
+			if (get_u(&p, pay + len, &tid) || get_u(&p, pay + len, &base))
+				break;
+			rc = foreach_inner(p, pay + len, tid, lo, hi, cb, arg);
+			if (rc)
+				return rc;
+		}
+		off = (size_t)(pay + len - map);
+	}
+	/* a block cut by the damage: its records before the damage */
+	if (off < r->valid_end && read_frame(map + off, map + r->size, &type, &pay, &len) ==
+		FRAME_OK && type == PST_REC_BLOCK) {
+		const uint8_t *p = pay;
+		if (!get_u(&p, end, &tid) && !get_u(&p, end, &base))
+			return foreach_inner(p, end, tid, lo, hi, cb, arg);
+	}
+	return 0;
+}
+
 const struct pst_stack *pst_trace_stack(const struct pst_trace *t, uint64_t id)
 {
 	size_t lo = 0, hi = t->nstacks;
@@ -845,7 +898,9 @@ int pst_trace_open(const char *path, struct pst_trace **out, char *err, size_t e
 	off = read_header(t, path, err, errlen);
 	if (!off)
 		goto fail;
+	t->r->first_off = off;
 	scan_records(t, off);
+	t->r->valid_end = t->error_offset ? (size_t)t->error_offset : t->r->size;
 	if (sort_stacks(t) || build_streams(t->r)) {
 		set_msg(err, errlen, "%s: out of memory", path);
 		goto fail;

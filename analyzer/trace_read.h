@@ -89,6 +89,17 @@ int pst_trace_next(struct pst_trace *t, struct pst_event *ev);
 /* Start pst_trace_next over from the first event. */
 void pst_trace_rewind(struct pst_trace *t);
 
+/*
+ * Every record inside blocks whose type is in [lo, hi], in file order, up to
+ * any damage: for record families the reader does not decode itself (they
+ * carry absolute timestamps). cb returns 0 to go on; its non-zero value
+ * stops the walk and is returned.
+ */
+typedef int (*pst_record_fn)(unsigned type, uint64_t tid, const uint8_t *payload, size_t len,
+			     void *arg);
+int pst_trace_foreach(const struct pst_trace *t, unsigned lo, unsigned hi, pst_record_fn cb,
+		      void *arg);
+
 /* The stack with this id, or NULL. */
 const struct pst_stack *pst_trace_stack(const struct pst_trace *t, uint64_t id);
 

@@ -681,3 +681,43 @@ Test(trace, damaged_bytes_never_crash)
 		b.d[i] = saved;
 	}
 }
+
+static int count_stacks(unsigned type, uint64_t tid, const uint8_t *p, size_t len, void *arg)
+{
+	uint64_t id;
+
+	cr_assert_eq(type, PST_REC_STACK);
+	cr_assert_eq(pst_get_varint(&p, p + len, &id), 0);
+	(void)tid;
+	((uint64_t *)arg)[0]++;
+	((uint64_t *)arg)[1] += id;
+	return 0;
+}
+
+static int stop_at_first(unsigned type, uint64_t tid, const uint8_t *p, size_t len, void *arg)
+{
+	(void)type, (void)tid, (void)p, (void)len;
+	(*(int *)arg)++;
+	return 7;
+}
+
+/* The walk over raw records sees exactly the records of the asked types,
+ * with their block's thread, and stops where the callback says. */
+Test(trace, foreach_visits_records_of_the_asked_types)
+{
+	static struct tbuf b;
+	struct layout l;
+	struct pst_trace *t;
+	uint64_t seen[2] = { 0, 0 };
+	int n = 0;
+
+	build_trace(&b, &l);
+	t = open_ok(b.d, b.n);
+	/* the trace holds STACK records with ids 2, 1, 1 (a duplicate) and 3 */
+	cr_assert_eq(pst_trace_foreach(t, PST_REC_STACK, PST_REC_STACK, count_stacks, seen), 0);
+	cr_expect_eq(seen[0], 4);
+	cr_expect_eq(seen[1], 7);
+	cr_expect_eq(pst_trace_foreach(t, 0, 0xff, stop_at_first, &n), 7);
+	cr_expect_eq(n, 1);
+	pst_trace_close(t);
+}
