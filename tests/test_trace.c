@@ -684,7 +684,7 @@ Test(trace, damaged_bytes_never_crash)
 
 static int count_stacks(unsigned type, uint64_t tid, const uint8_t *p, size_t len, void *arg)
 {
-	uint64_t id;
+	uint64_t id = 0;
 
 	cr_assert_eq(type, PST_REC_STACK);
 	cr_assert_eq(pst_get_varint(&p, p + len, &id), 0);
