@@ -11,8 +11,7 @@ CFLAGS := -O2 -g $(WARN) -std=gnu11 -Iinclude $(EXTRA_CFLAGS)
 
 PRELOAD_SRC := $(wildcard preload/*.c)
 PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(B)/%.o)
-PRELOAD_CFLAGS := $(CFLAGS) -fPIC -fvisibility=hidden -ftls-model=initial-exec \
-	-fno-omit-frame-pointer -D_GNU_SOURCE
+PRELOAD_CFLAGS := $(CFLAGS) -fPIC -fvisibility=hidden -ftls-model=initial-exec -D_GNU_SOURCE
 PRELOAD_LIBS := -Wl,--version-script=preload/exports.map -Wl,-z,now -lunwind -ldl -lpthread -lm
 
 ANALYZER_SRC := $(wildcard analyzer/*.c)

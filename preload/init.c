@@ -10,8 +10,7 @@
 
 volatile int pst_state = PST_UNINIT;
 struct pst_config pst_cfg = { .sample_bytes = 512 * 1024, .follow_exec = true };
-__thread int pst_guard;
-__thread struct pst_thr *pst_self;
+__thread struct pst_tls pst_tls;
 static pid_t traced_pid;
 
 static uint64_t env_u64(const char *name, uint64_t def)

@@ -27,6 +27,7 @@ struct pst_thr {
 	uint64_t base_ts;        /* BLOCK base: time of the block's first event */
 	uint64_t last_ts;        /* time of the last event written */
 	int64_t countdown;       /* sampled mode: bytes until the next sample */
+	bool full;               /* pst_cfg.full, where the hot path has it at hand */
 	uint64_t rng;
 	/* exact counters since the last TOTALS record */
 	uint64_t alloc_calls, free_calls, alloc_bytes;
@@ -54,8 +55,14 @@ struct pst_config {
 enum pst_state { PST_UNINIT, PST_INITING, PST_ON, PST_OFF };
 extern volatile int pst_state;
 extern struct pst_config pst_cfg;
-extern __thread int pst_guard;          /* inside the profiler on this thread */
-extern __thread struct pst_thr *pst_self; /* this thread's state, NULL before first use */
+/* The two thread-locals every hook reads, side by side: one TLS address. */
+struct pst_tls {
+	struct pst_thr *self; /* this thread's state, NULL before first use */
+	int guard;            /* inside the profiler on this thread */
+};
+extern __thread struct pst_tls pst_tls;
+#define pst_self (pst_tls.self)
+#define pst_guard (pst_tls.guard)
 extern volatile int pst_out_broken;     /* output.c: writing failed, recording stopped */
 
 /* init.c */
@@ -90,7 +97,12 @@ struct pst_real {
 };
 extern struct pst_real pst_real;
 void pst_resolve_real(void);
-bool pst_boot_owns(const void *p);      /* p was served by the bootstrap arena */
+#define PST_BOOT_ARENA (64 * 1024)
+extern unsigned char pst_boot_arena[PST_BOOT_ARENA];
+static inline bool pst_boot_owns(const void *p) /* p was served by the bootstrap arena */
+{
+	return (uintptr_t)p - (uintptr_t)pst_boot_arena < PST_BOOT_ARENA;
+}
 void *pst_boot_alloc(size_t size, size_t align);
 size_t pst_boot_size(const void *p);
 
@@ -127,7 +139,7 @@ static inline bool pst_rec_enter(struct pst_thr *t)
 	pst_guard = 1;
 	t->in_use = 1;
 	barrier();
-	return !t->stolen && !pst_out_broken;
+	return !t->stolen && !pst_out_broken && pst_state == PST_ON;
 }
 
 static inline void pst_rec_leave(struct pst_thr *t)
@@ -178,6 +190,21 @@ void pst_crash_install(void);           /* fatal signals flush before the proces
 void pst_sampled_init(void);
 void pst_sampled_reset(void);           /* forked child: empty */
 bool pst_sampled_add(uint64_t ptr);     /* false when its bucket is full */
-bool pst_sampled_take(uint64_t ptr);    /* remove; true if it was there */
+bool pst_sampled_take_slow(uint64_t ptr);
+/* A byte per hash of an address: how many sampled live blocks hash there.
+ * Mostly zero, so a free reads one byte and is done. */
+#define PST_FILTER_BITS 20
+extern uint8_t *pst_sampled_filter;
+static inline uint32_t pst_sampled_hash(uint64_t ptr)
+{
+	return (uint32_t)(((ptr >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - PST_FILTER_BITS));
+}
+/* Remove ptr from the set; true if it was there. */
+static inline bool pst_sampled_take(uint64_t ptr)
+{
+	if (likely(!pst_sampled_filter[pst_sampled_hash(ptr)]))
+		return false;
+	return pst_sampled_take_slow(ptr);
+}
 
 #endif

@@ -13,14 +13,9 @@ struct pst_real pst_real;
  * arena; each has its size in the 16 bytes before it. They are never freed
  * (free ignores them) and never reused.
  */
-static alignas(64) unsigned char boot_arena[64 * 1024];
+alignas(64) unsigned char pst_boot_arena[PST_BOOT_ARENA];
+#define boot_arena pst_boot_arena
 static size_t boot_used;
-
-bool pst_boot_owns(const void *p)
-{
-	return (const unsigned char *)p >= boot_arena &&
-	       (const unsigned char *)p < boot_arena + sizeof(boot_arena);
-}
 
 void *pst_boot_alloc(size_t size, size_t align)
 {

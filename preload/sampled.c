@@ -6,10 +6,11 @@
 
 /*
  * Buckets of eight addresses, one cache line each, no probing across
- * buckets: a free looks at one line, and an entry is removed by clearing
- * it, with no tombstones to pile up. The table is untouched memory until a
- * block is sampled into it, so the lookups of a mostly empty table all read
- * the kernel's shared zero page and stay in cache.
+ * buckets: an entry is removed by clearing it, with no tombstones to pile
+ * up. In front of it, a filter of one byte per address hash: a free of a
+ * block that was not sampled (nearly all of them) reads one byte. Both are
+ * untouched memory until blocks are sampled into them, so the lookups of a
+ * mostly empty table read the kernel's shared zero page and stay in cache.
  */
 #define BUCKET_SLOTS 8
 #define NBUCKETS (1u << 15)
@@ -19,57 +20,74 @@ struct bucket {
 } __attribute__((aligned(64)));
 
 static struct bucket *table;
+/* Until the table exists, one shared zero byte: every address misses. */
+static uint8_t no_filter[1u << PST_FILTER_BITS];
+uint8_t *pst_sampled_filter = no_filter;
 
 static struct bucket *bucket_of(uint64_t ptr)
 {
 	return &table[((ptr >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - 15)];
 }
 
+#define TABLE_BYTES (NBUCKETS * sizeof(struct bucket) + (1u << PST_FILTER_BITS))
+
 void pst_sampled_init(void)
 {
-	void *m = mmap(NULL, NBUCKETS * sizeof(struct bucket), PROT_READ | PROT_WRITE,
+	void *m = mmap(NULL, TABLE_BYTES, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
-	table = m == MAP_FAILED ? NULL : m;
+	if (m == MAP_FAILED) {
+		table = NULL;
+		pst_sampled_filter = no_filter;
+		return;
+	}
+	table = m;
+	pst_sampled_filter = (uint8_t *)m + NBUCKETS * sizeof(struct bucket);
 }
 
 /* A forked child starts with an empty set: its trace has seen no block. */
 void pst_sampled_reset(void)
 {
 	if (table)
-		munmap(table, NBUCKETS * sizeof(struct bucket));
+		munmap(table, TABLE_BYTES);
 	pst_sampled_init();
 }
 
+/* The filter byte counts up to 255 blocks; a block that would overflow it
+ * is not sampled (counted exactly all the same). The free of a block comes
+ * after its malloc returned, so add and take of one address never race. */
 bool pst_sampled_add(uint64_t ptr)
 {
+	uint8_t *f = &pst_sampled_filter[pst_sampled_hash(ptr)];
 	struct bucket *b;
 
-	if (!table)
+	if (!table || __atomic_load_n(f, __ATOMIC_RELAXED) == 255)
 		return false;
 	b = bucket_of(ptr);
 	for (int i = 0; i < BUCKET_SLOTS; i++) {
 		uint64_t empty = 0;
 		if (__atomic_compare_exchange_n(&b->slot[i], &empty, ptr, false, __ATOMIC_RELAXED,
-						__ATOMIC_RELAXED))
+						__ATOMIC_RELAXED)) {
+			__atomic_add_fetch(f, 1, __ATOMIC_RELEASE);
 			return true;
+		}
 	}
 	return false;
 }
 
-bool pst_sampled_take(uint64_t ptr)
+bool pst_sampled_take_slow(uint64_t ptr)
 {
-	struct bucket *b;
+	struct bucket *b = bucket_of(ptr);
 
-	if (unlikely(!table))
-		return false;
-	b = bucket_of(ptr);
 	for (int i = 0; i < BUCKET_SLOTS; i++) {
 		uint64_t want = ptr;
 		if (__atomic_load_n(&b->slot[i], __ATOMIC_RELAXED) == ptr &&
 		    __atomic_compare_exchange_n(&b->slot[i], &want, 0, false, __ATOMIC_RELAXED,
-						__ATOMIC_RELAXED))
+						__ATOMIC_RELAXED)) {
+			__atomic_sub_fetch(&pst_sampled_filter[pst_sampled_hash(ptr)], 1,
+					   __ATOMIC_RELAXED);
 			return true;
+		}
 	}
 	return false;
 }

@@ -43,6 +43,7 @@ static void thr_reset(struct pst_thr *t, uint64_t now)
 	t->base_ts = t->last_ts = now;
 	t->rng = (now ^ (t->tid << 32) ^ (uintptr_t)t) | 1;
 	t->countdown = pst_sample_interval(&t->rng, pst_cfg.sample_bytes);
+	t->full = pst_cfg.full;
 	t->exited = 0;
 	t->dtor_rounds = 0;
 	t->stolen = 0;
@@ -129,6 +130,9 @@ void pst_thr_totals(struct pst_thr *t)
 	q = pst_put_varint(q, t->alloc_calls);
 	q = pst_put_varint(q, t->free_calls);
 	q = pst_put_varint(q, t->alloc_bytes);
+	t->by_kind[PST_KIND_MALLOC] = t->alloc_calls;
+	for (int k = 1; k < PST_KIND_COUNT; k++)
+		t->by_kind[PST_KIND_MALLOC] -= t->by_kind[k];
 	for (int k = 0; k < PST_KIND_COUNT; k++)
 		q = pst_put_varint(q, t->by_kind[k]);
 	q = pst_put_varint(q, PST_HIST_BUCKETS);
