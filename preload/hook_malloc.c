@@ -11,10 +11,10 @@
 #define EXPORT __attribute__((visibility("default")))
 
 static __attribute__((noinline)) void rec_alloc(struct pst_thr *t, void *p, size_t size,
-						 unsigned kind)
+						 unsigned kind, const void *cfa)
 {
 	if (pst_rec_enter(t)) {
-		uint32_t id = pst_stack_capture(t);
+		uint32_t id = pst_stack_capture_at(t, cfa);
 		uint64_t dts;
 		uint8_t *b = pst_ev_begin(t, &dts);
 
@@ -35,10 +35,10 @@ static __attribute__((noinline)) void rec_free(struct pst_thr *t, void *p)
 }
 
 static __attribute__((noinline)) void rec_realloc(struct pst_thr *t, void *old, void *p,
-						   size_t size)
+						   size_t size, const void *cfa)
 {
 	if (pst_rec_enter(t)) {
-		uint32_t id = pst_stack_capture(t);
+		uint32_t id = pst_stack_capture_at(t, cfa);
 		uint64_t dts;
 		uint8_t *b = pst_ev_begin(t, &dts);
 
@@ -76,26 +76,27 @@ static inline void count_alloc(struct pst_thr *t, size_t size, unsigned kind)
 
 /* After the counters: record the block (--full), or run the sampling
  * countdown, one subtraction and a branch. */
-static inline void after_count(struct pst_thr *t, void *p, size_t size, unsigned kind)
+static inline void after_count(struct pst_thr *t, void *p, size_t size, unsigned kind,
+			       const void *cfa)
 {
 	if (unlikely(!p))
 		return;
 	if (t->full) {
-		rec_alloc(t, p, size, kind);
+		rec_alloc(t, p, size, kind, cfa);
 	} else if (unlikely((t->countdown -= (int64_t)size) < 0)) {
 		if (sample_hit(t, p))
-			rec_alloc(t, p, size, kind);
+			rec_alloc(t, p, size, kind, cfa);
 	}
 }
 
-static inline void note_alloc(void *p, size_t size, unsigned kind)
+static inline void note_alloc(void *p, size_t size, unsigned kind, const void *cfa)
 {
 	struct pst_thr *t = counting_thr();
 
 	if (unlikely(!t))
 		return;
 	count_alloc(t, size, kind);
-	after_count(t, p, size, kind);
+	after_count(t, p, size, kind, cfa);
 }
 
 /* Before the real free: the address may be handed out again at once. In
@@ -130,14 +131,14 @@ static __attribute__((noinline)) bool not_on(void)
  * a slow path for everything else: start-up, a new thread, the profiler's
  * own allocations.
  */
-static __attribute__((noinline)) void *malloc_slow(size_t size)
+static __attribute__((noinline)) void *malloc_slow(size_t size, const void *cfa)
 {
 	void *p;
 
 	if (pst_state != PST_ON && not_on())
 		return pst_real.malloc ? pst_real.malloc(size) : pst_boot_alloc(size, 16);
 	p = pst_real.malloc(size);
-	note_alloc(p, size, PST_KIND_MALLOC);
+	note_alloc(p, size, PST_KIND_MALLOC, cfa);
 	return p;
 }
 
@@ -147,10 +148,10 @@ EXPORT void *malloc(size_t size)
 	void *p;
 
 	if (unlikely(!t || pst_guard))
-		return malloc_slow(size);
+		return malloc_slow(size, __builtin_dwarf_cfa());
 	p = pst_real.malloc(size);
 	count_alloc(t, size, PST_KIND_MALLOC);
-	after_count(t, p, size, PST_KIND_MALLOC);
+	after_count(t, p, size, PST_KIND_MALLOC, __builtin_dwarf_cfa());
 	return p;
 }
 
@@ -189,7 +190,7 @@ EXPORT void *calloc(size_t n, size_t size)
 	if (unlikely(pst_state != PST_ON) && not_on())
 		return pst_real.calloc ? pst_real.calloc(n, size) : pst_boot_alloc(total, 16);
 	p = pst_real.calloc(n, size);
-	note_alloc(p, total, PST_KIND_CALLOC);
+	note_alloc(p, total, PST_KIND_CALLOC, __builtin_dwarf_cfa());
 	return p;
 }
 
@@ -205,7 +206,8 @@ static void *boot_realloc(void *old, size_t size)
 }
 
 /* Shared by realloc and reallocarray once the size is known. */
-static void *do_realloc(void *old, size_t size, void *(*real)(void *, size_t))
+static void *do_realloc(void *old, size_t size, void *(*real)(void *, size_t),
+			const void *cfa)
 {
 	struct pst_thr *t;
 	bool tracked = false, sampled;
@@ -221,9 +223,9 @@ static void *do_realloc(void *old, size_t size, void *(*real)(void *, size_t))
 	if (pst_cfg.full) {
 		p = real(old, size);
 		if (p && old)
-			rec_realloc(t, old, p, size);
+			rec_realloc(t, old, p, size, cfa);
 		else if (p)
-			rec_alloc(t, p, size, PST_KIND_REALLOC);
+			rec_alloc(t, p, size, PST_KIND_REALLOC, cfa);
 		return p;
 	}
 	if (old)
@@ -238,11 +240,11 @@ static void *do_realloc(void *old, size_t size, void *(*real)(void *, size_t))
 	if (sampled)
 		sampled = sample_hit(t, p);
 	if (tracked && sampled)
-		rec_realloc(t, old, p, size);
+		rec_realloc(t, old, p, size, cfa);
 	else if (tracked)
 		rec_free(t, old);
 	else if (sampled)
-		rec_alloc(t, p, size, PST_KIND_REALLOC);
+		rec_alloc(t, p, size, PST_KIND_REALLOC, cfa);
 	return p;
 }
 
@@ -252,7 +254,7 @@ EXPORT void *realloc(void *old, size_t size)
 		return boot_realloc(old, size);
 	if (unlikely(pst_state != PST_ON) && not_on())
 		return pst_real.realloc ? pst_real.realloc(old, size) : NULL;
-	return do_realloc(old, size, pst_real.realloc);
+	return do_realloc(old, size, pst_real.realloc, __builtin_dwarf_cfa());
 }
 
 EXPORT void *reallocarray(void *old, size_t n, size_t size)
@@ -269,7 +271,7 @@ EXPORT void *reallocarray(void *old, size_t n, size_t size)
 		return pst_real.reallocarray ? pst_real.reallocarray(old, n, size) : NULL;
 	/* the C library's reallocarray calls realloc through the PLT, which
 	 * would count the call twice: the overflow is checked, call realloc */
-	return do_realloc(old, total, pst_real.realloc);
+	return do_realloc(old, total, pst_real.realloc, __builtin_dwarf_cfa());
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t size)
@@ -283,7 +285,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
 		return *out ? 0 : ENOMEM;
 	}
 	err = pst_real.posix_memalign(out, align, size);
-	note_alloc(err ? NULL : *out, size, PST_KIND_MEMALIGN);
+	note_alloc(err ? NULL : *out, size, PST_KIND_MEMALIGN, __builtin_dwarf_cfa());
 	return err;
 }
 
@@ -296,7 +298,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
 			return pst_real.name ? pst_real.name args                      \
 					     : pst_boot_alloc(size, align);            \
 		p = pst_real.name args;                                                \
-		note_alloc(p, size, PST_KIND_MEMALIGN);                                \
+		note_alloc(p, size, PST_KIND_MEMALIGN, __builtin_dwarf_cfa());         \
 		return p;                                                              \
 	}
 

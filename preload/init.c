@@ -9,7 +9,8 @@
 #include "pst.h"
 
 volatile int pst_state = PST_UNINIT;
-struct pst_config pst_cfg = { .sample_bytes = 512 * 1024, .follow_exec = true };
+struct pst_config pst_cfg = { .sample_bytes = 512 * 1024, .follow_exec = true,
+			       .stack_cache = true };
 __thread struct pst_tls pst_tls;
 static pid_t traced_pid;
 
@@ -29,10 +30,12 @@ static void read_config(void)
 {
 	const char *full = getenv("PRESTANDA_FULL");
 	const char *nofollow = getenv("PRESTANDA_NO_FOLLOW");
+	const char *cache = getenv("PRESTANDA_STACK_CACHE");
 
 	pst_cfg.full = full && *full && strcmp(full, "0");
 	pst_cfg.follow_exec = !(nofollow && *nofollow && strcmp(nofollow, "0"));
 	pst_cfg.sample_bytes = env_u64("PRESTANDA_SAMPLE_BYTES", pst_cfg.sample_bytes);
+	pst_cfg.stack_cache = !(cache && !strcmp(cache, "0"));
 }
 
 /* --no-follow: programs this one execs run without the preload. Only our

@@ -20,6 +20,17 @@
 /* Bytes of a thread's event buffer; a full buffer is written as one BLOCK. */
 #define PST_BUF_SIZE (64 * 1024)
 
+/* Stacks seen from one call site at one stack depth, and where their return
+ * addresses sit on the stack, so that the next capture from there can check
+ * them instead of unwinding again (stacks.c). */
+#define PST_SCACHE 32
+struct pst_scache {
+	uint64_t ra, cfa;        /* the hook's return address and its CFA: the key */
+	uint32_t id, depth;      /* depth 0: empty */
+	uint64_t frame[PST_MAX_DEPTH];
+	uint64_t sp[PST_MAX_DEPTH]; /* frame[i] was read from sp[i] - 8 */
+};
+
 /* One thread's recording state: mmap'd, reached through a TLS pointer. */
 struct pst_thr {
 	uint8_t *pos, *end;      /* free room in buf */
@@ -36,6 +47,8 @@ struct pst_thr {
 	/* stack cache: hash of frames -> stack id, direct mapped */
 	uint64_t cache_hash[256];
 	uint32_t cache_id[256];
+	uintptr_t stack_lo, stack_hi; /* this thread's stack; hi 0: not yet known */
+	struct pst_scache scache[PST_SCACHE];
 	volatile int in_use;     /* owner is appending; see thread.c */
 	volatile int stolen;     /* the exit flusher took this buffer */
 	int exited, dtor_rounds;
@@ -49,6 +62,7 @@ struct pst_config {
 	bool full;              /* record every event */
 	bool follow_exec;
 	uint64_t sample_bytes;  /* mean sampling interval in bytes */
+	bool stack_cache;       /* reuse checked stacks (PRESTANDA_STACK_CACHE=0: unwind always) */
 };
 
 /* Process-wide state, set once at init (init.c). */
@@ -171,6 +185,10 @@ const char *pst_out_path(void);
 /* stacks.c */
 void pst_stacks_init(void);
 uint32_t pst_stack_capture(struct pst_thr *t); /* unwind, dedup, emit STACK if new */
+/* The same for a hook whose CFA (__builtin_dwarf_cfa() in the exported
+ * function) is cfa: a stack seen before from there costs a check of its
+ * return addresses instead of an unwind. */
+uint32_t pst_stack_capture_at(struct pst_thr *t, const void *cfa);
 void pst_stacks_reset(void);            /* forked child: ids start over */
 void pst_stacks_lock(bool lock);
 

@@ -46,6 +46,9 @@ static void thr_reset(struct pst_thr *t, uint64_t now)
 	t->full = pst_cfg.full;
 	t->exited = 0;
 	t->dtor_rounds = 0;
+	t->stack_hi = 0; /* a recycled struct serves another thread's stack */
+	for (int i = 0; i < PST_SCACHE; i++)
+		t->scache[i].depth = 0;
 	t->stolen = 0;
 }
 
@@ -256,6 +259,7 @@ void pst_thr_after_fork(void)
 	memset(self->by_kind, 0, sizeof(self->by_kind));
 	memset(self->hist, 0, sizeof(self->hist));
 	memset(self->cache_hash, 0, sizeof(self->cache_hash));
+	memset(self->scache, 0, sizeof(self->scache)); /* ids start over */
 }
 
 /* The forked child's first records, once its trace is open. */
