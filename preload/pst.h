@@ -23,10 +23,13 @@
 /* Stacks seen from one call site at one stack depth, and where their return
  * addresses sit on the stack, so that the next capture from there can check
  * them instead of unwinding again (stacks.c). */
-#define PST_SCACHE 32
+#define PST_SCACHE 128
 struct pst_scache {
 	uint64_t ra, cfa;        /* the hook's return address and its CFA: the key */
-	uint32_t id, depth;      /* depth 0: empty */
+	uint64_t last_hash;      /* the stack last seen at this key */
+	uint32_t id, depth;      /* depth 0: no checked stack yet */
+	uint32_t hits;           /* checks passed since the slots were found */
+	uint16_t streak, need;   /* misses in a row with one stack; how many earn a walk */
 	uint64_t frame[PST_MAX_DEPTH];
 	uint64_t sp[PST_MAX_DEPTH]; /* frame[i] was read from sp[i] - 8 */
 };
@@ -48,6 +51,7 @@ struct pst_thr {
 	uint64_t cache_hash[256];
 	uint32_t cache_id[256];
 	uintptr_t stack_lo, stack_hi; /* this thread's stack; hi 0: not yet known */
+	uint64_t scache_hits, scache_walks; /* does the stack cache pay on this thread? */
 	struct pst_scache scache[PST_SCACHE];
 	volatile int in_use;     /* owner is appending; see thread.c */
 	volatile int stolen;     /* the exit flusher took this buffer */

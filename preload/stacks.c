@@ -28,10 +28,10 @@ static __attribute__((noinline)) uint32_t insert(struct pst_thr *t, uint64_t h,
 	return id;
 }
 
-/* The id of frames f: the per-thread cache of frame hashes, then the table. */
-static uint32_t stack_id(struct pst_thr *t, const uint64_t *f, unsigned depth)
+/* The id of frames f (hash h): the per-thread cache of frame hashes, then
+ * the table. */
+static uint32_t stack_id(struct pst_thr *t, uint64_t h, const uint64_t *f, unsigned depth)
 {
-	uint64_t h = pst_stacktab_hash(f, depth);
 	uint32_t id, slot = h & 255;
 
 	if (t->cache_hash[slot] == h)
@@ -46,22 +46,30 @@ static uint32_t stack_id(struct pst_thr *t, const uint64_t *f, unsigned depth)
 	return id;
 }
 
-/*
- * The stack of the allocation being recorded, innermost first, without the
- * preload's own frames. libunwind's fast trace over cached unwind tables.
- */
-uint32_t pst_stack_capture(struct pst_thr *t)
+/* Frames by libunwind's fast trace over cached unwind tables, innermost
+ * first, without the preload's own. */
+static unsigned backtrace_frames(uint64_t *f)
 {
+	_Static_assert(sizeof(void *) == sizeof(uint64_t), "frames are stored as pointers");
 	void *raw[PST_MAX_DEPTH + 8];
-	uint64_t f[PST_MAX_DEPTH + 8];
 	int n = unw_backtrace(raw, PST_MAX_DEPTH + 8);
-	unsigned skip = 0, depth = 0;
+	unsigned skip = 0, depth;
 
 	while (skip < (unsigned)n && pst_modules_own((uintptr_t)raw[skip]))
 		skip++;
-	for (unsigned i = skip; i < (unsigned)n && depth < PST_MAX_DEPTH; i++)
-		f[depth++] = (uintptr_t)raw[i];
-	return stack_id(t, f, depth);
+	depth = (unsigned)n - skip;
+	if (depth > PST_MAX_DEPTH)
+		depth = PST_MAX_DEPTH;
+	memcpy(f, raw + skip, depth * sizeof(*f));
+	return depth;
+}
+
+uint32_t pst_stack_capture(struct pst_thr *t)
+{
+	uint64_t f[PST_MAX_DEPTH];
+	unsigned depth = backtrace_frames(f);
+
+	return stack_id(t, pst_stacktab_hash(f, depth), f, depth);
 }
 
 /* Where return addresses may be read: this thread's own stack. A program
@@ -112,7 +120,24 @@ static unsigned unwind_with_sp(uint64_t *ip, uint64_t *sp)
 
 static struct pst_scache *scache_slot(struct pst_thr *t, uint64_t ra, uintptr_t cfa)
 {
-	return &t->scache[((ra ^ (cfa >> 4)) * 0x9E3779B97F4A7C15ull) >> (64 - 5)];
+	_Static_assert((PST_SCACHE & (PST_SCACHE - 1)) == 0, "a power of two");
+	return &t->scache[((ra ^ (cfa >> 4)) * 0x9E3779B97F4A7C15ull) >> 57 & (PST_SCACHE - 1)];
+}
+
+/* Find the slots of stack f by stepping; keep them when the walk agrees
+ * with f and stayed on this thread's stack above the hook. */
+static void scache_fill(struct pst_thr *t, struct pst_scache *e, const uint64_t *f,
+			unsigned depth, uint32_t id)
+{
+	uintptr_t cfa = e->cfa;
+	bool ok;
+
+	ok = unwind_with_sp(e->frame, e->sp) == depth && e->sp[0] == cfa &&
+	     !memcmp(e->frame, f, depth * sizeof(*f));
+	for (unsigned i = 1; ok && i < depth; i++)
+		ok = e->sp[i] > cfa && e->sp[i] <= t->stack_hi;
+	e->id = id;
+	e->depth = ok ? depth : 0;
 }
 
 /*
@@ -131,32 +156,64 @@ static bool scache_valid(const struct pst_scache *e, uint64_t ra, uintptr_t cfa)
 	return true;
 }
 
+/* A walk costs about as much as 30 to 50 checks save (measured on sqlite3):
+ * after a fair trial, a thread whose walks earn fewer hits stops walking. */
+#define SCACHE_TRIAL 256
+#define SCACHE_HITS_PER_WALK 50
+
+static bool scache_pays(const struct pst_thr *t)
+{
+	return t->scache_walks < SCACHE_TRIAL ||
+	       t->scache_hits >= SCACHE_HITS_PER_WALK * t->scache_walks;
+}
+
+/*
+ * A miss costs the fast trace. Only a stack that comes back to the same key
+ * is worth the slower walk that finds its slots, after which it costs a
+ * check. A key whose walks did not pay (stacks alternate there) asks for
+ * longer runs of one stack before the next walk, up to 64.
+ */
 uint32_t pst_stack_capture_at(struct pst_thr *t, const void *cfa_p)
 {
 	uintptr_t cfa = (uintptr_t)cfa_p;
 	uint64_t ra = *((const uint64_t *)cfa_p - 1);
+	uint64_t f[PST_MAX_DEPTH], h;
 	struct pst_scache *e;
 	unsigned depth;
-	bool cacheable;
+	uint32_t id;
 
 	if (unlikely(!t->stack_hi))
 		stack_bounds(t);
 	if (cfa <= t->stack_lo || cfa >= t->stack_hi || !pst_cfg.stack_cache)
 		return pst_stack_capture(t);
 	e = scache_slot(t, ra, cfa);
-	if (scache_valid(e, ra, cfa))
+	if (scache_valid(e, ra, cfa)) {
+		e->hits++;
+		t->scache_hits++;
 		return e->id;
+	}
 
-	depth = unwind_with_sp(e->frame, e->sp);
-	/* cacheable when the walk started at this hook and stayed on this stack */
-	cacheable = depth && e->frame[0] == ra && e->sp[0] == cfa;
-	for (unsigned i = 1; cacheable && i < depth; i++)
-		cacheable = e->sp[i] > cfa && e->sp[i] <= t->stack_hi;
-	e->id = stack_id(t, e->frame, depth);
-	e->ra = ra;
-	e->cfa = cfa;
-	e->depth = cacheable && e->id ? depth : 0;
-	return e->id;
+	depth = backtrace_frames(f);
+	h = pst_stacktab_hash(f, depth);
+	id = stack_id(t, h, f, depth);
+	if (e->ra != ra || e->cfa != cfa) { /* a new key takes the slot */
+		e->ra = ra;
+		e->cfa = cfa;
+		e->need = 1;
+		e->streak = 0;
+	} else if (e->depth && e->hits < 8 && e->need < 64) {
+		e->need *= 2; /* the last walk did not pay */
+	}
+	e->depth = 0;
+	e->streak = e->last_hash == h ? e->streak + 1 : 0;
+	e->last_hash = h;
+	if (e->streak >= e->need && id && scache_pays(t)) {
+		t->scache_walks++;
+		scache_fill(t, e, f, depth, id);
+		e->hits = 0;
+		e->streak = 0;
+	}
+	return id;
 }
 
 void pst_stacks_lock(bool lock)

@@ -47,6 +47,7 @@ static void thr_reset(struct pst_thr *t, uint64_t now)
 	t->exited = 0;
 	t->dtor_rounds = 0;
 	t->stack_hi = 0; /* a recycled struct serves another thread's stack */
+	t->scache_hits = t->scache_walks = 0;
 	for (int i = 0; i < PST_SCACHE; i++)
 		t->scache[i].depth = 0;
 	t->stolen = 0;
