@@ -28,6 +28,8 @@ TARGET_CXX := $(wildcard tests/targets/*.cc)
 TARGET_BIN := $(patsubst tests/targets/%.c,$(B)/targets/%,$(filter-out tests/targets/lib%,$(TARGET_C))) \
 	$(TARGET_CXX:tests/targets/%.cc=$(B)/targets/%) \
 	$(patsubst tests/targets/%.c,$(B)/targets/%.so,$(filter tests/targets/lib%,$(TARGET_C)))
+# diff_work built again with its lines shifted, as a second build of the same code.
+TARGET_BIN += $(B)/targets/diff_work_shifted
 # Targets keep their frames and lines exactly as written.
 TARGET_CFLAGS := -O1 -g -fno-inline -fno-omit-frame-pointer -fno-optimize-sibling-calls -Wall
 
@@ -59,6 +61,9 @@ $(B)/targets/lib%.so: tests/targets/lib%.c | $(B)/targets
 
 $(B)/targets/%: tests/targets/%.c | $(B)/targets
 	$(CC) $(TARGET_CFLAGS) -o $@ $< -ldl -lpthread
+
+$(B)/targets/diff_work_shifted: tests/targets/diff_work.c | $(B)/targets
+	$(CC) $(TARGET_CFLAGS) -DSHIFT_LINES -o $@ $<
 
 $(B)/targets/%: tests/targets/%.cc | $(B)/targets
 	$(CXX) $(TARGET_CFLAGS) -o $@ $<

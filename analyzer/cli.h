@@ -10,4 +10,8 @@ int pst_cmd_run(int argc, char **argv);
  * Exit 0, or 1 when the trace cannot be read at all, 2 on usage errors. */
 int pst_cmd_report(int argc, char **argv);
 
+/* diff.c: compare two runs (traces or JSON reports); argv[0] is "diff".
+ * Exit 0 within noise and budget, 1 on a regression, 2 on usage or input errors. */
+int pst_cmd_diff(int argc, char **argv);
+
 #endif

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "findings.h"
 #include "memory.h"
+#include "report.h"
 #include "symbolize.h"
 #include "trace_read.h"
 #include "units.h"
@@ -769,4 +770,22 @@ int pst_cmd_report(int argc, char **argv)
 		return 1;
 	}
 	return status;
+}
+
+/* ---- for other commands ---- */
+
+json_t *pst_report_json(const char *path)
+{
+	struct options o = { .json = true };
+	struct report r = { .path = path };
+	json_t *j = NULL;
+
+	if (!analyze(&r, &o)) {
+		if (r.t->error_offset)
+			fprintf(stderr, "prestanda: %s: a damaged trace cannot be compared\n", path);
+		else
+			j = json_report(&r, &o);
+	}
+	report_free(&r);
+	return j;
 }

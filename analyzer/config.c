@@ -1,0 +1,372 @@
+/* SPDX-License-Identifier: MIT */
+/* Budgets and noise thresholds from the JSON configuration ("performance.budgets"), for diff and production mode. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+static bool known(const char *const *names, const char *name)
+{
+	if (!names)
+		return true;
+	for (; *names; names++)
+		if (!strcmp(*names, name))
+			return true;
+	return false;
+}
+
+/* A non-negative finite number (integer or real). */
+static int number(json_t *v, double *out)
+{
+	double d;
+
+	if (json_is_integer(v))
+		d = (double)json_integer_value(v);
+	else if (json_is_real(v))
+		d = json_real_value(v);
+	else
+		return -1;
+	if (!isfinite(d) || d < 0)
+		return -1;
+	*out = d;
+	return 0;
+}
+
+/* A limit: a number (the maximum) or {"max", "max_increase", "max_increase_pct"}. */
+static int parse_limit(json_t *v, const char *where, struct pst_budget_limit *l, char *err,
+		       size_t errlen)
+{
+	const char *key;
+	json_t *x;
+
+	memset(l, 0, sizeof(*l));
+	if (json_is_number(v)) {
+		if (number(v, &l->max)) {
+			snprintf(err, errlen, "budget %s: the limit must be a number >= 0", where);
+			return -1;
+		}
+		l->has_max = true;
+		return 0;
+	}
+	if (!json_is_object(v)) {
+		snprintf(err, errlen,
+			 "budget %s: expected a number or an object with max, max_increase, max_increase_pct",
+			 where);
+		return -1;
+	}
+	json_object_foreach(v, key, x) {
+		double d;
+		bool *has;
+		double *dst;
+
+		if (!strcmp(key, "max")) {
+			has = &l->has_max;
+			dst = &l->max;
+		} else if (!strcmp(key, "max_increase")) {
+			has = &l->has_increase;
+			dst = &l->max_increase;
+		} else if (!strcmp(key, "max_increase_pct")) {
+			has = &l->has_increase_pct;
+			dst = &l->max_increase_pct;
+		} else {
+			snprintf(err, errlen,
+				 "budget %s: unknown key '%s' (max, max_increase, max_increase_pct)",
+				 where, key);
+			return -1;
+		}
+		if (number(x, &d)) {
+			snprintf(err, errlen, "budget %s.%s: must be a number >= 0", where, key);
+			return -1;
+		}
+		*has = true;
+		*dst = d;
+	}
+	if (!l->has_max && !l->has_increase && !l->has_increase_pct) {
+		snprintf(err, errlen, "budget %s: an empty limit", where);
+		return -1;
+	}
+	return 0;
+}
+
+static int add_budget(struct pst_budgets *b, const char *metric, const char *site,
+		      const struct pst_budget_limit *l)
+{
+	struct pst_budget *nv = realloc(b->v, (b->n + 1) * sizeof(*nv));
+
+	if (!nv)
+		return -ENOMEM;
+	b->v = nv;
+	nv[b->n].limit = *l;
+	nv[b->n].metric = strdup(metric);
+	nv[b->n].site = site ? strdup(site) : NULL;
+	b->n++;
+	if (!nv[b->n - 1].metric || (site && !nv[b->n - 1].site))
+		return -ENOMEM;
+	return 0;
+}
+
+static int parse_sites(json_t *sites, const char *const *site_metrics, struct pst_budgets *b,
+		       char *err, size_t errlen)
+{
+	const char *fn, *metric;
+	json_t *o, *v;
+	char where[512];
+
+	if (!json_is_object(sites)) {
+		snprintf(err, errlen, "budget sites: expected an object of function names");
+		return -1;
+	}
+	json_object_foreach(sites, fn, o) {
+		if (!json_is_object(o)) {
+			snprintf(err, errlen, "budget sites.%s: expected an object of metrics", fn);
+			return -1;
+		}
+		json_object_foreach(o, metric, v) {
+			struct pst_budget_limit l;
+
+			snprintf(where, sizeof(where), "sites.%s.%s", fn, metric);
+			if (!known(site_metrics, metric)) {
+				snprintf(err, errlen, "budget %s: unknown site metric '%s'", where,
+					 metric);
+				return -1;
+			}
+			if (parse_limit(v, where, &l, err, errlen))
+				return -1;
+			if (add_budget(b, metric, fn, &l)) {
+				snprintf(err, errlen, "budget: out of memory");
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+static int parse_noise(json_t *noise, const char *const *totals, struct pst_budgets *b, char *err,
+		       size_t errlen)
+{
+	const char *metric, *key;
+	json_t *o, *v;
+
+	if (!json_is_object(noise)) {
+		snprintf(err, errlen, "budget noise: expected an object of metrics");
+		return -1;
+	}
+	json_object_foreach(noise, metric, o) {
+		struct pst_noise_override nz = { 0 }, *nv;
+
+		if (!known(totals, metric)) {
+			snprintf(err, errlen, "budget noise.%s: unknown metric '%s'", metric, metric);
+			return -1;
+		}
+		if (!json_is_object(o)) {
+			snprintf(err, errlen, "budget noise.%s: expected an object with rel_pct, abs",
+				 metric);
+			return -1;
+		}
+		json_object_foreach(o, key, v) {
+			double d;
+
+			if (number(v, &d)) {
+				snprintf(err, errlen, "budget noise.%s.%s: must be a number >= 0",
+					 metric, key);
+				return -1;
+			}
+			if (!strcmp(key, "rel_pct")) {
+				nz.has_rel = true;
+				nz.rel = d / 100;
+			} else if (!strcmp(key, "abs")) {
+				nz.has_abs = true;
+				nz.abs = d;
+			} else {
+				snprintf(err, errlen, "budget noise.%s: unknown key '%s' (rel_pct, abs)",
+					 metric, key);
+				return -1;
+			}
+		}
+		nv = realloc(b->noise, (b->nnoise + 1) * sizeof(*nv));
+		if (!nv) {
+			snprintf(err, errlen, "budget: out of memory");
+			return -1;
+		}
+		b->noise = nv;
+		nz.metric = strdup(metric);
+		nv[b->nnoise++] = nz;
+		if (!nz.metric) {
+			snprintf(err, errlen, "budget: out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The budgets object: the whole config's performance.budgets, or the root itself. */
+static json_t *budgets_object(json_t *root, char *err, size_t errlen)
+{
+	json_t *perf, *b;
+
+	if (!json_is_object(root)) {
+		snprintf(err, errlen, "budget: the file is not a JSON object");
+		return NULL;
+	}
+	perf = json_object_get(root, "performance");
+	if (!perf)
+		return root;
+	if (!json_is_object(perf)) {
+		snprintf(err, errlen, "budget: \"performance\" is not an object");
+		return NULL;
+	}
+	b = json_object_get(perf, "budgets");
+	if (!json_is_object(b)) {
+		snprintf(err, errlen, "budget: no \"performance.budgets\" object in the file");
+		return NULL;
+	}
+	return b;
+}
+
+int pst_budgets_parse(json_t *root, const char *const *totals, const char *const *site_metrics,
+		      struct pst_budgets *out, char *err, size_t errlen)
+{
+	json_t *bo = budgets_object(root, err, errlen), *v;
+	const char *key;
+
+	memset(out, 0, sizeof(*out));
+	if (!bo)
+		return -1;
+	json_object_foreach(bo, key, v) {
+		struct pst_budget_limit l;
+
+		if (!strcmp(key, "sites")) {
+			if (parse_sites(v, site_metrics, out, err, errlen))
+				goto fail;
+			continue;
+		}
+		if (!strcmp(key, "noise")) {
+			if (parse_noise(v, totals, out, err, errlen))
+				goto fail;
+			continue;
+		}
+		if (!strcmp(key, "default")) {
+			if (parse_limit(v, key, &out->dflt, err, errlen))
+				goto fail;
+			out->has_default = true;
+			continue;
+		}
+		if (!known(totals, key)) {
+			snprintf(err, errlen, "budget: unknown metric '%s'", key);
+			goto fail;
+		}
+		if (parse_limit(v, key, &l, err, errlen))
+			goto fail;
+		if (add_budget(out, key, NULL, &l)) {
+			snprintf(err, errlen, "budget: out of memory");
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	pst_budgets_free(out);
+	return -1;
+}
+
+int pst_budgets_load(const char *path, const char *const *totals, const char *const *site_metrics,
+		     struct pst_budgets *out, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *root;
+	FILE *f;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, errlen, "%s: fopen: %s", path, strerror(errno));
+		return -1;
+	}
+	root = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
+	fclose(f);
+	if (!root) {
+		snprintf(err, errlen, "%s:%d:%d: not valid JSON: %s", path, je.line, je.column,
+			 je.text);
+		return -1;
+	}
+	r = pst_budgets_parse(root, totals, site_metrics, out, err, errlen);
+	json_decref(root);
+	if (r) {
+		char tmp[512];
+
+		snprintf(tmp, sizeof(tmp), "%s: %s", path, err);
+		snprintf(err, errlen, "%s", tmp);
+	}
+	return r;
+}
+
+static bool same(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+const struct pst_budget_limit *pst_budgets_find(const struct pst_budgets *b, const char *metric,
+						const char *site)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (!strcmp(b->v[i].metric, metric) && same(b->v[i].site, site))
+			return &b->v[i].limit;
+	return !site && b->has_default ? &b->dflt : NULL;
+}
+
+const struct pst_noise_override *pst_budgets_noise(const struct pst_budgets *b,
+						   const char *metric)
+{
+	for (size_t i = 0; i < b->nnoise; i++)
+		if (!strcmp(b->noise[i].metric, metric))
+			return &b->noise[i];
+	return NULL;
+}
+
+bool pst_budget_check(const struct pst_budget_limit *l, const char *name, double base,
+		      double value, pst_value_fmt fmt, char *why, size_t whylen)
+{
+	char a[64], b[64], c[64], d[64];
+	double inc = value - base;
+
+	if (l->has_max && value > l->max) {
+		snprintf(why, whylen, "%s is %s, over the limit of %s", name, fmt(value, a, sizeof(a)),
+			 fmt(l->max, b, sizeof(b)));
+		return false;
+	}
+	if (l->has_increase && inc > l->max_increase) {
+		snprintf(why, whylen, "%s grew by %s (%s to %s), over the allowed increase of %s",
+			 name, fmt(inc, a, sizeof(a)), fmt(base, b, sizeof(b)),
+			 fmt(value, c, sizeof(c)), fmt(l->max_increase, d, sizeof(d)));
+		return false;
+	}
+	if (l->has_increase_pct && inc > 0 && (base <= 0 || inc / base * 100 > l->max_increase_pct)) {
+		if (base > 0)
+			snprintf(why, whylen,
+				 "%s grew by %.1f%% (%s to %s), over the allowed increase of %g%%",
+				 name, inc / base * 100, fmt(base, a, sizeof(a)),
+				 fmt(value, b, sizeof(b)), l->max_increase_pct);
+		else
+			snprintf(why, whylen,
+				 "%s grew from 0 to %s, over the allowed increase of %g%%", name,
+				 fmt(value, a, sizeof(a)), l->max_increase_pct);
+		return false;
+	}
+	return true;
+}
+
+void pst_budgets_free(struct pst_budgets *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		free(b->v[i].metric);
+		free(b->v[i].site);
+	}
+	free(b->v);
+	for (size_t i = 0; i < b->nnoise; i++)
+		free(b->noise[i].metric);
+	free(b->noise);
+	memset(b, 0, sizeof(*b));
+}

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/* Budgets and noise thresholds from the JSON configuration ("performance.budgets"), for diff and production mode. */
+#ifndef PST_CONFIG_H
+#define PST_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+/*
+ * A budget for one metric. In the file a metric's value is either a number
+ * (the absolute limit, as max) or an object with any of "max",
+ * "max_increase" (in the metric's unit) and "max_increase_pct" (percent
+ * of the base value).
+ */
+struct pst_budget_limit {
+	bool has_max, has_increase, has_increase_pct;
+	double max, max_increase, max_increase_pct;
+};
+
+/* One budget: metric of the whole program (site NULL) or of the sites of
+ * one function (site is its name). */
+struct pst_budget {
+	char *metric;
+	char *site;
+	struct pst_budget_limit limit;
+};
+
+/* A noise threshold for one metric: a change counts when it exceeds both. */
+struct pst_noise_override {
+	char *metric;
+	bool has_rel, has_abs;
+	double rel; /* fraction of the base value */
+	double abs; /* in the metric's unit */
+};
+
+struct pst_budgets {
+	struct pst_budget *v;
+	size_t n;
+	bool has_default; /* "default": the limit of every metric the file does not name */
+	struct pst_budget_limit dflt;
+	struct pst_noise_override *noise;
+	size_t nnoise;
+};
+
+/*
+ * Read the budgets from a parsed configuration: either the whole config
+ * ({"performance": {"budgets": {...}}}) or the budgets object alone.
+ * Metric names must be in totals (for the program) or site_metrics (under
+ * "sites"); either list NULL-terminated, or NULL to accept any name.
+ * Returns 0, or -1 with one line in err naming the key at fault.
+ */
+int pst_budgets_parse(json_t *root, const char *const *totals,
+		      const char *const *site_metrics, struct pst_budgets *out, char *err,
+		      size_t errlen);
+
+/* pst_budgets_parse on the file at path. */
+int pst_budgets_load(const char *path, const char *const *totals, const char *const *site_metrics,
+		     struct pst_budgets *out, char *err, size_t errlen);
+
+/* The limit for metric (of the sites of function site, or of the program
+ * when site is NULL): the file's own entry, else for the program the
+ * file's default, else NULL. */
+const struct pst_budget_limit *pst_budgets_find(const struct pst_budgets *b, const char *metric,
+						const char *site);
+
+/* The noise override for metric, or NULL. */
+const struct pst_noise_override *pst_budgets_noise(const struct pst_budgets *b,
+						   const char *metric);
+
+/*
+ * Judge a value against a limit: true when it is within. When it is not,
+ * why names the metric, the limit and the observed value (name is how to
+ * call the metric, fmt formats a value of its unit into buf).
+ */
+typedef const char *(*pst_value_fmt)(double v, char *buf, size_t len);
+bool pst_budget_check(const struct pst_budget_limit *l, const char *name, double base,
+		      double value, pst_value_fmt fmt, char *why, size_t whylen);
+
+void pst_budgets_free(struct pst_budgets *b);
+
+#endif

@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: MIT */
+/* What diff compares of one run: the metric table, and a summary read from a JSON report or a trace. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diff.h"
+#include "report.h"
+
+/*
+ * Noise thresholds (README.md, "Regression diffs", has the measurements).
+ * In --full mode every figure is exact and was identical run to run for
+ * every bundled target and the sqlite3 workload, except the peak of
+ * threaded programs (interleaving: 32 B of 1.3 KiB); the thresholds only
+ * absorb what differs between two builds and two machines (paths,
+ * environment, thread timing). In sampled mode the exact totals keep those;
+ * estimates (peak, leaks, temporaries, sites) swing by whole samples, so
+ * their absolute threshold is counted in samples: a byte metric's sample
+ * is the sampling interval, a count metric's the calls one sample of a
+ * 16-byte block stands for (interval / 16).
+ */
+const struct pst_metric_def pst_metrics[] = {
+	{ "alloc_calls", "allocation calls", PST_UNIT_COUNT, "memory.alloc_calls", true, false,
+	  { 0.005, 16 }, { 0.005, 16 } },
+	{ "allocated_bytes", "allocated bytes", PST_UNIT_BYTES, "memory.allocated_bytes", true,
+	  false, { 0.005, 4096 }, { 0.005, 4096 } },
+	{ "peak_heap_bytes", "peak heap", PST_UNIT_BYTES, "memory.peak_heap_bytes", false, true,
+	  { 0.01, 4096 }, { 0.5, 32 } },
+	{ "leaked_bytes", "leaked bytes", PST_UNIT_BYTES, "memory.leaked_bytes", true, true,
+	  { 0.01, 256 }, { 0.5, 32 } },
+	{ "leaked_allocations", "leaked blocks", PST_UNIT_COUNT, "memory.leaked_allocations",
+	  true, true, { 0.01, 0 }, { 1.0, 32 } },
+	{ "temporary_allocations", "temporary allocations", PST_UNIT_COUNT,
+	  "memory.temporary_allocations", true, true, { 0.01, 16 }, { 1.0, 32 } },
+};
+const size_t pst_nmetrics = sizeof(pst_metrics) / sizeof(*pst_metrics);
+
+const char *const pst_metric_names[] = {
+	"alloc_calls",	      "allocated_bytes",       "peak_heap_bytes", "leaked_bytes",
+	"leaked_allocations", "temporary_allocations", NULL,
+};
+
+const struct pst_metric_def pst_site_metrics[PST_SITE_METRICS] = {
+	{ "calls", "calls", PST_UNIT_COUNT, "calls", true, true, { 0.01, 8 }, { 1.0, 32 } },
+	{ "bytes", "bytes", PST_UNIT_BYTES, "bytes", true, true, { 0.01, 1024 }, { 1.0, 64 } },
+	{ "peak_bytes", "at peak", PST_UNIT_BYTES, "peak_bytes", false, true, { 0.05, 4096 },
+	  { 1.0, 64 } },
+	{ "leaked_bytes", "leaked", PST_UNIT_BYTES, "leaked_bytes", true, true, { 0.01, 256 },
+	  { 1.0, 64 } },
+};
+
+const char *const pst_site_metric_names[] = { "calls", "bytes", "peak_bytes", "leaked_bytes",
+					      NULL };
+
+/* The value at a dotted path, or NULL. */
+static json_t *get_path(json_t *o, const char *path)
+{
+	char buf[256], *save = NULL, *k;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (k = strtok_r(buf, ".", &save); k && o; k = strtok_r(NULL, ".", &save))
+		o = json_is_object(o) ? json_object_get(o, k) : NULL;
+	return o;
+}
+
+static bool get_number(json_t *o, const char *path, double *out)
+{
+	json_t *v = get_path(o, path);
+
+	if (!json_is_number(v))
+		return false;
+	*out = json_number_value(v);
+	return true;
+}
+
+char *pst_frame_function(const char *frame, int *line)
+{
+	size_t n = strlen(frame);
+	const char *p;
+
+	*line = 0;
+	if (frame[0] == '[') {
+		/* "[module+0xoff]": offsets move between builds; the module stays. */
+		char *r;
+
+		p = strchr(frame, '+');
+		if (!p)
+			return strdup("[?]");
+		return asprintf(&r, "%.*s]", (int)(p - frame), frame) < 0 ? NULL : r;
+	}
+	if (n && frame[n - 1] == ')') {
+		for (p = frame + n - 1; p > frame; p--)
+			if (p[0] == '(' && p[-1] == ' ')
+				break;
+		if (p > frame) {
+			const char *colon = memrchr(p, ':', (size_t)(frame + n - p));
+
+			if (colon)
+				*line = atoi(colon + 1);
+			return strndup(frame, (size_t)(p - 1 - frame));
+		}
+	}
+	return strdup(frame);
+}
+
+static char *join(char **v, size_t n)
+{
+	size_t len = 1;
+	char *s, *p;
+
+	for (size_t i = 0; i < n; i++)
+		len += strlen(v[i]) + 1;
+	s = p = malloc(len);
+	if (!s)
+		return NULL;
+	*p = 0;
+	for (size_t i = 0; i < n; i++)
+		p += sprintf(p, "%s%s", i ? "\n" : "", v[i]);
+	return s;
+}
+
+/* The strings of a JSON array of strings, and their function key. */
+static int read_stack(json_t *a, char ***stack, size_t *depth, char **fkey, int **lines)
+{
+	char **fns;
+	size_t n = json_is_array(a) ? json_array_size(a) : 0;
+
+	*stack = calloc(n + 1, sizeof(**stack));
+	fns = calloc(n + 1, sizeof(*fns));
+	*lines = calloc(n + 1, sizeof(**lines));
+	*depth = 0;
+	*fkey = NULL;
+	if (!*stack || !fns || !*lines)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		const char *f = json_string_value(json_array_get(a, i));
+
+		(*stack)[i] = strdup(f ? f : "?");
+		if (!(*stack)[i])
+			goto fail;
+		*depth = i + 1;
+		fns[i] = pst_frame_function((*stack)[i], &(*lines)[i]);
+		if (!fns[i])
+			goto fail;
+	}
+	*fkey = join(fns, n);
+	for (size_t i = 0; i < n; i++)
+		free(fns[i]);
+	free(fns);
+	return *fkey ? 0 : -ENOMEM;
+fail:
+	for (size_t i = 0; fns && i < n; i++)
+		free(fns[i]);
+	free(fns);
+	return -ENOMEM;
+}
+
+static int read_site(json_t *o, struct pst_sum_site *s)
+{
+	const char *fn = json_string_value(json_object_get(o, "function"));
+	const char *file = json_string_value(json_object_get(o, "file"));
+	json_t *line = json_object_get(o, "line");
+
+	if (read_stack(json_object_get(o, "stack"), &s->stack, &s->depth, &s->fkey, &s->lines))
+		return -ENOMEM;
+	s->lkey = join(s->stack, s->depth);
+	s->function = fn ? strdup(fn) : NULL;
+	if (fn && file && json_is_integer(line)) {
+		const char *base = strrchr(file, '/');
+
+		if (asprintf(&s->name, "%s (%s:%lld)", fn, base ? base + 1 : file,
+			     (long long)json_integer_value(line)) < 0)
+			s->name = NULL;
+	} else {
+		s->name = strdup(fn ? fn : s->depth ? s->stack[0] : "[no stack]");
+	}
+	if (!s->lkey || !s->name || (fn && !s->function))
+		return -ENOMEM;
+	s->runtime = json_is_true(json_object_get(o, "runtime"));
+	for (int k = 0; k < PST_SITE_METRICS; k++) {
+		json_t *v = json_object_get(o, pst_site_metrics[k].path);
+
+		s->v[k] = json_is_number(v) ? json_number_value(v) : 0;
+	}
+	return 0;
+}
+
+static int read_finding(json_t *o, struct pst_sum_finding *f)
+{
+	const char *id = json_string_value(json_object_get(o, "id"));
+	const char *sev = json_string_value(json_object_get(o, "severity"));
+	const char *title = json_string_value(json_object_get(o, "title"));
+	char **stack, *fkey;
+	size_t depth;
+	int *lines, r = 0;
+
+	if (read_stack(json_object_get(o, "stack"), &stack, &depth, &fkey, &lines))
+		return -ENOMEM;
+	f->id = strdup(id ? id : "?");
+	f->severity = strdup(sev ? sev : "?");
+	f->title = strdup(title ? title : "");
+	f->where = strdup(depth ? stack[0] : "[no stack]");
+	if (asprintf(&f->key, "%s\n%s", id ? id : "?", fkey) < 0)
+		f->key = NULL;
+	if (!f->id || !f->severity || !f->title || !f->where || !f->key)
+		r = -ENOMEM;
+	for (size_t i = 0; i < depth; i++)
+		free(stack[i]);
+	free(stack);
+	free(fkey);
+	free(lines);
+	return r;
+}
+
+int pst_summary_from_json(json_t *rep, const char *source, struct pst_summary *s, char *err,
+			  size_t errlen)
+{
+	json_t *sites, *fs, *v;
+	const char *mode;
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	if (!json_is_object(rep) || !json_is_integer(json_object_get(rep, "prestanda_report"))) {
+		snprintf(err, errlen, "%s: not a prestanda report (no \"prestanda_report\")", source);
+		return -1;
+	}
+	if (json_integer_value(json_object_get(rep, "prestanda_report")) != 1) {
+		snprintf(err, errlen, "%s: report version %lld is not supported (1 is)", source,
+			 (long long)json_integer_value(json_object_get(rep, "prestanda_report")));
+		return -1;
+	}
+	mode = json_string_value(get_path(rep, "memory.mode"));
+	sites = get_path(rep, "memory.sites");
+	if (!mode || !json_is_array(sites)) {
+		snprintf(err, errlen, "%s: the report has no memory section", source);
+		return -1;
+	}
+	s->source = strdup(source);
+	v = get_path(rep, "process.exe");
+	s->exe = strdup(json_is_string(v) ? json_string_value(v) : "?");
+	s->full = !strcmp(mode, "full");
+	s->complete = json_is_true(get_path(rep, "process.complete"));
+	if (!get_number(rep, "memory.sample_bytes", &s->sample_bytes))
+		s->sample_bytes = 0;
+	s->total = calloc(pst_nmetrics, sizeof(*s->total));
+	s->has = calloc(pst_nmetrics, sizeof(*s->has));
+	s->sites = calloc(json_array_size(sites) + 1, sizeof(*s->sites));
+	fs = json_object_get(rep, "findings");
+	s->findings = calloc((json_is_array(fs) ? json_array_size(fs) : 0) + 1,
+			     sizeof(*s->findings));
+	if (!s->source || !s->exe || !s->total || !s->has || !s->sites || !s->findings)
+		goto nomem;
+	for (i = 0; i < pst_nmetrics; i++)
+		s->has[i] = get_number(rep, pst_metrics[i].path, &s->total[i]);
+	json_array_foreach(sites, i, v) {
+		s->nsites = i + 1;
+		if (read_site(v, &s->sites[i]))
+			goto nomem;
+	}
+	if (json_is_array(fs)) {
+		json_array_foreach(fs, i, v) {
+			s->nfindings = i + 1;
+			if (read_finding(v, &s->findings[i]))
+				goto nomem;
+		}
+	}
+	return 0;
+nomem:
+	snprintf(err, errlen, "%s: out of memory", source);
+	pst_summary_free(s);
+	return -1;
+}
+
+/* A JSON report starts with '{' after blanks; a trace with its magic. */
+static int is_json_file(const char *path, bool *json, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	int c;
+
+	if (!f) {
+		snprintf(err, errlen, "%s: fopen: %s", path, strerror(errno));
+		return -1;
+	}
+	do
+		c = getc(f);
+	while (c == ' ' || c == '\n' || c == '\t' || c == '\r');
+	fclose(f);
+	*json = c == '{';
+	return 0;
+}
+
+int pst_summary_load(const char *path, struct pst_summary *s, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *rep;
+	bool json;
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	if (is_json_file(path, &json, err, errlen))
+		return -1;
+	if (json) {
+		rep = json_load_file(path, 0, &je);
+		if (!rep) {
+			snprintf(err, errlen, "%s:%d:%d: not valid JSON: %s", path, je.line,
+				 je.column, je.text);
+			return -1;
+		}
+	} else {
+		rep = pst_report_json(path);
+		if (!rep) {
+			snprintf(err, errlen, "%s: cannot be read as a trace", path);
+			return -1;
+		}
+	}
+	r = pst_summary_from_json(rep, path, s, err, errlen);
+	json_decref(rep);
+	return r;
+}
+
+static void free_site(struct pst_sum_site *s)
+{
+	for (size_t i = 0; i < s->depth; i++)
+		free(s->stack[i]);
+	free(s->stack);
+	free(s->name);
+	free(s->function);
+	free(s->fkey);
+	free(s->lkey);
+	free(s->lines);
+}
+
+void pst_summary_free(struct pst_summary *s)
+{
+	for (size_t i = 0; i < s->nsites; i++)
+		free_site(&s->sites[i]);
+	for (size_t i = 0; i < s->nfindings; i++) {
+		struct pst_sum_finding *f = &s->findings[i];
+
+		free(f->id);
+		free(f->severity);
+		free(f->title);
+		free(f->key);
+		free(f->where);
+	}
+	free(s->sites);
+	free(s->findings);
+	free(s->total);
+	free(s->has);
+	free(s->source);
+	free(s->exe);
+	memset(s, 0, sizeof(*s));
+}

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+/* Budget files: both shapes, every kind of limit, the errors, and judging values against limits. */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "units.h"
+
+static const char *const totals[] = { "alloc_calls", "peak_heap_bytes", NULL };
+static const char *const site_metrics[] = { "calls", "bytes", NULL };
+
+static int parse(const char *text, struct pst_budgets *b, char *err, size_t len)
+{
+	json_error_t je;
+	json_t *j = json_loads(text, 0, &je);
+	int r;
+
+	cr_assert(j, "test JSON does not parse: %s", je.text);
+	r = pst_budgets_parse(j, totals, site_metrics, b, err, len);
+	json_decref(j);
+	return r;
+}
+
+static const char *fmt_bytes(double v, char *buf, size_t len)
+{
+	return pst_fmt_count(v, buf, len);
+}
+
+Test(config, whole_config_shape)
+{
+	struct pst_budgets b;
+	char err[256] = "";
+	const struct pst_budget_limit *l;
+
+	cr_assert_eq(parse("{\"performance\": {\"monitoring\": {\"enabled\": true},"
+			   " \"budgets\": {\"peak_heap_bytes\": 268435456}}}",
+			   &b, err, sizeof(err)),
+		     0, "%s", err);
+	cr_assert_eq(b.n, 1);
+	l = pst_budgets_find(&b, "peak_heap_bytes", NULL);
+	cr_assert(l);
+	cr_expect(l->has_max && !l->has_increase && !l->has_increase_pct);
+	cr_expect_eq(l->max, 268435456.0);
+	cr_expect_null(pst_budgets_find(&b, "alloc_calls", NULL));
+	cr_expect_null(pst_budgets_find(&b, "peak_heap_bytes", "main"));
+	pst_budgets_free(&b);
+}
+
+Test(config, budgets_object_alone)
+{
+	struct pst_budgets b;
+	char err[256] = "";
+	const struct pst_budget_limit *l;
+	const struct pst_noise_override *nz;
+
+	cr_assert_eq(parse("{\"alloc_calls\": {\"max\": 1000, \"max_increase\": 10, \"max_increase_pct\": 2.5},"
+			   " \"default\": {\"max_increase_pct\": 10},"
+			   " \"sites\": {\"parse_request\": {\"calls\": 300, \"bytes\": {\"max_increase_pct\": 0}}},"
+			   " \"noise\": {\"peak_heap_bytes\": {\"rel_pct\": 2, \"abs\": 65536}}}",
+			   &b, err, sizeof(err)),
+		     0, "%s", err);
+	cr_assert_eq(b.n, 3);
+	l = pst_budgets_find(&b, "alloc_calls", NULL);
+	cr_assert(l);
+	cr_expect(l->has_max && l->has_increase && l->has_increase_pct);
+	cr_expect_eq(l->max, 1000.0);
+	cr_expect_eq(l->max_increase, 10.0);
+	cr_expect_eq(l->max_increase_pct, 2.5);
+	/* Not named: the default. */
+	l = pst_budgets_find(&b, "peak_heap_bytes", NULL);
+	cr_assert(l);
+	cr_expect(!l->has_max && l->has_increase_pct && l->max_increase_pct == 10.0);
+	l = pst_budgets_find(&b, "calls", "parse_request");
+	cr_assert(l);
+	cr_expect(l->has_max && l->max == 300.0);
+	l = pst_budgets_find(&b, "bytes", "parse_request");
+	cr_assert(l);
+	cr_expect(l->has_increase_pct && l->max_increase_pct == 0.0 && !l->has_max);
+	/* The default is for the program's metrics, not sites. */
+	cr_expect_null(pst_budgets_find(&b, "calls", "other"));
+	nz = pst_budgets_noise(&b, "peak_heap_bytes");
+	cr_assert(nz);
+	cr_expect(nz->has_rel && nz->has_abs);
+	cr_expect_float_eq(nz->rel, 0.02, 1e-12);
+	cr_expect_eq(nz->abs, 65536.0);
+	cr_expect_null(pst_budgets_noise(&b, "alloc_calls"));
+	pst_budgets_free(&b);
+}
+
+/* Arrays, not pointers: parameters are copied into the test's own process. */
+struct bad {
+	char json[96];
+	char msg[128];
+};
+
+ParameterizedTestParameters(config, rejects)
+{
+	static struct bad v[] = {
+		{ "[]", "budget: the file is not a JSON object" },
+		{ "{\"performance\": 3}", "budget: \"performance\" is not an object" },
+		{ "{\"performance\": {\"pools\": {}}}", "budget: no \"performance.budgets\" object in the file" },
+		{ "{\"peak_heap\": 1}", "budget: unknown metric 'peak_heap'" },
+		{ "{\"alloc_calls\": -1}", "budget alloc_calls: the limit must be a number >= 0" },
+		{ "{\"alloc_calls\": \"10%\"}",
+		  "budget alloc_calls: expected a number or an object with max, max_increase, max_increase_pct" },
+		{ "{\"alloc_calls\": {\"max_pct\": 1}}",
+		  "budget alloc_calls: unknown key 'max_pct' (max, max_increase, max_increase_pct)" },
+		{ "{\"alloc_calls\": {}}", "budget alloc_calls: an empty limit" },
+		{ "{\"alloc_calls\": {\"max\": true}}", "budget alloc_calls.max: must be a number >= 0" },
+		{ "{\"sites\": {\"f\": {\"leaks\": 1}}}", "budget sites.f.leaks: unknown site metric 'leaks'" },
+		{ "{\"sites\": {\"f\": 1}}", "budget sites.f: expected an object of metrics" },
+		{ "{\"noise\": {\"alloc_calls\": {\"pct\": 1}}}",
+		  "budget noise.alloc_calls: unknown key 'pct' (rel_pct, abs)" },
+	};
+
+	return cr_make_param_array(struct bad, v, sizeof(v) / sizeof(*v));
+}
+
+ParameterizedTest(struct bad *p, config, rejects)
+{
+	struct pst_budgets b;
+	char err[256] = "";
+
+	cr_assert_eq(parse(p->json, &b, err, sizeof(err)), -1, "accepted %s", p->json);
+	cr_expect_str_eq(err, p->msg);
+	cr_expect_eq(b.n, 0);
+	cr_expect_null(b.v);
+}
+
+Test(config, any_name_without_lists)
+{
+	struct pst_budgets b;
+	char err[256] = "";
+	json_t *j = json_loads("{\"connects\": 5, \"sites\": {\"f\": {\"lock_wait_ns\": 9}}}", 0, NULL);
+
+	cr_assert_eq(pst_budgets_parse(j, NULL, NULL, &b, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(b.n, 2);
+	cr_expect(pst_budgets_find(&b, "lock_wait_ns", "f"));
+	json_decref(j);
+	pst_budgets_free(&b);
+}
+
+Test(config, load_errors)
+{
+	struct pst_budgets b;
+	char err[512], path[] = "/tmp/pst-config.XXXXXX";
+	int fd = mkstemp(path);
+
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, "{\"alloc_calls\": 1,}", 19), 19);
+	close(fd);
+	cr_expect_eq(pst_budgets_load(path, totals, site_metrics, &b, err, sizeof(err)), -1);
+	cr_expect(strstr(err, "not valid JSON"), "%s", err);
+	cr_expect(!strncmp(err, path, strlen(path)), "%s", err);
+	unlink(path);
+	cr_expect_eq(pst_budgets_load(path, totals, site_metrics, &b, err, sizeof(err)), -1);
+	cr_expect(strstr(err, "fopen: No such file or directory"), "%s", err);
+}
+
+Test(config, check_limits)
+{
+	struct pst_budget_limit max = { .has_max = true, .max = 4500 };
+	struct pst_budget_limit inc = { .has_increase = true, .max_increase = 100 };
+	struct pst_budget_limit pct = { .has_increase_pct = true, .max_increase_pct = 50 };
+	char why[256] = "";
+
+	cr_expect(pst_budget_check(&max, "peak", 0, 4500, fmt_bytes, why, sizeof(why)));
+	cr_expect(!pst_budget_check(&max, "peak", 0, 4501, fmt_bytes, why, sizeof(why)));
+	cr_expect_str_eq(why, "peak is 4,501, over the limit of 4,500");
+	cr_expect(pst_budget_check(&inc, "calls", 201, 301, fmt_bytes, why, sizeof(why)));
+	cr_expect(!pst_budget_check(&inc, "calls", 201, 302, fmt_bytes, why, sizeof(why)));
+	cr_expect_str_eq(why, "calls grew by 101 (201 to 302), over the allowed increase of 100");
+	cr_expect(pst_budget_check(&pct, "calls", 200, 300, fmt_bytes, why, sizeof(why)));
+	cr_expect(!pst_budget_check(&pct, "calls", 200, 301, fmt_bytes, why, sizeof(why)));
+	cr_expect_str_eq(why, "calls grew by 50.5% (200 to 301), over the allowed increase of 50%");
+	cr_expect(!pst_budget_check(&pct, "leaks", 0, 10, fmt_bytes, why, sizeof(why)));
+	cr_expect_str_eq(why, "leaks grew from 0 to 10, over the allowed increase of 50%");
+	/* Decreases are always within. */
+	cr_expect(pst_budget_check(&pct, "calls", 300, 10, fmt_bytes, why, sizeof(why)));
+}
