@@ -10,4 +10,9 @@ int pst_cmd_run(int argc, char **argv);
  * Exit 0, or 1 when the trace cannot be read at all, 2 on usage errors. */
 int pst_cmd_report(int argc, char **argv);
 
+/* flame.c: flame graphs and exports of a trace, or a differential of two;
+ * argv[0] is "flame". Exit 0, 1 when a trace cannot be read, 2 on usage
+ * errors or a metric the trace lacks. */
+int pst_cmd_flame(int argc, char **argv);
+
 #endif
