@@ -86,6 +86,7 @@ $(B)/.deps: scripts/install-deps.sh
 
 test: deps
 	$(MAKE) all $(TEST_BIN) $(TARGET_BIN)
+	scripts/js-deps.sh
 	scripts/run-tests.sh $(TEST_BIN)
 
 check: test
