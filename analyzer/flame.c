@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* `prestanda flame`: pick a metric, turn a trace's stacks into symbolized frames with values, write them. */
+/* `prestanda flame`: pick a metric, turn a trace's stacks into symbolized frames with values, write
+ * them. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -48,21 +49,17 @@ static double v_temporary(const struct pst_stack_stats *st)
 
 /* The first one a trace has data for is its default. */
 const struct pst_metric pst_metrics[] = {
-	{ "cpu", "CPU time", "nanoseconds", "cpu", PST_FAM_CPU, false, NULL },
-	{ "alloc-bytes", "bytes allocated", "bytes", "alloc_space", PST_FAM_MEMORY, false, v_bytes },
-	{ "alloc-calls", "allocation calls", "count", "alloc_objects", PST_FAM_MEMORY, false,
-	  v_calls },
-	{ "peak-bytes", "bytes live at the heap peak", "bytes", "peak_space", PST_FAM_MEMORY, true,
-	  v_peak },
-	{ "leaked-bytes", "bytes never freed", "bytes", "leaked_space", PST_FAM_MEMORY, false,
-	  v_leaked },
-	{ "temporary", "temporary allocations", "count", "temporary_objects", PST_FAM_MEMORY, false,
-	  v_temporary },
-	{ "off-cpu", "time off CPU", "nanoseconds", "off_cpu", PST_FAM_OFFCPU, false, NULL },
-	{ "lock-wait", "time waiting for locks", "nanoseconds", "lock_wait", PST_FAM_LOCK, false,
-	  NULL },
-	{ "connect-time", "time connecting", "nanoseconds", "connect_time", PST_FAM_NET, false,
-	  NULL },
+    {"cpu", "CPU time", "nanoseconds", "cpu", PST_FAM_CPU, false, NULL},
+    {"alloc-bytes", "bytes allocated", "bytes", "alloc_space", PST_FAM_MEMORY, false, v_bytes},
+    {"alloc-calls", "allocation calls", "count", "alloc_objects", PST_FAM_MEMORY, false, v_calls},
+    {"peak-bytes", "bytes live at the heap peak", "bytes", "peak_space", PST_FAM_MEMORY, true,
+     v_peak},
+    {"leaked-bytes", "bytes never freed", "bytes", "leaked_space", PST_FAM_MEMORY, false, v_leaked},
+    {"temporary", "temporary allocations", "count", "temporary_objects", PST_FAM_MEMORY, false,
+     v_temporary},
+    {"off-cpu", "time off CPU", "nanoseconds", "off_cpu", PST_FAM_OFFCPU, false, NULL},
+    {"lock-wait", "time waiting for locks", "nanoseconds", "lock_wait", PST_FAM_LOCK, false, NULL},
+    {"connect-time", "time connecting", "nanoseconds", "connect_time", PST_FAM_NET, false, NULL},
 };
 const size_t pst_nmetrics = sizeof(pst_metrics) / sizeof(*pst_metrics);
 
@@ -71,10 +68,8 @@ const size_t pst_nmetrics = sizeof(pst_metrics) / sizeof(*pst_metrics);
 static bool has_family(const struct pst_trace *t, enum pst_family fam)
 {
 	switch (fam) {
-	case PST_FAM_MEMORY:
-		return t->nevents > 0;
-	default:
-		return false;
+	case PST_FAM_MEMORY: return t->nevents > 0;
+	default: return false;
 	}
 }
 
@@ -142,7 +137,8 @@ static struct entry *map_get(struct map *m, const char *key, uint32_t val, bool 
 		for (size_t i = 0; i < m->cap; i++) {
 			if (!m->tab[i].key)
 				continue;
-			for (j = hash_str(m->tab[i].key) & (ncap - 1); nt[j].key; j = (j + 1) & (ncap - 1))
+			for (j = hash_str(m->tab[i].key) & (ncap - 1); nt[j].key;
+			     j = (j + 1) & (ncap - 1))
 				;
 			nt[j] = m->tab[i];
 		}
@@ -226,7 +222,7 @@ static enum pst_fkind kind_of(const struct pst_frame *f, uint64_t pc)
 static uint32_t func_id(struct pst_flame *fl, const struct pst_frame *f, uint64_t pc, int *err)
 {
 	struct pst_fpool *p = fl->pool;
-	struct pst_ffunc fn = { 0 };
+	struct pst_ffunc fn = {0};
 	char name[1024], key[4096];
 	struct entry *e;
 	bool created;
@@ -422,8 +418,8 @@ static int collect_memory(struct pst_flame *fl, unsigned slot)
 
 		if (!iv)
 			continue;
-		if (add_stack(fl, slot, s->first_stack_id ? pst_trace_stack(t, s->first_stack_id) : NULL,
-			      iv))
+		if (add_stack(fl, slot,
+			      s->first_stack_id ? pst_trace_stack(t, s->first_stack_id) : NULL, iv))
 			goto out;
 		fl->total[slot] += iv;
 	}
@@ -438,10 +434,8 @@ out:
 static int collect(struct pst_flame *fl, unsigned slot)
 {
 	switch (fl->metric->family) {
-	case PST_FAM_MEMORY:
-		return collect_memory(fl, slot);
-	default:
-		return -ENOTSUP;
+	case PST_FAM_MEMORY: return collect_memory(fl, slot);
+	default: return -ENOTSUP;
 	}
 }
 
@@ -631,53 +625,55 @@ enum format { FMT_SVG, FMT_FOLDED, FMT_SPEEDSCOPE, FMT_PPROF };
 
 static void usage(FILE *f)
 {
-	fputs("usage: prestanda flame [options] TRACE\n"
-	      "       prestanda flame [options] BASE.trace NEW.trace    (differential)\n"
-	      "\n"
-	      "Draw a flame graph of one metric of TRACE, or export its stacks.\n"
-	      "\n"
-	      "  -m, --metric M     what the widths measure (default: the first one the trace has)\n"
-	      "  -f, --format F     svg (default), folded, speedscope or pprof\n"
-	      "  -o, --output FILE  write to FILE instead of standard output\n"
-	      "      --normalize    differential: scale BASE to NEW's total before comparing\n"
-	      "      --title T      SVG title instead of program, metric and totals\n"
-	      "      --min-width PX SVG: merge frames narrower than PX pixels (default 0.5)\n"
-	      "  -h, --help         this help\n"
-	      "\n"
-	      "metrics:\n"
-	      "  cpu            CPU time (eBPF sampling)\n"
-	      "  alloc-bytes    bytes allocated\n"
-	      "  alloc-calls    calls to allocation functions\n"
-	      "  peak-bytes     bytes live at the moment the heap peaked\n"
-	      "  leaked-bytes   bytes still allocated at exit\n"
-	      "  temporary      allocations freed before the thread's next allocation\n"
-	      "  off-cpu        time blocked off CPU\n"
-	      "  lock-wait      time waiting for contended locks\n"
-	      "  connect-time   time spent connecting\n"
-	      "\n"
-	      "formats:\n"
-	      "  svg         self-contained interactive SVG: click to zoom, Search, Reset zoom\n"
-	      "  folded      `root;...;leaf count` lines for flamegraph.pl and inferno\n"
-	      "              (`stack count_base count_new` in a differential)\n"
-	      "  speedscope  speedscope's JSON file format\n"
-	      "  pprof       gzipped profile.proto for go tool pprof, Pyroscope and Parca\n"
-	      "\n"
-	      "examples:\n"
-	      "  prestanda flame prestanda.server.4242.trace -o heap.svg\n"
-	      "  prestanda flame --metric peak-bytes TRACE -o peak.svg\n"
-	      "  prestanda flame --format folded TRACE > heap.folded\n"
-	      "  prestanda flame --format speedscope TRACE -o heap.speedscope.json\n"
-	      "  prestanda flame --format pprof TRACE -o heap.pb.gz && go tool pprof -top heap.pb.gz\n"
-	      "  prestanda flame --normalize base.trace new.trace -o diff.svg\n"
-	      "\n"
-	      "A differential graph takes widths from NEW and colours growth red and\n"
-	      "shrinkage blue.\n",
-	      f);
+	fputs(
+	    "usage: prestanda flame [options] TRACE\n"
+	    "       prestanda flame [options] BASE.trace NEW.trace    (differential)\n"
+	    "\n"
+	    "Draw a flame graph of one metric of TRACE, or export its stacks.\n"
+	    "\n"
+	    "  -m, --metric M     what the widths measure (default: the first one the trace has)\n"
+	    "  -f, --format F     svg (default), folded, speedscope or pprof\n"
+	    "  -o, --output FILE  write to FILE instead of standard output\n"
+	    "      --normalize    differential: scale BASE to NEW's total before comparing\n"
+	    "      --title T      SVG title instead of program, metric and totals\n"
+	    "      --min-width PX SVG: merge frames narrower than PX pixels (default 0.5)\n"
+	    "  -h, --help         this help\n"
+	    "\n"
+	    "metrics:\n"
+	    "  cpu            CPU time (eBPF sampling)\n"
+	    "  alloc-bytes    bytes allocated\n"
+	    "  alloc-calls    calls to allocation functions\n"
+	    "  peak-bytes     bytes live at the moment the heap peaked\n"
+	    "  leaked-bytes   bytes still allocated at exit\n"
+	    "  temporary      allocations freed before the thread's next allocation\n"
+	    "  off-cpu        time blocked off CPU\n"
+	    "  lock-wait      time waiting for contended locks\n"
+	    "  connect-time   time spent connecting\n"
+	    "\n"
+	    "formats:\n"
+	    "  svg         self-contained interactive SVG: click to zoom, Search, Reset zoom\n"
+	    "  folded      `root;...;leaf count` lines for flamegraph.pl and inferno\n"
+	    "              (`stack count_base count_new` in a differential)\n"
+	    "  speedscope  speedscope's JSON file format\n"
+	    "  pprof       gzipped profile.proto for go tool pprof, Pyroscope and Parca\n"
+	    "\n"
+	    "examples:\n"
+	    "  prestanda flame prestanda.server.4242.trace -o heap.svg\n"
+	    "  prestanda flame --metric peak-bytes TRACE -o peak.svg\n"
+	    "  prestanda flame --format folded TRACE > heap.folded\n"
+	    "  prestanda flame --format speedscope TRACE -o heap.speedscope.json\n"
+	    "  prestanda flame --format pprof TRACE -o heap.pb.gz && go tool pprof -top "
+	    "heap.pb.gz\n"
+	    "  prestanda flame --normalize base.trace new.trace -o diff.svg\n"
+	    "\n"
+	    "A differential graph takes widths from NEW and colours growth red and\n"
+	    "shrinkage blue.\n",
+	    f);
 }
 
 static int parse_format(const char *s, enum format *out)
 {
-	static const char *const names[] = { "svg", "folded", "speedscope", "pprof" };
+	static const char *const names[] = {"svg", "folded", "speedscope", "pprof"};
 
 	for (int i = 0; i < 4; i++)
 		if (!strcmp(s, names[i])) {
@@ -722,14 +718,16 @@ static int pick_metric(struct pst_flame *fl, const char *name, char *const *path
 	if (name) {
 		fl->metric = metric_find(name);
 		if (!fl->metric) {
-			fprintf(stderr, "prestanda: unknown metric '%s'; see prestanda flame --help\n",
+			fprintf(stderr,
+				"prestanda: unknown metric '%s'; see prestanda flame --help\n",
 				name);
 			return 2;
 		}
 		for (unsigned s = 0; s < fl->nslots; s++)
 			if (!has_family(fl->pool->t[s], fl->metric->family)) {
 				metrics_present(fl->pool->t[s], have, sizeof(have));
-				fprintf(stderr, "prestanda: %s: this trace has no %s data; it has: %s\n",
+				fprintf(stderr,
+					"prestanda: %s: this trace has no %s data; it has: %s\n",
 					paths[s], name, have);
 				return 2;
 			}
@@ -760,21 +758,14 @@ static int write_out(const struct pst_flame *fl, enum format fmt, const char *ou
 		return 1;
 	}
 	switch (fmt) {
-	case FMT_FOLDED:
-		r = pst_flame_write_folded(f, fl);
-		break;
-	case FMT_SPEEDSCOPE:
-		r = pst_flame_write_speedscope(f, fl);
-		break;
-	case FMT_PPROF:
-		r = pst_flame_write_pprof(f, fl);
-		break;
-	default:
-		r = pst_flame_write_svg(f, fl, so);
+	case FMT_FOLDED: r = pst_flame_write_folded(f, fl); break;
+	case FMT_SPEEDSCOPE: r = pst_flame_write_speedscope(f, fl); break;
+	case FMT_PPROF: r = pst_flame_write_pprof(f, fl); break;
+	default: r = pst_flame_write_svg(f, fl, so);
 	}
 	if (fflush(f) || ferror(f)) {
-		fprintf(stderr, "prestanda: cannot write %s: fwrite: %s\n", out ?: "standard output",
-			strerror(errno));
+		fprintf(stderr, "prestanda: cannot write %s: fwrite: %s\n",
+			out ?: "standard output", strerror(errno));
 		r = r ? r : -EIO;
 	}
 	if (out && fclose(f) && !r) {
@@ -789,17 +780,13 @@ static int write_out(const struct pst_flame *fl, enum format fmt, const char *ou
 int pst_cmd_flame(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "metric", required_argument, NULL, 'm' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "normalize", no_argument, NULL, 'N' },
-		{ "title", required_argument, NULL, 'T' },
-		{ "min-width", required_argument, NULL, 'W' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"metric", required_argument, NULL, 'm'}, {"format", required_argument, NULL, 'f'},
+	    {"output", required_argument, NULL, 'o'}, {"normalize", no_argument, NULL, 'N'},
+	    {"title", required_argument, NULL, 'T'},  {"min-width", required_argument, NULL, 'W'},
+	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
 	};
-	struct pst_svg_opts so = { .min_width = DEFAULT_MIN_WIDTH };
-	struct pst_flame fl = { .period = 1 };
+	struct pst_svg_opts so = {.min_width = DEFAULT_MIN_WIDTH};
+	struct pst_flame fl = {.period = 1};
 	const char *metric = NULL, *out = NULL, *exe;
 	enum format fmt = FMT_SVG;
 	bool damaged = false;
@@ -809,39 +796,31 @@ int pst_cmd_flame(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "m:f:o:h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'm':
-			metric = optarg;
-			break;
+		case 'm': metric = optarg; break;
 		case 'f':
 			if (parse_format(optarg, &fmt)) {
-				fprintf(stderr, "prestanda: unknown format '%s'; use svg, folded, speedscope or pprof\n",
+				fprintf(stderr,
+					"prestanda: unknown format '%s'; use svg, folded, "
+					"speedscope or pprof\n",
 					optarg);
 				return 2;
 			}
 			break;
-		case 'o':
-			out = optarg;
-			break;
-		case 'N':
-			fl.normalize = true;
-			break;
-		case 'T':
-			so.title = optarg;
-			break;
+		case 'o': out = optarg; break;
+		case 'N': fl.normalize = true; break;
+		case 'T': so.title = optarg; break;
 		case 'W':
 			so.min_width = strtod(optarg, &end);
 			if (*end || !(so.min_width >= 0)) {
-				fprintf(stderr, "prestanda: --min-width wants a number of pixels, not '%s'\n",
-					optarg);
+				fprintf(
+				    stderr,
+				    "prestanda: --min-width wants a number of pixels, not '%s'\n",
+				    optarg);
 				return 2;
 			}
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
 		}
 	}
 	if (argc - optind < 1 || argc - optind > 2) {
@@ -886,8 +865,9 @@ int pst_cmd_flame(int argc, char **argv)
 		exe = t->proc.exe ? strrchr(t->proc.exe, '/') : NULL;
 		fl.program = exe ? exe + 1 : t->proc.exe ? t->proc.exe : "?";
 		fl.start_realtime_ns = t->proc.start_realtime_ns;
-		fl.duration_ns = t->end_ts > t->proc.start_monotonic_ns ?
-					 t->end_ts - t->proc.start_monotonic_ns : 0;
+		fl.duration_ns = t->end_ts > t->proc.start_monotonic_ns
+				     ? t->end_ts - t->proc.start_monotonic_ns
+				     : 0;
 		rc = write_out(&fl, fmt, out, &so);
 	}
 	flame_free(&fl);

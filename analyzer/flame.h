@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Flame graphs and exports: metrics, symbolized stacks with values, and the writers that render them. */
+/* Flame graphs and exports: metrics, symbolized stacks with values, and the writers that render
+ * them. */
 #ifndef PST_FLAME_H
 #define PST_FLAME_H
 
@@ -18,12 +19,12 @@ struct pst_stack_stats;
 
 /* One metric a flame graph can show. */
 struct pst_metric {
-	const char *name;       /* "alloc-bytes", as given to --metric */
-	const char *what;       /* "bytes allocated", for titles */
-	const char *unit;       /* "bytes", "count" or "nanoseconds" */
+	const char *name;	/* "alloc-bytes", as given to --metric */
+	const char *what;	/* "bytes allocated", for titles */
+	const char *unit;	/* "bytes", "count" or "nanoseconds" */
 	const char *pprof_type; /* sample type in pprof: "alloc_space" */
 	enum pst_family family;
-	bool needs_peaks;       /* memory: needs the second pass */
+	bool needs_peaks;					/* memory: needs the second pass */
 	double (*site_value)(const struct pst_stack_stats *st); /* memory metrics */
 };
 
@@ -32,7 +33,7 @@ struct pst_metric {
 struct pst_ffunc {
 	const char *name;   /* function, or "[module+0xoff]" when unresolved */
 	const char *file;   /* NULL when unknown */
-	int start_line;     /* 0 when unknown */
+	int start_line;	    /* 0 when unknown */
 	const char *module; /* NULL when unknown */
 	enum pst_fkind kind;
 };
@@ -45,10 +46,10 @@ struct pst_fline {
 
 /* One code address with its lines, innermost inlined first. */
 struct pst_floc {
-	uint64_t addr;    /* the call instruction (return address - 1) */
-	uint32_t mapping; /* index into mappings + 1; 0: none */
+	uint64_t addr;		/* the call instruction (return address - 1) */
+	uint32_t mapping;	/* index into mappings + 1; 0: none */
 	uint32_t first, nlines; /* into pst_flame.lines */
-	unsigned slot;    /* which trace it came from */
+	unsigned slot;		/* which trace it came from */
 };
 
 /* A loaded object, for pprof. */
@@ -75,7 +76,7 @@ struct pst_flame {
 	const struct pst_metric *metric;
 	const char *program; /* base name of the (NEW) trace's program */
 	unsigned nslots;     /* 1, or 2 in a diff */
-	bool normalize;      /* diff: BASE scaled to NEW's total for colours */
+	bool normalize;	     /* diff: BASE scaled to NEW's total for colours */
 	struct pst_ffunc *funcs;
 	size_t nfuncs;
 	struct pst_fline *lines;
@@ -87,14 +88,14 @@ struct pst_flame {
 	struct pst_fstack *stacks; /* sorted: by names root first, then ids */
 	size_t nstacks;
 	int64_t total[2];
-	uint64_t period;           /* pprof: bytes per sample, 1 when exact */
+	uint64_t period; /* pprof: bytes per sample, 1 when exact */
 	uint64_t start_realtime_ns, duration_ns;
-	struct pst_fpool *pool;    /* private */
+	struct pst_fpool *pool; /* private */
 };
 
 /* SVG rendering settings. */
 struct pst_svg_opts {
-	double min_width; /* frames narrower than this many pixels are merged */
+	double min_width;  /* frames narrower than this many pixels are merged */
 	const char *title; /* NULL: program, metric and totals */
 };
 

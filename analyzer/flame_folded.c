@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Folded stacks: one `root;...;leaf count` line per distinct stack, as flamegraph.pl and inferno read. */
+/* Folded stacks: one `root;...;leaf count` line per distinct stack, as flamegraph.pl and inferno
+ * read. */
 #include <inttypes.h>
 #include <string.h>
 
@@ -14,7 +15,7 @@ int pst_flame_write_folded(FILE *f, const struct pst_flame *fl)
 {
 	/* Stacks are sorted by their frames: equal ones are neighbours. */
 	for (size_t i = 0; i < fl->nstacks;) {
-		int64_t v[2] = { 0, 0 };
+		int64_t v[2] = {0, 0};
 		size_t j = i;
 
 		for (; j < fl->nstacks && same_funcs(&fl->stacks[i], &fl->stacks[j]); j++) {

@@ -83,12 +83,13 @@ static int64_t str_id(struct strtab *t, const char *s)
 /* Gzip len bytes of buf into f. */
 static int gzip_to(FILE *f, const uint8_t *buf, size_t len)
 {
-	z_stream z = { 0 };
+	z_stream z = {0};
 	uint8_t out[65536];
 	int zr;
 
 	/* 15 + 16: a gzip wrapper (its time stamp stays 0, so output is stable). */
-	if (deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	if (deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+	    Z_OK)
 		return -ENOMEM;
 	z.next_in = (uint8_t *)buf;
 	z.avail_in = (uInt)len;
@@ -156,9 +157,9 @@ static int parts_alloc(struct parts *p, const struct pst_flame *fl, size_t nloci
 	p->funcs = calloc(fl->nfuncs + 1, sizeof(*p->funcs));
 	p->pfuncs = calloc(fl->nfuncs + 1, sizeof(*p->pfuncs));
 	return p->samples && p->psamples && p->values && p->locids && p->maps && p->pmaps &&
-			       p->locs && p->plocs && p->lines && p->plines && p->funcs && p->pfuncs ?
-		       0 :
-		       -ENOMEM;
+		       p->locs && p->plocs && p->lines && p->plines && p->funcs && p->pfuncs
+		   ? 0
+		   : -ENOMEM;
 }
 
 static void fill_functions(Profile *pr, struct parts *p, const struct pst_flame *fl,
@@ -260,8 +261,8 @@ static void fill_samples(Profile *pr, struct parts *p, const struct pst_flame *f
 
 int pst_flame_write_pprof(FILE *f, const struct pst_flame *fl)
 {
-	struct strtab t = { 0 };
-	struct parts p = { 0 };
+	struct strtab t = {0};
+	struct parts p = {0};
 	Profile pr = PERFTOOLS__PROFILES__PROFILE__INIT;
 	size_t nlocids = 0, len;
 	uint8_t *buf = NULL;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* speedscope's JSON file format: shared frames with file and line, one sampled profile of the metric. */
+/* speedscope's JSON file format: shared frames with file and line, one sampled profile of the
+ * metric. */
 #include <errno.h>
 #include <jansson.h>
 #include <string.h>
@@ -78,9 +79,10 @@ int pst_flame_write_speedscope(FILE *f, const struct pst_flame *fl)
 			"$schema", SPEEDSCOPE_SCHEMA, "shared", "frames", frames_json(fl),
 			"profiles", "type", "sampled", "name", name, "unit", unit_of(fl->metric),
 			"startValue", (json_int_t)0, "endValue", (json_int_t)fl->total[0],
-			"samples", samples, "weights", weights, "name", name,
-			"activeProfileIndex", 0, "exporter", "prestanda");
-	if (doc && json_dumpf(doc, f, JSON_COMPACT | JSON_PRESERVE_ORDER) == 0 && fputc('\n', f) != EOF)
+			"samples", samples, "weights", weights, "name", name, "activeProfileIndex",
+			0, "exporter", "prestanda");
+	if (doc && json_dumpf(doc, f, JSON_COMPACT | JSON_PRESERVE_ORDER) == 0 &&
+	    fputc('\n', f) != EOF)
 		r = 0;
 	else if (doc)
 		r = -EIO;

@@ -11,10 +11,10 @@
 
 /* Geometry in pixels. */
 #define SVG_WIDTH 1200.0
-#define SVG_PAD 10.0
-#define FRAME_H 16
-#define TOP 64
-#define BOTTOM 44
+#define SVG_PAD	  10.0
+#define FRAME_H	  16
+#define TOP	  64
+#define BOTTOM	  44
 /* Average width of a 12 px monospace character, for labels. */
 #define CHAR_W 7.2
 
@@ -22,7 +22,7 @@
 
 /* One frame of the merged tree: all stacks through the same path. */
 struct node {
-	uint32_t func; /* NO_NODE for the root */
+	uint32_t func;		    /* NO_NODE for the root */
 	uint32_t first, last, next; /* children and siblings */
 	uint32_t depth;
 	int64_t v[2];
@@ -132,14 +132,10 @@ static uint32_t kind_colour(const struct pst_ffunc *fn)
 	double v = (name_hash(fn->name) % 1000) / 1000.0;
 
 	switch (fn->kind) {
-	case PST_FK_OWN:
-		return hsl(18 + 30 * v, 0.80, 0.60 + 0.06 * v);
-	case PST_FK_LIB:
-		return hsl(190 + 30 * v, 0.55, 0.62 + 0.06 * v);
-	case PST_FK_KERNEL:
-		return hsl(95 + 30 * v, 0.50, 0.55 + 0.06 * v);
-	default:
-		return hsl(0, 0, 0.66 + 0.06 * v);
+	case PST_FK_OWN: return hsl(18 + 30 * v, 0.80, 0.60 + 0.06 * v);
+	case PST_FK_LIB: return hsl(190 + 30 * v, 0.55, 0.62 + 0.06 * v);
+	case PST_FK_KERNEL: return hsl(95 + 30 * v, 0.50, 0.55 + 0.06 * v);
+	default: return hsl(0, 0, 0.66 + 0.06 * v);
 	}
 }
 
@@ -160,18 +156,10 @@ static void put_escaped(FILE *f, const char *s, size_t max)
 {
 	for (size_t i = 0; *s && i < max; s++, i++) {
 		switch (*s) {
-		case '&':
-			fputs("&amp;", f);
-			break;
-		case '<':
-			fputs("&lt;", f);
-			break;
-		case '>':
-			fputs("&gt;", f);
-			break;
-		case '"':
-			fputs("&quot;", f);
-			break;
+		case '&': fputs("&amp;", f); break;
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '"': fputs("&quot;", f); break;
 		default:
 			if ((unsigned char)*s >= 0x20)
 				putc(*s, f);
@@ -242,12 +230,13 @@ static void emit(const struct render *r, uint32_t id, double x)
 	const struct node *n = &r->t->v[id];
 	const char *name = n->func == NO_NODE ? "all" : r->fl->funcs[n->func].name;
 	int kind = n->func == NO_NODE ? PST_FK_UNKNOWN : (int)r->fl->funcs[n->func].kind;
-	int64_t small[2] = { 0, 0 };
+	int64_t small[2] = {0, 0};
 	double cx = x;
 	size_t nsmall = 0;
 	char buf[64];
 
-	put_frame(r, name, kind, fill_of(r, n), n->v, x, (double)n->v[r->slot] * r->scale, n->depth);
+	put_frame(r, name, kind, fill_of(r, n), n->v, x, (double)n->v[r->slot] * r->scale,
+		  n->depth);
 	for (uint32_t c = n->first; c != NO_NODE; c = r->t->v[c].next) {
 		const struct node *ch = &r->t->v[c];
 		double w = (double)ch->v[r->slot] * r->scale;
@@ -280,12 +269,13 @@ static void put_title(FILE *f, const struct pst_flame *fl, const struct pst_svg_
 		put_escaped(f, fl->program, SIZE_MAX);
 		fprintf(f, ": %s%s", fl->metric->name, fl->nslots == 2 ? " (differential)" : "");
 	}
-	fputs("</text>\n<text id=\"subtitle\" class=\"ui sub\" x=\"600\" y=\"44\" text-anchor=\"middle\">",
+	fputs("</text>\n<text id=\"subtitle\" class=\"ui sub\" x=\"600\" y=\"44\" "
+	      "text-anchor=\"middle\">",
 	      f);
 	if (fl->nslots == 2) {
 		double d = fl->total[0] ? 100.0 * (double)(fl->total[1] - fl->total[0]) /
-						  (double)fl->total[0] :
-					  0;
+					      (double)fl->total[0]
+					: 0;
 
 		fprintf(f, "%s: base %s, new %s %s (%+.1f%%)%s; red grew, blue shrank",
 			fl->metric->what, pst_fmt_count((double)fl->total[0], a, sizeof(a)),
@@ -299,106 +289,113 @@ static void put_title(FILE *f, const struct pst_flame *fl, const struct pst_svg_
 }
 
 static const char svg_style[] =
-	"<style>\n"
-	"text{font:12px monospace;fill:#000}\n"
-	".bg{fill:#f6f6f4}.ui{fill:#222}.ui.sub{fill:#555}#title{font-size:17px}\n"
-	".btn{cursor:pointer;text-decoration:underline}\n"
-	".f{cursor:pointer}.f:hover rect{stroke:#000;stroke-width:.6}\n"
-	".f text{pointer-events:none}.hl rect{fill:#d63ad6}\n"
-	"#tip rect{fill:#fffbe6;stroke:#888}#tip text{fill:#000}\n"
-	"@media (prefers-color-scheme:dark){.bg{fill:#1d1f21}.ui{fill:#ddd}.ui.sub{fill:#aaa}}\n"
-	"</style>\n";
+    "<style>\n"
+    "text{font:12px monospace;fill:#000}\n"
+    ".bg{fill:#f6f6f4}.ui{fill:#222}.ui.sub{fill:#555}#title{font-size:17px}\n"
+    ".btn{cursor:pointer;text-decoration:underline}\n"
+    ".f{cursor:pointer}.f:hover rect{stroke:#000;stroke-width:.6}\n"
+    ".f text{pointer-events:none}.hl rect{fill:#d63ad6}\n"
+    "#tip rect{fill:#fffbe6;stroke:#888}#tip text{fill:#000}\n"
+    "@media (prefers-color-scheme:dark){.bg{fill:#1d1f21}.ui{fill:#ddd}.ui.sub{fill:#aaa}}\n"
+    "</style>\n";
 
 /* Zoom, search, reset and tooltips; no external resource. */
 static const char svg_script[] =
-	"<script><![CDATA[\n"
-	"'use strict';\n"
-	"var svg=document.documentElement,W=+svg.getAttribute('width'),P=10,CW=7.2;\n"
-	"var unit=svg.getAttribute('data-unit'),total=+svg.getAttribute('data-total');\n"
-	"var fr=[].map.call(document.querySelectorAll('#frames .f'),function(g){\n"
-	"  var r=g.firstChild;return {g:g,r:r,t:g.querySelector('text'),n:g.getAttribute('data-n'),\n"
-	"  v:+g.getAttribute('data-v'),b:g.getAttribute('data-b'),x:+r.getAttribute('x'),\n"
-	"  w:+r.getAttribute('width'),y:+r.getAttribute('y')};});\n"
-	"var tip=document.getElementById('tip'),tipt=tip.querySelector('text'),\n"
-	"  tipr=tip.querySelector('rect'),details=document.getElementById('details'),\n"
-	"  reset=document.getElementById('reset'),matched=document.getElementById('matched');\n"
-	"function num(v){return Math.round(v).toString().replace(/\\B(?=(\\d{3})+(?!\\d))/g,',');}\n"
-	"function describe(o){var s=o.n+': '+num(o.v)+(unit=='count'?'':' '+unit)+' ('+\n"
-	"  (total?(100*o.v/total).toFixed(2):'0.00')+'%)';if(o.b!==null){var b=+o.b;\n"
-	"  s+=', base '+num(b)+(b?' ('+(o.v>=b?'+':'')+(100*(o.v-b)/b).toFixed(1)+'%)':' (new)');}\n"
-	"  return s;}\n"
-	"function label(o,x,w){var fit=Math.floor((w-6)/CW),s='';if(w>2*CW&&fit>=3)\n"
-	"  s=o.n.length<=fit?o.n:o.n.substr(0,fit-2)+'..';if(!o.t){if(!s)return;\n"
-	"  o.t=document.createElementNS('http://www.w3.org/2000/svg','text');\n"
-	"  o.t.setAttribute('y',o.y+11.5);o.g.appendChild(o.t);}\n"
-	"  o.t.setAttribute('x',(x+3).toFixed(2));o.t.textContent=s;}\n"
-	"function place(o,x,w){o.r.setAttribute('x',x.toFixed(2));o.r.setAttribute('width',\n"
-	"  w.toFixed(2));label(o,x,w);o.g.style.display='';}\n"
-	"var zoomed=null;\n"
-	"function zoom(z){var e=1e-6*W;if(z===fr[0])z=null;zoomed=z;\n"
-	"  reset.style.display=z?'':'none';if(!z){fr.forEach(function(o){place(o,o.x,o.w);\n"
-	"  o.g.style.opacity='';});return;}var k=(W-2*P)/z.w;\n"
-	"  fr.forEach(function(o){if(o.y>=z.y&&o.x<=z.x+e&&o.x+o.w>=z.x+z.w-e){\n"
-	"    place(o,P,W-2*P);o.g.style.opacity=o===z?'':'0.6';}\n"
-	"  else if(o.y<z.y&&o.x>=z.x-e&&o.x+o.w<=z.x+z.w+e){place(o,P+(o.x-z.x)*k,o.w*k);\n"
-	"    o.g.style.opacity='';}\n"
-	"  else o.g.style.display='none';});}\n"
-	"function search(term){var re,hit=[],cover=0,end=-1;\n"
-	"  fr.forEach(function(o){o.g.classList.remove('hl');});\n"
-	"  if(!term){matched.textContent='';svg.setAttribute('data-matches','0');return;}\n"
-	"  try{re=new RegExp(term);}catch(err){re={test:function(s){return s.indexOf(term)>=0;}};}\n"
-	"  fr.forEach(function(o){if(o!==fr[0]&&re.test(o.n)){o.g.classList.add('hl');hit.push(o);}});\n"
-	"  hit.sort(function(a,b){return a.x-b.x||b.w-a.w;});\n"
-	"  hit.forEach(function(o){var a=Math.max(o.x,end),b=o.x+o.w;if(b>a){cover+=b-a;end=b;}});\n"
-	"  svg.setAttribute('data-matches',hit.length);matched.textContent='Matched: '+\n"
-	"  (fr.length?(100*cover/fr[0].w).toFixed(1):'0.0')+'% ('+hit.length+' frames)';}\n"
-	"fr.forEach(function(o){o.g.addEventListener('click',function(){zoom(o);});\n"
-	"  o.g.addEventListener('mousemove',function(ev){var s=describe(o),pt=svg.createSVGPoint();\n"
-	"  details.textContent=s;tipt.textContent=s;pt.x=ev.clientX;pt.y=ev.clientY;\n"
-	"  var m=svg.getScreenCTM(),p=m?pt.matrixTransform(m.inverse()):pt,tw=s.length*CW+8;\n"
-	"  var tx=Math.min(p.x+12,W-tw-2),ty=p.y+18;tipr.setAttribute('x',tx);tipr.setAttribute('y',ty);\n"
-	"  tipr.setAttribute('width',tw);tipt.setAttribute('x',tx+4);tipt.setAttribute('y',ty+14);\n"
-	"  tip.setAttribute('visibility','visible');});\n"
-	"  o.g.addEventListener('mouseout',function(){tip.setAttribute('visibility','hidden');\n"
-	"  details.textContent=' ';});});\n"
-	"reset.addEventListener('click',function(){zoom(null);});\n"
-	"document.getElementById('search').addEventListener('click',function(){\n"
-	"  var t=prompt('Search frames (regular expression):','');if(t!==null)search(t);});\n"
-	"window.addEventListener('keydown',function(ev){if((ev.ctrlKey||ev.metaKey)&&ev.key=='f'){\n"
-	"  ev.preventDefault();var t=prompt('Search frames (regular expression):','');\n"
-	"  if(t!==null)search(t);}else if(ev.key=='Escape'){zoom(null);search('');}});\n"
-	"]]></script>\n";
+    "<script><![CDATA[\n"
+    "'use strict';\n"
+    "var svg=document.documentElement,W=+svg.getAttribute('width'),P=10,CW=7.2;\n"
+    "var unit=svg.getAttribute('data-unit'),total=+svg.getAttribute('data-total');\n"
+    "var fr=[].map.call(document.querySelectorAll('#frames .f'),function(g){\n"
+    "  var r=g.firstChild;return {g:g,r:r,t:g.querySelector('text'),n:g.getAttribute('data-n'),\n"
+    "  v:+g.getAttribute('data-v'),b:g.getAttribute('data-b'),x:+r.getAttribute('x'),\n"
+    "  w:+r.getAttribute('width'),y:+r.getAttribute('y')};});\n"
+    "var tip=document.getElementById('tip'),tipt=tip.querySelector('text'),\n"
+    "  tipr=tip.querySelector('rect'),details=document.getElementById('details'),\n"
+    "  reset=document.getElementById('reset'),matched=document.getElementById('matched');\n"
+    "function num(v){return Math.round(v).toString().replace(/\\B(?=(\\d{3})+(?!\\d))/g,',');}\n"
+    "function describe(o){var s=o.n+': '+num(o.v)+(unit=='count'?'':' '+unit)+' ('+\n"
+    "  (total?(100*o.v/total).toFixed(2):'0.00')+'%)';if(o.b!==null){var b=+o.b;\n"
+    "  s+=', base '+num(b)+(b?' ('+(o.v>=b?'+':'')+(100*(o.v-b)/b).toFixed(1)+'%)':' (new)');}\n"
+    "  return s;}\n"
+    "function label(o,x,w){var fit=Math.floor((w-6)/CW),s='';if(w>2*CW&&fit>=3)\n"
+    "  s=o.n.length<=fit?o.n:o.n.substr(0,fit-2)+'..';if(!o.t){if(!s)return;\n"
+    "  o.t=document.createElementNS('http://www.w3.org/2000/svg','text');\n"
+    "  o.t.setAttribute('y',o.y+11.5);o.g.appendChild(o.t);}\n"
+    "  o.t.setAttribute('x',(x+3).toFixed(2));o.t.textContent=s;}\n"
+    "function place(o,x,w){o.r.setAttribute('x',x.toFixed(2));o.r.setAttribute('width',\n"
+    "  w.toFixed(2));label(o,x,w);o.g.style.display='';}\n"
+    "var zoomed=null;\n"
+    "function zoom(z){var e=1e-6*W;if(z===fr[0])z=null;zoomed=z;\n"
+    "  reset.style.display=z?'':'none';if(!z){fr.forEach(function(o){place(o,o.x,o.w);\n"
+    "  o.g.style.opacity='';});return;}var k=(W-2*P)/z.w;\n"
+    "  fr.forEach(function(o){if(o.y>=z.y&&o.x<=z.x+e&&o.x+o.w>=z.x+z.w-e){\n"
+    "    place(o,P,W-2*P);o.g.style.opacity=o===z?'':'0.6';}\n"
+    "  else if(o.y<z.y&&o.x>=z.x-e&&o.x+o.w<=z.x+z.w+e){place(o,P+(o.x-z.x)*k,o.w*k);\n"
+    "    o.g.style.opacity='';}\n"
+    "  else o.g.style.display='none';});}\n"
+    "function search(term){var re,hit=[],cover=0,end=-1;\n"
+    "  fr.forEach(function(o){o.g.classList.remove('hl');});\n"
+    "  if(!term){matched.textContent='';svg.setAttribute('data-matches','0');return;}\n"
+    "  try{re=new RegExp(term);}catch(err){re={test:function(s){return s.indexOf(term)>=0;}};}\n"
+    "  "
+    "fr.forEach(function(o){if(o!==fr[0]&&re.test(o.n)){o.g.classList.add('hl');hit.push(o);}});\n"
+    "  hit.sort(function(a,b){return a.x-b.x||b.w-a.w;});\n"
+    "  hit.forEach(function(o){var a=Math.max(o.x,end),b=o.x+o.w;if(b>a){cover+=b-a;end=b;}});\n"
+    "  svg.setAttribute('data-matches',hit.length);matched.textContent='Matched: '+\n"
+    "  (fr.length?(100*cover/fr[0].w).toFixed(1):'0.0')+'% ('+hit.length+' frames)';}\n"
+    "fr.forEach(function(o){o.g.addEventListener('click',function(){zoom(o);});\n"
+    "  o.g.addEventListener('mousemove',function(ev){var s=describe(o),pt=svg.createSVGPoint();\n"
+    "  details.textContent=s;tipt.textContent=s;pt.x=ev.clientX;pt.y=ev.clientY;\n"
+    "  var m=svg.getScreenCTM(),p=m?pt.matrixTransform(m.inverse()):pt,tw=s.length*CW+8;\n"
+    "  var "
+    "tx=Math.min(p.x+12,W-tw-2),ty=p.y+18;tipr.setAttribute('x',tx);tipr.setAttribute('y',ty);\n"
+    "  tipr.setAttribute('width',tw);tipt.setAttribute('x',tx+4);tipt.setAttribute('y',ty+14);\n"
+    "  tip.setAttribute('visibility','visible');});\n"
+    "  o.g.addEventListener('mouseout',function(){tip.setAttribute('visibility','hidden');\n"
+    "  details.textContent=' ';});});\n"
+    "reset.addEventListener('click',function(){zoom(null);});\n"
+    "document.getElementById('search').addEventListener('click',function(){\n"
+    "  var t=prompt('Search frames (regular expression):','');if(t!==null)search(t);});\n"
+    "window.addEventListener('keydown',function(ev){if((ev.ctrlKey||ev.metaKey)&&ev.key=='f'){\n"
+    "  ev.preventDefault();var t=prompt('Search frames (regular expression):','');\n"
+    "  if(t!==null)search(t);}else if(ev.key=='Escape'){zoom(null);search('');}});\n"
+    "]]></script>\n";
 
 static void put_legend(FILE *f, const struct pst_flame *fl, double y)
 {
-	static const char *const kinds[] = { "own code", "libraries", "kernel", "unresolved" };
-	const struct pst_ffunc sample[] = { { .name = "", .kind = PST_FK_OWN },
-					    { .name = "", .kind = PST_FK_LIB },
-					    { .name = "", .kind = PST_FK_KERNEL },
-					    { .name = "", .kind = PST_FK_UNKNOWN } };
+	static const char *const kinds[] = {"own code", "libraries", "kernel", "unresolved"};
+	const struct pst_ffunc sample[] = {{.name = "", .kind = PST_FK_OWN},
+					   {.name = "", .kind = PST_FK_LIB},
+					   {.name = "", .kind = PST_FK_KERNEL},
+					   {.name = "", .kind = PST_FK_UNKNOWN}};
 	double x = SVG_WIDTH - SVG_PAD - 4 * 110;
 
 	if (fl->nslots == 2) {
-		fprintf(f, "<g id=\"legend\"><rect x=\"%.0f\" y=\"%.0f\" width=\"12\" height=\"12\" fill=\"#%06x\"/>"
-			   "<text class=\"ui\" x=\"%.0f\" y=\"%.0f\">grew</text>",
+		fprintf(f,
+			"<g id=\"legend\"><rect x=\"%.0f\" y=\"%.0f\" width=\"12\" height=\"12\" "
+			"fill=\"#%06x\"/>"
+			"<text class=\"ui\" x=\"%.0f\" y=\"%.0f\">grew</text>",
 			x + 220, y, hsl(0, 0.85, 0.6), x + 236, y + 10);
-		fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"12\" height=\"12\" fill=\"#%06x\"/>"
-			   "<text class=\"ui\" x=\"%.0f\" y=\"%.0f\">shrank</text></g>\n",
+		fprintf(f,
+			"<rect x=\"%.0f\" y=\"%.0f\" width=\"12\" height=\"12\" fill=\"#%06x\"/>"
+			"<text class=\"ui\" x=\"%.0f\" y=\"%.0f\">shrank</text></g>\n",
 			x + 330, y, hsl(218, 0.85, 0.6), x + 346, y + 10);
 		return;
 	}
 	fputs("<g id=\"legend\">", f);
 	for (int i = 0; i < 4; i++)
-		fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"12\" height=\"12\" fill=\"#%06x\"/>"
-			   "<text class=\"ui\" x=\"%.0f\" y=\"%.0f\">%s</text>",
-			x + 110 * i, y, kind_colour(&sample[i]), x + 110 * i + 16, y + 10, kinds[i]);
+		fprintf(f,
+			"<rect x=\"%.0f\" y=\"%.0f\" width=\"12\" height=\"12\" fill=\"#%06x\"/>"
+			"<text class=\"ui\" x=\"%.0f\" y=\"%.0f\">%s</text>",
+			x + 110 * i, y, kind_colour(&sample[i]), x + 110 * i + 16, y + 10,
+			kinds[i]);
 	fputs("</g>\n", f);
 }
 
 int pst_flame_write_svg(FILE *f, const struct pst_flame *fl, const struct pst_svg_opts *o)
 {
-	struct tree t = { 0 };
-	struct render r = { .f = f, .fl = fl, .t = &t, .min_w = o->min_width, .bscale = 1 };
+	struct tree t = {0};
+	struct render r = {.f = f, .fl = fl, .t = &t, .min_w = o->min_width, .bscale = 1};
 	double h;
 
 	if (tree_build(&t, fl)) {
@@ -411,25 +408,31 @@ int pst_flame_write_svg(FILE *f, const struct pst_flame *fl, const struct pst_sv
 		r.bscale = (double)fl->total[1] / (double)fl->total[0];
 	h = TOP + (t.max_depth + 1) * FRAME_H + BOTTOM;
 	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n", f);
-	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%.0f\" "
-		   "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" data-unit=\"%s\" data-total=\"%" PRId64
-		   "\">\n",
+	fprintf(f,
+		"<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%.0f\" "
+		"height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" data-unit=\"%s\" data-total=\"%" PRId64
+		"\">\n",
 		SVG_WIDTH, h, SVG_WIDTH, h, fl->metric->unit, t.v[0].v[r.slot]);
 	fputs(svg_style, f);
 	fputs("<rect class=\"bg\" x=\"0\" y=\"0\" width=\"100%\" height=\"100%\"/>\n", f);
 	put_title(f, fl, o);
-	fputs("<text id=\"reset\" class=\"ui btn\" x=\"10\" y=\"24\" style=\"display:none\">Reset zoom</text>\n"
-	      "<text id=\"search\" class=\"ui btn\" x=\"1190\" y=\"24\" text-anchor=\"end\">Search</text>\n",
+	fputs("<text id=\"reset\" class=\"ui btn\" x=\"10\" y=\"24\" style=\"display:none\">Reset "
+	      "zoom</text>\n"
+	      "<text id=\"search\" class=\"ui btn\" x=\"1190\" y=\"24\" "
+	      "text-anchor=\"end\">Search</text>\n",
 	      f);
-	fprintf(f, "<text id=\"matched\" class=\"ui\" x=\"1190\" y=\"%.0f\" text-anchor=\"end\"></text>\n",
-		h - 24);
+	fprintf(
+	    f,
+	    "<text id=\"matched\" class=\"ui\" x=\"1190\" y=\"%.0f\" text-anchor=\"end\"></text>\n",
+	    h - 24);
 	fprintf(f, "<text id=\"details\" class=\"ui\" x=\"10\" y=\"%.0f\"> </text>\n", h - 24);
 	fputs("<g id=\"frames\">\n", f);
 	if (t.v[0].v[r.slot] > 0)
 		emit(&r, 0, SVG_PAD);
 	fputs("</g>\n", f);
 	put_legend(f, fl, h - 16);
-	fputs("<g id=\"tip\" visibility=\"hidden\"><rect x=\"0\" y=\"0\" width=\"10\" height=\"20\" rx=\"3\"/>"
+	fputs("<g id=\"tip\" visibility=\"hidden\"><rect x=\"0\" y=\"0\" width=\"10\" "
+	      "height=\"20\" rx=\"3\"/>"
 	      "<text x=\"0\" y=\"0\"></text></g>\n",
 	      f);
 	fputs(svg_script, f);

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* `prestanda flame`: every output parsed by a third-party reader (pprof-format, speedscope's schema, xmllint, Chromium). */
+/* `prestanda flame`: every output parsed by a third-party reader (pprof-format, speedscope's
+ * schema, xmllint, Chromium). */
 #include <regex.h>
 
 #include "itest.h"
 
-#define JS_DIR "tests/js/"
+#define JS_DIR	 "tests/js/"
 #define CHROMIUM "/usr/bin/chromium"
 
 struct out {
@@ -37,7 +38,7 @@ static void spawn_capture(struct out *o, char *const argv[])
 /* `build/prestanda flame ARGS...`, expecting exit status want. */
 static void flame(struct out *o, int want, const char *const *args)
 {
-	char *argv[ITEST_MAX_ARGS] = { ITEST_PRESTANDA, "flame" };
+	char *argv[ITEST_MAX_ARGS] = {ITEST_PRESTANDA, "flame"};
 	int n = 2;
 
 	for (; *args; args++)
@@ -51,7 +52,7 @@ static void flame(struct out *o, int want, const char *const *args)
 /* `node tests/js/SCRIPT ARGS...`, which must exit 0; returns its stdout. */
 static char *node(const char *script, const char *const *args)
 {
-	char path[PATH_MAX], *argv[ITEST_MAX_ARGS] = { "/usr/bin/env", "node", path };
+	char path[PATH_MAX], *argv[ITEST_MAX_ARGS] = {"/usr/bin/env", "node", path};
 	struct out o;
 	int n = 3;
 
@@ -122,7 +123,8 @@ static int parse_folded(const char *s, struct folded *v, int max)
 		cr_assert(len < sizeof(line) && n < max);
 		memcpy(line, p, len);
 		line[len] = 0;
-		cr_assert_eq(regexec(&re, line, 3, m, 0), 0, "folded line does not parse: '%s'", line);
+		cr_assert_eq(regexec(&re, line, 3, m, 0), 0, "folded line does not parse: '%s'",
+			     line);
 		snprintf(v[n].stack, sizeof(v[n].stack), "%.*s", (int)(m[1].rm_eo - m[1].rm_so),
 			 line + m[1].rm_so);
 		v[n++].count = atoll(line + m[2].rm_so);
@@ -156,7 +158,7 @@ static struct itest_run known;
 
 static void known_init(void)
 {
-	itest_run(&known, (const char *[]){ "--full", NULL }, "alloc_known", NULL);
+	itest_run(&known, (const char *[]){"--full", NULL}, "alloc_known", NULL);
 	cr_assert_eq(known.ntraces, 1, "run: %s", known.err);
 }
 
@@ -175,7 +177,7 @@ Test(flame, folded_alloc_known_exact)
 	long long sum = 0;
 	int n;
 
-	flame(&o, 0, (const char *[]){ "--format", "folded", known.traces[0], NULL });
+	flame(&o, 0, (const char *[]){"--format", "folded", known.traces[0], NULL});
 	n = parse_folded(o.out, v, 64);
 	cr_expect_eq(n, 10, "%s", o.out);
 	for (int i = 0; i < n; i++)
@@ -188,27 +190,27 @@ Test(flame, folded_alloc_known_exact)
 	cr_expect_eq(folded_leaf(v, n, "grow_chain", NULL), 66560);
 	out_free(&o);
 
-	flame(&o, 0, (const char *[]){ "-f", "folded", "-m", "alloc-calls", known.traces[0], NULL });
+	flame(&o, 0, (const char *[]){"-f", "folded", "-m", "alloc-calls", known.traces[0], NULL});
 	n = parse_folded(o.out, v, 64);
 	cr_expect_eq(folded_leaf(v, n, "make_small", NULL), 1000);
 	cr_expect_eq(folded_leaf(v, n, "make_calloc", NULL), 50);
 	out_free(&o);
 
-	flame(&o, 0, (const char *[]){ "-f", "folded", "-m", "leaked-bytes", known.traces[0], NULL });
+	flame(&o, 0, (const char *[]){"-f", "folded", "-m", "leaked-bytes", known.traces[0], NULL});
 	n = parse_folded(o.out, v, 64);
 	cr_expect_eq(n, 1, "%s", o.out);
 	cr_expect_eq(folded_leaf(v, n, "leak_ten", NULL), 1000);
 	out_free(&o);
 
 	/* Peak heap: the leaked blocks and pvalloc's page. */
-	flame(&o, 0, (const char *[]){ "-f", "folded", "-m", "peak-bytes", known.traces[0], NULL });
+	flame(&o, 0, (const char *[]){"-f", "folded", "-m", "peak-bytes", known.traces[0], NULL});
 	n = parse_folded(o.out, v, 64);
 	cr_expect_eq(n, 2, "%s", o.out);
 	cr_expect_eq(folded_leaf(v, n, "leak_ten", NULL), 1000);
 	cr_expect_eq(folded_leaf(v, n, "do_pvalloc", NULL), 8192);
 	out_free(&o);
 
-	flame(&o, 0, (const char *[]){ "-f", "folded", "-m", "temporary", known.traces[0], NULL });
+	flame(&o, 0, (const char *[]){"-f", "folded", "-m", "temporary", known.traces[0], NULL});
 	n = parse_folded(o.out, v, 64);
 	cr_expect_eq(folded_leaf(v, n, "make_small", NULL), 1000);
 	cr_expect_eq(folded_leaf(v, n, "leak_ten", NULL), -1);
@@ -219,19 +221,19 @@ Test(flame, metric_the_trace_lacks)
 {
 	struct out o;
 
-	flame(&o, 2, (const char *[]){ "--metric", "cpu", known.traces[0], NULL });
+	flame(&o, 2, (const char *[]){"--metric", "cpu", known.traces[0], NULL});
 	cr_expect(strstr(o.err, "this trace has no cpu data; it has: alloc-bytes, alloc-calls, "
 				"peak-bytes, leaked-bytes, temporary\n"),
 		  "%s", o.err);
 	cr_expect_eq(o.len, 0);
 	out_free(&o);
-	flame(&o, 2, (const char *[]){ "--metric", "bogus", known.traces[0], NULL });
+	flame(&o, 2, (const char *[]){"--metric", "bogus", known.traces[0], NULL});
 	cr_expect(strstr(o.err, "unknown metric 'bogus'"), "%s", o.err);
 	out_free(&o);
-	flame(&o, 2, (const char *[]){ "-f", "pprof", known.traces[0], known.traces[0], NULL });
+	flame(&o, 2, (const char *[]){"-f", "pprof", known.traces[0], known.traces[0], NULL});
 	cr_expect(strstr(o.err, "differential graph is written as svg or folded"), "%s", o.err);
 	out_free(&o);
-	flame(&o, 1, (const char *[]){ "/nonexistent.trace", NULL });
+	flame(&o, 1, (const char *[]){"/nonexistent.trace", NULL});
 	out_free(&o);
 }
 
@@ -241,9 +243,9 @@ Test(flame, pprof_read_by_pprof_format)
 	struct out o;
 
 	snprintf(path, sizeof(path), "%s/p.pb.gz", known.dir);
-	flame(&o, 0, (const char *[]){ "-f", "pprof", "-o", path, known.traces[0], NULL });
+	flame(&o, 0, (const char *[]){"-f", "pprof", "-o", path, known.traces[0], NULL});
 	out_free(&o);
-	s = node("pprof-dump.js", (const char *[]){ path, NULL });
+	s = node("pprof-dump.js", (const char *[]){path, NULL});
 	cr_expect(strstr(s, "string0 \"\"\n"), "%s", s);
 	cr_expect(strstr(s, "\nsample_type alloc_space bytes\n"), "%s", s);
 	cr_expect(strstr(s, "\nperiod 1 duration "), "%s", s);
@@ -256,7 +258,7 @@ Test(flame, pprof_read_by_pprof_format)
 	cr_expect_eq(strspn(line + strlen("/alloc_known build_id "), "0123456789abcdef"), 40, "%s",
 		     s);
 	cr_expect(strstr(line, " functions true lines true\n") ==
-			  strchr(line, '\n') - strlen(" functions true lines true"),
+		      strchr(line, '\n') - strlen(" functions true lines true"),
 		  "%s", s);
 	/* The known site, leaf first, with its line and the function's start line. */
 	line = line_starting(s, "sample 24000 make_small@");
@@ -268,10 +270,11 @@ Test(flame, pprof_read_by_pprof_format)
 	free(line);
 	free(s);
 
-	flame(&o, 0, (const char *[]){ "-f", "pprof", "-m", "alloc-calls", "-o", path,
-				       known.traces[0], NULL });
+	flame(&o, 0,
+	      (const char *[]){"-f", "pprof", "-m", "alloc-calls", "-o", path, known.traces[0],
+			       NULL});
 	out_free(&o);
-	s = node("pprof-dump.js", (const char *[]){ path, NULL });
+	s = node("pprof-dump.js", (const char *[]){path, NULL});
 	cr_expect(strstr(s, "\nsample_type alloc_objects count\n"), "%s", s);
 	line = line_starting(s, "sample 1000 make_small@");
 	free(line);
@@ -286,12 +289,12 @@ Test(flame, pprof_sampled_period)
 	char path[PATH_MAX], *s;
 	struct out o;
 
-	itest_run(&r, (const char *[]){ "--sample-bytes", "4096", NULL }, "alloc_known", NULL);
+	itest_run(&r, (const char *[]){"--sample-bytes", "4096", NULL}, "alloc_known", NULL);
 	cr_assert_eq(r.ntraces, 1);
 	snprintf(path, sizeof(path), "%s/p.pb.gz", r.dir);
-	flame(&o, 0, (const char *[]){ "-f", "pprof", "-o", path, r.traces[0], NULL });
+	flame(&o, 0, (const char *[]){"-f", "pprof", "-o", path, r.traces[0], NULL});
 	out_free(&o);
-	s = node("pprof-dump.js", (const char *[]){ path, NULL });
+	s = node("pprof-dump.js", (const char *[]){path, NULL});
 	cr_expect(strstr(s, "\nperiod 4096 duration "), "%s", s);
 	free(s);
 	itest_cleanup(&r);
@@ -303,13 +306,14 @@ Test(flame, speedscope_valid_by_schema)
 	struct out o;
 
 	snprintf(path, sizeof(path), "%s/s.json", known.dir);
-	flame(&o, 0, (const char *[]){ "-f", "speedscope", "-o", path, known.traces[0], NULL });
+	flame(&o, 0, (const char *[]){"-f", "speedscope", "-o", path, known.traces[0], NULL});
 	out_free(&o);
-	s = node("speedscope-check.js", (const char *[]){ path, NULL });
+	s = node("speedscope-check.js", (const char *[]){path, NULL});
 	cr_expect(itest_has_suffix(s, "\nvalid\n"), "%s", s);
 	cr_expect(strstr(s, "profile sampled bytes 0 119500 samples 10\n"), "%s", s);
 	line = line_starting(s, "sample 24000 _start@");
-	snprintf(want, sizeof(want), ";main@tests/targets/alloc_known.c:%d;make_small@tests/targets/alloc_known.c:%d",
+	snprintf(want, sizeof(want),
+		 ";main@tests/targets/alloc_known.c:%d;make_small@tests/targets/alloc_known.c:%d",
 		 source_line("alloc_known.c", "int main(void)"),
 		 source_line("alloc_known.c", "void make_small(void)"));
 	cr_expect(itest_has_suffix(line, want), "want '%s' at the end of '%s'", want, line);
@@ -323,9 +327,9 @@ Test(flame, svg_well_formed_and_interactive)
 	struct out o;
 
 	snprintf(path, sizeof(path), "%s/f.svg", known.dir);
-	flame(&o, 0, (const char *[]){ known.traces[0], "-o", path, NULL });
+	flame(&o, 0, (const char *[]){known.traces[0], "-o", path, NULL});
 	out_free(&o);
-	spawn_capture(&o, (char *[]){ "/usr/bin/xmllint", "--noout", path, NULL });
+	spawn_capture(&o, (char *[]){"/usr/bin/xmllint", "--noout", path, NULL});
 	cr_expect_eq(o.wstatus, 0, "xmllint: %s", o.err);
 	out_free(&o);
 	s = itest_slurp(path, NULL);
@@ -343,7 +347,7 @@ Test(flame, svg_well_formed_and_interactive)
 
 Test(flame, output_is_deterministic)
 {
-	static const char *const fmts[] = { "svg", "folded", "speedscope", "pprof" };
+	static const char *const fmts[] = {"svg", "folded", "speedscope", "pprof"};
 
 	for (int i = 0; i < 4; i++) {
 		char a[PATH_MAX], b[PATH_MAX], *x, *y;
@@ -352,14 +356,15 @@ Test(flame, output_is_deterministic)
 
 		snprintf(a, sizeof(a), "%s/d1.%s", known.dir, fmts[i]);
 		snprintf(b, sizeof(b), "%s/d2.%s", known.dir, fmts[i]);
-		flame(&o, 0, (const char *[]){ "-f", fmts[i], "-o", a, known.traces[0], NULL });
+		flame(&o, 0, (const char *[]){"-f", fmts[i], "-o", a, known.traces[0], NULL});
 		out_free(&o);
-		flame(&o, 0, (const char *[]){ "-f", fmts[i], "-o", b, known.traces[0], NULL });
+		flame(&o, 0, (const char *[]){"-f", fmts[i], "-o", b, known.traces[0], NULL});
 		out_free(&o);
 		x = itest_slurp(a, &lx);
 		y = itest_slurp(b, &ly);
 		cr_assert(x && y);
-		cr_expect(lx > 0 && lx == ly && !memcmp(x, y, lx), "%s differs between runs", fmts[i]);
+		cr_expect(lx > 0 && lx == ly && !memcmp(x, y, lx), "%s differs between runs",
+			  fmts[i]);
 		free(x);
 		free(y);
 	}
@@ -372,8 +377,10 @@ struct diff_runs {
 
 static void diff_runs(struct diff_runs *d)
 {
-	itest_run(&d->base, (const char *[]){ "--full", NULL }, "flame_diff", (const char *[]){ "100", NULL });
-	itest_run(&d->now, (const char *[]){ "--full", NULL }, "flame_diff", (const char *[]){ "300", NULL });
+	itest_run(&d->base, (const char *[]){"--full", NULL}, "flame_diff",
+		  (const char *[]){"100", NULL});
+	itest_run(&d->now, (const char *[]){"--full", NULL}, "flame_diff",
+		  (const char *[]){"300", NULL});
 	cr_assert(d->base.ntraces == 1 && d->now.ntraces == 1);
 }
 
@@ -384,7 +391,7 @@ Test(flame, differential_folded)
 	char *line;
 
 	diff_runs(&d);
-	flame(&o, 0, (const char *[]){ "-f", "folded", d.base.traces[0], d.now.traces[0], NULL });
+	flame(&o, 0, (const char *[]){"-f", "folded", d.base.traces[0], d.now.traces[0], NULL});
 	cr_expect_eq(itest_lines(o.out), 2, "%s", o.out);
 	line = strstr(o.out, ";main;grows ");
 	cr_assert(line, "%s", o.out);
@@ -420,7 +427,7 @@ Test(flame, differential_svg_colours)
 
 	diff_runs(&d);
 	snprintf(path, sizeof(path), "%s/diff.svg", d.now.dir);
-	flame(&o, 0, (const char *[]){ d.base.traces[0], d.now.traces[0], "-o", path, NULL });
+	flame(&o, 0, (const char *[]){d.base.traces[0], d.now.traces[0], "-o", path, NULL});
 	out_free(&o);
 	s = itest_slurp(path, NULL);
 	cr_assert(s);
@@ -437,8 +444,8 @@ Test(flame, differential_svg_colours)
 	free(s);
 
 	/* Normalized: BASE doubled to NEW's total, so steady shrank (blue). */
-	flame(&o, 0, (const char *[]){ "--normalize", d.base.traces[0], d.now.traces[0], "-o", path,
-				       NULL });
+	flame(&o, 0,
+	      (const char *[]){"--normalize", d.base.traces[0], d.now.traces[0], "-o", path, NULL});
 	out_free(&o);
 	s = itest_slurp(path, NULL);
 	c = svg_fill(s, "steady", base, sizeof(base));
@@ -448,7 +455,7 @@ Test(flame, differential_svg_colours)
 	cr_expect_str_eq(base, "20000");
 	cr_expect((c >> 16) > (c & 0xff) + 40, "grows fill #%06x is not red", c);
 	free(s);
-	spawn_capture(&o, (char *[]){ "/usr/bin/xmllint", "--noout", path, NULL });
+	spawn_capture(&o, (char *[]){"/usr/bin/xmllint", "--noout", path, NULL});
 	cr_expect_eq(o.wstatus, 0, "xmllint: %s", o.err);
 	out_free(&o);
 	itest_cleanup(&d.base);
@@ -464,9 +471,9 @@ Test(flame, svg_in_headless_chromium, .timeout = 180)
 		cr_skip_test("no %s: the browser test did not run", CHROMIUM);
 	snprintf(path, sizeof(path), "%s/b.svg", known.dir);
 	snprintf(shot, sizeof(shot), "%s/b.png", known.dir);
-	flame(&o, 0, (const char *[]){ known.traces[0], "-o", path, NULL });
+	flame(&o, 0, (const char *[]){known.traces[0], "-o", path, NULL});
 	out_free(&o);
-	s = node("svg-browser.js", (const char *[]){ path, "make_small", "^make_", shot, NULL });
+	s = node("svg-browser.js", (const char *[]){path, "make_small", "^make_", shot, NULL});
 	cr_expect(strstr(s, "title alloc_known: alloc-bytes\n"), "%s", s);
 	/* make_small holds 24000 of 119500 bytes of a 1180 px wide graph. */
 	cr_expect(strstr(s, "\nbefore 236.99\n"), "%s", s);
