@@ -15,10 +15,13 @@ PRELOAD_CFLAGS := $(CFLAGS) -fPIC -fvisibility=hidden -ftls-model=initial-exec -
 PRELOAD_LIBS := -Wl,--version-script=preload/exports.map -Wl,-z,now -lunwind -ldl -lpthread -lm
 
 ANALYZER_SRC := $(wildcard analyzer/*.c)
-ANALYZER_OBJ := $(ANALYZER_SRC:%.c=$(B)/%.o)
+# pprof's profile.proto, compiled to C by protoc-c at build time.
+PROTO_C := $(B)/proto/profile.pb-c.c
+PROTO_OBJ := $(B)/proto/profile.pb-c.o
+ANALYZER_OBJ := $(ANALYZER_SRC:%.c=$(B)/%.o) $(PROTO_OBJ)
 ANALYZER_LIB_OBJ := $(filter-out $(B)/analyzer/main.o,$(ANALYZER_OBJ))
-ANALYZER_CFLAGS := $(CFLAGS) -D_GNU_SOURCE -Ianalyzer
-ANALYZER_LIBS := -ldw -lelf -ljansson -lstdc++ -lm
+ANALYZER_CFLAGS := $(CFLAGS) -D_GNU_SOURCE -Ianalyzer -I$(B)/proto
+ANALYZER_LIBS := -ldw -lelf -ljansson -lstdc++ -lm -lprotobuf-c -lz
 
 # Tests: tests/test_*.c are Criterion suites; tests/targets/ are the programs they run.
 TEST_SRC := $(wildcard tests/test_*.c)
@@ -47,6 +50,14 @@ $(B)/libprestanda.so: $(PRELOAD_OBJ) preload/exports.map
 $(B)/analyzer/%.o: analyzer/%.c $(wildcard analyzer/*.h) include/prestanda/trace.h | $(B)/analyzer
 	$(CC) $(ANALYZER_CFLAGS) -c $< -o $@
 
+$(B)/analyzer/flame_pprof.o: $(PROTO_C)
+
+$(B)/proto/%.pb-c.c $(B)/proto/%.pb-c.h: analyzer/%.proto | $(B)/proto
+	protoc-c --c_out=$(B)/proto -Ianalyzer $<
+
+$(PROTO_OBJ): $(PROTO_C)
+	$(CC) $(ANALYZER_CFLAGS) -Wno-unused-parameter -c $< -o $@
+
 $(B)/prestanda: $(ANALYZER_OBJ)
 	$(CC) -o $@ $(ANALYZER_OBJ) $(ANALYZER_LIBS)
 
@@ -68,7 +79,7 @@ $(B)/targets/diff_work_shifted: tests/targets/diff_work.c | $(B)/targets
 $(B)/targets/%: tests/targets/%.cc | $(B)/targets
 	$(CXX) $(TARGET_CFLAGS) -o $@ $<
 
-$(B)/preload $(B)/analyzer $(B)/tests $(B)/targets:
+$(B)/preload $(B)/analyzer $(B)/tests $(B)/targets $(B)/proto:
 	mkdir -p $@
 
 # Installs the Debian packages the build and tests need, once.
@@ -79,6 +90,7 @@ $(B)/.deps: scripts/install-deps.sh
 
 test: deps
 	$(MAKE) all $(TEST_BIN) $(TARGET_BIN)
+	scripts/js-deps.sh
 	scripts/run-tests.sh $(TEST_BIN)
 
 check: test

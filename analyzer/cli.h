@@ -13,5 +13,9 @@ int pst_cmd_report(int argc, char **argv);
 /* diff.c: compare two runs (traces or JSON reports); argv[0] is "diff".
  * Exit 0 within noise and budget, 1 on a regression, 2 on usage or input errors. */
 int pst_cmd_diff(int argc, char **argv);
+/* flame.c: flame graphs and exports of a trace, or a differential of two;
+ * argv[0] is "flame". Exit 0, 1 when a trace cannot be read, 2 on usage
+ * errors or a metric the trace lacks. */
+int pst_cmd_flame(int argc, char **argv);
 
 #endif

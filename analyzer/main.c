@@ -13,6 +13,7 @@ static void usage(FILE *f)
 	      "  run [options] -- PROGRAM [ARGS]   run PROGRAM under the preload and record a trace\n"
 	      "  report [--json] [--top N] TRACE   findings, top sites and totals of a trace\n"
 	      "  diff [--budget FILE] BASE NEW     compare two runs; exit 1 on a regression\n"
+	      "  flame [options] TRACE [NEW]       flame graph (SVG), folded, speedscope or pprof\n"
 	      "\n"
 	      "`prestanda COMMAND --help` describes each command.\n",
 	      f);
@@ -30,6 +31,8 @@ int main(int argc, char **argv)
 		return pst_cmd_report(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "diff"))
 		return pst_cmd_diff(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "flame"))
+		return pst_cmd_flame(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		usage(stdout);
 		return 0;

@@ -568,6 +568,9 @@ static int resolve(struct pst_symbolizer *s, struct sym_module *m, uint64_t addr
 		f[n].file = file;
 		f[n].line = lineno;
 		f[n].inlined = tag == DW_TAG_inlined_subroutine;
+		f[n].decl_line = 0;
+		if (dwarf_decl_line(&scopes[i], &f[n].decl_line))
+			f[n].decl_line = 0;
 		n++;
 		if (tag == DW_TAG_subprogram)
 			break;
@@ -591,6 +594,7 @@ static int resolve(struct pst_symbolizer *s, struct sym_module *m, uint64_t addr
 		f[n].file = file;
 		f[n].line = lineno;
 		f[n].inlined = 0;
+		f[n].decl_line = 0;
 		n++;
 	}
 	if (!f[n - 1].function)

@@ -14,6 +14,7 @@ struct pst_frame {
 	const char *function; /* demangled; NULL when unknown */
 	const char *file;     /* NULL when unknown */
 	int line;             /* 0 when unknown */
+	int decl_line;        /* line where the function starts; 0 when unknown */
 	const char *module;   /* path of the object, NULL when the address is in none */
 	uint64_t offset;      /* address relative to the module's bias (or the raw address) */
 	int inlined;          /* 1: this frame was inlined into the next one */

@@ -4,13 +4,16 @@
 set -eu
 
 PKGS="gcc g++ make pkg-config libunwind-dev libdw-dev libelf-dev libcriterion-dev
-libjansson-dev sqlite3 heaptrack"
+libjansson-dev sqlite3 heaptrack libprotobuf-c-dev protobuf-c-compiler zlib1g-dev
+libxml2-utils chromium"
 
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing="$missing $p"
 done
+# Node and npm run the export tests' readers; any install of them will do.
+command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm"
 [ -z "$missing" ] && exit 0
 
 SUDO=""

@@ -1,0 +1,875 @@
+/* SPDX-License-Identifier: MIT */
+/* `prestanda flame`: pick a metric, turn a trace's stacks into symbolized frames with values, write
+ * them. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "flame.h"
+#include "memory.h"
+#include "symbolize.h"
+#include "trace_read.h"
+
+/* Inlined frames one address can expand to. */
+#define MAX_INLINE 32
+/* Default width under which the SVG merges frames, in pixels. */
+#define DEFAULT_MIN_WIDTH 0.5
+
+/* ---- metrics ---- */
+
+static double v_bytes(const struct pst_stack_stats *st)
+{
+	return st->bytes;
+}
+
+static double v_calls(const struct pst_stack_stats *st)
+{
+	return st->calls;
+}
+
+static double v_peak(const struct pst_stack_stats *st)
+{
+	return st->peak_bytes;
+}
+
+static double v_leaked(const struct pst_stack_stats *st)
+{
+	return st->leaked_bytes;
+}
+
+static double v_temporary(const struct pst_stack_stats *st)
+{
+	return st->temporary;
+}
+
+/* The first one a trace has data for is its default. */
+const struct pst_metric pst_metrics[] = {
+    {"cpu", "CPU time", "nanoseconds", "cpu", PST_FAM_CPU, false, NULL},
+    {"alloc-bytes", "bytes allocated", "bytes", "alloc_space", PST_FAM_MEMORY, false, v_bytes},
+    {"alloc-calls", "allocation calls", "count", "alloc_objects", PST_FAM_MEMORY, false, v_calls},
+    {"peak-bytes", "bytes live at the heap peak", "bytes", "peak_space", PST_FAM_MEMORY, true,
+     v_peak},
+    {"leaked-bytes", "bytes never freed", "bytes", "leaked_space", PST_FAM_MEMORY, false, v_leaked},
+    {"temporary", "temporary allocations", "count", "temporary_objects", PST_FAM_MEMORY, false,
+     v_temporary},
+    {"off-cpu", "time off CPU", "nanoseconds", "off_cpu", PST_FAM_OFFCPU, false, NULL},
+    {"lock-wait", "time waiting for locks", "nanoseconds", "lock_wait", PST_FAM_LOCK, false, NULL},
+    {"connect-time", "time connecting", "nanoseconds", "connect_time", PST_FAM_NET, false, NULL},
+};
+const size_t pst_nmetrics = sizeof(pst_metrics) / sizeof(*pst_metrics);
+
+/* Does the trace hold data of this family? Families without a reader in
+ * this analyzer yet count as absent. */
+static bool has_family(const struct pst_trace *t, enum pst_family fam)
+{
+	switch (fam) {
+	case PST_FAM_MEMORY: return t->nevents > 0;
+	default: return false;
+	}
+}
+
+static const struct pst_metric *metric_find(const char *name)
+{
+	for (size_t i = 0; i < pst_nmetrics; i++)
+		if (!strcmp(pst_metrics[i].name, name))
+			return &pst_metrics[i];
+	return NULL;
+}
+
+/* "alloc-bytes, alloc-calls, ..." of the metrics t has data for. */
+static void metrics_present(const struct pst_trace *t, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < pst_nmetrics && n < len; i++)
+		if (has_family(t, pst_metrics[i].family))
+			n += snprintf(buf + n, len - n, "%s%s", n ? ", " : "", pst_metrics[i].name);
+	if (!n)
+		snprintf(buf, len, "nothing");
+}
+
+/* ---- string pool and key maps ---- */
+
+struct entry {
+	char *key;
+	uint32_t val;
+};
+
+struct map {
+	struct entry *tab;
+	size_t cap, n;
+};
+
+struct pst_fpool {
+	struct map strs, funcs, locs, maps;
+	struct pst_symbolizer *sym[2];
+	struct pst_trace *t[2];
+	size_t caps[5]; /* funcs, lines, locs, maps, stacks */
+};
+
+static size_t hash_str(const char *s)
+{
+	size_t h = 1469598103934665603ull;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+	return h;
+}
+
+/* The entry for key, created with val when new (*created set). NULL when
+ * out of memory. */
+static struct entry *map_get(struct map *m, const char *key, uint32_t val, bool *created)
+{
+	size_t j;
+
+	if ((m->n + 1) * 2 > m->cap) {
+		size_t ncap = m->cap ? m->cap * 2 : 256;
+		struct entry *nt = calloc(ncap, sizeof(*nt));
+
+		if (!nt)
+			return NULL;
+		for (size_t i = 0; i < m->cap; i++) {
+			if (!m->tab[i].key)
+				continue;
+			for (j = hash_str(m->tab[i].key) & (ncap - 1); nt[j].key;
+			     j = (j + 1) & (ncap - 1))
+				;
+			nt[j] = m->tab[i];
+		}
+		free(m->tab);
+		m->tab = nt;
+		m->cap = ncap;
+	}
+	for (j = hash_str(key) & (m->cap - 1); m->tab[j].key; j = (j + 1) & (m->cap - 1))
+		if (!strcmp(m->tab[j].key, key)) {
+			*created = false;
+			return &m->tab[j];
+		}
+	m->tab[j].key = strdup(key);
+	if (!m->tab[j].key)
+		return NULL;
+	m->tab[j].val = val;
+	m->n++;
+	*created = true;
+	return &m->tab[j];
+}
+
+static void map_free(struct map *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		free(m->tab[i].key);
+	free(m->tab);
+}
+
+/* A copy of s owned by the pool (NULL for NULL). */
+static const char *intern(struct pst_fpool *p, const char *s, int *err)
+{
+	struct entry *e;
+	bool created;
+
+	if (!s)
+		return NULL;
+	e = map_get(&p->strs, s, 0, &created);
+	if (!e)
+		*err = -ENOMEM;
+	return e ? e->key : NULL;
+}
+
+static int grow(void *vp, size_t *cap, size_t n, size_t size)
+{
+	void **v = vp;
+	size_t ncap;
+	void *nv;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 64;
+	nv = realloc(*v, ncap * size);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = ncap;
+	return 0;
+}
+
+/* ---- frames of one stack ---- */
+
+static bool has_prefix(const char *s, const char *p)
+{
+	return !strncmp(s, p, strlen(p));
+}
+
+static enum pst_fkind kind_of(const struct pst_frame *f, uint64_t pc)
+{
+	const char *base;
+
+	if (!f->module)
+		return pc >= 0xffff800000000000ull ? PST_FK_KERNEL : PST_FK_UNKNOWN;
+	base = strrchr(f->module, '/');
+	base = base ? base + 1 : f->module;
+	if (has_prefix(f->module, "/lib") || has_prefix(f->module, "/usr/lib") ||
+	    has_prefix(base, "ld-linux") || has_prefix(base, "linux-vdso"))
+		return PST_FK_LIB;
+	return PST_FK_OWN;
+}
+
+static uint32_t func_id(struct pst_flame *fl, const struct pst_frame *f, uint64_t pc, int *err)
+{
+	struct pst_fpool *p = fl->pool;
+	struct pst_ffunc fn = {0};
+	char name[1024], key[4096];
+	struct entry *e;
+	bool created;
+
+	if (f->function)
+		snprintf(name, sizeof(name), "%s", f->function);
+	else
+		pst_frame_format(f, name, sizeof(name));
+	snprintf(key, sizeof(key), "%s\x01%s\x01%d\x01%s", name, f->function ? f->file ?: "" : "",
+		 f->function ? f->decl_line : 0, f->module ?: "");
+	e = map_get(&p->funcs, key, (uint32_t)fl->nfuncs, &created);
+	if (!e || !created)
+		return e ? e->val : (*err = -ENOMEM, 0);
+	if (grow(&fl->funcs, &p->caps[0], fl->nfuncs, sizeof(*fl->funcs)))
+		return *err = -ENOMEM, 0;
+	fn.name = intern(p, name, err);
+	fn.file = f->function ? intern(p, f->file, err) : NULL;
+	fn.start_line = f->function ? f->decl_line : 0;
+	fn.module = intern(p, f->module, err);
+	fn.kind = kind_of(f, pc);
+	fl->funcs[fl->nfuncs++] = fn;
+	return e->val;
+}
+
+static uint32_t map_id(struct pst_flame *fl, const struct pst_trace *t, unsigned slot, uint64_t pc,
+		       int *err)
+{
+	struct pst_fpool *p = fl->pool;
+	char key[4200], hex[128];
+	struct entry *e;
+	bool created;
+
+	for (size_t i = 0; i < t->nmodules; i++) {
+		const struct pst_module *mo = &t->modules[i];
+		struct pst_fmap *fm;
+		size_t n = 0;
+
+		if (pc < mo->lo || pc >= mo->hi || !mo->path)
+			continue;
+		snprintf(key, sizeof(key), "%u\x01%s\x01%" PRIx64, slot, mo->path, mo->lo);
+		e = map_get(&p->maps, key, (uint32_t)fl->nmaps + 1, &created);
+		if (!e || !created)
+			return e ? e->val : (*err = -ENOMEM, 0);
+		if (grow(&fl->maps, &p->caps[3], fl->nmaps, sizeof(*fl->maps)))
+			return *err = -ENOMEM, 0;
+		for (size_t b = 0; b < mo->build_id_len && n + 3 < sizeof(hex); b++)
+			n += snprintf(hex + n, sizeof(hex) - n, "%02x", mo->build_id[b]);
+		hex[n] = 0;
+		fm = &fl->maps[fl->nmaps++];
+		fm->lo = mo->lo;
+		fm->hi = mo->hi;
+		fm->file_offset = mo->lo - mo->bias;
+		fm->path = intern(p, mo->path, err);
+		fm->build_id = intern(p, hex, err);
+		fm->slot = slot;
+		return e->val;
+	}
+	return 0;
+}
+
+/* The location of pc whose innermost nlines frames are fr[0..n). */
+static uint32_t loc_id(struct pst_flame *fl, const struct pst_trace *t, unsigned slot, uint64_t pc,
+		       const struct pst_frame *fr, int n, int *err)
+{
+	struct pst_fpool *p = fl->pool;
+	struct pst_floc *lo;
+	char key[64];
+	struct entry *e;
+	bool created;
+
+	snprintf(key, sizeof(key), "%u:%" PRIx64 ":%d", slot, pc, n);
+	e = map_get(&p->locs, key, (uint32_t)fl->nlocs, &created);
+	if (!e || !created)
+		return e ? e->val : (*err = -ENOMEM, 0);
+	if (grow(&fl->locs, &p->caps[2], fl->nlocs, sizeof(*fl->locs)))
+		return *err = -ENOMEM, 0;
+	lo = &fl->locs[fl->nlocs++];
+	lo->addr = pc;
+	lo->slot = slot;
+	lo->mapping = map_id(fl, t, slot, pc, err);
+	lo->first = (uint32_t)fl->nlines;
+	lo->nlines = (uint32_t)n;
+	for (int k = 0; k < n; k++) {
+		if (grow(&fl->lines, &p->caps[1], fl->nlines, sizeof(*fl->lines)))
+			return *err = -ENOMEM, 0;
+		fl->lines[fl->nlines].func = func_id(fl, &fr[k], pc, err);
+		fl->lines[fl->nlines++].line = fr[k].line;
+	}
+	return e->val;
+}
+
+/* A symbolized frame with the address it came from. */
+struct xframe {
+	struct pst_frame f;
+	uint64_t pc;
+	uint32_t idx; /* which return address of the stack */
+};
+
+/* Add the raw stack stk (may be NULL: no stack) with value v in slot. */
+static int add_stack(struct pst_flame *fl, unsigned slot, const struct pst_stack *stk, int64_t v)
+{
+	struct pst_fpool *p = fl->pool;
+	struct xframe *xf = NULL;
+	struct pst_frame fr[MAX_INLINE];
+	struct pst_fstack *s;
+	size_t nx = 0, cap = 0, skip = 0;
+	int err = 0;
+
+	for (uint32_t i = 0; stk && i < stk->depth; i++) {
+		uint64_t pc = stk->frames[i] ? stk->frames[i] - 1 : 0;
+		int n = pst_symbolize(p->sym[slot], pc, fr, MAX_INLINE);
+
+		for (int k = 0; k < n; k++) {
+			if (grow(&xf, &cap, nx, sizeof(*xf)))
+				goto nomem;
+			xf[nx].f = fr[k];
+			xf[nx].pc = pc;
+			xf[nx++].idx = i;
+		}
+	}
+	/* The allocator's own frames on top are dropped, as for sites. */
+	while (skip < nx && pst_is_alloc_wrapper(xf[skip].f.function, xf[skip].f.module))
+		skip++;
+	if (skip == nx)
+		skip = 0;
+	if (grow(&fl->stacks, &p->caps[4], fl->nstacks, sizeof(*fl->stacks)))
+		goto nomem;
+	s = &fl->stacks[fl->nstacks];
+	memset(s, 0, sizeof(*s));
+	s->funcs = malloc((nx - skip + 1) * sizeof(*s->funcs));
+	s->locs = malloc((nx - skip + 1) * sizeof(*s->locs));
+	if (!s->funcs || !s->locs) {
+		free(s->funcs);
+		free(s->locs);
+		goto nomem;
+	}
+	fl->nstacks++;
+	for (size_t i = skip; i < nx;) {
+		struct pst_frame lf[MAX_INLINE];
+		size_t j = i;
+		int nl = 0;
+
+		for (; j < nx && xf[j].idx == xf[i].idx; j++)
+			if (nl < MAX_INLINE)
+				lf[nl++] = xf[j].f;
+		s->locs[s->nlocs++] = loc_id(fl, p->t[slot], slot, xf[i].pc, lf, nl, &err);
+		i = j;
+	}
+	for (size_t i = nx; i-- > skip;)
+		s->funcs[s->depth++] = func_id(fl, &xf[i].f, xf[i].pc, &err);
+	free(xf);
+	s->value[slot] = v;
+	return err;
+nomem:
+	free(xf);
+	return -ENOMEM;
+}
+
+/* ---- collecting a metric ---- */
+
+static struct pst_symbolizer *symbolizer_for(const struct pst_trace *t)
+{
+	struct pst_symbolizer *sym = pst_symbolizer_new();
+
+	for (size_t i = 0; sym && i < t->nmodules; i++) {
+		const struct pst_module *mo = &t->modules[i];
+
+		if (mo->path)
+			pst_symbolizer_add_module(sym, mo->path, mo->bias, mo->lo, mo->hi,
+						  mo->build_id, mo->build_id_len);
+	}
+	return sym;
+}
+
+/* Memory metrics: one stack per allocation site, valued from its merged
+ * statistics (sites are stacks whose symbolized frames are identical). */
+static int collect_memory(struct pst_flame *fl, unsigned slot)
+{
+	struct pst_trace *t = fl->pool->t[slot];
+	struct pst_memory *m = pst_memory_analyze(t, NULL, NULL);
+	int r = -ENOMEM;
+
+	if (!m)
+		return -ENOMEM;
+	if (pst_memory_sites(m, t, fl->pool->sym[slot]))
+		goto out;
+	if (fl->metric->needs_peaks && pst_memory_peaks(m, t, NULL, NULL))
+		goto out;
+	for (size_t i = 0; i < m->nsites; i++) {
+		const struct pst_site *s = &m->sites[i];
+		double v = fl->metric->site_value(&s->st);
+		int64_t iv = v > 0 ? (int64_t)llround(v) : 0;
+
+		if (!iv)
+			continue;
+		if (add_stack(fl, slot,
+			      s->first_stack_id ? pst_trace_stack(t, s->first_stack_id) : NULL, iv))
+			goto out;
+		fl->total[slot] += iv;
+	}
+	if (!m->full && !strcmp(fl->metric->unit, "bytes"))
+		fl->period = m->sample_bytes;
+	r = 0;
+out:
+	pst_memory_free(m);
+	return r;
+}
+
+static int collect(struct pst_flame *fl, unsigned slot)
+{
+	switch (fl->metric->family) {
+	case PST_FAM_MEMORY: return collect_memory(fl, slot);
+	default: return -ENOTSUP;
+	}
+}
+
+/* ---- deterministic order ---- */
+
+static int cmp_str(const char *a, const char *b)
+{
+	return strcmp(a ?: "", b ?: "");
+}
+
+static int cmp_func(const void *x, const void *y, void *arg)
+{
+	const struct pst_ffunc *f = arg;
+	const struct pst_ffunc *a = &f[*(const uint32_t *)x], *b = &f[*(const uint32_t *)y];
+	int c = cmp_str(a->name, b->name);
+
+	if (!c)
+		c = cmp_str(a->file, b->file);
+	if (!c)
+		c = (a->start_line > b->start_line) - (a->start_line < b->start_line);
+	if (!c)
+		c = cmp_str(a->module, b->module);
+	if (!c)
+		c = (int)a->kind - (int)b->kind;
+	return c;
+}
+
+static int cmp_map(const void *x, const void *y, void *arg)
+{
+	const struct pst_fmap *f = arg;
+	const struct pst_fmap *a = &f[*(const uint32_t *)x], *b = &f[*(const uint32_t *)y];
+	int c = (a->slot > b->slot) - (a->slot < b->slot);
+
+	if (!c)
+		c = cmp_str(a->path, b->path);
+	if (!c)
+		c = (a->lo > b->lo) - (a->lo < b->lo);
+	return c;
+}
+
+static int cmp_loc(const void *x, const void *y, void *arg)
+{
+	const struct pst_floc *f = arg;
+	const struct pst_floc *a = &f[*(const uint32_t *)x], *b = &f[*(const uint32_t *)y];
+
+	if (a->slot != b->slot)
+		return a->slot < b->slot ? -1 : 1;
+	if (a->mapping != b->mapping)
+		return a->mapping < b->mapping ? -1 : 1;
+	if (a->addr != b->addr)
+		return a->addr < b->addr ? -1 : 1;
+	return (a->nlines > b->nlines) - (a->nlines < b->nlines);
+}
+
+static int cmp_ids(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
+{
+	for (size_t i = 0; i < na && i < nb; i++)
+		if (a[i] != b[i])
+			return a[i] < b[i] ? -1 : 1;
+	return (na > nb) - (na < nb);
+}
+
+/* Functions are sorted by name first, so id order is name order. */
+static int cmp_stack(const void *x, const void *y)
+{
+	const struct pst_fstack *a = x, *b = y;
+	int c = cmp_ids(a->funcs, a->depth, b->funcs, b->depth);
+
+	if (!c)
+		c = cmp_ids(a->locs, a->nlocs, b->locs, b->nlocs);
+	for (int k = 0; !c && k < 2; k++)
+		c = (a->value[k] > b->value[k]) - (a->value[k] < b->value[k]);
+	return c;
+}
+
+/* Sort n items with cmp and return old index -> new index (NULL: no memory). */
+static uint32_t *sorted_order(size_t n, int (*cmp)(const void *, const void *, void *), void *arg)
+{
+	uint32_t *idx = malloc((n + 1) * sizeof(*idx)), *inv = malloc((n + 1) * sizeof(*inv));
+
+	if (!idx || !inv) {
+		free(idx);
+		free(inv);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		idx[i] = i;
+	qsort_r(idx, n, sizeof(*idx), cmp, arg);
+	for (uint32_t i = 0; i < n; i++)
+		inv[idx[i]] = i;
+	free(idx);
+	return inv;
+}
+
+/* Put v (n items of size sz) in the order inv gives. */
+static int permute(void *v, size_t n, size_t sz, const uint32_t *inv)
+{
+	char *tmp = malloc(n * sz + 1);
+
+	if (!tmp)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		memcpy(tmp + inv[i] * sz, (char *)v + i * sz, sz);
+	memcpy(v, tmp, n * sz);
+	free(tmp);
+	return 0;
+}
+
+static int flame_sort(struct pst_flame *fl)
+{
+	uint32_t *fi = sorted_order(fl->nfuncs, cmp_func, fl->funcs);
+	uint32_t *mi = sorted_order(fl->nmaps, cmp_map, fl->maps);
+	uint32_t *li = NULL;
+	int r = -ENOMEM;
+
+	if (!fi || !mi || permute(fl->funcs, fl->nfuncs, sizeof(*fl->funcs), fi) ||
+	    permute(fl->maps, fl->nmaps, sizeof(*fl->maps), mi))
+		goto out;
+	for (size_t i = 0; i < fl->nlines; i++)
+		fl->lines[i].func = fi[fl->lines[i].func];
+	for (size_t i = 0; i < fl->nlocs; i++)
+		if (fl->locs[i].mapping)
+			fl->locs[i].mapping = mi[fl->locs[i].mapping - 1] + 1;
+	li = sorted_order(fl->nlocs, cmp_loc, fl->locs);
+	if (!li || permute(fl->locs, fl->nlocs, sizeof(*fl->locs), li))
+		goto out;
+	for (size_t i = 0; i < fl->nstacks; i++) {
+		struct pst_fstack *s = &fl->stacks[i];
+
+		for (size_t k = 0; k < s->depth; k++)
+			s->funcs[k] = fi[s->funcs[k]];
+		for (size_t k = 0; k < s->nlocs; k++)
+			s->locs[k] = li[s->locs[k]];
+	}
+	qsort(fl->stacks, fl->nstacks, sizeof(*fl->stacks), cmp_stack);
+	r = 0;
+out:
+	free(fi);
+	free(mi);
+	free(li);
+	return r;
+}
+
+void pst_flame_put_folded_stack(FILE *f, const struct pst_flame *fl, const struct pst_fstack *s)
+{
+	if (!s->depth)
+		fputs("[no stack]", f);
+	for (size_t i = 0; i < s->depth; i++) {
+		const char *c = fl->funcs[s->funcs[i]].name;
+
+		if (i)
+			putc(';', f);
+		for (; *c; c++)
+			putc(*c == ';' ? ':' : (*c == '\n' || *c == '\r') ? ' ' : *c, f);
+	}
+}
+
+static void flame_free(struct pst_flame *fl)
+{
+	struct pst_fpool *p = fl->pool;
+
+	for (size_t i = 0; i < fl->nstacks; i++) {
+		free(fl->stacks[i].funcs);
+		free(fl->stacks[i].locs);
+	}
+	free(fl->stacks);
+	free(fl->funcs);
+	free(fl->lines);
+	free(fl->locs);
+	free(fl->maps);
+	if (!p)
+		return;
+	map_free(&p->strs);
+	map_free(&p->funcs);
+	map_free(&p->locs);
+	map_free(&p->maps);
+	for (int i = 0; i < 2; i++) {
+		pst_symbolizer_free(p->sym[i]);
+		pst_trace_close(p->t[i]);
+	}
+	free(p);
+}
+
+/* ---- the command ---- */
+
+enum format { FMT_SVG, FMT_FOLDED, FMT_SPEEDSCOPE, FMT_PPROF };
+
+static void usage(FILE *f)
+{
+	fputs(
+	    "usage: prestanda flame [options] TRACE\n"
+	    "       prestanda flame [options] BASE.trace NEW.trace    (differential)\n"
+	    "\n"
+	    "Draw a flame graph of one metric of TRACE, or export its stacks.\n"
+	    "\n"
+	    "  -m, --metric M     what the widths measure (default: the first one the trace has)\n"
+	    "  -f, --format F     svg (default), folded, speedscope or pprof\n"
+	    "  -o, --output FILE  write to FILE instead of standard output\n"
+	    "      --normalize    differential: scale BASE to NEW's total before comparing\n"
+	    "      --title T      SVG title instead of program, metric and totals\n"
+	    "      --min-width PX SVG: merge frames narrower than PX pixels (default 0.5)\n"
+	    "  -h, --help         this help\n"
+	    "\n"
+	    "metrics:\n"
+	    "  cpu            CPU time (eBPF sampling)\n"
+	    "  alloc-bytes    bytes allocated\n"
+	    "  alloc-calls    calls to allocation functions\n"
+	    "  peak-bytes     bytes live at the moment the heap peaked\n"
+	    "  leaked-bytes   bytes still allocated at exit\n"
+	    "  temporary      allocations freed before the thread's next allocation\n"
+	    "  off-cpu        time blocked off CPU\n"
+	    "  lock-wait      time waiting for contended locks\n"
+	    "  connect-time   time spent connecting\n"
+	    "\n"
+	    "formats:\n"
+	    "  svg         self-contained interactive SVG: click to zoom, Search, Reset zoom\n"
+	    "  folded      `root;...;leaf count` lines for flamegraph.pl and inferno\n"
+	    "              (`stack count_base count_new` in a differential)\n"
+	    "  speedscope  speedscope's JSON file format\n"
+	    "  pprof       gzipped profile.proto for go tool pprof, Pyroscope and Parca\n"
+	    "\n"
+	    "examples:\n"
+	    "  prestanda flame prestanda.server.4242.trace -o heap.svg\n"
+	    "  prestanda flame --metric peak-bytes TRACE -o peak.svg\n"
+	    "  prestanda flame --format folded TRACE > heap.folded\n"
+	    "  prestanda flame --format speedscope TRACE -o heap.speedscope.json\n"
+	    "  prestanda flame --format pprof TRACE -o heap.pb.gz && go tool pprof -top "
+	    "heap.pb.gz\n"
+	    "  prestanda flame --normalize base.trace new.trace -o diff.svg\n"
+	    "\n"
+	    "A differential graph takes widths from NEW and colours growth red and\n"
+	    "shrinkage blue.\n",
+	    f);
+}
+
+static int parse_format(const char *s, enum format *out)
+{
+	static const char *const names[] = {"svg", "folded", "speedscope", "pprof"};
+
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(s, names[i])) {
+			*out = (enum format)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* Open one trace into slot. Returns 0, 1 when it cannot be read. */
+static int open_trace(struct pst_flame *fl, unsigned slot, const char *path, bool *damaged)
+{
+	struct pst_fpool *p = fl->pool;
+	char err[512];
+
+	if (pst_trace_open(path, &p->t[slot], err, sizeof(err))) {
+		fprintf(stderr, "prestanda: %s\n", err);
+		return 1;
+	}
+	if (p->t[slot]->error_offset) {
+		fprintf(stderr, "prestanda: %s: %s; the graph covers what came before it\n", path,
+			p->t[slot]->error);
+		*damaged = true;
+	} else if (!p->t[slot]->complete) {
+		fprintf(stderr, "prestanda: warning: %s: %s\n", path,
+			p->t[slot]->error[0] ? p->t[slot]->error : "trace is incomplete");
+	}
+	p->sym[slot] = symbolizer_for(p->t[slot]);
+	if (!p->sym[slot]) {
+		fprintf(stderr, "prestanda: %s: out of memory\n", path);
+		return 1;
+	}
+	return 0;
+}
+
+/* Pick the metric: the one asked for when every trace has it, else the
+ * first one they all have. Returns 0, or 2 after saying why. */
+static int pick_metric(struct pst_flame *fl, const char *name, char *const *paths)
+{
+	char have[512];
+
+	if (name) {
+		fl->metric = metric_find(name);
+		if (!fl->metric) {
+			fprintf(stderr,
+				"prestanda: unknown metric '%s'; see prestanda flame --help\n",
+				name);
+			return 2;
+		}
+		for (unsigned s = 0; s < fl->nslots; s++)
+			if (!has_family(fl->pool->t[s], fl->metric->family)) {
+				metrics_present(fl->pool->t[s], have, sizeof(have));
+				fprintf(stderr,
+					"prestanda: %s: this trace has no %s data; it has: %s\n",
+					paths[s], name, have);
+				return 2;
+			}
+		return 0;
+	}
+	for (size_t i = 0; i < pst_nmetrics; i++) {
+		bool all = true;
+
+		for (unsigned s = 0; s < fl->nslots; s++)
+			all = all && has_family(fl->pool->t[s], pst_metrics[i].family);
+		if (all) {
+			fl->metric = &pst_metrics[i];
+			return 0;
+		}
+	}
+	fprintf(stderr, "prestanda: %s: this trace has no data to draw\n", paths[fl->nslots - 1]);
+	return 2;
+}
+
+static int write_out(const struct pst_flame *fl, enum format fmt, const char *out,
+		     const struct pst_svg_opts *so)
+{
+	FILE *f = out ? fopen(out, "wb") : stdout;
+	int r;
+
+	if (!f) {
+		fprintf(stderr, "prestanda: cannot create %s: fopen: %s\n", out, strerror(errno));
+		return 1;
+	}
+	switch (fmt) {
+	case FMT_FOLDED: r = pst_flame_write_folded(f, fl); break;
+	case FMT_SPEEDSCOPE: r = pst_flame_write_speedscope(f, fl); break;
+	case FMT_PPROF: r = pst_flame_write_pprof(f, fl); break;
+	default: r = pst_flame_write_svg(f, fl, so);
+	}
+	if (fflush(f) || ferror(f)) {
+		fprintf(stderr, "prestanda: cannot write %s: fwrite: %s\n",
+			out ?: "standard output", strerror(errno));
+		r = r ? r : -EIO;
+	}
+	if (out && fclose(f) && !r) {
+		fprintf(stderr, "prestanda: cannot write %s: fclose: %s\n", out, strerror(errno));
+		r = -EIO;
+	}
+	if (r == -ENOMEM)
+		fprintf(stderr, "prestanda: out of memory\n");
+	return r ? 1 : 0;
+}
+
+int pst_cmd_flame(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"metric", required_argument, NULL, 'm'}, {"format", required_argument, NULL, 'f'},
+	    {"output", required_argument, NULL, 'o'}, {"normalize", no_argument, NULL, 'N'},
+	    {"title", required_argument, NULL, 'T'},  {"min-width", required_argument, NULL, 'W'},
+	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
+	};
+	struct pst_svg_opts so = {.min_width = DEFAULT_MIN_WIDTH};
+	struct pst_flame fl = {.period = 1};
+	const char *metric = NULL, *out = NULL, *exe;
+	enum format fmt = FMT_SVG;
+	bool damaged = false;
+	char *end;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "m:f:o:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm': metric = optarg; break;
+		case 'f':
+			if (parse_format(optarg, &fmt)) {
+				fprintf(stderr,
+					"prestanda: unknown format '%s'; use svg, folded, "
+					"speedscope or pprof\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'o': out = optarg; break;
+		case 'N': fl.normalize = true; break;
+		case 'T': so.title = optarg; break;
+		case 'W':
+			so.min_width = strtod(optarg, &end);
+			if (*end || !(so.min_width >= 0)) {
+				fprintf(
+				    stderr,
+				    "prestanda: --min-width wants a number of pixels, not '%s'\n",
+				    optarg);
+				return 2;
+			}
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (argc - optind < 1 || argc - optind > 2) {
+		usage(stderr);
+		return 2;
+	}
+	fl.nslots = (unsigned)(argc - optind);
+	if (fl.nslots == 2 && (fmt == FMT_SPEEDSCOPE || fmt == FMT_PPROF)) {
+		fprintf(stderr, "prestanda: a differential graph is written as svg or folded\n");
+		return 2;
+	}
+	if (fl.normalize && fl.nslots != 2) {
+		fprintf(stderr, "prestanda: --normalize needs two traces, BASE and NEW\n");
+		return 2;
+	}
+	fl.pool = calloc(1, sizeof(*fl.pool));
+	if (!fl.pool) {
+		fprintf(stderr, "prestanda: out of memory\n");
+		return 1;
+	}
+	rc = 0;
+	for (unsigned s = 0; s < fl.nslots && !rc; s++)
+		rc = open_trace(&fl, s, argv[optind + s], &damaged);
+	if (!rc)
+		rc = pick_metric(&fl, metric, argv + optind);
+	for (unsigned s = 0; s < fl.nslots && !rc; s++) {
+		int r = collect(&fl, s);
+
+		if (r) {
+			fprintf(stderr, "prestanda: %s: %s\n", argv[optind + s],
+				r == -ENOMEM ? "out of memory" : "cannot read this metric");
+			rc = 1;
+		}
+	}
+	if (!rc && flame_sort(&fl)) {
+		fprintf(stderr, "prestanda: out of memory\n");
+		rc = 1;
+	}
+	if (!rc) {
+		const struct pst_trace *t = fl.pool->t[fl.nslots - 1];
+
+		exe = t->proc.exe ? strrchr(t->proc.exe, '/') : NULL;
+		fl.program = exe ? exe + 1 : t->proc.exe ? t->proc.exe : "?";
+		fl.start_realtime_ns = t->proc.start_realtime_ns;
+		fl.duration_ns = t->end_ts > t->proc.start_monotonic_ns
+				     ? t->end_ts - t->proc.start_monotonic_ns
+				     : 0;
+		rc = write_out(&fl, fmt, out, &so);
+	}
+	flame_free(&fl);
+	return rc ? rc : damaged ? 1 : 0;
+}

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/* Flame graphs and exports: metrics, symbolized stacks with values, and the writers that render
+ * them. */
+#ifndef PST_FLAME_H
+#define PST_FLAME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Where a frame's code lives: decides its colour. */
+enum pst_fkind { PST_FK_OWN, PST_FK_LIB, PST_FK_KERNEL, PST_FK_UNKNOWN };
+
+/* The record family a metric is computed from. */
+enum pst_family { PST_FAM_MEMORY, PST_FAM_CPU, PST_FAM_OFFCPU, PST_FAM_LOCK, PST_FAM_NET };
+
+struct pst_stack_stats;
+
+/* One metric a flame graph can show. */
+struct pst_metric {
+	const char *name;	/* "alloc-bytes", as given to --metric */
+	const char *what;	/* "bytes allocated", for titles */
+	const char *unit;	/* "bytes", "count" or "nanoseconds" */
+	const char *pprof_type; /* sample type in pprof: "alloc_space" */
+	enum pst_family family;
+	bool needs_peaks;					/* memory: needs the second pass */
+	double (*site_value)(const struct pst_stack_stats *st); /* memory metrics */
+};
+
+/* A function-level frame shared by stacks. Strings are owned by the flame
+ * (its symbolizers and string pool). */
+struct pst_ffunc {
+	const char *name;   /* function, or "[module+0xoff]" when unresolved */
+	const char *file;   /* NULL when unknown */
+	int start_line;	    /* 0 when unknown */
+	const char *module; /* NULL when unknown */
+	enum pst_fkind kind;
+};
+
+/* One source line of a location: func indexes pst_flame.funcs. */
+struct pst_fline {
+	uint32_t func;
+	int line;
+};
+
+/* One code address with its lines, innermost inlined first. */
+struct pst_floc {
+	uint64_t addr;		/* the call instruction (return address - 1) */
+	uint32_t mapping;	/* index into mappings + 1; 0: none */
+	uint32_t first, nlines; /* into pst_flame.lines */
+	unsigned slot;		/* which trace it came from */
+};
+
+/* A loaded object, for pprof. */
+struct pst_fmap {
+	uint64_t lo, hi, file_offset;
+	const char *path;
+	const char *build_id; /* hex; "" when unknown */
+	unsigned slot;
+};
+
+/* A stack with its values: funcs root first, locs leaf first. */
+struct pst_fstack {
+	uint32_t *funcs;
+	size_t depth;
+	uint32_t *locs;
+	size_t nlocs;
+	int64_t value[2]; /* [0] this trace (or BASE), [1] NEW in a diff */
+};
+
+struct pst_fpool;
+
+/* Stacks of one metric over one trace, or two for a differential graph. */
+struct pst_flame {
+	const struct pst_metric *metric;
+	const char *program; /* base name of the (NEW) trace's program */
+	unsigned nslots;     /* 1, or 2 in a diff */
+	bool normalize;	     /* diff: BASE scaled to NEW's total for colours */
+	struct pst_ffunc *funcs;
+	size_t nfuncs;
+	struct pst_fline *lines;
+	size_t nlines;
+	struct pst_floc *locs;
+	size_t nlocs;
+	struct pst_fmap *maps;
+	size_t nmaps;
+	struct pst_fstack *stacks; /* sorted: by names root first, then ids */
+	size_t nstacks;
+	int64_t total[2];
+	uint64_t period; /* pprof: bytes per sample, 1 when exact */
+	uint64_t start_realtime_ns, duration_ns;
+	struct pst_fpool *pool; /* private */
+};
+
+/* SVG rendering settings. */
+struct pst_svg_opts {
+	double min_width;  /* frames narrower than this many pixels are merged */
+	const char *title; /* NULL: program, metric and totals */
+};
+
+/* flame.c: the metrics, in the order `--help` lists them. */
+extern const struct pst_metric pst_metrics[];
+extern const size_t pst_nmetrics;
+
+/* flame.c: "a;b;c" names of stack s with ';' and line breaks replaced, for
+ * folded output; written to f. */
+void pst_flame_put_folded_stack(FILE *f, const struct pst_flame *fl, const struct pst_fstack *s);
+
+/* flame_folded.c: `root;...;leaf count` lines (`count_a count_b` in a diff). */
+int pst_flame_write_folded(FILE *f, const struct pst_flame *fl);
+
+/* flame_svg.c: one self-contained interactive SVG. */
+int pst_flame_write_svg(FILE *f, const struct pst_flame *fl, const struct pst_svg_opts *o);
+
+/* flame_speedscope.c: speedscope's JSON file format, one sampled profile. */
+int pst_flame_write_speedscope(FILE *f, const struct pst_flame *fl);
+
+/* flame_pprof.c: gzipped profile.proto. */
+int pst_flame_write_pprof(FILE *f, const struct pst_flame *fl);
+
+#endif

@@ -1,0 +1,490 @@
+/* SPDX-License-Identifier: MIT */
+/* `prestanda flame`: every output parsed by a third-party reader (pprof-format, speedscope's
+ * schema, xmllint, Chromium). */
+#include <regex.h>
+
+#include "itest.h"
+
+#define JS_DIR	 "tests/js/"
+#define CHROMIUM "/usr/bin/chromium"
+
+struct out {
+	int wstatus;
+	char *out, *err;
+	size_t len;
+};
+
+static void out_free(struct out *o)
+{
+	free(o->out);
+	free(o->err);
+}
+
+/* argv (NULL-terminated) with stdout and stderr captured. */
+static void spawn_capture(struct out *o, char *const argv[])
+{
+	char op[PATH_MAX], ep[PATH_MAX];
+
+	itest_tmpfile(op, sizeof(op));
+	itest_tmpfile(ep, sizeof(ep));
+	o->wstatus = itest_spawn(argv, op, ep);
+	o->out = itest_slurp(op, &o->len);
+	o->err = itest_slurp(ep, NULL);
+	unlink(op);
+	unlink(ep);
+	cr_assert(o->out && o->err);
+}
+
+/* `build/prestanda flame ARGS...`, expecting exit status want. */
+static void flame(struct out *o, int want, const char *const *args)
+{
+	char *argv[ITEST_MAX_ARGS] = {ITEST_PRESTANDA, "flame"};
+	int n = 2;
+
+	for (; *args; args++)
+		argv[n++] = (char *)*args;
+	argv[n] = NULL;
+	spawn_capture(o, argv);
+	cr_assert(WIFEXITED(o->wstatus) && WEXITSTATUS(o->wstatus) == want,
+		  "prestanda flame %s (want exit %d): %s", itest_wdesc(o->wstatus), want, o->err);
+}
+
+/* `node tests/js/SCRIPT ARGS...`, which must exit 0; returns its stdout. */
+static char *node(const char *script, const char *const *args)
+{
+	char path[PATH_MAX], *argv[ITEST_MAX_ARGS] = {"/usr/bin/env", "node", path};
+	struct out o;
+	int n = 3;
+
+	snprintf(path, sizeof(path), JS_DIR "%s", script);
+	cr_assert(access(JS_DIR "node_modules", F_OK) == 0,
+		  "tests/js/node_modules missing: run scripts/js-deps.sh");
+	for (; *args; args++)
+		argv[n++] = (char *)*args;
+	argv[n] = NULL;
+	spawn_capture(&o, argv);
+	cr_assert(WIFEXITED(o.wstatus) && WEXITSTATUS(o.wstatus) == 0, "node %s %s: %s%s", script,
+		  itest_wdesc(o.wstatus), o.out, o.err);
+	free(o.err);
+	return o.out;
+}
+
+/* The line of s that starts with prefix (asserting there is one); copied. */
+static char *line_starting(const char *s, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	for (const char *p = s; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (!strncmp(p, prefix, n)) {
+			const char *e = strchr(p, '\n');
+
+			return strndup(p, e ? (size_t)(e - p) : strlen(p));
+		}
+	cr_assert_fail("no line starts with '%s' in:\n%s", prefix, s);
+	return NULL;
+}
+
+/* Line number of the first line of tests/targets/SRC holding text. */
+static int source_line(const char *src, const char *text)
+{
+	char path[PATH_MAX], *s, *p;
+	int line = 1;
+
+	snprintf(path, sizeof(path), ITEST_SOURCES "%s", src);
+	s = itest_slurp(path, NULL);
+	cr_assert(s);
+	p = strstr(s, text);
+	cr_assert(p, "'%s' not in %s", text, src);
+	for (char *q = s; q < p; q++)
+		line += *q == '\n';
+	free(s);
+	return line;
+}
+
+/* One folded line parsed with speedscope's pattern `^(.*) (\d+)$`. */
+struct folded {
+	char stack[4096];
+	long long count;
+};
+
+/* Parse every line; returns how many; asserts each matches. */
+static int parse_folded(const char *s, struct folded *v, int max)
+{
+	regex_t re;
+	regmatch_t m[3];
+	int n = 0;
+
+	cr_assert_eq(regcomp(&re, "^(.*) ([0-9]+)$", REG_EXTENDED), 0);
+	for (const char *p = s; *p;) {
+		const char *e = strchr(p, '\n');
+		char line[4200];
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+
+		cr_assert(len < sizeof(line) && n < max);
+		memcpy(line, p, len);
+		line[len] = 0;
+		cr_assert_eq(regexec(&re, line, 3, m, 0), 0, "folded line does not parse: '%s'",
+			     line);
+		snprintf(v[n].stack, sizeof(v[n].stack), "%.*s", (int)(m[1].rm_eo - m[1].rm_so),
+			 line + m[1].rm_so);
+		v[n++].count = atoll(line + m[2].rm_so);
+		p = e ? e + 1 : p + len;
+	}
+	regfree(&re);
+	return n;
+}
+
+/* The count of the one folded stack whose leaf is fn (-1: none). */
+static long long folded_leaf(const struct folded *v, int n, const char *fn, const char **stack)
+{
+	long long c = -1;
+
+	for (int i = 0; i < n; i++) {
+		const char *leaf = strrchr(v[i].stack, ';');
+
+		leaf = leaf ? leaf + 1 : v[i].stack;
+		if (strcmp(leaf, fn))
+			continue;
+		cr_assert_eq(c, -1, "two folded stacks end in %s", fn);
+		c = v[i].count;
+		if (stack)
+			*stack = v[i].stack;
+	}
+	return c;
+}
+
+/* A --full trace of alloc_known, kept for the whole suite run. */
+static struct itest_run known;
+
+static void known_init(void)
+{
+	itest_run(&known, (const char *[]){"--full", NULL}, "alloc_known", NULL);
+	cr_assert_eq(known.ntraces, 1, "run: %s", known.err);
+}
+
+static void known_fini(void)
+{
+	itest_cleanup(&known);
+}
+
+TestSuite(flame, .init = known_init, .fini = known_fini, .timeout = 120);
+
+Test(flame, folded_alloc_known_exact)
+{
+	static struct folded v[64];
+	const char *stack = NULL;
+	struct out o;
+	long long sum = 0;
+	int n;
+
+	flame(&o, 0, (const char *[]){"--format", "folded", known.traces[0], NULL});
+	n = parse_folded(o.out, v, 64);
+	cr_expect_eq(n, 10, "%s", o.out);
+	for (int i = 0; i < n; i++)
+		sum += v[i].count;
+	cr_expect_eq(sum, 119500); /* bytes of every allocation in alloc_known.c */
+	cr_expect_eq(folded_leaf(v, n, "make_small", &stack), 24000);
+	cr_assert(stack);
+	cr_expect(itest_has_suffix(stack, ";main;make_small"), "stack '%s'", stack);
+	cr_expect(!strncmp(stack, "_start;", 7), "root first: '%s'", stack);
+	cr_expect_eq(folded_leaf(v, n, "grow_chain", NULL), 66560);
+	out_free(&o);
+
+	flame(&o, 0, (const char *[]){"-f", "folded", "-m", "alloc-calls", known.traces[0], NULL});
+	n = parse_folded(o.out, v, 64);
+	cr_expect_eq(folded_leaf(v, n, "make_small", NULL), 1000);
+	cr_expect_eq(folded_leaf(v, n, "make_calloc", NULL), 50);
+	out_free(&o);
+
+	flame(&o, 0, (const char *[]){"-f", "folded", "-m", "leaked-bytes", known.traces[0], NULL});
+	n = parse_folded(o.out, v, 64);
+	cr_expect_eq(n, 1, "%s", o.out);
+	cr_expect_eq(folded_leaf(v, n, "leak_ten", NULL), 1000);
+	out_free(&o);
+
+	/* Peak heap: the leaked blocks and pvalloc's page. */
+	flame(&o, 0, (const char *[]){"-f", "folded", "-m", "peak-bytes", known.traces[0], NULL});
+	n = parse_folded(o.out, v, 64);
+	cr_expect_eq(n, 2, "%s", o.out);
+	cr_expect_eq(folded_leaf(v, n, "leak_ten", NULL), 1000);
+	cr_expect_eq(folded_leaf(v, n, "do_pvalloc", NULL), 8192);
+	out_free(&o);
+
+	flame(&o, 0, (const char *[]){"-f", "folded", "-m", "temporary", known.traces[0], NULL});
+	n = parse_folded(o.out, v, 64);
+	cr_expect_eq(folded_leaf(v, n, "make_small", NULL), 1000);
+	cr_expect_eq(folded_leaf(v, n, "leak_ten", NULL), -1);
+	out_free(&o);
+}
+
+Test(flame, metric_the_trace_lacks)
+{
+	struct out o;
+
+	flame(&o, 2, (const char *[]){"--metric", "cpu", known.traces[0], NULL});
+	cr_expect(strstr(o.err, "this trace has no cpu data; it has: alloc-bytes, alloc-calls, "
+				"peak-bytes, leaked-bytes, temporary\n"),
+		  "%s", o.err);
+	cr_expect_eq(o.len, 0);
+	out_free(&o);
+	flame(&o, 2, (const char *[]){"--metric", "bogus", known.traces[0], NULL});
+	cr_expect(strstr(o.err, "unknown metric 'bogus'"), "%s", o.err);
+	out_free(&o);
+	flame(&o, 2, (const char *[]){"-f", "pprof", known.traces[0], known.traces[0], NULL});
+	cr_expect(strstr(o.err, "differential graph is written as svg or folded"), "%s", o.err);
+	out_free(&o);
+	flame(&o, 1, (const char *[]){"/nonexistent.trace", NULL});
+	out_free(&o);
+}
+
+Test(flame, pprof_read_by_pprof_format)
+{
+	char path[PATH_MAX], want[256], *s, *line;
+	struct out o;
+
+	snprintf(path, sizeof(path), "%s/p.pb.gz", known.dir);
+	flame(&o, 0, (const char *[]){"-f", "pprof", "-o", path, known.traces[0], NULL});
+	out_free(&o);
+	s = node("pprof-dump.js", (const char *[]){path, NULL});
+	cr_expect(strstr(s, "string0 \"\"\n"), "%s", s);
+	cr_expect(strstr(s, "\nsample_type alloc_space bytes\n"), "%s", s);
+	cr_expect(strstr(s, "\nperiod 1 duration "), "%s", s);
+	cr_expect(!strstr(s, "duration 0 "), "%s", s);
+	line = line_starting(s, "mapping ");
+	free(line);
+	/* The target's mapping carries its 20-byte GNU build id. */
+	line = strstr(s, "/alloc_known build_id ");
+	cr_assert(line, "%s", s);
+	cr_expect_eq(strspn(line + strlen("/alloc_known build_id "), "0123456789abcdef"), 40, "%s",
+		     s);
+	cr_expect(strstr(line, " functions true lines true\n") ==
+		      strchr(line, '\n') - strlen(" functions true lines true"),
+		  "%s", s);
+	/* The known site, leaf first, with its line and the function's start line. */
+	line = line_starting(s, "sample 24000 make_small@");
+	snprintf(want, sizeof(want), "alloc_known.c:%d/start=%d <- main@",
+		 itest_marker_line("alloc_known.c", "make_small"),
+		 source_line("alloc_known.c", "void make_small(void)"));
+	cr_expect(strstr(line, want), "want '%s' in '%s'", want, line);
+	cr_expect(strstr(line, "<- _start@"), "%s", line);
+	free(line);
+	free(s);
+
+	flame(&o, 0,
+	      (const char *[]){"-f", "pprof", "-m", "alloc-calls", "-o", path, known.traces[0],
+			       NULL});
+	out_free(&o);
+	s = node("pprof-dump.js", (const char *[]){path, NULL});
+	cr_expect(strstr(s, "\nsample_type alloc_objects count\n"), "%s", s);
+	line = line_starting(s, "sample 1000 make_small@");
+	free(line);
+	line = line_starting(s, "sample 50 make_calloc@");
+	free(line);
+	free(s);
+}
+
+Test(flame, pprof_sampled_period)
+{
+	struct itest_run r;
+	char path[PATH_MAX], *s;
+	struct out o;
+
+	itest_run(&r, (const char *[]){"--sample-bytes", "4096", NULL}, "alloc_known", NULL);
+	cr_assert_eq(r.ntraces, 1);
+	snprintf(path, sizeof(path), "%s/p.pb.gz", r.dir);
+	flame(&o, 0, (const char *[]){"-f", "pprof", "-o", path, r.traces[0], NULL});
+	out_free(&o);
+	s = node("pprof-dump.js", (const char *[]){path, NULL});
+	cr_expect(strstr(s, "\nperiod 4096 duration "), "%s", s);
+	free(s);
+	itest_cleanup(&r);
+}
+
+Test(flame, speedscope_valid_by_schema)
+{
+	char path[PATH_MAX], want[512], *s, *line;
+	struct out o;
+
+	snprintf(path, sizeof(path), "%s/s.json", known.dir);
+	flame(&o, 0, (const char *[]){"-f", "speedscope", "-o", path, known.traces[0], NULL});
+	out_free(&o);
+	s = node("speedscope-check.js", (const char *[]){path, NULL});
+	cr_expect(itest_has_suffix(s, "\nvalid\n"), "%s", s);
+	cr_expect(strstr(s, "profile sampled bytes 0 119500 samples 10\n"), "%s", s);
+	line = line_starting(s, "sample 24000 _start@");
+	snprintf(want, sizeof(want),
+		 ";main@tests/targets/alloc_known.c:%d;make_small@tests/targets/alloc_known.c:%d",
+		 source_line("alloc_known.c", "int main(void)"),
+		 source_line("alloc_known.c", "void make_small(void)"));
+	cr_expect(itest_has_suffix(line, want), "want '%s' at the end of '%s'", want, line);
+	free(line);
+	free(s);
+}
+
+Test(flame, svg_well_formed_and_interactive)
+{
+	char path[PATH_MAX], *s;
+	struct out o;
+
+	snprintf(path, sizeof(path), "%s/f.svg", known.dir);
+	flame(&o, 0, (const char *[]){known.traces[0], "-o", path, NULL});
+	out_free(&o);
+	spawn_capture(&o, (char *[]){"/usr/bin/xmllint", "--noout", path, NULL});
+	cr_expect_eq(o.wstatus, 0, "xmllint: %s", o.err);
+	out_free(&o);
+	s = itest_slurp(path, NULL);
+	cr_assert(s);
+	cr_expect(strstr(s, ">alloc_known: alloc-bytes</text>"), "title");
+	cr_expect(strstr(s, "bytes allocated: total 119,500 bytes</text>"), "totals");
+	cr_expect(strstr(s, "<script><![CDATA["));
+	cr_expect(strstr(s, "function zoom(") && strstr(s, "function search("));
+	cr_expect(strstr(s, ">Search</text>") && strstr(s, ">Reset zoom</text>"));
+	cr_expect(strstr(s, "data-n=\"make_small\" data-v=\"24000\""));
+	/* Self-contained: nothing fetched from anywhere. */
+	cr_expect(!strstr(s, "href") && !strstr(s, "src=") && !strstr(s, "@import"));
+	free(s);
+}
+
+Test(flame, output_is_deterministic)
+{
+	static const char *const fmts[] = {"svg", "folded", "speedscope", "pprof"};
+
+	for (int i = 0; i < 4; i++) {
+		char a[PATH_MAX], b[PATH_MAX], *x, *y;
+		size_t lx, ly;
+		struct out o;
+
+		snprintf(a, sizeof(a), "%s/d1.%s", known.dir, fmts[i]);
+		snprintf(b, sizeof(b), "%s/d2.%s", known.dir, fmts[i]);
+		flame(&o, 0, (const char *[]){"-f", fmts[i], "-o", a, known.traces[0], NULL});
+		out_free(&o);
+		flame(&o, 0, (const char *[]){"-f", fmts[i], "-o", b, known.traces[0], NULL});
+		out_free(&o);
+		x = itest_slurp(a, &lx);
+		y = itest_slurp(b, &ly);
+		cr_assert(x && y);
+		cr_expect(lx > 0 && lx == ly && !memcmp(x, y, lx), "%s differs between runs",
+			  fmts[i]);
+		free(x);
+		free(y);
+	}
+}
+
+/* BASE runs grows(100), NEW grows(300); steady() is the same in both. */
+struct diff_runs {
+	struct itest_run base, now;
+};
+
+static void diff_runs(struct diff_runs *d)
+{
+	itest_run(&d->base, (const char *[]){"--full", NULL}, "flame_diff",
+		  (const char *[]){"100", NULL});
+	itest_run(&d->now, (const char *[]){"--full", NULL}, "flame_diff",
+		  (const char *[]){"300", NULL});
+	cr_assert(d->base.ntraces == 1 && d->now.ntraces == 1);
+}
+
+Test(flame, differential_folded)
+{
+	struct diff_runs d;
+	struct out o;
+	char *line;
+
+	diff_runs(&d);
+	flame(&o, 0, (const char *[]){"-f", "folded", d.base.traces[0], d.now.traces[0], NULL});
+	cr_expect_eq(itest_lines(o.out), 2, "%s", o.out);
+	line = strstr(o.out, ";main;grows ");
+	cr_assert(line, "%s", o.out);
+	cr_expect(!strncmp(line, ";main;grows 10000 30000\n", 24), "%s", o.out);
+	cr_expect(strstr(o.out, ";main;steady 10000 10000\n"), "%s", o.out);
+	out_free(&o);
+	itest_cleanup(&d.base);
+	itest_cleanup(&d.now);
+}
+
+/* The fill of the frame named fn in svg. */
+static unsigned svg_fill(const char *svg, const char *fn, char *base, size_t blen)
+{
+	char key[128];
+	const char *p, *f, *b;
+
+	snprintf(key, sizeof(key), "data-n=\"%s\"", fn);
+	p = strstr(svg, key);
+	cr_assert(p, "no frame %s", fn);
+	f = strstr(p, "fill=\"#");
+	b = strstr(p, "data-b=\"");
+	cr_assert(f && b);
+	snprintf(base, blen, "%.*s", (int)strcspn(b + 8, "\""), b + 8);
+	return (unsigned)strtoul(f + 7, NULL, 16);
+}
+
+Test(flame, differential_svg_colours)
+{
+	struct diff_runs d;
+	char path[PATH_MAX], base[32], *s;
+	unsigned c;
+	struct out o;
+
+	diff_runs(&d);
+	snprintf(path, sizeof(path), "%s/diff.svg", d.now.dir);
+	flame(&o, 0, (const char *[]){d.base.traces[0], d.now.traces[0], "-o", path, NULL});
+	out_free(&o);
+	s = itest_slurp(path, NULL);
+	cr_assert(s);
+	cr_expect(strstr(s, ">flame_diff: alloc-bytes (differential)</text>"));
+	cr_expect(strstr(s, "base 20,000, new 40,000 bytes (+100.0%)"), "subtitle");
+	/* Width from NEW; grows tripled: red (red channel above blue). */
+	cr_expect(strstr(s, "data-n=\"grows\" data-v=\"30000\""));
+	c = svg_fill(s, "grows", base, sizeof(base));
+	cr_expect_str_eq(base, "10000");
+	cr_expect((c >> 16) > (c & 0xff) + 40, "grows fill #%06x is not red", c);
+	/* steady did not change: neutral grey. */
+	c = svg_fill(s, "steady", base, sizeof(base));
+	cr_expect_eq(c >> 16, c & 0xff, "steady fill #%06x is not grey", c);
+	free(s);
+
+	/* Normalized: BASE doubled to NEW's total, so steady shrank (blue). */
+	flame(&o, 0,
+	      (const char *[]){"--normalize", d.base.traces[0], d.now.traces[0], "-o", path, NULL});
+	out_free(&o);
+	s = itest_slurp(path, NULL);
+	c = svg_fill(s, "steady", base, sizeof(base));
+	cr_expect_str_eq(base, "20000");
+	cr_expect((c & 0xff) > (c >> 16) + 40, "steady fill #%06x is not blue", c);
+	c = svg_fill(s, "grows", base, sizeof(base));
+	cr_expect_str_eq(base, "20000");
+	cr_expect((c >> 16) > (c & 0xff) + 40, "grows fill #%06x is not red", c);
+	free(s);
+	spawn_capture(&o, (char *[]){"/usr/bin/xmllint", "--noout", path, NULL});
+	cr_expect_eq(o.wstatus, 0, "xmllint: %s", o.err);
+	out_free(&o);
+	itest_cleanup(&d.base);
+	itest_cleanup(&d.now);
+}
+
+Test(flame, svg_in_headless_chromium, .timeout = 180)
+{
+	char path[PATH_MAX], shot[PATH_MAX], *s;
+	struct out o;
+
+	if (access(CHROMIUM, X_OK))
+		cr_skip_test("no %s: the browser test did not run", CHROMIUM);
+	snprintf(path, sizeof(path), "%s/b.svg", known.dir);
+	snprintf(shot, sizeof(shot), "%s/b.png", known.dir);
+	flame(&o, 0, (const char *[]){known.traces[0], "-o", path, NULL});
+	out_free(&o);
+	s = node("svg-browser.js", (const char *[]){path, "make_small", "^make_", shot, NULL});
+	cr_expect(strstr(s, "title alloc_known: alloc-bytes\n"), "%s", s);
+	/* make_small holds 24000 of 119500 bytes of a 1180 px wide graph. */
+	cr_expect(strstr(s, "\nbefore 236.99\n"), "%s", s);
+	cr_expect(strstr(s, "\ntooltip make_small: 24,000 bytes (20.08%)\n"), "%s", s);
+	cr_expect(strstr(s, "\nzoomed 1180.00\n"), "%s", s);
+	cr_expect(strstr(s, "\nreset_visible true\n"), "%s", s);
+	/* make_small and make_calloc: (24000 + 8000) / 119500. */
+	cr_expect(strstr(s, "\nhighlighted 2\n"), "%s", s);
+	cr_expect(strstr(s, "\nmatched Matched: 26.8% (2 frames)\n"), "%s", s);
+	cr_expect(strstr(s, "\nunzoomed 236.99\n"), "%s", s);
+	cr_expect(strstr(s, "\nerrors 0 requests 0\n"), "%s", s);
+	cr_expect(access(shot, F_OK) == 0);
+	free(s);
+}
