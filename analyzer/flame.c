@@ -48,7 +48,7 @@ static double v_temporary(const struct pst_stack_stats *st)
 }
 
 /* The first one a trace has data for is its default. */
-const struct pst_metric pst_metrics[] = {
+const struct pst_metric pst_flame_metrics[] = {
     {"cpu", "CPU time", "nanoseconds", "cpu", PST_FAM_CPU, false, NULL},
     {"alloc-bytes", "bytes allocated", "bytes", "alloc_space", PST_FAM_MEMORY, false, v_bytes},
     {"alloc-calls", "allocation calls", "count", "alloc_objects", PST_FAM_MEMORY, false, v_calls},
@@ -61,7 +61,7 @@ const struct pst_metric pst_metrics[] = {
     {"lock-wait", "time waiting for locks", "nanoseconds", "lock_wait", PST_FAM_LOCK, false, NULL},
     {"connect-time", "time connecting", "nanoseconds", "connect_time", PST_FAM_NET, false, NULL},
 };
-const size_t pst_nmetrics = sizeof(pst_metrics) / sizeof(*pst_metrics);
+const size_t pst_flame_nmetrics = sizeof(pst_flame_metrics) / sizeof(*pst_flame_metrics);
 
 /* Does the trace hold data of this family? Families without a reader in
  * this analyzer yet count as absent. */
@@ -75,9 +75,9 @@ static bool has_family(const struct pst_trace *t, enum pst_family fam)
 
 static const struct pst_metric *metric_find(const char *name)
 {
-	for (size_t i = 0; i < pst_nmetrics; i++)
-		if (!strcmp(pst_metrics[i].name, name))
-			return &pst_metrics[i];
+	for (size_t i = 0; i < pst_flame_nmetrics; i++)
+		if (!strcmp(pst_flame_metrics[i].name, name))
+			return &pst_flame_metrics[i];
 	return NULL;
 }
 
@@ -87,9 +87,9 @@ static void metrics_present(const struct pst_trace *t, char *buf, size_t len)
 	size_t n = 0;
 
 	buf[0] = 0;
-	for (size_t i = 0; i < pst_nmetrics && n < len; i++)
-		if (has_family(t, pst_metrics[i].family))
-			n += snprintf(buf + n, len - n, "%s%s", n ? ", " : "", pst_metrics[i].name);
+	for (size_t i = 0; i < pst_flame_nmetrics && n < len; i++)
+		if (has_family(t, pst_flame_metrics[i].family))
+			n += snprintf(buf + n, len - n, "%s%s", n ? ", " : "", pst_flame_metrics[i].name);
 	if (!n)
 		snprintf(buf, len, "nothing");
 }
@@ -733,13 +733,13 @@ static int pick_metric(struct pst_flame *fl, const char *name, char *const *path
 			}
 		return 0;
 	}
-	for (size_t i = 0; i < pst_nmetrics; i++) {
+	for (size_t i = 0; i < pst_flame_nmetrics; i++) {
 		bool all = true;
 
 		for (unsigned s = 0; s < fl->nslots; s++)
-			all = all && has_family(fl->pool->t[s], pst_metrics[i].family);
+			all = all && has_family(fl->pool->t[s], pst_flame_metrics[i].family);
 		if (all) {
-			fl->metric = &pst_metrics[i];
+			fl->metric = &pst_flame_metrics[i];
 			return 0;
 		}
 	}

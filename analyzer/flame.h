@@ -100,8 +100,8 @@ struct pst_svg_opts {
 };
 
 /* flame.c: the metrics, in the order `--help` lists them. */
-extern const struct pst_metric pst_metrics[];
-extern const size_t pst_nmetrics;
+extern const struct pst_metric pst_flame_metrics[];
+extern const size_t pst_flame_nmetrics;
 
 /* flame.c: "a;b;c" names of stack s with ';' and line breaks replaced, for
  * folded output; written to f. */
