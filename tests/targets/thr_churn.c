@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Thread churn: 200 threads from churn_task, created and joined one after another (at most one alive). */
+/* Thread churn: N (default 200) threads from churn_task, created and joined one after another. */
 #include <pthread.h>
-
-#define NTHREADS 200
+#include <stdlib.h>
 
 volatile unsigned long sink;
 
@@ -13,9 +12,11 @@ static void *churn_task(void *arg)
 	return arg;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	for (int i = 0; i < NTHREADS; i++) {
+	int n = argc > 1 ? atoi(argv[1]) : 200;
+
+	for (int i = 0; i < n; i++) {
 		pthread_t t;
 
 		if (pthread_create(&t, NULL, churn_task, NULL)) /* LINE:spawn */
