@@ -224,7 +224,10 @@ static char *routine_name(const struct pst_trace *t, struct pst_symbolizer *sym,
 		return strdup("[not seen created]");
 	if (n > 0 && fr[n - 1].function)
 		return strdup(fr[n - 1].function);
-	snprintf(buf, sizeof(buf), "[0x%" PRIx64 "]", addr);
+	if (n > 0)
+		pst_frame_format(&fr[n - 1], buf, sizeof(buf));
+	else
+		snprintf(buf, sizeof(buf), "[0x%" PRIx64 "]", addr);
 	return strdup(buf);
 }
 
