@@ -56,6 +56,12 @@ const struct pst_finding *pst_findings_get(const struct pst_findings *f, const c
 
 const char *pst_severity_name(enum pst_severity s);
 
+/* findings_threads.c: thread-churn, pool-oversized, pool-undersized and
+ * lock-contention, each placed after the findings of its severity.
+ * Returns 0 or -ENOMEM. */
+struct pst_threads;
+int pst_findings_threads(const struct pst_threads *th, struct pst_findings *out);
+
 void pst_findings_free(struct pst_findings *f);
 
 #endif

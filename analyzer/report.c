@@ -16,6 +16,7 @@
 #include "memory.h"
 #include "report.h"
 #include "symbolize.h"
+#include "threads.h"
 #include "trace_read.h"
 #include "units.h"
 
@@ -41,6 +42,7 @@ struct report {
 	struct pst_trace *t;
 	struct pst_memory *m;
 	struct pst_findings f;
+	struct pst_threads *th;
 	char **warnings;
 	size_t nwarnings;
 };
@@ -112,6 +114,7 @@ static int add_warning(struct report *r, const char *w)
 static void report_free(struct report *r)
 {
 	pst_findings_free(&r->f);
+	pst_threads_free(r->th);
 	pst_memory_free(r->m);
 	pst_trace_close(r->t);
 	for (size_t i = 0; i < r->nwarnings; i++)
@@ -170,6 +173,8 @@ static int analyze(struct report *r, const struct options *o)
 		rc = pst_memory_peaks(r->m, r->t, bar ? progress_draw : NULL, &prog);
 	if (bar)
 		progress_clear();
+	if (!rc && !(r->th = pst_threads_analyze(r->t, sym)))
+		rc = -ENOMEM;
 	for (size_t i = 0; !rc; i++) {
 		const char *w = pst_symbolizer_warning(sym, i);
 
@@ -194,7 +199,7 @@ static int analyze(struct report *r, const struct options *o)
 		ctx.end = "the process executed another program";
 	else if (r->t->end_reason == PST_END_SIGNAL)
 		ctx.end = "the process was killed by a fatal signal";
-	if (pst_findings_build(r->m, &ctx, &r->f)) {
+	if (pst_findings_build(r->m, &ctx, &r->f) || pst_findings_threads(r->th, &r->f)) {
 		fprintf(stderr, "prestanda: %s: out of memory\n", r->path);
 		return 1;
 	}
@@ -316,6 +321,107 @@ static json_t *json_threads(const struct pst_memory *m)
 	return a;
 }
 
+static json_t *json_thr_group(const struct pst_thr_group *g)
+{
+	json_t *o = json_object(), *sz = json_array();
+
+	json_object_set_new(o, "start_routine", json_string(g->routine_name));
+	json_object_set_new(o, "created_at", json_stack(&g->created_at));
+	json_object_set_new(o, "threads", ju64(g->threads));
+	json_object_set_new(o, "peak", ju64(g->peak));
+	json_object_set_new(o, "busy_fraction", json_real(round(g->busy_fraction * 1000) / 1000));
+	json_object_set_new(o, "idle_ns", ju64(g->idle_ns));
+	json_object_set_new(o, "lock_wait_ns", ju64(g->lock_wait_ns));
+	json_object_set_new(o, "cpu_ns", ju64(g->cpu_ns));
+	json_object_set_new(o, "lifetime_ns", ju64(g->lifetime_ns));
+	json_object_set_new(o, "median_lifetime_ns", ju64(g->lifetime_p50));
+	json_object_set_new(o, "tasks", ju64(g->tasks));
+	json_object_set_new(o, "tasks_per_thread",
+			    json_real(g->threads ? round(g->tasks * 100.0 / g->threads) / 100 : 0));
+	json_object_set_new(o, "saturated_ns", ju64(g->saturated_ns));
+	for (size_t i = 0; i < g->nsizes; i++)
+		json_array_append_new(sz, json_pack("[I,I]", (json_int_t)g->sizes[i].t_ns,
+						    (json_int_t)g->sizes[i].threads));
+	json_object_set_new(o, "size_over_time", sz);
+	return o;
+}
+
+/* "threads": counts, lifetimes, per-thread times and pools (issue schema). */
+static json_t *json_thr(const struct pst_threads *th)
+{
+	json_t *o = json_object(), *lt = json_object(), *gs = json_array(), *ts = json_array();
+
+	json_object_set_new(o, "created", ju64(th->created));
+	json_object_set_new(o, "peak_concurrent", ju64(th->peak_concurrent));
+	json_object_set_new(lt, "p50", ju64(th->lifetime_p50));
+	json_object_set_new(lt, "p99", ju64(th->lifetime_p99));
+	json_object_set_new(lt, "max", ju64(th->lifetime_max));
+	json_object_set_new(o, "lifetime_ns", lt);
+	json_object_set_new(o, "creation_rate", json_real(round(th->creation_rate * 100) / 100));
+	json_object_set_new(o, "cores", ju64(th->ncpu));
+	json_object_set_new(o, "untracked_locks", ju64(th->untracked_locks));
+	for (size_t i = 0; i < th->ngroups; i++)
+		json_array_append_new(gs, json_thr_group(&th->groups[i]));
+	json_object_set_new(o, "groups", gs);
+	for (size_t i = 0; i < th->nthreads; i++) {
+		const struct pst_thr_life *l = &th->threads[i];
+		json_t *x = json_object();
+
+		json_object_set_new(x, "tid", ju64(l->tid));
+		json_object_set_new(x, "parent", ju64(l->parent));
+		json_object_set_new(x, "group", l->group == SIZE_MAX ? json_null() :
+						  json_integer((json_int_t)l->group));
+		json_object_set_new(x, "main", json_boolean(l->main));
+		json_object_set_new(x, "lifetime_ns", ju64(l->end_ts - l->start_ts));
+		json_object_set_new(x, "cpu_ns", ju64(l->cpu_ns));
+		json_object_set_new(x, "idle_ns", ju64(l->idle_ns));
+		json_object_set_new(x, "lock_wait_ns", ju64(l->lock_wait_ns));
+		json_object_set_new(x, "join_ns", ju64(l->join_ns));
+		json_object_set_new(x, "tasks", ju64(l->tasks));
+		json_object_set_new(x, "alive_at_exit", json_boolean(l->alive_at_exit));
+		json_array_append_new(ts, x);
+	}
+	json_object_set_new(o, "threads", ts);
+	return o;
+}
+
+static json_t *json_locks(const struct pst_threads *th)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < th->nlocks; i++) {
+		const struct pst_lock *l = &th->locks[i];
+		json_t *o = json_object(), *ws = json_array();
+		char addr[32];
+
+		snprintf(addr, sizeof(addr), "0x%" PRIx64, l->addr);
+		json_object_set_new(o, "lock", json_string(addr));
+		json_object_set_new(o, "kind", json_string(pst_lock_kind_name(l->kind)));
+		json_object_set_new(o, "first_use", json_stack(&l->first_use));
+		json_object_set_new(o, l->kind == PST_WAIT_COND ? "waits" : "acquisitions",
+				    ju64(l->kind == PST_WAIT_COND ? l->contended : l->acquisitions));
+		if (l->kind == PST_WAIT_WRLOCK)
+			json_object_set_new(o, "reads", ju64(l->reads));
+		json_object_set_new(o, "contended", ju64(l->contended));
+		json_object_set_new(o, "wait_ns", ju64(l->wait_ns));
+		json_object_set_new(o, "max_wait_ns", ju64(l->max_wait_ns));
+		json_object_set_new(o, "wait_share", json_real(round(l->wait_share * 10000) / 10000));
+		json_object_set_new(o, "stack", json_stack(l->ntop ? &l->top[0].site : &l->first_use));
+		for (size_t j = 0; j < l->ntop; j++) {
+			json_t *w = json_object();
+
+			json_object_set_new(w, "stack", json_stack(&l->top[j].site));
+			json_object_set_new(w, "waits", ju64(l->top[j].count));
+			json_object_set_new(w, "wait_ns", ju64(l->top[j].wait_ns));
+			json_object_set_new(w, "max_wait_ns", ju64(l->top[j].max_wait_ns));
+			json_array_append_new(ws, w);
+		}
+		json_object_set_new(o, "waiting_stacks", ws);
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
 static const char *end_reason_name(const struct pst_trace *t)
 {
 	if (!t->has_end)
@@ -378,6 +484,8 @@ static json_t *json_report(const struct report *r, const struct options *o)
 	json_object_set_new(mem, "threads", json_threads(m));
 	json_object_set_new(root, "memory", mem);
 
+	json_object_set_new(root, "threads", json_thr(r->th));
+	json_object_set_new(root, "locks", json_locks(r->th));
 	for (size_t i = 0; i < r->f.n; i++)
 		json_array_append_new(fs, json_finding(&r->f.v[i]));
 	json_object_set_new(root, "findings", fs);
@@ -666,6 +774,54 @@ static void text_threads(FILE *out, const struct pst_memory *m)
 	}
 }
 
+/* Thread groups (pools) and the most waited-for locks. */
+static void text_pools(FILE *out, const struct pst_threads *th, size_t top)
+{
+	char a[32], b[32], c[32], name[1200];
+	size_t n = 0;
+
+	if (!th->seen)
+		return;
+	fprintf(out, "\nThreads and pools\n");
+	fprintf(out, "  created %" PRIu64 ", at most %" PRIu64 " at once, %.1f/s; lifetime median "
+		     "%s, p99 %s; %" PRIu64 " cores\n",
+		th->created, th->peak_concurrent, th->creation_rate,
+		pst_fmt_ns(th->lifetime_p50, a, sizeof(a)), pst_fmt_ns(th->lifetime_p99, b, sizeof(b)),
+		th->ncpu);
+	if (th->ngroups)
+		fprintf(out, "  %8s  %5s  %6s  %10s  %10s  %8s  %s\n", "threads", "peak", "busy",
+			"idle", "cpu", "tasks", "start routine");
+	for (size_t i = 0; i < th->ngroups && i < top; i++) {
+		const struct pst_thr_group *g = &th->groups[i];
+
+		fprintf(out, "  %8" PRIu64 "  %5" PRIu64 "  %5.1f%%  %10s  %10s  %8" PRIu64 "  %s\n",
+			g->threads, g->peak, g->busy_fraction * 100,
+			pst_fmt_ns(g->idle_ns, a, sizeof(a)), pst_fmt_ns(g->cpu_ns, b, sizeof(b)),
+			g->tasks, g->routine_name);
+	}
+	for (size_t i = 0; i < th->nlocks; i++)
+		n += th->locks[i].kind != PST_WAIT_COND && th->locks[i].contended;
+	if (!n)
+		return;
+	fprintf(out, "\nContended locks\n");
+	fprintf(out, "  %-6s  %12s  %10s  %10s  %10s  %s\n", "kind", "acquired", "contended",
+		"waited", "max wait", "first used at");
+	n = 0;
+	for (size_t i = 0; i < th->nlocks && n < top; i++) {
+		const struct pst_lock *l = &th->locks[i];
+
+		if (l->kind == PST_WAIT_COND || !l->contended)
+			continue;
+		n++;
+		pst_site_name(&l->first_use, name, sizeof(name));
+		fprintf(out, "  %-6s  %12s  %10" PRIu64 "  %10s  %10s  %s\n",
+			pst_lock_kind_name(l->kind),
+			pst_fmt_count((double)l->acquisitions, c, sizeof(c)), l->contended,
+			pst_fmt_ns(l->wait_ns, a, sizeof(a)), pst_fmt_ns(l->max_wait_ns, b, sizeof(b)),
+			name);
+	}
+}
+
 static void text_report(FILE *out, const struct report *r, const struct options *o)
 {
 	size_t top = o->top_given ? (size_t)o->top : DEFAULT_TOP;
@@ -682,6 +838,7 @@ static void text_report(FILE *out, const struct report *r, const struct options 
 		   top);
 	text_hist(out, r->m);
 	text_threads(out, r->m);
+	text_pools(out, r->th, top);
 }
 
 /* ---- the command ---- */

@@ -135,6 +135,11 @@ static int symbolize_stack(const struct pst_trace *t, const struct pst_stack *st
 		for (int k = 0; k < n; k++) {
 			struct sframe x = { .function = fr[k].function, .file = fr[k].file,
 					    .module = fr[k].module, .line = fr[k].line };
+			const char *base = fr[k].module ? strrchr(fr[k].module, '/') : NULL;
+
+			/* the profiler's thread start wrapper is not the program's */
+			if (base && !strncmp(base + 1, "libprestanda.so", 15))
+				continue;
 
 			pst_frame_format(&fr[k], buf, sizeof(buf));
 			x.text = strdup(buf);

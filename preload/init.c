@@ -61,8 +61,13 @@ static void stop_following(void)
 		unsetenv("LD_PRELOAD");
 }
 
+/* The guard keeps the profiler's own locking out of the pthread hooks. */
+static __thread int fork_guard;
+
 static void fork_prepare(void)
 {
+	fork_guard = pst_guard;
+	pst_guard = 1;
 	pst_modules_lock(true);
 	pst_stacks_lock(true);
 	pst_thr_lock_registry(true);
@@ -73,18 +78,20 @@ static void fork_parent(void)
 	pst_thr_lock_registry(false);
 	pst_stacks_lock(false);
 	pst_modules_lock(false);
+	pst_guard = fork_guard;
 }
 
 /* The child writes a trace of its own, from an empty slate. */
 static void fork_child(void)
 {
-	int guard = pst_guard;
+	int guard = fork_guard;
 
 	pst_guard = 1;
 	pst_modules_reset();
 	pst_stacks_reset();
 	pst_sampled_reset();
 	pst_thr_after_fork();
+	pst_locks_after_fork();
 	traced_pid = getpid();
 	if (pst_state == PST_ON && pst_out_open((uint64_t)traced_pid) == 0)
 		pst_thr_after_fork_open();
@@ -138,6 +145,7 @@ void pst_finish(uint64_t reason)
 
 	if (pst_state != PST_ON || getpid() != traced_pid)
 		return;
+	pst_locks_emit();
 	pst_guard = 1;
 	pst_thr_flush_all(reason == PST_END_EXEC, false);
 	pst_out_end(reason, 0);

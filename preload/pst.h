@@ -34,6 +34,16 @@ struct pst_scache {
 	uint64_t sp[PST_MAX_DEPTH]; /* frame[i] was read from sp[i] - 8 */
 };
 
+/* Per-thread lock counting (locks.c): a direct-mapped cache of lock
+ * addresses whose acquisitions are counted here, folded into the process
+ * table when evicted and when the thread's TOTALS are written. */
+#define PST_LOCK_SLOTS 64
+struct pst_lock_slot {
+	uintptr_t key;           /* lock address; | 1 for an rwlock taken to read */
+	uint32_t ent;            /* index in the process lock table */
+	uint64_t n;              /* acquisitions not yet folded */
+};
+
 /* One thread's recording state: mmap'd, reached through a TLS pointer. */
 struct pst_thr {
 	uint8_t *pos, *end;      /* free room in buf */
@@ -58,6 +68,8 @@ struct pst_thr {
 	int exited, dtor_rounds;
 	uint64_t exit_ts;
 	struct pst_thr *next;    /* registry */
+	struct pst_lock_slot lslot[PST_LOCK_SLOTS];
+	int thr_ended;           /* hook_pthread.c: THR_END written */
 	uint8_t buf[PST_BUF_SIZE];
 };
 
@@ -112,6 +124,30 @@ struct pst_real {
 	int (*execve)(const char *, char *const[], char *const[]);
 	int (*execvpe)(const char *, char *const[], char *const[]);
 	int (*fexecve)(int, char *const[], char *const[]);
+	/* hook_pthread.c */
+	int (*pthread_create)(void *, const void *, void *(*)(void *), void *);
+	int (*pthread_join)(unsigned long, void **);
+	int (*mutex_lock)(void *);
+	int (*mutex_trylock)(void *);
+	int (*mutex_timedlock)(void *, const struct timespec *);
+	int (*mutex_clocklock)(void *, clockid_t, const struct timespec *);
+	int (*rwlock_rdlock)(void *);
+	int (*rwlock_tryrdlock)(void *);
+	int (*rwlock_timedrdlock)(void *, const struct timespec *);
+	int (*rwlock_wrlock)(void *);
+	int (*rwlock_trywrlock)(void *);
+	int (*rwlock_timedwrlock)(void *, const struct timespec *);
+	int (*spin_lock)(void *);
+	int (*spin_trylock)(void *);
+	int (*cond_wait)(void *, void *);           /* the current version */
+	int (*cond_timedwait)(void *, void *, const struct timespec *);
+	int (*cond_wait_old)(void *, void *);       /* the first version (x86-64) */
+	int (*cond_timedwait_old)(void *, void *, const struct timespec *);
+	int (*cond_clockwait)(void *, void *, clockid_t, const struct timespec *);
+	int (*sem_wait)(void *);
+	int (*sem_trywait)(void *);
+	int (*sem_timedwait)(void *, const struct timespec *);
+	int (*sem_clockwait)(void *, clockid_t, const struct timespec *);
 };
 extern struct pst_real pst_real;
 void pst_resolve_real(void);
@@ -138,6 +174,8 @@ void pst_thr_flush_all(bool resume, bool try_lock); /* at exit/exec/crash: every
 void pst_thr_after_fork(void);          /* child: keep only the calling thread */
 void pst_thr_after_fork_open(void);     /* child: first records of its new trace */
 void pst_thr_lock_registry(bool lock);
+/* fn on every registered thread's struct, under the registry lock */
+void pst_thr_foreach(void (*fn)(struct pst_thr *t, void *arg), void *arg);
 static inline uint8_t *pst_thr_room(struct pst_thr *t, size_t n)
 {
 	if (unlikely((size_t)(t->end - t->pos) < n))
@@ -179,6 +217,31 @@ static inline uint8_t *pst_ev_begin(struct pst_thr *t, uint64_t *dts)
 	t->last_ts = ts;
 	return b;
 }
+
+/* locks.c: the process-wide table of locks, keyed by address. */
+void pst_locks_miss(struct pst_thr *t, struct pst_lock_slot *s, uintptr_t key, unsigned kind);
+/* a wait (contended lock, cond, sem, join) that ended at t1 */
+void pst_locks_wait(struct pst_thr *t, const void *obj, unsigned kind, uint32_t stack,
+		    uint64_t t0, uint64_t t1, bool acquired);
+void pst_locks_fold(struct pst_thr *t);  /* the thread's cached counts into the table */
+void pst_locks_emit(void);              /* LOCK_STATS, THR_INFO, live threads' THR_END */
+void pst_locks_after_fork(void);        /* child: empty table */
+/* Count one acquisition: about ten instructions when the lock is in the
+ * thread's cache (a shift, a mask, a compare and an add). */
+static inline void pst_lock_count(struct pst_thr *t, const void *lock, unsigned kind)
+{
+	uintptr_t key = (uintptr_t)lock | (kind == PST_WAIT_RDLOCK);
+	struct pst_lock_slot *s = &t->lslot[(key >> 4 ^ key >> 11) & (PST_LOCK_SLOTS - 1)];
+
+	if (likely(s->key == key))
+		s->n++;
+	else
+		pst_locks_miss(t, s, key, kind);
+}
+
+/* hook_pthread.c */
+void pst_pthread_resolve(void);         /* the real pthread functions, into pst_real */
+void pst_thread_end(struct pst_thr *t, uint64_t ts, uint64_t flags); /* THR_END */
 
 /* output.c: the trace file. */
 int pst_out_open(uint64_t pid);         /* open a new trace and write PROCESS; 0 or -errno */

@@ -62,4 +62,42 @@ void pst_resolve_real(void)
 	RESOLVE(execve, "execve");
 	RESOLVE(execvpe, "execvpe");
 	RESOLVE(fexecve, "fexecve");
+	pst_pthread_resolve();
+}
+
+/* The pthread functions. pthread_cond_wait and pthread_cond_timedwait
+ * exist in two versions on x86-64; each of ours calls the version the
+ * program was linked against (hook_pthread.c exports both). */
+#define VRESOLVE(name, sym, ver) (*(void **)&pst_real.name = dlvsym(RTLD_NEXT, sym, ver))
+
+void pst_pthread_resolve(void)
+{
+	RESOLVE(pthread_create, "pthread_create");
+	RESOLVE(pthread_join, "pthread_join");
+	RESOLVE(mutex_lock, "pthread_mutex_lock");
+	RESOLVE(mutex_trylock, "pthread_mutex_trylock");
+	RESOLVE(mutex_timedlock, "pthread_mutex_timedlock");
+	RESOLVE(mutex_clocklock, "pthread_mutex_clocklock");
+	RESOLVE(rwlock_rdlock, "pthread_rwlock_rdlock");
+	RESOLVE(rwlock_tryrdlock, "pthread_rwlock_tryrdlock");
+	RESOLVE(rwlock_timedrdlock, "pthread_rwlock_timedrdlock");
+	RESOLVE(rwlock_wrlock, "pthread_rwlock_wrlock");
+	RESOLVE(rwlock_trywrlock, "pthread_rwlock_trywrlock");
+	RESOLVE(rwlock_timedwrlock, "pthread_rwlock_timedwrlock");
+	RESOLVE(spin_lock, "pthread_spin_lock");
+	RESOLVE(spin_trylock, "pthread_spin_trylock");
+	RESOLVE(cond_clockwait, "pthread_cond_clockwait");
+	RESOLVE(sem_wait, "sem_wait");
+	RESOLVE(sem_trywait, "sem_trywait");
+	RESOLVE(sem_timedwait, "sem_timedwait");
+	RESOLVE(sem_clockwait, "sem_clockwait");
+#ifdef __x86_64__
+	VRESOLVE(cond_wait, "pthread_cond_wait", "GLIBC_2.3.2");
+	VRESOLVE(cond_timedwait, "pthread_cond_timedwait", "GLIBC_2.3.2");
+	VRESOLVE(cond_wait_old, "pthread_cond_wait", "GLIBC_2.2.5");
+	VRESOLVE(cond_timedwait_old, "pthread_cond_timedwait", "GLIBC_2.2.5");
+#else
+	RESOLVE(cond_wait, "pthread_cond_wait");
+	RESOLVE(cond_timedwait, "pthread_cond_timedwait");
+#endif
 }

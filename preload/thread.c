@@ -51,6 +51,7 @@ static void thr_reset(struct pst_thr *t, uint64_t now)
 	for (int i = 0; i < PST_SCACHE; i++)
 		t->scache[i].depth = 0;
 	t->stolen = 0;
+	t->thr_ended = 0;
 }
 
 /* Under reg_lock: a struct whose thread is long gone, its leftovers written. */
@@ -128,6 +129,7 @@ void pst_thr_totals(struct pst_thr *t)
 {
 	uint8_t pay[(6 + PST_KIND_COUNT + PST_HIST_BUCKETS) * PST_VARINT_MAX], *q = pay;
 
+	pst_locks_fold(t);
 	if (!t->alloc_calls && !t->free_calls)
 		return;
 	q = pst_put_varint(q, t->tid);
@@ -236,6 +238,14 @@ void pst_thr_lock_registry(bool lock)
 		pthread_mutex_lock(&reg_lock);
 	else
 		pthread_mutex_unlock(&reg_lock);
+}
+
+void pst_thr_foreach(void (*fn)(struct pst_thr *t, void *arg), void *arg)
+{
+	pthread_mutex_lock(&reg_lock);
+	for (struct pst_thr *t = reg_head; t; t = t->next)
+		fn(t, arg);
+	pthread_mutex_unlock(&reg_lock);
 }
 
 /* In a forked child only the calling thread survives; the others' structs

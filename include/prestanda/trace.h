@@ -32,9 +32,15 @@ enum pst_record_type {
 	PST_REC_ALLOC = 0x20,   /* dts, ptr, size, stack id, kind */
 	PST_REC_FREE = 0x21,    /* dts, ptr */
 	PST_REC_REALLOC = 0x22, /* dts, old ptr (0: none), new ptr, size, stack id */
+	/* threads and locks (absolute timestamps, see docs/FORMAT.md) */
+	PST_REC_THR_START = 0x40,  /* tid, ts, parent tid, start routine, creating stack, create ts */
+	PST_REC_THR_END = 0x41,    /* tid, ts, cpu ns, flags */
+	PST_REC_WAIT = 0x42,       /* ts, object, kind, wait ns, stack id, flags */
+	PST_REC_LOCK_STATS = 0x43, /* one lock's cumulative statistics */
+	PST_REC_THR_INFO = 0x44,   /* online CPUs, locks not tracked */
 	/* reserved ranges for the record families still to come:
-	 * 0x30-0x3f network, 0x40-0x4f threads and locks, 0x50-0x5f CPU
-	 * samples, 0x60-0x6f snapshots and configuration */
+	 * 0x30-0x3f network, 0x50-0x5f CPU samples, 0x60-0x6f snapshots and
+	 * configuration */
 };
 
 /* PROCESS flags */
@@ -221,6 +227,96 @@ static inline uint8_t *pst_enc_end(uint8_t *p, uint64_t ts, uint64_t reason, uin
 	q = pst_put_varint(q, ts);
 	q = pst_put_varint(q, reason);
 	q = pst_put_varint(q, sig);
+	return pst_frame_small(p, q);
+}
+
+/* WAIT.kind and LOCK_STATS.kind: what was waited for. */
+enum pst_wait_kind {
+	PST_WAIT_MUTEX = 0,
+	PST_WAIT_RDLOCK = 1, /* rwlock taken for reading */
+	PST_WAIT_WRLOCK = 2, /* rwlock taken for writing (LOCK_STATS: any rwlock) */
+	PST_WAIT_SPIN = 3,
+	PST_WAIT_COND = 4,   /* condition variable: idle time */
+	PST_WAIT_SEM = 5,    /* semaphore: idle time */
+	PST_WAIT_JOIN = 6,   /* pthread_join: waiting for another thread (object 0) */
+	PST_WAIT_KIND_COUNT
+};
+
+#define PST_WAIT_TIMEDOUT 0x1  /* WAIT.flags: not acquired (timeout or error) */
+#define PST_THR_END_ALIVE 0x1  /* THR_END.flags: still running when the process ended */
+
+/* Threads and locks records carry absolute times: at most 7 varints. */
+#define PST_THR_EVENT_MAX (2 + 7 * PST_VARINT_MAX)
+
+static inline uint8_t *pst_enc_thr_start(uint8_t *p, uint64_t tid, uint64_t ts, uint64_t parent,
+					 uint64_t routine, uint64_t stack, uint64_t create_ts)
+{
+	uint8_t *q = p + 2;
+	p[0] = PST_REC_THR_START;
+	q = pst_put_varint(q, tid);
+	q = pst_put_varint(q, ts);
+	q = pst_put_varint(q, parent);
+	q = pst_put_varint(q, routine);
+	q = pst_put_varint(q, stack);
+	q = pst_put_varint(q, create_ts);
+	return pst_frame_small(p, q);
+}
+
+static inline uint8_t *pst_enc_thr_end(uint8_t *p, uint64_t tid, uint64_t ts, uint64_t cpu_ns,
+				       uint64_t flags)
+{
+	uint8_t *q = p + 2;
+	p[0] = PST_REC_THR_END;
+	q = pst_put_varint(q, tid);
+	q = pst_put_varint(q, ts);
+	q = pst_put_varint(q, cpu_ns);
+	q = pst_put_varint(q, flags);
+	return pst_frame_small(p, q);
+}
+
+static inline uint8_t *pst_enc_wait(uint8_t *p, uint64_t ts, uint64_t obj, unsigned kind,
+				    uint64_t wait_ns, uint64_t stack, uint64_t flags)
+{
+	uint8_t *q = p + 2;
+	p[0] = PST_REC_WAIT;
+	q = pst_put_varint(q, ts);
+	q = pst_put_varint(q, obj);
+	q = pst_put_varint(q, kind);
+	q = pst_put_varint(q, wait_ns);
+	q = pst_put_varint(q, stack);
+	q = pst_put_varint(q, flags);
+	return pst_frame_small(p, q);
+}
+
+/* LOCK_STATS: the payload is 10 varints, the length still one byte. */
+#define PST_LOCK_STATS_MAX (2 + 10 * PST_VARINT_MAX)
+
+static inline uint8_t *pst_enc_lock_stats(uint8_t *p, uint64_t obj, unsigned kind,
+					  uint64_t first_stack, uint64_t first_ts, uint64_t acq,
+					  uint64_t reads, uint64_t contended, uint64_t wait_ns,
+					  uint64_t max_wait_ns, uint64_t max_stack)
+{
+	uint8_t *q = p + 2;
+	p[0] = PST_REC_LOCK_STATS;
+	q = pst_put_varint(q, obj);
+	q = pst_put_varint(q, kind);
+	q = pst_put_varint(q, first_stack);
+	q = pst_put_varint(q, first_ts);
+	q = pst_put_varint(q, acq);
+	q = pst_put_varint(q, reads);
+	q = pst_put_varint(q, contended);
+	q = pst_put_varint(q, wait_ns);
+	q = pst_put_varint(q, max_wait_ns);
+	q = pst_put_varint(q, max_stack);
+	return pst_frame_small(p, q);
+}
+
+static inline uint8_t *pst_enc_thr_info(uint8_t *p, uint64_t ncpu, uint64_t untracked)
+{
+	uint8_t *q = p + 2;
+	p[0] = PST_REC_THR_INFO;
+	q = pst_put_varint(q, ncpu);
+	q = pst_put_varint(q, untracked);
 	return pst_frame_small(p, q);
 }
 

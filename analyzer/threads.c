@@ -1,0 +1,852 @@
+/* SPDX-License-Identifier: MIT */
+/* Threads, locks and pools from a trace: lifetimes, waits, per-lock contention, pool size and idle time. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "symbolize.h"
+#include "threads.h"
+#include "trace_read.h"
+
+#define MAX_INLINE 32
+
+/* A WAIT record, and a thread's start or end, as read. */
+struct wait_rec {
+	uint64_t tid, ts, obj, kind, wait_ns, stack, flags;
+};
+
+struct start_rec {
+	uint64_t tid, ts, parent, routine, stack, create_ts;
+};
+
+struct end_rec {
+	uint64_t tid, ts, cpu_ns, flags;
+};
+
+struct lock_rec {
+	uint64_t v[10]; /* obj, kind, first stack, first ts, acq, reads, contended, wait, max, max stack */
+};
+
+struct collect {
+	struct wait_rec *waits;
+	size_t nwaits, cwaits;
+	struct start_rec *starts;
+	size_t nstarts, cstarts;
+	struct end_rec *ends;
+	size_t nends, cends;
+	struct lock_rec *locks;
+	size_t nlocks, clocks;
+	uint64_t ncpu, untracked, max_ts;
+	bool info;
+};
+
+static int push(void **v, size_t *n, size_t *cap, size_t elem, const void *x)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 64;
+		void *nv = realloc(*v, nc * elem);
+
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+		*cap = nc;
+	}
+	memcpy((char *)*v + *n * elem, x, elem);
+	(*n)++;
+	return 0;
+}
+
+static int get_n(const uint8_t *p, const uint8_t *end, uint64_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (pst_get_varint(&p, end, &v[i]))
+			return -1;
+	return 0;
+}
+
+/* A record whose fields do not decode is skipped: the reader has already
+ * validated the framing, and one bad record should not hide the rest. */
+static int on_record(unsigned type, uint64_t tid, const uint8_t *p, size_t len, void *arg)
+{
+	struct collect *c = arg;
+	const uint8_t *end = p + len;
+	uint64_t v[10];
+
+	(void)tid;
+	switch (type) {
+	case PST_REC_THR_START:
+		if (get_n(p, end, v, 6))
+			return 0;
+		if (v[1] > c->max_ts)
+			c->max_ts = v[1];
+		return push((void **)&c->starts, &c->nstarts, &c->cstarts, sizeof(struct start_rec),
+			    &(struct start_rec){ v[0], v[1], v[2], v[3], v[4], v[5] });
+	case PST_REC_THR_END:
+		if (get_n(p, end, v, 4))
+			return 0;
+		if (v[1] > c->max_ts)
+			c->max_ts = v[1];
+		return push((void **)&c->ends, &c->nends, &c->cends, sizeof(struct end_rec),
+			    &(struct end_rec){ v[0], v[1], v[2], v[3] });
+	case PST_REC_WAIT:
+		if (get_n(p, end, v, 6) || v[3] > v[0])
+			return 0;
+		if (v[0] > c->max_ts)
+			c->max_ts = v[0];
+		return push((void **)&c->waits, &c->nwaits, &c->cwaits, sizeof(struct wait_rec),
+			    &(struct wait_rec){ tid, v[0], v[1], v[2], v[3], v[4], v[5] });
+	case PST_REC_LOCK_STATS: {
+		struct lock_rec l;
+
+		if (get_n(p, end, l.v, 10))
+			return 0;
+		return push((void **)&c->locks, &c->nlocks, &c->clocks, sizeof(l), &l);
+	}
+	case PST_REC_THR_INFO:
+		if (get_n(p, end, v, 2))
+			return 0;
+		c->ncpu = v[0];
+		c->untracked = v[1];
+		c->info = true;
+		return 0;
+	}
+	return 0;
+}
+
+const char *pst_lock_kind_name(unsigned kind)
+{
+	switch (kind) {
+	case PST_WAIT_MUTEX: return "mutex";
+	case PST_WAIT_RDLOCK:
+	case PST_WAIT_WRLOCK: return "rwlock";
+	case PST_WAIT_SPIN: return "spin";
+	case PST_WAIT_COND: return "cond";
+	case PST_WAIT_SEM: return "sem";
+	case PST_WAIT_JOIN: return "join";
+	default: return "unknown";
+	}
+}
+
+static bool is_idle(uint64_t kind)
+{
+	return kind == PST_WAIT_COND || kind == PST_WAIT_SEM;
+}
+
+/* ---- symbolization ---- */
+
+static bool runtime_frame(const struct pst_frame *f)
+{
+	return pst_is_alloc_wrapper(NULL, f->module);
+}
+
+static bool module_is(const char *module, const char *prefix)
+{
+	const char *b = module ? strrchr(module, '/') : NULL;
+
+	b = b ? b + 1 : module;
+	return b && !strncmp(b, prefix, strlen(prefix));
+}
+
+/* The profiler's own frames (the start routine wrapper) and its
+ * unwinder's are not the program's. */
+static bool profiler_frame(const struct pst_frame *f)
+{
+	return module_is(f->module, "libprestanda.so");
+}
+
+/* A site for a stack: every frame as text; the site's function is the
+ * first frame outside the C and C++ runtime (pthread, libstdc++). */
+static int site_of_stack(const struct pst_trace *t, struct pst_symbolizer *sym, uint64_t id,
+			 struct pst_site *s, bool *unwinder)
+{
+	const struct pst_stack *stk = id ? pst_trace_stack(t, id) : NULL;
+	struct pst_frame fr[MAX_INLINE];
+	char buf[1024];
+	bool named = false;
+
+	memset(s, 0, sizeof(*s));
+	s->first_stack_id = id;
+	if (!stk)
+		return 0;
+	s->stack = calloc((size_t)stk->depth * MAX_INLINE + 1, sizeof(*s->stack));
+	if (!s->stack)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < stk->depth; i++) {
+		uint64_t pc = stk->frames[i] ? stk->frames[i] - 1 : 0;
+		int n = sym ? pst_symbolize(sym, pc, fr, MAX_INLINE) : 0;
+
+		if (n <= 0) {
+			snprintf(buf, sizeof(buf), "[0x%" PRIx64 "]", pc);
+			if (!(s->stack[s->depth++] = strdup(buf)))
+				return -ENOMEM;
+			continue;
+		}
+		if (!i && unwinder)
+			*unwinder = module_is(fr[n - 1].module, "libunwind.so");
+		for (int k = 0; k < n; k++) {
+			if (profiler_frame(&fr[k]))
+				continue;
+			pst_frame_format(&fr[k], buf, sizeof(buf));
+			if (!(s->stack[s->depth++] = strdup(buf)))
+				return -ENOMEM;
+			if (named || !fr[k].function || runtime_frame(&fr[k]))
+				continue;
+			named = true;
+			s->function = strdup(fr[k].function);
+			s->file = fr[k].file ? strdup(fr[k].file) : NULL;
+			s->line = fr[k].file ? fr[k].line : 0;
+			if (!s->function || (fr[k].file && !s->file))
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static void site_free(struct pst_site *s)
+{
+	for (size_t i = 0; i < s->depth; i++)
+		free(s->stack[i]);
+	free(s->stack);
+	free(s->function);
+	free(s->file);
+}
+
+static char *routine_name(const struct pst_trace *t, struct pst_symbolizer *sym, uint64_t addr)
+{
+	struct pst_frame fr[MAX_INLINE];
+	char buf[512];
+	int n = sym && addr ? pst_symbolize(sym, addr, fr, MAX_INLINE) : 0;
+
+	(void)t;
+	if (!addr)
+		return strdup("[not seen created]");
+	if (n > 0 && fr[n - 1].function)
+		return strdup(fr[n - 1].function);
+	if (n > 0)
+		pst_frame_format(&fr[n - 1], buf, sizeof(buf));
+	else
+		snprintf(buf, sizeof(buf), "[0x%" PRIx64 "]", addr);
+	return strdup(buf);
+}
+
+/* ---- threads ---- */
+
+static int cmp_start(const void *x, const void *y)
+{
+	const struct start_rec *a = x, *b = y;
+
+	if (a->tid != b->tid)
+		return a->tid < b->tid ? -1 : 1;
+	return a->ts < b->ts ? -1 : a->ts > b->ts;
+}
+
+static int cmp_end(const void *x, const void *y)
+{
+	const struct end_rec *a = x, *b = y;
+
+	if (a->tid != b->tid)
+		return a->tid < b->tid ? -1 : 1;
+	return a->ts < b->ts ? -1 : a->ts > b->ts;
+}
+
+static int cmp_life(const void *x, const void *y)
+{
+	const struct pst_thr_life *a = x, *b = y;
+
+	if (a->tid != b->tid)
+		return a->tid < b->tid ? -1 : 1;
+	return a->start_ts < b->start_ts ? -1 : a->start_ts > b->start_ts;
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/* The life of tid that holds ts: lives are sorted by tid, then start. */
+static struct pst_thr_life *life_at(struct pst_threads *th, uint64_t tid, uint64_t ts)
+{
+	size_t lo = 0, hi = th->nthreads;
+	struct pst_thr_life *best = NULL;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (th->threads[mid].tid < tid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < th->nthreads && th->threads[lo].tid == tid; lo++)
+		if (th->threads[lo].start_ts <= ts || !best)
+			best = &th->threads[lo];
+	return best;
+}
+
+/*
+ * Lives: one per THR_START (a tid the kernel reuses gets a new one), plus
+ * the threads known only from THREAD records (the main thread, threads
+ * that existed before recording). An end belongs to the last start of its
+ * tid before it.
+ */
+static int build_lives(struct pst_threads *th, const struct pst_trace *t, struct collect *c,
+		       uint64_t t_start, uint64_t t_end)
+{
+	size_t cap = c->nstarts + t->nthreads + 1, e = 0;
+
+	th->threads = calloc(cap, sizeof(*th->threads));
+	if (!th->threads)
+		return -ENOMEM;
+	qsort(c->starts, c->nstarts, sizeof(*c->starts), cmp_start);
+	qsort(c->ends, c->nends, sizeof(*c->ends), cmp_end);
+	for (size_t i = 0; i < c->nstarts; i++) {
+		struct pst_thr_life *l = &th->threads[th->nthreads++];
+		const struct start_rec *s = &c->starts[i];
+
+		*l = (struct pst_thr_life){ .tid = s->tid, .parent = s->parent,
+					    .routine = s->routine, .create_stack = s->stack,
+					    .start_ts = s->create_ts ? s->create_ts : s->ts,
+					    .created = true, .group = SIZE_MAX };
+	}
+	for (size_t i = 0; i < t->nthreads; i++) {
+		const struct pst_thread *tr = &t->threads[i];
+		bool known = false;
+
+		for (size_t k = 0; k < c->nstarts && !known; k++)
+			known = c->starts[k].tid == tr->tid;
+		for (size_t k = c->nstarts; k < th->nthreads && !known; k++)
+			known = th->threads[k].tid == tr->tid;
+		if (known)
+			continue;
+		th->threads[th->nthreads++] = (struct pst_thr_life){
+			.tid = tr->tid, .main = tr->tid == t->proc.pid,
+			.start_ts = tr->tid == t->proc.pid ? t_start : tr->start_ts,
+			.group = SIZE_MAX };
+	}
+	qsort(th->threads, th->nthreads, sizeof(*th->threads), cmp_life);
+	for (size_t i = 0; i < th->nthreads; i++)
+		th->threads[i].end_ts = 0;
+	for (e = 0; e < c->nends; e++) {
+		const struct end_rec *en = &c->ends[e];
+		struct pst_thr_life *l = life_at(th, en->tid, en->ts);
+
+		if (!l || l->end_ts)
+			continue;
+		l->end_ts = en->ts;
+		l->cpu_ns = en->cpu_ns;
+		l->alive_at_exit = en->flags & PST_THR_END_ALIVE;
+	}
+	for (size_t i = 0; i < th->nthreads; i++) {
+		struct pst_thr_life *l = &th->threads[i];
+
+		if (!l->end_ts) {
+			l->end_ts = t_end;
+			l->alive_at_exit = true;
+		}
+		if (l->end_ts < l->start_ts)
+			l->end_ts = l->start_ts;
+	}
+	return 0;
+}
+
+static uint64_t pct(const uint64_t *sorted, size_t n, double p)
+{
+	size_t i;
+
+	if (!n)
+		return 0;
+	i = (size_t)(p * (double)(n - 1) + 0.5);
+	return sorted[i < n ? i : n - 1];
+}
+
+static void lifetimes(struct pst_threads *th)
+{
+	uint64_t *v = malloc((th->nthreads + 1) * sizeof(*v));
+	size_t n = 0;
+
+	if (!v)
+		return;
+	for (size_t i = 0; i < th->nthreads; i++) {
+		const struct pst_thr_life *l = &th->threads[i];
+		uint64_t d = l->end_ts - l->start_ts;
+
+		th->total_thread_ns += d;
+		if (!l->created)
+			continue;
+		v[n++] = d;
+		th->lifetime_hist[pst_size_bucket(d) < 40 ? pst_size_bucket(d) : 39]++;
+	}
+	qsort(v, n, sizeof(*v), cmp_u64);
+	th->lifetime_p50 = pct(v, n, 0.50);
+	th->lifetime_p99 = pct(v, n, 0.99);
+	th->lifetime_max = n ? v[n - 1] : 0;
+	free(v);
+}
+
+/* Edges of a sweep over time. */
+struct edge {
+	uint64_t ts;
+	int dlive, dbusy, dwait;
+};
+
+static int cmp_edge(const void *x, const void *y)
+{
+	const struct edge *a = x, *b = y;
+
+	if (a->ts != b->ts)
+		return a->ts < b->ts ? -1 : 1;
+	/* at one instant, ends before starts: a thread replacing another
+	 * does not count both */
+	return (a->dlive + a->dbusy) - (b->dlive + b->dbusy);
+}
+
+struct edges {
+	struct edge *v;
+	size_t n, cap;
+};
+
+static int edge_add(struct edges *e, uint64_t ts, int dlive, int dbusy, int dwait)
+{
+	return push((void **)&e->v, &e->n, &e->cap, sizeof(struct edge),
+		    &(struct edge){ ts, dlive, dbusy, dwait });
+}
+
+static void peak_concurrent(struct pst_threads *th)
+{
+	struct edges e = { 0 };
+	long live = 0;
+
+	for (size_t i = 0; i < th->nthreads; i++)
+		if (edge_add(&e, th->threads[i].start_ts, 1, 0, 0) ||
+		    edge_add(&e, th->threads[i].end_ts, -1, 0, 0))
+			goto out;
+	qsort(e.v, e.n, sizeof(*e.v), cmp_edge);
+	for (size_t i = 0; i < e.n; i++) {
+		live += e.v[i].dlive;
+		if (live > (long)th->peak_concurrent)
+			th->peak_concurrent = (uint64_t)live;
+	}
+out:
+	free(e.v);
+}
+
+/* Size over time: every change, or the largest size in each of
+ * PST_SIZE_POINTS equal slices of the group's span when there are more. */
+static int size_points(struct pst_thr_group *g, const struct edge *v, size_t n, uint64_t t0)
+{
+	size_t changes = 0;
+	long live = 0;
+	uint64_t first = n ? v[0].ts : 0, last = n ? v[n - 1].ts : 0;
+
+	for (size_t i = 0; i < n; i++)
+		changes += v[i].dlive != 0;
+	g->sizes = calloc(PST_SIZE_POINTS + 1, sizeof(*g->sizes));
+	if (!g->sizes)
+		return -ENOMEM;
+	if (changes <= PST_SIZE_POINTS) {
+		for (size_t i = 0; i < n; i++) {
+			if (!v[i].dlive)
+				continue;
+			live += v[i].dlive;
+			if (g->nsizes && g->sizes[g->nsizes - 1].t_ns == v[i].ts - t0)
+				g->nsizes--;
+			g->sizes[g->nsizes++] = (struct pst_size_point){ v[i].ts - t0,
+									 (uint64_t)live };
+		}
+		return 0;
+	}
+	for (size_t i = 0, s = 0; s < PST_SIZE_POINTS; s++) {
+		uint64_t lo = first + (last - first) * s / PST_SIZE_POINTS;
+		uint64_t hi = first + (last - first) * (s + 1) / PST_SIZE_POINTS;
+		long mx = live;
+
+		for (; i < n && v[i].ts < hi; i++) {
+			live += v[i].dlive;
+			if (live > mx)
+				mx = live;
+		}
+		g->sizes[g->nsizes++] = (struct pst_size_point){ lo - t0, (uint64_t)mx };
+	}
+	return 0;
+}
+
+/*
+ * One sweep per group: alive and busy threads of the group (busy: alive
+ * and not in a cond or semaphore wait), and threads outside it that wait
+ * (on anything). Saturated time: every alive thread of the group busy
+ * while someone else waits, the mark of a pool that is too small.
+ */
+static int sweep_group(struct pst_threads *th, size_t gi, const struct collect *c, uint64_t t0)
+{
+	struct pst_thr_group *g = &th->groups[gi];
+	struct edges e = { 0 };
+	long live = 0, busy = 0, wait = 0;
+	int rc = -ENOMEM;
+
+	for (size_t i = 0; i < th->nthreads; i++) {
+		const struct pst_thr_life *l = &th->threads[i];
+
+		if (l->group == gi && (edge_add(&e, l->start_ts, 1, 1, 0) ||
+				       edge_add(&e, l->end_ts, -1, -1, 0)))
+			goto out;
+	}
+	for (size_t i = 0; i < c->nwaits; i++) {
+		const struct wait_rec *w = &c->waits[i];
+		const struct pst_thr_life *l = life_at(th, w->tid, w->ts);
+		bool mine = l && l->group == gi;
+
+		/* a thread of the group that waits for anything is not busy */
+		if (mine) {
+			if (edge_add(&e, w->ts - w->wait_ns, 0, -1, 0) ||
+			    edge_add(&e, w->ts, 0, 1, 0))
+				goto out;
+		} else if (!mine && (edge_add(&e, w->ts - w->wait_ns, 0, 0, 1) ||
+				     edge_add(&e, w->ts, 0, 0, -1))) {
+			goto out;
+		}
+	}
+	qsort(e.v, e.n, sizeof(*e.v), cmp_edge);
+	for (size_t i = 0; i < e.n; i++) {
+		uint64_t dt = i ? e.v[i].ts - e.v[i - 1].ts : 0;
+
+		if (live > 0)
+			g->span_ns += dt;
+		if (live > 0 && busy >= live && wait > 0)
+			g->saturated_ns += dt;
+		live += e.v[i].dlive;
+		busy += e.v[i].dbusy;
+		wait += e.v[i].dwait;
+		if (live > (long)g->peak)
+			g->peak = (uint64_t)live;
+		if (busy > (long)g->peak_busy)
+			g->peak_busy = (uint64_t)busy;
+	}
+	rc = size_points(g, e.v, e.n, t0);
+out:
+	free(e.v);
+	return rc;
+}
+
+static int cmp_group(const void *x, const void *y)
+{
+	const struct pst_thr_group *a = x, *b = y;
+
+	if (a->threads != b->threads)
+		return a->threads > b->threads ? -1 : 1;
+	return a->routine < b->routine ? -1 : a->routine > b->routine;
+}
+
+static int build_groups(struct pst_threads *th, const struct pst_trace *t,
+			struct pst_symbolizer *sym, const struct collect *c)
+{
+	uint64_t *life = malloc((th->nthreads + 1) * sizeof(*life));
+	size_t *map = NULL;
+
+	if (!life)
+		return -ENOMEM;
+	th->groups = calloc(th->nthreads + 1, sizeof(*th->groups));
+	if (!th->groups)
+		goto oom;
+	for (size_t i = 0; i < th->nthreads; i++) {
+		struct pst_thr_life *l = &th->threads[i];
+		size_t g;
+
+		if (!l->created)
+			continue;
+		for (g = 0; g < th->ngroups; g++)
+			if (th->groups[g].routine == l->routine &&
+			    th->groups[g].create_stack == l->create_stack)
+				break;
+		if (g == th->ngroups) {
+			th->groups[g].routine = l->routine;
+			th->groups[g].create_stack = l->create_stack;
+			th->ngroups++;
+		}
+		l->group = g;
+	}
+	/* sort the groups, then renumber the threads' group indexes */
+	map = malloc((th->ngroups + 1) * sizeof(*map));
+	if (!map)
+		goto oom;
+	qsort(th->groups, th->ngroups, sizeof(*th->groups), cmp_group);
+	for (size_t i = 0; i < th->nthreads; i++) {
+		struct pst_thr_life *l = &th->threads[i];
+
+		if (l->group == SIZE_MAX)
+			continue;
+		for (size_t g = 0; g < th->ngroups; g++)
+			if (th->groups[g].routine == l->routine &&
+			    th->groups[g].create_stack == l->create_stack)
+				l->group = g;
+	}
+	for (size_t g = 0; g < th->ngroups; g++) {
+		struct pst_thr_group *gr = &th->groups[g];
+		size_t n = 0;
+
+		for (size_t i = 0; i < th->nthreads; i++) {
+			const struct pst_thr_life *l = &th->threads[i];
+
+			if (l->group != g)
+				continue;
+			gr->threads++;
+			life[n++] = l->end_ts - l->start_ts;
+			gr->lifetime_ns += l->end_ts - l->start_ts;
+			gr->idle_ns += l->idle_ns;
+			gr->lock_wait_ns += l->lock_wait_ns;
+			gr->cpu_ns += l->cpu_ns;
+			gr->tasks += l->tasks;
+		}
+		qsort(life, n, sizeof(*life), cmp_u64);
+		gr->lifetime_p50 = pct(life, n, 0.5);
+		gr->busy_fraction = gr->lifetime_ns ?
+			1.0 - (double)(gr->idle_ns < gr->lifetime_ns ? gr->idle_ns : gr->lifetime_ns) /
+				      (double)gr->lifetime_ns : 0;
+		gr->routine_name = routine_name(t, sym, gr->routine);
+		if (!gr->routine_name || site_of_stack(t, sym, gr->create_stack, &gr->created_at, NULL) ||
+		    sweep_group(th, g, c, t->proc.start_monotonic_ns))
+			goto oom;
+	}
+	free(map);
+	free(life);
+	return 0;
+oom:
+	free(map);
+	free(life);
+	return -ENOMEM;
+}
+
+/* ---- waits and locks ---- */
+
+static struct pst_lock *lock_get(struct pst_threads *th, size_t *cap, uint64_t addr,
+				 unsigned kind)
+{
+	for (size_t i = 0; i < th->nlocks; i++)
+		if (th->locks[i].addr == addr)
+			return &th->locks[i];
+	if (th->nlocks == *cap) {
+		size_t nc = *cap ? *cap * 2 : 64;
+		struct pst_lock *nv = realloc(th->locks, nc * sizeof(*nv));
+
+		if (!nv)
+			return NULL;
+		th->locks = nv;
+		*cap = nc;
+	}
+	memset(&th->locks[th->nlocks], 0, sizeof(*th->locks));
+	th->locks[th->nlocks].addr = addr;
+	th->locks[th->nlocks].kind = kind == PST_WAIT_RDLOCK ? PST_WAIT_WRLOCK : kind;
+	return &th->locks[th->nlocks++];
+}
+
+static int cmp_wait_site(const void *x, const void *y)
+{
+	const struct pst_wait_site *a = x, *b = y;
+
+	if (a->wait_ns != b->wait_ns)
+		return a->wait_ns > b->wait_ns ? -1 : 1;
+	return a->stack < b->stack ? -1 : a->stack > b->stack;
+}
+
+/* Each lock's waits by stack; the PST_LOCK_TOP_STACKS largest are kept. */
+struct stack_acc {
+	struct pst_wait_site *v;
+	size_t n, cap;
+};
+
+static int note_wait_stack(struct stack_acc *a, const struct wait_rec *w)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		if (a->v[i].stack != w->stack)
+			continue;
+		a->v[i].count++;
+		a->v[i].wait_ns += w->wait_ns;
+		if (w->wait_ns > a->v[i].max_wait_ns)
+			a->v[i].max_wait_ns = w->wait_ns;
+		return 0;
+	}
+	return push((void **)&a->v, &a->n, &a->cap, sizeof(*a->v),
+		    &(struct pst_wait_site){ .stack = w->stack, .count = 1, .wait_ns = w->wait_ns,
+					     .max_wait_ns = w->wait_ns });
+}
+
+static int cmp_lock(const void *x, const void *y)
+{
+	const struct pst_lock *a = x, *b = y;
+
+	if (a->wait_ns != b->wait_ns)
+		return a->wait_ns > b->wait_ns ? -1 : 1;
+	if (a->acquisitions != b->acquisitions)
+		return a->acquisitions > b->acquisitions ? -1 : 1;
+	return a->addr < b->addr ? -1 : a->addr > b->addr;
+}
+
+static int build_locks(struct pst_threads *th, const struct pst_trace *t,
+		       struct pst_symbolizer *sym, const struct collect *c)
+{
+	struct stack_acc *acc = NULL;
+	size_t cap = 0, nacc = 0, n;
+	int rc = -ENOMEM;
+
+	/* The last statistics of each lock win: they are cumulative. */
+	for (size_t i = 0; i < c->nlocks; i++) {
+		const uint64_t *v = c->locks[i].v;
+		struct pst_lock *l = lock_get(th, &cap, v[0], (unsigned)v[1]);
+
+		if (!l)
+			goto out;
+		l->first_stack = v[2];
+		l->first_ts = v[3];
+		l->acquisitions = v[4];
+		l->reads = v[5];
+		l->contended = v[6];
+		l->wait_ns = v[7];
+		l->max_wait_ns = v[8];
+		l->max_stack = v[9];
+	}
+	/* Waits: per thread, and per lock and stack. A trace cut before the
+	 * statistics were written still has its waits. */
+	for (size_t i = 0; i < c->nwaits; i++) {
+		const struct wait_rec *w = &c->waits[i];
+		struct pst_thr_life *life = life_at(th, w->tid, w->ts);
+		bool stats = false;
+		struct pst_lock *l;
+		size_t k;
+
+		if (life) {
+			if (is_idle(w->kind)) {
+				life->idle_ns += w->wait_ns;
+				life->tasks += !(w->flags & PST_WAIT_TIMEDOUT);
+			} else if (w->kind == PST_WAIT_JOIN) {
+				life->join_ns += w->wait_ns;
+			} else {
+				life->lock_wait_ns += w->wait_ns;
+			}
+		}
+		if (!w->obj)
+			continue;
+		for (k = 0; k < c->nlocks && !stats; k++)
+			stats = c->locks[k].v[0] == w->obj;
+		if (!(l = lock_get(th, &cap, w->obj, (unsigned)w->kind)))
+			goto out;
+		if (!stats) {
+			l->contended += !(w->flags & PST_WAIT_TIMEDOUT) || w->kind == PST_WAIT_COND;
+			l->wait_ns += w->wait_ns;
+			if (w->wait_ns > l->max_wait_ns)
+				l->max_wait_ns = w->wait_ns;
+		}
+		k = (size_t)(l - th->locks);
+		if (k >= nacc) {
+			struct stack_acc *na = realloc(acc, (k + 1) * sizeof(*na));
+
+			if (!na)
+				goto out;
+			memset(na + nacc, 0, (k + 1 - nacc) * sizeof(*na));
+			acc = na;
+			nacc = k + 1;
+		}
+		if (w->kind != PST_WAIT_COND && note_wait_stack(&acc[k], w))
+			goto out;
+	}
+	for (size_t i = 0; i < th->nlocks; i++) {
+		struct pst_lock *l = &th->locks[i];
+
+		l->wait_share = th->total_thread_ns ? (double)l->wait_ns / th->total_thread_ns : 0;
+		if (i < nacc && acc[i].n) {
+			qsort(acc[i].v, acc[i].n, sizeof(*acc[i].v), cmp_wait_site);
+			l->ntop = acc[i].n < PST_LOCK_TOP_STACKS ? acc[i].n : PST_LOCK_TOP_STACKS;
+			memcpy(l->top, acc[i].v, l->ntop * sizeof(*l->top));
+		}
+	}
+	if (th->nlocks)
+		qsort(th->locks, th->nlocks, sizeof(*th->locks), cmp_lock);
+	/* The unwinder's own locks (taken when a thread ends) are the
+	 * profiler's doing: they are dropped. Locks below th->nlocks have
+	 * their sites built (what pst_threads_free frees). */
+	n = th->nlocks;
+	th->nlocks = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct pst_lock *l = &th->locks[th->nlocks++];
+		bool unwinder = false;
+
+		*l = th->locks[i];
+		if (site_of_stack(t, sym, l->first_stack, &l->first_use, &unwinder))
+			goto out;
+		if (unwinder && !l->contended) {
+			site_free(&l->first_use);
+			th->nlocks--;
+			continue;
+		}
+		for (size_t j = 0; j < l->ntop; j++)
+			if (site_of_stack(t, sym, l->top[j].stack, &l->top[j].site, NULL)) {
+				l->ntop = j + 1;
+				goto out;
+			}
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; i < nacc; i++)
+		free(acc[i].v);
+	free(acc);
+	return rc;
+}
+
+struct pst_threads *pst_threads_analyze(const struct pst_trace *t, struct pst_symbolizer *sym)
+{
+	struct pst_threads *th = calloc(1, sizeof(*th));
+	struct collect c = { 0 };
+	uint64_t t_start = t->proc.start_monotonic_ns, t_end;
+
+	if (!th)
+		return NULL;
+	if (pst_trace_foreach(t, PST_REC_THR_START, PST_REC_THR_INFO, on_record, &c))
+		goto oom;
+	th->seen = c.nstarts || c.nends || c.nwaits || c.nlocks || c.info;
+	t_end = t->end_ts > c.max_ts ? t->end_ts : c.max_ts;
+	th->duration_ns = t_end > t_start ? t_end - t_start : 0;
+	th->ncpu = c.ncpu;
+	th->untracked_locks = c.untracked;
+	th->created = c.nstarts;
+	if (build_lives(th, t, &c, t_start, t_end))
+		goto oom;
+	lifetimes(th);
+	peak_concurrent(th);
+	th->creation_rate = th->duration_ns ? th->created / (th->duration_ns / 1e9) : 0;
+	if (build_locks(th, t, sym, &c) || build_groups(th, t, sym, &c))
+		goto oom;
+	free(c.waits);
+	free(c.starts);
+	free(c.ends);
+	free(c.locks);
+	return th;
+oom:
+	free(c.waits);
+	free(c.starts);
+	free(c.ends);
+	free(c.locks);
+	pst_threads_free(th);
+	return NULL;
+}
+
+void pst_threads_free(struct pst_threads *th)
+{
+	if (!th)
+		return;
+	for (size_t i = 0; i < th->ngroups; i++) {
+		free(th->groups[i].routine_name);
+		free(th->groups[i].sizes);
+		site_free(&th->groups[i].created_at);
+	}
+	for (size_t i = 0; i < th->nlocks; i++) {
+		site_free(&th->locks[i].first_use);
+		for (size_t j = 0; j < th->locks[i].ntop; j++)
+			site_free(&th->locks[i].top[j].site);
+	}
+	free(th->groups);
+	free(th->locks);
+	free(th->threads);
+	free(th);
+}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/* Known lock traffic: a mutex held 100 ms while a thread waits, 4 threads x 50 one-ms critical sections, rwlock, spin, semaphore. */
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdio.h>
+#include <time.h>
+
+#define WORKERS 4
+#define ROUNDS 50
+
+static pthread_mutex_t hold_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t work_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_spinlock_t spin;
+static sem_t sem;
+static long counter;
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static void *hold_waiter(void *arg)
+{
+	pthread_mutex_lock(&hold_lock); /* LINE:hold_waiter */
+	pthread_mutex_unlock(&hold_lock);
+	return arg;
+}
+
+static void *lock_worker(void *arg)
+{
+	for (int i = 0; i < ROUNDS; i++) {
+		pthread_mutex_lock(&work_lock); /* LINE:lock_worker */
+		counter++;
+		sleep_ms(1);
+		pthread_mutex_unlock(&work_lock);
+	}
+	return arg;
+}
+
+static void *rw_reader(void *arg)
+{
+	for (int i = 0; i < 100; i++) {
+		pthread_rwlock_rdlock(&rw);
+		pthread_rwlock_unlock(&rw);
+	}
+	return arg;
+}
+
+static void *sem_taker(void *arg)
+{
+	for (int i = 0; i < 10; i++)
+		sem_wait(&sem);
+	return arg;
+}
+
+int main(void)
+{
+	pthread_t w, t[WORKERS];
+
+	pthread_spin_init(&spin, PTHREAD_PROCESS_PRIVATE);
+	sem_init(&sem, 0, 0);
+	printf("hold_lock=%p work_lock=%p rw=%p spin=%p sem=%p\n", (void *)&hold_lock,
+	       (void *)&work_lock, (void *)&rw, (void *)&spin, (void *)&sem);
+	fflush(stdout);
+
+	/* the waiter provably waits: hold_lock is held for 100 ms after it starts */
+	pthread_mutex_lock(&hold_lock);
+	pthread_create(&w, NULL, hold_waiter, NULL);
+	sleep_ms(100);
+	pthread_mutex_unlock(&hold_lock);
+	pthread_join(w, NULL);
+
+	for (int i = 0; i < WORKERS; i++)
+		pthread_create(&t[i], NULL, lock_worker, NULL);
+	for (int i = 0; i < WORKERS; i++)
+		pthread_join(t[i], NULL);
+
+	/* rwlock: 3 writes by main, 100 reads by a thread */
+	for (int i = 0; i < 3; i++) {
+		pthread_rwlock_wrlock(&rw);
+		pthread_rwlock_unlock(&rw);
+	}
+	pthread_create(&w, NULL, rw_reader, NULL);
+	pthread_join(w, NULL);
+
+	for (int i = 0; i < 1000; i++) {
+		pthread_spin_lock(&spin);
+		pthread_spin_unlock(&spin);
+	}
+
+	/* semaphore: 10 posts, 5 before and 5 after the taker starts waiting */
+	for (int i = 0; i < 5; i++)
+		sem_post(&sem);
+	pthread_create(&w, NULL, sem_taker, NULL);
+	sleep_ms(50);
+	for (int i = 0; i < 5; i++) {
+		sem_post(&sem);
+		sleep_ms(2);
+	}
+	pthread_join(w, NULL);
+	printf("counter=%ld\n", counter);
+	return counter == WORKERS * ROUNDS ? 0 : 1;
+}

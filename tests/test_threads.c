@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: MIT */
+/* Threads, locks and pools end to end: run the thr_* targets under `prestanda run`, check the JSON report. */
+#include <inttypes.h>
+
+#include "itest.h"
+
+#define RUN_OK(r)                                                                              \
+	do {                                                                                   \
+		cr_assert(WIFEXITED((r)->wstatus) && WEXITSTATUS((r)->wstatus) == 0,           \
+			  "prestanda run: %s; stderr: %s", itest_wdesc((r)->wstatus), (r)->err); \
+		cr_assert_eq((r)->ntraces, 1, "expected 1 trace in %s, found %d", (r)->dir,    \
+			     (r)->ntraces);                                                    \
+	} while (0)
+
+/* The group whose start routine is fn (asserting there is one). */
+static json_t *group(json_t *rep, const char *fn)
+{
+	json_t *gs = itest_get(rep, "threads.groups"), *g;
+	size_t i;
+
+	cr_assert(json_is_array(gs));
+	json_array_foreach(gs, i, g)
+		if (itest_fn_is(json_string_value(json_object_get(g, "start_routine")), fn))
+			return g;
+	cr_assert_fail("no thread group with start routine %s", fn);
+	return NULL;
+}
+
+/* The lock at the address the target printed as "name=0x..." on stdout. */
+static json_t *lock_named(json_t *rep, const char *out, const char *name)
+{
+	char key[64], addr[32];
+	const char *p;
+	json_t *ls = itest_get(rep, "locks"), *l;
+	size_t i;
+
+	snprintf(key, sizeof(key), "%s=", name);
+	p = strstr(out, key);
+	cr_assert(p, "target did not print %s", key);
+	cr_assert_eq(sscanf(p + strlen(key), "%31s", addr), 1);
+	json_array_foreach(ls, i, l)
+		if (!strcmp(json_string_value(json_object_get(l, "lock")), addr))
+			return l;
+	cr_assert_fail("no lock %s (%s) in the report", name, addr);
+	return NULL;
+}
+
+static long long ev_int(json_t *f, const char *key)
+{
+	json_t *v = json_object_get(json_object_get(f, "evidence"), key);
+
+	cr_assert(json_is_integer(v), "evidence %s is not an integer", key);
+	return json_integer_value(v);
+}
+
+static void churn(const char *n, long long threads)
+{
+	struct itest_run r;
+	struct itest_report rep;
+	json_t *j, *g, *f, *stack;
+	char want[64];
+
+	itest_run(&r, NULL, "thr_churn", (const char *[]){ n, NULL });
+	RUN_OK(&r);
+	j = itest_report_ok(&rep, r.traces[0]);
+	cr_expect_eq(itest_int(j, "threads.created"), threads);
+	cr_expect_eq(itest_int(j, "threads.peak_concurrent"), 2, "main and one thread at a time");
+	g = group(j, "churn_task");
+	cr_expect_eq(itest_int(g, "threads"), threads);
+	cr_expect_eq(itest_int(g, "peak"), 1);
+	cr_expect_lt(itest_int(j, "threads.lifetime_ns.p50"), 100000000);
+	f = itest_finding(j, "thread-churn");
+	cr_assert(f, "no thread-churn finding");
+	cr_expect_eq(ev_int(f, "threads"), threads);
+	cr_expect_eq(ev_int(f, "peak_concurrent"), 1);
+	cr_expect_eq(ev_int(f, "pool_size"), 1);
+	cr_expect_eq(ev_int(f, "cores"), sysconf(_SC_NPROCESSORS_ONLN));
+	/* the creating stack is the program's pthread_create call */
+	stack = itest_get(f, "stack");
+	snprintf(want, sizeof(want), "thr_churn.c:%d)", itest_marker_line("thr_churn.c", "spawn"));
+	cr_expect(strstr(json_string_value(json_array_get(stack, 0)), want), "stack[0] '%s'",
+		  json_string_value(json_array_get(stack, 0)));
+	cr_expect_null(itest_finding(j, "pool-undersized"));
+	cr_expect_null(itest_finding(j, "pool-oversized"));
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
+Test(threads, churn_200_threads, .timeout = 60)
+{
+	churn("200", 200);
+}
+
+Test(threads, churn_1000_threads, .timeout = 60)
+{
+	churn("1000", 1000);
+}
+
+Test(threads, pool_of_8_idle_is_oversized, .timeout = 60)
+{
+	struct itest_run r;
+	struct itest_report rep;
+	json_t *j, *g, *f, *ls, *l, *cond = NULL;
+	size_t i;
+
+	itest_run(&r, NULL, "thr_pool", NULL);
+	RUN_OK(&r);
+	j = itest_report_ok(&rep, r.traces[0]);
+	cr_expect_eq(itest_int(j, "threads.created"), 8);
+	g = group(j, "pool_worker");
+	cr_expect_eq(itest_int(g, "threads"), 8);
+	cr_expect_eq(itest_int(g, "peak"), 8);
+	/* 20 tasks of 1 ms over some 220 ms for 8 threads: about 1% busy */
+	cr_expect_lt(json_real_value(itest_get(g, "busy_fraction")), 0.10);
+	/* every task and the final broadcast wake a worker */
+	cr_expect_geq(itest_int(g, "tasks"), 20 + 8);
+	f = itest_finding(j, "pool-oversized");
+	cr_assert(f, "no pool-oversized finding");
+	cr_expect_eq(ev_int(f, "threads"), 8);
+	cr_expect_eq(ev_int(f, "suggested_size"), 2);
+	cr_expect_null(itest_finding(j, "thread-churn"));
+	cr_expect_null(itest_finding(j, "pool-undersized"));
+	/* the condition variable: its waits are the workers' idle time */
+	ls = itest_get(j, "locks");
+	json_array_foreach(ls, i, l)
+		if (!strcmp(json_string_value(json_object_get(l, "kind")), "cond"))
+			cond = l;
+	cr_assert(cond, "no cond in locks");
+	cr_expect_geq(itest_int(cond, "waits"), 28);
+	cr_expect_eq(itest_int(cond, "wait_ns"), itest_int(g, "idle_ns"));
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
+Test(threads, locks_exact, .timeout = 60)
+{
+	struct itest_run r;
+	struct itest_report rep;
+	json_t *j, *l, *f, *fs, *w;
+	char want[64];
+	size_t i;
+	int nfound = 0;
+
+	itest_run(&r, NULL, "thr_locks", NULL);
+	RUN_OK(&r);
+	j = itest_report_ok(&rep, r.traces[0]);
+	cr_expect_eq(itest_int(j, "threads.created"), 7);
+
+	/* held 100 ms by main while hold_waiter provably waits */
+	l = lock_named(j, r.out, "hold_lock");
+	cr_expect_str_eq(itest_str(l, "kind"), "mutex");
+	cr_expect_eq(itest_int(l, "acquisitions"), 2);
+	cr_expect_eq(itest_int(l, "contended"), 1);
+	cr_expect_geq(itest_int(l, "max_wait_ns"), 50000000);
+	cr_expect_lt(itest_int(l, "max_wait_ns"), 1000000000);
+	w = json_array_get(itest_get(l, "waiting_stacks"), 0);
+	cr_assert(w, "hold_lock has no waiting stack");
+	snprintf(want, sizeof(want), "thr_locks.c:%d)",
+		 itest_marker_line("thr_locks.c", "hold_waiter"));
+	cr_expect(strstr(json_string_value(json_array_get(itest_get(w, "stack"), 0)), want));
+
+	/* 4 threads x 50 sections of 1 ms: every acquisition counted */
+	l = lock_named(j, r.out, "work_lock");
+	cr_expect_eq(itest_int(l, "acquisitions"), 200);
+	cr_expect_gt(itest_int(l, "contended"), 0);
+	cr_expect_leq(itest_int(l, "contended"), 200);
+	/* a waiter waits for at most the other 3 threads' sections */
+	cr_expect_geq(itest_int(l, "wait_ns"), 50000000);
+	cr_expect_leq(itest_int(l, "wait_ns"), 3 * 200 * 5000000ll);
+	cr_expect_geq(itest_int(l, "max_wait_ns"), 900000);
+
+	l = lock_named(j, r.out, "rw");
+	cr_expect_str_eq(itest_str(l, "kind"), "rwlock");
+	cr_expect_eq(itest_int(l, "acquisitions"), 103);
+	cr_expect_eq(itest_int(l, "reads"), 100);
+	cr_expect_eq(itest_int(l, "contended"), 0);
+
+	l = lock_named(j, r.out, "spin");
+	cr_expect_str_eq(itest_str(l, "kind"), "spin");
+	cr_expect_eq(itest_int(l, "acquisitions"), 1000);
+	cr_expect_eq(itest_int(l, "contended"), 0);
+
+	l = lock_named(j, r.out, "sem");
+	cr_expect_str_eq(itest_str(l, "kind"), "sem");
+	cr_expect_eq(itest_int(l, "acquisitions"), 10);
+	cr_expect_geq(itest_int(l, "contended"), 1);
+	cr_expect_leq(itest_int(l, "contended"), 5);
+
+	/* both contended mutexes are findings, the larger wait first */
+	fs = itest_get(j, "findings");
+	json_array_foreach(fs, i, f) {
+		if (strcmp(json_string_value(json_object_get(f, "id")), "lock-contention"))
+			continue;
+		nfound++;
+		if (nfound == 1)
+			cr_expect_eq(ev_int(f, "acquisitions"), 200);
+	}
+	cr_expect_eq(nfound, 2);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
+Test(threads, behaviour_unchanged, .timeout = 60)
+{
+	struct itest_run r;
+	struct itest_report rep;
+	char outp[PATH_MAX], *bare;
+	char *argv[] = { ITEST_TARGETS "thr_behave", NULL };
+	json_t *j;
+	int st;
+
+	itest_tmpfile(outp, sizeof(outp));
+	st = itest_spawn(argv, outp, NULL);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "bare run: %s", itest_wdesc(st));
+	bare = itest_slurp(outp, NULL);
+	unlink(outp);
+	cr_assert(strstr(bare, "cancelled 1 cleanup 1 mutex free 1"), "bare output: %s", bare);
+
+	itest_run(&r, NULL, "thr_behave", NULL);
+	RUN_OK(&r);
+	cr_expect_str_eq(r.out, bare);
+	j = itest_report_ok(&rep, r.traces[0]);
+	cr_expect(itest_bool(j, "process.complete"));
+	cr_expect_eq(itest_int(j, "threads.created"), 3 + 1 + 1 + 1 + 2);
+	free(bare);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
+/* Each thread's CPU time against what the thread itself read from
+ * getrusage(RUSAGE_THREAD) just before it returned. */
+Test(threads, cpu_time_matches_rusage, .timeout = 60)
+{
+	struct itest_run r;
+	struct itest_report rep;
+	json_t *j, *ts, *t;
+	const char *p;
+	int checked = 0;
+
+	itest_run(&r, NULL, "thr_cpu", NULL);
+	RUN_OK(&r);
+	j = itest_report_ok(&rep, r.traces[0]);
+	ts = itest_get(j, "threads.threads");
+	for (p = r.out; (p = strstr(p, "tid ")); p++) {
+		long long tid, ru;
+		size_t i;
+
+		cr_assert_eq(sscanf(p, "tid %lld cpu_ns %lld", &tid, &ru), 2);
+		json_array_foreach(ts, i, t) {
+			long long cpu;
+
+			if (itest_int(t, "tid") != tid)
+				continue;
+			cpu = itest_int(t, "cpu_ns");
+			/* rusage ticks in microseconds; a few ms of slack for the return */
+			cr_expect(cpu >= ru - 1000 && cpu <= ru + 5000000,
+				  "tid %lld: cpu_ns %lld, rusage %lld", tid, cpu, ru);
+			checked++;
+		}
+	}
+	cr_expect_eq(checked, 2);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
