@@ -155,6 +155,8 @@ EXPORT void pthread_exit(void *ret)
 	 * main thread among them, end here */
 	if (t && pst_state == PST_ON && !pst_guard)
 		pst_thread_end(t, pst_now(), 0);
+	if (getpid() == (pid_t)syscall(SYS_gettid))
+		pst_timer_main_exited();
 	if (!real_exit)
 		*(void **)&real_exit = dlsym(RTLD_NEXT, "pthread_exit");
 	if (real_exit)

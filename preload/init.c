@@ -10,7 +10,7 @@
 
 volatile int pst_state = PST_UNINIT;
 struct pst_config pst_cfg = { .sample_bytes = 512 * 1024, .follow_exec = true,
-			       .stack_cache = true };
+			       .stack_cache = true, .flush_ms = 1000 };
 __thread struct pst_tls pst_tls;
 static pid_t traced_pid;
 
@@ -35,6 +35,7 @@ static void read_config(void)
 	pst_cfg.full = full && *full && strcmp(full, "0");
 	pst_cfg.follow_exec = !(nofollow && *nofollow && strcmp(nofollow, "0"));
 	pst_cfg.sample_bytes = env_u64("PRESTANDA_SAMPLE_BYTES", pst_cfg.sample_bytes);
+	pst_cfg.flush_ms = env_u64("PRESTANDA_FLUSH_MS", pst_cfg.flush_ms);
 	pst_cfg.stack_cache = !(cache && !strcmp(cache, "0"));
 }
 
@@ -97,6 +98,7 @@ static void fork_child(void)
 		pst_thr_after_fork_open();
 	else
 		pst_state = PST_OFF;
+	pst_timer_after_fork();
 	pst_guard = guard;
 }
 
@@ -168,6 +170,7 @@ __attribute__((constructor)) static void pst_ctor(void)
 {
 	if (pst_state == PST_UNINIT)
 		pst_init();
+	pst_timer_start();
 }
 
 __attribute__((destructor)) static void pst_dtor(void)

@@ -65,6 +65,7 @@ struct pst_thr {
 	struct pst_scache scache[PST_SCACHE];
 	volatile int in_use;     /* owner is appending; see thread.c */
 	volatile int stolen;     /* the exit flusher took this buffer */
+	volatile int borrowed;   /* the timer thread is writing this buffer out */
 	int exited, dtor_rounds;
 	uint64_t exit_ts;
 	struct pst_thr *next;    /* registry */
@@ -79,6 +80,7 @@ struct pst_config {
 	bool follow_exec;
 	uint64_t sample_bytes;  /* mean sampling interval in bytes */
 	bool stack_cache;       /* reuse checked stacks (PRESTANDA_STACK_CACHE=0: unwind always) */
+	uint64_t flush_ms;      /* buffers are written at least this often; 0: only when full */
 };
 
 /* Process-wide state, set once at init (init.c). */
@@ -174,6 +176,9 @@ void pst_thr_flush_all(bool resume, bool try_lock); /* at exit/exec/crash: every
 void pst_thr_after_fork(void);          /* child: keep only the calling thread */
 void pst_thr_after_fork_open(void);     /* child: first records of its new trace */
 void pst_thr_lock_registry(bool lock);
+void pst_thr_flush_pending(void);       /* timer: write out every buffer holding events */
+/* Exact counters of the whole process so far (for SNAPSHOT). */
+void pst_thr_counters(uint64_t *alloc_calls, uint64_t *free_calls, uint64_t *alloc_bytes);
 /* fn on every registered thread's struct, under the registry lock */
 void pst_thr_foreach(void (*fn)(struct pst_thr *t, void *arg), void *arg);
 static inline uint8_t *pst_thr_room(struct pst_thr *t, size_t n)
@@ -190,11 +195,14 @@ static inline uint8_t *pst_thr_room(struct pst_thr *t, size_t n)
  * The guard keeps the profiler's own allocations (the unwinder's) out, and
  * in_use tells the exit flusher that this buffer is being written.
  */
+void pst_rec_wait(struct pst_thr *t);   /* thread.c: until the timer thread is done */
 static inline bool pst_rec_enter(struct pst_thr *t)
 {
 	pst_guard = 1;
 	t->in_use = 1;
 	barrier();
+	if (unlikely(t->borrowed))
+		pst_rec_wait(t);
 	return !t->stolen && !pst_out_broken && pst_state == PST_ON;
 }
 
@@ -267,6 +275,11 @@ void pst_modules_cover(struct pst_thr *t, const uint64_t *frames, unsigned depth
 void pst_modules_dirty(void);           /* after dlclose: rescan on next need */
 void pst_modules_lock(bool lock);
 void pst_modules_reset(void);           /* forked child: write them all again */
+
+/* timer.c: the flush and snapshot thread */
+void pst_timer_start(void);             /* from the constructor */
+void pst_timer_after_fork(void);        /* the child has no timer thread: start one */
+void pst_timer_main_exited(void);       /* pthread_exit from main: the timer must not outlive the program */
 
 /* crash.c */
 void pst_crash_install(void);           /* fatal signals flush before the process dies */

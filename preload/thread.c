@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <linux/membarrier.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -106,9 +107,10 @@ struct pst_thr *pst_thr_slow(void)
 	thr_reset(t, now);
 	pthread_mutex_unlock(&reg_lock);
 	pthread_setspecific(thr_key, t);
-	thr_write_thread(t);
+	if (pst_rec_enter(t))
+		thr_write_thread(t);
+	pst_rec_leave(t);
 	pst_self = t;
-	pst_guard = 0;
 	return t;
 }
 
@@ -123,6 +125,26 @@ void pst_thr_flush(struct pst_thr *t)
 	}
 	t->pos = t->buf;
 	t->base_ts = t->last_ts;
+}
+
+/* Counts of threads whose TOTALS are written, for the process's running
+ * figures; added to once per thread, never on the fast path. */
+static uint64_t retired_alloc_calls, retired_free_calls, retired_alloc_bytes;
+
+void pst_thr_counters(uint64_t *alloc_calls, uint64_t *free_calls, uint64_t *alloc_bytes)
+{
+	pthread_mutex_lock(&reg_lock);
+	*alloc_calls = __atomic_load_n(&retired_alloc_calls, __ATOMIC_RELAXED);
+	*free_calls = __atomic_load_n(&retired_free_calls, __ATOMIC_RELAXED);
+	*alloc_bytes = __atomic_load_n(&retired_alloc_bytes, __ATOMIC_RELAXED);
+	/* the owners' counters are read as they run: a snapshot may be a few
+	 * calls behind, never ahead */
+	for (struct pst_thr *t = reg_head; t; t = t->next) {
+		*alloc_calls += t->alloc_calls;
+		*free_calls += t->free_calls;
+		*alloc_bytes += t->alloc_bytes;
+	}
+	pthread_mutex_unlock(&reg_lock);
 }
 
 void pst_thr_totals(struct pst_thr *t)
@@ -146,6 +168,9 @@ void pst_thr_totals(struct pst_thr *t)
 		q = pst_put_varint(q, t->hist[b]);
 	t->pos = pst_enc_framed(pst_thr_room(t, sizeof(pay) + 1 + PST_VARINT_MAX),
 				PST_REC_TOTALS, pay, (size_t)(q - pay));
+	__atomic_add_fetch(&retired_alloc_calls, t->alloc_calls, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&retired_free_calls, t->free_calls, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&retired_alloc_bytes, t->alloc_bytes, __ATOMIC_RELAXED);
 	t->alloc_calls = t->free_calls = t->alloc_bytes = 0;
 	memset(t->by_kind, 0, sizeof(t->by_kind));
 	memset(t->hist, 0, sizeof(t->hist));
@@ -229,6 +254,48 @@ void pst_thr_flush_all(bool resume, bool try_lock)
 	if (resume)
 		for (struct pst_thr *t = reg_head; t; t = t->next)
 			t->stolen = 0;
+	pthread_mutex_unlock(&reg_lock);
+}
+
+/* The owner found its buffer borrowed: step out until it is back. */
+void pst_rec_wait(struct pst_thr *t)
+{
+	while (t->borrowed) {
+		t->in_use = 0;
+		while (__atomic_load_n(&t->borrowed, __ATOMIC_ACQUIRE))
+			sched_yield();
+		t->in_use = 1;
+		barrier();
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	}
+}
+
+/*
+ * The timer thread writes out what every buffer holds, so that a process
+ * killed without warning loses at most one interval. Same protocol as at
+ * exit, but the buffer is only borrowed: its owner waits (microseconds) in
+ * pst_rec_enter instead of losing events.
+ */
+void pst_thr_flush_pending(void)
+{
+	bool any = false;
+
+	pthread_mutex_lock(&reg_lock);
+	for (struct pst_thr *t = reg_head; t; t = t->next)
+		if (t->pos != t->buf && !t->stolen) {
+			t->borrowed = 1;
+			any = true;
+		}
+	if (any) {
+		all_threads_barrier();
+		for (struct pst_thr *t = reg_head; t; t = t->next) {
+			if (!t->borrowed)
+				continue;
+			if (thr_wait_idle(t))
+				pst_thr_flush(t);
+			__atomic_store_n(&t->borrowed, 0, __ATOMIC_RELEASE);
+		}
+	}
 	pthread_mutex_unlock(&reg_lock);
 }
 

@@ -38,6 +38,7 @@ enum pst_record_type {
 	PST_REC_WAIT = 0x42,       /* ts, object, kind, wait ns, stack id, flags */
 	PST_REC_LOCK_STATS = 0x43, /* one lock's cumulative statistics */
 	PST_REC_THR_INFO = 0x44,   /* online CPUs, locks not tracked */
+	PST_REC_SNAPSHOT = 0x60,   /* ts, counters so far and process resources */
 	/* reserved ranges for the record families still to come:
 	 * 0x30-0x3f network, 0x50-0x5f CPU samples, 0x60-0x6f snapshots and
 	 * configuration */
