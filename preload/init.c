@@ -82,6 +82,7 @@ static void fork_child(void)
 	pst_modules_reset();
 	pst_stacks_reset();
 	pst_sampled_reset();
+	pst_net_after_fork();
 	pst_thr_after_fork();
 	traced_pid = getpid();
 	if (pst_state == PST_ON && pst_out_open((uint64_t)traced_pid) == 0)
@@ -136,6 +137,7 @@ void pst_finish(uint64_t reason)
 
 	if (pst_state != PST_ON || getpid() != traced_pid)
 		return;
+	pst_net_flush_all();
 	pst_guard = 1;
 	pst_thr_flush_all(reason == PST_END_EXEC, false);
 	pst_out_end(reason, 0);

@@ -8,6 +8,12 @@ static const char *const wrapped[] = {
 	"malloc", "free", "calloc", "realloc", "reallocarray", "posix_memalign",
 	"aligned_alloc", "memalign", "valloc", "pvalloc", "_exit", "_Exit", "dlclose",
 	"execve", "execvpe", "fexecve", "execv", "execvp", "execl", "execlp", "execle",
+	/* hook_net.c */
+	"socket", "connect", "listen", "accept", "accept4", "close", "shutdown", "dup2", "dup3",
+	"getsockopt", "send", "sendto", "sendmsg", "recv", "recvfrom", "recvmsg", "read",
+	"write", "readv", "writev", "__read_chk", "__recv_chk", "__recvfrom_chk", "poll",
+	"ppoll", "select", "pselect", "epoll_wait", "epoll_pwait", "getaddrinfo",
+	"gethostbyname",
 };
 
 static bool is_wrapped(const char *name)
