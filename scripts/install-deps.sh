@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="gcc g++ make pkg-config libunwind-dev libdw-dev libelf-dev libcriterion-dev
-libjansson-dev sqlite3 heaptrack"
+libjansson-dev sqlite3 heaptrack postgresql postgresql-contrib redis-server redis-tools strace"
 
 missing=""
 for p in $PKGS; do
