@@ -154,8 +154,9 @@ static int rule_churn(const struct pst_net *n, const struct pst_net_endpoint *e,
 		snprintf(declared, sizeof(declared),
 			 " The declared pool \"%s\" (min_size %lld, max_size %lld) covers this endpoint but is not in use: every request opened a connection of its own.",
 			 p->name, p->min_size, p->max_size);
-	f->title = xasprintf("%s connections to %s, %.0f%% of them for a single request",
-			     pst_fmt_count((double)e->connects, a, sizeof(a)), e->name, single * 100);
+	f->title = xasprintf("%s connections to %s, open %s each (p50), %.0f%% for a single request",
+			     pst_fmt_count((double)e->connects, a, sizeof(a)), e->name,
+			     pst_fmt_ns(e->lifetime_ns.p50, b, sizeof(b)), single * 100);
 	f->advice = xasprintf(
 		"Keep connections to %s open and reuse them: a pool with min_size=%llu and max_size=%llu (observed: %llu connections open at once half of the time, %llu at p99, %llu at most) would have replaced %llu connects with %llu, saving about %s of connect time (%.1f%% of the run) plus the protocol's own set-up (authentication, TLS, a server process or thread) on every new connection. In config terms: pools.<name>.min_size = %llu, pools.<name>.max_size = %llu.%s",
 		e->name, (unsigned long long)min_size, (unsigned long long)max_size,

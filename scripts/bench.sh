@@ -82,3 +82,6 @@ awk '
 			printf "%-22s %-10s %10.3f %8.2f %12s\n", name[i], mode[i], t[i] / 1e9,
 				t[i] / bare[name[i]], mode[i] == "bare" ? "-" : sz[i];
 	}' "$tmp/results"
+
+echo
+scripts/bench-net.sh
