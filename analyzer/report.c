@@ -15,6 +15,7 @@
 #include "findings.h"
 #include "memory.h"
 #include "report.h"
+#include "net.h"
 #include "symbolize.h"
 #include "threads.h"
 #include "trace_read.h"
@@ -31,6 +32,7 @@
 #define TEXT_WIDTH 92
 
 struct options {
+	const char *config; /* --config or PRESTANDA_CONFIG: declared pools */
 	bool json;
 	bool top_given;
 	long top;
@@ -43,19 +45,22 @@ struct report {
 	struct pst_memory *m;
 	struct pst_findings f;
 	struct pst_threads *th;
+	struct pst_net *net;
 	char **warnings;
 	size_t nwarnings;
 };
 
 static void usage(FILE *f)
 {
-	fputs("usage: prestanda report [--json] [--top N] TRACE...\n"
+	fputs("usage: prestanda report [--json] [--top N] [--config FILE] TRACE...\n"
 	      "\n"
 	      "Analyze the heap of each TRACE: findings (leaks, churn of small blocks,\n"
 	      "realloc growth), totals, top allocation sites, sizes and threads.\n"
 	      "\n"
 	      "  --json     one JSON object per trace (an array for several traces)\n"
 	      "  --top N    N sites per table (text, default 10); limits the JSON site list\n"
+	      "  --config FILE  declared pools to check ({\"performance\": {\"pools\": ...}});\n"
+	      "             default: the file named by PRESTANDA_CONFIG\n"
 	      "  -h, --help this help\n",
 	      f);
 }
@@ -116,6 +121,7 @@ static void report_free(struct report *r)
 	pst_findings_free(&r->f);
 	pst_threads_free(r->th);
 	pst_memory_free(r->m);
+	pst_net_free(r->net);
 	pst_trace_close(r->t);
 	for (size_t i = 0; i < r->nwarnings; i++)
 		free(r->warnings[i]);
@@ -203,6 +209,11 @@ static int analyze(struct report *r, const struct options *o)
 		fprintf(stderr, "prestanda: %s: out of memory\n", r->path);
 		return 1;
 	}
+	r->net = pst_net_analyze(r->t);
+	if (!r->net || pst_findings_net(r->net, o->config, &r->f)) {
+		fprintf(stderr, "prestanda: %s: out of memory\n", r->path);
+		return 1;
+	}
 	return 0;
 }
 
@@ -280,7 +291,7 @@ static json_t *json_finding(const struct pst_finding *f)
 							     ju64(e->i));
 	}
 	json_object_set_new(o, "evidence", ev);
-	json_object_set_new(o, "stack", json_stack(f->site));
+	json_object_set_new(o, "stack", f->site ? json_stack(f->site) : json_array());
 	return o;
 }
 
@@ -483,6 +494,7 @@ static json_t *json_report(const struct report *r, const struct options *o)
 	json_object_set_new(mem, "size_histogram", json_hist(m));
 	json_object_set_new(mem, "threads", json_threads(m));
 	json_object_set_new(root, "memory", mem);
+	json_object_set_new(root, "network", pst_net_json(r->net));
 
 	json_object_set_new(root, "threads", json_thr(r->th));
 	json_object_set_new(root, "locks", json_locks(r->th));
@@ -640,6 +652,8 @@ static void text_findings(FILE *out, const struct report *r, size_t top)
 					      e->key, e->r);
 		}
 		fprintf(out, "      evidence: %s\n", line);
+		if (!s)
+			continue;
 		pst_site_name(s, name, sizeof(name));
 		fprintf(out, "      at %s\n", name);
 		short_stack(out, s, 9, first_shown(s));
@@ -839,6 +853,7 @@ static void text_report(FILE *out, const struct report *r, const struct options 
 	text_hist(out, r->m);
 	text_threads(out, r->m);
 	text_pools(out, r->th, top);
+	pst_net_text(out, r->net, top);
 }
 
 /* ---- the command ---- */
@@ -848,6 +863,7 @@ int pst_cmd_report(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "top", required_argument, NULL, 'n' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -856,12 +872,16 @@ int pst_cmd_report(int argc, char **argv)
 	int c, status = 0, nok = 0;
 
 	optind = 0; /* a full re-initialization of getopt */
+	o.config = getenv("PRESTANDA_CONFIG");
 	while ((c = getopt_long(argc, argv, "jn:h", longopts, NULL)) != -1) {
 		char *end;
 
 		switch (c) {
 		case 'j':
 			o.json = true;
+			break;
+		case 'c':
+			o.config = optarg;
 			break;
 		case 'n':
 			errno = 0;

@@ -91,6 +91,7 @@ static void fork_child(void)
 	pst_modules_reset();
 	pst_stacks_reset();
 	pst_sampled_reset();
+	pst_net_after_fork();
 	pst_thr_after_fork();
 	pst_locks_after_fork();
 	traced_pid = getpid();
@@ -148,6 +149,7 @@ void pst_finish(uint64_t reason)
 	if (pst_state != PST_ON || getpid() != traced_pid)
 		return;
 	pst_locks_emit();
+	pst_net_flush_all();
 	pst_guard = 1;
 	pst_thr_flush_all(reason == PST_END_EXEC, false);
 	pst_out_end(reason, 0);

@@ -100,4 +100,35 @@ void pst_pthread_resolve(void)
 	RESOLVE(cond_wait, "pthread_cond_wait");
 	RESOLVE(cond_timedwait, "pthread_cond_timedwait");
 #endif
+	RESOLVE(socket, "socket");
+	RESOLVE(connect, "connect");
+	RESOLVE(listen, "listen");
+	RESOLVE(accept, "accept");
+	RESOLVE(accept4, "accept4");
+	RESOLVE(close, "close");
+	RESOLVE(shutdown, "shutdown");
+	RESOLVE(dup2, "dup2");
+	RESOLVE(dup3, "dup3");
+	RESOLVE(getsockopt, "getsockopt");
+	RESOLVE(send, "send");
+	RESOLVE(sendto, "sendto");
+	RESOLVE(sendmsg, "sendmsg");
+	RESOLVE(recv, "recv");
+	RESOLVE(recvfrom, "recvfrom");
+	RESOLVE(recvmsg, "recvmsg");
+	RESOLVE(read, "read");
+	RESOLVE(write, "write");
+	RESOLVE(readv, "readv");
+	RESOLVE(writev, "writev");
+	RESOLVE(read_chk, "__read_chk");
+	RESOLVE(recv_chk, "__recv_chk");
+	RESOLVE(recvfrom_chk, "__recvfrom_chk");
+	RESOLVE(poll, "poll");
+	RESOLVE(ppoll, "ppoll");
+	RESOLVE(select, "select");
+	RESOLVE(pselect, "pselect");
+	RESOLVE(epoll_wait, "epoll_wait");
+	RESOLVE(epoll_pwait, "epoll_pwait");
+	RESOLVE(getaddrinfo, "getaddrinfo");
+	RESOLVE(gethostbyname, "gethostbyname");
 }

@@ -99,3 +99,5 @@ pre=$(cd "$tmp" && best_ns env LD_PRELOAD="$OLDPWD/build/libprestanda.so" \
 	PRESTANDA_OUTPUT="$tmp/out/l.%p.trace" "$OLDPWD/build/targets/bench_locks")
 awk -v a="$bare" -v b="$pre" 'BEGIN {
 	printf "\nuncontended mutex lock/unlock: bare %.2f ns, preloaded %.2f ns per pair: %.2f ns added\n", a, b, b - a }'
+echo
+scripts/bench-net.sh

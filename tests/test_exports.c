@@ -16,6 +16,12 @@ static const char *const wrapped[] = {
 	/* two versions each (x86-64) */
 	"pthread_cond_wait@@GLIBC_2.3.2", "pthread_cond_wait@GLIBC_2.2.5",
 	"pthread_cond_timedwait@@GLIBC_2.3.2", "pthread_cond_timedwait@GLIBC_2.2.5",
+	/* hook_net.c */
+	"socket", "connect", "listen", "accept", "accept4", "close", "shutdown", "dup2", "dup3",
+	"getsockopt", "send", "sendto", "sendmsg", "recv", "recvfrom", "recvmsg", "read",
+	"write", "readv", "writev", "__read_chk", "__recv_chk", "__recvfrom_chk", "poll",
+	"ppoll", "select", "pselect", "epoll_wait", "epoll_pwait", "getaddrinfo",
+	"gethostbyname",
 };
 
 static bool is_wrapped(const char *name)

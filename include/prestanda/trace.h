@@ -32,16 +32,18 @@ enum pst_record_type {
 	PST_REC_ALLOC = 0x20,   /* dts, ptr, size, stack id, kind */
 	PST_REC_FREE = 0x21,    /* dts, ptr */
 	PST_REC_REALLOC = 0x22, /* dts, old ptr (0: none), new ptr, size, stack id */
+	/* network (absolute timestamps, see docs/FORMAT.md) */
+	PST_REC_NET_CONN = 0x30,   /* a connection's counters since its last record */
+	PST_REC_NET_LOOKUP = 0x31, /* one name lookup: time, name, result, addresses */
 	/* threads and locks (absolute timestamps, see docs/FORMAT.md) */
 	PST_REC_THR_START = 0x40,  /* tid, ts, parent tid, start routine, creating stack, create ts */
 	PST_REC_THR_END = 0x41,    /* tid, ts, cpu ns, flags */
 	PST_REC_WAIT = 0x42,       /* ts, object, kind, wait ns, stack id, flags */
 	PST_REC_LOCK_STATS = 0x43, /* one lock's cumulative statistics */
 	PST_REC_THR_INFO = 0x44,   /* online CPUs, locks not tracked */
+	/* process-wide, written by the timer thread */
 	PST_REC_SNAPSHOT = 0x60,   /* ts, counters so far and process resources */
-	/* reserved ranges for the record families still to come:
-	 * 0x30-0x3f network, 0x50-0x5f CPU samples, 0x60-0x6f snapshots and
-	 * configuration */
+	/* reserved for the record families still to come: 0x50-0x5f CPU samples */
 };
 
 /* PROCESS flags */
@@ -319,6 +321,163 @@ static inline uint8_t *pst_enc_thr_info(uint8_t *p, uint64_t ncpu, uint64_t untr
 	q = pst_put_varint(q, ncpu);
 	q = pst_put_varint(q, untracked);
 	return pst_frame_small(p, q);
+}
+
+/*
+ * Network records (0x30-0x3f). A connection is one conn_id; its counters are
+ * aggregated in process and written as NET_CONN segments: one when it is
+ * closed (or its connect fails), and one at every snapshot (exit, exec) for
+ * what happened since the last. Timestamps are absolute. See docs/FORMAT.md.
+ */
+
+/* NET_CONN.kind */
+enum pst_net_kind { PST_NET_TCP = 0, PST_NET_TCP6 = 1, PST_NET_UNIX = 2 };
+/* NET_CONN.role */
+enum pst_net_role { PST_NET_CLIENT = 0, PST_NET_SERVER = 1 };
+/* NET_CONN.flags */
+#define PST_NET_FIRST 0x1    /* this segment opens the connection (a connect or accept) */
+#define PST_NET_CLOSED 0x2   /* the connection ended: closed, or its connect failed */
+#define PST_NET_SHUTDOWN 0x4 /* shutdown() was called on it */
+/* NET_CONN.connect_err for a connect that never completed: the socket was
+ * closed (or the process ended) while it was in progress. */
+#define PST_NET_ERR_ABANDONED 0xffff
+
+/* A send smaller than this is "small" (chatty-connection evidence). */
+#define PST_NET_SMALL_SEND 512
+
+/* Request latency histogram: 4 buckets per power of two of nanoseconds
+ * (at most 19% wide); bucket b < 4 holds b ns exactly. */
+#define PST_NET_HIST_BUCKETS 160
+
+static inline unsigned pst_net_bucket(uint64_t ns)
+{
+	unsigned e, b;
+
+	if (ns < 4)
+		return (unsigned)ns;
+	e = 63 - (unsigned)__builtin_clzll(ns);
+	b = 4 * (e - 1) + (unsigned)((ns >> (e - 2)) & 3);
+	return b < PST_NET_HIST_BUCKETS ? b : PST_NET_HIST_BUCKETS - 1;
+}
+
+/* Smallest value of bucket b. */
+static inline uint64_t pst_net_bucket_lo(unsigned b)
+{
+	if (b < 4)
+		return b;
+	return (uint64_t)(4 + (b & 3)) << (b / 4 - 1);
+}
+
+/* Longest endpoint: a Unix socket path (sun_path is 108 bytes). */
+#define PST_NET_EP_MAX 108
+
+/* One NET_CONN segment. ep is the remote address for a client (4 or 16
+ * address bytes then the port in network order; a Unix socket's path,
+ * abstract ones with their leading NUL) and the listening address for a
+ * server's accepted connection. */
+struct pst_net_conn_rec {
+	uint64_t conn_id;
+	unsigned kind, role, flags;
+	uint8_t ep[PST_NET_EP_MAX];
+	size_t ep_len;
+	uint64_t open_ts;     /* connect called, or accept returned */
+	uint64_t connect_ns;  /* until established (client), 0 for a server */
+	uint64_t connect_err; /* 0, or the errno the connect failed with */
+	uint64_t end_ts;      /* closed, or the snapshot's time */
+	uint64_t bytes_sent, send_calls, send_ns;
+	uint64_t bytes_recv, recv_calls, recv_ns;
+	uint64_t small_sends; /* sends of fewer than PST_NET_SMALL_SEND bytes */
+	uint64_t requests;    /* request/response turns completed */
+	uint64_t bursts, burst_sends, max_burst; /* runs of sends between receives */
+	uint32_t hist[PST_NET_HIST_BUCKETS];     /* request latencies */
+};
+
+#define PST_NET_CONN_MAX                                                               \
+	(1 + PST_VARINT_MAX + 26 * PST_VARINT_MAX + PST_NET_EP_MAX +                   \
+	 2 * PST_NET_HIST_BUCKETS * PST_VARINT_MAX)
+
+/* NET_CONN: the payload is written past the largest header, then moved down.
+ * The histogram is sparse: a count of pairs (bucket, count). */
+static inline uint8_t *pst_enc_net_conn(uint8_t *p, const struct pst_net_conn_rec *c)
+{
+	uint8_t *pay = p + 1 + PST_VARINT_MAX, *q = pay;
+	unsigned n = 0;
+	size_t len;
+
+	q = pst_put_varint(q, c->conn_id);
+	q = pst_put_varint(q, c->kind);
+	q = pst_put_varint(q, c->role);
+	q = pst_put_varint(q, c->flags);
+	q = pst_put_bytes(q, c->ep, c->ep_len);
+	q = pst_put_varint(q, c->open_ts);
+	q = pst_put_varint(q, c->connect_ns);
+	q = pst_put_varint(q, c->connect_err);
+	q = pst_put_varint(q, c->end_ts);
+	q = pst_put_varint(q, c->bytes_sent);
+	q = pst_put_varint(q, c->send_calls);
+	q = pst_put_varint(q, c->send_ns);
+	q = pst_put_varint(q, c->bytes_recv);
+	q = pst_put_varint(q, c->recv_calls);
+	q = pst_put_varint(q, c->recv_ns);
+	q = pst_put_varint(q, c->small_sends);
+	q = pst_put_varint(q, c->requests);
+	q = pst_put_varint(q, c->bursts);
+	q = pst_put_varint(q, c->burst_sends);
+	q = pst_put_varint(q, c->max_burst);
+	for (unsigned b = 0; b < PST_NET_HIST_BUCKETS; b++)
+		n += c->hist[b] != 0;
+	q = pst_put_varint(q, n);
+	for (unsigned b = 0; b < PST_NET_HIST_BUCKETS; b++) {
+		if (!c->hist[b])
+			continue;
+		q = pst_put_varint(q, b);
+		q = pst_put_varint(q, c->hist[b]);
+	}
+	len = (size_t)(q - pay);
+	p[0] = PST_REC_NET_CONN;
+	q = pst_put_varint(p + 1, len);
+	memmove(q, pay, len);
+	return q + len;
+}
+
+/* NET_LOOKUP.func */
+enum pst_net_lookup_fn { PST_LOOKUP_GETADDRINFO = 0, PST_LOOKUP_GETHOSTBYNAME = 1 };
+#define PST_NET_NAME_MAX 255
+#define PST_NET_ADDRS_MAX 8
+
+/* NET_LOOKUP: ts (start), duration, function, result (0, or the error code
+ * made positive), name, then naddrs distinct addresses, 4 or 16 bytes each. */
+static inline size_t pst_net_lookup_max(void)
+{
+	return 1 + PST_VARINT_MAX + 5 * PST_VARINT_MAX + 1 + PST_VARINT_MAX + PST_NET_NAME_MAX +
+	       PST_NET_ADDRS_MAX * 17;
+}
+
+static inline uint8_t *pst_enc_net_lookup(uint8_t *p, uint64_t ts, uint64_t dur, unsigned fn,
+					  uint64_t result, const char *name, size_t name_len,
+					  const uint8_t (*addrs)[16], const uint8_t *addr_lens,
+					  unsigned naddrs)
+{
+	uint8_t *pay = p + 1 + PST_VARINT_MAX, *q = pay;
+	size_t len;
+
+	if (name_len > PST_NET_NAME_MAX)
+		name_len = PST_NET_NAME_MAX;
+	if (naddrs > PST_NET_ADDRS_MAX)
+		naddrs = PST_NET_ADDRS_MAX;
+	q = pst_put_varint(q, ts);
+	q = pst_put_varint(q, dur);
+	q = pst_put_varint(q, fn);
+	q = pst_put_varint(q, result);
+	q = pst_put_bytes(q, name, name_len);
+	q = pst_put_varint(q, naddrs);
+	for (unsigned i = 0; i < naddrs; i++)
+		q = pst_put_bytes(q, addrs[i], addr_lens[i]);
+	len = (size_t)(q - pay);
+	p[0] = PST_REC_NET_LOOKUP;
+	q = pst_put_varint(p + 1, len);
+	memmove(q, pay, len);
+	return q + len;
 }
 
 #endif

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/* Declared connection pools from the JSON config ({"performance": {"pools": {...}}}). */
+#ifndef PST_NET_POOLS_H
+#define PST_NET_POOLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+struct pst_net_pool {
+	char *name;
+	long long min_size, max_size; /* 0 when not given */
+	char *endpoint; /* "host:port", ":port", "port" or a socket path; NULL: by name */
+};
+
+struct pst_net_pools {
+	struct pst_net_pool *v;
+	size_t n;
+};
+
+/* Read the pools of a config file. 0, or -EINVAL with a one-line message in
+ * err (unreadable, not JSON, a pool of the wrong shape), or -ENOMEM. A file
+ * without pools gives none. */
+int pst_net_pools_load(const char *path, struct pst_net_pools *out, char *err, size_t errlen);
+void pst_net_pools_free(struct pst_net_pools *p);
+
+/* Does pool p cover the client endpoint named ep_name ("127.0.0.1:5432")?
+ * By its "endpoint" when given, else by the well-known port of its name
+ * ("database" and "postgres" 5432, "redis" 6379, "http" 80 and 8080, ...). */
+bool pst_net_pool_covers(const struct pst_net_pool *p, const char *ep_name);
+
+#endif

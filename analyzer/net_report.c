@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/* The report's network section: endpoints and name lookups, as JSON and as text. */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <string.h>
+
+#include "net.h"
+#include "units.h"
+
+static json_t *ju(uint64_t v)
+{
+	return json_integer(v > (uint64_t)LLONG_MAX ? LLONG_MAX : (json_int_t)v);
+}
+
+static json_t *json_pct(const struct pst_net_pct *p)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "p50", ju(p->p50));
+	json_object_set_new(o, "p90", ju(p->p90));
+	json_object_set_new(o, "p99", ju(p->p99));
+	json_object_set_new(o, "max", ju(p->max));
+	json_object_set_new(o, "total", ju(p->total));
+	return o;
+}
+
+static json_t *json_endpoint(const struct pst_net_endpoint *e)
+{
+	json_t *o = json_object(), *c = json_object(), *r = json_object(), *errs = json_object();
+
+	json_object_set_new(o, "endpoint", json_string(e->name));
+	json_object_set_new(o, "kind", json_string(pst_net_kind_name(e->kind)));
+	json_object_set_new(o, "role", json_string(e->role == PST_NET_SERVER ? "server" : "client"));
+	json_object_set_new(o, "connects", ju(e->connects));
+	json_object_set_new(o, "connect_failures", ju(e->connect_failures));
+	for (size_t i = 0; i < e->nerrs; i++)
+		json_object_set_new(errs, pst_net_err_name(e->errs[i].err), ju(e->errs[i].count));
+	json_object_set_new(o, "failures_by_errno", errs);
+	json_object_set_new(o, "connect_ns", json_pct(&e->connect_ns));
+	json_object_set_new(o, "lifetime_ns", json_pct(&e->lifetime_ns));
+	json_object_set_new(o, "established", ju(e->established));
+	json_object_set_new(o, "closed", ju(e->closed));
+	json_object_set_new(o, "open_at_end", ju(e->open_at_end));
+	json_object_set_new(o, "inherited", ju(e->inherited));
+	json_object_set_new(o, "single_request_connections", ju(e->single_request));
+	json_object_set_new(c, "max", ju(e->conc_max));
+	json_object_set_new(c, "p50", ju(e->conc_p50));
+	json_object_set_new(c, "p95", ju(e->conc_p95));
+	json_object_set_new(c, "p99", ju(e->conc_p99));
+	json_object_set_new(o, "concurrent", c);
+	json_object_set_new(o, "bytes_sent", ju(e->bytes_sent));
+	json_object_set_new(o, "bytes_received", ju(e->bytes_recv));
+	json_object_set_new(o, "send_calls", ju(e->send_calls));
+	json_object_set_new(o, "recv_calls", ju(e->recv_calls));
+	json_object_set_new(o, "small_sends", ju(e->small_sends));
+	json_object_set_new(o, "send_blocked_ns", ju(e->send_ns));
+	json_object_set_new(o, "recv_blocked_ns", ju(e->recv_ns));
+	json_object_set_new(o, "requests", ju(e->requests));
+	json_object_set_new(r, "p50", ju(e->request_p50));
+	json_object_set_new(r, "p90", ju(e->request_p90));
+	json_object_set_new(r, "p99", ju(e->request_p99));
+	json_object_set_new(o, "request_ns", r);
+	json_object_set_new(o, "send_bursts", ju(e->bursts));
+	json_object_set_new(o, "max_sends_per_burst", ju(e->max_burst));
+	return o;
+}
+
+static json_t *json_addrs(const struct pst_net_lookup *l)
+{
+	json_t *a = json_array();
+	char buf[INET6_ADDRSTRLEN];
+
+	for (unsigned i = 0; i < l->naddrs; i++)
+		if (inet_ntop(l->addr_len[i] == 4 ? AF_INET : AF_INET6, l->addrs[i], buf, sizeof(buf)))
+			json_array_append_new(a, json_string(buf));
+	return a;
+}
+
+json_t *pst_net_json(const struct pst_net *n)
+{
+	json_t *o = json_object(), *eps = json_array(), *ls = json_array();
+
+	for (size_t i = 0; i < n->neps; i++)
+		json_array_append_new(eps, json_endpoint(&n->eps[i]));
+	for (size_t i = 0; i < n->nlookups; i++) {
+		const struct pst_net_lookup *l = &n->lookups[i];
+		json_t *j = json_object();
+
+		json_object_set_new(j, "name", json_string(l->name));
+		json_object_set_new(j, "count", ju(l->count));
+		json_object_set_new(j, "total_ns", ju(l->total_ns));
+		json_object_set_new(j, "max_ns", ju(l->max_ns));
+		json_object_set_new(j, "failures", ju(l->failures));
+		json_object_set_new(j, "repeats", ju(l->count ? l->count - 1 : 0));
+		json_object_set_new(j, "addresses", json_addrs(l));
+		json_array_append_new(ls, j);
+	}
+	json_object_set_new(o, "endpoints", eps);
+	json_object_set_new(o, "lookups", ls);
+	return o;
+}
+
+static void text_endpoint(FILE *out, const struct pst_net_endpoint *e)
+{
+	char a[32], b[32], c[32], d[32], x[32], y[32];
+
+	fprintf(out, "\n  %s %s (%s)\n", e->role == PST_NET_SERVER ? "server" : "client", e->name,
+		pst_net_kind_name(e->kind));
+	fprintf(out, "    %s  %s, %s failed", e->role == PST_NET_SERVER ? "accepted" : "connects",
+		pst_fmt_count((double)e->connects, a, sizeof(a)),
+		pst_fmt_count((double)e->connect_failures, b, sizeof(b)));
+	for (size_t i = 0; i < e->nerrs; i++)
+		fprintf(out, "%s%s %" PRIu64, i ? ", " : " (", pst_net_err_name(e->errs[i].err),
+			e->errs[i].count);
+	fprintf(out, "%s\n", e->nerrs ? ")" : "");
+	if (e->connect_ns.n)
+		fprintf(out, "    connect   p50 %s, p90 %s, p99 %s, max %s; %s in all\n",
+			pst_fmt_ns(e->connect_ns.p50, a, sizeof(a)),
+			pst_fmt_ns(e->connect_ns.p90, b, sizeof(b)),
+			pst_fmt_ns(e->connect_ns.p99, c, sizeof(c)),
+			pst_fmt_ns(e->connect_ns.max, d, sizeof(d)),
+			pst_fmt_ns(e->connect_ns.total, x, sizeof(x)));
+	if (e->lifetime_ns.n)
+		fprintf(out, "    lifetime  p50 %s, p99 %s, max %s; %s of %s closed carried at most one request\n",
+			pst_fmt_ns(e->lifetime_ns.p50, a, sizeof(a)),
+			pst_fmt_ns(e->lifetime_ns.p99, b, sizeof(b)),
+			pst_fmt_ns(e->lifetime_ns.max, c, sizeof(c)),
+			pst_fmt_count((double)e->single_request, d, sizeof(d)),
+			pst_fmt_count((double)e->closed, x, sizeof(x)));
+	fprintf(out, "    open      max %" PRIu64 " at once, p50 %" PRIu64 ", p95 %" PRIu64
+		     "; %" PRIu64 " still open at the end\n",
+		e->conc_max, e->conc_p50, e->conc_p95, e->open_at_end);
+	fprintf(out, "    sent      %s in %s calls, blocked %s\n",
+		pst_fmt_bytes((double)e->bytes_sent, a, sizeof(a)),
+		pst_fmt_count((double)e->send_calls, b, sizeof(b)),
+		pst_fmt_ns(e->send_ns, c, sizeof(c)));
+	fprintf(out, "    received  %s in %s calls, blocked %s\n",
+		pst_fmt_bytes((double)e->bytes_recv, a, sizeof(a)),
+		pst_fmt_count((double)e->recv_calls, b, sizeof(b)),
+		pst_fmt_ns(e->recv_ns, c, sizeof(c)));
+	if (e->requests)
+		fprintf(out, "    requests  %s, latency p50 %s, p99 %s\n",
+			pst_fmt_count((double)e->requests, a, sizeof(a)),
+			pst_fmt_ns(e->request_p50, y, sizeof(y)),
+			pst_fmt_ns(e->request_p99, c, sizeof(c)));
+}
+
+void pst_net_text(FILE *out, const struct pst_net *n, size_t top)
+{
+	char a[32], b[32], c[32];
+	size_t ne = n->neps < top ? n->neps : top, nl = n->nlookups < top ? n->nlookups : top;
+
+	if (!n->neps && !n->nlookups)
+		return;
+	fprintf(out, "\nNetwork (%zu endpoint%s, %zu name%s looked up)\n", n->neps,
+		n->neps == 1 ? "" : "s", n->nlookups, n->nlookups == 1 ? "" : "s");
+	for (size_t i = 0; i < ne; i++)
+		text_endpoint(out, &n->eps[i]);
+	if (n->neps > ne)
+		fprintf(out, "\n  ... and %zu more endpoints (--top N shows more, --json all)\n",
+			n->neps - ne);
+	if (!nl)
+		return;
+	fprintf(out, "\n  %-40s  %10s  %12s  %12s\n", "name lookups", "count", "total", "max");
+	for (size_t i = 0; i < nl; i++) {
+		const struct pst_net_lookup *l = &n->lookups[i];
+
+		fprintf(out, "  %-40s  %10s  %12s  %12s%s\n", l->name,
+			pst_fmt_count((double)l->count, a, sizeof(a)),
+			pst_fmt_ns(l->total_ns, b, sizeof(b)), pst_fmt_ns(l->max_ns, c, sizeof(c)),
+			l->failures ? "  (some failed)" : "");
+	}
+}
