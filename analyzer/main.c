@@ -12,6 +12,7 @@ static void usage(FILE *f)
 	      "commands:\n"
 	      "  run [options] -- PROGRAM [ARGS]   run PROGRAM under the preload and record a trace\n"
 	      "  report [--json] [--top N] TRACE   findings, top sites and totals of a trace\n"
+	      "  record [-a|-p PID|-- CMD]         sample CPU stacks with eBPF (root) into a trace\n"
 	      "\n"
 	      "`prestanda COMMAND --help` describes each command.\n",
 	      f);
@@ -25,6 +26,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "run"))
 		return pst_cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "record"))
+		return pst_cmd_record(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "report"))
 		return pst_cmd_report(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
