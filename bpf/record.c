@@ -959,6 +959,7 @@ int pst_cmd_record(int argc, char **argv)
 	pid_t child = 0;
 	char exe[PATH_MAX];
 
+	argp_err_exit_status = 2;
 	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, &o))
 		return 2;
 	verbose = o.verbose;

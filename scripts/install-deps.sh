@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="gcc g++ make pkg-config libunwind-dev libdw-dev libelf-dev libcriterion-dev
-libjansson-dev sqlite3 heaptrack"
+libjansson-dev sqlite3 heaptrack clang llvm libbpf-dev bpftool linux-perf"
 
 missing=""
 for p in $PKGS; do

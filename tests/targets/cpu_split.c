@@ -7,24 +7,39 @@
 static volatile unsigned long sink;
 static double seconds = 2;
 
-/* The same loop in both: time is proportional to n. */
-__attribute__((noinline)) static void spin(unsigned long n)
-{
-	unsigned long x = sink;
+/* The same loop in both, so that time is proportional to the count. */
+#define SPIN(n)                                                        \
+	do {                                                           \
+		unsigned long x = sink;                                \
+		for (unsigned long i = 0; i < (n); i++)                \
+			x = x * 6364136223846793005ul + i;             \
+		sink = x;                                              \
+	} while (0)
 
-	for (unsigned long i = 0; i < n; i++)
-		x = x * 6364136223846793005ul + i;
-	sink = x;
+/* Counts vary by +-50% around their mean, so that the loop never runs in
+ * step with the sampling clock (which would favour one function). */
+static unsigned long jitter(unsigned long mean)
+{
+	static __thread unsigned long s = 88172645463325252ul;
+
+	s ^= s << 13;
+	s ^= s >> 7;
+	s ^= s << 17;
+	return mean / 2 + s % (mean + 1);
 }
 
 __attribute__((noinline)) void burn_hot(void)
 {
-	spin(700000); /* LINE:burn_hot */
+	unsigned long n = jitter(700000);
+
+	SPIN(n); /* LINE:burn_hot */
 }
 
 __attribute__((noinline)) void burn_cold(void)
 {
-	spin(300000); /* LINE:burn_cold */
+	unsigned long n = jitter(300000);
+
+	SPIN(n); /* LINE:burn_cold */
 }
 
 static double now(void)
