@@ -327,10 +327,12 @@ static const struct stack_ref *map_stack(struct recorder *r, int map_fd, struct 
 	return ref;
 }
 
-/* A frame-pointer walk is taken as whole when it ended inside a known object. */
+/* A frame-pointer walk is taken as whole when it went past the sampled
+ * address and ended inside a known object (a walk through code without
+ * frame pointers stops at once or in garbage). */
 static bool fp_complete(const struct stack_ref *s, const struct proc *p)
 {
-	return s->depth && s->depth < PST_BPF_MAX_DEPTH && p && proc_covers(p, s->outer);
+	return s->depth >= 2 && s->depth < PST_BPF_MAX_DEPTH && p && proc_covers(p, s->outer);
 }
 
 static uint64_t kernel_flags(int32_t kstack)
@@ -410,7 +412,7 @@ static uint64_t user_stack(struct recorder *r, struct proc *p, const struct pst_
 		return pst_tw_stack(r->w, r->frames, (unsigned)depth);
 	}
 	fp = map_stack(r, map_fd, refs, e->h.ustack, false);
-	if (fp->id && (fp_complete(fp, p) || fp->depth > (unsigned)depth)) {
+	if (fp->id && fp->depth >= (unsigned)depth && (fp_complete(fp, p) || fp->depth > (unsigned)depth)) {
 		if (!fp_complete(fp, p))
 			*flags |= PST_SAMPLE_USER_TRUNCATED;
 		return fp->id;

@@ -37,8 +37,9 @@ static __always_inline bool task_has_mm(struct task_struct *task)
 
 /*
  * The user registers of task and as much of its stack as is readable from
- * the stack pointer up, to PST_BPF_STACK_BYTES: reads of halving sizes, so
- * that the end of the stack mapping costs at most one failed read per size.
+ * the stack pointer up, to PST_BPF_STACK_BYTES: reads of halving sizes down
+ * to one word, so that the end of the stack mapping costs at most one
+ * failed read per size and the outermost frames, right below it, are kept.
  */
 static __always_inline void copy_user_stack(struct pst_bpf_sample *e, struct task_struct *task)
 {
@@ -52,7 +53,7 @@ static __always_inline void copy_user_stack(struct pst_bpf_sample *e, struct tas
 		return;
 	sp = e->regs[PST_BPF_REG_SP];
 #pragma unroll
-	for (int i = 0; i < 7; i++) {
+	for (int i = 0; i < 12; i++) { /* 16 KiB down to 8 bytes */
 		if (off <= PST_BPF_STACK_BYTES - size &&
 		    !bpf_probe_read_user(e->stack + off, size, (void *)(sp + off)))
 			off += size;
