@@ -390,6 +390,24 @@ static void agg_flush(struct recorder *r)
 
 /* ---- ring buffer events ---- */
 
+static bool may_refresh(const struct proc *p, uint64_t ts)
+{
+	return p->refreshed < ts &&
+	       (p->nrefresh < REFRESH_EARLY || pst_tw_now() - p->refreshed > REFRESH_NS);
+}
+
+static int unwind(struct proc *p, const struct pst_bpf_sample *e, uint64_t *frames,
+		  bool *complete)
+{
+	*complete = false;
+	if (!p || !p->uw)
+		return 0;
+	return pst_unwind(p->uw, (pid_t)e->h.tid, (const uint64_t *)e->regs, e->stack,
+			  e->h.stack_len > PST_BPF_STACK_BYTES ? PST_BPF_STACK_BYTES :
+								   e->h.stack_len,
+			  frames, PST_BPF_MAX_DEPTH, complete);
+}
+
 /* The user stack of a copied sample: DWARF if it reached the outermost
  * frame, else the deeper of DWARF and frame pointers. */
 static uint64_t user_stack(struct recorder *r, struct proc *p, const struct pst_bpf_sample *e,
@@ -399,14 +417,15 @@ static uint64_t user_stack(struct recorder *r, struct proc *p, const struct pst_
 	bool complete = false;
 	int depth = 0;
 
-	if (p && !proc_covers(p, e->regs[PST_BPF_REG_IP]) && p->refreshed < e->h.ts &&
-	    (p->nrefresh < REFRESH_EARLY || pst_tw_now() - p->refreshed > REFRESH_NS))
+	if (p && !proc_covers(p, e->regs[PST_BPF_REG_IP]) && may_refresh(p, e->h.ts))
 		proc_snapshot(r, p);
-	if (p && p->uw)
-		depth = pst_unwind(p->uw, (pid_t)e->h.tid, (const uint64_t *)e->regs, e->stack,
-				   e->h.stack_len > PST_BPF_STACK_BYTES ? PST_BPF_STACK_BYTES :
-									    e->h.stack_len,
-				   r->frames, PST_BPF_MAX_DEPTH, &complete);
+	depth = unwind(p, e, r->frames, &complete);
+	/* The walk left the known objects: the maps may be older than the
+	 * libraries (a sample at start-up); read them again and retry. */
+	if (depth && !complete && !proc_covers(p, r->frames[depth - 1]) && may_refresh(p, e->h.ts)) {
+		proc_snapshot(r, p);
+		depth = unwind(p, e, r->frames, &complete);
+	}
 	if (complete) {
 		*flags |= PST_SAMPLE_DWARF;
 		return pst_tw_stack(r->w, r->frames, (unsigned)depth);
