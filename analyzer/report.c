@@ -459,7 +459,9 @@ static void text_header(FILE *out, const struct report *r)
 	fprintf(out, "prestanda report: %s\n", r->path);
 	fprintf(out, "  program    %s (pid %" PRIu64 ")\n", t->proc.exe ? t->proc.exe : "?",
 		t->proc.pid);
-	if (m->full)
+	if (r->cpu->present && !m->events && !m->alloc_calls)
+		; /* CPU samples only: the heap's mode means nothing */
+	else if (m->full)
 		fprintf(out, "  mode       full: every allocation recorded\n");
 	else
 		fprintf(out,
