@@ -23,6 +23,23 @@ ANALYZER_LIB_OBJ := $(filter-out $(B)/analyzer/main.o,$(ANALYZER_OBJ))
 ANALYZER_CFLAGS := $(CFLAGS) -D_GNU_SOURCE -Ianalyzer -I$(B)/proto
 ANALYZER_LIBS := -ldw -lelf -ljansson -lstdc++ -lm -lprotobuf-c -lz
 
+# eBPF (`prestanda record`): built only where clang, bpftool, libbpf and the
+# kernel's BTF are all present; elsewhere `record` says it was built without.
+BPF_CLANG ?= clang
+BPFTOOL ?= $(or $(shell command -v bpftool 2>/dev/null),$(wildcard /usr/sbin/bpftool))
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+HAVE_BPF ?= $(shell command -v $(BPF_CLANG) >/dev/null 2>&1 && [ -n "$(BPFTOOL)" ] && \
+	pkg-config --exists libbpf 2>/dev/null && [ -r $(VMLINUX_BTF) ] && echo 1)
+BPF_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+ifeq ($(HAVE_BPF),1)
+RECORD_SRC := bpf/record.c bpf/unwind.c bpf/procmaps.c bpf/ksyms.c bpf/trace_write.c
+RECORD_LIBS := $(shell pkg-config --libs libbpf)
+BPF_SKELS := $(B)/bpf/profile.skel.h $(B)/bpf/offcpu.skel.h
+else
+RECORD_SRC := bpf/record_none.c
+endif
+RECORD_OBJ := $(RECORD_SRC:%.c=$(B)/%.o)
+
 # Tests: tests/test_*.c are Criterion suites; tests/targets/ are the programs they run.
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
@@ -35,6 +52,8 @@ TARGET_BIN := $(patsubst tests/targets/%.c,$(B)/targets/%,$(filter-out tests/tar
 TARGET_BIN += $(B)/targets/diff_work_shifted
 # Targets keep their frames and lines exactly as written.
 TARGET_CFLAGS := -O1 -g -fno-inline -fno-omit-frame-pointer -fno-optimize-sibling-calls -Wall
+# CPU targets are built as most distribution packages are: without frame pointers.
+CPU_TARGET_CFLAGS := -O1 -g -fno-inline -fomit-frame-pointer -fno-optimize-sibling-calls -Wall
 
 .PHONY: all deps test check demo bench install clean format
 .DELETE_ON_ERROR:
@@ -58,8 +77,20 @@ $(B)/proto/%.pb-c.c $(B)/proto/%.pb-c.h: analyzer/%.proto | $(B)/proto
 $(PROTO_OBJ): $(PROTO_C)
 	$(CC) $(ANALYZER_CFLAGS) -Wno-unused-parameter -c $< -o $@
 
-$(B)/prestanda: $(ANALYZER_OBJ)
-	$(CC) -o $@ $(ANALYZER_OBJ) $(ANALYZER_LIBS)
+$(B)/prestanda: $(ANALYZER_OBJ) $(RECORD_OBJ)
+	$(CC) -o $@ $(ANALYZER_OBJ) $(RECORD_OBJ) $(RECORD_LIBS) $(ANALYZER_LIBS)
+
+$(B)/bpf/vmlinux.h: | $(B)/bpf
+	$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@
+
+$(B)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(B)/bpf/vmlinux.h
+	$(BPF_CLANG) -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -I$(B)/bpf -Ibpf -c $< -o $@
+
+%.skel.h: %.bpf.o
+	$(BPFTOOL) gen skeleton $< > $@
+
+$(B)/bpf/%.o: bpf/%.c $(wildcard bpf/*.h analyzer/*.h) include/prestanda/trace.h $(BPF_SKELS) | $(B)/bpf
+	$(CC) $(ANALYZER_CFLAGS) -Ibpf -I$(B)/bpf -c $< -o $@
 
 # Unit tests link the analyzer, and the preload's self-contained parts.
 PRELOAD_UNIT_OBJ := $(B)/preload/stacktab.o
@@ -75,11 +106,13 @@ $(B)/targets/%: tests/targets/%.c | $(B)/targets
 
 $(B)/targets/diff_work_shifted: tests/targets/diff_work.c | $(B)/targets
 	$(CC) $(TARGET_CFLAGS) -DSHIFT_LINES -o $@ $<
+$(B)/targets/cpu_%: tests/targets/cpu_%.c | $(B)/targets
+	$(CC) $(CPU_TARGET_CFLAGS) -o $@ $< -lpthread
 
 $(B)/targets/%: tests/targets/%.cc | $(B)/targets
 	$(CXX) $(TARGET_CFLAGS) -o $@ $<
 
-$(B)/preload $(B)/analyzer $(B)/tests $(B)/targets $(B)/proto:
+$(B)/preload $(B)/analyzer $(B)/bpf $(B)/tests $(B)/targets $(B)/proto:
 	mkdir -p $@
 
 # Installs the Debian packages the build and tests need, once.
@@ -109,7 +142,7 @@ install: all
 	install -m 0755 $(B)/libprestanda.so $(DESTDIR)$(PREFIX)/lib/prestanda/libprestanda.so
 
 format:
-	clang-format -i $(PRELOAD_SRC) $(ANALYZER_SRC) $(wildcard preload/*.h analyzer/*.h include/prestanda/*.h)
+	clang-format -i $(PRELOAD_SRC) $(ANALYZER_SRC) $(wildcard bpf/*.c bpf/*.h preload/*.h analyzer/*.h include/prestanda/*.h)
 
 clean:
 	rm -rf $(B)

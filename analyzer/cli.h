@@ -17,5 +17,8 @@ int pst_cmd_diff(int argc, char **argv);
  * argv[0] is "flame". Exit 0, 1 when a trace cannot be read, 2 on usage
  * errors or a metric the trace lacks. */
 int pst_cmd_flame(int argc, char **argv);
+/* bpf/record.c (or bpf/record_none.c without eBPF): sample CPU stacks with
+ * eBPF into a trace; argv[0] is "record". Exit 3 when this system cannot. */
+int pst_cmd_record(int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@ static void usage(FILE *f)
 	      "  report [--json] [--top N] TRACE   findings, top sites and totals of a trace\n"
 	      "  diff [--budget FILE] BASE NEW     compare two runs; exit 1 on a regression\n"
 	      "  flame [options] TRACE [NEW]       flame graph (SVG), folded, speedscope or pprof\n"
+	      "  record [-a|-p PID|-- CMD]         sample CPU stacks with eBPF (root) into a trace\n"
 	      "\n"
 	      "`prestanda COMMAND --help` describes each command.\n",
 	      f);
@@ -27,6 +28,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "run"))
 		return pst_cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "record"))
+		return pst_cmd_record(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "report"))
 		return pst_cmd_report(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "diff"))

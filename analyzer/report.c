@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cpu.h"
 #include "findings.h"
 #include "memory.h"
 #include "report.h"
@@ -46,6 +47,7 @@ struct report {
 	struct pst_findings f;
 	struct pst_threads *th;
 	struct pst_net *net;
+	struct pst_cpu *cpu; /* CPU samples, when the trace has them */
 	char **warnings;
 	size_t nwarnings;
 };
@@ -122,6 +124,7 @@ static void report_free(struct report *r)
 	pst_threads_free(r->th);
 	pst_memory_free(r->m);
 	pst_net_free(r->net);
+	pst_cpu_free(r->cpu);
 	pst_trace_close(r->t);
 	for (size_t i = 0; i < r->nwarnings; i++)
 		free(r->warnings[i]);
@@ -189,6 +192,12 @@ static int analyze(struct report *r, const struct options *o)
 		rc = add_warning(r, w);
 	}
 	pst_symbolizer_free(sym);
+	if (!rc) {
+		r->cpu = pst_cpu_analyze(r->t);
+		rc = r->cpu ? 0 : -ENOMEM;
+		for (size_t i = 0; !rc && i < r->cpu->nwarnings; i++)
+			rc = add_warning(r, r->cpu->warnings[i]);
+	}
 	if (rc) {
 		fprintf(stderr, "prestanda: %s: out of memory\n", r->path);
 		return 1;
@@ -495,11 +504,15 @@ static json_t *json_report(const struct report *r, const struct options *o)
 	json_object_set_new(mem, "threads", json_threads(m));
 	json_object_set_new(root, "memory", mem);
 	json_object_set_new(root, "network", pst_net_json(r->net));
+	if (r->cpu->present)
+		json_object_set_new(root, "cpu",
+				    pst_cpu_json(r->cpu, o->top_given ? (size_t)o->top : 0));
 
 	json_object_set_new(root, "threads", json_thr(r->th));
 	json_object_set_new(root, "locks", json_locks(r->th));
 	for (size_t i = 0; i < r->f.n; i++)
 		json_array_append_new(fs, json_finding(&r->f.v[i]));
+	pst_cpu_findings_json(r->cpu, fs);
 	json_object_set_new(root, "findings", fs);
 	for (size_t i = 0; i < r->nwarnings; i++)
 		json_array_append_new(ws, json_string(r->warnings[i]));
@@ -567,7 +580,9 @@ static void text_header(FILE *out, const struct report *r)
 	fprintf(out, "prestanda report: %s\n", r->path);
 	fprintf(out, "  program    %s (pid %" PRIu64 ")\n", t->proc.exe ? t->proc.exe : "?",
 		t->proc.pid);
-	if (m->full)
+	if (r->cpu->present && !m->events && !m->alloc_calls)
+		; /* CPU samples only: the heap's mode means nothing */
+	else if (m->full)
 		fprintf(out, "  mode       full: every allocation recorded\n");
 	else
 		fprintf(out,
@@ -841,6 +856,10 @@ static void text_report(FILE *out, const struct report *r, const struct options 
 	size_t top = o->top_given ? (size_t)o->top : DEFAULT_TOP;
 
 	text_header(out, r);
+	pst_cpu_text(out, r->cpu, top);
+	/* A trace of CPU samples only has no heap to speak of. */
+	if (r->cpu->present && !r->m->events && !r->m->alloc_calls)
+		return;
 	text_totals(out, r);
 	text_findings(out, r, top);
 	text_table(out, r, BY_CALLS, "calls", top);

@@ -5,7 +5,8 @@ set -eu
 
 PKGS="gcc g++ make pkg-config libunwind-dev libdw-dev libelf-dev libcriterion-dev
 libjansson-dev sqlite3 heaptrack libprotobuf-c-dev protobuf-c-compiler zlib1g-dev
-libxml2-utils chromium postgresql postgresql-contrib redis-server redis-tools strace"
+libxml2-utils chromium postgresql postgresql-contrib redis-server redis-tools strace
+clang llvm libbpf-dev bpftool linux-perf"
 
 missing=""
 for p in $PKGS; do

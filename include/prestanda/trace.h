@@ -43,8 +43,33 @@ enum pst_record_type {
 	PST_REC_THR_INFO = 0x44,   /* online CPUs, locks not tracked */
 	/* process-wide, written by the timer thread */
 	PST_REC_SNAPSHOT = 0x60,   /* ts, counters so far and process resources */
-	/* reserved for the record families still to come: 0x50-0x5f CPU samples */
+	/* 0x50-0x5f: CPU samples (the preload's timers and `prestanda record`) */
+	PST_REC_CPU_CONFIG = 0x50, /* source, hz, flags, stack bytes copied per sample */
+	PST_REC_SAMPLE = 0x51,     /* ts, pid, tid, user stack, kernel stack, count, flags */
+	PST_REC_OFFCPU = 0x52,     /* ts, pid, tid, user stack, kernel stack, count, blocked ns, flags */
+	PST_REC_PMODULE = 0x53,    /* MODULE of one process: pid, bias, lo, hi, path, build id */
+	PST_REC_TASK = 0x54,       /* pid, tid, name (comm) of a sampled thread */
+	PST_REC_KSYM = 0x55,       /* a kernel frame: address, symbol start, name, module */
+	PST_REC_CPU_STATS = 0x56,  /* duration ns, lost samples, lost kernel stacks, lost user stacks */
 };
+
+/* CPU_CONFIG.source */
+enum pst_cpu_source {
+	PST_CPU_PRELOAD = 0, /* `prestanda run --cpu`: per-thread timers */
+	PST_CPU_EBPF = 1,    /* `prestanda record` */
+};
+
+/* CPU_CONFIG.flags */
+#define PST_CPU_ON_CPU 0x1    /* SAMPLE records: CPU-time samples at hz */
+#define PST_CPU_OFF_CPU 0x2   /* OFFCPU records: time blocked, by stack */
+#define PST_CPU_WALL 0x4      /* samples on wall-clock time (blocked threads too) */
+#define PST_CPU_DWARF 0x8     /* user stacks unwound from a copy of the stack with DWARF CFI */
+#define PST_CPU_HOST_WIDE 0x10 /* every process of the host (`record -a`) */
+
+/* SAMPLE.flags and OFFCPU.flags */
+#define PST_SAMPLE_USER_TRUNCATED 0x1 /* the user stack did not reach its outermost frame */
+#define PST_SAMPLE_KERNEL_LOST 0x2    /* the kernel stack could not be taken */
+#define PST_SAMPLE_DWARF 0x4          /* the user stack was unwound with DWARF CFI */
 
 /* PROCESS flags */
 #define PST_PROC_FULL 0x1 /* every event recorded (else sampled by bytes) */
@@ -222,6 +247,129 @@ static inline uint8_t *pst_enc_block_header(uint8_t *p, uint64_t tid, uint64_t b
 	return pst_put_varint(p, base_ts);
 }
 #define PST_BLOCK_HEADER_MAX (1 + 3 * PST_VARINT_MAX)
+
+/*
+ * CPU records. A SAMPLE stands for `count` samples of one thread with the
+ * same stacks (count 1 from the preload; the eBPF side aggregates). Stack
+ * ids are STACK records; frame 0 of a stack a SAMPLE names is the exact
+ * interrupted address, the others return addresses. 0 means no stack.
+ */
+#define PST_CPU_EVENT_MAX (2 + 8 * PST_VARINT_MAX)
+
+static inline uint8_t *pst_enc_cpu_config(uint8_t *p, uint64_t source, uint64_t hz,
+					  uint64_t flags, uint64_t stack_bytes)
+{
+	uint8_t *q = p + 2;
+	p[0] = PST_REC_CPU_CONFIG;
+	q = pst_put_varint(q, source);
+	q = pst_put_varint(q, hz);
+	q = pst_put_varint(q, flags);
+	q = pst_put_varint(q, stack_bytes);
+	return pst_frame_small(p, q);
+}
+
+static inline uint8_t *pst_enc_sample(uint8_t *p, uint64_t ts, uint64_t pid, uint64_t tid,
+				      uint64_t ustack, uint64_t kstack, uint64_t count,
+				      uint64_t flags)
+{
+	uint8_t *q = p + 2;
+	p[0] = PST_REC_SAMPLE;
+	q = pst_put_varint(q, ts);
+	q = pst_put_varint(q, pid);
+	q = pst_put_varint(q, tid);
+	q = pst_put_varint(q, ustack);
+	q = pst_put_varint(q, kstack);
+	q = pst_put_varint(q, count);
+	q = pst_put_varint(q, flags);
+	return pst_frame_small(p, q);
+}
+
+static inline uint8_t *pst_enc_offcpu(uint8_t *p, uint64_t ts, uint64_t pid, uint64_t tid,
+				      uint64_t ustack, uint64_t kstack, uint64_t count,
+				      uint64_t blocked_ns, uint64_t flags)
+{
+	uint8_t *q = p + 2;
+	p[0] = PST_REC_OFFCPU;
+	q = pst_put_varint(q, ts);
+	q = pst_put_varint(q, pid);
+	q = pst_put_varint(q, tid);
+	q = pst_put_varint(q, ustack);
+	q = pst_put_varint(q, kstack);
+	q = pst_put_varint(q, count);
+	q = pst_put_varint(q, blocked_ns);
+	q = pst_put_varint(q, flags);
+	return pst_frame_small(p, q);
+}
+
+static inline uint8_t *pst_enc_cpu_stats(uint8_t *p, uint64_t duration_ns, uint64_t lost,
+					 uint64_t lost_kstacks, uint64_t lost_ustacks)
+{
+	uint8_t *q = p + 2;
+	p[0] = PST_REC_CPU_STATS;
+	q = pst_put_varint(q, duration_ns);
+	q = pst_put_varint(q, lost);
+	q = pst_put_varint(q, lost_kstacks);
+	q = pst_put_varint(q, lost_ustacks);
+	return pst_frame_small(p, q);
+}
+
+/* Room for a record of up to nints varints and strings of slen bytes. */
+static inline size_t pst_var_rec_max(unsigned nints, size_t slen)
+{
+	return 1 + PST_VARINT_MAX + (size_t)nints * PST_VARINT_MAX + slen;
+}
+
+/* Move a payload written at p + 1 + PST_VARINT_MAX down behind its header. */
+static inline uint8_t *pst_frame_var(uint8_t *p, unsigned type, uint8_t *end)
+{
+	uint8_t *pay = p + 1 + PST_VARINT_MAX, *q;
+	size_t len = (size_t)(end - pay);
+
+	p[0] = (uint8_t)type;
+	q = pst_put_varint(p + 1, len);
+	memmove(q, pay, len);
+	return q + len;
+}
+
+/* PMODULE: room pst_var_rec_max(7, strlen(path) + build_id_len). */
+static inline uint8_t *pst_enc_pmodule(uint8_t *p, uint64_t pid, uint64_t bias, uint64_t lo,
+				       uint64_t hi, const char *path, const uint8_t *build_id,
+				       size_t build_id_len)
+{
+	uint8_t *q = p + 1 + PST_VARINT_MAX;
+
+	q = pst_put_varint(q, pid);
+	q = pst_put_varint(q, bias);
+	q = pst_put_varint(q, lo);
+	q = pst_put_varint(q, hi);
+	q = pst_put_bytes(q, path, strlen(path));
+	q = pst_put_bytes(q, build_id, build_id_len);
+	return pst_frame_var(p, PST_REC_PMODULE, q);
+}
+
+/* TASK: room pst_var_rec_max(3, strlen(name)). */
+static inline uint8_t *pst_enc_task(uint8_t *p, uint64_t pid, uint64_t tid, const char *name)
+{
+	uint8_t *q = p + 1 + PST_VARINT_MAX;
+
+	q = pst_put_varint(q, pid);
+	q = pst_put_varint(q, tid);
+	q = pst_put_bytes(q, name, strlen(name));
+	return pst_frame_var(p, PST_REC_TASK, q);
+}
+
+/* KSYM: room pst_var_rec_max(4, strlen(name) + strlen(module)). */
+static inline uint8_t *pst_enc_ksym(uint8_t *p, uint64_t addr, uint64_t start, const char *name,
+				    const char *module)
+{
+	uint8_t *q = p + 1 + PST_VARINT_MAX;
+
+	q = pst_put_varint(q, addr);
+	q = pst_put_varint(q, start);
+	q = pst_put_bytes(q, name, strlen(name));
+	q = pst_put_bytes(q, module, strlen(module));
+	return pst_frame_var(p, PST_REC_KSYM, q);
+}
 
 static inline uint8_t *pst_enc_end(uint8_t *p, uint64_t ts, uint64_t reason, uint64_t sig)
 {

@@ -1,0 +1,1032 @@
+/* SPDX-License-Identifier: MIT */
+/* CPU samples: aggregate SAMPLE/OFFCPU records by stack, symbolize per process, rank functions, find hot spots. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu.h"
+#include "symbolize.h"
+#include "units.h"
+
+/* Stacks kept for the report: the hottest on CPU, the longest off. */
+#define KEEP_STACKS 20
+/* Inlined frames asked of the symbolizer per address. */
+#define MAX_INLINE 8
+/* A function with at least this share of the samples (self) is a finding. */
+#define HOT_SHARE 0.20
+/* Off-CPU stacks with at least this share of the blocked time are findings. */
+#define BLOCK_SHARE 0.10
+/* Findings need at least this many samples to say anything. */
+#define MIN_SAMPLES 20
+
+/* One aggregated (thread, user stack, kernel stack) of the trace. */
+struct row {
+	uint64_t pid, tid, ustack, kstack, flags;
+	bool off;
+	uint64_t count, ns;
+	int *fns; /* function indexes, innermost first */
+	size_t depth;
+	struct row *next;
+};
+
+struct pmod {
+	uint64_t pid, bias, lo, hi;
+	char *path;
+	uint8_t *id;
+	size_t idlen;
+};
+
+struct ksym {
+	uint64_t addr;
+	char *name, *module;
+};
+
+struct task {
+	uint64_t pid, tid;
+	char *name;
+};
+
+struct psym {
+	uint64_t pid;
+	struct pst_symbolizer *sym;
+};
+
+#define NBUCKETS 4096
+
+struct state {
+	const struct pst_trace *t;
+	struct pst_cpu *c;
+	struct row *rows[NBUCKETS];
+	size_t nrows;
+	struct pmod *pmods;
+	size_t npmods, pmods_cap;
+	struct ksym *ksyms;
+	size_t nksyms, ksyms_cap;
+	struct task *tasks;
+	size_t ntasks, tasks_cap;
+	struct psym *syms;
+	size_t nsyms;
+	size_t fns_cap;
+	int *fn_hash; /* open addressing over c->fns, -1 empty */
+	size_t fn_hash_size;
+	int err;
+};
+
+static void *grow(void *v, size_t *cap, size_t n, size_t size)
+{
+	void *nv;
+
+	if (n < *cap)
+		return v;
+	*cap = *cap ? 2 * *cap : 64;
+	nv = realloc(v, *cap * size);
+	if (!nv)
+		free(v);
+	return nv;
+}
+
+/* ---- reading ---- */
+
+static int get(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	return pst_get_varint(p, end, v);
+}
+
+static int get_str(const uint8_t **p, const uint8_t *end, char **s, size_t *lenp)
+{
+	uint64_t n;
+
+	if (get(p, end, &n) || n > (uint64_t)(end - *p))
+		return -1;
+	*s = malloc(n + 1);
+	if (!*s)
+		return -1;
+	memcpy(*s, *p, n);
+	(*s)[n] = 0;
+	*p += n;
+	if (lenp)
+		*lenp = n;
+	return 0;
+}
+
+static unsigned row_bucket(uint64_t pid, uint64_t tid, uint64_t u, uint64_t k)
+{
+	uint64_t h = (pid * 31 + tid) * 0x9e3779b97f4a7c15ull ^ (u * 131 + k) * 0xff51afd7ed558ccdull;
+
+	return (unsigned)(h >> 40) & (NBUCKETS - 1);
+}
+
+static int add_row(struct state *s, bool off, const uint64_t *v)
+{
+	/* v: ts, pid, tid, ustack, kstack, count, [ns,] flags */
+	uint64_t pid = v[1], tid = v[2], u = v[3], k = v[4], count = v[5];
+	uint64_t ns = off ? v[6] : 0, flags = off ? v[7] : v[6];
+	unsigned b = row_bucket(pid, tid, u, k);
+	struct row *r;
+
+	for (r = s->rows[b]; r; r = r->next)
+		if (r->pid == pid && r->tid == tid && r->ustack == u && r->kstack == k &&
+		    r->off == off && r->flags == flags)
+			break;
+	if (!r) {
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return -ENOMEM;
+		*r = (struct row){ .pid = pid, .tid = tid, .ustack = u, .kstack = k,
+				   .flags = flags, .off = off, .next = s->rows[b] };
+		s->rows[b] = r;
+		s->nrows++;
+	}
+	r->count += count;
+	r->ns += ns;
+	return 0;
+}
+
+static int on_record(unsigned type, uint64_t tid, const uint8_t *p, size_t len, void *arg)
+{
+	struct state *s = arg;
+	struct pst_cpu *c = s->c;
+	const uint8_t *end = p + len;
+	uint64_t v[8] = { 0 };
+
+	(void)tid;
+	c->present = true;
+	switch (type) {
+	case PST_REC_CPU_CONFIG:
+		if (get(&p, end, &c->source) || get(&p, end, &c->hz) || get(&p, end, &c->flags) ||
+		    get(&p, end, &c->stack_bytes))
+			return 0;
+		break;
+	case PST_REC_SAMPLE:
+	case PST_REC_OFFCPU:
+		for (int i = 0; i < (type == PST_REC_SAMPLE ? 7 : 8); i++)
+			if (get(&p, end, &v[i]))
+				return 0;
+		return add_row(s, type == PST_REC_OFFCPU, v);
+	case PST_REC_PMODULE: {
+		struct pmod m = { 0 };
+
+		if (get(&p, end, &m.pid) || get(&p, end, &m.bias) || get(&p, end, &m.lo) ||
+		    get(&p, end, &m.hi) || get_str(&p, end, &m.path, NULL))
+			return 0;
+		if (get_str(&p, end, (char **)&m.id, &m.idlen)) {
+			m.id = NULL;
+			m.idlen = 0;
+		}
+		s->pmods = grow(s->pmods, &s->pmods_cap, s->npmods, sizeof(*s->pmods));
+		if (!s->pmods)
+			return -ENOMEM;
+		s->pmods[s->npmods++] = m;
+		break;
+	}
+	case PST_REC_TASK: {
+		struct task t = { 0 };
+
+		if (get(&p, end, &t.pid) || get(&p, end, &t.tid) || get_str(&p, end, &t.name, NULL))
+			return 0;
+		s->tasks = grow(s->tasks, &s->tasks_cap, s->ntasks, sizeof(*s->tasks));
+		if (!s->tasks)
+			return -ENOMEM;
+		s->tasks[s->ntasks++] = t;
+		break;
+	}
+	case PST_REC_KSYM: {
+		struct ksym k = { 0 };
+		uint64_t start;
+
+		if (get(&p, end, &k.addr) || get(&p, end, &start) || get_str(&p, end, &k.name, NULL))
+			return 0;
+		if (get_str(&p, end, &k.module, NULL))
+			k.module = NULL;
+		s->ksyms = grow(s->ksyms, &s->ksyms_cap, s->nksyms, sizeof(*s->ksyms));
+		if (!s->ksyms)
+			return -ENOMEM;
+		s->ksyms[s->nksyms++] = k;
+		break;
+	}
+	case PST_REC_CPU_STATS:
+		if (get(&p, end, &c->duration_ns) || get(&p, end, &c->lost_events))
+			return 0;
+		break;
+	}
+	return 0;
+}
+
+/* ---- symbols ---- */
+
+static int cmp_ksym(const void *a, const void *b)
+{
+	const struct ksym *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+static const struct ksym *find_ksym(const struct state *s, uint64_t addr)
+{
+	size_t lo = 0, hi = s->nksyms;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->ksyms[mid].addr == addr)
+			return &s->ksyms[mid];
+		if (s->ksyms[mid].addr < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* The symbolizer for pid's address space: its PMODULEs, else the trace's
+ * own modules (a trace of one process from the preload). */
+static struct pst_symbolizer *symbolizer(struct state *s, uint64_t pid)
+{
+	struct pst_symbolizer *sym;
+	struct psym *nv;
+	bool any = false;
+
+	for (size_t i = 0; i < s->nsyms; i++)
+		if (s->syms[i].pid == pid)
+			return s->syms[i].sym;
+	sym = pst_symbolizer_new();
+	if (!sym)
+		return NULL;
+	for (size_t i = 0; i < s->npmods; i++) {
+		const struct pmod *m = &s->pmods[i];
+
+		if (m->pid != pid)
+			continue;
+		pst_symbolizer_add_module(sym, m->path, m->bias, m->lo, m->hi, m->id, m->idlen);
+		any = true;
+	}
+	for (size_t i = 0; !any && i < s->t->nmodules; i++) {
+		const struct pst_module *m = &s->t->modules[i];
+
+		if (m->path)
+			pst_symbolizer_add_module(sym, m->path, m->bias, m->lo, m->hi, m->build_id,
+						  m->build_id_len);
+	}
+	nv = realloc(s->syms, (s->nsyms + 1) * sizeof(*nv));
+	if (!nv) {
+		pst_symbolizer_free(sym);
+		return NULL;
+	}
+	s->syms = nv;
+	s->syms[s->nsyms].pid = pid;
+	s->syms[s->nsyms++].sym = sym;
+	return sym;
+}
+
+static uint64_t str_hash(const char *a, const char *b)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; a && *a; a++)
+		h = (h ^ (uint8_t)*a) * 1099511628211ull;
+	h = (h ^ 0x1f) * 1099511628211ull;
+	for (; b && *b; b++)
+		h = (h ^ (uint8_t)*b) * 1099511628211ull;
+	return h;
+}
+
+static bool same(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+static int fn_rehash(struct state *s)
+{
+	size_t n = s->fn_hash_size ? 2 * s->fn_hash_size : 1024;
+	int *h = malloc(n * sizeof(*h));
+
+	if (!h)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		h[i] = -1;
+	for (size_t i = 0; i < s->c->nfns; i++) {
+		size_t j = str_hash(s->c->fns[i].function, s->c->fns[i].module) & (n - 1);
+
+		while (h[j] >= 0)
+			j = (j + 1) & (n - 1);
+		h[j] = (int)i;
+	}
+	free(s->fn_hash);
+	s->fn_hash = h;
+	s->fn_hash_size = n;
+	return 0;
+}
+
+/* Index of the function (name, module), added when new; -1 without memory. */
+static int fn_index(struct state *s, const char *function, const char *file, const char *module)
+{
+	struct pst_cpu *c = s->c;
+	struct pst_cpu_fn *f;
+	size_t j;
+
+	if ((c->nfns + 1) * 2 > s->fn_hash_size && fn_rehash(s))
+		return -1;
+	for (j = str_hash(function, module) & (s->fn_hash_size - 1); s->fn_hash[j] >= 0;
+	     j = (j + 1) & (s->fn_hash_size - 1)) {
+		f = &c->fns[s->fn_hash[j]];
+		if (same(f->function, function) && same(f->module, module))
+			return s->fn_hash[j];
+	}
+	c->fns = grow(c->fns, &s->fns_cap, c->nfns, sizeof(*c->fns));
+	if (!c->fns)
+		return -1;
+	f = &c->fns[c->nfns];
+	memset(f, 0, sizeof(*f));
+	f->function = strdup(function);
+	f->file = file ? strdup(file) : NULL;
+	f->module = module ? strdup(module) : NULL;
+	if (!f->function)
+		return -1;
+	s->fn_hash[j] = (int)c->nfns;
+	return (int)c->nfns++;
+}
+
+/* The function of one frame, and its display string when disp is given. */
+static int frame_fn(struct state *s, struct pst_symbolizer *sym, uint64_t addr, bool kernel,
+		    bool exact, char *disp, size_t displen, bool *has_source)
+{
+	struct pst_frame fr[MAX_INLINE];
+	const struct pst_frame *f;
+	char name[64], module[160];
+	int n;
+
+	*has_source = false;
+	if (kernel) {
+		const struct ksym *k = find_ksym(s, addr);
+
+		snprintf(module, sizeof(module), k && k->module && *k->module ? "[kernel:%s]" : "[kernel]",
+			 k && k->module ? k->module : "");
+		if (!k) {
+			snprintf(name, sizeof(name), "[kernel 0x%" PRIx64 "]", addr);
+			if (disp)
+				snprintf(disp, displen, "%s", name);
+			return fn_index(s, name, NULL, "[kernel]");
+		}
+		if (disp)
+			snprintf(disp, displen, "%s (%s)", k->name, module);
+		return fn_index(s, k->name, NULL, module);
+	}
+	if (!sym)
+		return fn_index(s, "[unknown]", NULL, NULL);
+	n = pst_symbolize(sym, exact ? addr : addr - 1, fr, MAX_INLINE);
+	f = &fr[n > 0 ? n - 1 : 0];
+	if (disp)
+		pst_frame_format(f, disp, displen);
+	*has_source = f->file != NULL;
+	if (!f->function) {
+		/* No symbol: one entry per object. */
+		snprintf(module, sizeof(module), "[%s]", f->module ? f->module : "unknown");
+		return fn_index(s, f->module ? module : "[unknown]", NULL, f->module);
+	}
+	return fn_index(s, f->function, f->file, f->module);
+}
+
+/* Symbolize one row into function indexes (and display strings into keep). */
+static int symbolize_row(struct state *s, struct row *r, struct pst_cpu_stack *keep)
+{
+	const struct pst_stack *us = r->ustack ? pst_trace_stack(s->t, r->ustack) : NULL;
+	const struct pst_stack *ks = r->kstack ? pst_trace_stack(s->t, r->kstack) : NULL;
+	size_t kd = ks ? ks->depth : 0, ud = us ? us->depth : 0, n = 0;
+	struct pst_symbolizer *sym = ud ? symbolizer(s, r->pid) : NULL;
+	char disp[1024];
+
+	free(r->fns);
+	r->fns = malloc((kd + ud + 1) * sizeof(*r->fns));
+	if (!r->fns)
+		return -ENOMEM;
+	if (keep) {
+		keep->frames = calloc(kd + ud + 1, sizeof(char *));
+		if (!keep->frames)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < kd + ud; i++) {
+		bool kernel = i < kd, src;
+		uint64_t addr = kernel ? ks->frames[i] : us->frames[i - kd];
+		int fi = frame_fn(s, sym, addr, kernel, i == 0 || i == kd, keep ? disp : NULL,
+				  sizeof(disp), &src);
+
+		if (fi < 0)
+			return -ENOMEM;
+		r->fns[n++] = fi;
+		if (keep) {
+			keep->frames[i] = strdup(disp);
+			if (!keep->frames[i])
+				return -ENOMEM;
+			keep->depth = i + 1;
+			if (!keep->reason && !kernel && src)
+				keep->reason = keep->frames[i];
+		}
+	}
+	if (keep && !keep->reason && kd < kd + ud)
+		keep->reason = keep->frames[kd];
+	r->depth = n;
+	return 0;
+}
+
+/* ---- aggregation ---- */
+
+static struct pst_cpu_thread *thread_of(struct pst_cpu_thread **v, size_t *n, uint64_t pid,
+					uint64_t tid)
+{
+	struct pst_cpu_thread *nv;
+
+	for (size_t i = 0; i < *n; i++)
+		if ((*v)[i].tid == tid && (*v)[i].pid == pid)
+			return &(*v)[i];
+	nv = realloc(*v, (*n + 1) * sizeof(*nv));
+	if (!nv)
+		return NULL;
+	*v = nv;
+	memset(&nv[*n], 0, sizeof(*nv));
+	nv[*n].pid = pid;
+	nv[*n].tid = tid;
+	return &nv[(*n)++];
+}
+
+static const char *task_name(const struct state *s, uint64_t pid, uint64_t tid)
+{
+	const char *any = NULL;
+
+	for (size_t i = 0; i < s->ntasks; i++) {
+		if (s->tasks[i].pid != pid)
+			continue;
+		if (s->tasks[i].tid == tid)
+			return s->tasks[i].name;
+		if (!any || s->tasks[i].tid == pid)
+			any = s->tasks[i].name;
+	}
+	return tid ? NULL : any;
+}
+
+static int cmp_row_count(const void *a, const void *b)
+{
+	const struct row *x = *(struct row *const *)a, *y = *(struct row *const *)b;
+
+	if (x->off != y->off)
+		return x->off - y->off;
+	if (x->off && x->ns != y->ns)
+		return x->ns > y->ns ? -1 : 1;
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	return 0;
+}
+
+static int cmp_fn(const void *a, const void *b)
+{
+	const struct pst_cpu_fn *x = a, *y = b;
+
+	if (x->self != y->self)
+		return x->self > y->self ? -1 : 1;
+	if (x->total != y->total)
+		return x->total > y->total ? -1 : 1;
+	return strcmp(x->function, y->function);
+}
+
+static int cmp_thread(const void *a, const void *b)
+{
+	const struct pst_cpu_thread *x = a, *y = b;
+
+	if (x->samples != y->samples)
+		return x->samples > y->samples ? -1 : 1;
+	if (x->blocked_ns != y->blocked_ns)
+		return x->blocked_ns > y->blocked_ns ? -1 : 1;
+	return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+struct depth_count {
+	size_t depth;
+	uint64_t count;
+};
+
+static int cmp_depth(const void *a, const void *b)
+{
+	const struct depth_count *x = a, *y = b;
+
+	return x->depth < y->depth ? -1 : x->depth > y->depth;
+}
+
+static int aggregate(struct state *s)
+{
+	struct pst_cpu *c = s->c;
+	struct row **all = malloc((s->nrows + 1) * sizeof(*all));
+	struct depth_count *dc = malloc((s->nrows + 1) * sizeof(*dc));
+	size_t n = 0, ndc = 0, non = 0;
+	uint64_t stamp = 0, half, acc = 0;
+	int rc = 0;
+
+	if (!all || !dc) {
+		free(all);
+		free(dc);
+		return -ENOMEM;
+	}
+	for (unsigned b = 0; b < NBUCKETS; b++)
+		for (struct row *r = s->rows[b]; r; r = r->next)
+			all[n++] = r;
+	qsort(all, n, sizeof(*all), cmp_row_count);
+	for (size_t i = 0; i < n; i++)
+		non += !all[i]->off;
+	c->hot = calloc(KEEP_STACKS, sizeof(*c->hot));
+	c->blocked = calloc(KEEP_STACKS, sizeof(*c->blocked));
+	if (!c->hot || !c->blocked) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n && !rc; i++) {
+		struct row *r = all[i];
+		struct pst_cpu_stack *keep = NULL;
+		struct pst_cpu_thread *th, *pr;
+
+		if (!r->off && c->nhot < KEEP_STACKS)
+			keep = &c->hot[c->nhot++];
+		else if (r->off && c->nblocked < KEEP_STACKS)
+			keep = &c->blocked[c->nblocked++];
+		if (keep) {
+			keep->pid = r->pid;
+			keep->tid = r->tid;
+			keep->samples = r->count;
+			keep->blocked_ns = r->ns;
+			keep->truncated = r->flags & PST_SAMPLE_USER_TRUNCATED;
+		}
+		rc = symbolize_row(s, r, keep);
+		if (rc)
+			break;
+		th = thread_of(&c->threads, &c->nthreads, r->pid, r->tid);
+		pr = thread_of(&c->procs, &c->nprocs, r->pid, 0);
+		if (!th || !pr) {
+			rc = -ENOMEM;
+			break;
+		}
+		if (r->off) {
+			th->blocked_ns += r->ns;
+			th->waits += r->count;
+			pr->blocked_ns += r->ns;
+			pr->waits += r->count;
+			c->blocked_ns += r->ns;
+			c->waits += r->count;
+			continue;
+		}
+		th->samples += r->count;
+		pr->samples += r->count;
+		c->samples += r->count;
+		if (r->flags & PST_SAMPLE_USER_TRUNCATED)
+			c->truncated += r->count;
+		if (r->flags & PST_SAMPLE_KERNEL_LOST)
+			c->kernel_lost += r->count;
+		dc[ndc++] = (struct depth_count){ r->depth, r->count };
+		if (!r->depth)
+			continue;
+		stamp++;
+		c->fns[r->fns[0]].self += r->count;
+		for (size_t j = 0; j < r->depth; j++) {
+			struct pst_cpu_fn *f = &c->fns[r->fns[j]];
+
+			if (f->stamp == stamp)
+				continue; /* recursion: once per sample */
+			f->stamp = stamp;
+			f->total += r->count;
+		}
+	}
+	(void)non;
+	if (rc)
+		goto out;
+	/* Weighted median of the stack depth over samples. */
+	qsort(dc, ndc, sizeof(*dc), cmp_depth);
+	half = (c->samples + 1) / 2;
+	for (size_t i = 0; i < ndc; i++) {
+		acc += dc[i].count;
+		if (acc >= half) {
+			c->median_depth = dc[i].depth;
+			break;
+		}
+	}
+	for (size_t i = 0; i < c->nthreads; i++)
+		c->threads[i].name = task_name(s, c->threads[i].pid, c->threads[i].tid);
+	for (size_t i = 0; i < c->nprocs; i++)
+		c->procs[i].name = task_name(s, c->procs[i].pid, 0);
+	/* hot[] and blocked[] point into fns by index no more: sorting is safe. */
+	qsort(c->fns, c->nfns, sizeof(*c->fns), cmp_fn);
+	qsort(c->threads, c->nthreads, sizeof(*c->threads), cmp_thread);
+	qsort(c->procs, c->nprocs, sizeof(*c->procs), cmp_thread);
+out:
+	free(all);
+	free(dc);
+	return rc;
+}
+
+static void state_free(struct state *s)
+{
+	for (unsigned b = 0; b < NBUCKETS; b++)
+		for (struct row *r = s->rows[b], *n; r; r = n) {
+			n = r->next;
+			free(r->fns);
+			free(r);
+		}
+	for (size_t i = 0; i < s->npmods; i++) {
+		free(s->pmods[i].path);
+		free(s->pmods[i].id);
+	}
+	free(s->pmods);
+	for (size_t i = 0; i < s->nksyms; i++) {
+		free(s->ksyms[i].name);
+		free(s->ksyms[i].module);
+	}
+	free(s->ksyms);
+	for (size_t i = 0; i < s->nsyms; i++)
+		pst_symbolizer_free(s->syms[i].sym);
+	free(s->syms);
+	free(s->fn_hash);
+}
+
+/* Symbolizer warnings, deduplicated, into c. */
+static void collect_warnings(struct state *s)
+{
+	struct pst_cpu *c = s->c;
+
+	for (size_t i = 0; i < s->nsyms; i++) {
+		const char *w;
+
+		for (size_t j = 0; (w = pst_symbolizer_warning(s->syms[i].sym, j)); j++) {
+			bool dup = false;
+			char **nv;
+
+			for (size_t k = 0; k < c->nwarnings && !dup; k++)
+				dup = !strcmp(c->warnings[k], w);
+			if (dup || !(nv = realloc(c->warnings, (c->nwarnings + 1) * sizeof(*nv))))
+				continue;
+			c->warnings = nv;
+			c->warnings[c->nwarnings] = strdup(w);
+			if (c->warnings[c->nwarnings])
+				c->nwarnings++;
+		}
+	}
+}
+
+struct pst_cpu *pst_cpu_analyze(const struct pst_trace *t)
+{
+	struct pst_cpu *c = calloc(1, sizeof(*c));
+	struct state *s = calloc(1, sizeof(*s));
+	int rc;
+
+	if (!c || !s) {
+		free(c);
+		free(s);
+		return NULL;
+	}
+	s->t = t;
+	s->c = c;
+	rc = pst_trace_foreach(t, PST_REC_CPU_CONFIG, 0x5f, on_record, s);
+	if (!rc && c->present) {
+		qsort(s->ksyms, s->nksyms, sizeof(*s->ksyms), cmp_ksym);
+		rc = aggregate(s);
+		collect_warnings(s);
+	}
+	/* Tasks' names are referenced by threads: keep them with c. */
+	if (!rc && c->present && !c->duration_ns && t->end_ts > t->proc.start_monotonic_ns)
+		c->duration_ns = t->end_ts - t->proc.start_monotonic_ns;
+	for (size_t i = 0; i < c->nthreads; i++)
+		if (c->threads[i].name)
+			c->threads[i].name = strdup(c->threads[i].name);
+	for (size_t i = 0; i < c->nprocs; i++)
+		if (c->procs[i].name)
+			c->procs[i].name = strdup(c->procs[i].name);
+	for (size_t i = 0; i < s->ntasks; i++)
+		free(s->tasks[i].name);
+	free(s->tasks);
+	state_free(s);
+	free(s);
+	if (rc) {
+		pst_cpu_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void stacks_free(struct pst_cpu_stack *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		for (size_t j = 0; j < v[i].depth; j++)
+			free(v[i].frames[j]);
+		free(v[i].frames);
+	}
+	free(v);
+}
+
+void pst_cpu_free(struct pst_cpu *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nfns; i++) {
+		free(c->fns[i].function);
+		free(c->fns[i].file);
+		free(c->fns[i].module);
+	}
+	free(c->fns);
+	for (size_t i = 0; i < c->nthreads; i++)
+		free((char *)c->threads[i].name);
+	free(c->threads);
+	for (size_t i = 0; i < c->nprocs; i++)
+		free((char *)c->procs[i].name);
+	free(c->procs);
+	stacks_free(c->hot, c->nhot);
+	stacks_free(c->blocked, c->nblocked);
+	for (size_t i = 0; i < c->nwarnings; i++)
+		free(c->warnings[i]);
+	free(c->warnings);
+	free(c);
+}
+
+/* ---- output ---- */
+
+static json_t *ju64(uint64_t v)
+{
+	return json_integer(v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
+}
+
+static json_t *jstr(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static double pct(uint64_t part, uint64_t whole)
+{
+	return whole ? 100.0 * (double)part / (double)whole : 0;
+}
+
+static json_t *json_frames(const struct pst_cpu_stack *st)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < st->depth; i++)
+		json_array_append_new(a, json_string(st->frames[i]));
+	return a;
+}
+
+static json_t *json_threads(const struct pst_cpu_thread *v, size_t n, bool threads)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "pid", ju64(v[i].pid));
+		if (threads)
+			json_object_set_new(o, "tid", ju64(v[i].tid));
+		json_object_set_new(o, "name", jstr(v[i].name));
+		json_object_set_new(o, "samples", ju64(v[i].samples));
+		json_object_set_new(o, "blocked_ns", ju64(v[i].blocked_ns));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+json_t *pst_cpu_json(const struct pst_cpu *c, size_t top)
+{
+	json_t *o = json_object(), *fns = json_array(), *hot = json_array(), *off;
+	size_t nf = top && top < c->nfns ? top : c->nfns;
+
+	json_object_set_new(o, "source", json_string(c->source == PST_CPU_EBPF ? "ebpf" : "preload"));
+	json_object_set_new(o, "hz", ju64(c->hz));
+	json_object_set_new(o, "samples", ju64(c->samples));
+	json_object_set_new(o, "truncated_stacks", ju64(c->truncated));
+	json_object_set_new(o, "duration_ns", ju64(c->duration_ns));
+	json_object_set_new(o, "unwinding", json_string(c->flags & PST_CPU_DWARF ? "dwarf" :
+										   "frame-pointer"));
+	json_object_set_new(o, "host_wide", json_boolean(c->flags & PST_CPU_HOST_WIDE));
+	json_object_set_new(o, "kernel_stacks_lost", ju64(c->kernel_lost));
+	json_object_set_new(o, "lost_events", ju64(c->lost_events));
+	json_object_set_new(o, "median_stack_depth", ju64(c->median_depth));
+	for (size_t i = 0; i < nf; i++) {
+		const struct pst_cpu_fn *f = &c->fns[i];
+		json_t *j = json_object();
+
+		json_object_set_new(j, "function", json_string(f->function));
+		json_object_set_new(j, "file", jstr(f->file));
+		json_object_set_new(j, "module", jstr(f->module));
+		json_object_set_new(j, "self", ju64(f->self));
+		json_object_set_new(j, "total", ju64(f->total));
+		json_object_set_new(j, "self_pct", json_real(round(pct(f->self, c->samples) * 100) / 100));
+		json_object_set_new(j, "total_pct",
+				    json_real(round(pct(f->total, c->samples) * 100) / 100));
+		json_array_append_new(fns, j);
+	}
+	json_object_set_new(o, "functions", fns);
+	for (size_t i = 0; i < c->nhot && (!top || i < top); i++) {
+		json_t *j = json_object();
+
+		json_object_set_new(j, "pid", ju64(c->hot[i].pid));
+		json_object_set_new(j, "tid", ju64(c->hot[i].tid));
+		json_object_set_new(j, "samples", ju64(c->hot[i].samples));
+		json_object_set_new(j, "truncated", json_boolean(c->hot[i].truncated));
+		json_object_set_new(j, "stack", json_frames(&c->hot[i]));
+		json_array_append_new(hot, j);
+	}
+	json_object_set_new(o, "stacks", hot);
+	json_object_set_new(o, "threads", json_threads(c->threads, c->nthreads, true));
+	json_object_set_new(o, "processes", json_threads(c->procs, c->nprocs, false));
+	if (c->flags & PST_CPU_OFF_CPU) {
+		json_t *st = json_array();
+
+		off = json_object();
+		json_object_set_new(off, "blocked_ns", ju64(c->blocked_ns));
+		json_object_set_new(off, "waits", ju64(c->waits));
+		for (size_t i = 0; i < c->nblocked && (!top || i < top); i++) {
+			json_t *j = json_object();
+
+			json_object_set_new(j, "pid", ju64(c->blocked[i].pid));
+			json_object_set_new(j, "tid", ju64(c->blocked[i].tid));
+			json_object_set_new(j, "blocked_ns", ju64(c->blocked[i].blocked_ns));
+			json_object_set_new(j, "waits", ju64(c->blocked[i].samples));
+			json_object_set_new(j, "reason", jstr(c->blocked[i].reason));
+			json_object_set_new(j, "truncated", json_boolean(c->blocked[i].truncated));
+			json_object_set_new(j, "stack", json_frames(&c->blocked[i]));
+			json_array_append_new(st, j);
+		}
+		json_object_set_new(off, "stacks", st);
+		json_object_set_new(o, "off_cpu", off);
+	}
+	return o;
+}
+
+/* A finding as the report's findings list has them. */
+static json_t *finding(const char *id, const char *severity, const char *title,
+		       const char *advice, json_t *evidence, const struct pst_cpu_stack *st)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_string(id));
+	json_object_set_new(o, "severity", json_string(severity));
+	json_object_set_new(o, "title", json_string(title));
+	json_object_set_new(o, "advice", json_string(advice));
+	json_object_set_new(o, "evidence", evidence);
+	json_object_set_new(o, "stack", st ? json_frames(st) : json_array());
+	return o;
+}
+
+/* The hottest stack whose leaf is f, for evidence. */
+static const struct pst_cpu_stack *stack_with_leaf(const struct pst_cpu *c,
+						   const struct pst_cpu_fn *f)
+{
+	for (size_t i = 0; i < c->nhot; i++)
+		if (c->hot[i].depth && !strncmp(c->hot[i].frames[0], f->function, strlen(f->function)))
+			return &c->hot[i];
+	return NULL;
+}
+
+/* Each finding as (id, severity, title, advice, evidence, stack) to cb. */
+typedef void (*finding_fn)(json_t *f, void *arg);
+
+static void each_finding(const struct pst_cpu *c, finding_fn cb, void *arg)
+{
+	char title[512], advice[1024];
+
+	if (c->samples >= MIN_SAMPLES && c->nfns && c->fns[0].self >= HOT_SHARE * c->samples) {
+		const struct pst_cpu_fn *f = &c->fns[0];
+		json_t *ev = json_object();
+		double p = pct(f->self, c->samples);
+
+		snprintf(title, sizeof(title), "%s takes %.0f%% of the CPU samples", f->function, p);
+		snprintf(advice, sizeof(advice),
+			 "%.0f%% of the samples are in %s itself (%.0f%% with what it calls): make "
+			 "its work cheaper or call it less often; its callers are in the stack below.",
+			 p, f->function, pct(f->total, c->samples));
+		json_object_set_new(ev, "self", ju64(f->self));
+		json_object_set_new(ev, "total", ju64(f->total));
+		json_object_set_new(ev, "samples", ju64(c->samples));
+		json_object_set_new(ev, "self_pct", json_real(round(p * 10) / 10));
+		cb(finding("cpu-hot-function", p >= 50 ? "high" : "medium", title, advice, ev,
+			   stack_with_leaf(c, f)),
+		   arg);
+	}
+	for (size_t i = 0; i < c->nblocked && i < 3; i++) {
+		const struct pst_cpu_stack *st = &c->blocked[i];
+		double p = pct(st->blocked_ns, c->blocked_ns);
+		json_t *ev;
+		char t[32];
+
+		if (p < BLOCK_SHARE * 100 || !st->depth)
+			break;
+		ev = json_object();
+		snprintf(title, sizeof(title), "threads block %s in %s (%.0f%% of the time blocked)",
+			 pst_fmt_ns(st->blocked_ns, t, sizeof(t)), st->reason ? st->reason : st->frames[0],
+			 p);
+		snprintf(advice, sizeof(advice),
+			 "%" PRIu64 " waits of %s on average end in %s: if this wait is on the critical "
+			 "path, make it asynchronous, batch it or wait less often.",
+			 st->samples, pst_fmt_ns(st->samples ? st->blocked_ns / st->samples : 0, t, sizeof(t)),
+			 st->frames[0]);
+		json_object_set_new(ev, "blocked_ns", ju64(st->blocked_ns));
+		json_object_set_new(ev, "waits", ju64(st->samples));
+		json_object_set_new(ev, "blocked_pct", json_real(round(p * 10) / 10));
+		cb(finding("offcpu-blocked", p >= 50 ? "medium" : "low", title, advice, ev, st), arg);
+	}
+	if (c->samples >= MIN_SAMPLES && c->truncated * 10 > c->samples) {
+		json_t *ev = json_object();
+
+		snprintf(title, sizeof(title), "%.0f%% of the sampled stacks are truncated",
+			 pct(c->truncated, c->samples));
+		snprintf(advice, sizeof(advice),
+			 "their callers are unknown, so totals are too low: build with "
+			 "-fno-omit-frame-pointer or keep .eh_frame, and record with --call-graph dwarf.");
+		json_object_set_new(ev, "truncated", ju64(c->truncated));
+		json_object_set_new(ev, "samples", ju64(c->samples));
+		cb(finding("cpu-truncated-stacks", "low", title, advice, ev, NULL), arg);
+	}
+}
+
+static void append_finding(json_t *f, void *arg)
+{
+	json_array_append_new(arg, f);
+}
+
+void pst_cpu_findings_json(const struct pst_cpu *c, json_t *findings)
+{
+	if (c && c->present)
+		each_finding(c, append_finding, findings);
+}
+
+static void print_finding(json_t *f, void *arg)
+{
+	FILE *out = arg;
+
+	fprintf(out, "\n  [%s] %s: %s\n", json_string_value(json_object_get(f, "severity")),
+		json_string_value(json_object_get(f, "id")),
+		json_string_value(json_object_get(f, "title")));
+	fprintf(out, "      %s\n", json_string_value(json_object_get(f, "advice")));
+	json_decref(f);
+}
+
+static void text_stack(FILE *out, const struct pst_cpu_stack *st, size_t frames)
+{
+	for (size_t j = 0; j < st->depth && j < frames; j++)
+		fprintf(out, "        %s %s\n", j ? "<-" : "  ", st->frames[j]);
+	if (st->depth > frames)
+		fprintf(out, "           (%zu more frames%s)\n", st->depth - frames,
+			st->truncated ? ", truncated" : "");
+	else if (st->truncated)
+		fprintf(out, "           (truncated: the callers are unknown)\n");
+}
+
+void pst_cpu_text(FILE *out, const struct pst_cpu *c, size_t top)
+{
+	char a[32];
+
+	if (!c || !c->present)
+		return;
+	fprintf(out, "\nCPU (%s, %" PRIu64 " Hz, %s unwinding)\n",
+		c->source == PST_CPU_EBPF ? "eBPF" : "preload timers", c->hz,
+		c->flags & PST_CPU_DWARF ? "DWARF" : "frame-pointer");
+	fprintf(out, "  samples      %" PRIu64 " in %s; %" PRIu64 " stacks truncated (%.1f%%)",
+		c->samples, pst_fmt_ns(c->duration_ns, a, sizeof(a)), c->truncated,
+		pct(c->truncated, c->samples));
+	if (c->lost_events)
+		fprintf(out, "; %" PRIu64 " stack copies dropped (frame pointers used)", c->lost_events);
+	fprintf(out, "\n  stack depth  median %" PRIu64 " frames\n", c->median_depth);
+	each_finding(c, print_finding, out);
+	if (c->nfns) {
+		fprintf(out, "\n  %3s  %8s %7s  %8s %7s  %s\n", "#", "self", "", "total", "", "function");
+		for (size_t i = 0; i < c->nfns && i < top; i++) {
+			const struct pst_cpu_fn *f = &c->fns[i];
+
+			fprintf(out, "  %3zu  %8" PRIu64 " %6.1f%%  %8" PRIu64 " %6.1f%%  %s (%s)\n", i + 1,
+				f->self, pct(f->self, c->samples), f->total, pct(f->total, c->samples),
+				f->function, f->file ? f->file : f->module ? f->module : "?");
+		}
+	}
+	if (c->nhot) {
+		fprintf(out, "\n  Hottest stacks\n");
+		for (size_t i = 0; i < c->nhot && i < 3; i++) {
+			fprintf(out, "    %" PRIu64 " samples (%.1f%%), thread %" PRIu64 "\n",
+				c->hot[i].samples, pct(c->hot[i].samples, c->samples), c->hot[i].tid);
+			text_stack(out, &c->hot[i], 8);
+		}
+	}
+	if (c->nthreads > 1 || c->nprocs > 1) {
+		fprintf(out, "\n  %10s %10s  %-16s %10s %12s\n", "pid", "tid", "name", "samples",
+			"blocked");
+		for (size_t i = 0; i < c->nthreads && i < top; i++) {
+			const struct pst_cpu_thread *t = &c->threads[i];
+
+			fprintf(out, "  %10" PRIu64 " %10" PRIu64 "  %-16s %10" PRIu64 " %12s\n", t->pid,
+				t->tid, t->name ? t->name : "-", t->samples,
+				pst_fmt_ns(t->blocked_ns, a, sizeof(a)));
+		}
+	}
+	if (c->flags & PST_CPU_OFF_CPU) {
+		fprintf(out, "\n  Off-CPU: %s blocked in %" PRIu64 " waits\n",
+			pst_fmt_ns(c->blocked_ns, a, sizeof(a)), c->waits);
+		for (size_t i = 0; i < c->nblocked && i < 5; i++) {
+			fprintf(out, "    %s (%.1f%%) in %" PRIu64 " waits, thread %" PRIu64 "\n",
+				pst_fmt_ns(c->blocked[i].blocked_ns, a, sizeof(a)),
+				pct(c->blocked[i].blocked_ns, c->blocked_ns), c->blocked[i].samples,
+				c->blocked[i].tid);
+			text_stack(out, &c->blocked[i], 8);
+		}
+	}
+}

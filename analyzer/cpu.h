@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/* CPU samples of a trace (preload timers or eBPF): functions by self and total samples, threads, off-CPU stacks. */
+#ifndef PST_CPU_H
+#define PST_CPU_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "trace_read.h"
+
+struct pst_cpu_fn {
+	char *function; /* "[unknown]" when not symbolized */
+	char *file;     /* source file, NULL when unknown */
+	char *module;   /* object path, "[kernel]" or "[kernel:mod]", NULL when unknown */
+	uint64_t self;  /* samples whose innermost frame is in it */
+	uint64_t total; /* samples whose stack holds it, once per sample */
+	uint64_t stamp; /* private */
+};
+
+struct pst_cpu_thread {
+	uint64_t pid, tid;
+	const char *name; /* NULL when the trace has none */
+	uint64_t samples, blocked_ns, waits;
+};
+
+/* A whole stack (kernel frames first, innermost first), symbolized. */
+struct pst_cpu_stack {
+	uint64_t pid, tid;
+	char **frames;
+	size_t depth;
+	uint64_t samples;    /* on-CPU samples, or off-CPU waits */
+	uint64_t blocked_ns; /* off-CPU only */
+	bool truncated;
+	const char *reason; /* off-CPU: the innermost frame with source, or the innermost user frame */
+};
+
+struct pst_cpu {
+	bool present; /* the trace has CPU records */
+	uint64_t source, hz, flags, stack_bytes;
+	uint64_t samples, truncated, kernel_lost;
+	uint64_t duration_ns, lost_events;
+	uint64_t median_depth;
+	struct pst_cpu_fn *fns; /* by self, then total, descending */
+	size_t nfns;
+	struct pst_cpu_thread *threads; /* by samples, descending */
+	size_t nthreads;
+	struct pst_cpu_thread *procs; /* per process: tid 0 */
+	size_t nprocs;
+	struct pst_cpu_stack *hot; /* top stacks by samples */
+	size_t nhot;
+	uint64_t blocked_ns, waits;
+	struct pst_cpu_stack *blocked; /* top off-CPU stacks by time */
+	size_t nblocked;
+	char **warnings;
+	size_t nwarnings;
+};
+
+/* Read and aggregate the CPU records of t. Returns NULL without memory;
+ * c->present is false when t has none. */
+struct pst_cpu *pst_cpu_analyze(const struct pst_trace *t);
+
+/* The report's "cpu" object; top limits the lists (0: all). */
+json_t *pst_cpu_json(const struct pst_cpu *c, size_t top);
+
+/* CPU findings appended to the report's findings array. */
+void pst_cpu_findings_json(const struct pst_cpu *c, json_t *findings);
+
+/* The text section (with its findings); top rows per table. */
+void pst_cpu_text(FILE *out, const struct pst_cpu *c, size_t top);
+
+void pst_cpu_free(struct pst_cpu *c);
+
+#endif

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal interfaces of `prestanda record`: process maps, DWARF unwinding, kernel symbols, the trace writer. */
+#ifndef PST_RECORD_H
+#define PST_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* procmaps.c: the objects a process has mapped, read from /proc/PID/maps. */
+struct pst_pmod {
+	uint64_t bias, lo, hi;
+	char *path;
+	uint8_t build_id[64];
+	size_t build_id_len;
+};
+
+/* File-backed objects of pid with load bias, address range and build id.
+ * Returns how many (in *out, to pst_procmaps_free), or -errno. */
+int pst_procmaps_read(pid_t pid, struct pst_pmod **out);
+void pst_procmaps_free(struct pst_pmod *m, int n);
+
+/* unwind.c: offline DWARF unwinding of copied user stacks, one unwinder per process. */
+struct pst_unwinder;
+
+/* An unwinder for pid over its objects mods (copied); NULL on failure. */
+struct pst_unwinder *pst_unwinder_new(pid_t pid, const struct pst_pmod *mods, int n);
+
+/* Walk the stack of a sample: x86-64 pt_regs and len bytes copied from
+ * the stack pointer up. Writes up to max frames (frame 0 the interrupted
+ * address, then return addresses); *complete tells whether the walk ended
+ * at the outermost frame. Returns the depth. */
+int pst_unwind(struct pst_unwinder *u, pid_t tid, const uint64_t *regs, const uint8_t *stack,
+	       size_t len, uint64_t *frames, int max, bool *complete);
+
+/* Whether addr lies in one of the unwinder's objects. */
+bool pst_unwinder_covers(const struct pst_unwinder *u, uint64_t addr);
+
+void pst_unwinder_free(struct pst_unwinder *u);
+
+/* ksyms.c: kernel symbols from /proc/kallsyms. */
+struct pst_ksyms;
+
+/* NULL with errno set when /proc/kallsyms cannot be read. */
+struct pst_ksyms *pst_ksyms_load(void);
+
+/* The function containing addr: its name (NULL if none), start and module
+ * ("" for the kernel image). */
+const char *pst_ksyms_find(const struct pst_ksyms *k, uint64_t addr, uint64_t *start,
+			   const char **module);
+void pst_ksyms_free(struct pst_ksyms *k);
+
+/* trace_write.c: a trace file with one writer, stacks deduplicated. */
+struct pst_tw;
+
+/* Create path (mode 0600, replaced if it exists) and write the header:
+ * PROCESS with pid and exe. NULL after printing why. */
+struct pst_tw *pst_tw_create(const char *path, uint64_t pid, const char *exe);
+
+/* Append one framed inner record (at most 64 KiB). 0, or -errno. */
+int pst_tw_record(struct pst_tw *w, const void *rec, size_t len);
+
+/* The trace's id for this stack (innermost first), writing its STACK
+ * record the first time; 0 for an empty stack or without memory. */
+uint64_t pst_tw_stack(struct pst_tw *w, const uint64_t *frames, unsigned depth);
+
+/* Write out what is buffered. 0, or -errno. */
+int pst_tw_flush(struct pst_tw *w);
+
+/* Flush, write END at end_ts and close. 0, or -errno. */
+int pst_tw_close(struct pst_tw *w, uint64_t end_ts);
+
+/* CLOCK_MONOTONIC in ns, the clock of every trace timestamp. */
+uint64_t pst_tw_now(void);
+
+#endif

@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: MIT */
+/* End-to-end eBPF: `prestanda record` on targets with known CPU and off-CPU profiles, checked against ground truth and perf. */
+#include <math.h>
+
+#include "itest.h"
+
+#define SPLIT ITEST_TARGETS "cpu_split"
+#define SLEEPER ITEST_TARGETS "cpu_sleep"
+
+/* Output of one command: wait status, stdout, stderr. */
+struct cmd {
+	int wstatus;
+	char *out, *err;
+};
+
+static void run_cmd(struct cmd *c, char *const argv[])
+{
+	char outp[PATH_MAX], errp[PATH_MAX];
+
+	itest_tmpfile(outp, sizeof(outp));
+	itest_tmpfile(errp, sizeof(errp));
+	c->wstatus = itest_spawn(argv, outp, errp);
+	c->out = itest_slurp(outp, NULL);
+	c->err = itest_slurp(errp, NULL);
+	unlink(outp);
+	unlink(errp);
+	cr_assert(c->out && c->err);
+}
+
+static void cmd_free(struct cmd *c)
+{
+	free(c->out);
+	free(c->err);
+}
+
+static bool exited(const struct cmd *c, int code)
+{
+	return WIFEXITED(c->wstatus) && WEXITSTATUS(c->wstatus) == code;
+}
+
+/* Skip, saying why, where this kernel or build cannot record (exit 3). */
+static void need_ebpf(bool off_cpu)
+{
+	char *argv[] = { ITEST_PRESTANDA, "record", "--check", off_cpu ? "--off-cpu" : "-K", NULL };
+	struct cmd c;
+
+	run_cmd(&c, argv);
+	if (exited(&c, 3)) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "eBPF unavailable here: %s", c.err);
+		cmd_free(&c);
+		cr_skip_test("%s", why);
+	}
+	cr_assert(exited(&c, 0), "record --check: %s; stderr: %s", itest_wdesc(c.wstatus), c.err);
+	cmd_free(&c);
+}
+
+/* Record argv (after "record -o TRACE"), then report it as JSON. */
+static json_t *record(struct itest_report *rep, char *trace, size_t len, const char *const *args)
+{
+	char *argv[ITEST_MAX_ARGS] = { ITEST_PRESTANDA, "record", "-o", trace };
+	int n = 4;
+	struct cmd c;
+
+	snprintf(trace, len, "/tmp/pst-itest-rec.XXXXXX");
+	cr_assert(mkstemp(trace) >= 0);
+	while (*args && n < ITEST_MAX_ARGS - 1)
+		argv[n++] = (char *)*args++;
+	argv[n] = NULL;
+	run_cmd(&c, argv);
+	cr_assert(exited(&c, 0), "record: %s; stderr: %s", itest_wdesc(c.wstatus), c.err);
+	cmd_free(&c);
+	return itest_report_ok(rep, trace);
+}
+
+static json_t *cpu_fn(json_t *rep, const char *name)
+{
+	json_t *fns = itest_get(rep, "cpu.functions"), *f;
+	size_t i;
+
+	json_array_foreach(fns, i, f)
+		if (itest_fn_is(json_string_value(json_object_get(f, "function")), name))
+			return f;
+	return NULL;
+}
+
+static double self_pct(json_t *rep, const char *name)
+{
+	json_t *f = cpu_fn(rep, name);
+
+	return f ? json_real_value(json_object_get(f, "self_pct")) : 0;
+}
+
+/* A frame is "fn (file:line)", "fn (module)" or "fn". */
+static bool frame_is(const char *frame, const char *fn)
+{
+	size_t n = strlen(fn);
+
+	return frame && !strncmp(frame, fn, n) && (!frame[n] || frame[n] == ' ' || frame[n] == '(');
+}
+
+/* Whether any frame of the stack names fn. */
+static bool stack_has(json_t *stack, const char *fn)
+{
+	json_t *fr;
+	size_t i;
+
+	json_array_foreach(stack, i, fr)
+		if (frame_is(json_string_value(fr), fn))
+			return true;
+	return false;
+}
+
+Test(record, known_split_and_whole_stacks_without_frame_pointers, .timeout = 120)
+{
+	const char *args[] = { "-F", "499", "--", SPLIT, "3", NULL };
+	struct itest_report rep;
+	char trace[PATH_MAX];
+	json_t *j, *stacks, *s;
+	long long samples, truncated;
+	double hot, cold, share;
+	size_t i, reach = 0, total = 0;
+
+	need_ebpf(false);
+	j = record(&rep, trace, sizeof(trace), args);
+	cr_expect_str_eq(itest_str(j, "cpu.source"), "ebpf");
+	cr_expect_str_eq(itest_str(j, "cpu.unwinding"), "dwarf");
+	samples = itest_int(j, "cpu.samples");
+	truncated = itest_int(j, "cpu.truncated_stacks");
+	cr_assert_gt(samples, 300, "only %lld samples in 3 s at 499 Hz", samples);
+	hot = self_pct(j, "burn_hot");
+	cold = self_pct(j, "burn_cold");
+	share = 100 * hot / (hot + cold);
+	/* 70% of the loop's time is in burn_hot, 30% in burn_cold. */
+	cr_expect(share > 65 && share < 75, "burn_hot has %.1f%% of the two (want 70 +- 5)", share);
+	cr_expect(itest_fn_is(itest_str(json_array_get(itest_get(j, "cpu.functions"), 0), "function"),
+			      "burn_hot"),
+		  "the top function is not burn_hot");
+	cr_expect_gt(hot, 50, "burn_hot has only %.1f%% of the samples", hot);
+	/* DWARF unwinding: the stacks of the main thread reach main, the
+	 * other thread's start_thread; hardly any are truncated. */
+	cr_expect_lt(truncated * 20, samples, "%lld of %lld stacks truncated", truncated, samples);
+	stacks = itest_get(j, "cpu.stacks");
+	json_array_foreach(stacks, i, s) {
+		json_t *st = json_object_get(s, "stack");
+
+		if (!stack_has(st, "burn_hot") && !stack_has(st, "burn_cold"))
+			continue;
+		total += json_integer_value(json_object_get(s, "samples"));
+		if (stack_has(st, "work") && (stack_has(st, "main") || stack_has(st, "start_thread")))
+			reach += json_integer_value(json_object_get(s, "samples"));
+	}
+	cr_expect_gt(total, 0);
+	cr_expect_geq(reach * 100, total * 95, "%zu of %zu burn samples reach main", reach, total);
+	cr_expect_eq(json_array_size(itest_get(j, "cpu.threads")), 2);
+	/* burn, work, start_thread, clone3 at least */
+	cr_expect_geq(itest_int(j, "cpu.median_stack_depth"), 4);
+	cr_expect_str_eq(itest_str(json_array_get(itest_get(j, "findings"), 0), "id"),
+			 "cpu-hot-function");
+	itest_report_free(&rep);
+	unlink(trace);
+}
+
+/* `perf report` self percentage of sym, or -1 when perf cannot say. */
+static double perf_self(const char *out, const char *sym)
+{
+	const char *p = out;
+
+	while ((p = strstr(p, sym))) {
+		const char *l = p;
+
+		while (l > out && l[-1] != '\n')
+			l--;
+		if ((p[strlen(sym)] == ' ' || p[strlen(sym)] == '\n') && strstr(l, "%") < p)
+			return atof(l);
+		p++;
+	}
+	return -1;
+}
+
+Test(record, agrees_with_perf, .timeout = 120)
+{
+	const char *args[] = { "-F", "499", "--", SPLIT, "3", NULL };
+	char pdata[PATH_MAX] = "/tmp/pst-itest-perf.XXXXXX", trace[PATH_MAX];
+	const char *perf = access("/usr/bin/perf", X_OK) ? NULL : "/usr/bin/perf";
+	char *prec[] = { (char *)perf, "record", "-q", "-F", "499", "-e", "cpu-clock", "--call-graph",
+			 "dwarf", "-o", pdata, "--", SPLIT, "3", NULL };
+	char *prep[] = { (char *)perf, "report", "-i", pdata, "--no-children", "--sort", "symbol",
+			 "--stdio", "-q", "-g", "none", NULL };
+	struct itest_report rep;
+	struct cmd c;
+	const char *fns[] = { "burn_hot", "burn_cold" };
+	json_t *j;
+
+	need_ebpf(false);
+	if (!perf)
+		cr_skip_test("perf is not installed (Debian: linux-perf)");
+	cr_assert(mkstemp(pdata) >= 0);
+	run_cmd(&c, prec);
+	if (!exited(&c, 0)) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "perf record cannot run here: %s", c.err);
+		cmd_free(&c);
+		unlink(pdata);
+		cr_skip_test("%s", why);
+	}
+	cmd_free(&c);
+	run_cmd(&c, prep);
+	unlink(pdata);
+	cr_assert(exited(&c, 0), "perf report: %s", c.err);
+	j = record(&rep, trace, sizeof(trace), args);
+	for (size_t i = 0; i < 2; i++) {
+		double ps = perf_self(c.out, fns[i]), ours = self_pct(j, fns[i]);
+
+		cr_assert_geq(ps, 0, "perf's report lacks %s: %s", fns[i], c.out);
+		cr_expect(fabs(ps - ours) <= 5, "%s: perf %.1f%%, prestanda %.1f%%", fns[i], ps, ours);
+	}
+	cmd_free(&c);
+	itest_report_free(&rep);
+	unlink(trace);
+}
+
+Test(record, off_cpu_known_sleep, .timeout = 60)
+{
+	const char *args[] = { "--off-cpu", "--", SLEEPER, NULL };
+	struct itest_report rep;
+	char trace[PATH_MAX];
+	json_t *j, *stacks, *s;
+	long long at = 0;
+	size_t i;
+
+	need_ebpf(true);
+	j = record(&rep, trace, sizeof(trace), args);
+	stacks = itest_get(j, "cpu.off_cpu.stacks");
+	json_array_foreach(stacks, i, s)
+		if (stack_has(json_object_get(s, "stack"), "wait_here") &&
+		    stack_has(json_object_get(s, "stack"), "main"))
+			at += json_integer_value(json_object_get(s, "blocked_ns"));
+	/* 10 sleeps of 100 ms in wait_here */
+	cr_expect(at > 900000000 && at < 1100000000, "blocked in wait_here for %lld ns, not 1 s", at);
+	cr_expect_geq(itest_int(j, "cpu.off_cpu.waits"), 10);
+	itest_report_free(&rep);
+	unlink(trace);
+}
+
+Test(record, attach_to_pid_and_host_wide, .timeout = 60)
+{
+	char *targv[] = { SPLIT, "4", NULL };
+	char pid[32], trace[PATH_MAX];
+	const char *by_pid[] = { "-p", pid, "-d", "1", NULL };
+	const char *host[] = { "-a", "-d", "1", NULL };
+	struct itest_report rep;
+	json_t *j, *procs, *p;
+	bool seen = false;
+	pid_t child;
+	size_t i;
+
+	need_ebpf(false);
+	child = fork();
+	cr_assert(child >= 0);
+	if (!child) {
+		execv(targv[0], targv);
+		_exit(127);
+	}
+	snprintf(pid, sizeof(pid), "%d", (int)child);
+	usleep(200000);
+	j = record(&rep, trace, sizeof(trace), by_pid);
+	cr_expect_eq(itest_int(j, "process.pid"), child);
+	cr_expect_gt(itest_int(j, "cpu.samples"), 20);
+	cr_expect(cpu_fn(j, "burn_hot"), "burn_hot not sampled in the running process");
+	cr_expect_eq(json_array_size(itest_get(j, "cpu.processes")), 1);
+	itest_report_free(&rep);
+	unlink(trace);
+
+	j = record(&rep, trace, sizeof(trace), host);
+	cr_expect(itest_bool(j, "cpu.host_wide"));
+	procs = itest_get(j, "cpu.processes");
+	json_array_foreach(procs, i, p)
+		seen |= json_integer_value(json_object_get(p, "pid")) == child;
+	cr_expect(seen, "-a did not sample pid %d", (int)child);
+	cr_expect(cpu_fn(j, "burn_hot"), "-a: burn_hot not symbolized");
+	itest_report_free(&rep);
+	unlink(trace);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+}
+
+Test(record, frame_pointer_mode_still_finds_the_leaf, .timeout = 60)
+{
+	const char *args[] = { "-F", "499", "--call-graph", "fp", "--", SPLIT, "1", NULL };
+	struct itest_report rep;
+	char trace[PATH_MAX];
+	json_t *j;
+
+	need_ebpf(false);
+	j = record(&rep, trace, sizeof(trace), args);
+	cr_expect_str_eq(itest_str(j, "cpu.unwinding"), "frame-pointer");
+	cr_expect(itest_fn_is(itest_str(json_array_get(itest_get(j, "cpu.functions"), 0), "function"),
+			      "burn_hot"));
+	itest_report_free(&rep);
+	unlink(trace);
+}
+
+Test(record, clear_one_line_errors)
+{
+	char *noroot[] = { "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+			   ITEST_PRESTANDA, "record", "--check", NULL };
+	char *notarget[] = { ITEST_PRESTANDA, "record", NULL };
+	struct cmd c;
+
+	run_cmd(&c, notarget);
+	cr_expect(exited(&c, 2), "record without a target: %s", itest_wdesc(c.wstatus));
+	cr_expect(strstr(c.err, "-a, -p PID or -- COMMAND"), "stderr: %s", c.err);
+	cmd_free(&c);
+	if (geteuid() || access(noroot[0], X_OK))
+		return;
+	run_cmd(&c, noroot);
+	cr_expect(exited(&c, 3), "unprivileged --check: %s", itest_wdesc(c.wstatus));
+	cr_expect(strstr(c.err, "needs root"), "stderr: %s", c.err);
+	cr_expect_eq(itest_lines(c.err), 1, "more than one line: %s", c.err);
+	cmd_free(&c);
+}
