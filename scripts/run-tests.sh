@@ -5,7 +5,7 @@ set -u
 fail=0
 for t in "$@"; do
 	echo "== $t"
-	if ! "$t" --jobs 2; then
+	if ! "$t" --jobs 1; then
 		fail=$((fail + 1))
 		echo "FAILED: $t"
 	fi
