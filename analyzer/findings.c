@@ -56,9 +56,7 @@ const char *pst_severity_name(enum pst_severity s)
 	return s == PST_SEV_HIGH ? "high" : s == PST_SEV_MEDIUM ? "medium" : "low";
 }
 
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *xasprintf(const char *fmt, ...)
+char *pst_xasprintf(const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
@@ -75,20 +73,20 @@ static uint64_t rnd(double x)
 	return x > 0 ? (uint64_t)llround(x) : 0;
 }
 
-static void ev_int(struct pst_finding *f, const char *key, double v)
+void pst_ev_int(struct pst_finding *f, const char *key, double v)
 {
 	if (f->nev < PST_MAX_EVIDENCE)
 		f->ev[f->nev++] = (struct pst_evidence){ .key = key, .kind = PST_EV_INT, .i = rnd(v) };
 }
 
-static void ev_real(struct pst_finding *f, const char *key, double v)
+void pst_ev_real(struct pst_finding *f, const char *key, double v)
 {
 	if (f->nev < PST_MAX_EVIDENCE)
 		f->ev[f->nev++] = (struct pst_evidence){ .key = key, .kind = PST_EV_REAL,
 							  .r = round(v * 100) / 100 };
 }
 
-static int ev_str(struct pst_finding *f, const char *key, const char *v)
+int pst_ev_str(struct pst_finding *f, const char *key, const char *v)
 {
 	char *s;
 
@@ -147,10 +145,10 @@ static int rule_leak(const struct pst_memory *m, const struct pst_findings_ctx *
 	pst_site_name(s, where, sizeof(where));
 	pst_fmt_bytes(st->leaked_bytes, b, sizeof(b));
 	pst_fmt_count(st->leaked, n, sizeof(n));
-	f->title = xasprintf("%s in %s block%s from %s %s", b, n, rnd(st->leaked) == 1 ? "" : "s",
+	f->title = pst_xasprintf("%s in %s block%s from %s %s", b, n, rnd(st->leaked) == 1 ? "" : "s",
 			     s->function ? s->function : where,
 			     ctx->at_exit ? "never freed" : "not freed when the trace ended");
-	f->advice = xasprintf(
+	f->advice = pst_xasprintf(
 		"%s allocated %s block%s (%s, %.1f%% of the peak heap) that %s still allocated "
 		"when %s. Free each one when it is no longer needed, or give it one owner that "
 		"frees it (a struct's destroy function; in C++ a container, std::unique_ptr or "
@@ -159,12 +157,12 @@ static int rule_leak(const struct pst_memory *m, const struct pst_findings_ctx *
 		rnd(st->leaked) == 1 ? "was" : "were", ctx->end ? ctx->end : "the process exited");
 	if (!f->title || !f->advice)
 		return -ENOMEM;
-	if (ev_str(f, "site", where))
+	if (pst_ev_str(f, "site", where))
 		return -ENOMEM;
-	ev_int(f, "leaked_bytes", st->leaked_bytes);
-	ev_int(f, "leaked_allocations", st->leaked);
-	ev_real(f, "share_of_peak_heap", share);
-	ev_int(f, "calls", st->calls);
+	pst_ev_int(f, "leaked_bytes", st->leaked_bytes);
+	pst_ev_int(f, "leaked_allocations", st->leaked);
+	pst_ev_real(f, "share_of_peak_heap", share);
+	pst_ev_int(f, "calls", st->calls);
 	return 0;
 }
 
@@ -197,9 +195,9 @@ static int rule_churn(const struct pst_memory *m, const struct pst_site *s,
 	pst_fmt_bytes(avg, a, sizeof(a));
 	pst_fmt_count(churn, c, sizeof(c));
 	pst_fmt_short(churn / secs, cr, sizeof(cr));
-	f->title = xasprintf("%s small short-lived allocations per second in %s", r,
+	f->title = pst_xasprintf("%s small short-lived allocations per second in %s", r,
 			     s->function ? s->function : where);
-	f->advice = xasprintf(
+	f->advice = pst_xasprintf(
 		"%s allocates blocks of %s on average at %s calls/s, and %.0f%% of them are "
 		"freed soon after (%.0f%% before the thread's next allocation, %.0f%% within "
 		"%s). Reuse one buffer across iterations, or take them from an arena or object "
@@ -210,14 +208,14 @@ static int rule_churn(const struct pst_memory *m, const struct pst_site *s,
 		cr);
 	if (!f->title || !f->advice)
 		return -ENOMEM;
-	if (ev_str(f, "site", where))
+	if (pst_ev_str(f, "site", where))
 		return -ENOMEM;
-	ev_int(f, "calls", st->calls);
-	ev_real(f, "calls_per_second", rate);
-	ev_real(f, "average_size", avg);
-	ev_int(f, "temporary", st->temporary);
-	ev_int(f, "short_lived", st->short_lived);
-	ev_int(f, "calls_avoided", churn);
+	pst_ev_int(f, "calls", st->calls);
+	pst_ev_real(f, "calls_per_second", rate);
+	pst_ev_real(f, "average_size", avg);
+	pst_ev_int(f, "temporary", st->temporary);
+	pst_ev_int(f, "short_lived", st->short_lived);
+	pst_ev_int(f, "calls_avoided", churn);
 	return 0;
 }
 
@@ -261,9 +259,9 @@ static int rule_realloc(const struct pst_memory *m, const struct pst_site *s,
 	pst_fmt_bytes((double)final_max, fm, sizeof(fm));
 	pst_fmt_count(st->reallocs, n, sizeof(n));
 	pst_fmt_count(avoided, av, sizeof(av));
-	f->title = xasprintf("blocks grown by repeated realloc in %s (up to %u moves per block)",
+	f->title = pst_xasprintf("blocks grown by repeated realloc in %s (up to %u moves per block)",
 			     s->function ? s->function : where, st->max_chain);
-	f->advice = xasprintf(
+	f->advice = pst_xasprintf(
 		"%s grows its blocks with realloc step by step: %s reallocs, %.1f per block on "
 		"average and up to %u, to a typical final size of %s (largest %s). Reserve the "
 		"capacity up front (about %s, e.g. from a known count or the previous run's "
@@ -271,14 +269,14 @@ static int rule_realloc(const struct pst_memory *m, const struct pst_site *s,
 		where, n, avg_chain, st->max_chain, fs, fm, fs, av);
 	if (!f->title || !f->advice)
 		return -ENOMEM;
-	if (ev_str(f, "site", where))
+	if (pst_ev_str(f, "site", where))
 		return -ENOMEM;
-	ev_int(f, "reallocs", st->reallocs);
-	ev_real(f, "average_chain_length", avg_chain);
-	ev_int(f, "max_chain_length", st->max_chain);
-	ev_int(f, "final_size", final_avg);
-	ev_int(f, "max_final_size", (double)final_max);
-	ev_int(f, "reallocs_avoided", avoided);
+	pst_ev_int(f, "reallocs", st->reallocs);
+	pst_ev_real(f, "average_chain_length", avg_chain);
+	pst_ev_int(f, "max_chain_length", st->max_chain);
+	pst_ev_int(f, "final_size", final_avg);
+	pst_ev_int(f, "max_final_size", (double)final_max);
+	pst_ev_int(f, "reallocs_avoided", avoided);
 	return 0;
 }
 

@@ -56,6 +56,13 @@ const struct pst_finding *pst_findings_get(const struct pst_findings *f, const c
 
 const char *pst_severity_name(enum pst_severity s);
 
+/* For the rules of every family: a formatted string to free, and evidence
+ * (an integer rounded, a real to 2 decimals, a copied string; -ENOMEM). */
+char *pst_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void pst_ev_int(struct pst_finding *f, const char *key, double v);
+void pst_ev_real(struct pst_finding *f, const char *key, double v);
+int pst_ev_str(struct pst_finding *f, const char *key, const char *v);
+
 /* findings_threads.c: thread-churn, pool-oversized, pool-undersized and
  * lock-contention, each placed after the findings of its severity.
  * Returns 0 or -ENOMEM. */

@@ -46,20 +46,6 @@
 #define BALANCE_MIN_CONNECTS 10
 #define BALANCE_MAX_SHARE 0.8
 
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int r;
-
-	va_start(ap, fmt);
-	r = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	return r < 0 ? NULL : s;
-}
-
 static struct pst_finding *add(struct pst_findings *out, const char *id,
 			       enum pst_severity sev, double score)
 {
@@ -74,32 +60,6 @@ static struct pst_finding *add(struct pst_findings *out, const char *id,
 	f->severity = sev;
 	f->score = score;
 	return f;
-}
-
-static void ev_int(struct pst_finding *f, const char *key, uint64_t v)
-{
-	if (f->nev < PST_MAX_EVIDENCE)
-		f->ev[f->nev++] = (struct pst_evidence){ .key = key, .kind = PST_EV_INT, .i = v };
-}
-
-static void ev_real(struct pst_finding *f, const char *key, double v)
-{
-	if (f->nev < PST_MAX_EVIDENCE)
-		f->ev[f->nev++] = (struct pst_evidence){ .key = key, .kind = PST_EV_REAL,
-							  .r = round(v * 100) / 100 };
-}
-
-static int ev_str(struct pst_finding *f, const char *key, const char *v)
-{
-	char *s = strdup(v);
-
-	if (!s)
-		return -ENOMEM;
-	if (f->nev < PST_MAX_EVIDENCE)
-		f->ev[f->nev++] = (struct pst_evidence){ .key = key, .kind = PST_EV_STR, .s = s };
-	else
-		free(s);
-	return 0;
 }
 
 static double share_of(uint64_t part, uint64_t whole)
@@ -154,10 +114,10 @@ static int rule_churn(const struct pst_net *n, const struct pst_net_endpoint *e,
 		snprintf(declared, sizeof(declared),
 			 " The declared pool \"%s\" (min_size %lld, max_size %lld) covers this endpoint but is not in use: every request opened a connection of its own.",
 			 p->name, p->min_size, p->max_size);
-	f->title = xasprintf("%s connections to %s, open %s each (p50), %.0f%% for a single request",
+	f->title = pst_xasprintf("%s connections to %s, open %s each (p50), %.0f%% for a single request",
 			     pst_fmt_count((double)e->connects, a, sizeof(a)), e->name,
 			     pst_fmt_ns(e->lifetime_ns.p50, b, sizeof(b)), single * 100);
-	f->advice = xasprintf(
+	f->advice = pst_xasprintf(
 		"Keep connections to %s open and reuse them: a pool with min_size=%llu and max_size=%llu (observed: %llu connections open at once half of the time, %llu at p99, %llu at most) would have replaced %llu connects with %llu, saving about %s of connect time (%.1f%% of the run) plus the protocol's own set-up (authentication, TLS, a server process or thread) on every new connection. In config terms: pools.<name>.min_size = %llu, pools.<name>.max_size = %llu.%s",
 		e->name, (unsigned long long)min_size, (unsigned long long)max_size,
 		(unsigned long long)e->conc_p50, (unsigned long long)e->conc_p99,
@@ -165,18 +125,18 @@ static int rule_churn(const struct pst_net *n, const struct pst_net_endpoint *e,
 		(unsigned long long)max_size, pst_fmt_ns(saved, b, sizeof(b)),
 		share_of(saved, n->duration_ns) * 100, (unsigned long long)min_size,
 		(unsigned long long)max_size, declared);
-	if (!f->title || !f->advice || ev_str(f, "endpoint", e->name))
+	if (!f->title || !f->advice || pst_ev_str(f, "endpoint", e->name))
 		return -ENOMEM;
-	ev_int(f, "connects", e->connects);
-	ev_int(f, "single_request_connections", e->single_request);
-	ev_int(f, "lifetime_p50_ns", e->lifetime_ns.p50);
-	ev_int(f, "connect_p50_ns", e->connect_ns.p50);
-	ev_int(f, "connect_total_ns", e->connect_ns.total);
-	ev_int(f, "concurrent_p50", e->conc_p50);
-	ev_int(f, "concurrent_max", e->conc_max);
-	ev_int(f, "min_size", min_size);
-	ev_int(f, "max_size", max_size);
-	ev_int(f, "saved_ns", saved);
+	pst_ev_int(f, "connects", e->connects);
+	pst_ev_int(f, "single_request_connections", e->single_request);
+	pst_ev_int(f, "lifetime_p50_ns", e->lifetime_ns.p50);
+	pst_ev_int(f, "connect_p50_ns", e->connect_ns.p50);
+	pst_ev_int(f, "connect_total_ns", e->connect_ns.total);
+	pst_ev_int(f, "concurrent_p50", e->conc_p50);
+	pst_ev_int(f, "concurrent_max", e->conc_max);
+	pst_ev_int(f, "min_size", min_size);
+	pst_ev_int(f, "max_size", max_size);
+	pst_ev_int(f, "saved_ns", saved);
 	return 0;
 }
 
@@ -201,46 +161,46 @@ static int rule_pool(const struct pst_net *n, const struct pst_net_pool *p,
 		f = add(out, "pool-config", PST_SEV_LOW, 0);
 		if (!f)
 			return -ENOMEM;
-		f->title = xasprintf("declared pool \"%s\" was never used", p->name);
-		f->advice = xasprintf(
+		f->title = pst_xasprintf("declared pool \"%s\" was never used", p->name);
+		f->advice = pst_xasprintf(
 			"The program opened no connection that pools.%s covers%s. Check that the pool is wired in, or that its endpoint is right; remove it if it is not needed.",
 			p->name, p->endpoint ? "" : " (matched by its name's well-known port; give it an \"endpoint\" to be exact)");
-		if (!f->title || !f->advice || ev_str(f, "pool", p->name))
+		if (!f->title || !f->advice || pst_ev_str(f, "pool", p->name))
 			return -ENOMEM;
-		ev_int(f, "connects", 0);
+		pst_ev_int(f, "connects", 0);
 		return 0;
 	}
 	if (p->max_size > 0 && conc > (uint64_t)p->max_size) {
 		f = add(out, "pool-config", PST_SEV_MEDIUM, (double)conc);
 		if (!f)
 			return -ENOMEM;
-		f->title = xasprintf("%llu connections to %s open at once, above pools.%s.max_size = %lld",
+		f->title = pst_xasprintf("%llu connections to %s open at once, above pools.%s.max_size = %lld",
 				     (unsigned long long)conc, e->name, p->name, p->max_size);
-		f->advice = xasprintf(
+		f->advice = pst_xasprintf(
 			"A pool of at most %lld cannot hold %llu connections at once: the program connects around it, or it has several pools. Route the connections through pools.%s, and size it to the concurrency seen (p95 %llu, max %llu): max_size = %llu.",
 			p->max_size, (unsigned long long)conc, p->name,
 			(unsigned long long)e->conc_p95, (unsigned long long)e->conc_max,
 			(unsigned long long)e->conc_max);
-		if (!f->title || !f->advice || ev_str(f, "pool", p->name) ||
-		    ev_str(f, "endpoint", e->name))
+		if (!f->title || !f->advice || pst_ev_str(f, "pool", p->name) ||
+		    pst_ev_str(f, "endpoint", e->name))
 			return -ENOMEM;
-		ev_int(f, "concurrent_max", conc);
-		ev_int(f, "max_size", (uint64_t)p->max_size);
+		pst_ev_int(f, "concurrent_max", conc);
+		pst_ev_int(f, "max_size", (uint64_t)p->max_size);
 	}
 	if (p->min_size > 0 && (uint64_t)p->min_size > conc) {
 		f = add(out, "pool-config", PST_SEV_LOW, (double)p->min_size);
 		if (!f)
 			return -ENOMEM;
-		f->title = xasprintf("pools.%s.min_size = %lld keeps more connections than were ever used (%llu)",
+		f->title = pst_xasprintf("pools.%s.min_size = %lld keeps more connections than were ever used (%llu)",
 				     p->name, p->min_size, (unsigned long long)conc);
-		f->advice = xasprintf(
+		f->advice = pst_xasprintf(
 			"At most %llu connections to %s were open at once (p50 %llu): min_size = %llu would hold the same work with fewer idle connections on the server.",
 			(unsigned long long)conc, e->name, (unsigned long long)e->conc_p50,
 			(unsigned long long)(e->conc_p50 ? e->conc_p50 : 1));
-		if (!f->title || !f->advice || ev_str(f, "pool", p->name))
+		if (!f->title || !f->advice || pst_ev_str(f, "pool", p->name))
 			return -ENOMEM;
-		ev_int(f, "concurrent_max", conc);
-		ev_int(f, "min_size", (uint64_t)p->min_size);
+		pst_ev_int(f, "concurrent_max", conc);
+		pst_ev_int(f, "min_size", (uint64_t)p->min_size);
 	}
 	return 0;
 }
@@ -275,21 +235,21 @@ static int rule_lookup(const struct pst_net *n, const struct pst_net_lookup *l,
 	f = add(out, "repeated-lookup", sev, (double)l->total_ns);
 	if (!f)
 		return -ENOMEM;
-	f->title = xasprintf("\"%s\" resolved %s times, %s in all", l->name,
+	f->title = pst_xasprintf("\"%s\" resolved %s times, %s in all", l->name,
 			     pst_fmt_count((double)l->count, a, sizeof(a)),
 			     pst_fmt_ns(l->total_ns, b, sizeof(b)));
-	f->advice = xasprintf(
+	f->advice = pst_xasprintf(
 		"Resolve \"%s\" once and cache the addresses: with a TTL of %llu s (or the DNS record's own TTL if shorter) %llu lookup%s of %llu would remain over this run, saving about %s (%.1f%% of the run). Reusing connections (a pool) removes most lookups too.",
 		l->name, (unsigned long long)(LOOKUP_TTL_NS / 1000000000ull),
 		(unsigned long long)keep, keep == 1 ? "" : "s", (unsigned long long)l->count,
 		pst_fmt_ns(saved, a, sizeof(a)), share_of(saved, n->duration_ns) * 100);
-	if (!f->title || !f->advice || ev_str(f, "name", l->name))
+	if (!f->title || !f->advice || pst_ev_str(f, "name", l->name))
 		return -ENOMEM;
-	ev_int(f, "count", l->count);
-	ev_int(f, "repeats", l->count - 1);
-	ev_int(f, "total_ns", l->total_ns);
-	ev_int(f, "ttl_s", LOOKUP_TTL_NS / 1000000000ull);
-	ev_int(f, "saved_ns", saved);
+	pst_ev_int(f, "count", l->count);
+	pst_ev_int(f, "repeats", l->count - 1);
+	pst_ev_int(f, "total_ns", l->total_ns);
+	pst_ev_int(f, "ttl_s", LOOKUP_TTL_NS / 1000000000ull);
+	pst_ev_int(f, "saved_ns", saved);
 	return 0;
 }
 
@@ -311,21 +271,21 @@ static int rule_chatty(const struct pst_net *n, const struct pst_net_endpoint *e
 		per * (double)e->bursts);
 	if (!f)
 		return -ENOMEM;
-	f->title = xasprintf("%.1f sends per %s on %s, %.0f bytes each on average", per,
+	f->title = pst_xasprintf("%.1f sends per %s on %s, %.0f bytes each on average", per,
 			     e->role == PST_NET_SERVER ? "answer" : "request", e->name, avg);
-	f->advice = xasprintf(
+	f->advice = pst_xasprintf(
 		"Build each %s in a buffer and send it with one call (one send, or writev of the pieces; TCP_CORK around the writes also works): %s send calls of %s would become %s, saving about %s of system-call time, and the peer gets whole messages instead of small segments.",
 		e->role == PST_NET_SERVER ? "answer" : "request",
 		pst_fmt_count((double)e->burst_sends, a, sizeof(a)), e->name,
 		pst_fmt_count((double)e->bursts, b, sizeof(b)), pst_fmt_ns(saved, c, sizeof(c)));
-	if (!f->title || !f->advice || ev_str(f, "endpoint", e->name))
+	if (!f->title || !f->advice || pst_ev_str(f, "endpoint", e->name))
 		return -ENOMEM;
-	ev_int(f, "bursts", e->bursts);
-	ev_int(f, "sends", e->burst_sends);
-	ev_real(f, "sends_per_burst", per);
-	ev_int(f, "max_sends_per_burst", e->max_burst);
-	ev_real(f, "bytes_per_send", avg);
-	ev_int(f, "saved_ns", saved);
+	pst_ev_int(f, "bursts", e->bursts);
+	pst_ev_int(f, "sends", e->burst_sends);
+	pst_ev_real(f, "sends_per_burst", per);
+	pst_ev_int(f, "max_sends_per_burst", e->max_burst);
+	pst_ev_real(f, "bytes_per_send", avg);
+	pst_ev_int(f, "saved_ns", saved);
 	return 0;
 }
 
@@ -366,14 +326,14 @@ static int rule_balance(const struct pst_net *n, const struct pst_net_lookup *l,
 	f = add(out, "uneven-balance", PST_SEV_LOW, (double)total);
 	if (!f)
 		return -ENOMEM;
-	f->title = xasprintf("\"%s\" resolves to %u addresses but %.0f%% of its connections go to one",
+	f->title = pst_xasprintf("\"%s\" resolves to %u addresses but %.0f%% of its connections go to one",
 			     l->name, l->naddrs, share_of(top, total) * 100);
-	f->advice = xasprintf(
+	f->advice = pst_xasprintf(
 		"Connections to \"%s\" split %s. A client that always takes the first address of the lookup loads one server; spread connections over the addresses (round robin, or random choice per connection) if they are meant to share the load.",
 		l->name, split);
-	if (!f->title || !f->advice || ev_str(f, "name", l->name) || ev_str(f, "split", split))
+	if (!f->title || !f->advice || pst_ev_str(f, "name", l->name) || pst_ev_str(f, "split", split))
 		return -ENOMEM;
-	ev_int(f, "connects", total);
+	pst_ev_int(f, "connects", total);
 	return 0;
 }
 

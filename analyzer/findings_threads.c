@@ -54,46 +54,6 @@
 #define LOCK_MEDIUM_SHARE 0.05
 #define LOCK_HIGH_SHARE 0.20
 
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int r;
-
-	va_start(ap, fmt);
-	r = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	return r < 0 ? NULL : s;
-}
-
-static void ev_int(struct pst_finding *f, const char *key, double v)
-{
-	if (f->nev < PST_MAX_EVIDENCE)
-		f->ev[f->nev++] = (struct pst_evidence){ .key = key, .kind = PST_EV_INT,
-							  .i = v > 0 ? (uint64_t)llround(v) : 0 };
-}
-
-static void ev_real(struct pst_finding *f, const char *key, double v)
-{
-	if (f->nev < PST_MAX_EVIDENCE)
-		f->ev[f->nev++] = (struct pst_evidence){ .key = key, .kind = PST_EV_REAL,
-							  .r = round(v * 100) / 100 };
-}
-
-static int ev_str(struct pst_finding *f, const char *key, const char *v)
-{
-	char *s;
-
-	if (f->nev >= PST_MAX_EVIDENCE)
-		return 0;
-	if (!(s = strdup(v)))
-		return -ENOMEM;
-	f->ev[f->nev++] = (struct pst_evidence){ .key = key, .kind = PST_EV_STR, .s = s };
-	return 0;
-}
-
 /* Append a finding and move it behind the last one of its severity or
  * higher, so that the list stays ordered by severity. */
 static struct pst_finding *add(struct pst_findings *out, const char *id, enum pst_severity sev,
@@ -152,9 +112,9 @@ static int rule_churn(const struct pst_threads *th, const struct pst_thr_group *
 	f->score = (double)g->threads;
 	pst_fmt_ns(g->lifetime_p50, lt, sizeof(lt));
 	pst_fmt_short(rate, r, sizeof(r));
-	f->title = xasprintf("%llu short-lived threads started at %s (%s per second)",
+	f->title = pst_xasprintf("%llu short-lived threads started at %s (%s per second)",
 			     (unsigned long long)g->threads, g->routine_name, r);
-	f->advice = xasprintf(
+	f->advice = pst_xasprintf(
 		"%llu threads ran %s, each for %s (median), at most %llu at once; %s of their "
 		"time was on a CPU and the machine has %llu cores. Start a pool of %llu "
 		"thread%s once and hand them the work through a queue instead of a thread per "
@@ -163,15 +123,15 @@ static int rule_churn(const struct pst_threads *th, const struct pst_thr_group *
 		cs >= CPU_BOUND_SHARE ? "most" : "little", (unsigned long long)th->ncpu,
 		(unsigned long long)pool, pool == 1 ? "" : "s",
 		(unsigned long long)(g->threads - pool));
-	if (check(f) || ev_str(f, "start_routine", g->routine_name))
+	if (check(f) || pst_ev_str(f, "start_routine", g->routine_name))
 		return -ENOMEM;
-	ev_int(f, "threads", (double)g->threads);
-	ev_int(f, "peak_concurrent", (double)g->peak);
-	ev_int(f, "median_lifetime_ns", (double)g->lifetime_p50);
-	ev_real(f, "threads_per_second", rate);
-	ev_real(f, "cpu_share", cs);
-	ev_int(f, "cores", (double)th->ncpu);
-	ev_int(f, "pool_size", (double)pool);
+	pst_ev_int(f, "threads", (double)g->threads);
+	pst_ev_int(f, "peak_concurrent", (double)g->peak);
+	pst_ev_int(f, "median_lifetime_ns", (double)g->lifetime_p50);
+	pst_ev_real(f, "threads_per_second", rate);
+	pst_ev_real(f, "cpu_share", cs);
+	pst_ev_int(f, "cores", (double)th->ncpu);
+	pst_ev_int(f, "pool_size", (double)pool);
 	return 0;
 }
 
@@ -198,23 +158,23 @@ static int rule_oversized(const struct pst_threads *th, const struct pst_thr_gro
 		return -ENOMEM;
 	f->score = (double)(g->threads - want);
 	pst_fmt_ns(g->idle_ns, it, sizeof(it));
-	f->title = xasprintf("pool of %llu threads at %s is idle %.0f%% of the time",
+	f->title = pst_xasprintf("pool of %llu threads at %s is idle %.0f%% of the time",
 			     (unsigned long long)g->threads, g->routine_name, idle * 100);
-	f->advice = xasprintf(
+	f->advice = pst_xasprintf(
 		"The %llu threads of %s waited for work %.0f%% of their lives (%s in condition "
 		"variable and semaphore waits); on average %.2f of them were busy at once. A "
 		"pool of %llu threads would still be idle half of the time: set its size (the "
 		"max_size of the pool) to %llu, or let it shrink when idle.",
 		(unsigned long long)g->threads, g->routine_name, idle * 100, it, avg_busy,
 		(unsigned long long)want, (unsigned long long)want);
-	if (check(f) || ev_str(f, "start_routine", g->routine_name))
+	if (check(f) || pst_ev_str(f, "start_routine", g->routine_name))
 		return -ENOMEM;
-	ev_int(f, "threads", (double)g->threads);
-	ev_real(f, "idle_fraction", idle);
-	ev_real(f, "average_busy_threads", avg_busy);
-	ev_int(f, "idle_ns", (double)g->idle_ns);
-	ev_int(f, "tasks", (double)g->tasks);
-	ev_int(f, "suggested_size", (double)want);
+	pst_ev_int(f, "threads", (double)g->threads);
+	pst_ev_real(f, "idle_fraction", idle);
+	pst_ev_real(f, "average_busy_threads", avg_busy);
+	pst_ev_int(f, "idle_ns", (double)g->idle_ns);
+	pst_ev_int(f, "tasks", (double)g->tasks);
+	pst_ev_int(f, "suggested_size", (double)want);
 	return 0;
 }
 
@@ -238,24 +198,24 @@ static int rule_undersized(const struct pst_threads *th, const struct pst_thr_gr
 		return -ENOMEM;
 	f->score = sat;
 	pst_fmt_ns(g->saturated_ns, st, sizeof(st));
-	f->title = xasprintf("all %llu threads of %s busy while other threads wait (%.0f%% of "
+	f->title = pst_xasprintf("all %llu threads of %s busy while other threads wait (%.0f%% of "
 			     "the time)",
 			     (unsigned long long)g->peak, g->routine_name, sat * 100);
-	f->advice = xasprintf(
+	f->advice = pst_xasprintf(
 		"For %s (%.0f%% of the time the group ran) every thread of %s was busy while "
 		"other threads waited for them; its threads were busy %.0f%% of their lives and "
 		"the machine has %llu cores. Grow the pool to %llu threads (its min_size and "
 		"max_size), or split the work into more tasks.",
 		st, sat * 100, g->routine_name, g->busy_fraction * 100,
 		(unsigned long long)th->ncpu, (unsigned long long)want);
-	if (check(f) || ev_str(f, "start_routine", g->routine_name))
+	if (check(f) || pst_ev_str(f, "start_routine", g->routine_name))
 		return -ENOMEM;
-	ev_int(f, "threads", (double)g->peak);
-	ev_real(f, "saturated_fraction", sat);
-	ev_real(f, "busy_fraction", g->busy_fraction);
-	ev_real(f, "cpu_share", cs);
-	ev_int(f, "cores", (double)th->ncpu);
-	ev_int(f, "suggested_size", (double)want);
+	pst_ev_int(f, "threads", (double)g->peak);
+	pst_ev_real(f, "saturated_fraction", sat);
+	pst_ev_real(f, "busy_fraction", g->busy_fraction);
+	pst_ev_real(f, "cpu_share", cs);
+	pst_ev_int(f, "cores", (double)th->ncpu);
+	pst_ev_int(f, "suggested_size", (double)want);
 	return 0;
 }
 
@@ -303,24 +263,24 @@ static int rule_lock(const struct pst_threads *th, const struct pst_lock *l,
 			      i ? "; " : "", s, pst_fmt_ns(l->top[i].wait_ns, t, sizeof(t)),
 			      (unsigned long long)l->top[i].count);
 	}
-	f->title = xasprintf("threads waited %s for the %s first used at %s", w,
+	f->title = pst_xasprintf("threads waited %s for the %s first used at %s", w,
 			     pst_lock_kind_name(l->kind), name);
-	f->advice = xasprintf(
+	f->advice = pst_xasprintf(
 		"The %s at 0x%llx was contended in %llu of %llu acquisitions; threads waited "
 		"%s for it in all (%.1f%% of all threads' time), at most %s at once. Waited "
 		"for from: %s. %s",
 		pst_lock_kind_name(l->kind), (unsigned long long)l->addr,
 		(unsigned long long)l->contended, (unsigned long long)l->acquisitions, w,
 		l->wait_share * 100, mx, stacks[0] ? stacks : "(no stack)", lock_advice(l));
-	if (check(f) || ev_str(f, "lock", name))
+	if (check(f) || pst_ev_str(f, "lock", name))
 		return -ENOMEM;
-	ev_int(f, "acquisitions", (double)l->acquisitions);
-	ev_int(f, "contended", (double)l->contended);
-	ev_int(f, "wait_ns", (double)l->wait_ns);
-	ev_int(f, "max_wait_ns", (double)l->max_wait_ns);
-	ev_real(f, "wait_share", l->wait_share);
+	pst_ev_int(f, "acquisitions", (double)l->acquisitions);
+	pst_ev_int(f, "contended", (double)l->contended);
+	pst_ev_int(f, "wait_ns", (double)l->wait_ns);
+	pst_ev_int(f, "max_wait_ns", (double)l->max_wait_ns);
+	pst_ev_real(f, "wait_share", l->wait_share);
 	if (l->kind == PST_WAIT_WRLOCK)
-		ev_int(f, "reads", (double)l->reads);
+		pst_ev_int(f, "reads", (double)l->reads);
 	(void)th;
 	return 0;
 }
