@@ -14,7 +14,9 @@ struct pst_config pst_cfg = { .sample_bytes = 512 * 1024, .follow_exec = true,
 __thread struct pst_tls pst_tls;
 static pid_t traced_pid;
 
-static uint64_t env_u64(const char *name, uint64_t def)
+/* A number from the environment; def when unset or not a number, or when
+ * it is 0 and zero_ok is false. */
+static uint64_t env_u64(const char *name, uint64_t def, bool zero_ok)
 {
 	const char *v = getenv(name);
 	char *end;
@@ -23,7 +25,7 @@ static uint64_t env_u64(const char *name, uint64_t def)
 	if (!v || !*v)
 		return def;
 	n = strtoull(v, &end, 10);
-	return *end || !n ? def : n;
+	return *end || (!n && !zero_ok) ? def : n;
 }
 
 static void read_config(void)
@@ -34,8 +36,8 @@ static void read_config(void)
 
 	pst_cfg.full = full && *full && strcmp(full, "0");
 	pst_cfg.follow_exec = !(nofollow && *nofollow && strcmp(nofollow, "0"));
-	pst_cfg.sample_bytes = env_u64("PRESTANDA_SAMPLE_BYTES", pst_cfg.sample_bytes);
-	pst_cfg.flush_ms = env_u64("PRESTANDA_FLUSH_MS", pst_cfg.flush_ms);
+	pst_cfg.sample_bytes = env_u64("PRESTANDA_SAMPLE_BYTES", pst_cfg.sample_bytes, false);
+	pst_cfg.flush_ms = env_u64("PRESTANDA_FLUSH_MS", pst_cfg.flush_ms, true);
 	pst_cfg.stack_cache = !(cache && !strcmp(cache, "0"));
 }
 
