@@ -713,8 +713,8 @@ static int usample_as_sample(const struct pst_trace *t, const uint8_t *pay, uint
 		const struct pst_usample_ref *u = &r->usamples[mid];
 
 		if (u->payload == (uintptr_t)pay) {
-			uint8_t *e = pst_enc_sample(rec, u->ts, t->proc.pid, u->tid, u->stack, 0, 1,
-						    u->flags);
+			uint8_t *e = pst_enc_sample(rec, u->ts, t->proc.pid, u->tid, u->stack, 0,
+						    u->count, u->flags);
 			return cb(PST_REC_SAMPLE, tid, rec + 2, (size_t)(e - rec - 2), arg);
 		}
 		if (u->payload < (uintptr_t)pay)

@@ -104,7 +104,7 @@ static int on_usample(unsigned type, uint64_t tid, const uint8_t *p, size_t len,
 {
 	struct ctx *c = arg;
 	const uint8_t *pay = p, *end = p + len;
-	uint64_t ts, stid, flags, nregs, slen, regs[PST_UNW_NREGS] = { 0 };
+	uint64_t ts, stid, count, flags, nregs, slen, regs[PST_UNW_NREGS] = { 0 };
 	uint64_t frames[MAX_FRAMES];
 	struct pst_usample_ref *r;
 	bool complete = false;
@@ -112,7 +112,8 @@ static int on_usample(unsigned type, uint64_t tid, const uint8_t *p, size_t len,
 
 	(void)type;
 	(void)tid;
-	if (get(&p, end, &ts) || get(&p, end, &stid) || get(&p, end, &flags) ||
+	if (get(&p, end, &ts) || get(&p, end, &stid) || get(&p, end, &count) ||
+	    get(&p, end, &flags) ||
 	    get(&p, end, &nregs))
 		return 0;
 	for (uint64_t i = 0; i < nregs; i++) {
@@ -145,6 +146,7 @@ static int on_usample(unsigned type, uint64_t tid, const uint8_t *p, size_t len,
 	r->payload = (uintptr_t)pay;
 	r->ts = ts;
 	r->tid = stid;
+	r->count = count;
 	r->flags = (flags & PST_SAMPLE_BLOCKED) | PST_SAMPLE_DWARF |
 		   (complete ? 0 : PST_SAMPLE_USER_TRUNCATED);
 	r->stack = depth ? intern(c, frames, (unsigned)depth) : 0;

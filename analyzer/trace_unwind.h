@@ -11,7 +11,7 @@
 /* One unwound USAMPLE, found again by where its payload lies in the mapped file. */
 struct pst_usample_ref {
 	uintptr_t payload;
-	uint64_t ts, tid, stack, flags;
+	uint64_t ts, tid, count, stack, flags;
 };
 
 /* Unwind every USAMPLE of t with DWARF CFI over the trace's modules, adding

@@ -69,8 +69,8 @@ static void regs_of(const ucontext_t *uc, uint64_t *r)
 }
 
 /* Append one USAMPLE; the owner's buffer, entered as pst_rec_enter does. */
-static void put_sample(struct pst_thr *t, uint64_t tid, uint64_t flags, const uint64_t *regs,
-		       const void *stack, size_t len)
+static void put_sample(struct pst_thr *t, uint64_t tid, uint64_t count, uint64_t flags,
+		       const uint64_t *regs, const void *stack, size_t len)
 {
 	size_t need = pst_usample_max(CPU_NREGS, len);
 	uint8_t *p;
@@ -81,7 +81,7 @@ static void put_sample(struct pst_thr *t, uint64_t tid, uint64_t flags, const ui
 		__atomic_add_fetch(&cpu_lost, 1, __ATOMIC_RELAXED);
 		return;
 	}
-	p = pst_enc_usample(t->pos, pst_now(), tid, flags, regs, CPU_NREGS, len);
+	p = pst_enc_usample(t->pos, pst_now(), tid, count, flags, regs, CPU_NREGS, len);
 	memcpy(p, stack, len);
 	t->pos = p + len;
 }
@@ -92,10 +92,9 @@ static void on_sample(int sig, siginfo_t *si, void *ctx)
 {
 	int saved = errno;
 	struct pst_thr *t = pst_self;
-	uint64_t regs[CPU_NREGS], sp, len = 0;
+	uint64_t regs[CPU_NREGS], sp, len = 0, count = 1;
 
 	(void)sig;
-	(void)si;
 	if (!t || pst_guard || t->in_use || !cpu_on) {
 		__atomic_add_fetch(&cpu_lost, 1, __ATOMIC_RELAXED);
 		goto out;
@@ -113,7 +112,11 @@ static void on_sample(int sig, siginfo_t *si, void *ctx)
 	/* only this thread's own stack is known to be mapped above sp */
 	if (t->stack_hi > 1 && sp >= t->stack_lo && sp < t->stack_hi)
 		len = t->stack_hi - sp < STACK_BYTES ? t->stack_hi - sp : STACK_BYTES;
-	put_sample(t, t->tid, 0, regs, (const void *)(uintptr_t)sp, len);
+	/* CPU timers expire on the scheduler's tick: past its rate (often
+	 * 250 Hz) expirations merge, and the sample stands for all of them */
+	if (si->si_code == SI_TIMER && si->si_overrun > 0)
+		count += si->si_overrun < 1000 ? (uint64_t)si->si_overrun : 1000;
+	put_sample(t, t->tid, count, 0, regs, (const void *)(uintptr_t)sp, len);
 leave:
 	barrier();
 	t->in_use = 0;
@@ -262,7 +265,7 @@ static void sample_blocked(struct pst_thr *self, const struct target *tg, uint64
 	regs[16] = pc;
 #endif
 	if (pst_rec_enter(self))
-		put_sample(self, tg->tid, PST_SAMPLE_BLOCKED, regs, copy,
+		put_sample(self, tg->tid, 1, PST_SAMPLE_BLOCKED, regs, copy,
 			   got > 0 ? (size_t)got : 0);
 	pst_rec_leave(self);
 	pst_guard = 1;
