@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Wall-time overhead of prestanda (sampled, --full) and heaptrack vs bare runs: medians of RUNS (default 5), trace sizes.
+# Wall-time overhead of prestanda (sampled, --full, --cpu) and heaptrack vs bare runs: medians of RUNS (default 5), trace sizes.
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -12,7 +12,7 @@ P=build/prestanda
 	echo "bench: build first (make all)" >&2
 	exit 1
 }
-make -s build/targets/bench_malloc build/targets/bench_threads build/targets/bench_locks
+make -s build/targets/bench_malloc build/targets/bench_threads build/targets/bench_locks build/targets/bench_cpu
 
 tmp=$(mktemp -d /tmp/pst-bench.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT INT TERM
@@ -30,6 +30,7 @@ run_mode() {
 	bare) set -- "$@" ;;
 	sampled) set -- "$P" run -o "$tmp/out/p.%p.trace" -- "$@" ;;
 	full) set -- "$P" run --full -o "$tmp/out/p.%p.trace" -- "$@" ;;
+	cpu99) set -- "$P" run --cpu -o "$tmp/out/p.%p.trace" -- "$@" ;;
 	heaptrack) set -- heaptrack -o "$tmp/out/heaptrack" "$@" ;;
 	esac
 	if ! "$@" <"$input" >"$tmp/log" 2>&1; then
@@ -43,7 +44,7 @@ run_mode() {
 bench() {
 	name=$1 input=$2
 	shift 2
-	for mode in bare sampled full heaptrack; do
+	for mode in ${MODES:-bare sampled full heaptrack}; do
 		[ "$mode" = heaptrack ] && [ "$have_heaptrack" = 0 ] && continue
 		: >"$tmp/times"
 		i=0
@@ -71,6 +72,8 @@ bench bench_malloc /dev/null build/targets/bench_malloc
 bench "sqlite3(${ROWS}rows)" "$tmp/workload.sql" "$(command -v sqlite3)" -batch -init /dev/null :memory:
 bench bench_threads-2 /dev/null build/targets/bench_threads 2
 bench bench_threads-8 /dev/null build/targets/bench_threads 8
+# CPU samples (`run --cpu`, 99 Hz) on fixed CPU-bound work, 2 threads
+MODES="bare cpu99" bench bench_cpu-2thr /dev/null build/targets/bench_cpu 3
 echo >&2
 
 awk '
