@@ -36,7 +36,7 @@ static void run_usage(FILE *f)
 	      "examples:\n"
 	      "  prestanda run -- sqlite3 :memory: < work.sql\n"
 	      "  prestanda run --full -o /tmp/%e.%p.trace -- ./server --port 8080\n"
-	      "  prestanda run --cpu -- ./build/tests\n"
+	      "  prestanda run --cpu -- ./server --port 8080\n"
 	      "  prestanda run --cpu=999 --cpu-clock=wall -- ./server\n",
 	      f);
 }
