@@ -579,6 +579,8 @@ static int aggregate(struct state *s)
 			c->truncated += r->count;
 		if (r->flags & PST_SAMPLE_KERNEL_LOST)
 			c->kernel_lost += r->count;
+		if (r->flags & PST_SAMPLE_BLOCKED)
+			c->blocked_samples += r->count;
 		dc[ndc++] = (struct depth_count){ r->depth, r->count };
 		if (!r->depth)
 			continue;
@@ -793,6 +795,7 @@ json_t *pst_cpu_json(const struct pst_cpu *c, size_t top)
 
 	json_object_set_new(o, "source", json_string(c->source == PST_CPU_EBPF ? "ebpf" : "preload"));
 	json_object_set_new(o, "hz", ju64(c->hz));
+	json_object_set_new(o, "clock", json_string(c->flags & PST_CPU_WALL ? "wall" : "cpu"));
 	json_object_set_new(o, "samples", ju64(c->samples));
 	json_object_set_new(o, "truncated_stacks", ju64(c->truncated));
 	json_object_set_new(o, "duration_ns", ju64(c->duration_ns));
@@ -801,6 +804,7 @@ json_t *pst_cpu_json(const struct pst_cpu *c, size_t top)
 	json_object_set_new(o, "host_wide", json_boolean(c->flags & PST_CPU_HOST_WIDE));
 	json_object_set_new(o, "kernel_stacks_lost", ju64(c->kernel_lost));
 	json_object_set_new(o, "lost_events", ju64(c->lost_events));
+	json_object_set_new(o, "blocked_samples", ju64(c->blocked_samples));
 	json_object_set_new(o, "median_stack_depth", ju64(c->median_depth));
 	for (size_t i = 0; i < nf; i++) {
 		const struct pst_cpu_fn *f = &c->fns[i];
@@ -980,13 +984,20 @@ void pst_cpu_text(FILE *out, const struct pst_cpu *c, size_t top)
 	if (!c || !c->present)
 		return;
 	fprintf(out, "\nCPU (%s, %" PRIu64 " Hz, %s unwinding)\n",
-		c->source == PST_CPU_EBPF ? "eBPF" : "preload timers", c->hz,
+		c->source == PST_CPU_EBPF ? "eBPF" :
+		c->flags & PST_CPU_WALL ? "preload, wall clock" :
+					  "preload timers",
+		c->hz,
 		c->flags & PST_CPU_DWARF ? "DWARF" : "frame-pointer");
 	fprintf(out, "  samples      %" PRIu64 " in %s; %" PRIu64 " stacks truncated (%.1f%%)",
 		c->samples, pst_fmt_ns(c->duration_ns, a, sizeof(a)), c->truncated,
 		pct(c->truncated, c->samples));
-	if (c->lost_events)
+	if (c->lost_events && c->source == PST_CPU_EBPF)
 		fprintf(out, "; %" PRIu64 " stack copies dropped (frame pointers used)", c->lost_events);
+	else if (c->lost_events)
+		fprintf(out, "; %" PRIu64 " samples dropped (taken inside the profiler)", c->lost_events);
+	if (c->blocked_samples)
+		fprintf(out, "; %" PRIu64 " of blocked threads", c->blocked_samples);
 	fprintf(out, "\n  stack depth  median %" PRIu64 " frames\n", c->median_depth);
 	each_finding(c, print_finding, out);
 	if (c->nfns) {

@@ -40,6 +40,7 @@ struct pst_cpu {
 	bool present; /* the trace has CPU records */
 	uint64_t source, hz, flags, stack_bytes;
 	uint64_t samples, truncated, kernel_lost;
+	uint64_t blocked_samples; /* wall clock: samples of threads blocked in the kernel */
 	uint64_t duration_ns, lost_events;
 	uint64_t median_depth;
 	struct pst_cpu_fn *fns; /* by self, then total, descending */

@@ -28,10 +28,16 @@ static void run_usage(FILE *f)
 	      "  -o, --output PAT    trace path; %p pid, %h host, %e program name\n"
 	      "                      (default prestanda.%e.%p.trace)\n"
 	      "  --no-follow         do not trace the programs PROGRAM execs\n"
+	      "  --cpu[=HZ]          sample CPU stacks of every thread HZ times per second of\n"
+	      "                      its CPU time (default 99), no root needed\n"
+	      "  --cpu-clock=CLOCK   cpu (default): on-CPU time; wall: wall-clock time, blocked\n"
+	      "                      threads too\n"
 	      "\n"
 	      "examples:\n"
 	      "  prestanda run -- sqlite3 :memory: < work.sql\n"
-	      "  prestanda run --full -o /tmp/%e.%p.trace -- ./server --port 8080\n",
+	      "  prestanda run --full -o /tmp/%e.%p.trace -- ./server --port 8080\n"
+	      "  prestanda run --cpu -- ./server --port 8080\n"
+	      "  prestanda run --cpu=999 --cpu-clock=wall -- ./server\n",
 	      f);
 }
 
@@ -196,12 +202,15 @@ int pst_cmd_run(int argc, char **argv)
 		{ "sample-bytes", required_argument, NULL, 's' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "no-follow", no_argument, NULL, 'n' },
+		{ "cpu", optional_argument, NULL, 'c' },
+		{ "cpu-clock", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	char lib[PATH_MAX], manifest[] = "/tmp/prestanda-run.XXXXXX";
 	const char *output = "prestanda.%e.%p.trace";
 	unsigned long long sample = 0;
+	char cpu_hz[16] = "";
 	int c, fd, rc;
 	pid_t pid;
 
@@ -217,6 +226,26 @@ int pst_cmd_run(int argc, char **argv)
 			break;
 		case 'o': output = optarg; break;
 		case 'n': setenv("PRESTANDA_NO_FOLLOW", "1", 1); break;
+		case 'c': {
+			char *end;
+			unsigned long hz = optarg ? strtoul(optarg, &end, 10) : 99;
+
+			if (optarg && (*end || !hz || hz > 10000)) {
+				fprintf(stderr, "prestanda: --cpu: '%s' is not a rate from 1 to 10000 Hz\n",
+					optarg);
+				return 2;
+			}
+			snprintf(cpu_hz, sizeof(cpu_hz), "%lu", hz);
+			break;
+		}
+		case 'C':
+			if (strcmp(optarg, "cpu") && strcmp(optarg, "wall")) {
+				fprintf(stderr, "prestanda: --cpu-clock: '%s' is neither cpu nor wall\n",
+					optarg);
+				return 2;
+			}
+			setenv("PRESTANDA_CPU_CLOCK", optarg, 1);
+			break;
 		case 'h': run_usage(stdout); return 0;
 		default: run_usage(stderr); return 2;
 		}
@@ -236,6 +265,10 @@ int pst_cmd_run(int argc, char **argv)
 		snprintf(v, sizeof(v), "%llu", sample);
 		setenv("PRESTANDA_SAMPLE_BYTES", v, 1);
 	}
+	if (getenv("PRESTANDA_CPU_CLOCK") && !*cpu_hz)
+		strcpy(cpu_hz, "99"); /* --cpu-clock alone asks for CPU samples too */
+	if (*cpu_hz)
+		setenv("PRESTANDA_CPU", cpu_hz, 1);
 	check_program(argv[optind]);
 	fd = mkstemp(manifest);
 	if (fd < 0) {

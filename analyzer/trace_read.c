@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "trace_read.h"
+#include "trace_unwind.h"
 
 /*
  * Policy on damage: the scan stops at the first record that does not decode
@@ -61,6 +62,8 @@ struct pst_reader {
 	uint64_t max_ts; /* largest event ts seen by the scan */
 	size_t first_off;  /* the first record after PROCESS */
 	size_t valid_end;  /* where the scan stopped: the damage, or the file's end */
+	struct pst_usample_ref *usamples; /* USAMPLEs unwound, read as SAMPLEs */
+	size_t nusamples;
 };
 
 static void set_msg(char *buf, size_t len, const char *fmt, ...)
@@ -697,9 +700,34 @@ int pst_trace_next(struct pst_trace *t, struct pst_event *ev)
 	return 1;
 }
 
+/* An unwound USAMPLE given as the SAMPLE it stands for. */
+static int usample_as_sample(const struct pst_trace *t, const uint8_t *pay, uint64_t tid,
+			     pst_record_fn cb, void *arg)
+{
+	const struct pst_reader *r = t->r;
+	size_t lo = 0, hi = r->nusamples;
+	uint8_t rec[PST_CPU_EVENT_MAX];
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct pst_usample_ref *u = &r->usamples[mid];
+
+		if (u->payload == (uintptr_t)pay) {
+			uint8_t *e = pst_enc_sample(rec, u->ts, t->proc.pid, u->tid, u->stack, 0,
+						    u->count, u->flags);
+			return cb(PST_REC_SAMPLE, tid, rec + 2, (size_t)(e - rec - 2), arg);
+		}
+		if (u->payload < (uintptr_t)pay)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
 /* Inner records of one block, up to the end of valid data. */
-static int foreach_inner(const uint8_t *p, const uint8_t *end, uint64_t tid, unsigned lo,
-			 unsigned hi, pst_record_fn cb, void *arg)
+static int foreach_inner(const struct pst_trace *t, const uint8_t *p, const uint8_t *end,
+			 uint64_t tid, unsigned lo, unsigned hi, pst_record_fn cb, void *arg)
 {
 	const uint8_t *pay;
 	uint64_t len;
@@ -709,6 +737,12 @@ static int foreach_inner(const uint8_t *p, const uint8_t *end, uint64_t tid, uns
 	for (; p < end; p = pay + len) {
 		if (read_frame(p, end, &type, &pay, &len) != FRAME_OK)
 			return 0;
+		if (type == PST_REC_USAMPLE && t->r->usamples) {
+			if (PST_REC_SAMPLE >= lo && PST_REC_SAMPLE <= hi &&
+			    (rc = usample_as_sample(t, pay, tid, cb, arg)))
+				return rc;
+			continue;
+		}
 		if (type >= lo && type <= hi && (rc = cb(type, tid, pay, (size_t)len, arg)))
 			return rc;
 	}
@@ -732,7 +766,7 @@ int pst_trace_foreach(const struct pst_trace *t, unsigned lo, unsigned hi, pst_r
 			const uint8_t *p = pay;
 			if (get_u(&p, pay + len, &tid) || get_u(&p, pay + len, &base))
 				break;
-			rc = foreach_inner(p, pay + len, tid, lo, hi, cb, arg);
+			rc = foreach_inner(t, p, pay + len, tid, lo, hi, cb, arg);
 			if (rc)
 				return rc;
 		}
@@ -743,7 +777,7 @@ int pst_trace_foreach(const struct pst_trace *t, unsigned lo, unsigned hi, pst_r
 		FRAME_OK && type == PST_REC_BLOCK) {
 		const uint8_t *p = pay;
 		if (!get_u(&p, end, &tid) && !get_u(&p, end, &base))
-			return foreach_inner(p, end, tid, lo, hi, cb, arg);
+			return foreach_inner(t, p, end, tid, lo, hi, cb, arg);
 	}
 	return 0;
 }
@@ -800,6 +834,7 @@ void pst_trace_close(struct pst_trace *t)
 	if (t->r) {
 		if (t->r->map)
 			munmap((void *)t->r->map, t->r->size);
+		free(t->r->usamples);
 		free(t->r->blocks);
 		free(t->r->streams);
 		free(t->r->heap);
@@ -901,7 +936,8 @@ int pst_trace_open(const char *path, struct pst_trace **out, char *err, size_t e
 	t->r->first_off = off;
 	scan_records(t, off);
 	t->r->valid_end = t->error_offset ? (size_t)t->error_offset : t->r->size;
-	if (sort_stacks(t) || build_streams(t->r)) {
+	if (sort_stacks(t) || build_streams(t->r) ||
+	    pst_trace_unwind(t, &t->r->usamples, &t->r->nusamples)) {
 		set_msg(err, errlen, "%s: out of memory", path);
 		goto fail;
 	}

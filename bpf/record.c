@@ -26,6 +26,7 @@
 #include "profile.h"
 #include "profile.skel.h"
 #include "record.h"
+#include "unwind.h"
 
 /* Exit status when this system cannot record (no root, no BTF, a kernel
  * that refuses): tests skip on it. */
@@ -220,6 +221,26 @@ static void write_modules(struct recorder *r, struct proc *p, const struct pst_p
 	}
 }
 
+/* x86-64 DWARF register numbers 0..16 (rax, rdx, rcx, rbx, rsi, rdi, rbp,
+ * rsp, r8..r15, rip) as indexes into struct pt_regs. */
+static const int dwarf_to_ptregs[PST_UNW_NREGS] = { 10, 12, 11, 5, 13, 14, 4, 19, 9,
+						    8,  7,  6,  3, 2, 1,  0, 16 };
+
+static struct pst_unwinder *proc_unwinder(const struct proc *p)
+{
+	struct pst_unw_module *m = calloc(p->nmods ? p->nmods : 1, sizeof(*m));
+	struct pst_unwinder *u;
+
+	if (!m)
+		return NULL;
+	for (int i = 0; i < p->nmods; i++)
+		m[i] = (struct pst_unw_module){ p->mods[i].bias, p->mods[i].lo, p->mods[i].hi,
+						p->mods[i].path };
+	u = pst_unwinder_new(p->pid, m, p->nmods);
+	free(m);
+	return u;
+}
+
 /* Read the process's maps (again); keep what we had if it is gone. */
 static void proc_snapshot(struct recorder *r, struct proc *p)
 {
@@ -250,7 +271,7 @@ static void proc_snapshot(struct recorder *r, struct proc *p)
 		pst_procmaps_free(old, nold);
 	}
 	pst_unwinder_free(p->uw);
-	p->uw = r->o->fp_only ? NULL : pst_unwinder_new(p->pid, p->mods, p->nmods);
+	p->uw = r->o->fp_only ? NULL : proc_unwinder(p);
 }
 
 static struct proc *proc_get(struct recorder *r, pid_t pid)
@@ -399,10 +420,14 @@ static bool may_refresh(const struct proc *p, uint64_t ts)
 static int unwind(struct proc *p, const struct pst_bpf_sample *e, uint64_t *frames,
 		  bool *complete)
 {
+	uint64_t regs[PST_UNW_NREGS];
+
 	*complete = false;
 	if (!p || !p->uw)
 		return 0;
-	return pst_unwind(p->uw, (pid_t)e->h.tid, (const uint64_t *)e->regs, e->stack,
+	for (int i = 0; i < PST_UNW_NREGS; i++)
+		regs[i] = e->regs[dwarf_to_ptregs[i]];
+	return pst_unwind(p->uw, (pid_t)e->h.tid, regs, e->stack,
 			  e->h.stack_len > PST_BPF_STACK_BYTES ? PST_BPF_STACK_BYTES :
 								   e->h.stack_len,
 			  frames, PST_BPF_MAX_DEPTH, complete);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Internal interfaces of `prestanda record`: process maps, DWARF unwinding, kernel symbols, the trace writer. */
+/* Internal interfaces of `prestanda record`: process maps, kernel symbols, the trace writer. */
 #ifndef PST_RECORD_H
 #define PST_RECORD_H
 
@@ -20,24 +20,6 @@ struct pst_pmod {
  * Returns how many (in *out, to pst_procmaps_free), or -errno. */
 int pst_procmaps_read(pid_t pid, struct pst_pmod **out);
 void pst_procmaps_free(struct pst_pmod *m, int n);
-
-/* unwind.c: offline DWARF unwinding of copied user stacks, one unwinder per process. */
-struct pst_unwinder;
-
-/* An unwinder for pid over its objects mods (copied); NULL on failure. */
-struct pst_unwinder *pst_unwinder_new(pid_t pid, const struct pst_pmod *mods, int n);
-
-/* Walk the stack of a sample: x86-64 pt_regs and len bytes copied from
- * the stack pointer up. Writes up to max frames (frame 0 the interrupted
- * address, then return addresses); *complete tells whether the walk ended
- * at the outermost frame. Returns the depth. */
-int pst_unwind(struct pst_unwinder *u, pid_t tid, const uint64_t *regs, const uint8_t *stack,
-	       size_t len, uint64_t *frames, int max, bool *complete);
-
-/* Whether addr lies in one of the unwinder's objects. */
-bool pst_unwinder_covers(const struct pst_unwinder *u, uint64_t addr);
-
-void pst_unwinder_free(struct pst_unwinder *u);
 
 /* ksyms.c: kernel symbols from /proc/kallsyms. */
 struct pst_ksyms;

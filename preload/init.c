@@ -33,12 +33,16 @@ static void read_config(void)
 	const char *full = getenv("PRESTANDA_FULL");
 	const char *nofollow = getenv("PRESTANDA_NO_FOLLOW");
 	const char *cache = getenv("PRESTANDA_STACK_CACHE");
+	const char *cpu_clock = getenv("PRESTANDA_CPU_CLOCK");
 
 	pst_cfg.full = full && *full && strcmp(full, "0");
 	pst_cfg.follow_exec = !(nofollow && *nofollow && strcmp(nofollow, "0"));
 	pst_cfg.sample_bytes = env_u64("PRESTANDA_SAMPLE_BYTES", pst_cfg.sample_bytes, false);
 	pst_cfg.flush_ms = env_u64("PRESTANDA_FLUSH_MS", pst_cfg.flush_ms, true);
 	pst_cfg.stack_cache = !(cache && !strcmp(cache, "0"));
+	pst_cfg.cpu_hz = env_u64("PRESTANDA_CPU", 0);
+	pst_cfg.cpu_wall = cpu_clock && !strcmp(cpu_clock, "wall");
+	pst_cfg.cpu_signal = (int)env_u64("PRESTANDA_CPU_SIGNAL", 0);
 }
 
 /* --no-follow: programs this one execs run without the preload. Only our
@@ -102,6 +106,7 @@ static void fork_child(void)
 	else
 		pst_state = PST_OFF;
 	pst_timer_after_fork();
+	pst_cpu_after_fork();
 	pst_guard = guard;
 }
 
@@ -150,6 +155,7 @@ void pst_finish(uint64_t reason)
 
 	if (pst_state != PST_ON || getpid() != traced_pid)
 		return;
+	pst_cpu_finish(reason == PST_END_EXEC);
 	pst_locks_emit();
 	pst_net_flush_all();
 	pst_guard = 1;
@@ -175,6 +181,7 @@ __attribute__((constructor)) static void pst_ctor(void)
 	if (pst_state == PST_UNINIT)
 		pst_init();
 	pst_timer_start();
+	pst_cpu_start();
 }
 
 __attribute__((destructor)) static void pst_dtor(void)

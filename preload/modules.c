@@ -165,6 +165,14 @@ void pst_modules_cover(struct pst_thr *t, const uint64_t *frames, unsigned depth
 	pthread_mutex_unlock(&mods_lock);
 }
 
+/* CPU samples: their frames are only known once unwound, offline. */
+void pst_modules_write_new(struct pst_thr *t)
+{
+	uint64_t nowhere = 0;
+
+	pst_modules_cover(t, &nowhere, 1);
+}
+
 void pst_modules_dirty(void)
 {
 	__atomic_store_n(&mods_dirty, true, __ATOMIC_RELAXED);

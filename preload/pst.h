@@ -78,6 +78,7 @@ struct pst_thr {
 	struct pst_thr *next;    /* registry */
 	struct pst_lock_slot lslot[PST_LOCK_SLOTS];
 	int thr_ended;           /* hook_pthread.c: THR_END written */
+	int cpu_timer;           /* cpu_prof.c: the thread's timer id + 1; 0 none */
 	uint8_t buf[PST_BUF_SIZE];
 };
 
@@ -88,6 +89,9 @@ struct pst_config {
 	uint64_t sample_bytes;  /* mean sampling interval in bytes */
 	bool stack_cache;       /* reuse checked stacks (PRESTANDA_STACK_CACHE=0: unwind always) */
 	uint64_t flush_ms;      /* buffers are written at least this often; 0: only when full */
+	uint64_t cpu_hz;        /* CPU samples per second of each thread; 0: off */
+	bool cpu_wall;          /* sample wall-clock time, blocked threads too */
+	int cpu_signal;         /* the timers' signal; 0: a free real-time signal */
 };
 
 /* Process-wide state, set once at init (init.c). */
@@ -307,6 +311,7 @@ uint32_t pst_stack_capture(struct pst_thr *t); /* unwind, dedup, emit STACK if n
 uint32_t pst_stack_capture_at(struct pst_thr *t, const void *cfa);
 void pst_stacks_reset(void);            /* forked child: ids start over */
 void pst_stacks_lock(bool lock);
+void pst_stack_bounds(struct pst_thr *t); /* stack_lo, stack_hi of the calling thread */
 
 /* modules.c */
 void pst_modules_init(void);            /* own text range; does not write */
@@ -314,6 +319,7 @@ bool pst_modules_own(uint64_t addr);    /* addr is inside libprestanda.so */
 /* write MODULE records so that every frame lies in a written module */
 void pst_modules_cover(struct pst_thr *t, const uint64_t *frames, unsigned depth);
 void pst_modules_dirty(void);           /* after dlclose: rescan on next need */
+void pst_modules_write_new(struct pst_thr *t); /* every loaded object not written yet */
 void pst_modules_lock(bool lock);
 void pst_modules_reset(void);           /* forked child: write them all again */
 
@@ -321,6 +327,14 @@ void pst_modules_reset(void);           /* forked child: write them all again */
 void pst_timer_start(void);             /* from the constructor */
 void pst_timer_after_fork(void);        /* the child has no timer thread: start one */
 void pst_timer_main_exited(void);       /* pthread_exit from main: the timer must not outlive the program */
+
+/* cpu_prof.c: CPU samples (`prestanda run --cpu`) */
+void pst_cpu_start(void);               /* from the constructor: handler, first thread, CONFIG */
+void pst_cpu_thread_start(struct pst_thr *t); /* a thread registered: arm its timer */
+void pst_cpu_thread_exit(struct pst_thr *t);  /* its last destructor round: delete it */
+void pst_cpu_tick(void);                /* timer thread: write newly loaded modules */
+void pst_cpu_finish(bool exec);         /* before the last flush: STATS; exec: stop, drain */
+void pst_cpu_after_fork(void);          /* child: CONFIG to its trace, re-arm, sampler */
 
 /* crash.c */
 void pst_crash_install(void);           /* fatal signals flush before the process dies */

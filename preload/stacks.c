@@ -79,7 +79,7 @@ uint32_t pst_stack_capture(struct pst_thr *t)
 /* Where return addresses may be read: this thread's own stack. A program
  * that runs on stacks of its own (coroutines, sigaltstack) gets no cache
  * there, never a read of memory that may be gone. */
-static void stack_bounds(struct pst_thr *t)
+void pst_stack_bounds(struct pst_thr *t)
 {
 	pthread_attr_t a;
 	void *addr;
@@ -189,7 +189,7 @@ uint32_t pst_stack_capture_at(struct pst_thr *t, const void *cfa_p)
 	uint32_t id;
 
 	if (unlikely(!t->stack_hi))
-		stack_bounds(t);
+		pst_stack_bounds(t);
 	if (cfa <= t->stack_lo || cfa >= t->stack_hi || !pst_cfg.stack_cache)
 		return pst_stack_capture(t);
 	e = scache_slot(t, ra, cfa);

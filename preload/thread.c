@@ -111,6 +111,7 @@ struct pst_thr *pst_thr_slow(void)
 		thr_write_thread(t);
 	pst_rec_leave(t);
 	pst_self = t;
+	pst_cpu_thread_start(t);
 	return t;
 }
 
@@ -190,6 +191,7 @@ static void thr_dtor(void *v)
 		pthread_setspecific(thr_key, t);
 		return;
 	}
+	pst_cpu_thread_exit(t);
 	pst_guard = 1;
 	t->in_use = 1;
 	barrier();

@@ -118,6 +118,7 @@ static void *timer_main(void *arg)
 		timer_sleep(pst_cfg.flush_ms);
 		if (pst_state != PST_ON || pst_out_broken || alone_after_main())
 			break;
+		pst_cpu_tick();
 		pst_thr_flush_pending();
 		write_snapshot(tid);
 	}

@@ -15,7 +15,8 @@ P=$PWD/build/prestanda
 	echo "bench: build first (make all)" >&2
 	exit 1
 }
-make -s build/targets/bench_malloc build/targets/bench_threads build/targets/bench_locks
+make -s build/targets/bench_malloc build/targets/bench_threads build/targets/bench_locks \
+	build/targets/bench_cpu
 
 tmp=$(mktemp -d /tmp/pst-bench.XXXXXX)
 srv=""
@@ -37,6 +38,7 @@ mode_cmd() {
 	sampled) echo "$P run -o $tmp/out/p.%p.trace --" ;;
 	full) echo "$P run --full -o $tmp/out/p.%p.trace --" ;;
 	heaptrack) echo "heaptrack -o $tmp/out/heaptrack.%p" ;;
+	cpu) echo "$P run --cpu -o $tmp/out/p.%p.trace --" ;;
 	esac
 }
 
@@ -57,13 +59,14 @@ run_once() {
 	[ "$mode" = bare ] || cp -r "$tmp/out" "$tmp/keep.$name.$mode"
 }
 
-# RUNS rounds, each running every mode once: the machine's drift hits all alike.
+# RUNS rounds, each running every mode ($MODES, else all) once: the
+# machine's drift hits all alike.
 bench() {
 	name=$1 input=$2
 	shift 2
 	i=0
 	while [ "$i" -lt "$RUNS" ]; do
-		for m in $modes; do
+		for m in ${MODES:-$modes}; do
 			rm -rf "$tmp/keep.$name.$m"
 			run_once "$name" "$m" "$input" "$@"
 		done
@@ -123,10 +126,11 @@ bench sqlite3 "$tmp/workload.sql" "$(command -v sqlite3)" -batch -init /dev/null
 bench threads2 /dev/null build/targets/bench_threads 2 "$THREADS_TOTAL"
 bench threads8 /dev/null build/targets/bench_threads 8 "$THREADS_TOTAL"
 bench_server
+MODES="bare cpu" bench cpu /dev/null build/targets/bench_cpu 3
 echo >&2
 
-for name in micro sqlite3 threads2 threads8 server; do
-	for m in $modes; do
+for name in micro sqlite3 threads2 threads8 server cpu; do
+	for m in $modes cpu; do
 		grep "^$name $m " "$tmp/runs" >"$tmp/sel" || continue
 		echo "$name $m $(cut -d' ' -f3 "$tmp/sel" | median) $(cut -d' ' -f4 "$tmp/sel" | median)"
 	done
@@ -167,9 +171,13 @@ awk '
 		printf "\n";
 	}' "$tmp/med"
 
+awk '$1 == "cpu" { t[$2] = $3 } END { if (t["bare"])
+	printf "CPU profiling (run --cpu, 99 Hz, 2 busy threads): %.3fx bare [1.03 %s]\n",
+		t["cpu"] / t["bare"], (t["cpu"] / t["bare"] <= 1.03) ? "ok" : "MISS" }' "$tmp/med"
+
 echo
 echo "Trace sizes (bytes, median run):"
-awk '$2 != "bare" { printf "  %-9s %-10s %12d\n", $1, $2, $4 }' "$tmp/med"
+awk '$2 != "bare" && $1 != "cpu" { printf "  %-9s %-10s %12d\n", $1, $2, $4 }' "$tmp/med"
 
 # The analyzer against heaptrack's on the same sqlite3 run: time to read the
 # trace and print the report, and peak memory (heaptrack's interpreter runs

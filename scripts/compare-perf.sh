@@ -1,11 +1,12 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Compare `prestanda record` with `perf record --call-graph dwarf` on one workload: top 10 functions by self, median stack depth.
-# usage: scripts/compare-perf.sh [split|sqlite] [HZ]   (as root, after make)
+# Compare `prestanda record` or `prestanda run --cpu` with `perf record --call-graph dwarf` on one workload: top 10 functions by self, median stack depth.
+# usage: scripts/compare-perf.sh [split|sqlite] [HZ] [record|run]   (as root, after make)
 set -eu
 
 what=${1:-split}
 hz=${2:-99}
+path=${3:-record}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -20,7 +21,7 @@ sqlite)
 	set -- "$tmp/run.sh"
 	;;
 *)
-	echo "usage: $0 [split|sqlite] [HZ]" >&2
+	echo "usage: $0 [split|sqlite] [HZ] [record|run]" >&2
 	exit 2
 	;;
 esac
@@ -33,8 +34,15 @@ perf script -i "$tmp/perf.data" -F ip,sym 2>/dev/null |
 	awk 'NF == 0 { if (n) print n; n = 0; next } { n++ } END { if (n) print n }' |
 	sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }' >"$tmp/perf.depth"
 
-build/prestanda record -F "$hz" -o "$tmp/p.trace" -- "$@" >/dev/null 2>&1
-build/prestanda report --json "$tmp/p.trace" >"$tmp/p.json"
+if [ "$path" = run ]; then
+	# the wrapper script execs sqlite3: its image writes the trace named .1
+	build/prestanda run --cpu="$hz" -o "$tmp/p.%p.trace" -- "$@" >/dev/null 2>&1
+	trace=$(ls -S "$tmp"/p.*.trace* | head -1)
+else
+	build/prestanda record -F "$hz" -o "$tmp/p.trace" -- "$@" >/dev/null 2>&1
+	trace=$tmp/p.trace
+fi
+build/prestanda report --json "$trace" >"$tmp/p.json"
 
 python3 - "$tmp" <<'PY'
 import json, sys

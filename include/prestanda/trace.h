@@ -51,6 +51,7 @@ enum pst_record_type {
 	PST_REC_TASK = 0x54,       /* pid, tid, name (comm) of a sampled thread */
 	PST_REC_KSYM = 0x55,       /* a kernel frame: address, symbol start, name, module */
 	PST_REC_CPU_STATS = 0x56,  /* duration ns, lost samples, lost kernel stacks, lost user stacks */
+	PST_REC_USAMPLE = 0x57,    /* the preload's sample before unwinding: ts, tid, count, flags, registers, stack copy */
 };
 
 /* CPU_CONFIG.source */
@@ -70,6 +71,7 @@ enum pst_cpu_source {
 #define PST_SAMPLE_USER_TRUNCATED 0x1 /* the user stack did not reach its outermost frame */
 #define PST_SAMPLE_KERNEL_LOST 0x2    /* the kernel stack could not be taken */
 #define PST_SAMPLE_DWARF 0x4          /* the user stack was unwound with DWARF CFI */
+#define PST_SAMPLE_BLOCKED 0x8        /* wall clock: the thread was blocked in the kernel */
 
 /* PROCESS flags */
 #define PST_PROC_FULL 0x1 /* every event recorded (else sampled by bytes) */
@@ -282,6 +284,40 @@ static inline uint8_t *pst_enc_sample(uint8_t *p, uint64_t ts, uint64_t pid, uin
 	q = pst_put_varint(q, count);
 	q = pst_put_varint(q, flags);
 	return pst_frame_small(p, q);
+}
+
+/*
+ * USAMPLE: a sample as the preload's signal handler takes it, unwound by the
+ * reader into a SAMPLE of `count` samples (1 + the timer's overruns). regs are x86-64 DWARF registers 0..nregs-1; the stack bytes were
+ * copied from the stack pointer (register 7) up. The caller makes room
+ * pst_usample_max(nregs, stack_len) and copies the stack to the returned
+ * pointer; the record ends stack_len bytes after it.
+ */
+static inline size_t pst_usample_max(unsigned nregs, size_t stack_len)
+{
+	return 1 + PST_VARINT_MAX + (6 + (size_t)nregs) * PST_VARINT_MAX + stack_len;
+}
+
+static inline uint8_t *pst_enc_usample(uint8_t *p, uint64_t ts, uint64_t tid, uint64_t count,
+				       uint64_t flags, const uint64_t *regs, unsigned nregs,
+				       size_t stack_len)
+{
+	size_t len = pst_varint_len(ts) + pst_varint_len(tid) + pst_varint_len(count) +
+		     pst_varint_len(flags) +
+		     pst_varint_len(nregs) + pst_varint_len(stack_len) + stack_len;
+
+	for (unsigned i = 0; i < nregs; i++)
+		len += pst_varint_len(regs[i]);
+	*p++ = PST_REC_USAMPLE;
+	p = pst_put_varint(p, len);
+	p = pst_put_varint(p, ts);
+	p = pst_put_varint(p, tid);
+	p = pst_put_varint(p, count);
+	p = pst_put_varint(p, flags);
+	p = pst_put_varint(p, nregs);
+	for (unsigned i = 0; i < nregs; i++)
+		p = pst_put_varint(p, regs[i]);
+	return pst_put_varint(p, stack_len);
 }
 
 static inline uint8_t *pst_enc_offcpu(uint8_t *p, uint64_t ts, uint64_t pid, uint64_t tid,

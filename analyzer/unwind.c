@@ -2,24 +2,18 @@
 /* Offline DWARF unwinding of a sample's copied user stack with libdw's frame API, as perf does. */
 #include <dwarf.h>
 #include <elfutils/libdwfl.h>
-#include <linux/types.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "profile.h"
-#include "record.h"
-
-/* x86-64 DWARF register numbers 0..16 (rax, rdx, rcx, rbx, rsi, rdi, rbp,
- * rsp, r8..r15, rip) as indexes into struct pt_regs. */
-static const int dwarf_to_ptregs[17] = { 10, 12, 11, 5, 13, 14, 4, 19, 9, 8, 7, 6, 3, 2, 1, 0, 16 };
+#include "unwind.h"
 
 struct pst_unwinder {
 	Dwfl *dwfl;
 	pid_t pid;
 	bool attached;
-	struct pst_pmod *mods; /* ranges only, for pst_unwinder_covers */
+	struct pst_unw_module *mods; /* ranges only, for pst_unwinder_covers */
 	int nmods;
 	/* the sample being unwound */
 	const uint64_t *regs;
@@ -67,11 +61,11 @@ static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *a
 static bool set_initial_registers(Dwfl_Thread *thread, void *arg)
 {
 	struct pst_unwinder *u = arg;
-	Dwarf_Word regs[17];
+	Dwarf_Word regs[PST_UNW_NREGS];
 
-	for (int i = 0; i < 17; i++)
-		regs[i] = u->regs[dwarf_to_ptregs[i]];
-	return dwfl_thread_state_registers(thread, 0, 17, regs);
+	for (int i = 0; i < PST_UNW_NREGS; i++)
+		regs[i] = u->regs[i];
+	return dwfl_thread_state_registers(thread, 0, PST_UNW_NREGS, regs);
 }
 
 static const Dwfl_Thread_Callbacks thread_callbacks = {
@@ -81,7 +75,7 @@ static const Dwfl_Thread_Callbacks thread_callbacks = {
 	.set_initial_registers = set_initial_registers,
 };
 
-struct pst_unwinder *pst_unwinder_new(pid_t pid, const struct pst_pmod *mods, int n)
+struct pst_unwinder *pst_unwinder_new(pid_t pid, const struct pst_unw_module *mods, int n)
 {
 	struct pst_unwinder *u = calloc(1, sizeof(*u));
 
@@ -129,8 +123,8 @@ static int frame_cb(Dwfl_Frame *state, void *arg)
 	return u->depth < u->max ? DWARF_CB_OK : DWARF_CB_ABORT;
 }
 
-int pst_unwind(struct pst_unwinder *u, pid_t tid, const uint64_t *regs, const uint8_t *stack,
-	       size_t len, uint64_t *frames, int max, bool *complete)
+int pst_unwind(struct pst_unwinder *u, pid_t tid, const uint64_t regs[PST_UNW_NREGS],
+	       const uint8_t *stack, size_t len, uint64_t *frames, int max, bool *complete)
 {
 	int rc;
 
@@ -140,18 +134,18 @@ int pst_unwind(struct pst_unwinder *u, pid_t tid, const uint64_t *regs, const ui
 	u->regs = regs;
 	u->stack = stack;
 	u->len = len;
-	u->sp = regs[PST_BPF_REG_SP];
+	u->sp = regs[PST_UNW_SP];
 	u->frames = frames;
 	u->depth = 0;
 	u->max = max;
 	if (!u->attached) {
-		frames[0] = regs[PST_BPF_REG_IP];
+		frames[0] = regs[PST_UNW_IP];
 		return 1;
 	}
 	rc = dwfl_getthread_frames(u->dwfl, tid, frame_cb, u);
 	*complete = rc == 0;
 	if (!u->depth) {
-		frames[0] = regs[PST_BPF_REG_IP];
+		frames[0] = regs[PST_UNW_IP];
 		u->depth = 1;
 	}
 	return u->depth;
