@@ -40,9 +40,9 @@ static void read_config(void)
 	pst_cfg.sample_bytes = env_u64("PRESTANDA_SAMPLE_BYTES", pst_cfg.sample_bytes, false);
 	pst_cfg.flush_ms = env_u64("PRESTANDA_FLUSH_MS", pst_cfg.flush_ms, true);
 	pst_cfg.stack_cache = !(cache && !strcmp(cache, "0"));
-	pst_cfg.cpu_hz = env_u64("PRESTANDA_CPU", 0);
+	pst_cfg.cpu_hz = env_u64("PRESTANDA_CPU", 0, false);
 	pst_cfg.cpu_wall = cpu_clock && !strcmp(cpu_clock, "wall");
-	pst_cfg.cpu_signal = (int)env_u64("PRESTANDA_CPU_SIGNAL", 0);
+	pst_cfg.cpu_signal = (int)env_u64("PRESTANDA_CPU_SIGNAL", 0, false);
 }
 
 /* --no-follow: programs this one execs run without the preload. Only our
