@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,10 @@ const struct pst_metric pst_flame_metrics[] = {
     {"connect-time", "time connecting", "nanoseconds", "connect_time", PST_FAM_NET, false, NULL},
 };
 const size_t pst_flame_nmetrics = sizeof(pst_flame_metrics) / sizeof(*pst_flame_metrics);
+
+/* Folded stacks read back, unless --metric names what their counts are. */
+static const struct pst_metric folded_metric = {
+    "samples", "samples", "count", "samples", PST_FAM_FOLDED, false, NULL};
 
 static const struct pst_metric *metric_find(const char *name)
 {
@@ -416,12 +421,15 @@ static int add_xframes(struct pst_flame *fl, unsigned slot, const struct xframe 
 
 		while (j < nx && xf[j].idx == xf[i].idx)
 			j++;
-		s->locs[s->nlocs++] =
-		    loc_id(fl, slot, &xf[i], j - i < MAX_INLINE ? (int)(j - i) : MAX_INLINE, &err);
+		if (!runtime || !is_profiler_frame(&xf[i].f))
+			s->locs[s->nlocs++] = loc_id(
+			    fl, slot, &xf[i], j - i < MAX_INLINE ? (int)(j - i) : MAX_INLINE, &err);
 		i = j;
 	}
+	/* The profiler's frames in the middle (its thread start wrapper) go too. */
 	for (size_t i = nx; i-- > skip;)
-		s->funcs[s->depth++] = func_id(fl, &xf[i].f, xf[i].kind, &err);
+		if (!runtime || !is_profiler_frame(&xf[i].f))
+			s->funcs[s->depth++] = func_id(fl, &xf[i].f, xf[i].kind, &err);
 	s->value[slot] = v;
 	fl->total[slot] += v;
 	return err;
@@ -863,10 +871,15 @@ static void usage(FILE *f)
 	fputs(
 	    "usage: prestanda flame [options] TRACE\n"
 	    "       prestanda flame [options] BASE.trace NEW.trace    (differential)\n"
+	    "       prestanda flame [options] FOLDED [NEW.FOLDED]\n"
 	    "\n"
 	    "Draw a flame graph of one metric of TRACE, or export its stacks.\n"
+	    "Folded stacks (prestanda's, flamegraph.pl's) are read back too, told from a\n"
+	    "trace by their content; a folded file with two counts a line is a\n"
+	    "differential; --metric then only names what the counts are.\n"
 	    "\n"
-	    "  -m, --metric M     what the widths measure (default: the first one the trace has)\n"
+	    "  -m, --metric M     what the widths measure (default: the first one the trace has:\n"
+	    "                     cpu for a prestanda record trace, alloc-bytes for a memory one)\n"
 	    "  -f, --format F     svg (default), folded, speedscope or pprof\n"
 	    "  -o, --output FILE  write to FILE instead of standard output\n"
 	    "      --normalize    differential: scale BASE to NEW's total before comparing\n"
@@ -875,19 +888,22 @@ static void usage(FILE *f)
 	    "  -h, --help         this help\n"
 	    "\n"
 	    "metrics:\n"
-	    "  cpu            CPU time (eBPF sampling)\n"
+	    "  cpu            CPU time: samples of prestanda record times the period\n"
 	    "  alloc-bytes    bytes allocated\n"
 	    "  alloc-calls    calls to allocation functions\n"
 	    "  peak-bytes     bytes live at the moment the heap peaked\n"
 	    "  leaked-bytes   bytes still allocated at exit\n"
 	    "  temporary      allocations freed before the thread's next allocation\n"
-	    "  off-cpu        time blocked off CPU\n"
-	    "  lock-wait      time waiting for contended locks\n"
-	    "  connect-time   time spent connecting\n"
+	    "  off-cpu        time blocked off CPU (prestanda record --off-cpu)\n"
+	    "  lock-wait      time waiting for contended mutexes, rwlocks and spinlocks,\n"
+	    "                 by the stack that waited\n"
+	    "  connect-time   time established connects took; connections carry no stack,\n"
+	    "                 so each endpoint is a frame under the program\n"
 	    "\n"
 	    "formats:\n"
 	    "  svg         self-contained interactive SVG: click to zoom, Search, Reset zoom\n"
-	    "  folded      `root;...;leaf count` lines for flamegraph.pl and inferno\n"
+	    "  folded      `root;...;leaf count` lines for flamegraph.pl and inferno,\n"
+	    "              kernel frames marked _[k]\n"
 	    "              (`stack count_base count_new` in a differential)\n"
 	    "  speedscope  speedscope's JSON file format\n"
 	    "  pprof       gzipped profile.proto for go tool pprof, Pyroscope and Parca\n"
@@ -900,6 +916,7 @@ static void usage(FILE *f)
 	    "  prestanda flame --format pprof TRACE -o heap.pb.gz && go tool pprof -top "
 	    "heap.pb.gz\n"
 	    "  prestanda flame --normalize base.trace new.trace -o diff.svg\n"
+	    "  prestanda flame host.folded -o host.svg\n"
 	    "\n"
 	    "A differential graph takes widths from NEW and colours growth red and\n"
 	    "shrinkage blue.\n",
@@ -944,12 +961,41 @@ static int open_trace(struct pst_flame *fl, unsigned slot, const char *path, boo
 	return 0;
 }
 
+/* Read folded stacks into slot (both slots when they carry two counts).
+ * Returns 0, 1 when the file cannot be read, 2 when it is not folded stacks. */
+static int open_folded(struct pst_flame *fl, unsigned slot, const char *path)
+{
+	char err[PATH_MAX + 256];
+	bool two;
+	int r = pst_folded_read(fl, slot, path, &two, err, sizeof(err));
+
+	if (r == -ENOMEM)
+		snprintf(err, sizeof(err), "out of memory");
+	if (r) {
+		fprintf(stderr, "prestanda: %s\n", err);
+		return r == -1 ? 2 : 1;
+	}
+	if (two && fl->nslots == 2) {
+		fprintf(stderr,
+			"prestanda: %s: a differential (two counts a line) is drawn on its own\n",
+			path);
+		return 2;
+	}
+	if (two)
+		fl->nslots = 2;
+	return 0;
+}
+
 /* Pick the metric: the one asked for when every trace has it, else the
  * first one they all have. Returns 0, or 2 after saying why. */
 static int pick_metric(struct pst_flame *fl, const char *name, char *const *paths)
 {
 	char have[512];
 
+	if (!fl->pool->t[0] && !name) {
+		fl->metric = &folded_metric;
+		return 0;
+	}
 	if (name) {
 		fl->metric = metric_find(name);
 		if (!fl->metric) {
@@ -1024,7 +1070,7 @@ int pst_cmd_flame(int argc, char **argv)
 	struct pst_flame fl = {.period = 1};
 	const char *metric = NULL, *out = NULL;
 	enum format fmt = FMT_SVG;
-	bool damaged = false;
+	bool damaged = false, folded;
 	char *end;
 	int c, rc;
 
@@ -1063,12 +1109,9 @@ int pst_cmd_flame(int argc, char **argv)
 		return 2;
 	}
 	fl.nslots = (unsigned)(argc - optind);
-	if (fl.nslots == 2 && (fmt == FMT_SPEEDSCOPE || fmt == FMT_PPROF)) {
-		fprintf(stderr, "prestanda: a differential graph is written as svg or folded\n");
-		return 2;
-	}
-	if (fl.normalize && fl.nslots != 2) {
-		fprintf(stderr, "prestanda: --normalize needs two traces, BASE and NEW\n");
+	folded = pst_folded_detect(argv[optind]);
+	if (fl.nslots == 2 && pst_folded_detect(argv[optind + 1]) != folded) {
+		fprintf(stderr, "prestanda: cannot compare a trace with folded stacks\n");
 		return 2;
 	}
 	fl.pool = calloc(1, sizeof(*fl.pool));
@@ -1078,10 +1121,19 @@ int pst_cmd_flame(int argc, char **argv)
 	}
 	rc = 0;
 	for (unsigned s = 0; s < fl.nslots && !rc; s++)
-		rc = open_trace(&fl, s, argv[optind + s], &damaged);
+		rc = folded ? open_folded(&fl, s, argv[optind + s])
+			    : open_trace(&fl, s, argv[optind + s], &damaged);
+	if (!rc && fl.nslots == 2 && (fmt == FMT_SPEEDSCOPE || fmt == FMT_PPROF)) {
+		fprintf(stderr, "prestanda: a differential graph is written as svg or folded\n");
+		rc = 2;
+	}
+	if (!rc && fl.normalize && fl.nslots != 2) {
+		fprintf(stderr, "prestanda: --normalize needs two traces, BASE and NEW\n");
+		rc = 2;
+	}
 	if (!rc)
 		rc = pick_metric(&fl, metric, argv + optind);
-	for (unsigned s = 0; s < fl.nslots && !rc; s++) {
+	for (unsigned s = 0; s < fl.nslots && !rc && !folded; s++) {
 		int r = collect(&fl, s);
 
 		if (r) {
@@ -1094,7 +1146,12 @@ int pst_cmd_flame(int argc, char **argv)
 		fprintf(stderr, "prestanda: out of memory\n");
 		rc = 1;
 	}
-	if (!rc) {
+	if (!rc && folded) {
+		const char *path = argv[argc - 1], *base = strrchr(path, '/');
+
+		fl.program = base ? base + 1 : path;
+		rc = write_out(&fl, fmt, out, &so);
+	} else if (!rc) {
 		const struct pst_trace *t = fl.pool->t[fl.nslots - 1];
 
 		fl.program = program_of(t);

@@ -124,6 +124,17 @@ void pst_flame_put_folded_stack(FILE *f, const struct pst_flame *fl, const struc
 int pst_flame_add_named(struct pst_flame *fl, unsigned slot, const char *const *names,
 			const enum pst_fkind *kinds, size_t n, int64_t v);
 
+/* folded_read.c: does the file at path hold text (folded stacks) rather
+ * than a trace? */
+bool pst_folded_detect(const char *path);
+
+/* folded_read.c: read the folded stacks of path into slot of fl, or into
+ * slots 0 and 1 when every line has two counts (*two set: a differential).
+ * 0; -1 for bad input, with "PATH:LINE: why" in err; -ENOMEM; or -errno
+ * when the file cannot be read, with err saying so. */
+int pst_folded_read(struct pst_flame *fl, unsigned slot, const char *path, bool *two, char *err,
+		    size_t errlen);
+
 /* flame_folded.c: `root;...;leaf count` lines (`count_a count_b` in a diff). */
 int pst_flame_write_folded(FILE *f, const struct pst_flame *fl);
 
