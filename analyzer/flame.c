@@ -1120,7 +1120,7 @@ int pst_cmd_flame(int argc, char **argv)
 		return 1;
 	}
 	rc = 0;
-	for (unsigned s = 0; s < fl.nslots && !rc; s++)
+	for (unsigned s = 0; s < (unsigned)(argc - optind) && !rc; s++)
 		rc = folded ? open_folded(&fl, s, argv[optind + s])
 			    : open_trace(&fl, s, argv[optind + s], &damaged);
 	if (!rc && fl.nslots == 2 && (fmt == FMT_SPEEDSCOPE || fmt == FMT_PPROF)) {
