@@ -53,7 +53,8 @@ struct psym {
 	struct pst_symbolizer *sym;
 };
 
-#define NBUCKETS 4096
+/* Rows are hashed into this many chains: a host-wide trace has 100k+ rows. */
+#define NBUCKETS 65536
 
 struct state {
 	const struct pst_trace *t;

@@ -537,6 +537,7 @@ struct cpu_walk {
 	bool off;
 	struct xframe *xf;
 	size_t cap;
+	struct map rows; /* "pid:ustack:kstack" -> its stack: threads share them */
 };
 
 /* The kernel frame of r at i, named by its symbol, "[kernel 0x...]" when unknown. */
@@ -560,11 +561,26 @@ static int cpu_row(const struct pst_cpu_row *r, void *arg)
 	size_t kd = r->kstack ? r->kstack->depth : 0, ud = r->ustack ? r->ustack->depth : 0;
 	uint64_t hz = r->cpu->hz ? r->cpu->hz : 1;
 	struct pst_frame fr[MAX_INLINE];
+	char key[80];
+	struct entry *e;
+	bool created;
 	size_t nx = 0;
+	int64_t v;
 	int err = 0;
 
 	if (r->off != w->off)
 		return 0;
+	v = w->off ? (int64_t)r->blocked_ns : (int64_t)(r->count * (1000000000 / hz));
+	snprintf(key, sizeof(key), "%" PRIu64 ":%" PRIu64 ":%" PRIu64, r->pid,
+		 r->ustack ? r->ustack->id : 0, r->kstack ? r->kstack->id : 0);
+	e = map_get(&w->rows, key, (uint32_t)w->fl->nstacks, &created);
+	if (!e)
+		return -ENOMEM;
+	if (!created) {
+		w->fl->stacks[e->val].value[w->slot] += v;
+		w->fl->total[w->slot] += v;
+		return 0;
+	}
 	for (size_t i = 0; i < kd + ud; i++) {
 		const char *kname, *kmodule;
 		int n = pst_cpu_row_frame(r, i, fr, MAX_INLINE, &kname, &kmodule);
@@ -595,10 +611,9 @@ static int cpu_row(const struct pst_cpu_row *r, void *arg)
 	}
 	if (err)
 		return err;
-	if (w->off)
-		return add_xframes(w->fl, w->slot, w->xf, nx, false, (int64_t)r->blocked_ns);
-	w->fl->period = 1000000000 / hz;
-	return add_xframes(w->fl, w->slot, w->xf, nx, false, (int64_t)(r->count * w->fl->period));
+	if (!w->off)
+		w->fl->period = 1000000000 / hz;
+	return add_xframes(w->fl, w->slot, w->xf, nx, false, v);
 }
 
 static int collect_cpu(struct pst_flame *fl, unsigned slot, bool off)
@@ -611,6 +626,7 @@ static int collect_cpu(struct pst_flame *fl, unsigned slot, bool off)
 		return -ENOMEM;
 	r = pst_cpu_foreach_stack(fl->pool->t[slot], cpu_row, &w);
 	free(w.xf);
+	map_free(&w.rows);
 	return r;
 }
 
