@@ -53,7 +53,8 @@ struct psym {
 	struct pst_symbolizer *sym;
 };
 
-#define NBUCKETS 4096
+/* Rows are hashed into this many chains: a host-wide trace has 100k+ rows. */
+#define NBUCKETS 65536
 
 struct state {
 	const struct pst_trace *t;
@@ -348,19 +349,37 @@ static int fn_index(struct state *s, const char *function, const char *file, con
 	return (int)c->nfns++;
 }
 
+/* The frames of one address: a kernel frame is its symbol (*kp, NULL when
+ * unknown; fr zeroed); a user frame is symbolized with its inlined frames,
+ * innermost first. exact: addr is an instruction pointer, not a return
+ * address. Returns how many frames were filled (>= 1). */
+static int resolve(const struct state *s, struct pst_symbolizer *sym, uint64_t addr, bool kernel,
+		   bool exact, struct pst_frame *fr, int max, const struct ksym **kp)
+{
+	*kp = NULL;
+	if (kernel || !sym) {
+		memset(fr, 0, sizeof(*fr));
+		fr->offset = addr;
+		if (kernel)
+			*kp = find_ksym(s, addr);
+		return 1;
+	}
+	return pst_symbolize(sym, exact ? addr : addr - 1, fr, max);
+}
+
 /* The function of one frame, and its display string when disp is given. */
 static int frame_fn(struct state *s, struct pst_symbolizer *sym, uint64_t addr, bool kernel,
 		    bool exact, char *disp, size_t displen, bool *has_source)
 {
 	struct pst_frame fr[MAX_INLINE];
 	const struct pst_frame *f;
+	const struct ksym *k;
 	char name[64], module[160];
 	int n;
 
 	*has_source = false;
+	n = resolve(s, sym, addr, kernel, exact, fr, MAX_INLINE, &k);
 	if (kernel) {
-		const struct ksym *k = find_ksym(s, addr);
-
 		snprintf(module, sizeof(module), k && k->module && *k->module ? "[kernel:%s]" : "[kernel]",
 			 k && k->module ? k->module : "");
 		if (!k) {
@@ -375,7 +394,6 @@ static int frame_fn(struct state *s, struct pst_symbolizer *sym, uint64_t addr, 
 	}
 	if (!sym)
 		return fn_index(s, "[unknown]", NULL, NULL);
-	n = pst_symbolize(sym, exact ? addr : addr - 1, fr, MAX_INLINE);
 	f = &fr[n > 0 ? n - 1 : 0];
 	if (disp)
 		pst_frame_format(f, disp, displen);
@@ -708,6 +726,61 @@ struct pst_cpu *pst_cpu_analyze(const struct pst_trace *t)
 		return NULL;
 	}
 	return c;
+}
+
+/* ---- stacks for flame graphs ---- */
+
+int pst_cpu_foreach_stack(const struct pst_trace *t, pst_cpu_row_fn cb, void *arg)
+{
+	struct pst_cpu *c = calloc(1, sizeof(*c));
+	struct state *s = calloc(1, sizeof(*s));
+	int rc = -ENOMEM;
+
+	if (!c || !s)
+		goto out;
+	s->t = t;
+	s->c = c;
+	rc = pst_trace_foreach(t, PST_REC_CPU_CONFIG, 0x5f, on_record, s);
+	qsort(s->ksyms, s->nksyms, sizeof(*s->ksyms), cmp_ksym);
+	for (unsigned b = 0; b < NBUCKETS && !rc; b++)
+		for (struct row *r = s->rows[b]; r && !rc; r = r->next) {
+			struct pst_cpu_row w = {
+				.pid = r->pid, .tid = r->tid, .off = r->off, .count = r->count,
+				.blocked_ns = r->ns, .cpu = c, .priv = s,
+				.ustack = r->ustack ? pst_trace_stack(t, r->ustack) : NULL,
+				.kstack = r->kstack ? pst_trace_stack(t, r->kstack) : NULL,
+				.comm = task_name(s, r->pid, 0),
+			};
+
+			if (w.ustack && w.ustack->depth && !(w.sym = symbolizer(s, r->pid)))
+				rc = -ENOMEM;
+			else
+				rc = cb(&w, arg);
+		}
+out:
+	if (s) {
+		for (size_t i = 0; i < s->ntasks; i++)
+			free(s->tasks[i].name);
+		free(s->tasks);
+		state_free(s);
+	}
+	free(s);
+	pst_cpu_free(c);
+	return rc;
+}
+
+int pst_cpu_row_frame(const struct pst_cpu_row *r, size_t i, struct pst_frame *fr, int max,
+		      const char **kname, const char **kmodule)
+{
+	size_t kd = r->kstack ? r->kstack->depth : 0;
+	bool kernel = i < kd;
+	uint64_t addr = kernel ? r->kstack->frames[i] : r->ustack->frames[i - kd];
+	const struct ksym *k;
+	int n = resolve(r->priv, r->sym, addr, kernel, i == 0 || i == kd, fr, max, &k);
+
+	*kname = k ? k->name : NULL;
+	*kmodule = k && k->module && *k->module ? k->module : NULL;
+	return n;
 }
 
 static void stacks_free(struct pst_cpu_stack *v, size_t n)

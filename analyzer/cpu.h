@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "symbolize.h"
 #include "trace_read.h"
 
 struct pst_cpu_fn {
@@ -72,5 +73,30 @@ void pst_cpu_findings_json(const struct pst_cpu *c, json_t *findings);
 void pst_cpu_text(FILE *out, const struct pst_cpu *c, size_t top);
 
 void pst_cpu_free(struct pst_cpu *c);
+
+/* One aggregated stack of t's SAMPLE or OFFCPU records (per thread, user
+ * stack, kernel stack and flags), as pst_cpu_foreach_stack hands them out. */
+struct pst_cpu_row {
+	uint64_t pid, tid;
+	bool off;		     /* OFFCPU: blocked_ns is its time */
+	uint64_t count, blocked_ns;  /* samples, or waits and their time */
+	const struct pst_stack *kstack, *ustack; /* NULL: none */
+	struct pst_symbolizer *sym;  /* the process's address space; NULL: no user frames */
+	const char *comm;	     /* the process's name, NULL when unknown */
+	const struct pst_cpu *cpu;   /* only the CPU_CONFIG fields (hz, flags) are set */
+	void *priv;
+};
+typedef int (*pst_cpu_row_fn)(const struct pst_cpu_row *r, void *arg);
+
+/* Every aggregated stack of t's CPU records, in no set order; strings live
+ * until cb returns. 0, -ENOMEM, or cb's non-zero value, which stops. */
+int pst_cpu_foreach_stack(const struct pst_trace *t, pst_cpu_row_fn cb, void *arg);
+
+/* Frame i of r (kernel frames first, each stack innermost first) into fr:
+ * a user frame with its inlined frames, innermost first (returns how many);
+ * a kernel frame as one zeroed frame with *kname (NULL when unknown) and
+ * *kmodule (NULL: the kernel itself). */
+int pst_cpu_row_frame(const struct pst_cpu_row *r, size_t i, struct pst_frame *fr, int max,
+		      const char **kname, const char **kmodule);
 
 #endif

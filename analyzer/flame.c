@@ -4,15 +4,19 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cpu.h"
 #include "flame.h"
 #include "memory.h"
+#include "net.h"
 #include "symbolize.h"
+#include "threads.h"
 #include "trace_read.h"
 
 /* Inlined frames one address can expand to. */
@@ -63,15 +67,9 @@ const struct pst_metric pst_flame_metrics[] = {
 };
 const size_t pst_flame_nmetrics = sizeof(pst_flame_metrics) / sizeof(*pst_flame_metrics);
 
-/* Does the trace hold data of this family? Families without a reader in
- * this analyzer yet count as absent. */
-static bool has_family(const struct pst_trace *t, enum pst_family fam)
-{
-	switch (fam) {
-	case PST_FAM_MEMORY: return t->nevents > 0;
-	default: return false;
-	}
-}
+/* Folded stacks read back, unless --metric names what their counts are. */
+static const struct pst_metric folded_metric = {
+    "samples", "samples", "count", "samples", PST_FAM_FOLDED, false, NULL};
 
 static const struct pst_metric *metric_find(const char *name)
 {
@@ -79,19 +77,6 @@ static const struct pst_metric *metric_find(const char *name)
 		if (!strcmp(pst_flame_metrics[i].name, name))
 			return &pst_flame_metrics[i];
 	return NULL;
-}
-
-/* "alloc-bytes, alloc-calls, ..." of the metrics t has data for. */
-static void metrics_present(const struct pst_trace *t, char *buf, size_t len)
-{
-	size_t n = 0;
-
-	buf[0] = 0;
-	for (size_t i = 0; i < pst_flame_nmetrics && n < len; i++)
-		if (has_family(t, pst_flame_metrics[i].family))
-			n += snprintf(buf + n, len - n, "%s%s", n ? ", " : "", pst_flame_metrics[i].name);
-	if (!n)
-		snprintf(buf, len, "nothing");
 }
 
 /* ---- string pool and key maps ---- */
@@ -111,6 +96,7 @@ struct pst_fpool {
 	struct pst_symbolizer *sym[2];
 	struct pst_trace *t[2];
 	size_t caps[5]; /* funcs, lines, locs, maps, stacks */
+	signed char has[2][PST_FAM_COUNT]; /* per slot: 1 has data, -1 has none, 0 not known yet */
 };
 
 static size_t hash_str(const char *s)
@@ -198,6 +184,71 @@ static int grow(void *vp, size_t *cap, size_t n, size_t size)
 	return 0;
 }
 
+/* ---- which metrics a trace has ---- */
+
+static int stop_at_first(unsigned type, uint64_t tid, const uint8_t *p, size_t len, void *arg)
+{
+	(void)type, (void)tid, (void)p, (void)len, (void)arg;
+	return 1;
+}
+
+static int stop_at_wait(uint64_t stack, uint64_t wait_ns, uint64_t waits, void *arg)
+{
+	(void)stack, (void)waits, (void)arg;
+	return wait_ns ? 1 : 0;
+}
+
+static bool net_has_connects(const struct pst_trace *t)
+{
+	struct pst_net *n = pst_net_analyze(t);
+	bool has = false;
+
+	for (size_t i = 0; n && i < n->neps; i++)
+		has |= n->eps[i].role == PST_NET_CLIENT && n->eps[i].connect_ns.total;
+	pst_net_free(n);
+	return has;
+}
+
+static bool family_in(const struct pst_trace *t, enum pst_family fam)
+{
+	switch (fam) {
+	case PST_FAM_MEMORY: return t->nevents > 0;
+	case PST_FAM_CPU:
+		return pst_trace_foreach(t, PST_REC_SAMPLE, PST_REC_SAMPLE, stop_at_first, NULL) == 1;
+	case PST_FAM_OFFCPU:
+		return pst_trace_foreach(t, PST_REC_OFFCPU, PST_REC_OFFCPU, stop_at_first, NULL) == 1;
+	case PST_FAM_LOCK: return pst_threads_lock_waits(t, stop_at_wait, NULL) == 1;
+	case PST_FAM_NET: return net_has_connects(t);
+	default: return false;
+	}
+}
+
+/* Does the trace in slot hold data of this family? Folded input holds
+ * whatever it is said to. */
+static bool has_family(struct pst_flame *fl, unsigned slot, enum pst_family fam)
+{
+	struct pst_fpool *p = fl->pool;
+
+	if (!p->t[slot])
+		return true;
+	if (!p->has[slot][fam])
+		p->has[slot][fam] = family_in(p->t[slot], fam) ? 1 : -1;
+	return p->has[slot][fam] > 0;
+}
+
+/* "alloc-bytes, alloc-calls, ..." of the metrics the trace in slot has data for. */
+static void metrics_present(struct pst_flame *fl, unsigned slot, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < pst_flame_nmetrics && n < len; i++)
+		if (has_family(fl, slot, pst_flame_metrics[i].family))
+			n += snprintf(buf + n, len - n, "%s%s", n ? ", " : "", pst_flame_metrics[i].name);
+	if (!n)
+		snprintf(buf, len, "nothing");
+}
+
 /* ---- frames of one stack ---- */
 
 static bool has_prefix(const char *s, const char *p)
@@ -219,7 +270,8 @@ static enum pst_fkind kind_of(const struct pst_frame *f, uint64_t pc)
 	return PST_FK_OWN;
 }
 
-static uint32_t func_id(struct pst_flame *fl, const struct pst_frame *f, uint64_t pc, int *err)
+static uint32_t func_id(struct pst_flame *fl, const struct pst_frame *f, enum pst_fkind kind,
+			int *err)
 {
 	struct pst_fpool *p = fl->pool;
 	struct pst_ffunc fn = {0};
@@ -231,8 +283,9 @@ static uint32_t func_id(struct pst_flame *fl, const struct pst_frame *f, uint64_
 		snprintf(name, sizeof(name), "%s", f->function);
 	else
 		pst_frame_format(f, name, sizeof(name));
-	snprintf(key, sizeof(key), "%s\x01%s\x01%d\x01%s", name, f->function ? f->file ?: "" : "",
-		 f->function ? f->decl_line : 0, f->module ?: "");
+	snprintf(key, sizeof(key), "%s\x01%s\x01%d\x01%s\x01%d", name,
+		 f->function ? f->file ?: "" : "", f->function ? f->decl_line : 0, f->module ?: "",
+		 (int)kind);
 	e = map_get(&p->funcs, key, (uint32_t)fl->nfuncs, &created);
 	if (!e || !created)
 		return e ? e->val : (*err = -ENOMEM, 0);
@@ -242,7 +295,7 @@ static uint32_t func_id(struct pst_flame *fl, const struct pst_frame *f, uint64_
 	fn.file = f->function ? intern(p, f->file, err) : NULL;
 	fn.start_line = f->function ? f->decl_line : 0;
 	fn.module = intern(p, f->module, err);
-	fn.kind = kind_of(f, pc);
+	fn.kind = kind;
 	fl->funcs[fl->nfuncs++] = fn;
 	return e->val;
 }
@@ -283,73 +336,76 @@ static uint32_t map_id(struct pst_flame *fl, const struct pst_trace *t, unsigned
 	return 0;
 }
 
-/* The location of pc whose innermost nlines frames are fr[0..n). */
-static uint32_t loc_id(struct pst_flame *fl, const struct pst_trace *t, unsigned slot, uint64_t pc,
-		       const struct pst_frame *fr, int n, int *err)
+/* A symbolized frame with the address it came from. */
+struct xframe {
+	struct pst_frame f;
+	uint64_t pc;	 /* 0: a named frame with no address */
+	uint64_t space;	 /* address space: the process, 0 for the kernel and the trace's own */
+	uint32_t idx;	 /* which address of the stack */
+	enum pst_fkind kind;
+};
+
+/* The location of the n frames xf[0..n) of one address, innermost first. */
+static uint32_t loc_id(struct pst_flame *fl, unsigned slot, const struct xframe *xf, int n,
+		       int *err)
 {
 	struct pst_fpool *p = fl->pool;
+	const struct pst_trace *t = p->t[slot];
 	struct pst_floc *lo;
-	char key[64];
+	char key[1200];
 	struct entry *e;
 	bool created;
 
-	snprintf(key, sizeof(key), "%u:%" PRIx64 ":%d", slot, pc, n);
+	snprintf(key, sizeof(key), "%u:%" PRIx64 ":%" PRIx64 ":%d:%.1024s", slot, xf->space, xf->pc,
+		 n, xf->pc ? "" : xf->f.function);
 	e = map_get(&p->locs, key, (uint32_t)fl->nlocs, &created);
 	if (!e || !created)
 		return e ? e->val : (*err = -ENOMEM, 0);
 	if (grow(&fl->locs, &p->caps[2], fl->nlocs, sizeof(*fl->locs)))
 		return *err = -ENOMEM, 0;
 	lo = &fl->locs[fl->nlocs++];
-	lo->addr = pc;
+	lo->addr = xf->pc;
 	lo->slot = slot;
-	lo->mapping = map_id(fl, t, slot, pc, err);
+	lo->mapping = t && xf->pc && (!xf->space || xf->space == t->proc.pid)
+			  ? map_id(fl, t, slot, xf->pc, err)
+			  : 0;
 	lo->first = (uint32_t)fl->nlines;
 	lo->nlines = (uint32_t)n;
 	for (int k = 0; k < n; k++) {
 		if (grow(&fl->lines, &p->caps[1], fl->nlines, sizeof(*fl->lines)))
 			return *err = -ENOMEM, 0;
-		fl->lines[fl->nlines].func = func_id(fl, &fr[k], pc, err);
-		fl->lines[fl->nlines++].line = fr[k].line;
+		fl->lines[fl->nlines].func = func_id(fl, &xf[k].f, xf[k].kind, err);
+		fl->lines[fl->nlines++].line = xf[k].f.line;
 	}
 	return e->val;
 }
 
-/* A symbolized frame with the address it came from. */
-struct xframe {
-	struct pst_frame f;
-	uint64_t pc;
-	uint32_t idx; /* which return address of the stack */
-};
+static bool is_profiler_frame(const struct pst_frame *f)
+{
+	const char *base = f->module ? strrchr(f->module, '/') : NULL;
 
-/* Add the raw stack stk (may be NULL: no stack) with value v in slot. */
-static int add_stack(struct pst_flame *fl, unsigned slot, const struct pst_stack *stk, int64_t v)
+	return base && has_prefix(base + 1, "libprestanda.so");
+}
+
+/* Add the frames xf[0..nx) (innermost first) as one stack with value v in
+ * slot. runtime: drop the allocator's and the profiler's frames on top. */
+static int add_xframes(struct pst_flame *fl, unsigned slot, const struct xframe *xf, size_t nx,
+		       bool runtime, int64_t v)
 {
 	struct pst_fpool *p = fl->pool;
-	struct xframe *xf = NULL;
-	struct pst_frame fr[MAX_INLINE];
 	struct pst_fstack *s;
-	size_t nx = 0, cap = 0, skip = 0;
+	size_t skip = 0;
 	int err = 0;
 
-	for (uint32_t i = 0; stk && i < stk->depth; i++) {
-		uint64_t pc = stk->frames[i] ? stk->frames[i] - 1 : 0;
-		int n = pst_symbolize(p->sym[slot], pc, fr, MAX_INLINE);
-
-		for (int k = 0; k < n; k++) {
-			if (grow(&xf, &cap, nx, sizeof(*xf)))
-				goto nomem;
-			xf[nx].f = fr[k];
-			xf[nx].pc = pc;
-			xf[nx++].idx = i;
-		}
-	}
 	/* The allocator's own frames on top are dropped, as for sites. */
-	while (skip < nx && pst_is_alloc_wrapper(xf[skip].f.function, xf[skip].f.module))
+	while (runtime && skip < nx &&
+	       (pst_is_alloc_wrapper(xf[skip].f.function, xf[skip].f.module) ||
+		is_profiler_frame(&xf[skip].f)))
 		skip++;
 	if (skip == nx)
 		skip = 0;
 	if (grow(&fl->stacks, &p->caps[4], fl->nstacks, sizeof(*fl->stacks)))
-		goto nomem;
+		return -ENOMEM;
 	s = &fl->stacks[fl->nstacks];
 	memset(s, 0, sizeof(*s));
 	s->funcs = malloc((nx - skip + 1) * sizeof(*s->funcs));
@@ -357,28 +413,72 @@ static int add_stack(struct pst_flame *fl, unsigned slot, const struct pst_stack
 	if (!s->funcs || !s->locs) {
 		free(s->funcs);
 		free(s->locs);
-		goto nomem;
+		return -ENOMEM;
 	}
 	fl->nstacks++;
 	for (size_t i = skip; i < nx;) {
-		struct pst_frame lf[MAX_INLINE];
 		size_t j = i;
-		int nl = 0;
 
-		for (; j < nx && xf[j].idx == xf[i].idx; j++)
-			if (nl < MAX_INLINE)
-				lf[nl++] = xf[j].f;
-		s->locs[s->nlocs++] = loc_id(fl, p->t[slot], slot, xf[i].pc, lf, nl, &err);
+		while (j < nx && xf[j].idx == xf[i].idx)
+			j++;
+		if (!runtime || !is_profiler_frame(&xf[i].f))
+			s->locs[s->nlocs++] = loc_id(
+			    fl, slot, &xf[i], j - i < MAX_INLINE ? (int)(j - i) : MAX_INLINE, &err);
 		i = j;
 	}
+	/* The profiler's frames in the middle (its thread start wrapper) go too. */
 	for (size_t i = nx; i-- > skip;)
-		s->funcs[s->depth++] = func_id(fl, &xf[i].f, xf[i].pc, &err);
-	free(xf);
+		if (!runtime || !is_profiler_frame(&xf[i].f))
+			s->funcs[s->depth++] = func_id(fl, &xf[i].f, xf[i].kind, &err);
 	s->value[slot] = v;
+	fl->total[slot] += v;
 	return err;
-nomem:
+}
+
+/* Add the raw stack stk (may be NULL: no stack) of the trace's own address
+ * space with value v in slot. */
+static int add_stack(struct pst_flame *fl, unsigned slot, const struct pst_stack *stk, int64_t v)
+{
+	struct pst_fpool *p = fl->pool;
+	struct xframe *xf = NULL;
+	struct pst_frame fr[MAX_INLINE];
+	size_t nx = 0, cap = 0;
+	int r;
+
+	for (uint32_t i = 0; stk && i < stk->depth; i++) {
+		uint64_t pc = stk->frames[i] ? stk->frames[i] - 1 : 0;
+		int n = pst_symbolize(p->sym[slot], pc, fr, MAX_INLINE);
+
+		for (int k = 0; k < n; k++) {
+			if (grow(&xf, &cap, nx, sizeof(*xf))) {
+				free(xf);
+				return -ENOMEM;
+			}
+			xf[nx++] = (struct xframe){
+			    .f = fr[k], .pc = pc, .idx = i, .kind = kind_of(&fr[k], pc)};
+		}
+	}
+	r = add_xframes(fl, slot, xf, nx, true, v);
 	free(xf);
-	return -ENOMEM;
+	return r;
+}
+
+int pst_flame_add_named(struct pst_flame *fl, unsigned slot, const char *const *names,
+			const enum pst_fkind *kinds, size_t n, int64_t v)
+{
+	struct xframe *xf = calloc(n + 1, sizeof(*xf));
+	int r;
+
+	if (!xf)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		xf[i].f.function = names[n - 1 - i];
+		xf[i].idx = (uint32_t)i;
+		xf[i].kind = kinds[n - 1 - i];
+	}
+	r = add_xframes(fl, slot, xf, n, false, v);
+	free(xf);
+	return r;
 }
 
 /* ---- collecting a metric ---- */
@@ -421,7 +521,6 @@ static int collect_memory(struct pst_flame *fl, unsigned slot)
 		if (add_stack(fl, slot,
 			      s->first_stack_id ? pst_trace_stack(t, s->first_stack_id) : NULL, iv))
 			goto out;
-		fl->total[slot] += iv;
 	}
 	if (!m->full && !strcmp(fl->metric->unit, "bytes"))
 		fl->period = m->sample_bytes;
@@ -431,10 +530,168 @@ out:
 	return r;
 }
 
+/* CPU and off-CPU: one stack per aggregated row of the CPU records. */
+struct cpu_walk {
+	struct pst_flame *fl;
+	unsigned slot;
+	bool off;
+	struct xframe *xf;
+	size_t cap;
+	struct map rows; /* "pid:ustack:kstack" -> its stack: threads share them */
+};
+
+/* The kernel frame of r at i, named by its symbol, "[kernel 0x...]" when unknown. */
+static void kernel_frame(struct pst_fpool *p, struct xframe *x, const char *kname,
+			 const char *kmodule, int *err)
+{
+	char buf[256];
+
+	if (!kname)
+		snprintf(buf, sizeof(buf), "[kernel 0x%" PRIx64 "]", x->pc);
+	x->f.function = intern(p, kname ?: buf, err);
+	snprintf(buf, sizeof(buf), kmodule ? "[kernel:%s]" : "[kernel]", kmodule);
+	x->f.module = intern(p, buf, err);
+	x->kind = PST_FK_KERNEL;
+}
+
+static int cpu_row(const struct pst_cpu_row *r, void *arg)
+{
+	struct cpu_walk *w = arg;
+	struct pst_fpool *p = w->fl->pool;
+	size_t kd = r->kstack ? r->kstack->depth : 0, ud = r->ustack ? r->ustack->depth : 0;
+	uint64_t hz = r->cpu->hz ? r->cpu->hz : 1;
+	struct pst_frame fr[MAX_INLINE];
+	char key[80];
+	struct entry *e;
+	bool created;
+	size_t nx = 0;
+	int64_t v;
+	int err = 0;
+
+	if (r->off != w->off)
+		return 0;
+	v = w->off ? (int64_t)r->blocked_ns : (int64_t)(r->count * (1000000000 / hz));
+	snprintf(key, sizeof(key), "%" PRIu64 ":%" PRIu64 ":%" PRIu64, r->pid,
+		 r->ustack ? r->ustack->id : 0, r->kstack ? r->kstack->id : 0);
+	e = map_get(&w->rows, key, (uint32_t)w->fl->nstacks, &created);
+	if (!e)
+		return -ENOMEM;
+	if (!created) {
+		w->fl->stacks[e->val].value[w->slot] += v;
+		w->fl->total[w->slot] += v;
+		return 0;
+	}
+	for (size_t i = 0; i < kd + ud; i++) {
+		const char *kname, *kmodule;
+		int n = pst_cpu_row_frame(r, i, fr, MAX_INLINE, &kname, &kmodule);
+
+		for (int k = 0; k < n; k++) {
+			struct xframe *x;
+
+			if (grow(&w->xf, &w->cap, nx + 1, sizeof(*w->xf)))
+				return -ENOMEM;
+			x = &w->xf[nx++];
+			*x = (struct xframe){.f = fr[k], .pc = fr[k].offset, .idx = (uint32_t)i};
+			if (i < kd) {
+				kernel_frame(p, x, kname, kmodule, &err);
+				continue;
+			}
+			x->pc = i == kd ? r->ustack->frames[0] : r->ustack->frames[i - kd] - 1;
+			x->space = r->pid;
+			x->kind = kind_of(&fr[k], x->pc);
+		}
+	}
+	/* A host-wide trace: the process is the root frame. */
+	if (r->cpu->flags & PST_CPU_HOST_WIDE) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "%s", r->comm ? r->comm : "[unknown process]");
+		w->xf[nx] = (struct xframe){.idx = (uint32_t)(kd + ud), .kind = PST_FK_OWN};
+		w->xf[nx++].f.function = intern(p, name, &err);
+	}
+	if (err)
+		return err;
+	if (!w->off)
+		w->fl->period = 1000000000 / hz;
+	return add_xframes(w->fl, w->slot, w->xf, nx, false, v);
+}
+
+static int collect_cpu(struct pst_flame *fl, unsigned slot, bool off)
+{
+	struct cpu_walk w = {.fl = fl, .slot = slot, .off = off};
+	int r;
+
+	/* One spare for the process frame. */
+	if (grow(&w.xf, &w.cap, 1, sizeof(*w.xf)))
+		return -ENOMEM;
+	r = pst_cpu_foreach_stack(fl->pool->t[slot], cpu_row, &w);
+	free(w.xf);
+	map_free(&w.rows);
+	return r;
+}
+
+struct lock_walk {
+	struct pst_flame *fl;
+	unsigned slot;
+};
+
+static int lock_stack(uint64_t stack, uint64_t wait_ns, uint64_t waits, void *arg)
+{
+	struct lock_walk *w = arg;
+	const struct pst_trace *t = w->fl->pool->t[w->slot];
+
+	(void)waits;
+	return add_stack(w->fl, w->slot, stack ? pst_trace_stack(t, stack) : NULL,
+			 (int64_t)wait_ns);
+}
+
+/* Lock waits: one stack per waiting stack, its total wait. */
+static int collect_lock(struct pst_flame *fl, unsigned slot)
+{
+	struct lock_walk w = {fl, slot};
+
+	return pst_threads_lock_waits(fl->pool->t[slot], lock_stack, &w);
+}
+
+/* The program's base name in trace t. */
+static const char *program_of(const struct pst_trace *t)
+{
+	const char *exe = t->proc.exe ? strrchr(t->proc.exe, '/') : NULL;
+
+	return exe ? exe + 1 : t->proc.exe ? t->proc.exe : "?";
+}
+
+/* Connect time: connections carry no stack, so each endpoint is a frame
+ * under the program, valued by the time its established connects took. */
+static int collect_net(struct pst_flame *fl, unsigned slot)
+{
+	static const enum pst_fkind kinds[] = {PST_FK_OWN, PST_FK_LIB};
+	const struct pst_trace *t = fl->pool->t[slot];
+	struct pst_net *n = pst_net_analyze(t);
+	int r = 0;
+
+	if (!n)
+		return -ENOMEM;
+	for (size_t i = 0; i < n->neps && !r; i++) {
+		const struct pst_net_endpoint *ep = &n->eps[i];
+		const char *names[] = {program_of(t), ep->name};
+
+		if (ep->role == PST_NET_CLIENT && ep->connect_ns.total)
+			r = pst_flame_add_named(fl, slot, names, kinds, 2,
+						(int64_t)ep->connect_ns.total);
+	}
+	pst_net_free(n);
+	return r;
+}
+
 static int collect(struct pst_flame *fl, unsigned slot)
 {
 	switch (fl->metric->family) {
 	case PST_FAM_MEMORY: return collect_memory(fl, slot);
+	case PST_FAM_CPU: return collect_cpu(fl, slot, false);
+	case PST_FAM_OFFCPU: return collect_cpu(fl, slot, true);
+	case PST_FAM_LOCK: return collect_lock(fl, slot);
+	case PST_FAM_NET: return collect_net(fl, slot);
 	default: return -ENOTSUP;
 	}
 }
@@ -590,6 +847,8 @@ void pst_flame_put_folded_stack(FILE *f, const struct pst_flame *fl, const struc
 			putc(';', f);
 		for (; *c; c++)
 			putc(*c == ';' ? ':' : (*c == '\n' || *c == '\r') ? ' ' : *c, f);
+		if (fl->funcs[s->funcs[i]].kind == PST_FK_KERNEL)
+			fputs(PST_FOLDED_KERNEL, f);
 	}
 }
 
@@ -628,10 +887,15 @@ static void usage(FILE *f)
 	fputs(
 	    "usage: prestanda flame [options] TRACE\n"
 	    "       prestanda flame [options] BASE.trace NEW.trace    (differential)\n"
+	    "       prestanda flame [options] FOLDED [NEW.FOLDED]\n"
 	    "\n"
 	    "Draw a flame graph of one metric of TRACE, or export its stacks.\n"
+	    "Folded stacks (prestanda's, flamegraph.pl's) are read back too, told from a\n"
+	    "trace by their content; a folded file with two counts a line is a\n"
+	    "differential; --metric then only names what the counts are.\n"
 	    "\n"
-	    "  -m, --metric M     what the widths measure (default: the first one the trace has)\n"
+	    "  -m, --metric M     what the widths measure (default: the first one the trace has:\n"
+	    "                     cpu for a prestanda record trace, alloc-bytes for a memory one)\n"
 	    "  -f, --format F     svg (default), folded, speedscope or pprof\n"
 	    "  -o, --output FILE  write to FILE instead of standard output\n"
 	    "      --normalize    differential: scale BASE to NEW's total before comparing\n"
@@ -640,19 +904,22 @@ static void usage(FILE *f)
 	    "  -h, --help         this help\n"
 	    "\n"
 	    "metrics:\n"
-	    "  cpu            CPU time (eBPF sampling)\n"
+	    "  cpu            CPU time: samples of prestanda record times the period\n"
 	    "  alloc-bytes    bytes allocated\n"
 	    "  alloc-calls    calls to allocation functions\n"
 	    "  peak-bytes     bytes live at the moment the heap peaked\n"
 	    "  leaked-bytes   bytes still allocated at exit\n"
 	    "  temporary      allocations freed before the thread's next allocation\n"
-	    "  off-cpu        time blocked off CPU\n"
-	    "  lock-wait      time waiting for contended locks\n"
-	    "  connect-time   time spent connecting\n"
+	    "  off-cpu        time blocked off CPU (prestanda record --off-cpu)\n"
+	    "  lock-wait      time waiting for contended mutexes, rwlocks and spinlocks,\n"
+	    "                 by the stack that waited\n"
+	    "  connect-time   time established connects took; connections carry no stack,\n"
+	    "                 so each endpoint is a frame under the program\n"
 	    "\n"
 	    "formats:\n"
 	    "  svg         self-contained interactive SVG: click to zoom, Search, Reset zoom\n"
-	    "  folded      `root;...;leaf count` lines for flamegraph.pl and inferno\n"
+	    "  folded      `root;...;leaf count` lines for flamegraph.pl and inferno,\n"
+	    "              kernel frames marked _[k]\n"
 	    "              (`stack count_base count_new` in a differential)\n"
 	    "  speedscope  speedscope's JSON file format\n"
 	    "  pprof       gzipped profile.proto for go tool pprof, Pyroscope and Parca\n"
@@ -665,6 +932,7 @@ static void usage(FILE *f)
 	    "  prestanda flame --format pprof TRACE -o heap.pb.gz && go tool pprof -top "
 	    "heap.pb.gz\n"
 	    "  prestanda flame --normalize base.trace new.trace -o diff.svg\n"
+	    "  prestanda flame host.folded -o host.svg\n"
 	    "\n"
 	    "A differential graph takes widths from NEW and colours growth red and\n"
 	    "shrinkage blue.\n",
@@ -709,12 +977,41 @@ static int open_trace(struct pst_flame *fl, unsigned slot, const char *path, boo
 	return 0;
 }
 
+/* Read folded stacks into slot (both slots when they carry two counts).
+ * Returns 0, 1 when the file cannot be read, 2 when it is not folded stacks. */
+static int open_folded(struct pst_flame *fl, unsigned slot, const char *path)
+{
+	char err[PATH_MAX + 256];
+	bool two;
+	int r = pst_folded_read(fl, slot, path, &two, err, sizeof(err));
+
+	if (r == -ENOMEM)
+		snprintf(err, sizeof(err), "out of memory");
+	if (r) {
+		fprintf(stderr, "prestanda: %s\n", err);
+		return r == -1 ? 2 : 1;
+	}
+	if (two && fl->nslots == 2) {
+		fprintf(stderr,
+			"prestanda: %s: a differential (two counts a line) is drawn on its own\n",
+			path);
+		return 2;
+	}
+	if (two)
+		fl->nslots = 2;
+	return 0;
+}
+
 /* Pick the metric: the one asked for when every trace has it, else the
  * first one they all have. Returns 0, or 2 after saying why. */
 static int pick_metric(struct pst_flame *fl, const char *name, char *const *paths)
 {
 	char have[512];
 
+	if (!fl->pool->t[0] && !name) {
+		fl->metric = &folded_metric;
+		return 0;
+	}
 	if (name) {
 		fl->metric = metric_find(name);
 		if (!fl->metric) {
@@ -724,8 +1021,8 @@ static int pick_metric(struct pst_flame *fl, const char *name, char *const *path
 			return 2;
 		}
 		for (unsigned s = 0; s < fl->nslots; s++)
-			if (!has_family(fl->pool->t[s], fl->metric->family)) {
-				metrics_present(fl->pool->t[s], have, sizeof(have));
+			if (!has_family(fl, s, fl->metric->family)) {
+				metrics_present(fl, s, have, sizeof(have));
 				fprintf(stderr,
 					"prestanda: %s: this trace has no %s data; it has: %s\n",
 					paths[s], name, have);
@@ -737,7 +1034,7 @@ static int pick_metric(struct pst_flame *fl, const char *name, char *const *path
 		bool all = true;
 
 		for (unsigned s = 0; s < fl->nslots; s++)
-			all = all && has_family(fl->pool->t[s], pst_flame_metrics[i].family);
+			all = all && has_family(fl, s, pst_flame_metrics[i].family);
 		if (all) {
 			fl->metric = &pst_flame_metrics[i];
 			return 0;
@@ -787,9 +1084,9 @@ int pst_cmd_flame(int argc, char **argv)
 	};
 	struct pst_svg_opts so = {.min_width = DEFAULT_MIN_WIDTH};
 	struct pst_flame fl = {.period = 1};
-	const char *metric = NULL, *out = NULL, *exe;
+	const char *metric = NULL, *out = NULL;
 	enum format fmt = FMT_SVG;
-	bool damaged = false;
+	bool damaged = false, folded;
 	char *end;
 	int c, rc;
 
@@ -828,12 +1125,9 @@ int pst_cmd_flame(int argc, char **argv)
 		return 2;
 	}
 	fl.nslots = (unsigned)(argc - optind);
-	if (fl.nslots == 2 && (fmt == FMT_SPEEDSCOPE || fmt == FMT_PPROF)) {
-		fprintf(stderr, "prestanda: a differential graph is written as svg or folded\n");
-		return 2;
-	}
-	if (fl.normalize && fl.nslots != 2) {
-		fprintf(stderr, "prestanda: --normalize needs two traces, BASE and NEW\n");
+	folded = pst_folded_detect(argv[optind]);
+	if (fl.nslots == 2 && pst_folded_detect(argv[optind + 1]) != folded) {
+		fprintf(stderr, "prestanda: cannot compare a trace with folded stacks\n");
 		return 2;
 	}
 	fl.pool = calloc(1, sizeof(*fl.pool));
@@ -842,11 +1136,20 @@ int pst_cmd_flame(int argc, char **argv)
 		return 1;
 	}
 	rc = 0;
-	for (unsigned s = 0; s < fl.nslots && !rc; s++)
-		rc = open_trace(&fl, s, argv[optind + s], &damaged);
+	for (unsigned s = 0; s < (unsigned)(argc - optind) && !rc; s++)
+		rc = folded ? open_folded(&fl, s, argv[optind + s])
+			    : open_trace(&fl, s, argv[optind + s], &damaged);
+	if (!rc && fl.nslots == 2 && (fmt == FMT_SPEEDSCOPE || fmt == FMT_PPROF)) {
+		fprintf(stderr, "prestanda: a differential graph is written as svg or folded\n");
+		rc = 2;
+	}
+	if (!rc && fl.normalize && fl.nslots != 2) {
+		fprintf(stderr, "prestanda: --normalize needs two traces, BASE and NEW\n");
+		rc = 2;
+	}
 	if (!rc)
 		rc = pick_metric(&fl, metric, argv + optind);
-	for (unsigned s = 0; s < fl.nslots && !rc; s++) {
+	for (unsigned s = 0; s < fl.nslots && !rc && !folded; s++) {
 		int r = collect(&fl, s);
 
 		if (r) {
@@ -859,11 +1162,15 @@ int pst_cmd_flame(int argc, char **argv)
 		fprintf(stderr, "prestanda: out of memory\n");
 		rc = 1;
 	}
-	if (!rc) {
+	if (!rc && folded) {
+		const char *path = argv[argc - 1], *base = strrchr(path, '/');
+
+		fl.program = base ? base + 1 : path;
+		rc = write_out(&fl, fmt, out, &so);
+	} else if (!rc) {
 		const struct pst_trace *t = fl.pool->t[fl.nslots - 1];
 
-		exe = t->proc.exe ? strrchr(t->proc.exe, '/') : NULL;
-		fl.program = exe ? exe + 1 : t->proc.exe ? t->proc.exe : "?";
+		fl.program = program_of(t);
 		fl.start_realtime_ns = t->proc.start_realtime_ns;
 		fl.duration_ns = t->end_ts > t->proc.start_monotonic_ns
 				     ? t->end_ts - t->proc.start_monotonic_ns

@@ -13,7 +13,15 @@
 enum pst_fkind { PST_FK_OWN, PST_FK_LIB, PST_FK_KERNEL, PST_FK_UNKNOWN };
 
 /* The record family a metric is computed from. */
-enum pst_family { PST_FAM_MEMORY, PST_FAM_CPU, PST_FAM_OFFCPU, PST_FAM_LOCK, PST_FAM_NET };
+enum pst_family {
+	PST_FAM_MEMORY,
+	PST_FAM_CPU,
+	PST_FAM_OFFCPU,
+	PST_FAM_LOCK,
+	PST_FAM_NET,
+	PST_FAM_FOLDED, /* folded stacks read back: counts of no known kind */
+	PST_FAM_COUNT
+};
 
 struct pst_stack_stats;
 
@@ -103,9 +111,29 @@ struct pst_svg_opts {
 extern const struct pst_metric pst_flame_metrics[];
 extern const size_t pst_flame_nmetrics;
 
-/* flame.c: "a;b;c" names of stack s with ';' and line breaks replaced, for
- * folded output; written to f. */
+/* Suffix of a kernel frame's name in folded stacks, as flamegraph.pl marks them. */
+#define PST_FOLDED_KERNEL "_[k]"
+
+/* flame.c: "a;b;c" names of stack s with ';' and line breaks replaced and
+ * kernel frames marked, for folded output; written to f. */
 void pst_flame_put_folded_stack(FILE *f, const struct pst_flame *fl, const struct pst_fstack *s);
+
+/* flame.c: add one stack of named frames (root first, each with its kind)
+ * with value v to slot: for folded input and stacks without addresses.
+ * 0 or -ENOMEM. */
+int pst_flame_add_named(struct pst_flame *fl, unsigned slot, const char *const *names,
+			const enum pst_fkind *kinds, size_t n, int64_t v);
+
+/* folded_read.c: does the file at path hold text (folded stacks) rather
+ * than a trace? */
+bool pst_folded_detect(const char *path);
+
+/* folded_read.c: read the folded stacks of path into slot of fl, or into
+ * slots 0 and 1 when every line has two counts (*two set: a differential).
+ * 0; -1 for bad input, with "PATH:LINE: why" in err; -ENOMEM; or -errno
+ * when the file cannot be read, with err saying so. */
+int pst_folded_read(struct pst_flame *fl, unsigned slot, const char *path, bool *two, char *err,
+		    size_t errlen);
 
 /* flame_folded.c: `root;...;leaf count` lines (`count_a count_b` in a diff). */
 int pst_flame_write_folded(FILE *f, const struct pst_flame *fl);

@@ -277,13 +277,13 @@ static void put_title(FILE *f, const struct pst_flame *fl, const struct pst_svg_
 					      (double)fl->total[0]
 					: 0;
 
-		fprintf(f, "%s: base %s, new %s %s (%+.1f%%)%s; red grew, blue shrank",
+		fprintf(f, "%s: base %s, new %s%s%s (%+.1f%%)%s; red grew, blue shrank",
 			fl->metric->what, pst_fmt_count((double)fl->total[0], a, sizeof(a)),
-			pst_fmt_count((double)fl->total[1], b, sizeof(b)), unit, d,
+			pst_fmt_count((double)fl->total[1], b, sizeof(b)), *unit ? " " : "", unit, d,
 			fl->normalize ? ", base normalized to the new total" : "");
 	} else {
-		fprintf(f, "%s: total %s %s", fl->metric->what,
-			pst_fmt_count((double)fl->total[0], a, sizeof(a)), unit);
+		fprintf(f, "%s: total %s%s%s", fl->metric->what,
+			pst_fmt_count((double)fl->total[0], a, sizeof(a)), *unit ? " " : "", unit);
 	}
 	fputs("</text>\n", f);
 }

@@ -134,6 +134,12 @@ static bool is_idle(uint64_t kind)
 	return kind == PST_WAIT_COND || kind == PST_WAIT_SEM;
 }
 
+/* A contended acquisition of a mutex, rwlock or spinlock: not idle, not a join. */
+static bool is_lock_wait(uint64_t kind)
+{
+	return !is_idle(kind) && kind != PST_WAIT_JOIN;
+}
+
 /* ---- symbolization ---- */
 
 static bool runtime_frame(const struct pst_frame *f)
@@ -720,10 +726,10 @@ static int build_locks(struct pst_threads *th, const struct pst_trace *t,
 			if (is_idle(w->kind)) {
 				life->idle_ns += w->wait_ns;
 				life->tasks += !(w->flags & PST_WAIT_TIMEDOUT);
-			} else if (w->kind == PST_WAIT_JOIN) {
-				life->join_ns += w->wait_ns;
-			} else {
+			} else if (is_lock_wait(w->kind)) {
 				life->lock_wait_ns += w->wait_ns;
+			} else {
+				life->join_ns += w->wait_ns;
 			}
 		}
 		if (!w->obj)
@@ -794,6 +800,14 @@ out:
 	return rc;
 }
 
+static void collect_free(struct collect *c)
+{
+	free(c->waits);
+	free(c->starts);
+	free(c->ends);
+	free(c->locks);
+}
+
 struct pst_threads *pst_threads_analyze(const struct pst_trace *t, struct pst_symbolizer *sym)
 {
 	struct pst_threads *th = calloc(1, sizeof(*th));
@@ -817,18 +831,44 @@ struct pst_threads *pst_threads_analyze(const struct pst_trace *t, struct pst_sy
 	th->creation_rate = th->duration_ns ? th->created / (th->duration_ns / 1e9) : 0;
 	if (build_locks(th, t, sym, &c) || build_groups(th, t, sym, &c))
 		goto oom;
-	free(c.waits);
-	free(c.starts);
-	free(c.ends);
-	free(c.locks);
+	collect_free(&c);
 	return th;
 oom:
-	free(c.waits);
-	free(c.starts);
-	free(c.ends);
-	free(c.locks);
+	collect_free(&c);
 	pst_threads_free(th);
 	return NULL;
+}
+
+static int cmp_wait_stack(const void *a, const void *b)
+{
+	const struct wait_rec *x = a, *y = b;
+
+	return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+int pst_threads_lock_waits(const struct pst_trace *t, pst_lock_wait_fn cb, void *arg)
+{
+	struct collect c = { 0 };
+	size_t n = 0;
+	int rc;
+
+	rc = pst_trace_foreach(t, PST_REC_WAIT, PST_REC_WAIT, on_record, &c);
+	if (rc)
+		goto out;
+	for (size_t i = 0; i < c.nwaits; i++)
+		if (is_lock_wait(c.waits[i].kind))
+			c.waits[n++] = c.waits[i];
+	qsort(c.waits, n, sizeof(*c.waits), cmp_wait_stack);
+	for (size_t i = 0, j; i < n && !rc; i = j) {
+		uint64_t ns = 0;
+
+		for (j = i; j < n && c.waits[j].stack == c.waits[i].stack; j++)
+			ns += c.waits[j].wait_ns;
+		rc = cb(c.waits[i].stack, ns, j - i, arg);
+	}
+out:
+	collect_free(&c);
+	return rc;
 }
 
 void pst_threads_free(struct pst_threads *th)

@@ -85,6 +85,12 @@ struct pst_threads {
  * (may be NULL). NULL when out of memory. */
 struct pst_threads *pst_threads_analyze(const struct pst_trace *t, struct pst_symbolizer *sym);
 
+/* Contended lock acquisitions (mutex, rwlock, spinlock) of t by the stack
+ * that waited: cb(stack id (0: none), total wait ns, waits, arg) once per
+ * stack, in id order. 0, -ENOMEM, or cb's non-zero value, which stops. */
+typedef int (*pst_lock_wait_fn)(uint64_t stack, uint64_t wait_ns, uint64_t waits, void *arg);
+int pst_threads_lock_waits(const struct pst_trace *t, pst_lock_wait_fn cb, void *arg);
+
 /* "mutex", "rwlock", "spin", "cond", "sem". */
 const char *pst_lock_kind_name(unsigned kind);
 

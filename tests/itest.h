@@ -415,4 +415,29 @@ static ITEST_UNUSED long itest_trace_pid(const char *path)
 	return strtol(b + 2, NULL, 10);
 }
 
+/* Skip the test, saying why, where this kernel or build cannot record with
+ * eBPF (`record --check` exits 3); off_cpu: the off-CPU probe too. */
+static ITEST_UNUSED void itest_need_ebpf(bool off_cpu)
+{
+	char *argv[] = { ITEST_PRESTANDA, "record", "--check", off_cpu ? "--off-cpu" : "-K", NULL };
+	char errp[PATH_MAX], *err;
+	int st;
+
+	itest_tmpfile(errp, sizeof(errp));
+	st = itest_spawn(argv, NULL, errp);
+	err = itest_slurp(errp, NULL);
+	unlink(errp);
+	cr_assert(err);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 3) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "eBPF unavailable here: %s", err);
+		free(err);
+		cr_skip_test("%s", why);
+	}
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "record --check: %s; stderr: %s",
+		  itest_wdesc(st), err);
+	free(err);
+}
+
 #endif

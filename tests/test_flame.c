@@ -488,3 +488,315 @@ Test(flame, svg_in_headless_chromium, .timeout = 180)
 	cr_expect(access(shot, F_OK) == 0);
 	free(s);
 }
+
+/* ---- folded stacks read back ---- */
+
+/* `flame -f folded IN` (one or two inputs) must give exactly want. */
+static void folded_of(const char *a, const char *b, const char *want)
+{
+	struct out o;
+
+	flame(&o, 0, (const char *[]){"-f", "folded", a, b, NULL});
+	cr_expect_str_eq(o.out, want);
+	out_free(&o);
+}
+
+/* s written to a new file in dir; its path in path. */
+static void write_in(char *path, size_t len, const char *dir, const char *name, const char *s)
+{
+	snprintf(path, len, "%s/%s", dir, name);
+	itest_write(path, s, strlen(s));
+}
+
+Test(flame, folded_round_trip_is_byte_identical)
+{
+	struct diff_runs d;
+	char path[PATH_MAX];
+	struct out o;
+
+	flame(&o, 0, (const char *[]){"-f", "folded", known.traces[0], NULL});
+	cr_assert_gt(o.len, 0);
+	write_in(path, sizeof(path), known.dir, "rt.folded", o.out);
+	folded_of(path, NULL, o.out);
+	out_free(&o);
+
+	/* A differential: two counts a line are BASE and NEW. */
+	diff_runs(&d);
+	flame(&o, 0, (const char *[]){"-f", "folded", d.base.traces[0], d.now.traces[0], NULL});
+	write_in(path, sizeof(path), known.dir, "rtd.folded", o.out);
+	folded_of(path, NULL, o.out);
+	out_free(&o);
+	itest_cleanup(&d.base);
+	itest_cleanup(&d.now);
+}
+
+Test(flame, folded_hand_written)
+{
+	char a[PATH_MAX], b[PATH_MAX], svg[PATH_MAX], *s;
+	struct out o;
+
+	/* Unsorted, a repeated stack, names with spaces, colons (a `;` the
+	 * writer replaced), an unresolved frame, kernel frames, no stack, CRLF. */
+	write_in(a, sizeof(a), known.dir, "hand.folded",
+		 "main;parse:args;[libfoo.so+0x1a2b] 5\n"
+		 "main;do work(int, char*) 7\r\n"
+		 "main;sys_read_[k];vfs_read_[k] 3\n"
+		 "\n"
+		 "main;do work(int, char*) 1\n"
+		 "[no stack] 2");
+	folded_of(a, NULL,
+		  "[no stack] 2\n"
+		  "main;do work(int, char*) 8\n"
+		  "main;parse:args;[libfoo.so+0x1a2b] 5\n"
+		  "main;sys_read_[k];vfs_read_[k] 3\n");
+	snprintf(svg, sizeof(svg), "%s/hand.svg", known.dir);
+	flame(&o, 0, (const char *[]){a, "-o", svg, NULL});
+	out_free(&o);
+	s = itest_slurp(svg, NULL);
+	cr_assert(s);
+	cr_expect(strstr(s, ">hand.folded: samples</text>"), "title");
+	cr_expect(strstr(s, "samples: total 18</text>"), "totals");
+	/* Kinds: own code, kernel (k2), unresolved (k3). */
+	cr_expect(strstr(s, "class=\"f k0\" data-n=\"do work(int, char*)\" data-v=\"8\""));
+	cr_expect(strstr(s, "class=\"f k2\" data-n=\"vfs_read\" data-v=\"3\""));
+	cr_expect(strstr(s, "class=\"f k3\" data-n=\"[libfoo.so+0x1a2b]\" data-v=\"5\""));
+	free(s);
+
+	/* Two folded files: a differential, widths from the second. */
+	write_in(b, sizeof(b), known.dir, "hand2.folded",
+		 "main;do work(int, char*) 20\nmain;new_path 4\n");
+	folded_of(a, b,
+		  "[no stack] 2 0\n"
+		  "main;do work(int, char*) 8 20\n"
+		  "main;new_path 0 4\n"
+		  "main;parse:args;[libfoo.so+0x1a2b] 5 0\n"
+		  "main;sys_read_[k];vfs_read_[k] 3 0\n");
+	/* --metric names what the counts are. */
+	flame(&o, 0, (const char *[]){"-m", "cpu", a, "-o", svg, NULL});
+	out_free(&o);
+	s = itest_slurp(svg, NULL);
+	cr_expect(strstr(s, ">hand.folded: cpu</text>"), "title");
+	free(s);
+}
+
+Test(flame, folded_bad_input_names_the_line)
+{
+	static const struct {
+		const char *text, *err;
+	} cases[] = {
+	    {"a;b 1\na;c\n", "bad.folded:2: no count at the end (want `frame;...;frame COUNT`)\n"},
+	    {"a;b 1\n\na;;c 3\n", "bad.folded:3: empty frame name between semicolons\n"},
+	    {"a;b -4\n", "bad.folded:1: no count at the end (want `frame;...;frame COUNT`)\n"},
+	    {"a 99999999999999999999\n", "bad.folded:1: count out of range\n"},
+	    {"a 1\n 2\n", "bad.folded:2: no stack before the count\n"},
+	    {"a;b; 1\n", "bad.folded:1: empty frame name between semicolons\n"},
+	};
+	char path[PATH_MAX], want[PATH_MAX + 128];
+	struct out o;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		write_in(path, sizeof(path), known.dir, "bad.folded", cases[i].text);
+		flame(&o, 2, (const char *[]){"-f", "folded", path, NULL});
+		snprintf(want, sizeof(want), "prestanda: %s/%s", known.dir, cases[i].err);
+		cr_expect_str_eq(o.err, want, "case %zu", i);
+		cr_expect_eq(o.len, 0);
+		out_free(&o);
+	}
+	/* A trace with folded stacks cannot be compared. */
+	write_in(path, sizeof(path), known.dir, "ok.folded", "a 1\n");
+	flame(&o, 2, (const char *[]){known.traces[0], path, NULL});
+	cr_expect_str_eq(o.err, "prestanda: cannot compare a trace with folded stacks\n");
+	out_free(&o);
+}
+
+/* ---- metrics of threads, network and CPU ---- */
+
+/* The report's object in array (at path) whose key holds a string starting with prefix. */
+static json_t *json_find(json_t *j, const char *path, const char *key, const char *prefix)
+{
+	json_t *a = itest_get(j, path), *e;
+	size_t i;
+
+	json_array_foreach(a, i, e) {
+		const char *v = json_string_value(json_object_get(e, key));
+
+		if (v && !strncmp(v, prefix, strlen(prefix)))
+			return e;
+	}
+	return NULL;
+}
+
+Test(flame, lock_wait_per_waiting_stack)
+{
+	static struct folded v[16];
+	struct itest_report rep;
+	struct itest_run r;
+	const char *stack = NULL;
+	char fn[128];
+	json_t *j, *l;
+	struct out o;
+	size_t i;
+	int n, nfound = 0;
+
+	itest_run(&r, NULL, "thr_locks", NULL);
+	cr_assert_eq(r.ntraces, 1, "run: %s", r.err);
+	j = itest_report_ok(&rep, r.traces[0]);
+	flame(&o, 0, (const char *[]){"-f", "folded", "-m", "lock-wait", r.traces[0], NULL});
+	n = parse_folded(o.out, v, 16);
+	/* The two contended mutexes; semaphore and condition waits are idle time. */
+	cr_expect_eq(n, 2, "%s", o.out);
+	json_array_foreach(itest_get(j, "locks"), i, l) {
+		json_t *w = json_array_get(json_object_get(l, "waiting_stacks"), 0);
+		const char *leaf = w ? json_string_value(json_array_get(itest_get(w, "stack"), 0)) : NULL;
+
+		if (!leaf || strcmp(itest_str(l, "kind"), "mutex"))
+			continue;
+		/* Each waiting stack's total, exactly as the report has it. */
+		snprintf(fn, sizeof(fn), "%.*s", (int)strcspn(leaf, " "), leaf);
+		cr_expect_eq(folded_leaf(v, n, fn, &stack), itest_int(w, "wait_ns"), "%s: %s", fn,
+			     o.out);
+		nfound++;
+		cr_expect(itest_has_suffix(stack, ";start_thread;hold_waiter") ||
+			      itest_has_suffix(stack, ";start_thread;lock_worker"),
+			  "no profiler frames in '%s'", stack);
+	}
+	cr_expect_eq(nfound, 2);
+	cr_expect_geq(folded_leaf(v, n, "hold_waiter", NULL), 50000000);
+	out_free(&o);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
+Test(flame, connect_time_per_endpoint)
+{
+	struct itest_report rep;
+	struct itest_run r;
+	char want[256];
+	json_t *j, *ep;
+	struct out o;
+	const char *port;
+
+	itest_run(&r, NULL, "net_load", (const char *[]){"churn", "5", NULL});
+	cr_assert_eq(r.ntraces, 1, "run: %s", r.err);
+	port = strstr(r.out, "port=");
+	cr_assert(port, "%s", r.out);
+	j = itest_report_ok(&rep, r.traces[0]);
+	snprintf(want, sizeof(want), "127.0.0.1:%d", atoi(port + 5));
+	ep = json_find(j, "network.endpoints", "role", "client");
+	cr_assert(ep);
+	cr_expect_str_eq(itest_str(ep, "endpoint"), want);
+	snprintf(want, sizeof(want), "net_load;127.0.0.1:%d %lld\n", atoi(port + 5),
+		 itest_int(ep, "connect_ns.total"));
+	flame(&o, 0, (const char *[]){"-f", "folded", "-m", "connect-time", r.traces[0], NULL});
+	cr_expect_str_eq(o.out, want);
+	out_free(&o);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
+/* `prestanda record -o TRACE ARGS...` into a temporary trace. */
+static void record(char *trace, size_t len, const char *const *args)
+{
+	char *argv[ITEST_MAX_ARGS] = {ITEST_PRESTANDA, "record", "-o", trace};
+	struct out o;
+	int n = 4;
+
+	itest_tmpfile(trace, len);
+	for (; *args; args++)
+		argv[n++] = (char *)*args;
+	argv[n] = NULL;
+	spawn_capture(&o, argv);
+	cr_assert(WIFEXITED(o.wstatus) && WEXITSTATUS(o.wstatus) == 0, "record: %s: %s",
+		  itest_wdesc(o.wstatus), o.err);
+	out_free(&o);
+}
+
+Test(flame, cpu_is_the_default_for_a_record_trace, .timeout = 120)
+{
+	static struct folded v[256];
+	char trace[PATH_MAX], path[PATH_MAX + 16], *s;
+	long long hot = 0, cold = 0, period = 1000000000 / 499;
+	struct out o;
+	int n;
+
+	itest_need_ebpf(false);
+	record(trace, sizeof(trace),
+	       (const char *[]){"-F", "499", "--", ITEST_TARGETS "cpu_split", "2", NULL});
+	flame(&o, 0, (const char *[]){"-f", "folded", trace, NULL});
+	n = parse_folded(o.out, v, 256);
+	for (int i = 0; i < n; i++) {
+		/* Whole samples of 1/499 s each. */
+		cr_expect_eq(v[i].count % period, 0, "%s %lld", v[i].stack, v[i].count);
+		if (itest_has_suffix(v[i].stack, ";work;burn_hot"))
+			hot += v[i].count;
+		if (itest_has_suffix(v[i].stack, ";work;burn_cold"))
+			cold += v[i].count;
+	}
+	/* burn_hot does 70% of the work, burn_cold 30%, in both threads. */
+	cr_expect_gt(hot + cold, 0, "%s", o.out);
+	cr_expect(hot * 100 > (hot + cold) * 60 && hot * 100 < (hot + cold) * 80,
+		  "burn_hot %lld of %lld", hot, hot + cold);
+	out_free(&o);
+
+	snprintf(path, sizeof(path), "%s.pb.gz", trace);
+	flame(&o, 0, (const char *[]){"-f", "pprof", "-o", path, trace, NULL});
+	out_free(&o);
+	s = node("pprof-dump.js", (const char *[]){path, NULL});
+	cr_expect(strstr(s, "\nsample_type cpu nanoseconds\n"), "%s", s);
+	cr_expect(strstr(s, "\nperiod 2004008 duration "), "%s", s);
+	free(line_starting(s, "sample "));
+	free(s);
+	unlink(path);
+	unlink(trace);
+}
+
+Test(flame, off_cpu_kernel_frames, .timeout = 60)
+{
+	static struct folded v[64];
+	char trace[PATH_MAX], path[PATH_MAX + 16], *s;
+	long long at = 0, want = 0;
+	struct itest_report rep;
+	json_t *j, *st;
+	struct out o;
+	size_t i;
+	int n;
+
+	itest_need_ebpf(true);
+	record(trace, sizeof(trace),
+	       (const char *[]){"--off-cpu", "--", ITEST_TARGETS "cpu_sleep", NULL});
+	j = itest_report_ok(&rep, trace);
+	json_array_foreach(itest_get(j, "cpu.off_cpu.stacks"), i, st) {
+		json_t *fr;
+		size_t k;
+
+		json_array_foreach(json_object_get(st, "stack"), k, fr)
+			if (!strncmp(json_string_value(fr), "wait_here ", 10)) {
+				want += itest_int(st, "blocked_ns");
+				break;
+			}
+	}
+	flame(&o, 0, (const char *[]){"-f", "folded", "-m", "off-cpu", trace, NULL});
+	n = parse_folded(o.out, v, 64);
+	for (int i = 0; i < n; i++)
+		if (strstr(v[i].stack, ";main;wait_here;")) {
+			at += v[i].count;
+			/* The kernel's side of the sleep, marked as kernel frames. */
+			cr_expect(strstr(v[i].stack, ";schedule_[k]"), "%s", v[i].stack);
+		}
+	/* 10 sleeps of 100 ms in wait_here, as the report counts them. */
+	cr_expect_eq(at, want, "flame %lld ns, report %lld ns", at, want);
+	cr_expect(at > 900000000 && at < 1500000000, "blocked in wait_here for %lld ns", at);
+	out_free(&o);
+	itest_report_free(&rep);
+
+	snprintf(path, sizeof(path), "%s.svg", trace);
+	flame(&o, 0, (const char *[]){"-m", "off-cpu", "-o", path, trace, NULL});
+	out_free(&o);
+	s = itest_slurp(path, NULL);
+	cr_assert(s);
+	cr_expect(strstr(s, "class=\"f k2\" data-n=\"schedule\""), "schedule is not a kernel frame");
+	cr_expect(strstr(s, "class=\"f k0\" data-n=\"wait_here\""), "wait_here is not own code");
+	free(s);
+	unlink(path);
+	unlink(trace);
+}

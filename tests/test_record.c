@@ -41,19 +41,7 @@ static bool exited(const struct cmd *c, int code)
 /* Skip, saying why, where this kernel or build cannot record (exit 3). */
 static void need_ebpf(bool off_cpu)
 {
-	char *argv[] = { ITEST_PRESTANDA, "record", "--check", off_cpu ? "--off-cpu" : "-K", NULL };
-	struct cmd c;
-
-	run_cmd(&c, argv);
-	if (exited(&c, 3)) {
-		char why[512];
-
-		snprintf(why, sizeof(why), "eBPF unavailable here: %s", c.err);
-		cmd_free(&c);
-		cr_skip_test("%s", why);
-	}
-	cr_assert(exited(&c, 0), "record --check: %s; stderr: %s", itest_wdesc(c.wstatus), c.err);
-	cmd_free(&c);
+	itest_need_ebpf(off_cpu);
 }
 
 /* Record argv (after "record -o TRACE"), then report it as JSON. */
