@@ -147,19 +147,20 @@ static int analyze(struct report *r, const struct options *o)
 		fprintf(stderr, "prestanda: %s\n", err);
 		return 1;
 	}
+	pst_trace_progress(r->t, &done, &total);
+	bar = isatty(STDERR_FILENO) && total > PROGRESS_MIN_BYTES;
+	r->m = pst_memory_analyze(r->t, bar ? progress_draw : NULL, &prog);
+	if (bar)
+		progress_clear();
 	/* A damaged trace is an error (exit 1) even though everything before
-	 * the damage is reported; a trace that merely lacks END is a warning. */
+	 * the damage is reported; a trace that merely lacks END is a warning.
+	 * Damage inside an event is found while reading the events. */
 	if (r->t->error_offset)
 		fprintf(stderr, "prestanda: %s: %s; the report covers what came before it\n",
 			r->path, r->t->error);
 	else if (!r->t->complete)
 		fprintf(stderr, "prestanda: warning: %s: %s\n", r->path,
 			r->t->error[0] ? r->t->error : "trace is incomplete");
-	pst_trace_progress(r->t, &done, &total);
-	bar = isatty(STDERR_FILENO) && total > PROGRESS_MIN_BYTES;
-	r->m = pst_memory_analyze(r->t, bar ? progress_draw : NULL, &prog);
-	if (bar)
-		progress_clear();
 	if (!r->m) {
 		fprintf(stderr, "prestanda: %s: out of memory\n", r->path);
 		return 1;

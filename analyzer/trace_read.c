@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Reading a trace: mmap, one validating scan that indexes blocks, then a k-way merge of events. */
+/* Reading a trace: mmap, one framing scan that indexes blocks, then a k-way merge of events. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -14,9 +14,13 @@
 #include "trace_read.h"
 
 /*
- * Policy on damage: the scan stops at the first record that does not decode
- * and records its offset. Everything before it is kept, including the events
- * and metadata that precede a corrupt inner record in its own block.
+ * Policy on damage: the scan stops at the first record whose framing is
+ * broken (a length that overruns its block or the file) or whose metadata
+ * does not decode, and records its offset. Everything before it is kept,
+ * including the events and metadata that precede it in its own block.
+ * Event payloads are not decoded by the scan: an event whose fields do not
+ * decode is found by the merge, which ends that thread's stream there and
+ * marks the trace damaged at that offset (the smallest one, when several).
  * A STACK with id 0 (the id of "no stack") is dropped; of duplicate ids the
  * first in the file is kept. A PROCESS whose version is not PST_VERSION does
  * not open.
@@ -58,10 +62,17 @@ struct pst_reader {
 	size_t *heap;
 	size_t nheap;
 	uint64_t event_bytes, consumed;
-	uint64_t max_ts; /* largest event ts seen by the scan */
+	uint64_t next_drop; /* consumed bytes at which to drop pages again */
+	size_t dropped;     /* pages below this offset were given back */
+	size_t page;        /* the page size */
+	struct pst_trace *t;
 	size_t first_off;  /* the first record after PROCESS */
 	size_t valid_end;  /* where the scan stopped: the damage, or the file's end */
 };
+
+/* Give back the mapped pages behind a reader every this many bytes: only
+ * the pages still ahead of some cursor count in the resident set. */
+#define DROP_EVERY (4u << 20)
 
 static void set_msg(char *buf, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -96,6 +107,40 @@ static void *grow(void *arr, size_t *cap, size_t n, size_t elem)
 static int get_u(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
 	return pst_get_varint(p, end, v);
+}
+
+/*
+ * The same for the hot path: one-byte varints inline, and no bounds check
+ * per byte when a whole varint fits before end. Same result and checks as
+ * pst_get_varint.
+ */
+static inline int get_u_fast(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	const uint8_t *q = *p;
+	uint64_t x = 0;
+
+	if (q < end && !(*q & 0x80)) {
+		*v = *q;
+		*p = q + 1;
+		return 0;
+	}
+	if (end - q < PST_VARINT_MAX)
+		return pst_get_varint(p, end, v);
+	for (unsigned shift = 0; shift < 63; shift += 7) {
+		uint8_t b = *q++;
+
+		x |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*v = x;
+			*p = q;
+			return 0;
+		}
+	}
+	if (*q > 1) /* the tenth byte holds bit 63 only */
+		return -1;
+	*v = x | (uint64_t)*q << 63;
+	*p = q + 1;
+	return 0;
 }
 
 static int get_span(const uint8_t **p, const uint8_t *end, const uint8_t **s, size_t *n)
@@ -161,6 +206,13 @@ static int read_frame(const uint8_t *p, const uint8_t *end, unsigned *type,
 	if (p >= end)
 		return FRAME_TRUNC;
 	*type = p[0];
+	if (q < end && !(*q & 0x80)) { /* every event's length fits one byte */
+		*len = *q++;
+		if (*len > (uint64_t)(end - q))
+			return FRAME_TRUNC;
+		*pay = q;
+		return FRAME_OK;
+	}
 	if (get_u(&q, end, len)) {
 		size_t avail = (size_t)(end - (p + 1));
 
@@ -270,29 +322,33 @@ static bool is_event(unsigned type)
 	return type == PST_REC_ALLOC || type == PST_REC_FREE || type == PST_REC_REALLOC;
 }
 
-/* An event's fields; ev->ts is left to the caller, who adds *dts. */
+/* An event's fields; ev->ts and ev->tid are left to the caller, who adds *dts. */
 static int dec_event(unsigned type, const uint8_t *p, const uint8_t *end, struct pst_event *ev,
 		     uint64_t *dts)
 {
-	uint64_t v[5] = { 0 };
+	uint64_t v[5];
+	unsigned n = type == PST_REC_FREE ? 2 : 5;
 
-	memset(ev, 0, sizeof(*ev));
-	if (type == PST_REC_FREE) {
-		if (get_us(&p, end, v, 2))
+	for (unsigned i = 0; i < n; i++)
+		if (get_u_fast(&p, end, &v[i]))
 			return -1;
+	*dts = v[0];
+	ev->ptr = v[1];
+	if (type == PST_REC_FREE) {
 		ev->type = PST_EV_FREE;
-		ev->ptr = v[1];
+		ev->old_ptr = 0;
+		ev->size = 0;
+		ev->stack = 0;
+		ev->kind = 0;
 	} else if (type == PST_REC_ALLOC) {
-		if (get_us(&p, end, v, 5) || v[4] >= PST_KIND_COUNT)
+		if (v[4] >= PST_KIND_COUNT)
 			return -1;
 		ev->type = PST_EV_ALLOC;
-		ev->ptr = v[1];
+		ev->old_ptr = 0;
 		ev->size = v[2];
 		ev->stack = v[3];
 		ev->kind = (unsigned)v[4];
 	} else {
-		if (get_us(&p, end, v, 5))
-			return -1;
 		ev->type = PST_EV_REALLOC;
 		ev->old_ptr = v[1];
 		ev->ptr = v[2];
@@ -300,7 +356,6 @@ static int dec_event(unsigned type, const uint8_t *p, const uint8_t *end, struct
 		ev->stack = v[4];
 		ev->kind = PST_KIND_REALLOC;
 	}
-	*dts = v[0];
 	return 0;
 }
 
@@ -396,16 +451,15 @@ static int add_block(struct pst_trace *t, const struct pst_block *b)
 }
 
 /*
- * Walk one block's inner records [p, end). Returns 0, or -1 after setting
- * t->error at the first record that does not decode. Either way the events
- * before that point are indexed.
+ * Walk one block's inner records [p, end): events by their framing only,
+ * metadata decoded. Returns 0, or -1 after setting t->error at the first
+ * record that does not. Either way the events before that point are indexed.
  */
 static int scan_inner(struct pst_trace *t, struct pst_block *b, const uint8_t *p,
 		      const uint8_t *end, uint64_t *nev)
 {
 	const uint8_t *map = t->r->map, *pay;
-	uint64_t len, ts = b->base_ts, dts;
-	struct pst_event ev;
+	uint64_t len;
 	unsigned type;
 
 	for (; p < end; p = pay + len) {
@@ -416,13 +470,6 @@ static int scan_inner(struct pst_trace *t, struct pst_block *b, const uint8_t *p
 			break;
 		}
 		if (is_event(type)) {
-			if (dec_event(type, pay, pay + len, &ev, &dts)) {
-				set_corrupt(t, off, rec_problem(type));
-				break;
-			}
-			ts += dts;
-			if (ts > t->r->max_ts)
-				t->r->max_ts = ts;
 			t->r->event_bytes += (uint64_t)(pay + len - p);
 			(*nev)++;
 		} else if (add_meta(t, type, pay, pay + len)) {
@@ -471,16 +518,35 @@ static int scan_end(struct pst_trace *t, uint64_t off, const uint8_t *p, const u
 	return 0;
 }
 
+/* Give the mapped pages of [*dropped, off) back: the reader is past them.
+ * Touching them again reads them again from the page cache. */
+static void drop_pages(const struct pst_reader *r, size_t *dropped, size_t off)
+{
+	size_t hi = off & ~(r->page - 1);
+
+	if (hi <= *dropped)
+		return;
+	madvise((void *)(r->map + *dropped), hi - *dropped, MADV_DONTNEED);
+	*dropped = hi;
+}
+
+static void drop_below(struct pst_reader *r, size_t off)
+{
+	drop_pages(r, &r->dropped, off);
+}
+
 /* Every top-level record after PROCESS, once. Stops at the first bad one. */
 static void scan_records(struct pst_trace *t, size_t off)
 {
-	const uint8_t *map = t->r->map, *end = map + t->r->size, *pay;
+	struct pst_reader *r = t->r;
+	const uint8_t *map = r->map, *end = map + r->size, *pay;
+	size_t next_drop = off + DROP_EVERY;
 	uint64_t len;
 	unsigned type;
 	int rc;
 
 	t->complete = true;
-	while (off < t->r->size) {
+	while (off < r->size) {
 		rc = read_frame(map + off, end, &type, &pay, &len);
 		if (rc == FRAME_TRUNC) {
 			set_trunc(t, off);
@@ -498,14 +564,50 @@ static void scan_records(struct pst_trace *t, size_t off)
 		if (rc)
 			break;
 		off = (size_t)(pay + len - map);
+		if (off >= next_drop) {
+			drop_below(r, off);
+			next_drop = off + DROP_EVERY;
+		}
 	}
 	if (!t->has_end) {
-		t->end_ts = t->r->max_ts;
 		if (t->complete)
 			set_msg(t->error, sizeof(t->error),
 				"no END record: the process was killed or is still running");
 		t->complete = false;
 	}
+}
+
+/* The last event's time, for a trace without END: every block's base plus
+ * its events' deltas (the scan does not decode events; this reads only
+ * their first field). An event that does not decode ends its block. */
+static uint64_t last_event_ts(struct pst_reader *r)
+{
+	uint64_t max_ts = 0;
+
+	r->dropped = 0;
+	for (size_t i = 0; i < r->nblocks; i++) {
+		const struct pst_block *b = &r->blocks[i];
+		const uint8_t *p = r->map + b->off, *end = p + b->len, *pay;
+		uint64_t ts = b->base_ts, len, dts;
+		unsigned type;
+
+		for (; p < end; p = pay + len) {
+			const uint8_t *q;
+
+			if (read_frame(p, end, &type, &pay, &len) != FRAME_OK)
+				break;
+			if (!is_event(type))
+				continue;
+			q = pay;
+			if (get_u(&q, pay + len, &dts))
+				break;
+			ts += dts;
+			if (ts > max_ts)
+				max_ts = ts;
+		}
+		drop_below(r, (size_t)(end - r->map));
+	}
+	return max_ts;
 }
 
 /* ---- finishing the index ---- */
@@ -604,6 +706,46 @@ static void stream_load(struct pst_reader *r, struct pst_stream *s, size_t blk)
 	s->ts = b->base_ts;
 }
 
+/* Events framed in [p, end). */
+static uint64_t count_events(const uint8_t *p, const uint8_t *end)
+{
+	const uint8_t *pay;
+	uint64_t len, n = 0;
+	unsigned type;
+
+	for (; p < end && read_frame(p, end, &type, &pay, &len) == FRAME_OK; p = pay + len)
+		n += is_event(type);
+	return n;
+}
+
+/*
+ * The event at p of stream s does not decode: the stream ends there, now and
+ * on every later read, its events from there on leave the count, and the
+ * trace is damaged at the smallest such offset.
+ */
+static void stream_damaged(struct pst_reader *r, struct pst_stream *s, const uint8_t *p,
+			   unsigned type)
+{
+	struct pst_trace *t = r->t;
+	struct pst_block *b = &r->blocks[s->blk];
+	uint64_t off = (uint64_t)(p - r->map), lost = count_events(p, s->end);
+
+	for (size_t i = b->next; i != NO_BLOCK; i = r->blocks[i].next) {
+		const uint8_t *q = r->map + r->blocks[i].off;
+
+		lost += count_events(q, q + r->blocks[i].len);
+	}
+	t->nevents -= lost;
+	b->len = off - b->off;
+	b->next = NO_BLOCK;
+	s->end = p;
+	if (!t->error_offset || off < t->error_offset) {
+		set_corrupt(t, off, is_event(type) ? rec_problem(type) : "overruns its block");
+		if (off < r->valid_end)
+			r->valid_end = (size_t)off;
+	}
+}
+
 /* Decode the stream's next event into head. Returns 1, or 0 at its end. */
 static int stream_advance(struct pst_reader *r, struct pst_stream *s)
 {
@@ -618,11 +760,15 @@ static int stream_advance(struct pst_reader *r, struct pst_stream *s)
 			stream_load(r, s, r->blocks[s->blk].next);
 			continue;
 		}
-		if (read_frame(s->p, s->end, &type, &pay, &len) != FRAME_OK)
+		if (read_frame(s->p, s->end, &type, &pay, &len) != FRAME_OK) {
+			stream_damaged(r, s, s->p, 0);
 			return 0;
+		}
 		if (is_event(type)) {
-			if (dec_event(type, pay, pay + len, &s->head, &dts))
+			if (dec_event(type, pay, pay + len, &s->head, &dts)) {
+				stream_damaged(r, s, s->p, type);
 				return 0;
+			}
 			s->ts += dts;
 			s->head.ts = s->ts;
 			s->head.tid = r->blocks[s->blk].tid;
@@ -670,6 +816,8 @@ void pst_trace_rewind(struct pst_trace *t)
 
 	r->nheap = 0;
 	r->consumed = 0;
+	r->dropped = 0;
+	r->next_drop = DROP_EVERY;
 	for (size_t i = 0; i < r->nstreams; i++) {
 		struct pst_stream *s = &r->streams[i];
 
@@ -693,7 +841,20 @@ int pst_trace_next(struct pst_trace *t, struct pst_event *ev)
 	r->consumed += s->head_bytes;
 	if (!stream_advance(r, s))
 		r->heap[0] = r->heap[--r->nheap];
-	heap_down(r, 0);
+	if (r->nheap > 1)
+		heap_down(r, 0);
+	if (r->consumed >= r->next_drop) {
+		/* no stream reads below its cursor again: the low-water mark */
+		size_t low = r->size;
+
+		for (size_t i = 0; i < r->nheap; i++) {
+			size_t at = (size_t)(r->streams[r->heap[i]].p - r->map);
+
+			low = at < low ? at : low;
+		}
+		drop_below(r, low);
+		r->next_drop = r->consumed + DROP_EVERY;
+	}
 	return 1;
 }
 
@@ -720,12 +881,16 @@ int pst_trace_foreach(const struct pst_trace *t, unsigned lo, unsigned hi, pst_r
 {
 	const struct pst_reader *r = t->r;
 	const uint8_t *map = r->map, *end = map + r->valid_end, *pay;
-	size_t off = r->first_off;
+	size_t off = r->first_off, dropped = 0, next_drop = off + DROP_EVERY;
 	uint64_t len, tid, base;
 	unsigned type;
 	int rc;
 
 	while (off < r->valid_end) {
+		if (off >= next_drop) {
+			drop_pages(r, &dropped, off);
+			next_drop = off + DROP_EVERY;
+		}
 		if (read_frame(map + off, end, &type, &pay, &len) != FRAME_OK)
 			break;
 		if (type == PST_REC_BLOCK) {
@@ -899,8 +1064,12 @@ int pst_trace_open(const char *path, struct pst_trace **out, char *err, size_t e
 	if (!off)
 		goto fail;
 	t->r->first_off = off;
+	t->r->t = t;
+	t->r->page = (size_t)sysconf(_SC_PAGESIZE);
 	scan_records(t, off);
 	t->r->valid_end = t->error_offset ? (size_t)t->error_offset : t->r->size;
+	if (!t->has_end)
+		t->end_ts = last_event_ts(t->r);
 	if (sort_stacks(t) || build_streams(t->r)) {
 		set_msg(err, errlen, "%s: out of memory", path);
 		goto fail;
