@@ -32,14 +32,20 @@
 enum { FRAME_OK = 0, FRAME_TRUNC = -1, FRAME_CORRUPT = -2 };
 
 /*
- * One BLOCK with at least one event. off/len delimit its inner records in the
- * file. When an inner record of the block is corrupt, len stops before that
- * record: the events before it stay readable, the scan of the file stops there.
+ * One BLOCK with at least one inner record. off/len delimit its inner records
+ * in the file. When an inner record of the block is corrupt, len stops before
+ * that record: the records before it stay readable, the scan of the file
+ * stops there.
  */
 struct pst_block {
 	uint64_t off, len, tid, base_ts;
-	size_t next; /* next block of the same thread in file order, or NO_BLOCK */
+	uint64_t nev;   /* events */
+	uint64_t types; /* bit type / 4 set for each type of its inner records */
+	size_t next; /* next block of the same thread with events, in file order, or NO_BLOCK */
 };
+
+/* The bit of an inner record's type in pst_block.types. */
+#define TYPE_BIT(type) (1ull << ((type) >> 2))
 
 /* A thread's stream of events: a cursor into its chain of blocks. */
 struct pst_stream {
@@ -469,6 +475,7 @@ static int scan_inner(struct pst_trace *t, struct pst_block *b, const uint8_t *p
 			set_corrupt(t, off, "overruns its block");
 			break;
 		}
+		b->types |= TYPE_BIT(type);
 		if (is_event(type)) {
 			t->r->event_bytes += (uint64_t)(pay + len - p);
 			(*nev)++;
@@ -494,7 +501,8 @@ static int scan_block(struct pst_trace *t, uint64_t off, const uint8_t *p, const
 	b.off = (uint64_t)(p - t->r->map);
 	rc = scan_inner(t, &b, p, end, &nev);
 	t->nevents += nev;
-	if (nev && add_block(t, &b)) {
+	b.nev = nev;
+	if (b.types && add_block(t, &b)) {
 		set_corrupt(t, off, "out of memory");
 		return -1;
 	}
@@ -670,16 +678,17 @@ static int cmp_block_idx(const void *a, const void *b, void *arg)
 /* Chain each thread's blocks in file order, one stream per thread. */
 static int build_streams(struct pst_reader *r)
 {
-	size_t n = r->nblocks, *ord = malloc((n + 1) * sizeof(*ord));
+	size_t n = 0, *ord = malloc((r->nblocks + 1) * sizeof(*ord));
 
-	r->streams = calloc(n + 1, sizeof(*r->streams));
-	r->heap = malloc((n + 1) * sizeof(*r->heap));
+	r->streams = calloc(r->nblocks + 1, sizeof(*r->streams));
+	r->heap = malloc((r->nblocks + 1) * sizeof(*r->heap));
 	if (!ord || !r->streams || !r->heap) {
 		free(ord);
 		return -1;
 	}
-	for (size_t i = 0; i < n; i++)
-		ord[i] = i;
+	for (size_t i = 0; i < r->nblocks; i++)
+		if (r->blocks[i].nev)
+			ord[n++] = i;
 	qsort_r(ord, n, sizeof(*ord), cmp_block_idx, r->blocks);
 	for (size_t i = 0; i < n; i++) {
 		if (i && r->blocks[ord[i - 1]].tid == r->blocks[ord[i]].tid)
@@ -880,35 +889,30 @@ int pst_trace_foreach(const struct pst_trace *t, unsigned lo, unsigned hi, pst_r
 		      void *arg)
 {
 	const struct pst_reader *r = t->r;
-	const uint8_t *map = r->map, *end = map + r->valid_end, *pay;
-	size_t off = r->first_off, dropped = 0, next_drop = off + DROP_EVERY;
-	uint64_t len, tid, base;
-	unsigned type;
+	const uint8_t *valid = r->map + r->valid_end;
+	size_t dropped = 0, next_drop = DROP_EVERY;
+	uint64_t want = 0;
 	int rc;
 
-	while (off < r->valid_end) {
-		if (off >= next_drop) {
-			drop_pages(r, &dropped, off);
-			next_drop = off + DROP_EVERY;
-		}
-		if (read_frame(map + off, end, &type, &pay, &len) != FRAME_OK)
+	for (unsigned k = lo >> 2; k <= (hi > 0xff ? 0xff : hi) >> 2; k++)
+		want |= 1ull << k;
+	/* the blocks in file order, up to the damage: those that hold records
+	 * of the asked types (the scan noted which), a cut block up to the cut */
+	for (size_t i = 0; i < r->nblocks; i++) {
+		const struct pst_block *b = &r->blocks[i];
+		const uint8_t *p = r->map + b->off, *end = p + b->len;
+
+		if (p >= valid)
 			break;
-		if (type == PST_REC_BLOCK) {
-			const uint8_t *p = pay;
-			if (get_u(&p, pay + len, &tid) || get_u(&p, pay + len, &base))
-				break;
-			rc = foreach_inner(p, pay + len, tid, lo, hi, cb, arg);
-			if (rc)
-				return rc;
+		if (!(b->types & want))
+			continue;
+		rc = foreach_inner(p, end < valid ? end : valid, b->tid, lo, hi, cb, arg);
+		if (rc)
+			return rc;
+		if (b->off >= next_drop) {
+			drop_pages(r, &dropped, (size_t)b->off);
+			next_drop = b->off + DROP_EVERY;
 		}
-		off = (size_t)(pay + len - map);
-	}
-	/* a block cut by the damage: its records before the damage */
-	if (off < r->valid_end && read_frame(map + off, map + r->size, &type, &pay, &len) ==
-		FRAME_OK && type == PST_REC_BLOCK) {
-		const uint8_t *p = pay;
-		if (!get_u(&p, end, &tid) && !get_u(&p, end, &base))
-			return foreach_inner(p, end, tid, lo, hi, cb, arg);
 	}
 	return 0;
 }
