@@ -399,42 +399,65 @@ static int on_realloc(struct agg *a, const struct pst_event *ev)
 	return link_block(a, &e, w);
 }
 
+/* Events read at once, and how far ahead of the one being counted the
+ * live map's slots for their blocks are fetched into the cache. */
+#define BATCH 256
+#define AHEAD 8
+
+static inline void prefetch_block(const struct live_map *m, uint64_t ptr)
+{
+	if (m->cap)
+		__builtin_prefetch(&m->tab[hash64(ptr) & (m->cap - 1)]);
+}
+
+static int on_event(struct agg *a, const struct pst_event *ev)
+{
+	switch (ev->type) {
+	case PST_EV_ALLOC:
+		return on_alloc(a, ev);
+	case PST_EV_FREE:
+		return on_free(a, ev);
+	case PST_EV_REALLOC:
+		return on_realloc(a, ev);
+	}
+	return 0;
+}
+
 /* Every event once: totals, the heap peak, leaks, temporaries, per stack
  * (and per site) live bytes, their maxima and their values at the peak. */
 static int run_pass(struct agg *a, int pass, pst_progress_fn progress, void *arg)
 {
 	struct pst_memory *m = a->m;
-	struct pst_event ev;
+	struct pst_event ev[BATCH];
 	uint64_t n = 0;
+	size_t got;
 	int r;
 
 	pst_trace_rewind(a->t);
-	while (pst_trace_next(a->t, &ev) > 0) {
-		n++;
-		switch (ev.type) {
-		case PST_EV_ALLOC:
-			r = on_alloc(a, &ev);
-			break;
-		case PST_EV_FREE:
-			r = on_free(a, &ev);
-			break;
-		case PST_EV_REALLOC:
-			r = on_realloc(a, &ev);
-			break;
-		default:
-			r = 0;
+	while ((got = pst_trace_next_batch(a->t, ev, BATCH)) > 0) {
+		for (size_t i = 0; i < got && i < AHEAD; i++)
+			prefetch_block(&a->live, ev[i].ptr);
+		for (size_t i = 0; i < got; i++) {
+			if (i + AHEAD < got) {
+				prefetch_block(&a->live, ev[i + AHEAD].ptr);
+				if (ev[i + AHEAD].type == PST_EV_REALLOC)
+					prefetch_block(&a->live, ev[i + AHEAD].old_ptr);
+			}
+			n++;
+			r = on_event(a, &ev[i]);
+			if (r)
+				return r;
+			if (a->heap > m->peak_heap_bytes) {
+				m->peak_heap_bytes = a->heap;
+				m->peak_event = n;
+				m->peak_time_ns = ev[i].ts > a->t->proc.start_monotonic_ns ?
+							  ev[i].ts - a->t->proc.start_monotonic_ns :
+							  0;
+				a->peak_epoch++;
+			}
+			if (progress && !(n % PROGRESS_EVERY))
+				progress(a->t, pass, arg);
 		}
-		if (r)
-			return r;
-		if (a->heap > m->peak_heap_bytes) {
-			m->peak_heap_bytes = a->heap;
-			m->peak_event = n;
-			m->peak_time_ns = ev.ts > a->t->proc.start_monotonic_ns ?
-						  ev.ts - a->t->proc.start_monotonic_ns : 0;
-			a->peak_epoch++;
-		}
-		if (progress && !(n % PROGRESS_EVERY))
-			progress(a->t, pass, arg);
 	}
 	m->events = n;
 	return 0;

@@ -116,37 +116,39 @@ static int get_u(const uint8_t **p, const uint8_t *end, uint64_t *v)
 }
 
 /*
- * The same for the hot path: one-byte varints inline, and no bounds check
- * per byte when a whole varint fits before end. Same result and checks as
- * pst_get_varint.
+ * The same for the hot path, where bytes up to lim (past end) may be read:
+ * a varint of up to 8 bytes is decoded from one 8-byte load without a
+ * branch per byte (the bytes past it are masked off). Same result and
+ * checks as pst_get_varint.
  */
-static inline int get_u_fast(const uint8_t **p, const uint8_t *end, uint64_t *v)
+static inline int get_u_fast(const uint8_t **p, const uint8_t *end, const uint8_t *lim,
+			     uint64_t *v)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	const uint8_t *q = *p;
-	uint64_t x = 0;
+	uint64_t x, stop;
+	unsigned n;
 
-	if (q < end && !(*q & 0x80)) {
-		*v = *q;
-		*p = q + 1;
-		return 0;
-	}
-	if (end - q < PST_VARINT_MAX)
-		return pst_get_varint(p, end, v);
-	for (unsigned shift = 0; shift < 63; shift += 7) {
-		uint8_t b = *q++;
-
-		x |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80)) {
-			*v = x;
-			*p = q;
+	if (lim - q >= 8) {
+		memcpy(&x, q, 8);
+		stop = ~x & 0x8080808080808080ull; /* bytes that end a varint */
+		if (stop) {
+			n = ((unsigned)__builtin_ctzll(stop) >> 3) + 1;
+			if (n > (size_t)(end - q))
+				return -1;
+			x &= stop ^ (stop - 1);
+			*v = (x & 0x7f) | ((x >> 1) & 0x3f80) | ((x >> 2) & 0x1fc000) |
+			     ((x >> 3) & 0xfe00000) | ((x >> 4) & 0x7f0000000ull) |
+			     ((x >> 5) & 0x3f800000000ull) | ((x >> 6) & 0x1fc0000000000ull) |
+			     ((x >> 7) & 0xfe000000000000ull);
+			*p = q + n;
 			return 0;
 		}
 	}
-	if (*q > 1) /* the tenth byte holds bit 63 only */
-		return -1;
-	*v = x | (uint64_t)*q << 63;
-	*p = q + 1;
-	return 0;
+#else
+	(void)lim;
+#endif
+	return pst_get_varint(p, end, v);
 }
 
 static int get_span(const uint8_t **p, const uint8_t *end, const uint8_t **s, size_t *n)
@@ -329,14 +331,14 @@ static bool is_event(unsigned type)
 }
 
 /* An event's fields; ev->ts and ev->tid are left to the caller, who adds *dts. */
-static int dec_event(unsigned type, const uint8_t *p, const uint8_t *end, struct pst_event *ev,
-		     uint64_t *dts)
+static int dec_event(unsigned type, const uint8_t *p, const uint8_t *end, const uint8_t *lim,
+		     struct pst_event *ev, uint64_t *dts)
 {
 	uint64_t v[5];
 	unsigned n = type == PST_REC_FREE ? 2 : 5;
 
 	for (unsigned i = 0; i < n; i++)
-		if (get_u_fast(&p, end, &v[i]))
+		if (get_u_fast(&p, end, lim, &v[i]))
 			return -1;
 	*dts = v[0];
 	ev->ptr = v[1];
@@ -755,8 +757,8 @@ static void stream_damaged(struct pst_reader *r, struct pst_stream *s, const uin
 	}
 }
 
-/* Decode the stream's next event into head. Returns 1, or 0 at its end. */
-static int stream_advance(struct pst_reader *r, struct pst_stream *s)
+/* Decode the stream's next event into ev. Returns 1, or 0 at its end. */
+static inline int stream_decode(struct pst_reader *r, struct pst_stream *s, struct pst_event *ev)
 {
 	const uint8_t *pay;
 	uint64_t len, dts;
@@ -774,13 +776,13 @@ static int stream_advance(struct pst_reader *r, struct pst_stream *s)
 			return 0;
 		}
 		if (is_event(type)) {
-			if (dec_event(type, pay, pay + len, &s->head, &dts)) {
+			if (dec_event(type, pay, pay + len, s->end, ev, &dts)) {
 				stream_damaged(r, s, s->p, type);
 				return 0;
 			}
 			s->ts += dts;
-			s->head.ts = s->ts;
-			s->head.tid = r->blocks[s->blk].tid;
+			ev->ts = s->ts;
+			ev->tid = r->blocks[s->blk].tid;
 			s->head_off = (uint64_t)(s->p - r->map);
 			s->head_bytes = (uint64_t)(pay + len - s->p);
 			s->p = pay + len;
@@ -788,6 +790,12 @@ static int stream_advance(struct pst_reader *r, struct pst_stream *s)
 		}
 		s->p = pay + len;
 	}
+}
+
+/* Decode the stream's next event into head. Returns 1, or 0 at its end. */
+static int stream_advance(struct pst_reader *r, struct pst_stream *s)
+{
+	return stream_decode(r, s, &s->head);
 }
 
 static bool heap_less(const struct pst_reader *r, size_t a, size_t b)
@@ -838,7 +846,24 @@ void pst_trace_rewind(struct pst_trace *t)
 		heap_down(r, i);
 }
 
-int pst_trace_next(struct pst_trace *t, struct pst_event *ev)
+/* Every few MB read: no stream reads below its cursor again, so the pages
+ * under the lowest one (the low-water mark) go back. */
+static inline void drop_behind(struct pst_reader *r)
+{
+	if (r->consumed >= r->next_drop) {
+		size_t low = r->size;
+
+		for (size_t i = 0; i < r->nheap; i++) {
+			size_t at = (size_t)(r->streams[r->heap[i]].p - r->map);
+
+			low = at < low ? at : low;
+		}
+		drop_below(r, low);
+		r->next_drop = r->consumed + DROP_EVERY;
+	}
+}
+
+static inline int next_event(struct pst_trace *t, struct pst_event *ev)
 {
 	struct pst_reader *r = t->r;
 	struct pst_stream *s;
@@ -852,19 +877,41 @@ int pst_trace_next(struct pst_trace *t, struct pst_event *ev)
 		r->heap[0] = r->heap[--r->nheap];
 	if (r->nheap > 1)
 		heap_down(r, 0);
-	if (r->consumed >= r->next_drop) {
-		/* no stream reads below its cursor again: the low-water mark */
-		size_t low = r->size;
-
-		for (size_t i = 0; i < r->nheap; i++) {
-			size_t at = (size_t)(r->streams[r->heap[i]].p - r->map);
-
-			low = at < low ? at : low;
-		}
-		drop_below(r, low);
-		r->next_drop = r->consumed + DROP_EVERY;
-	}
+	drop_behind(r);
 	return 1;
+}
+
+int pst_trace_next(struct pst_trace *t, struct pst_event *ev)
+{
+	return next_event(t, ev);
+}
+
+size_t pst_trace_next_batch(struct pst_trace *t, struct pst_event *ev, size_t n)
+{
+	struct pst_reader *r = t->r;
+	struct pst_stream *s;
+	size_t i = 0;
+
+	if (r->nheap != 1 || !n) {
+		while (i < n && next_event(t, &ev[i]))
+			i++;
+		return i;
+	}
+	/* one stream left: no merge, events decoded in place */
+	s = &r->streams[r->heap[0]];
+	ev[0] = s->head;
+	r->consumed += s->head_bytes;
+	for (i = 1; i < n; i++) {
+		if (!stream_decode(r, s, &ev[i])) {
+			r->nheap = 0;
+			return i;
+		}
+		r->consumed += s->head_bytes;
+	}
+	if (!stream_advance(r, s))
+		r->nheap = 0;
+	drop_behind(r);
+	return n;
 }
 
 /* Inner records of one block, up to the end of valid data. */

@@ -86,6 +86,9 @@ int pst_trace_open(const char *path, struct pst_trace **out, char *err, size_t e
 /* Next event in time order: 1 and *ev filled, 0 at the end. */
 int pst_trace_next(struct pst_trace *t, struct pst_event *ev);
 
+/* The next events in time order into ev[0..n): how many (0 at the end). */
+size_t pst_trace_next_batch(struct pst_trace *t, struct pst_event *ev, size_t n);
+
 /* Start pst_trace_next over from the first event. */
 void pst_trace_rewind(struct pst_trace *t);
 
