@@ -402,7 +402,7 @@ static int on_realloc(struct agg *a, const struct pst_event *ev)
 /* Events read at once, and how far ahead of the one being counted the
  * live map's slots for their blocks are fetched into the cache. */
 #define BATCH 256
-#define AHEAD 8
+#define AHEAD 16
 
 static inline void prefetch_block(const struct live_map *m, uint64_t ptr)
 {

@@ -129,6 +129,11 @@ static inline int get_u_fast(const uint8_t **p, const uint8_t *end, const uint8_
 	uint64_t x, stop;
 	unsigned n;
 
+	if (q < end && *q < 0x80) {
+		*v = *q;
+		*p = q + 1;
+		return 0;
+	}
 	if (lim - q >= 8) {
 		memcpy(&x, q, 8);
 		stop = ~x & 0x8080808080808080ull; /* bytes that end a varint */
@@ -473,6 +478,15 @@ static int scan_inner(struct pst_trace *t, struct pst_block *b, const uint8_t *p
 	for (; p < end; p = pay + len) {
 		uint64_t off = (uint64_t)(p - map);
 
+		/* the common case first: an event, its length in one byte */
+		if (end - p >= 2 && is_event(p[0]) && p[1] < 0x80 && p[1] <= end - p - 2) {
+			b->types |= TYPE_BIT(p[0]);
+			(*nev)++;
+			pay = p + 2;
+			len = p[1];
+			t->r->event_bytes += len + 2;
+			continue;
+		}
 		if (read_frame(p, end, &type, &pay, &len) != FRAME_OK) {
 			set_corrupt(t, off, "overruns its block");
 			break;
