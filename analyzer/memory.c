@@ -11,12 +11,13 @@
 /* Call the progress callback every this many events. */
 #define PROGRESS_EVERY 65536
 
-/* A live block, keyed by its address (0 marks an empty slot). */
+/* A live block, keyed by its address (0 marks an empty slot). Its weight is
+ * that of its size (event_weight), so it is not stored. */
 struct live {
-	uint64_t ptr, size, tid, ts;
-	double w;
-	uint32_t stack; /* index into per_stack */
-	uint32_t chain; /* reallocs this block went through */
+	uint64_t ptr, size, ts;
+	uint32_t stack;  /* index into per_stack */
+	uint32_t thread; /* index into agg.threads */
+	uint32_t chain;  /* reallocs this block went through */
 };
 
 struct live_map {
@@ -29,12 +30,27 @@ struct tstate {
 	uint64_t tid;
 	uint64_t last_ptr;
 	bool last_valid;
-	bool used; /* slot taken */
 };
 
+/* Threads by tid: open addressing over indexes into a dense array. */
 struct tid_map {
-	struct tstate *tab;
-	size_t cap, n;
+	uint32_t *slot; /* index + 1; 0 empty */
+	size_t cap;
+	struct tstate *v;
+	size_t n, vcap;
+	uint64_t last_tid; /* the last one looked up, and its index */
+	uint32_t last;
+};
+
+/*
+ * Live bytes of a stack or a site, with what it held at the global heap
+ * peak, kept lazily: the peak epoch counts new maxima of the heap; before
+ * live changes, a value whose epoch is behind is what it held at the last
+ * peak, so it is saved then.
+ */
+struct slive {
+	double live, max, at_peak;
+	uint64_t epoch;
 };
 
 static inline size_t hash64(uint64_t k)
@@ -80,18 +96,18 @@ static struct live *live_find(struct live_map *m, uint64_t ptr)
 	}
 }
 
-/* Insert a block whose ptr is not in the map. */
-static int live_insert(struct live_map *m, const struct live *e)
+/* The slot of ptr (non-zero): its entry, else the empty slot where it goes,
+ * with room made first. NULL when out of memory. */
+static struct live *live_slot(struct live_map *m, uint64_t ptr)
 {
-	size_t j;
+	size_t j, mask;
 
 	if ((m->n + 1) * 4 > m->cap * 3 && live_grow(m))
-		return -ENOMEM;
-	for (j = hash64(e->ptr) & (m->cap - 1); m->tab[j].ptr; j = (j + 1) & (m->cap - 1))
+		return NULL;
+	mask = m->cap - 1;
+	for (j = hash64(ptr) & mask; m->tab[j].ptr && m->tab[j].ptr != ptr; j = (j + 1) & mask)
 		;
-	m->tab[j] = *e;
-	m->n++;
-	return 0;
+	return &m->tab[j];
 }
 
 /* Remove the entry e points at (backward-shift deletion keeps probes short). */
@@ -116,34 +132,49 @@ static void live_remove(struct live_map *m, struct live *e)
 	m->n--;
 }
 
-static struct tstate *tid_get(struct tid_map *m, uint64_t tid)
+/* The index of thread tid, added when new; UINT32_MAX when out of memory. */
+static uint32_t tid_index(struct tid_map *m, uint64_t tid)
 {
 	size_t j;
 
+	if (m->n && tid == m->last_tid)
+		return m->last;
 	if ((m->n + 1) * 2 > m->cap) {
 		size_t ncap = m->cap ? m->cap * 2 : 64;
-		struct tstate *nt = calloc(ncap, sizeof(*nt));
+		uint32_t *ns = calloc(ncap, sizeof(*ns));
 
-		if (!nt)
-			return NULL;
+		if (!ns)
+			return UINT32_MAX;
 		for (size_t i = 0; i < m->cap; i++) {
-			if (!m->tab[i].used)
+			if (!m->slot[i])
 				continue;
-			for (j = hash64(m->tab[i].tid) & (ncap - 1); nt[j].used; j = (j + 1) & (ncap - 1))
+			for (j = hash64(m->v[m->slot[i] - 1].tid) & (ncap - 1); ns[j];
+			     j = (j + 1) & (ncap - 1))
 				;
-			nt[j] = m->tab[i];
+			ns[j] = m->slot[i];
 		}
-		free(m->tab);
-		m->tab = nt;
+		free(m->slot);
+		m->slot = ns;
 		m->cap = ncap;
 	}
-	for (j = hash64(tid) & (m->cap - 1); m->tab[j].used; j = (j + 1) & (m->cap - 1))
-		if (m->tab[j].tid == tid)
-			return &m->tab[j];
-	m->tab[j].used = true;
-	m->tab[j].tid = tid;
-	m->n++;
-	return &m->tab[j];
+	for (j = hash64(tid) & (m->cap - 1); m->slot[j]; j = (j + 1) & (m->cap - 1))
+		if (m->v[m->slot[j] - 1].tid == tid)
+			goto found;
+	if (m->n == m->vcap) {
+		size_t ncap = m->vcap ? m->vcap * 2 : 16;
+		struct tstate *nv = reallocarray(m->v, ncap, sizeof(*nv));
+
+		if (!nv)
+			return UINT32_MAX;
+		m->v = nv;
+		m->vcap = ncap;
+	}
+	m->v[m->n] = (struct tstate){ .tid = tid };
+	m->slot[j] = (uint32_t)++m->n;
+found:
+	m->last_tid = tid;
+	m->last = m->slot[j] - 1;
+	return m->last;
 }
 
 double pst_sample_weight(uint64_t size, uint64_t sample_bytes)
@@ -167,14 +198,24 @@ static uint32_t stack_index(const struct pst_trace *t, uint64_t id)
 	return s ? (uint32_t)(s - t->stacks) : (uint32_t)t->nstacks;
 }
 
+/*
+ * One pass over the events. Per stack always; per site too when site_of is
+ * set: with sym, a stack is symbolized into its site at its first event
+ * (the sites are then built during the pass), without, site_of is given.
+ */
 struct agg {
 	struct pst_memory *m;
 	struct pst_trace *t;
 	struct live_map live;
 	struct tid_map tids;
 	double heap;
-	double *live_by; /* live bytes per stack (pass 1) or per site (pass 2) */
-	double *max_by;  /* the most of it at once */
+	uint64_t peak_epoch;
+	struct slive *by_stack; /* per per_stack index */
+	struct slive *by_site;  /* per site, one more for stacks without one */
+	uint32_t *site_of;      /* NULL: no sites in this pass */
+	size_t nsite_slots;
+	struct pst_symbolizer *sym;
+	bool map_sites;         /* site_of is filled as stacks show up */
 	double ev_hist[PST_HIST_BUCKETS];
 };
 
@@ -200,62 +241,100 @@ static void count_alloc(struct agg *a, struct pst_stack_stats *st, uint64_t size
 }
 
 /* A block that went through reallocs stops growing: it is freed or leaked. */
-static void end_chain(struct pst_memory *m, const struct live *e)
+static void end_chain(struct pst_memory *m, const struct live *e, double w)
 {
 	struct pst_stack_stats *st = &m->per_stack[e->stack];
 
 	if (!e->chain)
 		return;
-	st->chains += e->w;
-	st->chain_len_sum += e->chain * e->w;
-	st->final_size_sum += (double)e->size * e->w;
+	st->chains += w;
+	st->chain_len_sum += e->chain * w;
+	st->final_size_sum += (double)e->size * w;
 	if (e->size > st->final_size_max)
 		st->final_size_max = e->size;
 }
 
-/* Drop a live block from the heap without any other accounting. */
-static void unlink_block(struct agg *a, struct live *e)
+static inline void slive_add(struct slive *x, double b, uint64_t epoch)
 {
-	double b = (double)e->size * e->w;
+	if (x->epoch != epoch) {
+		x->at_peak = x->live;
+		x->epoch = epoch;
+	}
+	x->live += b;
+	if (b > 0 && x->live > x->max)
+		x->max = x->live;
+}
 
-	a->heap -= b;
-	a->live_by[e->stack] -= b;
+/* The slot in by_site of a stack's site. */
+static inline struct slive *site_live(struct agg *a, uint32_t stack)
+{
+	uint32_t s = a->site_of[stack];
+
+	return &a->by_site[s < a->nsite_slots - 1 ? s : a->nsite_slots - 1];
+}
+
+/* Add b (may be negative) to the heap and the block's stack and site. */
+static inline void account(struct agg *a, uint32_t stack, double b)
+{
+	a->heap += b;
+	slive_add(&a->by_stack[stack], b, a->peak_epoch);
+	if (a->site_of)
+		slive_add(site_live(a, stack), b, a->peak_epoch);
+}
+
+/* Drop a live block from the heap without any other accounting. */
+static void unlink_block(struct agg *a, struct live *e, double w)
+{
+	account(a, e->stack, -((double)e->size * w));
 	live_remove(&a->live, e);
 }
 
-static int link_block(struct agg *a, const struct live *e)
+static int link_block(struct agg *a, const struct live *e, double w)
 {
-	double b = (double)e->size * e->w;
-	struct live *old = live_find(&a->live, e->ptr);
+	struct live *slot = live_slot(&a->live, e->ptr);
 
+	if (!slot)
+		return -ENOMEM;
 	/* The same address again without a free in between: a free was lost
 	 * (or ordered at the same instant); the old block is gone. */
-	if (old)
-		unlink_block(a, old);
-	if (live_insert(&a->live, e))
-		return -ENOMEM;
-	a->heap += b;
-	a->live_by[e->stack] += b;
-	if (a->live_by[e->stack] > a->max_by[e->stack])
-		a->max_by[e->stack] = a->live_by[e->stack];
+	if (slot->ptr) {
+		unlink_block(a, slot, event_weight(a->m, slot->size));
+		slot = live_slot(&a->live, e->ptr);
+	}
+	*slot = *e;
+	a->live.n++;
+	account(a, e->stack, (double)e->size * w);
 	return 0;
+}
+
+/* The per_stack index of an event's stack, with its site when sites are
+ * built in this pass. UINT32_MAX when out of memory. */
+static uint32_t event_stack(struct agg *a, uint64_t id)
+{
+	uint32_t si = stack_index(a->t, id);
+
+	if (a->map_sites && a->site_of[si] == UINT32_MAX &&
+	    pst_site_map(a->m, a->t, a->sym, si) < 0)
+		return UINT32_MAX;
+	return si;
 }
 
 static int on_alloc(struct agg *a, const struct pst_event *ev)
 {
 	struct pst_memory *m = a->m;
 	double w = event_weight(m, ev->size);
-	uint32_t si = stack_index(a->t, ev->stack);
-	struct tstate *ts = tid_get(&a->tids, ev->tid);
-	struct live e = { .ptr = ev->ptr, .size = ev->size, .tid = ev->tid, .ts = ev->ts,
-			  .w = w, .stack = si };
+	uint32_t si = event_stack(a, ev->stack), ti = tid_index(&a->tids, ev->tid);
+	struct live e = { .ptr = ev->ptr, .size = ev->size, .ts = ev->ts, .stack = si,
+			  .thread = ti };
+	struct tstate *ts;
 
-	if (!ts)
+	if (si == UINT32_MAX || ti == UINT32_MAX)
 		return -ENOMEM;
+	ts = &a->tids.v[ti];
 	count_alloc(a, &m->per_stack[si], ev->size, w);
 	ts->last_ptr = ev->ptr;
 	ts->last_valid = ev->ptr != 0;
-	return ev->ptr ? link_block(a, &e) : 0;
+	return ev->ptr ? link_block(a, &e, w) : 0;
 }
 
 static int on_free(struct agg *a, const struct pst_event *ev)
@@ -264,26 +343,26 @@ static int on_free(struct agg *a, const struct pst_event *ev)
 	struct live *e = live_find(&a->live, ev->ptr);
 	struct pst_stack_stats *st;
 	struct tstate *ts;
+	double w;
 
 	if (!e) {
 		m->unmatched_frees++;
 		m->ev_free_calls += 1;
 		return 0;
 	}
+	w = event_weight(m, e->size);
 	st = &m->per_stack[e->stack];
-	m->ev_free_calls += e->w;
-	st->freed += e->w;
+	m->ev_free_calls += w;
+	st->freed += w;
 	if (ev->ts >= e->ts && ev->ts - e->ts <= PST_SHORT_LIVED_NS)
-		st->short_lived += e->w;
-	ts = tid_get(&a->tids, e->tid);
-	if (!ts)
-		return -ENOMEM;
+		st->short_lived += w;
+	ts = &a->tids.v[e->thread];
 	if (ts->last_valid && ts->last_ptr == ev->ptr) {
-		st->temporary += e->w;
+		st->temporary += w;
 		ts->last_valid = false;
 	}
-	end_chain(m, e);
-	unlink_block(a, e);
+	end_chain(m, e, w);
+	unlink_block(a, e, w);
 	return 0;
 }
 
@@ -291,15 +370,15 @@ static int on_realloc(struct agg *a, const struct pst_event *ev)
 {
 	struct pst_memory *m = a->m;
 	double w = event_weight(m, ev->size);
-	uint32_t si = stack_index(a->t, ev->stack);
-	struct pst_stack_stats *st = &m->per_stack[si];
-	struct tstate *ts = tid_get(&a->tids, ev->tid);
-	struct live e = { .ptr = ev->ptr, .size = ev->size, .tid = ev->tid, .ts = ev->ts,
-			  .w = w, .stack = si, .chain = ev->old_ptr ? 1 : 0 };
+	uint32_t si = event_stack(a, ev->stack), ti = tid_index(&a->tids, ev->tid);
+	struct live e = { .ptr = ev->ptr, .size = ev->size, .ts = ev->ts, .stack = si,
+			  .thread = ti, .chain = ev->old_ptr ? 1 : 0 };
+	struct pst_stack_stats *st;
 	struct live *old;
 
-	if (!ts)
+	if (si == UINT32_MAX || ti == UINT32_MAX)
 		return -ENOMEM;
+	st = &m->per_stack[si];
 	count_alloc(a, st, ev->size, w);
 	st->reallocs += w;
 	m->reallocs += w;
@@ -308,104 +387,88 @@ static int on_realloc(struct agg *a, const struct pst_event *ev)
 		e.chain = old->chain + 1;
 		/* A moved block keeps its birth time and thread for lifetimes. */
 		e.ts = old->ts;
-		e.tid = old->tid;
-		unlink_block(a, old);
+		e.thread = old->thread;
+		unlink_block(a, old, event_weight(m, old->size));
 	}
 	/* Another allocation by this thread: its last one was not temporary. */
-	ts->last_valid = false;
+	a->tids.v[ti].last_valid = false;
 	if (!ev->ptr)
 		return 0;
 	if (e.chain > st->max_chain)
 		st->max_chain = e.chain;
-	return link_block(a, &e);
+	return link_block(a, &e, w);
 }
 
-static void progress_tick(struct pst_trace *t, uint64_t n, int pass, pst_progress_fn fn,
-			  void *arg)
+/* Events read at once, and how far ahead of the one being counted the
+ * live map's slots for their blocks are fetched into the cache. */
+#define BATCH 256
+#define AHEAD 16
+
+static inline void prefetch_block(const struct live_map *m, uint64_t ptr)
 {
-	if (fn && !(n % PROGRESS_EVERY))
-		fn(t, pass, arg);
+	if (m->cap)
+		__builtin_prefetch(&m->tab[hash64(ptr) & (m->cap - 1)]);
 }
 
-/* Pass 1: everything but the per-site bytes at the peak. */
-static int pass1(struct agg *a, pst_progress_fn progress, void *arg)
+static int on_event(struct agg *a, const struct pst_event *ev)
+{
+	switch (ev->type) {
+	case PST_EV_ALLOC:
+		return on_alloc(a, ev);
+	case PST_EV_FREE:
+		return on_free(a, ev);
+	case PST_EV_REALLOC:
+		return on_realloc(a, ev);
+	}
+	return 0;
+}
+
+/* Every event once: totals, the heap peak, leaks, temporaries, per stack
+ * (and per site) live bytes, their maxima and their values at the peak. */
+static int run_pass(struct agg *a, int pass, pst_progress_fn progress, void *arg)
 {
 	struct pst_memory *m = a->m;
-	struct pst_event ev;
+	struct pst_event ev[BATCH];
 	uint64_t n = 0;
+	size_t got;
 	int r;
 
-	while (pst_trace_next(a->t, &ev) > 0) {
-		n++;
-		switch (ev.type) {
-		case PST_EV_ALLOC:
-			r = on_alloc(a, &ev);
-			break;
-		case PST_EV_FREE:
-			r = on_free(a, &ev);
-			break;
-		case PST_EV_REALLOC:
-			r = on_realloc(a, &ev);
-			break;
-		default:
-			r = 0;
+	pst_trace_rewind(a->t);
+	while ((got = pst_trace_next_batch(a->t, ev, BATCH)) > 0) {
+		for (size_t i = 0; i < got && i < AHEAD; i++)
+			prefetch_block(&a->live, ev[i].ptr);
+		for (size_t i = 0; i < got; i++) {
+			if (i + AHEAD < got) {
+				prefetch_block(&a->live, ev[i + AHEAD].ptr);
+				if (ev[i + AHEAD].type == PST_EV_REALLOC)
+					prefetch_block(&a->live, ev[i + AHEAD].old_ptr);
+			}
+			n++;
+			r = on_event(a, &ev[i]);
+			if (r)
+				return r;
+			if (a->heap > m->peak_heap_bytes) {
+				m->peak_heap_bytes = a->heap;
+				m->peak_event = n;
+				m->peak_time_ns = ev[i].ts > a->t->proc.start_monotonic_ns ?
+							  ev[i].ts - a->t->proc.start_monotonic_ns :
+							  0;
+				a->peak_epoch++;
+			}
+			if (progress && !(n % PROGRESS_EVERY))
+				progress(a->t, pass, arg);
 		}
-		if (r)
-			return r;
-		if (a->heap > m->peak_heap_bytes) {
-			m->peak_heap_bytes = a->heap;
-			m->peak_event = n;
-			m->peak_time_ns = ev.ts > a->t->proc.start_monotonic_ns ?
-						  ev.ts - a->t->proc.start_monotonic_ns : 0;
-		}
-		progress_tick(a->t, n, 1, progress, arg);
 	}
 	m->events = n;
 	return 0;
 }
 
-/* Pass 2: replay the live blocks by site; keep each site's maximum and its
- * live bytes at the global peak event. */
-static int pass2(struct agg *a, pst_progress_fn progress, void *arg)
+/* What a stack or site held at the peak, once the pass is over. */
+static double at_peak(const struct agg *a, const struct slive *x)
 {
-	struct pst_memory *m = a->m;
-	struct pst_event ev;
-	struct live *old;
-	uint64_t n = 0;
+	double v = x->epoch == a->peak_epoch ? x->at_peak : x->live;
 
-	pst_trace_rewind(a->t);
-	while (pst_trace_next(a->t, &ev) > 0) {
-		struct live e = { .ptr = ev.ptr, .size = ev.size };
-		uint32_t si;
-
-		n++;
-		switch (ev.type) {
-		case PST_EV_REALLOC:
-			old = live_find(&a->live, ev.old_ptr);
-			if (old)
-				unlink_block(a, old);
-			/* fallthrough */
-		case PST_EV_ALLOC:
-			e.w = event_weight(m, ev.size);
-			si = m->site_of[stack_index(a->t, ev.stack)];
-			e.stack = si == UINT32_MAX ? (uint32_t)m->nsites : si;
-			if (ev.ptr && link_block(a, &e))
-				return -ENOMEM;
-			break;
-		case PST_EV_FREE:
-			old = live_find(&a->live, ev.ptr);
-			if (old)
-				unlink_block(a, old);
-			break;
-		}
-		if (n == m->peak_event)
-			for (size_t i = 0; i < m->nsites; i++)
-				m->sites[i].st.peak_bytes = a->live_by[i] > 0 ? a->live_by[i] : 0;
-		progress_tick(a->t, n, 2, progress, arg);
-	}
-	for (size_t i = 0; i < m->nsites; i++)
-		m->sites[i].st.max_live = a->max_by[i];
-	return 0;
+	return v > 0 ? v : 0;
 }
 
 static int cmp_thread(const void *x, const void *y)
@@ -460,13 +523,11 @@ static void totals(struct agg *a)
 	const struct pst_trace *t = a->t;
 	bool exact = t->ntotals > 0;
 
-	for (size_t i = 0; exact && i < a->tids.cap; i++) {
+	for (size_t i = 0; exact && i < a->tids.n; i++) {
 		bool found = false;
 
-		if (!a->tids.tab[i].used)
-			continue;
 		for (size_t j = 0; j < m->nthreads && !found; j++)
-			found = m->threads[j].tid == a->tids.tab[i].tid;
+			found = m->threads[j].tid == a->tids.v[i].tid;
 		exact = found;
 	}
 	m->totals_exact = exact;
@@ -495,15 +556,17 @@ static void leaks(struct agg *a)
 	for (size_t i = 0; i < a->live.cap; i++) {
 		const struct live *e = &a->live.tab[i];
 		struct pst_stack_stats *st;
+		double w;
 
 		if (!e->ptr)
 			continue;
+		w = event_weight(m, e->size);
 		st = &m->per_stack[e->stack];
-		st->leaked += e->w;
-		st->leaked_bytes += (double)e->size * e->w;
-		m->leaked_allocations += e->w;
-		m->leaked_bytes += (double)e->size * e->w;
-		end_chain(m, e);
+		st->leaked += w;
+		st->leaked_bytes += (double)e->size * w;
+		m->leaked_allocations += w;
+		m->leaked_bytes += (double)e->size * w;
+		end_chain(m, e, w);
 	}
 	for (size_t i = 0; i < m->nper_stack; i++)
 		m->temporary_allocations += m->per_stack[i].temporary;
@@ -512,15 +575,15 @@ static void leaks(struct agg *a)
 static void agg_done(struct agg *a)
 {
 	free(a->live.tab);
-	free(a->tids.tab);
-	free(a->live_by);
-	free(a->max_by);
+	free(a->tids.slot);
+	free(a->tids.v);
+	free(a->by_stack);
+	free(a->by_site);
 }
 
-struct pst_memory *pst_memory_analyze(struct pst_trace *t, pst_progress_fn progress, void *arg)
+static struct pst_memory *memory_new(const struct pst_trace *t)
 {
 	struct pst_memory *m = calloc(1, sizeof(*m));
-	struct agg a = { .m = m, .t = t };
 
 	if (!m)
 		return NULL;
@@ -530,39 +593,77 @@ struct pst_memory *pst_memory_analyze(struct pst_trace *t, pst_progress_fn progr
 				 t->end_ts - t->proc.start_monotonic_ns : 0;
 	m->nper_stack = t->nstacks + 1;
 	m->per_stack = calloc(m->nper_stack, sizeof(*m->per_stack));
-	a.live_by = calloc(m->nper_stack, sizeof(*a.live_by));
-	a.max_by = calloc(m->nper_stack, sizeof(*a.max_by));
-	if (!m->per_stack || !a.live_by || !a.max_by)
-		goto fail;
-
-	pst_trace_rewind(t);
-	if (pass1(&a, progress, arg))
-		goto fail;
-	for (size_t i = 0; i < m->nper_stack; i++)
-		m->per_stack[i].max_live = a.max_by[i];
-	leaks(&a);
-	if (thread_totals(m, t))
-		goto fail;
-	totals(&a);
-	agg_done(&a);
+	if (!m->per_stack) {
+		free(m);
+		return NULL;
+	}
 	return m;
-fail:
-	agg_done(&a);
-	pst_memory_free(m);
-	return NULL;
 }
 
+/* The pass into a->m and everything that follows from it but the sites. */
+static int one_pass(struct agg *a, int pass, pst_progress_fn progress, void *arg)
+{
+	struct pst_memory *m = a->m;
+	int r;
+
+	a->by_stack = calloc(m->nper_stack, sizeof(*a->by_stack));
+	if (a->site_of)
+		a->by_site = calloc(a->nsite_slots, sizeof(*a->by_site));
+	if (!a->by_stack || (a->site_of && !a->by_site))
+		return -ENOMEM;
+	r = run_pass(a, pass, progress, arg);
+	if (r)
+		return r;
+	for (size_t i = 0; i < m->nper_stack; i++) {
+		m->per_stack[i].max_live = a->by_stack[i].max;
+		m->per_stack[i].peak_bytes = at_peak(a, &a->by_stack[i]);
+	}
+	leaks(a);
+	if (thread_totals(m, a->t))
+		return -ENOMEM;
+	totals(a);
+	return 0;
+}
+
+/* Each site's own maximum and what it held at the peak, from by_site. */
+static void site_peaks(struct pst_memory *m, const struct agg *a)
+{
+	for (size_t k = 0; k < m->nsites; k++) {
+		m->sites[k].st.max_live = a->by_site[k].max;
+		m->sites[k].st.peak_bytes = at_peak(a, &a->by_site[k]);
+	}
+	m->sites_exact = true;
+}
+
+struct pst_memory *pst_memory_analyze(struct pst_trace *t, pst_progress_fn progress, void *arg)
+{
+	struct pst_memory *m = memory_new(t);
+	struct agg a = { .m = m, .t = t };
+
+	if (m && one_pass(&a, 1, progress, arg)) {
+		pst_memory_free(m);
+		m = NULL;
+	}
+	agg_done(&a);
+	return m;
+}
+
+/* After pst_memory_analyze and pst_memory_sites: the events once more, by
+ * site. pst_memory_build needs none of it. */
 int pst_memory_peaks(struct pst_memory *m, struct pst_trace *t, pst_progress_fn progress,
 		     void *arg)
 {
-	struct agg a = { .m = m, .t = t };
+	struct agg a = { .t = t, .site_of = m->site_of, .nsite_slots = m->nsites + 1 };
 	int r = -ENOMEM;
 
-	/* One slot past the sites for events of stacks that have none. */
-	a.live_by = calloc(m->nsites + 1, sizeof(*a.live_by));
-	a.max_by = calloc(m->nsites + 1, sizeof(*a.max_by));
-	if (a.live_by && a.max_by && m->site_of)
-		r = pass2(&a, progress, arg);
+	if (m->sites_exact)
+		return 0;
+	if (!m->site_of)
+		return -ENOMEM;
+	a.m = memory_new(t);
+	if (a.m && !(r = one_pass(&a, 2, progress, arg)))
+		site_peaks(m, &a);
+	pst_memory_free(a.m);
 	agg_done(&a);
 	return r;
 }
@@ -570,13 +671,30 @@ int pst_memory_peaks(struct pst_memory *m, struct pst_trace *t, pst_progress_fn 
 struct pst_memory *pst_memory_build(struct pst_trace *t, struct pst_symbolizer *sym,
 				    pst_progress_fn progress, void *arg)
 {
-	struct pst_memory *m = pst_memory_analyze(t, progress, arg);
+	struct pst_memory *m = memory_new(t);
+	struct agg a = { .m = m, .t = t, .sym = sym, .map_sites = true };
 
-	if (m && (pst_memory_sites(m, t, sym) || pst_memory_peaks(m, t, progress, arg))) {
-		pst_memory_free(m);
+	if (!m)
 		return NULL;
-	}
+	m->site_of = malloc(m->nper_stack * sizeof(*m->site_of));
+	if (!m->site_of)
+		goto fail;
+	for (size_t i = 0; i < m->nper_stack; i++)
+		m->site_of[i] = UINT32_MAX;
+	/* at most one site per stack, one more slot for none */
+	a.site_of = m->site_of;
+	a.nsite_slots = m->nper_stack + 1;
+	if (one_pass(&a, 1, progress, arg))
+		goto fail;
+	site_peaks(m, &a);
+	if (pst_memory_sites(m, t, sym))
+		goto fail;
+	agg_done(&a);
 	return m;
+fail:
+	agg_done(&a);
+	pst_memory_free(m);
+	return NULL;
 }
 
 double pst_site_avg_size(const struct pst_site *s)
@@ -597,6 +715,7 @@ void pst_memory_free(struct pst_memory *m)
 			free(s->stack[j]);
 		free(s->stack);
 	}
+	pst_site_index_free(m);
 	free(m->sites);
 	free(m->site_of);
 	free(m->per_stack);

@@ -20,9 +20,10 @@ struct pst_symbolizer;
  */
 struct pst_stack_stats {
 	double calls, bytes;        /* ALLOC and REALLOC events of this stack */
-	double peak_bytes;          /* live at the global heap peak (pst_memory_peaks) */
+	double peak_bytes;          /* live at the global heap peak */
 	double max_live;            /* most bytes live at once (per site after
-				     * pst_memory_peaks; per stack id its own) */
+				     * pst_memory_build or pst_memory_peaks;
+				     * per stack id its own) */
 	double leaked_bytes, leaked; /* still live at the end */
 	double temporary;           /* freed before the thread's next allocation */
 	double short_lived;         /* freed within PST_SHORT_LIVED_NS */
@@ -92,34 +93,50 @@ struct pst_memory {
 	struct pst_site *sites;
 	size_t nsites;
 	uint32_t *site_of; /* per_stack index -> sites index (UINT32_MAX: none) */
+	bool sites_exact;  /* the sites' peak_bytes and max_live are final */
+	struct pst_site_index *site_ix; /* private: sites by key, while building */
 };
 
-/* Called now and then while reading: pass is 1 or 2. */
+/* Called now and then while reading: pass is 1, or 2 for pst_memory_peaks. */
 typedef void (*pst_progress_fn)(const struct pst_trace *t, int pass, void *arg);
 
 /*
- * The analysis in three steps (pst_memory_build does all three):
- * pst_memory_analyze reads every event once (pass 1: totals, the heap peak,
- * leaks, temporaries, per stack id); pst_memory_sites symbolizes and merges
- * stacks into sites; pst_memory_peaks reads the events again (pass 2) for
- * each site's own peak and its live bytes at the global peak.
+ * pst_memory_build reads every event once and, as each stack shows up,
+ * symbolizes it and merges it into its site: totals, the heap peak, leaks,
+ * temporaries, per stack id and per site, including each site's own peak
+ * and its live bytes at the global peak. Memory is bounded by the stacks
+ * and the blocks live at once, not by the trace.
+ *
+ * The same in steps, for callers that want the per-stack figures before
+ * symbolizing: pst_memory_analyze reads the events (per stack id, with each
+ * stack's live bytes at the global peak); pst_memory_sites merges stacks
+ * into sites (peak_bytes is then final; max_live is an upper bound);
+ * pst_memory_peaks reads the events again for each site's own max_live.
  */
 
-/* Pass 1. Returns a result to free with pst_memory_free, or NULL when out
- * of memory. */
+/* All of it in one pass over the events; NULL when out of memory. */
+struct pst_memory *pst_memory_build(struct pst_trace *t, struct pst_symbolizer *sym,
+				    pst_progress_fn progress, void *arg);
+
+/* Per stack id. Returns a result to free with pst_memory_free, or NULL when
+ * out of memory. */
 struct pst_memory *pst_memory_analyze(struct pst_trace *t, pst_progress_fn progress, void *arg);
 
 /* Symbolize the stacks with sym (may be NULL: addresses only) and merge them
  * into sites. Returns 0 or -ENOMEM. */
 int pst_memory_sites(struct pst_memory *m, const struct pst_trace *t, struct pst_symbolizer *sym);
 
-/* Pass 2, after pst_memory_sites. Returns 0 or -ENOMEM. */
+/* After pst_memory_sites: exact max_live per site (a second pass unless the
+ * sites came from pst_memory_build). Returns 0 or -ENOMEM. */
 int pst_memory_peaks(struct pst_memory *m, struct pst_trace *t, pst_progress_fn progress,
 		     void *arg);
 
-/* All three steps; NULL when out of memory. */
-struct pst_memory *pst_memory_build(struct pst_trace *t, struct pst_symbolizer *sym,
-				    pst_progress_fn progress, void *arg);
+/* Between memory.c and sites.c: the site of per_stack index i, symbolized
+ * and merged now (its statistics are added by pst_memory_sites). Returns
+ * its index in sites, or -ENOMEM. */
+long pst_site_map(struct pst_memory *m, const struct pst_trace *t, struct pst_symbolizer *sym,
+		  size_t i);
+void pst_site_index_free(struct pst_memory *m);
 
 /* True when a frame with this function (and module path, either NULL) is
  * part of the allocator rather than its caller: malloc and friends,

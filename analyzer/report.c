@@ -90,7 +90,7 @@ static void progress_draw(const struct pst_trace *t, int pass, void *arg)
 	p->pass = pass;
 	p->last = pct;
 	fill = pct * bar / 100;
-	fprintf(stderr, "\rprestanda: reading %s (pass %d/2) [%.*s%*s] %3d%%", p->path, pass, fill,
+	fprintf(stderr, "\rprestanda: reading %s [%.*s%*s] %3d%%", p->path, fill,
 		"##############################", bar - fill, "", pct);
 	fflush(stderr);
 }
@@ -147,24 +147,6 @@ static int analyze(struct report *r, const struct options *o)
 		fprintf(stderr, "prestanda: %s\n", err);
 		return 1;
 	}
-	/* A damaged trace is an error (exit 1) even though everything before
-	 * the damage is reported; a trace that merely lacks END is a warning. */
-	if (r->t->error_offset)
-		fprintf(stderr, "prestanda: %s: %s; the report covers what came before it\n",
-			r->path, r->t->error);
-	else if (!r->t->complete)
-		fprintf(stderr, "prestanda: warning: %s: %s\n", r->path,
-			r->t->error[0] ? r->t->error : "trace is incomplete");
-	pst_trace_progress(r->t, &done, &total);
-	bar = isatty(STDERR_FILENO) && total > PROGRESS_MIN_BYTES;
-	r->m = pst_memory_analyze(r->t, bar ? progress_draw : NULL, &prog);
-	if (bar)
-		progress_clear();
-	if (!r->m) {
-		fprintf(stderr, "prestanda: %s: out of memory\n", r->path);
-		return 1;
-	}
-
 	sym = pst_symbolizer_new();
 	if (!sym) {
 		fprintf(stderr, "prestanda: %s: out of memory\n", r->path);
@@ -177,11 +159,21 @@ static int analyze(struct report *r, const struct options *o)
 			pst_symbolizer_add_module(sym, mo->path, mo->bias, mo->lo, mo->hi,
 						  mo->build_id, mo->build_id_len);
 	}
-	rc = pst_memory_sites(r->m, r->t, sym);
-	if (!rc)
-		rc = pst_memory_peaks(r->m, r->t, bar ? progress_draw : NULL, &prog);
+	pst_trace_progress(r->t, &done, &total);
+	bar = isatty(STDERR_FILENO) && total > PROGRESS_MIN_BYTES;
+	r->m = pst_memory_build(r->t, sym, bar ? progress_draw : NULL, &prog);
 	if (bar)
 		progress_clear();
+	/* A damaged trace is an error (exit 1) even though everything before
+	 * the damage is reported; a trace that merely lacks END is a warning.
+	 * Damage inside an event is found while reading the events. */
+	if (r->t->error_offset)
+		fprintf(stderr, "prestanda: %s: %s; the report covers what came before it\n",
+			r->path, r->t->error);
+	else if (!r->t->complete)
+		fprintf(stderr, "prestanda: warning: %s: %s\n", r->path,
+			r->t->error[0] ? r->t->error : "trace is incomplete");
+	rc = r->m ? 0 : -ENOMEM;
 	if (!rc && !(r->th = pst_threads_analyze(r->t, sym)))
 		rc = -ENOMEM;
 	for (size_t i = 0; !rc; i++) {

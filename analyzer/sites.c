@@ -150,7 +150,8 @@ static int symbolize_stack(const struct pst_trace *t, const struct pst_stack *st
 	return 0;
 }
 
-static void merge_stats(struct pst_stack_stats *d, const struct pst_stack_stats *s)
+/* Add a stack's statistics to its site's; the peaks unless they are final. */
+static void merge_stats(struct pst_stack_stats *d, const struct pst_stack_stats *s, bool peaks)
 {
 	if (!d->events || (s->events && s->min_size < d->min_size))
 		d->min_size = s->min_size;
@@ -162,8 +163,10 @@ static void merge_stats(struct pst_stack_stats *d, const struct pst_stack_stats 
 		d->final_size_max = s->final_size_max;
 	d->calls += s->calls;
 	d->bytes += s->bytes;
-	d->max_live += s->max_live; /* an upper bound until pst_memory_peaks */
-	d->peak_bytes += s->peak_bytes;
+	if (peaks) {
+		d->max_live += s->max_live; /* an upper bound until pst_memory_peaks */
+		d->peak_bytes += s->peak_bytes;
+	}
 	d->leaked_bytes += s->leaked_bytes;
 	d->leaked += s->leaked;
 	d->temporary += s->temporary;
@@ -177,10 +180,12 @@ static void merge_stats(struct pst_stack_stats *d, const struct pst_stack_stats 
 }
 
 /* Sites by key (the joined stack), open addressing over indexes into sites. */
-struct site_index {
+struct pst_site_index {
 	size_t *slot; /* index + 1; 0 empty */
 	char **keys;  /* per site */
 	size_t cap;
+	size_t sites_cap; /* of m->sites */
+	struct frames f;  /* scratch */
 };
 
 static size_t hash_str(const char *s)
@@ -278,80 +283,136 @@ static int site_init(struct pst_site *s, struct frames *f, size_t skip)
 	return 0;
 }
 
+static struct pst_site_index *site_index_new(struct pst_memory *m)
+{
+	struct pst_site_index *ix = calloc(1, sizeof(*ix));
+
+	if (!ix)
+		return NULL;
+	ix->cap = 16;
+	while (ix->cap < m->nper_stack * 2)
+		ix->cap *= 2;
+	ix->slot = calloc(ix->cap, sizeof(*ix->slot));
+	ix->keys = calloc(m->nper_stack, sizeof(*ix->keys));
+	if (!ix->slot || !ix->keys) {
+		free(ix->slot);
+		free(ix->keys);
+		free(ix);
+		return NULL;
+	}
+	return ix;
+}
+
+void pst_site_index_free(struct pst_memory *m)
+{
+	struct pst_site_index *ix = m->site_ix;
+
+	if (!ix)
+		return;
+	for (size_t k = 0; k < ix->f.n; k++)
+		free(ix->f.v[k].text);
+	free(ix->f.v);
+	for (size_t k = 0; k < m->nsites; k++)
+		free(ix->keys[k]);
+	free(ix->keys);
+	free(ix->slot);
+	free(ix);
+	m->site_ix = NULL;
+}
+
+/* Room for one more site, zeroed. */
+static int sites_grow(struct pst_memory *m, struct pst_site_index *ix)
+{
+	size_t ncap = ix->sites_cap ? ix->sites_cap * 2 : 64;
+	struct pst_site *ns;
+
+	if (m->nsites < ix->sites_cap)
+		return 0;
+	if (ncap > m->nper_stack)
+		ncap = m->nper_stack;
+	ns = reallocarray(m->sites, ncap, sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
+	memset(ns + ix->sites_cap, 0, (ncap - ix->sites_cap) * sizeof(*ns));
+	m->sites = ns;
+	ix->sites_cap = ncap;
+	return 0;
+}
+
+long pst_site_map(struct pst_memory *m, const struct pst_trace *t, struct pst_symbolizer *sym,
+		  size_t i)
+{
+	const struct pst_stack *stk = i < t->nstacks ? &t->stacks[i] : NULL;
+	struct pst_site_index *ix = m->site_ix;
+	struct frames *f;
+	size_t skip = 0, j, n;
+	bool runtime;
+	char *key;
+
+	if (!ix && !(ix = m->site_ix = site_index_new(m)))
+		return -ENOMEM;
+	f = &ix->f;
+	for (size_t k = 0; k < f->n; k++)
+		free(f->v[k].text);
+	f->n = 0;
+	if (symbolize_stack(t, stk, sym, f))
+		return -ENOMEM;
+	while (skip < f->n && pst_is_alloc_wrapper(f->v[skip].function, f->v[skip].module))
+		skip++;
+	runtime = f->n && skip == f->n;
+	if (runtime)
+		skip = 0;
+	key = join(f->v + skip, f->n - skip);
+	if (!key)
+		return -ENOMEM;
+	for (j = hash_str(key) & (ix->cap - 1); ix->slot[j]; j = (j + 1) & (ix->cap - 1))
+		if (!strcmp(ix->keys[ix->slot[j] - 1], key))
+			break;
+	if (ix->slot[j]) {
+		free(key);
+		m->site_of[i] = (uint32_t)(ix->slot[j] - 1);
+		return (long)(ix->slot[j] - 1);
+	}
+	if (sites_grow(m, ix)) {
+		free(key);
+		return -ENOMEM;
+	}
+	n = m->nsites++;
+	m->site_of[i] = (uint32_t)n;
+	ix->keys[n] = key;
+	ix->slot[j] = n + 1;
+	m->sites[n].runtime = runtime;
+	if (site_init(&m->sites[n], f, skip))
+		return -ENOMEM;
+	return (long)n;
+}
+
 int pst_memory_sites(struct pst_memory *m, const struct pst_trace *t, struct pst_symbolizer *sym)
 {
-	struct site_index ix = { 0 };
-	struct frames f = { 0 };
-	int r = -ENOMEM;
-
-	m->sites = calloc(m->nper_stack, sizeof(*m->sites));
-	m->site_of = malloc(m->nper_stack * sizeof(*m->site_of));
-	ix.cap = 16;
-	while (ix.cap < m->nper_stack * 2)
-		ix.cap *= 2;
-	ix.slot = calloc(ix.cap, sizeof(*ix.slot));
-	ix.keys = calloc(m->nper_stack, sizeof(*ix.keys));
-	if (!m->sites || !m->site_of || !ix.slot || !ix.keys)
-		goto out;
-	for (size_t i = 0; i < m->nper_stack; i++)
-		m->site_of[i] = UINT32_MAX;
-
+	if (!m->site_of) {
+		m->site_of = malloc(m->nper_stack * sizeof(*m->site_of));
+		if (!m->site_of)
+			return -ENOMEM;
+		for (size_t i = 0; i < m->nper_stack; i++)
+			m->site_of[i] = UINT32_MAX;
+	}
+	/* in stack order, whenever the sites were made: the same sums */
 	for (size_t i = 0; i < m->nper_stack; i++) {
 		const struct pst_stack_stats *st = &m->per_stack[i];
 		const struct pst_stack *stk = i < t->nstacks ? &t->stacks[i] : NULL;
-		size_t skip = 0, j;
-		bool runtime;
-		char *key;
+		struct pst_site *s;
 
 		if (!st->events)
 			continue;
-		for (size_t k = 0; k < f.n; k++)
-			free(f.v[k].text);
-		f.n = 0;
-		if (symbolize_stack(t, stk, sym, &f))
-			goto out;
-		while (skip < f.n && pst_is_alloc_wrapper(f.v[skip].function, f.v[skip].module))
-			skip++;
-		runtime = f.n && skip == f.n;
-		if (runtime)
-			skip = 0;
-		key = join(f.v + skip, f.n - skip);
-		if (!key)
-			goto out;
-		for (j = hash_str(key) & (ix.cap - 1); ix.slot[j]; j = (j + 1) & (ix.cap - 1))
-			if (!strcmp(ix.keys[ix.slot[j] - 1], key))
-				break;
-		if (ix.slot[j]) {
-			struct pst_site *s = &m->sites[ix.slot[j] - 1];
-
-			free(key);
-			m->site_of[i] = (uint32_t)(ix.slot[j] - 1);
-			merge_stats(&s->st, st);
-			if (stk && (!s->first_stack_id || stk->id < s->first_stack_id))
-				s->first_stack_id = stk->id;
-			continue;
-		}
-		m->site_of[i] = (uint32_t)m->nsites;
-		ix.keys[m->nsites] = key;
-		ix.slot[j] = m->nsites + 1;
-		m->sites[m->nsites].st = *st;
-		m->sites[m->nsites].first_stack_id = stk ? stk->id : 0;
-		m->sites[m->nsites].runtime = runtime;
-		if (site_init(&m->sites[m->nsites++], &f, skip))
-			goto out;
+		if (m->site_of[i] == UINT32_MAX && pst_site_map(m, t, sym, i) < 0)
+			return -ENOMEM;
+		s = &m->sites[m->site_of[i]];
+		merge_stats(&s->st, st, !m->sites_exact);
+		if (stk && (!s->first_stack_id || stk->id < s->first_stack_id))
+			s->first_stack_id = stk->id;
 	}
-	if (sort_sites(m))
-		goto out;
-	r = 0;
-out:
-	for (size_t k = 0; k < f.n; k++)
-		free(f.v[k].text);
-	free(f.v);
-	for (size_t k = 0; ix.keys && k < m->nsites; k++)
-		free(ix.keys[k]);
-	free(ix.keys);
-	free(ix.slot);
-	return r;
+	pst_site_index_free(m);
+	return sort_sites(m);
 }
 
 void pst_site_name(const struct pst_site *s, char *buf, size_t len)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Reading a trace: mmap, one validating scan that indexes blocks, then a k-way merge of events. */
+/* Reading a trace: mmap, one framing scan that indexes blocks, then a k-way merge of events. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -15,9 +15,13 @@
 #include "trace_unwind.h"
 
 /*
- * Policy on damage: the scan stops at the first record that does not decode
- * and records its offset. Everything before it is kept, including the events
- * and metadata that precede a corrupt inner record in its own block.
+ * Policy on damage: the scan stops at the first record whose framing is
+ * broken (a length that overruns its block or the file) or whose metadata
+ * does not decode, and records its offset. Everything before it is kept,
+ * including the events and metadata that precede it in its own block.
+ * Event payloads are not decoded by the scan: an event whose fields do not
+ * decode is found by the merge, which ends that thread's stream there and
+ * marks the trace damaged at that offset (the smallest one, when several).
  * A STACK with id 0 (the id of "no stack") is dropped; of duplicate ids the
  * first in the file is kept. A PROCESS whose version is not PST_VERSION does
  * not open.
@@ -29,14 +33,20 @@
 enum { FRAME_OK = 0, FRAME_TRUNC = -1, FRAME_CORRUPT = -2 };
 
 /*
- * One BLOCK with at least one event. off/len delimit its inner records in the
- * file. When an inner record of the block is corrupt, len stops before that
- * record: the events before it stay readable, the scan of the file stops there.
+ * One BLOCK with at least one inner record. off/len delimit its inner records
+ * in the file. When an inner record of the block is corrupt, len stops before
+ * that record: the records before it stay readable, the scan of the file
+ * stops there.
  */
 struct pst_block {
 	uint64_t off, len, tid, base_ts;
-	size_t next; /* next block of the same thread in file order, or NO_BLOCK */
+	uint64_t nev;   /* events */
+	uint64_t types; /* bit type / 4 set for each type of its inner records */
+	size_t next; /* next block of the same thread with events, in file order, or NO_BLOCK */
 };
+
+/* The bit of an inner record's type in pst_block.types. */
+#define TYPE_BIT(type) (1ull << ((type) >> 2))
 
 /* A thread's stream of events: a cursor into its chain of blocks. */
 struct pst_stream {
@@ -59,12 +69,19 @@ struct pst_reader {
 	size_t *heap;
 	size_t nheap;
 	uint64_t event_bytes, consumed;
-	uint64_t max_ts; /* largest event ts seen by the scan */
+	uint64_t next_drop; /* consumed bytes at which to drop pages again */
+	size_t dropped;     /* pages below this offset were given back */
+	size_t page;        /* the page size */
+	struct pst_trace *t;
 	size_t first_off;  /* the first record after PROCESS */
 	size_t valid_end;  /* where the scan stopped: the damage, or the file's end */
 	struct pst_usample_ref *usamples; /* USAMPLEs unwound, read as SAMPLEs */
 	size_t nusamples;
 };
+
+/* Give back the mapped pages behind a reader every this many bytes: only
+ * the pages still ahead of some cursor count in the resident set. */
+#define DROP_EVERY (4u << 20)
 
 static void set_msg(char *buf, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -98,6 +115,47 @@ static void *grow(void *arr, size_t *cap, size_t n, size_t elem)
 
 static int get_u(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
+	return pst_get_varint(p, end, v);
+}
+
+/*
+ * The same for the hot path, where bytes up to lim (past end) may be read:
+ * a varint of up to 8 bytes is decoded from one 8-byte load without a
+ * branch per byte (the bytes past it are masked off). Same result and
+ * checks as pst_get_varint.
+ */
+static inline int get_u_fast(const uint8_t **p, const uint8_t *end, const uint8_t *lim,
+			     uint64_t *v)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const uint8_t *q = *p;
+	uint64_t x, stop;
+	unsigned n;
+
+	if (q < end && *q < 0x80) {
+		*v = *q;
+		*p = q + 1;
+		return 0;
+	}
+	if (lim - q >= 8) {
+		memcpy(&x, q, 8);
+		stop = ~x & 0x8080808080808080ull; /* bytes that end a varint */
+		if (stop) {
+			n = ((unsigned)__builtin_ctzll(stop) >> 3) + 1;
+			if (n > (size_t)(end - q))
+				return -1;
+			x &= stop ^ (stop - 1);
+			*v = (x & 0x7f) | ((x >> 1) & 0x3f80) | ((x >> 2) & 0x1fc000) |
+			     ((x >> 3) & 0xfe00000) | ((x >> 4) & 0x7f0000000ull) |
+			     ((x >> 5) & 0x3f800000000ull) | ((x >> 6) & 0x1fc0000000000ull) |
+			     ((x >> 7) & 0xfe000000000000ull);
+			*p = q + n;
+			return 0;
+		}
+	}
+#else
+	(void)lim;
+#endif
 	return pst_get_varint(p, end, v);
 }
 
@@ -164,6 +222,13 @@ static int read_frame(const uint8_t *p, const uint8_t *end, unsigned *type,
 	if (p >= end)
 		return FRAME_TRUNC;
 	*type = p[0];
+	if (q < end && !(*q & 0x80)) { /* every event's length fits one byte */
+		*len = *q++;
+		if (*len > (uint64_t)(end - q))
+			return FRAME_TRUNC;
+		*pay = q;
+		return FRAME_OK;
+	}
 	if (get_u(&q, end, len)) {
 		size_t avail = (size_t)(end - (p + 1));
 
@@ -273,29 +338,33 @@ static bool is_event(unsigned type)
 	return type == PST_REC_ALLOC || type == PST_REC_FREE || type == PST_REC_REALLOC;
 }
 
-/* An event's fields; ev->ts is left to the caller, who adds *dts. */
-static int dec_event(unsigned type, const uint8_t *p, const uint8_t *end, struct pst_event *ev,
-		     uint64_t *dts)
+/* An event's fields; ev->ts and ev->tid are left to the caller, who adds *dts. */
+static int dec_event(unsigned type, const uint8_t *p, const uint8_t *end, const uint8_t *lim,
+		     struct pst_event *ev, uint64_t *dts)
 {
-	uint64_t v[5] = { 0 };
+	uint64_t v[5];
+	unsigned n = type == PST_REC_FREE ? 2 : 5;
 
-	memset(ev, 0, sizeof(*ev));
-	if (type == PST_REC_FREE) {
-		if (get_us(&p, end, v, 2))
+	for (unsigned i = 0; i < n; i++)
+		if (get_u_fast(&p, end, lim, &v[i]))
 			return -1;
+	*dts = v[0];
+	ev->ptr = v[1];
+	if (type == PST_REC_FREE) {
 		ev->type = PST_EV_FREE;
-		ev->ptr = v[1];
+		ev->old_ptr = 0;
+		ev->size = 0;
+		ev->stack = 0;
+		ev->kind = 0;
 	} else if (type == PST_REC_ALLOC) {
-		if (get_us(&p, end, v, 5) || v[4] >= PST_KIND_COUNT)
+		if (v[4] >= PST_KIND_COUNT)
 			return -1;
 		ev->type = PST_EV_ALLOC;
-		ev->ptr = v[1];
+		ev->old_ptr = 0;
 		ev->size = v[2];
 		ev->stack = v[3];
 		ev->kind = (unsigned)v[4];
 	} else {
-		if (get_us(&p, end, v, 5))
-			return -1;
 		ev->type = PST_EV_REALLOC;
 		ev->old_ptr = v[1];
 		ev->ptr = v[2];
@@ -303,7 +372,6 @@ static int dec_event(unsigned type, const uint8_t *p, const uint8_t *end, struct
 		ev->stack = v[4];
 		ev->kind = PST_KIND_REALLOC;
 	}
-	*dts = v[0];
 	return 0;
 }
 
@@ -399,33 +467,35 @@ static int add_block(struct pst_trace *t, const struct pst_block *b)
 }
 
 /*
- * Walk one block's inner records [p, end). Returns 0, or -1 after setting
- * t->error at the first record that does not decode. Either way the events
- * before that point are indexed.
+ * Walk one block's inner records [p, end): events by their framing only,
+ * metadata decoded. Returns 0, or -1 after setting t->error at the first
+ * record that does not. Either way the events before that point are indexed.
  */
 static int scan_inner(struct pst_trace *t, struct pst_block *b, const uint8_t *p,
 		      const uint8_t *end, uint64_t *nev)
 {
 	const uint8_t *map = t->r->map, *pay;
-	uint64_t len, ts = b->base_ts, dts;
-	struct pst_event ev;
+	uint64_t len;
 	unsigned type;
 
 	for (; p < end; p = pay + len) {
 		uint64_t off = (uint64_t)(p - map);
 
+		/* the common case first: an event, its length in one byte */
+		if (end - p >= 2 && is_event(p[0]) && p[1] < 0x80 && p[1] <= end - p - 2) {
+			b->types |= TYPE_BIT(p[0]);
+			(*nev)++;
+			pay = p + 2;
+			len = p[1];
+			t->r->event_bytes += len + 2;
+			continue;
+		}
 		if (read_frame(p, end, &type, &pay, &len) != FRAME_OK) {
 			set_corrupt(t, off, "overruns its block");
 			break;
 		}
+		b->types |= TYPE_BIT(type);
 		if (is_event(type)) {
-			if (dec_event(type, pay, pay + len, &ev, &dts)) {
-				set_corrupt(t, off, rec_problem(type));
-				break;
-			}
-			ts += dts;
-			if (ts > t->r->max_ts)
-				t->r->max_ts = ts;
 			t->r->event_bytes += (uint64_t)(pay + len - p);
 			(*nev)++;
 		} else if (add_meta(t, type, pay, pay + len)) {
@@ -450,7 +520,8 @@ static int scan_block(struct pst_trace *t, uint64_t off, const uint8_t *p, const
 	b.off = (uint64_t)(p - t->r->map);
 	rc = scan_inner(t, &b, p, end, &nev);
 	t->nevents += nev;
-	if (nev && add_block(t, &b)) {
+	b.nev = nev;
+	if (b.types && add_block(t, &b)) {
 		set_corrupt(t, off, "out of memory");
 		return -1;
 	}
@@ -474,16 +545,35 @@ static int scan_end(struct pst_trace *t, uint64_t off, const uint8_t *p, const u
 	return 0;
 }
 
+/* Give the mapped pages of [*dropped, off) back: the reader is past them.
+ * Touching them again reads them again from the page cache. */
+static void drop_pages(const struct pst_reader *r, size_t *dropped, size_t off)
+{
+	size_t hi = off & ~(r->page - 1);
+
+	if (hi <= *dropped)
+		return;
+	madvise((void *)(r->map + *dropped), hi - *dropped, MADV_DONTNEED);
+	*dropped = hi;
+}
+
+static void drop_below(struct pst_reader *r, size_t off)
+{
+	drop_pages(r, &r->dropped, off);
+}
+
 /* Every top-level record after PROCESS, once. Stops at the first bad one. */
 static void scan_records(struct pst_trace *t, size_t off)
 {
-	const uint8_t *map = t->r->map, *end = map + t->r->size, *pay;
+	struct pst_reader *r = t->r;
+	const uint8_t *map = r->map, *end = map + r->size, *pay;
+	size_t next_drop = off + DROP_EVERY;
 	uint64_t len;
 	unsigned type;
 	int rc;
 
 	t->complete = true;
-	while (off < t->r->size) {
+	while (off < r->size) {
 		rc = read_frame(map + off, end, &type, &pay, &len);
 		if (rc == FRAME_TRUNC) {
 			set_trunc(t, off);
@@ -501,14 +591,50 @@ static void scan_records(struct pst_trace *t, size_t off)
 		if (rc)
 			break;
 		off = (size_t)(pay + len - map);
+		if (off >= next_drop) {
+			drop_below(r, off);
+			next_drop = off + DROP_EVERY;
+		}
 	}
 	if (!t->has_end) {
-		t->end_ts = t->r->max_ts;
 		if (t->complete)
 			set_msg(t->error, sizeof(t->error),
 				"no END record: the process was killed or is still running");
 		t->complete = false;
 	}
+}
+
+/* The last event's time, for a trace without END: every block's base plus
+ * its events' deltas (the scan does not decode events; this reads only
+ * their first field). An event that does not decode ends its block. */
+static uint64_t last_event_ts(struct pst_reader *r)
+{
+	uint64_t max_ts = 0;
+
+	r->dropped = 0;
+	for (size_t i = 0; i < r->nblocks; i++) {
+		const struct pst_block *b = &r->blocks[i];
+		const uint8_t *p = r->map + b->off, *end = p + b->len, *pay;
+		uint64_t ts = b->base_ts, len, dts;
+		unsigned type;
+
+		for (; p < end; p = pay + len) {
+			const uint8_t *q;
+
+			if (read_frame(p, end, &type, &pay, &len) != FRAME_OK)
+				break;
+			if (!is_event(type))
+				continue;
+			q = pay;
+			if (get_u(&q, pay + len, &dts))
+				break;
+			ts += dts;
+			if (ts > max_ts)
+				max_ts = ts;
+		}
+		drop_below(r, (size_t)(end - r->map));
+	}
+	return max_ts;
 }
 
 /* ---- finishing the index ---- */
@@ -571,16 +697,17 @@ static int cmp_block_idx(const void *a, const void *b, void *arg)
 /* Chain each thread's blocks in file order, one stream per thread. */
 static int build_streams(struct pst_reader *r)
 {
-	size_t n = r->nblocks, *ord = malloc((n + 1) * sizeof(*ord));
+	size_t n = 0, *ord = malloc((r->nblocks + 1) * sizeof(*ord));
 
-	r->streams = calloc(n + 1, sizeof(*r->streams));
-	r->heap = malloc((n + 1) * sizeof(*r->heap));
+	r->streams = calloc(r->nblocks + 1, sizeof(*r->streams));
+	r->heap = malloc((r->nblocks + 1) * sizeof(*r->heap));
 	if (!ord || !r->streams || !r->heap) {
 		free(ord);
 		return -1;
 	}
-	for (size_t i = 0; i < n; i++)
-		ord[i] = i;
+	for (size_t i = 0; i < r->nblocks; i++)
+		if (r->blocks[i].nev)
+			ord[n++] = i;
 	qsort_r(ord, n, sizeof(*ord), cmp_block_idx, r->blocks);
 	for (size_t i = 0; i < n; i++) {
 		if (i && r->blocks[ord[i - 1]].tid == r->blocks[ord[i]].tid)
@@ -607,8 +734,48 @@ static void stream_load(struct pst_reader *r, struct pst_stream *s, size_t blk)
 	s->ts = b->base_ts;
 }
 
-/* Decode the stream's next event into head. Returns 1, or 0 at its end. */
-static int stream_advance(struct pst_reader *r, struct pst_stream *s)
+/* Events framed in [p, end). */
+static uint64_t count_events(const uint8_t *p, const uint8_t *end)
+{
+	const uint8_t *pay;
+	uint64_t len, n = 0;
+	unsigned type;
+
+	for (; p < end && read_frame(p, end, &type, &pay, &len) == FRAME_OK; p = pay + len)
+		n += is_event(type);
+	return n;
+}
+
+/*
+ * The event at p of stream s does not decode: the stream ends there, now and
+ * on every later read, its events from there on leave the count, and the
+ * trace is damaged at the smallest such offset.
+ */
+static void stream_damaged(struct pst_reader *r, struct pst_stream *s, const uint8_t *p,
+			   unsigned type)
+{
+	struct pst_trace *t = r->t;
+	struct pst_block *b = &r->blocks[s->blk];
+	uint64_t off = (uint64_t)(p - r->map), lost = count_events(p, s->end);
+
+	for (size_t i = b->next; i != NO_BLOCK; i = r->blocks[i].next) {
+		const uint8_t *q = r->map + r->blocks[i].off;
+
+		lost += count_events(q, q + r->blocks[i].len);
+	}
+	t->nevents -= lost;
+	b->len = off - b->off;
+	b->next = NO_BLOCK;
+	s->end = p;
+	if (!t->error_offset || off < t->error_offset) {
+		set_corrupt(t, off, is_event(type) ? rec_problem(type) : "overruns its block");
+		if (off < r->valid_end)
+			r->valid_end = (size_t)off;
+	}
+}
+
+/* Decode the stream's next event into ev. Returns 1, or 0 at its end. */
+static inline int stream_decode(struct pst_reader *r, struct pst_stream *s, struct pst_event *ev)
 {
 	const uint8_t *pay;
 	uint64_t len, dts;
@@ -621,14 +788,18 @@ static int stream_advance(struct pst_reader *r, struct pst_stream *s)
 			stream_load(r, s, r->blocks[s->blk].next);
 			continue;
 		}
-		if (read_frame(s->p, s->end, &type, &pay, &len) != FRAME_OK)
+		if (read_frame(s->p, s->end, &type, &pay, &len) != FRAME_OK) {
+			stream_damaged(r, s, s->p, 0);
 			return 0;
+		}
 		if (is_event(type)) {
-			if (dec_event(type, pay, pay + len, &s->head, &dts))
+			if (dec_event(type, pay, pay + len, s->end, ev, &dts)) {
+				stream_damaged(r, s, s->p, type);
 				return 0;
+			}
 			s->ts += dts;
-			s->head.ts = s->ts;
-			s->head.tid = r->blocks[s->blk].tid;
+			ev->ts = s->ts;
+			ev->tid = r->blocks[s->blk].tid;
 			s->head_off = (uint64_t)(s->p - r->map);
 			s->head_bytes = (uint64_t)(pay + len - s->p);
 			s->p = pay + len;
@@ -636,6 +807,12 @@ static int stream_advance(struct pst_reader *r, struct pst_stream *s)
 		}
 		s->p = pay + len;
 	}
+}
+
+/* Decode the stream's next event into head. Returns 1, or 0 at its end. */
+static int stream_advance(struct pst_reader *r, struct pst_stream *s)
+{
+	return stream_decode(r, s, &s->head);
 }
 
 static bool heap_less(const struct pst_reader *r, size_t a, size_t b)
@@ -673,6 +850,8 @@ void pst_trace_rewind(struct pst_trace *t)
 
 	r->nheap = 0;
 	r->consumed = 0;
+	r->dropped = 0;
+	r->next_drop = DROP_EVERY;
 	for (size_t i = 0; i < r->nstreams; i++) {
 		struct pst_stream *s = &r->streams[i];
 
@@ -684,7 +863,24 @@ void pst_trace_rewind(struct pst_trace *t)
 		heap_down(r, i);
 }
 
-int pst_trace_next(struct pst_trace *t, struct pst_event *ev)
+/* Every few MB read: no stream reads below its cursor again, so the pages
+ * under the lowest one (the low-water mark) go back. */
+static inline void drop_behind(struct pst_reader *r)
+{
+	if (r->consumed >= r->next_drop) {
+		size_t low = r->size;
+
+		for (size_t i = 0; i < r->nheap; i++) {
+			size_t at = (size_t)(r->streams[r->heap[i]].p - r->map);
+
+			low = at < low ? at : low;
+		}
+		drop_below(r, low);
+		r->next_drop = r->consumed + DROP_EVERY;
+	}
+}
+
+static inline int next_event(struct pst_trace *t, struct pst_event *ev)
 {
 	struct pst_reader *r = t->r;
 	struct pst_stream *s;
@@ -696,7 +892,9 @@ int pst_trace_next(struct pst_trace *t, struct pst_event *ev)
 	r->consumed += s->head_bytes;
 	if (!stream_advance(r, s))
 		r->heap[0] = r->heap[--r->nheap];
-	heap_down(r, 0);
+	if (r->nheap > 1)
+		heap_down(r, 0);
+	drop_behind(r);
 	return 1;
 }
 
@@ -723,6 +921,39 @@ static int usample_as_sample(const struct pst_trace *t, const uint8_t *pay, uint
 			hi = mid;
 	}
 	return 0;
+}
+
+int pst_trace_next(struct pst_trace *t, struct pst_event *ev)
+{
+	return next_event(t, ev);
+}
+
+size_t pst_trace_next_batch(struct pst_trace *t, struct pst_event *ev, size_t n)
+{
+	struct pst_reader *r = t->r;
+	struct pst_stream *s;
+	size_t i = 0;
+
+	if (r->nheap != 1 || !n) {
+		while (i < n && next_event(t, &ev[i]))
+			i++;
+		return i;
+	}
+	/* one stream left: no merge, events decoded in place */
+	s = &r->streams[r->heap[0]];
+	ev[0] = s->head;
+	r->consumed += s->head_bytes;
+	for (i = 1; i < n; i++) {
+		if (!stream_decode(r, s, &ev[i])) {
+			r->nheap = 0;
+			return i;
+		}
+		r->consumed += s->head_bytes;
+	}
+	if (!stream_advance(r, s))
+		r->nheap = 0;
+	drop_behind(r);
+	return n;
 }
 
 /* Inner records of one block, up to the end of valid data. */
@@ -753,31 +984,30 @@ int pst_trace_foreach(const struct pst_trace *t, unsigned lo, unsigned hi, pst_r
 		      void *arg)
 {
 	const struct pst_reader *r = t->r;
-	const uint8_t *map = r->map, *end = map + r->valid_end, *pay;
-	size_t off = r->first_off;
-	uint64_t len, tid, base;
-	unsigned type;
+	const uint8_t *valid = r->map + r->valid_end;
+	size_t dropped = 0, next_drop = DROP_EVERY;
+	uint64_t want = 0;
 	int rc;
 
-	while (off < r->valid_end) {
-		if (read_frame(map + off, end, &type, &pay, &len) != FRAME_OK)
+	for (unsigned k = lo >> 2; k <= (hi > 0xff ? 0xff : hi) >> 2; k++)
+		want |= 1ull << k;
+	/* the blocks in file order, up to the damage: those that hold records
+	 * of the asked types (the scan noted which), a cut block up to the cut */
+	for (size_t i = 0; i < r->nblocks; i++) {
+		const struct pst_block *b = &r->blocks[i];
+		const uint8_t *p = r->map + b->off, *end = p + b->len;
+
+		if (p >= valid)
 			break;
-		if (type == PST_REC_BLOCK) {
-			const uint8_t *p = pay;
-			if (get_u(&p, pay + len, &tid) || get_u(&p, pay + len, &base))
-				break;
-			rc = foreach_inner(t, p, pay + len, tid, lo, hi, cb, arg);
-			if (rc)
-				return rc;
+		if (!(b->types & want))
+			continue;
+		rc = foreach_inner(t, p, end < valid ? end : valid, b->tid, lo, hi, cb, arg);
+		if (rc)
+			return rc;
+		if (b->off >= next_drop) {
+			drop_pages(r, &dropped, (size_t)b->off);
+			next_drop = b->off + DROP_EVERY;
 		}
-		off = (size_t)(pay + len - map);
-	}
-	/* a block cut by the damage: its records before the damage */
-	if (off < r->valid_end && read_frame(map + off, map + r->size, &type, &pay, &len) ==
-		FRAME_OK && type == PST_REC_BLOCK) {
-		const uint8_t *p = pay;
-		if (!get_u(&p, end, &tid) && !get_u(&p, end, &base))
-			return foreach_inner(t, p, end, tid, lo, hi, cb, arg);
 	}
 	return 0;
 }
@@ -934,8 +1164,12 @@ int pst_trace_open(const char *path, struct pst_trace **out, char *err, size_t e
 	if (!off)
 		goto fail;
 	t->r->first_off = off;
+	t->r->t = t;
+	t->r->page = (size_t)sysconf(_SC_PAGESIZE);
 	scan_records(t, off);
 	t->r->valid_end = t->error_offset ? (size_t)t->error_offset : t->r->size;
+	if (!t->has_end)
+		t->end_ts = last_event_ts(t->r);
 	if (sort_stacks(t) || build_streams(t->r) ||
 	    pst_trace_unwind(t, &t->r->usamples, &t->r->nusamples)) {
 		set_msg(err, errlen, "%s: out of memory", path);

@@ -54,8 +54,11 @@ struct pst_event {
 /*
  * An open trace. pst_trace_open maps the file and reads it once: the
  * PROCESS header, every MODULE/STACK/THREAD/TOTALS/END record and the index
- * of blocks. Events are then read with pst_trace_next, merged by timestamp
- * across threads, in memory bounded by the number of threads.
+ * of blocks, events by their framing only. Events are then read with
+ * pst_trace_next, merged by timestamp across threads, in memory bounded by
+ * the number of threads; the mapped pages behind the readers are given back.
+ * An event whose fields do not decode is found then: complete, error_offset,
+ * error and nevents change as it is read.
  */
 struct pst_trace {
 	struct pst_process proc;
@@ -74,7 +77,7 @@ struct pst_trace {
 	bool complete;          /* has_end and no corruption */
 	uint64_t error_offset;  /* first undecodable byte, when !complete and corrupt */
 	char error[256];        /* "" or why the trace is incomplete, naming the offset */
-	uint64_t nevents;       /* events in all valid blocks */
+	uint64_t nevents;       /* events in all valid blocks, up to any damage */
 	struct pst_reader *r;   /* private */
 };
 
@@ -85,6 +88,9 @@ int pst_trace_open(const char *path, struct pst_trace **out, char *err, size_t e
 
 /* Next event in time order: 1 and *ev filled, 0 at the end. */
 int pst_trace_next(struct pst_trace *t, struct pst_event *ev);
+
+/* The next events in time order into ev[0..n): how many (0 at the end). */
+size_t pst_trace_next_batch(struct pst_trace *t, struct pst_event *ev, size_t n);
 
 /* Start pst_trace_next over from the first event. */
 void pst_trace_rewind(struct pst_trace *t);

@@ -576,18 +576,72 @@ Test(trace, event_fields_overrun_names_its_offset)
 	static struct tbuf b;
 	struct layout l;
 	struct pst_trace *t;
+	struct pst_event ev;
 	char want[96];
 
 	build_trace(&b, &l);
 	cr_assert_eq(b.d[l.alloc_c], PST_REC_ALLOC);
 	b.d[l.alloc_c + 1] -= 1; /* the kind no longer fits the payload */
 	t = open_ok(b.d, b.n);
+	/* The scan reads events by their framing only: the ALLOC's last byte
+	 * now frames a record of its own, which overruns block C further on;
+	 * block C's ALLOC is indexed, D and END are cut. */
 	cr_assert_not(t->complete);
+	cr_assert(t->error_offset > l.alloc_c && t->error_offset < l.block_end[2]);
+	cr_assert(strstr(t->error, "overruns its block"), "%s", t->error);
+	cr_assert_eq(t->nevents, 6);
+	/* Reading finds the ALLOC's fields do not decode: thread 100's stream
+	 * ends there and the damage moves to that smaller offset, on every read. */
+	for (int pass = 0; pass < 2; pass++) {
+		size_t n = 0;
+
+		pst_trace_rewind(t);
+		while (pst_trace_next(t, &ev) == 1) {
+			cr_assert(ev.tid == 200 || ev.ts < 1060, "pass %d: C's events stop", pass);
+			n++;
+		}
+		cr_assert_eq(n, 5, "pass %d", pass);
+		cr_assert_eq(t->nevents, 5, "pass %d", pass);
+		cr_assert_not(t->complete);
+		cr_assert_eq(t->error_offset, l.alloc_c);
+		snprintf(want, sizeof(want), "corrupt record at offset %zu (bad ALLOC)", l.alloc_c);
+		cr_assert_str_eq(t->error, want);
+	}
+	cr_assert_eq(t->nmodules, 2);
+	pst_trace_close(t);
+}
+
+/* A field that does not decode while the framing holds: the trace opens
+ * whole and complete; reading finds the damage, ends that thread's stream
+ * there and marks the trace, so that every event counted is returned. */
+Test(trace, event_field_damage_is_found_while_reading)
+{
+	static struct tbuf b;
+	struct layout l;
+	struct pst_trace *t;
+	struct pst_event ev;
+	char want[96];
+	size_t n = 0;
+
+	build_trace(&b, &l);
+	cr_assert_eq(b.d[l.alloc_c], PST_REC_ALLOC);
+	b.d[l.alloc_c + 1 + b.d[l.alloc_c + 1]] = 0x7f; /* the kind: out of range */
+	t = open_ok(b.d, b.n);
+	cr_assert(t->complete, "%s", t->error);
+	cr_assert(t->has_end);
+	cr_assert_eq(t->error_offset, 0);
+	cr_assert_eq(t->nevents, NREF);
+	while (pst_trace_next(t, &ev) == 1) {
+		cr_assert(ev.tid == 200 || ev.ts < 1060, "C's events stop");
+		n++;
+	}
+	cr_assert_eq(n, NREF - 2);
+	cr_assert_eq(t->nevents, NREF - 2);
+	cr_assert_not(t->complete);
+	cr_assert(t->has_end);
 	cr_assert_eq(t->error_offset, l.alloc_c);
 	snprintf(want, sizeof(want), "corrupt record at offset %zu (bad ALLOC)", l.alloc_c);
 	cr_assert_str_eq(t->error, want);
-	cr_assert_eq(t->nevents, 5);
-	cr_assert_eq(t->nmodules, 2);
 	pst_trace_close(t);
 }
 
