@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
 #include "cpu.h"
 #include "findings.h"
 #include "memory.h"
@@ -34,6 +35,8 @@
 
 struct options {
 	const char *config; /* --config or PRESTANDA_CONFIG: declared pools */
+	bool has_settings;  /* config was read */
+	struct pst_settings settings;
 	bool json;
 	bool top_given;
 	long top;
@@ -219,7 +222,7 @@ static int analyze(struct report *r, const struct options *o)
 		return 1;
 	}
 	r->net = pst_net_analyze(r->t);
-	if (!r->net || pst_findings_net(r->net, o->config, &r->f)) {
+	if (!r->net || pst_findings_net(r->net, o->has_settings ? &o->settings.pools : NULL, &r->f)) {
 		fprintf(stderr, "prestanda: %s: out of memory\n", r->path);
 		return 1;
 	}
@@ -925,6 +928,15 @@ int pst_cmd_report(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (o.config && *o.config) {
+		char err[600];
+
+		if (pst_settings_load(o.config, NULL, NULL, &o.settings, err, sizeof(err)))
+			fprintf(stderr, "prestanda: warning: %s; declared pools are not checked\n",
+				err);
+		else
+			o.has_settings = true;
+	}
 	if (o.json && argc - optind > 1)
 		all = json_array();
 
@@ -961,6 +973,8 @@ int pst_cmd_report(int argc, char **argv)
 		fputc('\n', stdout);
 		json_decref(all);
 	}
+	if (o.has_settings)
+		pst_settings_free(&o.settings);
 	if (fflush(stdout)) {
 		fprintf(stderr, "prestanda: report: writing: %s\n", strerror(errno));
 		return 1;
