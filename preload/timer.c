@@ -66,7 +66,7 @@ static void take_snapshot(struct pst_snap *s)
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
 	s->rss = rss_bytes();
 	/* our own trace descriptor is not the program's, nor this thread */
-	s->fds = count_entries("/proc/self/fd") - 1;
+	s->fds = count_entries("/proc/self/fd") - 2; /* and the directory being read */
 	s->threads = count_entries("/proc/self/task") - 1;
 	s->cpu_ns = (uint64_t)cpu.tv_sec * 1000000000u + (uint64_t)cpu.tv_nsec;
 }
