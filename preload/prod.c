@@ -16,7 +16,7 @@
 volatile int pst_paused;
 
 /* Default cap on the preload's own memory: stack table, thread states. */
-#define DEFAULT_MAX_MEMORY (256ull << 20)
+#define DEFAULT_MAX_MEMORY (512ull << 20)
 #define MIN_MAX_MEMORY (32ull << 20)
 /* A smaller --max-size leaves no room for a useful trace. */
 #define MIN_MAX_SIZE (64ull << 10)
@@ -163,8 +163,9 @@ bool pst_prod_config(void)
 	}
 	v = getenv("PRESTANDA_ALERT");
 	pst_cfg.alert_syslog = v && !strcmp(v, "syslog");
-	/* half of the memory cap for stacks, half for threads (thread.c) */
-	pst_stacktab_limit(pst_cfg.max_memory / 2);
+	/* a quarter of the memory cap for stack frames, the rest for thread
+	 * states (thread.c), which short-lived threads use up fastest */
+	pst_stacktab_limit(pst_cfg.max_memory / 4);
 	return true;
 }
 

@@ -82,7 +82,7 @@ static void thr_write_thread(struct pst_thr *t)
 				(size_t)(q - pay));
 }
 
-/* Thread states take at most half of the memory cap (PRESTANDA_MAX_MEMORY);
+/* Thread states take at most 3/4 of the memory cap (PRESTANDA_MAX_MEMORY);
  * a thread past it runs unrecorded, its calls uncounted. Under reg_lock. */
 static uint64_t thr_mapped;
 
@@ -91,7 +91,7 @@ static bool thr_room(void)
 	static const char msg[] = "prestanda: memory cap reached: threads started from now on are not recorded\n";
 	static bool said;
 
-	if ((thr_mapped + 1) * sizeof(struct pst_thr) <= pst_cfg.max_memory / 2 ||
+	if ((thr_mapped + 1) * sizeof(struct pst_thr) <= pst_cfg.max_memory / 4 * 3 ||
 	    !pst_cfg.max_memory)
 		return true;
 	if (!said)

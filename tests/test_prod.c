@@ -287,3 +287,81 @@ Test(prod, sample_rate_and_interval_from_config, .timeout = 60)
 	itest_cleanup(&r);
 	config_cleanup(dir, cfg);
 }
+
+Test(prod, timeline_text_and_svg, .timeout = 60)
+{
+	struct itest_run r;
+	struct itest_report rep;
+	const char *opts[] = { "--metrics-interval", "0.2", NULL };
+	const char *args[] = { "churn", "1000", NULL };
+	char svg[PATH_MAX], outp[PATH_MAX], *text, *plot;
+	size_t nsnaps;
+	int st;
+
+	itest_run(&r, opts, "prod_work", args);
+	cr_assert_eq(r.ntraces, 1);
+	nsnaps = json_array_size(itest_get(itest_report_ok(&rep, r.traces[0]), "timeline"));
+	cr_assert_geq(nsnaps, 3);
+	snprintf(svg, sizeof(svg), "%s/plot.svg", r.dir);
+	snprintf(outp, sizeof(outp), "%s/report.txt", r.dir);
+	{
+		char *argv[] = { ITEST_PRESTANDA, "report",	 "--timeline", "--timeline-svg",
+				 svg,		  r.traces[0], NULL };
+
+		st = itest_spawn(argv, outp, "/dev/null");
+	}
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", itest_wdesc(st));
+	text = itest_slurp(outp, NULL);
+	cr_assert(text);
+	cr_expect(strstr(text, "Timeline ("), "no timeline: %s", text);
+	cr_expect(strstr(text, "every 0.2 s"), "%s", text);
+	cr_expect(strstr(text, "allocs/s"), "%s", text);
+	/* a header, then one row per snapshot, up to the blank line */
+	{
+		const char *p = strstr(text, "Timeline (");
+		size_t rows = 0;
+
+		cr_assert(p);
+		p = strchr(p, '\n') + 1;
+		while (*p && *p != '\n') {
+			rows++;
+			p = strchr(p, '\n');
+			if (!p)
+				break;
+			p++;
+		}
+		cr_expect_eq(rows, nsnaps + 1, "%s", text);
+	}
+	plot = itest_slurp(svg, NULL);
+	cr_assert(plot, "no SVG written");
+	cr_expect(strstr(plot, "<svg") && strstr(plot, "<polyline"), "%s", plot);
+	free(plot);
+	free(text);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
+/* PRESTANDA_MAX_MEMORY: past the cap's share for thread states, new
+ * threads run unrecorded; the program runs as ever. */
+Test(prod, memory_cap_limits_thread_states, .timeout = 60)
+{
+	struct itest_run r;
+	struct itest_report rep;
+	json_t *j;
+	long long created;
+
+	setenv("PRESTANDA_MAX_MEMORY", "32M", 1);
+	itest_run(&r, NULL, "thr_churn", (const char *[]){ "1000", NULL });
+	unsetenv("PRESTANDA_MAX_MEMORY");
+	cr_assert(WIFEXITED(r.wstatus) && WEXITSTATUS(r.wstatus) == 0, "run: %s; %s",
+		  itest_wdesc(r.wstatus), r.err);
+	cr_expect_eq(count_lines_with(r.err, "memory cap reached"), 1, "stderr: %s", r.err);
+	cr_assert_eq(r.ntraces, 1);
+	j = itest_report_ok(&rep, r.traces[0]);
+	/* 3/4 of 32 MiB in states of 202 KiB, one of them the main thread's */
+	created = itest_int(j, "threads.created");
+	cr_expect_lt(created, 1000);
+	cr_expect_gt(created, 50);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
