@@ -406,8 +406,8 @@ int pst_timeline_svg(const struct pst_timeline *tl, const char *path)
 	f = fopen(path, "w");
 	if (!f)
 		return -errno;
-	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-		   "font-family=\"sans-serif\" font-size=\"12\">\n", w + 60, 2 * h + 90);
+	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
+		w + 60, 2 * h + 90);
 	for (size_t i = 0; i < tl->npauses; i++) {
 		double tmax = secs(tl, tl->snaps[tl->nsnaps - 1].ts);
 		double x0 = 40 + (tmax > 0 ? secs(tl, tl->pauses[i].from) / tmax : 0) * w;
@@ -421,9 +421,9 @@ int pst_timeline_svg(const struct pst_timeline *tl, const char *path)
 	svg_line(f, tl, w, h, 20, "#c0392b", rss_of);
 	fprintf(f, "<text x=\"40\" y=\"%.0f\">allocation calls per second</text>\n", h + 45);
 	svg_line(f, tl, w, h, h + 50, "#2471a3", calls_of);
-	fprintf(f, "<text x=\"40\" y=\"%.0f\">0 s</text><text x=\"%.0f\" y=\"%.0f\" "
-		   "text-anchor=\"end\">%.1f s</text>\n</svg>\n",
-		2 * h + 80, w + 40, 2 * h + 80, secs(tl, tl->snaps[tl->nsnaps - 1].ts));
+	fprintf(f, "<text x=\"40\" y=\"%.0f\">0 s</text>\n", 2 * h + 80);
+	fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">%.1f s</text>\n</svg>\n",
+		w + 40, 2 * h + 80, secs(tl, tl->snaps[tl->nsnaps - 1].ts));
 	if (fclose(f))
 		return -errno;
 	return 0;
