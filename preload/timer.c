@@ -65,9 +65,12 @@ static void take_snapshot(struct pst_snap *s)
 	pst_thr_counters(&s->alloc_calls, &s->free_calls, &s->alloc_bytes);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
 	s->rss = rss_bytes();
-	/* our own trace descriptor is not the program's, nor this thread */
-	s->fds = count_entries("/proc/self/fd") - 2; /* and the directory being read */
-	s->threads = count_entries("/proc/self/task") - 1;
+	/* neither our trace descriptor, the directory being read, nor this
+	 * thread are the program's */
+	s->fds = count_entries("/proc/self/fd");
+	s->fds = s->fds > 2 ? s->fds - 2 : 0;
+	s->threads = count_entries("/proc/self/task");
+	s->threads = s->threads > 1 ? s->threads - 1 : 0;
 	s->cpu_ns = (uint64_t)cpu.tv_sec * 1000000000u + (uint64_t)cpu.tv_nsec;
 }
 
