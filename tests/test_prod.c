@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "itest.h"
+#include "trace_read.h"
 
 /* A config file in dir with the given "performance" body; its path in out. */
 static void write_config(const char *dir, const char *body, char *out, size_t len)
@@ -364,4 +365,64 @@ Test(prod, memory_cap_limits_thread_states, .timeout = 60)
 	cr_expect_gt(created, 50);
 	itest_report_free(&rep);
 	itest_cleanup(&r);
+}
+
+struct lock_counts {
+	uint64_t waits, other_waits, contended;
+};
+
+static int count_lock_records(unsigned type, uint64_t tid, const uint8_t *p, size_t len,
+			      void *arg)
+{
+	struct lock_counts *c = arg;
+	const uint8_t *e = p + len;
+	uint64_t v[10];
+
+	(void)tid;
+	for (int i = 0; i < (type == PST_REC_WAIT ? 3 : 7); i++)
+		cr_assert_eq(pst_get_varint(&p, e, &v[i]), 0);
+	if (type == PST_REC_WAIT && v[2] <= PST_WAIT_SPIN)
+		c->waits++;
+	else if (type == PST_REC_WAIT)
+		c->other_waits++;
+	else if (type == PST_REC_LOCK_STATS && v[1] <= PST_WAIT_SPIN)
+		c->contended += v[6];
+	return 0;
+}
+
+static struct lock_counts lock_counts_of(const char *rate)
+{
+	struct itest_run r;
+	struct pst_trace *t;
+	struct lock_counts c = { 0 };
+	char err[256];
+
+	setenv("PRESTANDA_SAMPLE_RATE", rate, 1);
+	itest_run(&r, NULL, "thr_locks", NULL);
+	unsetenv("PRESTANDA_SAMPLE_RATE");
+	cr_assert(WIFEXITED(r.wstatus) && WEXITSTATUS(r.wstatus) == 0, "%s", r.err);
+	cr_assert_eq(r.ntraces, 1);
+	cr_assert_eq(pst_trace_open(r.traces[0], &t, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(pst_trace_foreach(t, PST_REC_WAIT, PST_REC_LOCK_STATS, count_lock_records, &c),
+		     0);
+	pst_trace_close(t);
+	itest_cleanup(&r);
+	return c;
+}
+
+/* sample_rate thins the WAIT records of contended locks; LOCK_STATS stay
+ * exact, and semaphore, cond and join waits are all kept. */
+Test(prod, sample_rate_thins_lock_waits, .timeout = 60)
+{
+	struct lock_counts all = lock_counts_of("1"), some = lock_counts_of("0.25");
+
+	cr_assert_geq(all.contended, 50, "too little contention to judge: %llu",
+		      (unsigned long long)all.contended);
+	cr_expect_geq(all.waits, all.contended, "every contended wait is a WAIT at rate 1");
+	cr_assert_geq(some.contended, 50);
+	cr_log_info("lock waits: %llu of %llu at rate 1, %llu of %llu at 0.25", (unsigned long long)all.waits, (unsigned long long)all.contended, (unsigned long long)some.waits, (unsigned long long)some.contended);
+	cr_expect(some.waits > some.contended * 8 / 100 && some.waits < some.contended / 2,
+		  "%llu of %llu lock waits kept at rate 0.25", (unsigned long long)some.waits,
+		  (unsigned long long)some.contended);
+	cr_expect_gt(some.other_waits, 0, "semaphore and join waits were thinned too");
 }
