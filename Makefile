@@ -10,9 +10,10 @@ WARN := -Wall -Wextra -Werror
 CFLAGS := -O2 -g $(WARN) -std=gnu11 -Iinclude $(EXTRA_CFLAGS)
 
 PRELOAD_SRC := $(wildcard preload/*.c)
-PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(B)/%.o)
+# The configuration parser is shared with the analyzer: one parser, two builds.
+PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(B)/%.o) $(B)/preload/settings.o
 PRELOAD_CFLAGS := $(CFLAGS) -fPIC -fvisibility=hidden -ftls-model=initial-exec -D_GNU_SOURCE
-PRELOAD_LIBS := -Wl,--version-script=preload/exports.map -Wl,-z,now -lunwind -ldl -lpthread -lm
+PRELOAD_LIBS := -Wl,--version-script=preload/exports.map -Wl,-z,now -lunwind -ldl -lpthread -lm -ljansson
 
 ANALYZER_SRC := $(wildcard analyzer/*.c)
 # pprof's profile.proto, compiled to C by protoc-c at build time.
@@ -61,7 +62,10 @@ CPU_TARGET_CFLAGS := -O1 -g -fno-inline -fomit-frame-pointer -fno-optimize-sibli
 all: $(B)/libprestanda.so $(B)/prestanda
 
 $(B)/preload/%.o: preload/%.c $(wildcard preload/*.h) include/prestanda/trace.h | $(B)/preload
-	$(CC) $(PRELOAD_CFLAGS) -c $< -o $@
+	$(CC) $(PRELOAD_CFLAGS) -Ianalyzer -c $< -o $@
+
+$(B)/preload/settings.o: analyzer/config.c analyzer/config.h analyzer/net_pools.h | $(B)/preload
+	$(CC) $(PRELOAD_CFLAGS) -Ianalyzer -c $< -o $@
 
 $(B)/libprestanda.so: $(PRELOAD_OBJ) preload/exports.map
 	$(CC) -shared -o $@ $(PRELOAD_OBJ) $(PRELOAD_LIBS)

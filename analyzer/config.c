@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Budgets and noise thresholds from the JSON configuration ("performance.budgets"), for diff and production mode. */
+/* The JSON configuration ("performance": monitoring, pools, budgets): one parser for report, diff, findings and the preload. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -7,6 +7,11 @@
 #include <string.h>
 
 #include "config.h"
+
+/* Metrics only the running process can judge (the preload's alerts);
+ * diff accepts them in a budget file and leaves them alone. */
+const char *const pst_runtime_metric_names[] = { "rss_bytes", "open_fds", "threads",
+						 "cpu_percent", NULL };
 
 static bool known(const char *const *names, const char *name)
 {
@@ -254,7 +259,7 @@ int pst_budgets_parse(json_t *root, const char *const *totals, const char *const
 			out->has_default = true;
 			continue;
 		}
-		if (!known(totals, key)) {
+		if (!known(totals, key) && !known(pst_runtime_metric_names, key)) {
 			snprintf(err, errlen, "budget: unknown metric '%s'", key);
 			goto fail;
 		}
@@ -271,36 +276,183 @@ fail:
 	return -1;
 }
 
-int pst_budgets_load(const char *path, const char *const *totals, const char *const *site_metrics,
-		     struct pst_budgets *out, char *err, size_t errlen)
+/* The whole file as JSON; NULL with a message naming the file. */
+static json_t *load_json(const char *path, char *err, size_t errlen)
 {
 	json_error_t je;
 	json_t *root;
-	FILE *f;
-	int r;
+	FILE *f = fopen(path, "r");
 
-	memset(out, 0, sizeof(*out));
-	f = fopen(path, "r");
 	if (!f) {
 		snprintf(err, errlen, "%s: fopen: %s", path, strerror(errno));
-		return -1;
+		return NULL;
 	}
 	root = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
 	fclose(f);
-	if (!root) {
+	if (!root)
 		snprintf(err, errlen, "%s:%d:%d: not valid JSON: %s", path, je.line, je.column,
 			 je.text);
+	return root;
+}
+
+/* err becomes "path: err". */
+static void prefix_path(const char *path, char *err, size_t errlen)
+{
+	char tmp[512];
+
+	snprintf(tmp, sizeof(tmp), "%s: %s", path, err);
+	snprintf(err, errlen, "%s", tmp);
+}
+
+int pst_budgets_load(const char *path, const char *const *totals, const char *const *site_metrics,
+		     struct pst_budgets *out, char *err, size_t errlen)
+{
+	json_t *root;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	root = load_json(path, err, errlen);
+	if (!root)
 		return -1;
-	}
 	r = pst_budgets_parse(root, totals, site_metrics, out, err, errlen);
 	json_decref(root);
-	if (r) {
-		char tmp[512];
-
-		snprintf(tmp, sizeof(tmp), "%s: %s", path, err);
-		snprintf(err, errlen, "%s", tmp);
-	}
+	if (r)
+		prefix_path(path, err, errlen);
 	return r;
+}
+
+void pst_net_pools_free(struct pst_net_pools *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->v[i].name);
+		free(p->v[i].endpoint);
+	}
+	free(p->v);
+	p->v = NULL;
+	p->n = 0;
+}
+
+/* performance.pools: {"name": {"min_size", "max_size", "endpoint"}}. */
+static int parse_pools(json_t *pools, struct pst_net_pools *out, char *err, size_t errlen)
+{
+	const char *name;
+	json_t *v;
+
+	if (!json_is_object(pools)) {
+		snprintf(err, errlen, "performance.pools is not an object");
+		return -1;
+	}
+	out->v = calloc(json_object_size(pools) + 1, sizeof(*out->v));
+	if (!out->v) {
+		snprintf(err, errlen, "config: out of memory");
+		return -1;
+	}
+	json_object_foreach(pools, name, v) {
+		struct pst_net_pool *p = &out->v[out->n];
+		json_t *mn = json_object_get(v, "min_size"), *mx = json_object_get(v, "max_size");
+		json_t *ep = json_object_get(v, "endpoint");
+
+		if (!json_is_object(v) || (mn && !json_is_integer(mn)) ||
+		    (mx && !json_is_integer(mx)) || (ep && !json_is_string(ep))) {
+			snprintf(err, errlen,
+				 "pools.%s needs integer min_size/max_size and an optional endpoint string",
+				 name);
+			return -1;
+		}
+		p->name = strdup(name);
+		p->min_size = mn ? json_integer_value(mn) : 0;
+		p->max_size = mx ? json_integer_value(mx) : 0;
+		p->endpoint = ep ? strdup(json_string_value(ep)) : NULL;
+		out->n++;
+		if (!p->name || (ep && !p->endpoint)) {
+			snprintf(err, errlen, "config: out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* performance.monitoring: enabled, sample_rate in (0, 1], metrics_interval seconds > 0. */
+static int parse_monitoring(json_t *mon, struct pst_monitoring *out, char *err, size_t errlen)
+{
+	json_t *en = json_object_get(mon, "enabled");
+	json_t *rate = json_object_get(mon, "sample_rate");
+	json_t *iv = json_object_get(mon, "metrics_interval");
+
+	if (!json_is_object(mon)) {
+		snprintf(err, errlen, "performance.monitoring is not an object");
+		return -1;
+	}
+	if (en && !json_is_boolean(en)) {
+		snprintf(err, errlen, "monitoring.enabled must be true or false");
+		return -1;
+	}
+	if (en)
+		out->enabled = json_is_true(en);
+	if (rate && (number(rate, &out->sample_rate) || out->sample_rate <= 0 ||
+		     out->sample_rate > 1)) {
+		snprintf(err, errlen, "monitoring.sample_rate must be a number in (0, 1]");
+		return -1;
+	}
+	if (iv && (number(iv, &out->metrics_interval) || out->metrics_interval <= 0)) {
+		snprintf(err, errlen, "monitoring.metrics_interval must be a number of seconds > 0");
+		return -1;
+	}
+	return 0;
+}
+
+int pst_settings_parse(json_t *root, const char *const *totals, const char *const *site_metrics,
+		       struct pst_settings *out, char *err, size_t errlen)
+{
+	json_t *perf, *x;
+
+	memset(out, 0, sizeof(*out));
+	out->mon.enabled = true;
+	out->mon.sample_rate = 1;
+	perf = json_object_get(root, "performance");
+	if (!json_is_object(perf)) {
+		snprintf(err, errlen, "config: no \"performance\" object");
+		return -1;
+	}
+	x = json_object_get(perf, "monitoring");
+	if (x && parse_monitoring(x, &out->mon, err, errlen))
+		goto fail;
+	x = json_object_get(perf, "pools");
+	if (x && parse_pools(x, &out->pools, err, errlen))
+		goto fail;
+	if (json_object_get(perf, "budgets")) {
+		if (pst_budgets_parse(root, totals, site_metrics, &out->budgets, err, errlen))
+			goto fail;
+		out->has_budgets = true;
+	}
+	return 0;
+fail:
+	pst_settings_free(out);
+	return -1;
+}
+
+int pst_settings_load(const char *path, const char *const *totals,
+		      const char *const *site_metrics, struct pst_settings *out, char *err,
+		      size_t errlen)
+{
+	json_t *root;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	root = load_json(path, err, errlen);
+	if (!root)
+		return -1;
+	r = pst_settings_parse(root, totals, site_metrics, out, err, errlen);
+	json_decref(root);
+	if (r)
+		prefix_path(path, err, errlen);
+	return r;
+}
+
+void pst_settings_free(struct pst_settings *s)
+{
+	pst_net_pools_free(&s->pools);
+	pst_budgets_free(&s->budgets);
 }
 
 static bool same(const char *a, const char *b)

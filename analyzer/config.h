@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Budgets and noise thresholds from the JSON configuration ("performance.budgets"), for diff and production mode. */
+/* The JSON configuration ("performance": monitoring, pools, budgets): one parser for report, diff, findings and the preload. */
 #ifndef PST_CONFIG_H
 #define PST_CONFIG_H
 
@@ -7,6 +7,8 @@
 #include <stddef.h>
 
 #include <jansson.h>
+
+#include "net_pools.h"
 
 /*
  * A budget for one metric. In the file a metric's value is either a number
@@ -79,5 +81,34 @@ bool pst_budget_check(const struct pst_budget_limit *l, const char *name, double
 		      double value, pst_value_fmt fmt, char *why, size_t whylen);
 
 void pst_budgets_free(struct pst_budgets *b);
+
+/* Budget metrics judged while the program runs, not by diff (NULL-terminated). */
+extern const char *const pst_runtime_metric_names[];
+
+/* performance.monitoring. Defaults: enabled, every event (rate 1), the
+ * interval 0 (not given: the preload's own). */
+struct pst_monitoring {
+	bool enabled;
+	double sample_rate;      /* fraction of high-rate per-event records kept */
+	double metrics_interval; /* seconds between SNAPSHOT records */
+};
+
+/* The whole configuration file. */
+struct pst_settings {
+	struct pst_monitoring mon;
+	struct pst_net_pools pools; /* declared pools, checked by the findings */
+	bool has_budgets;
+	struct pst_budgets budgets;
+};
+
+/* Parse {"performance": {...}}; totals and site_metrics as for
+ * pst_budgets_parse. 0, or -1 with one line in err. */
+int pst_settings_parse(json_t *root, const char *const *totals, const char *const *site_metrics,
+		       struct pst_settings *out, char *err, size_t errlen);
+/* pst_settings_parse on the file at path; err then starts with path. */
+int pst_settings_load(const char *path, const char *const *totals,
+		      const char *const *site_metrics, struct pst_settings *out, char *err,
+		      size_t errlen);
+void pst_settings_free(struct pst_settings *s);
 
 #endif

@@ -337,22 +337,15 @@ static int rule_balance(const struct pst_net *n, const struct pst_net_lookup *l,
 	return 0;
 }
 
-int pst_findings_net(const struct pst_net *n, const char *config, struct pst_findings *out)
+int pst_findings_net(const struct pst_net *n, const struct pst_net_pools *declared,
+		     struct pst_findings *out)
 {
-	struct pst_net_pools pools = { 0 };
-	char err[512];
+	static const struct pst_net_pools none;
+	const struct pst_net_pools *pools = declared ? declared : &none;
 	int rc = 0;
 
-	if (config && *config) {
-		rc = pst_net_pools_load(config, &pools, err, sizeof(err));
-		if (rc == -ENOMEM)
-			return rc;
-		if (rc)
-			fprintf(stderr, "prestanda: warning: %s; declared pools are not checked\n", err);
-		rc = 0;
-	}
 	for (size_t i = 0; !rc && i < n->neps; i++) {
-		rc = rule_churn(n, &n->eps[i], &pools, out);
+		rc = rule_churn(n, &n->eps[i], pools, out);
 		if (!rc)
 			rc = rule_chatty(n, &n->eps[i], out);
 	}
@@ -361,8 +354,7 @@ int pst_findings_net(const struct pst_net *n, const char *config, struct pst_fin
 		if (!rc)
 			rc = rule_balance(n, &n->lookups[i], out);
 	}
-	for (size_t i = 0; !rc && i < pools.n; i++)
-		rc = rule_pool(n, &pools.v[i], out);
-	pst_net_pools_free(&pools);
+	for (size_t i = 0; !rc && i < pools->n; i++)
+		rc = rule_pool(n, &pools->v[i], out);
 	return rc;
 }

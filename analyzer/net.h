@@ -82,9 +82,11 @@ const char *pst_net_ep_name(unsigned kind, const uint8_t *ep, size_t len, char *
 const char *pst_net_kind_name(unsigned kind);
 const char *pst_net_err_name(uint64_t err); /* "ECONNREFUSED", "abandoned" */
 
-/* findings_net.c: append the network findings to out; config names a JSON
- * file whose declared pools are checked (NULL: none). 0 or -ENOMEM. */
-int pst_findings_net(const struct pst_net *n, const char *config, struct pst_findings *out);
+/* findings_net.c: append the network findings to out, checking the
+ * declared pools of the configuration (NULL: none). 0 or -ENOMEM. */
+struct pst_net_pools;
+int pst_findings_net(const struct pst_net *n, const struct pst_net_pools *declared,
+		     struct pst_findings *out);
 
 /* net_report.c: the report's "network" section. */
 json_t *pst_net_json(const struct pst_net *n);

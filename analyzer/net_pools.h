@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Declared connection pools from the JSON config ({"performance": {"pools": {...}}}). */
+/* Declared connection pools (read by config.c from {"performance": {"pools": {...}}}) and the endpoints they cover. */
 #ifndef PST_NET_POOLS_H
 #define PST_NET_POOLS_H
 
@@ -18,10 +18,8 @@ struct pst_net_pools {
 	size_t n;
 };
 
-/* Read the pools of a config file. 0, or -EINVAL with a one-line message in
- * err (unreadable, not JSON, a pool of the wrong shape), or -ENOMEM. A file
- * without pools gives none. */
-int pst_net_pools_load(const char *path, struct pst_net_pools *out, char *err, size_t errlen);
+/* Pools are read with the rest of the configuration (config.h,
+ * pst_settings_load) and freed by config.c. */
 void pst_net_pools_free(struct pst_net_pools *p);
 
 /* Does pool p cover the client endpoint named ep_name ("127.0.0.1:5432")?

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
 #include "cpu.h"
 #include "findings.h"
 #include "memory.h"
@@ -19,6 +20,7 @@
 #include "net.h"
 #include "symbolize.h"
 #include "threads.h"
+#include "timeline.h"
 #include "trace_read.h"
 #include "units.h"
 
@@ -34,7 +36,11 @@
 
 struct options {
 	const char *config; /* --config or PRESTANDA_CONFIG: declared pools */
+	bool has_settings;  /* config was read */
+	struct pst_settings settings;
 	bool json;
+	bool timeline;      /* --timeline: the per-interval table */
+	const char *svg;    /* --timeline-svg FILE */
 	bool top_given;
 	long top;
 };
@@ -48,13 +54,15 @@ struct report {
 	struct pst_threads *th;
 	struct pst_net *net;
 	struct pst_cpu *cpu; /* CPU samples, when the trace has them */
+	struct pst_timeline *tl; /* snapshots, pauses, the size cap, alerts */
+	bool totals_from_snapshot; /* exact totals are the last snapshot's */
 	char **warnings;
 	size_t nwarnings;
 };
 
 static void usage(FILE *f)
 {
-	fputs("usage: prestanda report [--json] [--top N] [--config FILE] TRACE...\n"
+	fputs("usage: prestanda report [--json] [--top N] [--config FILE] [--timeline] TRACE...\n"
 	      "\n"
 	      "Analyze the heap of each TRACE: findings (leaks, churn of small blocks,\n"
 	      "realloc growth), totals, top allocation sites, sizes and threads.\n"
@@ -63,6 +71,9 @@ static void usage(FILE *f)
 	      "  --top N    N sites per table (text, default 10); limits the JSON site list\n"
 	      "  --config FILE  declared pools to check ({\"performance\": {\"pools\": ...}});\n"
 	      "             default: the file named by PRESTANDA_CONFIG\n"
+	      "  --timeline figures per snapshot interval: allocation calls and bytes per\n"
+	      "             second, RSS, open fds, threads, CPU% (JSON: always, \"timeline\")\n"
+	      "  --timeline-svg FILE  a small plot of RSS and allocation calls over time\n"
 	      "  -h, --help this help\n",
 	      f);
 }
@@ -125,10 +136,32 @@ static void report_free(struct report *r)
 	pst_memory_free(r->m);
 	pst_net_free(r->net);
 	pst_cpu_free(r->cpu);
+	pst_timeline_free(r->tl);
 	pst_trace_close(r->t);
 	for (size_t i = 0; i < r->nwarnings; i++)
 		free(r->warnings[i]);
 	free(r->warnings);
+}
+
+/*
+ * A trace without every thread's TOTALS (killed, or capped by --max-size)
+ * still has exact counters up to its last snapshot: better than an
+ * estimate from events, unless the events written after it count more.
+ */
+static void use_last_snapshot(struct report *r)
+{
+	const struct pst_snapshot *s;
+
+	if (r->m->totals_exact || !r->tl->nsnaps)
+		return;
+	s = &r->tl->snaps[r->tl->nsnaps - 1];
+	if (s->alloc_calls < r->m->alloc_calls)
+		return;
+	r->m->alloc_calls = s->alloc_calls;
+	r->m->free_calls = s->free_calls;
+	r->m->allocated_bytes = s->alloc_bytes;
+	r->m->totals_exact = true;
+	r->totals_from_snapshot = true;
 }
 
 /* Open, analyze, symbolize and judge one trace. Returns 0, or 1 after
@@ -210,8 +243,31 @@ static int analyze(struct report *r, const struct options *o)
 		fprintf(stderr, "prestanda: %s: out of memory\n", r->path);
 		return 1;
 	}
+	r->tl = pst_timeline_read(r->t);
+	if (!r->tl) {
+		fprintf(stderr, "prestanda: %s: out of memory\n", r->path);
+		return 1;
+	}
+	use_last_snapshot(r);
+	if (r->tl->capped) {
+		char note[160];
+
+		if (add_warning(r, pst_timeline_cap_note(r->tl, note, sizeof(note)))) {
+			fprintf(stderr, "prestanda: %s: out of memory\n", r->path);
+			return 1;
+		}
+		if (!o->json)
+			fprintf(stderr, "prestanda: warning: %s\n", note);
+	}
+	if (o->svg) {
+		int e = pst_timeline_svg(r->tl, o->svg);
+
+		if (e)
+			fprintf(stderr, "prestanda: %s: %s\n", o->svg,
+				e == -ENODATA ? "no snapshots to plot" : strerror(-e));
+	}
 	r->net = pst_net_analyze(r->t);
-	if (!r->net || pst_findings_net(r->net, o->config, &r->f)) {
+	if (!r->net || pst_findings_net(r->net, o->has_settings ? &o->settings.pools : NULL, &r->f)) {
 		fprintf(stderr, "prestanda: %s: out of memory\n", r->path);
 		return 1;
 	}
@@ -471,6 +527,8 @@ static json_t *json_report(const struct report *r, const struct options *o)
 		json_object_set_new(proc, "error",
 				    json_string(t->error[0] ? t->error : "trace is incomplete"));
 	json_object_set_new(root, "process", proc);
+	json_object_set_new(root, "timeline", pst_timeline_json(r->tl));
+	json_object_set_new(root, "production", pst_timeline_production_json(r->tl));
 
 	json_object_set_new(mem, "mode", json_string(m->full ? "full" : "sampled"));
 	json_object_set_new(mem, "alloc_calls", ju64(m->alloc_calls));
@@ -487,6 +545,10 @@ static json_t *json_report(const struct report *r, const struct options *o)
 	json_object_set_new(mem, "sites", sites);
 	json_object_set_new(mem, "sample_bytes", m->full ? json_null() : ju64(m->sample_bytes));
 	json_object_set_new(mem, "totals_exact", json_boolean(m->totals_exact));
+	json_object_set_new(mem, "totals_source",
+			    json_string(r->totals_from_snapshot ? "last snapshot" :
+					m->totals_exact	    ? "thread totals" :
+								      "events"));
 	json_object_set_new(mem, "peak_time_ns", ju64(m->peak_time_ns));
 	json_object_set_new(mem, "reallocs", jint(m->reallocs));
 	json_object_set_new(mem, "unmatched_frees", ju64(m->unmatched_frees));
@@ -582,7 +644,9 @@ static void text_header(FILE *out, const struct report *r)
 			"             leaks and temporaries are estimates; totals of calls and bytes "
 			"are %s\n",
 			pst_fmt_bytes((double)m->sample_bytes, a, sizeof(a)),
-			m->totals_exact ? "exact" : "estimates too (no thread totals)");
+			r->totals_from_snapshot ? "exact up to the last snapshot" :
+			m->totals_exact		 ? "exact" :
+						   "estimates too (no thread totals)");
 	fprintf(out, "  duration   %s\n", pst_fmt_ns(m->duration_ns, b, sizeof(b)));
 	if (t->complete && t->end_reason == PST_END_SIGNAL)
 		fprintf(out, "  trace      complete up to the fatal signal %d (%s)\n",
@@ -865,6 +929,7 @@ static void text_report(FILE *out, const struct report *r, const struct options 
 	text_threads(out, r->m);
 	text_pools(out, r->th, top);
 	pst_net_text(out, r->net, top);
+	pst_timeline_text(out, r->tl, r->t->complete, o->timeline);
 }
 
 /* ---- the command ---- */
@@ -875,6 +940,8 @@ int pst_cmd_report(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "top", required_argument, NULL, 'n' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "timeline", no_argument, NULL, 't' },
+		{ "timeline-svg", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -893,6 +960,12 @@ int pst_cmd_report(int argc, char **argv)
 			break;
 		case 'c':
 			o.config = optarg;
+			break;
+		case 't':
+			o.timeline = true;
+			break;
+		case 's':
+			o.svg = optarg;
 			break;
 		case 'n':
 			errno = 0;
@@ -916,6 +989,15 @@ int pst_cmd_report(int argc, char **argv)
 		fprintf(stderr, "prestanda: report: no TRACE given\n");
 		usage(stderr);
 		return 2;
+	}
+	if (o.config && *o.config) {
+		char err[600];
+
+		if (pst_settings_load(o.config, NULL, NULL, &o.settings, err, sizeof(err)))
+			fprintf(stderr, "prestanda: warning: %s; declared pools are not checked\n",
+				err);
+		else
+			o.has_settings = true;
 	}
 	if (o.json && argc - optind > 1)
 		all = json_array();
@@ -953,6 +1035,8 @@ int pst_cmd_report(int argc, char **argv)
 		fputc('\n', stdout);
 		json_decref(all);
 	}
+	if (o.has_settings)
+		pst_settings_free(&o.settings);
 	if (fflush(stdout)) {
 		fprintf(stderr, "prestanda: report: writing: %s\n", strerror(errno));
 		return 1;

@@ -18,6 +18,9 @@
 
 #define PRELOAD_NAME "libprestanda.so"
 
+/* Long options without a short letter. */
+enum { OPT_CPU = 256, OPT_CPU_CLOCK };
+
 static void run_usage(FILE *f)
 {
 	fputs("usage: prestanda run [options] [--] PROGRAM [ARGS...]\n"
@@ -33,11 +36,21 @@ static void run_usage(FILE *f)
 	      "  --cpu-clock=CLOCK   cpu (default): on-CPU time; wall: wall-clock time, blocked\n"
 	      "                      threads too\n"
 	      "\n"
+	      "production mode:\n"
+	      "  --config FILE       the JSON config: monitoring (enabled, sample_rate,\n"
+	      "                      metrics_interval), pools, budgets (PRESTANDA_CONFIG)\n"
+	      "  --max-size SIZE     cap the trace at SIZE bytes (K, M, G): then only\n"
+	      "                      snapshots are written, never more than SIZE\n"
+	      "  --alert stderr|syslog  where budget alerts go while the program runs\n"
+	      "  --toggle-signal SIG pause/resume recording on SIG (default USR2; none)\n"
+	      "  --metrics-interval S  seconds between snapshots (default 1)\n"
+	      "\n"
 	      "examples:\n"
 	      "  prestanda run -- sqlite3 :memory: < work.sql\n"
 	      "  prestanda run --full -o /tmp/%e.%p.trace -- ./server --port 8080\n"
 	      "  prestanda run --cpu -- ./server --port 8080\n"
-	      "  prestanda run --cpu=999 --cpu-clock=wall -- ./server\n",
+	      "  prestanda run --cpu=999 --cpu-clock=wall -- ./server\n"
+	      "  prestanda run --config perf.json --max-size 50M -- ./server\n",
 	      f);
 }
 
@@ -195,6 +208,54 @@ static int wait_child(pid_t pid)
 	return 1;
 }
 
+/* A production option, passed on to the preload as PRESTANDA_*: 0 or -1
+ * after saying what is wrong. */
+static int production_option(int c, const char *arg)
+{
+	unsigned long long n;
+	char v[PATH_MAX], *end;
+	double d;
+
+	switch (c) {
+	case 'c':
+		if (!realpath(arg, v) || access(v, R_OK)) {
+			fprintf(stderr, "prestanda: --config %s: %s\n", arg, strerror(errno));
+			return -1;
+		}
+		setenv("PRESTANDA_CONFIG", v, 1);
+		return 0;
+	case 'm':
+		if (parse_size(arg, &n) < 0) {
+			fprintf(stderr, "prestanda: --max-size: '%s' is not a size\n", arg);
+			return -1;
+		}
+		snprintf(v, sizeof(v), "%llu", n);
+		setenv("PRESTANDA_MAX_SIZE", v, 1);
+		return 0;
+	case 'a':
+		if (strcmp(arg, "stderr") && strcmp(arg, "syslog")) {
+			fprintf(stderr, "prestanda: --alert: '%s' is neither stderr nor syslog\n", arg);
+			return -1;
+		}
+		setenv("PRESTANDA_ALERT", arg, 1);
+		return 0;
+	case 't':
+		setenv("PRESTANDA_TOGGLE_SIGNAL", arg, 1);
+		return 0;
+	case 'i':
+		d = strtod(arg, &end);
+		if (*end || !(d > 0) || d > 86400) {
+			fprintf(stderr, "prestanda: --metrics-interval: '%s' is not a number of seconds\n",
+				arg);
+			return -1;
+		}
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)(d * 1000 + 0.5) ?: 1);
+		setenv("PRESTANDA_METRICS_MS", v, 1);
+		return 0;
+	}
+	return -1;
+}
+
 int pst_cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -202,8 +263,13 @@ int pst_cmd_run(int argc, char **argv)
 		{ "sample-bytes", required_argument, NULL, 's' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "no-follow", no_argument, NULL, 'n' },
-		{ "cpu", optional_argument, NULL, 'c' },
-		{ "cpu-clock", required_argument, NULL, 'C' },
+		{ "cpu", optional_argument, NULL, OPT_CPU },
+		{ "cpu-clock", required_argument, NULL, OPT_CPU_CLOCK },
+		{ "config", required_argument, NULL, 'c' },
+		{ "max-size", required_argument, NULL, 'm' },
+		{ "alert", required_argument, NULL, 'a' },
+		{ "toggle-signal", required_argument, NULL, 't' },
+		{ "metrics-interval", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -226,7 +292,7 @@ int pst_cmd_run(int argc, char **argv)
 			break;
 		case 'o': output = optarg; break;
 		case 'n': setenv("PRESTANDA_NO_FOLLOW", "1", 1); break;
-		case 'c': {
+		case OPT_CPU: {
 			char *end;
 			unsigned long hz = optarg ? strtoul(optarg, &end, 10) : 99;
 
@@ -238,13 +304,21 @@ int pst_cmd_run(int argc, char **argv)
 			snprintf(cpu_hz, sizeof(cpu_hz), "%lu", hz);
 			break;
 		}
-		case 'C':
+		case OPT_CPU_CLOCK:
 			if (strcmp(optarg, "cpu") && strcmp(optarg, "wall")) {
 				fprintf(stderr, "prestanda: --cpu-clock: '%s' is neither cpu nor wall\n",
 					optarg);
 				return 2;
 			}
 			setenv("PRESTANDA_CPU_CLOCK", optarg, 1);
+			break;
+		case 'c':
+		case 'm':
+		case 'a':
+		case 't':
+		case 'i':
+			if (production_option(c, optarg))
+				return 2;
 			break;
 		case 'h': run_usage(stdout); return 0;
 		default: run_usage(stderr); return 2;

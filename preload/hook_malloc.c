@@ -13,7 +13,7 @@
 static __attribute__((noinline)) void rec_alloc(struct pst_thr *t, void *p, size_t size,
 						 unsigned kind, const void *cfa)
 {
-	if (pst_rec_enter(t)) {
+	if (pst_rec_enter(t) && !pst_paused) {
 		uint32_t id = pst_stack_capture_at(t, cfa);
 		uint64_t dts;
 		uint8_t *b = pst_ev_begin(t, &dts);
@@ -34,9 +34,15 @@ static __attribute__((noinline)) void rec_free(struct pst_thr *t, void *p)
 	pst_rec_leave(t);
 }
 
+/* Paused: the old block's end is still written, so that what was recorded
+ * before the pause is freed in the trace as in the program. */
 static __attribute__((noinline)) void rec_realloc(struct pst_thr *t, void *old, void *p,
 						   size_t size, const void *cfa)
 {
+	if (unlikely(pst_paused)) {
+		rec_free(t, old);
+		return;
+	}
 	if (pst_rec_enter(t)) {
 		uint32_t id = pst_stack_capture_at(t, cfa);
 		uint64_t dts;
@@ -53,7 +59,7 @@ static __attribute__((noinline)) void rec_realloc(struct pst_thr *t, void *old, 
 static __attribute__((noinline)) bool sample_hit(struct pst_thr *t, void *p)
 {
 	t->countdown = pst_sample_interval(&t->rng, pst_cfg.sample_bytes);
-	return pst_sampled_add((uintptr_t)p);
+	return !pst_paused && pst_sampled_add((uintptr_t)p);
 }
 
 /* This thread's state when its calls are to be counted: not from inside

@@ -101,9 +101,10 @@ static void fork_child(void)
 	pst_thr_after_fork();
 	pst_locks_after_fork();
 	traced_pid = getpid();
-	if (pst_state == PST_ON && pst_out_open((uint64_t)traced_pid) == 0)
+	if (pst_state == PST_ON && pst_out_open((uint64_t)traced_pid) == 0) {
+		pst_prod_start();
 		pst_thr_after_fork_open();
-	else
+	} else
 		pst_state = PST_OFF;
 	pst_timer_after_fork();
 	pst_cpu_after_fork();
@@ -126,7 +127,9 @@ void pst_init(void)
 	pst_guard = 1;
 	pst_resolve_real();
 	read_config();
-	if (!pst_real.malloc || !pst_real.free || !pst_real.calloc || !pst_real.realloc) {
+	/* monitoring.enabled false: the calls pass straight through */
+	if (!pst_real.malloc || !pst_real.free || !pst_real.calloc || !pst_real.realloc ||
+	    !pst_prod_config()) {
 		pst_state = PST_OFF;
 		pst_guard = 0;
 		return;
@@ -141,6 +144,7 @@ void pst_init(void)
 		stop_following();
 	traced_pid = getpid();
 	pst_state = pst_out_open((uint64_t)traced_pid) == 0 ? PST_ON : PST_OFF;
+	pst_prod_start();
 	pst_guard = 0;
 }
 

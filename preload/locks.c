@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "pst.h"
+#include "sampler.h"
 
 /*
  * Open addressing over mmap'd memory. A thread claims an empty entry by a
@@ -139,6 +140,16 @@ static void note_max(struct lock_ent *e, uint64_t w, uint32_t stack)
 	}
 }
 
+/* monitoring.sample_rate: keep this WAIT record? Only contended locks are
+ * sampled (one draw from the thread's generator); cond, semaphore and join
+ * waits, which the pool findings count, are always kept. */
+static inline bool wait_kept(struct pst_thr *t, unsigned kind)
+{
+	if (likely(!pst_cfg.wait_keep) || kind > PST_WAIT_SPIN)
+		return true;
+	return (uint32_t)(pst_rng_next(&t->rng) >> 32) < pst_cfg.wait_keep;
+}
+
 void pst_locks_wait(struct pst_thr *t, const void *obj, unsigned kind, uint32_t stack,
 		    uint64_t t0, uint64_t t1, bool acquired)
 {
@@ -163,7 +174,8 @@ void pst_locks_wait(struct pst_thr *t, const void *obj, unsigned kind, uint32_t 
 		if (acquired && kind != PST_WAIT_COND)
 			pst_lock_count(t, obj, kind);
 	}
-	if (pst_rec_enter(t))
+	/* paused, or not in the sample: the lock table above still counts it */
+	if (pst_rec_enter(t) && !pst_paused && wait_kept(t, kind))
 		t->pos = pst_enc_wait(pst_thr_room(t, PST_THR_EVENT_MAX), t1, (uintptr_t)obj, kind, w,
 				      stack, acquired ? 0 : PST_WAIT_TIMEDOUT);
 	pst_rec_leave(t);

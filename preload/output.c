@@ -14,6 +14,8 @@
 #include "pst.h"
 
 volatile int pst_out_broken;
+volatile int pst_capped;
+static uint64_t out_size;   /* bytes written or reserved */
 static int out_fd = -1;
 static dev_t out_dev;
 static ino_t out_ino;
@@ -130,7 +132,7 @@ static void write_process(uint64_t pid)
 	q = pst_put_bytes(q, exe, strlen(exe));
 	q = pst_put_bytes(q, host, strlen(host));
 	e = pst_enc_framed(rec, PST_REC_PROCESS, pay, (size_t)(q - pay));
-	pst_out_write(PST_MAGIC, PST_MAGIC_LEN, rec, (size_t)(e - rec));
+	pst_out_write_meta(PST_MAGIC, PST_MAGIC_LEN, rec, (size_t)(e - rec));
 }
 
 int pst_out_open(uint64_t pid)
@@ -143,6 +145,8 @@ int pst_out_open(uint64_t pid)
 		close(out_fd);
 	out_fd = -1;
 	pst_out_broken = 0;
+	pst_capped = 0;
+	out_size = 0;
 	expand(pattern && *pattern ? pattern : DEFAULT_PATTERN, pid, out_path,
 	       sizeof(out_path) - 8);
 	fd = create_exclusive(out_path, sizeof(out_path));
@@ -192,9 +196,67 @@ static void out_fail(int err)
 		say("writing the trace failed, recording stopped:", out_path, err);
 }
 
+/*
+ * --max-size: events fill the file up to the cap less a reserve; the
+ * reserve holds the records that say what happened next (SNAPSHOT, PAUSE,
+ * ALERT, CAPPED) and END, so the file never grows past the cap itself.
+ */
+#define END_ROOM 64
+
+static uint64_t reserve(uint64_t cap)
+{
+	uint64_t r = cap / 8;
+
+	return r > (1u << 20) ? 1u << 20 : r;
+}
+
+/* Claim n bytes below limit: false when they do not fit. */
+static bool out_claim(size_t n, uint64_t limit)
+{
+	uint64_t at = __atomic_fetch_add(&out_size, n, __ATOMIC_RELAXED);
+
+	if (!pst_cfg.max_size || at + n <= limit)
+		return true;
+	__atomic_fetch_sub(&out_size, n, __ATOMIC_RELAXED);
+	return false;
+}
+
+/* The base time of a BLOCK header: when the first event left out happened. */
+static uint64_t block_base_ts(const uint8_t *h, size_t len)
+{
+	const uint8_t *e = h + len;
+	uint64_t v = 0;
+
+	h++;
+	if (len < 1 || pst_get_varint(&h, e, &v) || pst_get_varint(&h, e, &v) ||
+	    pst_get_varint(&h, e, &v))
+		return pst_now();
+	return v;
+}
+
+/* The first block that does not fit: stop recording events, once. */
+static void out_cap(const void *a, size_t alen)
+{
+	uint8_t rec[PST_PROD_REC_MAX], *e;
+	uint64_t ts;
+	char line[160];
+	int n;
+
+	if (__atomic_exchange_n(&pst_capped, 1, __ATOMIC_RELAXED))
+		return;
+	ts = alen && *(const uint8_t *)a == PST_REC_BLOCK ? block_base_ts(a, alen) : pst_now();
+	e = pst_enc_capped(rec, ts, pst_cfg.max_size);
+	pst_out_record(0, ts, rec, (size_t)(e - rec));
+	n = snprintf(line, sizeof(line),
+		     "prestanda: trace reached --max-size (%llu bytes): from now on only snapshots are written\n",
+		     (unsigned long long)pst_cfg.max_size);
+	if (n > 0)
+		(void)!write(2, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
 /* Both parts go out in one writev: with O_APPEND, blocks of different
  * threads never interleave. */
-void pst_out_write(const void *a, size_t alen, const void *b, size_t blen)
+static void out_writev(const void *a, size_t alen, const void *b, size_t blen)
 {
 	struct iovec iov[2] = { { (void *)a, alen }, { (void *)b, blen } };
 	int i = 0;
@@ -222,12 +284,43 @@ void pst_out_write(const void *a, size_t alen, const void *b, size_t blen)
 	}
 }
 
+void pst_out_write(const void *a, size_t alen, const void *b, size_t blen)
+{
+	if (pst_capped)
+		return;
+	if (!out_claim(alen + blen, pst_cfg.max_size - reserve(pst_cfg.max_size) - END_ROOM)) {
+		out_cap(a, alen);
+		return;
+	}
+	out_writev(a, alen, b, blen);
+}
+
+void pst_out_write_meta(const void *a, size_t alen, const void *b, size_t blen)
+{
+	if (out_claim(alen + blen, pst_cfg.max_size - END_ROOM))
+		out_writev(a, alen, b, blen);
+}
+
+void pst_out_record(uint64_t tid, uint64_t ts, const uint8_t *rec, size_t len)
+{
+	uint8_t hdr[PST_BLOCK_HEADER_MAX];
+	uint8_t *h = pst_enc_block_header(hdr, tid, ts, len);
+
+	pst_out_write_meta(hdr, (size_t)(h - hdr), rec, len);
+}
+
+uint64_t pst_out_size(void)
+{
+	return __atomic_load_n(&out_size, __ATOMIC_RELAXED);
+}
+
 void pst_out_end(uint64_t reason, uint64_t sig)
 {
 	uint8_t rec[2 + 3 * PST_VARINT_MAX];
 	uint8_t *e = pst_enc_end(rec, pst_now(), reason, sig);
 
-	pst_out_write(rec, (size_t)(e - rec), NULL, 0);
+	if (out_claim((size_t)(e - rec), pst_cfg.max_size))
+		out_writev(rec, (size_t)(e - rec), NULL, 0);
 }
 
 const char *pst_out_path(void)

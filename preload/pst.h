@@ -92,6 +92,13 @@ struct pst_config {
 	uint64_t cpu_hz;        /* CPU samples per second of each thread; 0: off */
 	bool cpu_wall;          /* sample wall-clock time, blocked threads too */
 	int cpu_signal;         /* the timers' signal; 0: a free real-time signal */
+	/* production mode (prod.c) */
+	uint32_t wait_keep;     /* WAIT records kept, out of 2^32 (sample_rate); 0: all */
+	uint64_t metrics_ms;    /* SNAPSHOT and budget checks this often */
+	uint64_t max_size;      /* trace cap in bytes; 0: none */
+	uint64_t max_memory;    /* cap on the preload's own memory */
+	int toggle_sig;         /* pauses and resumes recording; 0: none */
+	bool alert_syslog;      /* budget alerts to syslog instead of stderr */
 };
 
 /* Process-wide state, set once at init (init.c). */
@@ -107,6 +114,8 @@ extern __thread struct pst_tls pst_tls;
 #define pst_self (pst_tls.self)
 #define pst_guard (pst_tls.guard)
 extern volatile int pst_out_broken;     /* output.c: writing failed, recording stopped */
+extern volatile int pst_capped;         /* output.c: --max-size reached, events no longer written */
+extern volatile int pst_paused;         /* prod.c: the toggle signal paused recording */
 
 /* init.c */
 void pst_init(void);                    /* init once; safe from any hook */
@@ -248,7 +257,7 @@ static inline bool pst_rec_enter(struct pst_thr *t)
 	barrier();
 	if (unlikely(t->borrowed))
 		pst_rec_wait(t);
-	return !t->stolen && !pst_out_broken && pst_state == PST_ON;
+	return !t->stolen && !pst_out_broken && !pst_capped && pst_state == PST_ON;
 }
 
 static inline void pst_rec_leave(struct pst_thr *t)
@@ -298,7 +307,12 @@ void pst_thread_end(struct pst_thr *t, uint64_t ts, uint64_t flags); /* THR_END 
 
 /* output.c: the trace file. */
 int pst_out_open(uint64_t pid);         /* open a new trace and write PROCESS; 0 or -errno */
-void pst_out_write(const void *a, size_t alen, const void *b, size_t blen);
+void pst_out_write(const void *a, size_t alen, const void *b, size_t blen); /* events */
+/* Snapshots and marks: past the event cap, up to max_size itself. */
+void pst_out_write_meta(const void *a, size_t alen, const void *b, size_t blen);
+/* One record in a BLOCK of its own (tid), through pst_out_write_meta. */
+void pst_out_record(uint64_t tid, uint64_t ts, const uint8_t *rec, size_t len);
+uint64_t pst_out_size(void);            /* bytes written so far */
 void pst_out_end(uint64_t reason, uint64_t sig);
 const char *pst_out_path(void);
 
@@ -336,6 +350,14 @@ void pst_cpu_tick(void);                /* timer thread: write newly loaded modu
 void pst_cpu_finish(bool exec);         /* before the last flush: STATS; exec: stop, drain */
 void pst_cpu_after_fork(void);          /* child: CONFIG to its trace, re-arm, sampler */
 
+/* prod.c: production mode. */
+bool pst_prod_config(void);             /* PRESTANDA_CONFIG and env; false: monitoring disabled */
+void pst_prod_start(void);              /* trace open: SETTINGS, the toggle signal's handler */
+/* A SNAPSHOT's figures, taken by the timer thread. */
+struct pst_snap {
+	uint64_t ts, alloc_calls, free_calls, alloc_bytes, rss, fds, threads, cpu_ns;
+};
+void pst_prod_check(uint64_t tid, const struct pst_snap *now, const struct pst_snap *prev);
 /* crash.c */
 void pst_crash_install(void);           /* fatal signals flush before the process dies */
 

@@ -25,6 +25,7 @@ struct entry {
 static struct entry *tab;
 static uint64_t *arena;
 static uint64_t arena_used; /* in u64 words */
+static uint64_t arena_limit = ARENA_BYTES; /* part of the preload's memory cap */
 static uint32_t next_id = 1;
 static pthread_mutex_t tab_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -95,7 +96,7 @@ uint32_t pst_stacktab_add(uint64_t h, const uint64_t *f, unsigned depth, bool *a
 		return 0;
 	pthread_mutex_lock(&tab_lock);
 	id = pst_stacktab_find(h, f, depth);
-	if (id || next_id > TAB_LIMIT || (arena_used + depth + 1) * 8 > ARENA_BYTES)
+	if (id || next_id > TAB_LIMIT || (arena_used + depth + 1) * 8 > arena_limit)
 		goto out_unlock;
 	for (i = h & (TAB_SIZE - 1); tab[i].hash; i = (i + 1) & (TAB_SIZE - 1))
 		;
@@ -109,6 +110,11 @@ uint32_t pst_stacktab_add(uint64_t h, const uint64_t *f, unsigned depth, bool *a
 out_unlock:
 	pthread_mutex_unlock(&tab_lock);
 	return id;
+}
+
+void pst_stacktab_limit(uint64_t bytes)
+{
+	arena_limit = bytes < ARENA_BYTES ? bytes : ARENA_BYTES;
 }
 
 void pst_stacktab_lock(bool lock)

@@ -21,6 +21,9 @@ uint32_t pst_stacktab_find(uint64_t hash, const uint64_t *frames, unsigned depth
 /* Id of this stack, inserting it if new (*added true then); 0 when full. */
 uint32_t pst_stacktab_add(uint64_t hash, const uint64_t *frames, unsigned depth, bool *added);
 
+/* At most this many bytes of frames (the memory cap); past it new stacks get id 0. */
+void pst_stacktab_limit(uint64_t bytes);
+
 /* Held across fork so that the child never inherits it taken. */
 void pst_stacktab_lock(bool lock);
 

@@ -82,6 +82,24 @@ static void thr_write_thread(struct pst_thr *t)
 				(size_t)(q - pay));
 }
 
+/* Thread states take at most 3/4 of the memory cap (PRESTANDA_MAX_MEMORY);
+ * a thread past it runs unrecorded, its calls uncounted. Under reg_lock. */
+static uint64_t thr_mapped;
+
+static bool thr_room(void)
+{
+	static const char msg[] = "prestanda: memory cap reached: threads started from now on are not recorded\n";
+	static bool said;
+
+	if ((thr_mapped + 1) * sizeof(struct pst_thr) <= pst_cfg.max_memory / 4 * 3 ||
+	    !pst_cfg.max_memory)
+		return true;
+	if (!said)
+		(void)!write(2, msg, sizeof(msg) - 1);
+	said = true;
+	return false;
+}
+
 struct pst_thr *pst_thr_slow(void)
 {
 	struct pst_thr *t;
@@ -93,6 +111,11 @@ struct pst_thr *pst_thr_slow(void)
 	now = pst_now();
 	pthread_mutex_lock(&reg_lock);
 	t = thr_recycle(now);
+	if (!t && !thr_room()) {
+		pthread_mutex_unlock(&reg_lock);
+		pst_guard = 0;
+		return NULL;
+	}
 	if (!t) {
 		t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			 -1, 0);
@@ -103,6 +126,7 @@ struct pst_thr *pst_thr_slow(void)
 		}
 		t->next = reg_head;
 		reg_head = t;
+		thr_mapped++;
 	}
 	thr_reset(t, now);
 	pthread_mutex_unlock(&reg_lock);
@@ -331,6 +355,7 @@ void pst_thr_after_fork(void)
 			munmap(t, sizeof(*t));
 	}
 	reg_head = self;
+	thr_mapped = self ? 1 : 0;
 	if (!self)
 		return;
 	self->next = NULL;

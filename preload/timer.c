@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The timer thread: writes every buffer out once an interval and records a SNAPSHOT of the process. */
+/* The timer thread: writes every buffer out once an interval, records SNAPSHOTs of the process and checks budgets. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -57,27 +57,39 @@ static uint64_t count_entries(const char *dir)
 	return n;
 }
 
-static void write_snapshot(uint64_t tid)
+static void take_snapshot(struct pst_snap *s)
 {
-	uint8_t pay[9 * PST_VARINT_MAX], rec[sizeof(pay) + 1 + PST_VARINT_MAX];
-	uint8_t hdr[PST_BLOCK_HEADER_MAX], *q = pay, *e, *h;
-	uint64_t calls, frees, bytes, now = pst_now();
 	struct timespec cpu;
 
-	pst_thr_counters(&calls, &frees, &bytes);
+	s->ts = pst_now();
+	pst_thr_counters(&s->alloc_calls, &s->free_calls, &s->alloc_bytes);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
-	q = pst_put_varint(q, now);
-	q = pst_put_varint(q, calls);
-	q = pst_put_varint(q, frees);
-	q = pst_put_varint(q, bytes);
-	q = pst_put_varint(q, rss_bytes());
-	/* our own trace descriptor is not the program's */
-	q = pst_put_varint(q, count_entries("/proc/self/fd") - 1);
-	q = pst_put_varint(q, count_entries("/proc/self/task") - 1);
-	q = pst_put_varint(q, (uint64_t)cpu.tv_sec * 1000000000u + (uint64_t)cpu.tv_nsec);
+	s->rss = rss_bytes();
+	/* neither our trace descriptor, the directory being read, nor this
+	 * thread are the program's */
+	s->fds = count_entries("/proc/self/fd");
+	s->fds = s->fds > 2 ? s->fds - 2 : 0;
+	s->threads = count_entries("/proc/self/task");
+	s->threads = s->threads > 1 ? s->threads - 1 : 0;
+	s->cpu_ns = (uint64_t)cpu.tv_sec * 1000000000u + (uint64_t)cpu.tv_nsec;
+}
+
+/* Written past the event cap (--max-size): the timeline goes on. */
+static void write_snapshot(uint64_t tid, const struct pst_snap *s)
+{
+	uint8_t pay[9 * PST_VARINT_MAX], rec[sizeof(pay) + 1 + PST_VARINT_MAX];
+	uint8_t *q = pay, *e;
+
+	q = pst_put_varint(q, s->ts);
+	q = pst_put_varint(q, s->alloc_calls);
+	q = pst_put_varint(q, s->free_calls);
+	q = pst_put_varint(q, s->alloc_bytes);
+	q = pst_put_varint(q, s->rss);
+	q = pst_put_varint(q, s->fds);
+	q = pst_put_varint(q, s->threads);
+	q = pst_put_varint(q, s->cpu_ns);
 	e = pst_enc_framed(rec, PST_REC_SNAPSHOT, pay, (size_t)(q - pay));
-	h = pst_enc_block_header(hdr, tid, now, (size_t)(e - rec));
-	pst_out_write(hdr, (size_t)(h - hdr), rec, (size_t)(e - rec));
+	pst_out_record(tid, s->ts, rec, (size_t)(e - rec));
 }
 
 /*
@@ -107,20 +119,56 @@ static void timer_sleep(uint64_t ms)
 		timer_sleep(ms);
 }
 
+/* The next of two deadlines; a period of 0 never comes. */
+static uint64_t next_due(uint64_t flush_at, uint64_t snap_at)
+{
+	if (!pst_cfg.flush_ms)
+		return snap_at;
+	return flush_at < snap_at ? flush_at : snap_at;
+}
+
+/*
+ * Buffers are written every flush_ms, snapshots taken every metrics_ms
+ * (monitoring.metrics_interval), the budgets checked with each snapshot.
+ * A snapshot always follows a flush, so its counters cover every event
+ * written before it.
+ */
 static void *timer_main(void *arg)
 {
-	uint64_t tid = (uint64_t)syscall(SYS_gettid);
+	uint64_t tid = (uint64_t)syscall(SYS_gettid), now = pst_now();
+	uint64_t flush_at = now + pst_cfg.flush_ms * 1000000, snap_at = now + pst_cfg.metrics_ms * 1000000;
+	struct pst_snap snap, prev;
+	bool have_prev = false;
 
 	(void)arg;
 	pst_guard = 1;
 	prctl(PR_SET_NAME, "prestanda", 0, 0, 0);
 	for (;;) {
-		timer_sleep(pst_cfg.flush_ms);
+		uint64_t due = next_due(flush_at, snap_at);
+
+		now = pst_now();
+		if (due > now)
+			timer_sleep((due - now + 999999) / 1000000);
 		if (pst_state != PST_ON || pst_out_broken || alone_after_main())
 			break;
-		pst_cpu_tick();
-		pst_thr_flush_pending();
-		write_snapshot(tid);
+		now = pst_now();
+		if (now < due)
+			continue; /* woken early: main exited */
+		if (now >= snap_at || (pst_cfg.flush_ms && now >= flush_at)) {
+			pst_cpu_tick();
+			pst_thr_flush_pending();
+			flush_at = now + pst_cfg.flush_ms * 1000000;
+		}
+		if (now >= snap_at) {
+			take_snapshot(&snap);
+			write_snapshot(tid, &snap);
+			pst_prod_check(tid, &snap, have_prev ? &prev : NULL);
+			prev = snap;
+			have_prev = true;
+			snap_at += pst_cfg.metrics_ms * 1000000;
+			if (snap_at <= now)
+				snap_at = now + pst_cfg.metrics_ms * 1000000;
+		}
 	}
 	return NULL;
 }
@@ -138,7 +186,7 @@ void pst_timer_start(void)
 	pthread_t th;
 	int guard = pst_guard;
 
-	if (started || pst_state != PST_ON || !pst_cfg.flush_ms || !pst_real.pthread_create)
+	if (started || pst_state != PST_ON || !pst_cfg.metrics_ms || !pst_real.pthread_create)
 		return;
 	started = true;
 	pst_guard = 1;

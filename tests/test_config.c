@@ -181,3 +181,91 @@ Test(config, check_limits)
 	/* Decreases are always within. */
 	cr_expect(pst_budget_check(&pct, "calls", 300, 10, fmt_bytes, why, sizeof(why)));
 }
+
+/* The whole file: monitoring, pools and budgets from one parse. */
+static int parse_settings(const char *text, struct pst_settings *s, char *err, size_t len)
+{
+	json_error_t je;
+	json_t *j = json_loads(text, 0, &je);
+	int r;
+
+	cr_assert(j, "test JSON does not parse: %s", je.text);
+	r = pst_settings_parse(j, totals, site_metrics, s, err, len);
+	json_decref(j);
+	return r;
+}
+
+Test(config, settings_of_the_design_example)
+{
+	struct pst_settings s;
+	char err[256] = "";
+
+	cr_assert_eq(parse_settings("{\"performance\": {\"monitoring\": {\"enabled\": true,"
+				    " \"sample_rate\": 0.1, \"metrics_interval\": 60},"
+				    " \"pools\": {\"database\": {\"min_size\": 5, \"max_size\": 20},"
+				    " \"http\": {\"min_size\": 10, \"max_size\": 100}},"
+				    " \"budgets\": {\"peak_heap_bytes\": 268435456, \"rss_bytes\": 1e9}}}",
+				    &s, err, sizeof(err)),
+		     0, "%s", err);
+	cr_expect(s.mon.enabled);
+	cr_expect_float_eq(s.mon.sample_rate, 0.1, 1e-12);
+	cr_expect_float_eq(s.mon.metrics_interval, 60, 1e-12);
+	cr_assert_eq(s.pools.n, 2);
+	cr_expect_str_eq(s.pools.v[0].name, "database");
+	cr_expect_eq(s.pools.v[0].min_size, 5);
+	cr_expect_eq(s.pools.v[1].max_size, 100);
+	cr_assert(s.has_budgets);
+	cr_expect_float_eq(pst_budgets_find(&s.budgets, "peak_heap_bytes", NULL)->max, 268435456, 1);
+	/* a runtime-only metric is accepted next to diff's own */
+	cr_expect_float_eq(pst_budgets_find(&s.budgets, "rss_bytes", NULL)->max, 1e9, 1);
+	pst_settings_free(&s);
+}
+
+Test(config, settings_defaults_and_disabled)
+{
+	struct pst_settings s;
+	char err[256] = "";
+
+	cr_assert_eq(parse_settings("{\"performance\": {}}", &s, err, sizeof(err)), 0, "%s", err);
+	cr_expect(s.mon.enabled);
+	cr_expect_float_eq(s.mon.sample_rate, 1, 1e-12);
+	cr_expect_eq(s.pools.n, 0);
+	cr_expect_not(s.has_budgets);
+	pst_settings_free(&s);
+	cr_assert_eq(parse_settings("{\"performance\": {\"monitoring\": {\"enabled\": false}}}", &s,
+				    err, sizeof(err)),
+		     0, "%s", err);
+	cr_expect_not(s.mon.enabled);
+	pst_settings_free(&s);
+}
+
+struct bad_settings {
+	char text[96];
+	char err[96];
+};
+
+ParameterizedTestParameters(config, settings_errors)
+{
+	static struct bad_settings v[] = {
+		{ "{\"monitoring\": {}}", "config: no \"performance\" object" },
+		{ "{\"performance\": {\"monitoring\": {\"enabled\": 1}}}",
+		  "monitoring.enabled must be true or false" },
+		{ "{\"performance\": {\"monitoring\": {\"sample_rate\": 1.5}}}",
+		  "monitoring.sample_rate must be a number in (0, 1]" },
+		{ "{\"performance\": {\"monitoring\": {\"metrics_interval\": 0}}}",
+		  "monitoring.metrics_interval must be a number of seconds > 0" },
+		{ "{\"performance\": {\"pools\": {\"db\": {\"min_size\": \"5\"}}}}",
+		  "pools.db needs integer min_size/max_size and an optional endpoint string" },
+		{ "{\"performance\": {\"budgets\": {\"rss\": 1}}}", "budget: unknown metric 'rss'" },
+	};
+	return cr_make_param_array(struct bad_settings, v, sizeof(v) / sizeof(v[0]));
+}
+
+ParameterizedTest(struct bad_settings *c, config, settings_errors)
+{
+	struct pst_settings s;
+	char err[256] = "";
+
+	cr_expect_eq(parse_settings(c->text, &s, err, sizeof(err)), -1);
+	cr_expect_str_eq(err, c->err);
+}

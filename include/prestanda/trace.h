@@ -43,6 +43,10 @@ enum pst_record_type {
 	PST_REC_THR_INFO = 0x44,   /* online CPUs, locks not tracked */
 	/* process-wide, written by the timer thread */
 	PST_REC_SNAPSHOT = 0x60,   /* ts, counters so far and process resources */
+	PST_REC_PAUSE = 0x61,      /* ts, 1 paused / 0 resumed by the toggle signal */
+	PST_REC_CAPPED = 0x62,     /* ts of the first event left out, the --max-size cap */
+	PST_REC_ALERT = 0x63,      /* ts, one budget alert line as printed */
+	PST_REC_SETTINGS = 0x64,   /* production settings: sample rate, interval, caps, signal */
 	/* 0x50-0x5f: CPU samples (the preload's timers and `prestanda record`) */
 	PST_REC_CPU_CONFIG = 0x50, /* source, hz, flags, stack bytes copied per sample */
 	PST_REC_SAMPLE = 0x51,     /* ts, pid, tid, user stack, kernel stack, count, flags */
@@ -415,6 +419,54 @@ static inline uint8_t *pst_enc_end(uint8_t *p, uint64_t ts, uint64_t reason, uin
 	q = pst_put_varint(q, reason);
 	q = pst_put_varint(q, sig);
 	return pst_frame_small(p, q);
+}
+
+/*
+ * Production-mode records (0x61-0x6f), inside a BLOCK like SNAPSHOT.
+ * SETTINGS: wait_rate_ppm (WAIT records kept per million), metrics_ms,
+ * max_size (0: none), max_memory, toggle signal (0: none).
+ */
+#define PST_PROD_REC_MAX (2 + 5 * PST_VARINT_MAX)
+
+static inline uint8_t *pst_enc_pause(uint8_t *p, uint64_t ts, uint64_t paused)
+{
+	uint8_t *q = p + 2;
+	p[0] = PST_REC_PAUSE;
+	q = pst_put_varint(q, ts);
+	q = pst_put_varint(q, paused);
+	return pst_frame_small(p, q);
+}
+
+static inline uint8_t *pst_enc_capped(uint8_t *p, uint64_t ts, uint64_t cap)
+{
+	uint8_t *q = p + 2;
+	p[0] = PST_REC_CAPPED;
+	q = pst_put_varint(q, ts);
+	q = pst_put_varint(q, cap);
+	return pst_frame_small(p, q);
+}
+
+static inline uint8_t *pst_enc_settings(uint8_t *p, uint64_t rate_ppm, uint64_t metrics_ms,
+					uint64_t max_size, uint64_t max_memory, uint64_t sig)
+{
+	uint8_t *q = p + 2;
+	p[0] = PST_REC_SETTINGS;
+	q = pst_put_varint(q, rate_ppm);
+	q = pst_put_varint(q, metrics_ms);
+	q = pst_put_varint(q, max_size);
+	q = pst_put_varint(q, max_memory);
+	q = pst_put_varint(q, sig);
+	return pst_frame_small(p, q);
+}
+
+/* ALERT: room pst_var_rec_max(2, len). */
+static inline uint8_t *pst_enc_alert(uint8_t *p, uint64_t ts, const char *text, size_t len)
+{
+	uint8_t *q = p + 1 + PST_VARINT_MAX;
+
+	q = pst_put_varint(q, ts);
+	q = pst_put_bytes(q, text, len);
+	return pst_frame_var(p, PST_REC_ALERT, q);
 }
 
 /* WAIT.kind and LOCK_STATS.kind: what was waited for. */

@@ -1,0 +1,430 @@
+/* SPDX-License-Identifier: MIT */
+/* Figures over time from SNAPSHOT records, and what production mode recorded: pauses, the size cap, alerts, settings. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "timeline.h"
+#include "units.h"
+
+struct pause_mark {
+	uint64_t ts;
+	bool paused;
+};
+
+struct reading {
+	struct pst_timeline *tl;
+	struct pause_mark *marks;
+	size_t nmarks;
+};
+
+static int get_n(const uint8_t **p, const uint8_t *e, uint64_t *v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (pst_get_varint(p, e, &v[i]))
+			return -1;
+	return 0;
+}
+
+static int grow(void **v, size_t n, size_t size)
+{
+	void *nv;
+
+	if (n & (n - 1) && n) /* room doubles at powers of two */
+		return 0;
+	nv = realloc(*v, (n ? 2 * n : 8) * size);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	return 0;
+}
+
+static int on_snapshot(struct pst_timeline *tl, const uint8_t *p, const uint8_t *e)
+{
+	uint64_t v[8];
+	struct pst_snapshot *s;
+
+	if (get_n(&p, e, v, 8))
+		return 0; /* a damaged record is left out */
+	if (grow((void **)&tl->snaps, tl->nsnaps, sizeof(*tl->snaps)))
+		return -ENOMEM;
+	s = &tl->snaps[tl->nsnaps++];
+	*s = (struct pst_snapshot){ v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7] };
+	return 0;
+}
+
+static int on_alert(struct pst_timeline *tl, const uint8_t *p, const uint8_t *e)
+{
+	uint64_t ts, len;
+	struct pst_alert_rec *a;
+
+	if (pst_get_varint(&p, e, &ts) || pst_get_varint(&p, e, &len) || len > (uint64_t)(e - p))
+		return 0;
+	if (grow((void **)&tl->alerts, tl->nalerts, sizeof(*tl->alerts)))
+		return -ENOMEM;
+	a = &tl->alerts[tl->nalerts];
+	a->ts = ts;
+	a->text = strndup((const char *)p, (size_t)len);
+	if (!a->text)
+		return -ENOMEM;
+	tl->nalerts++;
+	return 0;
+}
+
+static int on_record(unsigned type, uint64_t tid, const uint8_t *p, size_t len, void *arg)
+{
+	struct reading *rd = arg;
+	struct pst_timeline *tl = rd->tl;
+	const uint8_t *e = p + len;
+	uint64_t v[5];
+
+	(void)tid;
+	switch (type) {
+	case PST_REC_SNAPSHOT:
+		return on_snapshot(tl, p, e);
+	case PST_REC_ALERT:
+		return on_alert(tl, p, e);
+	case PST_REC_PAUSE:
+		if (get_n(&p, e, v, 2))
+			return 0;
+		if (grow((void **)&rd->marks, rd->nmarks, sizeof(*rd->marks)))
+			return -ENOMEM;
+		rd->marks[rd->nmarks++] = (struct pause_mark){ v[0], v[1] != 0 };
+		return 0;
+	case PST_REC_CAPPED:
+		if (get_n(&p, e, v, 2) || tl->capped)
+			return 0;
+		tl->capped = true;
+		tl->capped_ts = v[0];
+		tl->cap_bytes = v[1];
+		return 0;
+	case PST_REC_SETTINGS:
+		if (get_n(&p, e, v, 5))
+			return 0;
+		tl->has_settings = true;
+		tl->wait_rate_ppm = v[0];
+		tl->metrics_ms = v[1];
+		tl->max_size = v[2];
+		tl->max_memory = v[3];
+		tl->toggle_sig = v[4];
+		return 0;
+	}
+	return 0;
+}
+
+static int cmp_snap(const void *a, const void *b)
+{
+	const struct pst_snapshot *x = a, *y = b;
+
+	return x->ts < y->ts ? -1 : x->ts > y->ts;
+}
+
+static int cmp_mark(const void *a, const void *b)
+{
+	const struct pause_mark *x = a, *y = b;
+
+	return x->ts < y->ts ? -1 : x->ts > y->ts;
+}
+
+/* Pause and resume marks into spans; a pause never resumed lasts to the end. */
+static int spans(struct reading *rd)
+{
+	struct pst_timeline *tl = rd->tl;
+	bool paused = false;
+	uint64_t from = 0;
+
+	qsort(rd->marks, rd->nmarks, sizeof(*rd->marks), cmp_mark);
+	for (size_t i = 0; i <= rd->nmarks; i++) {
+		bool end = i == rd->nmarks;
+
+		if (!end && rd->marks[i].paused == paused)
+			continue;
+		if (!end && !paused) {
+			paused = true;
+			from = rd->marks[i].ts;
+			continue;
+		}
+		if (!paused)
+			break;
+		if (grow((void **)&tl->pauses, tl->npauses, sizeof(*tl->pauses)))
+			return -ENOMEM;
+		tl->pauses[tl->npauses++] =
+			(struct pst_pause_span){ from, end ? tl->end_ts : rd->marks[i].ts };
+		paused = false;
+	}
+	return 0;
+}
+
+struct pst_timeline *pst_timeline_read(const struct pst_trace *t)
+{
+	struct reading rd = { 0 };
+	int rc;
+
+	rd.tl = calloc(1, sizeof(*rd.tl));
+	if (!rd.tl)
+		return NULL;
+	rc = pst_trace_foreach(t, PST_REC_SNAPSHOT, PST_REC_SNAPSHOT + 0xf, on_record, &rd);
+	if (rc)
+		goto fail;
+	qsort(rd.tl->snaps, rd.tl->nsnaps, sizeof(*rd.tl->snaps), cmp_snap);
+	rd.tl->start_ts = t->proc.start_monotonic_ns;
+	rd.tl->end_ts = t->end_ts;
+	if (rd.tl->nsnaps && rd.tl->snaps[rd.tl->nsnaps - 1].ts > rd.tl->end_ts)
+		rd.tl->end_ts = rd.tl->snaps[rd.tl->nsnaps - 1].ts;
+	if (spans(&rd))
+		goto fail;
+	free(rd.marks);
+	return rd.tl;
+fail:
+	free(rd.marks);
+	pst_timeline_free(rd.tl);
+	return NULL;
+}
+
+void pst_timeline_free(struct pst_timeline *tl)
+{
+	if (!tl)
+		return;
+	for (size_t i = 0; i < tl->nalerts; i++)
+		free(tl->alerts[i].text);
+	free(tl->alerts);
+	free(tl->snaps);
+	free(tl->pauses);
+	free(tl);
+}
+
+bool pst_timeline_paused(const struct pst_timeline *tl, uint64_t from, uint64_t to)
+{
+	for (size_t i = 0; i < tl->npauses; i++)
+		if (tl->pauses[i].from < to && tl->pauses[i].to >= from)
+			return true;
+	return false;
+}
+
+/* Seconds since the process started. */
+static double secs(const struct pst_timeline *tl, uint64_t ts)
+{
+	return ts > tl->start_ts ? (double)(ts - tl->start_ts) / 1e9 : 0;
+}
+
+const char *pst_timeline_cap_note(const struct pst_timeline *tl, char *buf, size_t len)
+{
+	if (!tl->capped) {
+		buf[0] = 0;
+		return buf;
+	}
+	snprintf(buf, len, "trace capped at %llu bytes: events after %.3f s are missing",
+		 (unsigned long long)tl->cap_bytes, secs(tl, tl->capped_ts));
+	return buf;
+}
+
+/* The interval that ends with snapshot i: rates over it. */
+struct interval {
+	double t, dt;
+	double calls_s, frees_s, bytes_s, cpu_pct;
+	bool paused;
+};
+
+static void interval(const struct pst_timeline *tl, size_t i, struct interval *iv)
+{
+	const struct pst_snapshot *s = &tl->snaps[i];
+	struct pst_snapshot zero = { .ts = tl->start_ts };
+	const struct pst_snapshot *p = i ? &tl->snaps[i - 1] : &zero;
+	double dt = s->ts > p->ts ? (double)(s->ts - p->ts) / 1e9 : 0;
+
+	iv->t = secs(tl, s->ts);
+	iv->dt = dt;
+	iv->calls_s = dt > 0 ? (double)(s->alloc_calls - p->alloc_calls) / dt : 0;
+	iv->frees_s = dt > 0 ? (double)(s->free_calls - p->free_calls) / dt : 0;
+	iv->bytes_s = dt > 0 ? (double)(s->alloc_bytes - p->alloc_bytes) / dt : 0;
+	iv->cpu_pct = dt > 0 ? (double)(s->cpu_ns - p->cpu_ns) / 1e7 / dt : 0;
+	iv->paused = pst_timeline_paused(tl, p->ts, s->ts);
+}
+
+json_t *pst_timeline_json(const struct pst_timeline *tl)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < tl->nsnaps; i++) {
+		const struct pst_snapshot *s = &tl->snaps[i];
+		struct interval iv;
+		json_t *o = json_object();
+
+		interval(tl, i, &iv);
+		json_object_set_new(o, "time_s", json_real(iv.t));
+		json_object_set_new(o, "alloc_calls", json_integer((json_int_t)s->alloc_calls));
+		json_object_set_new(o, "free_calls", json_integer((json_int_t)s->free_calls));
+		json_object_set_new(o, "allocated_bytes", json_integer((json_int_t)s->alloc_bytes));
+		json_object_set_new(o, "rss_bytes", json_integer((json_int_t)s->rss_bytes));
+		json_object_set_new(o, "open_fds", json_integer((json_int_t)s->open_fds));
+		json_object_set_new(o, "threads", json_integer((json_int_t)s->threads));
+		json_object_set_new(o, "cpu_ns", json_integer((json_int_t)s->cpu_ns));
+		json_object_set_new(o, "alloc_calls_per_s", json_real(iv.calls_s));
+		json_object_set_new(o, "free_calls_per_s", json_real(iv.frees_s));
+		json_object_set_new(o, "allocated_bytes_per_s", json_real(iv.bytes_s));
+		json_object_set_new(o, "cpu_percent", json_real(iv.cpu_pct));
+		json_object_set_new(o, "paused", json_boolean(iv.paused));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+json_t *pst_timeline_production_json(const struct pst_timeline *tl)
+{
+	json_t *o = json_object(), *pauses = json_array(), *alerts = json_array();
+	char note[160];
+
+	json_object_set_new(o, "snapshots", json_integer((json_int_t)tl->nsnaps));
+	if (tl->nsnaps)
+		json_object_set_new(o, "last_snapshot_s",
+				    json_real(secs(tl, tl->snaps[tl->nsnaps - 1].ts)));
+	json_object_set_new(o, "capped", json_boolean(tl->capped));
+	if (tl->capped) {
+		json_object_set_new(o, "cap_bytes", json_integer((json_int_t)tl->cap_bytes));
+		json_object_set_new(o, "capped_at_s", json_real(secs(tl, tl->capped_ts)));
+		json_object_set_new(o, "note",
+				    json_string(pst_timeline_cap_note(tl, note, sizeof(note))));
+	}
+	for (size_t i = 0; i < tl->npauses; i++) {
+		json_t *p = json_object();
+
+		json_object_set_new(p, "from_s", json_real(secs(tl, tl->pauses[i].from)));
+		json_object_set_new(p, "to_s", json_real(secs(tl, tl->pauses[i].to)));
+		json_array_append_new(pauses, p);
+	}
+	json_object_set_new(o, "paused", pauses);
+	for (size_t i = 0; i < tl->nalerts; i++) {
+		json_t *a = json_object();
+
+		json_object_set_new(a, "time_s", json_real(secs(tl, tl->alerts[i].ts)));
+		json_object_set_new(a, "text", json_string(tl->alerts[i].text));
+		json_array_append_new(alerts, a);
+	}
+	json_object_set_new(o, "alerts", alerts);
+	if (tl->has_settings) {
+		json_object_set_new(o, "wait_sample_rate", json_real((double)tl->wait_rate_ppm / 1e6));
+		json_object_set_new(o, "metrics_interval_s", json_real((double)tl->metrics_ms / 1e3));
+		json_object_set_new(o, "max_size", json_integer((json_int_t)tl->max_size));
+		json_object_set_new(o, "max_memory", json_integer((json_int_t)tl->max_memory));
+		json_object_set_new(o, "toggle_signal", json_integer((json_int_t)tl->toggle_sig));
+	}
+	return o;
+}
+
+static void text_table(FILE *out, const struct pst_timeline *tl)
+{
+	char a[32], b[32], c[32];
+
+	if (tl->has_settings)
+		fprintf(out, "\nTimeline (%zu snapshots, every %.1f s; rates over the interval before each)\n",
+			tl->nsnaps, (double)tl->metrics_ms / 1e3);
+	else
+		fprintf(out, "\nTimeline (%zu snapshots; rates over the interval before each)\n",
+			tl->nsnaps);
+	if (!tl->nsnaps) {
+		fprintf(out, "  no snapshots in this trace\n");
+		return;
+	}
+	fprintf(out, "  %9s %12s %12s %10s %6s %8s %6s\n", "time", "allocs/s", "bytes/s", "RSS",
+		"fds", "threads", "CPU%");
+	for (size_t i = 0; i < tl->nsnaps; i++) {
+		const struct pst_snapshot *s = &tl->snaps[i];
+		struct interval iv;
+
+		interval(tl, i, &iv);
+		fprintf(out, "  %8.1fs %12s %12s %10s %6llu %8llu %6.1f%s\n", iv.t,
+			pst_fmt_count(iv.calls_s, a, sizeof(a)), pst_fmt_bytes(iv.bytes_s, b, sizeof(b)),
+			pst_fmt_bytes((double)s->rss_bytes, c, sizeof(c)),
+			(unsigned long long)s->open_fds, (unsigned long long)s->threads, iv.cpu_pct,
+			iv.paused ? "  paused" : "");
+	}
+}
+
+void pst_timeline_text(FILE *out, const struct pst_timeline *tl, bool complete, bool table)
+{
+	char note[160];
+
+	if (table)
+		text_table(out, tl);
+	if (!complete && tl->nsnaps)
+		fprintf(out, "\nThe trace is incomplete: its last snapshot is at %.1f s (%llu allocation calls by then).\n",
+			secs(tl, tl->snaps[tl->nsnaps - 1].ts),
+			(unsigned long long)tl->snaps[tl->nsnaps - 1].alloc_calls);
+	if (tl->capped)
+		fprintf(out, "\nNote: %s.\n", pst_timeline_cap_note(tl, note, sizeof(note)));
+	for (size_t i = 0; i < tl->npauses; i++)
+		fprintf(out, "%sRecording paused from %.1f s to %.1f s: no events in that time, counters still exact.\n",
+			i ? "" : "\n", secs(tl, tl->pauses[i].from), secs(tl, tl->pauses[i].to));
+	for (size_t i = 0; i < tl->nalerts; i++)
+		fprintf(out, "%sAlert at %.1f s: %s\n", i ? "" : "\n", secs(tl, tl->alerts[i].ts),
+			tl->alerts[i].text);
+}
+
+/* ---- SVG ---- */
+
+static void svg_line(FILE *f, const struct pst_timeline *tl, double w, double h, double top,
+		     const char *colour, double (*value)(const struct pst_timeline *, size_t))
+{
+	double tmax = secs(tl, tl->snaps[tl->nsnaps - 1].ts), vmax = 0;
+
+	for (size_t i = 0; i < tl->nsnaps; i++)
+		if (value(tl, i) > vmax)
+			vmax = value(tl, i);
+	fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", colour);
+	for (size_t i = 0; i < tl->nsnaps; i++)
+		fprintf(f, "%.1f,%.1f ", 40 + (tmax > 0 ? secs(tl, tl->snaps[i].ts) / tmax : 0) * w,
+			top + h - (vmax > 0 ? value(tl, i) / vmax : 0) * h);
+	fprintf(f, "\"/>\n");
+}
+
+static double rss_of(const struct pst_timeline *tl, size_t i)
+{
+	return (double)tl->snaps[i].rss_bytes;
+}
+
+static double calls_of(const struct pst_timeline *tl, size_t i)
+{
+	struct interval iv;
+
+	interval(tl, i, &iv);
+	return iv.calls_s;
+}
+
+int pst_timeline_svg(const struct pst_timeline *tl, const char *path)
+{
+	const double w = 640, h = 120;
+	double rss_max = 0;
+	FILE *f;
+	char a[32];
+
+	if (!tl->nsnaps)
+		return -ENODATA;
+	for (size_t i = 0; i < tl->nsnaps; i++)
+		if (rss_of(tl, i) > rss_max)
+			rss_max = rss_of(tl, i);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
+		w + 60, 2 * h + 90);
+	for (size_t i = 0; i < tl->npauses; i++) {
+		double tmax = secs(tl, tl->snaps[tl->nsnaps - 1].ts);
+		double x0 = 40 + (tmax > 0 ? secs(tl, tl->pauses[i].from) / tmax : 0) * w;
+		double x1 = 40 + (tmax > 0 ? secs(tl, tl->pauses[i].to) / tmax : 0) * w;
+
+		fprintf(f, "<rect x=\"%.1f\" y=\"20\" width=\"%.1f\" height=\"%.0f\" fill=\"#eee\"/>\n",
+			x0, x1 > x0 ? x1 - x0 : 1, 2 * h + 40);
+	}
+	fprintf(f, "<text x=\"40\" y=\"15\">RSS (max %s)</text>\n",
+		pst_fmt_bytes(rss_max, a, sizeof(a)));
+	svg_line(f, tl, w, h, 20, "#c0392b", rss_of);
+	fprintf(f, "<text x=\"40\" y=\"%.0f\">allocation calls per second</text>\n", h + 45);
+	svg_line(f, tl, w, h, h + 50, "#2471a3", calls_of);
+	fprintf(f, "<text x=\"40\" y=\"%.0f\">0 s</text>\n", 2 * h + 80);
+	fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">%.1f s</text>\n</svg>\n",
+		w + 40, 2 * h + 80, secs(tl, tl->snaps[tl->nsnaps - 1].ts));
+	if (fclose(f))
+		return -errno;
+	return 0;
+}

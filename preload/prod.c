@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: MIT */
+/* Production mode: settings from the JSON config and the environment, budget alerts while the program runs, the pause signal. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "pst.h"
+#include "stacktab.h"
+
+volatile int pst_paused;
+
+/* Default cap on the preload's own memory: stack table, thread states. */
+#define DEFAULT_MAX_MEMORY (512ull << 20)
+#define MIN_MAX_MEMORY (32ull << 20)
+/* A smaller --max-size leaves no room for a useful trace. */
+#define MIN_MAX_SIZE (64ull << 10)
+
+/*
+ * Budgets a running process can judge: absolute limits ("max") only, since
+ * there is nothing to compare an increase with. peak_heap_bytes is judged
+ * on the resident set, which holds the heap: it may fire early, never late.
+ */
+enum rt_metric { RT_HEAP, RT_RSS, RT_CALLS, RT_BYTES, RT_FDS, RT_THREADS, RT_CPU, RT_COUNT };
+static const char *const rt_names[RT_COUNT] = {
+	"peak_heap_bytes", "rss_bytes", "alloc_calls", "allocated_bytes",
+	"open_fds",	   "threads",	"cpu_percent",
+};
+static struct pst_budget_limit rt_limit[RT_COUNT];
+static bool rt_any;
+
+static void say(const char *what, const char *detail)
+{
+	char line[700];
+	int n = snprintf(line, sizeof(line), "prestanda: %s%s\n", what, detail);
+
+	if (n > 0)
+		(void)!write(2, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+static bool env_size(const char *name, uint64_t *out)
+{
+	const char *v = getenv(name);
+	char *end;
+	unsigned long long n;
+
+	if (!v || !*v)
+		return false;
+	n = strtoull(v, &end, 10);
+	switch (*end) {
+	case 'k': case 'K': n <<= 10; end++; break;
+	case 'm': case 'M': n <<= 20; end++; break;
+	case 'g': case 'G': n <<= 30; end++; break;
+	}
+	if (*end) {
+		say("ignoring a size that is not one: ", name);
+		return false;
+	}
+	*out = n;
+	return true;
+}
+
+/* A signal by number or name: "12", "USR2", "SIGUSR2"; "0" or "none": no toggle. */
+static int signal_by_name(const char *v)
+{
+	static const struct {
+		const char *name;
+		int sig;
+	} names[] = { { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "HUP", SIGHUP },
+		      { "WINCH", SIGWINCH }, { "PWR", SIGPWR }, { "URG", SIGURG } };
+	char *end;
+	long n;
+
+	if (!strcasecmp(v, "none"))
+		return 0;
+	if (!strncasecmp(v, "SIG", 3))
+		v += 3;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcasecmp(v, names[i].name))
+			return names[i].sig;
+	n = strtol(v, &end, 10);
+	if (*end || n < 0 || n >= NSIG || n == SIGKILL || n == SIGSTOP)
+		return -1;
+	return (int)n;
+}
+
+static void use_settings(const struct pst_settings *s)
+{
+	if (s->mon.sample_rate > 0 && s->mon.sample_rate < 1)
+		pst_cfg.wait_keep = (uint32_t)(s->mon.sample_rate * 4294967296.0) | 1;
+	if (s->mon.metrics_interval > 0)
+		pst_cfg.metrics_ms = (uint64_t)(s->mon.metrics_interval * 1000 + 0.5) ?: 1;
+	if (!s->has_budgets)
+		return;
+	for (int m = 0; m < RT_COUNT; m++) {
+		const struct pst_budget_limit *l = pst_budgets_find(&s->budgets, rt_names[m], NULL);
+
+		if (l && l->has_max) {
+			rt_limit[m].has_max = true;
+			rt_limit[m].max = l->max;
+			rt_any = true;
+		}
+	}
+}
+
+/* Read with the guard set: jansson's allocations are the profiler's own. */
+static bool read_file_config(void)
+{
+	const char *path = getenv("PRESTANDA_CONFIG");
+	struct pst_settings s;
+	char err[600];
+	bool enabled;
+
+	if (!path || !*path)
+		return true;
+	if (pst_settings_load(path, NULL, NULL, &s, err, sizeof(err))) {
+		say("PRESTANDA_CONFIG ignored: ", err);
+		return true;
+	}
+	enabled = s.mon.enabled;
+	use_settings(&s);
+	pst_settings_free(&s);
+	return enabled;
+}
+
+bool pst_prod_config(void)
+{
+	const char *v;
+	double rate;
+	uint64_t n;
+
+	pst_cfg.metrics_ms = pst_cfg.flush_ms ? pst_cfg.flush_ms : 1000;
+	pst_cfg.max_memory = DEFAULT_MAX_MEMORY;
+	pst_cfg.toggle_sig = SIGUSR2;
+	if (!read_file_config())
+		return false;
+	/* the environment (prestanda run's flags) overrides the file */
+	v = getenv("PRESTANDA_SAMPLE_RATE");
+	if (v && *v) {
+		rate = strtod(v, NULL);
+		if (rate > 0 && rate <= 1)
+			pst_cfg.wait_keep = rate < 1 ? (uint32_t)(rate * 4294967296.0) | 1 : 0;
+	}
+	if (env_size("PRESTANDA_METRICS_MS", &n) && n)
+		pst_cfg.metrics_ms = n;
+	if (env_size("PRESTANDA_MAX_SIZE", &n))
+		pst_cfg.max_size = n && n < MIN_MAX_SIZE ? MIN_MAX_SIZE : n;
+	if (env_size("PRESTANDA_MAX_MEMORY", &n) && n)
+		pst_cfg.max_memory = n < MIN_MAX_MEMORY ? MIN_MAX_MEMORY : n;
+	v = getenv("PRESTANDA_TOGGLE_SIGNAL");
+	if (v && *v) {
+		int sig = signal_by_name(v);
+
+		if (sig < 0)
+			say("PRESTANDA_TOGGLE_SIGNAL: not a signal: ", v);
+		else
+			pst_cfg.toggle_sig = sig;
+	}
+	v = getenv("PRESTANDA_ALERT");
+	pst_cfg.alert_syslog = v && !strcmp(v, "syslog");
+	/* a quarter of the memory cap for stack frames, the rest for thread
+	 * states (thread.c), which short-lived threads use up fastest */
+	pst_stacktab_limit(pst_cfg.max_memory / 4);
+	return true;
+}
+
+/* Async-signal-safe: a flag, a clock read and one writev. */
+static void on_toggle(int sig, siginfo_t *info, void *uc)
+{
+	uint8_t rec[PST_PROD_REC_MAX], *e;
+	int saved = errno, paused = !pst_paused;
+	uint64_t ts = pst_now();
+
+	(void)sig;
+	(void)info;
+	(void)uc;
+	pst_paused = paused;
+	if (pst_state == PST_ON) {
+		e = pst_enc_pause(rec, ts, (uint64_t)paused);
+		pst_out_record((uint64_t)syscall(SYS_gettid), ts, rec, (size_t)(e - rec));
+	}
+	errno = saved;
+}
+
+/* Only over the default action: a program's own use of the signal wins. */
+static void install_toggle(void)
+{
+	struct sigaction sa, old;
+
+	if (!pst_cfg.toggle_sig || sigaction(pst_cfg.toggle_sig, NULL, &old) ||
+	    old.sa_handler != SIG_DFL || (old.sa_flags & SA_SIGINFO))
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_toggle;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(pst_cfg.toggle_sig, &sa, NULL);
+}
+
+void pst_prod_start(void)
+{
+	uint8_t rec[PST_PROD_REC_MAX], *e;
+	uint64_t ppm = pst_cfg.wait_keep ? ((uint64_t)pst_cfg.wait_keep * 1000000) >> 32 : 1000000;
+	uint64_t ts = pst_now();
+
+	if (pst_state != PST_ON && pst_state != PST_INITING)
+		return;
+	e = pst_enc_settings(rec, ppm, pst_cfg.metrics_ms, pst_cfg.max_size, pst_cfg.max_memory,
+			     (uint64_t)pst_cfg.toggle_sig);
+	pst_out_record((uint64_t)syscall(SYS_gettid), ts, rec, (size_t)(e - rec));
+	install_toggle();
+}
+
+static const char *fmt_value(double v, char *buf, size_t len)
+{
+	snprintf(buf, len, v == (double)(uint64_t)v ? "%.0f" : "%.1f", v);
+	return buf;
+}
+
+/* One line per interval at most, naming every budget over its limit. */
+void pst_prod_check(uint64_t tid, const struct pst_snap *now, const struct pst_snap *prev)
+{
+	char line[1024], why[256];
+	uint8_t rec[1024 + 3 * PST_VARINT_MAX], *e;
+	double v[RT_COUNT];
+	size_t at;
+	int n, over = 0;
+
+	if (!rt_any)
+		return;
+	v[RT_HEAP] = (double)now->rss;
+	v[RT_RSS] = (double)now->rss;
+	v[RT_CALLS] = (double)now->alloc_calls;
+	v[RT_BYTES] = (double)now->alloc_bytes;
+	v[RT_FDS] = (double)now->fds;
+	v[RT_THREADS] = (double)now->threads;
+	v[RT_CPU] = prev && now->ts > prev->ts ?
+			    (double)(now->cpu_ns - prev->cpu_ns) * 100 / (double)(now->ts - prev->ts) :
+			    0;
+	n = snprintf(line, sizeof(line), "prestanda: budget exceeded in %s (pid %d): ",
+		     program_invocation_short_name, (int)getpid());
+	at = n > 0 ? (size_t)n : 0;
+	for (int m = 0; m < RT_COUNT && at < sizeof(line); m++) {
+		if (!rt_limit[m].has_max ||
+		    pst_budget_check(&rt_limit[m], rt_names[m], 0, v[m], fmt_value, why, sizeof(why)))
+			continue;
+		n = snprintf(line + at, sizeof(line) - at, "%s%s", over++ ? "; " : "", why);
+		at += n > 0 ? (size_t)n : 0;
+	}
+	if (!over)
+		return;
+	if (at >= sizeof(line))
+		at = sizeof(line) - 1;
+	e = pst_enc_alert(rec, now->ts, line + 11, at - 11); /* without "prestanda: " */
+	pst_out_record(tid, now->ts, rec, (size_t)(e - rec));
+	if (pst_cfg.alert_syslog) {
+		syslog(LOG_WARNING, "%s", line);
+		return;
+	}
+	if (at + 1 < sizeof(line))
+		line[at++] = '\n';
+	(void)!write(2, line, at);
+}

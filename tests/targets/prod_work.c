@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/* Workloads for production mode: bursts then a long sleep, phases around the toggle signal, a timed malloc/free churn. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PHASE_N 1000
+
+void *volatile keep[3 * PHASE_N];
+void *volatile one; /* keeps the compiler from eliding a malloc/free pair */
+
+__attribute__((noinline)) void burst(int i)
+{
+	for (int k = 0; k < PHASE_N; k++)
+		keep[i * PHASE_N + k] = malloc(64); /* LINE:burst */
+}
+
+__attribute__((noinline)) void before_pause(void)
+{
+	for (int k = 0; k < PHASE_N; k++)
+		keep[k] = malloc(32); /* LINE:before_pause */
+}
+
+__attribute__((noinline)) void while_paused(void)
+{
+	for (int k = 0; k < 2 * PHASE_N; k++)
+		one = malloc(48), free(one); /* LINE:while_paused */
+	for (int k = 0; k < PHASE_N / 2; k++)
+		free(keep[k]); /* half of what was recorded before the pause */
+}
+
+__attribute__((noinline)) void after_resume(void)
+{
+	for (int k = 0; k < 3 * PHASE_N; k++)
+		one = malloc(16), free(one); /* LINE:after_resume */
+}
+
+__attribute__((noinline)) void churn(long ms)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		for (int k = 0; k < 1000; k++)
+			one = malloc(64), free(one); /* LINE:churn */
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "";
+
+	if (!strcmp(mode, "bursts")) { /* 3 bursts 1.2 s apart, then sleep until killed */
+		struct timespec gap = { 1, 200000000 };
+
+		for (int i = 0; i < 3; i++) {
+			burst(i);
+			nanosleep(&gap, NULL);
+		}
+		for (;;)
+			pause();
+	}
+	if (!strcmp(mode, "toggle") || !strcmp(mode, "notoggle")) {
+		int sig = argc > 2 ? atoi(argv[2]) : SIGUSR2;
+		int on = !strcmp(mode, "toggle");
+
+		before_pause();
+		if (on)
+			raise(sig);
+		while_paused();
+		if (on)
+			raise(sig);
+		after_resume();
+		return 0;
+	}
+	if (!strcmp(mode, "churn")) {
+		churn(argc > 2 ? atol(argv[2]) : 1000);
+		return 0;
+	}
+	return 2;
+}
