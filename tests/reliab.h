@@ -19,6 +19,18 @@ static REL_UNUSED long long rel_calls(json_t *rep, const char *fn)
 	return itest_nsites(rep, fn) ? itest_int(itest_site(rep, fn), "calls") : 0;
 }
 
+/* Calls of all sites together. */
+static REL_UNUSED long long rel_sum_calls(json_t *rep)
+{
+	json_t *sites = itest_get(rep, "memory.sites"), *s;
+	long long n = 0;
+	size_t i;
+
+	json_array_foreach(sites, i, s)
+		n += json_integer_value(json_object_get(s, "calls"));
+	return n;
+}
+
 /* A site's calls, bytes, leaked bytes and source line, exactly. */
 static REL_UNUSED void rel_check_site(json_t *rep, const char *src, const char *fn,
 				      long long calls, long long bytes, long long leaked)
