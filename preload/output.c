@@ -73,10 +73,13 @@ static void expand(const char *pattern, uint64_t pid, char *dst, size_t len)
 }
 
 /* O_EXCL|O_NOFOLLOW: never follow a planted link, never overwrite. A name
- * taken by another process image (exec keeps the pid) gets a suffix. */
+ * taken by another process image (exec keeps the pid) gets a suffix; a
+ * symbolic link at the name is refused outright (ELOOP): someone put it
+ * where the trace was to go. */
 static int create_exclusive(char *path, size_t len)
 {
 	size_t base = strlen(path);
+	struct stat st;
 	int fd = -1;
 
 	for (int i = 0; i < 100; i++) {
@@ -86,6 +89,10 @@ static int create_exclusive(char *path, size_t len)
 			  0600);
 		if (fd >= 0 || errno != EEXIST)
 			break;
+		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+			errno = ELOOP;
+			break;
+		}
 	}
 	return fd;
 }
@@ -148,7 +155,11 @@ int pst_out_open(uint64_t pid)
 	fd = create_exclusive(out_path, sizeof(out_path));
 	if (fd < 0) {
 		int err = errno;
-		say("cannot create trace", out_path, err);
+		if (err == ELOOP)
+			say("refusing to write the trace through the symbolic link at", out_path,
+			    err);
+		else
+			say("cannot create trace", out_path, err);
 		pst_out_broken = 1;
 		return -err;
 	}
