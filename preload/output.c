@@ -19,9 +19,6 @@ static dev_t out_dev;
 static ino_t out_ino;
 static char out_path[PATH_MAX];
 
-/* Far from the low numbers programs expect open() to return. */
-#define OUT_FD_MIN 700
-
 #define DEFAULT_PATTERN "prestanda.%e.%p.trace"
 
 static void say(const char *what, const char *path, int err)
@@ -144,7 +141,7 @@ int pst_out_open(uint64_t pid)
 {
 	const char *pattern = getenv("PRESTANDA_OUTPUT");
 	struct stat st;
-	int fd, hi;
+	int fd;
 
 	if (out_fd >= 0)
 		close(out_fd);
@@ -163,11 +160,7 @@ int pst_out_open(uint64_t pid)
 		pst_out_broken = 1;
 		return -err;
 	}
-	hi = fcntl(fd, F_DUPFD_CLOEXEC, OUT_FD_MIN);
-	if (hi >= 0) {
-		close(fd);
-		fd = hi;
-	}
+	fd = pst_fd_raise(fd);
 	fstat(fd, &st);
 	out_fd = fd;
 	out_dev = st.st_dev;
@@ -193,7 +186,7 @@ static bool out_still_ours(void)
 		close(fd);
 		return false;
 	}
-	out_fd = fd;
+	out_fd = pst_fd_raise(fd);
 	return true;
 }
 
