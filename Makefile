@@ -109,6 +109,14 @@ $(B)/targets/diff_work_shifted: tests/targets/diff_work.c | $(B)/targets
 $(B)/targets/cpu_%: tests/targets/cpu_%.c | $(B)/targets
 	$(CC) $(CPU_TARGET_CFLAGS) -o $@ $< -lpthread
 
+# A static binary (no preload possible) and one linked against jemalloc
+# (Debian's libjemalloc2, linked by path: it ships no development link).
+$(B)/targets/rel_static: tests/targets/rel_static.c | $(B)/targets
+	$(CC) $(TARGET_CFLAGS) -static -o $@ $<
+JEMALLOC_SO ?= $(firstword $(wildcard /usr/lib/*-linux-gnu/libjemalloc.so.2 /usr/lib/libjemalloc.so.2))
+$(B)/targets/rel_jemalloc: tests/targets/rel_jemalloc.c | $(B)/targets
+	$(CC) $(TARGET_CFLAGS) -o $@ $< $(JEMALLOC_SO)
+
 $(B)/targets/%: tests/targets/%.cc | $(B)/targets
 	$(CXX) $(TARGET_CFLAGS) -o $@ $<
 

@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static void *volatile sink;
+static __thread void *volatile sink; /* per thread: each frees its own */
 static volatile sig_atomic_t hits;
 
 static void alloc_handler(int sig)

@@ -12,7 +12,7 @@
 static int nthreads;
 static void **blocks; /* nthreads * BATCH */
 static pthread_barrier_t bar;
-static void *volatile sink;
+static __thread void *volatile sink; /* per thread: each frees its own */
 
 /* Each round every thread allocates a batch, then frees its neighbour's. */
 static void *cross(void *arg)
