@@ -173,3 +173,20 @@ Test(reliab_proc, deep_tree, .timeout = 120)
 	rel_reports_free(&r, rep);
 	itest_cleanup(&r);
 }
+
+/* A thread forks; in the child that thread ends by returning: the child
+ * must end then, not live on with the profiler's timer thread. */
+Test(reliab_proc, fork_from_a_thread_child_ends, .timeout = 60)
+{
+	struct itest_run r;
+	struct itest_report rep[2];
+	int c;
+
+	run_mode(&r, "thread_fork", 2);
+	cr_expect_str_eq(r.out, "child reaped\n");
+	rel_reports(&r, rep);
+	c = rel_which(&r, rep, "child_side");
+	rel_check_site(rep[c].json, SRC, "child_side", 222, 222 * 56, 0);
+	rel_reports_free(&r, rep);
+	itest_cleanup(&r);
+}

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Process boundaries: fork, fork+exec, vfork, posix_spawn, daemon, _exit children and a process tree, each with known allocations. */
+#include <pthread.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,20 @@ static void leaf_side(int n)
 		keep[i] = malloc(80); /* LINE:leaf_side */
 	for (int i = 0; i < n; i++)
 		free(keep[i]);
+}
+
+/* Forks from a second thread: in the child that thread is the only one,
+ * and when it returns from its start routine the child has ended. */
+static void *fork_from_thread(void *arg)
+{
+	pid_t p = fork();
+
+	(void)arg;
+	if (p == 0) {
+		child_side(222);
+		return NULL;
+	}
+	return (void *)(long)p;
 }
 
 static int wait_all(void)
@@ -128,6 +143,17 @@ int main(int argc, char **argv)
 		if (daemon(1, 0))
 			return 2;
 		child_side(222);
+		return 0;
+	} else if (!strcmp(mode, "thread_fork")) {
+		pthread_t th;
+		void *child;
+		pthread_create(&th, NULL, fork_from_thread, NULL);
+		pthread_join(th, &child);
+		if (!child)
+			pthread_exit(NULL); /* the child: its first thread is gone */
+		alarm(10);
+		waitpid((pid_t)(long)child, &st, 0);
+		printf("child reaped\n");
 		return 0;
 	} else if (!strcmp(mode, "tree")) {
 		tree(argc > 2 ? atoi(argv[2]) : 3);
