@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer targets: the trace reader (FUZZ_TRACE) or the JSON report reader used by diff (FUZZ_JSON). */
-#define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
