@@ -55,7 +55,7 @@ TARGET_CFLAGS := -O1 -g -fno-inline -fno-omit-frame-pointer -fno-optimize-siblin
 # CPU targets are built as most distribution packages are: without frame pointers.
 CPU_TARGET_CFLAGS := -O1 -g -fno-inline -fomit-frame-pointer -fno-optimize-sibling-calls -Wall
 
-.PHONY: all deps test check demo bench install clean format
+.PHONY: all deps test test-long fuzz check demo bench install clean format
 .DELETE_ON_ERROR:
 
 all: $(B)/libprestanda.so $(B)/prestanda
@@ -133,6 +133,14 @@ test: deps
 	$(MAKE) all $(TEST_BIN) $(TARGET_BIN)
 	scripts/js-deps.sh
 	scripts/run-tests.sh $(TEST_BIN)
+
+# Longer checks: python3.11's regression tests bare and preloaded (a few
+# minutes), then a bounded fuzz run of the readers.
+test-long: test
+	scripts/transparency-python.sh
+
+fuzz: all
+	scripts/fuzz-reader.sh 60
 
 check: test
 
