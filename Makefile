@@ -56,7 +56,7 @@ TARGET_CFLAGS := -O1 -g -fno-inline -fno-omit-frame-pointer -fno-optimize-siblin
 # CPU targets are built as most distribution packages are: without frame pointers.
 CPU_TARGET_CFLAGS := -O1 -g -fno-inline -fomit-frame-pointer -fno-optimize-sibling-calls -Wall
 
-.PHONY: all deps test check demo bench install clean format
+.PHONY: all deps test test-long fuzz check demo bench install clean format
 .DELETE_ON_ERROR:
 
 all: $(B)/libprestanda.so $(B)/prestanda
@@ -113,6 +113,14 @@ $(B)/targets/diff_work_shifted: tests/targets/diff_work.c | $(B)/targets
 $(B)/targets/cpu_%: tests/targets/cpu_%.c | $(B)/targets
 	$(CC) $(CPU_TARGET_CFLAGS) -o $@ $< -lpthread
 
+# A static binary (no preload possible) and one linked against jemalloc
+# (Debian's libjemalloc2, linked by path: it ships no development link).
+$(B)/targets/rel_static: tests/targets/rel_static.c | $(B)/targets
+	$(CC) $(TARGET_CFLAGS) -static -o $@ $<
+JEMALLOC_SO ?= $(firstword $(wildcard /usr/lib/*-linux-gnu/libjemalloc.so.2 /usr/lib/libjemalloc.so.2))
+$(B)/targets/rel_jemalloc: tests/targets/rel_jemalloc.c | $(B)/targets
+	$(CC) $(TARGET_CFLAGS) -o $@ $< $(JEMALLOC_SO)
+
 $(B)/targets/%: tests/targets/%.cc | $(B)/targets
 	$(CXX) $(TARGET_CFLAGS) -o $@ $<
 
@@ -129,6 +137,14 @@ test: deps
 	$(MAKE) all $(TEST_BIN) $(TARGET_BIN)
 	scripts/js-deps.sh
 	scripts/run-tests.sh $(TEST_BIN)
+
+# Longer checks: python3.11's regression tests bare and preloaded (a few
+# minutes), then a bounded fuzz run of the readers.
+test-long: test
+	scripts/transparency-python.sh
+
+fuzz: all
+	scripts/fuzz-reader.sh 60
 
 check: test
 

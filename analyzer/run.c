@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -112,6 +113,21 @@ static int find_program(const char *prog, char *out)
 	return -1;
 }
 
+/*
+ * Will the loader run path in secure-execution mode, where it ignores
+ * LD_PRELOAD? When exec changes the user or group id (a set-id bit whose
+ * owner differs from who runs it: root running a root-owned setuid program
+ * changes nothing), or grants file capabilities.
+ */
+static bool secure_exec(const char *path, const struct stat *st)
+{
+	if ((st->st_mode & S_ISUID) && st->st_uid != getuid())
+		return true;
+	if ((st->st_mode & S_ISGID) && (st->st_mode & S_IXGRP) && st->st_gid != getgid())
+		return true;
+	return getxattr(path, "security.capability", NULL, 0) > 0;
+}
+
 /* A program the loader will not preload into: say so before running it. */
 static void check_program(const char *prog)
 {
@@ -124,9 +140,8 @@ static void check_program(const char *prog)
 
 	if (find_program(prog, path) < 0 || stat(path, &st) < 0)
 		return;
-	if (st.st_mode & (S_ISUID | S_ISGID))
-		fprintf(stderr, "prestanda: %s is setuid/setgid: the loader ignores LD_PRELOAD "
-				"for it, nothing will be recorded\n", path);
+	if (secure_exec(path, &st))
+		fprintf(stderr, "prestanda: %s runs with other privileges (setuid, setgid or file capabilities): the loader ignores LD_PRELOAD for it, nothing will be recorded\n", path);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
@@ -139,8 +154,7 @@ static void check_program(const char *prog)
 				dynamic = true;
 		}
 		if (!dynamic)
-			fprintf(stderr, "prestanda: %s is statically linked: a preload cannot enter "
-					"it, nothing will be recorded\n", path);
+			fprintf(stderr, "prestanda: %s is statically linked: a preload cannot enter it, nothing will be recorded; for a CPU profile use: prestanda record -- %s\n", path, prog);
 	}
 	if (e)
 		elf_end(e);

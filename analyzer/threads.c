@@ -10,6 +10,13 @@
 #include "threads.h"
 #include "trace_read.h"
 
+/* qsort, which wants a valid pointer even for no elements (empty lists here are NULL). */
+static void sort_n(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n)
+		qsort(base, n, size, cmp);
+}
+
 #define MAX_INLINE 32
 
 /* A WAIT record, and a thread's start or end, as read. */
@@ -307,8 +314,8 @@ static int build_lives(struct pst_threads *th, const struct pst_trace *t, struct
 	th->threads = calloc(cap, sizeof(*th->threads));
 	if (!th->threads)
 		return -ENOMEM;
-	qsort(c->starts, c->nstarts, sizeof(*c->starts), cmp_start);
-	qsort(c->ends, c->nends, sizeof(*c->ends), cmp_end);
+	sort_n(c->starts, c->nstarts, sizeof(*c->starts), cmp_start);
+	sort_n(c->ends, c->nends, sizeof(*c->ends), cmp_end);
 	for (size_t i = 0; i < c->nstarts; i++) {
 		struct pst_thr_life *l = &th->threads[th->nthreads++];
 		const struct start_rec *s = &c->starts[i];
@@ -333,7 +340,7 @@ static int build_lives(struct pst_threads *th, const struct pst_trace *t, struct
 			.start_ts = tr->tid == t->proc.pid ? t_start : tr->start_ts,
 			.group = SIZE_MAX };
 	}
-	qsort(th->threads, th->nthreads, sizeof(*th->threads), cmp_life);
+	sort_n(th->threads, th->nthreads, sizeof(*th->threads), cmp_life);
 	for (size_t i = 0; i < th->nthreads; i++)
 		th->threads[i].end_ts = 0;
 	for (e = 0; e < c->nends; e++) {
@@ -386,7 +393,7 @@ static void lifetimes(struct pst_threads *th)
 		v[n++] = d;
 		th->lifetime_hist[pst_size_bucket(d) < 40 ? pst_size_bucket(d) : 39]++;
 	}
-	qsort(v, n, sizeof(*v), cmp_u64);
+	sort_n(v, n, sizeof(*v), cmp_u64);
 	th->lifetime_p50 = pct(v, n, 0.50);
 	th->lifetime_p99 = pct(v, n, 0.99);
 	th->lifetime_max = n ? v[n - 1] : 0;
@@ -430,7 +437,7 @@ static void peak_concurrent(struct pst_threads *th)
 		if (edge_add(&e, th->threads[i].start_ts, 1, 0, 0) ||
 		    edge_add(&e, th->threads[i].end_ts, -1, 0, 0))
 			goto out;
-	qsort(e.v, e.n, sizeof(*e.v), cmp_edge);
+	sort_n(e.v, e.n, sizeof(*e.v), cmp_edge);
 	for (size_t i = 0; i < e.n; i++) {
 		live += e.v[i].dlive;
 		if (live > (long)th->peak_concurrent)
@@ -515,7 +522,7 @@ static int sweep_group(struct pst_threads *th, size_t gi, const struct collect *
 			goto out;
 		}
 	}
-	qsort(e.v, e.n, sizeof(*e.v), cmp_edge);
+	sort_n(e.v, e.n, sizeof(*e.v), cmp_edge);
 	for (size_t i = 0; i < e.n; i++) {
 		uint64_t dt = i ? e.v[i].ts - e.v[i - 1].ts : 0;
 
@@ -578,7 +585,7 @@ static int build_groups(struct pst_threads *th, const struct pst_trace *t,
 	map = malloc((th->ngroups + 1) * sizeof(*map));
 	if (!map)
 		goto oom;
-	qsort(th->groups, th->ngroups, sizeof(*th->groups), cmp_group);
+	sort_n(th->groups, th->ngroups, sizeof(*th->groups), cmp_group);
 	for (size_t i = 0; i < th->nthreads; i++) {
 		struct pst_thr_life *l = &th->threads[i];
 
@@ -606,7 +613,7 @@ static int build_groups(struct pst_threads *th, const struct pst_trace *t,
 			gr->cpu_ns += l->cpu_ns;
 			gr->tasks += l->tasks;
 		}
-		qsort(life, n, sizeof(*life), cmp_u64);
+		sort_n(life, n, sizeof(*life), cmp_u64);
 		gr->lifetime_p50 = pct(life, n, 0.5);
 		gr->busy_fraction = gr->lifetime_ns ?
 			1.0 - (double)(gr->idle_ns < gr->lifetime_ns ? gr->idle_ns : gr->lifetime_ns) /
@@ -762,13 +769,13 @@ static int build_locks(struct pst_threads *th, const struct pst_trace *t,
 
 		l->wait_share = th->total_thread_ns ? (double)l->wait_ns / th->total_thread_ns : 0;
 		if (i < nacc && acc[i].n) {
-			qsort(acc[i].v, acc[i].n, sizeof(*acc[i].v), cmp_wait_site);
+			sort_n(acc[i].v, acc[i].n, sizeof(*acc[i].v), cmp_wait_site);
 			l->ntop = acc[i].n < PST_LOCK_TOP_STACKS ? acc[i].n : PST_LOCK_TOP_STACKS;
 			memcpy(l->top, acc[i].v, l->ntop * sizeof(*l->top));
 		}
 	}
 	if (th->nlocks)
-		qsort(th->locks, th->nlocks, sizeof(*th->locks), cmp_lock);
+		sort_n(th->locks, th->nlocks, sizeof(*th->locks), cmp_lock);
 	/* The unwinder's own locks (taken when a thread ends) are the
 	 * profiler's doing: they are dropped. Locks below th->nlocks have
 	 * their sites built (what pst_threads_free frees). */

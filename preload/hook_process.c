@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Process boundaries: _exit and exec write everything first; dlclose marks the module map stale. */
+/* Process boundaries: _exit, exec and daemon write everything first; dlclose marks the module map stale. */
+#include <errno.h>
+#include <fcntl.h>
+#include <paths.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -25,6 +29,45 @@ EXPORT void _Exit(int status)
 		pst_real.Exit_(status);
 	syscall(SYS_exit_group, status);
 	__builtin_unreachable();
+}
+
+/*
+ * The C library's daemon() ends the parent with its internal _exit, which
+ * no wrapper sees: the parent's last events and its END would be lost. So
+ * daemon is done here, with the same steps, through the wrapped fork and
+ * _exit: the parent writes its END, the child (a new trace) goes on.
+ */
+EXPORT int daemon(int nochdir, int noclose)
+{
+	struct stat st;
+	pid_t pid = fork();
+	int fd, err;
+
+	if (pid < 0)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		return -1;
+	if (!nochdir)
+		(void)!chdir("/");
+	if (noclose)
+		return 0;
+	fd = open(_PATH_DEVNULL, O_RDWR);
+	if (fd < 0)
+		return -1;
+	err = fstat(fd, &st) < 0 ? errno : S_ISCHR(st.st_mode) ? 0 : ENODEV;
+	if (err) {
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	for (int i = 0; i < 3; i++)
+		if (fd != i)
+			dup2(fd, i);
+	if (fd > 2)
+		close(fd);
+	return 0;
 }
 
 EXPORT int dlclose(void *handle)

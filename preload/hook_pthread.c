@@ -97,6 +97,10 @@ static void thread_finish(void *arg)
 	(void)arg;
 	if (t && pst_state == PST_ON)
 		pst_thread_end(t, pst_now(), 0);
+	/* a thread that forked is its child's first thread: when it ends there,
+	 * the timer thread must not keep the child alive */
+	if (getpid() == (pid_t)syscall(SYS_gettid))
+		pst_timer_main_exited();
 }
 
 static void thread_begin(const struct start_box *b)

@@ -21,9 +21,6 @@ static dev_t out_dev;
 static ino_t out_ino;
 static char out_path[PATH_MAX];
 
-/* Far from the low numbers programs expect open() to return. */
-#define OUT_FD_MIN 700
-
 #define DEFAULT_PATTERN "prestanda.%e.%p.trace"
 
 static void say(const char *what, const char *path, int err)
@@ -75,10 +72,13 @@ static void expand(const char *pattern, uint64_t pid, char *dst, size_t len)
 }
 
 /* O_EXCL|O_NOFOLLOW: never follow a planted link, never overwrite. A name
- * taken by another process image (exec keeps the pid) gets a suffix. */
+ * taken by another process image (exec keeps the pid) gets a suffix; a
+ * symbolic link at the name is refused outright (ELOOP): someone put it
+ * where the trace was to go. */
 static int create_exclusive(char *path, size_t len)
 {
 	size_t base = strlen(path);
+	struct stat st;
 	int fd = -1;
 
 	for (int i = 0; i < 100; i++) {
@@ -88,6 +88,10 @@ static int create_exclusive(char *path, size_t len)
 			  0600);
 		if (fd >= 0 || errno != EEXIST)
 			break;
+		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+			errno = ELOOP;
+			break;
+		}
 	}
 	return fd;
 }
@@ -139,7 +143,7 @@ int pst_out_open(uint64_t pid)
 {
 	const char *pattern = getenv("PRESTANDA_OUTPUT");
 	struct stat st;
-	int fd, hi;
+	int fd;
 
 	if (out_fd >= 0)
 		close(out_fd);
@@ -152,15 +156,15 @@ int pst_out_open(uint64_t pid)
 	fd = create_exclusive(out_path, sizeof(out_path));
 	if (fd < 0) {
 		int err = errno;
-		say("cannot create trace", out_path, err);
+		if (err == ELOOP)
+			say("refusing to write the trace through the symbolic link at", out_path,
+			    err);
+		else
+			say("cannot create trace", out_path, err);
 		pst_out_broken = 1;
 		return -err;
 	}
-	hi = fcntl(fd, F_DUPFD_CLOEXEC, OUT_FD_MIN);
-	if (hi >= 0) {
-		close(fd);
-		fd = hi;
-	}
+	fd = pst_fd_raise(fd);
 	fstat(fd, &st);
 	out_fd = fd;
 	out_dev = st.st_dev;
@@ -186,7 +190,7 @@ static bool out_still_ours(void)
 		close(fd);
 		return false;
 	}
-	out_fd = fd;
+	out_fd = pst_fd_raise(fd);
 	return true;
 }
 

@@ -146,6 +146,7 @@ struct pst_real {
 	int (*execve)(const char *, char *const[], char *const[]);
 	int (*execvpe)(const char *, char *const[], char *const[]);
 	int (*fexecve)(int, char *const[], char *const[]);
+	int (*pipe2)(int[2], int);
 	/* hook_pthread.c */
 	int (*pthread_create)(void *, const void *, void *(*)(void *), void *);
 	int (*pthread_join)(unsigned long, void **);
@@ -304,6 +305,10 @@ static inline void pst_lock_count(struct pst_thr *t, const void *lock, unsigned 
 /* hook_pthread.c */
 void pst_pthread_resolve(void);         /* the real pthread functions, into pst_real */
 void pst_thread_end(struct pst_thr *t, uint64_t ts, uint64_t flags); /* THR_END */
+
+/* fds.c: the profiler's descriptors, far from the low numbers programs expect. */
+#define PST_FD_MIN 700
+int pst_fd_raise(int fd);               /* fd moved up (close-on-exec); fd itself if it cannot be */
 
 /* output.c: the trace file. */
 int pst_out_open(uint64_t pid);         /* open a new trace and write PROCESS; 0 or -errno */

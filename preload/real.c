@@ -62,6 +62,7 @@ void pst_resolve_real(void)
 	RESOLVE(execve, "execve");
 	RESOLVE(execvpe, "execvpe");
 	RESOLVE(fexecve, "fexecve");
+	RESOLVE(pipe2, "pipe2");
 	pst_pthread_resolve();
 }
 

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT */
+/* Transparency on a real server: redis-server bare and under prestanda run, loaded by redis-benchmark, identical results. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "reliab.h"
+
+static int free_port(void)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET };
+	socklen_t len = sizeof(in);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(fd >= 0 && !bind(fd, (struct sockaddr *)&in, sizeof(in)) &&
+		  !getsockname(fd, (struct sockaddr *)&in, &len), "bind: %s", strerror(errno));
+	close(fd);
+	return ntohs(in.sin_port);
+}
+
+/* The output of redis-cli -p port ARGS..., trailing newline dropped. */
+static char *cli(const char *port, char *const *args)
+{
+	char *argv[16] = { "/usr/bin/redis-cli", "-p", (char *)port }, out[PATH_MAX], *s;
+	int n = 3, st;
+
+	for (; *args; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	itest_tmpfile(out, sizeof(out));
+	st = itest_spawn(argv, out, NULL);
+	s = itest_slurp(out, NULL);
+	unlink(out);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "redis-cli: %s", itest_wdesc(st));
+	s[strcspn(s, "\r\n")] = 0;
+	return s;
+}
+
+/* The figures a benchmark leaves in the server, as one string. */
+struct outcome {
+	char dbsize[32], llen[32], counter[32], sets[64];
+};
+
+/* Start redis-server (preloaded or not), run the benchmark, read the outcome. */
+static void bench(bool preload, struct outcome *o, char *dir)
+{
+	char port[16], log[PATH_MAX], pattern[PATH_MAX], *s;
+	char *argv[ITEST_MAX_ARGS];
+	int n = 0, st;
+	pid_t srv;
+
+	snprintf(port, sizeof(port), "%d", free_port());
+	snprintf(log, sizeof(log), "%s/server-%d.log", dir, preload);
+	snprintf(pattern, sizeof(pattern), "%s/t.%%p.trace", dir);
+	if (preload) {
+		argv[n++] = ITEST_PRESTANDA;
+		argv[n++] = "run";
+		argv[n++] = "-o";
+		argv[n++] = pattern;
+		argv[n++] = "--";
+	}
+	argv[n++] = "/usr/bin/redis-server";
+	argv[n++] = "--port";
+	argv[n++] = port;
+	argv[n++] = "--bind";
+	argv[n++] = "127.0.0.1";
+	argv[n++] = "--save";
+	argv[n++] = "";
+	argv[n++] = "--appendonly";
+	argv[n++] = "no";
+	argv[n++] = "--dir";
+	argv[n++] = dir;
+	argv[n] = NULL;
+	srv = fork();
+	cr_assert(srv >= 0);
+	if (srv == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	for (int i = 0; i < 500; i++) {
+		char *pong = NULL, out[PATH_MAX];
+		char *ping[] = { "/usr/bin/redis-cli", "-p", port, "ping", NULL };
+
+		itest_tmpfile(out, sizeof(out));
+		st = itest_spawn(ping, out, NULL);
+		pong = itest_slurp(out, NULL);
+		unlink(out);
+		n = pong && !strncmp(pong, "PONG", 4);
+		free(pong);
+		if (n)
+			break;
+		usleep(10000);
+	}
+	{
+		char *b[] = { "/usr/bin/redis-benchmark", "-p", port, "-c", "8", "-n", "20000",
+			      "-t", "set,incr,lpush", "-q", NULL };
+		st = itest_spawn(b, NULL, NULL);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "redis-benchmark: %s",
+			  itest_wdesc(st));
+	}
+	s = cli(port, (char *[]){ "dbsize", NULL });
+	snprintf(o->dbsize, sizeof(o->dbsize), "%s", s);
+	free(s);
+	s = cli(port, (char *[]){ "llen", "mylist", NULL });
+	snprintf(o->llen, sizeof(o->llen), "%s", s);
+	free(s);
+	s = cli(port, (char *[]){ "get", "counter:__rand_int__", NULL });
+	snprintf(o->counter, sizeof(o->counter), "%s", s);
+	free(s);
+	{
+		char out[PATH_MAX], *all, *at;
+		char *info[] = { "/usr/bin/redis-cli", "-p", port, "info", "commandstats", NULL };
+
+		itest_tmpfile(out, sizeof(out));
+		itest_spawn(info, out, NULL);
+		all = itest_slurp(out, NULL);
+		unlink(out);
+		at = strstr(all, "cmdstat_set:calls=");
+		cr_assert(at, "no SET in INFO commandstats: %s", all);
+		snprintf(o->sets, sizeof(o->sets), "%.*s", (int)strcspn(at, ","), at);
+		free(all);
+	}
+	{
+		char *down[] = { "/usr/bin/redis-cli", "-p", port, "shutdown", "nosave", NULL };
+		itest_spawn(down, NULL, NULL);
+	}
+	while (waitpid(srv, &st, 0) < 0 && errno == EINTR)
+		;
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "redis-server (preload %d): %s", preload,
+		  itest_wdesc(st));
+}
+
+Test(reliab_redis, benchmark_results_identical, .timeout = 180)
+{
+	char dir[] = "/tmp/pst-itest-redis.XXXXXX";
+	struct outcome bare, pre;
+	struct itest_run r = { 0 };
+	struct itest_report rep;
+
+	cr_assert(access("/usr/bin/redis-server", X_OK) == 0 &&
+		  access("/usr/bin/redis-benchmark", X_OK) == 0,
+		  "redis-server/redis-benchmark not found: run scripts/install-deps.sh");
+	cr_assert(mkdtemp(dir));
+	bench(false, &bare, dir);
+	bench(true, &pre, dir);
+	cr_expect_str_eq(bare.dbsize, "3");
+	cr_expect_str_eq(bare.llen, "20000");
+	cr_expect_str_eq(bare.counter, "20000");
+	cr_expect_str_eq(bare.sets, "cmdstat_set:calls=20000");
+	cr_expect_str_eq(pre.dbsize, bare.dbsize);
+	cr_expect_str_eq(pre.llen, bare.llen);
+	cr_expect_str_eq(pre.counter, bare.counter);
+	cr_expect_str_eq(pre.sets, bare.sets);
+	/* and the server's trace is whole */
+	strcpy(r.dir, dir);
+	itest_collect(&r);
+	cr_assert_eq(r.ntraces, 1, "%d traces", r.ntraces);
+	itest_report_ok(&rep, r.traces[0]);
+	cr_expect(itest_bool(rep.json, "process.complete"));
+	cr_expect_gt(itest_int(rep.json, "memory.alloc_calls"), 3 * 20000);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
