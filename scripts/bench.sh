@@ -185,8 +185,10 @@ awk '$2 != "bare" && $1 != "cpu" { printf "  %-9s %-10s %12d\n", $1, $2, $4 }' "
 full=$(find "$tmp/keep.sqlite3.full" -name '*.trace' | head -1)
 if [ -n "$full" ]; then
 	json=$("$P" report --json "$full")
-	events=$(echo "$json" | sed -n 's/^ *"\(alloc_calls\|free_calls\)": \([0-9]*\),*$/\2/p' | head -2 | awk '{ s += $1 } END { print s }')
-	peak=$(echo "$json" | sed -n 's/^ *"peak_heap_bytes": \([0-9]*\),*$/\1/p' | head -1)
+	# the memory section's own totals (per-thread objects repeat the names)
+	mem=$(echo "$json" | sed -n '/^  "memory": {/,/^  }/p')
+	events=$(echo "$mem" | sed -n 's/^    "\(alloc_calls\|free_calls\)": \([0-9]*\),*$/\2/p' | awk '{ s += $1 } END { print s }')
+	peak=$(echo "$mem" | sed -n 's/^    "peak_heap_bytes": \([0-9]*\),*$/\1/p')
 	: >"$tmp/rep.t"
 	for i in 1 2 3; do
 		/usr/bin/time -f "%e %M" -a -o "$tmp/rep.t" "$P" report "$full" >/dev/null 2>&1
