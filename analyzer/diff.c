@@ -22,9 +22,10 @@ static void usage(FILE *f)
 	fputs("usage: prestanda diff [options] BASE NEW\n"
 	      "\n"
 	      "Compare two runs of a program: totals (allocation calls and bytes, peak heap,\n"
-	      "leaks, temporaries) and allocation sites, matched by the function names of\n"
-	      "their stacks so that two builds of the same code match. BASE and NEW are\n"
-	      "traces or JSON reports (`prestanda report --json`), in any mix.\n"
+	      "leaks, temporaries, thread creations, lock wait, CPU samples), connects per\n"
+	      "endpoint, CPU samples per function, and allocation sites, matched by the\n"
+	      "function names of their stacks so that two builds of the same code match.\n"
+	      "BASE and NEW are traces or JSON reports (`prestanda report --json`), in any mix.\n"
 	      "\n"
 	      "A change counts when it exceeds the metric's noise thresholds (relative and\n"
 	      "absolute, wider for sampled estimates); a budget file replaces that judgement\n"
@@ -51,8 +52,11 @@ static void usage(FILE *f)
 	      "   \"noise\": {\"peak_heap_bytes\": {\"rel_pct\": 2, \"abs\": 65536}}}\n"
 	      "\n"
 	      "Metrics: alloc_calls, allocated_bytes, peak_heap_bytes, leaked_bytes,\n"
-	      "leaked_allocations, temporary_allocations; per site: calls, bytes, peak_bytes,\n"
-	      "leaked_bytes.\n"
+	      "leaked_allocations, temporary_allocations, threads_created, lock_wait_ns,\n"
+	      "cpu_samples; per endpoint (its exact address:port): connects, accepts,\n"
+	      "connect_time_ns (the median); per function: function_cpu_samples; per site:\n"
+	      "calls, bytes, peak_bytes, leaked_bytes. A default budget leaves the timings\n"
+	      "(lock_wait_ns, connect_time_ns) to their noise thresholds.\n"
 	      "\n"
 	      "Examples:\n"
 	      "  prestanda diff base.trace head.trace\n"
@@ -196,49 +200,104 @@ static pst_value_fmt value_fmt(enum pst_unit u)
 	return u == PST_UNIT_BYTES ? fmt_bytes : u == PST_UNIT_NS ? fmt_ns : fmt_count;
 }
 
+/*
+ * Judge one result (r->def, r->key and the raw values set): against its
+ * budget if the file names it (a default does not cover timings, which
+ * only an explicit budget judges), else against its noise thresholds.
+ */
+static int judge(struct pst_diff *d, struct pst_metric_result *r, double base, double new,
+		 const struct pst_budgets *b)
+{
+	const struct pst_metric_def *m = r->def;
+	const struct pst_budget_limit *l = b ? pst_budgets_find(b, m->name, NULL) : NULL;
+	char name[320], line[512], x[64], y[64];
+	double pct;
+
+	if (l && l == &b->dflt && m->unit == PST_UNIT_NS)
+		l = NULL;
+	if (r->key)
+		snprintf(name, sizeof(name), "%s of %s", m->name, r->key);
+	else
+		snprintf(name, sizeof(name), "%s", m->name);
+	r->present = true;
+	r->base = norm(d, m, base, true);
+	r->new = norm(d, m, new, false);
+	r->noise = noise_for(d, m, b);
+	r->significant = significant(r->base, r->new, &r->noise);
+	r->verdict = !r->significant	 ? PST_SAME :
+		     r->new > r->base ? PST_REGRESSED :
+					 PST_IMPROVED;
+	if (l) {
+		r->budgeted = true;
+		r->over_budget = !pst_budget_check(l, name, r->base, r->new, value_fmt(m->unit),
+						   r->why, sizeof(r->why));
+		return r->over_budget ? add_failure(d, r->why) : 0;
+	}
+	if (r->verdict != PST_REGRESSED)
+		return 0;
+	pct = r->base > 0 ? (r->new - r->base) / r->base * 100 : 0;
+	if (r->base > 0)
+		snprintf(line, sizeof(line), "%s rose from %s to %s (+%.1f%%), beyond run-to-run noise",
+			 name, pst_fmt_value(m->unit, r->base, x, sizeof(x)),
+			 pst_fmt_value(m->unit, r->new, y, sizeof(y)), pct);
+	else
+		snprintf(line, sizeof(line), "%s rose from 0 to %s, beyond run-to-run noise", name,
+			 pst_fmt_value(m->unit, r->new, y, sizeof(y)));
+	return add_failure(d, line);
+}
+
+/* The value of keyed metric k at key in s, 0 when s has none. */
+static double keyed_value(const struct pst_summary *s, size_t k, const char *key, bool *found)
+{
+	for (size_t i = 0; i < s->nkeyed; i++)
+		if (s->keyed[i].def == k && !strcmp(s->keyed[i].key, key)) {
+			*found = true;
+			return s->keyed[i].v;
+		}
+	*found = false;
+	return 0;
+}
+
+/* Totals, then each keyed metric both inputs carry: base's keys in order,
+ * then the keys only new has. */
 static int compare_totals(struct pst_diff *d, const struct pst_budgets *b)
 {
-	char line[512], x[64], y[64];
-
+	d->m = calloc(pst_nmetrics + d->base.nkeyed + d->new.nkeyed + 1, sizeof(*d->m));
+	if (!d->m)
+		return -ENOMEM;
 	for (size_t i = 0; i < pst_nmetrics; i++) {
-		const struct pst_metric_def *m = &pst_metrics[i];
-		struct pst_metric_result *r = &d->m[i];
-		const struct pst_budget_limit *l;
-		double pct;
+		struct pst_metric_result *r = &d->m[d->nm++];
 
-		r->def = m;
-		r->present = d->base.has[i] && d->new.has[i];
-		if (!r->present)
-			continue;
-		r->base = norm(d, m, d->base.total[i], true);
-		r->new = norm(d, m, d->new.total[i], false);
-		r->noise = noise_for(d, m, b);
-		r->significant = significant(r->base, r->new, &r->noise);
-		r->verdict = !r->significant	 ? PST_SAME :
-			     r->new > r->base ? PST_REGRESSED :
-						 PST_IMPROVED;
-		l = b ? pst_budgets_find(b, m->name, NULL) : NULL;
-		if (l) {
-			r->budgeted = true;
-			r->over_budget = !pst_budget_check(l, m->name, r->base, r->new,
-							   value_fmt(m->unit), r->why,
-							   sizeof(r->why));
-			if (r->over_budget && add_failure(d, r->why))
-				return -ENOMEM;
-			continue;
-		}
-		if (r->verdict != PST_REGRESSED)
-			continue;
-		pct = r->base > 0 ? (r->new - r->base) / r->base * 100 : 0;
-		if (r->base > 0)
-			snprintf(line, sizeof(line), "%s rose from %s to %s (+%.1f%%), beyond run-to-run noise",
-				 m->name, pst_fmt_value(m->unit, r->base, x, sizeof(x)),
-				 pst_fmt_value(m->unit, r->new, y, sizeof(y)), pct);
-		else
-			snprintf(line, sizeof(line), "%s rose from 0 to %s, beyond run-to-run noise",
-				 m->name, pst_fmt_value(m->unit, r->new, y, sizeof(y)));
-		if (add_failure(d, line))
+		r->def = &pst_metrics[i];
+		if (d->base.has[i] && d->new.has[i] &&
+		    judge(d, r, d->base.total[i], d->new.total[i], b))
 			return -ENOMEM;
+	}
+	for (size_t k = 0; k < pst_nkeyed_metrics; k++) {
+		if (!d->base.has_keyed[k] || !d->new.has_keyed[k])
+			continue;
+		for (int side = 0; side < 2; side++) {
+			const struct pst_summary *s = side ? &d->new : &d->base;
+
+			for (size_t i = 0; i < s->nkeyed; i++) {
+				const struct pst_sum_keyed *kv = &s->keyed[i];
+				struct pst_metric_result *r;
+				double bv, nv;
+				bool inb, inn;
+
+				if (kv->def != k)
+					continue;
+				bv = keyed_value(&d->base, k, kv->key, &inb);
+				nv = keyed_value(&d->new, k, kv->key, &inn);
+				if (side && inb)
+					continue;
+				r = &d->m[d->nm++];
+				r->def = &pst_keyed_metrics[k].m;
+				r->key = kv->key;
+				if (judge(d, r, bv, nv, b))
+					return -ENOMEM;
+			}
+		}
 	}
 	return 0;
 }
@@ -474,8 +533,7 @@ int pst_cmd_diff(int argc, char **argv)
 			"prestanda: diff: warning: one run is sampled and the other --full: estimates are compared with exact figures\n");
 	if (per && parse_per(&d, per))
 		goto out;
-	d.m = calloc(pst_nmetrics, sizeof(*d.m));
-	if (!d.m || compare_totals(&d, b) || compare_sites(&d) || check_site_budgets(&d, b) ||
+	if (compare_totals(&d, b) || compare_sites(&d) || check_site_budgets(&d, b) ||
 	    find_new_findings(&d)) {
 		fprintf(stderr, "prestanda: diff: out of memory\n");
 		goto out;

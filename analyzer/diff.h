@@ -20,9 +20,11 @@ struct pst_noise {
 
 /*
  * One metric of the whole program. A section added to the JSON report
- * (connects per endpoint, lock wait, threads, CPU samples) plugs in with
- * one row in pst_metrics[]: its name (also its budget key), how to call it,
- * its unit, where the report holds it, and its noise thresholds.
+ * plugs in with one row in pst_metrics[]: its name (also its budget key),
+ * how to call it, its unit, where the report holds it, and its noise
+ * thresholds. A path component "name[]" sums the rest of the path over
+ * the array's elements ("locks[].wait_ns").
+ *
  */
 struct pst_metric_def {
 	const char *name;
@@ -34,14 +36,29 @@ struct pst_metric_def {
 	struct pst_noise full, sampled;
 };
 
+/*
+ * A metric with one value per key, an endpoint or a function: m.path is an
+ * array of objects, key the member naming each, value the (dotted) member
+ * holding the figure; when match is set only objects whose member match
+ * equals match_value count. Keys are matched across runs by their exact
+ * string, so an endpoint must keep its address and port (README.md).
+ */
+struct pst_keyed_def {
+	struct pst_metric_def m;
+	const char *key, *value, *match, *match_value;
+};
+
 extern const struct pst_metric_def pst_metrics[];
 extern const size_t pst_nmetrics;
+extern const struct pst_keyed_def pst_keyed_metrics[];
+extern const size_t pst_nkeyed_metrics;
 
 /* Per-site metrics: path is the key in a site object of the report. */
 extern const struct pst_metric_def pst_site_metrics[];
 #define PST_SITE_METRICS 4
 
-/* The names of pst_metrics / pst_site_metrics, NULL-terminated (for budgets). */
+/* The names of pst_metrics and pst_keyed_metrics / of pst_site_metrics,
+ * NULL-terminated (for budgets). */
 extern const char *const pst_metric_names[];
 extern const char *const pst_site_metric_names[];
 
@@ -65,6 +82,13 @@ struct pst_sum_finding {
 	char *where; /* its stack's first frame */
 };
 
+/* One value of a keyed metric. */
+struct pst_sum_keyed {
+	size_t def; /* index in pst_keyed_metrics */
+	char *key;
+	double v;
+};
+
 struct pst_summary {
 	char *source; /* the file it came from */
 	char *exe;
@@ -72,6 +96,9 @@ struct pst_summary {
 	double sample_bytes;
 	double *total; /* per pst_metrics row */
 	bool *has;     /* per row: the input carries it */
+	bool *has_keyed; /* per pst_keyed_metrics row: the input has its array */
+	struct pst_sum_keyed *keyed;
+	size_t nkeyed;
 	struct pst_sum_site *sites;
 	size_t nsites;
 	struct pst_sum_finding *findings;
@@ -114,6 +141,7 @@ enum pst_verdict { PST_SAME, PST_REGRESSED, PST_IMPROVED };
 
 struct pst_metric_result {
 	const struct pst_metric_def *def;
+	const char *key;   /* a keyed metric's endpoint or function; NULL for a total */
 	bool present;      /* both inputs carry it */
 	double base, new;  /* normalised by --per when def->flow */
 	struct pst_noise noise;
@@ -140,7 +168,8 @@ struct pst_diff {
 	struct pst_summary base, new;
 	const char *per_unit; /* NULL: not normalised */
 	double per_base, per_new;
-	struct pst_metric_result *m; /* per pst_metrics row */
+	struct pst_metric_result *m; /* per pst_metrics row, then each keyed value */
+	size_t nm;
 	struct pst_site_result *sites;
 	size_t nsites;
 	const struct pst_sum_finding **new_findings;
@@ -156,5 +185,7 @@ void pst_diff_markdown(FILE *out, const struct pst_diff *d);
 json_t *pst_diff_json(const struct pst_diff *d);
 /* A value of unit u, as outputs print it. */
 const char *pst_fmt_value(enum pst_unit u, double v, char *buf, size_t len);
+/* How outputs name a result's row: its label, then its key if keyed. */
+const char *pst_result_label(const struct pst_metric_result *r, char *buf, size_t len);
 
 #endif

@@ -27,6 +27,14 @@ const char *pst_fmt_value(enum pst_unit u, double v, char *buf, size_t len)
 	}
 }
 
+const char *pst_result_label(const struct pst_metric_result *r, char *buf, size_t len)
+{
+	if (!r->key)
+		return r->def->label;
+	snprintf(buf, len, "%s %s", r->def->label, r->key);
+	return buf;
+}
+
 /* "+200 (+99.5%)", "-1.00 KiB (-50.0%)", "+64 B (new)", "0". */
 static const char *fmt_change(enum pst_unit u, double base, double new, char *buf, size_t len)
 {
@@ -95,7 +103,7 @@ static void text_side(FILE *out, const char *label, const struct pst_summary *s)
 
 void pst_diff_text(FILE *out, const struct pst_diff *d)
 {
-	size_t nreg = nregressed(d), n;
+	size_t nreg = nregressed(d), n, w = 24; /* the label column, widened to the longest */
 
 	fprintf(out, "prestanda diff\n");
 	text_side(out, "base", &d->base);
@@ -112,14 +120,20 @@ void pst_diff_text(FILE *out, const struct pst_diff *d)
 		fprintf(out, "\nRESULT: ok, no regression beyond noise or budget\n");
 	}
 
-	fprintf(out, "\nTotals\n  %-24s %14s %14s  %s\n", "metric", "base", "new", "change");
-	for (size_t i = 0; i < pst_nmetrics; i++) {
+	for (size_t i = 0; i < d->nm; i++) {
+		char l[320];
+
+		if (d->m[i].present && strlen(pst_result_label(&d->m[i], l, sizeof(l))) > w)
+			w = strlen(l);
+	}
+	fprintf(out, "\nTotals\n  %-*s %14s %14s  %s\n", (int)w, "metric", "base", "new", "change");
+	for (size_t i = 0; i < d->nm; i++) {
 		const struct pst_metric_result *r = &d->m[i];
-		char a[64], b[64], c[96];
+		char a[64], b[64], c[96], l[320];
 
 		if (!r->present)
 			continue;
-		fprintf(out, "  %-24s %14s %14s  %s %s%s%s\n", r->def->label,
+		fprintf(out, "  %-*s %14s %14s  %s %s%s%s\n", (int)w, pst_result_label(r, l, sizeof(l)),
 			pst_fmt_value(r->def->unit, r->base, a, sizeof(a)),
 			pst_fmt_value(r->def->unit, r->new, b, sizeof(b)), arrow(r),
 			fmt_change(r->def->unit, r->base, r->new, c, sizeof(c)),
@@ -206,13 +220,15 @@ void pst_diff_markdown(FILE *out, const struct pst_diff *d)
 		fputc('\n', out);
 
 	fputs("| metric | base | new | change | |\n|---|---:|---:|---:|---|\n", out);
-	for (size_t i = 0; i < pst_nmetrics; i++) {
+	for (size_t i = 0; i < d->nm; i++) {
 		const struct pst_metric_result *r = &d->m[i];
-		char a[64], b[64], c[96];
+		char a[64], b[64], c[96], l[320];
 
 		if (!r->present)
 			continue;
-		fprintf(out, "| %s | %s | %s | %s %s | %s |\n", r->def->label,
+		fputs("| ", out);
+		md_cell(out, pst_result_label(r, l, sizeof(l)));
+		fprintf(out, " | %s | %s | %s %s | %s |\n",
 			pst_fmt_value(r->def->unit, r->base, a, sizeof(a)),
 			pst_fmt_value(r->def->unit, r->new, b, sizeof(b)), arrow(r),
 			fmt_change(r->def->unit, r->base, r->new, c, sizeof(c)), judgement(r));
@@ -312,7 +328,7 @@ json_t *pst_diff_json(const struct pst_diff *d)
 		json_array_append_new(fl, json_string(d->failures[i]));
 	json_object_set_new(root, "failures", fl);
 
-	for (size_t i = 0; i < pst_nmetrics; i++) {
+	for (size_t i = 0; i < d->nm; i++) {
 		const struct pst_metric_result *r = &d->m[i];
 		json_t *o;
 
@@ -320,6 +336,8 @@ json_t *pst_diff_json(const struct pst_diff *d)
 			continue;
 		o = json_object();
 		json_object_set_new(o, "name", json_string(r->def->name));
+		if (r->key)
+			json_object_set_new(o, "key", json_string(r->key));
 		json_object_set_new(o, "base", jnum(r->base));
 		json_object_set_new(o, "new", jnum(r->new));
 		json_object_set_new(o, "delta", jnum(r->new - r->base));

@@ -1,5 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* `prestanda diff`: site matching across builds, and two builds of diff_work compared end to end. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
 #include "diff.h"
 #include "itest.h"
 
@@ -219,6 +225,87 @@ static void write_file(const char *dir, const char *name, const char *text, char
 	itest_write(path, text, strlen(text));
 }
 
+/* Keyed metrics: per endpoint by role, per function summed; "[]" sums an array. */
+Test(diff_match, keyed_and_summed_metrics)
+{
+	const char *text =
+		"{\"prestanda_report\": 1, \"memory\": {\"mode\": \"full\", \"sites\": []},"
+		" \"network\": {\"endpoints\": ["
+		"  {\"endpoint\": \"10.0.0.1:80\", \"role\": \"client\", \"connects\": 3,"
+		"   \"connect_ns\": {\"p50\": 500}},"
+		"  {\"endpoint\": \"0.0.0.0:8080\", \"role\": \"server\", \"connects\": 7}]},"
+		" \"threads\": {\"created\": 4},"
+		" \"locks\": [{\"wait_ns\": 100}, {\"wait_ns\": 23}],"
+		" \"cpu\": {\"samples\": 9, \"functions\": [{\"function\": \"f\", \"self\": 5},"
+		"  {\"function\": \"g\", \"self\": 1}, {\"function\": \"f\", \"self\": 2}]}}";
+	static const char *const want[][2] = {
+		{ "connects", "10.0.0.1:80" }, { "accepts", "0.0.0.0:8080" },
+		{ "connect_time_ns", "10.0.0.1:80" }, { "function_cpu_samples", "f" },
+		{ "function_cpu_samples", "g" },
+	};
+	static const double wantv[] = { 3, 7, 500, 7, 1 };
+	json_t *rep = json_loads(text, 0, NULL);
+	struct pst_summary s;
+	char err[256] = "";
+
+	cr_assert(rep);
+	cr_assert_eq(pst_summary_from_json(rep, "t", &s, err, sizeof(err)), 0, "%s", err);
+	for (size_t i = 0; i < pst_nmetrics; i++) {
+		if (!strcmp(pst_metrics[i].name, "threads_created"))
+			cr_expect(s.has[i] && s.total[i] == 4);
+		if (!strcmp(pst_metrics[i].name, "lock_wait_ns"))
+			cr_expect(s.has[i] && s.total[i] == 123);
+		if (!strcmp(pst_metrics[i].name, "cpu_samples"))
+			cr_expect(s.has[i] && s.total[i] == 9);
+	}
+	cr_assert_eq(s.nkeyed, 5);
+	for (size_t i = 0; i < s.nkeyed; i++) {
+		cr_expect_str_eq(pst_keyed_metrics[s.keyed[i].def].m.name, want[i][0]);
+		cr_expect_str_eq(s.keyed[i].key, want[i][1]);
+		cr_expect_eq(s.keyed[i].v, wantv[i], "%s: %g", want[i][0], s.keyed[i].v);
+	}
+	pst_summary_free(&s);
+	json_decref(rep);
+}
+
+/* ---- the network: an echo server in the test process on a port of its own ---- */
+
+static void *echo_loop(void *arg)
+{
+	int ls = (int)(intptr_t)arg;
+
+	for (;;) {
+		int c = accept(ls, NULL, NULL);
+		char buf[256];
+		ssize_t n;
+
+		if (c < 0)
+			continue;
+		while ((n = recv(c, buf, sizeof(buf), 0)) > 0)
+			if (send(c, buf, (size_t)n, MSG_NOSIGNAL) != n)
+				break;
+		close(c);
+	}
+	return NULL;
+}
+
+/* A loopback echo server serving one connection at a time; its port, the
+ * same for every run of a test so that the runs' endpoints match. */
+static int echo_server(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+	int ls = socket(AF_INET, SOCK_STREAM, 0);
+	pthread_t t;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(ls >= 0 && !bind(ls, (struct sockaddr *)&a, sizeof(a)) && !listen(ls, 128) &&
+		  !getsockname(ls, (struct sockaddr *)&a, &len));
+	cr_assert_eq(pthread_create(&t, NULL, echo_loop, (void *)(intptr_t)ls), 0);
+	pthread_detach(t);
+	return ntohs(a.sin_port);
+}
+
 Test(diff, names_the_regression_exactly, .timeout = 60)
 {
 	struct itest_run a, b;
@@ -268,19 +355,110 @@ Test(diff, same_build_five_runs_is_clean, .timeout = 120)
 {
 	struct itest_run base, again;
 	struct dres r;
+	char port[16], row[128];
+	const char *line;
 
-	trace_of(&base, "diff_work", NULL);
+	snprintf(port, sizeof(port), "%d", echo_server());
+	trace_of(&base, "diff_work", (const char *[]){ "1", port, NULL });
 	for (int i = 0; i < 5; i++) {
-		trace_of(&again, "diff_work", NULL);
+		trace_of(&again, "diff_work", (const char *[]){ "1", port, NULL });
 		run_diff(&r, (const char *[]){ base.traces[0], again.traces[0], NULL });
 		cr_expect_eq(r.status, 0, "run %d: exit %d\n%s%s", i, r.status, r.out, r.err);
 		cr_expect(strstr(r.out, "RESULT: ok, no regression beyond noise or budget\n"), "%s",
 			  r.out);
 		cr_expect(strstr(r.out, "Regressed sites (0 of 3)\n"), "%s", r.out);
+		snprintf(row, sizeof(row), "\n  connects to 127.0.0.1:%s ", port);
+		line = strstr(r.out, row);
+		cr_assert(line, "no row '%s' in\n%s", row, r.out);
+		/* base 1, new 1, no change: the row ends "1  = 0". */
+		cr_expect(!strncmp(strchr(line + 1, '\n') - 7, " 1  = 0", 7), "%s", r.out);
+		cr_expect(strstr(r.out, "  thread creations "), "%s", r.out);
+		cr_expect(strstr(r.out, "  lock wait "), "%s", r.out);
 		dres_free(&r);
 		itest_cleanup(&again);
 	}
 	itest_cleanup(&base);
+}
+
+/* The case: NEW triples parse_request and connects per request. */
+Test(diff, alloc_and_connects_regressions, .timeout = 60)
+{
+	struct itest_run a, b;
+	struct dres r;
+	char port[16], ep[32], want[3][160], row[512], budget[PATH_MAX];
+	const char *head = "### prestanda diff: ❌ 3 regressions\n";
+	json_t *m, *f;
+	size_t i;
+
+	snprintf(port, sizeof(port), "%d", echo_server());
+	snprintf(ep, sizeof(ep), "127.0.0.1:%s", port);
+	trace_of(&a, "diff_work", (const char *[]){ "1", port, NULL });
+	trace_of(&b, "diff_work", (const char *[]){ "3", port, "per-request", NULL });
+	run_diff(&r, (const char *[]){ "--json", a.traces[0], b.traces[0], NULL });
+	cr_assert_eq(r.status, 1, "exit %d; %s", r.status, r.err);
+	cr_assert(r.json, "not JSON: %s", r.out);
+
+	/* Exactly these regressions: parse_request's calls and bytes, the connects. */
+	snprintf(want[0], sizeof(want[0]), "alloc_calls rose from 201 to 401 (+99.5%%), beyond run-to-run noise");
+	snprintf(want[1], sizeof(want[1]),
+		 "allocated_bytes rose from 35.2 KiB to 47.8 KiB (+35.5%%), beyond run-to-run noise");
+	snprintf(want[2], sizeof(want[2]),
+		 "connects of 127.0.0.1:%s rose from 1 to 100 (+9900.0%%), beyond run-to-run noise", port);
+	f = itest_get(r.json, "failures");
+	cr_assert_eq(json_array_size(f), 3, "%s", r.out);
+	for (i = 0; i < 3; i++)
+		cr_expect_str_eq(json_string_value(json_array_get(f, i)), want[i]);
+	cr_expect_eq(json_array_size(itest_get(r.json, "sites")), 1, "%s", r.out);
+	cr_assert(site(r.json, "parse_request"), "%s", r.out);
+	cr_expect_eq(itest_int(site(r.json, "parse_request"), "metrics.calls.delta"), 200);
+
+	json_array_foreach(itest_get(r.json, "metrics"), i, m) {
+		const char *name = itest_str(m, "name");
+
+		if (!strcmp(name, "connects")) {
+			cr_expect_str_eq(itest_str(m, "key"), ep);
+			cr_expect_eq(itest_int(m, "base"), 1);
+			cr_expect_eq(itest_int(m, "new"), 100);
+			cr_expect_str_eq(itest_str(m, "verdict"), "regression");
+		} else if (strcmp(name, "alloc_calls") && strcmp(name, "allocated_bytes")) {
+			cr_expect_str_neq(itest_str(m, "verdict"), "regression", "%s", name);
+		}
+	}
+	cr_expect_eq(itest_int(metric(r.json, "threads_created"), "delta"), 0);
+	cr_expect_eq(itest_int(metric(r.json, "lock_wait_ns"), "new"), 0);
+	dres_free(&r);
+
+	run_diff(&r, (const char *[]){ "--format", "markdown", a.traces[0], b.traces[0], NULL });
+	cr_expect_eq(r.status, 1);
+	cr_expect(!strncmp(r.out, head, strlen(head)), "%s", r.out);
+	for (i = 0; i < 3; i++) {
+		snprintf(row, sizeof(row), "\n- %s\n", want[i]);
+		cr_expect(strstr(r.out, row), "no '%s' in\n%s", row, r.out);
+	}
+	snprintf(row, sizeof(row), "\n| connects to 127.0.0.1:%s | 1 | 100 | ▲ +99 (+9900.0%%) | regression |\n",
+		 port);
+	cr_expect(strstr(r.out, row), "no row '%s' in\n%s", row, r.out);
+	cr_expect(strstr(r.out, "\n| thread creations | 0 | 0 | = 0 |  |\n"), "%s", r.out);
+	snprintf(row, sizeof(row),
+		 "| `parse_request (diff_work.c:%d)` | +200 (+200.0%%) | +12.5 KiB (+200.0%%) |",
+		 itest_marker_line("diff_work.c", "parse_request"));
+	cr_expect(strstr(r.out, row), "no row '%s' in\n%s", row, r.out);
+	snprintf(row, sizeof(row), "** `connection-churn`: 100 connections to %s, ", ep);
+	cr_expect(strstr(r.out, "#### New findings (1)\n\n- **") && strstr(r.out, row), "%s", r.out);
+	dres_free(&r);
+
+	/* A budget names the new metric: it judges each endpoint. */
+	write_file(a.dir, "conn.json", "{\"connects\": {\"max_increase\": 10}, \"alloc_calls\": 1000,"
+		   " \"allocated_bytes\": 1e6}", budget);
+	run_diff(&r, (const char *[]){ "--budget", budget, a.traces[0], b.traces[0], NULL });
+	cr_expect_eq(r.status, 1);
+	snprintf(row, sizeof(row),
+		 "\nRESULT: 1 regression\n  - connects of 127.0.0.1:%s grew by 99 (1 to 100), over the allowed increase of 10\n",
+		 port);
+	cr_expect(strstr(r.out, row), "no '%s' in\n%s", row, r.out);
+	dres_free(&r);
+	itest_cleanup(&a);
+	itest_cleanup(&b);
 }
 
 Test(diff, budgets, .timeout = 60)

@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Two builds for `prestanda diff`: argv[1] multiplies parse_request's allocations, argv[2] "leak" adds a leak. */
+/* Two builds for `prestanda diff`: a factor multiplies parse_request's allocations; "leak" leaks; a port makes requests over loopback. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 /*
  * Exact figures with factor F (argv[1], default 1), 100 requests
@@ -12,6 +17,11 @@
  *   leak_some       10 x malloc(100) never freed, only with argv[2] "leak"
  * Totals: 201 + 100 * (F - 1) calls, 36096 + 6400 * (F - 1) bytes,
  * peak 4096 + 64 * F + 256. No stdio: nothing else allocates.
+ * Usage: diff_work [F [leak] [PORT [per-request]]]. With a PORT each
+ * request also sends REQ_SIZE bytes to 127.0.0.1:PORT and reads as many
+ * back (an echo server the caller runs), over one connection, or over a
+ * new connection per request with "per-request": 1 or 100 connects.
+ * The port is fixed by the caller so that endpoints match across runs.
  * Built a second time with -DSHIFT_LINES: the same code, every line after
  * the #line below 100 lines further down, as a reformatted next version.
  */
@@ -20,6 +30,7 @@
 #endif
 #define REQUESTS 100
 #define MAX_FACTOR 16
+#define REQ_SIZE 16
 
 void *volatile sink;
 static void *leaked[10];
@@ -53,6 +64,38 @@ void handle_request(int factor)
 		free(parts[i]);
 }
 
+int connect_server(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* One request and its echo; 0, or -1 when the connection fails. */
+int exchange(int fd)
+{
+	char buf[REQ_SIZE] = "request";
+	size_t got = 0;
+
+	if (send(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf))
+		return -1;
+	while (got < sizeof(buf)) {
+		ssize_t n = recv(fd, buf + got, sizeof(buf) - got, 0);
+
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
 void leak_some(void)
 {
 	for (int i = 0; i < 10; i++)
@@ -62,14 +105,37 @@ void leak_some(void)
 
 int main(int argc, char **argv)
 {
-	int factor = argc > 1 ? atoi(argv[1]) : 1;
-	void *cache = cache_init();
+	int factor = argc > 1 ? atoi(argv[1]) : 1, port = 0, fd = -1;
+	bool leak = false, per_request = false;
+	void *cache;
 
-	if (factor < 1 || factor > MAX_FACTOR)
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "leak"))
+			leak = true;
+		else if (!strcmp(argv[i], "per-request"))
+			per_request = true;
+		else
+			port = atoi(argv[i]);
+	}
+	if (factor < 1 || factor > MAX_FACTOR || port < 0 || port > 65535)
 		return 2;
-	for (int r = 0; r < REQUESTS; r++)
+	cache = cache_init();
+	for (int r = 0; r < REQUESTS; r++) {
 		handle_request(factor);
-	if (argc > 2 && !strcmp(argv[2], "leak"))
+		if (!port)
+			continue;
+		if (fd < 0)
+			fd = connect_server(port);
+		if (fd < 0 || exchange(fd))
+			return 3;
+		if (per_request) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	if (leak)
 		leak_some();
 	sink = cache;
 	free(cache);
