@@ -506,7 +506,7 @@ static int thread_totals(struct pst_memory *m, const struct pst_trace *t)
 			if (t->threads[i].tid == m->threads[j].tid && t->threads[i].name &&
 			    t->threads[i].name[0])
 				m->threads[j].name = t->threads[i].name;
-	qsort(m->threads, n, sizeof(*m->threads), cmp_thread);
+	pst_sort(m->threads, n, sizeof(*m->threads), cmp_thread);
 	m->nthreads = n;
 	return 0;
 }

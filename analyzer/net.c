@@ -372,7 +372,7 @@ static void pct_of(uint64_t *v, uint64_t n, struct pst_net_pct *out)
 	memset(out, 0, sizeof(*out));
 	if (!n)
 		return;
-	qsort(v, n, sizeof(*v), cmp_u64);
+	pst_sort(v, n, sizeof(*v), cmp_u64);
 	out->n = n;
 	out->p50 = rank(v, n, 0.50);
 	out->p90 = rank(v, n, 0.90);
@@ -420,7 +420,7 @@ static int concurrency(struct pst_net_endpoint *e, struct edge *ev, size_t nev)
 
 	if (!nev)
 		return 0;
-	qsort(ev, nev, sizeof(*ev), cmp_edge);
+	pst_sort(ev, nev, sizeof(*ev), cmp_edge);
 	at = calloc(nev / 2 + 2, sizeof(*at));
 	if (!at)
 		return -ENOMEM;
@@ -511,7 +511,7 @@ static int finish(struct build *b)
 	struct edge *ev = NULL;
 	int rc = -ENOMEM;
 
-	qsort(b->segs, b->nsegs, sizeof(*b->segs), cmp_seg);
+	pst_sort(b->segs, b->nsegs, sizeof(*b->segs), cmp_seg);
 	for (size_t i = 0; i < b->nsegs; i++) {
 		struct conn *s = &b->segs[i];
 
@@ -568,7 +568,7 @@ static int finish(struct build *b)
 			e->open_at_end++;
 		}
 	}
-	qsort(b->segs, nc, sizeof(*b->segs), cmp_by_ep);
+	pst_sort(b->segs, nc, sizeof(*b->segs), cmp_by_ep);
 	for (size_t k = 0, i = 0; k < n->neps; k++) {
 		struct pst_net_endpoint *e = &n->eps[k];
 		size_t nev = 0;
@@ -649,7 +649,7 @@ struct pst_net *pst_net_analyze(const struct pst_trace *t)
 		if (!e->name)
 			rc = -ENOMEM;
 		else
-			qsort(e->errs, e->nerrs, sizeof(*e->errs), cmp_errs);
+			pst_sort(e->errs, e->nerrs, sizeof(*e->errs), cmp_errs);
 	}
 	free(b.slots);
 	free(b.segs);
@@ -657,8 +657,8 @@ struct pst_net *pst_net_analyze(const struct pst_trace *t)
 		pst_net_free(b.n);
 		return NULL;
 	}
-	qsort(b.n->eps, b.n->neps, sizeof(*b.n->eps), cmp_ep);
-	qsort(b.n->lookups, b.n->nlookups, sizeof(*b.n->lookups), cmp_lookup);
+	pst_sort(b.n->eps, b.n->neps, sizeof(*b.n->eps), cmp_ep);
+	pst_sort(b.n->lookups, b.n->nlookups, sizeof(*b.n->lookups), cmp_lookup);
 	return b.n;
 }
 

@@ -10,13 +10,6 @@
 #include "threads.h"
 #include "trace_read.h"
 
-/* qsort, which wants a valid pointer even for no elements (empty lists here are NULL). */
-static void sort_n(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
-{
-	if (n)
-		qsort(base, n, size, cmp);
-}
-
 #define MAX_INLINE 32
 
 /* A WAIT record, and a thread's start or end, as read. */
@@ -314,8 +307,8 @@ static int build_lives(struct pst_threads *th, const struct pst_trace *t, struct
 	th->threads = calloc(cap, sizeof(*th->threads));
 	if (!th->threads)
 		return -ENOMEM;
-	sort_n(c->starts, c->nstarts, sizeof(*c->starts), cmp_start);
-	sort_n(c->ends, c->nends, sizeof(*c->ends), cmp_end);
+	pst_sort(c->starts, c->nstarts, sizeof(*c->starts), cmp_start);
+	pst_sort(c->ends, c->nends, sizeof(*c->ends), cmp_end);
 	for (size_t i = 0; i < c->nstarts; i++) {
 		struct pst_thr_life *l = &th->threads[th->nthreads++];
 		const struct start_rec *s = &c->starts[i];
@@ -340,7 +333,7 @@ static int build_lives(struct pst_threads *th, const struct pst_trace *t, struct
 			.start_ts = tr->tid == t->proc.pid ? t_start : tr->start_ts,
 			.group = SIZE_MAX };
 	}
-	sort_n(th->threads, th->nthreads, sizeof(*th->threads), cmp_life);
+	pst_sort(th->threads, th->nthreads, sizeof(*th->threads), cmp_life);
 	for (size_t i = 0; i < th->nthreads; i++)
 		th->threads[i].end_ts = 0;
 	for (e = 0; e < c->nends; e++) {
@@ -393,7 +386,7 @@ static void lifetimes(struct pst_threads *th)
 		v[n++] = d;
 		th->lifetime_hist[pst_size_bucket(d) < 40 ? pst_size_bucket(d) : 39]++;
 	}
-	sort_n(v, n, sizeof(*v), cmp_u64);
+	pst_sort(v, n, sizeof(*v), cmp_u64);
 	th->lifetime_p50 = pct(v, n, 0.50);
 	th->lifetime_p99 = pct(v, n, 0.99);
 	th->lifetime_max = n ? v[n - 1] : 0;
@@ -437,7 +430,7 @@ static void peak_concurrent(struct pst_threads *th)
 		if (edge_add(&e, th->threads[i].start_ts, 1, 0, 0) ||
 		    edge_add(&e, th->threads[i].end_ts, -1, 0, 0))
 			goto out;
-	sort_n(e.v, e.n, sizeof(*e.v), cmp_edge);
+	pst_sort(e.v, e.n, sizeof(*e.v), cmp_edge);
 	for (size_t i = 0; i < e.n; i++) {
 		live += e.v[i].dlive;
 		if (live > (long)th->peak_concurrent)
@@ -522,7 +515,7 @@ static int sweep_group(struct pst_threads *th, size_t gi, const struct collect *
 			goto out;
 		}
 	}
-	sort_n(e.v, e.n, sizeof(*e.v), cmp_edge);
+	pst_sort(e.v, e.n, sizeof(*e.v), cmp_edge);
 	for (size_t i = 0; i < e.n; i++) {
 		uint64_t dt = i ? e.v[i].ts - e.v[i - 1].ts : 0;
 
@@ -585,7 +578,7 @@ static int build_groups(struct pst_threads *th, const struct pst_trace *t,
 	map = malloc((th->ngroups + 1) * sizeof(*map));
 	if (!map)
 		goto oom;
-	sort_n(th->groups, th->ngroups, sizeof(*th->groups), cmp_group);
+	pst_sort(th->groups, th->ngroups, sizeof(*th->groups), cmp_group);
 	for (size_t i = 0; i < th->nthreads; i++) {
 		struct pst_thr_life *l = &th->threads[i];
 
@@ -613,7 +606,7 @@ static int build_groups(struct pst_threads *th, const struct pst_trace *t,
 			gr->cpu_ns += l->cpu_ns;
 			gr->tasks += l->tasks;
 		}
-		sort_n(life, n, sizeof(*life), cmp_u64);
+		pst_sort(life, n, sizeof(*life), cmp_u64);
 		gr->lifetime_p50 = pct(life, n, 0.5);
 		gr->busy_fraction = gr->lifetime_ns ?
 			1.0 - (double)(gr->idle_ns < gr->lifetime_ns ? gr->idle_ns : gr->lifetime_ns) /
@@ -769,13 +762,13 @@ static int build_locks(struct pst_threads *th, const struct pst_trace *t,
 
 		l->wait_share = th->total_thread_ns ? (double)l->wait_ns / th->total_thread_ns : 0;
 		if (i < nacc && acc[i].n) {
-			sort_n(acc[i].v, acc[i].n, sizeof(*acc[i].v), cmp_wait_site);
+			pst_sort(acc[i].v, acc[i].n, sizeof(*acc[i].v), cmp_wait_site);
 			l->ntop = acc[i].n < PST_LOCK_TOP_STACKS ? acc[i].n : PST_LOCK_TOP_STACKS;
 			memcpy(l->top, acc[i].v, l->ntop * sizeof(*l->top));
 		}
 	}
 	if (th->nlocks)
-		sort_n(th->locks, th->nlocks, sizeof(*th->locks), cmp_lock);
+		pst_sort(th->locks, th->nlocks, sizeof(*th->locks), cmp_lock);
 	/* The unwinder's own locks (taken when a thread ends) are the
 	 * profiler's doing: they are dropped. Locks below th->nlocks have
 	 * their sites built (what pst_threads_free frees). */
@@ -865,7 +858,7 @@ int pst_threads_lock_waits(const struct pst_trace *t, pst_lock_wait_fn cb, void 
 	for (size_t i = 0; i < c.nwaits; i++)
 		if (is_lock_wait(c.waits[i].kind))
 			c.waits[n++] = c.waits[i];
-	qsort(c.waits, n, sizeof(*c.waits), cmp_wait_stack);
+	pst_sort(c.waits, n, sizeof(*c.waits), cmp_wait_stack);
 	for (size_t i = 0, j; i < n && !rc; i = j) {
 		uint64_t ns = 0;
 

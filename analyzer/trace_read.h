@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "prestanda/trace.h"
 
@@ -113,5 +114,13 @@ const struct pst_stack *pst_trace_stack(const struct pst_trace *t, uint64_t id);
 void pst_trace_progress(const struct pst_trace *t, uint64_t *done, uint64_t *total);
 
 void pst_trace_close(struct pst_trace *t);
+
+/* qsort, which wants a valid pointer even for no elements (empty lists are NULL). */
+static inline void pst_sort(void *base, size_t n, size_t size,
+			    int (*cmp)(const void *, const void *))
+{
+	if (n)
+		qsort(base, n, size, cmp);
+}
 
 #endif

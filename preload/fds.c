@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Descriptors the profiler holds live above the program's: the trace, and the unwinder's pipe. */
+/* The profiler's descriptors: above the program's, and open only during the profiler's own calls. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <stdbool.h>
 #include <unistd.h>
 
 #include "pst.h"
@@ -35,14 +36,108 @@ int pst_fd_raise(int fd)
 	return hi;
 }
 
+/* The program holds every descriptor its limit allows: extra more, for the
+ * moment of one of our calls (their numbers are above all of the
+ * program's). Raising the hard limit needs CAP_SYS_RESOURCE; without it
+ * this fails and the caller's call fails as it would have. */
+bool pst_limit_raise(struct rlimit *old, unsigned extra)
+{
+	struct rlimit more;
+
+	if (getrlimit(RLIMIT_NOFILE, old) || old->rlim_cur == RLIM_INFINITY)
+		return false;
+	more.rlim_cur = old->rlim_cur + extra;
+	more.rlim_max = old->rlim_max > more.rlim_cur ? old->rlim_max : more.rlim_cur;
+	return setrlimit(RLIMIT_NOFILE, &more) == 0;
+}
+
+void pst_limit_restore(const struct rlimit *old)
+{
+	int err = errno;
+
+	setrlimit(RLIMIT_NOFILE, old);
+	errno = err;
+}
+
 /*
- * libunwind checks an address before reading it by writing a byte from it
- * into a pipe of its own and reading it back; when the read fails (the
- * program closed the pipe) it makes a new one. Its pipe2 call comes here
- * with our guard set: that pipe goes up too, so that a program which
- * closed everything and opened files of its own never has bytes read from
- * or written to them. Nothing changes for the program's own calls.
+ * libunwind checks an address before reading it (every read, as Debian
+ * builds it: conservative checks) by writing a byte from it into a pipe
+ * of its own; a page it found good is remembered, so few reads need the
+ * pipe. It makes the pipe at its initialisation, and again whenever a read
+ * from it fails. Without the pipe every address counts as unreadable and
+ * no stack gets past its first frame: it is needed, but only while we
+ * unwind. So it exists only then: the last unwinding thread to leave
+ * closes it. libunwind still holds the numbers; its next read of them
+ * (the first step of its check, always under our guard) fails with EBADF
+ * (hook_net.c: read), its close of them is skipped, and its pipe2 makes a new pipe. The
+ * program's descriptors that took those numbers meanwhile are never
+ * touched, and a program listing its own between our calls sees none of
+ * ours.
  */
+static int unw_fd[2] = { -1, -1 }; /* libunwind's pipe, as it knows it */
+static bool unw_open;               /* unw_fd are ours, open */
+static int unw_users;               /* threads inside libunwind */
+static int unw_busy;                /* spinlock over the three */
+
+static void unw_take(void)
+{
+	while (__atomic_exchange_n(&unw_busy, 1, __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(&unw_busy, __ATOMIC_RELAXED))
+			__builtin_ia32_pause();
+}
+
+static void unw_drop(void)
+{
+	__atomic_store_n(&unw_busy, 0, __ATOMIC_RELEASE);
+}
+
+static void unw_close(void)
+{
+	if (unw_open && pst_real.close) {
+		pst_real.close(unw_fd[0]);
+		pst_real.close(unw_fd[1]);
+	}
+	unw_open = false;
+}
+
+void pst_unw_enter(void)
+{
+	unw_take();
+	unw_users++;
+	unw_drop();
+}
+
+void pst_unw_leave(void)
+{
+	unw_take();
+	if (!--unw_users)
+		unw_close();
+	unw_drop();
+}
+
+/* fork: no thread of the parent is inside libunwind in the child. */
+void pst_unw_lock(bool lock)
+{
+	if (lock)
+		unw_take();
+	else
+		unw_drop();
+}
+
+void pst_unw_after_fork(void)
+{
+	unw_users = 0;
+	unw_close();
+	unw_drop();
+}
+
+/* A number libunwind still holds for a pipe we closed: the program's now, or nobody's. */
+bool pst_unw_stale(int fd)
+{
+	return pst_guard && fd >= 0 && (fd == unw_fd[0] || fd == unw_fd[1]) &&
+	       !__atomic_load_n(&unw_open, __ATOMIC_RELAXED);
+}
+
 EXPORT int pipe2(int fds[2], int flags)
 {
 	int rc;
@@ -55,9 +150,22 @@ EXPORT int pipe2(int fds[2], int flags)
 		return -1;
 	}
 	rc = pst_real.pipe2(fds, flags);
-	if (rc == 0 && pst_guard && pst_state != PST_UNINIT) {
+	if (rc && errno == EMFILE && pst_guard) {
+		struct rlimit old;
+
+		if (pst_limit_raise(&old, 2)) {
+			rc = pst_real.pipe2(fds, flags);
+			pst_limit_restore(&old);
+		}
+	}
+	if (rc == 0 && pst_guard) {
 		fds[0] = pst_fd_raise(fds[0]);
 		fds[1] = pst_fd_raise(fds[1]);
+		unw_take();
+		unw_fd[0] = fds[0];
+		unw_fd[1] = fds[1];
+		unw_open = true;
+		unw_drop();
 	}
 	return rc;
 }

@@ -430,6 +430,8 @@ static inline void forget(int fd)
 EXPORT int close(int fd)
 {
 	NEED_REAL(close, "close", -1);
+	if (unlikely(pst_unw_stale(fd)))
+		return 0; /* libunwind renewing its pipe: fds.c */
 	forget(fd);
 	return pst_real.close(fd);
 }
@@ -566,6 +568,10 @@ static void note_recv(struct pst_sock *e, ssize_t n, int err, uint64_t t0, uint6
 		int err;                                                               \
                                                                                        \
 		NEED_REAL(field, sym, -1);                                             \
+		if (unlikely(pst_unw_stale(fd))) { /* fds.c */                         \
+			errno = EBADF;                                                 \
+			return -1;                                                     \
+		}                                                                      \
 		e = io_sock(fd);                                                       \
 		if (likely(!e) || (skip))                                              \
 			return pst_real.field args;                                    \

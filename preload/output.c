@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* The trace file: naming (%p %h %e), exclusive creation, raw write(2) of whole blocks, PROCESS and END. */
+/* The trace file: naming (%p %h %e), exclusive creation, open only while whole blocks are written, PROCESS and END. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -16,10 +17,10 @@
 volatile int pst_out_broken;
 volatile int pst_capped;
 static uint64_t out_size;   /* bytes written or reserved */
-static int out_fd = -1;
 static dev_t out_dev;
 static ino_t out_ino;
 static char out_path[PATH_MAX];
+static char out_abs[PATH_MAX + 2]; /* out_path from /: the program may chdir */
 
 #define DEFAULT_PATTERN "prestanda.%e.%p.trace"
 
@@ -145,9 +146,6 @@ int pst_out_open(uint64_t pid)
 	struct stat st;
 	int fd;
 
-	if (out_fd >= 0)
-		close(out_fd);
-	out_fd = -1;
 	pst_out_broken = 0;
 	pst_capped = 0;
 	out_size = 0;
@@ -164,34 +162,46 @@ int pst_out_open(uint64_t pid)
 		pst_out_broken = 1;
 		return -err;
 	}
-	fd = pst_fd_raise(fd);
 	fstat(fd, &st);
-	out_fd = fd;
+	close(fd);
 	out_dev = st.st_dev;
 	out_ino = st.st_ino;
+	if (out_path[0] == '/' || !getcwd(out_abs, PATH_MAX - strlen(out_path) - 2))
+		snprintf(out_abs, sizeof(out_abs), "%s", out_path);
+	else
+		snprintf(out_abs + strlen(out_abs), sizeof(out_abs) - strlen(out_abs), "/%s",
+			 out_path);
 	write_process(pid);
 	manifest_add(out_path);
 	return pst_out_broken ? -EIO : 0;
 }
 
-/* The program may have closed our descriptor, or even reused its number
- * for a file of its own: write only to the file we created. */
-static bool out_still_ours(void)
+/*
+ * The trace is open only while a block is written: a program listing its
+ * own descriptors (/proc/self/fd, closefrom, a child's inherited set) never
+ * sees it, and one that closes every number cannot close it under us.
+ * Reopened by its absolute path without following a link, and written only
+ * if it is still the file we created. The cost, an open, fstat and close
+ * per write, is small beside the write of a 64 KiB block.
+ */
+static int out_open_again(void)
 {
 	struct stat st;
-	int fd;
+	struct rlimit old;
+	int fd = open(out_abs, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
 
-	if (fstat(out_fd, &st) == 0 && st.st_dev == out_dev && st.st_ino == out_ino)
-		return true;
-	fd = open(out_path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == EMFILE && pst_limit_raise(&old, 1)) {
+		fd = open(out_abs, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+		pst_limit_restore(&old);
+	}
 	if (fd < 0)
-		return false;
+		return -1;
 	if (fstat(fd, &st) != 0 || st.st_dev != out_dev || st.st_ino != out_ino) {
 		close(fd);
-		return false;
+		errno = ESTALE;
+		return -1;
 	}
-	out_fd = pst_fd_raise(fd);
-	return true;
+	return fd;
 }
 
 static void out_fail(int err)
@@ -263,21 +273,23 @@ static void out_cap(const void *a, size_t alen)
 static void out_writev(const void *a, size_t alen, const void *b, size_t blen)
 {
 	struct iovec iov[2] = { { (void *)a, alen }, { (void *)b, blen } };
-	int i = 0;
+	int i = 0, fd, err = errno;
 
-	if (pst_out_broken || out_fd < 0)
+	if (pst_out_broken)
 		return;
-	if (!out_still_ours()) {
-		out_fail(EBADF);
+	fd = out_open_again();
+	if (fd < 0) {
+		out_fail(errno);
+		errno = err;
 		return;
 	}
 	while (i < 2) {
-		ssize_t n = writev(out_fd, iov + i, 2 - i);
+		ssize_t n = writev(fd, iov + i, 2 - i);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			out_fail(errno);
-			return;
+			break;
 		}
 		while (i < 2 && (size_t)n >= iov[i].iov_len)
 			n -= (ssize_t)iov[i++].iov_len;
@@ -286,6 +298,8 @@ static void out_writev(const void *a, size_t alen, const void *b, size_t blen)
 			iov[i].iov_len -= (size_t)n;
 		}
 	}
+	close(fd);
+	errno = err;
 }
 
 void pst_out_write(const void *a, size_t alen, const void *b, size_t blen)

@@ -309,6 +309,14 @@ void pst_thread_end(struct pst_thr *t, uint64_t ts, uint64_t flags); /* THR_END 
 /* fds.c: the profiler's descriptors, far from the low numbers programs expect. */
 #define PST_FD_MIN 700
 int pst_fd_raise(int fd);               /* fd moved up (close-on-exec); fd itself if it cannot be */
+struct rlimit;
+bool pst_limit_raise(struct rlimit *old, unsigned extra); /* RLIMIT_NOFILE + extra, for one call of ours */
+void pst_limit_restore(const struct rlimit *old);
+void pst_unw_enter(void);               /* around each libunwind call: its pipe lives only then */
+void pst_unw_leave(void);
+void pst_unw_lock(bool lock);           /* fork */
+void pst_unw_after_fork(void);
+bool pst_unw_stale(int fd);             /* a number of libunwind's closed pipe, seen under our guard */
 
 /* output.c: the trace file. */
 int pst_out_open(uint64_t pid);         /* open a new trace and write PROCESS; 0 or -errno */

@@ -9,7 +9,9 @@
 
 void pst_stacks_init(void)
 {
+	pst_unw_enter(); /* libunwind's first call makes its pipe: fds.c */
 	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+	pst_unw_leave();
 	/* libunwind's default of 128 remembered frame descriptions is far
 	 * below a real program's call sites; each miss costs two signal mask
 	 * syscalls and a dl_iterate_phdr walk */
@@ -56,8 +58,12 @@ static unsigned backtrace_frames(uint64_t *f)
 {
 	_Static_assert(sizeof(void *) == sizeof(uint64_t), "frames are stored as pointers");
 	void *raw[PST_MAX_DEPTH + 8];
-	int n = unw_backtrace(raw, PST_MAX_DEPTH + 8);
 	unsigned skip = 0, depth;
+	int n;
+
+	pst_unw_enter();
+	n = unw_backtrace(raw, PST_MAX_DEPTH + 8);
+	pst_unw_leave();
 
 	while (skip < (unsigned)n && pst_modules_own((uintptr_t)raw[skip]))
 		skip++;
@@ -104,8 +110,9 @@ static unsigned unwind_with_sp(uint64_t *ip, uint64_t *sp)
 	unsigned n = 0;
 	bool own = true;
 
+	pst_unw_enter();
 	if (unw_getcontext(&uc) || unw_init_local(&c, &uc))
-		return 0;
+		goto out;
 	while (n < PST_MAX_DEPTH) {
 		unw_word_t pc, s;
 
@@ -119,6 +126,8 @@ static unsigned unwind_with_sp(uint64_t *ip, uint64_t *sp)
 		if (unw_step(&c) <= 0)
 			break;
 	}
+out:
+	pst_unw_leave();
 	return n;
 }
 
@@ -225,10 +234,12 @@ uint32_t pst_stack_capture_at(struct pst_thr *t, const void *cfa_p)
 void pst_stacks_lock(bool lock)
 {
 	pst_stacktab_lock(lock);
+	pst_unw_lock(lock);
 }
 
 /* A forked child's trace starts with no stacks: ids start over. */
 void pst_stacks_reset(void)
 {
 	pst_stacktab_init();
+	pst_unw_after_fork();
 }

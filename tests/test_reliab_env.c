@@ -116,9 +116,11 @@ Test(reliab_env, disk_full, .timeout = 120)
 	rmdir(base);
 }
 
-/* Opening files until EMFILE: the profiler holds three descriptors (the
- * trace and the unwinder's pipe, at the top of the range), no more, and
- * the program's allocations after that are all recorded. */
+/* Opening files until EMFILE: the profiler holds no descriptor between its
+ * own calls, so the program opens as many files as bare, and the trace is
+ * complete. While the program holds every descriptor and the limit cannot
+ * be raised (no CAP_SYS_RESOURCE), libunwind has no pipe to check
+ * addresses with: those allocations' stacks stop at the first frame. */
 Test(reliab_env, descriptor_limit_reached, .timeout = 60)
 {
 	struct rlimit lim = { 64, 64 };
@@ -138,11 +140,11 @@ Test(reliab_env, descriptor_limit_reached, .timeout = 60)
 	itest_run(&r, (const char *[]){ "--full", NULL }, "rel_host", (const char *[]){ "emfile", NULL });
 	REL_EXITED(&r, 0);
 	cr_assert_eq(sscanf(r.out, "opened %d", &npre), 1, "preloaded: %s", r.out);
-	cr_expect_eq(npre, nbare - 3, "bare opened %d files, preloaded %d", nbare, npre);
+	cr_expect_eq(npre, nbare, "bare opened %d files, preloaded %d", nbare, npre);
+	cr_expect_eq(r.err && strstr(r.err, "recording stopped"), NULL, "stderr: %s", r.err);
 	cr_assert_eq(r.ntraces, 1);
 	j = itest_report_ok(&rep, r.traces[0]);
 	cr_expect(itest_bool(j, "process.complete"));
-	rel_check_site(j, SRC, "allocs", 1000, 128000, 128000);
 	itest_report_free(&rep);
 	itest_cleanup(&r);
 	free(bare);
