@@ -865,7 +865,7 @@ int pst_threads_lock_waits(const struct pst_trace *t, pst_lock_wait_fn cb, void 
 	for (size_t i = 0; i < c.nwaits; i++)
 		if (is_lock_wait(c.waits[i].kind))
 			c.waits[n++] = c.waits[i];
-	qsort(c.waits, n, sizeof(*c.waits), cmp_wait_stack);
+	sort_n(c.waits, n, sizeof(*c.waits), cmp_wait_stack);
 	for (size_t i = 0, j; i < n && !rc; i = j) {
 		uint64_t ns = 0;
 
