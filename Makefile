@@ -21,7 +21,10 @@ PROTO_C := $(B)/proto/profile.pb-c.c
 PROTO_OBJ := $(B)/proto/profile.pb-c.o
 ANALYZER_OBJ := $(ANALYZER_SRC:%.c=$(B)/%.o) $(PROTO_OBJ)
 ANALYZER_LIB_OBJ := $(filter-out $(B)/analyzer/main.o,$(ANALYZER_OBJ))
-ANALYZER_CFLAGS := $(CFLAGS) -D_GNU_SOURCE -Ianalyzer -I$(B)/proto
+# Sanitizers for the analyzer and the tests only (make check-asan): never for
+# the preload, which enters programs the sanitizer runtime cannot come first in.
+SANITIZE ?=
+ANALYZER_CFLAGS := $(CFLAGS) $(SANITIZE) -D_GNU_SOURCE -Ianalyzer -I$(B)/proto
 ANALYZER_LIBS := -ldw -lelf -ljansson -lstdc++ -lm -lprotobuf-c -lz
 
 # eBPF (`prestanda record`): built only where clang, bpftool, libbpf and the
@@ -56,7 +59,7 @@ TARGET_CFLAGS := -O1 -g -fno-inline -fno-omit-frame-pointer -fno-optimize-siblin
 # CPU targets are built as most distribution packages are: without frame pointers.
 CPU_TARGET_CFLAGS := -O1 -g -fno-inline -fomit-frame-pointer -fno-optimize-sibling-calls -Wall
 
-.PHONY: all deps test test-long fuzz check demo bench install clean format
+.PHONY: all deps test test-bins test-long fuzz check check-asan check-tsan demo bench install clean format
 .DELETE_ON_ERROR:
 
 all: $(B)/libprestanda.so $(B)/prestanda
@@ -82,7 +85,7 @@ $(PROTO_OBJ): $(PROTO_C)
 	$(CC) $(ANALYZER_CFLAGS) -Wno-unused-parameter -c $< -o $@
 
 $(B)/prestanda: $(ANALYZER_OBJ) $(RECORD_OBJ)
-	$(CC) -o $@ $(ANALYZER_OBJ) $(RECORD_OBJ) $(RECORD_LIBS) $(ANALYZER_LIBS)
+	$(CC) $(SANITIZE) -o $@ $(ANALYZER_OBJ) $(RECORD_OBJ) $(RECORD_LIBS) $(ANALYZER_LIBS)
 
 $(B)/bpf/vmlinux.h: | $(B)/bpf
 	$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@
@@ -99,7 +102,7 @@ $(B)/bpf/%.o: bpf/%.c $(wildcard bpf/*.h analyzer/*.h) include/prestanda/trace.h
 # Unit tests link the analyzer, and the preload's self-contained parts.
 PRELOAD_UNIT_OBJ := $(B)/preload/stacktab.o
 $(B)/tests/%: tests/%.c $(ANALYZER_LIB_OBJ) $(PRELOAD_UNIT_OBJ) $(wildcard tests/*.h) | $(B)/tests
-	$(CC) $(ANALYZER_CFLAGS) -Itests -Ipreload -o $@ $< $(ANALYZER_LIB_OBJ) $(PRELOAD_UNIT_OBJ) \
+	$(CC) $(ANALYZER_CFLAGS) -DPST_BUILD_DIR='"$(B)"' -Itests -Ipreload -o $@ $< $(ANALYZER_LIB_OBJ) $(PRELOAD_UNIT_OBJ) \
 		-lcriterion $(ANALYZER_LIBS) -lpthread
 
 $(B)/targets/lib%.so: tests/targets/lib%.c | $(B)/targets
@@ -134,13 +137,38 @@ $(B)/.deps: scripts/install-deps.sh
 	mkdir -p $(B) && touch $@
 
 test: deps
-	$(MAKE) all $(TEST_BIN) $(TARGET_BIN)
+	$(MAKE) test-bins
 	scripts/js-deps.sh
 	scripts/run-tests.sh $(TEST_BIN)
 
+test-bins: all $(TEST_BIN) $(TARGET_BIN)
+
+# The analyzer and the suites built with ASan and UBSan in their own build
+# directory, and run; the preload and the targets are built as usual.
+ASAN_B := build-asan
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
+	-fsanitize-recover=nonnull-attribute
+ASAN_ENV := ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan.supp \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/scripts/ubsan.supp
+check-asan: deps
+	$(MAKE) B=$(ASAN_B) SANITIZE="$(ASAN_FLAGS)" test-bins
+	scripts/js-deps.sh
+	$(ASAN_ENV) scripts/run-tests.sh $(TEST_BIN:$(B)/%=$(ASAN_B)/%)
+
+# The preload's lock-free stack table under ThreadSanitizer: its Criterion
+# suite, run in-process (TSan cannot start Criterion's forking runner).
+TSAN_B := build-tsan
+check-tsan: | $(TSAN_B)
+	$(CC) -O1 -g -fsanitize=thread $(WARN) -std=gnu11 -D_GNU_SOURCE -Itests/tsan -Iinclude -Ipreload \
+		-o $(TSAN_B)/test_stacktab tests/test_stacktab.c tests/tsan/main.c preload/stacktab.c -lpthread
+	TSAN_OPTIONS=halt_on_error=1 $(TSAN_B)/test_stacktab
+
+$(TSAN_B):
+	mkdir -p $@
+
 # Longer checks: python3.11's regression tests bare and preloaded (a few
 # minutes), then a bounded fuzz run of the readers.
-test-long: test
+test-long: all
 	scripts/transparency-python.sh
 
 fuzz: all
@@ -165,4 +193,4 @@ format:
 	clang-format -i $(PRELOAD_SRC) $(ANALYZER_SRC) $(wildcard bpf/*.c bpf/*.h preload/*.h analyzer/*.h include/prestanda/*.h)
 
 clean:
-	rm -rf $(B)
+	rm -rf $(B) $(ASAN_B) $(TSAN_B)

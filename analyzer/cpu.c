@@ -703,7 +703,8 @@ struct pst_cpu *pst_cpu_analyze(const struct pst_trace *t)
 	s->c = c;
 	rc = pst_trace_foreach(t, PST_REC_CPU_CONFIG, 0x5f, on_record, s);
 	if (!rc && c->present) {
-		qsort(s->ksyms, s->nksyms, sizeof(*s->ksyms), cmp_ksym);
+		if (s->nksyms) /* a user-only profile: s->ksyms is NULL */
+			qsort(s->ksyms, s->nksyms, sizeof(*s->ksyms), cmp_ksym);
 		rc = aggregate(s);
 		collect_warnings(s);
 	}

@@ -790,8 +790,11 @@ static uint32_t *sorted_order(size_t n, int (*cmp)(const void *, const void *, v
 /* Put v (n items of size sz) in the order inv gives. */
 static int permute(void *v, size_t n, size_t sz, const uint32_t *inv)
 {
-	char *tmp = malloc(n * sz + 1);
+	char *tmp;
 
+	if (!n) /* v may be NULL, which memcpy may not take even for 0 bytes */
+		return 0;
+	tmp = malloc(n * sz);
 	if (!tmp)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)

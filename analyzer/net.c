@@ -421,7 +421,9 @@ static int concurrency(struct pst_net_endpoint *e, struct edge *ev, size_t nev)
 	if (!nev)
 		return 0;
 	pst_sort(ev, nev, sizeof(*ev), cmp_edge);
-	at = calloc(nev / 2 + 2, sizeof(*at));
+	/* every edge may be an open (connections still open at the end have
+	 * no close): the level stays within [0, nev] */
+	at = calloc(nev + 1, sizeof(*at));
 	if (!at)
 		return -ENOMEM;
 	prev = ev[0].ts;
@@ -429,7 +431,10 @@ static int concurrency(struct pst_net_endpoint *e, struct edge *ev, size_t nev)
 		at[level] += ev[i].ts - prev;
 		total += ev[i].ts - prev;
 		prev = ev[i].ts;
-		level = (uint64_t)((int64_t)level + ev[i].d);
+		if (ev[i].d > 0)
+			level++;
+		else if (ev[i].d < 0 && level > 0)
+			level--;
 		if (level > max)
 			max = level;
 	}

@@ -134,7 +134,8 @@ static int spans(struct reading *rd)
 	bool paused = false;
 	uint64_t from = 0;
 
-	qsort(rd->marks, rd->nmarks, sizeof(*rd->marks), cmp_mark);
+	if (rd->nmarks) /* qsort may not take the NULL of an empty list */
+		qsort(rd->marks, rd->nmarks, sizeof(*rd->marks), cmp_mark);
 	for (size_t i = 0; i <= rd->nmarks; i++) {
 		bool end = i == rd->nmarks;
 
@@ -167,7 +168,8 @@ struct pst_timeline *pst_timeline_read(const struct pst_trace *t)
 	rc = pst_trace_foreach(t, PST_REC_SNAPSHOT, PST_REC_SNAPSHOT + 0xf, on_record, &rd);
 	if (rc)
 		goto fail;
-	qsort(rd.tl->snaps, rd.tl->nsnaps, sizeof(*rd.tl->snaps), cmp_snap);
+	if (rd.tl->nsnaps) /* qsort may not take the NULL of an empty list */
+		qsort(rd.tl->snaps, rd.tl->nsnaps, sizeof(*rd.tl->snaps), cmp_snap);
 	rd.tl->start_ts = t->proc.start_monotonic_ns;
 	rd.tl->end_ts = t->end_ts;
 	if (rd.tl->nsnaps && rd.tl->snaps[rd.tl->nsnaps - 1].ts > rd.tl->end_ts)

@@ -215,7 +215,8 @@ int pst_trace_unwind(struct pst_trace *t, struct pst_usample_ref **out, size_t *
 		free(c.refs);
 		return c.err;
 	}
-	qsort(c.refs, c.nrefs, sizeof(*c.refs), cmp_ref);
+	if (c.nrefs) /* no samples unwound: c.refs is NULL, which qsort may not take */
+		qsort(c.refs, c.nrefs, sizeof(*c.refs), cmp_ref);
 	*out = c.refs;
 	*n = c.nrefs;
 	return 0;

@@ -1,13 +1,18 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Fuzz the trace reader and the JSON report reader with libFuzzer (clang, ASan, UBSan) for a bounded time.
-# Usage: scripts/fuzz-reader.sh [SECONDS_EACH]   (default 60; not part of make test)
+# Usage: scripts/fuzz-reader.sh [SECONDS_EACH [READER...]]   (default 60, trace json; not part of make test)
+# FUZZ_RUNS=N stops each reader after N executions instead (SECONDS_EACH 0: no time limit).
 set -eu
 SECS=${1:-60}
+[ $# -gt 0 ] && shift
+READERS=${*:-trace json}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$ROOT/build/fuzz
 CC=${FUZZ_CC:-clang}
-COMMON="-g -O1 -fno-sanitize-recover=undefined -D_GNU_SOURCE -I$ROOT/include -I$ROOT/analyzer -I$ROOT/build/proto"
+# Known undefined behaviour listed in scripts/ubsan.supp is reported there and
+# skipped; any other still stops the run.
+COMMON="-g -O1 -fno-sanitize-recover=undefined -fsanitize-recover=nonnull-attribute -D_GNU_SOURCE -I$ROOT/include -I$ROOT/analyzer -I$ROOT/build/proto"
 FLAGS="$COMMON -fsanitize=fuzzer,address,undefined"
 OBJ_FLAGS="$COMMON -fsanitize=fuzzer-no-link,address,undefined"
 LIBS="-ldw -lelf -ljansson -lstdc++ -lm -lprotobuf-c -lz"
@@ -33,10 +38,11 @@ for f in "$OUT"/seed_trace/*.trace*; do
 	build/prestanda report --json "$f" > "$OUT/seed_json/$(basename "$f").json" 2>/dev/null || true
 done
 rc=0
-for k in trace json; do
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$ROOT/scripts/ubsan.supp"
+for k in $READERS; do
 	mkdir -p "$OUT/corpus_$k"
-	echo "== fuzz_$k for $SECS s"
-	"$OUT/fuzz_$k" -max_total_time="$SECS" -max_len=65536 -artifact_prefix="$OUT/crashes/$k-" \
+	echo "== fuzz_$k for $SECS s${FUZZ_RUNS:+, at most $FUZZ_RUNS executions}"
+	"$OUT/fuzz_$k" -max_total_time="$SECS" ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} -max_len=65536 -artifact_prefix="$OUT/crashes/$k-" \
 		-print_final_stats=1 "$OUT/corpus_$k" "$OUT/seed_$k" 2>"$OUT/fuzz_$k.log" || rc=1
 	grep -E "stat::number_of_executed_units|ERROR|SUMMARY" "$OUT/fuzz_$k.log" || true
 done

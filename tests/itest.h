@@ -20,9 +20,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Paths are relative to the repository root, where the suites run. */
-#define ITEST_PRESTANDA "build/prestanda"
-#define ITEST_TARGETS "build/targets/"
+/*
+ * Paths are relative to the repository root, where the suites run; the build
+ * directory is the Makefile's (build-asan for make check-asan).
+ */
+#ifndef PST_BUILD_DIR
+#define PST_BUILD_DIR "build"
+#endif
+#define ITEST_PRESTANDA PST_BUILD_DIR "/prestanda"
+#define ITEST_PRELOAD PST_BUILD_DIR "/libprestanda.so"
+#define ITEST_TARGETS PST_BUILD_DIR "/targets/"
 #define ITEST_SOURCES "tests/targets/"
 #define ITEST_MAX_TRACES 16
 #define ITEST_MAX_ARGS 64

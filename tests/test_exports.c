@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "itest.h"
+
 static const char *const wrapped[] = {
 	"malloc", "free", "calloc", "realloc", "reallocarray", "posix_memalign",
 	"aligned_alloc", "memalign", "valloc", "pvalloc", "_exit", "_Exit", "daemon", "pipe2", "dlclose",
@@ -34,7 +36,7 @@ static bool is_wrapped(const char *name)
 
 Test(exports, only_wrapped_functions_are_exported)
 {
-	FILE *p = popen("nm -D --defined-only build/libprestanda.so", "r");
+	FILE *p = popen("nm -D --defined-only " ITEST_PRELOAD, "r");
 	char line[512], name[256], type;
 	unsigned long long addr;
 	size_t n = 0;

@@ -73,7 +73,7 @@ Test(prod, disabled_by_env_config_alone, .timeout = 30)
 	config_dir(dir);
 	write_config(dir, "{\"monitoring\": {\"enabled\": false}}", cfg, sizeof(cfg));
 	snprintf(out, sizeof(out), "%s/t.%%p.trace", dir);
-	cr_assert(realpath("build/libprestanda.so", err));
+	cr_assert(realpath(ITEST_PRELOAD, err));
 	setenv("LD_PRELOAD", err, 1);
 	setenv("PRESTANDA_CONFIG", cfg, 1);
 	setenv("PRESTANDA_OUTPUT", out, 1);
