@@ -63,7 +63,7 @@ struct state {
 	struct row *rows[NBUCKETS]; /* chained by row_chain() once all are read */
 	struct row *rowv;	    /* every row, in the order first seen */
 	size_t nrows, rowv_cap;
-	uint32_t *row_hash; /* open addressing over rowv: index + 1, 0 empty */
+	uint64_t *row_hash; /* open addressing over rowv: low half of the hash << 32 | index + 1, 0 empty */
 	size_t row_hash_size;
 	struct pmod *pmods;
 	size_t npmods, pmods_cap;
@@ -131,17 +131,18 @@ static unsigned row_bucket(const struct row *r)
 static int row_rehash(struct state *s)
 {
 	size_t n = s->row_hash_size ? 2 * s->row_hash_size : 4096;
-	uint32_t *h = calloc(n, sizeof(*h));
+	uint64_t *h = calloc(n, sizeof(*h));
 
 	if (!h)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->nrows; i++) {
 		const struct row *r = &s->rowv[i];
-		size_t j = row_key_hash(r->pid, r->tid, r->ustack, r->kstack) >> 20 & (n - 1);
+		uint64_t hash = row_key_hash(r->pid, r->tid, r->ustack, r->kstack);
+		size_t j = hash >> 32 & (n - 1);
 
 		while (h[j])
 			j = (j + 1) & (n - 1);
-		h[j] = (uint32_t)i + 1;
+		h[j] = hash << 32 | (i + 1);
 	}
 	free(s->row_hash);
 	s->row_hash = h;
@@ -154,14 +155,18 @@ static int add_row(struct state *s, bool off, const uint64_t *v)
 	/* v: ts, pid, tid, ustack, kstack, count, [ns,] flags */
 	uint64_t pid = v[1], tid = v[2], u = v[3], k = v[4], count = v[5];
 	uint64_t ns = off ? v[6] : 0, flags = off ? v[7] : v[6];
+	uint64_t hash = row_key_hash(pid, tid, u, k), tag = hash << 32;
 	struct row *r = NULL;
 	size_t j;
 
 	if ((s->nrows + 1) * 2 > s->row_hash_size && row_rehash(s))
 		return -ENOMEM;
-	for (j = row_key_hash(pid, tid, u, k) >> 20 & (s->row_hash_size - 1); s->row_hash[j];
+	/* The hash's low half in the index spares reading rows that differ. */
+	for (j = hash >> 32 & (s->row_hash_size - 1); s->row_hash[j];
 	     j = (j + 1) & (s->row_hash_size - 1)) {
-		r = &s->rowv[s->row_hash[j] - 1];
+		if ((s->row_hash[j] & 0xffffffff00000000ull) != tag)
+			continue;
+		r = &s->rowv[(uint32_t)s->row_hash[j] - 1];
 		if (r->pid == pid && r->tid == tid && r->ustack == u && r->kstack == k &&
 		    r->off == off && r->flags == flags)
 			break;
@@ -169,12 +174,14 @@ static int add_row(struct state *s, bool off, const uint64_t *v)
 	}
 	if (!r) {
 		s->rowv = grow(s->rowv, &s->rowv_cap, s->nrows, sizeof(*s->rowv));
-		if (!s->rowv)
+		if (!s->rowv) {
+			s->nrows = 0; /* their fns are not set yet */
 			return -ENOMEM;
+		}
 		r = &s->rowv[s->nrows];
 		*r = (struct row){ .pid = pid, .tid = tid, .ustack = u, .kstack = k,
 				   .flags = flags, .off = off };
-		s->row_hash[j] = (uint32_t)++s->nrows;
+		s->row_hash[j] = tag | ++s->nrows;
 	}
 	r->count += count;
 	r->ns += ns;

@@ -990,8 +990,12 @@ void pst_flame_put_folded_stack(FILE *f, const struct pst_flame *fl, const struc
 
 		if (i)
 			putc(';', f);
-		for (; *c; c++)
-			putc(*c == ';' ? ':' : (*c == '\n' || *c == '\r') ? ' ' : *c, f);
+		/* Most names need nothing replaced: written whole. */
+		if (!strpbrk(c, ";\n\r"))
+			fputs(c, f);
+		else
+			for (; *c; c++)
+				putc(*c == ';' ? ':' : (*c == '\n' || *c == '\r') ? ' ' : *c, f);
 		if (fl->funcs[s->funcs[i]].kind == PST_FK_KERNEL)
 			fputs(PST_FOLDED_KERNEL, f);
 	}
