@@ -63,7 +63,8 @@ struct state {
 	struct row *rows[NBUCKETS]; /* chained by row_chain() once all are read */
 	struct row *rowv;	    /* every row, in the order first seen */
 	size_t nrows, rowv_cap;
-	uint64_t *row_hash; /* open addressing over rowv: low half of the hash << 32 | index + 1, 0 empty */
+	/* Open addressing over rowv: the hash's low half << 32 | index + 1; 0 empty. */
+	uint64_t *row_hash;
 	size_t row_hash_size;
 	struct pmod *pmods;
 	size_t npmods, pmods_cap;
