@@ -53,14 +53,19 @@ struct psym {
 	struct pst_symbolizer *sym;
 };
 
-/* Rows are hashed into this many chains: a host-wide trace has 100k+ rows. */
+/* Rows are handed out chained in this many buckets (their order is the
+ * order of ties in the outputs); a host-wide trace has 100k+ rows. */
 #define NBUCKETS 65536
 
 struct state {
 	const struct pst_trace *t;
 	struct pst_cpu *c;
-	struct row *rows[NBUCKETS];
-	size_t nrows;
+	struct row *rows[NBUCKETS]; /* chained by row_chain() once all are read */
+	struct row *rowv;	    /* every row, in the order first seen */
+	size_t nrows, rowv_cap;
+	/* Open addressing over rowv: the hash's low half << 32 | index + 1; 0 empty. */
+	uint64_t *row_hash;
+	size_t row_hash_size;
 	struct pmod *pmods;
 	size_t npmods, pmods_cap;
 	struct ksym *ksyms;
@@ -112,11 +117,38 @@ static int get_str(const uint8_t **p, const uint8_t *end, char **s, size_t *lenp
 	return 0;
 }
 
-static unsigned row_bucket(uint64_t pid, uint64_t tid, uint64_t u, uint64_t k)
+static uint64_t row_key_hash(uint64_t pid, uint64_t tid, uint64_t u, uint64_t k)
 {
-	uint64_t h = (pid * 31 + tid) * 0x9e3779b97f4a7c15ull ^ (u * 131 + k) * 0xff51afd7ed558ccdull;
+	return (pid * 31 + tid) * 0x9e3779b97f4a7c15ull ^ (u * 131 + k) * 0xff51afd7ed558ccdull;
+}
 
-	return (unsigned)(h >> 40) & (NBUCKETS - 1);
+static unsigned row_bucket(const struct row *r)
+{
+	return (unsigned)(row_key_hash(r->pid, r->tid, r->ustack, r->kstack) >> 40) &
+	       (NBUCKETS - 1);
+}
+
+/* Double the row index, at least to twice the rows. */
+static int row_rehash(struct state *s)
+{
+	size_t n = s->row_hash_size ? 2 * s->row_hash_size : 4096;
+	uint64_t *h = calloc(n, sizeof(*h));
+
+	if (!h)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->nrows; i++) {
+		const struct row *r = &s->rowv[i];
+		uint64_t hash = row_key_hash(r->pid, r->tid, r->ustack, r->kstack);
+		size_t j = hash >> 32 & (n - 1);
+
+		while (h[j])
+			j = (j + 1) & (n - 1);
+		h[j] = hash << 32 | (i + 1);
+	}
+	free(s->row_hash);
+	s->row_hash = h;
+	s->row_hash_size = n;
+	return 0;
 }
 
 static int add_row(struct state *s, bool off, const uint64_t *v)
@@ -124,25 +156,49 @@ static int add_row(struct state *s, bool off, const uint64_t *v)
 	/* v: ts, pid, tid, ustack, kstack, count, [ns,] flags */
 	uint64_t pid = v[1], tid = v[2], u = v[3], k = v[4], count = v[5];
 	uint64_t ns = off ? v[6] : 0, flags = off ? v[7] : v[6];
-	unsigned b = row_bucket(pid, tid, u, k);
-	struct row *r;
+	uint64_t hash = row_key_hash(pid, tid, u, k), tag = hash << 32;
+	struct row *r = NULL;
+	size_t j;
 
-	for (r = s->rows[b]; r; r = r->next)
+	if ((s->nrows + 1) * 2 > s->row_hash_size && row_rehash(s))
+		return -ENOMEM;
+	/* The hash's low half in the index spares reading rows that differ. */
+	for (j = hash >> 32 & (s->row_hash_size - 1); s->row_hash[j];
+	     j = (j + 1) & (s->row_hash_size - 1)) {
+		if ((s->row_hash[j] & 0xffffffff00000000ull) != tag)
+			continue;
+		r = &s->rowv[(uint32_t)s->row_hash[j] - 1];
 		if (r->pid == pid && r->tid == tid && r->ustack == u && r->kstack == k &&
 		    r->off == off && r->flags == flags)
 			break;
+		r = NULL;
+	}
 	if (!r) {
-		r = calloc(1, sizeof(*r));
-		if (!r)
+		s->rowv = grow(s->rowv, &s->rowv_cap, s->nrows, sizeof(*s->rowv));
+		if (!s->rowv) {
+			s->nrows = 0; /* their fns are not set yet */
 			return -ENOMEM;
+		}
+		r = &s->rowv[s->nrows];
 		*r = (struct row){ .pid = pid, .tid = tid, .ustack = u, .kstack = k,
-				   .flags = flags, .off = off, .next = s->rows[b] };
-		s->rows[b] = r;
-		s->nrows++;
+				   .flags = flags, .off = off };
+		s->row_hash[j] = tag | ++s->nrows;
 	}
 	r->count += count;
 	r->ns += ns;
 	return 0;
+}
+
+/* Chain the rows into their buckets, newest first. */
+static void row_chain(struct state *s)
+{
+	for (size_t i = 0; i < s->nrows; i++) {
+		struct row *r = &s->rowv[i];
+		unsigned b = row_bucket(r);
+
+		r->next = s->rows[b];
+		s->rows[b] = r;
+	}
 }
 
 static int on_record(unsigned type, uint64_t tid, const uint8_t *p, size_t len, void *arg)
@@ -642,12 +698,10 @@ out:
 
 static void state_free(struct state *s)
 {
-	for (unsigned b = 0; b < NBUCKETS; b++)
-		for (struct row *r = s->rows[b], *n; r; r = n) {
-			n = r->next;
-			free(r->fns);
-			free(r);
-		}
+	for (size_t i = 0; i < s->nrows; i++)
+		free(s->rowv[i].fns);
+	free(s->rowv);
+	free(s->row_hash);
 	for (size_t i = 0; i < s->npmods; i++) {
 		free(s->pmods[i].path);
 		free(s->pmods[i].id);
@@ -705,6 +759,7 @@ struct pst_cpu *pst_cpu_analyze(const struct pst_trace *t)
 	if (!rc && c->present) {
 		if (s->nksyms) /* a user-only profile: s->ksyms is NULL */
 			qsort(s->ksyms, s->nksyms, sizeof(*s->ksyms), cmp_ksym);
+		row_chain(s);
 		rc = aggregate(s);
 		collect_warnings(s);
 	}
@@ -743,6 +798,7 @@ int pst_cpu_foreach_stack(const struct pst_trace *t, pst_cpu_row_fn cb, void *ar
 	s->c = c;
 	rc = pst_trace_foreach(t, PST_REC_CPU_CONFIG, 0x5f, on_record, s);
 	qsort(s->ksyms, s->nksyms, sizeof(*s->ksyms), cmp_ksym);
+	row_chain(s);
 	for (unsigned b = 0; b < NBUCKETS && !rc; b++)
 		for (struct row *r = s->rows[b]; r && !rc; r = r->next) {
 			struct pst_cpu_row w = {

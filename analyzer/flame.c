@@ -153,6 +153,67 @@ static void map_free(struct map *m)
 	free(m->tab);
 }
 
+/* A map from three integers to an index, for keys without strings. */
+struct ientry {
+	uint64_t k[3];
+	uint32_t val; /* UINT32_MAX: empty */
+};
+
+struct imap {
+	struct ientry *tab;
+	size_t cap, n;
+};
+
+static size_t hash_ints(const uint64_t *k)
+{
+	uint64_t h = (k[0] * 0x9e3779b97f4a7c15ull ^ k[1]) * 0xff51afd7ed558ccdull ^ k[2];
+
+	h = (h ^ h >> 29) * 0xc4ceb9fe1a85ec53ull;
+	return (size_t)(h ^ h >> 32);
+}
+
+/* The slot of key k: its entry, or the empty one to fill (val UINT32_MAX).
+ * NULL when out of memory. */
+static struct ientry *imap_get(struct imap *m, uint64_t a, uint64_t b, uint64_t c)
+{
+	const uint64_t k[3] = {a, b, c};
+	size_t j;
+
+	if ((m->n + 1) * 2 > m->cap) {
+		size_t ncap = m->cap ? m->cap * 2 : 1024;
+		struct ientry *nt = malloc(ncap * sizeof(*nt));
+
+		if (!nt)
+			return NULL;
+		for (size_t i = 0; i < ncap; i++)
+			nt[i].val = UINT32_MAX;
+		for (size_t i = 0; i < m->cap; i++) {
+			if (m->tab[i].val == UINT32_MAX)
+				continue;
+			for (j = hash_ints(m->tab[i].k) & (ncap - 1); nt[j].val != UINT32_MAX;
+			     j = (j + 1) & (ncap - 1))
+				;
+			nt[j] = m->tab[i];
+		}
+		free(m->tab);
+		m->tab = nt;
+		m->cap = ncap;
+	}
+	for (j = hash_ints(k) & (m->cap - 1); m->tab[j].val != UINT32_MAX;
+	     j = (j + 1) & (m->cap - 1))
+		if (!memcmp(m->tab[j].k, k, sizeof(k)))
+			return &m->tab[j];
+	memcpy(m->tab[j].k, k, sizeof(k));
+	return &m->tab[j];
+}
+
+/* Fill the empty entry e of m with val. */
+static void imap_set(struct imap *m, struct ientry *e, uint32_t val)
+{
+	e->val = val;
+	m->n++;
+}
+
 /* A copy of s owned by the pool (NULL for NULL). */
 static const char *intern(struct pst_fpool *p, const char *s, int *err)
 {
@@ -387,12 +448,33 @@ static bool is_profiler_frame(const struct pst_frame *f)
 	return base && has_prefix(base + 1, "libprestanda.so");
 }
 
+/* A new empty stack in slot with value v, room for n funcs and n locs. */
+static struct pst_fstack *new_stack(struct pst_flame *fl, unsigned slot, size_t n, int64_t v)
+{
+	struct pst_fstack *s;
+
+	if (grow(&fl->stacks, &fl->pool->caps[4], fl->nstacks, sizeof(*fl->stacks)))
+		return NULL;
+	s = &fl->stacks[fl->nstacks];
+	memset(s, 0, sizeof(*s));
+	s->funcs = malloc((n + 1) * sizeof(*s->funcs));
+	s->locs = malloc((n + 1) * sizeof(*s->locs));
+	if (!s->funcs || !s->locs) {
+		free(s->funcs);
+		free(s->locs);
+		return NULL;
+	}
+	fl->nstacks++;
+	s->value[slot] = v;
+	fl->total[slot] += v;
+	return s;
+}
+
 /* Add the frames xf[0..nx) (innermost first) as one stack with value v in
  * slot. runtime: drop the allocator's and the profiler's frames on top. */
 static int add_xframes(struct pst_flame *fl, unsigned slot, const struct xframe *xf, size_t nx,
 		       bool runtime, int64_t v)
 {
-	struct pst_fpool *p = fl->pool;
 	struct pst_fstack *s;
 	size_t skip = 0;
 	int err = 0;
@@ -404,18 +486,9 @@ static int add_xframes(struct pst_flame *fl, unsigned slot, const struct xframe 
 		skip++;
 	if (skip == nx)
 		skip = 0;
-	if (grow(&fl->stacks, &p->caps[4], fl->nstacks, sizeof(*fl->stacks)))
+	s = new_stack(fl, slot, nx - skip, v);
+	if (!s)
 		return -ENOMEM;
-	s = &fl->stacks[fl->nstacks];
-	memset(s, 0, sizeof(*s));
-	s->funcs = malloc((nx - skip + 1) * sizeof(*s->funcs));
-	s->locs = malloc((nx - skip + 1) * sizeof(*s->locs));
-	if (!s->funcs || !s->locs) {
-		free(s->funcs);
-		free(s->locs);
-		return -ENOMEM;
-	}
-	fl->nstacks++;
 	for (size_t i = skip; i < nx;) {
 		size_t j = i;
 
@@ -430,8 +503,6 @@ static int add_xframes(struct pst_flame *fl, unsigned slot, const struct xframe 
 	for (size_t i = nx; i-- > skip;)
 		if (!runtime || !is_profiler_frame(&xf[i].f))
 			s->funcs[s->depth++] = func_id(fl, &xf[i].f, xf[i].kind, &err);
-	s->value[slot] = v;
-	fl->total[slot] += v;
 	return err;
 }
 
@@ -530,14 +601,29 @@ out:
 	return r;
 }
 
-/* CPU and off-CPU: one stack per aggregated row of the CPU records. */
+/* CPU and off-CPU: one stack per aggregated row of the CPU records. Rows
+ * share addresses, so each address is symbolized once, to its location and
+ * the functions of its frames, kept in addrs. */
+struct cpu_addr {
+	uint32_t loc;	      /* UINT32_MAX: the address has no frames */
+	uint32_t first, nfns; /* into cpu_walk.fns, innermost first */
+};
+
+/* What an address of a row is, in cpu_walk.addr_ids keys. */
+enum { CA_KERNEL = 1, CA_LEAF, CA_CALLER, CA_PROCESS };
+
 struct cpu_walk {
 	struct pst_flame *fl;
 	unsigned slot;
 	bool off;
-	struct xframe *xf;
-	size_t cap;
-	struct map rows; /* "pid:ustack:kstack" -> its stack: threads share them */
+	struct imap rows;     /* pid, ustack, kstack -> its stack: threads share them */
+	struct imap addr_ids; /* pid (0: kernel), address, CA_ -> index into addrs */
+	struct cpu_addr *addrs;
+	size_t naddrs, addrs_cap;
+	uint32_t *fns;
+	size_t nfns, fns_cap;
+	uint32_t *ids; /* the addresses of the row being added, into addrs */
+	size_t ids_cap;
 };
 
 /* The kernel frame of r at i, named by its symbol, "[kernel 0x...]" when unknown. */
@@ -554,79 +640,138 @@ static void kernel_frame(struct pst_fpool *p, struct xframe *x, const char *knam
 	x->kind = PST_FK_KERNEL;
 }
 
+/* Frames of address i of r (i == kd + ud: the process frame of a host-wide
+ * trace) into xf; how many. */
+static int cpu_xframes(struct cpu_walk *w, const struct pst_cpu_row *r, size_t i,
+		       struct xframe *xf, int *err)
+{
+	size_t kd = r->kstack ? r->kstack->depth : 0, ud = r->ustack ? r->ustack->depth : 0;
+	struct pst_fpool *p = w->fl->pool;
+	struct pst_frame fr[MAX_INLINE];
+	const char *kname, *kmodule;
+	char name[64];
+	int n;
+
+	if (i == kd + ud) {
+		snprintf(name, sizeof(name), "%s", r->comm ? r->comm : "[unknown process]");
+		xf[0] = (struct xframe){.idx = (uint32_t)i, .kind = PST_FK_OWN};
+		xf[0].f.function = intern(p, name, err);
+		return 1;
+	}
+	n = pst_cpu_row_frame(r, i, fr, MAX_INLINE, &kname, &kmodule);
+	for (int k = 0; k < n; k++) {
+		struct xframe *x = &xf[k];
+
+		*x = (struct xframe){.f = fr[k], .pc = fr[k].offset, .idx = (uint32_t)i};
+		if (i < kd) {
+			kernel_frame(p, x, kname, kmodule, err);
+			continue;
+		}
+		x->pc = i == kd ? r->ustack->frames[0] : r->ustack->frames[i - kd] - 1;
+		x->space = r->pid;
+		x->kind = kind_of(&fr[k], x->pc);
+	}
+	return n > 0 ? n : 0;
+}
+
+/* Address i of r, symbolized the first time it is seen. NULL: out of memory. */
+static const struct cpu_addr *cpu_addr(struct cpu_walk *w, const struct pst_cpu_row *r, size_t i)
+{
+	size_t kd = r->kstack ? r->kstack->depth : 0, ud = r->ustack ? r->ustack->depth : 0;
+	struct xframe xf[MAX_INLINE];
+	struct ientry *e;
+	struct cpu_addr *a;
+	int n, err = 0;
+
+	if (i < kd)
+		e = imap_get(&w->addr_ids, 0, r->kstack->frames[i], CA_KERNEL);
+	else if (i < kd + ud)
+		e = imap_get(&w->addr_ids, r->pid, r->ustack->frames[i - kd],
+			     i == kd ? CA_LEAF : CA_CALLER);
+	else
+		e = imap_get(&w->addr_ids, r->pid, 0, CA_PROCESS);
+	if (!e)
+		return NULL;
+	if (e->val != UINT32_MAX)
+		return &w->addrs[e->val];
+	if (grow(&w->addrs, &w->addrs_cap, w->naddrs, sizeof(*w->addrs)) ||
+	    grow(&w->fns, &w->fns_cap, w->nfns + MAX_INLINE, sizeof(*w->fns)))
+		return NULL;
+	n = cpu_xframes(w, r, i, xf, &err);
+	a = &w->addrs[w->naddrs];
+	a->loc = n ? loc_id(w->fl, w->slot, xf, n, &err) : UINT32_MAX;
+	a->first = (uint32_t)w->nfns;
+	a->nfns = (uint32_t)n;
+	for (int k = 0; k < n; k++)
+		w->fns[w->nfns++] = func_id(w->fl, &xf[k].f, xf[k].kind, &err);
+	if (err)
+		return NULL;
+	imap_set(&w->addr_ids, e, (uint32_t)w->naddrs++);
+	return a;
+}
+
 static int cpu_row(const struct pst_cpu_row *r, void *arg)
 {
 	struct cpu_walk *w = arg;
-	struct pst_fpool *p = w->fl->pool;
 	size_t kd = r->kstack ? r->kstack->depth : 0, ud = r->ustack ? r->ustack->depth : 0;
+	size_t na = kd + ud + !!(r->cpu->flags & PST_CPU_HOST_WIDE), nf = 0;
 	uint64_t hz = r->cpu->hz ? r->cpu->hz : 1;
-	struct pst_frame fr[MAX_INLINE];
-	char key[80];
-	struct entry *e;
-	bool created;
-	size_t nx = 0;
+	struct pst_fstack *s;
+	struct ientry *e;
 	int64_t v;
-	int err = 0;
 
 	if (r->off != w->off)
 		return 0;
 	v = w->off ? (int64_t)r->blocked_ns : (int64_t)(r->count * (1000000000 / hz));
-	snprintf(key, sizeof(key), "%" PRIu64 ":%" PRIu64 ":%" PRIu64, r->pid,
-		 r->ustack ? r->ustack->id : 0, r->kstack ? r->kstack->id : 0);
-	e = map_get(&w->rows, key, (uint32_t)w->fl->nstacks, &created);
+	e = imap_get(&w->rows, r->pid, r->ustack ? r->ustack->id : 0,
+		     r->kstack ? r->kstack->id : 0);
 	if (!e)
 		return -ENOMEM;
-	if (!created) {
+	if (e->val != UINT32_MAX) {
 		w->fl->stacks[e->val].value[w->slot] += v;
 		w->fl->total[w->slot] += v;
 		return 0;
 	}
-	for (size_t i = 0; i < kd + ud; i++) {
-		const char *kname, *kmodule;
-		int n = pst_cpu_row_frame(r, i, fr, MAX_INLINE, &kname, &kmodule);
+	imap_set(&w->rows, e, (uint32_t)w->fl->nstacks);
+	while (na >= w->ids_cap)
+		if (grow(&w->ids, &w->ids_cap, na, sizeof(*w->ids)))
+			return -ENOMEM;
+	for (size_t i = 0; i < na; i++) {
+		const struct cpu_addr *a = cpu_addr(w, r, i);
 
-		for (int k = 0; k < n; k++) {
-			struct xframe *x;
-
-			if (grow(&w->xf, &w->cap, nx + 1, sizeof(*w->xf)))
-				return -ENOMEM;
-			x = &w->xf[nx++];
-			*x = (struct xframe){.f = fr[k], .pc = fr[k].offset, .idx = (uint32_t)i};
-			if (i < kd) {
-				kernel_frame(p, x, kname, kmodule, &err);
-				continue;
-			}
-			x->pc = i == kd ? r->ustack->frames[0] : r->ustack->frames[i - kd] - 1;
-			x->space = r->pid;
-			x->kind = kind_of(&fr[k], x->pc);
-		}
+		if (!a)
+			return -ENOMEM;
+		w->ids[i] = (uint32_t)(a - w->addrs);
+		nf += a->nfns;
 	}
-	/* A host-wide trace: the process is the root frame. */
-	if (r->cpu->flags & PST_CPU_HOST_WIDE) {
-		char name[64];
+	s = new_stack(w->fl, w->slot, nf, v);
+	if (!s)
+		return -ENOMEM;
+	/* Locations leaf first, functions root first. */
+	for (size_t i = 0; i < na; i++)
+		if (w->addrs[w->ids[i]].loc != UINT32_MAX)
+			s->locs[s->nlocs++] = w->addrs[w->ids[i]].loc;
+	for (size_t i = na; i-- > 0;) {
+		const struct cpu_addr *a = &w->addrs[w->ids[i]];
 
-		snprintf(name, sizeof(name), "%s", r->comm ? r->comm : "[unknown process]");
-		w->xf[nx] = (struct xframe){.idx = (uint32_t)(kd + ud), .kind = PST_FK_OWN};
-		w->xf[nx++].f.function = intern(p, name, &err);
+		for (uint32_t k = a->nfns; k-- > 0;)
+			s->funcs[s->depth++] = w->fns[a->first + k];
 	}
-	if (err)
-		return err;
 	if (!w->off)
 		w->fl->period = 1000000000 / hz;
-	return add_xframes(w->fl, w->slot, w->xf, nx, false, v);
+	return 0;
 }
 
 static int collect_cpu(struct pst_flame *fl, unsigned slot, bool off)
 {
 	struct cpu_walk w = {.fl = fl, .slot = slot, .off = off};
-	int r;
+	int r = pst_cpu_foreach_stack(fl->pool->t[slot], cpu_row, &w);
 
-	/* One spare for the process frame. */
-	if (grow(&w.xf, &w.cap, 1, sizeof(*w.xf)))
-		return -ENOMEM;
-	r = pst_cpu_foreach_stack(fl->pool->t[slot], cpu_row, &w);
-	free(w.xf);
-	map_free(&w.rows);
+	free(w.rows.tab);
+	free(w.addr_ids.tab);
+	free(w.addrs);
+	free(w.fns);
+	free(w.ids);
 	return r;
 }
 
@@ -848,8 +993,12 @@ void pst_flame_put_folded_stack(FILE *f, const struct pst_flame *fl, const struc
 
 		if (i)
 			putc(';', f);
-		for (; *c; c++)
-			putc(*c == ';' ? ':' : (*c == '\n' || *c == '\r') ? ' ' : *c, f);
+		/* Most names need nothing replaced: written whole. */
+		if (!strpbrk(c, ";\n\r"))
+			fputs(c, f);
+		else
+			for (; *c; c++)
+				putc(*c == ';' ? ':' : (*c == '\n' || *c == '\r') ? ' ' : *c, f);
 		if (fl->funcs[s->funcs[i]].kind == PST_FK_KERNEL)
 			fputs(PST_FOLDED_KERNEL, f);
 	}
