@@ -9,6 +9,7 @@
 #include "cpu.h"
 #include "symbolize.h"
 #include "units.h"
+#include "sort.h"
 
 /* Stacks kept for the report: the hottest on CPU, the longest off. */
 #define KEEP_STACKS 20
@@ -603,7 +604,7 @@ static int aggregate(struct state *s)
 	for (unsigned b = 0; b < NBUCKETS; b++)
 		for (struct row *r = s->rows[b]; r; r = r->next)
 			all[n++] = r;
-	qsort(all, n, sizeof(*all), cmp_row_count);
+	pst_sort(all, n, sizeof(*all), cmp_row_count);
 	for (size_t i = 0; i < n; i++)
 		non += !all[i]->off;
 	c->hot = calloc(KEEP_STACKS, sizeof(*c->hot));
@@ -673,7 +674,7 @@ static int aggregate(struct state *s)
 	if (rc)
 		goto out;
 	/* Weighted median of the stack depth over samples. */
-	qsort(dc, ndc, sizeof(*dc), cmp_depth);
+	pst_sort(dc, ndc, sizeof(*dc), cmp_depth);
 	half = (c->samples + 1) / 2;
 	for (size_t i = 0; i < ndc; i++) {
 		acc += dc[i].count;
@@ -687,9 +688,9 @@ static int aggregate(struct state *s)
 	for (size_t i = 0; i < c->nprocs; i++)
 		c->procs[i].name = task_name(s, c->procs[i].pid, 0);
 	/* hot[] and blocked[] point into fns by index no more: sorting is safe. */
-	qsort(c->fns, c->nfns, sizeof(*c->fns), cmp_fn);
-	qsort(c->threads, c->nthreads, sizeof(*c->threads), cmp_thread);
-	qsort(c->procs, c->nprocs, sizeof(*c->procs), cmp_thread);
+	pst_sort(c->fns, c->nfns, sizeof(*c->fns), cmp_fn);
+	pst_sort(c->threads, c->nthreads, sizeof(*c->threads), cmp_thread);
+	pst_sort(c->procs, c->nprocs, sizeof(*c->procs), cmp_thread);
 out:
 	free(all);
 	free(dc);
@@ -757,8 +758,7 @@ struct pst_cpu *pst_cpu_analyze(const struct pst_trace *t)
 	s->c = c;
 	rc = pst_trace_foreach(t, PST_REC_CPU_CONFIG, 0x5f, on_record, s);
 	if (!rc && c->present) {
-		if (s->nksyms) /* a user-only profile: s->ksyms is NULL */
-			qsort(s->ksyms, s->nksyms, sizeof(*s->ksyms), cmp_ksym);
+		pst_sort(s->ksyms, s->nksyms, sizeof(*s->ksyms), cmp_ksym);
 		row_chain(s);
 		rc = aggregate(s);
 		collect_warnings(s);
@@ -797,7 +797,7 @@ int pst_cpu_foreach_stack(const struct pst_trace *t, pst_cpu_row_fn cb, void *ar
 	s->t = t;
 	s->c = c;
 	rc = pst_trace_foreach(t, PST_REC_CPU_CONFIG, 0x5f, on_record, s);
-	qsort(s->ksyms, s->nksyms, sizeof(*s->ksyms), cmp_ksym);
+	pst_sort(s->ksyms, s->nksyms, sizeof(*s->ksyms), cmp_ksym);
 	row_chain(s);
 	for (unsigned b = 0; b < NBUCKETS && !rc; b++)
 		for (struct row *r = s->rows[b]; r && !rc; r = r->next) {

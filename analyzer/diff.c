@@ -11,6 +11,7 @@
 #include "config.h"
 #include "diff.h"
 #include "units.h"
+#include "sort.h"
 
 /* Regressed sites the outputs list when --top is not given. */
 #define DEFAULT_TOP 10
@@ -366,7 +367,7 @@ static int compare_sites(struct pst_diff *d)
 			    (r->new[k] > r->base[k]) == r->regressed)
 				r->score += fabs(r->new[k] - r->base[k]) / maxd[k];
 	}
-	qsort(d->sites, d->nsites, sizeof(*d->sites), cmp_site_result);
+	pst_sort(d->sites, d->nsites, sizeof(*d->sites), cmp_site_result);
 	free(p);
 	return 0;
 }

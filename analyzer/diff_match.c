@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "diff.h"
+#include "sort.h"
 
 /* One side's site, while pairing. */
 struct ref {
@@ -55,8 +56,8 @@ static void pair_stage(struct ref *a, size_t na, struct ref *b, size_t nb, bool 
 {
 	size_t i = 0, j = 0;
 
-	qsort(a, na, sizeof(*a), cmp_ref);
-	qsort(b, nb, sizeof(*b), cmp_ref);
+	pst_sort(a, na, sizeof(*a), cmp_ref);
+	pst_sort(b, nb, sizeof(*b), cmp_ref);
 	while (i < na && j < nb) {
 		int c = strcmp(a[i].key, b[j].key);
 		size_t ie, je;
@@ -150,7 +151,7 @@ long pst_match_sites(const struct pst_summary *base, const struct pst_summary *n
 	for (size_t i = 0; i < nb; i++)
 		if (b[i].i >= 0)
 			add_pair(p, &n, -1, b[i].i);
-	qsort(p, (size_t)n, sizeof(*p), cmp_pair);
+	pst_sort(p, (size_t)n, sizeof(*p), cmp_pair);
 	free(a);
 	free(b);
 	*out = p;

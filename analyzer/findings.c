@@ -9,6 +9,7 @@
 
 #include "findings.h"
 #include "units.h"
+#include "sort.h"
 
 /*
  * Leaks. A leak's severity is its absolute size (what it costs a
@@ -320,7 +321,7 @@ int pst_findings_build(const struct pst_memory *m, const struct pst_findings_ctx
 		}
 	}
 	if (out->n)
-		qsort(out->v, out->n, sizeof(*out->v), cmp_finding);
+		pst_sort(out->v, out->n, sizeof(*out->v), cmp_finding);
 	return 0;
 }
 

@@ -975,7 +975,7 @@ static int flame_sort(struct pst_flame *fl)
 		for (size_t k = 0; k < s->nlocs; k++)
 			s->locs[k] = li[s->locs[k]];
 	}
-	qsort(fl->stacks, fl->nstacks, sizeof(*fl->stacks), cmp_stack);
+	pst_sort(fl->stacks, fl->nstacks, sizeof(*fl->stacks), cmp_stack);
 	r = 0;
 out:
 	free(fi);

@@ -7,6 +7,7 @@
 
 #include "timeline.h"
 #include "units.h"
+#include "sort.h"
 
 struct pause_mark {
 	uint64_t ts;
@@ -134,8 +135,7 @@ static int spans(struct reading *rd)
 	bool paused = false;
 	uint64_t from = 0;
 
-	if (rd->nmarks) /* qsort may not take the NULL of an empty list */
-		qsort(rd->marks, rd->nmarks, sizeof(*rd->marks), cmp_mark);
+	pst_sort(rd->marks, rd->nmarks, sizeof(*rd->marks), cmp_mark);
 	for (size_t i = 0; i <= rd->nmarks; i++) {
 		bool end = i == rd->nmarks;
 
@@ -168,8 +168,7 @@ struct pst_timeline *pst_timeline_read(const struct pst_trace *t)
 	rc = pst_trace_foreach(t, PST_REC_SNAPSHOT, PST_REC_SNAPSHOT + 0xf, on_record, &rd);
 	if (rc)
 		goto fail;
-	if (rd.tl->nsnaps) /* qsort may not take the NULL of an empty list */
-		qsort(rd.tl->snaps, rd.tl->nsnaps, sizeof(*rd.tl->snaps), cmp_snap);
+	pst_sort(rd.tl->snaps, rd.tl->nsnaps, sizeof(*rd.tl->snaps), cmp_snap);
 	rd.tl->start_ts = t->proc.start_monotonic_ns;
 	rd.tl->end_ts = t->end_ts;
 	if (rd.tl->nsnaps && rd.tl->snaps[rd.tl->nsnaps - 1].ts > rd.tl->end_ts)

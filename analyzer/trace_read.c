@@ -667,7 +667,7 @@ static int sort_stacks(struct pst_trace *t)
 	}
 	for (size_t i = 0; i < t->nstacks; i++)
 		k[i] = (struct stack_key){ t->stacks[i].id, i };
-	qsort(k, t->nstacks, sizeof(*k), cmp_stack_key);
+	pst_sort(k, t->nstacks, sizeof(*k), cmp_stack_key);
 	for (size_t i = 0; i < t->nstacks; i++) {
 		struct pst_stack *st = &t->stacks[k[i].idx];
 

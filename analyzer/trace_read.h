@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "prestanda/trace.h"
+#include "sort.h"
 
 struct pst_process {
 	uint64_t version, pid, ppid, flags, sample_bytes;
@@ -114,13 +115,5 @@ const struct pst_stack *pst_trace_stack(const struct pst_trace *t, uint64_t id);
 void pst_trace_progress(const struct pst_trace *t, uint64_t *done, uint64_t *total);
 
 void pst_trace_close(struct pst_trace *t);
-
-/* qsort, which wants a valid pointer even for no elements (empty lists are NULL). */
-static inline void pst_sort(void *base, size_t n, size_t size,
-			    int (*cmp)(const void *, const void *))
-{
-	if (n)
-		qsort(base, n, size, cmp);
-}
 
 #endif

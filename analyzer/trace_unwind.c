@@ -6,6 +6,7 @@
 
 #include "trace_unwind.h"
 #include "unwind.h"
+#include "sort.h"
 
 /* Frames kept per sample, as `prestanda record` keeps. */
 #define MAX_FRAMES 127
@@ -215,8 +216,7 @@ int pst_trace_unwind(struct pst_trace *t, struct pst_usample_ref **out, size_t *
 		free(c.refs);
 		return c.err;
 	}
-	if (c.nrefs) /* no samples unwound: c.refs is NULL, which qsort may not take */
-		qsort(c.refs, c.nrefs, sizeof(*c.refs), cmp_ref);
+	pst_sort(c.refs, c.nrefs, sizeof(*c.refs), cmp_ref);
 	*out = c.refs;
 	*n = c.nrefs;
 	return 0;
