@@ -9,11 +9,35 @@
 
 #include "unwind.h"
 
+/*
+ * A walk is a function of the registers it starts from and the stack words
+ * it reads: the CFA rules are found by address and computed from SP or BP,
+ * and every saved register and return address comes from the stack. A
+ * sample of a loop that starts at the same IP, SP and BP and whose stack
+ * holds the same words wherever the last walk read gets that walk's frames
+ * back without libdw (registers other than SP and BP in a CFA expression,
+ * as in a stack realignment prologue, are the rare case this ignores).
+ */
+#define CACHE_SLOTS 256 /* per process, direct-mapped */
+#define CACHE_READS 512 /* stack words logged per walk; longer walks are not cached */
+#define READ_FAILED (1ull << 63)
+
+struct walk {
+	uint64_t ip, sp, bp;
+	uint32_t nreads, depth;
+	int max;
+	bool complete;
+	uint64_t *data; /* nreads offsets (READ_FAILED: outside the copy), nreads words, depth frames */
+};
+
 struct pst_unwinder {
 	Dwfl *dwfl;
 	pid_t pid;
-	bool attached;
-	struct pst_unw_module *mods; /* ranges only, for pst_unwinder_covers */
+	bool attached, tried_attach;
+	/* Objects are opened for libdw as walks reach them: a process maps
+	 * dozens and its samples touch a few. */
+	struct pst_unw_module *mods; /* path: our copy */
+	bool *reported;
 	int nmods;
 	/* the sample being unwound */
 	const uint64_t *regs;
@@ -22,11 +46,32 @@ struct pst_unwinder {
 	uint64_t sp;
 	uint64_t *frames;
 	int depth, max;
+	struct walk *cache; /* CACHE_SLOTS, allocated with the first walk */
+	uint32_t nreads; /* > CACHE_READS: overflowed */
+	uint64_t reads[2 * CACHE_READS];
 };
+
+/* No separate debug files: .eh_frame is in every loaded object, and a
+ * walk that needs more (a PLT stub, code without CFI) would otherwise load
+ * and scan a whole .debug_frame per process. */
+static int no_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+			const char *file_name, const char *debuglink_file, GElf_Word debuglink_crc,
+			char **debuginfo_file_name)
+{
+	(void)mod;
+	(void)userdata;
+	(void)modname;
+	(void)base;
+	(void)file_name;
+	(void)debuglink_file;
+	(void)debuglink_crc;
+	(void)debuginfo_file_name;
+	return -1;
+}
 
 static const Dwfl_Callbacks offline_callbacks = {
 	.find_elf = dwfl_build_id_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.find_debuginfo = no_debuginfo,
 	.section_address = dwfl_offline_section_address,
 };
 
@@ -51,11 +96,19 @@ static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *a
 {
 	struct pst_unwinder *u = arg;
 
+	bool ok;
+
 	(void)dwfl;
-	if (addr < u->sp || addr - u->sp + sizeof(*result) > u->len)
-		return false;
-	memcpy(result, u->stack + (addr - u->sp), sizeof(*result));
-	return true;
+	ok = addr >= u->sp && addr - u->sp + sizeof(*result) <= u->len;
+	if (ok)
+		memcpy(result, u->stack + (addr - u->sp), sizeof(*result));
+	if (u->nreads < CACHE_READS) {
+		u->reads[u->nreads] = ok ? addr - u->sp : READ_FAILED | (addr - u->sp);
+		u->reads[CACHE_READS + u->nreads] = ok ? *result : 0;
+	}
+	if (u->nreads <= CACHE_READS)
+		u->nreads++;
+	return ok;
 }
 
 static bool set_initial_registers(Dwfl_Thread *thread, void *arg)
@@ -83,23 +136,57 @@ struct pst_unwinder *pst_unwinder_new(pid_t pid, const struct pst_unw_module *mo
 		return NULL;
 	u->pid = pid;
 	u->mods = calloc(n ? n : 1, sizeof(*u->mods));
+	u->reported = calloc(n ? n : 1, sizeof(*u->reported));
 	u->dwfl = dwfl_begin(&offline_callbacks);
-	if (!u->mods || !u->dwfl) {
+	if (!u->mods || !u->reported || !u->dwfl) {
 		pst_unwinder_free(u);
 		return NULL;
 	}
-	dwfl_report_begin(u->dwfl);
 	for (int i = 0; i < n; i++) {
-		u->mods[u->nmods].lo = mods[i].lo;
-		u->mods[u->nmods].hi = mods[i].hi;
+		u->mods[u->nmods] = mods[i];
+		u->mods[u->nmods].path = strdup(mods[i].path);
+		if (!u->mods[u->nmods].path) {
+			pst_unwinder_free(u);
+			return NULL;
+		}
 		u->nmods++;
-		/* A file that cannot be opened leaves its frames to the
-		 * frame-pointer fallback. */
-		dwfl_report_elf(u->dwfl, mods[i].path, mods[i].path, -1, mods[i].bias, false);
 	}
-	dwfl_report_end(u->dwfl, NULL, NULL);
-	u->attached = dwfl_attach_state(u->dwfl, NULL, pid, &thread_callbacks, u);
 	return u;
+}
+
+/* Open for libdw the objects holding any of addrs (all of them when all):
+ * whether one was new. A file that cannot be opened leaves its frames to
+ * the frame-pointer fallback. */
+static bool report_modules(struct pst_unwinder *u, const uint64_t *addrs, int n, bool all)
+{
+	bool added = false;
+
+	for (int i = 0; i < u->nmods; i++) {
+		bool hit = all;
+
+		for (int j = 0; j < n && !hit; j++)
+			hit = addrs[j] >= u->mods[i].lo && addrs[j] < u->mods[i].hi;
+		if (!hit || u->reported[i])
+			continue;
+		if (!added)
+			dwfl_report_begin_add(u->dwfl);
+		u->reported[i] = added = true;
+		dwfl_report_elf(u->dwfl, u->mods[i].path, u->mods[i].path, -1, u->mods[i].bias,
+				false);
+	}
+	if (added)
+		dwfl_report_end(u->dwfl, NULL, NULL);
+	return added;
+}
+
+/* The first walk: libdw is attached once an object is open. */
+static void attach(struct pst_unwinder *u, uint64_t ip)
+{
+	if (!report_modules(u, &ip, 1, false))
+		report_modules(u, NULL, 0, true); /* JIT code or a stale map: as before, all */
+	u->attached = dwfl_attach_state(u->dwfl, NULL, u->pid, &thread_callbacks, u);
+	if (!u->attached && report_modules(u, NULL, 0, true))
+		u->attached = dwfl_attach_state(u->dwfl, NULL, u->pid, &thread_callbacks, u);
 }
 
 bool pst_unwinder_covers(const struct pst_unwinder *u, uint64_t addr)
@@ -123,9 +210,56 @@ static int frame_cb(Dwfl_Frame *state, void *arg)
 	return u->depth < u->max ? DWARF_CB_OK : DWARF_CB_ABORT;
 }
 
+static struct walk *cache_slot(struct pst_unwinder *u, const uint64_t regs[PST_UNW_NREGS])
+{
+	uint64_t h = regs[PST_UNW_IP] * 0x9e3779b97f4a7c15ull ^ regs[PST_UNW_SP] * 0xc2b2ae3d27d4eb4full ^
+		     regs[PST_UNW_BP];
+
+	if (!u->cache)
+		u->cache = calloc(CACHE_SLOTS, sizeof(*u->cache));
+	return u->cache ? &u->cache[(h ^ h >> 29) % CACHE_SLOTS] : NULL;
+}
+
+/* Whether w's walk applies to this sample: same start, same words read. */
+static bool cache_hit(const struct walk *w, const struct pst_unwinder *u,
+		      const uint64_t regs[PST_UNW_NREGS])
+{
+	if (!w->data || w->ip != regs[PST_UNW_IP] || w->sp != regs[PST_UNW_SP] ||
+	    w->bp != regs[PST_UNW_BP] || w->max != u->max)
+		return false;
+	for (uint32_t i = 0; i < w->nreads; i++) {
+		uint64_t off = w->data[i] & ~READ_FAILED;
+		bool ok = off + sizeof(uint64_t) <= u->len;
+
+		if (ok != !(w->data[i] & READ_FAILED) ||
+		    (ok && memcmp(u->stack + off, &w->data[w->nreads + i], sizeof(uint64_t))))
+			return false;
+	}
+	return true;
+}
+
+static void cache_store(struct walk *w, const struct pst_unwinder *u,
+			const uint64_t regs[PST_UNW_NREGS], bool complete)
+{
+	uint64_t *data;
+
+	if (u->nreads > CACHE_READS)
+		return;
+	data = malloc((2 * (size_t)u->nreads + (size_t)u->depth) * sizeof(*data));
+	if (!data)
+		return;
+	free(w->data);
+	memcpy(data, u->reads, u->nreads * sizeof(*data));
+	memcpy(data + u->nreads, u->reads + CACHE_READS, u->nreads * sizeof(*data));
+	memcpy(data + 2 * u->nreads, u->frames, (size_t)u->depth * sizeof(*data));
+	*w = (struct walk){ regs[PST_UNW_IP], regs[PST_UNW_SP], regs[PST_UNW_BP], u->nreads,
+			    (uint32_t)u->depth, u->max, complete, data };
+}
+
 int pst_unwind(struct pst_unwinder *u, pid_t tid, const uint64_t regs[PST_UNW_NREGS],
 	       const uint8_t *stack, size_t len, uint64_t *frames, int max, bool *complete)
 {
+	struct walk *w;
 	int rc;
 
 	*complete = false;
@@ -138,16 +272,33 @@ int pst_unwind(struct pst_unwinder *u, pid_t tid, const uint64_t regs[PST_UNW_NR
 	u->frames = frames;
 	u->depth = 0;
 	u->max = max;
+	if (!u->tried_attach) {
+		u->tried_attach = true;
+		attach(u, regs[PST_UNW_IP]);
+	}
 	if (!u->attached) {
 		frames[0] = regs[PST_UNW_IP];
 		return 1;
 	}
-	rc = dwfl_getthread_frames(u->dwfl, tid, frame_cb, u);
+	w = cache_slot(u, regs);
+	if (w && cache_hit(w, u, regs)) {
+		memcpy(frames, w->data + 2 * w->nreads, w->depth * sizeof(*frames));
+		*complete = w->complete;
+		return (int)w->depth;
+	}
+	/* A walk that reached an object not yet open is walked again with it. */
+	do {
+		u->depth = 0;
+		u->nreads = 0;
+		rc = dwfl_getthread_frames(u->dwfl, tid, frame_cb, u);
+	} while (u->depth && report_modules(u, frames, u->depth, false));
 	*complete = rc == 0;
 	if (!u->depth) {
 		frames[0] = regs[PST_UNW_IP];
 		u->depth = 1;
 	}
+	if (w)
+		cache_store(w, u, regs, *complete);
 	return u->depth;
 }
 
@@ -157,6 +308,13 @@ void pst_unwinder_free(struct pst_unwinder *u)
 		return;
 	if (u->dwfl)
 		dwfl_end(u->dwfl);
+	if (u->cache)
+		for (int i = 0; i < CACHE_SLOTS; i++)
+			free(u->cache[i].data);
+	free(u->cache);
+	for (int i = 0; i < u->nmods; i++)
+		free((char *)u->mods[i].path);
 	free(u->mods);
+	free(u->reported);
 	free(u);
 }

@@ -39,7 +39,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);
+	__uint(max_entries, PST_BPF_RING_BYTES);
 } events SEC(".maps");
 
 /* Kernels before 5.14 call the field state. */
@@ -83,7 +83,7 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev, bool
 			e->h.ts = s.ts;
 			__builtin_memcpy(e->h.comm, s.comm, sizeof(s.comm));
 			copy_user_stack(e, prev);
-			bpf_ringbuf_submit(e, 0);
+			bpf_ringbuf_submit(e, rb_wakeup(&events, PST_BPF_RING_BYTES));
 			s.copied = 1;
 		} else {
 			count_stat(PST_BPF_LOST_EVENTS);
@@ -117,7 +117,7 @@ static __always_inline void switch_in(struct task_struct *next)
 			w->h.kstack = s->kstack;
 			w->h.ts = s->ts + delta;
 			w->blocked_ns = delta;
-			bpf_ringbuf_submit(w, 0);
+			bpf_ringbuf_submit(w, rb_wakeup(&events, PST_BPF_RING_BYTES));
 			goto out;
 		}
 		count_stat(PST_BPF_LOST_EVENTS);

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "record.h"
@@ -15,11 +17,31 @@
 /* The lowest mapping of one file: where its load bias comes from. */
 struct first_map {
 	uint64_t start, offset;
+	dev_t dev;
+	ino_t ino;
 };
 
-/* Bias and build id from the ELF program headers: the PT_LOAD whose page
- * holds the file offset fm.offset was mapped at fm.start. */
-static int elf_info(struct pst_pmod *m, struct first_map fm)
+/* What is read from one ELF file, kept for every process that maps it:
+ * the page-aligned offsets and addresses of its PT_LOADs and its build id. */
+#define MAX_LOADS 8
+#define ELF_BUCKETS 1024
+
+struct elf_file {
+	dev_t dev;
+	ino_t ino;
+	int64_t mtime_ns;
+	off_t size;
+	int rc; /* 0, or why it is no ELF object */
+	int nloads;
+	uint64_t load_off[MAX_LOADS], load_vaddr[MAX_LOADS];
+	uint8_t build_id[64];
+	size_t build_id_len;
+	struct elf_file *next;
+};
+
+static struct elf_file *elf_files[ELF_BUCKETS];
+
+static int elf_read(struct elf_file *ef, const char *path)
 {
 	long page = sysconf(_SC_PAGESIZE);
 	uint64_t mask = ~(uint64_t)(page - 1);
@@ -27,35 +49,100 @@ static int elf_info(struct pst_pmod *m, struct first_map fm)
 	size_t nph;
 	ssize_t idlen;
 	Elf *elf;
-	int fd, rc = -ENOENT;
+	int fd;
 
-	fd = open(m->path, O_RDONLY | O_CLOEXEC);
+	ef->rc = -ENOENT;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
+		return ef->rc = -errno;
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF || elf_getphdrnum(elf, &nph))
 		goto out;
-	for (size_t i = 0; i < nph; i++) {
+	for (size_t i = 0; i < nph && ef->nloads < MAX_LOADS; i++) {
 		GElf_Phdr ph;
 
 		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
 			continue;
-		if ((ph.p_offset & mask) != fm.offset)
-			continue;
-		m->bias = fm.start - (ph.p_vaddr & mask);
-		rc = 0;
-		break;
+		ef->load_off[ef->nloads] = ph.p_offset & mask;
+		ef->load_vaddr[ef->nloads++] = ph.p_vaddr & mask;
+		ef->rc = 0;
 	}
 	idlen = dwelf_elf_gnu_build_id(elf, &id);
-	if (idlen > 0 && (size_t)idlen <= sizeof(m->build_id)) {
-		memcpy(m->build_id, id, (size_t)idlen);
-		m->build_id_len = (size_t)idlen;
+	if (idlen > 0 && (size_t)idlen <= sizeof(ef->build_id)) {
+		memcpy(ef->build_id, id, (size_t)idlen);
+		ef->build_id_len = (size_t)idlen;
 	}
 out:
 	if (elf)
 		elf_end(elf);
 	close(fd);
-	return rc;
+	return ef->rc;
+}
+
+/* The file at path, read once per (device, inode, mtime, size) while that
+ * is still what the process mapped (dev, ino from its maps line); a file
+ * replaced since is read on its own and not kept. */
+static const struct elf_file *elf_file(const char *path, dev_t dev, ino_t ino,
+				       struct elf_file *scratch)
+{
+	struct stat st;
+	struct elf_file *ef;
+	unsigned b;
+
+	memset(scratch, 0, sizeof(*scratch));
+	if (stat(path, &st) || st.st_dev != dev || st.st_ino != ino) {
+		elf_read(scratch, path);
+		return scratch;
+	}
+	b = (unsigned)((ino * 0x9e3779b97f4a7c15ull ^ dev) >> 40) % ELF_BUCKETS;
+	for (ef = elf_files[b]; ef; ef = ef->next)
+		if (ef->dev == dev && ef->ino == ino && ef->size == st.st_size &&
+		    ef->mtime_ns == (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec)
+			return ef;
+	ef = calloc(1, sizeof(*ef));
+	if (!ef) {
+		elf_read(scratch, path);
+		return scratch;
+	}
+	ef->dev = dev;
+	ef->ino = ino;
+	ef->size = st.st_size;
+	ef->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	elf_read(ef, path);
+	ef->next = elf_files[b];
+	elf_files[b] = ef;
+	return ef;
+}
+
+void pst_procmaps_cache_free(void)
+{
+	for (unsigned b = 0; b < ELF_BUCKETS; b++) {
+		for (struct elf_file *ef = elf_files[b], *n; ef; ef = n) {
+			n = ef->next;
+			free(ef);
+		}
+		elf_files[b] = NULL;
+	}
+}
+
+/* Bias and build id: the PT_LOAD whose page holds the file offset
+ * fm.offset was mapped at fm.start. */
+static int elf_info(struct pst_pmod *m, struct first_map fm)
+{
+	struct elf_file scratch;
+	const struct elf_file *ef = elf_file(m->path, fm.dev, fm.ino, &scratch);
+
+	if (ef->rc)
+		return ef->rc;
+	for (int i = 0; i < ef->nloads; i++) {
+		if (ef->load_off[i] != fm.offset)
+			continue;
+		m->bias = fm.start - ef->load_vaddr[i];
+		memcpy(m->build_id, ef->build_id, ef->build_id_len);
+		m->build_id_len = ef->build_id_len;
+		return 0;
+	}
+	return -ENOENT;
 }
 
 static struct pst_pmod *find_path(struct pst_pmod *v, int n, const char *path)
@@ -81,12 +168,13 @@ int pst_procmaps_read(pid_t pid, struct pst_pmod **out)
 	if (!f)
 		return -errno;
 	while (getline(&line, &cap, f) > 0) {
-		uint64_t start, end, offset;
+		uint64_t start, end, offset, ino;
+		unsigned major, minor;
 		char perms[8], *path, *nl;
 		int pos = 0;
 
-		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*s %*s %n", &start, &end,
-			   perms, &offset, &pos) < 4 || !pos)
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %x:%x %" SCNu64 " %n", &start,
+			   &end, perms, &offset, &major, &minor, &ino, &pos) < 7 || !pos)
 			continue;
 		path = line + pos;
 		nl = strchr(path, '\n');
@@ -116,8 +204,7 @@ int pst_procmaps_read(pid_t pid, struct pst_pmod **out)
 				break;
 			m->lo = start;
 			m->hi = end;
-			first[n].start = start;
-			first[n].offset = offset;
+			first[n] = (struct first_map){ start, offset, makedev(major, minor), (ino_t)ino };
 			n++;
 			continue;
 		}
@@ -125,10 +212,9 @@ int pst_procmaps_read(pid_t pid, struct pst_pmod **out)
 			m->lo = start;
 		if (end > m->hi)
 			m->hi = end;
-		if (offset < first[m - v].offset) {
-			first[m - v].start = start;
-			first[m - v].offset = offset;
-		}
+		if (offset < first[m - v].offset)
+			first[m - v] = (struct first_map){ start, offset, makedev(major, minor),
+							   (ino_t)ino };
 	}
 	free(line);
 	fclose(f);

@@ -39,7 +39,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);
+	__uint(max_entries, PST_BPF_RING_BYTES);
 } events SEC(".maps");
 
 /* Tell user space about a process the first time it is sampled, so that
@@ -108,7 +108,7 @@ int pst_cpu_sample(struct bpf_perf_event_data *ctx)
 			e->h.ts = bpf_ktime_get_ns();
 			__builtin_memcpy(e->h.comm, key.comm, sizeof(key.comm));
 			copy_user_stack(e, task);
-			bpf_ringbuf_submit(e, 0);
+			bpf_ringbuf_submit(e, rb_wakeup(&events, PST_BPF_RING_BYTES));
 			return 0;
 		}
 		/* The ring buffer is full: keep the sample with its frame-pointer stack. */

@@ -13,6 +13,8 @@
 #define PST_BPF_REG_IP 16
 #define PST_BPF_REG_SP 19
 #define PST_BPF_COMM_LEN 16
+/* Each probe's ring buffer; records wake the loader only past a quarter of it. */
+#define PST_BPF_RING_BYTES (16 << 20)
 
 /* What a ring buffer record is (pst_bpf_hdr.type). */
 enum pst_bpf_event_type {

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -99,6 +100,7 @@ struct recorder {
 	size_t ntasks, ntasks_cap, nksyms, nksyms_cap;
 	struct stack_ref *prof_refs, *off_refs;
 	uint64_t frames[PST_BPF_MAX_DEPTH];
+	uint64_t snap_ns, nsnap; /* CPU time reading process maps, for -v */
 	int err;
 };
 
@@ -199,6 +201,16 @@ static void note_ksym(struct recorder *r, uint64_t addr)
 
 /* ---- processes ---- */
 
+/* CPU time of the calling thread in ns. */
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static void write_modules(struct recorder *r, struct proc *p, const struct pst_pmod *old,
 			  int nold)
 {
@@ -244,13 +256,14 @@ static struct pst_unwinder *proc_unwinder(const struct proc *p)
 /* Read the process's maps (again); keep what we had if it is gone. */
 static void proc_snapshot(struct recorder *r, struct proc *p)
 {
+	uint64_t cpu0 = thread_cpu_ns();
 	struct pst_pmod *mods;
 	int n = pst_procmaps_read(p->pid, &mods);
 
 	p->refreshed = pst_tw_now();
 	p->nrefresh++;
 	if (n < 0)
-		return;
+		goto out;
 	if (p->uw && n == p->nmods) {
 		bool same = true;
 
@@ -258,7 +271,7 @@ static void proc_snapshot(struct recorder *r, struct proc *p)
 			same = mods[i].bias == p->mods[i].bias && !strcmp(mods[i].path, p->mods[i].path);
 		if (same) {
 			pst_procmaps_free(mods, n);
-			return;
+			goto out;
 		}
 	}
 	{
@@ -272,6 +285,9 @@ static void proc_snapshot(struct recorder *r, struct proc *p)
 	}
 	pst_unwinder_free(p->uw);
 	p->uw = r->o->fp_only ? NULL : proc_unwinder(p);
+out:
+	r->snap_ns += thread_cpu_ns() - cpu0;
+	r->nsnap++;
 }
 
 static struct proc *proc_get(struct recorder *r, pid_t pid)
@@ -958,6 +974,53 @@ static void write_stats(struct recorder *r, uint64_t duration)
 			      s[PST_BPF_LOST_USTACKS]));
 }
 
+/* CPU time of this process (user + system) in ns. */
+static uint64_t self_cpu_ns(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
+}
+
+/* Kernel-side run time of a program (counted only with kernel.bpf_stats_enabled=1). */
+static void prog_runtime(const struct bpf_program *prog, uint64_t *ns, uint64_t *cnt)
+{
+	struct bpf_prog_info info = { 0 };
+	uint32_t len = sizeof(info);
+
+	if (prog && bpf_program__fd(prog) >= 0 &&
+	    !bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len)) {
+		*ns += info.run_time_ns;
+		*cnt += info.run_cnt;
+	}
+}
+
+/* -v: what recording cost, as a share of one CPU. */
+static void print_cost(const struct recorder *r, uint64_t startup_ns, uint64_t steady_ns,
+		       uint64_t wall_ns)
+{
+	uint64_t run_ns = 0, run_cnt = 0;
+	double wall = wall_ns ? (double)wall_ns : 1;
+
+	prog_runtime(r->prof->progs.pst_cpu_sample, &run_ns, &run_cnt);
+	if (r->off) {
+		prog_runtime(r->off->progs.pst_switch_btf, &run_ns, &run_cnt);
+		prog_runtime(r->off->progs.pst_switch_raw, &run_ns, &run_cnt);
+	}
+	fprintf(stderr,
+		"prestanda: record: cost: start-up %.3f s CPU; loader %.3f%% of one CPU, "
+		"probes %.3f%% (%llu runs, %.2f us each%s), total %.3f%% over %.1f s; "
+		"the loader's share reading %llu process maps: %.3f%%\n",
+		startup_ns / 1e9, 100.0 * steady_ns / wall, 100.0 * run_ns / wall,
+		(unsigned long long)run_cnt, run_cnt ? run_ns / 1e3 / run_cnt : 0.0,
+		run_cnt ? "" : "; kernel.bpf_stats_enabled=1 counts them",
+		100.0 * (steady_ns + run_ns) / wall, wall_ns / 1e9, (unsigned long long)r->nsnap,
+		100.0 * r->snap_ns / wall);
+}
+
 static void drain(struct recorder *r, struct ring_buffer *rb)
 {
 	ring_buffer__consume(rb);
@@ -988,6 +1051,7 @@ static void recorder_free(struct recorder *r)
 	free(r->prof_refs);
 	free(r->off_refs);
 	pst_ksyms_free(r->ksyms);
+	pst_procmaps_cache_free();
 }
 
 int pst_cmd_record(int argc, char **argv)
@@ -1000,7 +1064,7 @@ int pst_cmd_record(int argc, char **argv)
 	struct ring_buffer *rb = NULL;
 	struct bpf_link **links = NULL;
 	int nlinks = 0, go = -1, execd = -1, err, status = 1, wstatus = 0;
-	uint64_t start, next_drain, stop = 0;
+	uint64_t start, next_drain, stop = 0, cpu0, cpu1;
 	bool dwarf;
 	pid_t child = 0;
 	char exe[PATH_MAX];
@@ -1095,6 +1159,7 @@ int pst_cmd_record(int argc, char **argv)
 		}
 	}
 	start = pst_tw_now();
+	cpu0 = self_cpu_ns();
 	next_drain = start + (uint64_t)(o.interval * 1e9);
 	if (o.duration > 0)
 		stop = start + (uint64_t)(o.duration * 1e9);
@@ -1104,7 +1169,11 @@ int pst_cmd_record(int argc, char **argv)
 	while (!exiting && !r.err) {
 		uint64_t now;
 
+		/* Samples wake us only when the ring buffer fills up (or a
+		 * new process is seen): read what came in every 100 ms. */
 		err = ring_buffer__poll(rb, 100);
+		if (err >= 0)
+			err = ring_buffer__consume(rb);
 		if (err < 0 && err != -EINTR) {
 			fprintf(stderr, "prestanda: record: ring_buffer__poll: %s\n", strerror(-err));
 			break;
@@ -1130,6 +1199,9 @@ int pst_cmd_record(int argc, char **argv)
 	if (r.off)
 		offcpu_bpf__detach(r.off);
 	drain(&r, rb);
+	cpu1 = self_cpu_ns();
+	if (o.verbose)
+		print_cost(&r, cpu0, cpu1 - cpu0, pst_tw_now() - start);
 	write_stats(&r, pst_tw_now() - start);
 	err = pst_tw_close(r.w, pst_tw_now());
 	r.w = NULL;

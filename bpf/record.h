@@ -21,6 +21,9 @@ struct pst_pmod {
 int pst_procmaps_read(pid_t pid, struct pst_pmod **out);
 void pst_procmaps_free(struct pst_pmod *m, int n);
 
+/* Forget the ELF files read so far (each is read once while unchanged). */
+void pst_procmaps_cache_free(void);
+
 /* ksyms.c: kernel symbols from /proc/kallsyms. */
 struct pst_ksyms;
 

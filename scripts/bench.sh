@@ -249,3 +249,31 @@ pre=$(cd "$tmp" && best_ns env LD_PRELOAD="$OLDPWD/build/libprestanda.so" \
 awk -v a="$bare" -v b="$pre" 'BEGIN {
 	printf "\nuncontended mutex lock/unlock: bare %.2f ns, preloaded %.2f ns per pair: %.2f ns added [<= 10 %s]\n",
 		a, b, b - a, b - a <= 10 ? "ok" : "MISS" }'
+
+# `record -a` on a busy host (two CPU burners): the loader's CPU time
+# (getrusage) after start-up plus the probes' own run time
+# (kernel.bpf_stats_enabled), per second of wall, as a share of one CPU.
+if [ "$(id -u)" = 0 ] && "$P" record --check >/dev/null 2>&1; then
+	stats=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
+	sysctl -qw kernel.bpf_stats_enabled=1 2>/dev/null || true
+	yes >/dev/null &
+	b1=$!
+	yes >/dev/null &
+	b2=$!
+	"$P" record -v -a -F 99 -d 10 -o "$tmp/rec.trace" 2>"$tmp/rec.err" || true
+	kill "$b1" "$b2" 2>/dev/null || true
+	sysctl -qw kernel.bpf_stats_enabled="$stats" 2>/dev/null || true
+	sed -n 's/^prestanda: record: cost: //p' "$tmp/rec.err" | awk '{
+		for (i = 1; i <= NF; i++) {
+			if ($i == "start-up") su = $(i + 1)
+			if ($i == "total") tot = $(i + 1)
+			if ($i == "loader") ld = $(i + 1)
+			if ($i == "probes") pr = $(i + 1)
+		}
+		sub(/%/, "", tot)
+		printf "\nrecord -a -F 99 -d 10, 2 busy CPUs: %.2f%% of one CPU (loader %s, probes %s) [<= 1%% %s]; start-up %s s CPU\n",
+			tot, ld, pr, tot <= 1 ? "ok" : "MISS", su }'
+else
+	echo
+	echo "record -a: skipped (needs root and eBPF: prestanda record --check)"
+fi
