@@ -624,7 +624,7 @@ Test(memory, real_frames_merge_and_skip_the_allocator)
 	struct run r;
 
 #ifdef __SANITIZE_ADDRESS__
-	cr_skip("make check-asan: malloc in this process is the sanitizer's, not the C library's");
+	cr_skip_test("make check-asan: malloc in this process is the sanitizer's, not the C library's");
 #endif
 	struct modscan ms = { .w = &w };
 	uint64_t a, b, fa[2], fb[2];

@@ -215,7 +215,7 @@ Test(symbolize, nested_inlined_frames)
 Test(symbolize, malloc_in_libc)
 {
 #ifdef __SANITIZE_ADDRESS__
-	cr_skip("make check-asan: malloc in this process is the sanitizer's, not the C library's");
+	cr_skip_test("make check-asan: malloc in this process is the sanitizer's, not the C library's");
 #endif
 	struct pst_symbolizer *s = pst_symbolizer_new();
 	void *(*fn)(size_t) = (void *(*)(size_t))dlsym(RTLD_DEFAULT, "malloc");
