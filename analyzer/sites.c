@@ -362,7 +362,8 @@ long pst_site_map(struct pst_memory *m, const struct pst_trace *t, struct pst_sy
 	runtime = f->n && skip == f->n;
 	if (runtime)
 		skip = 0;
-	key = join(f->v + skip, f->n - skip);
+	/* an empty stack has no frames array: no pointer arithmetic on NULL */
+	key = join(f->n ? f->v + skip : NULL, f->n - skip);
 	if (!key)
 		return -ENOMEM;
 	for (j = hash_str(key) & (ix->cap - 1); ix->slot[j]; j = (j + 1) & (ix->cap - 1))
