@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <stdbool.h>
 #include <unistd.h>
@@ -77,7 +78,8 @@ void pst_limit_restore(const struct rlimit *old)
 static int unw_fd[2] = { -1, -1 }; /* libunwind's pipe, as it knows it */
 static bool unw_open;               /* unw_fd are ours, open */
 static int unw_users;               /* threads inside libunwind */
-static int unw_busy;                /* spinlock over the three */
+static bool unw_excl;               /* one thread is in alone: it may remake the pipe */
+static int unw_busy;                /* spinlock over the four */
 
 static void unw_take(void)
 {
@@ -100,17 +102,36 @@ static void unw_close(void)
 	unw_open = false;
 }
 
+/*
+ * libunwind remakes its pipe (closing the old numbers first) without a
+ * lock of its own, which is safe only while one thread does it. So when
+ * the pipe is closed, the next thread goes in alone; the others wait (a
+ * few microseconds) until it is out. With the pipe open, any number go in.
+ * Without this, two threads remaking it at once closed each other's new
+ * pipe, and their stacks stopped at the first frame.
+ */
 void pst_unw_enter(void)
 {
-	unw_take();
-	unw_users++;
-	unw_drop();
+	for (;;) {
+		unw_take();
+		if (!unw_excl && (unw_open || !unw_users)) {
+			unw_excl = !unw_open;
+			unw_users++;
+			unw_drop();
+			return;
+		}
+		unw_drop();
+		sched_yield();
+	}
 }
 
 void pst_unw_leave(void)
 {
 	unw_take();
-	if (!--unw_users)
+	unw_excl = false; /* when set, the only thread inside is this one */
+	/* a program of one thread sees no pipe of ours between our calls; one
+	 * of several keeps it open, so that threads never wait for each other */
+	if (!--unw_users && __atomic_load_n(&pst_live_threads, __ATOMIC_RELAXED) <= 1)
 		unw_close();
 	unw_drop();
 }
@@ -127,6 +148,7 @@ void pst_unw_lock(bool lock)
 void pst_unw_after_fork(void)
 {
 	unw_users = 0;
+	unw_excl = false;
 	unw_close();
 	unw_drop();
 }

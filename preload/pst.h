@@ -232,6 +232,7 @@ void pst_thr_after_fork(void);          /* child: keep only the calling thread *
 void pst_thr_after_fork_open(void);     /* child: first records of its new trace */
 void pst_thr_lock_registry(bool lock);
 void pst_thr_flush_pending(void);       /* timer: write out every buffer holding events */
+extern int pst_live_threads;            /* registered threads that have not exited */
 /* Exact counters of the whole process so far (for SNAPSHOT). */
 void pst_thr_counters(uint64_t *alloc_calls, uint64_t *free_calls, uint64_t *alloc_bytes);
 /* fn on every registered thread's struct, under the registry lock */

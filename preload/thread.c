@@ -20,6 +20,7 @@
  * owner's side is two plain stores and a load: no atomic instruction.
  */
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+int pst_live_threads; /* registered threads that have not exited */
 static struct pst_thr *reg_head;
 static pthread_key_t thr_key;
 static bool have_membarrier;
@@ -135,6 +136,7 @@ struct pst_thr *pst_thr_slow(void)
 		thr_write_thread(t);
 	pst_rec_leave(t);
 	pst_self = t;
+	__atomic_add_fetch(&pst_live_threads, 1, __ATOMIC_RELAXED);
 	pst_cpu_thread_start(t);
 	return t;
 }
@@ -227,6 +229,7 @@ static void thr_dtor(void *v)
 	barrier();
 	t->in_use = 0;
 	t->exited = 1;
+	__atomic_sub_fetch(&pst_live_threads, 1, __ATOMIC_RELAXED);
 	pst_guard = 0;
 }
 
@@ -355,6 +358,7 @@ void pst_thr_after_fork(void)
 			munmap(t, sizeof(*t));
 	}
 	reg_head = self;
+	pst_live_threads = self ? 1 : 0;
 	thr_mapped = self ? 1 : 0;
 	if (!self)
 		return;
