@@ -42,7 +42,7 @@ cat "$TMP/preloaded.sum"
 if [ "$rc_bare" -ne "$rc_pre" ] || ! cmp -s "$TMP/bare.sum" "$TMP/preloaded.sum"; then
 	echo "transparency-python: results differ" >&2
 	diff "$TMP/bare.sum" "$TMP/preloaded.sum" >&2
-	tail -40 "$TMP/preloaded.log" >&2
+	grep -v "^prestanda: " "$TMP/preloaded.log" | grep -E "FAIL|ERROR|failed|Error" | head -40 >&2
 	exit 1
 fi
 echo "transparency-python: identical results bare and preloaded"
