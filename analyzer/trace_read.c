@@ -392,44 +392,31 @@ static void set_trunc(struct pst_trace *t, uint64_t off)
 }
 
 /* Store one metadata record. Returns 0, -1 when its fields do not decode. */
+/* Append one decoded record to a growing array of the trace. */
+#define APPEND(t, arr, n, cap, dec, p, end)                                            \
+	({                                                                             \
+		void *a_ = grow((t)->arr, &(t)->r->cap, (t)->n, sizeof(*(t)->arr));   \
+		int rc_ = -1;                                                          \
+		if (a_) {                                                              \
+			(t)->arr = a_;                                                 \
+			rc_ = dec(p, end, &(t)->arr[(t)->n]);                          \
+			if (!rc_)                                                      \
+				(t)->n++;                                              \
+		}                                                                      \
+		rc_;                                                                   \
+	})
+
 static int add_meta(struct pst_trace *t, unsigned type, const uint8_t *p, const uint8_t *end)
 {
-	struct pst_reader *r = t->r;
-	void *a;
-
 	switch (type) {
 	case PST_REC_MODULE:
-		if (!(a = grow(t->modules, &r->cap_modules, t->nmodules, sizeof(*t->modules))))
-			return -1;
-		t->modules = a;
-		if (dec_module(p, end, &t->modules[t->nmodules]))
-			return -1;
-		t->nmodules++;
-		return 0;
+		return APPEND(t, modules, nmodules, cap_modules, dec_module, p, end);
 	case PST_REC_STACK:
-		if (!(a = grow(t->stacks, &r->cap_stacks, t->nstacks, sizeof(*t->stacks))))
-			return -1;
-		t->stacks = a;
-		if (dec_stack(p, end, &t->stacks[t->nstacks]))
-			return -1;
-		t->nstacks++;
-		return 0;
+		return APPEND(t, stacks, nstacks, cap_stacks, dec_stack, p, end);
 	case PST_REC_THREAD:
-		if (!(a = grow(t->threads, &r->cap_threads, t->nthreads, sizeof(*t->threads))))
-			return -1;
-		t->threads = a;
-		if (dec_thread(p, end, &t->threads[t->nthreads]))
-			return -1;
-		t->nthreads++;
-		return 0;
+		return APPEND(t, threads, nthreads, cap_threads, dec_thread, p, end);
 	case PST_REC_TOTALS:
-		if (!(a = grow(t->totals, &r->cap_totals, t->ntotals, sizeof(*t->totals))))
-			return -1;
-		t->totals = a;
-		if (dec_totals(p, end, &t->totals[t->ntotals]))
-			return -1;
-		t->ntotals++;
-		return 0;
+		return APPEND(t, totals, ntotals, cap_totals, dec_totals, p, end);
 	}
 	return 0;
 }
