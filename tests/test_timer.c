@@ -123,3 +123,132 @@ Test(timer, sigkill_report_runs_to_the_last_snapshot, .timeout = 60)
 	itest_report_free(&rep);
 	itest_cleanup(&r);
 }
+
+/*
+ * A memory cgroup of limit bytes inside the test's own (cgroup v1 or v2),
+ * its directory in dir; the test is skipped where none can be made.
+ */
+static bool oom_cgroup_write(const char *dir, const char *file, const char *val)
+{
+	char p[PATH_MAX];
+	int fd, ok;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, file);
+	fd = open(p, O_WRONLY);
+	if (fd < 0)
+		return false;
+	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+	close(fd);
+	return ok;
+}
+
+static bool oom_cgroup_make(char *dir, size_t len, const char *limit)
+{
+	char line[PATH_MAX], *path = NULL;
+	bool v1 = false;
+	FILE *f = fopen("/proc/self/cgroup", "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		if (strstr(line, ":memory:")) {
+			path = strstr(line, ":memory:") + 8;
+			v1 = true;
+			break;
+		}
+		if (!strncmp(line, "0::", 3) && access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0)
+			path = line + 3;
+	}
+	if (f)
+		fclose(f);
+	if (!path)
+		return false;
+	if (snprintf(dir, len, "/sys/fs/cgroup%s%s/pst-oom.%d", v1 ? "/memory" : "",
+		     strcmp(path, "/") ? path : "", getpid()) >= (int)len || mkdir(dir, 0755) < 0)
+		return false;
+	if (v1 ? oom_cgroup_write(dir, "memory.limit_in_bytes", limit) :
+		 oom_cgroup_write(dir, "memory.max", limit)) {
+		/* no swapping out instead of dying: optional, absent without swap accounting */
+		if (v1)
+			oom_cgroup_write(dir, "memory.memsw.limit_in_bytes", limit);
+		else
+			oom_cgroup_write(dir, "memory.swap.max", "0");
+		return true;
+	}
+	rmdir(dir);
+	return false;
+}
+
+/* The cgroup's count of OOM kills ("oom_kill N" in v1's memory.oom_control or v2's memory.events). */
+static long oom_kills(const char *dir)
+{
+	char p[PATH_MAX], *s;
+	long n = -1;
+
+	snprintf(p, sizeof(p), "%s/memory.oom_control", dir);
+	s = itest_slurp(p, NULL);
+	if (!s) {
+		snprintf(p, sizeof(p), "%s/memory.events", dir);
+		s = itest_slurp(p, NULL);
+	}
+	if (s && strstr(s, "oom_kill "))
+		n = strtol(strstr(s, "oom_kill ") + 9, NULL, 10);
+	free(s);
+	return n;
+}
+
+/* Killed by the OOM killer in a 64 MiB cgroup: the report covers all up to the last flush. */
+Test(timer, oom_killer_keeps_what_was_flushed, .timeout = 120)
+{
+	struct itest_run r = { 0 };
+	struct itest_report rep;
+	char cg[PATH_MAX], pattern[PATH_MAX], outp[PATH_MAX], *out;
+	json_t *j;
+	long long grown, printed;
+	pid_t run;
+	int st;
+
+	if (geteuid() != 0 || !oom_cgroup_make(cg, sizeof(cg), "67108864"))
+		cr_skip_test("cannot make a memory cgroup with a limit (needs root and a memory controller)");
+	cr_assert(mkdtemp(strcpy(r.dir, "/tmp/pst-itest.XXXXXX")));
+	snprintf(pattern, sizeof(pattern), "%s/t.%%p.trace", r.dir);
+	snprintf(outp, sizeof(outp), "%s/out", r.dir);
+	run = fork();
+	cr_assert(run >= 0);
+	if (run == 0) {
+		char pid[32];
+		int fd = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		snprintf(pid, sizeof(pid), "%d", getpid());
+		if (fd < 0 || dup2(fd, 1) < 0 || !oom_cgroup_write(cg, "cgroup.procs", pid))
+			_exit(126);
+		execl(ITEST_PRESTANDA, ITEST_PRESTANDA, "run", "--full", "-o", pattern, "--",
+		      ITEST_TARGETS "rel_oom", (char *)NULL);
+		_exit(127);
+	}
+	cr_assert_eq(waitpid(run, &st, 0), run);
+	cr_expect_eq(oom_kills(cg), 1, "the cgroup saw %ld OOM kills", oom_kills(cg));
+	rmdir(cg);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGKILL, "run: %s", itest_wdesc(st));
+	out = itest_slurp(outp, NULL);
+	cr_assert(out);
+	printed = (long long)strlen(out);
+	free(out);
+	unlink(outp);
+	itest_collect(&r);
+	cr_assert_eq(r.ntraces, 1);
+
+	j = itest_report_ok(&rep, r.traces[0]);
+	cr_expect_not(itest_bool(j, "process.complete"));
+	cr_expect(strstr(rep.out, "\"error\""), "not marked incomplete");
+	cr_expect_eq(itest_int(itest_site(j, "before"), "calls"), 100);
+	cr_expect_eq(itest_int(itest_site(j, "before"), "line"),
+		     itest_marker_line("rel_oom.c", "before"));
+	/* 64 MiB fill in about 2.5 s at 100 blocks a second; at most the last
+	 * second's (and the one the killer interrupted) are missing */
+	cr_assert_geq(printed, 150, "only %lld blocks before the kill", printed);
+	grown = itest_nsites(j, "grow") ? itest_int(itest_site(j, "grow"), "calls") : 0;
+	cr_expect_leq(grown, printed + 1, "%lld recorded, %lld made", grown, printed);
+	cr_expect_geq(grown, printed - 120, "%lld recorded of %lld made", grown, printed);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
