@@ -166,12 +166,14 @@ check-tsan: | $(TSAN_B)
 $(TSAN_B):
 	mkdir -p $@
 
-# Longer checks: python3.11's regression tests bare and preloaded (a few
-# minutes), then a bounded fuzz run of the readers.
-test-long: all
+# Longer checks: python3.11's regression tests bare and preloaded (about
+# two minutes).
+test-long: deps
+	$(MAKE) all
 	scripts/transparency-python.sh
 
-fuzz: all
+fuzz: deps
+	$(MAKE) all
 	scripts/fuzz-reader.sh 60
 
 check: test
