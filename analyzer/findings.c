@@ -100,6 +100,18 @@ int pst_ev_str(struct pst_finding *f, const char *key, const char *v)
 	return 0;
 }
 
+/*
+ * Sites that allocate at the same place (one function and line, or one
+ * unsymbolized address) but were reached through different callers: one
+ * finding covers them all, with the stack of the busiest (the first in the
+ * sites' order) and how many call paths there were.
+ */
+struct group {
+	const struct pst_site *site;
+	struct pst_stack_stats st;
+	size_t paths;
+};
+
 static struct pst_finding *add(struct pst_findings *out, size_t *cap, const char *id,
 			       const struct pst_site *site)
 {
@@ -121,10 +133,29 @@ static struct pst_finding *add(struct pst_findings *out, size_t *cap, const char
 	return f;
 }
 
-static int rule_leak(const struct pst_memory *m, const struct pst_findings_ctx *ctx,
-		     const struct pst_site *s, struct pst_findings *out, size_t *cap)
+/* A finding over several call paths says so: their number as evidence, and
+ * in the advice that the figures are theirs together. */
+static int paths(struct pst_finding *f, const struct group *g)
 {
-	const struct pst_stack_stats *st = &s->st;
+	char *more;
+
+	if (g->paths < 2)
+		return 0;
+	pst_ev_int(f, "call_paths", (double)g->paths);
+	more = pst_xasprintf("%s The figures are of all %zu call paths that reach it; the stack "
+			     "shown is the busiest.", f->advice, g->paths);
+	if (!more)
+		return -ENOMEM;
+	free(f->advice);
+	f->advice = more;
+	return 0;
+}
+
+static int rule_leak(const struct pst_memory *m, const struct pst_findings_ctx *ctx,
+		     const struct group *g, struct pst_findings *out, size_t *cap)
+{
+	const struct pst_site *s = g->site;
+	const struct pst_stack_stats *st = &g->st;
 	double share = m->peak_heap_bytes > 0 ? st->leaked_bytes / m->peak_heap_bytes : 0;
 	char where[1200], b[32], n[32];
 	struct pst_finding *f;
@@ -164,14 +195,15 @@ static int rule_leak(const struct pst_memory *m, const struct pst_findings_ctx *
 	pst_ev_int(f, "leaked_allocations", st->leaked);
 	pst_ev_real(f, "share_of_peak_heap", share);
 	pst_ev_int(f, "calls", st->calls);
-	return 0;
+	return paths(f, g);
 }
 
-static int rule_churn(const struct pst_memory *m, const struct pst_site *s,
+static int rule_churn(const struct pst_memory *m, const struct group *g,
 		      struct pst_findings *out, size_t *cap)
 {
-	const struct pst_stack_stats *st = &s->st;
-	double avg = pst_site_avg_size(s), secs = m->duration_ns / 1e9, rate, churn, share;
+	const struct pst_site *s = g->site;
+	const struct pst_stack_stats *st = &g->st;
+	double avg = st->calls > 0 ? st->bytes / st->calls : 0, secs = m->duration_ns / 1e9, rate, churn, share;
 	char where[1200], r[32], a[32], c[32], cr[32], sl[32];
 	struct pst_finding *f;
 
@@ -217,13 +249,14 @@ static int rule_churn(const struct pst_memory *m, const struct pst_site *s,
 	pst_ev_int(f, "temporary", st->temporary);
 	pst_ev_int(f, "short_lived", st->short_lived);
 	pst_ev_int(f, "calls_avoided", churn);
-	return 0;
+	return paths(f, g);
 }
 
-static int rule_realloc(const struct pst_memory *m, const struct pst_site *s,
+static int rule_realloc(const struct pst_memory *m, const struct group *g,
 			struct pst_findings *out, size_t *cap)
 {
-	const struct pst_stack_stats *st = &s->st;
+	const struct pst_site *s = g->site;
+	const struct pst_stack_stats *st = &g->st;
 	double share = m->alloc_calls ? st->reallocs / (double)m->alloc_calls : 0;
 	double avg_chain, final_avg, avoided;
 	uint64_t final_max;
@@ -278,7 +311,7 @@ static int rule_realloc(const struct pst_memory *m, const struct pst_site *s,
 	pst_ev_int(f, "final_size", final_avg);
 	pst_ev_int(f, "max_final_size", (double)final_max);
 	pst_ev_int(f, "reallocs_avoided", avoided);
-	return 0;
+	return paths(f, g);
 }
 
 static int rule_rank(const char *id)
@@ -301,25 +334,87 @@ static int cmp_finding(const void *x, const void *y)
 	return a->site < b->site ? -1 : a->site > b->site;
 }
 
+static int cmp_keyed(const void *x, const void *y, void *keys_)
+{
+	const size_t *a = x, *b = y;
+	char *const *keys = keys_;
+	int c = strcmp(keys[*a], keys[*b]);
+
+	return c ? c : *a < *b ? -1 : *a > *b;
+}
+
+/* m's sites grouped by the place they allocate at, in the sites' order of
+ * their first member; the runtime's own sites (libstdc++'s emergency pool,
+ * the loader's) are left out: they are not the program's to change. */
+static int group_sites(const struct pst_memory *m, struct group **out, size_t *nout)
+{
+	char **keys = calloc(m->nsites + 1, sizeof(*keys)), name[1200];
+	size_t *idx = malloc((m->nsites + 1) * sizeof(*idx)), n = 0, ng = 0;
+	struct group *g = calloc(m->nsites + 1, sizeof(*g));
+	int rc = -ENOMEM;
+
+	if (!keys || !idx || !g)
+		goto out;
+	for (size_t i = 0; i < m->nsites; i++) {
+		if (m->sites[i].runtime)
+			continue;
+		pst_site_name(&m->sites[i], name, sizeof(name));
+		keys[i] = strdup(name);
+		if (!keys[i])
+			goto out;
+		idx[n++] = i;
+	}
+	qsort_r(idx, n, sizeof(*idx), cmp_keyed, keys);
+	for (size_t i = 0; i < n; i++) {
+		if (!i || strcmp(keys[idx[i]], keys[idx[i - 1]])) {
+			g[ng].site = &m->sites[idx[i]]; /* the smallest index of its key */
+			ng++;
+		}
+		pst_stats_add(&g[ng - 1].st, &m->sites[idx[i]].st, true);
+		g[ng - 1].paths++;
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; keys && i < m->nsites; i++)
+		free(keys[i]);
+	free(keys);
+	free(idx);
+	if (rc) {
+		free(g);
+		g = NULL;
+		ng = 0;
+	}
+	*out = g;
+	*nout = ng;
+	return rc;
+}
+
+static int cmp_group(const void *x, const void *y)
+{
+	const struct group *a = x, *b = y;
+
+	return a->site < b->site ? -1 : a->site > b->site;
+}
+
 int pst_findings_build(const struct pst_memory *m, const struct pst_findings_ctx *ctx,
 		       struct pst_findings *out)
 {
-	size_t cap = 0;
+	struct group *g;
+	size_t cap = 0, ng;
 
 	memset(out, 0, sizeof(*out));
-	for (size_t i = 0; i < m->nsites; i++) {
-		const struct pst_site *s = &m->sites[i];
-
-		/* The runtime's own blocks (libstdc++'s emergency pool, the
-		 * loader's) are not the program's to change. */
-		if (s->runtime)
-			continue;
-		if (rule_leak(m, ctx, s, out, &cap) || rule_churn(m, s, out, &cap) ||
-		    rule_realloc(m, s, out, &cap)) {
+	if (group_sites(m, &g, &ng))
+		return -ENOMEM;
+	pst_sort(g, ng, sizeof(*g), cmp_group);
+	for (size_t i = 0; i < ng; i++) {
+		if (rule_leak(m, ctx, &g[i], out, &cap) || rule_churn(m, &g[i], out, &cap) ||
+		    rule_realloc(m, &g[i], out, &cap)) {
+			free(g);
 			pst_findings_free(out);
 			return -ENOMEM;
 		}
 	}
+	free(g);
 	if (out->n)
 		pst_sort(out->v, out->n, sizeof(*out->v), cmp_finding);
 	return 0;

@@ -150,6 +150,10 @@ double pst_sample_weight(uint64_t size, uint64_t sample_bytes);
  * reports and findings name a site. */
 void pst_site_name(const struct pst_site *s, char *buf, size_t len);
 
+/* Add s's statistics to d's: counts and sums added, extremes kept; the peaks
+ * (max_live, peak_bytes) added too when peaks (their sum is an upper bound). */
+void pst_stats_add(struct pst_stack_stats *d, const struct pst_stack_stats *s, bool peaks);
+
 /* Average size of a site's allocations (bytes / calls), 0 when none. */
 double pst_site_avg_size(const struct pst_site *s);
 

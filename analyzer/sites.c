@@ -150,8 +150,7 @@ static int symbolize_stack(const struct pst_trace *t, const struct pst_stack *st
 	return 0;
 }
 
-/* Add a stack's statistics to its site's; the peaks unless they are final. */
-static void merge_stats(struct pst_stack_stats *d, const struct pst_stack_stats *s, bool peaks)
+void pst_stats_add(struct pst_stack_stats *d, const struct pst_stack_stats *s, bool peaks)
 {
 	if (!d->events || (s->events && s->min_size < d->min_size))
 		d->min_size = s->min_size;
@@ -408,7 +407,7 @@ int pst_memory_sites(struct pst_memory *m, const struct pst_trace *t, struct pst
 		if (m->site_of[i] == UINT32_MAX && pst_site_map(m, t, sym, i) < 0)
 			return -ENOMEM;
 		s = &m->sites[m->site_of[i]];
-		merge_stats(&s->st, st, !m->sites_exact);
+		pst_stats_add(&s->st, st, !m->sites_exact);
 		if (stk && (!s->first_stack_id || stk->id < s->first_stack_id))
 			s->first_stack_id = stk->id;
 	}

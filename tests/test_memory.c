@@ -735,6 +735,52 @@ Test(memory, short_lived_small_fires)
 	run_free(&r);
 }
 
+/* Two call paths into one allocating frame make one finding over both; a
+ * third frame of its own keeps its own. */
+Test(memory, findings_group_call_paths_by_allocating_frame)
+{
+	const uint64_t a[] = { 0x401000, 0x402000 }, b[] = { 0x401000, 0x403000 },
+		       c[] = { 0x404000, 0x402000 };
+	struct tw w;
+	struct run r;
+	const struct pst_finding *f;
+	uint64_t ts = 10;
+	size_t nchurn = 0;
+
+	tw_init(&w, PST_PROC_FULL, 0, 0);
+	tw_block(&w, 1, 0);
+	tw_stack(&w, 1, a, 2);
+	tw_stack(&w, 2, b, 2);
+	tw_stack(&w, 3, c, 2);
+	for (uint64_t i = 0; i < 9000; i++, ts += 500) {
+		uint64_t stack = i % 3 == 2 ? 3 : i % 3 == 1 ? 2 : 1;
+
+		tw_alloc(&w, ts, 0x1000, i % 3 == 1 ? 64 : 32, stack);
+		tw_free(&w, ts + 100, 0x1000);
+	}
+	tw_end(&w, ts + 10);
+	run(&r, &w);
+	cr_assert_eq(r.m->nsites, 3, "three stacks, three sites");
+	for (size_t i = 0; i < r.f.n; i++)
+		nchurn += !strcmp(r.f.v[i].id, "short-lived-small");
+	cr_expect_eq(nchurn, 2, "%zu churn findings", nchurn);
+	/* stacks 1 and 2 make as many calls; 2 allocates more bytes and comes
+	 * first in the sites' order: its stack is the one shown */
+	f = pst_findings_get(&r.f, "short-lived-small", site(&r, 2));
+	cr_assert(f, "no finding with the busier path's stack");
+	cr_expect_eq(evidence(f, "calls"), 6000);
+	cr_expect_eq(evidence(f, "call_paths"), 2);
+	cr_expect_eq(evidence(f, "average_size"), 48);
+	cr_expect(strstr(f->advice, "all 2 call paths"), "advice: %s", f->advice);
+	cr_expect_null(pst_findings_get(&r.f, "short-lived-small", site(&r, 1)));
+	f = pst_findings_get(&r.f, "short-lived-small", site(&r, 3));
+	cr_assert(f, "the third frame lost its finding");
+	cr_expect_eq(evidence(f, "calls"), 3000);
+	for (size_t i = 0; i < f->nev; i++)
+		cr_expect_str_neq(f->ev[i].key, "call_paths", "one path: no call_paths evidence");
+	run_free(&r);
+}
+
 Test(memory, short_lived_small_needs_small_sizes)
 {
 	struct tw w;
