@@ -79,7 +79,8 @@ static int unw_fd[2] = { -1, -1 }; /* libunwind's pipe, as it knows it */
 static bool unw_open;               /* unw_fd are ours, open */
 static int unw_users;               /* threads inside libunwind */
 static bool unw_excl;               /* one thread is in alone: it may remake the pipe */
-static int unw_busy;                /* spinlock over the four */
+static bool unw_pinned;             /* open for good: threads go in uncounted */
+static int unw_busy;                /* spinlock over the five */
 
 static void unw_take(void)
 {
@@ -109,30 +110,50 @@ static void unw_close(void)
  * few microseconds) until it is out. With the pipe open, any number go in.
  * Without this, two threads remaking it at once closed each other's new
  * pipe, and their stacks stopped at the first frame.
+ *
+ * A program of one thread sees no pipe of ours between our calls. While it
+ * runs several, the pipe is pinned open and threads go in and out without
+ * touching anything shared (--full unwinds at every event); the first
+ * thread in after the others have exited unpins it, and it is closed again
+ * after each use. Returns whether the caller was counted, for
+ * pst_unw_leave.
  */
-void pst_unw_enter(void)
+bool pst_unw_enter(void)
 {
+	if (__atomic_load_n(&unw_pinned, __ATOMIC_ACQUIRE)) {
+		if (__atomic_load_n(&pst_live_threads, __ATOMIC_RELAXED) > 1)
+			return false;
+		unw_take();
+		unw_pinned = false;
+		unw_drop();
+	}
 	for (;;) {
 		unw_take();
-		if (!unw_excl && (unw_open || !unw_users)) {
-			unw_excl = !unw_open;
-			unw_users++;
+		if (unw_pinned || (!unw_excl && (unw_open || !unw_users))) {
+			bool counted = !unw_pinned;
+
+			unw_excl = counted && !unw_open;
+			unw_users += counted;
 			unw_drop();
-			return;
+			return counted;
 		}
 		unw_drop();
 		sched_yield();
 	}
 }
 
-void pst_unw_leave(void)
+void pst_unw_leave(bool counted)
 {
+	if (!counted)
+		return;
 	unw_take();
 	unw_excl = false; /* when set, the only thread inside is this one */
-	/* a program of one thread sees no pipe of ours between our calls; one
-	 * of several keeps it open, so that threads never wait for each other */
-	if (!--unw_users && __atomic_load_n(&pst_live_threads, __ATOMIC_RELAXED) <= 1)
-		unw_close();
+	if (!--unw_users && !unw_pinned) {
+		if (__atomic_load_n(&pst_live_threads, __ATOMIC_RELAXED) <= 1)
+			unw_close();
+		else if (unw_open)
+			__atomic_store_n(&unw_pinned, true, __ATOMIC_RELEASE);
+	}
 	unw_drop();
 }
 
@@ -149,6 +170,7 @@ void pst_unw_after_fork(void)
 {
 	unw_users = 0;
 	unw_excl = false;
+	unw_pinned = false;
 	unw_close();
 	unw_drop();
 }

@@ -9,9 +9,10 @@
 
 void pst_stacks_init(void)
 {
-	pst_unw_enter(); /* libunwind's first call makes its pipe: fds.c */
+	bool counted = pst_unw_enter(); /* libunwind's first call makes its pipe: fds.c */
+
 	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-	pst_unw_leave();
+	pst_unw_leave(counted);
 	/* libunwind's default of 128 remembered frame descriptions is far
 	 * below a real program's call sites; each miss costs two signal mask
 	 * syscalls and a dl_iterate_phdr walk */
@@ -61,9 +62,10 @@ static unsigned backtrace_frames(uint64_t *f)
 	unsigned skip = 0, depth;
 	int n;
 
-	pst_unw_enter();
+	bool counted = pst_unw_enter();
+
 	n = unw_backtrace(raw, PST_MAX_DEPTH + 8);
-	pst_unw_leave();
+	pst_unw_leave(counted);
 
 	while (skip < (unsigned)n && pst_modules_own((uintptr_t)raw[skip]))
 		skip++;
@@ -110,7 +112,8 @@ static unsigned unwind_with_sp(uint64_t *ip, uint64_t *sp)
 	unsigned n = 0;
 	bool own = true;
 
-	pst_unw_enter();
+	bool counted = pst_unw_enter();
+
 	if (unw_getcontext(&uc) || unw_init_local(&c, &uc))
 		goto out;
 	while (n < PST_MAX_DEPTH) {
@@ -127,7 +130,7 @@ static unsigned unwind_with_sp(uint64_t *ip, uint64_t *sp)
 			break;
 	}
 out:
-	pst_unw_leave();
+	pst_unw_leave(counted);
 	return n;
 }
 

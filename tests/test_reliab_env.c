@@ -195,6 +195,38 @@ Test(reliab_env, closefrom_then_own_pipe_intact, .timeout = 60)
 	}
 }
 
+/* Threads ran and were joined: the program, of one thread again, lists
+ * its descriptors and finds none of the profiler's (libunwind's pipe,
+ * open while several threads unwind, is closed after the next use). */
+Test(reliab_env, no_descriptor_of_ours_after_threads, .timeout = 60)
+{
+	char *argv[] = { ITEST_TARGETS "rel_host", "list_after_threads", NULL }, out[PATH_MAX];
+	struct itest_run r;
+	struct itest_report rep;
+	char *bare;
+	json_t *j, *site;
+	long long calls = 0;
+	size_t i;
+
+	itest_run(&r, (const char *[]){ "--full", NULL }, "rel_host", (const char *const *)argv + 1);
+	REL_EXITED(&r, 0);
+	snprintf(out, sizeof(out), "%s/bare.out", r.dir);
+	cr_assert_eq(itest_spawn(argv, out, NULL), 0);
+	bare = itest_slurp(out, NULL);
+	unlink(out);
+	cr_assert(bare && strstr(bare, " open from 10 up\n"), "bare: %s", bare);
+	cr_expect_str_eq(r.out, bare, "preloaded and bare differ");
+	free(bare);
+	cr_assert_eq(r.ntraces, 1);
+	j = itest_report_ok(&rep, r.traces[0]);
+	json_array_foreach(itest_get(j, "memory.sites"), i, site)
+		if (itest_fn_is(itest_str(site, "function"), "allocs"))
+			calls += itest_int(site, "calls");
+	cr_expect_eq(calls, 5000, "%lld calls at allocs", calls);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
 /* A copy of rel_host with a set-user-id bit, owned by uid, among the targets. */
 static void setuid_copy(char *name, size_t len, uid_t uid)
 {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Hostile habits: closing every descriptor at start, running out of descriptors, sending a known payload. */
+/* Hostile habits: closing every descriptor at start, running out of descriptors, listing its own, sending a known payload. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -34,6 +35,44 @@ static int open_until_emfile(void)
 	for (int i = 0; i < n; i++)
 		close(fds[i]);
 	return n;
+}
+
+static void *alloc_thread(void *arg)
+{
+	(void)arg;
+	allocs(1000);
+	return NULL;
+}
+
+/* Threads allocate and are joined; main allocates again and then lists
+ * its descriptors from 10 up (below: the standard ones and what the
+ * caller left open). */
+static int list_after_threads(void)
+{
+	pthread_t th[4];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	for (int i = 0; i < 4; i++)
+		pthread_create(&th[i], NULL, alloc_thread, NULL);
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	allocs(1000);
+	d = opendir("/proc/self/fd");
+	if (!d)
+		return 1;
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name);
+
+		if (fd >= 10 && fd != dirfd(d)) {
+			printf("open: %d\n", fd);
+			n++;
+		}
+	}
+	closedir(d);
+	printf("%d open from 10 up\n", n);
+	return 0;
 }
 
 static void *server(void *arg)
@@ -122,6 +161,8 @@ int main(int argc, char **argv)
 		printf("opened %d\n", open_until_emfile());
 		return 0;
 	}
+	if (!strcmp(mode, "list_after_threads"))
+		return list_after_threads();
 	if (!strcmp(mode, "payload"))
 		return send_payload(argc > 2 ? argv[2] : "payload");
 	if (!strcmp(mode, "env")) {
