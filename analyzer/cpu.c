@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cpu.h"
+#include "imap.h"
 #include "symbolize.h"
 #include "units.h"
 #include "sort.h"
@@ -78,6 +79,7 @@ struct state {
 	size_t fns_cap;
 	int *fn_hash; /* open addressing over c->fns, -1 empty */
 	size_t fn_hash_size;
+	struct pst_imap fn_of; /* pid (0: kernel), address, kernel << 1 | exact -> function */
 	int err;
 };
 
@@ -425,8 +427,8 @@ static int resolve(const struct state *s, struct pst_symbolizer *sym, uint64_t a
 }
 
 /* The function of one frame, and its display string when disp is given. */
-static int frame_fn(struct state *s, struct pst_symbolizer *sym, uint64_t addr, bool kernel,
-		    bool exact, char *disp, size_t displen, bool *has_source)
+static int frame_fn_of(struct state *s, struct pst_symbolizer *sym, uint64_t addr, bool kernel,
+		       bool exact, char *disp, size_t displen, bool *has_source)
 {
 	struct pst_frame fr[MAX_INLINE];
 	const struct pst_frame *f;
@@ -463,6 +465,27 @@ static int frame_fn(struct state *s, struct pst_symbolizer *sym, uint64_t addr, 
 	return fn_index(s, f->function, f->file, f->module);
 }
 
+/* frame_fn_of, once per address of a process (or of the kernel) for rows
+ * that keep no display strings: rows share most of their frames. */
+static int frame_fn(struct state *s, struct pst_symbolizer *sym, uint64_t pid, uint64_t addr,
+		    bool kernel, bool exact, char *disp, size_t displen, bool *has_source)
+{
+	struct pst_ientry *e;
+	int fi;
+
+	if (disp)
+		return frame_fn_of(s, sym, addr, kernel, exact, disp, displen, has_source);
+	e = pst_imap_get(&s->fn_of, kernel ? 0 : pid, addr, (uint64_t)kernel << 1 | exact);
+	if (!e)
+		return -1;
+	if (e->val != UINT32_MAX)
+		return (int)e->val;
+	fi = frame_fn_of(s, sym, addr, kernel, exact, NULL, 0, has_source);
+	if (fi >= 0)
+		pst_imap_set(&s->fn_of, e, (uint32_t)fi);
+	return fi;
+}
+
 /* Symbolize one row into function indexes (and display strings into keep). */
 static int symbolize_row(struct state *s, struct row *r, struct pst_cpu_stack *keep)
 {
@@ -484,8 +507,8 @@ static int symbolize_row(struct state *s, struct row *r, struct pst_cpu_stack *k
 	for (size_t i = 0; i < kd + ud; i++) {
 		bool kernel = i < kd, src;
 		uint64_t addr = kernel ? ks->frames[i] : us->frames[i - kd];
-		int fi = frame_fn(s, sym, addr, kernel, i == 0 || i == kd, keep ? disp : NULL,
-				  sizeof(disp), &src);
+		int fi = frame_fn(s, sym, r->pid, addr, kernel, i == 0 || i == kd,
+				  keep ? disp : NULL, sizeof(disp), &src);
 
 		if (fi < 0)
 			return -ENOMEM;
@@ -717,6 +740,7 @@ static void state_free(struct state *s)
 		pst_symbolizer_free(s->syms[i].sym);
 	free(s->syms);
 	free(s->fn_hash);
+	pst_imap_free(&s->fn_of);
 }
 
 /* Symbolizer warnings, deduplicated, into c. */

@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "cpu.h"
+#include "imap.h"
 #include "flame.h"
 #include "memory.h"
 #include "net.h"
@@ -151,67 +152,6 @@ static void map_free(struct map *m)
 	for (size_t i = 0; i < m->cap; i++)
 		free(m->tab[i].key);
 	free(m->tab);
-}
-
-/* A map from three integers to an index, for keys without strings. */
-struct ientry {
-	uint64_t k[3];
-	uint32_t val; /* UINT32_MAX: empty */
-};
-
-struct imap {
-	struct ientry *tab;
-	size_t cap, n;
-};
-
-static size_t hash_ints(const uint64_t *k)
-{
-	uint64_t h = (k[0] * 0x9e3779b97f4a7c15ull ^ k[1]) * 0xff51afd7ed558ccdull ^ k[2];
-
-	h = (h ^ h >> 29) * 0xc4ceb9fe1a85ec53ull;
-	return (size_t)(h ^ h >> 32);
-}
-
-/* The slot of key k: its entry, or the empty one to fill (val UINT32_MAX).
- * NULL when out of memory. */
-static struct ientry *imap_get(struct imap *m, uint64_t a, uint64_t b, uint64_t c)
-{
-	const uint64_t k[3] = {a, b, c};
-	size_t j;
-
-	if ((m->n + 1) * 2 > m->cap) {
-		size_t ncap = m->cap ? m->cap * 2 : 1024;
-		struct ientry *nt = malloc(ncap * sizeof(*nt));
-
-		if (!nt)
-			return NULL;
-		for (size_t i = 0; i < ncap; i++)
-			nt[i].val = UINT32_MAX;
-		for (size_t i = 0; i < m->cap; i++) {
-			if (m->tab[i].val == UINT32_MAX)
-				continue;
-			for (j = hash_ints(m->tab[i].k) & (ncap - 1); nt[j].val != UINT32_MAX;
-			     j = (j + 1) & (ncap - 1))
-				;
-			nt[j] = m->tab[i];
-		}
-		free(m->tab);
-		m->tab = nt;
-		m->cap = ncap;
-	}
-	for (j = hash_ints(k) & (m->cap - 1); m->tab[j].val != UINT32_MAX;
-	     j = (j + 1) & (m->cap - 1))
-		if (!memcmp(m->tab[j].k, k, sizeof(k)))
-			return &m->tab[j];
-	memcpy(m->tab[j].k, k, sizeof(k));
-	return &m->tab[j];
-}
-
-/* Fill the empty entry e of m with val. */
-static void imap_set(struct imap *m, struct ientry *e, uint32_t val)
-{
-	e->val = val;
-	m->n++;
 }
 
 /* A copy of s owned by the pool (NULL for NULL). */
@@ -616,8 +556,8 @@ struct cpu_walk {
 	struct pst_flame *fl;
 	unsigned slot;
 	bool off;
-	struct imap rows;     /* pid, ustack, kstack -> its stack: threads share them */
-	struct imap addr_ids; /* pid (0: kernel), address, CA_ -> index into addrs */
+	struct pst_imap rows;     /* pid, ustack, kstack -> its stack: threads share them */
+	struct pst_imap addr_ids; /* pid (0: kernel), address, CA_ -> index into addrs */
 	struct cpu_addr *addrs;
 	size_t naddrs, addrs_cap;
 	uint32_t *fns;
@@ -679,17 +619,17 @@ static const struct cpu_addr *cpu_addr(struct cpu_walk *w, const struct pst_cpu_
 {
 	size_t kd = r->kstack ? r->kstack->depth : 0, ud = r->ustack ? r->ustack->depth : 0;
 	struct xframe xf[MAX_INLINE];
-	struct ientry *e;
+	struct pst_ientry *e;
 	struct cpu_addr *a;
 	int n, err = 0;
 
 	if (i < kd)
-		e = imap_get(&w->addr_ids, 0, r->kstack->frames[i], CA_KERNEL);
+		e = pst_imap_get(&w->addr_ids, 0, r->kstack->frames[i], CA_KERNEL);
 	else if (i < kd + ud)
-		e = imap_get(&w->addr_ids, r->pid, r->ustack->frames[i - kd],
+		e = pst_imap_get(&w->addr_ids, r->pid, r->ustack->frames[i - kd],
 			     i == kd ? CA_LEAF : CA_CALLER);
 	else
-		e = imap_get(&w->addr_ids, r->pid, 0, CA_PROCESS);
+		e = pst_imap_get(&w->addr_ids, r->pid, 0, CA_PROCESS);
 	if (!e)
 		return NULL;
 	if (e->val != UINT32_MAX)
@@ -706,7 +646,7 @@ static const struct cpu_addr *cpu_addr(struct cpu_walk *w, const struct pst_cpu_
 		w->fns[w->nfns++] = func_id(w->fl, &xf[k].f, xf[k].kind, &err);
 	if (err)
 		return NULL;
-	imap_set(&w->addr_ids, e, (uint32_t)w->naddrs++);
+	pst_imap_set(&w->addr_ids, e, (uint32_t)w->naddrs++);
 	return a;
 }
 
@@ -717,13 +657,13 @@ static int cpu_row(const struct pst_cpu_row *r, void *arg)
 	size_t na = kd + ud + !!(r->cpu->flags & PST_CPU_HOST_WIDE), nf = 0;
 	uint64_t hz = r->cpu->hz ? r->cpu->hz : 1;
 	struct pst_fstack *s;
-	struct ientry *e;
+	struct pst_ientry *e;
 	int64_t v;
 
 	if (r->off != w->off)
 		return 0;
 	v = w->off ? (int64_t)r->blocked_ns : (int64_t)(r->count * (1000000000 / hz));
-	e = imap_get(&w->rows, r->pid, r->ustack ? r->ustack->id : 0,
+	e = pst_imap_get(&w->rows, r->pid, r->ustack ? r->ustack->id : 0,
 		     r->kstack ? r->kstack->id : 0);
 	if (!e)
 		return -ENOMEM;
@@ -732,7 +672,7 @@ static int cpu_row(const struct pst_cpu_row *r, void *arg)
 		w->fl->total[w->slot] += v;
 		return 0;
 	}
-	imap_set(&w->rows, e, (uint32_t)w->fl->nstacks);
+	pst_imap_set(&w->rows, e, (uint32_t)w->fl->nstacks);
 	while (na >= w->ids_cap)
 		if (grow(&w->ids, &w->ids_cap, na, sizeof(*w->ids)))
 			return -ENOMEM;
@@ -767,8 +707,8 @@ static int collect_cpu(struct pst_flame *fl, unsigned slot, bool off)
 	struct cpu_walk w = {.fl = fl, .slot = slot, .off = off};
 	int r = pst_cpu_foreach_stack(fl->pool->t[slot], cpu_row, &w);
 
-	free(w.rows.tab);
-	free(w.addr_ids.tab);
+	pst_imap_free(&w.rows);
+	pst_imap_free(&w.addr_ids);
 	free(w.addrs);
 	free(w.fns);
 	free(w.ids);
