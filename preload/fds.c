@@ -175,6 +175,13 @@ void pst_unw_after_fork(void)
 	unw_drop();
 }
 
+/* One of our descriptors, open this moment: libunwind's pipe or the trace. */
+bool pst_fd_ours(int fd)
+{
+	return (__atomic_load_n(&unw_open, __ATOMIC_RELAXED) && (fd == unw_fd[0] || fd == unw_fd[1])) ||
+	       pst_out_is_trace(fd);
+}
+
 /* A number libunwind still holds for a pipe we closed: the program's now, or nobody's. */
 bool pst_unw_stale(int fd)
 {

@@ -19,6 +19,7 @@ volatile int pst_capped;
 static uint64_t out_size;   /* bytes written or reserved */
 static dev_t out_dev;
 static ino_t out_ino;
+static int out_writers; /* threads holding the trace open this moment */
 static char out_path[PATH_MAX];
 static char out_abs[PATH_MAX + 2]; /* out_path from /: the program may chdir */
 
@@ -277,8 +278,10 @@ static void out_writev(const void *a, size_t alen, const void *b, size_t blen)
 
 	if (pst_out_broken)
 		return;
+	__atomic_add_fetch(&out_writers, 1, __ATOMIC_RELAXED);
 	fd = out_open_again();
 	if (fd < 0) {
+		__atomic_sub_fetch(&out_writers, 1, __ATOMIC_RELAXED);
 		out_fail(errno);
 		errno = err;
 		return;
@@ -299,7 +302,18 @@ static void out_writev(const void *a, size_t alen, const void *b, size_t blen)
 		}
 	}
 	close(fd);
+	__atomic_sub_fetch(&out_writers, 1, __ATOMIC_RELAXED);
 	errno = err;
+}
+
+/* fd is the trace, open for a write this moment (for counting the program's
+ * descriptors: a fstat only while some thread writes). */
+bool pst_out_is_trace(int fd)
+{
+	struct stat st;
+
+	return __atomic_load_n(&out_writers, __ATOMIC_RELAXED) && fstat(fd, &st) == 0 &&
+	       st.st_dev == out_dev && st.st_ino == out_ino;
 }
 
 void pst_out_write(const void *a, size_t alen, const void *b, size_t blen)

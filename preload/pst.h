@@ -318,6 +318,7 @@ void pst_unw_leave(bool counted);       /* what pst_unw_enter returned */
 void pst_unw_lock(bool lock);           /* fork */
 void pst_unw_after_fork(void);
 bool pst_unw_stale(int fd);             /* a number of libunwind's closed pipe, seen under our guard */
+bool pst_fd_ours(int fd);               /* libunwind's pipe or the trace, open this moment */
 
 /* output.c: the trace file. */
 int pst_out_open(uint64_t pid);         /* open a new trace and write PROCESS; 0 or -errno */
@@ -327,6 +328,7 @@ void pst_out_write_meta(const void *a, size_t alen, const void *b, size_t blen);
 /* One record in a BLOCK of its own (tid), through pst_out_write_meta. */
 void pst_out_record(uint64_t tid, uint64_t ts, const uint8_t *rec, size_t len);
 uint64_t pst_out_size(void);            /* bytes written so far */
+bool pst_out_is_trace(int fd);          /* fd is the trace, open for a write */
 void pst_out_end(uint64_t reason, uint64_t sig);
 const char *pst_out_path(void);
 

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -42,8 +43,9 @@ static uint64_t rss_bytes(void)
 	return resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-/* Entries of a /proc directory (fds, tasks), without . and .. */
-static uint64_t count_entries(const char *dir)
+/* Entries of a /proc directory (fds, tasks), without . and .. and, with
+ * skip_ours, without the directory's own descriptor and the profiler's. */
+static uint64_t count_entries(const char *dir, bool skip_ours)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -51,8 +53,13 @@ static uint64_t count_entries(const char *dir)
 
 	if (!d)
 		return 0;
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name);
+
+		if (e->d_name[0] == '.' || (skip_ours && (fd == dirfd(d) || pst_fd_ours(fd))))
+			continue;
+		n++;
+	}
 	closedir(d);
 	return n;
 }
@@ -65,11 +72,9 @@ static void take_snapshot(struct pst_snap *s)
 	pst_thr_counters(&s->alloc_calls, &s->free_calls, &s->alloc_bytes);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
 	s->rss = rss_bytes();
-	/* neither our trace descriptor, the directory being read, nor this
-	 * thread are the program's */
-	s->fds = count_entries("/proc/self/fd");
-	s->fds = s->fds > 2 ? s->fds - 2 : 0;
-	s->threads = count_entries("/proc/self/task");
+	/* neither our descriptors nor this thread are the program's */
+	s->fds = count_entries("/proc/self/fd", true);
+	s->threads = count_entries("/proc/self/task", false);
 	s->threads = s->threads > 1 ? s->threads - 1 : 0;
 	s->cpu_ns = (uint64_t)cpu.tv_sec * 1000000000u + (uint64_t)cpu.tv_nsec;
 }
@@ -100,7 +105,7 @@ static void write_snapshot(uint64_t tid, const struct pst_snap *s)
 static bool alone_after_main(void)
 {
 	/* the main thread stays listed, a zombie, until the process ends */
-	return main_exited && count_entries("/proc/self/task") <= 2;
+	return main_exited && count_entries("/proc/self/task", false) <= 2;
 }
 
 static void timer_sleep(uint64_t ms)

@@ -342,6 +342,32 @@ Test(prod, timeline_text_and_svg, .timeout = 60)
 	itest_cleanup(&r);
 }
 
+/* Snapshots count the program's descriptors exactly: not the trace's,
+ * nor libunwind's pipe (open while two threads unwind under --full). */
+Test(prod, snapshot_counts_the_programs_descriptors, .timeout = 60)
+{
+	struct itest_run r;
+	struct itest_report rep;
+	const char *opts[] = { "--full", "--metrics-interval", "0.2", NULL };
+	const char *args[] = { "fds", "1000", NULL };
+	json_t *tl, *s;
+	long long held;
+	size_t i;
+
+	itest_run(&r, opts, "prod_work", args);
+	cr_assert(WIFEXITED(r.wstatus) && WEXITSTATUS(r.wstatus) == 0, "%s", itest_wdesc(r.wstatus));
+	held = strtoll(r.out, NULL, 10);
+	cr_assert_geq(held, 10, "stdout: %s", r.out);
+	cr_assert_eq(r.ntraces, 1);
+	tl = itest_get(itest_report_ok(&rep, r.traces[0]), "timeline");
+	cr_assert_geq(json_array_size(tl), 3);
+	json_array_foreach(tl, i, s)
+		cr_expect_eq(itest_int(s, "open_fds"), held, "snapshot %zu: %lld descriptors, the program held %lld",
+			     i, itest_int(s, "open_fds"), held);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
 /* PRESTANDA_MAX_MEMORY: past the cap's share for thread states, new
  * threads run unrecorded; the program runs as ever. */
 Test(prod, memory_cap_limits_thread_states, .timeout = 60)

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Workloads for production mode: bursts then a long sleep, phases around the toggle signal, a timed malloc/free churn. */
+/* Workloads for production mode: bursts then a long sleep, phases around the toggle signal, a timed malloc/free churn, known descriptors. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -49,6 +53,44 @@ __attribute__((noinline)) void churn(long ms)
 	} while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
 }
 
+static void *churn_thread(void *ms)
+{
+	churn((long)ms);
+	return NULL;
+}
+
+/* The program's descriptors, as it lists them (without the listing's own). */
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] != '.' && atoi(e->d_name) != dirfd(d);
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* 7 more descriptors, then two threads churn for ms: prints how many
+ * descriptors it holds all along. */
+static int hold_fds(long ms)
+{
+	pthread_t th;
+	int n;
+
+	for (int i = 0; i < 7; i++)
+		if (open("/dev/null", O_RDONLY) < 0)
+			return 1;
+	n = count_fds();
+	pthread_create(&th, NULL, churn_thread, (void *)ms);
+	churn(ms);
+	pthread_join(th, NULL);
+	printf("%d\n", n);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -76,6 +118,8 @@ int main(int argc, char **argv)
 		after_resume();
 		return 0;
 	}
+	if (!strcmp(mode, "fds"))
+		return hold_fds(argc > 2 ? atol(argv[2]) : 1000);
 	if (!strcmp(mode, "churn")) {
 		churn(argc > 2 ? atol(argv[2]) : 1000);
 		return 0;
