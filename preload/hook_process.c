@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Process boundaries: _exit, exec and daemon write everything first; dlclose marks the module map stale. */
+/* Process boundaries: _exit, exec and daemon write everything first; dlclose marks the module map stale; namespaces. */
 #include <errno.h>
 #include <fcntl.h>
 #include <paths.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -68,6 +69,39 @@ EXPORT int daemon(int nochdir, int noclose)
 	if (fd > 2)
 		close(fd);
 	return 0;
+}
+
+/* A process of one thread may enter a new user namespace (or move a
+ * thread's basics with CLONE_THREAD, CLONE_SIGHAND, CLONE_VM); our timer
+ * thread must not make it fail with EINVAL. */
+#define ONE_THREAD_FLAGS (CLONE_NEWUSER | CLONE_THREAD | CLONE_SIGHAND | CLONE_VM)
+
+static void resume_keep_errno(bool paused)
+{
+	int err = errno;
+
+	if (paused)
+		pst_timer_resume();
+	errno = err;
+}
+
+EXPORT int unshare(int flags)
+{
+	bool paused = (flags & ONE_THREAD_FLAGS) && pst_timer_pause();
+	int rc = pst_real.unshare ? pst_real.unshare(flags) : (int)syscall(SYS_unshare, flags);
+
+	resume_keep_errno(paused);
+	return rc;
+}
+
+/* nstype 0: any kind, a user namespace among them. */
+EXPORT int setns(int fd, int nstype)
+{
+	bool paused = (!nstype || (nstype & CLONE_NEWUSER)) && pst_timer_pause();
+	int rc = pst_real.setns ? pst_real.setns(fd, nstype) : (int)syscall(SYS_setns, fd, nstype);
+
+	resume_keep_errno(paused);
+	return rc;
 }
 
 EXPORT int dlclose(void *handle)

@@ -147,6 +147,8 @@ struct pst_real {
 	int (*execvpe)(const char *, char *const[], char *const[]);
 	int (*fexecve)(int, char *const[], char *const[]);
 	int (*pipe2)(int[2], int);
+	int (*unshare)(int);
+	int (*setns)(int, int);
 	/* hook_pthread.c */
 	int (*pthread_create)(void *, const void *, void *(*)(void *), void *);
 	int (*pthread_join)(unsigned long, void **);
@@ -357,6 +359,8 @@ void pst_modules_reset(void);           /* forked child: write them all again */
 void pst_timer_start(void);             /* from the constructor */
 void pst_timer_after_fork(void);        /* the child has no timer thread: start one */
 void pst_timer_main_exited(void);       /* pthread_exit from main: the timer must not outlive the program */
+bool pst_timer_pause(void);             /* stop the timer thread around unshare/setns (user namespaces) */
+void pst_timer_resume(void);
 
 /* cpu_prof.c: CPU samples (`prestanda run --cpu`) */
 void pst_cpu_start(void);               /* from the constructor: handler, first thread, CONFIG */

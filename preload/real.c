@@ -63,6 +63,8 @@ void pst_resolve_real(void)
 	RESOLVE(execvpe, "execvpe");
 	RESOLVE(fexecve, "fexecve");
 	RESOLVE(pipe2, "pipe2");
+	RESOLVE(unshare, "unshare");
+	RESOLVE(setns, "setns");
 	pst_pthread_resolve();
 }
 

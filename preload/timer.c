@@ -21,7 +21,9 @@
  * resident memory, open descriptors, threads and CPU time.
  */
 static bool started;
+static pthread_t timer_thread;
 static int main_exited; /* a futex word: the timer sleeps on it */
+static int timer_stop;  /* pst_timer_pause: return now */
 
 /* Resident set in bytes, from the second field of /proc/self/statm. */
 static uint64_t rss_bytes(void)
@@ -114,11 +116,13 @@ static void timer_sleep(uint64_t ms)
 
 	if (main_exited) {
 		struct timespec poll = { 0, 10000000 };
-		for (uint64_t waited = 0; waited < ms && !alone_after_main(); waited += 10)
+		for (uint64_t waited = 0;
+		     waited < ms && !alone_after_main() && !__atomic_load_n(&timer_stop, __ATOMIC_ACQUIRE);
+		     waited += 10)
 			nanosleep(&poll, NULL);
 		return;
 	}
-	/* woken early by pst_timer_main_exited */
+	/* woken early by pst_timer_main_exited and pst_timer_pause */
 	syscall(SYS_futex, &main_exited, FUTEX_WAIT_PRIVATE, 0, &gap, NULL, 0);
 	if (main_exited)
 		timer_sleep(ms);
@@ -154,7 +158,8 @@ static void *timer_main(void *arg)
 		now = pst_now();
 		if (due > now)
 			timer_sleep((due - now + 999999) / 1000000);
-		if (pst_state != PST_ON || pst_out_broken || alone_after_main())
+		if (pst_state != PST_ON || pst_out_broken || alone_after_main() ||
+		    __atomic_load_n(&timer_stop, __ATOMIC_ACQUIRE))
 			break;
 		now = pst_now();
 		if (now < due)
@@ -188,7 +193,6 @@ void pst_timer_start(void)
 {
 	sigset_t all, old;
 	pthread_attr_t attr;
-	pthread_t th;
 	int guard = pst_guard;
 
 	if (started || pst_state != PST_ON || !pst_cfg.metrics_ms || !pst_real.pthread_create)
@@ -198,13 +202,45 @@ void pst_timer_start(void)
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 64 * 1024);
-	if (pst_real.pthread_create(&th, &attr, timer_main, NULL))
+	if (pst_real.pthread_create(&timer_thread, &attr, timer_main, NULL))
 		started = false;
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pst_guard = guard;
+}
+
+/*
+ * unshare(CLONE_NEWUSER) and setns into a user namespace refuse a process
+ * of several threads: the timer must not be what makes the program one.
+ * When the program runs one thread, the timer ends and is gone from the
+ * thread group before the call (bounded: 1 s), and pst_timer_resume starts
+ * it again. Returns whether it was stopped.
+ */
+bool pst_timer_pause(void)
+{
+	int guard = pst_guard;
+	struct timespec gap = { 0, 100000 };
+
+	if (!started || main_exited || __atomic_load_n(&pst_live_threads, __ATOMIC_RELAXED) > 1 ||
+	    !pst_real.pthread_join)
+		return false;
+	pst_guard = 1;
+	__atomic_store_n(&timer_stop, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &main_exited, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	pst_real.pthread_join(timer_thread, NULL);
+	started = false;
+	/* joined once its tid is cleared; it leaves the group just after */
+	for (int i = 0; i < 10000 && count_entries("/proc/self/task", false) > 1; i++)
+		nanosleep(&gap, NULL);
+	pst_guard = guard;
+	return true;
+}
+
+void pst_timer_resume(void)
+{
+	__atomic_store_n(&timer_stop, 0, __ATOMIC_RELEASE);
+	pst_timer_start();
 }
 
 void pst_timer_after_fork(void)

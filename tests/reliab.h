@@ -19,6 +19,19 @@ static REL_UNUSED long long rel_calls(json_t *rep, const char *fn)
 	return itest_nsites(rep, fn) ? itest_int(itest_site(rep, fn), "calls") : 0;
 }
 
+/* Calls at every site of function fn, whatever the stack below it. */
+static REL_UNUSED long long rel_calls_in(json_t *rep, const char *fn)
+{
+	json_t *sites = itest_get(rep, "memory.sites"), *s;
+	long long n = 0;
+	size_t i;
+
+	json_array_foreach(sites, i, s)
+		if (itest_fn_is(itest_str(s, "function"), fn))
+			n += json_integer_value(json_object_get(s, "calls"));
+	return n;
+}
+
 /* Calls of all sites together. */
 static REL_UNUSED long long rel_sum_calls(json_t *rep)
 {

@@ -8,7 +8,7 @@
 
 static const char *const wrapped[] = {
 	"malloc", "free", "calloc", "realloc", "reallocarray", "posix_memalign",
-	"aligned_alloc", "memalign", "valloc", "pvalloc", "_exit", "_Exit", "daemon", "pipe2", "dlclose",
+	"aligned_alloc", "memalign", "valloc", "pvalloc", "_exit", "_Exit", "daemon", "pipe2", "dlclose", "unshare", "setns",
 	"execve", "execvpe", "fexecve", "execv", "execvp", "execl", "execlp", "execle",
 	"pthread_create", "pthread_exit", "pthread_join", "pthread_mutex_lock",
 	"pthread_mutex_timedlock", "pthread_mutex_clocklock", "pthread_rwlock_rdlock",

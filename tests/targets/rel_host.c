@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* Hostile habits: closing every descriptor at start, running out of descriptors, listing its own, sending a known payload. */
+/* Hostile habits: closing every descriptor at start, running out of descriptors, listing its own, a user namespace, sending a known payload. */
+#define _GNU_SOURCE /* unshare, CLONE_NEWUSER */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +165,19 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "list_after_threads"))
 		return list_after_threads();
+	if (!strcmp(mode, "userns")) {
+		/* allowed to a process of one thread only */
+		int rc;
+
+		allocs(100);
+		rc = unshare(CLONE_NEWUSER);
+		printf("unshare: %s\n", rc ? strerror(errno) : "ok");
+		fflush(stdout);
+		allocs(100);
+		usleep(1200000);
+		allocs(100);
+		return 0;
+	}
 	if (!strcmp(mode, "payload"))
 		return send_payload(argc > 2 ? argv[2] : "payload");
 	if (!strcmp(mode, "env")) {
