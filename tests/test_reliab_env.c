@@ -195,24 +195,32 @@ Test(reliab_env, closefrom_then_own_pipe_intact, .timeout = 60)
 	}
 }
 
+/* rel_host MODE under `run --full` into r, then bare: the bare run's stdout. */
+static char *run_and_bare(struct itest_run *r, const char *mode)
+{
+	char *argv[] = { ITEST_TARGETS "rel_host", (char *)mode, NULL }, out[PATH_MAX], *bare;
+
+	itest_run(r, (const char *[]){ "--full", NULL }, "rel_host", (const char *[]){ mode, NULL });
+	REL_EXITED(r, 0);
+	snprintf(out, sizeof(out), "%s/bare.out", r->dir);
+	cr_assert_eq(itest_spawn(argv, out, NULL), 0);
+	bare = itest_slurp(out, NULL);
+	unlink(out);
+	cr_assert(bare);
+	return bare;
+}
+
 /* Threads ran and were joined: the program, of one thread again, lists
  * its descriptors and finds none of the profiler's (libunwind's pipe,
  * open while several threads unwind, is closed after the next use). */
 Test(reliab_env, no_descriptor_of_ours_after_threads, .timeout = 60)
 {
-	char *argv[] = { ITEST_TARGETS "rel_host", "list_after_threads", NULL }, out[PATH_MAX];
 	struct itest_run r;
 	struct itest_report rep;
-	char *bare;
+	char *bare = run_and_bare(&r, "list_after_threads");
 	json_t *j;
 
-	itest_run(&r, (const char *[]){ "--full", NULL }, "rel_host", (const char *const *)argv + 1);
-	REL_EXITED(&r, 0);
-	snprintf(out, sizeof(out), "%s/bare.out", r.dir);
-	cr_assert_eq(itest_spawn(argv, out, NULL), 0);
-	bare = itest_slurp(out, NULL);
-	unlink(out);
-	cr_assert(bare && strstr(bare, " open from 10 up\n"), "bare: %s", bare);
+	cr_assert(strstr(bare, " open from 10 up\n"), "bare: %s", bare);
 	cr_expect_str_eq(r.out, bare, "preloaded and bare differ");
 	free(bare);
 	cr_assert_eq(r.ntraces, 1);
@@ -226,22 +234,15 @@ Test(reliab_env, no_descriptor_of_ours_after_threads, .timeout = 60)
  * timer thread steps aside for it, and comes back (a snapshot after). */
 Test(reliab_env, unshare_user_namespace, .timeout = 60)
 {
-	char *argv[] = { ITEST_TARGETS "rel_host", "userns", NULL }, out[PATH_MAX];
 	struct itest_run r;
 	struct itest_report rep;
-	char *bare;
+	char *bare = run_and_bare(&r, "userns");
 	json_t *j;
 
-	itest_run(&r, (const char *[]){ "--full", NULL }, "rel_host", (const char *const *)argv + 1);
-	REL_EXITED(&r, 0);
-	snprintf(out, sizeof(out), "%s/bare.out", r.dir);
-	cr_assert_eq(itest_spawn(argv, out, NULL), 0);
-	bare = itest_slurp(out, NULL);
-	unlink(out);
-	if (bare && strcmp(bare, "unshare: ok\n"))
+	if (strcmp(bare, "unshare: ok\n"))
 		cr_skip_test("unshare(CLONE_NEWUSER) fails here without the profiler: %s", bare);
-	cr_expect_str_eq(r.out, "unshare: ok\n");
 	free(bare);
+	cr_expect_str_eq(r.out, "unshare: ok\n");
 	cr_assert_eq(r.ntraces, 1);
 	j = itest_report_ok(&rep, r.traces[0]);
 	cr_expect(itest_bool(j, "process.complete"));
