@@ -53,7 +53,7 @@ TARGET_BIN := $(patsubst tests/targets/%.c,$(B)/targets/%,$(filter-out tests/tar
 	$(TARGET_CXX:tests/targets/%.cc=$(B)/targets/%) \
 	$(patsubst tests/targets/%.c,$(B)/targets/%.so,$(filter tests/targets/lib%,$(TARGET_C)))
 # diff_work built again with its lines shifted, as a second build of the same code.
-TARGET_BIN += $(B)/targets/diff_work_shifted
+TARGET_BIN += $(B)/targets/diff_work_shifted $(B)/targets/rel_own_tcmalloc
 # Targets keep their frames and lines exactly as written.
 TARGET_CFLAGS := -O1 -g -fno-inline -fno-omit-frame-pointer -fno-optimize-sibling-calls -Wall
 # CPU targets are built as most distribution packages are: without frame pointers.
@@ -116,13 +116,17 @@ $(B)/targets/diff_work_shifted: tests/targets/diff_work.c | $(B)/targets
 $(B)/targets/cpu_%: tests/targets/cpu_%.c | $(B)/targets
 	$(CC) $(CPU_TARGET_CFLAGS) -o $@ $< -lpthread
 
-# A static binary (no preload possible) and one linked against jemalloc
-# (Debian's libjemalloc2, linked by path: it ships no development link).
+# A static binary (no preload possible) and two linked against an allocator
+# of their own (Debian's libjemalloc2 and libtcmalloc-minimal4, linked by
+# path: they ship no development link).
 $(B)/targets/rel_static: tests/targets/rel_static.c | $(B)/targets
 	$(CC) $(TARGET_CFLAGS) -static -o $@ $<
 JEMALLOC_SO ?= $(firstword $(wildcard /usr/lib/*-linux-gnu/libjemalloc.so.2 /usr/lib/libjemalloc.so.2))
-$(B)/targets/rel_jemalloc: tests/targets/rel_jemalloc.c | $(B)/targets
+TCMALLOC_SO ?= $(firstword $(wildcard /usr/lib/*-linux-gnu/libtcmalloc_minimal.so.4 /usr/lib/libtcmalloc_minimal.so.4))
+$(B)/targets/rel_own_malloc: tests/targets/rel_own_malloc.c | $(B)/targets
 	$(CC) $(TARGET_CFLAGS) -o $@ $< $(JEMALLOC_SO)
+$(B)/targets/rel_own_tcmalloc: tests/targets/rel_own_malloc.c | $(B)/targets
+	$(CC) $(TARGET_CFLAGS) -DTCMALLOC -o $@ $< $(TCMALLOC_SO)
 
 $(B)/targets/%: tests/targets/%.cc | $(B)/targets
 	$(CXX) $(TARGET_CFLAGS) -o $@ $<

@@ -328,23 +328,34 @@ Test(reliab_env, static_binary, .timeout = 60)
 	itest_cleanup(&r);
 }
 
-/* A program linked against jemalloc: its malloc calls are recorded (the
- * preload comes first) and served by jemalloc, as without the preload. */
-Test(reliab_env, own_malloc_jemalloc, .timeout = 60)
+/* A program linked against an allocator of its own: its malloc calls are
+ * recorded (the preload comes first) and served by that allocator, as
+ * without the preload (it answers with its version). */
+static void check_own_malloc(const char *target, const char *out)
 {
 	struct itest_run r;
 	struct itest_report rep;
 	json_t *j;
 
-	itest_run(&r, (const char *[]){ "--full", NULL }, "rel_jemalloc", NULL);
+	itest_run(&r, (const char *[]){ "--full", NULL }, target, NULL);
 	REL_EXITED(&r, 0);
-	cr_expect_str_eq(r.out, "jemalloc 5\n");
+	cr_expect_str_eq(r.out, out);
 	cr_assert_eq(r.ntraces, 1);
 	j = itest_report_ok(&rep, r.traces[0]);
 	cr_expect(itest_bool(j, "process.complete"));
-	rel_check_site(j, "rel_jemalloc.c", "je_work", 1000, 40000, 0);
+	rel_check_site(j, "rel_own_malloc.c", "own_work", 1000, 40000, 0);
 	itest_report_free(&rep);
 	itest_cleanup(&r);
+}
+
+Test(reliab_env, own_malloc_jemalloc, .timeout = 60)
+{
+	check_own_malloc("rel_own_malloc", "jemalloc 5\n");
+}
+
+Test(reliab_env, own_malloc_tcmalloc, .timeout = 60)
+{
+	check_own_malloc("rel_own_tcmalloc", "tcmalloc 2\n");
 }
 
 /* Trace files are the owner's alone. */
