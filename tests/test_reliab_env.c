@@ -252,6 +252,30 @@ Test(reliab_env, unshare_user_namespace, .timeout = 60)
 	itest_cleanup(&r);
 }
 
+/* setns into a user namespace (a child's), the same. */
+Test(reliab_env, setns_user_namespace, .timeout = 60)
+{
+	struct itest_run r;
+	struct itest_report rep;
+	char *bare = run_and_bare(&r, "setns");
+	json_t *j;
+	int parent = -1;
+
+	if (strcmp(bare, "setns: ok\n"))
+		cr_skip_test("setns into a user namespace fails here without the profiler: %s", bare);
+	free(bare);
+	cr_expect_str_eq(r.out, "setns: ok\n");
+	cr_assert_eq(r.ntraces, 2, "the program and its child");
+	for (int i = 0; i < r.ntraces; i++) {
+		j = itest_report_ok(&rep, r.traces[i]);
+		if (rel_calls_in(j, "allocs") == 200)
+			parent = i;
+		itest_report_free(&rep);
+	}
+	cr_expect_geq(parent, 0, "no trace with the parent's 200 allocations");
+	itest_cleanup(&r);
+}
+
 /* A copy of rel_host with a set-user-id bit, owned by uid, among the targets. */
 static void setuid_copy(char *name, size_t len, uid_t uid)
 {

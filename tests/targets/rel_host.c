@@ -8,11 +8,13 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static __thread void *volatile sink; /* per thread: each frees its own */
@@ -74,6 +76,37 @@ static int list_after_threads(void)
 	}
 	closedir(d);
 	printf("%d open from 10 up\n", n);
+	return 0;
+}
+
+/* setns into a child's new user namespace: allowed to a process of one
+ * thread only. */
+static int join_child_userns(void)
+{
+	char path[64], c = 0;
+	int p[2], fd, rc;
+	pid_t child;
+
+	allocs(100);
+	if (pipe(p))
+		return 1;
+	child = fork();
+	if (child == 0) {
+		c = unshare(CLONE_NEWUSER) ? 'e' : 'k';
+		(void)!write(p[1], &c, 1);
+		pause();
+		_exit(0);
+	}
+	if (child < 0 || read(p[0], &c, 1) != 1 || c != 'k')
+		return 1;
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)child);
+	fd = open(path, O_RDONLY);
+	rc = fd < 0 ? -1 : setns(fd, CLONE_NEWUSER);
+	printf("setns: %s\n", rc ? strerror(errno) : "ok");
+	fflush(stdout);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	allocs(100);
 	return 0;
 }
 
@@ -178,6 +211,8 @@ int main(int argc, char **argv)
 		allocs(100);
 		return 0;
 	}
+	if (!strcmp(mode, "setns"))
+		return join_child_userns();
 	if (!strcmp(mode, "payload"))
 		return send_payload(argc > 2 ? argv[2] : "payload");
 	if (!strcmp(mode, "env")) {
