@@ -85,6 +85,21 @@ static ITEST_UNUSED void itest_write(const char *path, const void *data, size_t 
 	cr_assert_eq(fclose(f), 0);
 }
 
+/* The string s written into the existing file path (a /proc or cgroup
+ * knob) in one write; false when that fails. Asserts nothing: safe in a
+ * forked child. */
+static ITEST_UNUSED bool itest_write_ok(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
+	close(fd);
+	return ok;
+}
+
 /* fork/exec argv (no shell), stdout and stderr to the given files (NULL:
  * /dev/null), no core dumps. Returns the raw wait status. */
 static ITEST_UNUSED int itest_spawn(char *const argv[], const char *out_path, const char *err_path)

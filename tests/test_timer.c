@@ -25,25 +25,47 @@ static long wait_for_trace_pid(const char *dir)
 	return 0;
 }
 
+/*
+ * `prestanda run --full -o DIR/t.%p.trace -- TARGET [ARG]` in the
+ * background, in a fresh r->dir; its stdout to DIR/out, and with cgroup
+ * (a directory) first moved into that cgroup. Returns run's pid.
+ */
+static pid_t start_full_run(struct itest_run *r, const char *target, const char *arg,
+			    const char *cgroup)
+{
+	char pattern[PATH_MAX], prog[PATH_MAX], outp[PATH_MAX];
+	pid_t run;
+
+	cr_assert(mkdtemp(strcpy(r->dir, "/tmp/pst-itest.XXXXXX")));
+	snprintf(pattern, sizeof(pattern), "%s/t.%%p.trace", r->dir);
+	snprintf(prog, sizeof(prog), ITEST_TARGETS "%s", target);
+	snprintf(outp, sizeof(outp), "%s/out", r->dir);
+	run = fork();
+	cr_assert(run >= 0);
+	if (run == 0) {
+		int fd = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		char pid[32], procs[PATH_MAX];
+
+		snprintf(pid, sizeof(pid), "%d", getpid());
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", cgroup ? cgroup : "");
+		if (fd < 0 || dup2(fd, 1) < 0 || (cgroup && !itest_write_ok(procs, pid)))
+			_exit(126);
+		execl(ITEST_PRESTANDA, ITEST_PRESTANDA, "run", "--full", "-o", pattern, "--", prog, arg,
+		      (char *)NULL);
+		_exit(127);
+	}
+	return run;
+}
+
 Test(timer, sigkill_keeps_what_was_flushed, .timeout = 60)
 {
 	struct itest_run r = { 0 };
 	struct itest_report rep;
-	char pattern[PATH_MAX];
 	json_t *j, *site;
-	pid_t run;
+	pid_t run = start_full_run(&r, "alloc_then_sleep", "5000", NULL);
 	long pid;
 	int st;
 
-	cr_assert(mkdtemp(strcpy(r.dir, "/tmp/pst-itest.XXXXXX")));
-	snprintf(pattern, sizeof(pattern), "%s/t.%%p.trace", r.dir);
-	run = fork();
-	cr_assert(run >= 0);
-	if (run == 0) {
-		execl(ITEST_PRESTANDA, ITEST_PRESTANDA, "run", "--full", "-o", pattern, "--",
-		      ITEST_TARGETS "alloc_then_sleep", "5000", (char *)NULL);
-		_exit(127);
-	}
 	pid = wait_for_trace_pid(r.dir);
 	cr_assert(pid > 0, "no trace appeared");
 	sleep(3); /* three flush intervals of 1 s */
@@ -70,23 +92,13 @@ Test(timer, sigkill_report_runs_to_the_last_snapshot, .timeout = 60)
 {
 	struct itest_run r = { 0 };
 	struct itest_report rep;
-	char pattern[PATH_MAX];
 	json_t *j, *tl, *sites, *last;
 	long long prev = -1, sum = 0;
 	size_t n;
-	pid_t run;
+	pid_t run = start_full_run(&r, "prod_work", "bursts", NULL);
 	long pid;
 	int st;
 
-	cr_assert(mkdtemp(strcpy(r.dir, "/tmp/pst-itest.XXXXXX")));
-	snprintf(pattern, sizeof(pattern), "%s/t.%%p.trace", r.dir);
-	run = fork();
-	cr_assert(run >= 0);
-	if (run == 0) {
-		execl(ITEST_PRESTANDA, ITEST_PRESTANDA, "run", "--full", "-o", pattern, "--",
-		      ITEST_TARGETS "prod_work", "bursts", (char *)NULL);
-		_exit(127);
-	}
 	pid = wait_for_trace_pid(r.dir);
 	cr_assert(pid > 0, "no trace appeared");
 	sleep(5); /* bursts at 0, 1.2 and 2.4 s; snapshots every second */
@@ -128,18 +140,12 @@ Test(timer, sigkill_report_runs_to_the_last_snapshot, .timeout = 60)
  * A memory cgroup of limit bytes inside the test's own (cgroup v1 or v2),
  * its directory in dir; the test is skipped where none can be made.
  */
-static bool oom_cgroup_write(const char *dir, const char *file, const char *val)
+/* Write val to dir/file; false when it fails. */
+static bool cg_write(const char *dir, const char *file, const char *val)
 {
 	char p[PATH_MAX];
-	int fd, ok;
 
-	snprintf(p, sizeof(p), "%s/%s", dir, file);
-	fd = open(p, O_WRONLY);
-	if (fd < 0)
-		return false;
-	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
-	close(fd);
-	return ok;
+	return snprintf(p, sizeof(p), "%s/%s", dir, file) < (int)sizeof(p) && itest_write_ok(p, val);
 }
 
 static bool oom_cgroup_make(char *dir, size_t len, const char *limit)
@@ -165,13 +171,13 @@ static bool oom_cgroup_make(char *dir, size_t len, const char *limit)
 	if (snprintf(dir, len, "/sys/fs/cgroup%s%s/pst-oom.%d", v1 ? "/memory" : "",
 		     strcmp(path, "/") ? path : "", getpid()) >= (int)len || mkdir(dir, 0755) < 0)
 		return false;
-	if (v1 ? oom_cgroup_write(dir, "memory.limit_in_bytes", limit) :
-		 oom_cgroup_write(dir, "memory.max", limit)) {
+	if (v1 ? cg_write(dir, "memory.limit_in_bytes", limit) :
+		 cg_write(dir, "memory.max", limit)) {
 		/* no swapping out instead of dying: optional, absent without swap accounting */
 		if (v1)
-			oom_cgroup_write(dir, "memory.memsw.limit_in_bytes", limit);
+			cg_write(dir, "memory.memsw.limit_in_bytes", limit);
 		else
-			oom_cgroup_write(dir, "memory.swap.max", "0");
+			cg_write(dir, "memory.swap.max", "0");
 		return true;
 	}
 	rmdir(dir);
@@ -201,7 +207,7 @@ Test(timer, oom_killer_keeps_what_was_flushed, .timeout = 120)
 {
 	struct itest_run r = { 0 };
 	struct itest_report rep;
-	char cg[PATH_MAX], pattern[PATH_MAX], outp[PATH_MAX], *out;
+	char cg[PATH_MAX], outp[PATH_MAX], *out;
 	json_t *j;
 	long long grown, printed;
 	pid_t run;
@@ -209,22 +215,8 @@ Test(timer, oom_killer_keeps_what_was_flushed, .timeout = 120)
 
 	if (geteuid() != 0 || !oom_cgroup_make(cg, sizeof(cg), "67108864"))
 		cr_skip_test("cannot make a memory cgroup with a limit (needs root and a memory controller)");
-	cr_assert(mkdtemp(strcpy(r.dir, "/tmp/pst-itest.XXXXXX")));
-	snprintf(pattern, sizeof(pattern), "%s/t.%%p.trace", r.dir);
+	run = start_full_run(&r, "rel_oom", NULL, cg);
 	snprintf(outp, sizeof(outp), "%s/out", r.dir);
-	run = fork();
-	cr_assert(run >= 0);
-	if (run == 0) {
-		char pid[32];
-		int fd = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		snprintf(pid, sizeof(pid), "%d", getpid());
-		if (fd < 0 || dup2(fd, 1) < 0 || !oom_cgroup_write(cg, "cgroup.procs", pid))
-			_exit(126);
-		execl(ITEST_PRESTANDA, ITEST_PRESTANDA, "run", "--full", "-o", pattern, "--",
-		      ITEST_TARGETS "rel_oom", (char *)NULL);
-		_exit(127);
-	}
 	cr_assert_eq(waitpid(run, &st, 0), run);
 	cr_expect_eq(oom_kills(cg), 1, "the cgroup saw %ld OOM kills", oom_kills(cg));
 	rmdir(cg);
