@@ -166,7 +166,7 @@ void pst_cpu_thread_start(struct pst_thr *t)
 
 	if (!cpu_on || cpu_exempt || t->cpu_timer)
 		return;
-	pst_guard = 1; /* pthread_getattr_np allocates */
+	pst_guard = 1; /* the bounds look-up opens /proc */
 	if (!t->stack_hi)
 		pst_stack_bounds(t);
 	if (pst_cfg.cpu_wall)

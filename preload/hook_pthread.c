@@ -105,7 +105,10 @@ static void thread_finish(void *arg)
 
 static void thread_begin(const struct start_box *b)
 {
-	struct pst_thr *t = pt_thr();
+	struct pst_thr *t;
+
+	pst_stack_bounds_at_start();
+	t = pt_thr();
 
 	if (!t)
 		return;

@@ -343,7 +343,8 @@ uint32_t pst_stack_capture(struct pst_thr *t); /* unwind, dedup, emit STACK if n
 uint32_t pst_stack_capture_at(struct pst_thr *t, const void *cfa);
 void pst_stacks_reset(void);            /* forked child: ids start over */
 void pst_stacks_lock(bool lock);
-void pst_stack_bounds(struct pst_thr *t); /* stack_lo, stack_hi of the calling thread */
+void pst_stack_bounds(struct pst_thr *t); /* stack_lo, stack_hi of the calling thread; safe anywhere */
+void pst_stack_bounds_at_start(void);   /* a new thread, before its start routine: ask glibc once */
 
 /* modules.c */
 void pst_modules_init(void);            /* own text range; does not write */

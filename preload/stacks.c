@@ -2,7 +2,9 @@
 /* Stack capture with libunwind, deduplicated through per-thread caches and the stack table. */
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include "pst.h"
 #include "stacktab.h"
@@ -84,23 +86,108 @@ uint32_t pst_stack_capture(struct pst_thr *t)
 	return stack_id(t, pst_stacktab_hash(f, depth), f, depth);
 }
 
-/* Where return addresses may be read: this thread's own stack. A program
+/*
+ * Where return addresses may be read: this thread's own stack. A program
  * that runs on stacks of its own (coroutines, sigaltstack) gets no cache
- * there, never a read of memory that may be gone. */
-void pst_stack_bounds(struct pst_thr *t)
+ * there, never a read of memory that may be gone.
+ *
+ * Never through pthread_getattr_np from a hook: glibc calls realloc (and,
+ * for the main thread, stdio) while holding the thread's own lock there,
+ * and a hook that asked again would wait on that lock forever (the JVM
+ * does this on every thread). It is asked once, at the start of threads
+ * our pthread_create wrapper runs, where no lock is held; any other thread
+ * (the main one, threads made before us or by clone) looks up the mapping
+ * its stack pointer lies in, with plain system calls.
+ */
+static __thread uintptr_t known_lo, known_hi;
+
+void pst_stack_bounds_at_start(void)
 {
+	int guard = pst_guard;
 	pthread_attr_t a;
 	void *addr;
 	size_t size;
 
-	t->stack_lo = t->stack_hi = 1; /* unknown: no cache */
-	if (pthread_getattr_np(pthread_self(), &a))
-		return;
-	if (!pthread_attr_getstack(&a, &addr, &size)) {
-		t->stack_lo = (uintptr_t)addr;
-		t->stack_hi = (uintptr_t)addr + size;
+	pst_guard = 1;
+	if (pthread_getattr_np(pthread_self(), &a) == 0) {
+		if (!pthread_attr_getstack(&a, &addr, &size)) {
+			known_lo = (uintptr_t)addr;
+			known_hi = (uintptr_t)addr + size;
+		}
+		pthread_attr_destroy(&a);
 	}
-	pthread_attr_destroy(&a);
+	pst_guard = guard;
+}
+
+/* Parse one hexadecimal number at *p, stopping at the first other byte. */
+static uintptr_t hex_at(const char **p, const char *end)
+{
+	uintptr_t v = 0;
+
+	for (; *p < end; (*p)++) {
+		char c = **p;
+		unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0') :
+			     c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10) : 16u;
+		if (d > 15)
+			break;
+		v = v << 4 | d;
+	}
+	return v;
+}
+
+/* The mapping of /proc/self/maps that holds addr: open, read and close
+ * only (safe in a signal handler, no allocation, no lock). */
+static bool mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
+{
+	char buf[4096];
+	size_t have = 0;
+	bool found = false;
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	for (;;) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - have);
+		const char *p = buf, *end, *nl;
+
+		if (n <= 0)
+			break;
+		end = buf + have + n;
+		while (!found && (nl = memchr(p, '\n', (size_t)(end - p)))) {
+			uintptr_t a = hex_at(&p, nl), b;
+
+			p++; /* '-' */
+			b = hex_at(&p, nl);
+			if (addr >= a && addr < b) {
+				*lo = a;
+				*hi = b;
+				found = true;
+			}
+			p = nl + 1;
+		}
+		if (found)
+			break;
+		have = (size_t)(end - p);
+		memmove(buf, p, have);
+		if (have == sizeof(buf))
+			have = 0; /* a line longer than the buffer: not a stack's */
+	}
+	close(fd);
+	return found;
+}
+
+void pst_stack_bounds(struct pst_thr *t)
+{
+	uintptr_t lo, hi;
+
+	t->stack_lo = t->stack_hi = 1; /* unknown: no cache */
+	if (known_hi) {
+		t->stack_lo = known_lo;
+		t->stack_hi = known_hi;
+	} else if (mapping_of((uintptr_t)__builtin_frame_address(0), &lo, &hi)) {
+		t->stack_lo = lo;
+		t->stack_hi = hi;
+	}
 }
 
 /* Frames and the stack pointer of each, by stepping; the return address
