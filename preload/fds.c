@@ -3,6 +3,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/close_range.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <stdbool.h>
@@ -35,6 +37,92 @@ int pst_fd_raise(int fd)
 		return fd;
 	close(fd);
 	return hi;
+}
+
+static int unw_fd[2] = { -1, -1 }; /* libunwind's pipe, as it knows it */
+
+/* A descriptor we keep for good: at PST_FD_MIN and above or, under a lower
+ * limit, at the limit itself (made for the moment of one call), where the
+ * program cannot get a number at all; else as high as the limit lets it. */
+int pst_fd_park(int fd)
+{
+	struct rlimit old;
+	int hi = pst_fd_raise(fd), top;
+
+	/* never a number libunwind still holds for its closed pipe: it reads
+	 * and writes those (fds.c, below) */
+	while (hi >= PST_FD_MIN && (hi == unw_fd[0] || hi == unw_fd[1])) {
+		int next = fcntl(hi, F_DUPFD_CLOEXEC, hi + 1);
+
+		if (next < 0)
+			break;
+		pst_real.close ? pst_real.close(hi) : close(hi);
+		hi = next;
+	}
+	if (hi < 0 || hi >= PST_FD_MIN || !pst_limit_raise(&old, 1))
+		return hi;
+	top = fcntl(hi, F_DUPFD_CLOEXEC, (int)old.rlim_cur);
+	pst_limit_restore(&old);
+	if (top < 0)
+		return hi;
+	pst_real.close ? pst_real.close(hi) : close(hi);
+	return top;
+}
+
+/*
+ * close_range and closefrom (a daemon closing everything it inherited)
+ * close around the descriptors we hold. glibc's closefrom makes the system
+ * call itself, so it is wrapped too.
+ */
+static int (*real_close_range)(unsigned, unsigned, int);
+
+static int close_held_split(unsigned first, unsigned last, int flags)
+{
+	int held[2], n = pst_out_held_list(held), rc = 0;
+
+	for (int i = 0; i < n; i++) {
+		unsigned h = (unsigned)held[i];
+
+		if (h < first || h > last)
+			continue;
+		if (h > first && real_close_range(first, h - 1, flags))
+			rc = -1;
+		if (h == last)
+			return rc;
+		first = h + 1;
+	}
+	if (first <= last && real_close_range(first, last, flags))
+		rc = -1;
+	return rc;
+}
+
+EXPORT int close_range(unsigned first, unsigned last, int flags)
+{
+	if (unlikely(!real_close_range))
+		*(void **)&real_close_range = dlsym(RTLD_NEXT, "close_range");
+	if (!real_close_range) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (pst_guard || (flags & CLOSE_RANGE_CLOEXEC) || first > last)
+		return real_close_range(first, last, flags);
+	return close_held_split(first, last, flags);
+}
+
+EXPORT void closefrom(int lowfd)
+{
+	static void (*real_closefrom)(int);
+
+	if (lowfd < 0)
+		lowfd = 0;
+	if (unlikely(!real_close_range))
+		*(void **)&real_close_range = dlsym(RTLD_NEXT, "close_range");
+	if (real_close_range && close_held_split((unsigned)lowfd, ~0U, 0) == 0)
+		return;
+	if (!real_closefrom)
+		*(void **)&real_closefrom = dlsym(RTLD_NEXT, "closefrom");
+	if (real_closefrom)
+		real_closefrom(lowfd);
 }
 
 /* The program holds every descriptor its limit allows: extra more, for the
@@ -75,7 +163,6 @@ void pst_limit_restore(const struct rlimit *old)
  * touched, and a program listing its own between our calls sees none of
  * ours.
  */
-static int unw_fd[2] = { -1, -1 }; /* libunwind's pipe, as it knows it */
 static bool unw_open;               /* unw_fd are ours, open */
 static int unw_users;               /* threads inside libunwind */
 static bool unw_excl;               /* one thread is in alone: it may remake the pipe */

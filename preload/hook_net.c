@@ -432,23 +432,36 @@ EXPORT int close(int fd)
 	NEED_REAL(close, "close", -1);
 	if (unlikely(pst_unw_stale(fd)))
 		return 0; /* libunwind renewing its pipe: fds.c */
+	if (unlikely(pst_out_held(fd)) && !pst_guard) {
+		errno = EBADF; /* not the program's: as if never open (output.c) */
+		return -1;
+	}
 	forget(fd);
 	return pst_real.close(fd);
+}
+
+/* The program takes a number: a socket there ends, a descriptor of ours
+ * there moves away first. */
+static inline void taking(int oldfd, int newfd)
+{
+	if (oldfd == newfd)
+		return;
+	if (unlikely(pst_out_held(newfd)) && !pst_guard)
+		pst_out_move(newfd);
+	forget(newfd);
 }
 
 EXPORT int dup2(int oldfd, int newfd)
 {
 	NEED_REAL(dup2, "dup2", -1);
-	if (oldfd != newfd)
-		forget(newfd);
+	taking(oldfd, newfd);
 	return pst_real.dup2(oldfd, newfd);
 }
 
 EXPORT int dup3(int oldfd, int newfd, int flags)
 {
 	NEED_REAL(dup3, "dup3", -1);
-	if (oldfd != newfd)
-		forget(newfd);
+	taking(oldfd, newfd);
 	return pst_real.dup3(oldfd, newfd, flags);
 }
 

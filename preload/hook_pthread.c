@@ -95,6 +95,7 @@ static void thread_finish(void *arg)
 	struct pst_thr *t = pst_self;
 
 	(void)arg;
+	pst_last_exit = PST_EXIT_KNOWN; /* glibc ends the thread with exit(0) */
 	if (t && pst_state == PST_ON)
 		pst_thread_end(t, pst_now(), 0);
 	/* a thread that forked is its child's first thread: when it ends there,

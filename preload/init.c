@@ -46,7 +46,8 @@ static void read_config(void)
 }
 
 /* --no-follow: programs this one execs run without the preload. Only our
- * entry is taken out of LD_PRELOAD; the user's other entries stay. */
+ * entry is taken out of LD_PRELOAD; the user's other entries stay, and
+ * our PRESTANDA_* settings go (read by now). */
 static void stop_following(void)
 {
 	const char *pre = getenv("LD_PRELOAD");
@@ -66,6 +67,18 @@ static void stop_following(void)
 		setenv("LD_PRELOAD", keep, 1);
 	else
 		unsetenv("LD_PRELOAD");
+	for (char **e = environ; *e;) {
+		char name[128];
+		size_t n = strcspn(*e, "=");
+
+		if (strncmp(*e, "PRESTANDA_", 10) || n >= sizeof(name)) {
+			e++;
+			continue;
+		}
+		memcpy(name, *e, n);
+		name[n] = 0;
+		unsetenv(name); /* moves the later entries down: look here again */
+	}
 }
 
 /* The guard keeps the profiler's own locking out of the pthread hooks. */
@@ -140,11 +153,12 @@ void pst_init(void)
 	pst_thr_setup();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	pst_crash_install();
-	if (!pst_cfg.follow_exec)
-		stop_following();
+	pst_out_env();
 	traced_pid = getpid();
 	pst_state = pst_out_open((uint64_t)traced_pid) == 0 ? PST_ON : PST_OFF;
 	pst_prod_start();
+	if (!pst_cfg.follow_exec)
+		stop_following();
 	pst_guard = 0;
 }
 
@@ -159,6 +173,7 @@ void pst_finish(uint64_t reason)
 
 	if (pst_state != PST_ON || getpid() != traced_pid)
 		return;
+	pst_out_final();
 	pst_cpu_finish(reason == PST_END_EXEC);
 	pst_locks_emit();
 	pst_net_flush_all();

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* The trace file: naming (%p %h %e), exclusive creation, open only while whole blocks are written, PROCESS and END. */
+/* The trace file: naming (%p %h %e), exclusive creation, writing whole blocks, size caps, PROCESS and END; the manifest. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,16 +23,41 @@ static ino_t out_ino;
 static int out_writers; /* threads holding the trace open this moment */
 static char out_path[PATH_MAX];
 static char out_abs[PATH_MAX + 2]; /* out_path from /: the program may chdir */
+static int out_fd = -1;    /* the trace, held since pst_out_hold; -1: opened per block */
+static int man_fd = -1;    /* the manifest, held likewise */
+static bool out_final;     /* exit: the summary records go out past the event cap */
+static char prog_name[64]; /* %e: the program's name at start, safe in a file name */
+static char out_pattern[PATH_MAX]; /* PRESTANDA_OUTPUT and PRESTANDA_MANIFEST, read at */
+static char man_path[PATH_MAX];    /* start: --no-follow takes them out of the environment */
 
 #define DEFAULT_PATTERN "prestanda.%e.%p.trace"
 
-static void say(const char *what, const char *path, int err)
-{
-	char line[PATH_MAX + 160];
-	int n = snprintf(line, sizeof(line), "prestanda: %s %s: %s\n", what, path, strerror(err));
+static void manifest_add(const char *line, size_t len);
 
+/* A problem of the trace, on the program's stderr and, under `prestanda
+ * run`, in the manifest as "!PID\tTRACE\tMESSAGE" for run to tell its user. */
+void pst_say(const char *fmt, ...)
+{
+	char msg[PATH_MAX + 256], line[sizeof(msg) + PATH_MAX + 48];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	n = snprintf(line, sizeof(line), "prestanda: %s\n", msg);
 	if (n > 0)
 		(void)!write(2, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	n = snprintf(line, sizeof(line), "!%d\t%s\t%s\n", (int)getpid(), out_abs, msg);
+	if (n > 0)
+		manifest_add(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+static void say(const char *what, const char *path, int err)
+{
+	pst_say("%s %s: %s", what, path, strerror(err));
 }
 
 /* Copy src into dst[len] at *at, truncating. */
@@ -40,6 +66,29 @@ static void put(char *dst, size_t len, size_t *at, const char *src)
 	while (*src && *at + 1 < len)
 		dst[(*at)++] = *src++;
 	dst[*at] = 0;
+}
+
+/*
+ * The name the program started with: a process that retitles itself
+ * (nginx, postgres, perl's $0) rewrites the memory argv[0] and
+ * program_invocation_short_name point into, and a forked child's %e would
+ * otherwise read "nginx: worker process". Taken once; a character that
+ * does not belong in a file name becomes '_'.
+ */
+static void name_once(void)
+{
+	const char *n = program_invocation_short_name;
+	size_t i = 0;
+
+	if (prog_name[0])
+		return;
+	for (; n && n[i] && i + 1 < sizeof(prog_name); i++) {
+		unsigned char c = (unsigned char)n[i];
+		prog_name[i] = c == '/' || c <= ' ' || c == 0x7f ? '_' : (char)c;
+	}
+	prog_name[i] = 0;
+	if (!i)
+		strcpy(prog_name, "unknown");
 }
 
 static void expand(const char *pattern, uint64_t pid, char *dst, size_t len)
@@ -64,7 +113,7 @@ static void expand(const char *pattern, uint64_t pid, char *dst, size_t len)
 			put(dst, len, &at, host);
 			break;
 		case 'e':
-			put(dst, len, &at, program_invocation_short_name);
+			put(dst, len, &at, prog_name);
 			break;
 		default: /* %% and unknown: the character itself */
 			dst[at++] = *p;
@@ -98,23 +147,49 @@ static int create_exclusive(char *path, size_t len)
 	return fd;
 }
 
-static void manifest_add(const char *path)
+/*
+ * The manifest (PRESTANDA_MANIFEST, made by `prestanda run`): a trace path
+ * per line, and the problems pst_say tells. Appended to only when it is
+ * the kind of file run makes: a regular file of this user, readable and
+ * writable by nobody else, never through a link; anything else named there
+ * is left alone.
+ */
+static int manifest_open(void)
 {
-	const char *m = getenv("PRESTANDA_MANIFEST");
-	char abs[PATH_MAX + 2];
+	struct stat st;
 	int fd;
 
-	if (!m || !*m)
-		return;
-	if (path[0] != '/' && getcwd(abs, PATH_MAX - strlen(path) - 2))
-		snprintf(abs + strlen(abs), sizeof(abs) - strlen(abs), "/%s\n", path);
-	else
-		snprintf(abs, sizeof(abs), "%s\n", path);
-	fd = open(m, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
-	if (fd >= 0) {
-		(void)!write(fd, abs, strlen(abs));
+	if (!man_path[0])
+		return -1;
+	fd = open(man_path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 077) || st.st_nlink != 1) {
 		close(fd);
+		return -1;
 	}
+	return fd;
+}
+
+static void manifest_add(const char *line, size_t len)
+{
+	int fd = man_fd >= 0 ? man_fd : manifest_open();
+
+	if (fd < 0)
+		return;
+	(void)!write(fd, line, len);
+	if (fd != man_fd)
+		close(fd);
+}
+
+static void manifest_trace(void)
+{
+	char line[sizeof(out_abs) + 1];
+	int n = snprintf(line, sizeof(line), "%s\n", out_abs);
+
+	if (n > 0 && (size_t)n < sizeof(line))
+		manifest_add(line, (size_t)n);
 }
 
 static void write_process(uint64_t pid)
@@ -141,16 +216,28 @@ static void write_process(uint64_t pid)
 	pst_out_write_meta(PST_MAGIC, PST_MAGIC_LEN, rec, (size_t)(e - rec));
 }
 
+void pst_out_env(void)
+{
+	const char *v = getenv("PRESTANDA_OUTPUT");
+
+	snprintf(out_pattern, sizeof(out_pattern), "%s", v && *v ? v : DEFAULT_PATTERN);
+	v = getenv("PRESTANDA_MANIFEST");
+	snprintf(man_path, sizeof(man_path), "%s", v ? v : "");
+}
+
 int pst_out_open(uint64_t pid)
 {
-	const char *pattern = getenv("PRESTANDA_OUTPUT");
 	struct stat st;
 	int fd;
 
 	pst_out_broken = 0;
 	pst_capped = 0;
+	out_final = false;
 	out_size = 0;
-	expand(pattern && *pattern ? pattern : DEFAULT_PATTERN, pid, out_path,
+	out_abs[0] = 0;
+	pst_out_release(); /* a forked child: the parent's trace is not ours */
+	name_once();
+	expand(out_pattern[0] ? out_pattern : DEFAULT_PATTERN, pid, out_path,
 	       sizeof(out_path) - 8);
 	fd = create_exclusive(out_path, sizeof(out_path));
 	if (fd < 0) {
@@ -173,7 +260,7 @@ int pst_out_open(uint64_t pid)
 		snprintf(out_abs + strlen(out_abs), sizeof(out_abs) - strlen(out_abs), "/%s",
 			 out_path);
 	write_process(pid);
-	manifest_add(out_path);
+	manifest_trace();
 	return pst_out_broken ? -EIO : 0;
 }
 
@@ -184,10 +271,22 @@ int pst_out_open(uint64_t pid)
  * Reopened by its absolute path without following a link, and written only
  * if it is still the file we created. The cost, an open, fstat and close
  * per write, is small beside the write of a 64 KiB block.
+ *
+ * A program about to lose the path (a privilege drop, chroot, a seccomp or
+ * Landlock sandbox, a new mount namespace) makes us hold the trace open
+ * from then on instead (pst_out_hold), far from the low numbers; the close,
+ * dup2, dup3, close_range and closefrom hooks keep the program from closing
+ * it, and each write checks it is still our file.
  */
-static int out_open_again(void)
+static bool is_ours(int fd)
 {
 	struct stat st;
+
+	return fstat(fd, &st) == 0 && st.st_dev == out_dev && st.st_ino == out_ino;
+}
+
+static int out_open_again(void)
+{
 	struct rlimit old;
 	int fd = open(out_abs, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
 
@@ -197,12 +296,69 @@ static int out_open_again(void)
 	}
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) != 0 || st.st_dev != out_dev || st.st_ino != out_ino) {
+	if (!is_ours(fd)) {
 		close(fd);
 		errno = ESTALE;
 		return -1;
 	}
 	return fd;
+}
+
+void pst_out_hold(void)
+{
+	int fd, err = errno;
+
+	if (out_fd < 0 && pst_state == PST_ON && !pst_out_broken && (fd = out_open_again()) >= 0)
+		out_fd = pst_fd_park(fd);
+	if (man_fd < 0 && (fd = manifest_open()) >= 0)
+		man_fd = pst_fd_park(fd);
+	errno = err;
+}
+
+void pst_out_release(void)
+{
+	if (out_fd >= 0)
+		pst_real.close ? pst_real.close(out_fd) : close(out_fd);
+	if (man_fd >= 0)
+		pst_real.close ? pst_real.close(man_fd) : close(man_fd);
+	out_fd = man_fd = -1;
+}
+
+bool pst_out_held(int fd)
+{
+	return fd >= 0 && (fd == out_fd || fd == man_fd);
+}
+
+/* The numbers held, in increasing order: how many. */
+int pst_out_held_list(int fds[2])
+{
+	int n = 0, a = out_fd, b = man_fd;
+
+	if (a > b) {
+		int t = a;
+		a = b;
+		b = t;
+	}
+	if (a >= 0)
+		fds[n++] = a;
+	if (b >= 0)
+		fds[n++] = b;
+	return n;
+}
+
+/* The program dup2s onto a number we hold: ours moves first. */
+void pst_out_move(int fd)
+{
+	int *held = fd == out_fd ? &out_fd : fd == man_fd ? &man_fd : NULL;
+	int to;
+
+	if (!held || fd < 0)
+		return;
+	to = fcntl(fd, F_DUPFD_CLOEXEC, fd + 1);
+	if (to >= 0)
+		to = pst_fd_park(to);
+	pst_real.close(fd);
+	*held = to;
 }
 
 static void out_fail(int err)
@@ -212,9 +368,11 @@ static void out_fail(int err)
 }
 
 /*
- * --max-size: events fill the file up to the cap less a reserve; the
- * reserve holds the records that say what happened next (SNAPSHOT, PAUSE,
- * ALERT, CAPPED) and END, so the file never grows past the cap itself.
+ * Caps: --max-size, and the file size limit (RLIMIT_FSIZE), past which a
+ * write would get the program killed by SIGXFSZ. Events fill the file up
+ * to the cap less a reserve; the reserve holds the records that say what
+ * happened next (SNAPSHOT, PAUSE, ALERT, CAPPED), the exit's summary
+ * records and END, so the file never grows past the cap itself.
  */
 #define END_ROOM 64
 
@@ -225,12 +383,32 @@ static uint64_t reserve(uint64_t cap)
 	return r > (1u << 20) ? 1u << 20 : r;
 }
 
-/* Claim n bytes below limit: false when they do not fit. */
-static bool out_claim(size_t n, uint64_t limit)
+/* The cap now, 0 for none; *fsize whether it is the file size limit. */
+static uint64_t cap_now(bool *fsize)
+{
+	struct rlimit rl;
+	uint64_t cap = pst_cfg.max_size;
+
+	*fsize = false;
+	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (!cap || rl.rlim_cur < cap)) {
+		cap = rl.rlim_cur;
+		*fsize = true;
+	}
+	return cap;
+}
+
+static uint64_t below(uint64_t cap, uint64_t room)
+{
+	return cap > room ? cap - room : 0;
+}
+
+/* Claim n bytes below limit (cap 0: no limit): false when they do not fit. */
+static bool out_claim(size_t n, uint64_t cap, uint64_t limit)
 {
 	uint64_t at = __atomic_fetch_add(&out_size, n, __ATOMIC_RELAXED);
 
-	if (!pst_cfg.max_size || at + n <= limit)
+	if (!cap || at + n <= limit)
 		return true;
 	__atomic_fetch_sub(&out_size, n, __ATOMIC_RELAXED);
 	return false;
@@ -250,23 +428,22 @@ static uint64_t block_base_ts(const uint8_t *h, size_t len)
 }
 
 /* The first block that does not fit: stop recording events, once. */
-static void out_cap(const void *a, size_t alen)
+static void out_cap(const void *a, size_t alen, uint64_t cap, bool fsize)
 {
 	uint8_t rec[PST_PROD_REC_MAX], *e;
 	uint64_t ts;
-	char line[160];
-	int n;
 
 	if (__atomic_exchange_n(&pst_capped, 1, __ATOMIC_RELAXED))
 		return;
 	ts = alen && *(const uint8_t *)a == PST_REC_BLOCK ? block_base_ts(a, alen) : pst_now();
-	e = pst_enc_capped(rec, ts, pst_cfg.max_size);
+	e = pst_enc_capped(rec, ts, cap);
 	pst_out_record(0, ts, rec, (size_t)(e - rec));
-	n = snprintf(line, sizeof(line),
-		     "prestanda: trace reached --max-size (%llu bytes): from now on only snapshots are written\n",
-		     (unsigned long long)pst_cfg.max_size);
-	if (n > 0)
-		(void)!write(2, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	if (fsize)
+		pst_say("trace reached the file size limit (RLIMIT_FSIZE, %llu bytes): from now on only snapshots are written",
+			(unsigned long long)cap);
+	else
+		pst_say("trace reached --max-size (%llu bytes): from now on only snapshots are written",
+			(unsigned long long)cap);
 }
 
 /* Both parts go out in one writev: with O_APPEND, blocks of different
@@ -279,7 +456,9 @@ static void out_writev(const void *a, size_t alen, const void *b, size_t blen)
 	if (pst_out_broken)
 		return;
 	__atomic_add_fetch(&out_writers, 1, __ATOMIC_RELAXED);
-	fd = out_open_again();
+	if (out_fd >= 0 && !is_ours(out_fd))
+		out_fd = -1; /* closed behind our back (a raw syscall): the number is not ours */
+	fd = out_fd >= 0 ? out_fd : out_open_again();
 	if (fd < 0) {
 		__atomic_sub_fetch(&out_writers, 1, __ATOMIC_RELAXED);
 		out_fail(errno);
@@ -301,7 +480,8 @@ static void out_writev(const void *a, size_t alen, const void *b, size_t blen)
 			iov[i].iov_len -= (size_t)n;
 		}
 	}
-	close(fd);
+	if (fd != out_fd)
+		close(fd);
 	__atomic_sub_fetch(&out_writers, 1, __ATOMIC_RELAXED);
 	errno = err;
 }
@@ -312,16 +492,22 @@ bool pst_out_is_trace(int fd)
 {
 	struct stat st;
 
-	return __atomic_load_n(&out_writers, __ATOMIC_RELAXED) && fstat(fd, &st) == 0 &&
-	       st.st_dev == out_dev && st.st_ino == out_ino;
+	return (fd == out_fd || __atomic_load_n(&out_writers, __ATOMIC_RELAXED)) &&
+	       fstat(fd, &st) == 0 && st.st_dev == out_dev && st.st_ino == out_ino;
 }
 
 void pst_out_write(const void *a, size_t alen, const void *b, size_t blen)
 {
+	bool fsize;
+	uint64_t cap;
+
 	if (pst_capped)
 		return;
-	if (!out_claim(alen + blen, pst_cfg.max_size - reserve(pst_cfg.max_size) - END_ROOM)) {
-		out_cap(a, alen);
+	cap = cap_now(&fsize);
+	if (!out_claim(alen + blen, cap,
+		       out_final ? below(cap, END_ROOM) : below(cap, reserve(cap) + END_ROOM))) {
+		if (!out_final)
+			out_cap(a, alen, cap, fsize);
 		return;
 	}
 	out_writev(a, alen, b, blen);
@@ -329,8 +515,21 @@ void pst_out_write(const void *a, size_t alen, const void *b, size_t blen)
 
 void pst_out_write_meta(const void *a, size_t alen, const void *b, size_t blen)
 {
-	if (out_claim(alen + blen, pst_cfg.max_size - END_ROOM))
+	bool fsize;
+	uint64_t cap = cap_now(&fsize);
+
+	if (out_claim(alen + blen, cap, below(cap, END_ROOM)))
 		out_writev(a, alen, b, blen);
+}
+
+/* Exit: after a cap, the threads' TOTALS, lock and connection summaries
+ * still go out, into the reserve, so that the exact figures stay exact. */
+void pst_out_final(void)
+{
+	if (pst_capped) {
+		out_final = true;
+		pst_capped = 0;
+	}
 }
 
 void pst_out_record(uint64_t tid, uint64_t ts, const uint8_t *rec, size_t len)
@@ -350,8 +549,10 @@ void pst_out_end(uint64_t reason, uint64_t sig)
 {
 	uint8_t rec[2 + 3 * PST_VARINT_MAX];
 	uint8_t *e = pst_enc_end(rec, pst_now(), reason, sig);
+	bool fsize;
+	uint64_t cap = cap_now(&fsize);
 
-	if (out_claim((size_t)(e - rec), pst_cfg.max_size))
+	if (out_claim((size_t)(e - rec), cap, cap))
 		out_writev(rec, (size_t)(e - rec), NULL, 0);
 }
 

@@ -78,6 +78,7 @@ struct pst_thr {
 	struct pst_thr *next;    /* registry */
 	struct pst_lock_slot lslot[PST_LOCK_SLOTS];
 	int thr_ended;           /* hook_pthread.c: THR_END written */
+	int sealed;              /* hook_sandbox.c: in seccomp strict mode, no system calls */
 	int cpu_timer;           /* cpu_prof.c: the thread's timer id + 1; 0 none */
 	uint8_t buf[PST_BUF_SIZE];
 };
@@ -227,6 +228,10 @@ static inline struct pst_thr *pst_thr(void)
 	return likely(t) ? t : pst_thr_slow();
 }
 void pst_thr_flush(struct pst_thr *t);  /* write buf as one BLOCK; owner or thief only */
+/* Room a sealed thread's buffer keeps past `end`: more than any one record. */
+#define PST_SEAL_SLACK (16 * 1024)
+void pst_thr_seal(struct pst_thr *t);   /* the calling thread may make no system call from now */
+void pst_thr_raw_exit(struct pst_thr *t); /* the thread leaves by the exit system call */
 void pst_thr_totals(struct pst_thr *t); /* append TOTALS of the counters, reset them */
 void pst_thr_setup(void);               /* the exit key, membarrier */
 void pst_thr_flush_all(bool resume, bool try_lock); /* at exit/exec/crash: every buffer */
@@ -277,7 +282,8 @@ static inline void pst_rec_leave(struct pst_thr *t)
 static inline uint8_t *pst_ev_begin(struct pst_thr *t, uint64_t *dts)
 {
 	uint8_t *b = pst_thr_room(t, PST_EVENT_MAX);
-	uint64_t ts = pst_now();
+	/* seccomp strict mode traps the TSC the clock reads: time stands still */
+	uint64_t ts = likely(!t->sealed) ? pst_now() : t->last_ts;
 
 	*dts = ts - t->last_ts;
 	t->last_ts = ts;
@@ -321,8 +327,10 @@ void pst_unw_lock(bool lock);           /* fork */
 void pst_unw_after_fork(void);
 bool pst_unw_stale(int fd);             /* a number of libunwind's closed pipe, seen under our guard */
 bool pst_fd_ours(int fd);               /* libunwind's pipe or the trace, open this moment */
+int pst_fd_park(int fd);                /* fd moved above every number the program can get; held for good */
 
 /* output.c: the trace file. */
+void pst_out_env(void);                 /* PRESTANDA_OUTPUT and _MANIFEST, once at start */
 int pst_out_open(uint64_t pid);         /* open a new trace and write PROCESS; 0 or -errno */
 void pst_out_write(const void *a, size_t alen, const void *b, size_t blen); /* events */
 /* Snapshots and marks: past the event cap, up to max_size itself. */
@@ -333,6 +341,13 @@ uint64_t pst_out_size(void);            /* bytes written so far */
 bool pst_out_is_trace(int fd);          /* fd is the trace, open for a write */
 void pst_out_end(uint64_t reason, uint64_t sig);
 const char *pst_out_path(void);
+void pst_say(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* a problem: stderr and the manifest */
+void pst_out_hold(void);                /* the program may lose the trace's path: hold it open from now */
+void pst_out_release(void);             /* close what is held (a forked child's inherited copies) */
+bool pst_out_held(int fd);              /* fd is the held trace or manifest */
+int pst_out_held_list(int fds[2]);      /* the held numbers, increasing: how many */
+void pst_out_move(int fd);              /* the program takes number fd: ours moves */
+void pst_out_final(void);               /* exit: summaries go out past the event cap */
 
 /* stacks.c */
 void pst_stacks_init(void);
@@ -379,6 +394,12 @@ struct pst_snap {
 	uint64_t ts, alloc_calls, free_calls, alloc_bytes, rss, fds, threads, cpu_ns;
 };
 void pst_prod_check(uint64_t tid, const struct pst_snap *now, const struct pst_snap *prev);
+/* hook_sandbox.c */
+/* The exit code of the thread that ended last, | PST_EXIT_KNOWN: when the
+ * main thread has left by a raw exit, the process ends with it. */
+#define PST_EXIT_KNOWN 0x100
+extern int pst_last_exit;
+
 /* crash.c */
 void pst_crash_install(void);           /* fatal signals flush before the process dies */
 

@@ -64,8 +64,11 @@ static unsigned backtrace_frames(uint64_t *f)
 	unsigned skip = 0, depth;
 	int n;
 
-	bool counted = pst_unw_enter();
+	bool counted;
 
+	if (unlikely(pst_self && pst_self->sealed))
+		return 0; /* unwinding makes system calls (hook_sandbox.c) */
+	counted = pst_unw_enter();
 	n = unw_backtrace(raw, PST_MAX_DEPTH + 8);
 	pst_unw_leave(counted);
 
@@ -76,6 +79,13 @@ static unsigned backtrace_frames(uint64_t *f)
 		depth = PST_MAX_DEPTH;
 	memcpy(f, raw + skip, depth * sizeof(*f));
 	return depth;
+}
+
+/* A thread that may make no system call (seccomp strict mode): the
+ * hook's caller alone, without unwinding. */
+static __attribute__((noinline)) uint32_t sealed_stack(struct pst_thr *t, uint64_t ra)
+{
+	return stack_id(t, pst_stacktab_hash(&ra, 1), &ra, 1);
 }
 
 uint32_t pst_stack_capture(struct pst_thr *t)
@@ -287,16 +297,18 @@ uint32_t pst_stack_capture_at(struct pst_thr *t, const void *cfa_p)
 	unsigned depth;
 	uint32_t id;
 
-	if (unlikely(!t->stack_hi))
+	if (unlikely(!t->stack_hi) && !t->sealed)
 		pst_stack_bounds(t);
 	if (cfa <= t->stack_lo || cfa >= t->stack_hi || !pst_cfg.stack_cache)
-		return pst_stack_capture(t);
+		return unlikely(t->sealed) ? sealed_stack(t, ra) : pst_stack_capture(t);
 	e = scache_slot(t, ra, cfa);
 	if (scache_valid(e, ra, cfa)) {
 		e->hits++;
 		t->scache_hits++;
 		return e->id;
 	}
+	if (unlikely(t->sealed))
+		return sealed_stack(t, ra);
 
 	depth = backtrace_frames(f);
 	h = pst_stacktab_hash(f, depth);

@@ -29,6 +29,7 @@ static bool have_membarrier;
 #define RECYCLE_AFTER_NS 1000000000ull
 
 static void thr_dtor(void *v);
+static void thr_retire(struct pst_thr *t);
 
 void pst_thr_setup(void)
 {
@@ -54,6 +55,7 @@ static void thr_reset(struct pst_thr *t, uint64_t now)
 		t->scache[i].depth = 0;
 	t->stolen = 0;
 	t->thr_ended = 0;
+	t->sealed = 0;
 }
 
 /* Under reg_lock: a struct whose thread is long gone, its leftovers written. */
@@ -146,12 +148,35 @@ void pst_thr_flush(struct pst_thr *t)
 	uint8_t hdr[PST_BLOCK_HEADER_MAX];
 	size_t n = (size_t)(t->pos - t->buf);
 
+	/* a sealed thread cannot write: a full buffer ends its recording (the
+	 * event asking for room goes into the slack left past `end`), and what
+	 * it holds is written at exit */
+	if (unlikely(t->sealed) && t == pst_self) {
+		t->stolen = 1;
+		return;
+	}
+
 	if (n && !pst_out_broken) {
 		uint8_t *e = pst_enc_block_header(hdr, t->tid, t->base_ts, n);
 		pst_out_write(hdr, (size_t)(e - hdr), t->buf, n);
 	}
 	t->pos = t->buf;
 	t->base_ts = t->last_ts;
+}
+
+/* This thread may make no system call from now on (seccomp strict mode):
+ * what it recorded so far is written now, and the buffer keeps room past
+ * its end for the one event that finds it full. */
+void pst_thr_seal(struct pst_thr *t)
+{
+	if (!pst_rec_enter(t)) {
+		pst_rec_leave(t);
+		return;
+	}
+	pst_thr_flush(t);
+	t->end = t->buf + PST_BUF_SIZE - PST_SEAL_SLACK;
+	t->sealed = 1;
+	pst_rec_leave(t);
 }
 
 /* Counts of threads whose TOTALS are written, for the process's running
@@ -217,6 +242,22 @@ static void thr_dtor(void *v)
 		pthread_setspecific(thr_key, t);
 		return;
 	}
+	thr_retire(t);
+}
+
+/* A thread leaving by the exit system call (hook_sandbox.c) skips the
+ * destructors: its end is written here, and the struct retired. */
+void pst_thr_raw_exit(struct pst_thr *t)
+{
+	pst_thread_end(t, pst_now(), 0);
+	pthread_setspecific(thr_key, NULL);
+	thr_retire(t);
+	pst_self = NULL;
+	pst_guard = 1; /* nothing of this thread is recorded after this */
+}
+
+static void thr_retire(struct pst_thr *t)
+{
 	pst_cpu_thread_exit(t);
 	pst_guard = 1;
 	t->in_use = 1;
@@ -311,7 +352,7 @@ void pst_thr_flush_pending(void)
 
 	pthread_mutex_lock(&reg_lock);
 	for (struct pst_thr *t = reg_head; t; t = t->next)
-		if (t->pos != t->buf && !t->stolen) {
+		if (t->pos != t->buf && !t->stolen && !t->sealed) {
 			t->borrowed = 1;
 			any = true;
 		}

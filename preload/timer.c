@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -58,7 +59,9 @@ static uint64_t count_entries(const char *dir, bool skip_ours)
 	while ((e = readdir(d))) {
 		int fd = atoi(e->d_name);
 
-		if (e->d_name[0] == '.' || (skip_ours && (fd == dirfd(d) || pst_fd_ours(fd))))
+		/* one closed since the listing was made (a trace write's) is gone */
+		if (e->d_name[0] == '.' ||
+		    (skip_ours && (fd == dirfd(d) || pst_fd_ours(fd) || fcntl(fd, F_GETFD) < 0)))
 			continue;
 		n++;
 	}
@@ -110,6 +113,44 @@ static bool alone_after_main(void)
 	return main_exited && count_entries("/proc/self/task", false) <= 2;
 }
 
+/*
+ * A program whose last thread left by the exit system call (seccomp strict
+ * mode allows no other way out) ran no destructor: its main thread is a
+ * zombie and this thread alone keeps the process alive. Then the trace is
+ * finished here and the process ends with the status it would have had
+ * bare: the exit code of the thread that ended last. *status: that code.
+ */
+static bool program_gone(int *status)
+{
+	char buf[1024], *p;
+	int fd, field = 2;
+	ssize_t n;
+	long long code = 0;
+
+	if (count_entries("/proc/self/task", false) > 2)
+		return false;
+	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	p = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
+	if (!p || p[1] != ' ' || p[2] != 'Z')
+		return false;
+	/* field 52, exit_code: the status as waitpid reports it */
+	for (p += 2; *p && field < 52; p++)
+		if (*p == ' ')
+			field++;
+	if (field == 52)
+		code = strtoll(p, NULL, 10);
+	/* the kernel gives the process the exit code of its last thread */
+	*status = pst_last_exit ? pst_last_exit & 0xff : (int)((code >> 8) & 0xff);
+	return true;
+}
+
 static void timer_sleep(uint64_t ms)
 {
 	struct timespec gap = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
@@ -148,6 +189,7 @@ static void *timer_main(void *arg)
 	uint64_t flush_at = now + pst_cfg.flush_ms * 1000000, snap_at = now + pst_cfg.metrics_ms * 1000000;
 	struct pst_snap snap, prev;
 	bool have_prev = false;
+	int status;
 
 	(void)arg;
 	pst_guard = 1;
@@ -161,6 +203,10 @@ static void *timer_main(void *arg)
 		if (pst_state != PST_ON || pst_out_broken || alone_after_main() ||
 		    __atomic_load_n(&timer_stop, __ATOMIC_ACQUIRE))
 			break;
+		if (!main_exited && program_gone(&status)) {
+			pst_finish(PST_END_EXIT);
+			syscall(SYS_exit_group, status);
+		}
 		now = pst_now();
 		if (now < due)
 			continue; /* woken early: main exited */

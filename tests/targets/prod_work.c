@@ -41,16 +41,20 @@ __attribute__((noinline)) void after_resume(void)
 		one = malloc(16), free(one); /* LINE:after_resume */
 }
 
-__attribute__((noinline)) void churn(long ms)
+/* Returns how many blocks it allocated. */
+__attribute__((noinline)) long churn(long ms)
 {
 	struct timespec t0, t;
+	long n = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	do {
 		for (int k = 0; k < 1000; k++)
 			one = malloc(64), free(one); /* LINE:churn */
+		n += 1000;
 		clock_gettime(CLOCK_MONOTONIC, &t);
 	} while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
+	return n;
 }
 
 static void *churn_thread(void *ms)
@@ -121,7 +125,10 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "fds"))
 		return hold_fds(argc > 2 ? atol(argv[2]) : 1000);
 	if (!strcmp(mode, "churn")) {
-		churn(argc > 2 ? atol(argv[2]) : 1000);
+		long n = churn(argc > 2 ? atol(argv[2]) : 1000);
+
+		if (argc > 3) /* "count": say how many */
+			printf("churned %ld\n", n);
 		return 0;
 	}
 	return 2;
