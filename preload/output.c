@@ -9,11 +9,29 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "pst.h"
+
+/* Our own descriptors are closed and written past our hooks: a number
+ * libunwind once held is refused there (fds.c), and it may be ours now. */
+static int own_close(int fd)
+{
+	return pst_real.close ? pst_real.close(fd) : (int)syscall(SYS_close, fd);
+}
+
+static ssize_t own_write(int fd, const void *p, size_t n)
+{
+	return pst_real.write ? pst_real.write(fd, p, n) : syscall(SYS_write, fd, p, n);
+}
+
+static ssize_t own_writev(int fd, const struct iovec *iov, int n)
+{
+	return pst_real.writev ? pst_real.writev(fd, iov, n) : syscall(SYS_writev, fd, iov, n);
+}
 
 volatile int pst_out_broken;
 volatile int pst_capped;
@@ -49,7 +67,7 @@ void pst_say(const char *fmt, ...)
 		return;
 	n = snprintf(line, sizeof(line), "prestanda: %s\n", msg);
 	if (n > 0)
-		(void)!write(2, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+		(void)!own_write(2, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 	n = snprintf(line, sizeof(line), "!%d\t%s\t%s\n", (int)getpid(), out_abs, msg);
 	if (n > 0)
 		manifest_add(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
@@ -166,7 +184,7 @@ static int manifest_open(void)
 		return -1;
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
 	    (st.st_mode & 077) || st.st_nlink != 1) {
-		close(fd);
+		own_close(fd);
 		return -1;
 	}
 	return fd;
@@ -178,9 +196,9 @@ static void manifest_add(const char *line, size_t len)
 
 	if (fd < 0)
 		return;
-	(void)!write(fd, line, len);
+	(void)!own_write(fd, line, len);
 	if (fd != man_fd)
-		close(fd);
+		own_close(fd);
 }
 
 static void manifest_trace(void)
@@ -251,7 +269,7 @@ int pst_out_open(uint64_t pid)
 		return -err;
 	}
 	fstat(fd, &st);
-	close(fd);
+	own_close(fd);
 	out_dev = st.st_dev;
 	out_ino = st.st_ino;
 	if (out_path[0] == '/' || !getcwd(out_abs, PATH_MAX - strlen(out_path) - 2))
@@ -297,7 +315,7 @@ static int out_open_again(void)
 	if (fd < 0)
 		return -1;
 	if (!is_ours(fd)) {
-		close(fd);
+		own_close(fd);
 		errno = ESTALE;
 		return -1;
 	}
@@ -318,9 +336,9 @@ void pst_out_hold(void)
 void pst_out_release(void)
 {
 	if (out_fd >= 0)
-		pst_real.close ? pst_real.close(out_fd) : close(out_fd);
+		own_close(out_fd);
 	if (man_fd >= 0)
-		pst_real.close ? pst_real.close(man_fd) : close(man_fd);
+		own_close(man_fd);
 	out_fd = man_fd = -1;
 }
 
@@ -357,7 +375,7 @@ void pst_out_move(int fd)
 	to = fcntl(fd, F_DUPFD_CLOEXEC, fd + 1);
 	if (to >= 0)
 		to = pst_fd_park(to);
-	pst_real.close(fd);
+	own_close(fd);
 	*held = to;
 }
 
@@ -466,7 +484,7 @@ static void out_writev(const void *a, size_t alen, const void *b, size_t blen)
 		return;
 	}
 	while (i < 2) {
-		ssize_t n = writev(fd, iov + i, 2 - i);
+		ssize_t n = own_writev(fd, iov + i, 2 - i);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -481,7 +499,7 @@ static void out_writev(const void *a, size_t alen, const void *b, size_t blen)
 		}
 	}
 	if (fd != out_fd)
-		close(fd);
+		own_close(fd);
 	__atomic_sub_fetch(&out_writers, 1, __ATOMIC_RELAXED);
 	errno = err;
 }
