@@ -125,10 +125,12 @@ static void *thread_start(void *v)
 	void *ret;
 
 	pst_real.free(v);
+	pst_altstack_start();
 	thread_begin(&b);
 	pthread_cleanup_push(thread_finish, NULL);
 	ret = b.fn(b.arg);
 	pthread_cleanup_pop(1);
+	pst_altstack_end();
 	return ret;
 }
 

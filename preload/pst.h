@@ -401,7 +401,15 @@ void pst_prod_check(uint64_t tid, const struct pst_snap *now, const struct pst_s
 extern int pst_last_exit;
 
 /* crash.c */
-void pst_crash_install(void);           /* fatal signals flush before the process dies */
+void pst_crash_install(void);           /* crash and stop signals flush before the process dies */
+void pst_crash_handler(int sig, void *info, void *uc); /* the handler (siginfo_t *info) */
+/* hook_signal.c: the program sees its dispositions and alternate stacks as bare */
+bool pst_sig_adopt(int sig);            /* our handler where the program left SIG_DFL */
+void pst_sig_release(int sig);          /* from the handler: SIG_DFL, for the signal to end us */
+void pst_sig_after_fork(void);          /* child: the table is its own */
+void pst_altstack_setup(void);          /* once, at init */
+void pst_altstack_start(void);          /* this thread: an alternate signal stack if it has none */
+void pst_altstack_end(void);            /* this thread ends: free ours */
 
 /* sampled.c: the set of sampled live blocks (sampled mode only). */
 void pst_sampled_init(void);
