@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "trace_read.h"
+#include "trace_recover.h"
+#include <limits.h>
 #include "trace_unwind.h"
 
 /*
@@ -1136,6 +1138,7 @@ static size_t read_header(struct pst_trace *t, const char *path, char *err, size
 int pst_trace_open(const char *path, struct pst_trace **out, char *err, size_t errlen)
 {
 	struct pst_trace *t = calloc(1, sizeof(*t));
+	char note[2 * PATH_MAX + 160];
 	size_t off;
 
 	*out = NULL;
@@ -1145,6 +1148,9 @@ int pst_trace_open(const char *path, struct pst_trace **out, char *err, size_t e
 		set_msg(err, errlen, "%s: out of memory", path);
 		goto fail;
 	}
+	/* a killed process's last events, kept in its live file */
+	if (pst_trace_recover(path, note, sizeof(note)) && note[0])
+		fprintf(stderr, "prestanda: %s\n", note);
 	if (map_file(path, t->r, err, errlen))
 		goto fail;
 	off = read_header(t, path, err, errlen);

@@ -461,8 +461,7 @@ static void write_new_modules(void)
 			mod_thr = m == MAP_FAILED ? NULL : m;
 		}
 		if (mod_thr) {
-			mod_thr->pos = mod_thr->buf;
-			mod_thr->end = mod_thr->buf + PST_BUF_SIZE;
+			pst_thr_private(mod_thr);
 			mod_thr->tid = (uint64_t)syscall(SYS_gettid);
 			mod_thr->base_ts = mod_thr->last_ts = pst_now();
 			pst_modules_write_new(mod_thr);

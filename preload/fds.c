@@ -78,7 +78,7 @@ static int (*real_close_range)(unsigned, unsigned, int);
 
 static int close_held_split(unsigned first, unsigned last, int flags)
 {
-	int held[2], n = pst_out_held_list(held), rc = 0;
+	int held[PST_HELD_N], n = pst_out_held_list(held), rc = 0;
 
 	for (int i = 0; i < n; i++) {
 		unsigned h = (unsigned)held[i];

@@ -41,8 +41,10 @@ static ino_t out_ino;
 static int out_writers; /* threads holding the trace open this moment */
 static char out_path[PATH_MAX];
 static char out_abs[PATH_MAX + 2]; /* out_path from /: the program may chdir */
-static int out_fd = -1;    /* the trace, held since pst_out_hold; -1: opened per block */
-static int man_fd = -1;    /* the manifest, held likewise */
+/* Held since pst_out_hold, -1 before: the trace, the manifest, the live file. */
+int pst_held[PST_HELD_N] = { -1, -1, -1 };
+#define out_fd pst_held[PST_HELD_TRACE]
+#define man_fd pst_held[PST_HELD_MANIFEST]
 static bool out_final;     /* exit: the summary records go out past the event cap */
 static char prog_name[64]; /* %e: the program's name at start, safe in a file name */
 static char out_pattern[PATH_MAX]; /* PRESTANDA_OUTPUT and PRESTANDA_MANIFEST, read at */
@@ -277,6 +279,7 @@ int pst_out_open(uint64_t pid)
 	else
 		snprintf(out_abs + strlen(out_abs), sizeof(out_abs) - strlen(out_abs), "/%s",
 			 out_path);
+	pst_live_open(out_abs, pid);
 	write_process(pid);
 	manifest_trace();
 	return pst_out_broken ? -EIO : 0;
@@ -330,47 +333,52 @@ void pst_out_hold(void)
 		out_fd = pst_fd_park(fd);
 	if (man_fd < 0 && (fd = manifest_open()) >= 0)
 		man_fd = pst_fd_park(fd);
+	pst_live_hold();
 	errno = err;
 }
 
 void pst_out_release(void)
 {
-	if (out_fd >= 0)
-		own_close(out_fd);
-	if (man_fd >= 0)
-		own_close(man_fd);
-	out_fd = man_fd = -1;
+	for (int i = 0; i < PST_HELD_N; i++) {
+		if (pst_held[i] >= 0)
+			own_close(pst_held[i]);
+		pst_held[i] = -1;
+	}
 }
 
 bool pst_out_held(int fd)
 {
-	return fd >= 0 && (fd == out_fd || fd == man_fd);
+	return fd >= 0 && (fd == out_fd || fd == man_fd || fd == pst_held[PST_HELD_LIVE]);
 }
 
 /* The numbers held, in increasing order: how many. */
-int pst_out_held_list(int fds[2])
+int pst_out_held_list(int fds[PST_HELD_N])
 {
-	int n = 0, a = out_fd, b = man_fd;
+	int n = 0;
 
-	if (a > b) {
-		int t = a;
-		a = b;
-		b = t;
+	for (int i = 0; i < PST_HELD_N; i++) {
+		int j = n++;
+
+		if (pst_held[i] < 0) {
+			n--;
+			continue;
+		}
+		for (; j > 0 && fds[j - 1] > pst_held[i]; j--)
+			fds[j] = fds[j - 1];
+		fds[j] = pst_held[i];
 	}
-	if (a >= 0)
-		fds[n++] = a;
-	if (b >= 0)
-		fds[n++] = b;
 	return n;
 }
 
 /* The program dup2s onto a number we hold: ours moves first. */
 void pst_out_move(int fd)
 {
-	int *held = fd == out_fd ? &out_fd : fd == man_fd ? &man_fd : NULL;
-	int to;
+	int *held = NULL, to;
 
-	if (!held || fd < 0)
+	for (int i = 0; i < PST_HELD_N; i++)
+		if (fd >= 0 && pst_held[i] == fd)
+			held = &pst_held[i];
+	if (!held)
 		return;
 	to = fcntl(fd, F_DUPFD_CLOEXEC, fd + 1);
 	if (to >= 0)
@@ -572,6 +580,7 @@ void pst_out_end(uint64_t reason, uint64_t sig)
 
 	if (out_claim((size_t)(e - rec), cap, cap))
 		out_writev(rec, (size_t)(e - rec), NULL, 0);
+	pst_live_end();
 }
 
 const char *pst_out_path(void)

@@ -54,6 +54,8 @@ struct pst_lock_slot {
 /* One thread's recording state: mmap'd, reached through a TLS pointer. */
 struct pst_thr {
 	uint8_t *pos, *end;      /* free room in buf */
+	uint8_t *buf;            /* PST_BUF_SIZE bytes: a slot of the live file, or own_buf */
+	struct pst_live_slot *live; /* what a reader needs of buf after a kill, or own_live */
 	uint64_t tid;
 	uint64_t base_ts;        /* BLOCK base: time of the block's first event */
 	uint64_t last_ts;        /* time of the last event written */
@@ -80,7 +82,8 @@ struct pst_thr {
 	int thr_ended;           /* hook_pthread.c: THR_END written */
 	int sealed;              /* hook_sandbox.c: in seccomp strict mode, no system calls */
 	int cpu_timer;           /* cpu_prof.c: the thread's timer id + 1; 0 none */
-	uint8_t buf[PST_BUF_SIZE];
+	struct pst_live_slot own_live;
+	uint8_t own_buf[PST_BUF_SIZE]; /* where the live file cannot be had */
 };
 
 /* What was configured through the environment (init.c). */
@@ -232,6 +235,7 @@ void pst_thr_flush(struct pst_thr *t);  /* write buf as one BLOCK; owner or thie
 #define PST_SEAL_SLACK (16 * 1024)
 void pst_thr_seal(struct pst_thr *t);   /* the calling thread may make no system call from now */
 void pst_thr_raw_exit(struct pst_thr *t); /* the thread leaves by the exit system call */
+void pst_thr_private(struct pst_thr *t); /* a struct outside the registry: buffer in itself */
 void pst_thr_totals(struct pst_thr *t); /* append TOTALS of the counters, reset them */
 void pst_thr_setup(void);               /* the exit key, membarrier */
 void pst_thr_flush_all(bool resume, bool try_lock); /* at exit/exec/crash: every buffer */
@@ -272,6 +276,7 @@ static inline bool pst_rec_enter(struct pst_thr *t)
 static inline void pst_rec_leave(struct pst_thr *t)
 {
 	barrier();
+	t->live->used = (uint32_t)(t->pos - t->buf); /* whole records: a kill keeps them */
 	t->in_use = 0;
 	pst_guard = 0;
 }
@@ -344,8 +349,10 @@ const char *pst_out_path(void);
 void pst_say(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* a problem: stderr and the manifest */
 void pst_out_hold(void);                /* the program may lose the trace's path: hold it open from now */
 void pst_out_release(void);             /* close what is held (a forked child's inherited copies) */
-bool pst_out_held(int fd);              /* fd is the held trace or manifest */
-int pst_out_held_list(int fds[2]);      /* the held numbers, increasing: how many */
+enum { PST_HELD_TRACE, PST_HELD_MANIFEST, PST_HELD_LIVE, PST_HELD_N };
+extern int pst_held[PST_HELD_N];        /* descriptors held since pst_out_hold, -1: none */
+bool pst_out_held(int fd);              /* fd is one we hold */
+int pst_out_held_list(int fds[PST_HELD_N]); /* the held numbers, increasing: how many */
 void pst_out_move(int fd);              /* the program takes number fd: ours moves */
 void pst_out_final(void);               /* exit: summaries go out past the event cap */
 
@@ -399,6 +406,14 @@ void pst_prod_check(uint64_t tid, const struct pst_snap *now, const struct pst_s
  * main thread has left by a raw exit, the process ends with it. */
 #define PST_EXIT_KNOWN 0x100
 extern int pst_last_exit;
+
+/* live.c: the live file, where thread buffers survive a kill */
+void pst_live_open(const char *trace_abs, uint64_t pid); /* with the trace; off if it cannot be made */
+void pst_live_attach(struct pst_thr *t); /* give t a slot (its buffer empty); else its own memory */
+void pst_live_detach(struct pst_thr *t); /* back to its own memory (forked child) */
+void pst_live_end(void);                /* END written: nothing to recover */
+void pst_live_hold(void);               /* pst_out_hold: the file held open too */
+void pst_live_after_fork(void);         /* child: the parent's file is not ours */
 
 /* crash.c */
 void pst_crash_install(void);           /* crash and stop signals flush before the process dies */

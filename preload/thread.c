@@ -38,12 +38,25 @@ void pst_thr_setup(void)
 				  0) == 0;
 }
 
+/* The buffer in the struct itself (before a slot of the live file, or
+ * without one). */
+void pst_thr_private(struct pst_thr *t)
+{
+	t->live = &t->own_live;
+	t->buf = t->own_buf;
+	t->pos = t->buf;
+	t->end = t->buf + PST_BUF_SIZE;
+}
+
 static void thr_reset(struct pst_thr *t, uint64_t now)
 {
 	t->pos = t->buf;
 	t->end = t->buf + PST_BUF_SIZE;
 	t->tid = (uint64_t)syscall(SYS_gettid);
 	t->base_ts = t->last_ts = now;
+	t->live->used = 0;
+	t->live->base_ts = now;
+	t->live->tid = t->tid;
 	t->rng = (now ^ (t->tid << 32) ^ (uintptr_t)t) | 1;
 	t->countdown = pst_sample_interval(&t->rng, pst_cfg.sample_bytes);
 	t->full = pst_cfg.full;
@@ -130,8 +143,10 @@ struct pst_thr *pst_thr_slow(void)
 		t->next = reg_head;
 		reg_head = t;
 		thr_mapped++;
+		pst_thr_private(t);
 	}
 	thr_reset(t, now);
+	pst_live_attach(t);
 	pthread_mutex_unlock(&reg_lock);
 	pthread_setspecific(thr_key, t);
 	if (pst_rec_enter(t))
@@ -162,6 +177,9 @@ void pst_thr_flush(struct pst_thr *t)
 	}
 	t->pos = t->buf;
 	t->base_ts = t->last_ts;
+	t->live->base_ts = t->base_ts;
+	barrier();
+	t->live->used = 0; /* a kill before this finds the block written: the reader skips it */
 }
 
 /* This thread may make no system call from now on (seccomp strict mode):
@@ -393,11 +411,14 @@ void pst_thr_after_fork(void)
 	struct pst_thr *self = pst_self, *t, *next;
 
 	pthread_mutex_init(&reg_lock, NULL);
+	/* the slots are the parent's file: never write there */
 	for (t = reg_head; t; t = next) {
 		next = t->next;
+		pst_live_detach(t);
 		if (t != self)
 			munmap(t, sizeof(*t));
 	}
+	pst_live_after_fork();
 	reg_head = self;
 	pst_live_threads = self ? 1 : 0;
 	thr_mapped = self ? 1 : 0;
@@ -415,6 +436,8 @@ void pst_thr_after_fork(void)
 /* The forked child's first records, once its trace is open. */
 void pst_thr_after_fork_open(void)
 {
-	if (pst_self)
-		thr_write_thread(pst_self);
+	if (!pst_self)
+		return;
+	pst_live_attach(pst_self);
+	thr_write_thread(pst_self);
 }

@@ -163,7 +163,8 @@ static ITEST_UNUSED void itest_collect(struct itest_run *r)
 	while ((e = readdir(d))) {
 		size_t n = strlen(e->d_name);
 
-		if (strncmp(e->d_name, "t.", 2) || n < 8 || !strstr(e->d_name, ".trace"))
+		if (strncmp(e->d_name, "t.", 2) || n < 8 || !strstr(e->d_name, ".trace") ||
+		    !strcmp(e->d_name + n - 5, ".live"))
 			continue;
 		cr_assert(r->ntraces < ITEST_MAX_TRACES);
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);

@@ -716,4 +716,32 @@ static inline uint8_t *pst_enc_net_lookup(uint8_t *p, uint64_t ts, uint64_t dur,
 	return q + len;
 }
 
+/*
+ * The live file, TRACE.live, beside a trace being written: every thread's
+ * event buffer is a shared mapping of one slot of it, so what the process
+ * recorded but had not yet written into the trace survives SIGKILL, the
+ * OOM killer and a raw exit_group. A reader that finds a trace without END
+ * and its live file, the process gone, appends each slot's events as a
+ * BLOCK (analyzer/trace_recover.c). Fixed-width fields in the writer's byte
+ * order: it is read on the host that wrote it. See docs/FORMAT.md.
+ */
+#define PST_LIVE_MAGIC "PSTLIVE1"
+#define PST_LIVE_HEADER 4096   /* bytes before the first slot */
+#define PST_LIVE_SLOT_HEADER 4096 /* a slot's header page, then its buffer */
+
+struct pst_live_header {
+	char magic[8];
+	uint32_t version;      /* PST_VERSION */
+	uint32_t slot_bytes;   /* header page and buffer of one slot */
+	uint64_t pid;
+	uint64_t ended;        /* 1: END was written, nothing to recover */
+};
+
+struct pst_live_slot {
+	uint64_t tid;          /* 0: never used */
+	uint64_t base_ts;      /* the BLOCK base of what the buffer holds */
+	uint32_t used;         /* bytes of whole records in the buffer */
+	uint32_t pad;
+};
+
 #endif

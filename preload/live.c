@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/* The live file: thread buffers in a shared mapping beside the trace, so that a killed process loses nothing it recorded. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "pst.h"
+
+/*
+ * A buffer in private memory dies with the process: SIGKILL, the OOM
+ * killer or Go's raw exit_group took up to a flush interval of events
+ * with it. Here each thread's buffer is a slot of TRACE.live, mapped
+ * shared: the kernel keeps the pages whatever happens to the process, and
+ * the analyzer appends what a slot holds to a trace that has no END
+ * (docs/FORMAT.md). Slots are reserved with fallocate, so that a full disk
+ * fails here, cleanly, and never as SIGBUS on a page of the buffer; a
+ * thread whose slot cannot be had keeps its buffer in its own memory, as
+ * before. The file is opened only to add a slot, by its path, or through
+ * the descriptor held since a privilege drop.
+ */
+#define SLOT_BYTES (PST_LIVE_SLOT_HEADER + PST_BUF_SIZE)
+
+static char live_path[PATH_MAX + 8];
+static struct pst_live_header *live_hdr; /* the first page, mapped; NULL: no live file */
+static dev_t live_dev;
+static ino_t live_ino;
+static uint64_t live_slots; /* slots in the file; under the registry lock */
+
+static int live_close(int fd)
+{
+	return pst_real.close ? pst_real.close(fd) : (int)syscall(SYS_close, fd);
+}
+
+static bool live_is(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && st.st_dev == live_dev && st.st_ino == live_ino;
+}
+
+static int live_open_again(void)
+{
+	int fd = pst_held[PST_HELD_LIVE];
+
+	if (fd >= 0 && live_is(fd))
+		return fd;
+	fd = open(live_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && !live_is(fd)) {
+		live_close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+void pst_live_open(const char *trace_abs, uint64_t pid)
+{
+	struct pst_live_header h = { .version = PST_VERSION, .slot_bytes = SLOT_BYTES, .pid = pid };
+	struct stat st;
+	void *m;
+	int fd;
+
+	live_hdr = NULL;
+	live_slots = 0;
+	if (snprintf(live_path, sizeof(live_path), "%s.live", trace_abs) >= (int)sizeof(live_path))
+		return;
+	fd = open(live_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	memcpy(h.magic, PST_LIVE_MAGIC, sizeof(h.magic));
+	if (fallocate(fd, 0, 0, PST_LIVE_HEADER) || pwrite(fd, &h, sizeof(h), 0) != sizeof(h) ||
+	    fstat(fd, &st) ||
+	    (m = mmap(NULL, PST_LIVE_HEADER, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) ==
+		    MAP_FAILED) {
+		live_close(fd);
+		unlink(live_path);
+		return;
+	}
+	live_close(fd);
+	live_dev = st.st_dev;
+	live_ino = st.st_ino;
+	live_hdr = m;
+}
+
+void pst_live_attach(struct pst_thr *t)
+{
+	off_t off = PST_LIVE_HEADER + (off_t)live_slots * SLOT_BYTES;
+	void *m = MAP_FAILED;
+	int fd;
+
+	if (t->live != &t->own_live || !live_hdr || (fd = live_open_again()) < 0)
+		return;
+	if (fallocate(fd, 0, off, SLOT_BYTES) == 0)
+		m = mmap(NULL, SLOT_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
+	if (fd != pst_held[PST_HELD_LIVE])
+		live_close(fd);
+	if (m == MAP_FAILED)
+		return;
+	live_slots++;
+	t->live = m;
+	t->live->tid = t->tid;
+	t->live->base_ts = t->base_ts;
+	t->live->used = 0;
+	t->buf = (uint8_t *)m + PST_LIVE_SLOT_HEADER;
+	t->pos = t->buf;
+	t->end = t->buf + PST_BUF_SIZE;
+}
+
+void pst_live_detach(struct pst_thr *t)
+{
+	if (t->live != &t->own_live)
+		munmap(t->live, SLOT_BYTES);
+	pst_thr_private(t);
+}
+
+void pst_live_end(void)
+{
+	if (!live_hdr)
+		return;
+	__atomic_store_n(&live_hdr->ended, 1, __ATOMIC_RELEASE);
+	/* after a privilege drop the directory may refuse: the mark says it all */
+	unlink(live_path);
+}
+
+void pst_live_hold(void)
+{
+	int fd;
+
+	if (live_hdr && pst_held[PST_HELD_LIVE] < 0 && (fd = live_open_again()) >= 0)
+		pst_held[PST_HELD_LIVE] = pst_fd_park(fd);
+}
+
+/* The child's slots come from its own file (pst_live_open, then attach). */
+void pst_live_after_fork(void)
+{
+	if (live_hdr)
+		munmap(live_hdr, PST_LIVE_HEADER);
+	live_hdr = NULL;
+	live_slots = 0;
+}
