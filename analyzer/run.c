@@ -1,21 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 /* prestanda run: start a program under libprestanda.so and say where its traces went. */
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <getopt.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "trace_read.h"
 
 #define PRELOAD_NAME "libprestanda.so"
 
@@ -114,18 +120,71 @@ static int find_program(const char *prog, char *out)
 }
 
 /*
- * Will the loader run path in secure-execution mode, where it ignores
- * LD_PRELOAD? When exec changes the user or group id (a set-id bit whose
- * owner differs from who runs it: root running a root-owned setuid program
- * changes nothing), or grants file capabilities.
+ * Does exec of a file with capabilities put a caller whose real uid is not
+ * root in secure mode? When the file's effective bit is set, or it grants
+ * a permitted capability: the bounding set's share of its permitted set or
+ * the caller's inheritable share of its inheritable set (file capabilities
+ * clear the ambient set, so any of them is a gain). Under no_new_privs only
+ * what the caller already holds is kept.
+ */
+static bool caps_elevate(const char *path)
+{
+	struct vfs_ns_cap_data d;
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct cur[2] = { 0 };
+	ssize_t n = getxattr(path, "security.capability", &d, sizeof(d));
+	bool nnp = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1;
+	uint32_t magic;
+	int words;
+
+	if (n < (ssize_t)sizeof(d.magic_etc))
+		return false;
+	magic = le32toh(d.magic_etc);
+	if (magic & VFS_CAP_FLAGS_EFFECTIVE)
+		return true;
+	if (syscall(SYS_capget, &h, cur))
+		return true; /* cannot tell: warn rather than not */
+	words = (magic & VFS_CAP_REVISION_MASK) == VFS_CAP_REVISION_1 ? 1 : 2;
+	for (int i = 0; i < words; i++) {
+		uint32_t fp = le32toh(d.data[i].permitted), fi = le32toh(d.data[i].inheritable);
+
+		for (int b = 0; b < 32; b++) {
+			bool gain = ((fp >> b & 1) && prctl(PR_CAPBSET_READ, 32 * i + b, 0, 0, 0) == 1) ||
+				    ((fi >> b & 1) && (cur[i].inheritable >> b & 1));
+
+			if (gain && (!nnp || (cur[i].permitted >> b & 1)))
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Will the loader run path in secure-execution mode (AT_SECURE), where it
+ * ignores LD_PRELOAD? As the kernel decides it: when exec leaves the
+ * effective user or group id other than the real one (a set-id bit whose
+ * owner is not the caller: root running a root-owned setuid program changes
+ * nothing), or, for a caller whose real uid is not root, when file
+ * capabilities elevate it (root gains nothing by them). A nosuid mount
+ * honours neither; no_new_privs ignores set-id bits.
  */
 static bool secure_exec(const char *path, const struct stat *st)
 {
-	if ((st->st_mode & S_ISUID) && st->st_uid != getuid())
+	uid_t euid = geteuid();
+	gid_t egid = getegid();
+	struct statvfs vfs;
+
+	if (statvfs(path, &vfs) == 0 && (vfs.f_flag & ST_NOSUID))
+		return false;
+	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) {
+		if (st->st_mode & S_ISUID)
+			euid = st->st_uid;
+		if ((st->st_mode & S_ISGID) && (st->st_mode & S_IXGRP))
+			egid = st->st_gid;
+	}
+	if (euid != getuid() || egid != getgid())
 		return true;
-	if ((st->st_mode & S_ISGID) && (st->st_mode & S_IXGRP) && st->st_gid != getgid())
-		return true;
-	return getxattr(path, "security.capability", NULL, 0) > 0;
+	return getuid() != 0 && caps_elevate(path);
 }
 
 /* A program the loader will not preload into: say so before running it. */
@@ -186,23 +245,157 @@ static void set_preload(const char *lib)
 	setenv("LD_PRELOAD", v, 1);
 }
 
-/* Every traced process appends its trace path to the manifest. */
-static void print_traces(const char *manifest)
+/* Is pid a live process (not a zombie)? */
+static bool alive(uint64_t pid)
 {
-	FILE *f = fopen(manifest, "r");
-	char line[PATH_MAX + 2];
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	if (!pid || pid > INT_MAX || (kill((pid_t)pid, 0) && errno != EPERM))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	p = strrchr(buf, ')'); /* "pid (comm) S ...": the comm may hold anything */
+	return !p || (p[1] && p[2] != 'Z' && p[2] != 'X');
+}
+
+static int any_record(unsigned type, uint64_t tid, const uint8_t *payload, size_t len, void *arg)
+{
+	(void)type, (void)tid, (void)payload, (void)len, (void)arg;
+	return 1;
+}
+
+/* What became of one trace the manifest lists, in one line: written,
+ * still being written by a process that runs on, cut, empty or unreadable.
+ * Returns true when it can be read (it names the trace to report). */
+static bool say_trace(const char *path, uint64_t *pid)
+{
+	char err[PATH_MAX + 256];
+	struct pst_trace *t;
+	struct stat st;
+	bool empty, ok = false;
+
+	*pid = 0;
+	if (pst_trace_open(path, &t, err, sizeof(err))) {
+		fprintf(stderr, "prestanda: %s\n", err);
+		return false;
+	}
+	*pid = t->proc.pid;
+	empty = !pst_trace_foreach(t, 0, 0xff, any_record, NULL);
+	if (!t->has_end && !t->error_offset && alive(t->proc.pid)) {
+		fprintf(stderr, "prestanda: %s: still being written by pid %llu (it runs on; read it once it ends)\n",
+			path, (unsigned long long)t->proc.pid);
+	} else if (!t->has_end) {
+		uint64_t at = t->error_offset ? t->error_offset :
+			      stat(path, &st) ? 0 : (uint64_t)st.st_size;
+
+		fprintf(stderr, "prestanda: %s: incomplete (cut at byte %llu: the process was killed or crashed)%s\n",
+			path, (unsigned long long)at, empty ? "; it holds no events" : "");
+		ok = !empty;
+	} else if (!t->complete) {
+		fprintf(stderr, "prestanda: %s: damaged: %s\n", path, t->error);
+		ok = !empty;
+	} else if (empty) {
+		fprintf(stderr, "prestanda: %s: holds no events: nothing was recorded\n", path);
+	} else {
+		fprintf(stderr, "prestanda: trace written to %s\n", path);
+		ok = true;
+	}
+	pst_trace_close(t);
+	return ok;
+}
+
+/*
+ * The manifest: every traced process appends its trace's path, and a line
+ * "!PID\tTRACE\tMESSAGE" for every problem it told its own stderr (which
+ * may be a log file). Each is said here, on run's stderr, with what became
+ * of each trace, and how to read the top process's last one (else the
+ * first that can be read).
+ */
+static void print_traces(const char *manifest, pid_t top)
+{
+	FILE *f = fopen(manifest, "re");
+	char *line = NULL, hint[PATH_MAX] = "";
+	bool hint_top = false;
+	size_t cap = 0;
+	ssize_t len;
 	int n = 0;
 
-	while (f && fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = 0;
-		fprintf(stderr, "prestanda: trace written to %s\n", line);
-		fprintf(stderr, "prestanda: read it with: prestanda report %s\n", line);
-		n++;
+	if (!f) {
+		fprintf(stderr, "prestanda: cannot read the list of traces %s: %s\n", manifest,
+			strerror(errno));
+		return;
 	}
-	if (f)
-		fclose(f);
+	while ((len = getline(&line, &cap, f)) > 0) {
+		uint64_t pid;
+
+		if (line[len - 1] == '\n')
+			line[--len] = 0;
+		if (line[0] == '!') {
+			char *trace = strchr(line, '\t'), *msg = trace ? strchr(trace + 1, '\t') : NULL;
+
+			if (msg)
+				fprintf(stderr, "prestanda: %.*s: %s\n", (int)(trace - line - 1), line + 1,
+					msg + 1);
+			continue;
+		}
+		if (!*line)
+			continue;
+		n++;
+		if (say_trace(line, &pid) && (pid == (uint64_t)top || (!*hint && !hint_top))) {
+			snprintf(hint, sizeof(hint), "%s", line);
+			hint_top = pid == (uint64_t)top;
+		}
+	}
+	free(line);
+	fclose(f);
 	if (!n)
 		fprintf(stderr, "prestanda: no trace was written\n");
+	else if (*hint)
+		fprintf(stderr, "prestanda: read it with: prestanda report %s\n", hint);
+}
+
+/* The program's pid for the forwarding handler (0 before it exists). */
+static volatile sig_atomic_t child_pid;
+static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT };
+
+/*
+ * A signal sent to run by a process (kill, systemd, a supervisor: si_code
+ * SI_USER or SI_QUEUE, <= 0) is passed on to the program, which decides
+ * what it means; run waits for it to end. The terminal's ^C, ^\ and hang-up
+ * (SI_KERNEL) already reach the program with the whole foreground group:
+ * passing them on would deliver them twice.
+ */
+static void forward(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+
+	(void)uc;
+	if (si->si_code <= 0 && child_pid > 0)
+		kill((pid_t)child_pid, sig);
+	errno = saved;
+}
+
+/* Forward the signals run does not ignore (one ignored by whoever started
+ * run is ignored by the program too, as it would be without run). */
+static void forward_signals(pid_t pid)
+{
+	struct sigaction sa = { .sa_sigaction = forward, .sa_flags = SA_SIGINFO };
+
+	sigemptyset(&sa.sa_mask);
+	child_pid = pid;
+	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++) {
+		struct sigaction cur;
+
+		if (sigaction(forwarded[i], NULL, &cur) == 0 && cur.sa_handler != SIG_IGN)
+			sigaction(forwarded[i], &sa, NULL);
+	}
 }
 
 static int wait_child(pid_t pid)
@@ -291,8 +484,9 @@ int pst_cmd_run(int argc, char **argv)
 	const char *output = "prestanda.%e.%p.trace";
 	unsigned long long sample = 0;
 	char cpu_hz[16] = "";
+	sigset_t fwd, mask;
 	int c, fd, rc;
-	pid_t pid;
+	pid_t pid, parent;
 
 	while ((c = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -368,6 +562,13 @@ int pst_cmd_run(int argc, char **argv)
 	set_output(output);
 	set_preload(lib);
 
+	/* Held until the handlers know the program's pid: a signal that
+	 * comes meanwhile is forwarded then. */
+	sigemptyset(&fwd);
+	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+		sigaddset(&fwd, forwarded[i]);
+	sigprocmask(SIG_BLOCK, &fwd, &mask);
+	parent = getpid();
 	pid = fork();
 	if (pid < 0) {
 		fprintf(stderr, "prestanda: fork: %s\n", strerror(errno));
@@ -375,15 +576,20 @@ int pst_cmd_run(int argc, char **argv)
 		return 2;
 	}
 	if (pid == 0) {
+		/* run killed outright (SIGKILL) asks the program to end too,
+		 * so that it never runs on as an orphan */
+		prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+		if (getppid() != parent)
+			_exit(128 + SIGTERM);
+		sigprocmask(SIG_SETMASK, &mask, NULL);
 		execvp(argv[optind], argv + optind);
 		fprintf(stderr, "prestanda: cannot run %s: %s\n", argv[optind], strerror(errno));
 		_exit(127);
 	}
-	/* The terminal's ^C and ^\ are for the program; we wait for it to end. */
-	signal(SIGINT, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
+	forward_signals(pid);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
 	rc = wait_child(pid);
-	print_traces(manifest);
+	print_traces(manifest, pid);
 	unlink(manifest);
 	return rc;
 }
