@@ -110,4 +110,158 @@ static REL_UNUSED bool rel_file_has(const char *path, const char *s)
 	return found;
 }
 
+#include <time.h> /* the helpers below: clock_gettime */
+
+/*
+ * itest_spawn with a deadline: the child leads a process group of its own,
+ * and when it has not ended within secs the whole group (prestanda run and
+ * the program under it) is killed with SIGKILL and *hung set. Returns the
+ * raw wait status.
+ */
+static REL_UNUSED int rel_spawn_within(char *const argv[], const char *out_path,
+				       const char *err_path, int secs, bool *hung)
+{
+	struct timespec t0, now;
+	int st;
+	pid_t pid, w;
+
+	*hung = false;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pid = fork();
+	cr_assert(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		struct rlimit nocore = { 0, 0 };
+		int in = open("/dev/null", O_RDONLY);
+		int out = open(out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int err = open(err_path ? err_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (in < 0 || out < 0 || err < 0 || setpgid(0, 0) != 0)
+			_exit(126);
+		setrlimit(RLIMIT_CORE, &nocore);
+		dup2(in, 0);
+		dup2(out, 1);
+		dup2(err, 2);
+		/* nothing else open (ours, the runner's): targets count their descriptors */
+		close_range(3, ~0U, 0);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	setpgid(pid, pid); /* either side may come first */
+	for (;;) {
+		w = waitpid(pid, &st, WNOHANG);
+		cr_assert(w >= 0 || errno == EINTR, "waitpid: %s", strerror(errno));
+		if (w == pid)
+			return st;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec >= secs)
+			break;
+		usleep(20000);
+	}
+	*hung = true;
+	kill(-pid, SIGKILL);
+	while (waitpid(pid, &st, 0) < 0)
+		cr_assert(errno == EINTR, "waitpid: %s", strerror(errno));
+	return st;
+}
+
+/*
+ * itest_run_as within secs seconds (see rel_spawn_within); true when it
+ * hung and was killed. Traces are collected either way, for the message.
+ */
+static REL_UNUSED bool rel_run_within(struct itest_run *r, const char *const *opts,
+				      const char *name, const char *target,
+				      const char *const *args, int secs)
+{
+	char *argv[ITEST_MAX_ARGS];
+	char pattern[PATH_MAX], prog[PATH_MAX], outp[PATH_MAX], errp[PATH_MAX];
+	bool hung;
+	int n = 0;
+
+	memset(r, 0, sizeof(*r));
+	strcpy(r->dir, "/tmp/pst-itest.XXXXXX");
+	cr_assert(mkdtemp(r->dir), "mkdtemp: %s", strerror(errno));
+	snprintf(pattern, sizeof(pattern), "%s/%s", r->dir, name);
+	snprintf(prog, sizeof(prog), ITEST_TARGETS "%s", target);
+	snprintf(outp, sizeof(outp), "%s/run.out", r->dir);
+	snprintf(errp, sizeof(errp), "%s/run.err", r->dir);
+	cr_assert(access(ITEST_PRESTANDA, X_OK) == 0, "%s not built", ITEST_PRESTANDA);
+	cr_assert(access(prog, X_OK) == 0, "%s not built", prog);
+	argv[n++] = ITEST_PRESTANDA;
+	argv[n++] = "run";
+	for (; opts && *opts; opts++)
+		argv[n++] = (char *)*opts;
+	argv[n++] = "-o";
+	argv[n++] = pattern;
+	argv[n++] = "--";
+	argv[n++] = prog;
+	for (; args && *args; args++)
+		argv[n++] = (char *)*args;
+	argv[n] = NULL;
+	cr_assert(n < ITEST_MAX_ARGS);
+
+	r->wstatus = rel_spawn_within(argv, outp, errp, secs, &hung);
+	r->out = itest_slurp(outp, NULL);
+	r->err = itest_slurp(errp, NULL);
+	unlink(outp);
+	unlink(errp);
+	itest_collect(r);
+	return hung;
+}
+
+/* A target run bare (no preload) within secs: its stdout in *out (to
+ * free), its raw wait status returned; asserts it did not hang. */
+static REL_UNUSED int rel_bare_within(const char *target, const char *const *args, char **out,
+				      int secs)
+{
+	char *argv[ITEST_MAX_ARGS], prog[PATH_MAX], outp[PATH_MAX];
+	bool hung;
+	int n = 0, st;
+
+	snprintf(prog, sizeof(prog), ITEST_TARGETS "%s", target);
+	cr_assert(access(prog, X_OK) == 0, "%s not built", prog);
+	argv[n++] = prog;
+	for (; args && *args; args++)
+		argv[n++] = (char *)*args;
+	argv[n] = NULL;
+	cr_assert(n < ITEST_MAX_ARGS);
+	itest_tmpfile(outp, sizeof(outp));
+	st = rel_spawn_within(argv, outp, NULL, secs, &hung);
+	*out = itest_slurp(outp, NULL);
+	unlink(outp);
+	cr_assert(*out);
+	cr_assert(!hung, "bare %s did not end within %d s", target, secs);
+	return st;
+}
+
+/* Does `prestanda run`'s status r stand for the program's bare status?
+ * (run exits 128+N for a program killed by signal N.) */
+static REL_UNUSED bool rel_same_status(int bare, int run)
+{
+	if (!WIFEXITED(run))
+		return false;
+	if (WIFEXITED(bare))
+		return WEXITSTATUS(run) == WEXITSTATUS(bare);
+	return WIFSIGNALED(bare) && WEXITSTATUS(run) == 128 + WTERMSIG(bare);
+}
+
+/* "NAME: SIZE bytes; ..." for every trace of a run, for messages. */
+static REL_UNUSED const char *rel_trace_sizes(struct itest_run *r)
+{
+	static char buf[2048];
+	size_t at = 0;
+
+	buf[0] = 0;
+	if (!r->ntraces)
+		snprintf(buf, sizeof(buf), "no trace");
+	for (int i = 0; i < r->ntraces && at < sizeof(buf); i++) {
+		struct stat st;
+		const char *b = strrchr(r->traces[i], '/');
+
+		at += (size_t)snprintf(buf + at, sizeof(buf) - at, "%s%s: %lld bytes", i ? "; " : "",
+				       b ? b + 1 : r->traces[i],
+				       stat(r->traces[i], &st) == 0 ? (long long)st.st_size : -1LL);
+	}
+	return buf;
+}
+
 #endif
