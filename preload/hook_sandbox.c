@@ -69,20 +69,34 @@ WRAP2(setgroups, size_t, const gid_t *)
 WRAP2(initgroups, const char *, gid_t)
 WRAP1(chroot, const char *)
 
-/* Seccomp strict mode allows read, write, _exit and sigreturn alone: the
- * calling thread is sealed, its later events kept for others to write. */
-static void before_seccomp(bool strict)
+/*
+ * Seccomp strict mode allows read, write, _exit and sigreturn alone: what
+ * the calling thread recorded is written before, and once the call has
+ * succeeded the thread is sealed, its later events kept for others to
+ * write. (libseccomp probes with calls that fail: those seal nothing.)
+ */
+static bool before_seccomp(bool strict)
 {
-	struct pst_thr *t;
+	struct pst_thr *t = pst_self;
 
 	before_drop();
-	if (strict && pst_state == PST_ON && !pst_guard && (t = pst_self))
-		pst_thr_seal(t);
+	if (!strict || pst_state != PST_ON || pst_guard || !t)
+		return false;
+	pst_thr_seal(t, false);
+	return true;
+}
+
+static long after_seccomp(bool sealing, long rc)
+{
+	if (sealing && rc == 0)
+		pst_thr_seal(pst_self, true);
+	return rc;
 }
 
 EXPORT int prctl(int option, ...)
 {
 	unsigned long a[4];
+	bool sealing;
 	va_list ap;
 
 	REAL(int, "prctl", (int, unsigned long, unsigned long, unsigned long, unsigned long));
@@ -90,9 +104,8 @@ EXPORT int prctl(int option, ...)
 	for (int i = 0; i < 4; i++)
 		a[i] = va_arg(ap, unsigned long);
 	va_end(ap);
-	if (option == PR_SET_SECCOMP)
-		before_seccomp(a[0] == SECCOMP_MODE_STRICT);
-	return real(option, a[0], a[1], a[2], a[3]);
+	sealing = option == PR_SET_SECCOMP && before_seccomp(a[0] == SECCOMP_MODE_STRICT);
+	return (int)after_seccomp(sealing, real(option, a[0], a[1], a[2], a[3]));
 }
 
 int pst_last_exit;
@@ -111,6 +124,7 @@ static void before_raw_exit(void)
 EXPORT long syscall(long n, ...)
 {
 	long a[6];
+	bool sealing = false;
 	va_list ap;
 
 	REAL(long, "syscall", (long, long, long, long, long, long, long));
@@ -120,11 +134,11 @@ EXPORT long syscall(long n, ...)
 	va_end(ap);
 	switch (n) {
 	case SYS_seccomp:
-		before_seccomp(a[0] == SECCOMP_SET_MODE_STRICT);
+		sealing = before_seccomp(a[0] == SECCOMP_SET_MODE_STRICT);
 		break;
 	case SYS_prctl:
 		if (a[0] == PR_SET_SECCOMP)
-			before_seccomp(a[1] == SECCOMP_MODE_STRICT);
+			sealing = before_seccomp(a[1] == SECCOMP_MODE_STRICT);
 		break;
 #ifdef SYS_landlock_restrict_self
 	case SYS_landlock_restrict_self:
@@ -152,5 +166,5 @@ EXPORT long syscall(long n, ...)
 		pst_finish(PST_END_EXIT);
 		break;
 	}
-	return real(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+	return after_seccomp(sealing, real(n, a[0], a[1], a[2], a[3], a[4], a[5]));
 }

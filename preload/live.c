@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -30,6 +31,16 @@ static struct pst_live_header *live_hdr; /* the first page, mapped; NULL: no liv
 static dev_t live_dev;
 static ino_t live_ino;
 static uint64_t live_slots; /* slots in the file; under the registry lock */
+
+/* Room for end bytes under the file size limit: past it, fallocate would
+ * get the program killed by SIGXFSZ. */
+static bool live_fits(off_t end)
+{
+	struct rlimit rl;
+
+	return getrlimit(RLIMIT_FSIZE, &rl) || rl.rlim_cur == RLIM_INFINITY ||
+	       (uint64_t)end <= rl.rlim_cur;
+}
 
 static int live_close(int fd)
 {
@@ -66,7 +77,8 @@ void pst_live_open(const char *trace_abs, uint64_t pid)
 
 	live_hdr = NULL;
 	live_slots = 0;
-	if (snprintf(live_path, sizeof(live_path), "%s.live", trace_abs) >= (int)sizeof(live_path))
+	if (snprintf(live_path, sizeof(live_path), "%s.live", trace_abs) >= (int)sizeof(live_path) ||
+	    !live_fits(PST_LIVE_HEADER + SLOT_BYTES))
 		return;
 	fd = open(live_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -92,7 +104,8 @@ void pst_live_attach(struct pst_thr *t)
 	void *m = MAP_FAILED;
 	int fd;
 
-	if (t->live != &t->own_live || !live_hdr || (fd = live_open_again()) < 0)
+	if (t->live != &t->own_live || !live_hdr || !live_fits(off + SLOT_BYTES) ||
+	    (fd = live_open_again()) < 0)
 		return;
 	if (fallocate(fd, 0, off, SLOT_BYTES) == 0)
 		m = mmap(NULL, SLOT_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);

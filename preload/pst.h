@@ -233,7 +233,7 @@ static inline struct pst_thr *pst_thr(void)
 void pst_thr_flush(struct pst_thr *t);  /* write buf as one BLOCK; owner or thief only */
 /* Room a sealed thread's buffer keeps past `end`: more than any one record. */
 #define PST_SEAL_SLACK (16 * 1024)
-void pst_thr_seal(struct pst_thr *t);   /* the calling thread may make no system call from now */
+void pst_thr_seal(struct pst_thr *t, bool now); /* no system call from now: before (write), now (seal) */
 void pst_thr_raw_exit(struct pst_thr *t); /* the thread leaves by the exit system call */
 void pst_thr_private(struct pst_thr *t); /* a struct outside the registry: buffer in itself */
 void pst_thr_totals(struct pst_thr *t); /* append TOTALS of the counters, reset them */

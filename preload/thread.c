@@ -182,18 +182,18 @@ void pst_thr_flush(struct pst_thr *t)
 	t->live->used = 0; /* a kill before this finds the block written: the reader skips it */
 }
 
-/* This thread may make no system call from now on (seccomp strict mode):
- * what it recorded so far is written now, and the buffer keeps room past
- * its end for the one event that finds it full. */
-void pst_thr_seal(struct pst_thr *t)
+/* This thread is about to make no system call any more (seccomp strict
+ * mode): before, what it recorded is written; once it is so (now), the
+ * buffer keeps room past its end for the one event that finds it full. */
+void pst_thr_seal(struct pst_thr *t, bool now)
 {
-	if (!pst_rec_enter(t)) {
-		pst_rec_leave(t);
+	if (now) {
+		t->end = t->buf + PST_BUF_SIZE - PST_SEAL_SLACK;
+		t->sealed = 1;
 		return;
 	}
-	pst_thr_flush(t);
-	t->end = t->buf + PST_BUF_SIZE - PST_SEAL_SLACK;
-	t->sealed = 1;
+	if (pst_rec_enter(t))
+		pst_thr_flush(t);
 	pst_rec_leave(t);
 }
 
