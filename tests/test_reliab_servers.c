@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "reliab.h"
 
@@ -112,6 +113,27 @@ static void wrap(char **av, const char *const *opts, const char *dir, char *patt
 	cr_assert(n < ITEST_MAX_ARGS);
 }
 
+/* Process groups started and not yet waited for: a failed test kills them. */
+static pid_t groups[8];
+
+static void kill_groups(void)
+{
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+		if (groups[i] > 0)
+			kill(-groups[i], SIGKILL);
+}
+
+TestSuite(reliab_servers, .fini = kill_groups);
+
+static void group_track(pid_t pid, pid_t was)
+{
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+		if (groups[i] == was) {
+			groups[i] = pid;
+			return;
+		}
+}
+
 /* Start argv in the background, leading a process group of its own, stdout
  * and stderr to files. */
 static pid_t start(char *const argv[], const char *out, const char *err)
@@ -134,6 +156,7 @@ static pid_t start(char *const argv[], const char *out, const char *err)
 		_exit(127);
 	}
 	setpgid(pid, pid);
+	group_track(pid, 0);
 	return pid;
 }
 
@@ -150,8 +173,10 @@ static int wait_within(pid_t pid, int secs, bool *hung)
 	for (;;) {
 		w = waitpid(pid, &st, WNOHANG);
 		cr_assert(w >= 0 || errno == EINTR, "waitpid: %s", strerror(errno));
-		if (w == pid)
+		if (w == pid) {
+			group_track(0, pid);
 			return st;
+		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec - t0.tv_sec >= secs)
 			break;
@@ -161,7 +186,45 @@ static int wait_within(pid_t pid, int secs, bool *hung)
 	kill(-pid, SIGKILL);
 	while (waitpid(pid, &st, 0) < 0)
 		cr_assert(errno == EINTR, "waitpid: %s", strerror(errno));
+	group_track(0, pid);
 	return st;
+}
+
+/* argv run to its end within secs (see wait_within); the raw wait status. */
+static int run_within(char *const argv[], const char *out, const char *err, int secs, bool *hung)
+{
+	return wait_within(start(argv, out, err), secs, hung);
+}
+
+/* Does `prestanda run`'s status run stand for the program's bare status?
+ * (run exits 128+N for a program killed by signal N.) */
+static bool same_status(int bare, int run)
+{
+	if (!WIFEXITED(run))
+		return false;
+	if (WIFEXITED(bare))
+		return WEXITSTATUS(run) == WEXITSTATUS(bare);
+	return WIFSIGNALED(bare) && WEXITSTATUS(run) == 128 + WTERMSIG(bare);
+}
+
+/* "NAME: SIZE bytes; ..." for every trace of a run, for messages. */
+static const char *trace_sizes(struct itest_run *r)
+{
+	static char buf[2048];
+	size_t at = 0;
+
+	buf[0] = 0;
+	if (!r->ntraces)
+		snprintf(buf, sizeof(buf), "no trace");
+	for (int i = 0; i < r->ntraces && at < sizeof(buf); i++) {
+		struct stat st;
+		const char *b = strrchr(r->traces[i], '/');
+
+		at += (size_t)snprintf(buf + at, sizeof(buf) - at, "%s%s: %lld bytes", i ? "; " : "",
+				       b ? b + 1 : r->traces[i],
+				       stat(r->traces[i], &st) == 0 ? (long long)st.st_size : -1LL);
+	}
+	return buf;
 }
 
 /* The one child of `prestanda run` (pid): the program it started. */
@@ -225,7 +288,7 @@ static int reports(const char *dir, const char *name, struct itest_run *r,
 			  "trace %s is not named %sPID.trace", b, want);
 		j = itest_report_ok(&rep[i], r->traces[i]);
 		cr_expect(itest_bool(j, "process.complete"), "%s incomplete: %s; %s", b,
-			  rep[i].err, rel_trace_sizes(r));
+			  rep[i].err, trace_sizes(r));
 		cr_expect_eq(itest_int(j, "process.pid"), atol(b + strlen(want)),
 			     "%s: the report says pid %lld", b, itest_int(j, "process.pid"));
 	}
@@ -272,7 +335,7 @@ static char *run_client(char *const argv[], int *st)
 
 	itest_tmpfile(out, sizeof(out));
 	itest_tmpfile(err, sizeof(err));
-	*st = rel_spawn_within(argv, out, err, DEADLINE, &hung);
+	*st = run_within(argv, out, err, DEADLINE, &hung);
 	s = itest_slurp(out, NULL);
 	e = itest_slurp(err, NULL);
 	unlink(out);
@@ -396,7 +459,7 @@ static void nginx_case(const char *const *opts)
 	nginx_once(dir, "pre", opts, &pre);
 	cr_expect_str_eq(pre.load_out, bare.load_out, "load results: \"%s\" preloaded, \"%s\" bare",
 			 pre.load_out, bare.load_out);
-	cr_expect(rel_same_status(bare.status, pre.status), "nginx: bare %s, preloaded run %s",
+	cr_expect(same_status(bare.status, pre.status), "nginx: bare %s, preloaded run %s",
 		  itest_wdesc(bare.status), itest_wdesc(pre.status));
 	cr_expect_eq(pre.access_lines, NGINX_REQUESTS, "preloaded nginx logged %d requests",
 		     pre.access_lines);
@@ -406,7 +469,7 @@ static void nginx_case(const char *const *opts)
 
 	/* a trace per process: the master and both workers, each complete */
 	cr_assert_eq(reports(dir, "nginx", &r, rep), 3, "%d traces, want 3 (master, 2 workers): %s",
-		     r.ntraces, rel_trace_sizes(&r));
+		     r.ntraces, trace_sizes(&r));
 	snprintf(ep, sizeof(ep), "127.0.0.1:%d", pre.port);
 	for (int i = 0; i < r.ntraces; i++) {
 		json_t *j = rep[i].json;
@@ -424,11 +487,11 @@ static void nginx_case(const char *const *opts)
 		nworkers++;
 		/* a worker that dropped to nobody still records */
 		cr_expect_gt(itest_int(j, "memory.alloc_calls"), 0,
-			     "worker %lld recorded no allocation: %s", pid, rel_trace_sizes(&r));
+			     "worker %lld recorded no allocation: %s", pid, trace_sizes(&r));
 		accepts += ep_sum(j, "server", ep, NULL, "connects");
 		closed += ep_sum(j, "server", ep, NULL, "closed");
 	}
-	cr_expect_neq(master, -1, "no trace of the master %d: %s", pre.master, rel_trace_sizes(&r));
+	cr_expect_neq(master, -1, "no trace of the master %d: %s", pre.master, trace_sizes(&r));
 	cr_expect_eq(nworkers, 2);
 	cr_expect_eq(accepts, NGINX_REQUESTS, "workers accepted %lld at %s, the client made %d",
 		     accepts, ep, NGINX_REQUESTS);
@@ -531,14 +594,14 @@ Test(reliab_servers, memcached, .timeout = 180)
 	cr_expect_str_eq(pre.client_out, bare.client_out,
 			 "memcached's stats: \"%s\" preloaded, \"%s\" bare", pre.client_out,
 			 bare.client_out);
-	cr_expect(rel_same_status(bare.status, pre.status), "memcached: bare %s, preloaded run %s",
+	cr_expect(same_status(bare.status, pre.status), "memcached: bare %s, preloaded run %s",
 		  itest_wdesc(bare.status), itest_wdesc(pre.status));
 
 	cr_assert_eq(reports(dir, "memcached", &r, rep), 1, "%d traces, want 1: %s", r.ntraces,
-		     rel_trace_sizes(&r));
+		     trace_sizes(&r));
 	cr_expect_eq(itest_int(rep[0].json, "process.pid"), pre.server);
 	cr_expect_gt(itest_int(rep[0].json, "memory.alloc_calls"), 0, "no allocation recorded: %s",
-		     rel_trace_sizes(&r));
+		     trace_sizes(&r));
 	/* every connection memcached counted but its listener: the C clients and the stats one */
 	snprintf(ep, sizeof(ep), "127.0.0.1:%d", pre.port);
 	total = memc_stat(pre.client_out, "total_connections");
@@ -653,7 +716,7 @@ static int bare_then_run(const char *dir, const char *const *opts, char *const a
 
 	snprintf(out, sizeof(out), "%s/bare.out", dir);
 	snprintf(err, sizeof(err), "%s/bare.err", dir);
-	bare_st = rel_spawn_within(argv, out, err, DEADLINE, &hung);
+	bare_st = run_within(argv, out, err, DEADLINE, &hung);
 	bare_out = itest_slurp(out, NULL);
 	bare_err = itest_slurp(err, NULL);
 	cr_assert(!hung, "bare %s did not end within %d s", argv[0], DEADLINE);
@@ -667,7 +730,7 @@ static int bare_then_run(const char *dir, const char *const *opts, char *const a
 	snprintf(out, sizeof(out), "%s/pre.out", dir);
 	snprintf(err, sizeof(err), "%s/pre.err", dir);
 	wrap(av, opts, dir, pattern, sizeof(pattern), argv);
-	pre_st = rel_spawn_within(av, out, err, DEADLINE, &hung);
+	pre_st = run_within(av, out, err, DEADLINE, &hung);
 	pre_out = itest_slurp(out, NULL);
 	pre_err = itest_slurp(err, NULL);
 	memset(r, 0, sizeof(*r));
@@ -676,8 +739,8 @@ static int bare_then_run(const char *dir, const char *const *opts, char *const a
 	cr_assert(!hung,
 		  "HUNG: %s under prestanda run did not end within %d s (killed); bare it %s; "
 		  "stdout so far: \"%s\"; traces: %s; stderr: %s",
-		  argv[0], DEADLINE, itest_wdesc(bare_st), pre_out, rel_trace_sizes(r), pre_err);
-	cr_expect(rel_same_status(bare_st, pre_st), "%s: bare %s, under prestanda run %s; %s",
+		  argv[0], DEADLINE, itest_wdesc(bare_st), pre_out, trace_sizes(r), pre_err);
+	cr_expect(same_status(bare_st, pre_st), "%s: bare %s, under prestanda run %s; %s",
 		  argv[0], itest_wdesc(bare_st), itest_wdesc(pre_st), pre_err);
 	cr_expect_str_eq(pre_out, bare_out, "%s: stdout \"%s\" preloaded, \"%s\" bare", argv[0],
 			 pre_out, bare_out);
@@ -716,7 +779,7 @@ static void jvm_case(const char *const *opts)
 	cr_assert_eq(bare_then_run(dir, opts,
 				   (char *[]){ JAVA, "-cp", classes, "Work", port, k, t, NULL },
 				   want, 0, "java", &r, rep),
-		     1, "%d traces, want 1: %s", r.ntraces, rel_trace_sizes(&r));
+		     1, "%d traces, want 1: %s", r.ntraces, trace_sizes(&r));
 	j = rep[0].json;
 	/* a Java socket is IPv6 with the IPv4 address mapped */
 	snprintf(ep, sizeof(ep), "127.0.0.1:%s", port);
@@ -797,11 +860,11 @@ static void cgo_case(const char *mode, int n, int calls, int status)
 	cr_assert_eq(bare_then_run(dir, (const char *[]){ "--full", NULL },
 				   (char *[]){ prog, (char *)mode, arg, NULL }, want, status,
 				   "cgoprog", &r, rep),
-		     1, "%d traces, want 1: %s", r.ntraces, rel_trace_sizes(&r));
+		     1, "%d traces, want 1: %s", r.ntraces, trace_sizes(&r));
 	cr_assert_eq(itest_nsites(rep[0].json, "srv_cgo_alloc"), 1,
 		     "%d sites at srv_cgo_alloc, want 1 (%lld calls recorded in all): %s",
 		     itest_nsites(rep[0].json, "srv_cgo_alloc"),
-		     itest_int(rep[0].json, "memory.alloc_calls"), rel_trace_sizes(&r));
+		     itest_int(rep[0].json, "memory.alloc_calls"), trace_sizes(&r));
 	s = itest_site(rep[0].json, "srv_cgo_alloc");
 	cr_expect_eq(itest_int(s, "calls"), n, "srv_cgo_alloc: %lld calls recorded, it made %d",
 		     itest_int(s, "calls"), n);
