@@ -465,3 +465,68 @@ Test(reliab_env, no_environment_values, .timeout = 60)
 	cr_expect(rel_file_has(r.traces[0], "rel_host"));
 	itest_cleanup(&r);
 }
+
+/* --no-follow: the program's children run without the preload and without
+ * our settings; the program itself sees none of them either, as bare. */
+Test(reliab_env, no_follow_leaves_no_settings, .timeout = 60)
+{
+	struct itest_run r;
+
+	itest_run(&r, (const char *[]){ "--no-follow", NULL }, "rel_env", NULL);
+	REL_EXITED(&r, 0);
+	cr_expect_str_eq(r.out, "parent: 0 settings, 0 preload\nchild: 0 settings, 0 preload\n");
+	cr_expect_eq(r.ntraces, 1, "%d traces: the child was traced", r.ntraces);
+	itest_cleanup(&r);
+
+	/* followed: the child gets both, and a trace of its own */
+	itest_run(&r, NULL, "rel_env", NULL);
+	REL_EXITED(&r, 0);
+	cr_expect(strstr(r.out, "child: 0 settings") == NULL, "stdout: %s", r.out);
+	cr_expect_eq(r.ntraces, 2, "%d traces", r.ntraces);
+	itest_cleanup(&r);
+}
+
+/* PRESTANDA_MANIFEST names a file to append trace paths to: only one made
+ * the way run makes it (a regular file of this user, 0600, one link). */
+static char *manifest_after(const char *dir, const char *name, mode_t mode, bool fifo)
+{
+	char path[PATH_MAX], pattern[PATH_MAX + 32];
+	char *argv[] = { ITEST_TARGETS "rel_env", "child", NULL };
+	int st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(pattern, sizeof(pattern), "%s/t.%%p.trace", dir);
+	if (fifo)
+		cr_assert_eq(mkfifo(path, mode), 0);
+	else {
+		itest_write(path, "keep\n", 5);
+		cr_assert_eq(chmod(path, mode), 0);
+	}
+	setenv("LD_PRELOAD", ITEST_PRELOAD, 1);
+	setenv("PRESTANDA_MANIFEST", path, 1);
+	setenv("PRESTANDA_OUTPUT", pattern, 1);
+	st = itest_spawn(argv, NULL, NULL);
+	unsetenv("LD_PRELOAD");
+	unsetenv("PRESTANDA_MANIFEST");
+	unsetenv("PRESTANDA_OUTPUT");
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", itest_wdesc(st));
+	return fifo ? NULL : itest_slurp(path, NULL);
+}
+
+Test(reliab_env, manifest_only_where_run_makes_it, .timeout = 60)
+{
+	char dir[] = "/tmp/pst-itest.XXXXXX", *m;
+	struct itest_run r = { 0 };
+
+	cr_assert(mkdtemp(dir));
+	m = manifest_after(dir, "shared", 0644, false);
+	cr_expect_str_eq(m, "keep\n", "a file others may read was appended to: %s", m);
+	free(m);
+	m = manifest_after(dir, "private", 0600, false);
+	cr_expect(!strncmp(m, "keep\n/", 6) && strstr(m, ".trace\n"), "not appended: %s", m);
+	free(m);
+	/* a FIFO with no reader: never opened, the program does not block */
+	manifest_after(dir, "fifo", 0600, true);
+	strcpy(r.dir, dir);
+	itest_cleanup(&r);
+}
