@@ -165,12 +165,14 @@ static REL_UNUSED int rel_spawn_within(char *const argv[], const char *out_path,
 }
 
 /*
- * itest_run_as within secs seconds (see rel_spawn_within); true when it
- * hung and was killed. Traces are collected either way, for the message.
+ * itest_run_as within secs seconds (see rel_spawn_within), started through
+ * the command via (NULL-terminated: "prlimit", "--nofile=8:8"; or NULL);
+ * true when it hung and was killed. Traces are collected either way, for
+ * the message.
  */
-static REL_UNUSED bool rel_run_within(struct itest_run *r, const char *const *opts,
-				      const char *name, const char *target,
-				      const char *const *args, int secs)
+static REL_UNUSED bool rel_run_within_via(struct itest_run *r, const char *const *via,
+					  const char *const *opts, const char *name,
+					  const char *target, const char *const *args, int secs)
 {
 	char *argv[ITEST_MAX_ARGS];
 	char pattern[PATH_MAX], prog[PATH_MAX], outp[PATH_MAX], errp[PATH_MAX];
@@ -186,6 +188,8 @@ static REL_UNUSED bool rel_run_within(struct itest_run *r, const char *const *op
 	snprintf(errp, sizeof(errp), "%s/run.err", r->dir);
 	cr_assert(access(ITEST_PRESTANDA, X_OK) == 0, "%s not built", ITEST_PRESTANDA);
 	cr_assert(access(prog, X_OK) == 0, "%s not built", prog);
+	for (; via && *via; via++)
+		argv[n++] = (char *)*via;
 	argv[n++] = ITEST_PRESTANDA;
 	argv[n++] = "run";
 	for (; opts && *opts; opts++)
@@ -208,10 +212,18 @@ static REL_UNUSED bool rel_run_within(struct itest_run *r, const char *const *op
 	return hung;
 }
 
-/* A target run bare (no preload) within secs: its stdout in *out (to
- * free), its raw wait status returned; asserts it did not hang. */
-static REL_UNUSED int rel_bare_within(const char *target, const char *const *args, char **out,
-				      int secs)
+static REL_UNUSED bool rel_run_within(struct itest_run *r, const char *const *opts,
+				      const char *name, const char *target,
+				      const char *const *args, int secs)
+{
+	return rel_run_within_via(r, NULL, opts, name, target, args, secs);
+}
+
+/* A target run bare (no preload) within secs, through via as in
+ * rel_run_within_via: its stdout in *out (to free), its raw wait status
+ * returned; asserts it did not hang. */
+static REL_UNUSED int rel_bare_within_via(const char *const *via, const char *target,
+					  const char *const *args, char **out, int secs)
 {
 	char *argv[ITEST_MAX_ARGS], prog[PATH_MAX], outp[PATH_MAX];
 	bool hung;
@@ -219,6 +231,8 @@ static REL_UNUSED int rel_bare_within(const char *target, const char *const *arg
 
 	snprintf(prog, sizeof(prog), ITEST_TARGETS "%s", target);
 	cr_assert(access(prog, X_OK) == 0, "%s not built", prog);
+	for (; via && *via; via++)
+		argv[n++] = (char *)*via;
 	argv[n++] = prog;
 	for (; args && *args; args++)
 		argv[n++] = (char *)*args;
@@ -231,6 +245,12 @@ static REL_UNUSED int rel_bare_within(const char *target, const char *const *arg
 	cr_assert(*out);
 	cr_assert(!hung, "bare %s did not end within %d s", target, secs);
 	return st;
+}
+
+static REL_UNUSED int rel_bare_within(const char *target, const char *const *args, char **out,
+				      int secs)
+{
+	return rel_bare_within_via(NULL, target, args, out, secs);
 }
 
 /* Does `prestanda run`'s status r stand for the program's bare status?

@@ -46,15 +46,16 @@ static const char *sbx_states(struct itest_run *r)
  * end (within DEADLINE), with the bare run's status and stdout, leaving
  * ntraces traces.
  */
-static void sbx_run_as(struct sbx *s, const char *const *opts, const char *name,
-		       const char *target, const char *const *args, int ntraces)
+static void sbx_run_via(struct sbx *s, const char *const *via, const char *const *opts,
+			const char *name, const char *target, const char *const *args,
+			int ntraces)
 {
 	char bare[64], run[64];
 
 	memset(s, 0, sizeof(*s));
-	s->bare_st = rel_bare_within(target, args, &s->bare_out, DEADLINE);
+	s->bare_st = rel_bare_within_via(via, target, args, &s->bare_out, DEADLINE);
 	snprintf(bare, sizeof(bare), "%s", itest_wdesc(s->bare_st));
-	if (rel_run_within(&s->r, opts, name, target, args, DEADLINE))
+	if (rel_run_within_via(&s->r, via, opts, name, target, args, DEADLINE))
 		cr_assert_fail("HUNG: %s under prestanda run did not end within %d s (killed); "
 			       "bare it %s in no time; stdout so far: \"%s\"; traces: %s; "
 			       "run's stderr: %s",
@@ -68,6 +69,12 @@ static void sbx_run_as(struct sbx *s, const char *const *opts, const char *name,
 			 target, s->r.out, s->bare_out);
 	cr_assert_eq(s->r.ntraces, ntraces, "%s: %d traces, want %d: %s; run's stderr: %s", target,
 		     s->r.ntraces, ntraces, sbx_states(&s->r), s->r.err);
+}
+
+static void sbx_run_as(struct sbx *s, const char *const *opts, const char *name,
+		       const char *target, const char *const *args, int ntraces)
+{
+	sbx_run_via(s, NULL, opts, name, target, args, ntraces);
 }
 
 /* sbx_run_as with traces named t.PID.trace, all reported: each complete,
@@ -91,6 +98,7 @@ static void sbx_free(struct sbx *s)
 #define FULL ((const char *[]){ "--full", NULL })
 #define SAMPLE_ALL ((const char *[]){ "--sample-bytes", "1", NULL })
 #define ARGS(...) ((const char *[]){ __VA_ARGS__, NULL })
+#define PRLIMIT "/usr/bin/prlimit"
 
 /*
  * 1. pthread_getattr_np: glibc reallocs holding the thread's lock; a hook
@@ -247,13 +255,15 @@ Test(reliab_sandbox, seccomp_filter_eacces, .timeout = 90)
  * 5. RLIMIT_NOFILE of 5 to 16: the program opens as many files as bare
  * (stdin, stdout and stderr are all it starts with), and is recorded.
  */
-static void nofile_case(const char *const *args, int ntraces, int opened)
+static void nofile_case(const char *const *via, const char *const *args, int ntraces, int opened)
 {
 	struct sbx s;
 	char want[32];
 	int t;
 
-	sbx_run(&s, FULL, "sbx_nofile", args, ntraces);
+	sbx_run_via(&s, via, FULL, "t.%p.trace", "sbx_nofile", args, ntraces);
+	rel_reports(&s.r, s.rep);
+	s.reported = true;
 	snprintf(want, sizeof(want), "opened %d\n", opened);
 	cr_expect_str_eq(s.bare_out, want, "bare run: \"%s\"", s.bare_out);
 	t = rel_which(&s.r, s.rep, "after_files");
@@ -265,30 +275,39 @@ static void nofile_case(const char *const *args, int ntraces, int opened)
 
 Test(reliab_sandbox, nofile_5, .timeout = 90)
 {
-	nofile_case(ARGS("set", "5"), 1, 2);
+	nofile_case(NULL, ARGS("set", "5"), 1, 2);
 }
 
 Test(reliab_sandbox, nofile_8, .timeout = 90)
 {
-	nofile_case(ARGS("set", "8"), 1, 5);
+	nofile_case(NULL, ARGS("set", "8"), 1, 5);
 }
 
 Test(reliab_sandbox, nofile_16, .timeout = 90)
 {
-	nofile_case(ARGS("set", "16"), 1, 13);
+	nofile_case(NULL, ARGS("set", "16"), 1, 13);
 }
 
 /* Soft equal to hard: no room to raise the limit for ourselves. */
 Test(reliab_sandbox, nofile_8_hard, .timeout = 90)
 {
-	nofile_case(ARGS("set", "8", "hard"), 1, 5);
+	nofile_case(NULL, ARGS("set", "8", "hard"), 1, 5);
 }
 
 /* The limit (8:8) set before exec, as prlimit or a service manager does:
  * the exec'd image starts under it. */
 Test(reliab_sandbox, nofile_8_before_exec, .timeout = 90)
 {
-	nofile_case(ARGS("exec", "8"), 2, 5);
+	nofile_case(NULL, ARGS("exec", "8"), 2, 5);
+}
+
+/* 8:8 from the start, for `prestanda run` too (prlimit, as a service
+ * manager's LimitNOFILE would). */
+Test(reliab_sandbox, nofile_8_from_the_parent, .timeout = 90)
+{
+	if (access(PRLIMIT, X_OK) != 0)
+		cr_skip_test("%s (util-linux) is not installed", PRLIMIT);
+	nofile_case(ARGS(PRLIMIT, "--nofile=8:8", "--"), ARGS("count"), 1, 5);
 }
 
 /*
