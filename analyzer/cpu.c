@@ -34,7 +34,7 @@ struct row {
 };
 
 struct pmod {
-	uint64_t pid, bias, lo, hi;
+	uint64_t pid, seq, bias, lo, hi;
 	char *path;
 	uint8_t *id;
 	size_t idlen;
@@ -46,13 +46,8 @@ struct ksym {
 };
 
 struct task {
-	uint64_t pid, tid;
+	uint64_t pid, tid, seq;
 	char *name;
-};
-
-struct psym {
-	uint64_t pid;
-	struct pst_symbolizer *sym;
 };
 
 /* Rows are handed out chained in this many buckets (their order is the
@@ -72,10 +67,16 @@ struct state {
 	size_t npmods, pmods_cap;
 	struct ksym *ksyms;
 	size_t nksyms, ksyms_cap;
-	struct task *tasks;
+	struct task *tasks; /* by pid, tid, then file order once read */
 	size_t ntasks, tasks_cap;
-	struct psym *syms;
-	size_t nsyms;
+	/* Every process's address space shares base's files; a process
+	 * without PMODULE records gets own (the trace's MODULEs). */
+	struct pst_symbolizer *share, *base, *own;
+	struct pst_symbolizer **syms;
+	size_t nsyms, syms_cap;
+	struct pst_imap sym_of; /* pid -> index in syms */
+	bool pmods_sorted;
+	struct pst_imap thread_of; /* pid, tid, is process -> index in c->threads or c->procs */
 	size_t fns_cap;
 	int *fn_hash; /* open addressing over c->fns, -1 empty */
 	size_t fn_hash_size;
@@ -238,6 +239,7 @@ static int on_record(unsigned type, uint64_t tid, const uint8_t *p, size_t len, 
 		s->pmods = grow(s->pmods, &s->pmods_cap, s->npmods, sizeof(*s->pmods));
 		if (!s->pmods)
 			return -ENOMEM;
+		m.seq = s->npmods;
 		s->pmods[s->npmods++] = m;
 		break;
 	}
@@ -249,6 +251,7 @@ static int on_record(unsigned type, uint64_t tid, const uint8_t *p, size_t len, 
 		s->tasks = grow(s->tasks, &s->tasks_cap, s->ntasks, sizeof(*s->tasks));
 		if (!s->tasks)
 			return -ENOMEM;
+		t.seq = s->ntasks;
 		s->tasks[s->ntasks++] = t;
 		break;
 	}
@@ -300,43 +303,100 @@ static const struct ksym *find_ksym(const struct state *s, uint64_t addr)
 	return NULL;
 }
 
-/* The symbolizer for pid's address space: its PMODULEs, else the trace's
- * own modules (a trace of one process from the preload). */
-static struct pst_symbolizer *symbolizer(struct state *s, uint64_t pid)
+static int cmp_pmod(const void *a, const void *b)
 {
-	struct pst_symbolizer *sym;
-	struct psym *nv;
-	bool any = false;
+	const struct pmod *x = a, *y = b;
 
-	for (size_t i = 0; i < s->nsyms; i++)
-		if (s->syms[i].pid == pid)
-			return s->syms[i].sym;
-	sym = pst_symbolizer_new();
-	if (!sym)
-		return NULL;
-	for (size_t i = 0; i < s->npmods; i++) {
-		const struct pmod *m = &s->pmods[i];
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
 
-		if (m->pid != pid)
-			continue;
-		pst_symbolizer_add_module(sym, m->path, m->bias, m->lo, m->hi, m->id, m->idlen);
-		any = true;
+/* The first PMODULE of pid in the sorted pmods (npmods: none). */
+static size_t first_pmod(const struct state *s, uint64_t pid)
+{
+	size_t lo = 0, hi = s->npmods;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->pmods[mid].pid < pid)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	for (size_t i = 0; !any && i < s->t->nmodules; i++) {
+	return lo;
+}
+
+/* The address space every other one shares its files with. */
+static struct pst_symbolizer *base_symbolizer(struct state *s)
+{
+	if (!s->base)
+		s->base = pst_symbolizer_new_sharing(s->share);
+	return s->base;
+}
+
+/* The trace's own modules (a trace of one process from the preload). */
+static struct pst_symbolizer *own_symbolizer(struct state *s)
+{
+	if (s->own || !base_symbolizer(s))
+		return s->own;
+	s->own = pst_symbolizer_new_sharing(s->base);
+	for (size_t i = 0; s->own && i < s->t->nmodules; i++) {
 		const struct pst_module *m = &s->t->modules[i];
 
-		if (m->path)
-			pst_symbolizer_add_module(sym, m->path, m->bias, m->lo, m->hi, m->build_id,
-						  m->build_id_len);
+		if (m->path && pst_symbolizer_add_module(s->own, m->path, m->bias, m->lo, m->hi,
+							 m->build_id, m->build_id_len) == -ENOMEM)
+			return NULL;
 	}
-	nv = realloc(s->syms, (s->nsyms + 1) * sizeof(*nv));
-	if (!nv) {
-		pst_symbolizer_free(sym);
+	return s->own;
+}
+
+/* The symbolizer for pid's address space: its PMODULEs, else the trace's
+ * own modules. Each file is read once for all of them. */
+static struct pst_symbolizer *symbolizer(struct state *s, uint64_t pid)
+{
+	struct pst_ientry *e = pst_imap_get(&s->sym_of, pid, 0, 0);
+	struct pst_symbolizer *sym;
+	size_t i;
+
+	if (!e)
 		return NULL;
+	if (e->val != UINT32_MAX)
+		return s->syms[e->val];
+	if (!s->pmods_sorted) {
+		pst_sort(s->pmods, s->npmods, sizeof(*s->pmods), cmp_pmod);
+		s->pmods_sorted = true;
 	}
-	s->syms = nv;
-	s->syms[s->nsyms].pid = pid;
-	s->syms[s->nsyms++].sym = sym;
+	i = first_pmod(s, pid);
+	if (i == s->npmods || s->pmods[i].pid != pid) {
+		sym = own_symbolizer(s);
+	} else {
+		sym = base_symbolizer(s) ? pst_symbolizer_new_sharing(s->base) : NULL;
+		for (; sym && i < s->npmods && s->pmods[i].pid == pid; i++) {
+			const struct pmod *m = &s->pmods[i];
+
+			if (pst_symbolizer_add_module(sym, m->path, m->bias, m->lo, m->hi, m->id,
+						      m->idlen) == -ENOMEM) {
+				pst_symbolizer_free(sym);
+				sym = NULL;
+			}
+		}
+		if (sym && sym != s->own) {
+			s->syms = grow(s->syms, &s->syms_cap, s->nsyms, sizeof(*s->syms));
+			if (!s->syms) {
+				s->nsyms = 0;
+				pst_symbolizer_free(sym);
+				return NULL;
+			}
+			s->syms[s->nsyms++] = sym;
+			/* Looked up again: the table may have grown. */
+			e = pst_imap_get(&s->sym_of, pid, 0, 0);
+			if (e)
+				pst_imap_set(&s->sym_of, e, (uint32_t)(s->nsyms - 1));
+		}
+		return sym;
+	}
 	return sym;
 }
 
@@ -530,37 +590,77 @@ static int symbolize_row(struct state *s, struct row *r, struct pst_cpu_stack *k
 
 /* ---- aggregation ---- */
 
-static struct pst_cpu_thread *thread_of(struct pst_cpu_thread **v, size_t *n, uint64_t pid,
-					uint64_t tid)
+/* The row of (pid, tid) in v (the process's own when proc), added when new. */
+static struct pst_cpu_thread *thread_of(struct state *s, struct pst_cpu_thread **v, size_t *n,
+					size_t *cap, uint64_t pid, uint64_t tid, bool proc)
 {
-	struct pst_cpu_thread *nv;
+	struct pst_ientry *e = pst_imap_get(&s->thread_of, pid, tid, proc);
 
-	for (size_t i = 0; i < *n; i++)
-		if ((*v)[i].tid == tid && (*v)[i].pid == pid)
-			return &(*v)[i];
-	nv = realloc(*v, (*n + 1) * sizeof(*nv));
-	if (!nv)
+	if (!e)
 		return NULL;
-	*v = nv;
-	memset(&nv[*n], 0, sizeof(*nv));
-	nv[*n].pid = pid;
-	nv[*n].tid = tid;
-	return &nv[(*n)++];
+	if (e->val != UINT32_MAX)
+		return &(*v)[e->val];
+	*v = grow(*v, cap, *n, sizeof(**v));
+	if (!*v) {
+		*n = 0;
+		return NULL;
+	}
+	memset(&(*v)[*n], 0, sizeof(**v));
+	(*v)[*n].pid = pid;
+	(*v)[*n].tid = tid;
+	pst_imap_set(&s->thread_of, e, (uint32_t)*n);
+	return &(*v)[(*n)++];
 }
 
+static int cmp_task(const void *a, const void *b)
+{
+	const struct task *x = a, *y = b;
+
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	if (x->tid != y->tid)
+		return x->tid < y->tid ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The first task at or after (pid, tid) in the sorted tasks. */
+static size_t task_at(const struct state *s, uint64_t pid, uint64_t tid)
+{
+	size_t lo = 0, hi = s->ntasks;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct task *t = &s->tasks[mid];
+
+		if (t->pid < pid || (t->pid == pid && t->tid < tid))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The name of thread tid, or for tid 0 of the process: its main thread's
+ * (the last one recorded), else its first recorded thread's. */
 static const char *task_name(const struct state *s, uint64_t pid, uint64_t tid)
 {
-	const char *any = NULL;
+	const struct task *first = NULL;
+	size_t i = task_at(s, pid, tid);
 
-	for (size_t i = 0; i < s->ntasks; i++) {
-		if (s->tasks[i].pid != pid)
-			continue;
-		if (s->tasks[i].tid == tid)
-			return s->tasks[i].name;
-		if (!any || s->tasks[i].tid == pid)
-			any = s->tasks[i].name;
+	if (i < s->ntasks && s->tasks[i].pid == pid && s->tasks[i].tid == tid)
+		return s->tasks[i].name;
+	if (tid)
+		return NULL;
+	i = task_at(s, pid, pid);
+	if (i < s->ntasks && s->tasks[i].pid == pid && s->tasks[i].tid == pid) {
+		while (i + 1 < s->ntasks && s->tasks[i + 1].pid == pid && s->tasks[i + 1].tid == pid)
+			i++;
+		return s->tasks[i].name;
 	}
-	return tid ? NULL : any;
+	for (i = task_at(s, pid, 0); i < s->ntasks && s->tasks[i].pid == pid; i++)
+		if (!first || s->tasks[i].seq < first->seq)
+			first = &s->tasks[i];
+	return first ? first->name : NULL;
 }
 
 static int cmp_row_count(const void *a, const void *b)
@@ -615,7 +715,7 @@ static int aggregate(struct state *s)
 	struct pst_cpu *c = s->c;
 	struct row **all = malloc((s->nrows + 1) * sizeof(*all));
 	struct depth_count *dc = malloc((s->nrows + 1) * sizeof(*dc));
-	size_t n = 0, ndc = 0, non = 0;
+	size_t n = 0, ndc = 0, non = 0, threads_cap = 0, procs_cap = 0;
 	uint64_t stamp = 0, half, acc = 0;
 	int rc = 0;
 
@@ -655,8 +755,8 @@ static int aggregate(struct state *s)
 		rc = symbolize_row(s, r, keep);
 		if (rc)
 			break;
-		th = thread_of(&c->threads, &c->nthreads, r->pid, r->tid);
-		pr = thread_of(&c->procs, &c->nprocs, r->pid, 0);
+		th = thread_of(s, &c->threads, &c->nthreads, &threads_cap, r->pid, r->tid, false);
+		pr = thread_of(s, &c->procs, &c->nprocs, &procs_cap, r->pid, 0, true);
 		if (!th || !pr) {
 			rc = -ENOMEM;
 			break;
@@ -737,33 +837,31 @@ static void state_free(struct state *s)
 	}
 	free(s->ksyms);
 	for (size_t i = 0; i < s->nsyms; i++)
-		pst_symbolizer_free(s->syms[i].sym);
+		pst_symbolizer_free(s->syms[i]);
 	free(s->syms);
+	pst_symbolizer_free(s->own);
+	pst_symbolizer_free(s->base);
+	pst_imap_free(&s->sym_of);
+	pst_imap_free(&s->thread_of);
 	free(s->fn_hash);
 	pst_imap_free(&s->fn_of);
 }
 
-/* Symbolizer warnings, deduplicated, into c. */
+/* The symbolizers' warnings (one list: they share it) into c. */
 static void collect_warnings(struct state *s)
 {
 	struct pst_cpu *c = s->c;
+	const char *w;
 
-	for (size_t i = 0; i < s->nsyms; i++) {
-		const char *w;
+	for (size_t j = 0; s->base && (w = pst_symbolizer_warning(s->base, j)); j++) {
+		char **nv = realloc(c->warnings, (c->nwarnings + 1) * sizeof(*nv));
 
-		for (size_t j = 0; (w = pst_symbolizer_warning(s->syms[i].sym, j)); j++) {
-			bool dup = false;
-			char **nv;
-
-			for (size_t k = 0; k < c->nwarnings && !dup; k++)
-				dup = !strcmp(c->warnings[k], w);
-			if (dup || !(nv = realloc(c->warnings, (c->nwarnings + 1) * sizeof(*nv))))
-				continue;
-			c->warnings = nv;
-			c->warnings[c->nwarnings] = strdup(w);
-			if (c->warnings[c->nwarnings])
-				c->nwarnings++;
-		}
+		if (!nv)
+			return;
+		c->warnings = nv;
+		c->warnings[c->nwarnings] = strdup(w);
+		if (c->warnings[c->nwarnings])
+			c->nwarnings++;
 	}
 }
 
@@ -783,6 +881,7 @@ struct pst_cpu *pst_cpu_analyze(const struct pst_trace *t)
 	rc = pst_trace_foreach(t, PST_REC_CPU_CONFIG, 0x5f, on_record, s);
 	if (!rc && c->present) {
 		pst_sort(s->ksyms, s->nksyms, sizeof(*s->ksyms), cmp_ksym);
+		pst_sort(s->tasks, s->ntasks, sizeof(*s->tasks), cmp_task);
 		row_chain(s);
 		rc = aggregate(s);
 		collect_warnings(s);
@@ -810,7 +909,8 @@ struct pst_cpu *pst_cpu_analyze(const struct pst_trace *t)
 
 /* ---- stacks for flame graphs ---- */
 
-int pst_cpu_foreach_stack(const struct pst_trace *t, pst_cpu_row_fn cb, void *arg)
+int pst_cpu_foreach_stack(const struct pst_trace *t, struct pst_symbolizer *share,
+			  pst_cpu_row_fn cb, void *arg)
 {
 	struct pst_cpu *c = calloc(1, sizeof(*c));
 	struct state *s = calloc(1, sizeof(*s));
@@ -820,8 +920,10 @@ int pst_cpu_foreach_stack(const struct pst_trace *t, pst_cpu_row_fn cb, void *ar
 		goto out;
 	s->t = t;
 	s->c = c;
+	s->share = share;
 	rc = pst_trace_foreach(t, PST_REC_CPU_CONFIG, 0x5f, on_record, s);
 	pst_sort(s->ksyms, s->nksyms, sizeof(*s->ksyms), cmp_ksym);
+	pst_sort(s->tasks, s->ntasks, sizeof(*s->tasks), cmp_task);
 	row_chain(s);
 	for (unsigned b = 0; b < NBUCKETS && !rc; b++)
 		for (struct row *r = s->rows[b]; r && !rc; r = r->next) {

@@ -89,8 +89,11 @@ struct pst_cpu_row {
 typedef int (*pst_cpu_row_fn)(const struct pst_cpu_row *r, void *arg);
 
 /* Every aggregated stack of t's CPU records, in no set order; strings live
- * until cb returns. 0, -ENOMEM, or cb's non-zero value, which stops. */
-int pst_cpu_foreach_stack(const struct pst_trace *t, pst_cpu_row_fn cb, void *arg);
+ * until cb returns. The processes' symbolizers share share's files and
+ * warnings (NULL: their own). 0, -ENOMEM, or cb's non-zero value, which
+ * stops. */
+int pst_cpu_foreach_stack(const struct pst_trace *t, struct pst_symbolizer *share,
+			  pst_cpu_row_fn cb, void *arg);
 
 /* Frame i of r (kernel frames first, each stack innermost first) into fr:
  * a user frame with its inlined frames, innermost first (returns how many);

@@ -705,7 +705,7 @@ static int cpu_row(const struct pst_cpu_row *r, void *arg)
 static int collect_cpu(struct pst_flame *fl, unsigned slot, bool off)
 {
 	struct cpu_walk w = {.fl = fl, .slot = slot, .off = off};
-	int r = pst_cpu_foreach_stack(fl->pool->t[slot], cpu_row, &w);
+	int r = pst_cpu_foreach_stack(fl->pool->t[slot], fl->pool->sym[slot], cpu_row, &w);
 
 	pst_imap_free(&w.rows);
 	pst_imap_free(&w.addr_ids);
@@ -1249,6 +1249,15 @@ int pst_cmd_flame(int argc, char **argv)
 				r == -ENOMEM ? "out of memory" : "cannot read this metric");
 			rc = 1;
 		}
+	}
+	/* What could not be symbolized and why (a module that is no regular
+	 * ELF file, one without debug info), once each. */
+	for (unsigned s = 0; s < fl.nslots && !folded; s++) {
+		const char *w;
+
+		for (size_t i = 0; fl.pool->sym[s] && (w = pst_symbolizer_warning(fl.pool->sym[s], i));
+		     i++)
+			fprintf(stderr, "prestanda: warning: %s\n", w);
 	}
 	if (!rc && flame_sort(&fl)) {
 		fprintf(stderr, "prestanda: out of memory\n");

@@ -20,14 +20,23 @@ struct pst_frame {
 	int inlined;          /* 1: this frame was inlined into the next one */
 };
 
+/* One address space (a process): its modules. */
 struct pst_symbolizer *pst_symbolizer_new(void);
 
+/* Another address space sharing other's files, symbols, strings and
+ * warnings: a file mapped by many processes is read once. Each is freed on
+ * its own. other NULL: as pst_symbolizer_new. */
+struct pst_symbolizer *pst_symbolizer_new_sharing(struct pst_symbolizer *other);
+
 /* Declare one loaded object. bias is the load bias, [lo, hi) its address
- * range; build_id (may be NULL) is checked against the file on disk and
- * used to find separate debug files. Returns 0 or -errno. Overlapping or
- * duplicate modules are ignored (0). A file that cannot be opened is still
- * declared (its addresses format as "[module+0xoff]") and only adds a
- * warning; so does a file whose build id differs from build_id. */
+ * range (empty: the file's own PT_LOAD range at bias); build_id (may be
+ * NULL) is checked against the file on disk. Returns 0 or -errno.
+ * Overlapping or duplicate modules are ignored (0). Each distinct path is
+ * checked once, when first declared: only a regular ELF file is used (see
+ * pst_elf_open); any other is still declared (its addresses format as
+ * "[module+0xoff]") and adds one warning naming it and why; so does a file
+ * whose build id differs from build_id. Files are opened for symbols when
+ * an address first needs them, at most 64 at once. */
 int pst_symbolizer_add_module(struct pst_symbolizer *s, const char *path, uint64_t bias,
 			      uint64_t lo, uint64_t hi, const uint8_t *build_id,
 			      size_t build_id_len);
@@ -41,7 +50,9 @@ int pst_symbolize(struct pst_symbolizer *s, uint64_t addr, struct pst_frame *out
 void pst_frame_format(const struct pst_frame *f, char *buf, size_t len);
 
 /* Warnings gathered so far (a module without debug info, a file that changed
- * since the trace was taken): one line each, or NULL at the end. */
+ * since the trace was taken, one that is no regular ELF file): one line
+ * each, or NULL at the end. The first 100 distinct ones are kept; past
+ * them one last line says how many more there were. */
 const char *pst_symbolizer_warning(struct pst_symbolizer *s, size_t i);
 
 /* name demangled if it is a C++ mangled name, else name itself; the result

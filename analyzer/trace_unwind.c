@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The preload's CPU samples (registers and a stack copy each) unwound offline into STACKs with DWARF CFI. */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -156,25 +157,22 @@ static int on_usample(unsigned type, uint64_t tid, const uint8_t *p, size_t len,
 	return 0;
 }
 
-/* The trace's modules, each object once (a module is written again after
- * every dlopen). */
+/* The trace's modules (a module is written again after every dlopen: the
+ * unwinder keeps each address range once, the first written). */
 static struct pst_unwinder *trace_unwinder(const struct pst_trace *t)
 {
 	struct pst_unw_module *m = calloc(t->nmodules + 1, sizeof(*m));
 	struct pst_unwinder *u;
 	int n = 0;
 
-	if (!m)
+	if (!m || t->nmodules > INT_MAX) {
+		free(m);
 		return NULL;
+	}
 	for (size_t i = 0; i < t->nmodules; i++) {
 		const struct pst_module *x = &t->modules[i];
-		bool dup = false;
 
-		if (!x->path)
-			continue;
-		for (int k = 0; k < n && !dup; k++)
-			dup = m[k].bias == x->bias && m[k].lo == x->lo;
-		if (!dup)
+		if (x->path)
 			m[n++] = (struct pst_unw_module){ x->bias, x->lo, x->hi, x->path };
 	}
 	u = pst_unwinder_new((pid_t)t->proc.pid, m, n);

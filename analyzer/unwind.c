@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "elfopen.h"
+#include "sort.h"
 #include "unwind.h"
 
 /*
@@ -36,9 +39,10 @@ struct pst_unwinder {
 	bool attached, tried_attach;
 	/* Objects are opened for libdw as walks reach them: a process maps
 	 * dozens and its samples touch a few. */
-	struct pst_unw_module *mods; /* path: our copy */
+	struct pst_unw_module *mods; /* by lo, disjoint; path: our copy */
 	bool *reported;
 	int nmods;
+	int nopen; /* reported and opened */
 	/* the sample being unwound */
 	const uint64_t *regs;
 	const uint8_t *stack;
@@ -128,9 +132,26 @@ static const Dwfl_Thread_Callbacks thread_callbacks = {
 	.set_initial_registers = set_initial_registers,
 };
 
+/* An object and its place in the caller's list. */
+struct seq_mod {
+	struct pst_unw_module m;
+	int seq;
+};
+
+static int cmp_mod(const void *a, const void *b)
+{
+	const struct seq_mod *x = a, *y = b;
+
+	if (x->m.lo != y->m.lo)
+		return x->m.lo < y->m.lo ? -1 : 1;
+	return x->seq - y->seq;
+}
+
 struct pst_unwinder *pst_unwinder_new(pid_t pid, const struct pst_unw_module *mods, int n)
 {
 	struct pst_unwinder *u = calloc(1, sizeof(*u));
+	struct seq_mod *sm;
+	int nsm = 0;
 
 	if (!u)
 		return NULL;
@@ -142,48 +163,105 @@ struct pst_unwinder *pst_unwinder_new(pid_t pid, const struct pst_unw_module *mo
 		pst_unwinder_free(u);
 		return NULL;
 	}
-	for (int i = 0; i < n; i++) {
-		u->mods[u->nmods] = mods[i];
-		u->mods[u->nmods].path = strdup(mods[i].path);
+	/* By address, each address in one object: where two overlap (a
+	 * stale map, a library unloaded and another loaded there), the one
+	 * that starts lower keeps the addresses, at the same start the one
+	 * listed first. */
+	sm = calloc(n ? n : 1, sizeof(*sm));
+	if (!sm) {
+		pst_unwinder_free(u);
+		return NULL;
+	}
+	for (int i = 0; i < n; i++)
+		if (mods[i].lo < mods[i].hi && mods[i].path)
+			sm[nsm++] = (struct seq_mod){ mods[i], i };
+	pst_sort(sm, (size_t)nsm, sizeof(*sm), cmp_mod);
+	for (int i = 0; i < nsm; i++) {
+		if (u->nmods && sm[i].m.lo < u->mods[u->nmods - 1].hi)
+			continue;
+		u->mods[u->nmods] = sm[i].m;
+		u->mods[u->nmods].path = strdup(sm[i].m.path);
 		if (!u->mods[u->nmods].path) {
+			free(sm);
 			pst_unwinder_free(u);
 			return NULL;
 		}
 		u->nmods++;
 	}
+	free(sm);
 	return u;
 }
 
-/* Open for libdw the objects holding any of addrs (all of them when all):
+/* The index of the object holding addr, or -1. */
+static int module_at(const struct pst_unwinder *u, uint64_t addr)
+{
+	int lo = 0, hi = u->nmods;
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+
+		if (addr < u->mods[mid].lo)
+			hi = mid;
+		else if (addr >= u->mods[mid].hi)
+			lo = mid + 1;
+		else
+			return mid;
+	}
+	return -1;
+}
+
+/* Open object i for libdw (once, whether it can be or not): only a regular
+ * ELF file, never blocking on what a trace names. */
+static bool report_one(struct pst_unwinder *u, int i, bool *added)
+{
+	char why[256];
+	int fd;
+
+	if (u->reported[i])
+		return false;
+	u->reported[i] = true;
+	fd = pst_elf_open(u->mods[i].path, NULL, why, sizeof(why));
+	if (fd < 0)
+		return false;
+	if (!*added)
+		dwfl_report_begin_add(u->dwfl);
+	*added = true;
+	/* On success the descriptor is libdw's. */
+	if (!dwfl_report_elf(u->dwfl, u->mods[i].path, u->mods[i].path, fd, u->mods[i].bias,
+			     false)) {
+		close(fd);
+		return false;
+	}
+	u->nopen++;
+	return true;
+}
+
+/* Open for libdw the objects holding any of addrs (when all and none of
+ * them could be, the first object that opens: libdw needs one to attach):
  * whether one was new. A file that cannot be opened leaves its frames to
  * the frame-pointer fallback. */
 static bool report_modules(struct pst_unwinder *u, const uint64_t *addrs, int n, bool all)
 {
-	bool added = false;
+	bool added = false, any = false;
 
-	for (int i = 0; i < u->nmods; i++) {
-		bool hit = all;
+	for (int j = 0; j < n; j++) {
+		int i = module_at(u, addrs[j]);
 
-		for (int j = 0; j < n && !hit; j++)
-			hit = addrs[j] >= u->mods[i].lo && addrs[j] < u->mods[i].hi;
-		if (!hit || u->reported[i])
-			continue;
-		if (!added)
-			dwfl_report_begin_add(u->dwfl);
-		u->reported[i] = added = true;
-		dwfl_report_elf(u->dwfl, u->mods[i].path, u->mods[i].path, -1, u->mods[i].bias,
-				false);
+		if (i >= 0)
+			any |= report_one(u, i, &added);
 	}
+	for (int i = 0; all && !any && !u->nopen && i < u->nmods; i++)
+		any = report_one(u, i, &added);
 	if (added)
 		dwfl_report_end(u->dwfl, NULL, NULL);
-	return added;
+	return any;
 }
 
 /* The first walk: libdw is attached once an object is open. */
 static void attach(struct pst_unwinder *u, uint64_t ip)
 {
 	if (!report_modules(u, &ip, 1, false))
-		report_modules(u, NULL, 0, true); /* JIT code or a stale map: as before, all */
+		report_modules(u, NULL, 0, true); /* JIT code or a stale map: any one object */
 	u->attached = dwfl_attach_state(u->dwfl, NULL, u->pid, &thread_callbacks, u);
 	if (!u->attached && report_modules(u, NULL, 0, true))
 		u->attached = dwfl_attach_state(u->dwfl, NULL, u->pid, &thread_callbacks, u);
@@ -191,10 +269,7 @@ static void attach(struct pst_unwinder *u, uint64_t ip)
 
 bool pst_unwinder_covers(const struct pst_unwinder *u, uint64_t addr)
 {
-	for (int i = 0; i < u->nmods; i++)
-		if (addr >= u->mods[i].lo && addr < u->mods[i].hi)
-			return true;
-	return false;
+	return module_at(u, addr) >= 0;
 }
 
 static int frame_cb(Dwfl_Frame *state, void *arg)
