@@ -227,6 +227,34 @@ Test(reliab_stop, sigterm_two_threads, .timeout = 60)
 	}
 }
 
+/* The signal lands on threads busy inside malloc and free, inside the
+ * profiler most of the time: the end waits for them to leave it, and the
+ * trace is whole (each block written once, every block freed but the one
+ * in each thread's hands). */
+Test(reliab_stop, sigterm_inside_the_profiler, .timeout = 120)
+{
+	char *args[] = { "busy", "1000", NULL }, rest[256];
+	struct itest_run r;
+	struct itest_report rep;
+	json_t *j, *busy;
+	int st;
+
+	for (int i = 0; i < 5; i++) {
+		mkdir_run(&r);
+		st = stop_once(RUN, r.dir, args, SIGTERM, false, rest, sizeof(rest));
+		cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGTERM, "run: %s",
+			  itest_wdesc(st));
+		j = trace_of(&r, &rep, SIGTERM);
+		cr_expect_eq(rep.wstatus, 0, "report: %s", rep.err);
+		rel_check_site(j, SRC, "stop_alloc", 1000, 64000, 64000);
+		busy = itest_site(j, "busy");
+		cr_expect_gt(itest_int(busy, "calls"), 0);
+		cr_expect_leq(itest_int(busy, "leaked_bytes"), 2 * 200);
+		itest_report_free(&rep);
+		itest_cleanup(&r);
+	}
+}
+
 /* What the program sees of its dispositions and signal stacks, and what it
  * gets back as it changes them, is what it sees bare. */
 Test(reliab_stop, dispositions_as_bare, .timeout = 60)

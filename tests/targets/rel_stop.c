@@ -150,8 +150,11 @@ static void show_all(void)
 	show("interrupt", SIGQUIT);
 	printf("signal(QUIT, DFL) -> %s\n", handler_name(signal(SIGQUIT, SIG_DFL)));
 	show("interrupt", SIGQUIT);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 	printf("sigset(TERM, HOLD) -> %s\n", handler_name(sigset(SIGTERM, SIG_HOLD)));
 	printf("sigset(TERM, DFL) -> %s\n", handler_name(sigset(SIGTERM, SIG_DFL)));
+#pragma GCC diagnostic pop
 	show("sigset", SIGTERM);
 	printf("signal(TERM, own) -> %s\n", handler_name(signal(SIGTERM, own_handler)));
 	show("own", SIGTERM);
@@ -197,6 +200,17 @@ static void *alloc_then_wait(void *arg)
 	return NULL;
 }
 
+/* Allocates and frees as fast as it can: a signal lands inside the profiler. */
+static void *busy(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		void *volatile p = malloc(200); /* LINE:busy */
+		free(p);
+	}
+	return NULL;
+}
+
 static void *overflow_thread(void *arg)
 {
 	thread_alloc((int)(long)arg);
@@ -223,6 +237,18 @@ int main(int argc, char **argv)
 		stop_alloc((int)n);
 		pthread_create(&t, NULL, alloc_then_wait, (void *)n);
 		wait_forever();
+	} else if (!strcmp(mode, "busy")) {
+		/* the stop signals go to the two busy threads, not to main */
+		sigset_t stops;
+
+		stop_alloc((int)n);
+		sigemptyset(&stops);
+		sigaddset(&stops, SIGTERM);
+		sigaddset(&stops, SIGINT);
+		for (int i = 0; i < 2; i++)
+			pthread_create(&t, NULL, busy, NULL);
+		pthread_sigmask(SIG_BLOCK, &stops, NULL);
+		usleep(100000);
 	} else if (!strcmp(mode, "own")) {
 		signal(SIGTERM, own_handler);
 		stop_alloc((int)n);
