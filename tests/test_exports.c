@@ -24,6 +24,14 @@ static const char *const wrapped[] = {
 	"write", "readv", "writev", "__read_chk", "__recv_chk", "__recvfrom_chk", "poll",
 	"ppoll", "select", "pselect", "epoll_wait", "epoll_pwait", "getaddrinfo",
 	"gethostbyname",
+	/* fds.c */
+	"close_range", "closefrom",
+	/* hook_sandbox.c */
+	"setuid", "setgid", "seteuid", "setegid", "setreuid", "setregid", "setresuid",
+	"setresgid", "setgroups", "initgroups", "chroot", "prctl", "syscall",
+	/* hook_signal.c */
+	"sigaction", "__sigaction", "signal", "bsd_signal", "ssignal", "sysv_signal",
+	"__sysv_signal", "sigset", "siginterrupt", "sigaltstack",
 };
 
 static bool is_wrapped(const char *name)
