@@ -269,16 +269,22 @@ static char *program_err(const char *err)
 /*
  * The traces of a run in dir, each named t.NAME.PID.trace (NAME: the
  * program's name at start, whatever title it gives itself later), reported:
- * each complete and of the pid its name says. Returns how many.
+ * each of the pid its name says and, when complete is set, complete.
+ * Returns how many. (A TRACE.live file left beside a trace is no trace.)
  */
-static int reports(const char *dir, const char *name, struct itest_run *r,
+static int reports(const char *dir, const char *name, bool complete, struct itest_run *r,
 		   struct itest_report *rep)
 {
 	char want[64];
+	int n = 0;
 
 	memset(r, 0, sizeof(*r));
 	snprintf(r->dir, sizeof(r->dir), "%s", dir);
 	itest_collect(r);
+	for (int i = 0; i < r->ntraces; i++)
+		if (!itest_has_suffix(r->traces[i], ".live"))
+			memmove(r->traces[n++], r->traces[i], PATH_MAX);
+	r->ntraces = n;
 	snprintf(want, sizeof(want), "t.%s.", name);
 	for (int i = 0; i < r->ntraces; i++) {
 		const char *b = strrchr(r->traces[i], '/') + 1;
@@ -287,7 +293,7 @@ static int reports(const char *dir, const char *name, struct itest_run *r,
 		cr_assert(!strncmp(b, want, strlen(want)) && itest_has_suffix(b, ".trace"),
 			  "trace %s is not named %sPID.trace", b, want);
 		j = itest_report_ok(&rep[i], r->traces[i]);
-		cr_expect(itest_bool(j, "process.complete"), "%s incomplete: %s; %s", b,
+		cr_expect(!complete || itest_bool(j, "process.complete"), "%s incomplete: %s; %s", b,
 			  rep[i].err, trace_sizes(r));
 		cr_expect_eq(itest_int(j, "process.pid"), atol(b + strlen(want)),
 			     "%s: the report says pid %lld", b, itest_int(j, "process.pid"));
@@ -468,7 +474,7 @@ static void nginx_case(const char *const *opts)
 		  itest_slurp(pre.errlog, NULL));
 
 	/* a trace per process: the master and both workers, each complete */
-	cr_assert_eq(reports(dir, "nginx", &r, rep), 3, "%d traces, want 3 (master, 2 workers): %s",
+	cr_assert_eq(reports(dir, "nginx", true, &r, rep), 3, "%d traces, want 3 (master, 2 workers): %s",
 		     r.ntraces, trace_sizes(&r));
 	snprintf(ep, sizeof(ep), "127.0.0.1:%d", pre.port);
 	for (int i = 0; i < r.ntraces; i++) {
@@ -597,7 +603,7 @@ Test(reliab_servers, memcached, .timeout = 180)
 	cr_expect(same_status(bare.status, pre.status), "memcached: bare %s, preloaded run %s",
 		  itest_wdesc(bare.status), itest_wdesc(pre.status));
 
-	cr_assert_eq(reports(dir, "memcached", &r, rep), 1, "%d traces, want 1: %s", r.ntraces,
+	cr_assert_eq(reports(dir, "memcached", true, &r, rep), 1, "%d traces, want 1: %s", r.ntraces,
 		     trace_sizes(&r));
 	cr_expect_eq(itest_int(rep[0].json, "process.pid"), pre.server);
 	cr_expect_gt(itest_int(rep[0].json, "memory.alloc_calls"), 0, "no allocation recorded: %s",
@@ -703,11 +709,11 @@ static void cgo_program(char *out, size_t len)
  * DEADLINE: the run must end with the bare status, the bare stdout and,
  * apart from run's own lines, the bare stderr. want_out (or NULL) is the
  * stdout the bare run must print, want_st its exit status. Returns the
- * number of traces (reported into r and rep).
+ * number of traces (reported into r and rep; see reports for complete).
  */
 static int bare_then_run(const char *dir, const char *const *opts, char *const argv[],
-			 const char *want_out, int want_st, const char *name, struct itest_run *r,
-			 struct itest_report *rep)
+			 const char *want_out, int want_st, const char *name, bool complete,
+			 struct itest_run *r, struct itest_report *rep)
 {
 	char out[PATH_MAX], err[PATH_MAX], pattern[PATH_MAX];
 	char *av[ITEST_MAX_ARGS], *bare_out, *bare_err, *pre_out, *pre_err, *prog_err;
@@ -752,7 +758,7 @@ static int bare_then_run(const char *dir, const char *const *opts, char *const a
 	free(bare_err);
 	free(pre_out);
 	free(pre_err);
-	return reports(dir, name, r, rep);
+	return reports(dir, name, complete, r, rep);
 }
 
 /* ---- the JVM: threads opening exactly K connections to its own listener ---- */
@@ -778,7 +784,7 @@ static void jvm_case(const char *const *opts)
 		 JVM_THREADS, JVM_CONNS, JVM_CONNS, JVM_CONNS);
 	cr_assert_eq(bare_then_run(dir, opts,
 				   (char *[]){ JAVA, "-cp", classes, "Work", port, k, t, NULL },
-				   want, 0, "java", &r, rep),
+				   want, 0, "java", true, &r, rep),
 		     1, "%d traces, want 1: %s", r.ntraces, trace_sizes(&r));
 	j = rep[0].json;
 	/* a Java socket is IPv6 with the IPv4 address mapped */
@@ -835,7 +841,9 @@ static int marker_line(const char *path, const char *name)
  * The cgo program in mode ("quick": returns from main at once; "long": 2 s
  * of goroutines, then os.Exit(3)) making n mallocs in srv_cgo_alloc over
  * calls of n / calls each: block i of a call is 16 + (i % 8) * 16 bytes,
- * every fourth (i % 4 == 0) kept live.
+ * every fourth (i % 4 == 0) kept live. Go ends the process with a raw
+ * exit_group: no END record, so the trace reads as incomplete (docs/FORMAT.md,
+ * the live file), but every event must be there.
  */
 static void cgo_case(const char *mode, int n, int calls, int status)
 {
@@ -859,7 +867,7 @@ static void cgo_case(const char *mode, int n, int calls, int status)
 	snprintf(want, sizeof(want), "mallocs %d bytes %lld\n", n, bytes);
 	cr_assert_eq(bare_then_run(dir, (const char *[]){ "--full", NULL },
 				   (char *[]){ prog, (char *)mode, arg, NULL }, want, status,
-				   "cgoprog", &r, rep),
+				   "cgoprog", false, &r, rep),
 		     1, "%d traces, want 1: %s", r.ntraces, trace_sizes(&r));
 	cr_assert_eq(itest_nsites(rep[0].json, "srv_cgo_alloc"), 1,
 		     "%d sites at srv_cgo_alloc, want 1 (%lld calls recorded in all): %s",
