@@ -265,10 +265,17 @@ static bool alive(uint64_t pid)
 	return !p || (p[1] && p[2] != 'Z' && p[2] != 'X');
 }
 
-static int any_record(unsigned type, uint64_t tid, const uint8_t *payload, size_t len, void *arg)
+/* A record of something the program did (not a module, stack or setting):
+ * a thread's totals, memory, network, thread and lock events, CPU samples,
+ * a snapshot of its counters. */
+static int is_event(unsigned type, uint64_t tid, const uint8_t *payload, size_t len, void *arg)
 {
-	(void)type, (void)tid, (void)payload, (void)len, (void)arg;
-	return 1;
+	(void)tid, (void)payload, (void)len, (void)arg;
+	return type == PST_REC_TOTALS || (type >= PST_REC_ALLOC && type <= PST_REC_REALLOC) ||
+	       (type >= PST_REC_NET_CONN && type <= PST_REC_NET_LOOKUP) ||
+	       (type >= PST_REC_THR_START && type <= PST_REC_LOCK_STATS) ||
+	       type == PST_REC_SAMPLE || type == PST_REC_OFFCPU || type == PST_REC_USAMPLE ||
+	       type == PST_REC_SNAPSHOT;
 }
 
 /* What became of one trace the manifest lists, in one line: written,
@@ -287,7 +294,7 @@ static bool say_trace(const char *path, uint64_t *pid)
 		return false;
 	}
 	*pid = t->proc.pid;
-	empty = !pst_trace_foreach(t, 0, 0xff, any_record, NULL);
+	empty = !pst_trace_foreach(t, PST_REC_TOTALS, PST_REC_SNAPSHOT, is_event, NULL);
 	if (!t->has_end && !t->error_offset && alive(t->proc.pid)) {
 		fprintf(stderr, "prestanda: %s: still being written by pid %llu (it runs on; read it once it ends)\n",
 			path, (unsigned long long)t->proc.pid);
@@ -296,13 +303,13 @@ static bool say_trace(const char *path, uint64_t *pid)
 			      stat(path, &st) ? 0 : (uint64_t)st.st_size;
 
 		fprintf(stderr, "prestanda: %s: incomplete (cut at byte %llu: the process was killed or crashed)%s\n",
-			path, (unsigned long long)at, empty ? "; it holds no events" : "");
+			path, (unsigned long long)at, empty ? "; no events were recorded in it" : "");
 		ok = !empty;
 	} else if (!t->complete) {
 		fprintf(stderr, "prestanda: %s: damaged: %s\n", path, t->error);
 		ok = !empty;
 	} else if (empty) {
-		fprintf(stderr, "prestanda: %s: holds no events: nothing was recorded\n", path);
+		fprintf(stderr, "prestanda: %s: no events were recorded in it\n", path);
 	} else {
 		fprintf(stderr, "prestanda: trace written to %s\n", path);
 		ok = true;
@@ -314,17 +321,45 @@ static bool say_trace(const char *path, uint64_t *pid)
 /*
  * The manifest: every traced process appends its trace's path, and a line
  * "!PID\tTRACE\tMESSAGE" for every problem it told its own stderr (which
- * may be a log file). Each is said here, on run's stderr, with what became
- * of each trace, and how to read the top process's last one (else the
- * first that can be read).
+ * may be a log file). The problems are said here first, on run's stderr,
+ * then what became of each trace, then how to read the top process's last
+ * one (else the first that can be read). pass 0: problems; 1: traces.
  */
-static void print_traces(const char *manifest, pid_t top)
+static void print_manifest(FILE *f, int pass, pid_t top, char *hint, size_t hintlen, int *n)
 {
-	FILE *f = fopen(manifest, "re");
-	char *line = NULL, hint[PATH_MAX] = "";
+	char *line = NULL;
 	bool hint_top = false;
 	size_t cap = 0;
 	ssize_t len;
+
+	rewind(f);
+	while ((len = getline(&line, &cap, f)) > 0) {
+		char *trace = strchr(line, '\t'), *msg = trace ? strchr(trace + 1, '\t') : NULL;
+		uint64_t pid;
+
+		if (line[len - 1] == '\n')
+			line[--len] = 0;
+		if (line[0] == '!') {
+			if (!pass && msg)
+				fprintf(stderr, "prestanda: %.*s: %s\n", (int)(trace - line - 1), line + 1,
+					msg + 1);
+			continue;
+		}
+		if (!pass || !*line)
+			continue;
+		(*n)++;
+		if (say_trace(line, &pid) && (pid == (uint64_t)top || (!*hint && !hint_top))) {
+			snprintf(hint, hintlen, "%s", line);
+			hint_top = pid == (uint64_t)top;
+		}
+	}
+	free(line);
+}
+
+static void print_traces(const char *manifest, pid_t top)
+{
+	FILE *f = fopen(manifest, "re");
+	char hint[PATH_MAX] = "";
 	int n = 0;
 
 	if (!f) {
@@ -332,28 +367,8 @@ static void print_traces(const char *manifest, pid_t top)
 			strerror(errno));
 		return;
 	}
-	while ((len = getline(&line, &cap, f)) > 0) {
-		uint64_t pid;
-
-		if (line[len - 1] == '\n')
-			line[--len] = 0;
-		if (line[0] == '!') {
-			char *trace = strchr(line, '\t'), *msg = trace ? strchr(trace + 1, '\t') : NULL;
-
-			if (msg)
-				fprintf(stderr, "prestanda: %.*s: %s\n", (int)(trace - line - 1), line + 1,
-					msg + 1);
-			continue;
-		}
-		if (!*line)
-			continue;
-		n++;
-		if (say_trace(line, &pid) && (pid == (uint64_t)top || (!*hint && !hint_top))) {
-			snprintf(hint, sizeof(hint), "%s", line);
-			hint_top = pid == (uint64_t)top;
-		}
-	}
-	free(line);
+	print_manifest(f, 0, top, hint, sizeof(hint), &n);
+	print_manifest(f, 1, top, hint, sizeof(hint), &n);
 	fclose(f);
 	if (!n)
 		fprintf(stderr, "prestanda: no trace was written\n");
