@@ -23,19 +23,65 @@ static bool known(const char *const *names, const char *name)
 	return false;
 }
 
-/* A non-negative finite number (integer or real). */
-static int number(json_t *v, double *out)
-{
-	double d;
+/*
+ * Every numeric setting has a range, and a value outside it is an error
+ * that names the key, the value as written and the range: a value that
+ * only overflowed when converted (metrics_interval 1e26 became 1 ms) is
+ * never taken.
+ */
+#define BUDGET_MAX 1e18	    /* bytes, calls, blocks: far above any program's */
+#define PERCENT_MAX 1e6	    /* max_increase_pct, rel_pct */
+#define INTERVAL_MIN 0.001  /* metrics_interval, seconds: the preload counts in ms */
+#define INTERVAL_MAX 86400.0
+#define POOL_SIZE_MAX 1e6   /* pools.<name>.min_size, max_size */
 
+struct range {
+	double lo, hi;
+	bool lo_open;	  /* lo itself is out */
+	bool integral;	  /* whole numbers only */
+	const char *unit; /* "" or " seconds" */
+};
+
+static const struct range budget_range = { 0, BUDGET_MAX, false, false, "" };
+static const struct range percent_range = { 0, PERCENT_MAX, false, false, "" };
+
+/* v as the file wrote it, for messages. */
+static void shown(json_t *v, char *buf, size_t len)
+{
+	char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+
+	snprintf(buf, len, "%s", s ? s : "?");
+	free(s);
+}
+
+/* v, a number within r, into *out; else -1 with "key: VALUE is out of
+ * range (LO to HI)" (or "is not a number", "is not a whole number") in err. */
+static int number_in(json_t *v, const char *key, const struct range *r, double *out, char *err,
+		     size_t errlen)
+{
+	char val[64], range[96];
+	const char *why = NULL;
+	double d = 0;
+
+	if (r->lo_open)
+		snprintf(range, sizeof(range), "above %.15g, at most %.15g%s", r->lo, r->hi, r->unit);
+	else
+		snprintf(range, sizeof(range), "%.15g to %.15g%s", r->lo, r->hi, r->unit);
 	if (json_is_integer(v))
 		d = (double)json_integer_value(v);
 	else if (json_is_real(v))
 		d = json_real_value(v);
 	else
+		why = "is not a number";
+	if (!why && (!isfinite(d) || d < r->lo || d > r->hi || (r->lo_open && d == r->lo)))
+		why = "is out of range";
+	else if (!why && r->integral && d != floor(d))
+		why = "is not a whole number";
+	if (why) {
+		shown(v, val, sizeof(val));
+		snprintf(err, errlen, "%s: %s %s (%s)", key, val, why, range);
 		return -1;
-	if (!isfinite(d) || d < 0)
-		return -1;
+	}
 	*out = d;
 	return 0;
 }
@@ -45,14 +91,14 @@ static int parse_limit(json_t *v, const char *where, struct pst_budget_limit *l,
 		       size_t errlen)
 {
 	const char *key;
+	char name[700];
 	json_t *x;
 
 	memset(l, 0, sizeof(*l));
 	if (json_is_number(v)) {
-		if (number(v, &l->max)) {
-			snprintf(err, errlen, "budget %s: the limit must be a number >= 0", where);
+		snprintf(name, sizeof(name), "budget %s", where);
+		if (number_in(v, name, &budget_range, &l->max, err, errlen))
 			return -1;
-		}
 		l->has_max = true;
 		return 0;
 	}
@@ -82,10 +128,10 @@ static int parse_limit(json_t *v, const char *where, struct pst_budget_limit *l,
 				 where, key);
 			return -1;
 		}
-		if (number(x, &d)) {
-			snprintf(err, errlen, "budget %s.%s: must be a number >= 0", where, key);
+		snprintf(name, sizeof(name), "budget %s.%s", where, key);
+		if (number_in(x, name, dst == &l->max_increase_pct ? &percent_range : &budget_range,
+			      &d, err, errlen))
 			return -1;
-		}
 		*has = true;
 		*dst = d;
 	}
@@ -172,13 +218,14 @@ static int parse_noise(json_t *noise, const char *const *totals, struct pst_budg
 			return -1;
 		}
 		json_object_foreach(o, key, v) {
+			char name[600];
 			double d;
 
-			if (number(v, &d)) {
-				snprintf(err, errlen, "budget noise.%s.%s: must be a number >= 0",
-					 metric, key);
+			snprintf(name, sizeof(name), "budget noise.%s.%s", metric, key);
+			if ((!strcmp(key, "rel_pct") || !strcmp(key, "abs")) &&
+			    number_in(v, name, !strcmp(key, "abs") ? &budget_range : &percent_range,
+				      &d, err, errlen))
 				return -1;
-			}
 			if (!strcmp(key, "rel_pct")) {
 				nz.has_rel = true;
 				nz.rel = d / 100;
@@ -348,20 +395,33 @@ static int parse_pools(json_t *pools, struct pst_net_pools *out, char *err, size
 		return -1;
 	}
 	json_object_foreach(pools, name, v) {
+		static const struct range size = { 0, POOL_SIZE_MAX, false, true, "" };
 		struct pst_net_pool *p = &out->v[out->n];
 		json_t *mn = json_object_get(v, "min_size"), *mx = json_object_get(v, "max_size");
 		json_t *ep = json_object_get(v, "endpoint");
+		double mnv = 0, mxv = 0;
+		char key[600];
 
-		if (!json_is_object(v) || (mn && !json_is_integer(mn)) ||
-		    (mx && !json_is_integer(mx)) || (ep && !json_is_string(ep))) {
+		if (!json_is_object(v) || (ep && !json_is_string(ep))) {
 			snprintf(err, errlen,
 				 "pools.%s needs integer min_size/max_size and an optional endpoint string",
 				 name);
 			return -1;
 		}
+		snprintf(key, sizeof(key), "pools.%s.min_size", name);
+		if (mn && number_in(mn, key, &size, &mnv, err, errlen))
+			return -1;
+		snprintf(key, sizeof(key), "pools.%s.max_size", name);
+		if (mx && number_in(mx, key, &size, &mxv, err, errlen))
+			return -1;
+		if (mn && mx && mnv > mxv) {
+			snprintf(err, errlen, "pools.%s: min_size %.0f is above max_size %.0f", name,
+				 mnv, mxv);
+			return -1;
+		}
 		p->name = strdup(name);
-		p->min_size = mn ? json_integer_value(mn) : 0;
-		p->max_size = mx ? json_integer_value(mx) : 0;
+		p->min_size = (long long)mnv;
+		p->max_size = (long long)mxv;
 		p->endpoint = ep ? strdup(json_string_value(ep)) : NULL;
 		out->n++;
 		if (!p->name || (ep && !p->endpoint)) {
@@ -372,7 +432,8 @@ static int parse_pools(json_t *pools, struct pst_net_pools *out, char *err, size
 	return 0;
 }
 
-/* performance.monitoring: enabled, sample_rate in (0, 1], metrics_interval seconds > 0. */
+/* performance.monitoring: enabled, sample_rate in (0, 1], metrics_interval in
+ * [0.001, 86400] seconds. */
 static int parse_monitoring(json_t *mon, struct pst_monitoring *out, char *err, size_t errlen)
 {
 	json_t *en = json_object_get(mon, "enabled");
@@ -389,15 +450,16 @@ static int parse_monitoring(json_t *mon, struct pst_monitoring *out, char *err, 
 	}
 	if (en)
 		out->enabled = json_is_true(en);
-	if (rate && (number(rate, &out->sample_rate) || out->sample_rate <= 0 ||
-		     out->sample_rate > 1)) {
-		snprintf(err, errlen, "monitoring.sample_rate must be a number in (0, 1]");
+	static const struct range rate_range = { 0, 1, true, false, "" };
+	static const struct range interval_range = { INTERVAL_MIN, INTERVAL_MAX, false, false,
+						     " seconds" };
+
+	if (rate && number_in(rate, "monitoring.sample_rate", &rate_range, &out->sample_rate, err,
+			      errlen))
 		return -1;
-	}
-	if (iv && (number(iv, &out->metrics_interval) || out->metrics_interval <= 0)) {
-		snprintf(err, errlen, "monitoring.metrics_interval must be a number of seconds > 0");
+	if (iv && number_in(iv, "monitoring.metrics_interval", &interval_range,
+			    &out->metrics_interval, err, errlen))
 		return -1;
-	}
 	return 0;
 }
 

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Budget files: both shapes, every kind of limit, the errors, and judging values against limits. */
+/* Budget files: both shapes, every kind of limit, the errors, judging values against limits, and every numeric setting's range. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -103,13 +104,19 @@ ParameterizedTestParameters(config, rejects)
 		{ "{\"performance\": 3}", "budget: \"performance\" is not an object" },
 		{ "{\"performance\": {\"pools\": {}}}", "budget: no \"performance.budgets\" object in the file" },
 		{ "{\"peak_heap\": 1}", "budget: unknown metric 'peak_heap'" },
-		{ "{\"alloc_calls\": -1}", "budget alloc_calls: the limit must be a number >= 0" },
+		{ "{\"alloc_calls\": -1}", "budget alloc_calls: -1 is out of range (0 to 1e+18)" },
+		{ "{\"alloc_calls\": 1e26}", "budget alloc_calls: 1e26 is out of range (0 to 1e+18)" },
 		{ "{\"alloc_calls\": \"10%\"}",
 		  "budget alloc_calls: expected a number or an object with max, max_increase, max_increase_pct" },
 		{ "{\"alloc_calls\": {\"max_pct\": 1}}",
 		  "budget alloc_calls: unknown key 'max_pct' (max, max_increase, max_increase_pct)" },
 		{ "{\"alloc_calls\": {}}", "budget alloc_calls: an empty limit" },
-		{ "{\"alloc_calls\": {\"max\": true}}", "budget alloc_calls.max: must be a number >= 0" },
+		{ "{\"alloc_calls\": {\"max\": true}}",
+		  "budget alloc_calls.max: true is not a number (0 to 1e+18)" },
+		{ "{\"alloc_calls\": {\"max_increase_pct\": 2e6}}",
+		  "budget alloc_calls.max_increase_pct: 2000000.0 is out of range (0 to 1000000)" },
+		{ "{\"noise\": {\"alloc_calls\": {\"rel_pct\": -0.5}}}",
+		  "budget noise.alloc_calls.rel_pct: -0.5 is out of range (0 to 1000000)" },
 		{ "{\"sites\": {\"f\": {\"leaks\": 1}}}", "budget sites.f.leaks: unknown site metric 'leaks'" },
 		{ "{\"sites\": {\"f\": 1}}", "budget sites.f: expected an object of metrics" },
 		{ "{\"noise\": {\"alloc_calls\": {\"pct\": 1}}}",
@@ -240,8 +247,8 @@ Test(config, settings_defaults_and_disabled)
 }
 
 struct bad_settings {
-	char text[96];
-	char err[96];
+	char text[112];
+	char err[112];
 };
 
 ParameterizedTestParameters(config, settings_errors)
@@ -251,10 +258,31 @@ ParameterizedTestParameters(config, settings_errors)
 		{ "{\"performance\": {\"monitoring\": {\"enabled\": 1}}}",
 		  "monitoring.enabled must be true or false" },
 		{ "{\"performance\": {\"monitoring\": {\"sample_rate\": 1.5}}}",
-		  "monitoring.sample_rate must be a number in (0, 1]" },
+		  "monitoring.sample_rate: 1.5 is out of range (above 0, at most 1)" },
+		{ "{\"performance\": {\"monitoring\": {\"sample_rate\": 0}}}",
+		  "monitoring.sample_rate: 0 is out of range (above 0, at most 1)" },
 		{ "{\"performance\": {\"monitoring\": {\"metrics_interval\": 0}}}",
-		  "monitoring.metrics_interval must be a number of seconds > 0" },
+		  "monitoring.metrics_interval: 0 is out of range (0.001 to 86400 seconds)" },
+		/* 1e26 s once became 1 ms: converted to ms it overflowed */
+		{ "{\"performance\": {\"monitoring\": {\"metrics_interval\": 1e26}}}",
+		  "monitoring.metrics_interval: 1e26 is out of range (0.001 to 86400 seconds)" },
+		{ "{\"performance\": {\"monitoring\": {\"metrics_interval\": -1}}}",
+		  "monitoring.metrics_interval: -1 is out of range (0.001 to 86400 seconds)" },
+		{ "{\"performance\": {\"monitoring\": {\"metrics_interval\": 86401}}}",
+		  "monitoring.metrics_interval: 86401 is out of range (0.001 to 86400 seconds)" },
+		{ "{\"performance\": {\"monitoring\": {\"metrics_interval\": \"NaN\"}}}",
+		  "monitoring.metrics_interval: \"NaN\" is not a number (0.001 to 86400 seconds)" },
 		{ "{\"performance\": {\"pools\": {\"db\": {\"min_size\": \"5\"}}}}",
+		  "pools.db.min_size: \"5\" is not a number (0 to 1000000)" },
+		{ "{\"performance\": {\"pools\": {\"db\": {\"min_size\": -1}}}}",
+		  "pools.db.min_size: -1 is out of range (0 to 1000000)" },
+		{ "{\"performance\": {\"pools\": {\"db\": {\"max_size\": 1e26}}}}",
+		  "pools.db.max_size: 1e26 is out of range (0 to 1000000)" },
+		{ "{\"performance\": {\"pools\": {\"db\": {\"max_size\": 2.5}}}}",
+		  "pools.db.max_size: 2.5 is not a whole number (0 to 1000000)" },
+		{ "{\"performance\": {\"pools\": {\"db\": {\"min_size\": 20, \"max_size\": 10}}}}",
+		  "pools.db: min_size 20 is above max_size 10" },
+		{ "{\"performance\": {\"pools\": {\"db\": {\"endpoint\": 5}}}}",
 		  "pools.db needs integer min_size/max_size and an optional endpoint string" },
 		{ "{\"performance\": {\"budgets\": {\"rss\": 1}}}", "budget: unknown metric 'rss'" },
 	};
@@ -268,4 +296,92 @@ ParameterizedTest(struct bad_settings *c, config, settings_errors)
 
 	cr_expect_eq(parse_settings(c->text, &s, err, sizeof(err)), -1);
 	cr_expect_str_eq(err, c->err);
+}
+
+/* The edges of each range are in it; a value the file wrote as a real but
+ * whole is a pool size. */
+Test(config, settings_at_the_edges_of_their_ranges)
+{
+	struct pst_settings s;
+	char err[256] = "";
+
+	cr_assert_eq(parse_settings("{\"performance\": {\"monitoring\": {\"sample_rate\": 1,"
+				    " \"metrics_interval\": 0.001},"
+				    " \"pools\": {\"db\": {\"min_size\": 0, \"max_size\": 1e6}}}}",
+				    &s, err, sizeof(err)),
+		     0, "%s", err);
+	cr_expect_float_eq(s.mon.sample_rate, 1, 1e-12);
+	cr_expect_float_eq(s.mon.metrics_interval, 0.001, 1e-12);
+	cr_expect_eq(s.pools.v[0].min_size, 0);
+	cr_expect_eq(s.pools.v[0].max_size, 1000000);
+	pst_settings_free(&s);
+	cr_assert_eq(parse_settings("{\"performance\": {\"monitoring\": {\"metrics_interval\": 86400},"
+				    " \"budgets\": {\"alloc_calls\": 1e18}}}",
+				    &s, err, sizeof(err)),
+		     0, "%s", err);
+	cr_expect_float_eq(s.mon.metrics_interval, 86400, 1e-9);
+	cr_expect_float_eq(pst_budgets_find(&s.budgets, "alloc_calls", NULL)->max, 1e18, 1);
+	pst_settings_free(&s);
+}
+
+/* NaN is no JSON: the file is refused with where it stands. */
+Test(config, nan_in_a_file_is_refused)
+{
+	char path[] = "/tmp/pst-config-XXXXXX", want[256];
+	const char *text = "{\"performance\": {\"monitoring\": {\"metrics_interval\": NaN}}}";
+	struct pst_settings s;
+	char err[512] = "";
+	int fd = mkstemp(path);
+
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	cr_expect_eq(pst_settings_load(path, NULL, NULL, &s, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:1:55: not valid JSON: invalid token near 'NaN'", path);
+	cr_expect_str_eq(err, want);
+	unlink(path);
+}
+
+/* The preload refuses the same file and names why (1e26 s once became one
+ * snapshot a millisecond). */
+Test(config, preload_refuses_an_overflowing_interval, .timeout = 60)
+{
+	char path[] = "/tmp/pst-config-XXXXXX", trace[] = "/tmp/pst-config-trace-XXXXXX";
+	char errp[] = "/tmp/pst-config-err-XXXXXX", env_cfg[64], env_out[80], want[256];
+	const char *text = "{\"performance\": {\"monitoring\": {\"metrics_interval\": 1e26}}}";
+	char *argv[] = { "/bin/true", NULL };
+	char *envp[] = { env_cfg, env_out, "LD_PRELOAD=" PST_BUILD_DIR "/libprestanda.so", NULL };
+	int fd = mkstemp(path), efd = mkstemp(errp), tfd = mkstemp(trace), st;
+	char buf[4096] = "";
+	ssize_t n;
+	pid_t pid;
+
+	cr_assert(fd >= 0 && efd >= 0 && tfd >= 0);
+	close(tfd);
+	unlink(trace);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	snprintf(env_cfg, sizeof(env_cfg), "PRESTANDA_CONFIG=%s", path);
+	snprintf(env_out, sizeof(env_out), "PRESTANDA_OUTPUT=%s", trace);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (!pid) {
+		dup2(efd, 2);
+		execve(argv[0], argv, envp);
+		_exit(127);
+	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	n = pread(efd, buf, sizeof(buf) - 1, 0);
+	cr_assert(n >= 0);
+	buf[n] = 0;
+	snprintf(want, sizeof(want),
+		 "PRESTANDA_CONFIG ignored: %s: monitoring.metrics_interval: 1e26 is out of range "
+		 "(0.001 to 86400 seconds)",
+		 path);
+	cr_expect(strstr(buf, want), "stderr: %s", buf);
+	close(efd);
+	unlink(errp);
+	unlink(path);
+	unlink(trace);
 }
