@@ -20,6 +20,27 @@
  * owner's side is two plain stores and a load: no atomic instruction.
  */
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static volatile pid_t reg_owner; /* tid holding reg_lock, 0: none (for a signal handler) */
+
+static void reg_take(void)
+{
+	pthread_mutex_lock(&reg_lock);
+	reg_owner = (pid_t)syscall(SYS_gettid);
+}
+
+static bool reg_try(void)
+{
+	if (pthread_mutex_trylock(&reg_lock))
+		return false;
+	reg_owner = (pid_t)syscall(SYS_gettid);
+	return true;
+}
+
+static void reg_drop(void)
+{
+	reg_owner = 0;
+	pthread_mutex_unlock(&reg_lock);
+}
 int pst_live_threads; /* registered threads that have not exited */
 static struct pst_thr *reg_head;
 static pthread_key_t thr_key;
@@ -125,10 +146,10 @@ struct pst_thr *pst_thr_slow(void)
 		return NULL;
 	pst_guard = 1;
 	now = pst_now();
-	pthread_mutex_lock(&reg_lock);
+	reg_take();
 	t = thr_recycle(now);
 	if (!t && !thr_room()) {
-		pthread_mutex_unlock(&reg_lock);
+		reg_drop();
 		pst_guard = 0;
 		return NULL;
 	}
@@ -136,7 +157,7 @@ struct pst_thr *pst_thr_slow(void)
 		t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			 -1, 0);
 		if (t == MAP_FAILED) {
-			pthread_mutex_unlock(&reg_lock);
+			reg_drop();
 			pst_guard = 0;
 			return NULL;
 		}
@@ -147,7 +168,7 @@ struct pst_thr *pst_thr_slow(void)
 	}
 	thr_reset(t, now);
 	pst_live_attach(t);
-	pthread_mutex_unlock(&reg_lock);
+	reg_drop();
 	pthread_setspecific(thr_key, t);
 	if (pst_rec_enter(t))
 		thr_write_thread(t);
@@ -203,7 +224,7 @@ static uint64_t retired_alloc_calls, retired_free_calls, retired_alloc_bytes;
 
 void pst_thr_counters(uint64_t *alloc_calls, uint64_t *free_calls, uint64_t *alloc_bytes)
 {
-	pthread_mutex_lock(&reg_lock);
+	reg_take();
 	*alloc_calls = __atomic_load_n(&retired_alloc_calls, __ATOMIC_RELAXED);
 	*free_calls = __atomic_load_n(&retired_free_calls, __ATOMIC_RELAXED);
 	*alloc_bytes = __atomic_load_n(&retired_alloc_bytes, __ATOMIC_RELAXED);
@@ -214,7 +235,7 @@ void pst_thr_counters(uint64_t *alloc_calls, uint64_t *free_calls, uint64_t *all
 		*free_calls += t->free_calls;
 		*alloc_bytes += t->alloc_bytes;
 	}
-	pthread_mutex_unlock(&reg_lock);
+	reg_drop();
 }
 
 void pst_thr_totals(struct pst_thr *t)
@@ -314,21 +335,38 @@ static bool thr_wait_idle(struct pst_thr *t)
 	return false;
 }
 
+/* From a signal handler: the registry lock, unless this thread holds it
+ * (the handler interrupted it) or its holder does not let go within a
+ * second (the timer thread holds it for a flush of microseconds). */
+static bool flush_lock(void)
+{
+	struct timespec ms = { 0, 1000000 };
+
+	for (int i = 0; i < 1000; i++) {
+		if (reg_try())
+			return true;
+		if (reg_owner == (pid_t)syscall(SYS_gettid))
+			return false;
+		nanosleep(&ms, NULL);
+	}
+	return false;
+}
+
 /* try_lock: from a signal handler, which may have interrupted the holder;
  * then only this thread's buffer is written. */
 void pst_thr_flush_all(bool resume, bool try_lock)
 {
 	struct pst_thr *self = pst_self;
 
-	if (try_lock && pthread_mutex_trylock(&reg_lock) != 0) {
-		if (self) {
+	if (try_lock && !flush_lock()) {
+		if (self && !self->borrowed) {
 			pst_thr_totals(self);
 			pst_thr_flush(self);
 		}
 		return;
 	}
 	if (!try_lock)
-		pthread_mutex_lock(&reg_lock);
+		reg_take();
 	for (struct pst_thr *t = reg_head; t; t = t->next)
 		if (t != self)
 			t->stolen = 1;
@@ -342,7 +380,7 @@ void pst_thr_flush_all(bool resume, bool try_lock)
 	if (resume)
 		for (struct pst_thr *t = reg_head; t; t = t->next)
 			t->stolen = 0;
-	pthread_mutex_unlock(&reg_lock);
+	reg_drop();
 }
 
 /* The owner found its buffer borrowed: step out until it is back. */
@@ -368,7 +406,7 @@ void pst_thr_flush_pending(void)
 {
 	bool any = false;
 
-	pthread_mutex_lock(&reg_lock);
+	reg_take();
 	for (struct pst_thr *t = reg_head; t; t = t->next)
 		if (t->pos != t->buf && !t->stolen && !t->sealed) {
 			t->borrowed = 1;
@@ -384,23 +422,23 @@ void pst_thr_flush_pending(void)
 			__atomic_store_n(&t->borrowed, 0, __ATOMIC_RELEASE);
 		}
 	}
-	pthread_mutex_unlock(&reg_lock);
+	reg_drop();
 }
 
 void pst_thr_lock_registry(bool lock)
 {
 	if (lock)
-		pthread_mutex_lock(&reg_lock);
+		reg_take();
 	else
-		pthread_mutex_unlock(&reg_lock);
+		reg_drop();
 }
 
 void pst_thr_foreach(void (*fn)(struct pst_thr *t, void *arg), void *arg)
 {
-	pthread_mutex_lock(&reg_lock);
+	reg_take();
 	for (struct pst_thr *t = reg_head; t; t = t->next)
 		fn(t, arg);
-	pthread_mutex_unlock(&reg_lock);
+	reg_drop();
 }
 
 /* In a forked child only the calling thread survives; the others' structs
@@ -411,6 +449,7 @@ void pst_thr_after_fork(void)
 	struct pst_thr *self = pst_self, *t, *next;
 
 	pthread_mutex_init(&reg_lock, NULL);
+	reg_owner = 0;
 	/* the slots are the parent's file: never write there */
 	for (t = reg_head; t; t = next) {
 		next = t->next;
