@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* A process's loaded objects from /proc/PID/maps, with load bias and build id read from each ELF file. */
+/* A process's loaded objects from /proc/PID/maps, with load bias and build id read from each ELF file, also in another mount namespace. */
 #include <elfutils/libdwelf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -145,6 +148,129 @@ static int elf_info(struct pst_pmod *m, struct first_map fm)
 	return -ENOENT;
 }
 
+/*
+ * Objects a process sees in its own mount namespace (a container's root, a
+ * private mount) but we do not, or see as another file, are read through
+ * /proc/PID/root, and copied while the process lives into keep_dir (next to
+ * the trace), named by build id as perf's build-id cache does, so that the
+ * trace can be symbolized after it ends.
+ */
+static char keep_dir[PATH_MAX];
+
+int pst_procmaps_keep_in(const char *dir)
+{
+	if (strlen(dir) >= sizeof(keep_dir))
+		return -ENAMETOOLONG;
+	strcpy(keep_dir, dir);
+	return 0;
+}
+
+/* Does pid see the file system as we do (same mount namespace and root)? */
+static bool same_view(pid_t pid)
+{
+	struct stat a, b;
+	char p[64];
+
+	snprintf(p, sizeof(p), "/proc/%d/ns/mnt", (int)pid);
+	if (stat(p, &a) || stat("/proc/self/ns/mnt", &b) || a.st_ino != b.st_ino)
+		return false;
+	snprintf(p, sizeof(p), "/proc/%d/root", (int)pid);
+	return !stat(p, &a) && !stat("/", &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* The process's own path to its object when ours is missing or another
+ * file: /proc/PID/root/PATH in theirs, false when ours will do (or theirs
+ * cannot be reached: the process is gone). */
+static bool foreign_path(pid_t pid, const char *path, char *theirs, size_t len)
+{
+	struct stat a, b;
+
+	if ((size_t)snprintf(theirs, len, "/proc/%d/root%s", (int)pid, path) >= len ||
+	    stat(theirs, &b))
+		return false;
+	return stat(path, &a) || a.st_dev != b.st_dev || a.st_ino != b.st_ino;
+}
+
+/* Copy src to dst through a temporary name: 0 or -errno. */
+static int copy_file(const char *src, const char *dst)
+{
+	char tmp[PATH_MAX + 16];
+	int in, out, rc = 0;
+	struct stat st;
+	off_t off = 0;
+
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	if (fstat(in, &st) || !S_ISREG(st.st_mode)) {
+		rc = errno ? -errno : -EINVAL;
+		goto out_in;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", dst, (int)getpid());
+	out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
+	if (out < 0) {
+		rc = -errno;
+		goto out_in;
+	}
+	while (off < st.st_size) {
+		ssize_t n = sendfile(out, in, &off, (size_t)(st.st_size - off));
+
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -EIO;
+			break;
+		}
+	}
+	if (close(out) && !rc)
+		rc = -errno;
+	if (!rc && rename(tmp, dst))
+		rc = -errno;
+	if (rc)
+		unlink(tmp);
+out_in:
+	close(in);
+	return rc;
+}
+
+/* keep_dir/BUILDID/NAME, a copy of m->path (the process's own view), made
+ * once: m->path becomes it. Without keep_dir, or when copying fails, the
+ * path stays /proc/PID/root/PATH, readable while the process lives. */
+static void keep_copy(struct pst_pmod *m, const char *name)
+{
+	static bool warned;
+	char dir[PATH_MAX], dst[PATH_MAX], id[2 * sizeof(m->build_id) + 1];
+	struct stat st;
+	int rc;
+
+	if (!keep_dir[0])
+		return;
+	if (m->build_id_len) {
+		for (size_t i = 0; i < m->build_id_len; i++)
+			sprintf(id + 2 * i, "%02x", m->build_id[i]);
+	} else if (!stat(m->path, &st)) {
+		snprintf(id, sizeof(id), "noid-%llx-%llx-%llx", (unsigned long long)st.st_dev,
+			 (unsigned long long)st.st_ino, (unsigned long long)st.st_size);
+	} else {
+		return;
+	}
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", keep_dir, id) >= sizeof(dir) ||
+	    (size_t)snprintf(dst, sizeof(dst), "%s/%s", dir, name) >= sizeof(dst))
+		return;
+	rc = access(dst, R_OK) ? 0 : 1;
+	if (!rc && ((mkdir(keep_dir, 0700) && errno != EEXIST) || (mkdir(dir, 0700) && errno != EEXIST)))
+		rc = -errno;
+	if (!rc)
+		rc = copy_file(m->path, dst);
+	if (rc < 0) {
+		if (!warned)
+			fprintf(stderr, "prestanda: record: cannot keep a copy of %s (seen only in the process's mount namespace) in %s: %s; it is readable while the process runs\n",
+				m->path, keep_dir, strerror(-rc));
+		warned = true;
+		return;
+	}
+	free(m->path);
+	m->path = strdup(dst);
+}
+
 static struct pst_pmod *find_path(struct pst_pmod *v, int n, const char *path)
 {
 	for (int i = 0; i < n; i++)
@@ -160,6 +286,7 @@ int pst_procmaps_read(pid_t pid, struct pst_pmod **out)
 	char name[64], *line = NULL;
 	size_t cap = 0;
 	int n = 0, vcap = 0;
+	bool same;
 	FILE *f;
 
 	elf_version(EV_CURRENT);
@@ -219,14 +346,29 @@ int pst_procmaps_read(pid_t pid, struct pst_pmod **out)
 	free(line);
 	fclose(f);
 	/* Keep ELF objects only: data files mapped by the program are not code. */
+	same = same_view(pid);
 	for (int i = 0; i < n;) {
+		char theirs[PATH_MAX + 32], *name = NULL;
+
+		if (!same && foreign_path(pid, v[i].path, theirs, sizeof(theirs))) {
+			name = v[i].path;
+			v[i].path = strdup(theirs);
+			if (!v[i].path) {
+				v[i].path = name;
+				name = NULL;
+			}
+		}
 		if (elf_info(&v[i], first[i])) {
 			free(v[i].path);
+			free(name);
 			v[i] = v[n - 1];
 			first[i] = first[n - 1];
 			n--;
 			continue;
 		}
+		if (name)
+			keep_copy(&v[i], strrchr(name, '/') + 1);
+		free(name);
 		i++;
 	}
 	free(first);

@@ -927,6 +927,38 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	return 0;
 }
 
+/* -p PID names a live process (not one of its threads): 0, or -1 after
+ * saying what it is instead. */
+static int check_pid(pid_t pid)
+{
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	long tgid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f) {
+		if (errno == ENOENT)
+			fprintf(stderr, "prestanda: record: no process %d\n", (int)pid);
+		else
+			fprintf(stderr, "prestanda: record: -p %d: %s: %s\n", (int)pid, path,
+				strerror(errno));
+		return -1;
+	}
+	while (getline(&line, &cap, f) > 0)
+		if (sscanf(line, "Tgid: %ld", &tgid) == 1)
+			break;
+	free(line);
+	fclose(f);
+	if (tgid && tgid != pid) {
+		fprintf(stderr, "prestanda: record: %d is a thread of process %ld: give -p %ld\n",
+			(int)pid, tgid, tgid);
+		return -1;
+	}
+	return 0;
+}
+
 static void exe_name(const struct options *o, char *buf, size_t len)
 {
 	char link[64];
@@ -943,6 +975,25 @@ static void exe_name(const struct options *o, char *buf, size_t len)
 	snprintf(link, sizeof(link), "/proc/%d/exe", (int)o->pid);
 	n = readlink(link, buf, len - 1);
 	buf[n > 0 ? n : 0] = 0;
+}
+
+/* Objects seen only in a process's mount namespace are kept in
+ * TRACE.objects/ (absolute, so that report finds them from anywhere). */
+static void keep_objects_next_to(const char *trace)
+{
+	char dir[PATH_MAX], abs[PATH_MAX], out[2 * PATH_MAX + 16], *slash;
+	const char *base = trace;
+
+	snprintf(dir, sizeof(dir), "%s", trace);
+	slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = 0;
+		base = trace + (slash - dir) + 1;
+	}
+	if (!realpath(!slash ? "." : *dir ? dir : "/", abs))
+		return;
+	snprintf(out, sizeof(out), "%s/%s.objects", strcmp(abs, "/") ? abs : "", base);
+	pst_procmaps_keep_in(out);
 }
 
 static void write_config(struct recorder *r)
@@ -1065,7 +1116,7 @@ int pst_cmd_record(int argc, char **argv)
 	struct bpf_link **links = NULL;
 	int nlinks = 0, go = -1, execd = -1, err, status = 1, wstatus = 0;
 	uint64_t start, next_drain, stop = 0, cpu0, cpu1;
-	bool dwarf;
+	bool dwarf, recorded = false;
 	pid_t child = 0;
 	char exe[PATH_MAX];
 
@@ -1074,6 +1125,8 @@ int pst_cmd_record(int argc, char **argv)
 		return 2;
 	verbose = o.verbose;
 	libbpf_set_print(libbpf_print);
+	if (o.pid && check_pid(o.pid))
+		return 2;
 	err = probe_features();
 	if (err)
 		return -err;
@@ -1139,6 +1192,7 @@ int pst_cmd_record(int argc, char **argv)
 	r.w = pst_tw_create(o.output, o.cmd ? (uint64_t)child : (uint64_t)o.pid, exe);
 	if (!r.w)
 		goto cleanup;
+	keep_objects_next_to(o.output);
 	write_config(&r);
 
 	signal(SIGINT, on_signal);
@@ -1212,8 +1266,7 @@ int pst_cmd_record(int argc, char **argv)
 	}
 	fprintf(stderr, "prestanda: wrote %s; `prestanda report %s` reads it\n", o.output, o.output);
 	status = 0;
-	if (o.cmd && !child && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 127)
-		status = 1;
+	recorded = true;
 cleanup:
 	if (child > 0) {
 		if (go >= 0)
@@ -1221,8 +1274,15 @@ cleanup:
 		go = -1;
 		if (exiting || stop)
 			kill(child, SIGTERM);
-		waitpid(child, NULL, 0);
+		while (waitpid(child, &wstatus, 0) < 0 && errno == EINTR)
+			;
+		child = 0;
 	}
+	/* Recorded: exit as the command did (128+N when signal N ended it),
+	 * as perf record does. */
+	if (recorded && o.cmd)
+		status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) :
+			 WIFSIGNALED(wstatus) ? 128 + WTERMSIG(wstatus) : 1;
 	if (go >= 0)
 		close(go);
 	if (execd >= 0)

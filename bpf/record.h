@@ -21,6 +21,11 @@ struct pst_pmod {
 int pst_procmaps_read(pid_t pid, struct pst_pmod **out);
 void pst_procmaps_free(struct pst_pmod *m, int n);
 
+/* Where copies of objects that a process sees only in its own mount
+ * namespace go (made on first need), so that its trace can be read after
+ * it ends: DIR/BUILDID/NAME. 0, or -ENAMETOOLONG. */
+int pst_procmaps_keep_in(const char *dir);
+
 /* Forget the ELF files read so far (each is read once while unchanged). */
 void pst_procmaps_cache_free(void);
 
