@@ -415,3 +415,80 @@ Test(symbolize, format)
 	pst_frame_format(&f, buf, sizeof(buf));
 	cr_assert_str_eq(buf, "[liby.so+0x42]");
 }
+
+/* A .gnu_debuglink that leads to a FIFO (the module's directory is named by
+ * the trace) is passed over, not opened: the lookup ends, with the symbol
+ * table's name. */
+Test(symbolize, debuglink_to_a_fifo_is_not_opened, .timeout = 60)
+{
+	struct pst_symbolizer *s = pst_symbolizer_new();
+	struct object o = { .addr = (uintptr_t)pst_test_outer };
+	char dir[] = "/tmp/pst-symbolize-XXXXXX", cmd[3 * PATH_MAX], path[PATH_MAX + 32];
+	struct pst_frame f[8];
+
+	dl_iterate_phdr(find_object, &o);
+	cr_assert(o.found);
+	if (system("command -v objcopy >/dev/null 2>&1"))
+		cr_skip_test("objcopy is not installed");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/stripped", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "set -e; cd '%s'; objcopy --only-keep-debug '%s' stripped.debug;"
+		 " objcopy --strip-debug --add-gnu-debuglink=stripped.debug '%s' stripped;"
+		 " rm stripped.debug; mkfifo stripped.debug; mkdir .debug; mkfifo .debug/stripped.debug",
+		 dir, o.path, o.path);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+
+	cr_assert_eq(pst_symbolizer_add_module(s, path, o.bias, o.lo, o.hi, NULL, 0), 0);
+	cr_assert_eq(pst_symbolize(s, (uintptr_t)pst_test_outer() - 1, f, 8), 1);
+	cr_assert_str_eq(f[0].function, "pst_test_outer");
+	cr_assert_eq(f[0].line, 0);
+	cr_assert(has_warning(s, "no debug info for "));
+	pst_symbolizer_free(s);
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* More files than stay open at once: the least recently used are closed
+ * and opened again when an address not yet seen needs them. */
+Test(symbolize, files_closed_and_opened_again, .timeout = 120)
+{
+	struct pst_symbolizer *s = pst_symbolizer_new();
+	struct object o = { .addr = (uintptr_t)pst_test_outer };
+	char dir[] = "/tmp/pst-symbolize-XXXXXX", path[PATH_MAX + 32], cmd[2 * PATH_MAX];
+	uint64_t off = (uintptr_t)pst_test_outer() - 1 - o.bias, span;
+	struct pst_frame f[8];
+	enum { NFILES = 70 };
+
+	dl_iterate_phdr(find_object, &o);
+	cr_assert(o.found);
+	off = (uintptr_t)pst_test_outer() - 1 - o.bias;
+	span = (o.hi - o.bias + 0xfffff) & ~0xfffffull;
+	cr_assert_not_null(mkdtemp(dir));
+	for (int i = 0; i < NFILES; i++) {
+		uint64_t bias = 0x100000000000ull + i * span;
+
+		snprintf(cmd, sizeof(cmd), "cp '%s' '%s/copy%d'", o.path, dir, i);
+		cr_assert_eq(system(cmd), 0);
+		snprintf(path, sizeof(path), "%s/copy%d", dir, i);
+		cr_assert_eq(pst_symbolizer_add_module(s, path, bias, bias + (o.lo - o.bias),
+						       bias + (o.hi - o.bias), NULL, 0),
+			     0);
+	}
+	/* Twice round: the second pass finds the first files closed. */
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < NFILES; i++) {
+			uint64_t bias = 0x100000000000ull + i * span;
+
+			cr_assert_geq(pst_symbolize(s, bias + off + pass, f, 8), 1);
+			cr_assert_str_eq(f[0].function, "pst_test_outer", "copy %d, pass %d", i,
+					 pass);
+			snprintf(path, sizeof(path), "%s/copy%d", dir, i);
+			cr_assert_str_eq(f[0].module, path);
+		}
+	cr_assert_null(pst_symbolizer_warning(s, 0), "%s", pst_symbolizer_warning(s, 0));
+	pst_symbolizer_free(s);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
