@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* End-to-end eBPF: `prestanda record` on targets with known CPU and off-CPU profiles, checked against ground truth and perf. */
 #include <math.h>
+#include <sched.h>
+#include <sys/mount.h>
 
 #include "itest.h"
 
@@ -309,4 +311,183 @@ Test(record, clear_one_line_errors)
 	cr_expect(strstr(c.err, "needs root"), "stderr: %s", c.err);
 	cr_expect_eq(itest_lines(c.err), 1, "more than one line: %s", c.err);
 	cmd_free(&c);
+}
+
+/* `record TRACE-ARGS... -- argv`: the wait status, stderr in c. */
+static int record_cmd(struct cmd *c, const char *trace, const char *const *args)
+{
+	char *argv[ITEST_MAX_ARGS] = { ITEST_PRESTANDA, "record", "-o", (char *)trace };
+	int n = 4;
+
+	while (*args && n < ITEST_MAX_ARGS - 1)
+		argv[n++] = (char *)*args++;
+	argv[n] = NULL;
+	run_cmd(c, argv);
+	return c->wstatus;
+}
+
+/* Like perf record: the command's exit status, 128+N when signal N ended
+ * it, 127 when it cannot be run; the trace is written all the same. */
+Test(record, exits_with_the_commands_status, .timeout = 60)
+{
+	static const struct {
+		const char *arg;
+		int status;
+	} cases[] = { { "3", 3 }, { "segv", 128 + SIGSEGV }, { "0", 0 } };
+	char trace[PATH_MAX] = "/tmp/pst-itest-rec.XXXXXX";
+	struct itest_report rep;
+	struct cmd c;
+
+	need_ebpf(false);
+	cr_assert(mkstemp(trace) >= 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		record_cmd(&c, trace,
+			   (const char *[]){ "--", ITEST_TARGETS "exit_status", cases[i].arg, NULL });
+		cr_expect(exited(&c, cases[i].status), "record -- exit_status %s: %s, want exit %d; stderr: %s",
+			  cases[i].arg, itest_wdesc(c.wstatus), cases[i].status, c.err);
+		cmd_free(&c);
+		itest_report_ok(&rep, trace);
+		cr_expect(itest_bool(rep.json, "process.complete"));
+		itest_report_free(&rep);
+	}
+	record_cmd(&c, trace, (const char *[]){ "--", "/nonexistent/program", NULL });
+	cr_expect(exited(&c, 127), "record -- a missing program: %s", itest_wdesc(c.wstatus));
+	cr_expect(strstr(c.err, "cannot run /nonexistent/program: execvp: No such file or directory"),
+		  "stderr: %s", c.err);
+	cmd_free(&c);
+	unlink(trace);
+}
+
+/* -p of a process that does not exist: exit 2, one line, no trace left. */
+Test(record, missing_pid_is_an_error, .timeout = 60)
+{
+	char dir[64] = "/tmp/pst-itest-rec.XXXXXX", trace[PATH_MAX], pid[32], want[64];
+	struct cmd c;
+	pid_t gone;
+
+	need_ebpf(false);
+	cr_assert(mkdtemp(dir));
+	snprintf(trace, sizeof(trace), "%s/t.trace", dir);
+	gone = fork();
+	cr_assert(gone >= 0);
+	if (!gone)
+		_exit(0);
+	waitpid(gone, NULL, 0);
+	snprintf(pid, sizeof(pid), "%d", (int)gone);
+	record_cmd(&c, trace, (const char *[]){ "-p", pid, "-d", "1", NULL });
+	cr_expect(exited(&c, 2), "record -p of a missing pid: %s; stderr: %s", itest_wdesc(c.wstatus),
+		  c.err);
+	snprintf(want, sizeof(want), "prestanda: record: no process %d\n", (int)gone);
+	cr_expect_str_eq(c.err, want);
+	cr_expect_neq(access(trace, F_OK), 0, "a trace was left behind");
+	cmd_free(&c);
+	unlink(trace);
+	rmdir(dir);
+}
+
+/* rm -r of a directory of files and directories (the kept objects). */
+static void remove_tree(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	char p[PATH_MAX];
+
+	if (!d) {
+		unlink(path);
+		return;
+	}
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
+		remove_tree(p);
+	}
+	closedir(d);
+	rmdir(path);
+}
+
+/*
+ * A container's binary: the target runs from a tmpfs mounted in its own
+ * mount namespace only (the directory is empty in ours). record -p reads
+ * it through /proc/PID/root and keeps a copy, so that the report, taken
+ * after the process ended, names the hot function.
+ */
+Test(record, binary_only_in_its_mount_namespace, .timeout = 120)
+{
+	char dir[64] = "/tmp/pst-itest-ns.XXXXXX", prog[PATH_MAX], trace[PATH_MAX], kept[PATH_MAX + 16];
+	char pid[32], exe[PATH_MAX], link[64];
+	struct itest_report rep;
+	struct cmd c;
+	json_t *j, *top;
+	int sync[2], st;
+	pid_t child;
+	char why[128] = "";
+
+	need_ebpf(false);
+	cr_assert(mkdtemp(dir));
+	snprintf(prog, sizeof(prog), "%s/cpu_split", dir);
+	cr_assert_eq(pipe(sync), 0);
+	child = fork();
+	cr_assert(child >= 0);
+	if (!child) {
+		size_t n;
+		char *buf = itest_slurp(SPLIT, &n);
+		int fd;
+
+		close(sync[0]);
+		if (!buf || unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+		    mount("none", dir, "tmpfs", 0, "mode=0755")) {
+			snprintf(why, sizeof(why), "unshare -m and mount: %s", strerror(errno));
+			(void)!write(sync[1], why, strlen(why));
+			_exit(1);
+		}
+		fd = open(prog, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+		if (fd < 0 || write(fd, buf, n) != (ssize_t)n || close(fd))
+			_exit(1);
+		close(sync[1]); /* CLOEXEC would do; the parent reads EOF at exec */
+		execl(prog, prog, "4", (char *)NULL);
+		_exit(127);
+	}
+	close(sync[1]);
+	if (read(sync[0], why, sizeof(why) - 1) > 0) {
+		close(sync[0]);
+		waitpid(child, NULL, 0);
+		rmdir(dir);
+		cr_skip_test("%s", why);
+	}
+	close(sync[0]);
+	/* running from the private tmpfs: exec done */
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)child);
+	for (int i = 0; i < 500; i++) {
+		ssize_t n = readlink(link, exe, sizeof(exe) - 1);
+
+		exe[n > 0 ? n : 0] = 0;
+		if (!strcmp(exe, prog))
+			break;
+		usleep(10000);
+	}
+	cr_assert_str_eq(exe, prog);
+	cr_assert_neq(access(prog, F_OK), 0, "%s is visible outside the namespace", prog);
+	snprintf(trace, sizeof(trace), "%s.trace", dir);
+	snprintf(pid, sizeof(pid), "%d", (int)child);
+	record_cmd(&c, trace, (const char *[]){ "-p", pid, "-d", "1.5", "-F", "199", NULL });
+	kill(child, SIGKILL);
+	waitpid(child, &st, 0);
+	rmdir(dir);
+	cr_assert(exited(&c, 0), "record: %s; stderr: %s", itest_wdesc(c.wstatus), c.err);
+	cmd_free(&c);
+	/* the process is gone: only the kept copy can name its functions */
+	j = itest_report_ok(&rep, trace);
+	cr_expect_gt(itest_int(j, "cpu.samples"), 50);
+	top = json_array_get(itest_get(j, "cpu.functions"), 0);
+	cr_expect(top && itest_fn_is(itest_str(top, "function"), "burn_hot"),
+		  "the top function is %s, not burn_hot", top ? itest_str(top, "function") : "none");
+	cr_expect(cpu_fn(j, "burn_cold"), "burn_cold not named");
+	cr_expect_lt(itest_int(j, "cpu.truncated_stacks") * 10, itest_int(j, "cpu.samples"),
+		     "%lld of %lld stacks truncated", itest_int(j, "cpu.truncated_stacks"),
+		     itest_int(j, "cpu.samples"));
+	itest_report_free(&rep);
+	snprintf(kept, sizeof(kept), "%s.objects", trace);
+	remove_tree(kept);
+	unlink(trace);
 }
