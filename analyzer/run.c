@@ -233,6 +233,21 @@ static void set_output(const char *pattern)
 	setenv("PRESTANDA_OUTPUT", pattern, 1);
 }
 
+/* Which file run's stderr is ("DEV:INO"): a problem the preload tells a
+ * stderr that is this same file (the terminal both share) has been seen
+ * already, and need not come again from the manifest. */
+static void set_stderr_id(void)
+{
+	struct stat st;
+	char v[48];
+
+	if (fstat(2, &st))
+		return;
+	snprintf(v, sizeof(v), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	setenv("PRESTANDA_STDERR", v, 1);
+}
+
 static void set_preload(const char *lib)
 {
 	const char *old = getenv("LD_PRELOAD");
@@ -345,8 +360,8 @@ static void print_manifest(FILE *f, int pass, pid_t top, char *hint, size_t hint
 					msg + 1);
 			continue;
 		}
-		if (!pass || !*line)
-			continue;
+		if (!pass || line[0] != '/')
+			continue; /* traces are absolute paths; other marks are not ours */
 		(*n)++;
 		if (say_trace(line, &pid) && (pid == (uint64_t)top || (!*hint && !hint_top))) {
 			snprintf(hint, hintlen, "%s", line);
@@ -574,6 +589,7 @@ int pst_cmd_run(int argc, char **argv)
 	}
 	close(fd);
 	setenv("PRESTANDA_MANIFEST", manifest, 1);
+	set_stderr_id();
 	set_output(output);
 	set_preload(lib);
 
