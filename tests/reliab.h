@@ -112,10 +112,57 @@ static REL_UNUSED bool rel_file_has(const char *path, const char *s)
 
 #include <time.h> /* the helpers below: clock_gettime */
 
+/* Every thread's stack of every process in group pgid but its leader,
+ * appended to the file at path (where gdb is installed): what a hung
+ * program was waiting for. */
+static REL_UNUSED void rel_dump_group_stacks(pid_t pgid, const char *path)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+
+	if (!d || !path || access("/usr/bin/gdb", X_OK) != 0) {
+		if (d)
+			closedir(d);
+		return;
+	}
+	while ((e = readdir(d))) {
+		char statp[64], buf[512], *rp, cmd[PATH_MAX + 128];
+		long pid = strtol(e->d_name, NULL, 10), pgrp = 0;
+		FILE *f;
+
+		if (pid <= 0 || pid == pgid)
+			continue;
+		snprintf(statp, sizeof(statp), "/proc/%ld/stat", pid);
+		f = fopen(statp, "r");
+		if (!f)
+			continue;
+		buf[0] = 0;
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = 0;
+		fclose(f);
+		rp = strrchr(buf, ')');
+		if (!rp || sscanf(rp + 1, " %*c %*d %ld", &pgrp) != 1 || pgrp != pgid)
+			continue;
+		/* each thread's name, state and kernel wait, then gdb through a
+		 * live thread (a leader that left by the raw exit is a zombie) */
+		snprintf(cmd, sizeof(cmd),
+			 "cd /proc/%ld/task && { echo '== threads of hung pid %ld'; live=; "
+			 "for t in *; do st=$(sed 's/.*) //' $t/stat | cut -c1); "
+			 "echo \"$t $(cat $t/comm) $st $(cat $t/wchan)\"; "
+			 "[ -z \"$live\" ] && [ \"$st\" != Z ] && live=$t; done; "
+			 "[ -n \"$live\" ] && timeout 60 /usr/bin/gdb -p $live -batch -nx "
+			 "-ex 'thread apply all bt'; } >> %s 2>&1",
+			 pid, pid, path);
+		(void)!system(cmd);
+	}
+	closedir(d);
+}
+
 /*
  * itest_spawn with a deadline: the child leads a process group of its own,
  * and when it has not ended within secs the whole group (prestanda run and
- * the program under it) is killed with SIGKILL and *hung set. Returns the
+ * the program under it) is killed with SIGKILL and *hung set, after the
+ * stacks of the program's threads are appended to err_path. Returns the
  * raw wait status.
  */
 static REL_UNUSED int rel_spawn_within(char *const argv[], const char *out_path,
@@ -158,6 +205,7 @@ static REL_UNUSED int rel_spawn_within(char *const argv[], const char *out_path,
 		usleep(20000);
 	}
 	*hung = true;
+	rel_dump_group_stacks(pid, err_path);
 	kill(-pid, SIGKILL);
 	while (waitpid(pid, &st, 0) < 0)
 		cr_assert(errno == EINTR, "waitpid: %s", strerror(errno));
