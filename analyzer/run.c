@@ -412,6 +412,11 @@ static void forward(int sig, siginfo_t *si, void *uc)
 	errno = saved;
 }
 
+#define NFORWARDED (sizeof(forwarded) / sizeof(forwarded[0]))
+
+/* The dispositions run had, back once the program has ended. */
+static struct sigaction before[NFORWARDED];
+
 /* Forward the signals run does not ignore (one ignored by whoever started
  * run is ignored by the program too, as it would be without run). */
 static void forward_signals(pid_t pid)
@@ -420,18 +425,30 @@ static void forward_signals(pid_t pid)
 
 	sigemptyset(&sa.sa_mask);
 	child_pid = pid;
-	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++) {
-		struct sigaction cur;
-
-		if (sigaction(forwarded[i], NULL, &cur) == 0 && cur.sa_handler != SIG_IGN)
+	for (size_t i = 0; i < NFORWARDED; i++)
+		if (sigaction(forwarded[i], NULL, &before[i]) == 0 && before[i].sa_handler != SIG_IGN)
 			sigaction(forwarded[i], &sa, NULL);
-	}
 }
 
-static int wait_child(pid_t pid)
+/*
+ * Wait for the program to end and give its status. It is reaped only once
+ * nothing is forwarded any more: until then its pid cannot name another
+ * process that reused it.
+ */
+static int wait_child(pid_t pid, const sigset_t *fwd)
 {
+	sigset_t mask;
+	siginfo_t si;
 	int status;
 
+	while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) < 0)
+		if (errno != EINTR)
+			break;
+	sigprocmask(SIG_BLOCK, fwd, &mask);
+	child_pid = 0;
+	for (size_t i = 0; i < NFORWARDED; i++)
+		sigaction(forwarded[i], &before[i], NULL);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return 1;
@@ -596,7 +613,7 @@ int pst_cmd_run(int argc, char **argv)
 	/* Held until the handlers know the program's pid: a signal that
 	 * comes meanwhile is forwarded then. */
 	sigemptyset(&fwd);
-	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+	for (size_t i = 0; i < NFORWARDED; i++)
 		sigaddset(&fwd, forwarded[i]);
 	sigprocmask(SIG_BLOCK, &fwd, &mask);
 	parent = getpid();
@@ -619,7 +636,7 @@ int pst_cmd_run(int argc, char **argv)
 	}
 	forward_signals(pid);
 	sigprocmask(SIG_SETMASK, &mask, NULL);
-	rc = wait_child(pid);
+	rc = wait_child(pid, &fwd);
 	print_traces(manifest, pid);
 	unlink(manifest);
 	return rc;
