@@ -827,6 +827,9 @@ static pid_t spawn(char **cmd, int *go, int *execd)
 
 static const char doc[] =
 	"Sample CPU stacks (and time blocked) with eBPF and write a prestanda trace.\n"
+	"With -- COMMAND it exits with the command's status (128+N when signal N\n"
+	"ended it). Objects a process sees only in its own mount namespace (a\n"
+	"container) are copied to TRACE.objects/ so that the trace reads after it ends.\n"
 	"\n"
 	"EXAMPLES:\n"
 	"  prestanda record -a -d 10 -o host.trace            # every CPU, 10 s\n"
