@@ -227,6 +227,13 @@ static const char *trace_sizes(struct itest_run *r)
 	return buf;
 }
 
+/* itest_wdesc into buf: two in one message. */
+static const char *wdesc(int st, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", itest_wdesc(st));
+	return buf;
+}
+
 /* The one child of `prestanda run` (pid): the program it started. */
 static pid_t program_of(pid_t run)
 {
@@ -413,9 +420,10 @@ static void nginx_conf(const char *dir, const char *tag, int port)
 
 /*
  * nginx in the foreground (preloaded when opts is not NULL), loaded with
- * NGINX_REQUESTS requests, then stopped gracefully with SIGQUIT to its master.
+ * NGINX_REQUESTS requests, then stopped gracefully with SIGQUIT to its master
+ * (or, via_run, to `prestanda run`, which passes it on).
  */
-static void nginx_once(const char *dir, const char *tag, const char *const *opts,
+static void nginx_once(const char *dir, const char *tag, const char *const *opts, bool via_run,
 		       struct nginx_run *o)
 {
 	char conf[PATH_MAX], prefix[PATH_MAX], elog[PATH_MAX], out[PATH_MAX];
@@ -444,16 +452,16 @@ static void nginx_once(const char *dir, const char *tag, const char *const *opts
 				 &o->load_st);
 
 	o->master = opts ? program_of(o->run) : o->run;
-	cr_assert(kill(o->master, SIGQUIT) == 0, "kill(%d, SIGQUIT): %s", o->master,
-		  strerror(errno));
+	cr_assert(kill(via_run ? o->run : o->master, SIGQUIT) == 0, "kill(%d, SIGQUIT): %s",
+		  via_run ? o->run : o->master, strerror(errno));
 	o->status = wait_within(o->run, DEADLINE, &hung);
-	cr_assert(!hung, "HUNG: nginx (%s) did not stop within %d s of SIGQUIT (killed); %s",
-		  tag, DEADLINE, itest_slurp(err, NULL));
+	cr_assert(!hung, "HUNG: nginx (%s) did not stop within %d s of SIGQUIT to %s (killed); %s",
+		  tag, DEADLINE, via_run ? "prestanda run" : "its master", itest_slurp(err, NULL));
 	snprintf(alog, sizeof(alog), "%s/%s.access.log", dir, tag);
 	o->access_lines = file_lines(alog);
 }
 
-static void nginx_case(const char *const *opts)
+static void nginx_case(const char *const *opts, bool via_run)
 {
 	char dir[64], ep[64];
 	struct nginx_run bare, pre;
@@ -461,13 +469,13 @@ static void nginx_case(const char *const *opts)
 	struct itest_report rep[ITEST_MAX_TRACES];
 	long long accepts = 0, closed = 0;
 	int nworkers = 0, master = -1;
-	char *bare_err, *pre_err;
+	char *bare_err, *pre_err, b1[64], b2[64];
 
 	need_root();
 	need(NGINX);
 	fresh_dir(dir, sizeof(dir));
 
-	nginx_once(dir, "bare", NULL, &bare);
+	nginx_once(dir, "bare", NULL, false, &bare);
 	cr_assert(WIFEXITED(bare.load_st) && WEXITSTATUS(bare.load_st) == 0,
 		  "srv_load against bare nginx: %s: %s", itest_wdesc(bare.load_st), bare.load_out);
 	cr_assert(WIFEXITED(bare.status) && WEXITSTATUS(bare.status) == 0, "bare nginx: %s",
@@ -475,11 +483,11 @@ static void nginx_case(const char *const *opts)
 	cr_assert_eq(bare.access_lines, NGINX_REQUESTS, "bare nginx logged %d requests",
 		     bare.access_lines);
 
-	nginx_once(dir, "pre", opts, &pre);
+	nginx_once(dir, "pre", opts, via_run, &pre);
 	cr_expect_str_eq(pre.load_out, bare.load_out, "load results: \"%s\" preloaded, \"%s\" bare",
 			 pre.load_out, bare.load_out);
 	cr_expect(same_status(bare.status, pre.status), "nginx: bare %s, preloaded run %s",
-		  itest_wdesc(bare.status), itest_wdesc(pre.status));
+		  wdesc(bare.status, b1, sizeof(b1)), wdesc(pre.status, b2, sizeof(b2)));
 	cr_expect_eq(pre.access_lines, NGINX_REQUESTS, "preloaded nginx logged %d requests",
 		     pre.access_lines);
 	bare_err = itest_slurp(bare.err, NULL);
@@ -532,12 +540,18 @@ static void nginx_case(const char *const *opts)
 
 Test(reliab_servers, nginx_sampled, .timeout = 180)
 {
-	nginx_case((const char *[]){ NULL });
+	nginx_case((const char *[]){ NULL }, false);
 }
 
 Test(reliab_servers, nginx_full, .timeout = 180)
 {
-	nginx_case((const char *[]){ "--full", NULL });
+	nginx_case((const char *[]){ "--full", NULL }, false);
+}
+
+/* Stopped as a user stops it: SIGQUIT to `prestanda run` in front of it. */
+Test(reliab_servers, nginx_quit_through_run, .timeout = 180)
+{
+	nginx_case((const char *[]){ NULL }, true);
 }
 
 /* ---- memcached -u nobody: C connections of K sets and K gets, then its stats ---- */
@@ -601,7 +615,7 @@ static void memc_case(const char *const *opts)
 	struct itest_run r;
 	struct itest_report rep[ITEST_MAX_TRACES];
 	long long total, accepts, closed;
-	char *bare_err, *pre_err;
+	char *bare_err, *pre_err, b1[64], b2[64];
 
 	need_root();
 	need(MEMCACHED);
@@ -622,7 +636,7 @@ static void memc_case(const char *const *opts)
 			 "memcached's stats: \"%s\" preloaded, \"%s\" bare", pre.client_out,
 			 bare.client_out);
 	cr_expect(same_status(bare.status, pre.status), "memcached: bare %s, preloaded run %s",
-		  itest_wdesc(bare.status), itest_wdesc(pre.status));
+		  wdesc(bare.status, b1, sizeof(b1)), wdesc(pre.status, b2, sizeof(b2)));
 	bare_err = itest_slurp(bare.err, NULL);
 	pre_err = program_err_file(pre.err);
 	cr_expect_str_eq(pre_err, bare_err, "memcached's stderr: \"%s\" preloaded, \"%s\" bare",
@@ -758,6 +772,7 @@ static int bare_then_run(const char *dir, const char *const *opts, char *const a
 {
 	char out[PATH_MAX], err[PATH_MAX], pattern[PATH_MAX];
 	char *av[ITEST_MAX_ARGS], *bare_out, *bare_err, *pre_out, *pre_err, *prog_err;
+	char b1[64], b2[64];
 	int bare_st, pre_st;
 	bool hung;
 
@@ -788,7 +803,7 @@ static int bare_then_run(const char *dir, const char *const *opts, char *const a
 		  "stdout so far: \"%s\"; traces: %s; stderr: %s",
 		  argv[0], DEADLINE, itest_wdesc(bare_st), pre_out, trace_sizes(r), pre_err);
 	cr_expect(same_status(bare_st, pre_st), "%s: bare %s, under prestanda run %s; %s",
-		  argv[0], itest_wdesc(bare_st), itest_wdesc(pre_st), pre_err);
+		  argv[0], wdesc(bare_st, b1, sizeof(b1)), wdesc(pre_st, b2, sizeof(b2)), pre_err);
 	cr_expect_str_eq(pre_out, bare_out, "%s: stdout \"%s\" preloaded, \"%s\" bare", argv[0],
 			 pre_out, bare_out);
 	prog_err = program_err(pre_err);
