@@ -49,6 +49,7 @@ static bool out_final;     /* exit: the summary records go out past the event ca
 static char prog_name[64]; /* %e: the program's name at start, safe in a file name */
 static char out_pattern[PATH_MAX]; /* PRESTANDA_OUTPUT and PRESTANDA_MANIFEST, read at */
 static char man_path[PATH_MAX];    /* start: --no-follow takes them out of the environment */
+static unsigned long long run_err_dev, run_err_ino; /* PRESTANDA_STDERR: run's own stderr */
 
 #define DEFAULT_PATTERN "prestanda.%e.%p.trace"
 
@@ -59,6 +60,7 @@ static void manifest_add(const char *line, size_t len);
 void pst_say(const char *fmt, ...)
 {
 	char msg[PATH_MAX + 256], line[sizeof(msg) + PATH_MAX + 48];
+	struct stat st;
 	va_list ap;
 	int n;
 
@@ -70,6 +72,8 @@ void pst_say(const char *fmt, ...)
 	n = snprintf(line, sizeof(line), "prestanda: %s\n", msg);
 	if (n > 0)
 		(void)!own_write(2, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	if (fstat(2, &st) == 0 && st.st_dev == run_err_dev && st.st_ino == run_err_ino)
+		return; /* said where run's user reads it already */
 	n = snprintf(line, sizeof(line), "!%d\t%s\t%s\n", (int)getpid(), out_abs, msg);
 	if (n > 0)
 		manifest_add(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
@@ -243,6 +247,9 @@ void pst_out_env(void)
 	snprintf(out_pattern, sizeof(out_pattern), "%s", v && *v ? v : DEFAULT_PATTERN);
 	v = getenv("PRESTANDA_MANIFEST");
 	snprintf(man_path, sizeof(man_path), "%s", v ? v : "");
+	v = getenv("PRESTANDA_STDERR");
+	if (!v || sscanf(v, "%llu:%llu", &run_err_dev, &run_err_ino) != 2)
+		run_err_dev = run_err_ino = 0;
 }
 
 int pst_out_open(uint64_t pid)
