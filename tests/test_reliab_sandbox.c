@@ -55,12 +55,18 @@ static void sbx_run_via(struct sbx *s, const char *const *via, const char *const
 	memset(s, 0, sizeof(*s));
 	s->bare_st = rel_bare_within_via(via, target, args, &s->bare_out, DEADLINE);
 	snprintf(bare, sizeof(bare), "%s", itest_wdesc(s->bare_st));
-	if (rel_run_within_via(&s->r, via, opts, name, target, args, DEADLINE))
+	if (rel_run_within_via(&s->r, via, opts, name, target, args, DEADLINE)) {
+		/* the stacks may be longer than a message: kept whole in a file */
+		char keep[PATH_MAX];
+
+		itest_tmpfile(keep, sizeof(keep));
+		itest_write(keep, s->r.err, strlen(s->r.err));
 		cr_assert_fail("HUNG: %s under prestanda run did not end within %d s (killed); "
 			       "bare it %s in no time; stdout so far: \"%s\"; traces: %s; "
-			       "run's stderr: %s",
-			       target, DEADLINE, bare, s->r.out,
-			       sbx_states(&s->r), s->r.err);
+			       "run's stderr and the program's stacks (whole in %s): %s",
+			       target, DEADLINE, bare, s->r.out, sbx_states(&s->r), keep,
+			       s->r.err);
+	}
 	snprintf(run, sizeof(run), "%s", itest_wdesc(s->r.wstatus));
 	cr_assert(rel_same_status(s->bare_st, s->r.wstatus),
 		  "%s: bare %s, but prestanda run %s; traces: %s; run's stderr: %s", target, bare,
