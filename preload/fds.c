@@ -19,17 +19,29 @@
  * after closefrom(3), or hand fixed numbers to children. A descriptor of
  * ours among theirs shifts those numbers, and worse, once the program has
  * closed it and reused the number, whoever still writes to it writes into
- * the program's file. So ours are moved up, at PST_FD_MIN or, under a lower
- * descriptor limit, near the top of the allowed range.
+ * the program's file. So ours are moved up: just under the descriptor
+ * limit where it is the usual 1024 or a few thousand (a program that dup2s
+ * over 3..999 stays clear of them), at PST_FD_MIN under a huge limit (the
+ * kernel would grow the table to the number), near the top of a lower one.
  */
+static int fd_base(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= PST_FD_MIN + 64 &&
+	    rl.rlim_cur <= 65536)
+		return (int)rl.rlim_cur - 32;
+	return PST_FD_MIN;
+}
+
 int pst_fd_raise(int fd)
 {
 	struct rlimit rl;
-	int hi;
+	int hi, base = fd_base();
 
-	if (fd < 0 || fd >= PST_FD_MIN)
+	if (fd < 0 || fd >= base)
 		return fd;
-	hi = fcntl(fd, F_DUPFD_CLOEXEC, PST_FD_MIN);
+	hi = fcntl(fd, F_DUPFD_CLOEXEC, base);
 	if (hi < 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 16 &&
 	    rl.rlim_cur - 8 > (rlim_t)fd)
 		hi = fcntl(fd, F_DUPFD_CLOEXEC, (int)(rl.rlim_cur - 8));
@@ -267,6 +279,32 @@ bool pst_fd_ours(int fd)
 {
 	return (__atomic_load_n(&unw_open, __ATOMIC_RELAXED) && (fd == unw_fd[0] || fd == unw_fd[1])) ||
 	       pst_out_is_trace(fd);
+}
+
+/*
+ * The program takes a number of libunwind's open pipe (dup2 over it): the
+ * pipe is given up, its other end closed, and libunwind, finding its
+ * numbers stale at its next look, makes a new one; the number taken is
+ * the program's from now on and never closed by us.
+ */
+void pst_unw_taken(int fd)
+{
+	unw_take();
+	if (unw_open && (fd == unw_fd[0] || fd == unw_fd[1])) {
+		int other = fd == unw_fd[0] ? unw_fd[1] : unw_fd[0];
+
+		pst_real.close(other);
+		unw_open = false;
+		unw_pinned = false;
+	}
+	unw_drop();
+}
+
+/* fd is libunwind's pipe, open this moment (no lock: a hint for close) */
+bool pst_unw_is_open(int fd)
+{
+	return fd >= 0 && __atomic_load_n(&unw_open, __ATOMIC_RELAXED) &&
+	       (fd == unw_fd[0] || fd == unw_fd[1]);
 }
 
 /* A number libunwind still holds for a pipe we closed: the program's now, or nobody's. */

@@ -432,8 +432,8 @@ EXPORT int close(int fd)
 	NEED_REAL(close, "close", -1);
 	if (unlikely(pst_unw_stale(fd)))
 		return 0; /* libunwind renewing its pipe: fds.c */
-	if (unlikely(pst_out_held(fd)) && !pst_guard) {
-		errno = EBADF; /* not the program's: as if never open (output.c) */
+	if (unlikely(pst_out_held(fd) || pst_unw_is_open(fd)) && !pst_guard) {
+		errno = EBADF; /* not the program's: as if never open (output.c, fds.c) */
 		return -1;
 	}
 	forget(fd);
@@ -448,6 +448,8 @@ static inline void taking(int oldfd, int newfd)
 		return;
 	if (unlikely(pst_out_held(newfd)) && !pst_guard)
 		pst_out_move(newfd);
+	if (!pst_guard)
+		pst_unw_taken(newfd);
 	forget(newfd);
 }
 

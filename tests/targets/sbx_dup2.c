@@ -14,7 +14,7 @@ static void *volatile sink;
 static void *volatile helper_sink;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static int done;
+static int done, started;
 
 static void after_dup(int n)
 {
@@ -40,6 +40,8 @@ static void *helper(void *arg)
 		if (arg)
 			helper_work(100);
 		pthread_mutex_lock(&mu);
+		started = 1;
+		pthread_cond_broadcast(&cv);
 		while (!done && !half)
 			pthread_cond_wait(&cv, &mu);
 		pthread_mutex_unlock(&mu);
@@ -56,6 +58,14 @@ int main(int argc, char **argv)
 
 	if (threaded && pthread_create(&t, NULL, helper, allocating ? "yes" : NULL) != 0)
 		return 2;
+	/* the helper has started (and made its first blocks): the profiler's
+	 * descriptors for it are made before every number is taken (a number
+	 * the profiler opens for a moment while the program dup2s onto it is a
+	 * race the README lists under Limits) */
+	pthread_mutex_lock(&mu);
+	while (threaded && !started)
+		pthread_cond_wait(&cv, &mu);
+	pthread_mutex_unlock(&mu);
 	fd = open("/dev/null", O_RDONLY);
 	if (fd < 0) {
 		perror("open /dev/null");
@@ -72,7 +82,7 @@ int main(int argc, char **argv)
 	if (threaded) {
 		pthread_mutex_lock(&mu);
 		done = 1;
-		pthread_cond_signal(&cv);
+		pthread_cond_broadcast(&cv);
 		pthread_mutex_unlock(&mu);
 		pthread_join(t, NULL);
 	}
