@@ -180,6 +180,7 @@ static int unw_users;               /* threads inside libunwind */
 static bool unw_excl;               /* one thread is in alone: it may remake the pipe */
 static bool unw_pinned;             /* open for good: threads go in uncounted */
 static int unw_busy;                /* spinlock over the five */
+#define UNW_WAIT_NS 200000000ull    /* longest wait to go in: then no stack */
 
 static void unw_take(void)
 {
@@ -214,14 +215,17 @@ static void unw_close(void)
  * runs several, the pipe is pinned open and threads go in and out without
  * touching anything shared (--full unwinds at every event); the first
  * thread in after the others have exited unpins it, and it is closed again
- * after each use. Returns whether the caller was counted, for
- * pst_unw_leave.
+ * after each use. Returns whether the caller was counted (1, 0), for
+ * pst_unw_leave, or -1 when it waited 200 ms in vain: then it must not
+ * unwind.
  */
-bool pst_unw_enter(void)
+int pst_unw_enter(void)
 {
+	uint64_t deadline = 0;
+
 	if (__atomic_load_n(&unw_pinned, __ATOMIC_ACQUIRE)) {
 		if (__atomic_load_n(&pst_live_threads, __ATOMIC_RELAXED) > 1)
-			return false;
+			return 0;
 		unw_take();
 		unw_pinned = false;
 		unw_drop();
@@ -237,13 +241,20 @@ bool pst_unw_enter(void)
 			return counted;
 		}
 		unw_drop();
+		/* the waiter may hold a lock (its own thread's, inside
+		 * pthread_getattr_np) that the thread inside needs: a stack
+		 * is not worth a hang */
+		if (!deadline)
+			deadline = pst_now() + UNW_WAIT_NS;
+		else if (pst_now() > deadline)
+			return -1;
 		sched_yield();
 	}
 }
 
-void pst_unw_leave(bool counted)
+void pst_unw_leave(int counted)
 {
-	if (!counted)
+	if (counted <= 0)
 		return;
 	unw_take();
 	unw_excl = false; /* when set, the only thread inside is this one */

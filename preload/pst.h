@@ -326,8 +326,8 @@ int pst_fd_raise(int fd);               /* fd moved up (close-on-exec); fd itsel
 struct rlimit;
 bool pst_limit_raise(struct rlimit *old, unsigned extra); /* RLIMIT_NOFILE + extra, for one call of ours */
 void pst_limit_restore(const struct rlimit *old);
-bool pst_unw_enter(void);               /* around each libunwind call: its pipe lives only then */
-void pst_unw_leave(bool counted);       /* what pst_unw_enter returned */
+int pst_unw_enter(void);                /* around each libunwind call: 1, 0 (see fds.c), -1 do not unwind */
+void pst_unw_leave(int counted);        /* what pst_unw_enter returned */
 void pst_unw_lock(bool lock);           /* fork */
 void pst_unw_after_fork(void);
 bool pst_unw_stale(int fd);             /* a number of libunwind's closed pipe, seen under our guard */

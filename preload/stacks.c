@@ -11,7 +11,7 @@
 
 void pst_stacks_init(void)
 {
-	bool counted = pst_unw_enter(); /* libunwind's first call makes its pipe: fds.c */
+	int counted = pst_unw_enter(); /* libunwind's first call makes its pipe: fds.c */
 
 	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 	pst_unw_leave(counted);
@@ -64,11 +64,13 @@ static unsigned backtrace_frames(uint64_t *f)
 	unsigned skip = 0, depth;
 	int n;
 
-	bool counted;
+	int counted;
 
 	if (unlikely(pst_self && pst_self->sealed))
 		return 0; /* unwinding makes system calls (hook_sandbox.c) */
 	counted = pst_unw_enter();
+	if (counted < 0)
+		return 0;
 	n = unw_backtrace(raw, PST_MAX_DEPTH + 8);
 	pst_unw_leave(counted);
 
@@ -209,9 +211,9 @@ static unsigned unwind_with_sp(uint64_t *ip, uint64_t *sp)
 	unsigned n = 0;
 	bool own = true;
 
-	bool counted = pst_unw_enter();
+	int counted = pst_unw_enter();
 
-	if (unw_getcontext(&uc) || unw_init_local(&c, &uc))
+	if (counted < 0 || unw_getcontext(&uc) || unw_init_local(&c, &uc))
 		goto out;
 	while (n < PST_MAX_DEPTH) {
 		unw_word_t pc, s;
