@@ -321,7 +321,7 @@ static bool say_trace(const char *path, uint64_t *pid)
 		uint64_t at = t->error_offset ? t->error_offset :
 			      stat(path, &st) ? 0 : (uint64_t)st.st_size;
 
-		fprintf(stderr, "prestanda: %s: incomplete (cut at byte %llu: the process was killed or crashed)%s\n",
+		fprintf(stderr, "prestanda: %s: incomplete (cut at byte %llu: the process was killed, crashed or left by a raw exit_group)%s\n",
 			path, (unsigned long long)at, empty ? "; no events were recorded in it" : "");
 		ok = !empty;
 	} else if (!t->complete) {

@@ -588,7 +588,7 @@ static void scan_records(struct pst_trace *t, size_t off)
 	if (!t->has_end) {
 		if (t->complete)
 			set_msg(t->error, sizeof(t->error),
-				"no END record: the process was killed or is still running");
+				"no END record: the process is still running, was killed, or left by a raw exit_group (as Go does)");
 		t->complete = false;
 	}
 }

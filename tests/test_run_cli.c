@@ -421,7 +421,7 @@ Test(run_cli, killed_trace_said_incomplete, .timeout = 60)
 	cr_assert_eq(r.ntraces, 1);
 	cr_assert_eq(stat(r.traces[0], &st), 0);
 	snprintf(line, sizeof(line),
-		 "prestanda: %s: incomplete (cut at byte %lld: the process was killed or crashed)",
+		 "prestanda: %s: incomplete (cut at byte %lld: the process was killed, crashed or left by a raw exit_group)",
 		 r.traces[0], (long long)st.st_size);
 	cr_expect(strstr(r.err, line), "stderr lacks '%s': %s", line, r.err);
 	cr_expect_eq(strstr(r.err, "trace written"), NULL, "stderr: %s", r.err);
