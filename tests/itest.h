@@ -100,6 +100,47 @@ static ITEST_UNUSED bool itest_write_ok(const char *path, const char *s)
 	return ok;
 }
 
+/* What itest_exec_child does besides redirecting: */
+#define ITEST_CHILD_PGRP 1	   /* lead a process group of its own */
+#define ITEST_CHILD_CLOSE_FDS 2	   /* close every descriptor above 2 */
+#define ITEST_CHILD_DFL_SIGNALS 4 /* default TERM, INT, HUP, QUIT; nothing blocked */
+#define ITEST_CHILD_CORES 8	   /* keep the core limit (else: no core dumps) */
+
+/* In a forked child: stdin from /dev/null, stdout and stderr to the given
+ * files (NULL: /dev/null), then exec argv (no shell). Never returns: exits
+ * 126 when the set-up fails, 127 when exec does. */
+static ITEST_UNUSED void itest_exec_child(char *const argv[], const char *out_path,
+					  const char *err_path, int flags)
+{
+	struct rlimit nocore = { 0, 0 };
+	int in = open("/dev/null", O_RDONLY);
+	int out = open(out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	int err = open(err_path ? err_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	if (in < 0 || out < 0 || err < 0 || ((flags & ITEST_CHILD_PGRP) && setpgid(0, 0) != 0))
+		_exit(126);
+	if (!(flags & ITEST_CHILD_CORES))
+		setrlimit(RLIMIT_CORE, &nocore);
+	dup2(in, 0);
+	dup2(out, 1);
+	dup2(err, 2);
+	/* nothing else open (ours, the runner's): targets count their descriptors */
+	if (flags & ITEST_CHILD_CLOSE_FDS)
+		close_range(3, ~0U, 0);
+	if (flags & ITEST_CHILD_DFL_SIGNALS) {
+		sigset_t none;
+
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGQUIT, SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+	}
+	execv(argv[0], argv);
+	_exit(127);
+}
+
 /* fork/exec argv (no shell), stdout and stderr to the given files (NULL:
  * /dev/null), no core dumps. Returns the raw wait status. */
 static ITEST_UNUSED int itest_spawn(char *const argv[], const char *out_path, const char *err_path)
@@ -108,24 +149,33 @@ static ITEST_UNUSED int itest_spawn(char *const argv[], const char *out_path, co
 	pid_t pid = fork();
 
 	cr_assert(pid >= 0, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		struct rlimit nocore = { 0, 0 };
-		int in = open("/dev/null", O_RDONLY);
-		int out = open(out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int err = open(err_path ? err_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		if (in < 0 || out < 0 || err < 0)
-			_exit(126);
-		setrlimit(RLIMIT_CORE, &nocore);
-		dup2(in, 0);
-		dup2(out, 1);
-		dup2(err, 2);
-		execv(argv[0], argv);
-		_exit(127);
-	}
+	if (pid == 0)
+		itest_exec_child(argv, out_path, err_path, 0);
 	while (waitpid(pid, &st, 0) < 0)
 		cr_assert(errno == EINTR, "waitpid: %s", strerror(errno));
 	return st;
+}
+
+/* The NULL-terminated list (or NULL) appended to argv at n; the new n. */
+static ITEST_UNUSED int itest_argv_add(char **argv, int n, const char *const *list)
+{
+	for (; list && *list; list++) {
+		cr_assert(n < ITEST_MAX_ARGS - 1);
+		argv[n++] = (char *)*list;
+	}
+	return n;
+}
+
+/* `build/prestanda run OPTS... -o PATTERN --` appended to argv at n; the new n. */
+static ITEST_UNUSED int itest_argv_run(char **argv, int n, const char *const *opts,
+				       const char *pattern)
+{
+	const char *const head[] = { ITEST_PRESTANDA, "run", NULL };
+	const char *const tail[] = { "-o", pattern, "--", NULL };
+
+	n = itest_argv_add(argv, n, head);
+	n = itest_argv_add(argv, n, opts);
+	return itest_argv_add(argv, n, tail);
 }
 
 /* "exited N" or "killed by signal N", for messages. */
@@ -174,47 +224,61 @@ static ITEST_UNUSED void itest_collect(struct itest_run *r)
 	qsort(r->traces, r->ntraces, PATH_MAX, itest_cmp_str);
 }
 
-/*
- * `build/prestanda run OPTS... -o DIR/NAME -- build/targets/TARGET ARGS...`
- * in a fresh temporary directory; opts and args are NULL-terminated (or
- * NULL). NAME is a pattern that starts with "t." ("t.%p.trace").
- */
-static ITEST_UNUSED void itest_run_as(struct itest_run *r, const char *const *opts, const char *name,
-				      const char *target, const char *const *args)
-{
+/* A `prestanda run` command being made and its captured output's files. */
+struct itest_cmd {
 	char *argv[ITEST_MAX_ARGS];
 	char pattern[PATH_MAX], prog[PATH_MAX], outp[PATH_MAX], errp[PATH_MAX];
-	int n = 0;
+};
+
+/*
+ * `VIA... build/prestanda run OPTS... -o DIR/NAME -- build/targets/TARGET
+ * ARGS...` into c, with r's fresh temporary directory DIR; via, opts and
+ * args are NULL-terminated (or NULL). NAME is a pattern that starts with
+ * "t." ("t.%p.trace").
+ */
+static ITEST_UNUSED void itest_run_begin(struct itest_run *r, struct itest_cmd *c,
+					 const char *const *via, const char *const *opts,
+					 const char *name, const char *target,
+					 const char *const *args)
+{
+	int n;
 
 	memset(r, 0, sizeof(*r));
 	strcpy(r->dir, "/tmp/pst-itest.XXXXXX");
 	cr_assert(mkdtemp(r->dir), "mkdtemp: %s", strerror(errno));
-	snprintf(pattern, sizeof(pattern), "%s/%s", r->dir, name);
-	snprintf(prog, sizeof(prog), ITEST_TARGETS "%s", target);
-	snprintf(outp, sizeof(outp), "%s/run.out", r->dir);
-	snprintf(errp, sizeof(errp), "%s/run.err", r->dir);
+	snprintf(c->pattern, sizeof(c->pattern), "%s/%s", r->dir, name);
+	snprintf(c->prog, sizeof(c->prog), ITEST_TARGETS "%s", target);
+	snprintf(c->outp, sizeof(c->outp), "%s/run.out", r->dir);
+	snprintf(c->errp, sizeof(c->errp), "%s/run.err", r->dir);
 	cr_assert(access(ITEST_PRESTANDA, X_OK) == 0, "%s not built", ITEST_PRESTANDA);
-	cr_assert(access(prog, X_OK) == 0, "%s not built", prog);
+	cr_assert(access(c->prog, X_OK) == 0, "%s not built", c->prog);
 
-	argv[n++] = ITEST_PRESTANDA;
-	argv[n++] = "run";
-	for (; opts && *opts; opts++)
-		argv[n++] = (char *)*opts;
-	argv[n++] = "-o";
-	argv[n++] = pattern;
-	argv[n++] = "--";
-	argv[n++] = prog;
-	for (; args && *args; args++)
-		argv[n++] = (char *)*args;
-	argv[n] = NULL;
-	cr_assert(n < ITEST_MAX_ARGS);
+	n = itest_argv_add(c->argv, 0, via);
+	n = itest_argv_run(c->argv, n, opts, c->pattern);
+	n = itest_argv_add(c->argv, n, (const char *const[]){ c->prog, NULL });
+	n = itest_argv_add(c->argv, n, args);
+	c->argv[n] = NULL;
+}
 
-	r->wstatus = itest_spawn(argv, outp, errp);
-	r->out = itest_slurp(outp, NULL);
-	r->err = itest_slurp(errp, NULL);
-	unlink(outp);
-	unlink(errp);
+/* The run of c ended with wait status wstatus: its output and traces into r. */
+static ITEST_UNUSED void itest_run_end(struct itest_run *r, struct itest_cmd *c, int wstatus)
+{
+	r->wstatus = wstatus;
+	r->out = itest_slurp(c->outp, NULL);
+	r->err = itest_slurp(c->errp, NULL);
+	unlink(c->outp);
+	unlink(c->errp);
 	itest_collect(r);
+}
+
+/* itest_run_begin's command (no via) run to its end. */
+static ITEST_UNUSED void itest_run_as(struct itest_run *r, const char *const *opts, const char *name,
+				      const char *target, const char *const *args)
+{
+	struct itest_cmd c;
+
+	itest_run_begin(r, &c, NULL, opts, name, target, args);
+	itest_run_end(r, &c, itest_spawn(c.argv, c.outp, c.errp));
 }
 
 static ITEST_UNUSED void itest_run(struct itest_run *r, const char *const *opts, const char *target,

@@ -159,6 +159,40 @@ static REL_UNUSED void rel_dump_group_stacks(pid_t pgid, const char *path)
 }
 
 /*
+ * Wait for pid, which leads a process group, until secs seconds after t0
+ * (CLOCK_MONOTONIC); when it has not ended by then, the stacks of the
+ * group's processes are appended to stacks_path (NULL: not looked at), the
+ * whole group is killed with SIGKILL and *hung set. Returns the raw wait
+ * status.
+ */
+static REL_UNUSED int rel_wait_group(pid_t pid, const struct timespec *t0, int secs,
+				     const char *stacks_path, bool *hung)
+{
+	struct timespec now;
+	int st;
+	pid_t w;
+
+	*hung = false;
+	for (;;) {
+		w = waitpid(pid, &st, WNOHANG);
+		cr_assert(w >= 0 || errno == EINTR, "waitpid: %s", strerror(errno));
+		if (w == pid)
+			return st;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0->tv_sec >= secs)
+			break;
+		usleep(20000);
+	}
+	*hung = true;
+	if (stacks_path)
+		rel_dump_group_stacks(pid, stacks_path);
+	kill(-pid, SIGKILL);
+	while (waitpid(pid, &st, 0) < 0)
+		cr_assert(errno == EINTR, "waitpid: %s", strerror(errno));
+	return st;
+}
+
+/*
  * itest_spawn with a deadline: the child leads a process group of its own,
  * and when it has not ended within secs the whole group (prestanda run and
  * the program under it) is killed with SIGKILL and *hung set, after the
@@ -168,48 +202,16 @@ static REL_UNUSED void rel_dump_group_stacks(pid_t pgid, const char *path)
 static REL_UNUSED int rel_spawn_within(char *const argv[], const char *out_path,
 				       const char *err_path, int secs, bool *hung)
 {
-	struct timespec t0, now;
-	int st;
-	pid_t pid, w;
+	struct timespec t0;
+	pid_t pid;
 
-	*hung = false;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pid = fork();
 	cr_assert(pid >= 0, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		struct rlimit nocore = { 0, 0 };
-		int in = open("/dev/null", O_RDONLY);
-		int out = open(out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int err = open(err_path ? err_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		if (in < 0 || out < 0 || err < 0 || setpgid(0, 0) != 0)
-			_exit(126);
-		setrlimit(RLIMIT_CORE, &nocore);
-		dup2(in, 0);
-		dup2(out, 1);
-		dup2(err, 2);
-		/* nothing else open (ours, the runner's): targets count their descriptors */
-		close_range(3, ~0U, 0);
-		execv(argv[0], argv);
-		_exit(127);
-	}
+	if (pid == 0)
+		itest_exec_child(argv, out_path, err_path, ITEST_CHILD_PGRP | ITEST_CHILD_CLOSE_FDS);
 	setpgid(pid, pid); /* either side may come first */
-	for (;;) {
-		w = waitpid(pid, &st, WNOHANG);
-		cr_assert(w >= 0 || errno == EINTR, "waitpid: %s", strerror(errno));
-		if (w == pid)
-			return st;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - t0.tv_sec >= secs)
-			break;
-		usleep(20000);
-	}
-	*hung = true;
-	rel_dump_group_stacks(pid, err_path);
-	kill(-pid, SIGKILL);
-	while (waitpid(pid, &st, 0) < 0)
-		cr_assert(errno == EINTR, "waitpid: %s", strerror(errno));
-	return st;
+	return rel_wait_group(pid, &t0, secs, err_path, hung);
 }
 
 /*
@@ -222,41 +224,11 @@ static REL_UNUSED bool rel_run_within_via(struct itest_run *r, const char *const
 					  const char *const *opts, const char *name,
 					  const char *target, const char *const *args, int secs)
 {
-	char *argv[ITEST_MAX_ARGS];
-	char pattern[PATH_MAX], prog[PATH_MAX], outp[PATH_MAX], errp[PATH_MAX];
+	struct itest_cmd c;
 	bool hung;
-	int n = 0;
 
-	memset(r, 0, sizeof(*r));
-	strcpy(r->dir, "/tmp/pst-itest.XXXXXX");
-	cr_assert(mkdtemp(r->dir), "mkdtemp: %s", strerror(errno));
-	snprintf(pattern, sizeof(pattern), "%s/%s", r->dir, name);
-	snprintf(prog, sizeof(prog), ITEST_TARGETS "%s", target);
-	snprintf(outp, sizeof(outp), "%s/run.out", r->dir);
-	snprintf(errp, sizeof(errp), "%s/run.err", r->dir);
-	cr_assert(access(ITEST_PRESTANDA, X_OK) == 0, "%s not built", ITEST_PRESTANDA);
-	cr_assert(access(prog, X_OK) == 0, "%s not built", prog);
-	for (; via && *via; via++)
-		argv[n++] = (char *)*via;
-	argv[n++] = ITEST_PRESTANDA;
-	argv[n++] = "run";
-	for (; opts && *opts; opts++)
-		argv[n++] = (char *)*opts;
-	argv[n++] = "-o";
-	argv[n++] = pattern;
-	argv[n++] = "--";
-	argv[n++] = prog;
-	for (; args && *args; args++)
-		argv[n++] = (char *)*args;
-	argv[n] = NULL;
-	cr_assert(n < ITEST_MAX_ARGS);
-
-	r->wstatus = rel_spawn_within(argv, outp, errp, secs, &hung);
-	r->out = itest_slurp(outp, NULL);
-	r->err = itest_slurp(errp, NULL);
-	unlink(outp);
-	unlink(errp);
-	itest_collect(r);
+	itest_run_begin(r, &c, via, opts, name, target, args);
+	itest_run_end(r, &c, rel_spawn_within(c.argv, c.outp, c.errp, secs, &hung));
 	return hung;
 }
 
@@ -275,17 +247,13 @@ static REL_UNUSED int rel_bare_within_via(const char *const *via, const char *ta
 {
 	char *argv[ITEST_MAX_ARGS], prog[PATH_MAX], outp[PATH_MAX];
 	bool hung;
-	int n = 0, st;
+	int n, st;
 
 	snprintf(prog, sizeof(prog), ITEST_TARGETS "%s", target);
 	cr_assert(access(prog, X_OK) == 0, "%s not built", prog);
-	for (; via && *via; via++)
-		argv[n++] = (char *)*via;
-	argv[n++] = prog;
-	for (; args && *args; args++)
-		argv[n++] = (char *)*args;
-	argv[n] = NULL;
-	cr_assert(n < ITEST_MAX_ARGS);
+	n = itest_argv_add(argv, 0, via);
+	n = itest_argv_add(argv, n, (const char *const[]){ prog, NULL });
+	argv[itest_argv_add(argv, n, args)] = NULL;
 	itest_tmpfile(outp, sizeof(outp));
 	st = rel_spawn_within(argv, outp, NULL, secs, &hung);
 	*out = itest_slurp(outp, NULL);

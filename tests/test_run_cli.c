@@ -38,43 +38,14 @@ static void bg_start(struct bg *b, bool under_run, const char *const *opts, cons
 	snprintf(b->err, sizeof(b->err), "%s/err", b->dir);
 	snprintf(pattern, sizeof(pattern), "%s/t.%%p.trace", b->dir);
 	snprintf(prog, sizeof(prog), "%s%s", target[0] == '/' ? "" : ITEST_TARGETS, target);
-	if (under_run) {
-		argv[n++] = ITEST_PRESTANDA;
-		argv[n++] = "run";
-		for (; opts && *opts; opts++)
-			argv[n++] = (char *)*opts;
-		argv[n++] = "-o";
-		argv[n++] = pattern;
-		argv[n++] = "--";
-	}
-	argv[n++] = prog;
-	for (; args && *args; args++)
-		argv[n++] = (char *)*args;
-	argv[n] = NULL;
+	if (under_run)
+		n = itest_argv_run(argv, n, opts, pattern);
+	n = itest_argv_add(argv, n, (const char *const[]){ prog, NULL });
+	argv[itest_argv_add(argv, n, args)] = NULL;
 	b->pid = fork();
 	cr_assert(b->pid >= 0, "fork: %s", strerror(errno));
-	if (!b->pid) {
-		struct rlimit nocore = { 0, 0 };
-		int in = open("/dev/null", O_RDONLY);
-		int out = open(b->out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int err = open(b->err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		sigset_t none;
-
-		if (in < 0 || out < 0 || err < 0)
-			_exit(126);
-		setrlimit(RLIMIT_CORE, &nocore);
-		dup2(in, 0);
-		dup2(out, 1);
-		dup2(err, 2);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		signal(SIGQUIT, SIG_DFL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		execv(argv[0], argv);
-		_exit(127);
-	}
+	if (!b->pid)
+		itest_exec_child(argv, b->out, b->err, ITEST_CHILD_DFL_SIGNALS);
 }
 
 /* What the program wrote to stdout so far ("" when nothing). */
