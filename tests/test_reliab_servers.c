@@ -141,20 +141,9 @@ static pid_t start(char *const argv[], const char *out, const char *err)
 	pid_t pid = fork();
 
 	cr_assert(pid >= 0, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		int in = open("/dev/null", O_RDONLY);
-		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		if (in < 0 || o < 0 || e < 0 || setpgid(0, 0) != 0)
-			_exit(126);
-		dup2(in, 0);
-		dup2(o, 1);
-		dup2(e, 2);
-		close_range(3, ~0U, 0);
-		execv(argv[0], argv);
-		_exit(127);
-	}
+	if (pid == 0)
+		itest_exec_child(argv, out, err,
+				 ITEST_CHILD_PGRP | ITEST_CHILD_CLOSE_FDS | ITEST_CHILD_CORES);
 	setpgid(pid, pid);
 	group_track(pid, 0);
 	return pid;
@@ -164,28 +153,11 @@ static pid_t start(char *const argv[], const char *out, const char *err)
  * set *hung. Returns the raw wait status. */
 static int wait_within(pid_t pid, int secs, bool *hung)
 {
-	struct timespec t0, now;
+	struct timespec t0;
 	int st;
-	pid_t w;
 
-	*hung = false;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		w = waitpid(pid, &st, WNOHANG);
-		cr_assert(w >= 0 || errno == EINTR, "waitpid: %s", strerror(errno));
-		if (w == pid) {
-			group_track(0, pid);
-			return st;
-		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - t0.tv_sec >= secs)
-			break;
-		usleep(20000);
-	}
-	*hung = true;
-	kill(-pid, SIGKILL);
-	while (waitpid(pid, &st, 0) < 0)
-		cr_assert(errno == EINTR, "waitpid: %s", strerror(errno));
+	st = rel_wait_group(pid, &t0, secs, NULL, hung);
 	group_track(0, pid);
 	return st;
 }
@@ -194,37 +166,6 @@ static int wait_within(pid_t pid, int secs, bool *hung)
 static int run_within(char *const argv[], const char *out, const char *err, int secs, bool *hung)
 {
 	return wait_within(start(argv, out, err), secs, hung);
-}
-
-/* Does `prestanda run`'s status run stand for the program's bare status?
- * (run exits 128+N for a program killed by signal N.) */
-static bool same_status(int bare, int run)
-{
-	if (!WIFEXITED(run))
-		return false;
-	if (WIFEXITED(bare))
-		return WEXITSTATUS(run) == WEXITSTATUS(bare);
-	return WIFSIGNALED(bare) && WEXITSTATUS(run) == 128 + WTERMSIG(bare);
-}
-
-/* "NAME: SIZE bytes; ..." for every trace of a run, for messages. */
-static const char *trace_sizes(struct itest_run *r)
-{
-	static char buf[2048];
-	size_t at = 0;
-
-	buf[0] = 0;
-	if (!r->ntraces)
-		snprintf(buf, sizeof(buf), "no trace");
-	for (int i = 0; i < r->ntraces && at < sizeof(buf); i++) {
-		struct stat st;
-		const char *b = strrchr(r->traces[i], '/');
-
-		at += (size_t)snprintf(buf + at, sizeof(buf) - at, "%s%s: %lld bytes", i ? "; " : "",
-				       b ? b + 1 : r->traces[i],
-				       stat(r->traces[i], &st) == 0 ? (long long)st.st_size : -1LL);
-	}
-	return buf;
 }
 
 /* itest_wdesc into buf: two in one message. */
@@ -312,7 +253,7 @@ static int reports(const char *dir, const char *name, bool complete, struct ites
 			  "trace %s is not named %sPID.trace", b, want);
 		j = itest_report_ok(&rep[i], r->traces[i]);
 		cr_expect(!complete || itest_bool(j, "process.complete"), "%s incomplete: %s; %s", b,
-			  rep[i].err, trace_sizes(r));
+			  rep[i].err, rel_trace_sizes(r));
 		cr_expect_eq(itest_int(j, "process.pid"), atol(b + strlen(want)),
 			     "%s: the report says pid %lld", b, itest_int(j, "process.pid"));
 	}
@@ -486,7 +427,7 @@ static void nginx_case(const char *const *opts, bool via_run)
 	nginx_once(dir, "pre", opts, via_run, &pre);
 	cr_expect_str_eq(pre.load_out, bare.load_out, "load results: \"%s\" preloaded, \"%s\" bare",
 			 pre.load_out, bare.load_out);
-	cr_expect(same_status(bare.status, pre.status), "nginx: bare %s, preloaded run %s",
+	cr_expect(rel_same_status(bare.status, pre.status), "nginx: bare %s, preloaded run %s",
 		  wdesc(bare.status, b1, sizeof(b1)), wdesc(pre.status, b2, sizeof(b2)));
 	cr_expect_eq(pre.access_lines, NGINX_REQUESTS, "preloaded nginx logged %d requests",
 		     pre.access_lines);
@@ -500,7 +441,7 @@ static void nginx_case(const char *const *opts, bool via_run)
 
 	/* a trace per process: the master and both workers, each complete */
 	cr_assert_eq(reports(dir, "nginx", true, &r, rep), 3, "%d traces, want 3 (master, 2 workers): %s",
-		     r.ntraces, trace_sizes(&r));
+		     r.ntraces, rel_trace_sizes(&r));
 	snprintf(ep, sizeof(ep), "127.0.0.1:%d", pre.port);
 	for (int i = 0; i < r.ntraces; i++) {
 		json_t *j = rep[i].json;
@@ -518,11 +459,11 @@ static void nginx_case(const char *const *opts, bool via_run)
 		nworkers++;
 		/* a worker that dropped to nobody still records */
 		cr_expect_gt(itest_int(j, "memory.alloc_calls"), 0,
-			     "worker %lld recorded no allocation: %s", pid, trace_sizes(&r));
+			     "worker %lld recorded no allocation: %s", pid, rel_trace_sizes(&r));
 		accepts += ep_sum(j, "server", ep, NULL, "connects");
 		closed += ep_sum(j, "server", ep, NULL, "closed");
 	}
-	cr_expect_neq(master, -1, "no trace of the master %d: %s", pre.master, trace_sizes(&r));
+	cr_expect_neq(master, -1, "no trace of the master %d: %s", pre.master, rel_trace_sizes(&r));
 	cr_expect_eq(nworkers, 2);
 	cr_expect_eq(accepts, NGINX_REQUESTS, "workers accepted %lld at %s, the client made %d",
 		     accepts, ep, NGINX_REQUESTS);
@@ -635,7 +576,7 @@ static void memc_case(const char *const *opts)
 	cr_expect_str_eq(pre.client_out, bare.client_out,
 			 "memcached's stats: \"%s\" preloaded, \"%s\" bare", pre.client_out,
 			 bare.client_out);
-	cr_expect(same_status(bare.status, pre.status), "memcached: bare %s, preloaded run %s",
+	cr_expect(rel_same_status(bare.status, pre.status), "memcached: bare %s, preloaded run %s",
 		  wdesc(bare.status, b1, sizeof(b1)), wdesc(pre.status, b2, sizeof(b2)));
 	bare_err = itest_slurp(bare.err, NULL);
 	pre_err = program_err_file(pre.err);
@@ -643,10 +584,10 @@ static void memc_case(const char *const *opts)
 			 pre_err, bare_err);
 
 	cr_assert_eq(reports(dir, "memcached", true, &r, rep), 1, "%d traces, want 1: %s", r.ntraces,
-		     trace_sizes(&r));
+		     rel_trace_sizes(&r));
 	cr_expect_eq(itest_int(rep[0].json, "process.pid"), pre.server);
 	cr_expect_gt(itest_int(rep[0].json, "memory.alloc_calls"), 0, "no allocation recorded: %s",
-		     trace_sizes(&r));
+		     rel_trace_sizes(&r));
 	/* every connection memcached counted but its listener: the C clients and the stats one */
 	snprintf(ep, sizeof(ep), "127.0.0.1:%d", pre.port);
 	total = memc_stat(pre.client_out, "total_connections");
@@ -801,8 +742,8 @@ static int bare_then_run(const char *dir, const char *const *opts, char *const a
 	cr_assert(!hung,
 		  "HUNG: %s under prestanda run did not end within %d s (killed); bare it %s; "
 		  "stdout so far: \"%s\"; traces: %s; stderr: %s",
-		  argv[0], DEADLINE, itest_wdesc(bare_st), pre_out, trace_sizes(r), pre_err);
-	cr_expect(same_status(bare_st, pre_st), "%s: bare %s, under prestanda run %s; %s",
+		  argv[0], DEADLINE, itest_wdesc(bare_st), pre_out, rel_trace_sizes(r), pre_err);
+	cr_expect(rel_same_status(bare_st, pre_st), "%s: bare %s, under prestanda run %s; %s",
 		  argv[0], wdesc(bare_st, b1, sizeof(b1)), wdesc(pre_st, b2, sizeof(b2)), pre_err);
 	cr_expect_str_eq(pre_out, bare_out, "%s: stdout \"%s\" preloaded, \"%s\" bare", argv[0],
 			 pre_out, bare_out);
@@ -841,7 +782,7 @@ static void jvm_case(const char *const *opts)
 	cr_assert_eq(bare_then_run(dir, opts,
 				   (char *[]){ JAVA, "-cp", classes, "Work", port, k, t, NULL },
 				   want, 0, "java", true, &r, rep),
-		     1, "%d traces, want 1: %s", r.ntraces, trace_sizes(&r));
+		     1, "%d traces, want 1: %s", r.ntraces, rel_trace_sizes(&r));
 	j = rep[0].json;
 	/* a Java socket is IPv6 with the IPv4 address mapped */
 	snprintf(ep, sizeof(ep), "127.0.0.1:%s", port);
@@ -924,11 +865,11 @@ static void cgo_case(const char *mode, int n, int calls, int status)
 	cr_assert_eq(bare_then_run(dir, (const char *[]){ "--full", NULL },
 				   (char *[]){ prog, (char *)mode, arg, NULL }, want, status,
 				   "cgoprog", false, &r, rep),
-		     1, "%d traces, want 1: %s", r.ntraces, trace_sizes(&r));
+		     1, "%d traces, want 1: %s", r.ntraces, rel_trace_sizes(&r));
 	cr_assert_eq(itest_nsites(rep[0].json, "srv_cgo_alloc"), 1,
 		     "%d sites at srv_cgo_alloc, want 1 (%lld calls recorded in all): %s",
 		     itest_nsites(rep[0].json, "srv_cgo_alloc"),
-		     itest_int(rep[0].json, "memory.alloc_calls"), trace_sizes(&r));
+		     itest_int(rep[0].json, "memory.alloc_calls"), rel_trace_sizes(&r));
 	s = itest_site(rep[0].json, "srv_cgo_alloc");
 	cr_expect_eq(itest_int(s, "calls"), n, "srv_cgo_alloc: %lld calls recorded, it made %d",
 		     itest_int(s, "calls"), n);
