@@ -143,6 +143,20 @@ static json_t *trace_of(struct itest_run *r, struct itest_report *rep, int sig)
 	return j;
 }
 
+/* Under `prestanda run` in the fresh directory r, the program given args
+ * and stopped by sig: run exits 128+sig; the one trace (see trace_of). */
+static json_t *run_stopped(struct itest_run *r, struct itest_report *rep, char *const args[],
+			   int sig)
+{
+	char rest[256];
+	int st;
+
+	st = stop_once(RUN, r->dir, args, sig, false, rest, sizeof(rest));
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 128 + sig, "prestanda run: %s",
+		  itest_wdesc(st));
+	return trace_of(r, rep, sig);
+}
+
 /*
  * The program allocated n blocks at stop_alloc (and, late, n more at
  * last_alloc within the last few milliseconds) and waits in pause(): the
@@ -154,15 +168,12 @@ static void check_stop(int sig, const char *mode)
 	struct itest_run r;
 	struct itest_report rep;
 	json_t *j;
-	int bare, st;
+	int bare;
 
 	mkdir_run(&r);
 	bare = stop_once(BARE, r.dir, args, sig, false, rest, sizeof(rest));
 	cr_assert(WIFSIGNALED(bare) && WTERMSIG(bare) == sig, "bare: %s", itest_wdesc(bare));
-	st = stop_once(RUN, r.dir, args, sig, false, rest, sizeof(rest));
-	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 128 + sig, "prestanda run: %s",
-		  itest_wdesc(st));
-	j = trace_of(&r, &rep, sig);
+	j = run_stopped(&r, &rep, args, sig);
 	rel_check_site(j, SRC, "stop_alloc", 1000, 64000, 64000);
 	if (!strcmp(mode, "late"))
 		rel_check_site(j, SRC, "last_alloc", 1000, 32000, 32000);
@@ -208,18 +219,14 @@ Test(reliab_stop, raw_status_sigquit_with_core, .timeout = 60) { check_raw_statu
 /* The signal lands on either of two threads; both buffers are kept. */
 Test(reliab_stop, sigterm_two_threads, .timeout = 60)
 {
-	char *args[] = { "thread", "500", NULL }, rest[256];
+	char *args[] = { "thread", "500", NULL };
 	struct itest_run r;
 	struct itest_report rep;
 	json_t *j;
-	int st;
 
 	for (int i = 0; i < 3; i++) {
 		mkdir_run(&r);
-		st = stop_once(RUN, r.dir, args, SIGTERM, false, rest, sizeof(rest));
-		cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGTERM, "run: %s",
-			  itest_wdesc(st));
-		j = trace_of(&r, &rep, SIGTERM);
+		j = run_stopped(&r, &rep, args, SIGTERM);
 		cr_expect_eq(rel_calls(j, "stop_alloc"), 500);
 		cr_expect_eq(rel_calls(j, "thread_alloc"), 500);
 		itest_report_free(&rep);
@@ -233,18 +240,14 @@ Test(reliab_stop, sigterm_two_threads, .timeout = 60)
  * in each thread's hands). */
 Test(reliab_stop, sigterm_inside_the_profiler, .timeout = 120)
 {
-	char *args[] = { "busy", "1000", NULL }, rest[256];
+	char *args[] = { "busy", "1000", NULL };
 	struct itest_run r;
 	struct itest_report rep;
 	json_t *j, *busy;
-	int st;
 
 	for (int i = 0; i < 5; i++) {
 		mkdir_run(&r);
-		st = stop_once(RUN, r.dir, args, SIGTERM, false, rest, sizeof(rest));
-		cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGTERM, "run: %s",
-			  itest_wdesc(st));
-		j = trace_of(&r, &rep, SIGTERM);
+		j = run_stopped(&r, &rep, args, SIGTERM);
 		cr_expect_eq(rep.wstatus, 0, "report: %s", rep.err);
 		rel_check_site(j, SRC, "stop_alloc", 1000, 64000, 64000);
 		busy = itest_site(j, "busy");
@@ -301,16 +304,13 @@ Test(reliab_stop, own_handler_runs, .timeout = 60)
 /* Its own handler, then SIG_DFL again: ours stands in once more. */
 Test(reliab_stop, default_restored, .timeout = 60)
 {
-	char *args[] = { "restore", "100", NULL }, rest[256];
+	char *args[] = { "restore", "100", NULL };
 	struct itest_run r;
 	struct itest_report rep;
 	json_t *j;
-	int st;
 
 	mkdir_run(&r);
-	st = stop_once(RUN, r.dir, args, SIGTERM, false, rest, sizeof(rest));
-	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGTERM, "run: %s", itest_wdesc(st));
-	j = trace_of(&r, &rep, SIGTERM);
+	j = run_stopped(&r, &rep, args, SIGTERM);
 	cr_expect_eq(rel_calls(j, "stop_alloc"), 100);
 	itest_report_free(&rep);
 	itest_cleanup(&r);
