@@ -14,6 +14,11 @@ struct sbx {
 	bool reported;
 };
 
+/* The target ended bare with exit status code. */
+#define SBX_BARE_EXITED(s, code)                                                                   \
+	cr_expect(WIFEXITED((s)->bare_st) && WEXITSTATUS((s)->bare_st) == (code), "bare: %s",      \
+		  itest_wdesc((s)->bare_st))
+
 /* What each trace of a run says of itself: size, complete or the report's error. */
 static const char *sbx_states(struct itest_run *r)
 {
@@ -168,8 +173,7 @@ Test(reliab_sandbox, raw_exit_main_alone, .timeout = 90)
 	struct sbx s;
 
 	sbx_run(&s, FULL, "sbx_exit", ARGS("main"), 1);
-	cr_expect(WIFEXITED(s.bare_st) && WEXITSTATUS(s.bare_st) == 3, "bare: %s",
-		  itest_wdesc(s.bare_st));
+	SBX_BARE_EXITED(&s, 3);
 	cr_expect_str_eq(s.bare_out, "main exits raw\n");
 	rel_check_site(s.rep[0].json, EXIT_SRC, "before_exit", 500, 500 * 48, 500 * 48);
 	cr_expect_eq(itest_int(s.rep[0].json, "memory.alloc_calls"), 500);
@@ -197,8 +201,7 @@ Test(reliab_sandbox, seccomp_strict, .timeout = 90)
 	struct sbx s;
 
 	sbx_run(&s, FULL, "sbx_exit", ARGS("strict"), 1);
-	cr_expect(WIFEXITED(s.bare_st) && WEXITSTATUS(s.bare_st) == 0, "bare: %s",
-		  itest_wdesc(s.bare_st));
+	SBX_BARE_EXITED(&s, 0);
 	cr_expect_str_eq(s.bare_out, "entering strict mode\nstrict ok\n");
 	rel_check_site(s.rep[0].json, EXIT_SRC, "before_exit", 1000, 1000 * 48, 0);
 	rel_check_site(s.rep[0].json, EXIT_SRC, "after_strict", 5, 5 * 24, 5 * 24);
@@ -370,8 +373,7 @@ static void fsize_case(const char *kib)
 	bool complete, capped;
 
 	sbx_run_as(&s, FULL, "t.%p.trace", "sbx_fsize", ARGS(kib), 1);
-	cr_expect(WIFEXITED(s.bare_st) && WEXITSTATUS(s.bare_st) == 0, "bare: %s",
-		  itest_wdesc(s.bare_st));
+	SBX_BARE_EXITED(&s, 0);
 	cr_assert_eq(stat(s.r.traces[0], &st), 0);
 	cr_expect_leq(st.st_size, limit, "trace of %lld bytes past the %lld-byte limit",
 		      (long long)st.st_size, limit);
