@@ -101,10 +101,10 @@ static ITEST_UNUSED bool itest_write_ok(const char *path, const char *s)
 }
 
 /* What itest_exec_child does besides redirecting: */
-#define ITEST_CHILD_PGRP 1	   /* lead a process group of its own */
-#define ITEST_CHILD_CLOSE_FDS 2	   /* close every descriptor above 2 */
+#define ITEST_CHILD_PGRP 1        /* lead a process group of its own */
+#define ITEST_CHILD_CLOSE_FDS 2   /* close every descriptor above 2 */
 #define ITEST_CHILD_DFL_SIGNALS 4 /* default TERM, INT, HUP, QUIT; nothing blocked */
-#define ITEST_CHILD_CORES 8	   /* keep the core limit (else: no core dumps) */
+#define ITEST_CHILD_CORES 8       /* keep the core limit (else: no core dumps) */
 
 /* In a forked child: stdin from /dev/null, stdout and stderr to the given
  * files (NULL: /dev/null), then exec argv (no shell). Never returns: exits

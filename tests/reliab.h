@@ -209,7 +209,8 @@ static REL_UNUSED int rel_spawn_within(char *const argv[], const char *out_path,
 	pid = fork();
 	cr_assert(pid >= 0, "fork: %s", strerror(errno));
 	if (pid == 0)
-		itest_exec_child(argv, out_path, err_path, ITEST_CHILD_PGRP | ITEST_CHILD_CLOSE_FDS);
+		itest_exec_child(argv, out_path, err_path,
+				 ITEST_CHILD_PGRP | ITEST_CHILD_CLOSE_FDS);
 	setpgid(pid, pid); /* either side may come first */
 	return rel_wait_group(pid, &t0, secs, err_path, hung);
 }
