@@ -11,40 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net_util.h"
+
 static int port;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static long ok, bad, body_bytes;
-
-/*
- * A connected socket. Refused connects are retried (up to 20 s) so the
- * first request also waits for the server to listen: a refused connect
- * reaches no accept, so the server accepts exactly one connection per
- * request and nothing else.
- */
-static int dial(void)
-{
-	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-
-	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	for (int tries = 0; tries < 2000; tries++) {
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-		if (fd < 0) {
-			fprintf(stderr, "socket: %s\n", strerror(errno));
-			exit(2);
-		}
-		if (!connect(fd, (struct sockaddr *)&in, sizeof(in)))
-			return fd;
-		if (errno != ECONNREFUSED) {
-			fprintf(stderr, "connect: %s\n", strerror(errno));
-			exit(2);
-		}
-		close(fd);
-		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
-	}
-	fprintf(stderr, "connect: nothing listens on port %d\n", port);
-	exit(2);
-}
 
 /* One request on a fresh connection; the whole answer read to EOF. */
 static void request(void)
@@ -53,7 +24,7 @@ static void request(void)
 	char buf[4096];
 	size_t len = 0;
 	ssize_t n;
-	int fd = dial();
+	int fd = dial_loopback(port);
 	const char *body;
 
 	if (write(fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1) {

@@ -10,34 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net_util.h"
+
 static int port;
-
-/* A connected socket; refused connects (nothing listens yet: no accept
- * happens) are retried for up to 20 s. */
-static int dial(void)
-{
-	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-
-	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	for (int tries = 0; tries < 2000; tries++) {
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-		if (fd < 0) {
-			fprintf(stderr, "socket: %s\n", strerror(errno));
-			exit(2);
-		}
-		if (!connect(fd, (struct sockaddr *)&in, sizeof(in)))
-			return fd;
-		if (errno != ECONNREFUSED) {
-			fprintf(stderr, "connect: %s\n", strerror(errno));
-			exit(2);
-		}
-		close(fd);
-		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
-	}
-	fprintf(stderr, "connect: nothing listens on port %d\n", port);
-	exit(2);
-}
 
 static void send_all(int fd, const char *s)
 {
@@ -109,7 +84,7 @@ int main(int argc, char **argv)
 	fds = calloc((size_t)c, sizeof(*fds));
 	/* all C open at once: the server holds C client connections together */
 	for (long i = 0; i < c; i++)
-		fds[i] = dial();
+		fds[i] = dial_loopback(port);
 	for (long i = 0; i < c; i++) {
 		for (long j = 0; j < k; j++) {
 			snprintf(val, sizeof(val), "value-%ld-%ld", i, j);
@@ -130,7 +105,7 @@ int main(int argc, char **argv)
 	for (long i = 0; i < c; i++)
 		close(fds[i]);
 	/* the server's own count, over one more connection */
-	sfd = dial();
+	sfd = dial_loopback(port);
 	send_all(sfd, "stats\r\n");
 	recv_until(sfd, buf, sizeof(buf), "END\r\n");
 	printf("connections %ld ops %ld bad %ld\n", c, 2 * c * k, bad);
