@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "reliab.h"
+#include <criterion/parameterized.h>
 
 #define SIGNAL_TARGET "run_signal"
 
@@ -212,28 +213,19 @@ static void check_forwarded(const char *mode, int sig)
 	bg_cleanup(&b);
 }
 
-Test(run_cli, sigterm_forwarded, .timeout = 60)
+/* SIGTERM, SIGINT, SIGHUP and SIGQUIT, each to a program that takes the
+ * default and to one with a handler. */
+ParameterizedTestParameters(run_cli, signal_forwarded)
 {
-	check_forwarded("default", SIGTERM);
-	check_forwarded("handler", SIGTERM);
+	static int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT };
+
+	return cr_make_param_array(int, sigs, sizeof(sigs) / sizeof(*sigs));
 }
 
-Test(run_cli, sigint_forwarded, .timeout = 60)
+ParameterizedTest(int *sig, run_cli, signal_forwarded, .timeout = 60)
 {
-	check_forwarded("default", SIGINT);
-	check_forwarded("handler", SIGINT);
-}
-
-Test(run_cli, sighup_forwarded, .timeout = 60)
-{
-	check_forwarded("default", SIGHUP);
-	check_forwarded("handler", SIGHUP);
-}
-
-Test(run_cli, sigquit_forwarded, .timeout = 60)
-{
-	check_forwarded("default", SIGQUIT);
-	check_forwarded("handler", SIGQUIT);
+	check_forwarded("default", *sig);
+	check_forwarded("handler", *sig);
 }
 
 /* A second SIGTERM while run waits (the program handled the first) goes on too. */
