@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include "reliab.h"
+#include <criterion/parameterized.h>
 
 #define SRC "rel_stop.c"
 #define TARGET ITEST_TARGETS "rel_stop"
@@ -181,14 +182,27 @@ static void check_stop(int sig, const char *mode)
 	itest_cleanup(&r);
 }
 
-Test(reliab_stop, sigterm, .timeout = 60) { check_stop(SIGTERM, "wait"); }
-Test(reliab_stop, sigint, .timeout = 60) { check_stop(SIGINT, "wait"); }
-Test(reliab_stop, sighup, .timeout = 60) { check_stop(SIGHUP, "wait"); }
-Test(reliab_stop, sigquit, .timeout = 60) { check_stop(SIGQUIT, "wait"); }
-Test(reliab_stop, sigterm_right_after_allocating, .timeout = 60) { check_stop(SIGTERM, "late"); }
-Test(reliab_stop, sigint_right_after_allocating, .timeout = 60) { check_stop(SIGINT, "late"); }
-Test(reliab_stop, sighup_right_after_allocating, .timeout = 60) { check_stop(SIGHUP, "late"); }
-Test(reliab_stop, sigquit_right_after_allocating, .timeout = 60) { check_stop(SIGQUIT, "late"); }
+/* SIGTERM, SIGINT, SIGHUP and SIGQUIT to a program waiting in pause(), and
+ * to one that allocated right before the signal. */
+struct stop_case {
+	int sig;
+	char mode[8];
+};
+
+ParameterizedTestParameters(reliab_stop, stopped_by_signal)
+{
+	static struct stop_case v[] = {
+		{ SIGTERM, "wait" }, { SIGINT, "wait" }, { SIGHUP, "wait" }, { SIGQUIT, "wait" },
+		{ SIGTERM, "late" }, { SIGINT, "late" }, { SIGHUP, "late" }, { SIGQUIT, "late" },
+	};
+
+	return cr_make_param_array(struct stop_case, v, sizeof(v) / sizeof(*v));
+}
+
+ParameterizedTest(struct stop_case *c, reliab_stop, stopped_by_signal, .timeout = 60)
+{
+	check_stop(c->sig, c->mode);
+}
 
 /* The raw wait status, core flag included, with core dumps allowed: the
  * preloaded program (no `run` between) ends exactly as the bare one. */
