@@ -319,6 +319,20 @@ static ITEST_UNUSED void itest_tmpfile(char *path, size_t len)
 	close(fd);
 }
 
+/* itest_spawn with stderr dropped: stdout in *out (to free; NULL when it
+ * could not be read). Returns the raw wait status. */
+static ITEST_UNUSED int itest_spawn_out(char *const argv[], char **out)
+{
+	char path[PATH_MAX];
+	int st;
+
+	itest_tmpfile(path, sizeof(path));
+	st = itest_spawn(argv, path, NULL);
+	*out = itest_slurp(path, NULL);
+	unlink(path);
+	return st;
+}
+
 /* `build/prestanda report --json --top 100000 TRACE`; json is stdout parsed
  * (NULL when not JSON). */
 static ITEST_UNUSED void itest_report(struct itest_report *rep, const char *trace)

@@ -22,16 +22,13 @@ static int free_port(void)
 /* The output of redis-cli -p port ARGS..., trailing newline dropped. */
 static char *cli(const char *port, char *const *args)
 {
-	char *argv[16] = { "/usr/bin/redis-cli", "-p", (char *)port }, out[PATH_MAX], *s;
+	char *argv[16] = { "/usr/bin/redis-cli", "-p", (char *)port }, *s;
 	int n = 3, st;
 
 	for (; *args; args++)
 		argv[n++] = *args;
 	argv[n] = NULL;
-	itest_tmpfile(out, sizeof(out));
-	st = itest_spawn(argv, out, NULL);
-	s = itest_slurp(out, NULL);
-	unlink(out);
+	st = itest_spawn_out(argv, &s);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "redis-cli: %s", itest_wdesc(st));
 	s[strcspn(s, "\r\n")] = 0;
 	return s;
@@ -82,13 +79,10 @@ static void bench(bool preload, struct outcome *o, char *dir)
 		_exit(127);
 	}
 	for (int i = 0; i < 500; i++) {
-		char *pong = NULL, out[PATH_MAX];
+		char *pong = NULL;
 		char *ping[] = { "/usr/bin/redis-cli", "-p", port, "ping", NULL };
 
-		itest_tmpfile(out, sizeof(out));
-		st = itest_spawn(ping, out, NULL);
-		pong = itest_slurp(out, NULL);
-		unlink(out);
+		st = itest_spawn_out(ping, &pong);
 		n = pong && !strncmp(pong, "PONG", 4);
 		free(pong);
 		if (n)
@@ -112,13 +106,10 @@ static void bench(bool preload, struct outcome *o, char *dir)
 	snprintf(o->counter, sizeof(o->counter), "%s", s);
 	free(s);
 	{
-		char out[PATH_MAX], *all, *at;
+		char *all, *at;
 		char *info[] = { "/usr/bin/redis-cli", "-p", port, "info", "commandstats", NULL };
 
-		itest_tmpfile(out, sizeof(out));
-		itest_spawn(info, out, NULL);
-		all = itest_slurp(out, NULL);
-		unlink(out);
+		itest_spawn_out(info, &all);
 		at = strstr(all, "cmdstat_set:calls=");
 		cr_assert(at, "no SET in INFO commandstats: %s", all);
 		snprintf(o->sets, sizeof(o->sets), "%.*s", (int)strcspn(at, ","), at);

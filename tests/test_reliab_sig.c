@@ -67,14 +67,11 @@ Test(reliab_sig, all_signals_blocked, .timeout = 60)
 Test(reliab_sig, eintr_passed_through, .timeout = 60)
 {
 	struct itest_run r;
-	char *argv[] = { ITEST_TARGETS "rel_sig", "eintr", NULL }, out[PATH_MAX];
+	char *argv[] = { ITEST_TARGETS "rel_sig", "eintr", NULL };
 	char *bare;
 	int st;
 
-	itest_tmpfile(out, sizeof(out));
-	st = itest_spawn(argv, out, NULL);
-	bare = itest_slurp(out, NULL);
-	unlink(out);
+	st = itest_spawn_out(argv, &bare);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "bare: %s", itest_wdesc(st));
 	cr_assert_str_eq(bare, EINTR_ALL, "bare run differs from what this test expects");
 	itest_run(&r, (const char *[]){ "--full", NULL }, "rel_sig", (const char *[]){ "eintr", NULL });

@@ -276,14 +276,11 @@ Test(reliab_stop, sigterm_inside_the_profiler, .timeout = 120)
  * gets back as it changes them, is what it sees bare. */
 Test(reliab_stop, dispositions_as_bare, .timeout = 60)
 {
-	char *argv[] = { TARGET, "show", NULL }, out[PATH_MAX], *bare;
+	char *argv[] = { TARGET, "show", NULL }, *bare;
 	struct itest_run r;
 	int st;
 
-	itest_tmpfile(out, sizeof(out));
-	st = itest_spawn(argv, out, NULL);
-	bare = itest_slurp(out, NULL);
-	unlink(out);
+	st = itest_spawn_out(argv, &bare);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "bare: %s", itest_wdesc(st));
 	cr_assert(strstr(bare, "start 15: DFL flags 0 restorer none mask\n"), "bare: %s", bare);
 	itest_run(&r, (const char *[]){ "--full", NULL }, "rel_stop", (const char *[]){ "show", NULL });

@@ -500,14 +500,7 @@ Test(run_cli, file_capabilities_warned_only_where_secure, .timeout = 60)
 	if (!*prog)
 		cr_skip_test("no program with file capabilities: install iputils-ping or libcap2-bin");
 	bare[1] = strstr(prog, "ping") ? "-V" : "0";
-	{
-		char bo[PATH_MAX];
-
-		itest_tmpfile(bo, sizeof(bo));
-		bare_st = itest_spawn(bare, bo, NULL);
-		bare_out = itest_slurp(bo, NULL);
-		unlink(bo);
-	}
+	bare_st = itest_spawn_out(bare, &bare_out);
 	run_caps(&b, prog, false, &st, &out, &err);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == shell_status(bare_st), "root: run %s, bare %s",
 		  itest_wdesc(st), itest_wdesc(bare_st));
