@@ -3,6 +3,7 @@
 #ifndef PST_ITEST_H
 #define PST_ITEST_H
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <ctype.h>
 #include <dirent.h>
@@ -10,12 +11,14 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -317,6 +320,21 @@ static ITEST_UNUSED void itest_tmpfile(char *path, size_t len)
 	fd = mkstemp(path);
 	cr_assert(fd >= 0, "mkstemp: %s", strerror(errno));
 	close(fd);
+}
+
+/* A loopback port that was free a moment ago. */
+static ITEST_UNUSED int itest_free_port(void)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET };
+	socklen_t len = sizeof(in);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(fd >= 0 && !bind(fd, (struct sockaddr *)&in, sizeof(in)) &&
+			  !getsockname(fd, (struct sockaddr *)&in, &len),
+		  "bind: %s", strerror(errno));
+	close(fd);
+	return ntohs(in.sin_port);
 }
 
 /* itest_spawn with stderr dropped: stdout in *out (to free; NULL when it

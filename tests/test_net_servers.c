@@ -7,20 +7,6 @@
 
 #include "itest.h"
 
-/* A loopback port that was free a moment ago. */
-static int free_port(void)
-{
-	struct sockaddr_in in = { .sin_family = AF_INET };
-	socklen_t len = sizeof(in);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert(fd >= 0 && !bind(fd, (struct sockaddr *)&in, sizeof(in)) &&
-		  !getsockname(fd, (struct sockaddr *)&in, &len), "bind: %s", strerror(errno));
-	close(fd);
-	return ntohs(in.sin_port);
-}
-
 static bool can_connect(int port)
 {
 	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
@@ -176,7 +162,7 @@ Test(net_servers, postgresql_pgbench_churn_and_pooled, .timeout = 180)
 	struct itest_report rep;
 	long calls, attempts;
 	json_t *j, *e;
-	int port = free_port(), st;
+	int port = itest_free_port(), st;
 
 	find_bin("/usr/lib/postgresql/*/bin/initdb", initdb, sizeof(initdb));
 	find_bin("/usr/lib/postgresql/*/bin/pg_ctl", pg_ctl, sizeof(pg_ctl));
@@ -240,7 +226,7 @@ Test(net_servers, redis_benchmark_reconnect_and_keepalive, .timeout = 120)
 	struct itest_report rep;
 	long calls, attempts;
 	json_t *j, *e;
-	int port = free_port();
+	int port = itest_free_port();
 	pid_t srv;
 
 	cr_assert(access("/usr/bin/redis-server", X_OK) == 0 &&

@@ -6,19 +6,6 @@
 
 #include "reliab.h"
 
-static int free_port(void)
-{
-	struct sockaddr_in in = { .sin_family = AF_INET };
-	socklen_t len = sizeof(in);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert(fd >= 0 && !bind(fd, (struct sockaddr *)&in, sizeof(in)) &&
-		  !getsockname(fd, (struct sockaddr *)&in, &len), "bind: %s", strerror(errno));
-	close(fd);
-	return ntohs(in.sin_port);
-}
-
 /* The output of redis-cli -p port ARGS..., trailing newline dropped. */
 static char *cli(const char *port, char *const *args)
 {
@@ -47,7 +34,7 @@ static void bench(bool preload, struct outcome *o, char *dir)
 	int n = 0, st;
 	pid_t srv;
 
-	snprintf(port, sizeof(port), "%d", free_port());
+	snprintf(port, sizeof(port), "%d", itest_free_port());
 	snprintf(log, sizeof(log), "%s/server-%d.log", dir, preload);
 	snprintf(pattern, sizeof(pattern), "%s/t.%%p.trace", dir);
 	if (preload) {

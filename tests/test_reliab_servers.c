@@ -54,21 +54,6 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 		rm_tree(getenv(CACHE_ENV));
 }
 
-/* A loopback port that was free a moment ago. */
-static int free_port(void)
-{
-	struct sockaddr_in in = { .sin_family = AF_INET };
-	socklen_t len = sizeof(in);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert(fd >= 0 && !bind(fd, (struct sockaddr *)&in, sizeof(in)) &&
-			  !getsockname(fd, (struct sockaddr *)&in, &len),
-		  "bind: %s", strerror(errno));
-	close(fd);
-	return ntohs(in.sin_port);
-}
-
 static void need_root(void)
 {
 	if (geteuid() != 0)
@@ -373,7 +358,7 @@ static void nginx_once(const char *dir, const char *tag, const char *const *opts
 	bool hung;
 
 	memset(o, 0, sizeof(*o));
-	o->port = free_port();
+	o->port = itest_free_port();
 	nginx_conf(dir, tag, o->port);
 	snprintf(conf, sizeof(conf), "%s/%s.conf", dir, tag);
 	snprintf(prefix, sizeof(prefix), "%s/", dir);
@@ -517,7 +502,7 @@ static void memc_once(const char *dir, const char *tag, const char *const *opts,
 	bool hung;
 
 	memset(o, 0, sizeof(*o));
-	o->port = free_port();
+	o->port = itest_free_port();
 	snprintf(port, sizeof(port), "%d", o->port);
 	snprintf(out, sizeof(out), "%s/%s.out", dir, tag);
 	snprintf(err, sizeof(o->err), "%s/%s.err", dir, tag);
@@ -774,7 +759,7 @@ static void jvm_case(const char *const *opts)
 	need(JAVAC);
 	work_class(classes, sizeof(classes));
 	fresh_dir(dir, sizeof(dir));
-	snprintf(port, sizeof(port), "%d", free_port());
+	snprintf(port, sizeof(port), "%d", itest_free_port());
 	snprintf(k, sizeof(k), "%d", JVM_CONNS);
 	snprintf(t, sizeof(t), "%d", JVM_THREADS);
 	snprintf(want, sizeof(want), "threads %d connections %d echoed %d accepted %d\n",
