@@ -120,7 +120,8 @@ static inline uint8_t *pst_put_varint(uint8_t *p, uint64_t v)
 static inline uint8_t *pst_put_bytes(uint8_t *p, const void *s, size_t n)
 {
 	p = pst_put_varint(p, n);
-	memcpy(p, s, n);
+	if (n) /* an empty field may come as NULL */
+		memcpy(p, s, n);
 	return p + n;
 }
 
