@@ -110,14 +110,8 @@ static json_t *traced_run(const char *dir, char **argv, const char *strace_log,
 	av[n++] = "trace=connect,close";
 	av[n++] = "-o";
 	av[n++] = (char *)strace_log;
-	av[n++] = ITEST_PRESTANDA;
-	av[n++] = "run";
-	av[n++] = "-o";
-	av[n++] = pattern;
-	av[n++] = "--";
-	for (; *argv; argv++)
-		av[n++] = *argv;
-	av[n] = NULL;
+	n = itest_argv_run(av, n, NULL, pattern);
+	av[itest_argv_add(av, n, (const char *const *)argv)] = NULL;
 	/* earlier traces of this directory are gone: one run, one trace */
 	itest_collect(&r);
 	for (int i = 0; i < r.ntraces; i++)

@@ -84,18 +84,9 @@ static void wrap(char **av, const char *const *opts, const char *dir, char *patt
 
 	if (opts) {
 		snprintf(pattern, plen, "%s/t.%%e.%%p.trace", dir);
-		av[n++] = ITEST_PRESTANDA;
-		av[n++] = "run";
-		for (; *opts; opts++)
-			av[n++] = (char *)*opts;
-		av[n++] = "-o";
-		av[n++] = pattern;
-		av[n++] = "--";
+		n = itest_argv_run(av, n, opts, pattern);
 	}
-	for (; *argv; argv++)
-		av[n++] = *argv;
-	av[n] = NULL;
-	cr_assert(n < ITEST_MAX_ARGS);
+	av[itest_argv_add(av, n, (const char *const *)argv)] = NULL;
 }
 
 /* Process groups started and not yet waited for: a failed test kills them. */
