@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <sys/resource.h>
 #include <stdbool.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "pst.h"
@@ -34,6 +35,13 @@ static int fd_base(void)
 	return PST_FD_MIN;
 }
 
+/* One of ours, closed past the close hook: a number libunwind once held
+ * is refused there (pst_unw_stale), and it may be ours now. */
+int pst_fd_close(int fd)
+{
+	return pst_real.close ? pst_real.close(fd) : (int)syscall(SYS_close, fd);
+}
+
 int pst_fd_raise(int fd)
 {
 	struct rlimit rl;
@@ -47,7 +55,7 @@ int pst_fd_raise(int fd)
 		hi = fcntl(fd, F_DUPFD_CLOEXEC, (int)(rl.rlim_cur - 8));
 	if (hi < 0)
 		return fd;
-	close(fd);
+	pst_fd_close(fd);
 	return hi;
 }
 
@@ -68,7 +76,7 @@ int pst_fd_park(int fd)
 
 		if (next < 0)
 			break;
-		pst_real.close ? pst_real.close(hi) : close(hi);
+		pst_fd_close(hi);
 		hi = next;
 	}
 	if (hi < 0 || hi >= PST_FD_MIN || !pst_limit_raise(&old, 1))
@@ -77,7 +85,7 @@ int pst_fd_park(int fd)
 	pst_limit_restore(&old);
 	if (top < 0)
 		return hi;
-	pst_real.close ? pst_real.close(hi) : close(hi);
+	pst_fd_close(hi);
 	return top;
 }
 

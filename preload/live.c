@@ -42,11 +42,6 @@ static bool live_fits(off_t end)
 	       (uint64_t)end <= rl.rlim_cur;
 }
 
-static int live_close(int fd)
-{
-	return pst_real.close ? pst_real.close(fd) : (int)syscall(SYS_close, fd);
-}
-
 static bool live_is(int fd)
 {
 	struct stat st;
@@ -62,7 +57,7 @@ static int live_open_again(void)
 		return fd;
 	fd = open(live_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0 && !live_is(fd)) {
-		live_close(fd);
+		pst_fd_close(fd);
 		return -1;
 	}
 	return fd;
@@ -88,11 +83,11 @@ void pst_live_open(const char *trace_abs, uint64_t pid)
 	    fstat(fd, &st) ||
 	    (m = mmap(NULL, PST_LIVE_HEADER, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) ==
 		    MAP_FAILED) {
-		live_close(fd);
+		pst_fd_close(fd);
 		unlink(live_path);
 		return;
 	}
-	live_close(fd);
+	pst_fd_close(fd);
 	live_dev = st.st_dev;
 	live_ino = st.st_ino;
 	live_hdr = m;
@@ -110,7 +105,7 @@ void pst_live_attach(struct pst_thr *t)
 	if (fallocate(fd, 0, off, SLOT_BYTES) == 0)
 		m = mmap(NULL, SLOT_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
 	if (fd != pst_held[PST_HELD_LIVE])
-		live_close(fd);
+		pst_fd_close(fd);
 	if (m == MAP_FAILED)
 		return;
 	live_slots++;

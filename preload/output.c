@@ -16,13 +16,8 @@
 
 #include "pst.h"
 
-/* Our own descriptors are closed and written past our hooks: a number
- * libunwind once held is refused there (fds.c), and it may be ours now. */
-static int own_close(int fd)
-{
-	return pst_real.close ? pst_real.close(fd) : (int)syscall(SYS_close, fd);
-}
-
+/* Our own descriptors are written past our hooks, and closed so
+ * (pst_fd_close): a number libunwind once held is refused there. */
 static ssize_t own_write(int fd, const void *p, size_t n)
 {
 	return pst_real.write ? pst_real.write(fd, p, n) : syscall(SYS_write, fd, p, n);
@@ -190,7 +185,7 @@ static int manifest_open(void)
 		return -1;
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
 	    (st.st_mode & 077) || st.st_nlink != 1) {
-		own_close(fd);
+		pst_fd_close(fd);
 		return -1;
 	}
 	return fd;
@@ -204,7 +199,7 @@ static void manifest_add(const char *line, size_t len)
 		return;
 	(void)!own_write(fd, line, len);
 	if (fd != man_fd)
-		own_close(fd);
+		pst_fd_close(fd);
 }
 
 static void manifest_trace(void)
@@ -278,7 +273,7 @@ int pst_out_open(uint64_t pid)
 		return -err;
 	}
 	fstat(fd, &st);
-	own_close(fd);
+	pst_fd_close(fd);
 	out_dev = st.st_dev;
 	out_ino = st.st_ino;
 	if (out_path[0] == '/' || !getcwd(out_abs, PATH_MAX - strlen(out_path) - 2))
@@ -325,7 +320,7 @@ static int out_open_again(void)
 	if (fd < 0)
 		return -1;
 	if (!is_ours(fd)) {
-		own_close(fd);
+		pst_fd_close(fd);
 		errno = ESTALE;
 		return -1;
 	}
@@ -348,7 +343,7 @@ void pst_out_release(void)
 {
 	for (int i = 0; i < PST_HELD_N; i++) {
 		if (pst_held[i] >= 0)
-			own_close(pst_held[i]);
+			pst_fd_close(pst_held[i]);
 		pst_held[i] = -1;
 	}
 }
@@ -390,7 +385,7 @@ void pst_out_move(int fd)
 	to = fcntl(fd, F_DUPFD_CLOEXEC, fd + 1);
 	if (to >= 0)
 		to = pst_fd_park(to);
-	own_close(fd);
+	pst_fd_close(fd);
 	*held = to;
 }
 
@@ -514,7 +509,7 @@ static void out_writev(const void *a, size_t alen, const void *b, size_t blen)
 		}
 	}
 	if (fd != out_fd)
-		own_close(fd);
+		pst_fd_close(fd);
 	__atomic_sub_fetch(&out_writers, 1, __ATOMIC_RELAXED);
 	errno = err;
 }

@@ -334,6 +334,7 @@ bool pst_unw_stale(int fd);             /* a number of libunwind's closed pipe, 
 bool pst_fd_ours(int fd);               /* libunwind's pipe or the trace, open this moment */
 void pst_unw_taken(int fd);             /* the program dup2s onto fd: libunwind's pipe there is given up */
 bool pst_unw_is_open(int fd);           /* fd is libunwind's pipe, open now */
+int pst_fd_close(int fd);               /* one of ours, past the close hook */
 int pst_fd_park(int fd);                /* fd moved above every number the program can get; held for good */
 
 /* output.c: the trace file. */
