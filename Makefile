@@ -7,7 +7,7 @@ CXX ?= c++
 B := build
 
 WARN := -Wall -Wextra -Werror
-CFLAGS := -O2 -g $(WARN) -std=gnu11 -Iinclude $(EXTRA_CFLAGS)
+CFLAGS := -O2 -g $(WARN) -std=gnu11 -Icommon $(EXTRA_CFLAGS)
 
 PRELOAD_SRC := $(wildcard preload/*.c)
 # The configuration parser is shared with the analyzer: one parser, two builds.
@@ -15,16 +15,20 @@ PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(B)/%.o) $(B)/preload/settings.o
 PRELOAD_CFLAGS := $(CFLAGS) -fPIC -fvisibility=hidden -ftls-model=initial-exec -D_GNU_SOURCE
 PRELOAD_LIBS := -Wl,--version-script=preload/exports.map -Wl,-z,now -lunwind -ldl -lpthread -lm -ljansson
 
-ANALYZER_SRC := $(wildcard analyzer/*.c)
+# The analyzer, a folder per stage (docs/HOUSE.md), and what it shares in common/.
+ANALYZER_DIRS := read symbolize families findings output diff cli
+ANALYZER_SRC := $(foreach d,$(ANALYZER_DIRS),$(wildcard analyzer/$(d)/*.c)) common/config.c common/unwind.c
+ANALYZER_HDR := $(foreach d,$(ANALYZER_DIRS),$(wildcard analyzer/$(d)/*.h)) $(wildcard common/*.h)
+ANALYZER_INC := $(foreach d,$(ANALYZER_DIRS),-Ianalyzer/$(d))
 # pprof's profile.proto, compiled to C by protoc-c at build time.
 PROTO_C := $(B)/proto/profile.pb-c.c
 PROTO_OBJ := $(B)/proto/profile.pb-c.o
 ANALYZER_OBJ := $(ANALYZER_SRC:%.c=$(B)/%.o) $(PROTO_OBJ)
-ANALYZER_LIB_OBJ := $(filter-out $(B)/analyzer/main.o,$(ANALYZER_OBJ))
+ANALYZER_LIB_OBJ := $(filter-out $(B)/analyzer/cli/main.o,$(ANALYZER_OBJ))
 # Sanitizers for the analyzer and the tests only (make check-asan): never for
 # the preload, which enters programs the sanitizer runtime cannot come first in.
 SANITIZE ?=
-ANALYZER_CFLAGS := $(CFLAGS) $(SANITIZE) -D_GNU_SOURCE -Ianalyzer -I$(B)/proto
+ANALYZER_CFLAGS := $(CFLAGS) $(SANITIZE) -D_GNU_SOURCE $(ANALYZER_INC) -I$(B)/proto
 ANALYZER_LIBS := -ldw -lelf -ljansson -lstdc++ -lm -lprotobuf-c -lz
 
 # eBPF (`prestanda record`): built only where clang, bpftool, libbpf and the
@@ -64,22 +68,26 @@ CPU_TARGET_CFLAGS := -O1 -g -fno-inline -fomit-frame-pointer -fno-optimize-sibli
 
 all: $(B)/libprestanda.so $(B)/prestanda
 
-$(B)/preload/%.o: preload/%.c $(wildcard preload/*.h) include/prestanda/trace.h | $(B)/preload
-	$(CC) $(PRELOAD_CFLAGS) -Ianalyzer -c $< -o $@
+$(B)/preload/%.o: preload/%.c $(wildcard preload/*.h common/*.h) | $(B)/preload
+	$(CC) $(PRELOAD_CFLAGS) -c $< -o $@
 
-$(B)/preload/settings.o: analyzer/config.c analyzer/config.h analyzer/net_pools.h | $(B)/preload
-	$(CC) $(PRELOAD_CFLAGS) -Ianalyzer -c $< -o $@
+$(B)/preload/settings.o: common/config.c common/config.h common/net_pools.h | $(B)/preload
+	$(CC) $(PRELOAD_CFLAGS) -c $< -o $@
 
 $(B)/libprestanda.so: $(PRELOAD_OBJ) preload/exports.map
 	$(CC) -shared -o $@ $(PRELOAD_OBJ) $(PRELOAD_LIBS)
 
-$(B)/analyzer/%.o: analyzer/%.c $(wildcard analyzer/*.h) include/prestanda/trace.h | $(B)/analyzer
+$(B)/analyzer/%.o: analyzer/%.c $(ANALYZER_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(ANALYZER_CFLAGS) -c $< -o $@
+$(B)/common/%.o: common/%.c $(ANALYZER_HDR)
+	@mkdir -p $(@D)
 	$(CC) $(ANALYZER_CFLAGS) -c $< -o $@
 
-$(B)/analyzer/flame_pprof.o: $(PROTO_C)
+$(B)/analyzer/output/flame_pprof.o: $(PROTO_C)
 
-$(B)/proto/%.pb-c.c $(B)/proto/%.pb-c.h: analyzer/%.proto | $(B)/proto
-	protoc-c --c_out=$(B)/proto -Ianalyzer $<
+$(B)/proto/%.pb-c.c $(B)/proto/%.pb-c.h: analyzer/output/%.proto | $(B)/proto
+	protoc-c --c_out=$(B)/proto -Ianalyzer/output $<
 
 $(PROTO_OBJ): $(PROTO_C)
 	$(CC) $(ANALYZER_CFLAGS) -Wno-unused-parameter -c $< -o $@
@@ -96,7 +104,7 @@ $(B)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(B)/bpf/vmlinux.h
 %.skel.h: %.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@
 
-$(B)/bpf/%.o: bpf/%.c $(wildcard bpf/*.h analyzer/*.h) include/prestanda/trace.h $(BPF_SKELS) | $(B)/bpf
+$(B)/bpf/%.o: bpf/%.c $(wildcard bpf/*.h) $(ANALYZER_HDR) $(BPF_SKELS) | $(B)/bpf
 	$(CC) $(ANALYZER_CFLAGS) -Ibpf -I$(B)/bpf -c $< -o $@
 
 # Unit tests link the analyzer, and the preload's self-contained parts.
@@ -131,7 +139,7 @@ $(B)/targets/rel_own_tcmalloc: tests/targets/rel_own_malloc.c | $(B)/targets
 $(B)/targets/%: tests/targets/%.cc | $(B)/targets
 	$(CXX) $(TARGET_CFLAGS) -o $@ $<
 
-$(B)/preload $(B)/analyzer $(B)/bpf $(B)/tests $(B)/targets $(B)/proto:
+$(B)/preload $(B)/bpf $(B)/tests $(B)/targets $(B)/proto:
 	mkdir -p $@
 
 # Installs the Debian packages the build and tests need, once.
@@ -163,7 +171,7 @@ check-asan: deps
 # suite, run in-process (TSan cannot start Criterion's forking runner).
 TSAN_B := build-tsan
 check-tsan: | $(TSAN_B)
-	$(CC) -O1 -g -fsanitize=thread $(WARN) -std=gnu11 -D_GNU_SOURCE -Itests/tsan -Iinclude -Ipreload \
+	$(CC) -O1 -g -fsanitize=thread $(WARN) -std=gnu11 -D_GNU_SOURCE -Itests/tsan -Icommon -Ipreload \
 		-o $(TSAN_B)/test_stacktab tests/test_stacktab.c tests/tsan/main.c preload/stacktab.c -lpthread
 	TSAN_OPTIONS=halt_on_error=1 $(TSAN_B)/test_stacktab
 
@@ -196,7 +204,7 @@ install: all
 	install -m 0755 $(B)/libprestanda.so $(DESTDIR)$(PREFIX)/lib/prestanda/libprestanda.so
 
 format:
-	clang-format -i $(PRELOAD_SRC) $(ANALYZER_SRC) $(wildcard bpf/*.c bpf/*.h preload/*.h analyzer/*.h include/prestanda/*.h)
+	clang-format -i $(PRELOAD_SRC) $(ANALYZER_SRC) $(wildcard bpf/*.c bpf/*.h preload/*.h) $(ANALYZER_HDR)
 
 clean:
 	rm -rf $(B) $(ASAN_B) $(TSAN_B)

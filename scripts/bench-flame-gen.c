@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "prestanda/trace.h"
+#include "trace.h"
 #include "record.h"
 
 #define NFUNCS 6000

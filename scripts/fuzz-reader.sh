@@ -12,7 +12,7 @@ OUT=$ROOT/build/fuzz
 CC=${FUZZ_CC:-clang}
 # Known undefined behaviour listed in scripts/ubsan.supp is reported there and
 # skipped; any other still stops the run.
-COMMON="-g -O1 -fno-sanitize-recover=undefined -fsanitize-recover=nonnull-attribute -D_GNU_SOURCE -I$ROOT/include -I$ROOT/analyzer -I$ROOT/build/proto"
+COMMON="-g -O1 -fno-sanitize-recover=undefined -fsanitize-recover=nonnull-attribute -D_GNU_SOURCE -I$ROOT/common $(for d in read symbolize families findings output diff cli; do printf " -I$ROOT/analyzer/$d"; done) -I$ROOT/build/proto"
 FLAGS="$COMMON -fsanitize=fuzzer,address,undefined"
 OBJ_FLAGS="$COMMON -fsanitize=fuzzer-no-link,address,undefined"
 LIBS="-ldw -lelf -ljansson -lstdc++ -lm -lprotobuf-c -lz"
@@ -21,7 +21,7 @@ cd "$ROOT"
 make -s all build/targets/alloc_known build/targets/fork_child build/targets/net_load
 mkdir -p "$OUT/obj"
 # The analyzer without its main, instrumented.
-SRCS="$(ls analyzer/*.c | grep -v analyzer/main.c) build/proto/profile.pb-c.c"
+SRCS="$(ls analyzer/*/*.c common/config.c common/unwind.c | grep -v analyzer/cli/main.c) build/proto/profile.pb-c.c"
 for s in $SRCS; do
 	o=$OUT/obj/$(basename "$s" .c).o
 	[ "$o" -nt "$s" ] || $CC $OBJ_FLAGS -c "$s" -o "$o"

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "cpu.h"
-#include "prestanda/trace.h"
+#include "trace.h"
 #include "trace_read.h"
 
 struct tbuf {

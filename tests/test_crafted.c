@@ -18,9 +18,9 @@
 #include <unistd.h>
 
 #include "itest.h"
-#include "prestanda/trace.h"
+#include "trace.h"
 
-/* x86-64 DWARF registers of a USAMPLE (as analyzer/unwind.h numbers them). */
+/* x86-64 DWARF registers of a USAMPLE (as common/unwind.h numbers them). */
 #define PST_UNW_NREGS_TEST 17
 #define PST_UNW_SP_TEST 7
 #define PST_UNW_IP_TEST 16

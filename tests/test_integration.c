@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* End-to-end: run the targets under `prestanda run`, check `prestanda report --json` exactly. */
 #include "itest.h"
-#include "prestanda/trace.h"
+#include "trace.h"
 
 #define ONE_TRACE_OK(r)                                                                        \
 	do {                                                                                   \

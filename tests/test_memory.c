@@ -12,7 +12,7 @@
 
 #include "findings.h"
 #include "memory.h"
-#include "prestanda/trace.h"
+#include "trace.h"
 #include "symbolize.h"
 #include "trace_read.h"
 

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "net.h"
-#include "prestanda/trace.h"
+#include "trace.h"
 #include "trace_read.h"
 
 #define START 1000000000ull

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "prestanda/trace.h"
+#include "trace.h"
 #include "trace_read.h"
 
 /* ---- building traces in memory ---- */

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "flame.h"
-#include "prestanda/trace.h"
+#include "trace.h"
 
 /* Bytes looked at to tell folded text from a trace. */
 #define SNIFF_BYTES 4096

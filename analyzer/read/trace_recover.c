@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "prestanda/trace.h"
+#include "trace.h"
 #include "trace_recover.h"
 
 struct slot {

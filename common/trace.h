@@ -723,7 +723,7 @@ static inline uint8_t *pst_enc_net_lookup(uint8_t *p, uint64_t ts, uint64_t dur,
  * recorded but had not yet written into the trace survives SIGKILL, the
  * OOM killer and a raw exit_group. A reader that finds a trace without END
  * and its live file, the process gone, appends each slot's events as a
- * BLOCK (analyzer/trace_recover.c). Fixed-width fields in the writer's byte
+ * BLOCK (analyzer/read/trace_recover.c). Fixed-width fields in the writer's byte
  * order: it is read on the host that wrote it. See docs/FORMAT.md.
  */
 #define PST_LIVE_MAGIC "PSTLIVE1"

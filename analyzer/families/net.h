@@ -10,7 +10,7 @@
 #include <stdio.h>
 
 #include "findings.h"
-#include "prestanda/trace.h"
+#include "trace.h"
 
 struct pst_trace;
 

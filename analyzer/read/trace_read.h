@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "prestanda/trace.h"
+#include "trace.h"
 #include "sort.h"
 
 struct pst_process {

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "prestanda/trace.h"
+#include "trace.h"
 
 struct pst_trace;
 struct pst_symbolizer;
