@@ -23,7 +23,7 @@
 #include "cli.h"
 #include "offcpu.h"
 #include "offcpu.skel.h"
-#include "prestanda/trace.h"
+#include "trace.h"
 #include "profile.h"
 #include "profile.skel.h"
 #include "record.h"

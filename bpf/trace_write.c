@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "prestanda/trace.h"
+#include "trace.h"
 #include "record.h"
 
 #define BUF_SIZE (256 << 10)

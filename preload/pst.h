@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include "prestanda/trace.h"
+#include "trace.h"
 
 
 #define likely(x) __builtin_expect(!!(x), 1)
