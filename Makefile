@@ -17,7 +17,7 @@ PRELOAD_LIBS := -Wl,--version-script=preload/exports.map -Wl,-z,now -lunwind -ld
 
 # The analyzer, a folder per stage (docs/HOUSE.md), and what it shares in common/.
 ANALYZER_DIRS := read symbolize families findings output diff cli
-ANALYZER_SRC := $(foreach d,$(ANALYZER_DIRS),$(wildcard analyzer/$(d)/*.c)) common/config.c common/unwind.c
+ANALYZER_SRC := $(foreach d,$(ANALYZER_DIRS),$(wildcard analyzer/$(d)/*.c)) common/config.c common/unwind.c common/elfopen.c
 ANALYZER_HDR := $(foreach d,$(ANALYZER_DIRS),$(wildcard analyzer/$(d)/*.h)) $(wildcard common/*.h)
 ANALYZER_INC := $(foreach d,$(ANALYZER_DIRS),-Ianalyzer/$(d))
 # pprof's profile.proto, compiled to C by protoc-c at build time.
