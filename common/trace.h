@@ -126,9 +126,13 @@ static inline int pst_get_varint(const uint8_t **p, const uint8_t *end, uint64_t
 }
 
 /*
- * Record encoders, shared by the preload's writer and the tests. Each writes
- * one whole framed record at p and returns the new end. The caller makes
- * room: PST_EVENT_MAX for an event, pst_stack_rec_max(depth) for a stack.
+ * Record encoders, shared by the preload's writer, `prestanda record` and
+ * the tests. Each writes one whole framed record at p and returns the new
+ * end. The caller makes room: PST_EVENT_MAX for an event,
+ * pst_stack_rec_max(depth) for a stack. Most are generated from records.h;
+ * the few with a tail (STACK, USAMPLE, NET_CONN, NET_LOOKUP, the BLOCK
+ * header) are written below in records.h's field order, which
+ * tests/test_trace.c checks against the generated decoders.
  */
 
 /* An event's payload is at most 6 varints, so its length fits one byte. */

@@ -927,3 +927,47 @@ Test(records, encoders_write_the_documented_bytes)
 	cr_assert_eq(e - rec, sizeof(ksym));
 	cr_expect_eq(memcmp(rec, ksym, sizeof(ksym)), 0);
 }
+
+Test(records, usample_and_net_conn_read_back)
+{
+	uint64_t regs[17];
+	uint8_t rec[PST_NET_CONN_MAX] = { 0 }, *e;
+	const uint8_t *end, *p;
+	struct pst_rec_usample u;
+	struct pst_rec_net_conn c;
+	struct pst_net_conn_rec n = { .conn_id = 77, .kind = PST_NET_TCP6, .role = PST_NET_SERVER,
+				      .flags = PST_NET_FIRST, .ep = { 1, 2, 3 }, .ep_len = 3,
+				      .max_burst = 5 };
+
+	for (int i = 0; i < 17; i++)
+		regs[i] = 1000u * (uint64_t)i;
+	e = pst_enc_usample(rec, 9, 8, 2, PST_SAMPLE_BLOCKED, regs, 17, 3);
+	memcpy(e, "abc", 3);
+	p = payload_of(rec, e + 3, &end);
+	cr_assert_eq(pst_dec_usample(p, end, &u), 0);
+	cr_expect_eq(u.ts, 9);
+	cr_expect_eq(u.tid, 8);
+	cr_expect_eq(u.count, 2);
+	cr_assert_eq(u.nregs, 17);
+	for (int i = 0; i < 17; i++)
+		cr_expect_eq(pst_tail_u(&u.regs), regs[i]);
+	cr_assert_eq(u.stack_len, 3);
+	cr_expect_eq(memcmp(u.stack, "abc", 3), 0);
+	cr_expect_eq(pst_dec_usample(p, end - 1, &u), -1);
+
+	n.hist[7] = 3;
+	n.hist[100] = 1;
+	e = pst_enc_net_conn(rec, &n);
+	p = payload_of(rec, e, &end);
+	cr_assert_eq(pst_dec_net_conn(p, end, &c), 0);
+	cr_expect_eq(c.conn_id, 77);
+	cr_expect_eq(c.role, PST_NET_SERVER);
+	cr_expect_eq(c.endpoint_len, 3);
+	cr_expect_eq(c.max_burst, 5);
+	cr_assert_eq(c.nhist, 2);
+	cr_expect_eq(pst_tail_u(&c.hist), 7);
+	cr_expect_eq(pst_tail_u(&c.hist), 3);
+	cr_expect_eq(pst_tail_u(&c.hist), 100);
+	cr_expect_eq(pst_tail_u(&c.hist), 1);
+	cr_expect_eq(pst_dec_net_conn(p, end - 1, &c), -1);
+}
