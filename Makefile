@@ -63,7 +63,7 @@ TARGET_CFLAGS := -O1 -g -fno-inline -fno-omit-frame-pointer -fno-optimize-siblin
 # CPU targets are built as most distribution packages are: without frame pointers.
 CPU_TARGET_CFLAGS := -O1 -g -fno-inline -fomit-frame-pointer -fno-optimize-sibling-calls -Wall
 
-.PHONY: all deps test test-bins test-long fuzz check check-asan check-tsan demo bench install clean format
+.PHONY: all format-doc deps test test-bins test-long fuzz check check-asan check-tsan demo bench install clean format
 .DELETE_ON_ERROR:
 
 all: $(B)/libprestanda.so $(B)/prestanda
@@ -94,6 +94,12 @@ $(PROTO_OBJ): $(PROTO_C)
 
 $(B)/prestanda: $(ANALYZER_OBJ) $(RECORD_OBJ)
 	$(CC) $(SANITIZE) -o $@ $(ANALYZER_OBJ) $(RECORD_OBJ) $(RECORD_LIBS) $(ANALYZER_LIBS)
+
+# docs/FORMAT.md's record tables, printed from common/records.h.
+$(B)/prestanda-format-doc: analyzer/read/format_doc.c $(ANALYZER_HDR)
+	$(CC) $(ANALYZER_CFLAGS) -DPST_FORMAT_DOC_MAIN -o $@ $<
+format-doc: $(B)/prestanda-format-doc
+	@$(B)/prestanda-format-doc
 
 $(B)/bpf/vmlinux.h: | $(B)/bpf
 	$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@

@@ -99,28 +99,6 @@ static void *grow(void *v, size_t *cap, size_t n, size_t size)
 
 /* ---- reading ---- */
 
-static int get(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	return pst_get_varint(p, end, v);
-}
-
-static int get_str(const uint8_t **p, const uint8_t *end, char **s, size_t *lenp)
-{
-	uint64_t n;
-
-	if (get(p, end, &n) || n > (uint64_t)(end - *p))
-		return -1;
-	*s = malloc(n + 1);
-	if (!*s)
-		return -1;
-	memcpy(*s, *p, n);
-	(*s)[n] = 0;
-	*p += n;
-	if (lenp)
-		*lenp = n;
-	return 0;
-}
-
 static uint64_t row_key_hash(uint64_t pid, uint64_t tid, uint64_t u, uint64_t k)
 {
 	return (pid * 31 + tid) * 0x9e3779b97f4a7c15ull ^ (u * 131 + k) * 0xff51afd7ed558ccdull;
@@ -205,37 +183,64 @@ static void row_chain(struct state *s)
 	}
 }
 
+/* CPU_CONFIG and CPU_STATS: the recording's settings and losses. */
+static void on_counts(struct pst_cpu *c, unsigned type, const uint8_t *p, const uint8_t *end)
+{
+	struct pst_rec_cpu_config cf;
+	struct pst_rec_cpu_stats st;
+
+	if (type == PST_REC_CPU_CONFIG && !pst_dec_cpu_config(p, end, &cf)) {
+		c->source = cf.source;
+		c->hz = cf.hz;
+		c->flags = cf.flags;
+		c->stack_bytes = cf.stack_bytes;
+	} else if (type == PST_REC_CPU_STATS && !pst_dec_cpu_stats(p, end, &st)) {
+		c->duration_ns = st.duration_ns;
+		c->lost_events = st.lost_events;
+	}
+}
+
+/* SAMPLE's and OFFCPU's fields are add_row's v, in its order. */
+_Static_assert(sizeof(struct pst_rec_sample) == 7 * sizeof(uint64_t) &&
+		       sizeof(struct pst_rec_offcpu) == 8 * sizeof(uint64_t),
+	       "SAMPLE and OFFCPU are varints only");
+
 static int on_record(unsigned type, uint64_t tid, const uint8_t *p, size_t len, void *arg)
 {
 	struct state *s = arg;
 	struct pst_cpu *c = s->c;
 	const uint8_t *end = p + len;
-	uint64_t v[8] = { 0 };
+	union {
+		struct pst_rec_sample sa;
+		struct pst_rec_offcpu off;
+		uint64_t v[8]; /* either, as add_row's v */
+		struct pst_rec_pmodule pm;
+		struct pst_rec_task ta;
+		struct pst_rec_ksym ks;
+	} r;
 
 	(void)tid;
 	c->present = true;
 	switch (type) {
 	case PST_REC_CPU_CONFIG:
-		if (get(&p, end, &c->source) || get(&p, end, &c->hz) || get(&p, end, &c->flags) ||
-		    get(&p, end, &c->stack_bytes))
-			return 0;
+	case PST_REC_CPU_STATS:
+		on_counts(c, type, p, end);
 		break;
 	case PST_REC_SAMPLE:
 	case PST_REC_OFFCPU:
-		for (int i = 0; i < (type == PST_REC_SAMPLE ? 7 : 8); i++)
-			if (get(&p, end, &v[i]))
-				return 0;
-		return add_row(s, type == PST_REC_OFFCPU, v);
+		if (type == PST_REC_SAMPLE ? pst_dec_sample(p, end, &r.sa) :
+					     pst_dec_offcpu(p, end, &r.off))
+			return 0;
+		return add_row(s, type == PST_REC_OFFCPU, r.v);
 	case PST_REC_PMODULE: {
 		struct pmod m = { 0 };
 
-		if (get(&p, end, &m.pid) || get(&p, end, &m.bias) || get(&p, end, &m.lo) ||
-		    get(&p, end, &m.hi) || get_str(&p, end, &m.path, NULL))
+		if (pst_dec_pmodule(p, end, &r.pm) || !(m.path = pst_span_dup(r.pm.path, r.pm.path_len)))
 			return 0;
-		if (get_str(&p, end, (char **)&m.id, &m.idlen)) {
-			m.id = NULL;
-			m.idlen = 0;
-		}
+		m = (struct pmod){ .pid = r.pm.pid, .bias = r.pm.bias, .lo = r.pm.lo, .hi = r.pm.hi,
+				   .path = m.path };
+		if (r.pm.build_id && (m.id = (uint8_t *)pst_span_dup(r.pm.build_id, r.pm.build_id_len)))
+			m.idlen = r.pm.build_id_len;
 		s->pmods = grow(s->pmods, &s->pmods_cap, s->npmods, sizeof(*s->pmods));
 		if (!s->pmods)
 			return -ENOMEM;
@@ -246,8 +251,10 @@ static int on_record(unsigned type, uint64_t tid, const uint8_t *p, size_t len, 
 	case PST_REC_TASK: {
 		struct task t = { 0 };
 
-		if (get(&p, end, &t.pid) || get(&p, end, &t.tid) || get_str(&p, end, &t.name, NULL))
+		if (pst_dec_task(p, end, &r.ta) || !(t.name = pst_span_dup(r.ta.name, r.ta.name_len)))
 			return 0;
+		t.pid = r.ta.pid;
+		t.tid = r.ta.tid;
 		s->tasks = grow(s->tasks, &s->tasks_cap, s->ntasks, sizeof(*s->tasks));
 		if (!s->tasks)
 			return -ENOMEM;
@@ -257,22 +264,18 @@ static int on_record(unsigned type, uint64_t tid, const uint8_t *p, size_t len, 
 	}
 	case PST_REC_KSYM: {
 		struct ksym k = { 0 };
-		uint64_t start;
 
-		if (get(&p, end, &k.addr) || get(&p, end, &start) || get_str(&p, end, &k.name, NULL))
+		if (pst_dec_ksym(p, end, &r.ks) || !(k.name = pst_span_dup(r.ks.name, r.ks.name_len)))
 			return 0;
-		if (get_str(&p, end, &k.module, NULL))
-			k.module = NULL;
+		k.addr = r.ks.address;
+		if (r.ks.module)
+			k.module = pst_span_dup(r.ks.module, r.ks.module_len);
 		s->ksyms = grow(s->ksyms, &s->ksyms_cap, s->nksyms, sizeof(*s->ksyms));
 		if (!s->ksyms)
 			return -ENOMEM;
 		s->ksyms[s->nksyms++] = k;
 		break;
 	}
-	case PST_REC_CPU_STATS:
-		if (get(&p, end, &c->duration_ns) || get(&p, end, &c->lost_events))
-			return 0;
-		break;
 	}
 	return 0;
 }

@@ -85,62 +85,40 @@ const char *pst_net_err_name(uint64_t err)
 
 /* ---- decoding ---- */
 
-static int get_u(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	return pst_get_varint(p, end, v);
-}
-
-static int get_bytes(const uint8_t **p, const uint8_t *end, const uint8_t **b, uint64_t *len)
-{
-	if (get_u(p, end, len) || *len > (uint64_t)(end - *p))
-		return -1;
-	*b = *p;
-	*p += *len;
-	return 0;
-}
-
 /* A NET_CONN payload into r; -1 when it is malformed (the record is skipped). */
 static int dec_conn(const uint8_t *p, const uint8_t *end, struct pst_net_conn_rec *r)
 {
-	uint64_t v[20], n, len, b, c;
-	const uint8_t *ep;
+	struct pst_rec_net_conn c;
 
 	memset(r, 0, sizeof(*r));
-	for (int i = 0; i < 4; i++)
-		if (get_u(&p, end, &v[i]))
-			return -1;
-	if (get_bytes(&p, end, &ep, &len) || len > PST_NET_EP_MAX)
+	if (pst_dec_net_conn(p, end, &c) || c.endpoint_len > PST_NET_EP_MAX)
 		return -1;
-	for (int i = 4; i < 20; i++)
-		if (get_u(&p, end, &v[i]))
-			return -1;
-	r->conn_id = v[0];
-	r->kind = (unsigned)v[1];
-	r->role = (unsigned)v[2];
-	r->flags = (unsigned)v[3];
-	memcpy(r->ep, ep, len);
-	r->ep_len = len;
-	r->open_ts = v[4];
-	r->connect_ns = v[5];
-	r->connect_err = v[6];
-	r->end_ts = v[7];
-	r->bytes_sent = v[8];
-	r->send_calls = v[9];
-	r->send_ns = v[10];
-	r->bytes_recv = v[11];
-	r->recv_calls = v[12];
-	r->recv_ns = v[13];
-	r->small_sends = v[14];
-	r->requests = v[15];
-	r->bursts = v[16];
-	r->burst_sends = v[17];
-	r->max_burst = v[18];
-	n = v[19];
-	for (uint64_t i = 0; i < n; i++) {
-		if (get_u(&p, end, &b) || get_u(&p, end, &c))
-			return -1;
+	r->conn_id = c.conn_id;
+	r->kind = (unsigned)c.kind;
+	r->role = (unsigned)c.role;
+	r->flags = (unsigned)c.flags;
+	memcpy(r->ep, c.endpoint, c.endpoint_len);
+	r->ep_len = c.endpoint_len;
+	r->open_ts = c.open_ts;
+	r->connect_ns = c.connect_ns;
+	r->connect_err = c.connect_err;
+	r->end_ts = c.end_ts;
+	r->bytes_sent = c.bytes_sent;
+	r->send_calls = c.send_calls;
+	r->send_ns = c.send_ns;
+	r->bytes_recv = c.bytes_recv;
+	r->recv_calls = c.recv_calls;
+	r->recv_ns = c.recv_ns;
+	r->small_sends = c.small_sends;
+	r->requests = c.requests;
+	r->bursts = c.bursts;
+	r->burst_sends = c.burst_sends;
+	r->max_burst = c.max_burst;
+	for (uint64_t i = 0; i < c.nhist; i++) {
+		uint64_t b = pst_tail_u(&c.hist), n = pst_tail_u(&c.hist);
+
 		if (b < PST_NET_HIST_BUCKETS)
-			r->hist[b] += (uint32_t)c;
+			r->hist[b] += (uint32_t)n;
 	}
 	return 0;
 }
@@ -265,15 +243,21 @@ static int on_conn(struct build *b, const uint8_t *p, size_t len)
 
 static int on_lookup(struct build *b, const uint8_t *p, size_t len)
 {
-	const uint8_t *end = p + len, *name, *a;
-	uint64_t ts, dur, fn, result, nlen, naddrs, alen;
+	const uint8_t *a;
+	const char *name;
+	uint64_t ts, dur, result, nlen;
+	size_t alen;
 	struct pst_net *n = b->n;
 	struct pst_net_lookup *l = NULL;
+	struct pst_rec_net_lookup r;
 
-	if (get_u(&p, end, &ts) || get_u(&p, end, &dur) || get_u(&p, end, &fn) ||
-	    get_u(&p, end, &result) || get_bytes(&p, end, &name, &nlen) ||
-	    get_u(&p, end, &naddrs))
+	if (pst_dec_net_lookup(p, p + len, &r))
 		return 0;
+	ts = r.ts;
+	dur = r.duration_ns;
+	result = r.result;
+	name = r.name;
+	nlen = r.name_len;
 	for (size_t i = 0; i < n->nlookups; i++)
 		if (strlen(n->lookups[i].name) == nlen && !memcmp(n->lookups[i].name, name, nlen))
 			l = &n->lookups[i];
@@ -304,10 +288,10 @@ static int on_lookup(struct build *b, const uint8_t *p, size_t len)
 		l->first_ts = ts;
 	if (ts > l->last_ts)
 		l->last_ts = ts;
-	for (uint64_t i = 0; i < naddrs; i++) {
+	for (uint64_t i = 0; i < r.naddrs; i++) {
 		bool seen = false;
 
-		if (get_bytes(&p, end, &a, &alen) || (alen != 4 && alen != 16))
+		if (!(a = pst_tail_bytes(&r.addrs, &alen)) || (alen != 4 && alen != 16))
 			break;
 		for (unsigned k = 0; k < l->naddrs; k++)
 			seen |= l->addr_len[k] == alen && !memcmp(l->addrs[k], a, alen);

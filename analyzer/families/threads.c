@@ -58,57 +58,59 @@ static int push(void **v, size_t *n, size_t *cap, size_t elem, const void *x)
 	return 0;
 }
 
-static int get_n(const uint8_t *p, const uint8_t *end, uint64_t *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (pst_get_varint(&p, end, &v[i]))
-			return -1;
-	return 0;
-}
-
 /* A record whose fields do not decode is skipped: the reader has already
  * validated the framing, and one bad record should not hide the rest. */
 static int on_record(unsigned type, uint64_t tid, const uint8_t *p, size_t len, void *arg)
 {
 	struct collect *c = arg;
 	const uint8_t *end = p + len;
-	uint64_t v[10];
+	union {
+		struct pst_rec_thr_start s;
+		struct pst_rec_thr_end e;
+		struct pst_rec_wait w;
+		struct pst_rec_lock_stats l;
+		struct pst_rec_thr_info i;
+	} r;
 
-	(void)tid;
 	switch (type) {
 	case PST_REC_THR_START:
-		if (get_n(p, end, v, 6))
+		if (pst_dec_thr_start(p, end, &r.s))
 			return 0;
-		if (v[1] > c->max_ts)
-			c->max_ts = v[1];
+		if (r.s.ts > c->max_ts)
+			c->max_ts = r.s.ts;
 		return push((void **)&c->starts, &c->nstarts, &c->cstarts, sizeof(struct start_rec),
-			    &(struct start_rec){ v[0], v[1], v[2], v[3], v[4], v[5] });
+			    &(struct start_rec){ r.s.tid, r.s.ts, r.s.parent_tid, r.s.start_routine,
+						 r.s.stack_id, r.s.create_ts });
 	case PST_REC_THR_END:
-		if (get_n(p, end, v, 4))
+		if (pst_dec_thr_end(p, end, &r.e))
 			return 0;
-		if (v[1] > c->max_ts)
-			c->max_ts = v[1];
+		if (r.e.ts > c->max_ts)
+			c->max_ts = r.e.ts;
 		return push((void **)&c->ends, &c->nends, &c->cends, sizeof(struct end_rec),
-			    &(struct end_rec){ v[0], v[1], v[2], v[3] });
+			    &(struct end_rec){ r.e.tid, r.e.ts, r.e.cpu_ns, r.e.flags });
 	case PST_REC_WAIT:
-		if (get_n(p, end, v, 6) || v[3] > v[0])
+		if (pst_dec_wait(p, end, &r.w) || r.w.wait_ns > r.w.ts)
 			return 0;
-		if (v[0] > c->max_ts)
-			c->max_ts = v[0];
+		if (r.w.ts > c->max_ts)
+			c->max_ts = r.w.ts;
 		return push((void **)&c->waits, &c->nwaits, &c->cwaits, sizeof(struct wait_rec),
-			    &(struct wait_rec){ tid, v[0], v[1], v[2], v[3], v[4], v[5] });
+			    &(struct wait_rec){ tid, r.w.ts, r.w.object, r.w.kind, r.w.wait_ns,
+						r.w.stack_id, r.w.flags });
 	case PST_REC_LOCK_STATS: {
 		struct lock_rec l;
 
-		if (get_n(p, end, l.v, 10))
+		if (pst_dec_lock_stats(p, end, &r.l))
 			return 0;
+		/* lock_rec's v holds the fields in the record's order */
+		_Static_assert(sizeof(r.l) == sizeof(l.v), "LOCK_STATS is varints only");
+		memcpy(l.v, &r.l, sizeof(l.v));
 		return push((void **)&c->locks, &c->nlocks, &c->clocks, sizeof(l), &l);
 	}
 	case PST_REC_THR_INFO:
-		if (get_n(p, end, v, 2))
+		if (pst_dec_thr_info(p, end, &r.i))
 			return 0;
-		c->ncpu = v[0];
-		c->untracked = v[1];
+		c->ncpu = r.i.online_cpus;
+		c->untracked = r.i.untracked_locks;
 		c->info = true;
 		return 0;
 	}
