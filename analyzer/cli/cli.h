@@ -3,6 +3,31 @@
 #ifndef PST_CLI_H
 #define PST_CLI_H
 
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+/*
+ * Every command is parse then run: CMD_parse fills the command's options
+ * and returns PST_CLI_GO, or the exit status to end with (0 after --help,
+ * 2 after a usage error); the running part takes the options.
+ */
+#define PST_CLI_GO (-1)
+
+/* "prestanda: CMD: what is wrong" and "Try 'prestanda CMD --help'." on
+ * stderr; returns 2, the status of a usage error. */
+int pst_cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* getopt_long whose unknown options and missing values are told by
+ * pst_cli_fail (then '?'); shortopts may start with '+' (stop at the
+ * first operand). Set optind = 0 before the first call. */
+int pst_cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
+		   const struct option *longopts);
+
+/* usage on stdout; 0, the status after --help. */
+int pst_cli_help(void (*usage)(FILE *));
+
 /* run.c: run a program under libprestanda.so; argv[0] is "run". */
 int pst_cmd_run(int argc, char **argv);
 
