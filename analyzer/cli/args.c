@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* What every command's option parsing shares: getopt_long with our messages, one error format, one pointer to --help. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -38,6 +40,9 @@ int pst_cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts
 	if (optopt > 0 && optopt < 128 && bad[1] != '-') {
 		pst_cli_fail(cmd, "%s option '-%c'", c == ':' ? "a value is missing after the" : "unknown",
 			     optopt);
+	} else if (c == '?' && optopt) {
+		/* a long option given a value it does not take */
+		pst_cli_fail(cmd, "the option '%.*s' takes no value", (int)strcspn(bad, "="), bad);
 	} else if (c == ':') {
 		pst_cli_fail(cmd, "a value is missing after the option '%s'", bad);
 	} else {
@@ -49,5 +54,16 @@ int pst_cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts
 int pst_cli_help(void (*usage)(FILE *))
 {
 	usage(stdout);
+	return 0;
+}
+
+int pst_cli_positive(const char *cmd, const char *flag, const char *arg, long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtol(arg, &end, 10);
+	if (errno || *end || end == arg || *out < 1)
+		return pst_cli_fail(cmd, "%s needs a positive number, not '%s'", flag, arg);
 	return 0;
 }
