@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The JSON configuration ("performance": monitoring, pools, budgets): one parser for report, diff, findings and the preload. */
+/* The JSON configuration ("performance": monitoring, pools, budgets): one parser for report, diff, findings and run (which hands the preload its settings). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -351,21 +351,25 @@ static void prefix_path(const char *path, char *err, size_t errlen)
 	snprintf(err, errlen, "%s", tmp);
 }
 
-int pst_budgets_load(const char *path, const char *const *totals, const char *const *site_metrics,
-		     struct pst_budgets *out, char *err, size_t errlen)
+/* After parsing the file at path: root freed, err naming the file. */
+static int parsed(const char *path, json_t *root, int r, char *err, size_t errlen)
 {
-	json_t *root;
-	int r;
-
-	memset(out, 0, sizeof(*out));
-	root = load_json(path, err, errlen);
-	if (!root)
-		return -1;
-	r = pst_budgets_parse(root, totals, site_metrics, out, err, errlen);
 	json_decref(root);
 	if (r)
 		prefix_path(path, err, errlen);
 	return r;
+}
+
+int pst_budgets_load(const char *path, const char *const *totals, const char *const *site_metrics,
+		     struct pst_budgets *out, char *err, size_t errlen)
+{
+	json_t *root;
+
+	memset(out, 0, sizeof(*out));
+	root = load_json(path, err, errlen);
+	return root ? parsed(path, root, pst_budgets_parse(root, totals, site_metrics, out, err, errlen),
+			     err, errlen)
+		    : -1;
 }
 
 void pst_net_pools_free(struct pst_net_pools *p)
@@ -498,17 +502,12 @@ int pst_settings_load(const char *path, const char *const *totals,
 		      size_t errlen)
 {
 	json_t *root;
-	int r;
 
 	memset(out, 0, sizeof(*out));
 	root = load_json(path, err, errlen);
-	if (!root)
-		return -1;
-	r = pst_settings_parse(root, totals, site_metrics, out, err, errlen);
-	json_decref(root);
-	if (r)
-		prefix_path(path, err, errlen);
-	return r;
+	return root ? parsed(path, root, pst_settings_parse(root, totals, site_metrics, out, err, errlen),
+			     err, errlen)
+		    : -1;
 }
 
 void pst_settings_free(struct pst_settings *s)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The JSON configuration ("performance": monitoring, pools, budgets): one parser for report, diff, findings and the preload. */
+/* The JSON configuration ("performance": monitoring, pools, budgets): one parser for report, diff, findings and run (which hands the preload its settings). */
 #ifndef PST_CONFIG_H
 #define PST_CONFIG_H
 

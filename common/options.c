@@ -22,7 +22,7 @@ const struct pst_option pst_options[PST_OPT_COUNT] = {
 			     false },
 	[PST_OPT_NO_FOLLOW] = { "no-follow", 0, 0, "--no-follow", "PRESTANDA_NO_FOLLOW", "",
 				"do not trace the programs PROGRAM execs", false },
-	[PST_OPT_CPU] = { "cpu", 0, 2, "--cpu[=HZ]", "PRESTANDA_CPU", "off; 99 with --cpu",
+	[PST_OPT_CPU] = { "cpu", 0, 2, "--cpu[=HZ]", "PRESTANDA_CPU", "off",
 			  "sample CPU stacks of every thread HZ times per second of\n"
 			  "its CPU time (default 99), no root needed",
 			  false },
@@ -44,7 +44,7 @@ const struct pst_option pst_options[PST_OPT_COUNT] = {
 				    "PRESTANDA_TOGGLE_SIGNAL", "USR2",
 				    "pause/resume recording on SIG (default USR2; none)", true },
 	[PST_OPT_METRICS_MS] = { "metrics-interval", 0, 1, "--metrics-interval S",
-				 "PRESTANDA_METRICS_MS", "1 s",
+				 "PRESTANDA_METRICS_MS", "1000",
 				 "seconds between snapshots (default 1)", true },
 	[PST_OPT_ENABLED] = { NULL, 0, 0, "", "PRESTANDA_ENABLED", "1",
 			      "0: the preload stays off, calls pass straight through\n"

@@ -57,17 +57,24 @@ void pst_run_usage(FILE *f)
 	fputs(run_tail, f);
 }
 
+/* s in a markdown table cell: '|' escaped, lines joined. */
+static void cell(FILE *f, const char *s)
+{
+	for (; *s; s++)
+		fputs(*s == '\n' ? " " : *s == '|' ? "\\|" : (char[]){ *s, 0 }, f);
+}
+
 void pst_run_options_markdown(FILE *f)
 {
 	fputs("| `run` option | environment | default | meaning |\n|---|---|---|---|\n", f);
 	for (int i = 0; i < PST_OPT_COUNT; i++) {
 		const struct pst_option *p = &pst_options[i];
 
-		fprintf(f, p->flag ? "| `%s` " : "|%s ", p->flag ? p->usage : "");
-		fprintf(f, "| `%s` | %s%s%s | ", p->env, *p->dflt ? "`" : "", p->dflt,
-			*p->dflt ? "`" : "");
-		for (const char *h = p->help; *h; h++)
-			fputc(*h == '\n' ? ' ' : *h == '|' ? '/' : *h, f);
+		fputs(p->flag ? "| `" : "| ", f);
+		cell(f, p->usage);
+		fprintf(f, "%s| `%s` | %s%s%s | ", p->flag ? "` " : "", p->env, *p->dflt ? "`" : "",
+			p->dflt, *p->dflt ? "`" : "");
+		cell(f, p->help);
 		fputs(" |\n", f);
 	}
 }
