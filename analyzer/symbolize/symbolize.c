@@ -21,6 +21,7 @@
 #include <zlib.h>
 
 #include "elfopen.h"
+#include "grow.h"
 #include "symbolize.h"
 
 /* From the C++ ABI runtime (libstdc++). */
@@ -232,20 +233,10 @@ static int cache_put(struct cache *c, uint32_t file, uint64_t addr, const struct
 
 	if ((c->count + 1) * 4 > c->cap * 3 && cache_grow(c))
 		return -ENOMEM;
-	if (c->nframes + n > c->frames_cap) {
-		size_t cap = c->frames_cap ? c->frames_cap * 2 : 4096;
-		struct pst_frame *frames;
-
-		while (cap < c->nframes + n)
-			cap *= 2;
-		if (cap > UINT32_MAX)
-			return -ENOMEM;
-		frames = realloc(c->frames, cap * sizeof(*frames));
-		if (!frames)
-			return -ENOMEM;
-		c->frames = frames;
-		c->frames_cap = cap;
-	}
+	/* slots hold the first frame's index in 32 bits */
+	if (c->nframes + n > UINT32_MAX ||
+	    pst_grow(&c->frames, &c->frames_cap, c->nframes + n, sizeof(*c->frames), 4096))
+		return -ENOMEM;
 	i = cache_hash(file, addr) & (c->cap - 1);
 	while (c->slots[i].file)
 		i = (i + 1) & (c->cap - 1);
@@ -323,16 +314,7 @@ __attribute__((format(printf, 2, 3))) static void warn(struct symcore *c, const 
 		c->dropped++;
 		return;
 	}
-	if (c->nwarnings == c->warnings_cap) {
-		size_t cap = c->warnings_cap ? c->warnings_cap * 2 : 8;
-		const char **ws = realloc(c->warnings, cap * sizeof(*ws));
-
-		if (!ws)
-			return;
-		c->warnings = ws;
-		c->warnings_cap = cap;
-	}
-	c->warnings[c->nwarnings++] = w;
+	pst_push(&c->warnings, &c->nwarnings, &c->warnings_cap, sizeof(*c->warnings), &w);
 }
 
 static const char *demangle(struct symcore *c, const char *name)
@@ -716,15 +698,8 @@ static struct sym_file *file_get(struct symcore *c, const char *path)
 	     j = (j + 1) & (c->by_path_cap - 1))
 		if (c->by_path[j]->path == path)
 			return c->by_path[j];
-	if (c->nfiles == c->files_cap) {
-		size_t cap = c->files_cap ? c->files_cap * 2 : 64;
-		struct sym_file **v = realloc(c->files, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		c->files = v;
-		c->files_cap = cap;
-	}
+	if (pst_grow(&c->files, &c->files_cap, c->nfiles + 1, sizeof(*c->files), 64))
+		return NULL;
 	if (c->nfiles >= UINT32_MAX - 1 || !(f = calloc(1, sizeof(*f))))
 		return NULL;
 	f->path = path;
