@@ -427,21 +427,19 @@ static void free_site(struct pst_sum_site *s)
 	free(s->lines);
 }
 
-static void free_finding(struct pst_sum_finding *f)
-{
-	free(f->id);
-	free(f->severity);
-	free(f->title);
-	free(f->key);
-	free(f->where);
-}
-
 void pst_summary_free(struct pst_summary *s)
 {
 	for (size_t i = 0; i < s->nsites; i++)
 		free_site(&s->sites[i]);
-	for (size_t i = 0; i < s->nfindings; i++)
-		free_finding(&s->findings[i]);
+	for (size_t i = 0; i < s->nfindings; i++) {
+		struct pst_sum_finding *f = &s->findings[i];
+
+		free(f->id);
+		free(f->severity);
+		free(f->title);
+		free(f->key);
+		free(f->where);
+	}
 	free(s->sites);
 	free(s->findings);
 	free(s->total);

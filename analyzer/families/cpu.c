@@ -771,6 +771,13 @@ static size_t median_depth(struct depth_count *dc, size_t ndc, uint64_t samples)
 	return 0;
 }
 
+/* An off-CPU row's waits into a thread's or a process's figures. */
+static void add_blocked(struct pst_cpu_thread *t, const struct row *r)
+{
+	t->blocked_ns += r->ns;
+	t->waits += r->count;
+}
+
 /* Row r into its kept stack, its thread, its process and the totals; dc
  * gathers the depths of on-CPU rows. */
 static int count_row(struct state *s, struct row *r, size_t *threads_cap, size_t *procs_cap,
@@ -787,10 +794,8 @@ static int count_row(struct state *s, struct row *r, size_t *threads_cap, size_t
 	if (!th || !pr)
 		return -ENOMEM;
 	if (r->off) {
-		th->blocked_ns += r->ns;
-		th->waits += r->count;
-		pr->blocked_ns += r->ns;
-		pr->waits += r->count;
+		add_blocked(th, r);
+		add_blocked(pr, r);
 		c->blocked_ns += r->ns;
 		c->waits += r->count;
 		return 0;
