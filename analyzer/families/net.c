@@ -491,14 +491,11 @@ static void lists_free(struct lists *l)
 	free(l->v);
 }
 
-/* Merge segments into connections (in place), then derive every endpoint's figures. */
-static int finish(struct build *b)
+/* Segments of one connection (the same id, in order after sorting) into
+ * its first one, in place; returns how many connections remain. */
+static size_t merge_segments(struct build *b)
 {
-	struct pst_net *n = b->n;
-	size_t nc = 0, *cnt;
-	struct lists cl = { 0 }, lt = { 0 };
-	struct edge *ev = NULL;
-	int rc = -ENOMEM;
+	size_t nc = 0;
 
 	pst_sort(b->segs, b->nsegs, sizeof(*b->segs), cmp_seg);
 	for (size_t i = 0; i < b->nsegs; i++) {
@@ -519,6 +516,69 @@ static int finish(struct build *b)
 		}
 		b->segs[nc++] = *s;
 	}
+	return nc;
+}
+
+/* One connection into its endpoint's counts, and its connect time (cl)
+ * and lifetime (lt) into the endpoint's lists. */
+static int count_conn(struct pst_net_endpoint *e, const struct conn *c, struct lists *cl,
+		      struct lists *lt)
+{
+	bool first = c->flags & PST_NET_FIRST, closed = c->flags & PST_NET_CLOSED;
+
+	if (first)
+		e->connects++;
+	else
+		e->inherited++;
+	if (c->err) {
+		e->connect_failures++;
+		return add_err(e, c->err);
+	}
+	e->established++;
+	if (first && e->role == PST_NET_CLIENT)
+		cl->v[cl->off[c->ep] + cl->fill[c->ep]++] = c->connect_ns;
+	if (closed) {
+		e->closed++;
+		lt->v[lt->off[c->ep] + lt->fill[c->ep]++] = c->end_ts - c->open_ts;
+		e->single_request += first && c->requests <= 1;
+	} else {
+		e->open_at_end++;
+	}
+	return 0;
+}
+
+/* Endpoint k's percentiles, and its concurrency from its connections
+ * (conns[0..nconn), all of endpoint k); ev has room for two edges each. */
+static int endpoint_figures(struct pst_net_endpoint *e, size_t k, const struct lists *cl,
+			    const struct lists *lt, const struct conn *conns, size_t nconn,
+			    struct edge *ev)
+{
+	size_t nev = 0;
+
+	pct_of(cl->v + cl->off[k], cl->fill[k], &e->connect_ns);
+	pct_of(lt->v + lt->off[k], lt->fill[k], &e->lifetime_ns);
+	for (size_t i = 0; i < nconn; i++) {
+		if (conns[i].err)
+			continue;
+		ev[nev++] = (struct edge){ conns[i].open_ts + conns[i].connect_ns, +1 };
+		ev[nev++] = (struct edge){ conns[i].end_ts, -1 };
+	}
+	if (concurrency(e, ev, nev))
+		return -ENOMEM;
+	e->request_p50 = hist_pct(e->hist, e->requests, 0.50);
+	e->request_p90 = hist_pct(e->hist, e->requests, 0.90);
+	e->request_p99 = hist_pct(e->hist, e->requests, 0.99);
+	return 0;
+}
+
+/* Merge segments into connections (in place), then derive every endpoint's figures. */
+static int finish(struct build *b)
+{
+	struct pst_net *n = b->n;
+	size_t nc = merge_segments(b), *cnt;
+	struct lists cl = { 0 }, lt = { 0 };
+	struct edge *ev = NULL;
+	int rc = -ENOMEM;
 
 	cnt = calloc(n->neps + 1, sizeof(*cnt));
 	if (!cnt)
@@ -530,53 +590,18 @@ static int finish(struct build *b)
 	ev = malloc((2 * nc + 1) * sizeof(*ev));
 	if (!ev)
 		goto out;
-
-	for (size_t i = 0; i < nc; i++) {
-		const struct conn *c = &b->segs[i];
-		struct pst_net_endpoint *e = &n->eps[c->ep];
-		bool first = c->flags & PST_NET_FIRST, closed = c->flags & PST_NET_CLOSED;
-
-		if (first)
-			e->connects++;
-		else
-			e->inherited++;
-		if (c->err) {
-			e->connect_failures++;
-			if (add_err(e, c->err))
-				goto out;
-			continue;
-		}
-		e->established++;
-		if (first && e->role == PST_NET_CLIENT)
-			cl.v[cl.off[c->ep] + cl.fill[c->ep]++] = c->connect_ns;
-		if (closed) {
-			e->closed++;
-			lt.v[lt.off[c->ep] + lt.fill[c->ep]++] = c->end_ts - c->open_ts;
-			e->single_request += first && c->requests <= 1;
-		} else {
-			e->open_at_end++;
-		}
-	}
+	for (size_t i = 0; i < nc; i++)
+		if (count_conn(&n->eps[b->segs[i].ep], &b->segs[i], &cl, &lt))
+			goto out;
 	pst_sort(b->segs, nc, sizeof(*b->segs), cmp_by_ep);
 	for (size_t k = 0, i = 0; k < n->neps; k++) {
-		struct pst_net_endpoint *e = &n->eps[k];
-		size_t nev = 0;
+		size_t j = i;
 
-		pct_of(cl.v + cl.off[k], cl.fill[k], &e->connect_ns);
-		pct_of(lt.v + lt.off[k], lt.fill[k], &e->lifetime_ns);
-		for (; i < nc && b->segs[i].ep == k; i++) {
-			const struct conn *c = &b->segs[i];
-
-			if (c->err)
-				continue;
-			ev[nev++] = (struct edge){ c->open_ts + c->connect_ns, +1 };
-			ev[nev++] = (struct edge){ c->end_ts, -1 };
-		}
-		if (concurrency(e, ev, nev))
+		while (j < nc && b->segs[j].ep == k)
+			j++;
+		if (endpoint_figures(&n->eps[k], k, &cl, &lt, b->segs + i, j - i, ev))
 			goto out;
-		e->request_p50 = hist_pct(e->hist, e->requests, 0.50);
-		e->request_p90 = hist_pct(e->hist, e->requests, 0.90);
-		e->request_p99 = hist_pct(e->hist, e->requests, 0.99);
+		i = j;
 	}
 	rc = 0;
 out:
