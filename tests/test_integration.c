@@ -84,8 +84,8 @@ Test(integration, alloc_known_exact, .timeout = 60)
 	cr_expect_eq(itest_int(j, "memory.leaked_allocations"), 10, "leaked_allocations %lld",
 		     itest_int(j, "memory.leaked_allocations"));
 	/* malloc+free pairs with nothing between: make_small, make_calloc, the six aligned. */
-	cr_expect_geq(itest_int(j, "memory.temporary_allocations"), 1056,
-		      "temporary_allocations %lld", itest_int(j, "memory.temporary_allocations"));
+	cr_expect_eq(itest_int(j, "memory.temporary_allocations"), 1056,
+		     "temporary_allocations %lld", itest_int(j, "memory.temporary_allocations"));
 
 	check_site(j, src, "make_small", 1000, 24000, 0);
 	check_site(j, src, "leak_ten", 10, 1000, 1000);

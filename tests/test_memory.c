@@ -837,3 +837,22 @@ Test(memory, long_lived_blocks_are_not_churn)
 	cr_expect_null(pst_findings_get(&r.f, "short-lived-small", NULL));
 	run_free(&r);
 }
+
+/* The short-lived boundary is inclusive: a block freed exactly
+ * PST_SHORT_LIVED_NS after its allocation is short-lived, one freed a
+ * nanosecond later is not. */
+Test(memory, short_lived_boundary_is_inclusive)
+{
+	struct tw w;
+	struct run r;
+
+	churn(&w, 10, 32, PST_SHORT_LIVED_NS, 2 * PST_SHORT_LIVED_NS);
+	run(&r, &w);
+	cr_expect_eq(site(&r, 1)->st.short_lived, 10);
+	run_free(&r);
+	churn(&w, 10, 32, PST_SHORT_LIVED_NS + 1, 2 * PST_SHORT_LIVED_NS);
+	run(&r, &w);
+	cr_expect_eq(site(&r, 1)->st.short_lived, 0);
+	cr_expect_eq(site(&r, 1)->st.temporary, 10);
+	run_free(&r);
+}
