@@ -45,6 +45,20 @@ static json_t *lock_named(json_t *rep, const char *out, const char *name)
 	return NULL;
 }
 
+/* What the target printed as "name=N" on stdout. */
+static long long held_ns(const char *out, const char *name)
+{
+	char key[64];
+	const char *p;
+	long long v;
+
+	snprintf(key, sizeof(key), "%s=", name);
+	p = strstr(out, key);
+	cr_assert(p, "target did not print %s", key);
+	cr_assert_eq(sscanf(p + strlen(key), "%lld", &v), 1);
+	return v;
+}
+
 static long long ev_int(json_t *f, const char *key)
 {
 	json_t *v = json_object_get(json_object_get(f, "evidence"), key);
@@ -137,7 +151,10 @@ Test(threads, pool_of_8_idle_is_oversized, .timeout = 60)
 			cond = l;
 	cr_assert(cond, "no cond in locks");
 	cr_expect_geq(itest_int(cond, "waits"), 28);
-	cr_expect_eq(itest_int(cond, "wait_ns"), itest_int(g, "idle_ns"));
+	/* idle is what is left of the workers' lives after the 20 tasks, each
+	 * of which spins 1 ms of wall time outside any wait (thr_pool.c) */
+	cr_expect_leq(itest_int(g, "idle_ns"), itest_int(g, "lifetime_ns") - 20 * 1000000ll);
+	cr_expect_gt(itest_int(g, "idle_ns"), 0);
 	itest_report_free(&rep);
 	itest_cleanup(&r);
 }
@@ -161,8 +178,11 @@ Test(threads, locks_exact, .timeout = 60)
 	cr_expect_str_eq(itest_str(l, "kind"), "mutex");
 	cr_expect_eq(itest_int(l, "acquisitions"), 2);
 	cr_expect_eq(itest_int(l, "contended"), 1);
+	/* no longer than main held it after starting the waiter (the target
+	 * measures that); 50 ms of the 100 leave the waiter's start half the
+	 * hold, wide by design for a loaded machine */
 	cr_expect_geq(itest_int(l, "max_wait_ns"), 50000000);
-	cr_expect_lt(itest_int(l, "max_wait_ns"), 1000000000);
+	cr_expect_leq(itest_int(l, "max_wait_ns"), held_ns(r.out, "hold_held_ns"));
 	w = json_array_get(itest_get(l, "waiting_stacks"), 0);
 	cr_assert(w, "hold_lock has no waiting stack");
 	snprintf(want, sizeof(want), "thr_locks.c:%d)",
@@ -174,9 +194,10 @@ Test(threads, locks_exact, .timeout = 60)
 	cr_expect_eq(itest_int(l, "acquisitions"), 200);
 	cr_expect_gt(itest_int(l, "contended"), 0);
 	cr_expect_leq(itest_int(l, "contended"), 200);
-	/* a waiter waits for at most the other 3 threads' sections */
-	cr_expect_geq(itest_int(l, "wait_ns"), 50000000);
-	cr_expect_leq(itest_int(l, "wait_ns"), 3 * 200 * 5000000ll);
+	/* a waiter waits only while another thread holds the lock, and at
+	 * most 3 wait at once: no more than 3 times the time it was held */
+	cr_expect_gt(itest_int(l, "wait_ns"), 0);
+	cr_expect_leq(itest_int(l, "wait_ns"), 3 * held_ns(r.out, "work_held_ns"));
 	cr_expect_geq(itest_int(l, "max_wait_ns"), 900000);
 
 	l = lock_named(j, r.out, "rw");
@@ -283,7 +304,7 @@ Test(threads, saturated_pool_is_undersized, .timeout = 60)
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 	if (ncpu < 2)
-		cr_skip("pool-undersized needs a core more than the pool's 1 thread; %ld online",
+		cr_skip_test("pool-undersized needs a core more than the pool's 1 thread; %ld online",
 			ncpu);
 	itest_run(&r, NULL, "thr_under", NULL);
 	RUN_OK(&r);
