@@ -560,3 +560,64 @@ Test(crafted, fifty_thousand_modules, .timeout = 240)
 	unlink(trace);
 	rmdir(dir);
 }
+
+/* A process's trace with samples of one stack, truncated of them flagged
+ * as truncated (their callers unknown); the report's cpu-truncated-stacks
+ * finding, NULL when none. */
+static json_t *truncated_finding(struct run *r, uint64_t samples, uint64_t truncated)
+{
+	char trace[] = "/tmp/pst-crafted-trunc-XXXXXX";
+	const uint64_t frames[] = { 0x401000, 0x402000 };
+	struct tw w;
+	json_t *f;
+	int fd = mkstemp(trace);
+
+	cr_assert(fd >= 0);
+	close(fd);
+	tw_open(&w, trace, 1);
+	tw_cpu_config(&w, PST_CPU_EBPF, PST_CPU_ON_CPU);
+	tw_stack(&w, 1, frames, 2);
+	tw_put(&w, pst_enc_sample(tw_room(&w, PST_CPU_EVENT_MAX), 1000, 1, 1, 1, 0,
+				  samples - truncated, 0));
+	if (truncated)
+		tw_put(&w, pst_enc_sample(tw_room(&w, PST_CPU_EVENT_MAX), 2000, 1, 1, 1, 0,
+					  truncated, PST_SAMPLE_USER_TRUNCATED));
+	tw_close(&w);
+	report(r, trace);
+	unlink(trace);
+	cr_expect_eq(itest_int(r->json, "cpu.samples"), samples);
+	cr_expect_eq(itest_int(r->json, "cpu.truncated_stacks"), truncated);
+	f = itest_finding(r->json, "cpu-truncated-stacks");
+	return f;
+}
+
+/* More than a tenth of at least 20 samples truncated: the finding, with its
+ * counts exact. */
+Test(crafted, truncated_stacks_finding_fires_exact, .timeout = 60)
+{
+	struct run r;
+	json_t *f = truncated_finding(&r, 100, 11);
+
+	cr_assert(f, "11 of 100 stacks truncated: no cpu-truncated-stacks finding");
+	cr_expect_str_eq(itest_str(f, "severity"), "low");
+	cr_expect_eq(itest_int(f, "evidence.truncated"), 11);
+	cr_expect_eq(itest_int(f, "evidence.samples"), 100);
+	cr_expect_str_eq(itest_str(f, "title"), "11% of the sampled stacks are truncated");
+	run_free(&r);
+	f = truncated_finding(&r, 20, 3);
+	cr_expect(f, "3 of 20 (the fewest samples judged): no finding");
+	run_free(&r);
+}
+
+/* A tenth exactly is not enough, nor are fewer than 20 samples. */
+Test(crafted, truncated_stacks_finding_bounds, .timeout = 60)
+{
+	struct run r;
+
+	cr_expect_null(truncated_finding(&r, 100, 10), "10 of 100 truncated");
+	run_free(&r);
+	cr_expect_null(truncated_finding(&r, 19, 19), "19 samples, all truncated");
+	run_free(&r);
+	cr_expect_null(truncated_finding(&r, 100, 0), "nothing truncated");
+	run_free(&r);
+}
