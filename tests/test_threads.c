@@ -344,3 +344,39 @@ Test(threads, saturated_pool_is_undersized, .timeout = 60)
 	itest_report_free(&rep);
 	itest_cleanup(&r);
 }
+
+/* A lock of thr_timed: its counts exact, its two timed-out waits in its
+ * wait time, which cannot exceed the time the waiter ran. */
+static void expect_timed(json_t *j, const char *out, const char *name, const char *kind,
+			 long long acquisitions, long long contended)
+{
+	json_t *l = lock_named(j, out, name);
+	long long w = itest_int(l, "wait_ns"), mx = itest_int(l, "max_wait_ns");
+
+	cr_expect_str_eq(itest_str(l, "kind"), kind, "%s", name);
+	if (acquisitions >= 0)
+		cr_expect_eq(itest_int(l, "acquisitions"), acquisitions, "%s", name);
+	cr_expect_eq(itest_int(l, "contended"), contended, "%s", name);
+	cr_expect(mx > 0 && w >= mx && w <= 2 * mx, "%s: waits %lld, longest %lld", name, w, mx);
+	cr_expect_leq(w, held_ns(out, "waiter_ns"), "%s", name);
+}
+
+/* Timed and clock waits that time out are waits all the same: timed, and
+ * counted as contended only for a condition variable. */
+Test(threads, timed_waits_that_time_out, .timeout = 60)
+{
+	struct itest_run r;
+	struct itest_report rep;
+	json_t *j;
+
+	itest_run(&r, NULL, "thr_timed", NULL);
+	RUN_OK(&r);
+	cr_assert(strstr(r.out, "timeouts=8 "), "stdout: %s", r.out);
+	j = itest_report_ok(&rep, r.traces[0]);
+	expect_timed(j, r.out, "m", "mutex", 1, 0);
+	expect_timed(j, r.out, "rw", "rwlock", 1, 0);
+	expect_timed(j, r.out, "c", "cond", -1, 2);
+	expect_timed(j, r.out, "s", "sem", 1, 0);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
