@@ -178,6 +178,12 @@ coverage: deps
 	scripts/js-deps.sh
 	scripts/coverage.sh $(COV_B) $(TEST_BIN:$(B)/%=$(COV_B)/%)
 
+# Mutation testing (not in CI: some 20 minutes): each mutant of
+# scripts/mutants.txt planted in turn, its suite run, the file restored.
+mutate: deps
+	scripts/js-deps.sh
+	scripts/mutate.sh scripts/mutants.txt
+
 # The preload's lock-free stack table under ThreadSanitizer: its Criterion
 # suite, run in-process (TSan cannot start Criterion's forking runner).
 TSAN_B := build-tsan
@@ -218,4 +224,4 @@ format:
 	clang-format -i $(PRELOAD_SRC) $(ANALYZER_SRC) $(wildcard bpf/*.c bpf/*.h preload/*.h) $(ANALYZER_HDR)
 
 clean:
-	rm -rf $(B) $(ASAN_B) $(TSAN_B) $(COV_B)
+	rm -rf $(B) $(ASAN_B) $(TSAN_B) $(COV_B) build-mut
