@@ -156,12 +156,13 @@ Test(integration, threads_one_site, .timeout = 120)
 	cr_expect(itest_bool(j, "process.complete"));
 	check_site(j, "threads.c", "thread_work", 400000, 400000LL * 32, 0);
 	cr_expect_eq(itest_int(itest_site(j, "thread_work"), "temporary"), 400000);
-	/* Besides thread_work only pthread_create's own few calls. */
-	cr_expect_geq(itest_int(j, "memory.alloc_calls"), 400000);
-	cr_expect_lt(itest_int(j, "memory.alloc_calls"), 400000 + 64, "alloc_calls %lld",
+	/* Besides thread_work only pthread_create's own: glibc (Debian 12's
+	 * 2.36) allocates one block per thread it makes (its TLS vector), kept
+	 * with the thread's cached stack until the exit. */
+	cr_expect_eq(itest_int(j, "memory.alloc_calls"), 400000 + 4, "alloc_calls %lld",
 		     itest_int(j, "memory.alloc_calls"));
-	cr_expect_geq(itest_int(j, "memory.free_calls"), 400000);
-	cr_expect_lt(itest_int(j, "memory.free_calls"), 400000 + 64);
+	cr_expect_eq(itest_int(j, "memory.free_calls"), 400000, "free_calls %lld",
+		     itest_int(j, "memory.free_calls"));
 	itest_report_free(&rep);
 	itest_cleanup(&r);
 }
