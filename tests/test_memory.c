@@ -899,14 +899,7 @@ Test(memory, peak_time_is_the_first_time_reached)
 	struct tw w;
 	struct run r;
 
-	tw_init(&w, PST_PROC_FULL, 0, 1000);
-	tw_block(&w, 7, 1000);
-	tw_stack1(&w, 1);
-	tw_alloc(&w, 1010, 0xa000, 100, 1);
-	tw_free(&w, 1020, 0xa000);
-	tw_alloc(&w, 1030, 0xb000, 100, 1);
-	tw_free(&w, 1040, 0xb000);
-	tw_end(&w, 1100);
+	churn(&w, 2, 100, 10, 20); /* 100 bytes live at 10 and at 30 */
 	run(&r, &w);
 	cr_expect_eq(r.m->peak_heap_bytes, 100);
 	cr_expect_eq(r.m->peak_time_ns, 10);
