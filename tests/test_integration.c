@@ -83,6 +83,9 @@ Test(integration, alloc_known_exact, .timeout = 60)
 		     itest_int(j, "memory.leaked_bytes"));
 	cr_expect_eq(itest_int(j, "memory.leaked_allocations"), 10, "leaked_allocations %lld",
 		     itest_int(j, "memory.leaked_allocations"));
+	/* every free and realloc names a block the trace saw allocated */
+	cr_expect_eq(itest_int(j, "memory.unmatched_frees"), 0, "unmatched_frees %lld",
+		     itest_int(j, "memory.unmatched_frees"));
 	/* malloc+free pairs with nothing between: make_small, make_calloc, the six aligned. */
 	cr_expect_eq(itest_int(j, "memory.temporary_allocations"), 1056,
 		     "temporary_allocations %lld", itest_int(j, "memory.temporary_allocations"));

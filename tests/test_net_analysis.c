@@ -293,6 +293,7 @@ Test(net_analysis, uneven_balance_share_boundary)
 
 	cr_assert(f, "8 of 10 to one address: no uneven-balance finding");
 	cr_expect_str_eq(itest_str(f, "evidence.split"), "10.0.0.5 8 (80%), 10.0.0.6 2 (20%)");
+	cr_expect_eq(itest_int(f, "evidence.connects"), 10, "all of them, not the top address's");
 	itest_report_free(&rep);
 	cr_expect_null(balance(7, 3, &rep), "7 of 10 to one address is not uneven");
 	itest_report_free(&rep);

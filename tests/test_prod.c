@@ -177,6 +177,10 @@ Test(prod, toggle_pauses_events_and_keeps_counts, .timeout = 60)
 	cr_expect_eq(itest_int(itest_site(on, "before_pause"), "leaked_bytes"), 400 * 32);
 	cr_expect_eq(itest_nsites(on, "regrow_paused"), 0, "reallocs recorded while paused");
 	cr_expect_eq(itest_int(itest_site(off, "while_paused"), "calls"), 2000);
+	/* not paused, the 100 grown blocks (which move) are the regrow site's */
+	cr_expect_eq(itest_int(itest_site(off, "before_pause"), "leaked_bytes"), 400 * 32);
+	cr_expect_eq(itest_int(itest_site(off, "regrow_paused"), "leaked_bytes"), 100 * 8192);
+	cr_expect_eq(itest_int(off, "memory.unmatched_frees"), 0);
 	/* the exact counters saw every call, paused or not */
 	cr_expect_eq(itest_int(on, "memory.alloc_calls"), itest_int(off, "memory.alloc_calls"));
 	cr_expect_eq(itest_int(on, "memory.free_calls"), itest_int(off, "memory.free_calls"));
