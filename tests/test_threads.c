@@ -106,6 +106,7 @@ static void churn(const char *n, long long threads)
 		  json_string_value(json_array_get(stack, 0)));
 	cr_expect_null(itest_finding(j, "pool-undersized"));
 	cr_expect_null(itest_finding(j, "pool-oversized"));
+	cr_expect_null(itest_finding(j, "lock-contention"), "thr_churn takes no lock");
 	itest_report_free(&rep);
 	itest_cleanup(&r);
 }
