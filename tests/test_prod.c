@@ -276,6 +276,8 @@ Test(prod, sample_rate_and_interval_from_config, .timeout = 60)
 	char dir[64], cfg[PATH_MAX];
 	const char *args[] = { "churn", "1700", NULL };
 	json_t *j, *tl;
+	double mean;
+	size_t n;
 
 	config_dir(dir);
 	write_config(dir, "{\"monitoring\": {\"sample_rate\": 0.25, \"metrics_interval\": 0.5}}", cfg,
@@ -289,15 +291,20 @@ Test(prod, sample_rate_and_interval_from_config, .timeout = 60)
 	j = itest_report_ok(&rep, r.traces[0]);
 	cr_expect_eq(json_real_value(itest_get(j, "production.wait_sample_rate")), 0.25);
 	cr_expect_eq(json_real_value(itest_get(j, "production.metrics_interval_s")), 0.5);
-	/* one snapshot every 0.5 s */
+	/* one snapshot every 0.5 s: on average (a loaded machine may wake the
+	 * timer late once; wide by design), and never two at once */
 	tl = itest_get(j, "timeline");
-	cr_assert_geq(json_array_size(tl), 2);
-	for (size_t i = 1; i < json_array_size(tl); i++) {
+	n = json_array_size(tl);
+	cr_assert_geq(n, 2);
+	for (size_t i = 1; i < n; i++) {
 		double gap = json_real_value(json_object_get(json_array_get(tl, i), "time_s")) -
 			     json_real_value(json_object_get(json_array_get(tl, i - 1), "time_s"));
 
-		cr_expect(gap > 0.4 && gap < 0.65, "snapshots %.3f s apart", gap);
+		cr_expect_gt(gap, 0.25, "snapshots %zu and %zu %.3f s apart", i - 1, i, gap);
 	}
+	mean = (json_real_value(json_object_get(json_array_get(tl, n - 1), "time_s")) -
+		json_real_value(json_object_get(json_array_get(tl, 0), "time_s"))) / (double)(n - 1);
+	cr_expect(mean > 0.45 && mean < 0.65, "snapshots %.3f s apart on average", mean);
 	itest_report_free(&rep);
 	itest_cleanup(&r);
 	config_cleanup(dir, cfg);
