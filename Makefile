@@ -66,7 +66,7 @@ TARGET_CFLAGS := -O1 -g -fno-inline -fno-omit-frame-pointer -fno-optimize-siblin
 # CPU targets are built as most distribution packages are: without frame pointers.
 CPU_TARGET_CFLAGS := -O1 -g -fno-inline -fomit-frame-pointer -fno-optimize-sibling-calls -Wall
 
-.PHONY: all format-doc deps test test-bins test-long fuzz check check-asan check-tsan demo bench install clean format
+.PHONY: all format-doc deps test test-bins test-long fuzz check check-asan check-tsan coverage mutate demo bench install clean format
 .DELETE_ON_ERROR:
 
 all: $(B)/libprestanda.so $(B)/prestanda
@@ -176,6 +176,23 @@ check-asan: deps
 	scripts/js-deps.sh
 	$(ASAN_ENV) scripts/run-tests.sh $(TEST_BIN:$(B)/%=$(ASAN_B)/%)
 
+# Line and branch coverage (gcovr) of every suite's run, per folder, from a
+# --coverage build in its own directory. The preload links libgcov too: each
+# preloaded program writes the preload's counters when it exits.
+COV_B := build-cov
+COV_FLAGS := --coverage
+coverage: deps
+	$(MAKE) B=$(COV_B) EXTRA_CFLAGS="$(COV_FLAGS)" SANITIZE="$(COV_FLAGS)" \
+		PRELOAD_LIBS="$(PRELOAD_LIBS) $(COV_FLAGS)" test-bins
+	scripts/js-deps.sh
+	scripts/coverage.sh $(COV_B) $(TEST_BIN:$(B)/%=$(COV_B)/%)
+
+# Mutation testing (not in CI: some 20 minutes): each mutant of
+# scripts/mutants.txt planted in turn, its suite run, the file restored.
+mutate: deps
+	scripts/js-deps.sh
+	scripts/mutate.sh scripts/mutants.txt
+
 # The preload's lock-free stack table under ThreadSanitizer: its Criterion
 # suite, run in-process (TSan cannot start Criterion's forking runner).
 TSAN_B := build-tsan
@@ -216,4 +233,4 @@ format:
 	clang-format -i $(PRELOAD_SRC) $(ANALYZER_SRC) $(wildcard bpf/*.c bpf/*.h preload/*.h) $(ANALYZER_HDR)
 
 clean:
-	rm -rf $(B) $(ASAN_B) $(TSAN_B)
+	rm -rf $(B) $(ASAN_B) $(TSAN_B) $(COV_B) build-mut
