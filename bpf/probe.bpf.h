@@ -37,8 +37,8 @@ static __always_inline void take_stacks(void *ctx, bool has_mm, __s32 *kstack, _
 }
 
 /* A ring buffer record's header for the thread and stacks of key. */
-static __always_inline void fill_hdr(struct pst_bpf_hdr *h, __u32 type, const struct pst_bpf_key *key,
-				     __u64 ts)
+static __always_inline void fill_hdr(struct pst_bpf_hdr *h, __u32 type,
+				     const struct pst_bpf_key *key, __u64 ts)
 {
 	h->type = type;
 	h->pid = key->pid;

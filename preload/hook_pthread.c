@@ -230,48 +230,47 @@ static __attribute__((noinline)) int mutex_wait(struct pst_thr *t, pthread_mutex
 	} while (0)
 
 /*
- * A blocking lock hook: lock l of type type through pst_real.field (sym),
- * tried first with pst_real.try; its wait in the noinline wait function,
- * so that the fast path stays a try, a count and a return. The lock is
- * passed as obj (l, or l cast for the spinlock's volatile int).
+ * The hook of pthread_FIELD, a blocking lock of l (of type type), passed
+ * to the real functions as obj (l, or l cast for the spinlock's volatile
+ * int): pst_real.try first, its wait in the noinline wait function, so
+ * that the fast path stays a try, a count and a return.
  */
-#define LOCK_HOOK(name, type, field, sym, kind, try, obj, wait)                        \
-	EXPORT int name(type *l)                                                       \
+#define LOCK_HOOK(field, type, kind, try, obj, wait)                                   \
+	EXPORT int pthread_##field(type *l)                                            \
 	{                                                                              \
 		struct pst_thr *t = pt_thr();                                          \
                                                                                        \
 		if (unlikely(!t))                                                      \
-			return REAL(field, sym)(obj);                                  \
+			return REAL(field, "pthread_" #field)(obj);                    \
 		TRY_FIRST(t, (const void *)l, kind, pst_real.try(obj));                \
 		return wait(t, l);                                                     \
 	}
 
 /*
- * A lock with a deadline: PARAMS after the lock, passed on as ARGS; the
- * wait is timed in place. missing is true when the real function may be
- * absent (a C library older than the call).
+ * The hook of pthread_FIELD, a lock of l with a deadline: params after
+ * the lock, passed on as args; the wait is timed in place. missing is
+ * true when the real function may be absent (a C library older than it).
  */
-#define DEADLINE_HOOK(name, type, field, sym, kind, try, missing, params, args)        \
-	EXPORT int name(type *l, params)                                               \
+#define DEADLINE_HOOK(field, type, kind, try, missing, params, args)                   \
+	EXPORT int pthread_##field(type *l, params)                                    \
 	{                                                                              \
 		struct pst_thr *t = pt_thr();                                          \
                                                                                        \
 		if (!t || (missing))                                                   \
-			return REAL(field, sym)(l, args);                              \
+			return REAL(field, "pthread_" #field)(l, args);                \
 		TRY_FIRST(t, l, kind, pst_real.try(l));                                \
 		return CONTENDED(t, l, kind, pst_real.field(l, args));                 \
 	}
 
+/* Two parameters, or two arguments, as one macro argument. */
 #define ARGS2(a, b) a, b
 
-LOCK_HOOK(pthread_mutex_lock, pthread_mutex_t, mutex_lock, "pthread_mutex_lock", PST_WAIT_MUTEX,
-	  mutex_trylock, l, mutex_wait)
-DEADLINE_HOOK(pthread_mutex_timedlock, pthread_mutex_t, mutex_timedlock,
-	      "pthread_mutex_timedlock", PST_WAIT_MUTEX, mutex_trylock, false,
+LOCK_HOOK(mutex_lock, pthread_mutex_t, PST_WAIT_MUTEX, mutex_trylock, l, mutex_wait)
+DEADLINE_HOOK(mutex_timedlock, pthread_mutex_t, PST_WAIT_MUTEX, mutex_trylock, false,
 	      const struct timespec *abs, abs)
-DEADLINE_HOOK(pthread_mutex_clocklock, pthread_mutex_t, mutex_clocklock,
-	      "pthread_mutex_clocklock", PST_WAIT_MUTEX, mutex_trylock, !pst_real.mutex_clocklock,
-	      ARGS2(clockid_t clk, const struct timespec *abs), ARGS2(clk, abs))
+DEADLINE_HOOK(mutex_clocklock, pthread_mutex_t, PST_WAIT_MUTEX, mutex_trylock,
+	      !pst_real.mutex_clocklock, ARGS2(clockid_t clk, const struct timespec *abs),
+	      ARGS2(clk, abs))
 
 static __attribute__((noinline)) int rd_wait(struct pst_thr *t, pthread_rwlock_t *l)
 {
@@ -283,15 +282,11 @@ static __attribute__((noinline)) int wr_wait(struct pst_thr *t, pthread_rwlock_t
 	return CONTENDED(t, l, PST_WAIT_WRLOCK, pst_real.rwlock_wrlock(l));
 }
 
-LOCK_HOOK(pthread_rwlock_rdlock, pthread_rwlock_t, rwlock_rdlock, "pthread_rwlock_rdlock",
-	  PST_WAIT_RDLOCK, rwlock_tryrdlock, l, rd_wait)
-LOCK_HOOK(pthread_rwlock_wrlock, pthread_rwlock_t, rwlock_wrlock, "pthread_rwlock_wrlock",
-	  PST_WAIT_WRLOCK, rwlock_trywrlock, l, wr_wait)
-DEADLINE_HOOK(pthread_rwlock_timedrdlock, pthread_rwlock_t, rwlock_timedrdlock,
-	      "pthread_rwlock_timedrdlock", PST_WAIT_RDLOCK, rwlock_tryrdlock, false,
+LOCK_HOOK(rwlock_rdlock, pthread_rwlock_t, PST_WAIT_RDLOCK, rwlock_tryrdlock, l, rd_wait)
+LOCK_HOOK(rwlock_wrlock, pthread_rwlock_t, PST_WAIT_WRLOCK, rwlock_trywrlock, l, wr_wait)
+DEADLINE_HOOK(rwlock_timedrdlock, pthread_rwlock_t, PST_WAIT_RDLOCK, rwlock_tryrdlock, false,
 	      const struct timespec *abs, abs)
-DEADLINE_HOOK(pthread_rwlock_timedwrlock, pthread_rwlock_t, rwlock_timedwrlock,
-	      "pthread_rwlock_timedwrlock", PST_WAIT_WRLOCK, rwlock_trywrlock, false,
+DEADLINE_HOOK(rwlock_timedwrlock, pthread_rwlock_t, PST_WAIT_WRLOCK, rwlock_trywrlock, false,
 	      const struct timespec *abs, abs)
 
 static __attribute__((noinline)) int spin_wait(struct pst_thr *t, pthread_spinlock_t *l)
@@ -299,8 +294,7 @@ static __attribute__((noinline)) int spin_wait(struct pst_thr *t, pthread_spinlo
 	return CONTENDED(t, (const void *)l, PST_WAIT_SPIN, pst_real.spin_lock((void *)l));
 }
 
-LOCK_HOOK(pthread_spin_lock, pthread_spinlock_t, spin_lock, "pthread_spin_lock", PST_WAIT_SPIN,
-	  spin_trylock, (void *)l, spin_wait)
+LOCK_HOOK(spin_lock, pthread_spinlock_t, PST_WAIT_SPIN, spin_trylock, (void *)l, spin_wait)
 
 /* ---- condition variables ---- */
 
