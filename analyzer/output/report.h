@@ -4,6 +4,19 @@
 #define PST_REPORT_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct pst_net_pools;
+
+/* What `report` is asked for, as its options parse to. */
+struct pst_report_opts {
+	size_t top;	  /* --top N: rows per text table, entries per JSON list; 0: not given */
+	bool json;	  /* --json: warnings go into the JSON, not to stderr */
+	bool timeline;	  /* --timeline: the per-interval table */
+	const char *svg;  /* --timeline-svg FILE, or NULL */
+	const struct pst_net_pools *pools; /* declared pools (--config), or NULL */
+};
 
 /* Analyze the trace at path and return its report as `report --json`
  * writes it (every site), or NULL after printing why on stderr (the trace
