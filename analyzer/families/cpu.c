@@ -1223,6 +1223,40 @@ static void family_free(void *self)
 	pst_cpu_free(self);
 }
 
+/* ---- flame graph metrics ---- */
+
+static int stop_at_first(unsigned type, uint64_t tid, const uint8_t *p, size_t len, void *arg)
+{
+	(void)type, (void)tid, (void)p, (void)len, (void)arg;
+	return 1;
+}
+
+static bool has_samples(const struct pst_trace *t)
+{
+	return pst_trace_foreach(t, PST_REC_SAMPLE, PST_REC_SAMPLE, stop_at_first, NULL) == 1;
+}
+
+static bool has_offcpu(const struct pst_trace *t)
+{
+	return pst_trace_foreach(t, PST_REC_OFFCPU, PST_REC_OFFCPU, stop_at_first, NULL) == 1;
+}
+
+static int collect_on(struct pst_flame *fl, unsigned slot)
+{
+	return pst_flame_collect_cpu(fl, slot, false);
+}
+
+static int collect_off(struct pst_flame *fl, unsigned slot)
+{
+	return pst_flame_collect_cpu(fl, slot, true);
+}
+
+static const struct pst_metric metrics[] = {
+	{ "cpu", "CPU time", "nanoseconds", "cpu", 10, false, NULL, has_samples, collect_on },
+	{ "off-cpu", "time off CPU", "nanoseconds", "off_cpu", 30, false, NULL, has_offcpu,
+	  collect_off },
+};
+
 const struct pst_family_ops pst_family_cpu = {
 	.name = "cpu",
 	.json_rank = 3,
@@ -1233,5 +1267,7 @@ const struct pst_family_ops pst_family_cpu = {
 	.findings = family_findings,
 	.json = family_json,
 	.text_summary = family_text,
+	.metrics = metrics,
+	.nmetrics = sizeof(metrics) / sizeof(*metrics),
 	.free = family_free,
 };

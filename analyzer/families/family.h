@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "findings.h"
+#include "flame.h"
 #include "symbolize.h"
 #include "trace_read.h"
 
@@ -62,6 +63,10 @@ struct pst_family_ops {
 	bool (*text_summary)(FILE *out, const struct pst_analysis *a, const void *self);
 	/* Text: its section, after the findings list. */
 	void (*text)(FILE *out, const struct pst_analysis *a, const void *self);
+	/* The flame graph metrics it offers (flame lists every family's by
+	 * rank), and how many. */
+	const struct pst_metric *metrics;
+	size_t nmetrics;
 	void (*free)(void *self);
 };
 

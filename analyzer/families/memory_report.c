@@ -356,6 +356,84 @@ static void text(FILE *out, const struct pst_analysis *a, const void *self)
 	text_threads(out, m);
 }
 
+/* ---- flame graph metrics ---- */
+
+static double v_bytes(const struct pst_stack_stats *st)
+{
+	return st->bytes;
+}
+
+static double v_calls(const struct pst_stack_stats *st)
+{
+	return st->calls;
+}
+
+static double v_peak(const struct pst_stack_stats *st)
+{
+	return st->peak_bytes;
+}
+
+static double v_leaked(const struct pst_stack_stats *st)
+{
+	return st->leaked_bytes;
+}
+
+static double v_temporary(const struct pst_stack_stats *st)
+{
+	return st->temporary;
+}
+
+static bool has_events(const struct pst_trace *t)
+{
+	return t->nevents > 0;
+}
+
+/* Memory metrics: one stack per allocation site, valued from its merged
+ * statistics (sites are stacks whose symbolized frames are identical). */
+static int collect_memory(struct pst_flame *fl, unsigned slot)
+{
+	struct pst_trace *t = pst_flame_trace(fl, slot);
+	struct pst_memory *m = pst_memory_analyze(t, NULL, NULL);
+	int r = -ENOMEM;
+
+	if (!m)
+		return -ENOMEM;
+	if (pst_memory_sites(m, t, pst_flame_symbolizer(fl, slot)))
+		goto out;
+	if (fl->metric->needs_peaks && pst_memory_peaks(m, t, NULL, NULL))
+		goto out;
+	for (size_t i = 0; i < m->nsites; i++) {
+		const struct pst_site *s = &m->sites[i];
+		double v = fl->metric->site_value(&s->st);
+		int64_t iv = v > 0 ? (int64_t)llround(v) : 0;
+
+		if (!iv)
+			continue;
+		if (pst_flame_add_stack(fl, slot,
+					s->first_stack_id ? pst_trace_stack(t, s->first_stack_id) : NULL, iv))
+			goto out;
+	}
+	if (!m->full && !strcmp(fl->metric->unit, "bytes"))
+		fl->period = m->sample_bytes;
+	r = 0;
+out:
+	pst_memory_free(m);
+	return r;
+}
+
+static const struct pst_metric metrics[] = {
+	{ "alloc-bytes", "bytes allocated", "bytes", "alloc_space", 20, false, v_bytes, has_events,
+	  collect_memory },
+	{ "alloc-calls", "allocation calls", "count", "alloc_objects", 21, false, v_calls,
+	  has_events, collect_memory },
+	{ "peak-bytes", "bytes live at the heap peak", "bytes", "peak_space", 22, true, v_peak,
+	  has_events, collect_memory },
+	{ "leaked-bytes", "bytes never freed", "bytes", "leaked_space", 23, false, v_leaked,
+	  has_events, collect_memory },
+	{ "temporary", "temporary allocations", "count", "temporary_objects", 24, false,
+	  v_temporary, has_events, collect_memory },
+};
+
 static void memory_free(void *self)
 {
 	struct pst_memory_result *r = self;
@@ -374,5 +452,7 @@ const struct pst_family_ops pst_family_memory = {
 	.json = json,
 	.text_summary = text_summary,
 	.text = text,
+	.metrics = metrics,
+	.nmetrics = sizeof(metrics) / sizeof(*metrics),
 	.free = memory_free,
 };

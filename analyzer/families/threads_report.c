@@ -187,6 +187,47 @@ static void text(FILE *out, const struct pst_analysis *a, const void *self)
 	text_pools(out, self, a->top);
 }
 
+/* ---- flame graph metrics ---- */
+
+static int stop_at_wait(uint64_t stack, uint64_t wait_ns, uint64_t waits, void *arg)
+{
+	(void)stack, (void)waits, (void)arg;
+	return wait_ns ? 1 : 0;
+}
+
+static bool has_lock_waits(const struct pst_trace *t)
+{
+	return pst_threads_lock_waits(t, stop_at_wait, NULL) == 1;
+}
+
+struct lock_walk {
+	struct pst_flame *fl;
+	unsigned slot;
+};
+
+static int lock_stack(uint64_t stack, uint64_t wait_ns, uint64_t waits, void *arg)
+{
+	struct lock_walk *w = arg;
+	const struct pst_trace *t = pst_flame_trace(w->fl, w->slot);
+
+	(void)waits;
+	return pst_flame_add_stack(w->fl, w->slot, stack ? pst_trace_stack(t, stack) : NULL,
+				   (int64_t)wait_ns);
+}
+
+/* Lock waits: one stack per waiting stack, its total wait. */
+static int collect_lock(struct pst_flame *fl, unsigned slot)
+{
+	struct lock_walk w = {fl, slot};
+
+	return pst_threads_lock_waits(pst_flame_trace(fl, slot), lock_stack, &w);
+}
+
+static const struct pst_metric metrics[] = {
+	{ "lock-wait", "time waiting for locks", "nanoseconds", "lock_wait", 40, false, NULL,
+	  has_lock_waits, collect_lock },
+};
+
 static void threads_free(void *self)
 {
 	pst_threads_free(self);
@@ -200,5 +241,7 @@ const struct pst_family_ops pst_family_threads = {
 	.findings = findings,
 	.json = json,
 	.text = text,
+	.metrics = metrics,
+	.nmetrics = 1,
 	.free = threads_free,
 };

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The report's network section: endpoints and name lookups, as JSON and as text. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <string.h>
@@ -193,6 +194,47 @@ static void family_text(FILE *out, const struct pst_analysis *a, const void *sel
 	pst_net_text(out, self, a->top);
 }
 
+/* ---- flame graph metrics ---- */
+
+static bool has_connects(const struct pst_trace *t)
+{
+	struct pst_net *n = pst_net_analyze(t);
+	bool has = false;
+
+	for (size_t i = 0; n && i < n->neps; i++)
+		has |= n->eps[i].role == PST_NET_CLIENT && n->eps[i].connect_ns.total;
+	pst_net_free(n);
+	return has;
+}
+
+/* Connect time: connections carry no stack, so each endpoint is a frame
+ * under the program, valued by the time its established connects took. */
+static int collect_net(struct pst_flame *fl, unsigned slot)
+{
+	static const enum pst_fkind kinds[] = {PST_FK_OWN, PST_FK_LIB};
+	const struct pst_trace *t = pst_flame_trace(fl, slot);
+	struct pst_net *n = pst_net_analyze(t);
+	int r = 0;
+
+	if (!n)
+		return -ENOMEM;
+	for (size_t i = 0; i < n->neps && !r; i++) {
+		const struct pst_net_endpoint *ep = &n->eps[i];
+		const char *names[] = {pst_flame_program(t), ep->name};
+
+		if (ep->role == PST_NET_CLIENT && ep->connect_ns.total)
+			r = pst_flame_add_named(fl, slot, names, kinds, 2,
+						(int64_t)ep->connect_ns.total);
+	}
+	pst_net_free(n);
+	return r;
+}
+
+static const struct pst_metric metrics[] = {
+	{ "connect-time", "time connecting", "nanoseconds", "connect_time", 50, false, NULL,
+	  has_connects, collect_net },
+};
+
 static void family_free(void *self)
 {
 	pst_net_free(self);
@@ -206,5 +248,7 @@ const struct pst_family_ops pst_family_net = {
 	.findings = family_findings,
 	.json = family_json,
 	.text = family_text,
+	.metrics = metrics,
+	.nmetrics = 1,
 	.free = family_free,
 };
