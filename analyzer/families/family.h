@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "diff.h"
 #include "findings.h"
 #include "flame.h"
 #include "symbolize.h"
@@ -67,6 +68,12 @@ struct pst_family_ops {
 	 * rank), and how many. */
 	const struct pst_metric *metrics;
 	size_t nmetrics;
+	/* Its rows of diff's metric tables (diff.h): whole-program metrics,
+	 * and metrics with one value per key (an endpoint, a function). */
+	const struct pst_metric_def *diff_metrics;
+	size_t ndiff_metrics;
+	const struct pst_keyed_def *diff_keyed;
+	size_t ndiff_keyed;
 	void (*free)(void *self);
 };
 

@@ -434,6 +434,23 @@ static const struct pst_metric metrics[] = {
 	  v_temporary, has_events, collect_memory },
 };
 
+/* ---- diff's rows (noise thresholds: diff_summary.c) ---- */
+
+static const struct pst_metric_def diff_rows[] = {
+	{ "alloc_calls", "allocation calls", PST_UNIT_COUNT, "memory.alloc_calls", true, false,
+	  { 0.005, 16 }, { 0.005, 16 } },
+	{ "allocated_bytes", "allocated bytes", PST_UNIT_BYTES, "memory.allocated_bytes", true,
+	  false, { 0.005, 4096 }, { 0.005, 4096 } },
+	{ "peak_heap_bytes", "peak heap", PST_UNIT_BYTES, "memory.peak_heap_bytes", false, true,
+	  { 0.01, 4096 }, { 0.5, 32 } },
+	{ "leaked_bytes", "leaked bytes", PST_UNIT_BYTES, "memory.leaked_bytes", true, true,
+	  { 0.01, 256 }, { 0.5, 32 } },
+	{ "leaked_allocations", "leaked blocks", PST_UNIT_COUNT, "memory.leaked_allocations",
+	  true, true, { 0.01, 0 }, { 1.0, 32 } },
+	{ "temporary_allocations", "temporary allocations", PST_UNIT_COUNT,
+	  "memory.temporary_allocations", true, true, { 0.01, 16 }, { 1.0, 32 } },
+};
+
 static void memory_free(void *self)
 {
 	struct pst_memory_result *r = self;
@@ -454,5 +471,7 @@ const struct pst_family_ops pst_family_memory = {
 	.text = text,
 	.metrics = metrics,
 	.nmetrics = sizeof(metrics) / sizeof(*metrics),
+	.diff_metrics = diff_rows,
+	.ndiff_metrics = sizeof(diff_rows) / sizeof(*diff_rows),
 	.free = memory_free,
 };

@@ -235,6 +235,25 @@ static const struct pst_metric metrics[] = {
 	  has_connects, collect_net },
 };
 
+/*
+ * Diff's rows. Connects and accepts are exact counts (identical in five
+ * runs of every networked target); a connect's time is a loopback or
+ * network round trip (a lone loopback connect took 80 us to 25 ms on a
+ * loaded machine), so only its median is compared, as a level, and only
+ * against a wide threshold (100% and 100 ms: only a gross slowdown counts).
+ */
+static const struct pst_keyed_def diff_keyed[] = {
+	{ { "connects", "connects to", PST_UNIT_COUNT, "network.endpoints", true, false,
+	    { 0.02, 2 }, { 0.02, 2 } },
+	  "endpoint", "connects", "role", "client" },
+	{ { "accepts", "accepted on", PST_UNIT_COUNT, "network.endpoints", true, false,
+	    { 0.02, 2 }, { 0.02, 2 } },
+	  "endpoint", "connects", "role", "server" },
+	{ { "connect_time_ns", "median connect time to", PST_UNIT_NS, "network.endpoints", false,
+	    false, { 1.0, 100e6 }, { 1.0, 100e6 } },
+	  "endpoint", "connect_ns.p50", "role", "client" },
+};
+
 static void family_free(void *self)
 {
 	pst_net_free(self);
@@ -250,5 +269,7 @@ const struct pst_family_ops pst_family_net = {
 	.text = family_text,
 	.metrics = metrics,
 	.nmetrics = 1,
+	.diff_keyed = diff_keyed,
+	.ndiff_keyed = sizeof(diff_keyed) / sizeof(*diff_keyed),
 	.free = family_free,
 };
