@@ -50,6 +50,20 @@ int pst_analysis_warn(struct pst_analysis *a, const char *w)
 	return a->warnings[a->nwarnings++] ? 0 : -ENOMEM;
 }
 
+struct pst_symbolizer *pst_analysis_symbolizer(const struct pst_trace *t)
+{
+	struct pst_symbolizer *sym = pst_symbolizer_new();
+
+	for (size_t i = 0; sym && i < t->nmodules; i++) {
+		const struct pst_module *mo = &t->modules[i];
+
+		if (mo->path)
+			pst_symbolizer_add_module(sym, mo->path, mo->bias, mo->lo, mo->hi,
+						  mo->build_id, mo->build_id_len);
+	}
+	return sym;
+}
+
 /* Every family's findings, each tagged with its family, in the one order. */
 static int run_findings(struct pst_analysis *a)
 {
@@ -62,8 +76,7 @@ static int run_findings(struct pst_analysis *a)
 		for (size_t j = first; j < a->f.n; j++)
 			a->f.v[j].family = (unsigned)i;
 	}
-	pst_findings_sort(&a->f);
-	return 0;
+	return pst_findings_sort(&a->f);
 }
 
 int pst_analysis_run(struct pst_analysis *a)

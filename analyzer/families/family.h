@@ -93,6 +93,10 @@ void *pst_analysis_of(const struct pst_analysis *a, const struct pst_family_ops 
 /* Add w to a's warnings unless it is there; 0 or -ENOMEM. */
 int pst_analysis_warn(struct pst_analysis *a, const char *w);
 
+/* A new symbolizer of t's modules (for a->sym, and flame's); NULL
+ * without memory. */
+struct pst_symbolizer *pst_analysis_symbolizer(const struct pst_trace *t);
+
 /* Analyze a->t with every family, then their findings in the one order.
  * 0 or -ENOMEM. */
 int pst_analysis_run(struct pst_analysis *a);

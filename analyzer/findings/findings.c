@@ -103,19 +103,19 @@ static int cmp_index(const void *x, const void *y, void *v_)
 }
 
 /* qsort is not stable: sort the indexes, whose last key is the place. */
-void pst_findings_sort(struct pst_findings *f)
+int pst_findings_sort(struct pst_findings *f)
 {
 	struct pst_finding *tmp;
 	size_t *idx;
 
 	if (f->n < 2)
-		return;
+		return 0;
 	idx = malloc(f->n * sizeof(*idx));
 	tmp = malloc(f->n * sizeof(*tmp));
 	if (!idx || !tmp) {
 		free(idx);
 		free(tmp);
-		return;
+		return -ENOMEM;
 	}
 	for (size_t i = 0; i < f->n; i++)
 		idx[i] = i;
@@ -125,6 +125,7 @@ void pst_findings_sort(struct pst_findings *f)
 	memcpy(f->v, tmp, f->n * sizeof(*tmp));
 	free(tmp);
 	free(idx);
+	return 0;
 }
 
 static uint64_t rnd(double x)

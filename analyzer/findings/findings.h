@@ -73,7 +73,7 @@ int pst_ev_str(struct pst_finding *f, const char *key, const char *v);
 
 /* The one order of a report's findings: by severity, then by family (the
  * order of pst_families), then in the order each family gave them. */
-void pst_findings_sort(struct pst_findings *f);
+int pst_findings_sort(struct pst_findings *f); /* 0 or -ENOMEM */
 
 /* findings_threads.c: thread-churn, pool-oversized, pool-undersized and
  * lock-contention, in the order of the groups and locks.

@@ -454,20 +454,6 @@ int pst_flame_add_named(struct pst_flame *fl, unsigned slot, const char *const *
 
 /* ---- collecting a metric ---- */
 
-static struct pst_symbolizer *symbolizer_for(const struct pst_trace *t)
-{
-	struct pst_symbolizer *sym = pst_symbolizer_new();
-
-	for (size_t i = 0; sym && i < t->nmodules; i++) {
-		const struct pst_module *mo = &t->modules[i];
-
-		if (mo->path)
-			pst_symbolizer_add_module(sym, mo->path, mo->bias, mo->lo, mo->hi,
-						  mo->build_id, mo->build_id_len);
-	}
-	return sym;
-}
-
 /* CPU and off-CPU: one stack per aggregated row of the CPU records. Rows
  * share addresses, so each address is symbolized once, to its location and
  * the functions of its frames, kept in addrs. */
@@ -945,7 +931,7 @@ static int open_trace(struct pst_flame *fl, unsigned slot, const char *path, boo
 		fprintf(stderr, "prestanda: warning: %s: %s\n", path,
 			p->t[slot]->error[0] ? p->t[slot]->error : "trace is incomplete");
 	}
-	p->sym[slot] = symbolizer_for(p->t[slot]);
+	p->sym[slot] = pst_analysis_symbolizer(p->t[slot]);
 	if (!p->sym[slot]) {
 		fprintf(stderr, "prestanda: %s: out of memory\n", path);
 		return 1;

@@ -108,21 +108,6 @@ static void report_free(struct report *r)
 	pst_trace_close(r->t);
 }
 
-/* A new symbolizer of the trace's modules; NULL without memory. */
-static struct pst_symbolizer *trace_symbolizer(const struct pst_trace *t)
-{
-	struct pst_symbolizer *sym = pst_symbolizer_new();
-
-	for (size_t i = 0; sym && i < t->nmodules; i++) {
-		const struct pst_module *mo = &t->modules[i];
-
-		if (mo->path)
-			pst_symbolizer_add_module(sym, mo->path, mo->bias, mo->lo, mo->hi,
-						  mo->build_id, mo->build_id_len);
-	}
-	return sym;
-}
-
 /* A damaged trace is an error (exit 1) even though everything before the
  * damage is reported; a trace that merely lacks END is a warning. Damage
  * inside an event is found while reading the events. */
@@ -148,7 +133,7 @@ static int run_families(struct report *r, const struct pst_report_opts *o)
 	r->a = (struct pst_analysis){ .path = r->path, .t = r->t, .pools = o->pools,
 				      .top = o->top ? o->top : DEFAULT_TOP, .json_top = o->top,
 				      .timeline_table = o->timeline };
-	r->a.sym = trace_symbolizer(r->t);
+	r->a.sym = pst_analysis_symbolizer(r->t);
 	if (!r->a.sym)
 		return -ENOMEM;
 	pst_trace_progress(r->t, &done, &total);
