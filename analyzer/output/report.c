@@ -194,15 +194,22 @@ static const char *end_reason_name(const struct pst_trace *t)
 	}
 }
 
-/* The families' indexes by json_rank (json true) or text_rank. */
+static int rank_of(size_t i, bool json)
+{
+	return json ? pst_families[i]->json_rank : pst_families[i]->text_rank;
+}
+
+/* The families' indexes by json_rank (json true) or text_rank; equal
+ * ranks in table order. */
 static void ranked(size_t *idx, bool json)
 {
-	size_t n = 0;
+	for (size_t i = 0; i < pst_nfamilies; i++) {
+		size_t at = i;
 
-	for (int rank = 0; n < pst_nfamilies; rank++)
-		for (size_t i = 0; i < pst_nfamilies; i++)
-			if ((json ? pst_families[i]->json_rank : pst_families[i]->text_rank) == rank)
-				idx[n++] = i;
+		for (; at > 0 && rank_of(idx[at - 1], json) > rank_of(i, json); at--)
+			idx[at] = idx[at - 1];
+		idx[at] = i;
+	}
 }
 
 static json_t *json_process(const struct report *r)
@@ -302,6 +309,61 @@ static void text_report(FILE *out, const struct report *r)
 			pst_families[idx[k]]->text(out, &r->a, r->a.data[idx[k]]);
 }
 
+/* ---- the reports ---- */
+
+/* One trace's report on stdout (JSON into all when it is set); nok: how
+ * many were written before. 0; 1: written, but the trace is damaged; 2:
+ * none (the trace could not be read, or memory ran out). */
+static int report_one(const char *path, const struct pst_report_opts *o, json_t *all, int nok)
+{
+	struct report r = { .path = path };
+	int status;
+
+	if (analyze(&r, o)) {
+		report_free(&r);
+		return 2;
+	}
+	status = r.t->error_offset ? 1 : 0;
+	if (o->json) {
+		json_t *j = json_report(&r);
+
+		if (all) {
+			json_array_append_new(all, j);
+		} else {
+			json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+			fputc('\n', stdout);
+			json_decref(j);
+		}
+	} else {
+		if (nok)
+			fputs("\n\n", stdout);
+		text_report(stdout, &r);
+	}
+	report_free(&r);
+	return status;
+}
+
+int pst_report_run(char *const *paths, size_t n, const struct pst_report_opts *o)
+{
+	json_t *all = o->json && n > 1 ? json_array() : NULL;
+	int status = 0, nok = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int rc = report_one(paths[i], o, all, nok);
+
+		if (rc)
+			status = 1;
+		if (rc < 2)
+			nok++;
+	}
+	if (all) {
+		json_dumpf(all, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		fputc('\n', stdout);
+		json_decref(all);
+	}
+	return status;
+}
+
 /* ---- the command ---- */
 
 int pst_cmd_report(int argc, char **argv)
@@ -317,8 +379,7 @@ int pst_cmd_report(int argc, char **argv)
 	};
 	struct options o = { 0 };
 	struct pst_report_opts ro;
-	json_t *all = NULL;
-	int c, status = 0, nok = 0;
+	int c, status;
 
 	optind = 0; /* a full re-initialization of getopt */
 	o.config = getenv("PRESTANDA_CONFIG");
@@ -370,45 +431,10 @@ int pst_cmd_report(int argc, char **argv)
 		else
 			o.has_settings = true;
 	}
-	if (o.json && argc - optind > 1)
-		all = json_array();
-
 	ro = (struct pst_report_opts){ .top = o.top_given ? (size_t)o.top : 0, .json = o.json,
 				       .timeline = o.timeline, .svg = o.svg,
 				       .pools = o.has_settings ? &o.settings.pools : NULL };
-	for (int i = optind; i < argc; i++) {
-		struct report r = { .path = argv[i] };
-
-		if (analyze(&r, &ro)) {
-			status = 1;
-			report_free(&r);
-			continue;
-		}
-		if (r.t->error_offset)
-			status = 1;
-		if (o.json) {
-			json_t *j = json_report(&r);
-
-			if (all) {
-				json_array_append_new(all, j);
-			} else {
-				json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-				fputc('\n', stdout);
-				json_decref(j);
-			}
-		} else {
-			if (nok)
-				fputs("\n\n", stdout);
-			text_report(stdout, &r);
-		}
-		nok++;
-		report_free(&r);
-	}
-	if (all) {
-		json_dumpf(all, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		fputc('\n', stdout);
-		json_decref(all);
-	}
+	status = pst_report_run(argv + optind, (size_t)(argc - optind), &ro);
 	if (o.has_settings)
 		pst_settings_free(&o.settings);
 	if (fflush(stdout)) {

@@ -18,6 +18,11 @@ struct pst_report_opts {
 	const struct pst_net_pools *pools; /* declared pools (--config), or NULL */
 };
 
+/* `report` of each of the n traces at paths on stdout, as o says: text,
+ * or JSON (an array for several). 0, or 1 when a trace could not be read
+ * or is damaged (the others are still reported). */
+int pst_report_run(char *const *paths, size_t n, const struct pst_report_opts *o);
+
 /* Analyze the trace at path and return its report as `report --json`
  * writes it (every site), or NULL after printing why on stderr (the trace
  * cannot be read, is damaged, or memory ran out). */
