@@ -605,7 +605,7 @@ Test(flame, folded_bad_input_names_the_line)
 	/* A trace with folded stacks cannot be compared. */
 	write_in(path, sizeof(path), known.dir, "ok.folded", "a 1\n");
 	flame(&o, 2, (const char *[]){known.traces[0], path, NULL});
-	cr_expect_str_eq(o.err, "prestanda: cannot compare a trace with folded stacks\n");
+	cr_expect_str_eq(o.err, "prestanda: flame: cannot compare a trace with folded stacks\n");
 	out_free(&o);
 }
 

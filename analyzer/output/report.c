@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* `prestanda report`: read traces, analyze memory, print findings and top sites as text or JSON. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
@@ -11,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
 #include "config.h"
 #include "cpu.h"
 #include "family.h"
@@ -30,41 +28,12 @@
  * well under a second. */
 #define PROGRESS_MIN_BYTES (50ull << 20)
 
-struct options {
-	const char *config; /* --config or PRESTANDA_CONFIG: declared pools */
-	bool has_settings;  /* config was read */
-	struct pst_settings settings;
-	bool json;
-	bool timeline;      /* --timeline: the per-interval table */
-	const char *svg;    /* --timeline-svg FILE */
-	bool top_given;
-	long top;
-};
-
 /* Everything one trace's report is made of: the families' analysis. */
 struct report {
 	const char *path;
 	struct pst_trace *t;
 	struct pst_analysis a;
 };
-
-static void usage(FILE *f)
-{
-	fputs("usage: prestanda report [--json] [--top N] [--config FILE] [--timeline] TRACE...\n"
-	      "\n"
-	      "Analyze the heap of each TRACE: findings (leaks, churn of small blocks,\n"
-	      "realloc growth), totals, top allocation sites, sizes and threads.\n"
-	      "\n"
-	      "  --json     one JSON object per trace (an array for several traces)\n"
-	      "  --top N    N sites per table (text, default 10); limits the JSON site list\n"
-	      "  --config FILE  declared pools to check ({\"performance\": {\"pools\": ...}});\n"
-	      "             default: the file named by PRESTANDA_CONFIG\n"
-	      "  --timeline figures per snapshot interval: allocation calls and bytes per\n"
-	      "             second, RSS, open fds, threads, CPU% (JSON: always, \"timeline\")\n"
-	      "  --timeline-svg FILE  a small plot of RSS and allocation calls over time\n"
-	      "  -h, --help this help\n",
-	      f);
-}
 
 /* ---- progress ---- */
 
@@ -123,15 +92,17 @@ static void trace_state(const struct report *r)
 
 /* Every family over the opened trace, a progress bar on a terminal for a
  * large one. 0 or -ENOMEM. */
-static int run_families(struct report *r, const struct pst_report_opts *o)
+static int run_families(struct report *r, const struct pst_report_options *o)
 {
 	struct progress prog = { .path = r->path, .last = -1 };
 	uint64_t done, total;
 	bool bar;
 	int rc;
+	size_t top = o->top_given ? (size_t)o->top : 0;
 
-	r->a = (struct pst_analysis){ .path = r->path, .t = r->t, .pools = o->pools,
-				      .top = o->top ? o->top : DEFAULT_TOP, .json_top = o->top,
+	r->a = (struct pst_analysis){ .path = r->path, .t = r->t,
+				      .pools = o->has_settings ? &o->settings.pools : NULL,
+				      .top = top ? top : DEFAULT_TOP, .json_top = top,
 				      .timeline_table = o->timeline };
 	r->a.sym = pst_analysis_symbolizer(r->t);
 	if (!r->a.sym)
@@ -152,7 +123,7 @@ static int run_families(struct report *r, const struct pst_report_opts *o)
 
 /* Open, analyze, symbolize and judge one trace. Returns 0, or 1 after
  * printing why on stderr. */
-static int analyze(struct report *r, const struct pst_report_opts *o)
+static int analyze(struct report *r, const struct pst_report_options *o)
 {
 	char err[512];
 	int rc;
@@ -314,7 +285,8 @@ static void text_report(FILE *out, const struct report *r)
 /* One trace's report on stdout (JSON into all when it is set); nok: how
  * many were written before. 0; 1: written, but the trace is damaged; 2:
  * none (the trace could not be read, or memory ran out). */
-static int report_one(const char *path, const struct pst_report_opts *o, json_t *all, int nok)
+static int report_one(const char *path, const struct pst_report_options *o, json_t *all,
+		      int nok)
 {
 	struct report r = { .path = path };
 	int status;
@@ -343,12 +315,12 @@ static int report_one(const char *path, const struct pst_report_opts *o, json_t 
 	return status;
 }
 
-int pst_report_run(char *const *paths, size_t n, const struct pst_report_opts *o)
+int pst_report_print(const struct pst_report_options *o, char *const *paths, int n)
 {
 	json_t *all = o->json && n > 1 ? json_array() : NULL;
 	int status = 0, nok = 0;
 
-	for (size_t i = 0; i < n; i++) {
+	for (int i = 0; i < n; i++) {
 		int rc = report_one(paths[i], o, all, nok);
 
 		if (rc)
@@ -364,91 +336,11 @@ int pst_report_run(char *const *paths, size_t n, const struct pst_report_opts *o
 	return status;
 }
 
-/* ---- the command ---- */
-
-int pst_cmd_report(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "top", required_argument, NULL, 'n' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "timeline", no_argument, NULL, 't' },
-		{ "timeline-svg", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct options o = { 0 };
-	struct pst_report_opts ro;
-	int c, status;
-
-	optind = 0; /* a full re-initialization of getopt */
-	o.config = getenv("PRESTANDA_CONFIG");
-	while ((c = getopt_long(argc, argv, "jn:h", longopts, NULL)) != -1) {
-		char *end;
-
-		switch (c) {
-		case 'j':
-			o.json = true;
-			break;
-		case 'c':
-			o.config = optarg;
-			break;
-		case 't':
-			o.timeline = true;
-			break;
-		case 's':
-			o.svg = optarg;
-			break;
-		case 'n':
-			errno = 0;
-			o.top = strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || o.top < 1) {
-				fprintf(stderr, "prestanda: report: --top needs a positive number, not '%s'\n",
-					optarg);
-				return 2;
-			}
-			o.top_given = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind >= argc) {
-		fprintf(stderr, "prestanda: report: no TRACE given\n");
-		usage(stderr);
-		return 2;
-	}
-	if (o.config && *o.config) {
-		char err[600];
-
-		if (pst_settings_load(o.config, NULL, NULL, &o.settings, err, sizeof(err)))
-			fprintf(stderr, "prestanda: warning: %s; declared pools are not checked\n",
-				err);
-		else
-			o.has_settings = true;
-	}
-	ro = (struct pst_report_opts){ .top = o.top_given ? (size_t)o.top : 0, .json = o.json,
-				       .timeline = o.timeline, .svg = o.svg,
-				       .pools = o.has_settings ? &o.settings.pools : NULL };
-	status = pst_report_run(argv + optind, (size_t)(argc - optind), &ro);
-	if (o.has_settings)
-		pst_settings_free(&o.settings);
-	if (fflush(stdout)) {
-		fprintf(stderr, "prestanda: report: writing: %s\n", strerror(errno));
-		return 1;
-	}
-	return status;
-}
-
 /* ---- for other commands ---- */
 
 json_t *pst_report_json(const char *path)
 {
-	struct pst_report_opts o = { .json = true };
+	struct pst_report_options o = { .json = true };
 	struct report r = { .path = path };
 	json_t *j = NULL;
 

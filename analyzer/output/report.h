@@ -1,27 +1,29 @@
 /* SPDX-License-Identifier: MIT */
-/* The JSON report of one trace, for commands that build on it (diff). */
+/* Reports of traces: for the report command, and as JSON for commands that build on it (diff). */
 #ifndef PST_REPORT_H
 #define PST_REPORT_H
 
 #include <jansson.h>
 #include <stdbool.h>
-#include <stddef.h>
 
-struct pst_net_pools;
+#include "config.h"
 
-/* What `report` is asked for, as its options parse to. */
-struct pst_report_opts {
-	size_t top;	  /* --top N: rows per text table, entries per JSON list; 0: not given */
-	bool json;	  /* --json: warnings go into the JSON, not to stderr */
-	bool timeline;	  /* --timeline: the per-interval table */
-	const char *svg;  /* --timeline-svg FILE, or NULL */
-	const struct pst_net_pools *pools; /* declared pools (--config), or NULL */
+/* How report prints (the command's options, cli/report_cmd.c). */
+struct pst_report_options {
+	const char *config; /* --config or PRESTANDA_CONFIG: declared pools */
+	bool has_settings;  /* config was read */
+	struct pst_settings settings;
+	bool json;
+	bool timeline;   /* --timeline: the per-interval table */
+	const char *svg; /* --timeline-svg FILE */
+	bool top_given;
+	long top;
 };
 
-/* `report` of each of the n traces at paths on stdout, as o says: text,
- * or JSON (an array for several). 0, or 1 when a trace could not be read
- * or is damaged (the others are still reported). */
-int pst_report_run(char *const *paths, size_t n, const struct pst_report_opts *o);
+/* Analyze each of the n traces at paths and print its report on stdout
+ * (text, or JSON: an array for several). 0, or 1 when one cannot be read
+ * or is damaged. */
+int pst_report_print(const struct pst_report_options *o, char *const *paths, int n);
 
 /* Analyze the trace at path and return its report as `report --json`
  * writes it (every site), or NULL after printing why on stderr (the trace
