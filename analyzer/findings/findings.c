@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "findings.h"
+#include "grow.h"
 #include "units.h"
 #include "sort.h"
 
@@ -72,11 +73,10 @@ char *pst_xasprintf(const char *fmt, ...)
 struct pst_finding *pst_finding_add(struct pst_findings *out, const char *id,
 				    enum pst_severity sev, const struct pst_site *site)
 {
-	struct pst_finding *nv = realloc(out->v, (out->n + 1) * sizeof(*nv)), *f;
+	struct pst_finding *f;
 
-	if (!nv)
+	if (pst_grow(&out->v, &out->cap, out->n + 1, sizeof(*out->v), 16))
 		return NULL;
-	out->v = nv;
 	f = &out->v[out->n++];
 	memset(f, 0, sizeof(*f));
 	f->id = id;

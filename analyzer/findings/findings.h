@@ -38,7 +38,7 @@ struct pst_finding {
 
 struct pst_findings {
 	struct pst_finding *v;
-	size_t n;
+	size_t n, cap;
 };
 
 /* What the rules need beyond the memory analysis. */

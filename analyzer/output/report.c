@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* `prestanda report`: read traces, analyze memory, print findings and top sites as text or JSON. */
+/* `prestanda report`: each trace through the table of families, its findings, as text or JSON. */
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
