@@ -20,7 +20,7 @@ struct pst_noise {
 
 /*
  * One metric of the whole program. A section added to the JSON report
- * plugs in with one row in pst_metrics[]: its name (also its budget key),
+ * plugs in with one row in its family's diff_metrics (family.h): its name (also its budget key),
  * how to call it, its unit, where the report holds it, and its noise
  * thresholds. A path component "name[]" sums the rest of the path over
  * the array's elements ("locks[].wait_ns").
@@ -48,10 +48,12 @@ struct pst_keyed_def {
 	const char *key, *value, *match, *match_value;
 };
 
-extern const struct pst_metric_def pst_metrics[];
-extern const size_t pst_nmetrics;
-extern const struct pst_keyed_def pst_keyed_metrics[];
-extern const size_t pst_nkeyed_metrics;
+/* Every family's rows, in the order of pst_families (diff_summary.c
+ * gathers them before main runs). */
+extern const struct pst_metric_def *pst_metrics;
+extern size_t pst_nmetrics;
+extern const struct pst_keyed_def *pst_keyed_metrics;
+extern size_t pst_nkeyed_metrics;
 
 /* Per-site metrics: path is the key in a site object of the report. */
 extern const struct pst_metric_def pst_site_metrics[];
@@ -59,7 +61,7 @@ extern const struct pst_metric_def pst_site_metrics[];
 
 /* The names of pst_metrics and pst_keyed_metrics / of pst_site_metrics,
  * NULL-terminated (for budgets). */
-extern const char *const pst_metric_names[];
+extern const char *const *pst_metric_names;
 extern const char *const pst_site_metric_names[];
 
 /* ---- summaries: one run, from a trace or a JSON report ---- */

@@ -7,74 +7,56 @@
 #include <string.h>
 
 #include "diff.h"
+#include "family.h"
 #include "report.h"
 
 /*
- * Noise thresholds (README.md, "Regression diffs", has the measurements).
- * In --full mode every figure is exact and was identical run to run for
- * every bundled target and the sqlite3 workload, except the peak of
- * threaded programs (interleaving: 32 B of 1.3 KiB); the thresholds only
- * absorb what differs between two builds and two machines (paths,
- * environment, thread timing). In sampled mode the exact totals keep those;
- * estimates (peak, leaks, temporaries, sites) swing by whole samples, so
- * their absolute threshold is counted in samples: a byte metric's sample
- * is the sampling interval, a count metric's the calls one sample of a
- * 16-byte block stands for (interval / 16).
- * Thread creations and connects are exact counts (identical in five runs
- * of every networked and threaded target); lock wait swung 605 to 791 ms
- * in thr_locks (100% and 10 ms), a lone loopback connect 80 us to 25 ms on
- * a loaded machine (100% and 100 ms: only a gross slowdown counts), CPU
- * samples 562 to 575 at 999 Hz (25% and 20).
+ * Noise thresholds (README.md, "Regression diffs", has the measurements)
+ * are in each family's rows (memory_report.c, threads_report.c,
+ * net_report.c, cpu.c). In --full mode every figure is exact and was
+ * identical run to run for every bundled target and the sqlite3 workload,
+ * except the peak of threaded programs (interleaving: 32 B of 1.3 KiB);
+ * the thresholds only absorb what differs between two builds and two
+ * machines (paths, environment, thread timing). In sampled mode the exact
+ * totals keep those; estimates (peak, leaks, temporaries, sites) swing by
+ * whole samples, so their absolute threshold is counted in samples: a byte
+ * metric's sample is the sampling interval, a count metric's the calls one
+ * sample of a 16-byte block stands for (interval / 16).
  */
-const struct pst_metric_def pst_metrics[] = {
-	{ "alloc_calls", "allocation calls", PST_UNIT_COUNT, "memory.alloc_calls", true, false,
-	  { 0.005, 16 }, { 0.005, 16 } },
-	{ "allocated_bytes", "allocated bytes", PST_UNIT_BYTES, "memory.allocated_bytes", true,
-	  false, { 0.005, 4096 }, { 0.005, 4096 } },
-	{ "peak_heap_bytes", "peak heap", PST_UNIT_BYTES, "memory.peak_heap_bytes", false, true,
-	  { 0.01, 4096 }, { 0.5, 32 } },
-	{ "leaked_bytes", "leaked bytes", PST_UNIT_BYTES, "memory.leaked_bytes", true, true,
-	  { 0.01, 256 }, { 0.5, 32 } },
-	{ "leaked_allocations", "leaked blocks", PST_UNIT_COUNT, "memory.leaked_allocations",
-	  true, true, { 0.01, 0 }, { 1.0, 32 } },
-	{ "temporary_allocations", "temporary allocations", PST_UNIT_COUNT,
-	  "memory.temporary_allocations", true, true, { 0.01, 16 }, { 1.0, 32 } },
-	{ "threads_created", "thread creations", PST_UNIT_COUNT, "threads.created", true, false,
-	  { 0.05, 2 }, { 0.05, 2 } },
-	{ "lock_wait_ns", "lock wait", PST_UNIT_NS, "locks[].wait_ns", true, false,
-	  { 1.0, 10e6 }, { 1.0, 10e6 } },
-	{ "cpu_samples", "CPU samples", PST_UNIT_COUNT, "cpu.samples", true, false,
-	  { 0.25, 20 }, { 0.25, 20 } },
-};
-const size_t pst_nmetrics = sizeof(pst_metrics) / sizeof(*pst_metrics);
 
-/*
- * Connects and accepts are exact counts; a connect's time is a loopback or
- * network round trip, so only its median is compared, as a level, and only
- * against a wide threshold. CPU samples follow the sampling clock.
- */
-const struct pst_keyed_def pst_keyed_metrics[] = {
-	{ { "connects", "connects to", PST_UNIT_COUNT, "network.endpoints", true, false,
-	    { 0.02, 2 }, { 0.02, 2 } },
-	  "endpoint", "connects", "role", "client" },
-	{ { "accepts", "accepted on", PST_UNIT_COUNT, "network.endpoints", true, false,
-	    { 0.02, 2 }, { 0.02, 2 } },
-	  "endpoint", "connects", "role", "server" },
-	{ { "connect_time_ns", "median connect time to", PST_UNIT_NS, "network.endpoints", false,
-	    false, { 1.0, 100e6 }, { 1.0, 100e6 } },
-	  "endpoint", "connect_ns.p50", "role", "client" },
-	{ { "function_cpu_samples", "CPU samples in", PST_UNIT_COUNT, "cpu.functions", true, false,
-	    { 0.25, 20 }, { 0.25, 20 } },
-	  "function", "self", NULL, NULL },
-};
-const size_t pst_nkeyed_metrics = sizeof(pst_keyed_metrics) / sizeof(*pst_keyed_metrics);
+/* Room for every family's rows (and the names' NULL). */
+#define ROWS_MAX 64
 
-const char *const pst_metric_names[] = {
-	"alloc_calls",	      "allocated_bytes",       "peak_heap_bytes", "leaked_bytes",
-	"leaked_allocations", "temporary_allocations", "threads_created", "lock_wait_ns",
-	"cpu_samples",	      "connects",	       "accepts",	  "connect_time_ns",
-	"function_cpu_samples", NULL,
-};
+static struct pst_metric_def metric_rows[ROWS_MAX];
+static struct pst_keyed_def keyed_rows[ROWS_MAX];
+static const char *name_rows[2 * ROWS_MAX + 1];
+
+const struct pst_metric_def *pst_metrics = metric_rows;
+size_t pst_nmetrics;
+const struct pst_keyed_def *pst_keyed_metrics = keyed_rows;
+size_t pst_nkeyed_metrics;
+const char *const *pst_metric_names = name_rows;
+
+/* The tables, every family's rows in the order of pst_families: once,
+ * before main, so that they are constant from then on. */
+__attribute__((constructor)) static void gather_rows(void)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < pst_nfamilies; i++) {
+		const struct pst_family_ops *f = pst_families[i];
+
+		for (size_t j = 0; j < f->ndiff_metrics && pst_nmetrics < ROWS_MAX; j++)
+			metric_rows[pst_nmetrics++] = f->diff_metrics[j];
+		for (size_t j = 0; j < f->ndiff_keyed && pst_nkeyed_metrics < ROWS_MAX; j++)
+			keyed_rows[pst_nkeyed_metrics++] = f->diff_keyed[j];
+	}
+	for (size_t i = 0; i < pst_nmetrics; i++)
+		name_rows[n++] = metric_rows[i].name;
+	for (size_t i = 0; i < pst_nkeyed_metrics; i++)
+		name_rows[n++] = keyed_rows[i].m.name;
+	name_rows[n] = NULL;
+}
 
 const struct pst_metric_def pst_site_metrics[PST_SITE_METRICS] = {
 	{ "calls", "calls", PST_UNIT_COUNT, "calls", true, true, { 0.01, 8 }, { 1.0, 32 } },

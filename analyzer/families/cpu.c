@@ -7,7 +7,11 @@
 #include <string.h>
 
 #include "cpu.h"
+#include "family.h"
+#include "findings.h"
+#include "findings_out.h"
 #include "imap.h"
+#include "json_util.h"
 #include "symbolize.h"
 #include "units.h"
 #include "sort.h"
@@ -16,12 +20,6 @@
 #define KEEP_STACKS 20
 /* Inlined frames asked of the symbolizer per address. */
 #define MAX_INLINE 8
-/* A function with at least this share of the samples (self) is a finding. */
-#define HOT_SHARE 0.20
-/* Off-CPU stacks with at least this share of the blocked time are findings. */
-#define BLOCK_SHARE 0.10
-/* Findings need at least this many samples to say anything. */
-#define MIN_SAMPLES 20
 
 /* One aggregated (thread, user stack, kernel stack) of the trace. */
 struct row {
@@ -1040,28 +1038,9 @@ void pst_cpu_free(struct pst_cpu *c)
 
 /* ---- output ---- */
 
-static json_t *ju64(uint64_t v)
-{
-	return json_integer(v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
-}
-
-static json_t *jstr(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
 static double pct(uint64_t part, uint64_t whole)
 {
 	return whole ? 100.0 * (double)part / (double)whole : 0;
-}
-
-static json_t *json_frames(const struct pst_cpu_stack *st)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; i < st->depth; i++)
-		json_array_append_new(a, json_string(st->frames[i]));
-	return a;
 }
 
 static json_t *json_threads(const struct pst_cpu_thread *v, size_t n, bool threads)
@@ -1071,12 +1050,12 @@ static json_t *json_threads(const struct pst_cpu_thread *v, size_t n, bool threa
 	for (size_t i = 0; i < n; i++) {
 		json_t *o = json_object();
 
-		json_object_set_new(o, "pid", ju64(v[i].pid));
+		json_object_set_new(o, "pid", pst_ju64(v[i].pid));
 		if (threads)
-			json_object_set_new(o, "tid", ju64(v[i].tid));
-		json_object_set_new(o, "name", jstr(v[i].name));
-		json_object_set_new(o, "samples", ju64(v[i].samples));
-		json_object_set_new(o, "blocked_ns", ju64(v[i].blocked_ns));
+			json_object_set_new(o, "tid", pst_ju64(v[i].tid));
+		json_object_set_new(o, "name", pst_jstr(v[i].name));
+		json_object_set_new(o, "samples", pst_ju64(v[i].samples));
+		json_object_set_new(o, "blocked_ns", pst_ju64(v[i].blocked_ns));
 		json_array_append_new(a, o);
 	}
 	return a;
@@ -1088,27 +1067,27 @@ json_t *pst_cpu_json(const struct pst_cpu *c, size_t top)
 	size_t nf = top && top < c->nfns ? top : c->nfns;
 
 	json_object_set_new(o, "source", json_string(c->source == PST_CPU_EBPF ? "ebpf" : "preload"));
-	json_object_set_new(o, "hz", ju64(c->hz));
+	json_object_set_new(o, "hz", pst_ju64(c->hz));
 	json_object_set_new(o, "clock", json_string(c->flags & PST_CPU_WALL ? "wall" : "cpu"));
-	json_object_set_new(o, "samples", ju64(c->samples));
-	json_object_set_new(o, "truncated_stacks", ju64(c->truncated));
-	json_object_set_new(o, "duration_ns", ju64(c->duration_ns));
+	json_object_set_new(o, "samples", pst_ju64(c->samples));
+	json_object_set_new(o, "truncated_stacks", pst_ju64(c->truncated));
+	json_object_set_new(o, "duration_ns", pst_ju64(c->duration_ns));
 	json_object_set_new(o, "unwinding", json_string(c->flags & PST_CPU_DWARF ? "dwarf" :
 										   "frame-pointer"));
 	json_object_set_new(o, "host_wide", json_boolean(c->flags & PST_CPU_HOST_WIDE));
-	json_object_set_new(o, "kernel_stacks_lost", ju64(c->kernel_lost));
-	json_object_set_new(o, "lost_events", ju64(c->lost_events));
-	json_object_set_new(o, "blocked_samples", ju64(c->blocked_samples));
-	json_object_set_new(o, "median_stack_depth", ju64(c->median_depth));
+	json_object_set_new(o, "kernel_stacks_lost", pst_ju64(c->kernel_lost));
+	json_object_set_new(o, "lost_events", pst_ju64(c->lost_events));
+	json_object_set_new(o, "blocked_samples", pst_ju64(c->blocked_samples));
+	json_object_set_new(o, "median_stack_depth", pst_ju64(c->median_depth));
 	for (size_t i = 0; i < nf; i++) {
 		const struct pst_cpu_fn *f = &c->fns[i];
 		json_t *j = json_object();
 
 		json_object_set_new(j, "function", json_string(f->function));
-		json_object_set_new(j, "file", jstr(f->file));
-		json_object_set_new(j, "module", jstr(f->module));
-		json_object_set_new(j, "self", ju64(f->self));
-		json_object_set_new(j, "total", ju64(f->total));
+		json_object_set_new(j, "file", pst_jstr(f->file));
+		json_object_set_new(j, "module", pst_jstr(f->module));
+		json_object_set_new(j, "self", pst_ju64(f->self));
+		json_object_set_new(j, "total", pst_ju64(f->total));
 		json_object_set_new(j, "self_pct", json_real(round(pct(f->self, c->samples) * 100) / 100));
 		json_object_set_new(j, "total_pct",
 				    json_real(round(pct(f->total, c->samples) * 100) / 100));
@@ -1118,11 +1097,11 @@ json_t *pst_cpu_json(const struct pst_cpu *c, size_t top)
 	for (size_t i = 0; i < c->nhot && (!top || i < top); i++) {
 		json_t *j = json_object();
 
-		json_object_set_new(j, "pid", ju64(c->hot[i].pid));
-		json_object_set_new(j, "tid", ju64(c->hot[i].tid));
-		json_object_set_new(j, "samples", ju64(c->hot[i].samples));
+		json_object_set_new(j, "pid", pst_ju64(c->hot[i].pid));
+		json_object_set_new(j, "tid", pst_ju64(c->hot[i].tid));
+		json_object_set_new(j, "samples", pst_ju64(c->hot[i].samples));
 		json_object_set_new(j, "truncated", json_boolean(c->hot[i].truncated));
-		json_object_set_new(j, "stack", json_frames(&c->hot[i]));
+		json_object_set_new(j, "stack", pst_jstrings(c->hot[i].frames, c->hot[i].depth));
 		json_array_append_new(hot, j);
 	}
 	json_object_set_new(o, "stacks", hot);
@@ -1132,132 +1111,24 @@ json_t *pst_cpu_json(const struct pst_cpu *c, size_t top)
 		json_t *st = json_array();
 
 		off = json_object();
-		json_object_set_new(off, "blocked_ns", ju64(c->blocked_ns));
-		json_object_set_new(off, "waits", ju64(c->waits));
+		json_object_set_new(off, "blocked_ns", pst_ju64(c->blocked_ns));
+		json_object_set_new(off, "waits", pst_ju64(c->waits));
 		for (size_t i = 0; i < c->nblocked && (!top || i < top); i++) {
 			json_t *j = json_object();
 
-			json_object_set_new(j, "pid", ju64(c->blocked[i].pid));
-			json_object_set_new(j, "tid", ju64(c->blocked[i].tid));
-			json_object_set_new(j, "blocked_ns", ju64(c->blocked[i].blocked_ns));
-			json_object_set_new(j, "waits", ju64(c->blocked[i].samples));
-			json_object_set_new(j, "reason", jstr(c->blocked[i].reason));
+			json_object_set_new(j, "pid", pst_ju64(c->blocked[i].pid));
+			json_object_set_new(j, "tid", pst_ju64(c->blocked[i].tid));
+			json_object_set_new(j, "blocked_ns", pst_ju64(c->blocked[i].blocked_ns));
+			json_object_set_new(j, "waits", pst_ju64(c->blocked[i].samples));
+			json_object_set_new(j, "reason", pst_jstr(c->blocked[i].reason));
 			json_object_set_new(j, "truncated", json_boolean(c->blocked[i].truncated));
-			json_object_set_new(j, "stack", json_frames(&c->blocked[i]));
+			json_object_set_new(j, "stack", pst_jstrings(c->blocked[i].frames, c->blocked[i].depth));
 			json_array_append_new(st, j);
 		}
 		json_object_set_new(off, "stacks", st);
 		json_object_set_new(o, "off_cpu", off);
 	}
 	return o;
-}
-
-/* A finding as the report's findings list has them. */
-static json_t *finding(const char *id, const char *severity, const char *title,
-		       const char *advice, json_t *evidence, const struct pst_cpu_stack *st)
-{
-	json_t *o = json_object();
-
-	json_object_set_new(o, "id", json_string(id));
-	json_object_set_new(o, "severity", json_string(severity));
-	json_object_set_new(o, "title", json_string(title));
-	json_object_set_new(o, "advice", json_string(advice));
-	json_object_set_new(o, "evidence", evidence);
-	json_object_set_new(o, "stack", st ? json_frames(st) : json_array());
-	return o;
-}
-
-/* The hottest stack whose leaf is f, for evidence. */
-static const struct pst_cpu_stack *stack_with_leaf(const struct pst_cpu *c,
-						   const struct pst_cpu_fn *f)
-{
-	for (size_t i = 0; i < c->nhot; i++)
-		if (c->hot[i].depth && !strncmp(c->hot[i].frames[0], f->function, strlen(f->function)))
-			return &c->hot[i];
-	return NULL;
-}
-
-/* Each finding as (id, severity, title, advice, evidence, stack) to cb. */
-typedef void (*finding_fn)(json_t *f, void *arg);
-
-static void each_finding(const struct pst_cpu *c, finding_fn cb, void *arg)
-{
-	char title[512], advice[1024];
-
-	if (c->samples >= MIN_SAMPLES && c->nfns && c->fns[0].self >= HOT_SHARE * c->samples) {
-		const struct pst_cpu_fn *f = &c->fns[0];
-		json_t *ev = json_object();
-		double p = pct(f->self, c->samples);
-
-		snprintf(title, sizeof(title), "%s takes %.0f%% of the CPU samples", f->function, p);
-		snprintf(advice, sizeof(advice),
-			 "%.0f%% of the samples are in %s itself (%.0f%% with what it calls): make "
-			 "its work cheaper or call it less often; its callers are in the stack below.",
-			 p, f->function, pct(f->total, c->samples));
-		json_object_set_new(ev, "self", ju64(f->self));
-		json_object_set_new(ev, "total", ju64(f->total));
-		json_object_set_new(ev, "samples", ju64(c->samples));
-		json_object_set_new(ev, "self_pct", json_real(round(p * 10) / 10));
-		cb(finding("cpu-hot-function", p >= 50 ? "high" : "medium", title, advice, ev,
-			   stack_with_leaf(c, f)),
-		   arg);
-	}
-	for (size_t i = 0; i < c->nblocked && i < 3; i++) {
-		const struct pst_cpu_stack *st = &c->blocked[i];
-		double p = pct(st->blocked_ns, c->blocked_ns);
-		json_t *ev;
-		char t[32];
-
-		if (p < BLOCK_SHARE * 100 || !st->depth)
-			break;
-		ev = json_object();
-		snprintf(title, sizeof(title), "threads block %s in %s (%.0f%% of the time blocked)",
-			 pst_fmt_ns(st->blocked_ns, t, sizeof(t)), st->reason ? st->reason : st->frames[0],
-			 p);
-		snprintf(advice, sizeof(advice),
-			 "%" PRIu64 " waits of %s on average end in %s: if this wait is on the critical "
-			 "path, make it asynchronous, batch it or wait less often.",
-			 st->samples, pst_fmt_ns(st->samples ? st->blocked_ns / st->samples : 0, t, sizeof(t)),
-			 st->frames[0]);
-		json_object_set_new(ev, "blocked_ns", ju64(st->blocked_ns));
-		json_object_set_new(ev, "waits", ju64(st->samples));
-		json_object_set_new(ev, "blocked_pct", json_real(round(p * 10) / 10));
-		cb(finding("offcpu-blocked", p >= 50 ? "medium" : "low", title, advice, ev, st), arg);
-	}
-	if (c->samples >= MIN_SAMPLES && c->truncated * 10 > c->samples) {
-		json_t *ev = json_object();
-
-		snprintf(title, sizeof(title), "%.0f%% of the sampled stacks are truncated",
-			 pct(c->truncated, c->samples));
-		snprintf(advice, sizeof(advice),
-			 "their callers are unknown, so totals are too low: build with "
-			 "-fno-omit-frame-pointer or keep .eh_frame, and record with --call-graph dwarf.");
-		json_object_set_new(ev, "truncated", ju64(c->truncated));
-		json_object_set_new(ev, "samples", ju64(c->samples));
-		cb(finding("cpu-truncated-stacks", "low", title, advice, ev, NULL), arg);
-	}
-}
-
-static void append_finding(json_t *f, void *arg)
-{
-	json_array_append_new(arg, f);
-}
-
-void pst_cpu_findings_json(const struct pst_cpu *c, json_t *findings)
-{
-	if (c && c->present)
-		each_finding(c, append_finding, findings);
-}
-
-static void print_finding(json_t *f, void *arg)
-{
-	FILE *out = arg;
-
-	fprintf(out, "\n  [%s] %s: %s\n", json_string_value(json_object_get(f, "severity")),
-		json_string_value(json_object_get(f, "id")),
-		json_string_value(json_object_get(f, "title")));
-	fprintf(out, "      %s\n", json_string_value(json_object_get(f, "advice")));
-	json_decref(f);
 }
 
 static void text_stack(FILE *out, const struct pst_cpu_stack *st, size_t frames)
@@ -1271,12 +1142,11 @@ static void text_stack(FILE *out, const struct pst_cpu_stack *st, size_t frames)
 		fprintf(out, "           (truncated: the callers are unknown)\n");
 }
 
-void pst_cpu_text(FILE *out, const struct pst_cpu *c, size_t top)
+/* The section's head: the source and the samples. */
+static void text_head(FILE *out, const struct pst_cpu *c)
 {
 	char a[32];
 
-	if (!c || !c->present)
-		return;
 	fprintf(out, "\nCPU (%s, %" PRIu64 " Hz, %s unwinding)\n",
 		c->source == PST_CPU_EBPF ? "eBPF" :
 		c->flags & PST_CPU_WALL ? "preload, wall clock" :
@@ -1293,7 +1163,13 @@ void pst_cpu_text(FILE *out, const struct pst_cpu *c, size_t top)
 	if (c->blocked_samples)
 		fprintf(out, "; %" PRIu64 " of blocked threads", c->blocked_samples);
 	fprintf(out, "\n  stack depth  median %" PRIu64 " frames\n", c->median_depth);
-	each_finding(c, print_finding, out);
+}
+
+/* Functions, hottest stacks, threads and off-CPU stacks. */
+static void text_tables(FILE *out, const struct pst_cpu *c, size_t top)
+{
+	char a[32];
+
 	if (c->nfns) {
 		fprintf(out, "\n  %3s  %8s %7s  %8s %7s  %s\n", "#", "self", "", "total", "", "function");
 		for (size_t i = 0; i < c->nfns && i < top; i++) {
@@ -1335,3 +1211,118 @@ void pst_cpu_text(FILE *out, const struct pst_cpu *c, size_t top)
 		}
 	}
 }
+
+/* ---- the family ---- */
+
+static void *family_analyze(struct pst_analysis *a)
+{
+	return pst_cpu_analyze(a->t);
+}
+
+static int family_warnings(struct pst_analysis *a, void *self)
+{
+	const struct pst_cpu *c = self;
+
+	for (size_t i = 0; i < c->nwarnings; i++)
+		if (pst_analysis_warn(a, c->warnings[i]))
+			return -ENOMEM;
+	return 0;
+}
+
+static int family_findings(struct pst_analysis *a, void *self, struct pst_findings *out)
+{
+	(void)a;
+	return pst_findings_cpu(self, out);
+}
+
+static void family_json(const struct pst_analysis *a, const void *self, json_t *root)
+{
+	const struct pst_cpu *c = self;
+
+	if (c->present)
+		json_object_set_new(root, "cpu", pst_cpu_json(c, a->json_top));
+}
+
+/* The whole section comes before the heap's totals; its findings in it. */
+static bool family_text(FILE *out, const struct pst_analysis *a, const void *self)
+{
+	const struct pst_cpu *c = self;
+
+	if (!c->present)
+		return true;
+	text_head(out, c);
+	pst_findings_text_short(out, &a->f, pst_family_index(&pst_family_cpu));
+	text_tables(out, c, a->top);
+	return true;
+}
+
+static void family_free(void *self)
+{
+	pst_cpu_free(self);
+}
+
+/* ---- flame graph metrics ---- */
+
+static int stop_at_first(unsigned type, uint64_t tid, const uint8_t *p, size_t len, void *arg)
+{
+	(void)type, (void)tid, (void)p, (void)len, (void)arg;
+	return 1;
+}
+
+static bool has_samples(const struct pst_trace *t)
+{
+	return pst_trace_foreach(t, PST_REC_SAMPLE, PST_REC_SAMPLE, stop_at_first, NULL) == 1;
+}
+
+static bool has_offcpu(const struct pst_trace *t)
+{
+	return pst_trace_foreach(t, PST_REC_OFFCPU, PST_REC_OFFCPU, stop_at_first, NULL) == 1;
+}
+
+static int collect_on(struct pst_flame *fl, unsigned slot)
+{
+	return pst_flame_collect_cpu(fl, slot, false);
+}
+
+static int collect_off(struct pst_flame *fl, unsigned slot)
+{
+	return pst_flame_collect_cpu(fl, slot, true);
+}
+
+/* Diff's rows: CPU samples follow the sampling clock (562 to 575 at
+ * 999 Hz: 25% and 20). */
+static const struct pst_metric_def diff_rows[] = {
+	{ "cpu_samples", "CPU samples", PST_UNIT_COUNT, "cpu.samples", true, false,
+	  { 0.25, 20 }, { 0.25, 20 } },
+};
+
+static const struct pst_keyed_def diff_keyed[] = {
+	{ { "function_cpu_samples", "CPU samples in", PST_UNIT_COUNT, "cpu.functions", true, false,
+	    { 0.25, 20 }, { 0.25, 20 } },
+	  "function", "self", NULL, NULL },
+};
+
+static const struct pst_metric metrics[] = {
+	{ "cpu", "CPU time", "nanoseconds", "cpu", 10, false, NULL, has_samples, collect_on },
+	{ "off-cpu", "time off CPU", "nanoseconds", "off_cpu", 30, false, NULL, has_offcpu,
+	  collect_off },
+};
+
+const struct pst_family_ops pst_family_cpu = {
+	.name = "cpu",
+	.json_rank = 3,
+	.text_rank = 0,
+	.findings_in_section = true,
+	.analyze = family_analyze,
+	.warnings = family_warnings,
+	.findings = family_findings,
+	.json = family_json,
+	.text_summary = family_text,
+	.metrics = metrics,
+	.nmetrics = sizeof(metrics) / sizeof(*metrics),
+	.diff_metrics = diff_rows,
+	.ndiff_metrics = 1,
+	.diff_keyed = diff_keyed,
+	.ndiff_keyed = 1,
+	.free = family_free,
+};

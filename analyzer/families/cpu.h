@@ -66,11 +66,8 @@ struct pst_cpu *pst_cpu_analyze(const struct pst_trace *t);
 /* The report's "cpu" object; top limits the lists (0: all). */
 json_t *pst_cpu_json(const struct pst_cpu *c, size_t top);
 
-/* CPU findings appended to the report's findings array. */
-void pst_cpu_findings_json(const struct pst_cpu *c, json_t *findings);
-
-/* The text section (with its findings); top rows per table. */
-void pst_cpu_text(FILE *out, const struct pst_cpu *c, size_t top);
+/* The text section is the family's (pst_family_cpu, family.h); its
+ * findings are pst_findings_cpu (findings.h). */
 
 void pst_cpu_free(struct pst_cpu *c);
 

@@ -159,4 +159,11 @@ double pst_site_avg_size(const struct pst_site *s);
 
 void pst_memory_free(struct pst_memory *m);
 
+/* The memory family's result in a report (family.h): the analysis, and
+ * whether its exact totals are the last snapshot's. */
+struct pst_memory_result {
+	struct pst_memory *m;
+	bool totals_from_snapshot;
+};
+
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "family.h"
 #include "timeline.h"
 #include "units.h"
 #include "sort.h"
@@ -426,3 +427,48 @@ int pst_timeline_svg(const struct pst_timeline *tl, const char *path)
 		return -errno;
 	return 0;
 }
+
+/* ---- the family ---- */
+
+static void *family_analyze(struct pst_analysis *a)
+{
+	return pst_timeline_read(a->t);
+}
+
+/* A trace capped by --max-size says so among the warnings. */
+static int family_warnings(struct pst_analysis *a, void *self)
+{
+	char note[160];
+
+	if (!((const struct pst_timeline *)self)->capped)
+		return 0;
+	return pst_analysis_warn(a, pst_timeline_cap_note(self, note, sizeof(note)));
+}
+
+static void family_json(const struct pst_analysis *a, const void *self, json_t *root)
+{
+	(void)a;
+	json_object_set_new(root, "timeline", pst_timeline_json(self));
+	json_object_set_new(root, "production", pst_timeline_production_json(self));
+}
+
+static void family_text(FILE *out, const struct pst_analysis *a, const void *self)
+{
+	pst_timeline_text(out, self, a->t->complete, a->timeline_table);
+}
+
+static void family_free(void *self)
+{
+	pst_timeline_free(self);
+}
+
+const struct pst_family_ops pst_family_timeline = {
+	.name = "timeline",
+	.json_rank = 0,
+	.text_rank = 4,
+	.analyze = family_analyze,
+	.warnings = family_warnings,
+	.json = family_json,
+	.text = family_text,
+	.free = family_free,
+};

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "findings.h"
+#include "grow.h"
 #include "units.h"
 #include "sort.h"
 
@@ -69,6 +70,64 @@ char *pst_xasprintf(const char *fmt, ...)
 	return r < 0 ? NULL : s;
 }
 
+struct pst_finding *pst_finding_add(struct pst_findings *out, const char *id,
+				    enum pst_severity sev, const struct pst_site *site)
+{
+	struct pst_finding *f;
+
+	if (pst_grow(&out->v, &out->cap, out->n + 1, sizeof(*out->v), 16))
+		return NULL;
+	f = &out->v[out->n++];
+	memset(f, 0, sizeof(*f));
+	f->id = id;
+	f->severity = sev;
+	f->site = site;
+	if (site) {
+		f->stack = site->stack;
+		f->depth = site->depth;
+	}
+	return f;
+}
+
+/* By severity, then family; ties keep their place (the family's order). */
+static int cmp_index(const void *x, const void *y, void *v_)
+{
+	const struct pst_finding *v = v_;
+	size_t i = *(const size_t *)x, j = *(const size_t *)y;
+
+	if (v[i].severity != v[j].severity)
+		return v[i].severity < v[j].severity ? -1 : 1;
+	if (v[i].family != v[j].family)
+		return v[i].family < v[j].family ? -1 : 1;
+	return i < j ? -1 : i > j;
+}
+
+/* qsort is not stable: sort the indexes, whose last key is the place. */
+int pst_findings_sort(struct pst_findings *f)
+{
+	struct pst_finding *tmp;
+	size_t *idx;
+
+	if (f->n < 2)
+		return 0;
+	idx = malloc(f->n * sizeof(*idx));
+	tmp = malloc(f->n * sizeof(*tmp));
+	if (!idx || !tmp) {
+		free(idx);
+		free(tmp);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < f->n; i++)
+		idx[i] = i;
+	qsort_r(idx, f->n, sizeof(*idx), cmp_index, f->v);
+	for (size_t i = 0; i < f->n; i++)
+		tmp[i] = f->v[idx[i]];
+	memcpy(f->v, tmp, f->n * sizeof(*tmp));
+	free(tmp);
+	free(idx);
+	return 0;
+}
+
 static uint64_t rnd(double x)
 {
 	return x > 0 ? (uint64_t)llround(x) : 0;
@@ -112,27 +171,6 @@ struct group {
 	size_t paths;
 };
 
-static struct pst_finding *add(struct pst_findings *out, size_t *cap, const char *id,
-			       const struct pst_site *site)
-{
-	struct pst_finding *f;
-
-	if (out->n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 16;
-		struct pst_finding *nv = realloc(out->v, ncap * sizeof(*nv));
-
-		if (!nv)
-			return NULL;
-		out->v = nv;
-		*cap = ncap;
-	}
-	f = &out->v[out->n++];
-	memset(f, 0, sizeof(*f));
-	f->id = id;
-	f->site = site;
-	return f;
-}
-
 /* A finding over several call paths says so: their number as evidence, and
  * in the advice that the figures are theirs together. */
 static int paths(struct pst_finding *f, const struct group *g)
@@ -152,7 +190,7 @@ static int paths(struct pst_finding *f, const struct group *g)
 }
 
 static int rule_leak(const struct pst_memory *m, const struct pst_findings_ctx *ctx,
-		     const struct group *g, struct pst_findings *out, size_t *cap)
+		     const struct group *g, struct pst_findings *out)
 {
 	const struct pst_site *s = g->site;
 	const struct pst_stack_stats *st = &g->st;
@@ -162,7 +200,7 @@ static int rule_leak(const struct pst_memory *m, const struct pst_findings_ctx *
 
 	if (rnd(st->leaked_bytes) == 0 && rnd(st->leaked) == 0)
 		return 0;
-	f = add(out, cap, "leak", s);
+	f = pst_finding_add(out, "leak", PST_SEV_LOW, s);
 	if (!f)
 		return -ENOMEM;
 	if (st->leaked_bytes >= LEAK_HIGH_BYTES ||
@@ -199,7 +237,7 @@ static int rule_leak(const struct pst_memory *m, const struct pst_findings_ctx *
 }
 
 static int rule_churn(const struct pst_memory *m, const struct group *g,
-		      struct pst_findings *out, size_t *cap)
+		      struct pst_findings *out)
 {
 	const struct pst_site *s = g->site;
 	const struct pst_stack_stats *st = &g->st;
@@ -216,7 +254,7 @@ static int rule_churn(const struct pst_memory *m, const struct group *g,
 	rate = st->calls / secs;
 	if (share < CHURN_MIN_SHARE || rate < CHURN_LOW_RATE)
 		return 0;
-	f = add(out, cap, "short-lived-small", s);
+	f = pst_finding_add(out, "short-lived-small", PST_SEV_LOW, s);
 	if (!f)
 		return -ENOMEM;
 	f->severity = rate >= CHURN_HIGH_RATE	? PST_SEV_HIGH :
@@ -253,7 +291,7 @@ static int rule_churn(const struct pst_memory *m, const struct group *g,
 }
 
 static int rule_realloc(const struct pst_memory *m, const struct group *g,
-			struct pst_findings *out, size_t *cap)
+			struct pst_findings *out)
 {
 	const struct pst_site *s = g->site;
 	const struct pst_stack_stats *st = &g->st;
@@ -265,7 +303,7 @@ static int rule_realloc(const struct pst_memory *m, const struct group *g,
 
 	if (st->max_chain < REALLOC_MIN_CHAIN)
 		return 0;
-	f = add(out, cap, "realloc-growth", s);
+	f = pst_finding_add(out, "realloc-growth", PST_SEV_LOW, s);
 	if (!f)
 		return -ENOMEM;
 	if (share >= REALLOC_HIGH_SHARE || st->reallocs >= REALLOC_HIGH_COUNT)
@@ -400,23 +438,21 @@ int pst_findings_build(const struct pst_memory *m, const struct pst_findings_ctx
 		       struct pst_findings *out)
 {
 	struct group *g;
-	size_t cap = 0, ng;
+	size_t ng, first = out->n;
 
-	memset(out, 0, sizeof(*out));
 	if (group_sites(m, &g, &ng))
 		return -ENOMEM;
 	pst_sort(g, ng, sizeof(*g), cmp_group);
 	for (size_t i = 0; i < ng; i++) {
-		if (rule_leak(m, ctx, &g[i], out, &cap) || rule_churn(m, &g[i], out, &cap) ||
-		    rule_realloc(m, &g[i], out, &cap)) {
+		if (rule_leak(m, ctx, &g[i], out) || rule_churn(m, &g[i], out) ||
+		    rule_realloc(m, &g[i], out)) {
 			free(g);
-			pst_findings_free(out);
 			return -ENOMEM;
 		}
 	}
 	free(g);
-	if (out->n)
-		pst_sort(out->v, out->n, sizeof(*out->v), cmp_finding);
+	if (out->n > first)
+		pst_sort(out->v + first, out->n - first, sizeof(*out->v), cmp_finding);
 	return 0;
 }
 

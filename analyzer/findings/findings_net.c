@@ -46,19 +46,14 @@
 #define BALANCE_MIN_CONNECTS 10
 #define BALANCE_MAX_SHARE 0.8
 
+/* A network finding: no site, its score given. */
 static struct pst_finding *add(struct pst_findings *out, const char *id,
 			       enum pst_severity sev, double score)
 {
-	struct pst_finding *nv = realloc(out->v, (out->n + 1) * sizeof(*nv)), *f;
+	struct pst_finding *f = pst_finding_add(out, id, sev, NULL);
 
-	if (!nv)
-		return NULL;
-	out->v = nv;
-	f = &out->v[out->n++];
-	memset(f, 0, sizeof(*f));
-	f->id = id;
-	f->severity = sev;
-	f->score = score;
+	if (f)
+		f->score = score;
 	return f;
 }
 

@@ -54,29 +54,6 @@
 #define LOCK_MEDIUM_SHARE 0.05
 #define LOCK_HIGH_SHARE 0.20
 
-/* Append a finding and move it behind the last one of its severity or
- * higher, so that the list stays ordered by severity. */
-static struct pst_finding *add(struct pst_findings *out, const char *id, enum pst_severity sev,
-			       const struct pst_site *site)
-{
-	struct pst_finding *nv = realloc(out->v, (out->n + 1) * sizeof(*nv)), f;
-	size_t at;
-
-	if (!nv)
-		return NULL;
-	out->v = nv;
-	for (at = out->n; at > 0 && nv[at - 1].severity > sev; at--)
-		;
-	memmove(nv + at + 1, nv + at, (out->n - at) * sizeof(*nv));
-	memset(&f, 0, sizeof(f));
-	f.id = id;
-	f.severity = sev;
-	f.site = site;
-	nv[at] = f;
-	out->n++;
-	return &nv[at];
-}
-
 static int check(struct pst_finding *f)
 {
 	return f->title && f->advice ? 0 : -ENOMEM;
@@ -107,7 +84,7 @@ static int rule_churn(const struct pst_threads *th, const struct pst_thr_group *
 		pool = th->ncpu;
 	if (!pool)
 		pool = 1;
-	if (!(f = add(out, "thread-churn", sev, &g->created_at)))
+	if (!(f = pst_finding_add(out, "thread-churn", sev, &g->created_at)))
 		return -ENOMEM;
 	f->score = (double)g->threads;
 	pst_fmt_ns(g->lifetime_p50, lt, sizeof(lt));
@@ -153,7 +130,7 @@ static int rule_oversized(const struct pst_threads *th, const struct pst_thr_gro
 		want = 2;
 	if (want >= g->threads)
 		return 0;
-	if (!(f = add(out, "pool-oversized", idle >= 0.9 && g->threads >= 8 ? PST_SEV_MEDIUM :
+	if (!(f = pst_finding_add(out, "pool-oversized", idle >= 0.9 && g->threads >= 8 ? PST_SEV_MEDIUM :
 					     PST_SEV_LOW, &g->created_at)))
 		return -ENOMEM;
 	f->score = (double)(g->threads - want);
@@ -194,7 +171,7 @@ static int rule_undersized(const struct pst_threads *th, const struct pst_thr_gr
 	want = g->peak * 2;
 	if (cs >= CPU_BOUND_SHARE && th->ncpu && want > th->ncpu)
 		want = th->ncpu;
-	if (!(f = add(out, "pool-undersized", PST_SEV_MEDIUM, &g->created_at)))
+	if (!(f = pst_finding_add(out, "pool-undersized", PST_SEV_MEDIUM, &g->created_at)))
 		return -ENOMEM;
 	f->score = sat;
 	pst_fmt_ns(g->saturated_ns, st, sizeof(st));
@@ -248,7 +225,7 @@ static int rule_lock(const struct pst_threads *th, const struct pst_lock *l,
 	sev = l->wait_share >= LOCK_HIGH_SHARE ? PST_SEV_HIGH :
 	      l->wait_share >= LOCK_MEDIUM_SHARE ? PST_SEV_MEDIUM : PST_SEV_LOW;
 	site = l->ntop ? &l->top[0].site : &l->first_use;
-	if (!(f = add(out, "lock-contention", sev, site)))
+	if (!(f = pst_finding_add(out, "lock-contention", sev, site)))
 		return -ENOMEM;
 	f->score = (double)l->wait_ns;
 	pst_fmt_ns(l->wait_ns, w, sizeof(w));

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "cpu.h"
+#include "family.h"
 #include "imap.h"
 #include "flame.h"
 #include "memory.h"
@@ -24,56 +25,44 @@
 
 /* ---- metrics ---- */
 
-static double v_bytes(const struct pst_stack_stats *st)
-{
-	return st->bytes;
-}
-
-static double v_calls(const struct pst_stack_stats *st)
-{
-	return st->calls;
-}
-
-static double v_peak(const struct pst_stack_stats *st)
-{
-	return st->peak_bytes;
-}
-
-static double v_leaked(const struct pst_stack_stats *st)
-{
-	return st->leaked_bytes;
-}
-
-static double v_temporary(const struct pst_stack_stats *st)
-{
-	return st->temporary;
-}
-
-/* The first one a trace has data for is its default. */
-const struct pst_metric pst_flame_metrics[] = {
-    {"cpu", "CPU time", "nanoseconds", "cpu", PST_FAM_CPU, false, NULL},
-    {"alloc-bytes", "bytes allocated", "bytes", "alloc_space", PST_FAM_MEMORY, false, v_bytes},
-    {"alloc-calls", "allocation calls", "count", "alloc_objects", PST_FAM_MEMORY, false, v_calls},
-    {"peak-bytes", "bytes live at the heap peak", "bytes", "peak_space", PST_FAM_MEMORY, true,
-     v_peak},
-    {"leaked-bytes", "bytes never freed", "bytes", "leaked_space", PST_FAM_MEMORY, false, v_leaked},
-    {"temporary", "temporary allocations", "count", "temporary_objects", PST_FAM_MEMORY, false,
-     v_temporary},
-    {"off-cpu", "time off CPU", "nanoseconds", "off_cpu", PST_FAM_OFFCPU, false, NULL},
-    {"lock-wait", "time waiting for locks", "nanoseconds", "lock_wait", PST_FAM_LOCK, false, NULL},
-    {"connect-time", "time connecting", "nanoseconds", "connect_time", PST_FAM_NET, false, NULL},
-};
-const size_t pst_flame_nmetrics = sizeof(pst_flame_metrics) / sizeof(*pst_flame_metrics);
-
 /* Folded stacks read back, unless --metric names what their counts are. */
 static const struct pst_metric folded_metric = {
-    "samples", "samples", "count", "samples", PST_FAM_FOLDED, false, NULL};
+    "samples", "samples", "count", "samples", 0, false, NULL, NULL, NULL};
+
+/* Room for every family's metrics. */
+#define METRICS_MAX 32
+
+static int cmp_rank(const void *x, const void *y)
+{
+	const struct pst_metric *a = *(const struct pst_metric *const *)x;
+	const struct pst_metric *b = *(const struct pst_metric *const *)y;
+
+	return (a->rank > b->rank) - (a->rank < b->rank);
+}
+
+size_t pst_flame_metric_list(const struct pst_metric *const **out)
+{
+	static const struct pst_metric *list[METRICS_MAX];
+	static size_t n;
+
+	if (!n) {
+		for (size_t i = 0; i < pst_nfamilies; i++)
+			for (size_t j = 0; j < pst_families[i]->nmetrics && n < METRICS_MAX; j++)
+				list[n++] = &pst_families[i]->metrics[j];
+		qsort(list, n, sizeof(*list), cmp_rank);
+	}
+	*out = list;
+	return n;
+}
 
 static const struct pst_metric *metric_find(const char *name)
 {
-	for (size_t i = 0; i < pst_flame_nmetrics; i++)
-		if (!strcmp(pst_flame_metrics[i].name, name))
-			return &pst_flame_metrics[i];
+	const struct pst_metric *const *list;
+	size_t n = pst_flame_metric_list(&list);
+
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(list[i]->name, name))
+			return list[i];
 	return NULL;
 }
 
@@ -94,7 +83,7 @@ struct pst_fpool {
 	struct pst_symbolizer *sym[2];
 	struct pst_trace *t[2];
 	size_t caps[5]; /* funcs, lines, locs, maps, stacks */
-	signed char has[2][PST_FAM_COUNT]; /* per slot: 1 has data, -1 has none, 0 not known yet */
+	signed char has[2][METRICS_MAX]; /* per slot and metric: 1 has data, -1 has none, 0 not known yet */
 };
 
 static size_t hash_str(const char *s)
@@ -184,65 +173,35 @@ static int grow(void *vp, size_t *cap, size_t n, size_t size)
 
 /* ---- which metrics a trace has ---- */
 
-static int stop_at_first(unsigned type, uint64_t tid, const uint8_t *p, size_t len, void *arg)
-{
-	(void)type, (void)tid, (void)p, (void)len, (void)arg;
-	return 1;
-}
-
-static int stop_at_wait(uint64_t stack, uint64_t wait_ns, uint64_t waits, void *arg)
-{
-	(void)stack, (void)waits, (void)arg;
-	return wait_ns ? 1 : 0;
-}
-
-static bool net_has_connects(const struct pst_trace *t)
-{
-	struct pst_net *n = pst_net_analyze(t);
-	bool has = false;
-
-	for (size_t i = 0; n && i < n->neps; i++)
-		has |= n->eps[i].role == PST_NET_CLIENT && n->eps[i].connect_ns.total;
-	pst_net_free(n);
-	return has;
-}
-
-static bool family_in(const struct pst_trace *t, enum pst_family fam)
-{
-	switch (fam) {
-	case PST_FAM_MEMORY: return t->nevents > 0;
-	case PST_FAM_CPU:
-		return pst_trace_foreach(t, PST_REC_SAMPLE, PST_REC_SAMPLE, stop_at_first, NULL) == 1;
-	case PST_FAM_OFFCPU:
-		return pst_trace_foreach(t, PST_REC_OFFCPU, PST_REC_OFFCPU, stop_at_first, NULL) == 1;
-	case PST_FAM_LOCK: return pst_threads_lock_waits(t, stop_at_wait, NULL) == 1;
-	case PST_FAM_NET: return net_has_connects(t);
-	default: return false;
-	}
-}
-
-/* Does the trace in slot hold data of this family? Folded input holds
- * whatever it is said to. */
-static bool has_family(struct pst_flame *fl, unsigned slot, enum pst_family fam)
+/* Does the trace in slot hold data of metric m?
+ * Folded input holds whatever it is said to. */
+static bool has_metric(struct pst_flame *fl, unsigned slot, const struct pst_metric *m)
 {
 	struct pst_fpool *p = fl->pool;
+	const struct pst_metric *const *list;
+	size_t n = pst_flame_metric_list(&list), i = 0;
 
 	if (!p->t[slot])
 		return true;
-	if (!p->has[slot][fam])
-		p->has[slot][fam] = family_in(p->t[slot], fam) ? 1 : -1;
-	return p->has[slot][fam] > 0;
+	while (i < n && list[i] != m)
+		i++;
+	if (i == n)
+		return false;
+	if (!p->has[slot][i])
+		p->has[slot][i] = m->present(p->t[slot]) ? 1 : -1;
+	return p->has[slot][i] > 0;
 }
 
 /* "alloc-bytes, alloc-calls, ..." of the metrics the trace in slot has data for. */
 static void metrics_present(struct pst_flame *fl, unsigned slot, char *buf, size_t len)
 {
-	size_t n = 0;
+	const struct pst_metric *const *list;
+	size_t nm = pst_flame_metric_list(&list), n = 0;
 
 	buf[0] = 0;
-	for (size_t i = 0; i < pst_flame_nmetrics && n < len; i++)
-		if (has_family(fl, slot, pst_flame_metrics[i].family))
-			n += snprintf(buf + n, len - n, "%s%s", n ? ", " : "", pst_flame_metrics[i].name);
+	for (size_t i = 0; i < nm && n < len; i++)
+		if (has_metric(fl, slot, list[i]))
+			n += snprintf(buf + n, len - n, "%s%s", n ? ", " : "", list[i]->name);
 	if (!n)
 		snprintf(buf, len, "nothing");
 }
@@ -445,7 +404,8 @@ static int add_xframes(struct pst_flame *fl, unsigned slot, const struct xframe 
 
 /* Add the raw stack stk (may be NULL: no stack) of the trace's own address
  * space with value v in slot. */
-static int add_stack(struct pst_flame *fl, unsigned slot, const struct pst_stack *stk, int64_t v)
+int pst_flame_add_stack(struct pst_flame *fl, unsigned slot, const struct pst_stack *stk,
+			int64_t v)
 {
 	struct pst_fpool *p = fl->pool;
 	struct xframe *xf = NULL;
@@ -490,53 +450,6 @@ int pst_flame_add_named(struct pst_flame *fl, unsigned slot, const char *const *
 }
 
 /* ---- collecting a metric ---- */
-
-static struct pst_symbolizer *symbolizer_for(const struct pst_trace *t)
-{
-	struct pst_symbolizer *sym = pst_symbolizer_new();
-
-	for (size_t i = 0; sym && i < t->nmodules; i++) {
-		const struct pst_module *mo = &t->modules[i];
-
-		if (mo->path)
-			pst_symbolizer_add_module(sym, mo->path, mo->bias, mo->lo, mo->hi,
-						  mo->build_id, mo->build_id_len);
-	}
-	return sym;
-}
-
-/* Memory metrics: one stack per allocation site, valued from its merged
- * statistics (sites are stacks whose symbolized frames are identical). */
-static int collect_memory(struct pst_flame *fl, unsigned slot)
-{
-	struct pst_trace *t = fl->pool->t[slot];
-	struct pst_memory *m = pst_memory_analyze(t, NULL, NULL);
-	int r = -ENOMEM;
-
-	if (!m)
-		return -ENOMEM;
-	if (pst_memory_sites(m, t, fl->pool->sym[slot]))
-		goto out;
-	if (fl->metric->needs_peaks && pst_memory_peaks(m, t, NULL, NULL))
-		goto out;
-	for (size_t i = 0; i < m->nsites; i++) {
-		const struct pst_site *s = &m->sites[i];
-		double v = fl->metric->site_value(&s->st);
-		int64_t iv = v > 0 ? (int64_t)llround(v) : 0;
-
-		if (!iv)
-			continue;
-		if (add_stack(fl, slot,
-			      s->first_stack_id ? pst_trace_stack(t, s->first_stack_id) : NULL, iv))
-			goto out;
-	}
-	if (!m->full && !strcmp(fl->metric->unit, "bytes"))
-		fl->period = m->sample_bytes;
-	r = 0;
-out:
-	pst_memory_free(m);
-	return r;
-}
 
 /* CPU and off-CPU: one stack per aggregated row of the CPU records. Rows
  * share addresses, so each address is symbolized once, to its location and
@@ -699,7 +612,7 @@ static int cpu_row(const struct pst_cpu_row *r, void *arg)
 	return 0;
 }
 
-static int collect_cpu(struct pst_flame *fl, unsigned slot, bool off)
+int pst_flame_collect_cpu(struct pst_flame *fl, unsigned slot, bool off)
 {
 	struct cpu_walk w = {.fl = fl, .slot = slot, .off = off};
 	int r = pst_cpu_foreach_stack(fl->pool->t[slot], fl->pool->sym[slot], cpu_row, &w);
@@ -712,70 +625,27 @@ static int collect_cpu(struct pst_flame *fl, unsigned slot, bool off)
 	return r;
 }
 
-struct lock_walk {
-	struct pst_flame *fl;
-	unsigned slot;
-};
-
-static int lock_stack(uint64_t stack, uint64_t wait_ns, uint64_t waits, void *arg)
-{
-	struct lock_walk *w = arg;
-	const struct pst_trace *t = w->fl->pool->t[w->slot];
-
-	(void)waits;
-	return add_stack(w->fl, w->slot, stack ? pst_trace_stack(t, stack) : NULL,
-			 (int64_t)wait_ns);
-}
-
-/* Lock waits: one stack per waiting stack, its total wait. */
-static int collect_lock(struct pst_flame *fl, unsigned slot)
-{
-	struct lock_walk w = {fl, slot};
-
-	return pst_threads_lock_waits(fl->pool->t[slot], lock_stack, &w);
-}
-
-/* The program's base name in trace t. */
-static const char *program_of(const struct pst_trace *t)
+const char *pst_flame_program(const struct pst_trace *t)
 {
 	const char *exe = t->proc.exe ? strrchr(t->proc.exe, '/') : NULL;
 
 	return exe ? exe + 1 : t->proc.exe ? t->proc.exe : "?";
 }
 
-/* Connect time: connections carry no stack, so each endpoint is a frame
- * under the program, valued by the time its established connects took. */
-static int collect_net(struct pst_flame *fl, unsigned slot)
-{
-	static const enum pst_fkind kinds[] = {PST_FK_OWN, PST_FK_LIB};
-	const struct pst_trace *t = fl->pool->t[slot];
-	struct pst_net *n = pst_net_analyze(t);
-	int r = 0;
-
-	if (!n)
-		return -ENOMEM;
-	for (size_t i = 0; i < n->neps && !r; i++) {
-		const struct pst_net_endpoint *ep = &n->eps[i];
-		const char *names[] = {program_of(t), ep->name};
-
-		if (ep->role == PST_NET_CLIENT && ep->connect_ns.total)
-			r = pst_flame_add_named(fl, slot, names, kinds, 2,
-						(int64_t)ep->connect_ns.total);
-	}
-	pst_net_free(n);
-	return r;
-}
-
+/* The metric's stacks of the trace in slot, by its family's collect. */
 static int collect(struct pst_flame *fl, unsigned slot)
 {
-	switch (fl->metric->family) {
-	case PST_FAM_MEMORY: return collect_memory(fl, slot);
-	case PST_FAM_CPU: return collect_cpu(fl, slot, false);
-	case PST_FAM_OFFCPU: return collect_cpu(fl, slot, true);
-	case PST_FAM_LOCK: return collect_lock(fl, slot);
-	case PST_FAM_NET: return collect_net(fl, slot);
-	default: return -ENOTSUP;
-	}
+	return fl->metric->collect ? fl->metric->collect(fl, slot) : -ENOTSUP;
+}
+
+struct pst_trace *pst_flame_trace(const struct pst_flame *fl, unsigned slot)
+{
+	return fl->pool->t[slot];
+}
+
+struct pst_symbolizer *pst_flame_symbolizer(const struct pst_flame *fl, unsigned slot)
+{
+	return fl->pool->sym[slot];
 }
 
 /* ---- deterministic order ---- */
@@ -987,7 +857,7 @@ static int open_trace(struct pst_flame *fl, unsigned slot, const char *path, boo
 		fprintf(stderr, "prestanda: warning: %s: %s\n", path,
 			p->t[slot]->error[0] ? p->t[slot]->error : "trace is incomplete");
 	}
-	p->sym[slot] = symbolizer_for(p->t[slot]);
+	p->sym[slot] = pst_analysis_symbolizer(p->t[slot]);
 	if (!p->sym[slot]) {
 		fprintf(stderr, "prestanda: %s: out of memory\n", path);
 		return 1;
@@ -1024,6 +894,8 @@ static int open_folded(struct pst_flame *fl, unsigned slot, const char *path)
  * first one they all have. Returns 0, or 2 after saying why. */
 static int pick_metric(struct pst_flame *fl, const char *name, char *const *paths)
 {
+	const struct pst_metric *const *list;
+	size_t nm = pst_flame_metric_list(&list);
 	char have[512];
 
 	if (!fl->pool->t[0] && !name) {
@@ -1036,7 +908,7 @@ static int pick_metric(struct pst_flame *fl, const char *name, char *const *path
 			return pst_cli_fail("flame", "unknown metric '%s'", name);
 		}
 		for (unsigned s = 0; s < fl->nslots; s++)
-			if (!has_family(fl, s, fl->metric->family)) {
+			if (!has_metric(fl, s, fl->metric)) {
 				metrics_present(fl, s, have, sizeof(have));
 				fprintf(stderr,
 					"prestanda: %s: this trace has no %s data; it has: %s\n",
@@ -1045,13 +917,13 @@ static int pick_metric(struct pst_flame *fl, const char *name, char *const *path
 			}
 		return 0;
 	}
-	for (size_t i = 0; i < pst_flame_nmetrics; i++) {
+	for (size_t i = 0; i < nm; i++) {
 		bool all = true;
 
 		for (unsigned s = 0; s < fl->nslots; s++)
-			all = all && has_family(fl, s, pst_flame_metrics[i].family);
+			all = all && has_metric(fl, s, list[i]);
 		if (all) {
-			fl->metric = &pst_flame_metrics[i];
+			fl->metric = list[i];
 			return 0;
 		}
 	}
@@ -1168,7 +1040,7 @@ int pst_flame_run(const struct pst_flame_options *o)
 	} else if (!rc) {
 		const struct pst_trace *t = fl.pool->t[fl.nslots - 1];
 
-		fl.program = program_of(t);
+		fl.program = pst_flame_program(t);
 		fl.start_realtime_ns = t->proc.start_realtime_ns;
 		fl.duration_ns = t->end_ts > t->proc.start_monotonic_ns
 				     ? t->end_ts - t->proc.start_monotonic_ns

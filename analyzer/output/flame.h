@@ -12,28 +12,27 @@
 /* Where a frame's code lives: decides its colour. */
 enum pst_fkind { PST_FK_OWN, PST_FK_LIB, PST_FK_KERNEL, PST_FK_UNKNOWN };
 
-/* The record family a metric is computed from. */
-enum pst_family {
-	PST_FAM_MEMORY,
-	PST_FAM_CPU,
-	PST_FAM_OFFCPU,
-	PST_FAM_LOCK,
-	PST_FAM_NET,
-	PST_FAM_FOLDED, /* folded stacks read back: counts of no known kind */
-	PST_FAM_COUNT
-};
-
 struct pst_stack_stats;
+struct pst_stack;
+struct pst_trace;
+struct pst_symbolizer;
+struct pst_flame;
 
-/* One metric a flame graph can show. */
+/* One metric a flame graph can show: a family offers its own
+ * (pst_family_ops.metrics), flame lists them all by rank. */
 struct pst_metric {
 	const char *name;	/* "alloc-bytes", as given to --metric */
 	const char *what;	/* "bytes allocated", for titles */
 	const char *unit;	/* "bytes", "count" or "nanoseconds" */
 	const char *pprof_type; /* sample type in pprof: "alloc_space" */
-	enum pst_family family;
+	int rank;		/* place in the list: the first a trace has is its default */
 	bool needs_peaks;					/* memory: needs the second pass */
 	double (*site_value)(const struct pst_stack_stats *st); /* memory metrics */
+	/* Does t hold data of this metric? */
+	bool (*present)(const struct pst_trace *t);
+	/* Add the stacks of the trace in slot with their values to fl (the
+	 * metric is fl->metric). 0, -ENOMEM or another -errno. */
+	int (*collect)(struct pst_flame *fl, unsigned slot);
 };
 
 /* A function-level frame shared by stacks. Strings are owned by the flame
@@ -125,9 +124,22 @@ struct pst_flame_options {
  * 2 on a metric the traces lack or inputs that do not go together. */
 int pst_flame_run(const struct pst_flame_options *o);
 
-/* flame.c: the metrics, in the order `--help` lists them. */
-extern const struct pst_metric pst_flame_metrics[];
-extern const size_t pst_flame_nmetrics;
+
+/* flame.c: every family's metrics by rank, in the order `--help` lists
+ * them; returns how many, *out the list. */
+size_t pst_flame_metric_list(const struct pst_metric *const **out);
+
+/* flame.c, for a metric's collect: the trace in slot, its symbolizer, one
+ * stack of addresses (NULL: none) with value v, and the CPU records'
+ * stacks (off: the off-CPU ones). 0 or -ENOMEM. */
+struct pst_trace *pst_flame_trace(const struct pst_flame *fl, unsigned slot);
+struct pst_symbolizer *pst_flame_symbolizer(const struct pst_flame *fl, unsigned slot);
+int pst_flame_add_stack(struct pst_flame *fl, unsigned slot, const struct pst_stack *stk,
+			int64_t v);
+int pst_flame_collect_cpu(struct pst_flame *fl, unsigned slot, bool off);
+
+/* The program's base name in trace t. */
+const char *pst_flame_program(const struct pst_trace *t);
 
 /* Suffix of a kernel frame's name in folded stacks, as flamegraph.pl marks them. */
 #define PST_FOLDED_KERNEL "_[k]"

@@ -1,27 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /* The report's network section: endpoints and name lookups, as JSON and as text. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <string.h>
 
+#include "family.h"
+#include "json_util.h"
 #include "net.h"
 #include "units.h"
-
-static json_t *ju(uint64_t v)
-{
-	return json_integer(v > (uint64_t)LLONG_MAX ? LLONG_MAX : (json_int_t)v);
-}
 
 static json_t *json_pct(const struct pst_net_pct *p)
 {
 	json_t *o = json_object();
 
-	json_object_set_new(o, "p50", ju(p->p50));
-	json_object_set_new(o, "p90", ju(p->p90));
-	json_object_set_new(o, "p99", ju(p->p99));
-	json_object_set_new(o, "max", ju(p->max));
-	json_object_set_new(o, "total", ju(p->total));
+	json_object_set_new(o, "p50", pst_ju64(p->p50));
+	json_object_set_new(o, "p90", pst_ju64(p->p90));
+	json_object_set_new(o, "p99", pst_ju64(p->p99));
+	json_object_set_new(o, "max", pst_ju64(p->max));
+	json_object_set_new(o, "total", pst_ju64(p->total));
 	return o;
 }
 
@@ -32,37 +30,37 @@ static json_t *json_endpoint(const struct pst_net_endpoint *e)
 	json_object_set_new(o, "endpoint", json_string(e->name));
 	json_object_set_new(o, "kind", json_string(pst_net_kind_name(e->kind)));
 	json_object_set_new(o, "role", json_string(e->role == PST_NET_SERVER ? "server" : "client"));
-	json_object_set_new(o, "connects", ju(e->connects));
-	json_object_set_new(o, "connect_failures", ju(e->connect_failures));
+	json_object_set_new(o, "connects", pst_ju64(e->connects));
+	json_object_set_new(o, "connect_failures", pst_ju64(e->connect_failures));
 	for (size_t i = 0; i < e->nerrs; i++)
-		json_object_set_new(errs, pst_net_err_name(e->errs[i].err), ju(e->errs[i].count));
+		json_object_set_new(errs, pst_net_err_name(e->errs[i].err), pst_ju64(e->errs[i].count));
 	json_object_set_new(o, "failures_by_errno", errs);
 	json_object_set_new(o, "connect_ns", json_pct(&e->connect_ns));
 	json_object_set_new(o, "lifetime_ns", json_pct(&e->lifetime_ns));
-	json_object_set_new(o, "established", ju(e->established));
-	json_object_set_new(o, "closed", ju(e->closed));
-	json_object_set_new(o, "open_at_end", ju(e->open_at_end));
-	json_object_set_new(o, "inherited", ju(e->inherited));
-	json_object_set_new(o, "single_request_connections", ju(e->single_request));
-	json_object_set_new(c, "max", ju(e->conc_max));
-	json_object_set_new(c, "p50", ju(e->conc_p50));
-	json_object_set_new(c, "p95", ju(e->conc_p95));
-	json_object_set_new(c, "p99", ju(e->conc_p99));
+	json_object_set_new(o, "established", pst_ju64(e->established));
+	json_object_set_new(o, "closed", pst_ju64(e->closed));
+	json_object_set_new(o, "open_at_end", pst_ju64(e->open_at_end));
+	json_object_set_new(o, "inherited", pst_ju64(e->inherited));
+	json_object_set_new(o, "single_request_connections", pst_ju64(e->single_request));
+	json_object_set_new(c, "max", pst_ju64(e->conc_max));
+	json_object_set_new(c, "p50", pst_ju64(e->conc_p50));
+	json_object_set_new(c, "p95", pst_ju64(e->conc_p95));
+	json_object_set_new(c, "p99", pst_ju64(e->conc_p99));
 	json_object_set_new(o, "concurrent", c);
-	json_object_set_new(o, "bytes_sent", ju(e->bytes_sent));
-	json_object_set_new(o, "bytes_received", ju(e->bytes_recv));
-	json_object_set_new(o, "send_calls", ju(e->send_calls));
-	json_object_set_new(o, "recv_calls", ju(e->recv_calls));
-	json_object_set_new(o, "small_sends", ju(e->small_sends));
-	json_object_set_new(o, "send_blocked_ns", ju(e->send_ns));
-	json_object_set_new(o, "recv_blocked_ns", ju(e->recv_ns));
-	json_object_set_new(o, "requests", ju(e->requests));
-	json_object_set_new(r, "p50", ju(e->request_p50));
-	json_object_set_new(r, "p90", ju(e->request_p90));
-	json_object_set_new(r, "p99", ju(e->request_p99));
+	json_object_set_new(o, "bytes_sent", pst_ju64(e->bytes_sent));
+	json_object_set_new(o, "bytes_received", pst_ju64(e->bytes_recv));
+	json_object_set_new(o, "send_calls", pst_ju64(e->send_calls));
+	json_object_set_new(o, "recv_calls", pst_ju64(e->recv_calls));
+	json_object_set_new(o, "small_sends", pst_ju64(e->small_sends));
+	json_object_set_new(o, "send_blocked_ns", pst_ju64(e->send_ns));
+	json_object_set_new(o, "recv_blocked_ns", pst_ju64(e->recv_ns));
+	json_object_set_new(o, "requests", pst_ju64(e->requests));
+	json_object_set_new(r, "p50", pst_ju64(e->request_p50));
+	json_object_set_new(r, "p90", pst_ju64(e->request_p90));
+	json_object_set_new(r, "p99", pst_ju64(e->request_p99));
 	json_object_set_new(o, "request_ns", r);
-	json_object_set_new(o, "send_bursts", ju(e->bursts));
-	json_object_set_new(o, "max_sends_per_burst", ju(e->max_burst));
+	json_object_set_new(o, "send_bursts", pst_ju64(e->bursts));
+	json_object_set_new(o, "max_sends_per_burst", pst_ju64(e->max_burst));
 	return o;
 }
 
@@ -88,11 +86,11 @@ json_t *pst_net_json(const struct pst_net *n)
 		json_t *j = json_object();
 
 		json_object_set_new(j, "name", json_string(l->name));
-		json_object_set_new(j, "count", ju(l->count));
-		json_object_set_new(j, "total_ns", ju(l->total_ns));
-		json_object_set_new(j, "max_ns", ju(l->max_ns));
-		json_object_set_new(j, "failures", ju(l->failures));
-		json_object_set_new(j, "repeats", ju(l->count ? l->count - 1 : 0));
+		json_object_set_new(j, "count", pst_ju64(l->count));
+		json_object_set_new(j, "total_ns", pst_ju64(l->total_ns));
+		json_object_set_new(j, "max_ns", pst_ju64(l->max_ns));
+		json_object_set_new(j, "failures", pst_ju64(l->failures));
+		json_object_set_new(j, "repeats", pst_ju64(l->count ? l->count - 1 : 0));
 		json_object_set_new(j, "addresses", json_addrs(l));
 		json_array_append_new(ls, j);
 	}
@@ -172,3 +170,106 @@ void pst_net_text(FILE *out, const struct pst_net *n, size_t top)
 			l->failures ? "  (some failed)" : "");
 	}
 }
+
+/* ---- the family ---- */
+
+static void *family_analyze(struct pst_analysis *a)
+{
+	return pst_net_analyze(a->t);
+}
+
+static int family_findings(struct pst_analysis *a, void *self, struct pst_findings *out)
+{
+	return pst_findings_net(self, a->pools, out);
+}
+
+static void family_json(const struct pst_analysis *a, const void *self, json_t *root)
+{
+	(void)a;
+	json_object_set_new(root, "network", pst_net_json(self));
+}
+
+static void family_text(FILE *out, const struct pst_analysis *a, const void *self)
+{
+	pst_net_text(out, self, a->top);
+}
+
+/* ---- flame graph metrics ---- */
+
+static bool has_connects(const struct pst_trace *t)
+{
+	struct pst_net *n = pst_net_analyze(t);
+	bool has = false;
+
+	for (size_t i = 0; n && i < n->neps; i++)
+		has |= n->eps[i].role == PST_NET_CLIENT && n->eps[i].connect_ns.total;
+	pst_net_free(n);
+	return has;
+}
+
+/* Connect time: connections carry no stack, so each endpoint is a frame
+ * under the program, valued by the time its established connects took. */
+static int collect_net(struct pst_flame *fl, unsigned slot)
+{
+	static const enum pst_fkind kinds[] = {PST_FK_OWN, PST_FK_LIB};
+	const struct pst_trace *t = pst_flame_trace(fl, slot);
+	struct pst_net *n = pst_net_analyze(t);
+	int r = 0;
+
+	if (!n)
+		return -ENOMEM;
+	for (size_t i = 0; i < n->neps && !r; i++) {
+		const struct pst_net_endpoint *ep = &n->eps[i];
+		const char *names[] = {pst_flame_program(t), ep->name};
+
+		if (ep->role == PST_NET_CLIENT && ep->connect_ns.total)
+			r = pst_flame_add_named(fl, slot, names, kinds, 2,
+						(int64_t)ep->connect_ns.total);
+	}
+	pst_net_free(n);
+	return r;
+}
+
+static const struct pst_metric metrics[] = {
+	{ "connect-time", "time connecting", "nanoseconds", "connect_time", 50, false, NULL,
+	  has_connects, collect_net },
+};
+
+/*
+ * Diff's rows. Connects and accepts are exact counts (identical in five
+ * runs of every networked target); a connect's time is a loopback or
+ * network round trip (a lone loopback connect took 80 us to 25 ms on a
+ * loaded machine), so only its median is compared, as a level, and only
+ * against a wide threshold (100% and 100 ms: only a gross slowdown counts).
+ */
+static const struct pst_keyed_def diff_keyed[] = {
+	{ { "connects", "connects to", PST_UNIT_COUNT, "network.endpoints", true, false,
+	    { 0.02, 2 }, { 0.02, 2 } },
+	  "endpoint", "connects", "role", "client" },
+	{ { "accepts", "accepted on", PST_UNIT_COUNT, "network.endpoints", true, false,
+	    { 0.02, 2 }, { 0.02, 2 } },
+	  "endpoint", "connects", "role", "server" },
+	{ { "connect_time_ns", "median connect time to", PST_UNIT_NS, "network.endpoints", false,
+	    false, { 1.0, 100e6 }, { 1.0, 100e6 } },
+	  "endpoint", "connect_ns.p50", "role", "client" },
+};
+
+static void family_free(void *self)
+{
+	pst_net_free(self);
+}
+
+const struct pst_family_ops pst_family_net = {
+	.name = "network",
+	.json_rank = 2,
+	.text_rank = 3,
+	.analyze = family_analyze,
+	.findings = family_findings,
+	.json = family_json,
+	.text = family_text,
+	.metrics = metrics,
+	.nmetrics = 1,
+	.diff_keyed = diff_keyed,
+	.ndiff_keyed = sizeof(diff_keyed) / sizeof(*diff_keyed),
+	.free = family_free,
+};
