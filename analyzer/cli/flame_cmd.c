@@ -94,7 +94,11 @@ static int flame_parse(int argc, char **argv, struct pst_flame_options *o)
 	optind = 0;
 	while ((c = pst_cli_getopt("flame", argc, argv, "m:f:o:h", longopts)) != -1) {
 		switch (c) {
-		case 'm': o->metric = optarg; break;
+		case 'm':
+			o->metric = optarg;
+			if (!pst_flame_metric_find(optarg))
+				return pst_cli_fail("flame", "unknown metric '%s'", optarg);
+			break;
 		case 'f':
 			if (parse_format(optarg, &o->format))
 				return 2;

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
 #include "cpu.h"
 #include "family.h"
 #include "imap.h"
@@ -55,7 +54,7 @@ size_t pst_flame_metric_list(const struct pst_metric *const **out)
 	return n;
 }
 
-static const struct pst_metric *metric_find(const char *name)
+const struct pst_metric *pst_flame_metric_find(const char *name)
 {
 	const struct pst_metric *const *list;
 	size_t n = pst_flame_metric_list(&list);
@@ -903,9 +902,11 @@ static int pick_metric(struct pst_flame *fl, const char *name, char *const *path
 		return 0;
 	}
 	if (name) {
-		fl->metric = metric_find(name);
+		/* The command refused an unknown name while parsing. */
+		fl->metric = pst_flame_metric_find(name);
 		if (!fl->metric) {
-			return pst_cli_fail("flame", "unknown metric '%s'", name);
+			fprintf(stderr, "prestanda: flame: unknown metric '%s'\n", name);
+			return 2;
 		}
 		for (unsigned s = 0; s < fl->nslots; s++)
 			if (!has_metric(fl, s, fl->metric)) {

@@ -129,6 +129,9 @@ int pst_flame_run(const struct pst_flame_options *o);
  * them; returns how many, *out the list. */
 size_t pst_flame_metric_list(const struct pst_metric *const **out);
 
+/* The metric of that name, or NULL. */
+const struct pst_metric *pst_flame_metric_find(const char *name);
+
 /* flame.c, for a metric's collect: the trace in slot, its symbolizer, one
  * stack of addresses (NULL: none) with value v, and the CPU records'
  * stacks (off: the off-CPU ones). 0 or -ENOMEM. */
