@@ -95,6 +95,8 @@ static void use_settings(const struct pst_settings *s)
 		pst_cfg.wait_keep = (uint32_t)(s->mon.sample_rate * 4294967296.0) | 1;
 	if (s->mon.metrics_interval > 0)
 		pst_cfg.metrics_ms = (uint64_t)(s->mon.metrics_interval * 1000 + 0.5) ?: 1;
+	if (s->mon.metrics_textfile)
+		pst_metrics_set_dir(s->mon.metrics_textfile);
 	if (!s->has_budgets)
 		return;
 	for (int m = 0; m < RT_COUNT; m++) {
@@ -161,6 +163,9 @@ bool pst_prod_config(void)
 		else
 			pst_cfg.toggle_sig = sig;
 	}
+	v = getenv("PRESTANDA_METRICS_TEXTFILE");
+	if (v && *v)
+		pst_metrics_set_dir(v);
 	v = getenv("PRESTANDA_ALERT");
 	pst_cfg.alert_syslog = v && !strcmp(v, "syslog");
 	/* a quarter of the memory cap for stack frames, the rest for thread

@@ -51,6 +51,8 @@ static void run_usage(FILE *f)
 	      "  --alert stderr|syslog  where budget alerts go while the program runs\n"
 	      "  --toggle-signal SIG pause/resume recording on SIG (default USR2; none)\n"
 	      "  --metrics-interval S  seconds between snapshots (default 1)\n"
+	      "  --metrics-textfile DIR  write each snapshot into DIR for node_exporter's\n"
+	      "                      textfile collector (PRESTANDA_METRICS_TEXTFILE)\n"
 	      "\n"
 	      "SIGTERM, SIGINT, SIGHUP and SIGQUIT sent to run go to PROGRAM; run exits\n"
 	      "with its status (128+N when signal N ended it) and says what became of\n"
@@ -510,6 +512,13 @@ static int production_option(int c, const char *arg)
 		snprintf(v, sizeof(v), "%llu", (unsigned long long)(d * 1000 + 0.5) ?: 1);
 		setenv("PRESTANDA_METRICS_MS", v, 1);
 		return 0;
+	case 'x':
+		if (!realpath(arg, v) || access(v, W_OK | X_OK)) {
+			fprintf(stderr, "prestanda: --metrics-textfile %s: %s\n", arg, strerror(errno));
+			return -1;
+		}
+		setenv("PRESTANDA_METRICS_TEXTFILE", v, 1);
+		return 0;
 	}
 	return -1;
 }
@@ -528,6 +537,7 @@ int pst_cmd_run(int argc, char **argv)
 		{ "alert", required_argument, NULL, 'a' },
 		{ "toggle-signal", required_argument, NULL, 't' },
 		{ "metrics-interval", required_argument, NULL, 'i' },
+		{ "metrics-textfile", required_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -576,6 +586,7 @@ int pst_cmd_run(int argc, char **argv)
 		case 'a':
 		case 't':
 		case 'i':
+		case 'x':
 			if (production_option(c, optarg))
 				return 2;
 			break;
