@@ -29,7 +29,7 @@ ANALYZER_LIB_OBJ := $(filter-out $(B)/analyzer/cli/main.o,$(ANALYZER_OBJ))
 # the preload, which enters programs the sanitizer runtime cannot come first in.
 SANITIZE ?=
 ANALYZER_CFLAGS := $(CFLAGS) $(SANITIZE) -D_GNU_SOURCE $(ANALYZER_INC) -I$(B)/proto
-ANALYZER_LIBS := -ldw -lelf -ljansson -lstdc++ -lm -lprotobuf-c -lz
+ANALYZER_LIBS := -ldw -lelf -ljansson -lstdc++ -lm -lprotobuf-c -lz -lyaml
 
 # eBPF (`prestanda record`): built only where clang, bpftool, libbpf and the
 # kernel's BTF are all present; elsewhere `record` says it was built without.

@@ -20,5 +20,8 @@ int pst_cmd_flame(int argc, char **argv);
 /* bpf/record.c (or bpf/record_none.c without eBPF): sample CPU stacks with
  * eBPF into a trace; argv[0] is "record". Exit 3 when this system cannot. */
 int pst_cmd_record(int argc, char **argv);
+/* rules_cli.c: the config's budgets as a Prometheus rules file; argv[0] is
+ * "rules". Exit 0, 1 when writing fails, 2 on usage or config errors. */
+int pst_cmd_rules(int argc, char **argv);
 
 #endif
