@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/* Known allocations in phases with quiet spells between them (phases), or a block of known size held for a while (hold). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PHASES 3
+#define PHASE_CALLS 1000 /* phase k makes k * PHASE_CALLS calls of k * PHASE_SIZE bytes */
+#define PHASE_SIZE 64
+
+void *volatile keep[PHASES * (PHASES + 1) / 2 * PHASE_CALLS];
+
+static void sleep_ms(long ms)
+{
+	struct timespec t = { ms / 1000, (ms % 1000) * 1000000 };
+
+	while (nanosleep(&t, &t))
+		;
+}
+
+/* Quiet, then each phase's calls at once, then quiet again: between the
+ * phases the counters stand still long enough to be scraped. */
+__attribute__((noinline)) static void phases(long quiet_ms)
+{
+	size_t at = 0;
+
+	sleep_ms(quiet_ms);
+	for (int k = 1; k <= PHASES; k++) {
+		for (int i = 0; i < k * PHASE_CALLS; i++)
+			keep[at++] = malloc((size_t)(k * PHASE_SIZE));
+		sleep_ms(quiet_ms);
+	}
+}
+
+/* mb megabytes, touched so they are resident, for ms milliseconds. */
+__attribute__((noinline)) static void hold(long mb, long ms)
+{
+	volatile char *p = malloc((size_t)mb << 20);
+
+	if (!p)
+		exit(1);
+	/* volatile: a store the free makes dead is still made */
+	for (size_t i = 0; i < (size_t)mb << 20; i += 4096)
+		p[i] = 1;
+	sleep_ms(ms);
+	free((void *)p);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && !strcmp(argv[1], "phases"))
+		phases(atol(argv[2]));
+	else if (argc == 4 && !strcmp(argv[1], "hold"))
+		hold(atol(argv[2]), atol(argv[3]));
+	else {
+		fprintf(stderr, "usage: metrics_phases phases QUIET_MS | hold MB MS\n");
+		return 2;
+	}
+	return 0;
+}
