@@ -353,6 +353,41 @@ Test(metrics, textfile_through_prometheus_equals_the_snapshots, .timeout = 180)
 	mon_stop(&m);
 }
 
+/* The preload removes the file however the process ends, as far as it
+ * sees the end: exec (the new program runs without the preload here, so
+ * only the old one can have removed it) and a fatal signal. */
+static void ends_without_file(const char *const *args, bool no_follow)
+{
+	char text[] = "/tmp/pst-text.XXXXXX";
+	struct itest_run r;
+	struct snaps s;
+
+	cr_assert(mkdtemp(text));
+	{
+		const char *opts[] = { "--metrics-interval", "0.1", "--metrics-textfile", text,
+				       no_follow ? "--no-follow" : NULL, NULL };
+
+		itest_run(&r, opts, "metrics_phases", args);
+	}
+	cr_assert_eq(r.ntraces, 1, "%s", r.err);
+	/* the file was written: the snapshots it was written from are there */
+	snaps_open(&s, r.traces[0]);
+	snaps_close(&s);
+	cr_expect_eq(dir_entries(text), 0, "the textfile outlived %s", args[0]);
+	nftw(text, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	itest_cleanup(&r);
+}
+
+Test(metrics, textfile_goes_at_exec, .timeout = 60)
+{
+	ends_without_file((const char *const[]){ "exec", "800", "/bin/sleep", "0.3", NULL }, true);
+}
+
+Test(metrics, textfile_goes_at_a_fatal_signal, .timeout = 60)
+{
+	ends_without_file((const char *const[]){ "abort", "800", NULL }, false);
+}
+
 /* ---- alerts from the budgets ---- */
 
 /* The alert states seen for one process. */

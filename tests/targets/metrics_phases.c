@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Known allocations in phases with quiet spells between them (phases), or a block of known size held for a while (hold). */
+/* Known allocations in phases with quiet spells between them (phases), a block of known size held for a while (hold), or a wait then exec or abort. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,8 +54,15 @@ int main(int argc, char **argv)
 		phases(atol(argv[2]));
 	else if (argc == 4 && !strcmp(argv[1], "hold"))
 		hold(atol(argv[2]), atol(argv[3]));
-	else {
-		fprintf(stderr, "usage: metrics_phases phases QUIET_MS | hold MB MS\n");
+	else if (argc >= 4 && !strcmp(argv[1], "exec")) {
+		sleep_ms(atol(argv[2]));
+		execv(argv[3], argv + 3);
+		return 127;
+	} else if (argc == 3 && !strcmp(argv[1], "abort")) {
+		sleep_ms(atol(argv[2]));
+		abort();
+	} else {
+		fprintf(stderr, "usage: metrics_phases phases QUIET_MS | hold MB MS | exec MS PROGRAM [ARGS] | abort MS\n");
 		return 2;
 	}
 	return 0;
