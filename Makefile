@@ -40,7 +40,7 @@ HAVE_BPF ?= $(shell command -v $(BPF_CLANG) >/dev/null 2>&1 && [ -n "$(BPFTOOL)"
 	pkg-config --exists libbpf 2>/dev/null && [ -r $(VMLINUX_BTF) ] && echo 1)
 BPF_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 ifeq ($(HAVE_BPF),1)
-RECORD_SRC := bpf/record.c bpf/procmaps.c bpf/ksyms.c bpf/trace_write.c
+RECORD_SRC := bpf/record.c bpf/procmaps.c bpf/ksyms.c bpf/trace_write.c bpf/record_metrics.c
 RECORD_LIBS := $(shell pkg-config --libs libbpf)
 BPF_SKELS := $(B)/bpf/profile.skel.h $(B)/bpf/offcpu.skel.h
 else

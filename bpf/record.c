@@ -50,6 +50,7 @@ struct options {
 	double duration, interval;
 	unsigned long min_block_us;
 	const char *output;
+	const char *metrics_dir; /* --metrics-textfile */
 };
 
 /* A sampled process: its objects, written as PMODULE, and its unwinder. */
@@ -101,6 +102,7 @@ struct recorder {
 	struct stack_ref *prof_refs, *off_refs;
 	uint64_t frames[PST_BPF_MAX_DEPTH];
 	uint64_t snap_ns, nsnap; /* CPU time reading process maps, for -v */
+	struct pst_recm *metrics; /* --metrics-textfile, else NULL */
 	int err;
 };
 
@@ -415,10 +417,12 @@ static void agg_flush(struct recorder *r)
 				put(r, rec,
 				    pst_enc_offcpu(rec, now, a->pid, a->tid, a->ustack, a->kstack,
 						   a->count, a->ns, a->flags));
-			else
+			else {
 				put(r, rec,
 				    pst_enc_sample(rec, now, a->pid, a->tid, a->ustack, a->kstack,
 						   a->count, a->flags));
+				pst_recm_add(r->metrics, a->pid, a->count);
+			}
 			free(a);
 		}
 		r->aggs[b] = NULL;
@@ -851,6 +855,7 @@ static const struct argp_option argp_opts[] = {
 	{ "no-kernel", 'K', NULL, 0, "No kernel stacks", 0 },
 	{ "check", 'C', NULL, 0, "Only check that this system can record; exit 0 if so, 3 if not", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages and the verifier's log", 0 },
+	{ "metrics-textfile", 'T', "DIR", 0, "Write CPU seconds sampled per process into DIR every interval, for node_exporter's textfile collector", 0 },
 	{ 0 },
 };
 
@@ -912,6 +917,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 		break;
 	case 'v':
 		o->verbose = true;
+		break;
+	case 'T':
+		o->metrics_dir = arg;
 		break;
 	case ARGP_KEY_ARG:
 		/* The command and its own options. */
@@ -1083,6 +1091,7 @@ static void drain(struct recorder *r, struct ring_buffer *rb)
 		drain_counts(r, true);
 	agg_flush(r);
 	pst_tw_flush(r->w);
+	pst_recm_write(r->metrics);
 }
 
 static void recorder_free(struct recorder *r)
@@ -1195,6 +1204,10 @@ int pst_cmd_record(int argc, char **argv)
 	r.w = pst_tw_create(o.output, o.cmd ? (uint64_t)child : (uint64_t)o.pid, exe);
 	if (!r.w)
 		goto cleanup;
+	if (o.metrics_dir && !(r.metrics = pst_recm_new(o.metrics_dir, o.hz))) {
+		fprintf(stderr, "prestanda: record: --metrics-textfile %s: %s\n", o.metrics_dir, strerror(errno));
+		goto cleanup;
+	}
 	keep_objects_next_to(o.output);
 	write_config(&r);
 
@@ -1292,6 +1305,7 @@ cleanup:
 		close(execd);
 	if (r.w)
 		pst_tw_close(r.w, pst_tw_now());
+	pst_recm_free(r.metrics);
 	ring_buffer__free(rb);
 	for (int i = 0; i < nlinks; i++)
 		bpf_link__destroy(links[i]);

@@ -521,3 +521,65 @@ Test(metrics, rules_fire_for_the_program_over_budget_only, .timeout = 180)
 	mon_stop(&m);
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+/* ---- record -a ---- */
+
+/* The spinner's line in record's textfile: its CPU seconds, or -1. */
+static double record_line(const char *text, pid_t pid)
+{
+	char path[PATH_MAX + 256], want[128], *body, *line;
+	double v = -1;
+	DIR *d = opendir(text);
+	struct dirent *e;
+
+	cr_assert(d);
+	path[0] = 0;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, "prestanda-record-", 17) && itest_has_suffix(e->d_name, ".prom"))
+			snprintf(path, sizeof(path), "%s/%s", text, e->d_name);
+	closedir(d);
+	body = path[0] ? itest_slurp(path, NULL) : NULL;
+	snprintf(want, sizeof(want), "prestanda_sampled_cpu_seconds_total{comm=\"metrics_phases\",pid=\"%d\"} ",
+		 (int)pid);
+	line = body ? strstr(body, want) : NULL;
+	if (line)
+		v = strtod(line + strlen(want), NULL);
+	free(body);
+	return v;
+}
+
+Test(metrics, record_host_wide_writes_cpu_seconds_per_process, .timeout = 120)
+{
+	char dir[] = "/tmp/pst-rec.XXXXXX", text[PATH_MAX], trace[PATH_MAX];
+	pid_t rec, spin;
+	double v, last = -1;
+	int st;
+
+	itest_need_ebpf(false);
+	cr_assert(mkdtemp(dir));
+	snprintf(text, sizeof(text), "%s/text", dir);
+	snprintf(trace, sizeof(trace), "%s/t.trace", dir);
+	cr_assert(!mkdir(text, 0755));
+	{
+		char *argv[] = { ITEST_PRESTANDA, "record", "-a", "-d", "4", "-i", "0.5", "--metrics-textfile",
+				 text, "-o", trace, NULL };
+		char *sargv[] = { ITEST_TARGETS "metrics_phases", "spin", "2500", NULL };
+
+		rec = spawn_bg(argv, NULL, NULL);
+		sleep_s(0.5);
+		spin = spawn_bg(sargv, NULL, NULL);
+	}
+	while (waitpid(rec, &st, WNOHANG) != rec) {
+		v = record_line(text, spin);
+		/* a counter: it never goes down */
+		cr_expect(v < 0 || v >= last, "%f after %f", v, last);
+		last = v > last ? v : last;
+		sleep_s(0.1);
+	}
+	waitpid(spin, NULL, 0);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "record: %s", itest_wdesc(st));
+	/* 2.5 s of spinning on one of two CPUs, sampled at 99 Hz */
+	cr_expect(last > 0.5 && last < 3.5, "the spinner's CPU seconds: %f", last);
+	cr_expect_eq(dir_entries(text), 0, "record's textfile outlived it");
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}

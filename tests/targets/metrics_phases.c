@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Known allocations in phases with quiet spells between them (phases), a block of known size held for a while (hold), or a wait then exec or abort. */
+/* Known allocations in phases with quiet spells between them (phases), a block of known size held for a while (hold), or a wait then exec or abort, or a spin on the CPU. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +48,20 @@ __attribute__((noinline)) static void hold(long mb, long ms)
 	free((void *)p);
 }
 
+/* On the CPU for ms milliseconds of wall-clock time. */
+__attribute__((noinline)) static void spin(long ms)
+{
+	struct timespec t0, t;
+	volatile unsigned long n = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		for (int i = 0; i < 100000; i++)
+			n++;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "phases"))
@@ -58,11 +72,13 @@ int main(int argc, char **argv)
 		sleep_ms(atol(argv[2]));
 		execv(argv[3], argv + 3);
 		return 127;
+	} else if (argc == 3 && !strcmp(argv[1], "spin")) {
+		spin(atol(argv[2]));
 	} else if (argc == 3 && !strcmp(argv[1], "abort")) {
 		sleep_ms(atol(argv[2]));
 		abort();
 	} else {
-		fprintf(stderr, "usage: metrics_phases phases QUIET_MS | hold MB MS | exec MS PROGRAM [ARGS] | abort MS\n");
+		fprintf(stderr, "usage: metrics_phases phases QUIET_MS | hold MB MS | exec MS PROGRAM [ARGS] | abort MS | spin MS\n");
 		return 2;
 	}
 	return 0;
