@@ -50,7 +50,7 @@ struct options {
 	double duration, interval;
 	unsigned long min_block_us;
 	const char *output;
-	const char *metrics_dir; /* --metrics-textfile */
+	struct pst_recm *metrics; /* --metrics-textfile, else NULL */
 };
 
 /* A sampled process: its objects, written as PMODULE, and its unwinder. */
@@ -102,7 +102,6 @@ struct recorder {
 	struct stack_ref *prof_refs, *off_refs;
 	uint64_t frames[PST_BPF_MAX_DEPTH];
 	uint64_t snap_ns, nsnap; /* CPU time reading process maps, for -v */
-	struct pst_recm *metrics; /* --metrics-textfile, else NULL */
 	int err;
 };
 
@@ -421,7 +420,7 @@ static void agg_flush(struct recorder *r)
 				put(r, rec,
 				    pst_enc_sample(rec, now, a->pid, a->tid, a->ustack, a->kstack,
 						   a->count, a->flags));
-				pst_recm_add(r->metrics, a->pid, a->count);
+				pst_recm_add(r->o->metrics, a->pid, a->count);
 			}
 			free(a);
 		}
@@ -919,7 +918,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 		o->verbose = true;
 		break;
 	case 'T':
-		o->metrics_dir = arg;
+		pst_recm_free(o->metrics);
+		o->metrics = pst_recm_new(arg, &o->hz);
+		if (!o->metrics)
+			argp_error(st, "--metrics-textfile %s: %s", arg, strerror(errno));
 		break;
 	case ARGP_KEY_ARG:
 		/* The command and its own options. */
@@ -1091,7 +1093,7 @@ static void drain(struct recorder *r, struct ring_buffer *rb)
 		drain_counts(r, true);
 	agg_flush(r);
 	pst_tw_flush(r->w);
-	pst_recm_write(r->metrics);
+	pst_recm_write(r->o->metrics);
 }
 
 static void recorder_free(struct recorder *r)
@@ -1115,6 +1117,7 @@ static void recorder_free(struct recorder *r)
 	free(r->off_refs);
 	pst_ksyms_free(r->ksyms);
 	pst_procmaps_cache_free();
+	pst_recm_free(r->o->metrics); /* and its file */
 }
 
 int pst_cmd_record(int argc, char **argv)
@@ -1204,10 +1207,6 @@ int pst_cmd_record(int argc, char **argv)
 	r.w = pst_tw_create(o.output, o.cmd ? (uint64_t)child : (uint64_t)o.pid, exe);
 	if (!r.w)
 		goto cleanup;
-	if (o.metrics_dir && !(r.metrics = pst_recm_new(o.metrics_dir, o.hz))) {
-		fprintf(stderr, "prestanda: record: --metrics-textfile %s: %s\n", o.metrics_dir, strerror(errno));
-		goto cleanup;
-	}
 	keep_objects_next_to(o.output);
 	write_config(&r);
 
@@ -1305,7 +1304,6 @@ cleanup:
 		close(execd);
 	if (r.w)
 		pst_tw_close(r.w, pst_tw_now());
-	pst_recm_free(r.metrics);
 	ring_buffer__free(rb);
 	for (int i = 0; i < nlinks; i++)
 		bpf_link__destroy(links[i]);

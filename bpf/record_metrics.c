@@ -27,12 +27,12 @@ struct recm_proc {
 
 struct pst_recm {
 	char path[PATH_MAX], tmp[PATH_MAX];
-	long hz;
+	const long *hz; /* the options' frequency: -F may come after this option */
 	struct recm_proc *procs;
 	bool warned;
 };
 
-struct pst_recm *pst_recm_new(const char *dir, long hz)
+struct pst_recm *pst_recm_new(const char *dir, const long *hz)
 {
 	struct pst_recm *m = calloc(1, sizeof(*m));
 
@@ -113,7 +113,7 @@ static int write_file(const struct pst_recm *m, FILE *f)
 	      f);
 	for (const struct recm_proc *p = m->procs; p; p = p->next)
 		fprintf(f, "prestanda_sampled_cpu_seconds_total{comm=\"%s\",pid=\"%u\"} %.9g\n", p->comm,
-			p->pid, (double)p->samples / (double)m->hz);
+			p->pid, (double)p->samples / (double)*m->hz);
 	fprintf(f,
 		"# HELP prestanda_record_last_write_timestamp_seconds When prestanda record wrote this "
 		"file (Unix time): a file that stops moving is stale.\n"

@@ -2,6 +2,7 @@
 /* --metrics-textfile and prestanda rules against the real node_exporter, Prometheus and promtool, on loopback. */
 #include <ftw.h>
 #include <math.h>
+#include <stddef.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -240,20 +241,24 @@ static void snaps_close(struct snaps *s)
 /* A snapshot's figure, as the textfile has it times its scale (CPU in ns). */
 static uint64_t snap_value(const struct pst_snapshot *s, const char *metric)
 {
-	if (!strcmp(metric, "prestanda_alloc_calls_total"))
-		return s->alloc_calls;
-	if (!strcmp(metric, "prestanda_free_calls_total"))
-		return s->free_calls;
-	if (!strcmp(metric, "prestanda_alloc_bytes_total"))
-		return s->alloc_bytes;
-	if (!strcmp(metric, "prestanda_resident_memory_bytes"))
-		return s->rss_bytes;
-	if (!strcmp(metric, "prestanda_open_fds"))
-		return s->open_fds;
-	if (!strcmp(metric, "prestanda_threads"))
-		return s->threads;
-	cr_assert_str_eq(metric, "prestanda_cpu_seconds_total");
-	return s->cpu_ns;
+	static const struct {
+		const char *name;
+		size_t off;
+	} fields[] = {
+		{ "prestanda_alloc_calls_total", offsetof(struct pst_snapshot, alloc_calls) },
+		{ "prestanda_free_calls_total", offsetof(struct pst_snapshot, free_calls) },
+		{ "prestanda_alloc_bytes_total", offsetof(struct pst_snapshot, alloc_bytes) },
+		{ "prestanda_resident_memory_bytes", offsetof(struct pst_snapshot, rss_bytes) },
+		{ "prestanda_open_fds", offsetof(struct pst_snapshot, open_fds) },
+		{ "prestanda_threads", offsetof(struct pst_snapshot, threads) },
+		{ "prestanda_cpu_seconds_total", offsetof(struct pst_snapshot, cpu_ns) },
+	};
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (!strcmp(fields[i].name, metric))
+			return *(const uint64_t *)((const char *)s + fields[i].off);
+	cr_assert_fail("no snapshot field for %s", metric);
+	return 0;
 }
 
 /* Every sample Prometheus has of metric for pid is a snapshot's figure

@@ -79,33 +79,24 @@ static bool pair(yaml_emitter_t *e, const char *key, const char *value)
 	return scalar(e, key) && scalar(e, value);
 }
 
-static bool map_start(yaml_emitter_t *e)
+/* The start or end of a block mapping (seq false) or sequence. */
+static bool block(yaml_emitter_t *e, bool seq, bool start)
 {
 	yaml_event_t ev;
+	int ok = !start		? (seq ? yaml_sequence_end_event_initialize(&ev) :
+					   yaml_mapping_end_event_initialize(&ev)) :
+		 seq		? yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
+								       YAML_BLOCK_SEQUENCE_STYLE) :
+				  yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
+								      YAML_BLOCK_MAPPING_STYLE);
 
-	return emit(e, &ev, yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE));
+	return emit(e, &ev, ok);
 }
 
-static bool map_end(yaml_emitter_t *e)
-{
-	yaml_event_t ev;
-
-	return emit(e, &ev, yaml_mapping_end_event_initialize(&ev));
-}
-
-static bool seq_start(yaml_emitter_t *e)
-{
-	yaml_event_t ev;
-
-	return emit(e, &ev, yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE));
-}
-
-static bool seq_end(yaml_emitter_t *e)
-{
-	yaml_event_t ev;
-
-	return emit(e, &ev, yaml_sequence_end_event_initialize(&ev));
-}
+#define map_start(e) block(e, false, true)
+#define map_end(e) block(e, false, false)
+#define seq_start(e) block(e, true, true)
+#define seq_end(e) block(e, true, false)
 
 /* ---- the rules ---- */
 
