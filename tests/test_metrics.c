@@ -6,6 +6,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "config.h"
 #include "itest.h"
 #include "timeline.h"
 #include "trace_read.h"
@@ -587,4 +588,67 @@ Test(metrics, record_host_wide_writes_cpu_seconds_per_process, .timeout = 120)
 	cr_expect(last > 0.5 && last < 3.5, "the spinner's CPU seconds: %f", last);
 	cr_expect_eq(dir_entries(text), 0, "record's textfile outlived it");
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- the ways to ask for the file ---- */
+
+/* Whether a run with opts wrote a textfile into text while it ran. */
+static bool saw_textfile(const char *const *opts, const char *text)
+{
+	struct itest_run r;
+	struct itest_cmd c;
+	pid_t pid;
+	int st;
+	bool seen = false;
+
+	itest_run_begin(&r, &c, NULL, opts, "t.%p.trace", "metrics_phases",
+			(const char *const[]){ "hold", "1", "1500", NULL });
+	pid = spawn_bg(c.argv, c.outp, c.errp);
+	while (waitpid(pid, &st, WNOHANG) != pid) {
+		seen |= dir_entries(text) > 0;
+		sleep_s(0.05);
+	}
+	itest_run_end(&r, &c, st);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: %s", itest_wdesc(st), r.err);
+	cr_expect_eq(dir_entries(text), 0);
+	itest_cleanup(&r);
+	return seen;
+}
+
+Test(metrics, config_key_and_environment_ask_for_the_file, .timeout = 60)
+{
+	char dir[] = "/tmp/pst-mcfg.XXXXXX", text[PATH_MAX], cfg[PATH_MAX], json[PATH_MAX + 128];
+	const char *plain[] = { "--metrics-interval", "0.1", NULL };
+	const char *with_cfg[] = { "--config", cfg, NULL };
+
+	cr_assert(mkdtemp(dir));
+	snprintf(text, sizeof(text), "%s/text", dir);
+	cr_assert(!mkdir(text, 0755));
+	snprintf(cfg, sizeof(cfg), "%s/perf.json", dir);
+	snprintf(json, sizeof(json),
+		 "{\"performance\": {\"monitoring\": {\"metrics_interval\": 0.1, \"metrics_textfile\": \"%s\"}}}",
+		 text);
+	itest_write(cfg, json, strlen(json));
+	cr_expect(!saw_textfile(plain, text), "a file without being asked for one");
+	cr_expect(saw_textfile(with_cfg, text), "monitoring.metrics_textfile: no file");
+	setenv("PRESTANDA_METRICS_TEXTFILE", text, 1);
+	cr_expect(saw_textfile(plain, text), "PRESTANDA_METRICS_TEXTFILE: no file");
+	unsetenv("PRESTANDA_METRICS_TEXTFILE");
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+Test(metrics, config_key_must_be_a_directory_name)
+{
+	struct pst_settings s;
+	char err[256];
+	json_t *j = json_loads("{\"performance\": {\"monitoring\": {\"metrics_textfile\": 5}}}", 0, NULL);
+
+	cr_assert_eq(pst_settings_parse(j, NULL, NULL, &s, err, sizeof(err)), -1);
+	cr_expect_str_eq(err, "monitoring.metrics_textfile must be a directory name");
+	json_decref(j);
+	j = json_loads("{\"performance\": {\"monitoring\": {\"metrics_textfile\": \"/var/lib/x\"}}}", 0, NULL);
+	cr_assert_eq(pst_settings_parse(j, NULL, NULL, &s, err, sizeof(err)), 0, "%s", err);
+	cr_expect_str_eq(s.mon.metrics_textfile, "/var/lib/x");
+	pst_settings_free(&s);
+	json_decref(j);
 }
