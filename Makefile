@@ -10,21 +10,24 @@ WARN := -Wall -Wextra -Werror
 CFLAGS := -O2 -g $(WARN) -std=gnu11 -Icommon $(EXTRA_CFLAGS)
 
 PRELOAD_SRC := $(wildcard preload/*.c)
-# The configuration parser is shared with the analyzer: one parser, two builds.
-PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(B)/%.o) $(B)/preload/settings.o
+# The settings table and the budget check are shared with the analyzer (two
+# builds of one file); the JSON config is read by run, so no JSON library here.
+PRELOAD_COMMON := options limit
+PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(B)/%.o) $(PRELOAD_COMMON:%=$(B)/preload/common_%.o)
 PRELOAD_CFLAGS := $(CFLAGS) -fPIC -fvisibility=hidden -ftls-model=initial-exec -D_GNU_SOURCE
-PRELOAD_LIBS := -Wl,--version-script=preload/exports.map -Wl,-z,now -lunwind -ldl -lpthread -lm -ljansson
+PRELOAD_LIBS := -Wl,--version-script=preload/exports.map -Wl,-z,now -lunwind -ldl -lpthread -lm
 
 # The analyzer, a folder per stage (docs/HOUSE.md), and what it shares in common/.
 ANALYZER_DIRS := read symbolize families findings output diff cli
-ANALYZER_SRC := $(foreach d,$(ANALYZER_DIRS),$(wildcard analyzer/$(d)/*.c)) common/config.c common/unwind.c
+ANALYZER_SRC := $(foreach d,$(ANALYZER_DIRS),$(wildcard analyzer/$(d)/*.c)) $(wildcard common/*.c)
 ANALYZER_HDR := $(foreach d,$(ANALYZER_DIRS),$(wildcard analyzer/$(d)/*.h)) $(wildcard common/*.h)
 ANALYZER_INC := $(foreach d,$(ANALYZER_DIRS),-Ianalyzer/$(d))
 # pprof's profile.proto, compiled to C by protoc-c at build time.
 PROTO_C := $(B)/proto/profile.pb-c.c
 PROTO_OBJ := $(B)/proto/profile.pb-c.o
 ANALYZER_OBJ := $(ANALYZER_SRC:%.c=$(B)/%.o) $(PROTO_OBJ)
-ANALYZER_LIB_OBJ := $(filter-out $(B)/analyzer/cli/main.o,$(ANALYZER_OBJ))
+# record_cmd.o calls into bpf/, which the suites do not link.
+ANALYZER_LIB_OBJ := $(filter-out $(B)/analyzer/cli/main.o $(B)/analyzer/cli/record_cmd.o,$(ANALYZER_OBJ))
 # Sanitizers for the analyzer and the tests only (make check-asan): never for
 # the preload, which enters programs the sanitizer runtime cannot come first in.
 SANITIZE ?=
@@ -63,7 +66,7 @@ TARGET_CFLAGS := -O1 -g -fno-inline -fno-omit-frame-pointer -fno-optimize-siblin
 # CPU targets are built as most distribution packages are: without frame pointers.
 CPU_TARGET_CFLAGS := -O1 -g -fno-inline -fomit-frame-pointer -fno-optimize-sibling-calls -Wall
 
-.PHONY: all deps test test-bins test-long fuzz check check-asan check-tsan demo bench install clean format
+.PHONY: all format-doc deps test test-bins test-long fuzz check check-asan check-tsan coverage mutate demo bench install clean format
 .DELETE_ON_ERROR:
 
 all: $(B)/libprestanda.so $(B)/prestanda
@@ -71,7 +74,7 @@ all: $(B)/libprestanda.so $(B)/prestanda
 $(B)/preload/%.o: preload/%.c $(wildcard preload/*.h common/*.h) | $(B)/preload
 	$(CC) $(PRELOAD_CFLAGS) -c $< -o $@
 
-$(B)/preload/settings.o: common/config.c common/config.h common/net_pools.h | $(B)/preload
+$(B)/preload/common_%.o: common/%.c common/%.h | $(B)/preload
 	$(CC) $(PRELOAD_CFLAGS) -c $< -o $@
 
 $(B)/libprestanda.so: $(PRELOAD_OBJ) preload/exports.map
@@ -94,6 +97,12 @@ $(PROTO_OBJ): $(PROTO_C)
 
 $(B)/prestanda: $(ANALYZER_OBJ) $(RECORD_OBJ)
 	$(CC) $(SANITIZE) -o $@ $(ANALYZER_OBJ) $(RECORD_OBJ) $(RECORD_LIBS) $(ANALYZER_LIBS)
+
+# docs/FORMAT.md's record tables, printed from common/records.h.
+$(B)/prestanda-format-doc: analyzer/read/format_doc.c $(ANALYZER_HDR)
+	$(CC) $(ANALYZER_CFLAGS) -DPST_FORMAT_DOC_MAIN -o $@ $<
+format-doc: $(B)/prestanda-format-doc
+	@$(B)/prestanda-format-doc
 
 $(B)/bpf/vmlinux.h: | $(B)/bpf
 	$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@
@@ -167,6 +176,23 @@ check-asan: deps
 	scripts/js-deps.sh
 	$(ASAN_ENV) scripts/run-tests.sh $(TEST_BIN:$(B)/%=$(ASAN_B)/%)
 
+# Line and branch coverage (gcovr) of every suite's run, per folder, from a
+# --coverage build in its own directory. The preload links libgcov too: each
+# preloaded program writes the preload's counters when it exits.
+COV_B := build-cov
+COV_FLAGS := --coverage
+coverage: deps
+	$(MAKE) B=$(COV_B) EXTRA_CFLAGS="$(COV_FLAGS)" SANITIZE="$(COV_FLAGS)" \
+		PRELOAD_LIBS="$(PRELOAD_LIBS) $(COV_FLAGS)" test-bins
+	scripts/js-deps.sh
+	scripts/coverage.sh $(COV_B) $(TEST_BIN:$(B)/%=$(COV_B)/%)
+
+# Mutation testing (not in CI: some 20 minutes): each mutant of
+# scripts/mutants.txt planted in turn, its suite run, the file restored.
+mutate: deps
+	scripts/js-deps.sh
+	scripts/mutate.sh scripts/mutants.txt
+
 # The preload's lock-free stack table under ThreadSanitizer: its Criterion
 # suite, run in-process (TSan cannot start Criterion's forking runner).
 TSAN_B := build-tsan
@@ -207,4 +233,4 @@ format:
 	clang-format -i $(PRELOAD_SRC) $(ANALYZER_SRC) $(wildcard bpf/*.c bpf/*.h preload/*.h) $(ANALYZER_HDR)
 
 clean:
-	rm -rf $(B) $(ASAN_B) $(TSAN_B)
+	rm -rf $(B) $(ASAN_B) $(TSAN_B) $(COV_B) build-mut

@@ -8,11 +8,8 @@
 /* A thread that switched out blocked, by tid. */
 struct pst_bpf_start {
 	__u64 ts;
-	__u32 pid;
-	__s32 ustack;
-	__s32 kstack;
-	__u32 copied; /* a PST_BPF_OFF record with its stack went to user space */
-	char comm[PST_BPF_COMM_LEN];
+	struct pst_bpf_key key; /* the thread and its stacks, as counted */
+	__u32 copied;           /* a PST_BPF_OFF record with its stack went to user space */
 };
 
 #endif

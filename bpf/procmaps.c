@@ -279,14 +279,119 @@ static struct pst_pmod *find_path(struct pst_pmod *v, int n, const char *path)
 	return NULL;
 }
 
+/* The objects read so far, with where each one's first mapping lies. */
+struct maps {
+	struct pst_pmod *v;
+	struct first_map *first;
+	int n, cap;
+};
+
+/* A new object at path: NULL without memory. */
+static struct pst_pmod *maps_add(struct maps *ms, const char *path)
+{
+	struct pst_pmod *m;
+
+	if (ms->n == ms->cap) {
+		int nc = ms->cap ? 2 * ms->cap : 32;
+		void *nv = realloc(ms->v, nc * sizeof(*ms->v)), *nf;
+
+		if (!nv)
+			return NULL;
+		ms->v = nv;
+		nf = realloc(ms->first, nc * sizeof(*ms->first));
+		if (!nf)
+			return NULL;
+		ms->first = nf;
+		ms->cap = nc;
+	}
+	m = &ms->v[ms->n];
+	memset(m, 0, sizeof(*m));
+	m->path = strdup(path);
+	if (!m->path)
+		return NULL;
+	ms->n++;
+	return m;
+}
+
+/* One line of /proc/PID/maps: a file-backed mapping widens its object's
+ * range (a new object for a new path). 0, or -1 without memory. */
+static int maps_line(struct maps *ms, char *line)
+{
+	uint64_t start, end, offset, ino;
+	unsigned major, minor;
+	char perms[8], *path, *nl;
+	struct pst_pmod *m;
+	struct first_map fm;
+	int pos = 0;
+
+	if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %x:%x %" SCNu64 " %n", &start,
+		   &end, perms, &offset, &major, &minor, &ino, &pos) < 7 || !pos)
+		return 0;
+	path = line + pos;
+	nl = strchr(path, '\n');
+	if (nl)
+		*nl = 0;
+	if (path[0] != '/')
+		return 0;
+	fm = (struct first_map){ start, offset, makedev(major, minor), (ino_t)ino };
+	m = find_path(ms->v, ms->n, path);
+	if (!m) {
+		m = maps_add(ms, path);
+		if (!m)
+			return -1;
+		m->lo = start;
+		m->hi = end;
+		ms->first[m - ms->v] = fm;
+		return 0;
+	}
+	if (start < m->lo)
+		m->lo = start;
+	if (end > m->hi)
+		m->hi = end;
+	if (offset < ms->first[m - ms->v].offset)
+		ms->first[m - ms->v] = fm;
+	return 0;
+}
+
+/* Keep ELF objects only: data files mapped by the program are not code.
+ * Paths seen only in the process's mount namespace are read through it,
+ * and a copy kept. */
+static void maps_keep_elf(pid_t pid, struct maps *ms)
+{
+	bool same = same_view(pid);
+
+	for (int i = 0; i < ms->n;) {
+		char theirs[PATH_MAX + 32], *name = NULL;
+		struct pst_pmod *m = &ms->v[i];
+
+		if (!same && foreign_path(pid, m->path, theirs, sizeof(theirs))) {
+			name = m->path;
+			m->path = strdup(theirs);
+			if (!m->path) {
+				m->path = name;
+				name = NULL;
+			}
+		}
+		if (elf_info(m, ms->first[i])) {
+			free(m->path);
+			free(name);
+			*m = ms->v[ms->n - 1];
+			ms->first[i] = ms->first[ms->n - 1];
+			ms->n--;
+			continue;
+		}
+		if (name)
+			keep_copy(m, strrchr(name, '/') + 1);
+		free(name);
+		i++;
+	}
+}
+
 int pst_procmaps_read(pid_t pid, struct pst_pmod **out)
 {
-	struct pst_pmod *v = NULL, *m;
-	struct first_map *first = NULL;
+	struct maps ms = { 0 };
 	char name[64], *line = NULL;
 	size_t cap = 0;
-	int n = 0, vcap = 0;
-	bool same;
 	FILE *f;
 
 	elf_version(EV_CURRENT);
@@ -294,86 +399,15 @@ int pst_procmaps_read(pid_t pid, struct pst_pmod **out)
 	f = fopen(name, "re");
 	if (!f)
 		return -errno;
-	while (getline(&line, &cap, f) > 0) {
-		uint64_t start, end, offset, ino;
-		unsigned major, minor;
-		char perms[8], *path, *nl;
-		int pos = 0;
-
-		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %x:%x %" SCNu64 " %n", &start,
-			   &end, perms, &offset, &major, &minor, &ino, &pos) < 7 || !pos)
-			continue;
-		path = line + pos;
-		nl = strchr(path, '\n');
-		if (nl)
-			*nl = 0;
-		if (path[0] != '/')
-			continue;
-		m = find_path(v, n, path);
-		if (!m) {
-			if (n == vcap) {
-				int nc = vcap ? 2 * vcap : 32;
-				void *nv = realloc(v, nc * sizeof(*v)), *nf;
-
-				if (!nv)
-					break;
-				v = nv;
-				nf = realloc(first, nc * sizeof(*first));
-				if (!nf)
-					break;
-				first = nf;
-				vcap = nc;
-			}
-			m = &v[n];
-			memset(m, 0, sizeof(*m));
-			m->path = strdup(path);
-			if (!m->path)
-				break;
-			m->lo = start;
-			m->hi = end;
-			first[n] = (struct first_map){ start, offset, makedev(major, minor), (ino_t)ino };
-			n++;
-			continue;
-		}
-		if (start < m->lo)
-			m->lo = start;
-		if (end > m->hi)
-			m->hi = end;
-		if (offset < first[m - v].offset)
-			first[m - v] = (struct first_map){ start, offset, makedev(major, minor),
-							   (ino_t)ino };
-	}
+	while (getline(&line, &cap, f) > 0)
+		if (maps_line(&ms, line))
+			break;
 	free(line);
 	fclose(f);
-	/* Keep ELF objects only: data files mapped by the program are not code. */
-	same = same_view(pid);
-	for (int i = 0; i < n;) {
-		char theirs[PATH_MAX + 32], *name = NULL;
-
-		if (!same && foreign_path(pid, v[i].path, theirs, sizeof(theirs))) {
-			name = v[i].path;
-			v[i].path = strdup(theirs);
-			if (!v[i].path) {
-				v[i].path = name;
-				name = NULL;
-			}
-		}
-		if (elf_info(&v[i], first[i])) {
-			free(v[i].path);
-			free(name);
-			v[i] = v[n - 1];
-			first[i] = first[n - 1];
-			n--;
-			continue;
-		}
-		if (name)
-			keep_copy(&v[i], strrchr(name, '/') + 1);
-		free(name);
-		i++;
-	}
-	free(first);
-	*out = v;
-	return n;
+	maps_keep_elf(pid, &ms);
+	free(ms.first);
+	*out = ms.v;
+	return ms.n;
 }
 
 void pst_procmaps_free(struct pst_pmod *m, int n)

@@ -6,22 +6,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "profile.h"
-#include "stackcopy.bpf.h"
-
-const volatile bool filter_pid = false; /* only targ_tgid */
-const volatile bool dwarf = true;       /* copy user stacks for DWARF unwinding */
-const volatile bool user_stacks = true;
-const volatile bool kernel_stacks = true;
-
-/* Writable after load: `record -- CMD` sets it once the command has started. */
-__u32 targ_tgid = 0;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, PST_BPF_MAX_DEPTH * sizeof(__u64));
-	__uint(max_entries, 16384);
-} stacks SEC(".maps");
+#include "probe.bpf.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -36,11 +21,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8);
 } seen SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, PST_BPF_RING_BYTES);
-} events SEC(".maps");
 
 /* Tell user space about a process the first time it is sampled, so that
  * its module map is read while it still runs. */
@@ -80,7 +60,6 @@ int pst_cpu_sample(struct bpf_perf_event_data *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct pst_bpf_key key = {};
-	struct pst_bpf_sample *e;
 	bool has_mm;
 
 	key.pid = id >> 32;
@@ -91,29 +70,13 @@ int pst_cpu_sample(struct bpf_perf_event_data *ctx)
 		return 0;
 	note_pid(key.pid);
 	has_mm = task_has_mm(task);
-	key.kstack = kernel_stacks ? stack_id(ctx, &stacks, 0, PST_BPF_LOST_KSTACKS) : -1;
-	key.ustack = user_stacks && has_mm ?
-			     stack_id(ctx, &stacks, BPF_F_USER_STACK, PST_BPF_LOST_USTACKS) :
-			     -1;
+	take_stacks(ctx, has_mm, &key.kstack, &key.ustack);
 	bpf_get_current_comm(key.comm, sizeof(key.comm));
 
-	if (dwarf && user_stacks && has_mm) {
-		e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-		if (e) {
-			e->h.type = PST_BPF_SAMPLE;
-			e->h.pid = key.pid;
-			e->h.tid = key.tid;
-			e->h.ustack = key.ustack;
-			e->h.kstack = key.kstack;
-			e->h.ts = bpf_ktime_get_ns();
-			__builtin_memcpy(e->h.comm, key.comm, sizeof(key.comm));
-			copy_user_stack(e, task);
-			bpf_ringbuf_submit(e, rb_wakeup(&events, PST_BPF_RING_BYTES));
-			return 0;
-		}
-		/* The ring buffer is full: keep the sample with its frame-pointer stack. */
-		count_stat(PST_BPF_LOST_EVENTS);
-	}
+	/* With the ring buffer full the sample keeps its frame-pointer stack. */
+	if (dwarf && user_stacks && has_mm &&
+	    send_stack(PST_BPF_SAMPLE, &key, bpf_ktime_get_ns(), task))
+		return 0;
 	count_key(&key);
 	return 0;
 }

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* `prestanda record`: load the CPU and off-CPU probes, drain their counters and stack copies, write a trace. */
-#include <argp.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -42,17 +41,6 @@
 #define NO_STACK (-PST_EFAULT_ID)
 #define PST_EFAULT_ID 14
 
-struct options {
-	bool all, off_cpu, fp_only, no_kernel, verbose, check;
-	pid_t pid;
-	char **cmd;
-	long hz;
-	double duration, interval;
-	unsigned long min_block_us;
-	const char *output;
-	struct pst_recm *metrics; /* --metrics-textfile, else NULL */
-};
-
 /* A sampled process: its objects, written as PMODULE, and its unwinder. */
 struct proc {
 	pid_t pid;
@@ -84,7 +72,7 @@ struct stack_ref {
 #define NBUCKETS 4096
 
 struct recorder {
-	struct options *o;
+	struct pst_record_options *o;
 	struct pst_tw *w;
 	struct pst_ksyms *ksyms;
 	struct profile_bpf *prof;
@@ -102,6 +90,7 @@ struct recorder {
 	struct stack_ref *prof_refs, *off_refs;
 	uint64_t frames[PST_BPF_MAX_DEPTH];
 	uint64_t snap_ns, nsnap; /* CPU time reading process maps, for -v */
+	struct pst_recm *metrics; /* --metrics-textfile, else NULL */
 	int err;
 };
 
@@ -420,7 +409,7 @@ static void agg_flush(struct recorder *r)
 				put(r, rec,
 				    pst_enc_sample(rec, now, a->pid, a->tid, a->ustack, a->kstack,
 						   a->count, a->flags));
-				pst_recm_add(r->o->metrics, a->pid, a->count);
+				pst_recm_add(r->metrics, a->pid, a->count);
 			}
 			free(a);
 		}
@@ -703,7 +692,7 @@ static int load_failed(const char *what, int err)
 
 static int open_profile(struct recorder *r, bool dwarf)
 {
-	struct options *o = r->o;
+	struct pst_record_options *o = r->o;
 	int err;
 
 	r->prof = profile_bpf__open();
@@ -722,7 +711,7 @@ static int open_profile(struct recorder *r, bool dwarf)
 /* The sched_switch probe through BTF, else as a raw tracepoint. */
 static int open_offcpu(struct recorder *r, bool dwarf)
 {
-	struct options *o = r->o;
+	struct pst_record_options *o = r->o;
 	int err = 0;
 
 	for (int raw = 0; raw < 2; raw++) {
@@ -828,118 +817,6 @@ static pid_t spawn(char **cmd, int *go, int *execd)
 
 /* ---- the command ---- */
 
-static const char doc[] =
-	"Sample CPU stacks (and time blocked) with eBPF and write a prestanda trace.\n"
-	"With -- COMMAND it exits with the command's status (128+N when signal N\n"
-	"ended it). Objects a process sees only in its own mount namespace (a\n"
-	"container) are copied to TRACE.objects/ so that the trace reads after it ends.\n"
-	"\n"
-	"EXAMPLES:\n"
-	"  prestanda record -a -d 10 -o host.trace            # every CPU, 10 s\n"
-	"  prestanda record -p 1234 -F 99 -o app.trace        # one process, 99 Hz\n"
-	"  prestanda record --off-cpu -p 1234 -o wait.trace   # and time blocked, by stack\n"
-	"  prestanda record -- ./cmd args                     # run and sample one command\n"
-	"  prestanda report app.trace                         # read it";
-
-static const struct argp_option argp_opts[] = {
-	{ "all-cpus", 'a', NULL, 0, "Sample every process of the host", 0 },
-	{ "pid", 'p', "PID", 0, "Sample this process (all its threads)", 0 },
-	{ "frequency", 'F', "HZ", 0, "Samples per second per CPU (default 99)", 0 },
-	{ "duration", 'd', "SEC", 0, "Stop after SEC seconds (default: Ctrl-C, or when the process ends)", 0 },
-	{ "output", 'o', "FILE", 0, "Trace file (default prestanda.record.trace)", 0 },
-	{ "off-cpu", 'O', NULL, 0, "Also record time blocked (off CPU), by stack", 0 },
-	{ "min-block", 'm', "USEC", 0, "Off-CPU: ignore waits shorter than USEC (default 1)", 0 },
-	{ "call-graph", 'g', "dwarf|fp", 0, "User stacks: DWARF unwinding of a stack copy (default) or frame pointers only", 0 },
-	{ "interval", 'i', "SEC", 0, "Move counters from the kernel to the trace this often (default 1)", 0 },
-	{ "no-kernel", 'K', NULL, 0, "No kernel stacks", 0 },
-	{ "check", 'C', NULL, 0, "Only check that this system can record; exit 0 if so, 3 if not", 0 },
-	{ "verbose", 'v', NULL, 0, "Show libbpf's messages and the verifier's log", 0 },
-	{ "metrics-textfile", 'T', "DIR", 0, "Write CPU seconds sampled per process into DIR every interval, for node_exporter's textfile collector", 0 },
-	{ 0 },
-};
-
-static int parse_num(struct argp_state *st, const char *s, double lo, double hi, double *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtod(s, &end);
-	if (errno || *end || end == s || *out < lo || *out > hi)
-		argp_error(st, "'%s' is not a number in [%g, %g]", s, lo, hi);
-	return 0;
-}
-
-static error_t parse_opt(int key, char *arg, struct argp_state *st)
-{
-	struct options *o = st->input;
-	double v;
-
-	switch (key) {
-	case 'a':
-		o->all = true;
-		break;
-	case 'p':
-		parse_num(st, arg, 1, INT_MAX, &v);
-		o->pid = (pid_t)v;
-		break;
-	case 'F':
-		parse_num(st, arg, 1, 10000, &v);
-		o->hz = (long)v;
-		break;
-	case 'd':
-		parse_num(st, arg, 0.001, 1e9, &o->duration);
-		break;
-	case 'o':
-		o->output = arg;
-		break;
-	case 'O':
-		o->off_cpu = true;
-		break;
-	case 'm':
-		parse_num(st, arg, 0, 1e12, &v);
-		o->min_block_us = (unsigned long)v;
-		break;
-	case 'g':
-		if (!strcmp(arg, "fp"))
-			o->fp_only = true;
-		else if (strcmp(arg, "dwarf"))
-			argp_error(st, "--call-graph is dwarf or fp, not '%s'", arg);
-		break;
-	case 'i':
-		parse_num(st, arg, 0.01, 3600, &o->interval);
-		break;
-	case 'K':
-		o->no_kernel = true;
-		break;
-	case 'C':
-		o->check = true;
-		break;
-	case 'v':
-		o->verbose = true;
-		break;
-	case 'T':
-		pst_recm_free(o->metrics);
-		o->metrics = pst_recm_new(arg, &o->hz);
-		if (!o->metrics)
-			argp_error(st, "--metrics-textfile %s: %s", arg, strerror(errno));
-		break;
-	case ARGP_KEY_ARG:
-		/* The command and its own options. */
-		o->cmd = &st->argv[st->next - 1];
-		st->next = st->argc;
-		break;
-	case ARGP_KEY_END:
-		if (o->check)
-			break;
-		if ((o->all ? 1 : 0) + (o->pid ? 1 : 0) + (o->cmd ? 1 : 0) != 1)
-			argp_error(st, "give one of -a, -p PID or -- COMMAND");
-		break;
-	default:
-		return ARGP_ERR_UNKNOWN;
-	}
-	return 0;
-}
-
 /* -p PID names a live process (not one of its threads): 0, or -1 after
  * saying what it is instead. */
 static int check_pid(pid_t pid)
@@ -972,7 +849,7 @@ static int check_pid(pid_t pid)
 	return 0;
 }
 
-static void exe_name(const struct options *o, char *buf, size_t len)
+static void exe_name(const struct pst_record_options *o, char *buf, size_t len)
 {
 	char link[64];
 	ssize_t n;
@@ -1093,7 +970,7 @@ static void drain(struct recorder *r, struct ring_buffer *rb)
 		drain_counts(r, true);
 	agg_flush(r);
 	pst_tw_flush(r->w);
-	pst_recm_write(r->o->metrics);
+	pst_recm_write(r->metrics);
 }
 
 static void recorder_free(struct recorder *r)
@@ -1117,35 +994,38 @@ static void recorder_free(struct recorder *r)
 	free(r->off_refs);
 	pst_ksyms_free(r->ksyms);
 	pst_procmaps_cache_free();
-	pst_recm_free(r->o->metrics); /* and its file */
+	pst_recm_free(r->metrics); /* and its file */
 }
 
-int pst_cmd_record(int argc, char **argv)
-{
-	static const struct argp argp = { argp_opts, parse_opt, "[-- COMMAND [ARGS]]", doc, NULL,
-					   NULL, NULL };
-	struct options o = { .hz = 99, .interval = 1, .min_block_us = 1,
-			     .output = "prestanda.record.trace" };
-	struct recorder r = { .o = &o };
-	struct ring_buffer *rb = NULL;
-	struct bpf_link **links = NULL;
-	int nlinks = 0, go = -1, execd = -1, err, status = 1, wstatus = 0;
-	uint64_t start, next_drain, stop = 0, cpu0, cpu1;
-	bool dwarf, recorded = false;
-	pid_t child = 0;
+/* One recording: the recorder, its probes and ring buffer, the command it
+ * runs and when it stops. */
+struct session {
+	struct recorder r;
+	struct ring_buffer *rb;
+	struct bpf_link **links;
+	int nlinks, go, execd, wstatus;
+	pid_t child;
+	uint64_t start, stop;
+	bool recorded;
 	char exe[PATH_MAX];
+};
 
-	argp_err_exit_status = 2;
-	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, &o))
-		return 2;
-	verbose = o.verbose;
+/* Probes loaded and attached (the command started, held until they are):
+ * 0, or the exit status. */
+static int record_load(struct session *s)
+{
+	struct pst_record_options *o = s->r.o;
+	bool dwarf;
+	int err;
+
+	verbose = o->verbose;
 	libbpf_set_print(libbpf_print);
-	if (o.pid && check_pid(o.pid))
+	if (o->pid && check_pid(o->pid))
 		return 2;
 	err = probe_features();
 	if (err)
 		return -err;
-	dwarf = !o.fp_only;
+	dwarf = !o->fp_only;
 #if !defined(__x86_64__)
 	dwarf = false; /* the stack copy carries x86-64 registers */
 #endif
@@ -1155,161 +1035,206 @@ int pst_cmd_record(int argc, char **argv)
 				"(Linux 5.15+): user stacks by frame pointers only\n");
 		dwarf = false;
 	}
-	o.fp_only = !dwarf;
-	r.prof_refs = calloc(STACK_MAP_ENTRIES, sizeof(*r.prof_refs));
-	r.off_refs = calloc(STACK_MAP_ENTRIES, sizeof(*r.off_refs));
-	if (!r.prof_refs || !r.off_refs) {
+	o->fp_only = !dwarf;
+	s->r.prof_refs = calloc(STACK_MAP_ENTRIES, sizeof(*s->r.prof_refs));
+	s->r.off_refs = calloc(STACK_MAP_ENTRIES, sizeof(*s->r.off_refs));
+	if (!s->r.prof_refs || !s->r.off_refs) {
 		fprintf(stderr, "prestanda: record: out of memory\n");
-		goto cleanup;
+		return 1;
 	}
-
-	if (o.cmd) {
-		child = spawn(o.cmd, &go, &execd);
-		if (child < 0)
-			goto cleanup;
+	if (o->cmd) {
+		s->child = spawn(o->cmd, &s->go, &s->execd);
+		if (s->child < 0)
+			return 1;
 	}
 	/* The command runs only once every probe is in place. */
-	err = open_profile(&r, dwarf);
-	if (!err && o.off_cpu)
-		err = open_offcpu(&r, dwarf);
+	err = open_profile(&s->r, dwarf);
+	if (!err && o->off_cpu)
+		err = open_offcpu(&s->r, dwarf);
 	if (!err)
-		err = attach_perf(&r, &links, &nlinks);
-	if (err) {
-		status = -err;
-		goto cleanup;
-	}
-	if (o.check) {
-		printf("prestanda: record: this system can record (eBPF CPU%s probes loaded)\n",
-		       o.off_cpu ? " and off-CPU" : "");
-		status = 0;
-		goto cleanup;
-	}
-	if (!o.no_kernel) {
-		r.ksyms = pst_ksyms_load();
-		if (!r.ksyms)
+		err = attach_perf(&s->r, &s->links, &s->nlinks);
+	return -err;
+}
+
+/* Kernel symbols, the ring buffer and the trace: 0, or -1 after saying why. */
+static int record_open(struct session *s)
+{
+	struct pst_record_options *o = s->r.o;
+	struct recorder *r = &s->r;
+
+	if (!o->no_kernel) {
+		r->ksyms = pst_ksyms_load();
+		if (!r->ksyms)
 			fprintf(stderr, "prestanda: record: warning: /proc/kallsyms: %s; kernel frames "
 					"stay addresses\n",
 				strerror(errno));
 	}
-	rb = ring_buffer__new(bpf_map__fd(r.prof->maps.events), on_event, &r, NULL);
-	if (rb && r.off && ring_buffer__add(rb, bpf_map__fd(r.off->maps.events), on_event, &r)) {
-		ring_buffer__free(rb);
-		rb = NULL;
+	s->rb = ring_buffer__new(bpf_map__fd(r->prof->maps.events), on_event, r, NULL);
+	if (s->rb && r->off &&
+	    ring_buffer__add(s->rb, bpf_map__fd(r->off->maps.events), on_event, r)) {
+		ring_buffer__free(s->rb);
+		s->rb = NULL;
 	}
-	if (!rb) {
+	if (!s->rb) {
 		fprintf(stderr, "prestanda: record: ring_buffer__new: %s\n", strerror(errno));
-		goto cleanup;
+		return -1;
 	}
-	if (o.cmd)
-		snprintf(exe, sizeof(exe), "%s", o.cmd[0]);
-	else
-		exe_name(&o, exe, sizeof(exe));
-	r.w = pst_tw_create(o.output, o.cmd ? (uint64_t)child : (uint64_t)o.pid, exe);
-	if (!r.w)
-		goto cleanup;
-	keep_objects_next_to(o.output);
-	write_config(&r);
-
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	if (o.cmd) {
-		char c = 1;
-
-		/* The filter is set before the command is released, so that
-		 * nothing it does early is missed; a sample taken before its
-		 * exec has its maps read again (see user_stack). */
-		r.prof->bss->targ_tgid = (uint32_t)child;
-		if (r.off)
-			r.off->bss->targ_tgid = (uint32_t)child;
-		if (write(go, &c, 1) != 1 || read(execd, &c, 1) < 0) {
-			fprintf(stderr, "prestanda: record: starting %s: %s\n", o.cmd[0],
-				strerror(errno));
-			goto cleanup;
-		}
+	exe_name(o, s->exe, sizeof(s->exe));
+	r->w = pst_tw_create(o->output, o->cmd ? (uint64_t)s->child : (uint64_t)o->pid, s->exe);
+	if (!r->w)
+		return -1;
+	keep_objects_next_to(o->output);
+	write_config(r);
+	if (o->metrics_textfile && !(r->metrics = pst_recm_new(o->metrics_textfile, &o->hz))) {
+		fprintf(stderr, "prestanda: record: --metrics-textfile %s: %s\n", o->metrics_textfile,
+			strerror(errno));
+		return -1;
 	}
-	start = pst_tw_now();
-	cpu0 = self_cpu_ns();
-	next_drain = start + (uint64_t)(o.interval * 1e9);
-	if (o.duration > 0)
-		stop = start + (uint64_t)(o.duration * 1e9);
-	fprintf(stderr, "prestanda: recording %s at %ld Hz%s%s\n",
-		o.all ? "every CPU" : o.cmd ? o.cmd[0] : exe, o.hz, o.off_cpu ? " with off-CPU time" : "",
-		o.duration > 0 ? "" : o.cmd ? "" : "; Ctrl-C stops");
-	while (!exiting && !r.err) {
+	return 0;
+}
+
+/* Release the command, the probes filtering on its pid: 0, or -1. */
+static int record_release(struct session *s)
+{
+	char c = 1;
+
+	/* The filter is set before the command is released, so that
+	 * nothing it does early is missed; a sample taken before its
+	 * exec has its maps read again (see user_stack). */
+	s->r.prof->bss->targ_tgid = (uint32_t)s->child;
+	if (s->r.off)
+		s->r.off->bss->targ_tgid = (uint32_t)s->child;
+	if (write(s->go, &c, 1) != 1 || read(s->execd, &c, 1) < 0) {
+		fprintf(stderr, "prestanda: record: starting %s: %s\n", s->r.o->cmd[0],
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Read samples until Ctrl-C, the duration, or the process's end. */
+static void record_loop(struct session *s)
+{
+	const struct pst_record_options *o = s->r.o;
+	uint64_t next_drain = s->start + (uint64_t)(o->interval * 1e9);
+
+	while (!exiting && !s->r.err) {
 		uint64_t now;
-
 		/* Samples wake us only when the ring buffer fills up (or a
 		 * new process is seen): read what came in every 100 ms. */
-		err = ring_buffer__poll(rb, 100);
+		int err = ring_buffer__poll(s->rb, 100);
+
 		if (err >= 0)
-			err = ring_buffer__consume(rb);
+			err = ring_buffer__consume(s->rb);
 		if (err < 0 && err != -EINTR) {
 			fprintf(stderr, "prestanda: record: ring_buffer__poll: %s\n", strerror(-err));
 			break;
 		}
 		now = pst_tw_now();
 		if (now >= next_drain) {
-			drain(&r, rb);
-			next_drain = now + (uint64_t)(o.interval * 1e9);
+			drain(&s->r, s->rb);
+			next_drain = now + (uint64_t)(o->interval * 1e9);
 		}
-		if (stop && now >= stop)
+		if (s->stop && now >= s->stop)
 			break;
-		if (child && waitpid(child, &wstatus, WNOHANG) == child) {
-			child = 0;
+		if (s->child && waitpid(s->child, &s->wstatus, WNOHANG) == s->child) {
+			s->child = 0;
 			break;
 		}
-		if (o.pid && kill(o.pid, 0) && errno == ESRCH)
+		if (o->pid && kill(o->pid, 0) && errno == ESRCH)
 			break;
 	}
+}
+
+/* Record from the start to the end and write the trace out: 0, or 1. */
+static int record_trace(struct session *s)
+{
+	const struct pst_record_options *o = s->r.o;
+	uint64_t cpu0, cpu1;
+	int err;
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	if (o->cmd && record_release(s))
+		return 1;
+	s->start = pst_tw_now();
+	cpu0 = self_cpu_ns();
+	if (o->duration > 0)
+		s->stop = s->start + (uint64_t)(o->duration * 1e9);
+	fprintf(stderr, "prestanda: recording %s at %ld Hz%s%s\n",
+		o->all ? "every CPU" : o->cmd ? o->cmd[0] : s->exe, o->hz,
+		o->off_cpu ? " with off-CPU time" : "",
+		o->duration > 0 ? "" : o->cmd ? "" : "; Ctrl-C stops");
+	record_loop(s);
 	/* Detach first: nothing more arrives while the rest is read. */
-	for (int i = 0; i < nlinks; i++)
-		bpf_link__destroy(links[i]);
-	nlinks = 0;
-	if (r.off)
-		offcpu_bpf__detach(r.off);
-	drain(&r, rb);
+	for (int i = 0; i < s->nlinks; i++)
+		bpf_link__destroy(s->links[i]);
+	s->nlinks = 0;
+	if (s->r.off)
+		offcpu_bpf__detach(s->r.off);
+	drain(&s->r, s->rb);
 	cpu1 = self_cpu_ns();
-	if (o.verbose)
-		print_cost(&r, cpu0, cpu1 - cpu0, pst_tw_now() - start);
-	write_stats(&r, pst_tw_now() - start);
-	err = pst_tw_close(r.w, pst_tw_now());
-	r.w = NULL;
-	if (err || r.err) {
-		fprintf(stderr, "prestanda: record: writing %s: %s\n", o.output,
-			strerror(err ? -err : -r.err));
-		goto cleanup;
+	if (o->verbose)
+		print_cost(&s->r, cpu0, cpu1 - cpu0, pst_tw_now() - s->start);
+	write_stats(&s->r, pst_tw_now() - s->start);
+	err = pst_tw_close(s->r.w, pst_tw_now());
+	s->r.w = NULL;
+	if (err || s->r.err) {
+		fprintf(stderr, "prestanda: record: writing %s: %s\n", o->output,
+			strerror(err ? -err : -s->r.err));
+		return 1;
 	}
-	fprintf(stderr, "prestanda: wrote %s; `prestanda report %s` reads it\n", o.output, o.output);
-	status = 0;
-	recorded = true;
-cleanup:
-	if (child > 0) {
-		if (go >= 0)
-			close(go); /* a child still waiting for the go exits */
-		go = -1;
-		if (exiting || stop)
-			kill(child, SIGTERM);
-		while (waitpid(child, &wstatus, 0) < 0 && errno == EINTR)
+	fprintf(stderr, "prestanda: wrote %s; `prestanda report %s` reads it\n", o->output,
+		o->output);
+	s->recorded = true;
+	return 0;
+}
+
+/* Wait for the command (ended when recording was cut short) and free
+ * everything: the exit status. */
+static int record_end(struct session *s, int status)
+{
+	if (s->child > 0) {
+		if (s->go >= 0)
+			close(s->go); /* a child still waiting for the go exits */
+		s->go = -1;
+		if (exiting || s->stop)
+			kill(s->child, SIGTERM);
+		while (waitpid(s->child, &s->wstatus, 0) < 0 && errno == EINTR)
 			;
-		child = 0;
+		s->child = 0;
 	}
 	/* Recorded: exit as the command did (128+N when signal N ended it),
 	 * as perf record does. */
-	if (recorded && o.cmd)
-		status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) :
-			 WIFSIGNALED(wstatus) ? 128 + WTERMSIG(wstatus) : 1;
-	if (go >= 0)
-		close(go);
-	if (execd >= 0)
-		close(execd);
-	if (r.w)
-		pst_tw_close(r.w, pst_tw_now());
-	ring_buffer__free(rb);
-	for (int i = 0; i < nlinks; i++)
-		bpf_link__destroy(links[i]);
-	free(links);
-	offcpu_bpf__destroy(r.off);
-	profile_bpf__destroy(r.prof);
-	recorder_free(&r);
+	if (s->recorded && s->r.o->cmd)
+		status = WIFEXITED(s->wstatus) ? WEXITSTATUS(s->wstatus) :
+			 WIFSIGNALED(s->wstatus) ? 128 + WTERMSIG(s->wstatus) : 1;
+	if (s->go >= 0)
+		close(s->go);
+	if (s->execd >= 0)
+		close(s->execd);
+	if (s->r.w)
+		pst_tw_close(s->r.w, pst_tw_now());
+	ring_buffer__free(s->rb);
+	for (int i = 0; i < s->nlinks; i++)
+		bpf_link__destroy(s->links[i]);
+	free(s->links);
+	offcpu_bpf__destroy(s->r.off);
+	profile_bpf__destroy(s->r.prof);
+	recorder_free(&s->r);
 	return status;
+}
+
+int pst_record_run(struct pst_record_options *o)
+{
+	struct session s = { .r = { .o = o }, .go = -1, .execd = -1 };
+	int status = record_load(&s);
+
+	if (!status && o->check) {
+		printf("prestanda: record: this system can record (eBPF CPU%s probes loaded)\n",
+		       o->off_cpu ? " and off-CPU" : "");
+	} else if (!status) {
+		status = record_open(&s) ? 1 : record_trace(&s);
+	}
+	return record_end(&s, status);
 }

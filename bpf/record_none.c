@@ -4,10 +4,9 @@
 
 #include "cli.h"
 
-int pst_cmd_record(int argc, char **argv)
+int pst_record_run(struct pst_record_options *o)
 {
-	(void)argc;
-	(void)argv;
+	(void)o;
 	fputs("prestanda: record: this prestanda was built without eBPF support (it needs clang, "
 	      "bpftool, libbpf and a kernel with BTF at build time)\n",
 	      stderr);

@@ -166,10 +166,9 @@ uint64_t pst_tw_stack(struct pst_tw *w, const uint64_t *frames, unsigned depth)
 struct pst_tw *pst_tw_create(const char *path, uint64_t pid, const char *exe)
 {
 	struct pst_tw *w = calloc(1, sizeof(*w));
-	uint8_t pay[8192], rec[8192 + 16], *q = pay, *e;
-	char host[256] = "";
+	uint8_t rec[8192 + 16], *e;
+	char host[256] = "", exe_c[4097];
 	struct timespec rt;
-	size_t exelen = strnlen(exe, 4096);
 
 	if (!w || !(w->buf = malloc(BUF_SIZE))) {
 		fprintf(stderr, "prestanda: record: out of memory\n");
@@ -187,16 +186,11 @@ struct pst_tw *pst_tw_create(const char *path, uint64_t pid, const char *exe)
 	gethostname(host, sizeof(host) - 1);
 	clock_gettime(CLOCK_REALTIME, &rt);
 	w->base_ts = pst_tw_now();
-	q = pst_put_varint(q, PST_VERSION);
-	q = pst_put_varint(q, pid);
-	q = pst_put_varint(q, 0); /* ppid */
-	q = pst_put_varint(q, 0); /* flags: no allocation events */
-	q = pst_put_varint(q, 0); /* sample_bytes */
-	q = pst_put_varint(q, (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec);
-	q = pst_put_varint(q, w->base_ts);
-	q = pst_put_bytes(q, exe, exelen);
-	q = pst_put_bytes(q, host, strnlen(host, 255));
-	e = pst_enc_framed(rec, PST_REC_PROCESS, pay, (size_t)(q - pay));
+	snprintf(exe_c, sizeof(exe_c), "%s", exe); /* at most 4096 bytes of it */
+	/* ppid, flags (no allocation events) and sample_bytes 0 */
+	e = pst_enc_process(rec, PST_VERSION, pid, 0, 0, 0,
+			    (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec, w->base_ts,
+			    exe_c, host);
 	if (write_all(w->fd, PST_MAGIC, PST_MAGIC_LEN) || write_all(w->fd, rec, (size_t)(e - rec))) {
 		fprintf(stderr, "prestanda: record: writing %s: %s\n", path, strerror(errno));
 		close(w->fd);

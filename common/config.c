@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The JSON configuration ("performance": monitoring, pools, budgets): one parser for report, diff, findings and the preload. */
+/* The JSON configuration ("performance": monitoring, pools, budgets): one parser for report, diff, findings and run (which hands the preload its settings). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -351,21 +351,25 @@ static void prefix_path(const char *path, char *err, size_t errlen)
 	snprintf(err, errlen, "%s", tmp);
 }
 
-int pst_budgets_load(const char *path, const char *const *totals, const char *const *site_metrics,
-		     struct pst_budgets *out, char *err, size_t errlen)
+/* After parsing the file at path: root freed, err naming the file. */
+static int parsed(const char *path, json_t *root, int r, char *err, size_t errlen)
 {
-	json_t *root;
-	int r;
-
-	memset(out, 0, sizeof(*out));
-	root = load_json(path, err, errlen);
-	if (!root)
-		return -1;
-	r = pst_budgets_parse(root, totals, site_metrics, out, err, errlen);
 	json_decref(root);
 	if (r)
 		prefix_path(path, err, errlen);
 	return r;
+}
+
+int pst_budgets_load(const char *path, const char *const *totals, const char *const *site_metrics,
+		     struct pst_budgets *out, char *err, size_t errlen)
+{
+	json_t *root;
+
+	memset(out, 0, sizeof(*out));
+	root = load_json(path, err, errlen);
+	return root ? parsed(path, root, pst_budgets_parse(root, totals, site_metrics, out, err, errlen),
+			     err, errlen)
+		    : -1;
 }
 
 void pst_net_pools_free(struct pst_net_pools *p)
@@ -515,17 +519,12 @@ int pst_settings_load(const char *path, const char *const *totals,
 		      size_t errlen)
 {
 	json_t *root;
-	int r;
 
 	memset(out, 0, sizeof(*out));
 	root = load_json(path, err, errlen);
-	if (!root)
-		return -1;
-	r = pst_settings_parse(root, totals, site_metrics, out, err, errlen);
-	json_decref(root);
-	if (r)
-		prefix_path(path, err, errlen);
-	return r;
+	return root ? parsed(path, root, pst_settings_parse(root, totals, site_metrics, out, err, errlen),
+			     err, errlen)
+		    : -1;
 }
 
 void pst_settings_free(struct pst_settings *s)
@@ -557,38 +556,6 @@ const struct pst_noise_override *pst_budgets_noise(const struct pst_budgets *b,
 		if (!strcmp(b->noise[i].metric, metric))
 			return &b->noise[i];
 	return NULL;
-}
-
-bool pst_budget_check(const struct pst_budget_limit *l, const char *name, double base,
-		      double value, pst_value_fmt fmt, char *why, size_t whylen)
-{
-	char a[64], b[64], c[64], d[64];
-	double inc = value - base;
-
-	if (l->has_max && value > l->max) {
-		snprintf(why, whylen, "%s is %s, over the limit of %s", name, fmt(value, a, sizeof(a)),
-			 fmt(l->max, b, sizeof(b)));
-		return false;
-	}
-	if (l->has_increase && inc > l->max_increase) {
-		snprintf(why, whylen, "%s grew by %s (%s to %s), over the allowed increase of %s",
-			 name, fmt(inc, a, sizeof(a)), fmt(base, b, sizeof(b)),
-			 fmt(value, c, sizeof(c)), fmt(l->max_increase, d, sizeof(d)));
-		return false;
-	}
-	if (l->has_increase_pct && inc > 0 && (base <= 0 || inc / base * 100 > l->max_increase_pct)) {
-		if (base > 0)
-			snprintf(why, whylen,
-				 "%s grew by %.1f%% (%s to %s), over the allowed increase of %g%%",
-				 name, inc / base * 100, fmt(base, a, sizeof(a)),
-				 fmt(value, b, sizeof(b)), l->max_increase_pct);
-		else
-			snprintf(why, whylen,
-				 "%s grew from 0 to %s, over the allowed increase of %g%%", name,
-				 fmt(value, a, sizeof(a)), l->max_increase_pct);
-		return false;
-	}
-	return true;
 }
 
 void pst_budgets_free(struct pst_budgets *b)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The JSON configuration ("performance": monitoring, pools, budgets): one parser for report, diff, findings and the preload. */
+/* The JSON configuration ("performance": monitoring, pools, budgets): one parser for report, diff, findings and run (which hands the preload its settings). */
 #ifndef PST_CONFIG_H
 #define PST_CONFIG_H
 
@@ -8,18 +8,8 @@
 
 #include <jansson.h>
 
+#include "limit.h"
 #include "net_pools.h"
-
-/*
- * A budget for one metric. In the file a metric's value is either a number
- * (the absolute limit, as max) or an object with any of "max",
- * "max_increase" (in the metric's unit) and "max_increase_pct" (percent
- * of the base value).
- */
-struct pst_budget_limit {
-	bool has_max, has_increase, has_increase_pct;
-	double max, max_increase, max_increase_pct;
-};
 
 /* One budget: metric of the whole program (site NULL) or of the sites of
  * one function (site is its name). */
@@ -70,15 +60,6 @@ const struct pst_budget_limit *pst_budgets_find(const struct pst_budgets *b, con
 /* The noise override for metric, or NULL. */
 const struct pst_noise_override *pst_budgets_noise(const struct pst_budgets *b,
 						   const char *metric);
-
-/*
- * Judge a value against a limit: true when it is within. When it is not,
- * why names the metric, the limit and the observed value (name is how to
- * call the metric, fmt formats a value of its unit into buf).
- */
-typedef const char *(*pst_value_fmt)(double v, char *buf, size_t len);
-bool pst_budget_check(const struct pst_budget_limit *l, const char *name, double base,
-		      double value, pst_value_fmt fmt, char *why, size_t whylen);
 
 void pst_budgets_free(struct pst_budgets *b);
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The prestanda trace format v1: constants and varint encoders shared by every writer and reader. */
+/* The prestanda trace format v1: constants, varints and the records' encoders and decoders, shared by every writer and reader. */
 #ifndef PRESTANDA_TRACE_H
 #define PRESTANDA_TRACE_H
 
@@ -19,44 +19,8 @@
 /* Largest varint: 10 bytes for a u64. */
 #define PST_VARINT_MAX 10
 
-enum pst_record_type {
-	/* top level */
-	PST_REC_PROCESS = 0x01, /* who was traced and how: first record of a trace */
-	PST_REC_BLOCK = 0x02,   /* one thread's flushed buffer: tid, base ts, inner records */
-	PST_REC_END = 0x03,     /* clean end of the process image */
-	/* inside a BLOCK */
-	PST_REC_MODULE = 0x10,  /* a loaded object: bias, range, path, build id */
-	PST_REC_STACK = 0x11,   /* id, depth, return addresses innermost first */
-	PST_REC_THREAD = 0x12,  /* a thread started: tid, parent tid, name */
-	PST_REC_TOTALS = 0x13,  /* a thread's exact counters (every call, sampled or not) */
-	PST_REC_ALLOC = 0x20,   /* dts, ptr, size, stack id, kind */
-	PST_REC_FREE = 0x21,    /* dts, ptr */
-	PST_REC_REALLOC = 0x22, /* dts, old ptr (0: none), new ptr, size, stack id */
-	/* network (absolute timestamps, see docs/FORMAT.md) */
-	PST_REC_NET_CONN = 0x30,   /* a connection's counters since its last record */
-	PST_REC_NET_LOOKUP = 0x31, /* one name lookup: time, name, result, addresses */
-	/* threads and locks (absolute timestamps, see docs/FORMAT.md) */
-	PST_REC_THR_START = 0x40,  /* tid, ts, parent tid, start routine, creating stack, create ts */
-	PST_REC_THR_END = 0x41,    /* tid, ts, cpu ns, flags */
-	PST_REC_WAIT = 0x42,       /* ts, object, kind, wait ns, stack id, flags */
-	PST_REC_LOCK_STATS = 0x43, /* one lock's cumulative statistics */
-	PST_REC_THR_INFO = 0x44,   /* online CPUs, locks not tracked */
-	/* process-wide, written by the timer thread */
-	PST_REC_SNAPSHOT = 0x60,   /* ts, counters so far and process resources */
-	PST_REC_PAUSE = 0x61,      /* ts, 1 paused / 0 resumed by the toggle signal */
-	PST_REC_CAPPED = 0x62,     /* ts of the first event left out, the --max-size cap */
-	PST_REC_ALERT = 0x63,      /* ts, one budget alert line as printed */
-	PST_REC_SETTINGS = 0x64,   /* production settings: sample rate, interval, caps, signal */
-	/* 0x50-0x5f: CPU samples (the preload's timers and `prestanda record`) */
-	PST_REC_CPU_CONFIG = 0x50, /* source, hz, flags, stack bytes copied per sample */
-	PST_REC_SAMPLE = 0x51,     /* ts, pid, tid, user stack, kernel stack, count, flags */
-	PST_REC_OFFCPU = 0x52,     /* ts, pid, tid, user stack, kernel stack, count, blocked ns, flags */
-	PST_REC_PMODULE = 0x53,    /* MODULE of one process: pid, bias, lo, hi, path, build id */
-	PST_REC_TASK = 0x54,       /* pid, tid, name (comm) of a sampled thread */
-	PST_REC_KSYM = 0x55,       /* a kernel frame: address, symbol start, name, module */
-	PST_REC_CPU_STATS = 0x56,  /* duration ns, lost samples, lost kernel stacks, lost user stacks */
-	PST_REC_USAMPLE = 0x57,    /* the preload's sample before unwinding: ts, tid, count, flags, registers, stack copy */
-};
+/* The record types (PST_REC_*) and their fields are declared in records.h. */
+
 
 /* CPU_CONFIG.source */
 enum pst_cpu_source {
@@ -162,9 +126,13 @@ static inline int pst_get_varint(const uint8_t **p, const uint8_t *end, uint64_t
 }
 
 /*
- * Record encoders, shared by the preload's writer and the tests. Each writes
- * one whole framed record at p and returns the new end. The caller makes
- * room: PST_EVENT_MAX for an event, pst_stack_rec_max(depth) for a stack.
+ * Record encoders, shared by the preload's writer, `prestanda record` and
+ * the tests. Each writes one whole framed record at p and returns the new
+ * end. The caller makes room: PST_EVENT_MAX for an event,
+ * pst_stack_rec_max(depth) for a stack. Most are generated from records.h;
+ * the few with a tail (STACK, USAMPLE, NET_CONN, NET_LOOKUP, the BLOCK
+ * header) are written below in records.h's field order, which
+ * tests/test_trace.c checks against the generated decoders.
  */
 
 /* An event's payload is at most 6 varints, so its length fits one byte. */
@@ -176,40 +144,28 @@ static inline uint8_t *pst_frame_small(uint8_t *rec, uint8_t *end)
 	return end;
 }
 
-static inline uint8_t *pst_enc_alloc(uint8_t *p, uint64_t dts, uint64_t ptr, uint64_t size,
-				     uint64_t stack, unsigned kind)
+/* Room for a record of up to nints varints and strings of slen bytes. */
+static inline size_t pst_var_rec_max(unsigned nints, size_t slen)
 {
-	uint8_t *q = p + 2;
-	p[0] = PST_REC_ALLOC;
-	q = pst_put_varint(q, dts);
-	q = pst_put_varint(q, ptr);
-	q = pst_put_varint(q, size);
-	q = pst_put_varint(q, stack);
-	q = pst_put_varint(q, kind);
-	return pst_frame_small(p, q);
+	return 1 + PST_VARINT_MAX + (size_t)nints * PST_VARINT_MAX + slen;
 }
 
-static inline uint8_t *pst_enc_free(uint8_t *p, uint64_t dts, uint64_t ptr)
+/* Move a payload written at p + 1 + PST_VARINT_MAX down behind its header. */
+static inline uint8_t *pst_frame_var(uint8_t *p, unsigned type, uint8_t *end)
 {
-	uint8_t *q = p + 2;
-	p[0] = PST_REC_FREE;
-	q = pst_put_varint(q, dts);
-	q = pst_put_varint(q, ptr);
-	return pst_frame_small(p, q);
+	uint8_t *pay = p + 1 + PST_VARINT_MAX, *q;
+	size_t len = (size_t)(end - pay);
+
+	p[0] = (uint8_t)type;
+	q = pst_put_varint(p + 1, len);
+	memmove(q, pay, len);
+	return q + len;
 }
 
-static inline uint8_t *pst_enc_realloc(uint8_t *p, uint64_t dts, uint64_t old_ptr,
-				       uint64_t new_ptr, uint64_t size, uint64_t stack)
-{
-	uint8_t *q = p + 2;
-	p[0] = PST_REC_REALLOC;
-	q = pst_put_varint(q, dts);
-	q = pst_put_varint(q, old_ptr);
-	q = pst_put_varint(q, new_ptr);
-	q = pst_put_varint(q, size);
-	q = pst_put_varint(q, stack);
-	return pst_frame_small(p, q);
-}
+#include "records.h"
+
+/* The encoders of every SMALL and VAR record of records.h. */
+PST_RECORDS(PST_REC_ENC_)
 
 /* Frame a payload already written at tmp: type, length, bytes. */
 static inline uint8_t *pst_enc_framed(uint8_t *p, unsigned type, const uint8_t *payload,
@@ -231,17 +187,12 @@ static inline uint8_t *pst_enc_stack(uint8_t *p, uint64_t id, const uint64_t *fr
 				     unsigned depth)
 {
 	uint8_t *pay = p + 1 + PST_VARINT_MAX, *q = pay;
-	size_t len;
 
 	q = pst_put_varint(q, id);
 	q = pst_put_varint(q, depth);
 	for (unsigned i = 0; i < depth; i++)
 		q = pst_put_varint(q, frames[i]);
-	len = (size_t)(q - pay);
-	p[0] = PST_REC_STACK;
-	q = pst_put_varint(p + 1, len);
-	memmove(q, pay, len);
-	return q + len;
+	return pst_frame_var(p, PST_REC_STACK, q);
 }
 
 /* BLOCK header for inner records of inner_len bytes (written separately). */
@@ -262,34 +213,6 @@ static inline uint8_t *pst_enc_block_header(uint8_t *p, uint64_t tid, uint64_t b
  * interrupted address, the others return addresses. 0 means no stack.
  */
 #define PST_CPU_EVENT_MAX (2 + 8 * PST_VARINT_MAX)
-
-static inline uint8_t *pst_enc_cpu_config(uint8_t *p, uint64_t source, uint64_t hz,
-					  uint64_t flags, uint64_t stack_bytes)
-{
-	uint8_t *q = p + 2;
-	p[0] = PST_REC_CPU_CONFIG;
-	q = pst_put_varint(q, source);
-	q = pst_put_varint(q, hz);
-	q = pst_put_varint(q, flags);
-	q = pst_put_varint(q, stack_bytes);
-	return pst_frame_small(p, q);
-}
-
-static inline uint8_t *pst_enc_sample(uint8_t *p, uint64_t ts, uint64_t pid, uint64_t tid,
-				      uint64_t ustack, uint64_t kstack, uint64_t count,
-				      uint64_t flags)
-{
-	uint8_t *q = p + 2;
-	p[0] = PST_REC_SAMPLE;
-	q = pst_put_varint(q, ts);
-	q = pst_put_varint(q, pid);
-	q = pst_put_varint(q, tid);
-	q = pst_put_varint(q, ustack);
-	q = pst_put_varint(q, kstack);
-	q = pst_put_varint(q, count);
-	q = pst_put_varint(q, flags);
-	return pst_frame_small(p, q);
-}
 
 /*
  * USAMPLE: a sample as the preload's signal handler takes it, unwound by the
@@ -325,150 +248,12 @@ static inline uint8_t *pst_enc_usample(uint8_t *p, uint64_t ts, uint64_t tid, ui
 	return pst_put_varint(p, stack_len);
 }
 
-static inline uint8_t *pst_enc_offcpu(uint8_t *p, uint64_t ts, uint64_t pid, uint64_t tid,
-				      uint64_t ustack, uint64_t kstack, uint64_t count,
-				      uint64_t blocked_ns, uint64_t flags)
-{
-	uint8_t *q = p + 2;
-	p[0] = PST_REC_OFFCPU;
-	q = pst_put_varint(q, ts);
-	q = pst_put_varint(q, pid);
-	q = pst_put_varint(q, tid);
-	q = pst_put_varint(q, ustack);
-	q = pst_put_varint(q, kstack);
-	q = pst_put_varint(q, count);
-	q = pst_put_varint(q, blocked_ns);
-	q = pst_put_varint(q, flags);
-	return pst_frame_small(p, q);
-}
-
-static inline uint8_t *pst_enc_cpu_stats(uint8_t *p, uint64_t duration_ns, uint64_t lost,
-					 uint64_t lost_kstacks, uint64_t lost_ustacks)
-{
-	uint8_t *q = p + 2;
-	p[0] = PST_REC_CPU_STATS;
-	q = pst_put_varint(q, duration_ns);
-	q = pst_put_varint(q, lost);
-	q = pst_put_varint(q, lost_kstacks);
-	q = pst_put_varint(q, lost_ustacks);
-	return pst_frame_small(p, q);
-}
-
-/* Room for a record of up to nints varints and strings of slen bytes. */
-static inline size_t pst_var_rec_max(unsigned nints, size_t slen)
-{
-	return 1 + PST_VARINT_MAX + (size_t)nints * PST_VARINT_MAX + slen;
-}
-
-/* Move a payload written at p + 1 + PST_VARINT_MAX down behind its header. */
-static inline uint8_t *pst_frame_var(uint8_t *p, unsigned type, uint8_t *end)
-{
-	uint8_t *pay = p + 1 + PST_VARINT_MAX, *q;
-	size_t len = (size_t)(end - pay);
-
-	p[0] = (uint8_t)type;
-	q = pst_put_varint(p + 1, len);
-	memmove(q, pay, len);
-	return q + len;
-}
-
-/* PMODULE: room pst_var_rec_max(7, strlen(path) + build_id_len). */
-static inline uint8_t *pst_enc_pmodule(uint8_t *p, uint64_t pid, uint64_t bias, uint64_t lo,
-				       uint64_t hi, const char *path, const uint8_t *build_id,
-				       size_t build_id_len)
-{
-	uint8_t *q = p + 1 + PST_VARINT_MAX;
-
-	q = pst_put_varint(q, pid);
-	q = pst_put_varint(q, bias);
-	q = pst_put_varint(q, lo);
-	q = pst_put_varint(q, hi);
-	q = pst_put_bytes(q, path, strlen(path));
-	q = pst_put_bytes(q, build_id, build_id_len);
-	return pst_frame_var(p, PST_REC_PMODULE, q);
-}
-
-/* TASK: room pst_var_rec_max(3, strlen(name)). */
-static inline uint8_t *pst_enc_task(uint8_t *p, uint64_t pid, uint64_t tid, const char *name)
-{
-	uint8_t *q = p + 1 + PST_VARINT_MAX;
-
-	q = pst_put_varint(q, pid);
-	q = pst_put_varint(q, tid);
-	q = pst_put_bytes(q, name, strlen(name));
-	return pst_frame_var(p, PST_REC_TASK, q);
-}
-
-/* KSYM: room pst_var_rec_max(4, strlen(name) + strlen(module)). */
-static inline uint8_t *pst_enc_ksym(uint8_t *p, uint64_t addr, uint64_t start, const char *name,
-				    const char *module)
-{
-	uint8_t *q = p + 1 + PST_VARINT_MAX;
-
-	q = pst_put_varint(q, addr);
-	q = pst_put_varint(q, start);
-	q = pst_put_bytes(q, name, strlen(name));
-	q = pst_put_bytes(q, module, strlen(module));
-	return pst_frame_var(p, PST_REC_KSYM, q);
-}
-
-static inline uint8_t *pst_enc_end(uint8_t *p, uint64_t ts, uint64_t reason, uint64_t sig)
-{
-	uint8_t *q = p + 2;
-	p[0] = PST_REC_END;
-	q = pst_put_varint(q, ts);
-	q = pst_put_varint(q, reason);
-	q = pst_put_varint(q, sig);
-	return pst_frame_small(p, q);
-}
-
 /*
  * Production-mode records (0x61-0x6f), inside a BLOCK like SNAPSHOT.
  * SETTINGS: wait_rate_ppm (WAIT records kept per million), metrics_ms,
  * max_size (0: none), max_memory, toggle signal (0: none).
  */
 #define PST_PROD_REC_MAX (2 + 5 * PST_VARINT_MAX)
-
-static inline uint8_t *pst_enc_pause(uint8_t *p, uint64_t ts, uint64_t paused)
-{
-	uint8_t *q = p + 2;
-	p[0] = PST_REC_PAUSE;
-	q = pst_put_varint(q, ts);
-	q = pst_put_varint(q, paused);
-	return pst_frame_small(p, q);
-}
-
-static inline uint8_t *pst_enc_capped(uint8_t *p, uint64_t ts, uint64_t cap)
-{
-	uint8_t *q = p + 2;
-	p[0] = PST_REC_CAPPED;
-	q = pst_put_varint(q, ts);
-	q = pst_put_varint(q, cap);
-	return pst_frame_small(p, q);
-}
-
-static inline uint8_t *pst_enc_settings(uint8_t *p, uint64_t rate_ppm, uint64_t metrics_ms,
-					uint64_t max_size, uint64_t max_memory, uint64_t sig)
-{
-	uint8_t *q = p + 2;
-	p[0] = PST_REC_SETTINGS;
-	q = pst_put_varint(q, rate_ppm);
-	q = pst_put_varint(q, metrics_ms);
-	q = pst_put_varint(q, max_size);
-	q = pst_put_varint(q, max_memory);
-	q = pst_put_varint(q, sig);
-	return pst_frame_small(p, q);
-}
-
-/* ALERT: room pst_var_rec_max(2, len). */
-static inline uint8_t *pst_enc_alert(uint8_t *p, uint64_t ts, const char *text, size_t len)
-{
-	uint8_t *q = p + 1 + PST_VARINT_MAX;
-
-	q = pst_put_varint(q, ts);
-	q = pst_put_bytes(q, text, len);
-	return pst_frame_var(p, PST_REC_ALERT, q);
-}
 
 /* WAIT.kind and LOCK_STATS.kind: what was waited for. */
 enum pst_wait_kind {
@@ -488,77 +273,8 @@ enum pst_wait_kind {
 /* Threads and locks records carry absolute times: at most 7 varints. */
 #define PST_THR_EVENT_MAX (2 + 7 * PST_VARINT_MAX)
 
-static inline uint8_t *pst_enc_thr_start(uint8_t *p, uint64_t tid, uint64_t ts, uint64_t parent,
-					 uint64_t routine, uint64_t stack, uint64_t create_ts)
-{
-	uint8_t *q = p + 2;
-	p[0] = PST_REC_THR_START;
-	q = pst_put_varint(q, tid);
-	q = pst_put_varint(q, ts);
-	q = pst_put_varint(q, parent);
-	q = pst_put_varint(q, routine);
-	q = pst_put_varint(q, stack);
-	q = pst_put_varint(q, create_ts);
-	return pst_frame_small(p, q);
-}
-
-static inline uint8_t *pst_enc_thr_end(uint8_t *p, uint64_t tid, uint64_t ts, uint64_t cpu_ns,
-				       uint64_t flags)
-{
-	uint8_t *q = p + 2;
-	p[0] = PST_REC_THR_END;
-	q = pst_put_varint(q, tid);
-	q = pst_put_varint(q, ts);
-	q = pst_put_varint(q, cpu_ns);
-	q = pst_put_varint(q, flags);
-	return pst_frame_small(p, q);
-}
-
-static inline uint8_t *pst_enc_wait(uint8_t *p, uint64_t ts, uint64_t obj, unsigned kind,
-				    uint64_t wait_ns, uint64_t stack, uint64_t flags)
-{
-	uint8_t *q = p + 2;
-	p[0] = PST_REC_WAIT;
-	q = pst_put_varint(q, ts);
-	q = pst_put_varint(q, obj);
-	q = pst_put_varint(q, kind);
-	q = pst_put_varint(q, wait_ns);
-	q = pst_put_varint(q, stack);
-	q = pst_put_varint(q, flags);
-	return pst_frame_small(p, q);
-}
-
 /* LOCK_STATS: the payload is 10 varints, the length still one byte. */
 #define PST_LOCK_STATS_MAX (2 + 10 * PST_VARINT_MAX)
-
-static inline uint8_t *pst_enc_lock_stats(uint8_t *p, uint64_t obj, unsigned kind,
-					  uint64_t first_stack, uint64_t first_ts, uint64_t acq,
-					  uint64_t reads, uint64_t contended, uint64_t wait_ns,
-					  uint64_t max_wait_ns, uint64_t max_stack)
-{
-	uint8_t *q = p + 2;
-	p[0] = PST_REC_LOCK_STATS;
-	q = pst_put_varint(q, obj);
-	q = pst_put_varint(q, kind);
-	q = pst_put_varint(q, first_stack);
-	q = pst_put_varint(q, first_ts);
-	q = pst_put_varint(q, acq);
-	q = pst_put_varint(q, reads);
-	q = pst_put_varint(q, contended);
-	q = pst_put_varint(q, wait_ns);
-	q = pst_put_varint(q, max_wait_ns);
-	q = pst_put_varint(q, max_stack);
-	return pst_frame_small(p, q);
-}
-
-static inline uint8_t *pst_enc_thr_info(uint8_t *p, uint64_t ncpu, uint64_t untracked)
-{
-	uint8_t *q = p + 2;
-	p[0] = PST_REC_THR_INFO;
-	q = pst_put_varint(q, ncpu);
-	q = pst_put_varint(q, untracked);
-	return pst_frame_small(p, q);
-}
 
 /*
  * Network records (0x30-0x3f). A connection is one conn_id; its counters are
@@ -639,7 +355,6 @@ static inline uint8_t *pst_enc_net_conn(uint8_t *p, const struct pst_net_conn_re
 {
 	uint8_t *pay = p + 1 + PST_VARINT_MAX, *q = pay;
 	unsigned n = 0;
-	size_t len;
 
 	q = pst_put_varint(q, c->conn_id);
 	q = pst_put_varint(q, c->kind);
@@ -670,11 +385,7 @@ static inline uint8_t *pst_enc_net_conn(uint8_t *p, const struct pst_net_conn_re
 		q = pst_put_varint(q, b);
 		q = pst_put_varint(q, c->hist[b]);
 	}
-	len = (size_t)(q - pay);
-	p[0] = PST_REC_NET_CONN;
-	q = pst_put_varint(p + 1, len);
-	memmove(q, pay, len);
-	return q + len;
+	return pst_frame_var(p, PST_REC_NET_CONN, q);
 }
 
 /* NET_LOOKUP.func */
@@ -696,7 +407,6 @@ static inline uint8_t *pst_enc_net_lookup(uint8_t *p, uint64_t ts, uint64_t dur,
 					  unsigned naddrs)
 {
 	uint8_t *pay = p + 1 + PST_VARINT_MAX, *q = pay;
-	size_t len;
 
 	if (name_len > PST_NET_NAME_MAX)
 		name_len = PST_NET_NAME_MAX;
@@ -710,11 +420,7 @@ static inline uint8_t *pst_enc_net_lookup(uint8_t *p, uint64_t ts, uint64_t dur,
 	q = pst_put_varint(q, naddrs);
 	for (unsigned i = 0; i < naddrs; i++)
 		q = pst_put_bytes(q, addrs[i], addr_lens[i]);
-	len = (size_t)(q - pay);
-	p[0] = PST_REC_NET_LOOKUP;
-	q = pst_put_varint(p + 1, len);
-	memmove(q, pay, len);
-	return q + len;
+	return pst_frame_var(p, PST_REC_NET_LOOKUP, q);
 }
 
 /*

@@ -52,6 +52,16 @@ static inline bool net_on(void)
 
 /* ---- endpoints ---- */
 
+/* An IP endpoint: the address (4 or 16 bytes), then the port; true. */
+static bool ep_ip(struct pst_sock *e, const void *addr, size_t alen, const void *port, uint8_t kind)
+{
+	memcpy(e->ep, addr, alen);
+	memcpy(e->ep + alen, port, 2);
+	e->ep_len = (uint16_t)(alen + 2);
+	e->kind = kind;
+	return true;
+}
+
 /* The endpoint of a socket address; false for families we do not follow. */
 static bool ep_set(struct pst_sock *e, const struct sockaddr *sa, socklen_t len)
 {
@@ -61,24 +71,13 @@ static bool ep_set(struct pst_sock *e, const struct sockaddr *sa, socklen_t len)
 	case AF_INET: {
 		const struct sockaddr_in *in = (const void *)sa;
 
-		if (len < sizeof(*in))
-			return false;
-		memcpy(e->ep, &in->sin_addr, 4);
-		memcpy(e->ep + 4, &in->sin_port, 2);
-		e->ep_len = 6;
-		e->kind = PST_NET_TCP;
-		return true;
+		return len >= sizeof(*in) && ep_ip(e, &in->sin_addr, 4, &in->sin_port, PST_NET_TCP);
 	}
 	case AF_INET6: {
 		const struct sockaddr_in6 *in6 = (const void *)sa;
 
-		if (len < sizeof(*in6))
-			return false;
-		memcpy(e->ep, &in6->sin6_addr, 16);
-		memcpy(e->ep + 16, &in6->sin6_port, 2);
-		e->ep_len = 18;
-		e->kind = PST_NET_TCP6;
-		return true;
+		return len >= sizeof(*in6) &&
+		       ep_ip(e, &in6->sin6_addr, 16, &in6->sin6_port, PST_NET_TCP6);
 	}
 	case AF_UNIX: {
 		const struct sockaddr_un *un = (const void *)sa;
@@ -223,28 +222,30 @@ static void sock_close(struct pst_sock *e, uint64_t ts)
 
 /* ---- connect ---- */
 
-static void conn_ok(struct pst_sock *e, uint64_t ts)
+/* The connect is over, the socket now in state to: false when another
+ * thread settled it first. */
+static bool conn_settle(struct pst_sock *e, uint32_t to, uint64_t ts)
 {
 	uint32_t expect = PST_SOCK_CONNECTING;
 
-	if (!__atomic_compare_exchange_n(&e->state, &expect, PST_SOCK_OPEN, false,
-					 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-		return;
+	if (!__atomic_compare_exchange_n(&e->state, &expect, to, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_RELAXED))
+		return false;
 	__atomic_sub_fetch(&pending_connects, 1, __ATOMIC_RELAXED);
 	e->connect_ns = ts - e->open_ts;
+	return true;
+}
+
+static void conn_ok(struct pst_sock *e, uint64_t ts)
+{
+	conn_settle(e, PST_SOCK_OPEN, ts);
 }
 
 /* A failed attempt is a segment of its own; the socket may try again. */
 static void conn_fail(struct pst_sock *e, int err, uint64_t ts)
 {
-	uint32_t expect = PST_SOCK_CONNECTING;
-
-	if (!__atomic_compare_exchange_n(&e->state, &expect, PST_SOCK_NEW, false,
-					 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-		return;
-	__atomic_sub_fetch(&pending_connects, 1, __ATOMIC_RELAXED);
-	e->connect_ns = ts - e->open_ts;
-	sock_emit(e, ts, PST_NET_CLOSED, (uint64_t)err);
+	if (conn_settle(e, PST_SOCK_NEW, ts))
+		sock_emit(e, ts, PST_NET_CLOSED, (uint64_t)err);
 }
 
 /* What a call on a connecting socket says about the connect. */
@@ -329,10 +330,21 @@ EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	return rc;
 }
 
-EXPORT int listen(int fd, int backlog)
+/* A new socket that listens: its endpoint is its own address. */
+static bool listen_ep(struct pst_sock *e, int fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
+
+	if (e->state != PST_SOCK_NEW || getsockname(fd, (struct sockaddr *)&ss, &len) ||
+	    !ep_set(e, (struct sockaddr *)&ss, len))
+		return false;
+	e->state = PST_SOCK_LISTEN;
+	return true;
+}
+
+EXPORT int listen(int fd, int backlog)
+{
 	struct pst_sock *e;
 	int rc, err;
 
@@ -342,9 +354,8 @@ EXPORT int listen(int fd, int backlog)
 		return rc;
 	err = errno;
 	e = sock_learn(fd);
-	if (e && e->state == PST_SOCK_NEW && !getsockname(fd, (struct sockaddr *)&ss, &len) &&
-	    ep_set(e, (struct sockaddr *)&ss, len))
-		e->state = PST_SOCK_LISTEN;
+	if (e)
+		listen_ep(e, fd);
 	errno = err;
 	return rc;
 }
@@ -353,19 +364,13 @@ EXPORT int listen(int fd, int backlog)
 static struct pst_sock *listener(int lfd)
 {
 	struct pst_sock *l = sock_learn(lfd);
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
 
 	if (!l || l->state == PST_SOCK_LISTEN)
 		return l;
-	if (l->state != PST_SOCK_NEW || getsockname(lfd, (struct sockaddr *)&ss, &len) ||
-	    !ep_set(l, (struct sockaddr *)&ss, len))
-		return NULL;
-	l->state = PST_SOCK_LISTEN;
-	return l;
+	return listen_ep(l, lfd) ? l : NULL;
 }
 
-static void accepted(int lfd, int fd)
+static void accepted_sock(int lfd, int fd)
 {
 	struct pst_sock *l, *e;
 	uint64_t ts = pst_now();
@@ -384,32 +389,29 @@ static void accepted(int lfd, int fd)
 	e->state = PST_SOCK_OPEN;
 }
 
-EXPORT int accept(int lfd, struct sockaddr *sa, socklen_t *len)
+/* What accept returned: fd, a connection from listening socket lfd. */
+static int accepted(int lfd, int fd)
 {
-	int fd, err;
+	int err;
 
-	NEED_REAL(accept, "accept", -1);
-	fd = pst_real.accept(lfd, sa, len);
 	if (fd < 0 || !net_on())
 		return fd;
 	err = errno;
-	accepted(lfd, fd);
+	accepted_sock(lfd, fd);
 	errno = err;
 	return fd;
 }
 
+EXPORT int accept(int lfd, struct sockaddr *sa, socklen_t *len)
+{
+	NEED_REAL(accept, "accept", -1);
+	return accepted(lfd, pst_real.accept(lfd, sa, len));
+}
+
 EXPORT int accept4(int lfd, struct sockaddr *sa, socklen_t *len, int flags)
 {
-	int fd, err;
-
 	NEED_REAL(accept4, "accept4", -1);
-	fd = pst_real.accept4(lfd, sa, len, flags);
-	if (fd < 0 || !net_on())
-		return fd;
-	err = errno;
-	accepted(lfd, fd);
-	errno = err;
-	return fd;
+	return accepted(lfd, pst_real.accept4(lfd, sa, len, flags));
 }
 
 /* ---- close ---- */
@@ -641,13 +643,22 @@ static inline bool connects_pending(void)
 	return unlikely(__atomic_load_n(&pending_connects, __ATOMIC_RELAXED) > 0);
 }
 
+/* A wait returned rc events while connects are pending: their time in *ts,
+ * or false when there is nothing to look at. */
+static bool wait_ready(int rc, uint64_t *ts)
+{
+	if (rc <= 0 || !net_on())
+		return false;
+	*ts = pst_now();
+	return true;
+}
+
 static void polled(const struct pollfd *fds, nfds_t n, int rc)
 {
 	uint64_t ts;
 
-	if (rc <= 0 || !net_on())
+	if (!wait_ready(rc, &ts))
 		return;
-	ts = pst_now();
 	for (nfds_t i = 0; i < n; i++)
 		if (fds[i].revents & (POLLOUT | POLLERR | POLLHUP))
 			conn_waited(fds[i].fd, ts);
@@ -657,9 +668,8 @@ static void selected(int nfds, const fd_set *w, const fd_set *x, int rc)
 {
 	uint64_t ts;
 
-	if (rc <= 0 || !net_on())
+	if (!wait_ready(rc, &ts))
 		return;
-	ts = pst_now();
 	for (int fd = 0; fd < nfds && fd < FD_SETSIZE; fd++)
 		if ((w && FD_ISSET(fd, w)) || (x && FD_ISSET(fd, x)))
 			conn_waited(fd, ts);
@@ -671,9 +681,8 @@ static void epolled(const struct epoll_event *ev, int rc)
 {
 	uint64_t ts;
 
-	if (rc <= 0 || !net_on())
+	if (!wait_ready(rc, &ts))
 		return;
-	ts = pst_now();
 	for (int i = 0; i < rc; i++)
 		if (ev[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 			conn_waited(ev[i].data.fd, ts);

@@ -175,18 +175,23 @@ EXPORT void pthread_exit(void *ret)
 	__builtin_unreachable();
 }
 
+/* A call that waits every time (join, cond wait), timed as a wait of its
+ * kind on obj, with no stack. */
+#define TIMED_WAIT(t, obj, kind, call)                                                 \
+	({                                                                             \
+		uint64_t t0_ = pst_now();                                              \
+		int r_ = call;                                                         \
+		pst_locks_wait(t, obj, kind, 0, t0_, pst_now(), r_ == 0);              \
+		r_;                                                                    \
+	})
+
 EXPORT int pthread_join(pthread_t th, void **ret)
 {
 	struct pst_thr *t = pt_thr();
-	uint64_t t0;
-	int r;
 
 	if (!t)
 		return REAL(pthread_join, "pthread_join")(th, ret);
-	t0 = pst_now();
-	r = pst_real.pthread_join(th, ret);
-	pst_locks_wait(t, NULL, PST_WAIT_JOIN, 0, t0, pst_now(), r == 0);
-	return r;
+	return TIMED_WAIT(t, NULL, PST_WAIT_JOIN, pst_real.pthread_join(th, ret));
 }
 
 /* ---- locks ---- */
@@ -224,35 +229,49 @@ static __attribute__((noinline)) int mutex_wait(struct pst_thr *t, pthread_mutex
 			return r_;                                                     \
 	} while (0)
 
-EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
-{
-	struct pst_thr *t = pt_thr();
+/*
+ * A blocking lock hook: lock l of type type through pst_real.field (sym),
+ * tried first with pst_real.try; its wait in the noinline wait function,
+ * so that the fast path stays a try, a count and a return. The lock is
+ * passed as obj (l, or l cast for the spinlock's volatile int).
+ */
+#define LOCK_HOOK(name, type, field, sym, kind, try, obj, wait)                        \
+	EXPORT int name(type *l)                                                       \
+	{                                                                              \
+		struct pst_thr *t = pt_thr();                                          \
+                                                                                       \
+		if (unlikely(!t))                                                      \
+			return REAL(field, sym)(obj);                                  \
+		TRY_FIRST(t, (const void *)l, kind, pst_real.try(obj));                \
+		return wait(t, l);                                                     \
+	}
 
-	if (unlikely(!t))
-		return REAL(mutex_lock, "pthread_mutex_lock")(m);
-	TRY_FIRST(t, m, PST_WAIT_MUTEX, pst_real.mutex_trylock(m));
-	return mutex_wait(t, m);
-}
+/*
+ * A lock with a deadline: PARAMS after the lock, passed on as ARGS; the
+ * wait is timed in place. missing is true when the real function may be
+ * absent (a C library older than the call).
+ */
+#define DEADLINE_HOOK(name, type, field, sym, kind, try, missing, params, args)        \
+	EXPORT int name(type *l, params)                                               \
+	{                                                                              \
+		struct pst_thr *t = pt_thr();                                          \
+                                                                                       \
+		if (!t || (missing))                                                   \
+			return REAL(field, sym)(l, args);                              \
+		TRY_FIRST(t, l, kind, pst_real.try(l));                                \
+		return CONTENDED(t, l, kind, pst_real.field(l, args));                 \
+	}
 
-EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abs)
-{
-	struct pst_thr *t = pt_thr();
+#define ARGS2(a, b) a, b
 
-	if (!t)
-		return REAL(mutex_timedlock, "pthread_mutex_timedlock")(m, abs);
-	TRY_FIRST(t, m, PST_WAIT_MUTEX, pst_real.mutex_trylock(m));
-	return CONTENDED(t, m, PST_WAIT_MUTEX, pst_real.mutex_timedlock(m, abs));
-}
-
-EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk, const struct timespec *abs)
-{
-	struct pst_thr *t = pt_thr();
-
-	if (!t || !pst_real.mutex_clocklock)
-		return REAL(mutex_clocklock, "pthread_mutex_clocklock")(m, clk, abs);
-	TRY_FIRST(t, m, PST_WAIT_MUTEX, pst_real.mutex_trylock(m));
-	return CONTENDED(t, m, PST_WAIT_MUTEX, pst_real.mutex_clocklock(m, clk, abs));
-}
+LOCK_HOOK(pthread_mutex_lock, pthread_mutex_t, mutex_lock, "pthread_mutex_lock", PST_WAIT_MUTEX,
+	  mutex_trylock, l, mutex_wait)
+DEADLINE_HOOK(pthread_mutex_timedlock, pthread_mutex_t, mutex_timedlock,
+	      "pthread_mutex_timedlock", PST_WAIT_MUTEX, mutex_trylock, false,
+	      const struct timespec *abs, abs)
+DEADLINE_HOOK(pthread_mutex_clocklock, pthread_mutex_t, mutex_clocklock,
+	      "pthread_mutex_clocklock", PST_WAIT_MUTEX, mutex_trylock, !pst_real.mutex_clocklock,
+	      ARGS2(clockid_t clk, const struct timespec *abs), ARGS2(clk, abs))
 
 static __attribute__((noinline)) int rd_wait(struct pst_thr *t, pthread_rwlock_t *l)
 {
@@ -264,60 +283,24 @@ static __attribute__((noinline)) int wr_wait(struct pst_thr *t, pthread_rwlock_t
 	return CONTENDED(t, l, PST_WAIT_WRLOCK, pst_real.rwlock_wrlock(l));
 }
 
-EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l)
-{
-	struct pst_thr *t = pt_thr();
-
-	if (unlikely(!t))
-		return REAL(rwlock_rdlock, "pthread_rwlock_rdlock")(l);
-	TRY_FIRST(t, l, PST_WAIT_RDLOCK, pst_real.rwlock_tryrdlock(l));
-	return rd_wait(t, l);
-}
-
-EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *l)
-{
-	struct pst_thr *t = pt_thr();
-
-	if (unlikely(!t))
-		return REAL(rwlock_wrlock, "pthread_rwlock_wrlock")(l);
-	TRY_FIRST(t, l, PST_WAIT_WRLOCK, pst_real.rwlock_trywrlock(l));
-	return wr_wait(t, l);
-}
-
-EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *l, const struct timespec *abs)
-{
-	struct pst_thr *t = pt_thr();
-
-	if (!t)
-		return REAL(rwlock_timedrdlock, "pthread_rwlock_timedrdlock")(l, abs);
-	TRY_FIRST(t, l, PST_WAIT_RDLOCK, pst_real.rwlock_tryrdlock(l));
-	return CONTENDED(t, l, PST_WAIT_RDLOCK, pst_real.rwlock_timedrdlock(l, abs));
-}
-
-EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *l, const struct timespec *abs)
-{
-	struct pst_thr *t = pt_thr();
-
-	if (!t)
-		return REAL(rwlock_timedwrlock, "pthread_rwlock_timedwrlock")(l, abs);
-	TRY_FIRST(t, l, PST_WAIT_WRLOCK, pst_real.rwlock_trywrlock(l));
-	return CONTENDED(t, l, PST_WAIT_WRLOCK, pst_real.rwlock_timedwrlock(l, abs));
-}
+LOCK_HOOK(pthread_rwlock_rdlock, pthread_rwlock_t, rwlock_rdlock, "pthread_rwlock_rdlock",
+	  PST_WAIT_RDLOCK, rwlock_tryrdlock, l, rd_wait)
+LOCK_HOOK(pthread_rwlock_wrlock, pthread_rwlock_t, rwlock_wrlock, "pthread_rwlock_wrlock",
+	  PST_WAIT_WRLOCK, rwlock_trywrlock, l, wr_wait)
+DEADLINE_HOOK(pthread_rwlock_timedrdlock, pthread_rwlock_t, rwlock_timedrdlock,
+	      "pthread_rwlock_timedrdlock", PST_WAIT_RDLOCK, rwlock_tryrdlock, false,
+	      const struct timespec *abs, abs)
+DEADLINE_HOOK(pthread_rwlock_timedwrlock, pthread_rwlock_t, rwlock_timedwrlock,
+	      "pthread_rwlock_timedwrlock", PST_WAIT_WRLOCK, rwlock_trywrlock, false,
+	      const struct timespec *abs, abs)
 
 static __attribute__((noinline)) int spin_wait(struct pst_thr *t, pthread_spinlock_t *l)
 {
 	return CONTENDED(t, (const void *)l, PST_WAIT_SPIN, pst_real.spin_lock((void *)l));
 }
 
-EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
-{
-	struct pst_thr *t = pt_thr();
-
-	if (unlikely(!t))
-		return REAL(spin_lock, "pthread_spin_lock")((void *)l);
-	TRY_FIRST(t, (const void *)l, PST_WAIT_SPIN, pst_real.spin_trylock((void *)l));
-	return spin_wait(t, l);
-}
+LOCK_HOOK(pthread_spin_lock, pthread_spinlock_t, spin_lock, "pthread_spin_lock", PST_WAIT_SPIN,
+	  spin_trylock, (void *)l, spin_wait)
 
 /* ---- condition variables ---- */
 
@@ -326,30 +309,20 @@ EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
 static int cond_wait(int (*real)(void *, void *), pthread_cond_t *c, pthread_mutex_t *m)
 {
 	struct pst_thr *t = pt_thr();
-	uint64_t t0;
-	int r;
 
 	if (!t)
 		return real(c, m);
-	t0 = pst_now();
-	r = real(c, m);
-	pst_locks_wait(t, c, PST_WAIT_COND, 0, t0, pst_now(), r == 0);
-	return r;
+	return TIMED_WAIT(t, c, PST_WAIT_COND, real(c, m));
 }
 
 static int cond_timedwait(int (*real)(void *, void *, const struct timespec *), pthread_cond_t *c,
 			  pthread_mutex_t *m, const struct timespec *abs)
 {
 	struct pst_thr *t = pt_thr();
-	uint64_t t0;
-	int r;
 
 	if (!t)
 		return real(c, m, abs);
-	t0 = pst_now();
-	r = real(c, m, abs);
-	pst_locks_wait(t, c, PST_WAIT_COND, 0, t0, pst_now(), r == 0);
-	return r;
+	return TIMED_WAIT(t, c, PST_WAIT_COND, real(c, m, abs));
 }
 
 #ifdef __x86_64__
@@ -402,15 +375,10 @@ EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid
 				  const struct timespec *abs)
 {
 	struct pst_thr *t = pt_thr();
-	uint64_t t0;
-	int r;
 
 	if (!t || !pst_real.cond_clockwait)
 		return REAL(cond_clockwait, "pthread_cond_clockwait")(c, m, clk, abs);
-	t0 = pst_now();
-	r = pst_real.cond_clockwait(c, m, clk, abs);
-	pst_locks_wait(t, c, PST_WAIT_COND, 0, t0, pst_now(), r == 0);
-	return r;
+	return TIMED_WAIT(t, c, PST_WAIT_COND, pst_real.cond_clockwait(c, m, clk, abs));
 }
 
 /* ---- semaphores ---- */

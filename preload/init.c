@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "options.h"
 #include "pst.h"
 
 volatile int pst_state = PST_UNINIT;
@@ -14,35 +15,25 @@ struct pst_config pst_cfg = { .sample_bytes = 512 * 1024, .follow_exec = true,
 __thread struct pst_tls pst_tls;
 static pid_t traced_pid;
 
-/* A number from the environment; def when unset or not a number, or when
- * it is 0 and zero_ok is false. */
-static uint64_t env_u64(const char *name, uint64_t def, bool zero_ok)
+/* A number setting; def when unset or not a number, or when it is 0 and
+ * zero_ok is false. */
+static uint64_t env_u64(enum pst_opt o, uint64_t def, bool zero_ok)
 {
-	const char *v = getenv(name);
-	char *end;
-	unsigned long long n;
+	uint64_t n;
 
-	if (!v || !*v)
-		return def;
-	n = strtoull(v, &end, 10);
-	return *end || (!n && !zero_ok) ? def : n;
+	return pst_option_u64(o, &n, false) <= 0 || (!n && !zero_ok) ? def : n;
 }
 
 static void read_config(void)
 {
-	const char *full = getenv("PRESTANDA_FULL");
-	const char *nofollow = getenv("PRESTANDA_NO_FOLLOW");
-	const char *cache = getenv("PRESTANDA_STACK_CACHE");
-	const char *cpu_clock = getenv("PRESTANDA_CPU_CLOCK");
-
-	pst_cfg.full = full && *full && strcmp(full, "0");
-	pst_cfg.follow_exec = !(nofollow && *nofollow && strcmp(nofollow, "0"));
-	pst_cfg.sample_bytes = env_u64("PRESTANDA_SAMPLE_BYTES", pst_cfg.sample_bytes, false);
-	pst_cfg.flush_ms = env_u64("PRESTANDA_FLUSH_MS", pst_cfg.flush_ms, true);
-	pst_cfg.stack_cache = !(cache && !strcmp(cache, "0"));
-	pst_cfg.cpu_hz = env_u64("PRESTANDA_CPU", 0, false);
-	pst_cfg.cpu_wall = cpu_clock && !strcmp(cpu_clock, "wall");
-	pst_cfg.cpu_signal = (int)env_u64("PRESTANDA_CPU_SIGNAL", 0, false);
+	pst_cfg.full = pst_option_on(PST_OPT_FULL);
+	pst_cfg.follow_exec = !pst_option_on(PST_OPT_NO_FOLLOW);
+	pst_cfg.sample_bytes = env_u64(PST_OPT_SAMPLE_BYTES, pst_cfg.sample_bytes, false);
+	pst_cfg.flush_ms = env_u64(PST_OPT_FLUSH_MS, pst_cfg.flush_ms, true);
+	pst_cfg.stack_cache = !pst_option_is(PST_OPT_STACK_CACHE, "0");
+	pst_cfg.cpu_hz = env_u64(PST_OPT_CPU, 0, false);
+	pst_cfg.cpu_wall = pst_option_is(PST_OPT_CPU_CLOCK, "wall");
+	pst_cfg.cpu_signal = (int)env_u64(PST_OPT_CPU_SIGNAL, 0, false);
 }
 
 /* --no-follow: programs this one execs run without the preload. Only our

@@ -213,8 +213,7 @@ static void manifest_trace(void)
 
 static void write_process(uint64_t pid)
 {
-	uint8_t pay[8 * PST_VARINT_MAX + 2 * (PATH_MAX + PST_VARINT_MAX)], *q = pay;
-	uint8_t rec[sizeof(pay) + 1 + PST_VARINT_MAX], *e;
+	uint8_t rec[1 + 9 * PST_VARINT_MAX + PATH_MAX + HOST_NAME_MAX + 1 + PST_VARINT_MAX], *e;
 	char exe[PATH_MAX], host[HOST_NAME_MAX + 1] = "";
 	struct timespec rt;
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -222,16 +221,10 @@ static void write_process(uint64_t pid)
 	exe[n > 0 ? n : 0] = 0;
 	gethostname(host, sizeof(host) - 1);
 	clock_gettime(CLOCK_REALTIME, &rt);
-	q = pst_put_varint(q, PST_VERSION);
-	q = pst_put_varint(q, pid);
-	q = pst_put_varint(q, (uint64_t)getppid());
-	q = pst_put_varint(q, pst_cfg.full ? PST_PROC_FULL : 0);
-	q = pst_put_varint(q, pst_cfg.sample_bytes);
-	q = pst_put_varint(q, (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec);
-	q = pst_put_varint(q, pst_now());
-	q = pst_put_bytes(q, exe, strlen(exe));
-	q = pst_put_bytes(q, host, strlen(host));
-	e = pst_enc_framed(rec, PST_REC_PROCESS, pay, (size_t)(q - pay));
+	e = pst_enc_process(rec, PST_VERSION, pid, (uint64_t)getppid(),
+			    pst_cfg.full ? PST_PROC_FULL : 0, pst_cfg.sample_bytes,
+			    (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec, pst_now(), exe,
+			    host);
 	pst_out_write_meta(PST_MAGIC, PST_MAGIC_LEN, rec, (size_t)(e - rec));
 }
 

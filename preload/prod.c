@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Production mode: settings from the JSON config and the environment, budget alerts while the program runs, the pause signal. */
+/* Production mode: settings from the environment (run hands over the JSON config's), budget alerts while the program runs, the pause signal. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,7 +9,8 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "limit.h"
+#include "options.h"
 #include "pst.h"
 #include "stacktab.h"
 
@@ -22,16 +23,12 @@ volatile int pst_paused;
 #define MIN_MAX_SIZE (64ull << 10)
 
 /*
- * Budgets a running process can judge: absolute limits ("max") only, since
- * there is nothing to compare an increase with. peak_heap_bytes is judged
- * on the resident set, which holds the heap: it may fire early, never late.
+ * Budgets a running process can judge (options.h): absolute limits ("max")
+ * only, since there is nothing to compare an increase with.
+ * peak_heap_bytes is judged on the resident set, which holds the heap: it
+ * may fire early, never late.
  */
-enum rt_metric { RT_HEAP, RT_RSS, RT_CALLS, RT_BYTES, RT_FDS, RT_THREADS, RT_CPU, RT_COUNT };
-static const char *const rt_names[RT_COUNT] = {
-	"peak_heap_bytes", "rss_bytes", "alloc_calls", "allocated_bytes",
-	"open_fds",	   "threads",	"cpu_percent",
-};
-static struct pst_budget_limit rt_limit[RT_COUNT];
+static struct pst_budget_limit rt_limit[PST_ALERT_COUNT];
 static bool rt_any;
 
 static void say(const char *what, const char *detail)
@@ -43,26 +40,13 @@ static void say(const char *what, const char *detail)
 		(void)!write(2, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
-static bool env_size(const char *name, uint64_t *out)
+static bool env_size(enum pst_opt o, uint64_t *out)
 {
-	const char *v = getenv(name);
-	char *end;
-	unsigned long long n;
+	int r = pst_option_u64(o, out, true);
 
-	if (!v || !*v)
-		return false;
-	n = strtoull(v, &end, 10);
-	switch (*end) {
-	case 'k': case 'K': n <<= 10; end++; break;
-	case 'm': case 'M': n <<= 20; end++; break;
-	case 'g': case 'G': n <<= 30; end++; break;
-	}
-	if (*end) {
-		say("ignoring a size that is not one: ", name);
-		return false;
-	}
-	*out = n;
-	return true;
+	if (r < 0)
+		say("ignoring a size that is not one: ", pst_options[o].env);
+	return r > 0;
 }
 
 /* A signal by number or name: "12", "USR2", "SIGUSR2"; "0" or "none": no toggle. */
@@ -89,45 +73,43 @@ static int signal_by_name(const char *v)
 	return (int)n;
 }
 
-static void use_settings(const struct pst_settings *s)
+/* PRESTANDA_BUDGETS, "NAME=MAX,NAME=MAX" as run writes it from the config;
+ * a name this preload does not judge is passed over. */
+static void read_budgets(void)
 {
-	if (s->mon.sample_rate > 0 && s->mon.sample_rate < 1)
-		pst_cfg.wait_keep = (uint32_t)(s->mon.sample_rate * 4294967296.0) | 1;
-	if (s->mon.metrics_interval > 0)
-		pst_cfg.metrics_ms = (uint64_t)(s->mon.metrics_interval * 1000 + 0.5) ?: 1;
-	if (s->mon.metrics_textfile)
-		pst_metrics_set_dir(s->mon.metrics_textfile);
-	if (!s->has_budgets)
-		return;
-	for (int m = 0; m < RT_COUNT; m++) {
-		const struct pst_budget_limit *l = pst_budgets_find(&s->budgets, rt_names[m], NULL);
+	const char *v = pst_option_env(PST_OPT_BUDGETS);
 
-		if (l && l->has_max) {
-			rt_limit[m].has_max = true;
-			rt_limit[m].max = l->max;
-			rt_any = true;
+	while (v && *v) {
+		size_t n = strcspn(v, "=");
+		char *end;
+
+		for (int m = 0; m < PST_ALERT_COUNT && v[n] == '='; m++) {
+			if (strlen(pst_alert_metrics[m]) != n || strncmp(v, pst_alert_metrics[m], n))
+				continue;
+			rt_limit[m].max = strtod(v + n + 1, &end);
+			rt_limit[m].has_max = rt_any = true;
 		}
+		v = strchr(v, ',');
+		v = v ? v + 1 : NULL;
 	}
 }
 
-/* Read with the guard set: jansson's allocations are the profiler's own. */
-static bool read_file_config(void)
+/*
+ * The JSON config is read by prestanda run, which hands the preload its
+ * settings in the environment: the preload links no JSON library into the
+ * program. A PRESTANDA_CONFIG that reaches it was set by hand: say what to
+ * do, and record nothing rather than ignore a file that may say
+ * "enabled": false.
+ */
+static bool config_by_hand(void)
 {
-	const char *path = getenv("PRESTANDA_CONFIG");
-	struct pst_settings s;
-	char err[600];
-	bool enabled;
+	const char *path = pst_option_env(PST_OPT_CONFIG);
 
-	if (!path || !*path)
-		return true;
-	if (pst_settings_load(path, NULL, NULL, &s, err, sizeof(err))) {
-		say("PRESTANDA_CONFIG ignored: ", err);
-		return true;
-	}
-	enabled = s.mon.enabled;
-	use_settings(&s);
-	pst_settings_free(&s);
-	return enabled;
+	if (!path)
+		return false;
+	say("PRESTANDA_CONFIG is read by prestanda run, not by the preload: nothing is recorded; "
+	    "start the program with: prestanda run --config ", path);
+	return true;
 }
 
 bool pst_prod_config(void)
@@ -139,23 +121,23 @@ bool pst_prod_config(void)
 	pst_cfg.metrics_ms = pst_cfg.flush_ms ? pst_cfg.flush_ms : 1000;
 	pst_cfg.max_memory = DEFAULT_MAX_MEMORY;
 	pst_cfg.toggle_sig = SIGUSR2;
-	if (!read_file_config())
+	if (config_by_hand() || pst_option_is(PST_OPT_ENABLED, "0"))
 		return false;
-	/* the environment (prestanda run's flags) overrides the file */
-	v = getenv("PRESTANDA_SAMPLE_RATE");
-	if (v && *v) {
+	read_budgets();
+	v = pst_option_env(PST_OPT_SAMPLE_RATE);
+	if (v) {
 		rate = strtod(v, NULL);
 		if (rate > 0 && rate <= 1)
 			pst_cfg.wait_keep = rate < 1 ? (uint32_t)(rate * 4294967296.0) | 1 : 0;
 	}
-	if (env_size("PRESTANDA_METRICS_MS", &n) && n)
+	if (env_size(PST_OPT_METRICS_MS, &n) && n)
 		pst_cfg.metrics_ms = n;
-	if (env_size("PRESTANDA_MAX_SIZE", &n))
+	if (env_size(PST_OPT_MAX_SIZE, &n))
 		pst_cfg.max_size = n && n < MIN_MAX_SIZE ? MIN_MAX_SIZE : n;
-	if (env_size("PRESTANDA_MAX_MEMORY", &n) && n)
+	if (env_size(PST_OPT_MAX_MEMORY, &n) && n)
 		pst_cfg.max_memory = n < MIN_MAX_MEMORY ? MIN_MAX_MEMORY : n;
-	v = getenv("PRESTANDA_TOGGLE_SIGNAL");
-	if (v && *v) {
+	v = pst_option_env(PST_OPT_TOGGLE_SIGNAL);
+	if (v) {
 		int sig = signal_by_name(v);
 
 		if (sig < 0)
@@ -163,11 +145,10 @@ bool pst_prod_config(void)
 		else
 			pst_cfg.toggle_sig = sig;
 	}
-	v = getenv("PRESTANDA_METRICS_TEXTFILE");
-	if (v && *v)
+	v = pst_option_env(PST_OPT_METRICS_TEXTFILE);
+	if (v)
 		pst_metrics_set_dir(v);
-	v = getenv("PRESTANDA_ALERT");
-	pst_cfg.alert_syslog = v && !strcmp(v, "syslog");
+	pst_cfg.alert_syslog = pst_option_is(PST_OPT_ALERT, "syslog");
 	/* a quarter of the memory cap for stack frames, the rest for thread
 	 * states (thread.c), which short-lived threads use up fastest */
 	pst_stacktab_limit(pst_cfg.max_memory / 4);
@@ -232,27 +213,27 @@ void pst_prod_check(uint64_t tid, const struct pst_snap *now, const struct pst_s
 {
 	char line[1024], why[256];
 	uint8_t rec[1024 + 3 * PST_VARINT_MAX], *e;
-	double v[RT_COUNT];
+	double v[PST_ALERT_COUNT];
 	size_t at;
 	int n, over = 0;
 
 	if (!rt_any)
 		return;
-	v[RT_HEAP] = (double)now->rss;
-	v[RT_RSS] = (double)now->rss;
-	v[RT_CALLS] = (double)now->alloc_calls;
-	v[RT_BYTES] = (double)now->alloc_bytes;
-	v[RT_FDS] = (double)now->fds;
-	v[RT_THREADS] = (double)now->threads;
-	v[RT_CPU] = prev && now->ts > prev->ts ?
+	v[PST_ALERT_HEAP] = (double)now->rss;
+	v[PST_ALERT_RSS] = (double)now->rss;
+	v[PST_ALERT_CALLS] = (double)now->alloc_calls;
+	v[PST_ALERT_BYTES] = (double)now->alloc_bytes;
+	v[PST_ALERT_FDS] = (double)now->fds;
+	v[PST_ALERT_THREADS] = (double)now->threads;
+	v[PST_ALERT_CPU] = prev && now->ts > prev->ts ?
 			    (double)(now->cpu_ns - prev->cpu_ns) * 100 / (double)(now->ts - prev->ts) :
 			    0;
 	n = snprintf(line, sizeof(line), "prestanda: budget exceeded in %s (pid %d): ",
 		     program_invocation_short_name, (int)getpid());
 	at = n > 0 ? (size_t)n : 0;
-	for (int m = 0; m < RT_COUNT && at < sizeof(line); m++) {
+	for (int m = 0; m < PST_ALERT_COUNT && at < sizeof(line); m++) {
 		if (!rt_limit[m].has_max ||
-		    pst_budget_check(&rt_limit[m], rt_names[m], 0, v[m], fmt_value, why, sizeof(why)))
+		    pst_budget_check(&rt_limit[m], pst_alert_metrics[m], 0, v[m], fmt_value, why, sizeof(why)))
 			continue;
 		n = snprintf(line + at, sizeof(line) - at, "%s%s", over++ ? "; " : "", why);
 		at += n > 0 ? (size_t)n : 0;

@@ -398,7 +398,7 @@ void pst_cpu_finish(bool exec);         /* before the last flush: STATS; exec: s
 void pst_cpu_after_fork(void);          /* child: CONFIG to its trace, re-arm, sampler */
 
 /* prod.c: production mode. */
-bool pst_prod_config(void);             /* PRESTANDA_CONFIG and env; false: monitoring disabled */
+bool pst_prod_config(void);             /* the production settings (options.h); false: stay off */
 void pst_prod_start(void);              /* trace open: SETTINGS, the toggle signal's handler */
 /* A SNAPSHOT's figures, taken by the timer thread. */
 struct pst_snap {

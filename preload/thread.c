@@ -107,16 +107,12 @@ static struct pst_thr *thr_recycle(uint64_t now)
 
 static void thr_write_thread(struct pst_thr *t)
 {
-	uint8_t pay[4 * PST_VARINT_MAX + 32], *q = pay;
 	char name[17] = "";
 
-	prctl(PR_GET_NAME, name, 0, 0, 0);
-	q = pst_put_varint(q, t->tid);
-	q = pst_put_varint(q, (uint64_t)getpid() == t->tid ? 0 : (uint64_t)getpid());
-	q = pst_put_varint(q, t->last_ts);
-	q = pst_put_bytes(q, name, strnlen(name, 16));
-	t->pos = pst_enc_framed(pst_thr_room(t, sizeof(pay) + 4), PST_REC_THREAD, pay,
-				(size_t)(q - pay));
+	prctl(PR_GET_NAME, name, 0, 0, 0); /* at most 16 bytes and a NUL */
+	t->pos = pst_enc_thread(pst_thr_room(t, pst_var_rec_max(4, sizeof(name))), t->tid,
+				(uint64_t)getpid() == t->tid ? 0 : (uint64_t)getpid(), t->last_ts,
+				name);
 }
 
 /* Thread states take at most 3/4 of the memory cap (PRESTANDA_MAX_MEMORY);

@@ -87,18 +87,10 @@ static void take_snapshot(struct pst_snap *s)
 /* Written past the event cap (--max-size): the timeline goes on. */
 static void write_snapshot(uint64_t tid, const struct pst_snap *s)
 {
-	uint8_t pay[9 * PST_VARINT_MAX], rec[sizeof(pay) + 1 + PST_VARINT_MAX];
-	uint8_t *q = pay, *e;
+	uint8_t rec[2 + 8 * PST_VARINT_MAX], *e; /* 8 varints */
 
-	q = pst_put_varint(q, s->ts);
-	q = pst_put_varint(q, s->alloc_calls);
-	q = pst_put_varint(q, s->free_calls);
-	q = pst_put_varint(q, s->alloc_bytes);
-	q = pst_put_varint(q, s->rss);
-	q = pst_put_varint(q, s->fds);
-	q = pst_put_varint(q, s->threads);
-	q = pst_put_varint(q, s->cpu_ns);
-	e = pst_enc_framed(rec, PST_REC_SNAPSHOT, pay, (size_t)(q - pay));
+	e = pst_enc_snapshot(rec, s->ts, s->alloc_calls, s->free_calls, s->alloc_bytes, s->rss,
+			     s->fds, s->threads, s->cpu_ns);
 	pst_out_record(tid, s->ts, rec, (size_t)(e - rec));
 }
 

@@ -10,11 +10,9 @@ MICRO=${MICRO:-50000000}
 THREADS_TOTAL=${THREADS_TOTAL:-40000000}
 REQS=${REQS:-100000}
 P=$PWD/build/prestanda
+. scripts/common.sh
 
-[ -x "$P" ] && [ -f build/libprestanda.so ] || {
-	echo "bench: build first (make all)" >&2
-	exit 1
-}
+pst_need_build bench
 make -s build/targets/bench_malloc build/targets/bench_threads build/targets/bench_locks \
 	build/targets/bench_cpu
 

@@ -6,19 +6,16 @@ set -eu
 cd "$(dirname "$0")/.."
 ROWS=${ROWS:-300000}
 P=build/prestanda
+. scripts/common.sh
 
-[ -x "$P" ] && [ -f build/libprestanda.so ] || {
-	echo "compare-heaptrack: build first (make all)" >&2
-	exit 1
-}
+pst_need_build compare-heaptrack
 for c in heaptrack heaptrack_print sqlite3; do
 	command -v "$c" >/dev/null || {
 		echo "compare-heaptrack: $c is not installed (scripts/install-deps.sh)" >&2
 		exit 1
 	}
 done
-tmp=$(mktemp -d /tmp/pst-compare.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT INT TERM
+pst_tmpdir compare
 
 scripts/workload-sqlite.sh "$ROWS" >"$tmp/workload.sql"
 set -- "$(command -v sqlite3)" -batch -init /dev/null :memory:

@@ -6,14 +6,11 @@ set -eu
 cd "$(dirname "$0")/.."
 ROWS=${ROWS:-100000}
 P=build/prestanda
+. scripts/common.sh
 
-[ -x "$P" ] && [ -f build/libprestanda.so ] || {
-	echo "demo: build first (make all)" >&2
-	exit 1
-}
+pst_need_build demo
 make -s build/targets/demo_kvstore
-tmp=$(mktemp -d /tmp/pst-demo.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT INT TERM
+pst_tmpdir demo
 
 echo "== $P run --full -- build/targets/demo_kvstore 200000"
 "$P" run --full -o "$tmp/kv.%p.trace" -- build/targets/demo_kvstore 200000

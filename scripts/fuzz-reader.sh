@@ -20,8 +20,8 @@ command -v "$CC" >/dev/null || { echo "fuzz-reader: $CC not found" >&2; exit 2; 
 cd "$ROOT"
 make -s all build/targets/alloc_known build/targets/fork_child build/targets/net_load
 mkdir -p "$OUT/obj"
-# The analyzer without its main, instrumented.
-SRCS="$(ls analyzer/*/*.c common/config.c common/unwind.c | grep -v analyzer/cli/main.c) build/proto/profile.pb-c.c"
+# The analyzer without its main (nor record_cmd.c, which calls into bpf/), instrumented.
+SRCS="$(ls analyzer/*/*.c common/*.c | grep -v -e analyzer/cli/main.c -e analyzer/cli/record_cmd.c) build/proto/profile.pb-c.c"
 for s in $SRCS; do
 	o=$OUT/obj/$(basename "$s" .c).o
 	[ "$o" -nt "$s" ] || $CC $OBJ_FLAGS -c "$s" -o "$o"

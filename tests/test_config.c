@@ -342,17 +342,15 @@ Test(config, nan_in_a_file_is_refused)
 	unlink(path);
 }
 
-/* The preload refuses the same file and names why (1e26 s once became one
- * snapshot a millisecond). */
-Test(config, preload_refuses_an_overflowing_interval, .timeout = 60)
+/* Run the program in argv with env (and PATH) and the given config file
+ * text; its stderr into buf. The config's path in path. */
+static void run_with_config(char *const *argv, const char *env0, const char *text, char *path,
+			    char *buf, size_t len)
 {
-	char path[] = "/tmp/pst-config-XXXXXX", trace[] = "/tmp/pst-config-trace-XXXXXX";
-	char errp[] = "/tmp/pst-config-err-XXXXXX", env_cfg[64], env_out[80], want[256];
-	const char *text = "{\"performance\": {\"monitoring\": {\"metrics_interval\": 1e26}}}";
-	char *argv[] = { "/bin/true", NULL };
-	char *envp[] = { env_cfg, env_out, "LD_PRELOAD=" PST_BUILD_DIR "/libprestanda.so", NULL };
+	char trace[] = "/tmp/pst-config-trace-XXXXXX", errp[] = "/tmp/pst-config-err-XXXXXX";
+	char env_cfg[64], env_out[80];
+	char *envp[] = { env_cfg, env_out, "PATH=/usr/bin:/bin", (char *)env0, NULL };
 	int fd = mkstemp(path), efd = mkstemp(errp), tfd = mkstemp(trace), st;
-	char buf[4096] = "";
 	ssize_t n;
 	pid_t pid;
 
@@ -372,16 +370,70 @@ Test(config, preload_refuses_an_overflowing_interval, .timeout = 60)
 	}
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	n = pread(efd, buf, sizeof(buf) - 1, 0);
+	n = pread(efd, buf, len - 1, 0);
 	cr_assert(n >= 0);
 	buf[n] = 0;
-	snprintf(want, sizeof(want),
-		 "PRESTANDA_CONFIG ignored: %s: monitoring.metrics_interval: 1e26 is out of range "
-		 "(0.001 to 86400 seconds)",
-		 path);
-	cr_expect(strstr(buf, want), "stderr: %s", buf);
+	if (env0)
+		cr_expect_eq(access(trace, F_OK), -1, "a trace was written; stderr: %s", buf);
 	close(efd);
 	unlink(errp);
-	unlink(path);
 	unlink(trace);
+}
+
+/* run refuses the same file and names why (1e26 s once became one
+ * snapshot a millisecond); the program runs with the defaults. */
+Test(config, run_refuses_an_overflowing_interval, .timeout = 60)
+{
+	char path[] = "/tmp/pst-config-XXXXXX", want[256], buf[4096];
+	const char *text = "{\"performance\": {\"monitoring\": {\"metrics_interval\": 1e26}}}";
+	char dir[] = "/tmp/pst-config-run-XXXXXX", out[64];
+	char *argv[] = { PST_BUILD_DIR "/prestanda", "run", "-o", out, "--", "/bin/true", NULL };
+
+	cr_assert(mkdtemp(dir));
+	snprintf(out, sizeof(out), "%s/t.trace", dir);
+	run_with_config(argv, NULL, text, path, buf, sizeof(buf));
+	unlink(out);
+	rmdir(dir);
+	snprintf(want, sizeof(want),
+		 "prestanda: PRESTANDA_CONFIG ignored: %s: monitoring.metrics_interval: 1e26 is out of "
+		 "range (0.001 to 86400 seconds)\n",
+		 path);
+	cr_expect(strstr(buf, want), "stderr: %s", buf);
+	unlink(path);
+}
+
+/* The preload reads no JSON: a PRESTANDA_CONFIG set by hand beside
+ * LD_PRELOAD is said to be run's, once, and nothing is recorded. */
+Test(config, preload_sends_a_config_by_hand_to_run, .timeout = 60)
+{
+	char path[] = "/tmp/pst-config-XXXXXX", want[256], buf[4096];
+	const char *text = "{\"performance\": {\"monitoring\": {\"metrics_interval\": 2}}}";
+	char *argv[] = { "/bin/true", NULL };
+
+	run_with_config(argv, "LD_PRELOAD=" PST_BUILD_DIR "/libprestanda.so", text, path, buf,
+			sizeof(buf));
+	snprintf(want, sizeof(want),
+		 "prestanda: PRESTANDA_CONFIG is read by prestanda run, not by the preload: nothing "
+		 "is recorded; start the program with: prestanda run --config %s\n",
+		 path);
+	cr_expect_str_eq(buf, want);
+	unlink(path);
+}
+
+/* The preload links no JSON library into every program it enters. */
+Test(config, preload_needs_no_json_library)
+{
+	FILE *p = popen("readelf -d " PST_BUILD_DIR "/libprestanda.so", "r");
+	char line[512];
+	int needed = 0;
+
+	cr_assert(p);
+	while (fgets(line, sizeof(line), p)) {
+		if (!strstr(line, "(NEEDED)"))
+			continue;
+		needed++;
+		cr_expect_null(strstr(line, "jansson"), "%s", line);
+	}
+	cr_expect_eq(pclose(p), 0);
+	cr_expect_gt(needed, 0, "readelf listed no NEEDED entry");
 }

@@ -560,3 +560,173 @@ Test(crafted, fifty_thousand_modules, .timeout = 240)
 	unlink(trace);
 	rmdir(dir);
 }
+
+/* CPU records of process 1 for report --json: stack k+1 (a leaf function of
+ * its own under pst_crafted_caller) has on[k] samples and off[k] ns blocked in 3 waits;
+ * truncated more samples of stack 1 are flagged truncated. */
+struct cpu_craft {
+	const uint64_t *on, *off;
+	size_t non, noff;
+	uint64_t truncated;
+};
+
+static void cpu_report(struct run *r, const struct cpu_craft *c)
+{
+	/* leaves: functions of this binary, each a function of its own */
+	const uintptr_t leaf[] = { (uintptr_t)tw_room, (uintptr_t)tw_put,  (uintptr_t)tw_block,
+				   (uintptr_t)tw_open, (uintptr_t)tw_close, (uintptr_t)tw_module };
+	char trace[] = "/tmp/pst-crafted-cpu-XXXXXX";
+	struct self self = self_object();
+	struct tw w;
+	int fd = mkstemp(trace);
+	size_t n = c->non > c->noff ? c->non : c->noff;
+
+	cr_assert(fd >= 0 && n <= sizeof(leaf) / sizeof(leaf[0]));
+	close(fd);
+	tw_open(&w, trace, 1);
+	tw_cpu_config(&w, PST_CPU_EBPF, PST_CPU_ON_CPU | (c->noff ? PST_CPU_OFF_CPU : 0));
+	tw_module(&w, self.path, self.bias, self.lo, self.hi);
+	for (size_t k = 0; k < n; k++) {
+		const uint64_t frames[] = { leaf[k] + 1, (uintptr_t)pst_crafted_caller + 1 };
+
+		tw_stack(&w, k + 1, frames, 2);
+		if (k < c->non && c->on[k])
+			tw_put(&w, pst_enc_sample(tw_room(&w, PST_CPU_EVENT_MAX), 1000, 1, 1, k + 1, 0,
+						  c->on[k], 0));
+		if (k < c->noff)
+			tw_put(&w, pst_enc_offcpu(tw_room(&w, PST_CPU_EVENT_MAX), 2000, 1, 1, k + 1, 0,
+						  3, c->off[k], 0));
+	}
+	if (c->truncated)
+		tw_put(&w, pst_enc_sample(tw_room(&w, PST_CPU_EVENT_MAX), 2000, 1, 1, 1, 0,
+					  c->truncated, PST_SAMPLE_USER_TRUNCATED));
+	tw_close(&w);
+	report(r, trace);
+	unlink(trace);
+}
+
+/* The report's findings of id (asserting how many there are). */
+static json_t *cpu_findings(struct run *r, const char *id, size_t want)
+{
+	json_t *fs = itest_get(r->json, "findings"), *f, *first = NULL;
+	size_t i, n = 0;
+
+	json_array_foreach(fs, i, f)
+		if (!strcmp(itest_str(f, "id"), id) && n++ == 0)
+			first = f;
+	cr_expect_eq(n, want, "%zu %s findings, expected %zu", n, id, want);
+	return first;
+}
+
+/* samples in all, truncated of them flagged truncated: the report's
+ * cpu-truncated-stacks finding, NULL when none. */
+static json_t *truncated_finding(struct run *r, uint64_t samples, uint64_t truncated)
+{
+	const uint64_t on[] = { samples - truncated };
+
+	cpu_report(r, &(struct cpu_craft){ .on = on, .non = 1, .truncated = truncated });
+	cr_expect_eq(itest_int(r->json, "cpu.samples"), samples);
+	cr_expect_eq(itest_int(r->json, "cpu.truncated_stacks"), truncated);
+	return itest_finding(r->json, "cpu-truncated-stacks");
+}
+
+/* More than a tenth of at least 20 samples truncated: the finding, with its
+ * counts exact. */
+Test(crafted, truncated_stacks_finding_fires_exact, .timeout = 60)
+{
+	struct run r;
+	json_t *f = truncated_finding(&r, 100, 11);
+
+	cr_assert(f, "11 of 100 stacks truncated: no cpu-truncated-stacks finding");
+	cr_expect_str_eq(itest_str(f, "severity"), "low");
+	cr_expect_eq(itest_int(f, "evidence.truncated"), 11);
+	cr_expect_eq(itest_int(f, "evidence.samples"), 100);
+	cr_expect_str_eq(itest_str(f, "title"), "11% of the sampled stacks are truncated");
+	run_free(&r);
+	f = truncated_finding(&r, 20, 3);
+	cr_expect(f, "3 of 20 (the fewest samples judged): no finding");
+	run_free(&r);
+}
+
+/* A tenth exactly is not enough, nor are fewer than 20 samples. */
+Test(crafted, truncated_stacks_finding_bounds, .timeout = 60)
+{
+	struct run r;
+
+	cr_expect_null(truncated_finding(&r, 100, 10), "10 of 100 truncated");
+	run_free(&r);
+	cr_expect_null(truncated_finding(&r, 19, 19), "19 samples, all truncated");
+	run_free(&r);
+	cr_expect_null(truncated_finding(&r, 100, 0), "nothing truncated");
+	run_free(&r);
+}
+
+/* One function with 60 of 100 samples: hot, and high; the second (40)
+ * is not judged. A top function of 30%: medium. */
+Test(crafted, hot_function_finding_fires_exact, .timeout = 60)
+{
+	struct run r;
+	json_t *f;
+
+	cpu_report(&r, &(struct cpu_craft){ .on = (const uint64_t[]){ 60, 40 }, .non = 2 });
+	f = cpu_findings(&r, "cpu-hot-function", 1);
+	cr_assert(f);
+	cr_expect_str_eq(itest_str(f, "severity"), "high");
+	cr_expect_eq(itest_int(f, "evidence.self"), 60);
+	cr_expect_eq(itest_int(f, "evidence.total"), 60);
+	cr_expect_eq(itest_int(f, "evidence.samples"), 100);
+	cr_expect_eq(json_real_value(itest_get(f, "evidence.self_pct")), 60.0);
+	run_free(&r);
+	cpu_report(&r, &(struct cpu_craft){ .on = (const uint64_t[]){ 30, 25, 25, 20 }, .non = 4 });
+	f = cpu_findings(&r, "cpu-hot-function", 1);
+	cr_assert(f);
+	cr_expect_str_eq(itest_str(f, "severity"), "medium");
+	cr_expect_eq(itest_int(f, "evidence.self"), 30);
+	run_free(&r);
+}
+
+/* A fifth of the samples is hot, less is not; fewer than 20 samples are
+ * not judged. */
+Test(crafted, hot_function_finding_bounds, .timeout = 60)
+{
+	struct run r;
+
+	cpu_report(&r, &(struct cpu_craft){ .on = (const uint64_t[]){ 20, 20, 20, 20, 20 },
+					    .non = 5 });
+	cpu_findings(&r, "cpu-hot-function", 1);
+	run_free(&r);
+	cpu_report(&r, &(struct cpu_craft){ .on = (const uint64_t[]){ 19, 19, 19, 19, 19, 5 },
+					    .non = 6 });
+	cpu_findings(&r, "cpu-hot-function", 0);
+	run_free(&r);
+	cpu_report(&r, &(struct cpu_craft){ .on = (const uint64_t[]){ 19 }, .non = 1 });
+	cpu_findings(&r, "cpu-hot-function", 0);
+	run_free(&r);
+}
+
+/* Blocked 850, 100 and 50 ms at three stacks: the first is a medium
+ * finding (85%), the second low (10%, the bound), the third none (5%). */
+Test(crafted, offcpu_blocked_findings_exact, .timeout = 60)
+{
+	struct run r;
+	json_t *fs, *f;
+	size_t i, n = 0;
+
+	cpu_report(&r, &(struct cpu_craft){ .on = (const uint64_t[]){ 1 }, .non = 1,
+					    .off = (const uint64_t[]){ 850000000, 100000000,
+								       50000000 },
+					    .noff = 3 });
+	cr_expect_eq(itest_int(r.json, "cpu.off_cpu.blocked_ns"), 1000000000);
+	cpu_findings(&r, "offcpu-blocked", 2);
+	fs = itest_get(r.json, "findings");
+	json_array_foreach(fs, i, f) {
+		if (strcmp(itest_str(f, "id"), "offcpu-blocked"))
+			continue;
+		cr_expect_str_eq(itest_str(f, "severity"), n ? "low" : "medium");
+		cr_expect_eq(itest_int(f, "evidence.blocked_ns"), n ? 100000000 : 850000000);
+		cr_expect_eq(itest_int(f, "evidence.waits"), 3);
+		cr_expect_eq(json_real_value(itest_get(f, "evidence.blocked_pct")), n ? 10.0 : 85.0);
+		n++;
+	}
+	run_free(&r);
+}

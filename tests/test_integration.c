@@ -83,9 +83,12 @@ Test(integration, alloc_known_exact, .timeout = 60)
 		     itest_int(j, "memory.leaked_bytes"));
 	cr_expect_eq(itest_int(j, "memory.leaked_allocations"), 10, "leaked_allocations %lld",
 		     itest_int(j, "memory.leaked_allocations"));
+	/* every free and realloc names a block the trace saw allocated */
+	cr_expect_eq(itest_int(j, "memory.unmatched_frees"), 0, "unmatched_frees %lld",
+		     itest_int(j, "memory.unmatched_frees"));
 	/* malloc+free pairs with nothing between: make_small, make_calloc, the six aligned. */
-	cr_expect_geq(itest_int(j, "memory.temporary_allocations"), 1056,
-		      "temporary_allocations %lld", itest_int(j, "memory.temporary_allocations"));
+	cr_expect_eq(itest_int(j, "memory.temporary_allocations"), 1056,
+		     "temporary_allocations %lld", itest_int(j, "memory.temporary_allocations"));
 
 	check_site(j, src, "make_small", 1000, 24000, 0);
 	check_site(j, src, "leak_ten", 10, 1000, 1000);
@@ -156,12 +159,13 @@ Test(integration, threads_one_site, .timeout = 120)
 	cr_expect(itest_bool(j, "process.complete"));
 	check_site(j, "threads.c", "thread_work", 400000, 400000LL * 32, 0);
 	cr_expect_eq(itest_int(itest_site(j, "thread_work"), "temporary"), 400000);
-	/* Besides thread_work only pthread_create's own few calls. */
-	cr_expect_geq(itest_int(j, "memory.alloc_calls"), 400000);
-	cr_expect_lt(itest_int(j, "memory.alloc_calls"), 400000 + 64, "alloc_calls %lld",
+	/* Besides thread_work only pthread_create's own: glibc (Debian 12's
+	 * 2.36) allocates one block per thread it makes (its TLS vector), kept
+	 * with the thread's cached stack until the exit. */
+	cr_expect_eq(itest_int(j, "memory.alloc_calls"), 400000 + 4, "alloc_calls %lld",
 		     itest_int(j, "memory.alloc_calls"));
-	cr_expect_geq(itest_int(j, "memory.free_calls"), 400000);
-	cr_expect_lt(itest_int(j, "memory.free_calls"), 400000 + 64);
+	cr_expect_eq(itest_int(j, "memory.free_calls"), 400000, "free_calls %lld",
+		     itest_int(j, "memory.free_calls"));
 	itest_report_free(&rep);
 	itest_cleanup(&r);
 }

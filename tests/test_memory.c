@@ -837,3 +837,71 @@ Test(memory, long_lived_blocks_are_not_churn)
 	cr_expect_null(pst_findings_get(&r.f, "short-lived-small", NULL));
 	run_free(&r);
 }
+
+/* The short-lived boundary is inclusive: a block freed exactly
+ * PST_SHORT_LIVED_NS after its allocation is short-lived, one freed a
+ * nanosecond later is not. */
+Test(memory, short_lived_boundary_is_inclusive)
+{
+	struct tw w;
+	struct run r;
+
+	churn(&w, 10, 32, PST_SHORT_LIVED_NS, 2 * PST_SHORT_LIVED_NS);
+	run(&r, &w);
+	cr_expect_eq(site(&r, 1)->st.short_lived, 10);
+	run_free(&r);
+	churn(&w, 10, 32, PST_SHORT_LIVED_NS + 1, 2 * PST_SHORT_LIVED_NS);
+	run(&r, &w);
+	cr_expect_eq(site(&r, 1)->st.short_lived, 0);
+	cr_expect_eq(site(&r, 1)->st.temporary, 10);
+	run_free(&r);
+}
+
+/* A chain of n reallocs at stack 2 of a block first allocated at stack 1. */
+static void realloc_chain_of(struct run *r, uint64_t n)
+{
+	struct tw w;
+	uint64_t ptr = 0x1000, ts = 10;
+
+	tw_init(&w, PST_PROC_FULL, 0, 0);
+	tw_block(&w, 1, 0);
+	tw_stack1(&w, 1);
+	tw_stack1(&w, 2);
+	tw_alloc(&w, ts++, ptr, 16, 1);
+	for (uint64_t k = 1; k <= n; k++, ptr += 0x1000)
+		tw_realloc(&w, ts++, ptr, ptr + 0x1000, 16 << k, 2);
+	tw_free(&w, ts++, ptr);
+	tw_end(&w, 100);
+	run(r, &w);
+}
+
+/* Four moves make a chain that grows piecemeal (the rule's minimum);
+ * three do not. */
+Test(memory, realloc_growth_chain_boundary)
+{
+	struct run r;
+	const struct pst_finding *f;
+
+	realloc_chain_of(&r, 4);
+	f = pst_findings_get(&r.f, "realloc-growth", site(&r, 2));
+	cr_assert(f, "no realloc-growth finding for a chain of 4");
+	cr_expect_eq(evidence(f, "max_chain_length"), 4);
+	cr_expect_eq(evidence(f, "final_size"), 256);
+	run_free(&r);
+	realloc_chain_of(&r, 3);
+	cr_expect_null(pst_findings_get(&r.f, "realloc-growth", NULL), "a chain of 3");
+	run_free(&r);
+}
+
+/* The heap reaches its peak twice: the peak's time is the first. */
+Test(memory, peak_time_is_the_first_time_reached)
+{
+	struct tw w;
+	struct run r;
+
+	churn(&w, 2, 100, 10, 20); /* 100 bytes live at 10 and at 30 */
+	run(&r, &w);
+	cr_expect_eq(r.m->peak_heap_bytes, 100);
+	cr_expect_eq(r.m->peak_time_ns, 10);
+	run_free(&r);
+}

@@ -90,6 +90,9 @@ Test(net, churn_200_short_connections, .timeout = 60)
 	EXPECT_INT(c, "single_request_connections", 200);
 	EXPECT_INT(c, "concurrent.max", 1);
 	EXPECT_INT(endpoint(n.j, ep, "server"), "single_request_connections", 200);
+	/* one send per request, and no pools declared */
+	cr_expect_null(itest_finding(n.j, "chatty-connection"));
+	cr_expect_null(itest_finding(n.j, "pool-config"));
 
 	f = itest_finding(n.j, "connection-churn");
 	cr_assert(f, "no connection-churn finding");

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "itest.h"
 #include "net.h"
 #include "trace.h"
 #include "trace_read.h"
@@ -53,23 +54,32 @@ static void tb_lookup(struct tb *b, uint64_t ts, uint64_t dur, const char *name)
 			 b->blk);
 }
 
-/* Close the block, write END at end_ts, analyze. */
-static struct pst_net *tb_analyze(struct tb *b, uint64_t end_ts, struct pst_trace **tp)
+/* Close the block, write END at end_ts, and the trace to a new file path
+ * (of 24 bytes or more). */
+static void tb_write(struct tb *b, uint64_t end_ts, char *path)
 {
-	char path[] = "/tmp/pst-nettest.XXXXXX", err[256];
 	uint8_t *p = b->file + b->n;
-	struct pst_net *n;
 	FILE *f;
 	int fd;
 
 	p = pst_enc_block_header(p, 1, START, b->bn);
 	memcpy(p, b->blk, b->bn);
 	p = pst_enc_end(p + b->bn, end_ts, PST_END_EXIT, 0);
+	strcpy(path, "/tmp/pst-nettest.XXXXXX");
 	fd = mkstemp(path);
 	cr_assert(fd >= 0);
 	f = fdopen(fd, "wb");
 	cr_assert_eq(fwrite(b->file, 1, (size_t)(p - b->file), f), (size_t)(p - b->file));
 	fclose(f);
+}
+
+/* Close the block, write END at end_ts, analyze. */
+static struct pst_net *tb_analyze(struct tb *b, uint64_t end_ts, struct pst_trace **tp)
+{
+	char path[32], err[256];
+	struct pst_net *n;
+
+	tb_write(b, end_ts, path);
 	cr_assert_eq(pst_trace_open(path, tp, err, sizeof(err)), 0, "%s", err);
 	unlink(path);
 	n = pst_net_analyze(*tp);
@@ -226,4 +236,76 @@ Test(net_analysis, churn_pool_sizes_from_concurrency_and_lookup_cache)
 	pst_findings_free(&f);
 	pst_net_free(n);
 	pst_trace_close(t);
+}
+
+/* ---- uneven-balance, through `prestanda report --json` ---- */
+
+/* n5 connections to 10.0.0.5 and n6 to 10.0.0.6, each after a lookup of
+ * "db.pair" that gives both addresses; the report's uneven-balance finding
+ * (NULL when none). */
+static json_t *balance(int n5, int n6, struct itest_report *rep)
+{
+	static struct tb b;
+	const uint8_t a[2][16] = { { 10, 0, 0, 5 }, { 10, 0, 0, 6 } }, len[2] = { 4, 4 };
+	char path[32];
+	json_t *j;
+
+	tb_init(&b);
+	for (int i = 0; i < n5 + n6; i++) {
+		uint64_t open = START + (uint64_t)i * 10000000;
+		struct pst_net_conn_rec r = conn((uint64_t)i + 1, open, open + 1000000,
+						 PST_NET_FIRST | PST_NET_CLOSED);
+
+		r.ep[3] = i < n5 ? 5 : 6;
+		b.bn = (size_t)(pst_enc_net_lookup(b.blk + b.bn, open - 1000, 500,
+						   PST_LOOKUP_GETADDRINFO, 0, "db.pair", 7, a, len,
+						   2) -
+				b.blk);
+		tb_conn(&b, &r);
+	}
+	tb_write(&b, START + (uint64_t)(n5 + n6 + 1) * 10000000, path);
+	j = itest_report_ok(rep, path);
+	unlink(path);
+	return itest_finding(j, "uneven-balance");
+}
+
+/* 10 connections (the rule's minimum) all to the first address. */
+Test(net_analysis, uneven_balance_fires_exact)
+{
+	struct itest_report rep;
+	json_t *f = balance(10, 0, &rep);
+
+	cr_assert(f, "no uneven-balance finding");
+	cr_expect_str_eq(itest_str(f, "severity"), "low");
+	cr_expect_str_eq(itest_str(f, "evidence.name"), "db.pair");
+	cr_expect_eq(itest_int(f, "evidence.connects"), 10);
+	cr_expect_str_eq(itest_str(f, "evidence.split"), "10.0.0.5 10 (100%), 10.0.0.6 0 (0%)");
+	cr_expect(strstr(itest_str(f, "title"), "resolves to 2 addresses but 100% of"), "%s",
+		  itest_str(f, "title"));
+	itest_report_free(&rep);
+}
+
+/* 80% to one address is uneven (the rule's bound); 70% is not. */
+Test(net_analysis, uneven_balance_share_boundary)
+{
+	struct itest_report rep;
+	json_t *f = balance(8, 2, &rep);
+
+	cr_assert(f, "8 of 10 to one address: no uneven-balance finding");
+	cr_expect_str_eq(itest_str(f, "evidence.split"), "10.0.0.5 8 (80%), 10.0.0.6 2 (20%)");
+	cr_expect_eq(itest_int(f, "evidence.connects"), 10, "all of them, not the top address's");
+	itest_report_free(&rep);
+	cr_expect_null(balance(7, 3, &rep), "7 of 10 to one address is not uneven");
+	itest_report_free(&rep);
+	cr_expect_null(balance(5, 5, &rep), "an even split is not uneven");
+	itest_report_free(&rep);
+}
+
+/* Fewer than 10 connections say nothing of the balance. */
+Test(net_analysis, uneven_balance_needs_ten_connections)
+{
+	struct itest_report rep;
+
+	cr_expect_null(balance(9, 0, &rep));
+	itest_report_free(&rep);
 }

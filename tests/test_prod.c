@@ -172,9 +172,15 @@ Test(prod, toggle_pauses_events_and_keeps_counts, .timeout = 60)
 	cr_expect_eq(itest_nsites(on, "while_paused"), 0, "events recorded while paused");
 	cr_assert(itest_site(on, "after_resume"));
 	cr_expect_eq(itest_int(itest_site(on, "after_resume"), "calls"), 3000);
-	/* frees while paused still end what was recorded before */
-	cr_expect_eq(itest_int(itest_site(on, "before_pause"), "leaked_bytes"), 500 * 32);
+	/* frees and reallocs while paused still end what was recorded before:
+	 * 500 freed, 100 grown (prod_work.c) */
+	cr_expect_eq(itest_int(itest_site(on, "before_pause"), "leaked_bytes"), 400 * 32);
+	cr_expect_eq(itest_nsites(on, "regrow_paused"), 0, "reallocs recorded while paused");
 	cr_expect_eq(itest_int(itest_site(off, "while_paused"), "calls"), 2000);
+	/* not paused, the 100 grown blocks (which move) are the regrow site's */
+	cr_expect_eq(itest_int(itest_site(off, "before_pause"), "leaked_bytes"), 400 * 32);
+	cr_expect_eq(itest_int(itest_site(off, "regrow_paused"), "leaked_bytes"), 100 * 8192);
+	cr_expect_eq(itest_int(off, "memory.unmatched_frees"), 0);
 	/* the exact counters saw every call, paused or not */
 	cr_expect_eq(itest_int(on, "memory.alloc_calls"), itest_int(off, "memory.alloc_calls"));
 	cr_expect_eq(itest_int(on, "memory.free_calls"), itest_int(off, "memory.free_calls"));
@@ -270,6 +276,8 @@ Test(prod, sample_rate_and_interval_from_config, .timeout = 60)
 	char dir[64], cfg[PATH_MAX];
 	const char *args[] = { "churn", "1700", NULL };
 	json_t *j, *tl;
+	double mean;
+	size_t n;
 
 	config_dir(dir);
 	write_config(dir, "{\"monitoring\": {\"sample_rate\": 0.25, \"metrics_interval\": 0.5}}", cfg,
@@ -283,15 +291,20 @@ Test(prod, sample_rate_and_interval_from_config, .timeout = 60)
 	j = itest_report_ok(&rep, r.traces[0]);
 	cr_expect_eq(json_real_value(itest_get(j, "production.wait_sample_rate")), 0.25);
 	cr_expect_eq(json_real_value(itest_get(j, "production.metrics_interval_s")), 0.5);
-	/* one snapshot every 0.5 s */
+	/* one snapshot every 0.5 s: on average (a loaded machine may wake the
+	 * timer late once; wide by design), and never two at once */
 	tl = itest_get(j, "timeline");
-	cr_assert_geq(json_array_size(tl), 2);
-	for (size_t i = 1; i < json_array_size(tl); i++) {
+	n = json_array_size(tl);
+	cr_assert_geq(n, 2);
+	for (size_t i = 1; i < n; i++) {
 		double gap = json_real_value(json_object_get(json_array_get(tl, i), "time_s")) -
 			     json_real_value(json_object_get(json_array_get(tl, i - 1), "time_s"));
 
-		cr_expect(gap > 0.4 && gap < 0.65, "snapshots %.3f s apart", gap);
+		cr_expect_gt(gap, 0.25, "snapshots %zu and %zu %.3f s apart", i - 1, i, gap);
 	}
+	mean = (json_real_value(json_object_get(json_array_get(tl, n - 1), "time_s")) -
+		json_real_value(json_object_get(json_array_get(tl, 0), "time_s"))) / (double)(n - 1);
+	cr_expect(mean > 0.45 && mean < 0.65, "snapshots %.3f s apart on average", mean);
 	itest_report_free(&rep);
 	itest_cleanup(&r);
 	config_cleanup(dir, cfg);

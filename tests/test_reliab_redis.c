@@ -26,35 +26,20 @@ struct outcome {
 	char dbsize[32], llen[32], counter[32], sets[64];
 };
 
-/* Start redis-server (preloaded or not), run the benchmark, read the outcome. */
-static void bench(bool preload, struct outcome *o, char *dir)
+/* redis-server on port, storing in dir (under prestanda run, traces in dir,
+ * when preload), its output to log; returns its pid. */
+static pid_t start_server(bool preload, const char *port, char *dir, const char *log)
 {
-	char port[16], log[PATH_MAX], pattern[PATH_MAX], *s;
-	char *argv[ITEST_MAX_ARGS];
-	int n = 0, st;
+	char pattern[PATH_MAX], *argv[ITEST_MAX_ARGS];
+	int n = 0;
 	pid_t srv;
 
-	snprintf(port, sizeof(port), "%d", itest_free_port());
-	snprintf(log, sizeof(log), "%s/server-%d.log", dir, preload);
 	snprintf(pattern, sizeof(pattern), "%s/t.%%p.trace", dir);
-	if (preload) {
-		argv[n++] = ITEST_PRESTANDA;
-		argv[n++] = "run";
-		argv[n++] = "-o";
-		argv[n++] = pattern;
-		argv[n++] = "--";
-	}
-	argv[n++] = "/usr/bin/redis-server";
-	argv[n++] = "--port";
-	argv[n++] = port;
-	argv[n++] = "--bind";
-	argv[n++] = "127.0.0.1";
-	argv[n++] = "--save";
-	argv[n++] = "";
-	argv[n++] = "--appendonly";
-	argv[n++] = "no";
-	argv[n++] = "--dir";
-	argv[n++] = dir;
+	if (preload)
+		n = itest_argv_run(argv, n, NULL, pattern);
+	n = itest_argv_add(argv, n, (const char *const[]){ "/usr/bin/redis-server", "--port", port,
+							   "--bind", "127.0.0.1", "--save", "",
+							   "--appendonly", "no", "--dir", dir, NULL });
 	argv[n] = NULL;
 	srv = fork();
 	cr_assert(srv >= 0);
@@ -65,47 +50,70 @@ static void bench(bool preload, struct outcome *o, char *dir)
 		execv(argv[0], argv);
 		_exit(127);
 	}
+	return srv;
+}
+
+/* Until the server on port answers PING (5 s at most). */
+static void wait_pong(char *port)
+{
 	for (int i = 0; i < 500; i++) {
 		char *pong = NULL;
 		char *ping[] = { "/usr/bin/redis-cli", "-p", port, "ping", NULL };
+		bool up;
 
-		st = itest_spawn_out(ping, &pong);
-		n = pong && !strncmp(pong, "PONG", 4);
+		itest_spawn_out(ping, &pong);
+		up = pong && !strncmp(pong, "PONG", 4);
 		free(pong);
-		if (n)
+		if (up)
 			break;
 		usleep(10000);
 	}
-	{
-		char *b[] = { "/usr/bin/redis-benchmark", "-p", port, "-c", "8", "-n", "20000",
-			      "-t", "set,incr,lpush", "-q", NULL };
-		st = itest_spawn(b, NULL, NULL);
-		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "redis-benchmark: %s",
-			  itest_wdesc(st));
-	}
-	s = cli(port, (char *[]){ "dbsize", NULL });
-	snprintf(o->dbsize, sizeof(o->dbsize), "%s", s);
-	free(s);
-	s = cli(port, (char *[]){ "llen", "mylist", NULL });
-	snprintf(o->llen, sizeof(o->llen), "%s", s);
-	free(s);
-	s = cli(port, (char *[]){ "get", "counter:__rand_int__", NULL });
-	snprintf(o->counter, sizeof(o->counter), "%s", s);
-	free(s);
-	{
-		char *all, *at;
-		char *info[] = { "/usr/bin/redis-cli", "-p", port, "info", "commandstats", NULL };
+}
 
-		itest_spawn_out(info, &all);
-		at = strstr(all, "cmdstat_set:calls=");
-		cr_assert(at, "no SET in INFO commandstats: %s", all);
-		snprintf(o->sets, sizeof(o->sets), "%.*s", (int)strcspn(at, ","), at);
-		free(all);
-	}
-	{
-		char *down[] = { "/usr/bin/redis-cli", "-p", port, "shutdown", "nosave", NULL };
-		itest_spawn(down, NULL, NULL);
-	}
+/* The output of redis-cli -p port ARGS... into buf. */
+static void cli_into(const char *port, char *const *args, char *buf, size_t len)
+{
+	char *s = cli(port, args);
+
+	snprintf(buf, len, "%s", s);
+	free(s);
+}
+
+/* The figures the benchmark left in the server on port. */
+static void read_outcome(char *port, struct outcome *o)
+{
+	char *all, *at;
+	char *info[] = { "/usr/bin/redis-cli", "-p", port, "info", "commandstats", NULL };
+
+	cli_into(port, (char *[]){ "dbsize", NULL }, o->dbsize, sizeof(o->dbsize));
+	cli_into(port, (char *[]){ "llen", "mylist", NULL }, o->llen, sizeof(o->llen));
+	cli_into(port, (char *[]){ "get", "counter:__rand_int__", NULL }, o->counter,
+		 sizeof(o->counter));
+	itest_spawn_out(info, &all);
+	at = strstr(all, "cmdstat_set:calls=");
+	cr_assert(at, "no SET in INFO commandstats: %s", all);
+	snprintf(o->sets, sizeof(o->sets), "%.*s", (int)strcspn(at, ","), at);
+	free(all);
+}
+
+/* Start redis-server (preloaded or not), run the benchmark, read the outcome. */
+static void bench(bool preload, struct outcome *o, char *dir)
+{
+	char port[16], log[PATH_MAX];
+	char *b[] = { "/usr/bin/redis-benchmark", "-p", port, "-c", "8", "-n", "20000",
+		      "-t", "set,incr,lpush", "-q", NULL };
+	char *down[] = { "/usr/bin/redis-cli", "-p", port, "shutdown", "nosave", NULL };
+	int st;
+	pid_t srv;
+
+	snprintf(port, sizeof(port), "%d", itest_free_port());
+	snprintf(log, sizeof(log), "%s/server-%d.log", dir, preload);
+	srv = start_server(preload, port, dir, log);
+	wait_pong(port);
+	st = itest_spawn(b, NULL, NULL);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "redis-benchmark: %s", itest_wdesc(st));
+	read_outcome(port, o);
+	itest_spawn(down, NULL, NULL);
 	while (waitpid(srv, &st, 0) < 0 && errno == EINTR)
 		;
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "redis-server (preload %d): %s", preload,

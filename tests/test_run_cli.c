@@ -527,3 +527,143 @@ Test(run_cli, file_capabilities_warned_only_where_secure, .timeout = 60)
 	if (made)
 		unlink(prog);
 }
+
+/* ---- one CLI style: parse then run ---- */
+
+#include "run.h"
+
+/* `build/prestanda ARGS`: its exit status, stdout and stderr. */
+static int cli(const char *const *args, char **out, char **err)
+{
+	char *argv[ITEST_MAX_ARGS], opath[PATH_MAX], epath[PATH_MAX];
+	int n = itest_argv_add(argv, 0, (const char *const[]){ ITEST_PRESTANDA, NULL }), st;
+
+	argv[itest_argv_add(argv, n, args)] = NULL;
+	itest_tmpfile(opath, sizeof(opath));
+	itest_tmpfile(epath, sizeof(epath));
+	st = itest_spawn(argv, opath, epath);
+	*out = itest_slurp(opath, NULL);
+	*err = itest_slurp(epath, NULL);
+	unlink(opath);
+	unlink(epath);
+	cr_assert(WIFEXITED(st), "%s", itest_wdesc(st));
+	return WEXITSTATUS(st);
+}
+
+struct usage_error {
+	const char *args[6];
+	const char *err; /* the whole of stderr */
+};
+
+static const struct usage_error usage_errors[] = {
+		{ { "report", "--bogus", NULL },
+		  "prestanda: report: unknown option '--bogus'\nTry 'prestanda report --help'.\n" },
+		{ { "report", "--top", NULL },
+		  "prestanda: report: a value is missing after the option '--top'\n"
+		  "Try 'prestanda report --help'.\n" },
+		{ { "report", "--top", "0", "x.trace", NULL },
+		  "prestanda: report: --top needs a positive number, not '0'\n"
+		  "Try 'prestanda report --help'.\n" },
+		{ { "report", NULL }, "prestanda: report: no TRACE given\nTry 'prestanda report --help'.\n" },
+		{ { "diff", "a", NULL },
+		  "prestanda: diff: expected BASE and NEW, got 1 argument\nTry 'prestanda diff --help'.\n" },
+		{ { "diff", "--format", "x", "a", "b", NULL },
+		  "prestanda: diff: --format is text, markdown or json, not 'x'\n"
+		  "Try 'prestanda diff --help'.\n" },
+		{ { "flame", "-x", "a", NULL },
+		  "prestanda: flame: unknown option '-x'\nTry 'prestanda flame --help'.\n" },
+		{ { "flame", "-f", "png", "a", NULL },
+		  "prestanda: flame: unknown format 'png'; use svg, folded, speedscope or pprof\n"
+		  "Try 'prestanda flame --help'.\n" },
+		{ { "run", "--full=1", "true", NULL },
+		  "prestanda: run: the option '--full' takes no value\nTry 'prestanda run --help'.\n" },
+		{ { "run", "--alert", "mail", "true", NULL },
+		  "prestanda: run: --alert: 'mail' is neither stderr nor syslog\n"
+		  "Try 'prestanda run --help'.\n" },
+		{ { "run", "--max-size", "1X", "true", NULL },
+		  "prestanda: run: --max-size: '1X' is not a size\nTry 'prestanda run --help'.\n" },
+		{ { "run", NULL }, "prestanda: run: no program given\nTry 'prestanda run --help'.\n" },
+		{ { "run", "--metrics-textfile", "/nonexistent/dir", "true", NULL },
+		  "prestanda: run: --metrics-textfile /nonexistent/dir: No such file or directory\n"
+		  "Try 'prestanda run --help'.\n" },
+		{ { "record", "-p", NULL },
+		  "prestanda: record: a value is missing after the option '-p'\n"
+		  "Try 'prestanda record --help'.\n" },
+		{ { "record", "-g", "lbr", "-a", NULL },
+		  "prestanda: record: --call-graph is dwarf or fp, not 'lbr'\n"
+		  "Try 'prestanda record --help'.\n" },
+		{ { "record", "-a", "-p", "1", NULL },
+		  "prestanda: record: give one of -a, -p PID or -- COMMAND\n"
+		  "Try 'prestanda record --help'.\n" },
+		{ { "record", "-a", "--metrics-textfile", NULL },
+		  "prestanda: record: a value is missing after the option '--metrics-textfile'\n"
+		  "Try 'prestanda record --help'.\n" },
+		{ { "rules", NULL }, "prestanda: rules: no --config FILE given\nTry 'prestanda rules --help'.\n" },
+		{ { "rules", "--config", "c.json", "extra", NULL },
+		  "prestanda: rules: unexpected argument 'extra'\nTry 'prestanda rules --help'.\n" },
+		{ { "rules", "--severity", NULL },
+		  "prestanda: rules: a value is missing after the option '--severity'\n"
+		  "Try 'prestanda rules --help'.\n" },
+};
+
+/* Every command's usage errors: one line naming the command, one pointer
+ * to --help, exit 2, nothing on stdout. */
+Test(run_cli, usage_errors_in_one_format, .timeout = 60)
+{
+	for (size_t i = 0; i < sizeof(usage_errors) / sizeof(usage_errors[0]); i++) {
+		const struct usage_error *c = &usage_errors[i];
+		char *out, *err;
+
+		cr_expect_eq(cli(c->args, &out, &err), 2, "prestanda %s %s", c->args[0], c->args[1]);
+		cr_expect_str_eq(err, c->err);
+		cr_expect_str_eq(out, "");
+		free(out);
+		free(err);
+	}
+}
+
+/* run's help is made from the settings table, and says what it said
+ * before the table. */
+Test(run_cli, help_from_the_settings_table, .timeout = 30)
+{
+	const char *args[] = { "run", "--help", NULL };
+	char *out, *err;
+
+	cr_assert_eq(cli(args, &out, &err), 0);
+	cr_expect(strstr(out, "usage: prestanda run [options] [--] PROGRAM [ARGS...]\n\n"
+			      "  --full              record every allocation and free with its stack (exact)\n"
+			      "  --sample-bytes N    sampled mode: one sample per N bytes on average\n"
+			      "                      (default 512K; K, M and G suffixes)\n"),
+		  "%s", out);
+	cr_expect(strstr(out, "\nproduction mode:\n  --config FILE       the JSON config"), "%s", out);
+	cr_expect(strstr(out, "  --alert stderr|syslog  where budget alerts go while the program runs\n"
+			      "  --toggle-signal SIG pause/resume recording on SIG (default USR2; none)\n"
+			      "  --metrics-interval S  seconds between snapshots (default 1)\n"
+			      "  --metrics-textfile DIR  write each snapshot into DIR for node_exporter's\n"
+			      "                      textfile collector (PRESTANDA_METRICS_TEXTFILE)\n\n"),
+		  "%s", out);
+	for (int i = 0; i < PST_OPT_COUNT; i++)
+		if (pst_options[i].flag)
+			cr_expect(strstr(out, pst_options[i].usage), "%s not in run --help",
+				  pst_options[i].usage);
+	cr_expect_str_eq(err, "");
+	free(out);
+	free(err);
+}
+
+/* The README's table of run's options and the preload's variables is the
+ * code's table, as pst_run_options_markdown writes it. */
+Test(run_cli, readme_table_is_the_code_table)
+{
+	char *readme = itest_slurp("README.md", NULL), *table = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&table, &len);
+
+	cr_assert(readme, "README.md not found from %s", getcwd(NULL, 0));
+	cr_assert(f);
+	pst_run_options_markdown(f);
+	fclose(f);
+	cr_expect(strstr(readme, table), "README.md lacks this table (write it there):\n%s", table);
+	free(readme);
+	free(table);
+}

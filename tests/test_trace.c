@@ -775,3 +775,199 @@ Test(trace, foreach_visits_records_of_the_asked_types)
 	cr_expect_eq(n, 1);
 	pst_trace_close(t);
 }
+
+/* ---- the records' decoders (records.h) against their encoders ---- */
+
+/* A framed record's payload: its start and end. */
+static const uint8_t *payload_of(const uint8_t *rec, const uint8_t *e, const uint8_t **end)
+{
+	const uint8_t *p = rec + 1;
+	uint64_t len;
+
+	cr_assert_eq(pst_get_varint(&p, e, &len), 0);
+	cr_assert_eq(p + len, e);
+	*end = e;
+	return p;
+}
+
+Test(records, small_record_round_trip_and_every_cut_fails)
+{
+	uint8_t rec[PST_LOCK_STATS_MAX] = { 0 };
+	uint8_t *e = pst_enc_lock_stats(rec, 0x7fff12345678, PST_WAIT_WRLOCK, 3, 1ull << 40, 1000,
+					 7, 300, 123456789, 99999, 4);
+	const uint8_t *end, *p = payload_of(rec, e, &end);
+	struct pst_rec_lock_stats r;
+
+	cr_assert_eq(rec[0], PST_REC_LOCK_STATS);
+	cr_assert_eq(pst_dec_lock_stats(p, end, &r), 0);
+	cr_expect_eq(r.object, 0x7fff12345678);
+	cr_expect_eq(r.kind, PST_WAIT_WRLOCK);
+	cr_expect_eq(r.first_stack, 3);
+	cr_expect_eq(r.first_ts, 1ull << 40);
+	cr_expect_eq(r.acquisitions, 1000);
+	cr_expect_eq(r.reads, 7);
+	cr_expect_eq(r.contended, 300);
+	cr_expect_eq(r.wait_ns, 123456789);
+	cr_expect_eq(r.max_wait_ns, 99999);
+	cr_expect_eq(r.max_wait_stack, 4);
+	for (const uint8_t *cut = p; cut < end; cut++)
+		cr_expect_eq(pst_dec_lock_stats(p, cut, &r), -1, "cut at %td", cut - p);
+}
+
+Test(records, strings_and_bytes_point_into_the_payload)
+{
+	static const uint8_t id[] = { 0xde, 0xad, 0, 0xef };
+	uint8_t rec[256] = { 0 };
+	uint8_t *e = pst_enc_pmodule(rec, 42, 0x1000, 0x2000, 0x3000, "/lib/x.so", id, sizeof(id));
+	const uint8_t *end, *p = payload_of(rec, e, &end);
+	struct pst_rec_pmodule r;
+
+	cr_assert_eq(pst_dec_pmodule(p, end, &r), 0);
+	cr_expect_eq(r.pid, 42);
+	cr_expect_eq(r.hi, 0x3000);
+	cr_expect_eq(r.path_len, 9);
+	cr_expect_eq(memcmp(r.path, "/lib/x.so", 9), 0);
+	cr_expect_eq(r.build_id_len, sizeof(id));
+	cr_expect_eq(memcmp(r.build_id, id, sizeof(id)), 0);
+	/* the build id is optional: a record that stops before it still reads */
+	cr_assert_eq(pst_dec_pmodule(p, end - sizeof(id) - 1, &r), 0);
+	cr_expect_null(r.build_id);
+	cr_expect_eq(r.build_id_len, 0);
+	/* the path is not: cut inside it, the record does not decode */
+	cr_expect_eq(pst_dec_pmodule(p, end - sizeof(id) - 3, &r), -1);
+}
+
+Test(records, end_signal_is_optional)
+{
+	uint8_t rec[PST_EVENT_MAX] = { 0 };
+	uint8_t *e = pst_enc_end(rec, 5000, PST_END_SIGNAL, 11);
+	const uint8_t *end, *p = payload_of(rec, e, &end);
+	struct pst_rec_end r;
+
+	cr_assert_eq(pst_dec_end(p, end, &r), 0);
+	cr_expect_eq(r.ts, 5000);
+	cr_expect_eq(r.reason, PST_END_SIGNAL);
+	cr_expect_eq(r.signal, 11);
+	cr_assert_eq(pst_dec_end(p, end - 1, &r), 0);
+	cr_expect_eq(r.signal, 0);
+	cr_expect_eq(pst_dec_end(p, end - 2, &r), -1);
+}
+
+Test(records, tails_are_checked_whole)
+{
+	uint64_t frames[] = { 0x401000, 1ull << 50, 7 };
+	uint8_t rec[128] = { 0 };
+	uint8_t *e = pst_enc_stack(rec, 9, frames, 3);
+	const uint8_t *end, *p = payload_of(rec, e, &end);
+	struct pst_rec_stack r;
+
+	cr_assert_eq(pst_dec_stack(p, end, &r), 0);
+	cr_expect_eq(r.id, 9);
+	cr_assert_eq(r.depth, 3);
+	for (int i = 0; i < 3; i++)
+		cr_expect_eq(pst_tail_u(&r.frames), frames[i]);
+	for (const uint8_t *cut = p; cut < end; cut++)
+		cr_expect_eq(pst_dec_stack(p, cut, &r), -1, "cut at %td", cut - p);
+}
+
+Test(records, lookup_addresses_are_taken_one_by_one)
+{
+	static const uint8_t addrs[2][16] = { { 127, 0, 0, 1 }, { 0xfe, 0x80 } };
+	static const uint8_t lens[2] = { 4, 16 };
+	uint8_t rec[1024] = { 0 };
+	uint8_t *e = pst_enc_net_lookup(rec, 10, 20, PST_LOOKUP_GETADDRINFO, 0, "db.local", 8,
+					addrs, lens, 2);
+	const uint8_t *end, *p = payload_of(rec, e, &end), *a;
+	struct pst_rec_net_lookup r;
+	size_t n;
+
+	cr_assert_eq(pst_dec_net_lookup(p, end, &r), 0);
+	cr_expect_eq(r.duration_ns, 20);
+	cr_expect_eq(r.name_len, 8);
+	cr_assert_eq(r.naddrs, 2);
+	cr_assert_not_null(a = pst_tail_bytes(&r.addrs, &n));
+	cr_expect_eq(n, 4);
+	cr_expect_eq(a[0], 127);
+	cr_assert_not_null(a = pst_tail_bytes(&r.addrs, &n));
+	cr_expect_eq(n, 16);
+	cr_expect_eq(a[1], 0x80);
+	/* a cut address list still decodes: the reader keeps what is whole */
+	cr_assert_eq(pst_dec_net_lookup(p, end - 1, &r), 0);
+	cr_expect_not_null(pst_tail_bytes(&r.addrs, &n));
+	cr_expect_null(pst_tail_bytes(&r.addrs, &n));
+}
+
+Test(records, events_fast_decoder_matches)
+{
+	uint8_t rec[PST_EVENT_MAX + 8] = { 0 };
+	uint8_t *e = pst_enc_realloc(rec, 3, 0x1000, 1ull << 47, 12345, 6);
+	const uint8_t *end, *p = payload_of(rec, e, &end);
+	struct pst_rec_realloc a, b;
+
+	cr_assert_eq(pst_dec_realloc(p, end, &a), 0);
+	cr_assert_eq(pst_dec_realloc_fast(p, end, rec + sizeof(rec), &b), 0);
+	cr_expect_eq(memcmp(&a, &b, sizeof(a)), 0);
+	cr_expect_eq(a.new_ptr, 1ull << 47);
+	cr_expect_eq(a.stack_id, 6);
+	for (const uint8_t *cut = p; cut < end; cut++)
+		cr_expect_eq(pst_dec_realloc_fast(p, cut, rec + sizeof(rec), &b), -1);
+}
+
+/* The fields in the order docs/FORMAT.md gives, byte for byte. */
+Test(records, encoders_write_the_documented_bytes)
+{
+	static const uint8_t lock[] = { PST_REC_LOCK_STATS, 11, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0x80, 1 };
+	static const uint8_t ksym[] = { PST_REC_KSYM, 7, 0x81, 1, 2, 1, 'f', 1, 'm' };
+	uint8_t rec[64] = { 0 };
+	uint8_t *e = pst_enc_lock_stats(rec, 1, 2, 3, 4, 5, 6, 7, 8, 9, 128);
+
+	cr_assert_eq(e - rec, sizeof(lock));
+	cr_expect_eq(memcmp(rec, lock, sizeof(lock)), 0);
+	e = pst_enc_ksym(rec, 129, 2, "f", "m");
+	cr_assert_eq(e - rec, sizeof(ksym));
+	cr_expect_eq(memcmp(rec, ksym, sizeof(ksym)), 0);
+}
+
+Test(records, usample_and_net_conn_read_back)
+{
+	uint64_t regs[17];
+	uint8_t rec[PST_NET_CONN_MAX] = { 0 }, *e;
+	const uint8_t *end, *p;
+	struct pst_rec_usample u;
+	struct pst_rec_net_conn c;
+	struct pst_net_conn_rec n = { .conn_id = 77, .kind = PST_NET_TCP6, .role = PST_NET_SERVER,
+				      .flags = PST_NET_FIRST, .ep = { 1, 2, 3 }, .ep_len = 3,
+				      .max_burst = 5 };
+
+	for (int i = 0; i < 17; i++)
+		regs[i] = 1000u * (uint64_t)i;
+	e = pst_enc_usample(rec, 9, 8, 2, PST_SAMPLE_BLOCKED, regs, 17, 3);
+	memcpy(e, "abc", 3);
+	p = payload_of(rec, e + 3, &end);
+	cr_assert_eq(pst_dec_usample(p, end, &u), 0);
+	cr_expect_eq(u.ts, 9);
+	cr_expect_eq(u.tid, 8);
+	cr_expect_eq(u.count, 2);
+	cr_assert_eq(u.nregs, 17);
+	for (int i = 0; i < 17; i++)
+		cr_expect_eq(pst_tail_u(&u.regs), regs[i]);
+	cr_assert_eq(u.stack_len, 3);
+	cr_expect_eq(memcmp(u.stack, "abc", 3), 0);
+	cr_expect_eq(pst_dec_usample(p, end - 1, &u), -1);
+
+	n.hist[7] = 3;
+	n.hist[100] = 1;
+	e = pst_enc_net_conn(rec, &n);
+	p = payload_of(rec, e, &end);
+	cr_assert_eq(pst_dec_net_conn(p, end, &c), 0);
+	cr_expect_eq(c.conn_id, 77);
+	cr_expect_eq(c.role, PST_NET_SERVER);
+	cr_expect_eq(c.endpoint_len, 3);
+	cr_expect_eq(c.max_burst, 5);
+	cr_assert_eq(c.nhist, 2);
+	cr_expect_eq(pst_tail_u(&c.hist), 7);
+	cr_expect_eq(pst_tail_u(&c.hist), 3);
+	cr_expect_eq(pst_tail_u(&c.hist), 100);
+	cr_expect_eq(pst_tail_u(&c.hist), 1);
+	cr_expect_eq(pst_dec_net_conn(p, end - 1, &c), -1);
+}

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
-#include <getopt.h>
 #include <limits.h>
 #include <linux/capability.h>
 #include <signal.h>
@@ -21,51 +20,10 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "run.h"
 #include "trace_read.h"
 
 #define PRELOAD_NAME "libprestanda.so"
-
-/* Long options without a short letter. */
-enum { OPT_CPU = 256, OPT_CPU_CLOCK };
-
-static void run_usage(FILE *f)
-{
-	fputs("usage: prestanda run [options] [--] PROGRAM [ARGS...]\n"
-	      "\n"
-	      "  --full              record every allocation and free with its stack (exact)\n"
-	      "  --sample-bytes N    sampled mode: one sample per N bytes on average\n"
-	      "                      (default 512K; K, M and G suffixes)\n"
-	      "  -o, --output PAT    trace path; %p pid, %h host, %e program name\n"
-	      "                      (default prestanda.%e.%p.trace)\n"
-	      "  --no-follow         do not trace the programs PROGRAM execs\n"
-	      "  --cpu[=HZ]          sample CPU stacks of every thread HZ times per second of\n"
-	      "                      its CPU time (default 99), no root needed\n"
-	      "  --cpu-clock=CLOCK   cpu (default): on-CPU time; wall: wall-clock time, blocked\n"
-	      "                      threads too\n"
-	      "\n"
-	      "production mode:\n"
-	      "  --config FILE       the JSON config: monitoring (enabled, sample_rate,\n"
-	      "                      metrics_interval), pools, budgets (PRESTANDA_CONFIG)\n"
-	      "  --max-size SIZE     cap the trace at SIZE bytes (K, M, G): then only\n"
-	      "                      snapshots are written, never more than SIZE\n"
-	      "  --alert stderr|syslog  where budget alerts go while the program runs\n"
-	      "  --toggle-signal SIG pause/resume recording on SIG (default USR2; none)\n"
-	      "  --metrics-interval S  seconds between snapshots (default 1)\n"
-	      "  --metrics-textfile DIR  write each snapshot into DIR for node_exporter's\n"
-	      "                      textfile collector (PRESTANDA_METRICS_TEXTFILE)\n"
-	      "\n"
-	      "SIGTERM, SIGINT, SIGHUP and SIGQUIT sent to run go to PROGRAM; run exits\n"
-	      "with its status (128+N when signal N ended it) and says what became of\n"
-	      "each trace.\n"
-	      "\n"
-	      "examples:\n"
-	      "  prestanda run -- sqlite3 :memory: < work.sql\n"
-	      "  prestanda run --full -o /tmp/%e.%p.trace -- ./server --port 8080\n"
-	      "  prestanda run --cpu -- ./server --port 8080\n"
-	      "  prestanda run --cpu=999 --cpu-clock=wall -- ./server\n"
-	      "  prestanda run --config perf.json --max-size 50M -- ./server\n",
-	      f);
-}
 
 /* libprestanda.so next to this program, or in ../lib/prestanda/ after install. */
 static int find_preload(char *out, size_t len)
@@ -89,22 +47,6 @@ static int find_preload(char *out, size_t len)
 		}
 	}
 	return -1;
-}
-
-static int parse_size(const char *s, unsigned long long *out)
-{
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	}
-	if (*end || !v)
-		return -1;
-	*out = v;
-	return 0;
 }
 
 /* The program as execvp would find it. */
@@ -236,7 +178,7 @@ static void set_output(const char *pattern)
 		snprintf(abs, sizeof(abs), "%s/%s", cwd, pattern);
 		pattern = abs;
 	}
-	setenv("PRESTANDA_OUTPUT", pattern, 1);
+	setenv(pst_options[PST_OPT_OUTPUT].env, pattern, 1);
 }
 
 /* Which file run's stderr is ("DEV:INO"): a problem the preload tells a
@@ -251,7 +193,7 @@ static void set_stderr_id(void)
 		return;
 	snprintf(v, sizeof(v), "%llu:%llu", (unsigned long long)st.st_dev,
 		 (unsigned long long)st.st_ino);
-	setenv("PRESTANDA_STDERR", v, 1);
+	setenv(pst_options[PST_OPT_STDERR].env, v, 1);
 }
 
 static void set_preload(const char *lib)
@@ -468,162 +410,27 @@ static int wait_child(pid_t pid, const sigset_t *fwd)
 	return 1;
 }
 
-/* A production option, passed on to the preload as PRESTANDA_*: 0 or -1
- * after saying what is wrong. */
-static int production_option(int c, const char *arg)
+/* The manifest's path in manifest (a template): 0, or 2 after saying why. */
+static int make_manifest(char *manifest)
 {
-	unsigned long long n;
-	char v[PATH_MAX], *end;
-	double d;
+	int fd = mkstemp(manifest);
 
-	switch (c) {
-	case 'c':
-		if (!realpath(arg, v) || access(v, R_OK)) {
-			fprintf(stderr, "prestanda: --config %s: %s\n", arg, strerror(errno));
-			return -1;
-		}
-		setenv("PRESTANDA_CONFIG", v, 1);
-		return 0;
-	case 'm':
-		if (parse_size(arg, &n) < 0) {
-			fprintf(stderr, "prestanda: --max-size: '%s' is not a size\n", arg);
-			return -1;
-		}
-		snprintf(v, sizeof(v), "%llu", n);
-		setenv("PRESTANDA_MAX_SIZE", v, 1);
-		return 0;
-	case 'a':
-		if (strcmp(arg, "stderr") && strcmp(arg, "syslog")) {
-			fprintf(stderr, "prestanda: --alert: '%s' is neither stderr nor syslog\n", arg);
-			return -1;
-		}
-		setenv("PRESTANDA_ALERT", arg, 1);
-		return 0;
-	case 't':
-		setenv("PRESTANDA_TOGGLE_SIGNAL", arg, 1);
-		return 0;
-	case 'i':
-		d = strtod(arg, &end);
-		if (*end || !(d > 0) || d > 86400) {
-			fprintf(stderr, "prestanda: --metrics-interval: '%s' is not a number of seconds\n",
-				arg);
-			return -1;
-		}
-		snprintf(v, sizeof(v), "%llu", (unsigned long long)(d * 1000 + 0.5) ?: 1);
-		setenv("PRESTANDA_METRICS_MS", v, 1);
-		return 0;
-	case 'x':
-		if (!realpath(arg, v) || access(v, W_OK | X_OK)) {
-			fprintf(stderr, "prestanda: --metrics-textfile %s: %s\n", arg, strerror(errno));
-			return -1;
-		}
-		setenv("PRESTANDA_METRICS_TEXTFILE", v, 1);
-		return 0;
-	}
-	return -1;
-}
-
-int pst_cmd_run(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "full", no_argument, NULL, 'f' },
-		{ "sample-bytes", required_argument, NULL, 's' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "no-follow", no_argument, NULL, 'n' },
-		{ "cpu", optional_argument, NULL, OPT_CPU },
-		{ "cpu-clock", required_argument, NULL, OPT_CPU_CLOCK },
-		{ "config", required_argument, NULL, 'c' },
-		{ "max-size", required_argument, NULL, 'm' },
-		{ "alert", required_argument, NULL, 'a' },
-		{ "toggle-signal", required_argument, NULL, 't' },
-		{ "metrics-interval", required_argument, NULL, 'i' },
-		{ "metrics-textfile", required_argument, NULL, 'x' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	char lib[PATH_MAX], manifest[] = "/tmp/prestanda-run.XXXXXX";
-	const char *output = "prestanda.%e.%p.trace";
-	unsigned long long sample = 0;
-	char cpu_hz[16] = "";
-	sigset_t fwd, mask;
-	int c, fd, rc;
-	pid_t pid, parent;
-
-	while ((c = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f': setenv("PRESTANDA_FULL", "1", 1); break;
-		case 's':
-			if (parse_size(optarg, &sample) < 0) {
-				fprintf(stderr, "prestanda: --sample-bytes: '%s' is not a size\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case 'o': output = optarg; break;
-		case 'n': setenv("PRESTANDA_NO_FOLLOW", "1", 1); break;
-		case OPT_CPU: {
-			char *end;
-			unsigned long hz = optarg ? strtoul(optarg, &end, 10) : 99;
-
-			if (optarg && (*end || !hz || hz > 10000)) {
-				fprintf(stderr, "prestanda: --cpu: '%s' is not a rate from 1 to 10000 Hz\n",
-					optarg);
-				return 2;
-			}
-			snprintf(cpu_hz, sizeof(cpu_hz), "%lu", hz);
-			break;
-		}
-		case OPT_CPU_CLOCK:
-			if (strcmp(optarg, "cpu") && strcmp(optarg, "wall")) {
-				fprintf(stderr, "prestanda: --cpu-clock: '%s' is neither cpu nor wall\n",
-					optarg);
-				return 2;
-			}
-			setenv("PRESTANDA_CPU_CLOCK", optarg, 1);
-			break;
-		case 'c':
-		case 'm':
-		case 'a':
-		case 't':
-		case 'i':
-		case 'x':
-			if (production_option(c, optarg))
-				return 2;
-			break;
-		case 'h': run_usage(stdout); return 0;
-		default: run_usage(stderr); return 2;
-		}
-	}
-	if (optind >= argc) {
-		fprintf(stderr, "prestanda run: no program given\n");
-		run_usage(stderr);
-		return 2;
-	}
-	if (find_preload(lib, sizeof(lib)) < 0) {
-		fprintf(stderr, "prestanda: cannot find " PRELOAD_NAME " next to prestanda or in "
-				"../lib/prestanda/\n");
-		return 2;
-	}
-	if (sample) {
-		char v[32];
-		snprintf(v, sizeof(v), "%llu", sample);
-		setenv("PRESTANDA_SAMPLE_BYTES", v, 1);
-	}
-	if (getenv("PRESTANDA_CPU_CLOCK") && !*cpu_hz)
-		strcpy(cpu_hz, "99"); /* --cpu-clock alone asks for CPU samples too */
-	if (*cpu_hz)
-		setenv("PRESTANDA_CPU", cpu_hz, 1);
-	check_program(argv[optind]);
-	fd = mkstemp(manifest);
 	if (fd < 0) {
 		fprintf(stderr, "prestanda: mkstemp %s: %s\n", manifest, strerror(errno));
 		return 2;
 	}
 	close(fd);
-	setenv("PRESTANDA_MANIFEST", manifest, 1);
-	set_stderr_id();
-	set_output(output);
-	set_preload(lib);
+	setenv(pst_options[PST_OPT_MANIFEST].env, manifest, 1);
+	return 0;
+}
+
+/* Start the program (signals that run forwards held until its pid is
+ * known) and wait for it: its status. */
+static int start_and_wait(char **program, const char *manifest)
+{
+	sigset_t fwd, mask;
+	pid_t pid, parent = getpid();
+	int rc;
 
 	/* Held until the handlers know the program's pid: a signal that
 	 * comes meanwhile is forwarded then. */
@@ -631,11 +438,9 @@ int pst_cmd_run(int argc, char **argv)
 	for (size_t i = 0; i < NFORWARDED; i++)
 		sigaddset(&fwd, forwarded[i]);
 	sigprocmask(SIG_BLOCK, &fwd, &mask);
-	parent = getpid();
 	pid = fork();
 	if (pid < 0) {
 		fprintf(stderr, "prestanda: fork: %s\n", strerror(errno));
-		unlink(manifest);
 		return 2;
 	}
 	if (pid == 0) {
@@ -645,14 +450,44 @@ int pst_cmd_run(int argc, char **argv)
 		if (getppid() != parent)
 			_exit(128 + SIGTERM);
 		sigprocmask(SIG_SETMASK, &mask, NULL);
-		execvp(argv[optind], argv + optind);
-		fprintf(stderr, "prestanda: cannot run %s: %s\n", argv[optind], strerror(errno));
+		execvp(program[0], program);
+		fprintf(stderr, "prestanda: cannot run %s: %s\n", program[0], strerror(errno));
 		_exit(127);
 	}
 	forward_signals(pid);
 	sigprocmask(SIG_SETMASK, &mask, NULL);
 	rc = wait_child(pid, &fwd);
 	print_traces(manifest, pid);
+	return rc;
+}
+
+static int run_program(const struct run_options *o)
+{
+	char lib[PATH_MAX], manifest[] = "/tmp/prestanda-run.XXXXXX";
+	const char *output = o->value[PST_OPT_OUTPUT];
+	int rc;
+
+	if (find_preload(lib, sizeof(lib)) < 0) {
+		fprintf(stderr, "prestanda: cannot find " PRELOAD_NAME " next to prestanda or in "
+				"../lib/prestanda/\n");
+		return 2;
+	}
+	pst_run_settings(o);
+	check_program(o->program[0]);
+	if (make_manifest(manifest))
+		return 2;
+	set_stderr_id();
+	set_output(output ? output : pst_options[PST_OPT_OUTPUT].dflt);
+	set_preload(lib);
+	rc = start_and_wait(o->program, manifest);
 	unlink(manifest);
 	return rc;
+}
+
+int pst_cmd_run(int argc, char **argv)
+{
+	struct run_options o;
+	int rc = pst_run_parse(argc, argv, &o);
+
+	return rc == PST_CLI_GO ? run_program(&o) : rc;
 }

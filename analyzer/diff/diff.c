@@ -1,70 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* `prestanda diff BASE NEW`: compare two runs against noise thresholds and budgets; exit 1 on regression. */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
 #include "config.h"
 #include "diff.h"
 #include "units.h"
 #include "sort.h"
-
-/* Regressed sites the outputs list when --top is not given. */
-#define DEFAULT_TOP 10
-
-enum format { FMT_TEXT, FMT_MARKDOWN, FMT_JSON };
-
-static void usage(FILE *f)
-{
-	fputs("usage: prestanda diff [options] BASE NEW\n"
-	      "\n"
-	      "Compare two runs of a program: totals (allocation calls and bytes, peak heap,\n"
-	      "leaks, temporaries, thread creations, lock wait, CPU samples), connects per\n"
-	      "endpoint, CPU samples per function, and allocation sites, matched by the\n"
-	      "function names of their stacks so that two builds of the same code match.\n"
-	      "BASE and NEW are traces or JSON reports (`prestanda report --json`), in any mix.\n"
-	      "\n"
-	      "A change counts when it exceeds the metric's noise thresholds (relative and\n"
-	      "absolute, wider for sampled estimates); a budget file replaces that judgement\n"
-	      "for the metrics it names.\n"
-	      "\n"
-	      "  --budget FILE          limits per metric, in the shape of the configuration's\n"
-	      "                         {\"performance\": {\"budgets\": {...}}} or the budgets object alone\n"
-	      "  --format FMT           text (default), markdown (for a pull-request comment) or json\n"
-	      "  --markdown, --json     the same as --format markdown, --format json\n"
-	      "  --per UNIT=N           divide flow metrics (calls, bytes, leaks) by N units of work\n"
-	      "                         done by each run; UNIT=N1:N2 for BASE and NEW apart;\n"
-	      "                         UNIT=METRIC to take the count from each run's metric\n"
-	      "  --top N                regressed sites to list (default 10)\n"
-	      "  -h, --help             this help\n"
-	      "\n"
-	      "Exit status: 0 within budget and noise, 1 a regression or a budget exceeded,\n"
-	      "2 a usage error or an input that cannot be read.\n"
-	      "\n"
-	      "Budget file (numbers are limits; objects take max, max_increase, max_increase_pct):\n"
-	      "  {\"peak_heap_bytes\": 268435456,\n"
-	      "   \"alloc_calls\": {\"max_increase_pct\": 5},\n"
-	      "   \"default\": {\"max_increase_pct\": 10},\n"
-	      "   \"sites\": {\"parse_request\": {\"calls\": {\"max_increase\": 100}}},\n"
-	      "   \"noise\": {\"peak_heap_bytes\": {\"rel_pct\": 2, \"abs\": 65536}}}\n"
-	      "\n"
-	      "Metrics: alloc_calls, allocated_bytes, peak_heap_bytes, leaked_bytes,\n"
-	      "leaked_allocations, temporary_allocations, threads_created, lock_wait_ns,\n"
-	      "cpu_samples; per endpoint (its exact address:port): connects, accepts,\n"
-	      "connect_time_ns (the median); per function: function_cpu_samples; per site:\n"
-	      "calls, bytes, peak_bytes, leaked_bytes. A default budget leaves the timings\n"
-	      "(lock_wait_ns, connect_time_ns) to their noise thresholds.\n"
-	      "\n"
-	      "Examples:\n"
-	      "  prestanda diff base.trace head.trace\n"
-	      "  prestanda diff --budget perf-budget.json --format markdown base.json head.trace\n"
-	      "  prestanda diff --per requests=10000 base.trace head.trace\n",
-	      f);
-}
 
 static int add_failure(struct pst_diff *d, const char *line)
 {
@@ -442,123 +387,71 @@ static void diff_free(struct pst_diff *d)
 	free(d->failures);
 }
 
-int pst_cmd_diff(int argc, char **argv)
+/* The comparison in the asked format on stdout: 0, or -1 after saying why. */
+static int print_diff(const struct pst_diff *d, enum pst_diff_format fmt)
 {
-	static const struct option longopts[] = {
-		{ "budget", required_argument, NULL, 'b' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "markdown", no_argument, NULL, 'M' },
-		{ "json", no_argument, NULL, 'J' },
-		{ "per", required_argument, NULL, 'p' },
-		{ "top", required_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct pst_diff d = { .top = DEFAULT_TOP };
-	struct pst_budgets budgets, *b = NULL;
-	const char *budget_path = NULL;
-	enum format fmt = FMT_TEXT;
-	char *per = NULL, err[1024];
-	int c, status = 2;
+	if (fmt == PST_DIFF_JSON) {
+		json_t *j = pst_diff_json(d);
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "b:f:p:n:h", longopts, NULL)) != -1) {
-		char *end;
-		long top;
-
-		switch (c) {
-		case 'b':
-			budget_path = optarg;
-			break;
-		case 'f':
-			if (!strcmp(optarg, "text"))
-				fmt = FMT_TEXT;
-			else if (!strcmp(optarg, "markdown") || !strcmp(optarg, "md"))
-				fmt = FMT_MARKDOWN;
-			else if (!strcmp(optarg, "json"))
-				fmt = FMT_JSON;
-			else {
-				fprintf(stderr, "prestanda: diff: --format is text, markdown or json, not '%s'\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case 'M':
-			fmt = FMT_MARKDOWN;
-			break;
-		case 'J':
-			fmt = FMT_JSON;
-			break;
-		case 'p':
-			per = optarg;
-			break;
-		case 'n':
-			errno = 0;
-			top = strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || top < 1) {
-				fprintf(stderr, "prestanda: diff: --top needs a positive number, not '%s'\n",
-					optarg);
-				return 2;
-			}
-			d.top = (size_t)top;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		if (!j || json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) {
+			fprintf(stderr, "prestanda: diff: json_dumpf failed\n");
+			json_decref(j);
+			return -1;
 		}
+		fputc('\n', stdout);
+		json_decref(j);
+	} else if (fmt == PST_DIFF_MARKDOWN) {
+		pst_diff_markdown(stdout, d);
+	} else {
+		pst_diff_text(stdout, d);
 	}
-	if (argc - optind != 2) {
-		fprintf(stderr, "prestanda: diff: expected BASE and NEW, got %d argument%s\n",
-			argc - optind, argc - optind == 1 ? "" : "s");
-		usage(stderr);
-		return 2;
+	if (fflush(stdout)) {
+		fprintf(stderr, "prestanda: diff: writing: %s\n", strerror(errno));
+		return -1;
 	}
-	if (budget_path) {
-		if (pst_budgets_load(budget_path, pst_metric_names, pst_site_metric_names, &budgets,
+	return 0;
+}
+
+/* Both runs compared (d->top, d->base and d->new set): 0, or -1 after
+ * saying why. */
+static int compare(struct pst_diff *d, const struct pst_diff_options *o,
+		   const struct pst_budgets *b)
+{
+	if (d->base.full != d->new.full)
+		fprintf(stderr,
+			"prestanda: diff: warning: one run is sampled and the other --full: estimates are compared with exact figures\n");
+	if (o->per && parse_per(d, o->per))
+		return -1;
+	if (compare_totals(d, b) || compare_sites(d) || check_site_budgets(d, b) ||
+	    find_new_findings(d)) {
+		fprintf(stderr, "prestanda: diff: out of memory\n");
+		return -1;
+	}
+	return 0;
+}
+
+int pst_diff_run(const struct pst_diff_options *o)
+{
+	struct pst_diff d = { .top = o->top };
+	struct pst_budgets budgets, *b = NULL;
+	char err[1024];
+	int status = 2;
+
+	if (o->budget) {
+		if (pst_budgets_load(o->budget, pst_metric_names, pst_site_metric_names, &budgets,
 				     err, sizeof(err))) {
 			fprintf(stderr, "prestanda: diff: %s\n", err);
 			return 2;
 		}
 		b = &budgets;
 	}
-	if (pst_summary_load(argv[optind], &d.base, err, sizeof(err)) ||
-	    pst_summary_load(argv[optind + 1], &d.new, err, sizeof(err))) {
+	if (pst_summary_load(o->base, &d.base, err, sizeof(err)) ||
+	    pst_summary_load(o->new, &d.new, err, sizeof(err))) {
 		fprintf(stderr, "prestanda: diff: %s\n", err);
 		goto out;
 	}
-	if (d.base.full != d.new.full)
-		fprintf(stderr,
-			"prestanda: diff: warning: one run is sampled and the other --full: estimates are compared with exact figures\n");
-	if (per && parse_per(&d, per))
-		goto out;
-	if (compare_totals(&d, b) || compare_sites(&d) || check_site_budgets(&d, b) ||
-	    find_new_findings(&d)) {
-		fprintf(stderr, "prestanda: diff: out of memory\n");
-		goto out;
-	}
-	if (fmt == FMT_JSON) {
-		json_t *j = pst_diff_json(&d);
-
-		if (!j || json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) {
-			fprintf(stderr, "prestanda: diff: json_dumpf failed\n");
-			json_decref(j);
-			goto out;
-		}
-		fputc('\n', stdout);
-		json_decref(j);
-	} else if (fmt == FMT_MARKDOWN) {
-		pst_diff_markdown(stdout, &d);
-	} else {
-		pst_diff_text(stdout, &d);
-	}
-	if (fflush(stdout)) {
-		fprintf(stderr, "prestanda: diff: writing: %s\n", strerror(errno));
-		goto out;
-	}
-	status = d.nfailures ? 1 : 0;
+	if (!compare(&d, o, b) && !print_diff(&d, o->fmt))
+		status = d.nfailures ? 1 : 0;
 out:
 	if (b)
 		pst_budgets_free(b);

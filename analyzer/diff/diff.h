@@ -179,6 +179,21 @@ struct pst_diff {
 	size_t top;
 };
 
+/* diff.c: the diff command's comparison (options from cli/diff_cmd.c). */
+enum pst_diff_format { PST_DIFF_TEXT, PST_DIFF_MARKDOWN, PST_DIFF_JSON };
+
+struct pst_diff_options {
+	const char *budget; /* --budget FILE, or NULL */
+	enum pst_diff_format fmt;
+	char *per;          /* --per UNIT=N, or NULL */
+	size_t top;         /* regressed sites to list */
+	const char *base, *new;
+};
+
+/* Compare the runs and print the comparison: 0 within noise and budget,
+ * 1 on a regression, 2 when an input cannot be read. */
+int pst_diff_run(const struct pst_diff_options *o);
+
 /* diff_output.c */
 void pst_diff_text(FILE *out, const struct pst_diff *d);
 void pst_diff_markdown(FILE *out, const struct pst_diff *d);

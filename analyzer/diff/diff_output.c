@@ -195,10 +195,9 @@ static const char *basename_of(const char *p)
 	return b ? b + 1 : p;
 }
 
-void pst_diff_markdown(FILE *out, const struct pst_diff *d)
+/* The title, the two runs, and one line per failure. */
+static void md_head(FILE *out, const struct pst_diff *d)
 {
-	size_t nreg = nregressed(d), n = nreg < d->top ? nreg : d->top;
-
 	if (d->nfailures)
 		fprintf(out, "### prestanda diff: ❌ %zu regression%s\n\n", d->nfailures,
 			d->nfailures == 1 ? "" : "s");
@@ -218,7 +217,10 @@ void pst_diff_markdown(FILE *out, const struct pst_diff *d)
 	}
 	if (d->nfailures)
 		fputc('\n', out);
+}
 
+static void md_totals(FILE *out, const struct pst_diff *d)
+{
 	fputs("| metric | base | new | change | |\n|---|---:|---:|---:|---|\n", out);
 	for (size_t i = 0; i < d->nm; i++) {
 		const struct pst_metric_result *r = &d->m[i];
@@ -233,51 +235,67 @@ void pst_diff_markdown(FILE *out, const struct pst_diff *d)
 			pst_fmt_value(r->def->unit, r->new, b, sizeof(b)), arrow(r),
 			fmt_change(r->def->unit, r->base, r->new, c, sizeof(c)), judgement(r));
 	}
+}
 
-	if (n) {
-		fprintf(out, "\n#### Top regressed sites (%zu of %zu)\n\n", n, nreg);
-		fputs("| site | calls | bytes | at peak | leaked |\n|---|---:|---:|---:|---:|\n", out);
-		for (size_t i = 0; i < n; i++) {
-			const struct pst_site_result *r = &d->sites[i];
+/* The first n of nreg regressed sites: a table of their changes, then
+ * their stacks folded away. */
+static void md_sites(FILE *out, const struct pst_diff *d, size_t n, size_t nreg)
+{
+	fprintf(out, "\n#### Top regressed sites (%zu of %zu)\n\n", n, nreg);
+	fputs("| site | calls | bytes | at peak | leaked |\n|---|---:|---:|---:|---:|\n", out);
+	for (size_t i = 0; i < n; i++) {
+		const struct pst_site_result *r = &d->sites[i];
 
-			fputs("| `", out);
-			md_cell(out, r->s->name);
-			fprintf(out, "`%s |", r->p.b < 0 ? " (new)" : "");
-			for (int k = 0; k < PST_SITE_METRICS; k++) {
-				char c[96];
+		fputs("| `", out);
+		md_cell(out, r->s->name);
+		fprintf(out, "`%s |", r->p.b < 0 ? " (new)" : "");
+		for (int k = 0; k < PST_SITE_METRICS; k++) {
+			char c[96];
 
-				fprintf(out, " %s%s |", r->significant[k] ? "" : "≈ ",
-					fmt_change(pst_site_metrics[k].unit, r->base[k], r->new[k], c,
-						   sizeof(c)));
-			}
-			fputc('\n', out);
+			fprintf(out, " %s%s |", r->significant[k] ? "" : "≈ ",
+				fmt_change(pst_site_metrics[k].unit, r->base[k], r->new[k], c,
+					   sizeof(c)));
 		}
-		fputs("\n<details><summary>Stacks of the regressed sites</summary>\n\n", out);
-		for (size_t i = 0; i < n; i++) {
-			const struct pst_site_result *r = &d->sites[i];
-
-			fprintf(out, "%zu. `", i + 1);
-			md_cell(out, r->s->name);
-			fputs("`\n   ```\n", out);
-			for (size_t f = 0; f < r->s->depth && f < STACK_FRAMES; f++)
-				fprintf(out, "   %s\n", r->s->stack[f]);
-			fputs("   ```\n", out);
-		}
-		fputs("\n</details>\n", out);
+		fputc('\n', out);
 	}
+	fputs("\n<details><summary>Stacks of the regressed sites</summary>\n\n", out);
+	for (size_t i = 0; i < n; i++) {
+		const struct pst_site_result *r = &d->sites[i];
 
-	if (d->nnew_findings) {
-		fprintf(out, "\n#### New findings (%zu)\n\n", d->nnew_findings);
-		for (size_t i = 0; i < d->nnew_findings; i++) {
-			const struct pst_sum_finding *f = d->new_findings[i];
-
-			fprintf(out, "- **%s** `%s`: ", f->severity, f->id);
-			md_cell(out, f->title);
-			fputs(" (at `", out);
-			md_cell(out, f->where);
-			fputs("`)\n", out);
-		}
+		fprintf(out, "%zu. `", i + 1);
+		md_cell(out, r->s->name);
+		fputs("`\n   ```\n", out);
+		for (size_t f = 0; f < r->s->depth && f < STACK_FRAMES; f++)
+			fprintf(out, "   %s\n", r->s->stack[f]);
+		fputs("   ```\n", out);
 	}
+	fputs("\n</details>\n", out);
+}
+
+static void md_findings(FILE *out, const struct pst_diff *d)
+{
+	fprintf(out, "\n#### New findings (%zu)\n\n", d->nnew_findings);
+	for (size_t i = 0; i < d->nnew_findings; i++) {
+		const struct pst_sum_finding *f = d->new_findings[i];
+
+		fprintf(out, "- **%s** `%s`: ", f->severity, f->id);
+		md_cell(out, f->title);
+		fputs(" (at `", out);
+		md_cell(out, f->where);
+		fputs("`)\n", out);
+	}
+}
+
+void pst_diff_markdown(FILE *out, const struct pst_diff *d)
+{
+	size_t nreg = nregressed(d), n = nreg < d->top ? nreg : d->top;
+
+	md_head(out, d);
+	md_totals(out, d);
+	if (n)
+		md_sites(out, d, n, nreg);
+	if (d->nnew_findings)
+		md_findings(out, d);
 }
 
 /* ---- JSON ---- */
@@ -305,6 +323,97 @@ static const char *verdict_name(enum pst_verdict v)
 	return v == PST_REGRESSED ? "regression" : v == PST_IMPROVED ? "improvement" : "same";
 }
 
+/* "per": the unit of work and each run's count of it, or null. */
+static json_t *jper(const struct pst_diff *d)
+{
+	json_t *p;
+
+	if (!d->per_unit)
+		return json_null();
+	p = json_object();
+	json_object_set_new(p, "unit", json_string(d->per_unit));
+	json_object_set_new(p, "base", jnum(d->per_base));
+	json_object_set_new(p, "new", jnum(d->per_new));
+	return p;
+}
+
+static json_t *jmetric(const struct pst_metric_result *r)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "name", json_string(r->def->name));
+	if (r->key)
+		json_object_set_new(o, "key", json_string(r->key));
+	json_object_set_new(o, "base", jnum(r->base));
+	json_object_set_new(o, "new", jnum(r->new));
+	json_object_set_new(o, "delta", jnum(r->new - r->base));
+	json_object_set_new(o, "pct", r->base > 0 ? json_real(round((r->new - r->base) / r->base * 1000) / 10) :
+						   json_null());
+	json_object_set_new(o, "significant", json_boolean(r->significant));
+	json_object_set_new(o, "verdict", json_string(verdict_name(r->verdict)));
+	json_object_set_new(o, "budget", json_string(!r->budgeted   ? "none" :
+						     r->over_budget ? "exceeded" :
+								      "within"));
+	if (r->over_budget)
+		json_object_set_new(o, "message", json_string(r->why));
+	json_object_set_new(o, "noise_rel_pct", json_real(round(r->noise.rel * 1000) / 10));
+	json_object_set_new(o, "noise_abs", jnum(r->noise.abs));
+	return o;
+}
+
+static bool site_changed(const struct pst_site_result *r)
+{
+	bool changed = false;
+
+	for (int k = 0; k < PST_SITE_METRICS; k++)
+		changed |= r->new[k] != r->base[k];
+	return changed;
+}
+
+static json_t *jsite(const struct pst_site_result *r)
+{
+	json_t *o = json_object(), *st = json_array(), *v = json_object();
+
+	json_object_set_new(o, "name", json_string(r->s->name));
+	json_object_set_new(o, "function", r->s->function ? json_string(r->s->function) :
+							     json_null());
+	json_object_set_new(o, "state", json_string(site_state(r)));
+	json_object_set_new(o, "verdict", json_string(r->regressed ? "regression" :
+						      r->improved  ? "improvement" :
+								     "same"));
+	for (int k = 0; k < PST_SITE_METRICS; k++) {
+		json_t *x = json_object();
+
+		json_object_set_new(x, "base", jnum(r->base[k]));
+		json_object_set_new(x, "new", jnum(r->new[k]));
+		json_object_set_new(x, "delta", jnum(r->new[k] - r->base[k]));
+		json_object_set_new(x, "significant", json_boolean(r->significant[k]));
+		json_object_set_new(v, pst_site_metrics[k].name, x);
+	}
+	json_object_set_new(o, "metrics", v);
+	for (size_t f = 0; f < r->s->depth; f++)
+		json_array_append_new(st, json_string(r->s->stack[f]));
+	json_object_set_new(o, "stack", st);
+	return o;
+}
+
+/* An object of string members, in the order given: n keys, n values. */
+static json_t *jstrings(const char *const *keys, const char *const *values, size_t n)
+{
+	json_t *o = json_object();
+
+	for (size_t i = 0; i < n; i++)
+		json_object_set_new(o, keys[i], json_string(values[i]));
+	return o;
+}
+
+static json_t *jfinding(const struct pst_sum_finding *f)
+{
+	static const char *const keys[] = { "id", "severity", "title", "at" };
+
+	return jstrings(keys, (const char *const[]){ f->id, f->severity, f->title, f->where }, 4);
+}
+
 json_t *pst_diff_json(const struct pst_diff *d)
 {
 	json_t *root = json_object(), *ms = json_array(), *ss = json_array(), *fs = json_array();
@@ -314,94 +423,20 @@ json_t *pst_diff_json(const struct pst_diff *d)
 	json_object_set_new(root, "status", json_string(d->nfailures ? "regression" : "ok"));
 	json_object_set_new(root, "base", jside(&d->base));
 	json_object_set_new(root, "new", jside(&d->new));
-	if (d->per_unit) {
-		json_t *p = json_object();
-
-		json_object_set_new(p, "unit", json_string(d->per_unit));
-		json_object_set_new(p, "base", jnum(d->per_base));
-		json_object_set_new(p, "new", jnum(d->per_new));
-		json_object_set_new(root, "per", p);
-	} else {
-		json_object_set_new(root, "per", json_null());
-	}
+	json_object_set_new(root, "per", jper(d));
 	for (size_t i = 0; i < d->nfailures; i++)
 		json_array_append_new(fl, json_string(d->failures[i]));
 	json_object_set_new(root, "failures", fl);
-
-	for (size_t i = 0; i < d->nm; i++) {
-		const struct pst_metric_result *r = &d->m[i];
-		json_t *o;
-
-		if (!r->present)
-			continue;
-		o = json_object();
-		json_object_set_new(o, "name", json_string(r->def->name));
-		if (r->key)
-			json_object_set_new(o, "key", json_string(r->key));
-		json_object_set_new(o, "base", jnum(r->base));
-		json_object_set_new(o, "new", jnum(r->new));
-		json_object_set_new(o, "delta", jnum(r->new - r->base));
-		json_object_set_new(o, "pct", r->base > 0 ? json_real(round((r->new - r->base) / r->base * 1000) / 10) :
-							   json_null());
-		json_object_set_new(o, "significant", json_boolean(r->significant));
-		json_object_set_new(o, "verdict", json_string(verdict_name(r->verdict)));
-		json_object_set_new(o, "budget", json_string(!r->budgeted   ? "none" :
-							     r->over_budget ? "exceeded" :
-									      "within"));
-		if (r->over_budget)
-			json_object_set_new(o, "message", json_string(r->why));
-		json_object_set_new(o, "noise_rel_pct", json_real(round(r->noise.rel * 1000) / 10));
-		json_object_set_new(o, "noise_abs", jnum(r->noise.abs));
-		json_array_append_new(ms, o);
-	}
+	for (size_t i = 0; i < d->nm; i++)
+		if (d->m[i].present)
+			json_array_append_new(ms, jmetric(&d->m[i]));
 	json_object_set_new(root, "metrics", ms);
-
-	for (size_t i = 0; i < d->nsites; i++) {
-		const struct pst_site_result *r = &d->sites[i];
-		json_t *o, *st, *v;
-		bool changed = false;
-
-		for (int k = 0; k < PST_SITE_METRICS; k++)
-			changed |= r->new[k] != r->base[k];
-		if (!changed)
-			continue;
-		o = json_object();
-		st = json_array();
-		v = json_object();
-		json_object_set_new(o, "name", json_string(r->s->name));
-		json_object_set_new(o, "function", r->s->function ? json_string(r->s->function) :
-								     json_null());
-		json_object_set_new(o, "state", json_string(site_state(r)));
-		json_object_set_new(o, "verdict", json_string(r->regressed ? "regression" :
-							      r->improved  ? "improvement" :
-									     "same"));
-		for (int k = 0; k < PST_SITE_METRICS; k++) {
-			json_t *x = json_object();
-
-			json_object_set_new(x, "base", jnum(r->base[k]));
-			json_object_set_new(x, "new", jnum(r->new[k]));
-			json_object_set_new(x, "delta", jnum(r->new[k] - r->base[k]));
-			json_object_set_new(x, "significant", json_boolean(r->significant[k]));
-			json_object_set_new(v, pst_site_metrics[k].name, x);
-		}
-		json_object_set_new(o, "metrics", v);
-		for (size_t f = 0; f < r->s->depth; f++)
-			json_array_append_new(st, json_string(r->s->stack[f]));
-		json_object_set_new(o, "stack", st);
-		json_array_append_new(ss, o);
-	}
+	for (size_t i = 0; i < d->nsites; i++)
+		if (site_changed(&d->sites[i]))
+			json_array_append_new(ss, jsite(&d->sites[i]));
 	json_object_set_new(root, "sites", ss);
-
-	for (size_t i = 0; i < d->nnew_findings; i++) {
-		const struct pst_sum_finding *f = d->new_findings[i];
-		json_t *o = json_object();
-
-		json_object_set_new(o, "id", json_string(f->id));
-		json_object_set_new(o, "severity", json_string(f->severity));
-		json_object_set_new(o, "title", json_string(f->title));
-		json_object_set_new(o, "at", json_string(f->where));
-		json_array_append_new(fs, o);
-	}
+	for (size_t i = 0; i < d->nnew_findings; i++)
+		json_array_append_new(fs, jfinding(d->new_findings[i]));
 	json_object_set_new(root, "new_findings", fs);
 	return root;
 }

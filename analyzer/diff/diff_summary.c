@@ -216,11 +216,20 @@ static char *join(char **v, size_t n)
 	return s;
 }
 
+/* n strings and the array that holds them (NULL: nothing). */
+static void free_strv(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 /* The strings of a JSON array of strings, and their function key. */
 static int read_stack(json_t *a, char ***stack, size_t *depth, char **fkey, int **lines)
 {
 	char **fns;
 	size_t n = json_is_array(a) ? json_array_size(a) : 0;
+	int r = -ENOMEM;
 
 	*stack = calloc(n + 1, sizeof(**stack));
 	fns = calloc(n + 1, sizeof(*fns));
@@ -228,28 +237,23 @@ static int read_stack(json_t *a, char ***stack, size_t *depth, char **fkey, int 
 	*depth = 0;
 	*fkey = NULL;
 	if (!*stack || !fns || !*lines)
-		goto fail;
+		goto out;
 	for (size_t i = 0; i < n; i++) {
 		const char *f = json_string_value(json_array_get(a, i));
 
 		(*stack)[i] = strdup(f ? f : "?");
 		if (!(*stack)[i])
-			goto fail;
+			goto out;
 		*depth = i + 1;
 		fns[i] = pst_frame_function((*stack)[i], &(*lines)[i]);
 		if (!fns[i])
-			goto fail;
+			goto out;
 	}
 	*fkey = join(fns, n);
-	for (size_t i = 0; i < n; i++)
-		free(fns[i]);
-	free(fns);
-	return *fkey ? 0 : -ENOMEM;
-fail:
-	for (size_t i = 0; fns && i < n; i++)
-		free(fns[i]);
-	free(fns);
-	return -ENOMEM;
+	r = *fkey ? 0 : -ENOMEM;
+out:
+	free_strv(fns, n);
+	return r;
 }
 
 static int read_site(json_t *o, struct pst_sum_site *s)
@@ -301,9 +305,7 @@ static int read_finding(json_t *o, struct pst_sum_finding *f)
 		f->key = NULL;
 	if (!f->id || !f->severity || !f->title || !f->where || !f->key)
 		r = -ENOMEM;
-	for (size_t i = 0; i < depth; i++)
-		free(stack[i]);
-	free(stack);
+	free_strv(stack, depth);
 	free(fkey);
 	free(lines);
 	return r;
@@ -401,19 +403,14 @@ int pst_summary_load(const char *path, struct pst_summary *s, char *err, size_t 
 	memset(s, 0, sizeof(*s));
 	if (is_json_file(path, &json, err, errlen))
 		return -1;
-	if (json) {
-		rep = json_load_file(path, 0, &je);
-		if (!rep) {
+	rep = json ? json_load_file(path, 0, &je) : pst_report_json(path);
+	if (!rep) {
+		if (json)
 			snprintf(err, errlen, "%s:%d:%d: not valid JSON: %s", path, je.line,
 				 je.column, je.text);
-			return -1;
-		}
-	} else {
-		rep = pst_report_json(path);
-		if (!rep) {
+		else
 			snprintf(err, errlen, "%s: cannot be read as a trace", path);
-			return -1;
-		}
+		return -1;
 	}
 	r = pst_summary_from_json(rep, path, s, err, errlen);
 	json_decref(rep);
@@ -422,9 +419,7 @@ int pst_summary_load(const char *path, struct pst_summary *s, char *err, size_t 
 
 static void free_site(struct pst_sum_site *s)
 {
-	for (size_t i = 0; i < s->depth; i++)
-		free(s->stack[i]);
-	free(s->stack);
+	free_strv(s->stack, s->depth);
 	free(s->name);
 	free(s->function);
 	free(s->fkey);

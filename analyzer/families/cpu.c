@@ -99,28 +99,6 @@ static void *grow(void *v, size_t *cap, size_t n, size_t size)
 
 /* ---- reading ---- */
 
-static int get(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	return pst_get_varint(p, end, v);
-}
-
-static int get_str(const uint8_t **p, const uint8_t *end, char **s, size_t *lenp)
-{
-	uint64_t n;
-
-	if (get(p, end, &n) || n > (uint64_t)(end - *p))
-		return -1;
-	*s = malloc(n + 1);
-	if (!*s)
-		return -1;
-	memcpy(*s, *p, n);
-	(*s)[n] = 0;
-	*p += n;
-	if (lenp)
-		*lenp = n;
-	return 0;
-}
-
 static uint64_t row_key_hash(uint64_t pid, uint64_t tid, uint64_t u, uint64_t k)
 {
 	return (pid * 31 + tid) * 0x9e3779b97f4a7c15ull ^ (u * 131 + k) * 0xff51afd7ed558ccdull;
@@ -205,37 +183,64 @@ static void row_chain(struct state *s)
 	}
 }
 
+/* CPU_CONFIG and CPU_STATS: the recording's settings and losses. */
+static void on_counts(struct pst_cpu *c, unsigned type, const uint8_t *p, const uint8_t *end)
+{
+	struct pst_rec_cpu_config cf;
+	struct pst_rec_cpu_stats st;
+
+	if (type == PST_REC_CPU_CONFIG && !pst_dec_cpu_config(p, end, &cf)) {
+		c->source = cf.source;
+		c->hz = cf.hz;
+		c->flags = cf.flags;
+		c->stack_bytes = cf.stack_bytes;
+	} else if (type == PST_REC_CPU_STATS && !pst_dec_cpu_stats(p, end, &st)) {
+		c->duration_ns = st.duration_ns;
+		c->lost_events = st.lost_events;
+	}
+}
+
+/* SAMPLE's and OFFCPU's fields are add_row's v, in its order. */
+_Static_assert(sizeof(struct pst_rec_sample) == 7 * sizeof(uint64_t) &&
+		       sizeof(struct pst_rec_offcpu) == 8 * sizeof(uint64_t),
+	       "SAMPLE and OFFCPU are varints only");
+
 static int on_record(unsigned type, uint64_t tid, const uint8_t *p, size_t len, void *arg)
 {
 	struct state *s = arg;
 	struct pst_cpu *c = s->c;
 	const uint8_t *end = p + len;
-	uint64_t v[8] = { 0 };
+	union {
+		struct pst_rec_sample sa;
+		struct pst_rec_offcpu off;
+		uint64_t v[8]; /* either, as add_row's v */
+		struct pst_rec_pmodule pm;
+		struct pst_rec_task ta;
+		struct pst_rec_ksym ks;
+	} r;
 
 	(void)tid;
 	c->present = true;
 	switch (type) {
 	case PST_REC_CPU_CONFIG:
-		if (get(&p, end, &c->source) || get(&p, end, &c->hz) || get(&p, end, &c->flags) ||
-		    get(&p, end, &c->stack_bytes))
-			return 0;
+	case PST_REC_CPU_STATS:
+		on_counts(c, type, p, end);
 		break;
 	case PST_REC_SAMPLE:
 	case PST_REC_OFFCPU:
-		for (int i = 0; i < (type == PST_REC_SAMPLE ? 7 : 8); i++)
-			if (get(&p, end, &v[i]))
-				return 0;
-		return add_row(s, type == PST_REC_OFFCPU, v);
+		if (type == PST_REC_SAMPLE ? pst_dec_sample(p, end, &r.sa) :
+					     pst_dec_offcpu(p, end, &r.off))
+			return 0;
+		return add_row(s, type == PST_REC_OFFCPU, r.v);
 	case PST_REC_PMODULE: {
 		struct pmod m = { 0 };
 
-		if (get(&p, end, &m.pid) || get(&p, end, &m.bias) || get(&p, end, &m.lo) ||
-		    get(&p, end, &m.hi) || get_str(&p, end, &m.path, NULL))
+		if (pst_dec_pmodule(p, end, &r.pm) || !(m.path = pst_span_dup(r.pm.path, r.pm.path_len)))
 			return 0;
-		if (get_str(&p, end, (char **)&m.id, &m.idlen)) {
-			m.id = NULL;
-			m.idlen = 0;
-		}
+		m = (struct pmod){ .pid = r.pm.pid, .bias = r.pm.bias, .lo = r.pm.lo, .hi = r.pm.hi,
+				   .path = m.path };
+		if (r.pm.build_id && (m.id = (uint8_t *)pst_span_dup(r.pm.build_id, r.pm.build_id_len)))
+			m.idlen = r.pm.build_id_len;
 		s->pmods = grow(s->pmods, &s->pmods_cap, s->npmods, sizeof(*s->pmods));
 		if (!s->pmods)
 			return -ENOMEM;
@@ -246,8 +251,10 @@ static int on_record(unsigned type, uint64_t tid, const uint8_t *p, size_t len, 
 	case PST_REC_TASK: {
 		struct task t = { 0 };
 
-		if (get(&p, end, &t.pid) || get(&p, end, &t.tid) || get_str(&p, end, &t.name, NULL))
+		if (pst_dec_task(p, end, &r.ta) || !(t.name = pst_span_dup(r.ta.name, r.ta.name_len)))
 			return 0;
+		t.pid = r.ta.pid;
+		t.tid = r.ta.tid;
 		s->tasks = grow(s->tasks, &s->tasks_cap, s->ntasks, sizeof(*s->tasks));
 		if (!s->tasks)
 			return -ENOMEM;
@@ -257,22 +264,18 @@ static int on_record(unsigned type, uint64_t tid, const uint8_t *p, size_t len, 
 	}
 	case PST_REC_KSYM: {
 		struct ksym k = { 0 };
-		uint64_t start;
 
-		if (get(&p, end, &k.addr) || get(&p, end, &start) || get_str(&p, end, &k.name, NULL))
+		if (pst_dec_ksym(p, end, &r.ks) || !(k.name = pst_span_dup(r.ks.name, r.ks.name_len)))
 			return 0;
-		if (get_str(&p, end, &k.module, NULL))
-			k.module = NULL;
+		k.addr = r.ks.address;
+		if (r.ks.module)
+			k.module = pst_span_dup(r.ks.module, r.ks.module_len);
 		s->ksyms = grow(s->ksyms, &s->ksyms_cap, s->nksyms, sizeof(*s->ksyms));
 		if (!s->ksyms)
 			return -ENOMEM;
 		s->ksyms[s->nksyms++] = k;
 		break;
 	}
-	case PST_REC_CPU_STATS:
-		if (get(&p, end, &c->duration_ns) || get(&p, end, &c->lost_events))
-			return 0;
-		break;
 	}
 	return 0;
 }
@@ -710,13 +713,125 @@ static int cmp_depth(const void *a, const void *b)
 	return x->depth < y->depth ? -1 : x->depth > y->depth;
 }
 
+/* The slot in hot[] or blocked[] that keeps row r's stack, filled but for
+ * its frames, or NULL once KEEP_STACKS of its kind are kept (rows come in
+ * falling count, so the first ones are the heaviest). */
+static struct pst_cpu_stack *keep_stack(struct pst_cpu *c, const struct row *r)
+{
+	struct pst_cpu_stack *keep = NULL;
+
+	if (!r->off && c->nhot < KEEP_STACKS)
+		keep = &c->hot[c->nhot++];
+	else if (r->off && c->nblocked < KEEP_STACKS)
+		keep = &c->blocked[c->nblocked++];
+	if (keep) {
+		keep->pid = r->pid;
+		keep->tid = r->tid;
+		keep->samples = r->count;
+		keep->blocked_ns = r->ns;
+		keep->truncated = r->flags & PST_SAMPLE_USER_TRUNCATED;
+	}
+	return keep;
+}
+
+/* An on-CPU row's samples into the totals, and into the self and total
+ * counts of its functions; *stamp tells each function it was already
+ * counted for this row. */
+static void count_on_cpu(struct pst_cpu *c, const struct row *r, uint64_t *stamp)
+{
+	c->samples += r->count;
+	if (r->flags & PST_SAMPLE_USER_TRUNCATED)
+		c->truncated += r->count;
+	if (r->flags & PST_SAMPLE_KERNEL_LOST)
+		c->kernel_lost += r->count;
+	if (r->flags & PST_SAMPLE_BLOCKED)
+		c->blocked_samples += r->count;
+	if (!r->depth)
+		return;
+	++*stamp;
+	c->fns[r->fns[0]].self += r->count;
+	for (size_t j = 0; j < r->depth; j++) {
+		struct pst_cpu_fn *f = &c->fns[r->fns[j]];
+
+		if (f->stamp == *stamp)
+			continue; /* recursion: once per sample */
+		f->stamp = *stamp;
+		f->total += r->count;
+	}
+}
+
+/* Weighted median of the stack depth over samples. */
+static size_t median_depth(struct depth_count *dc, size_t ndc, uint64_t samples)
+{
+	uint64_t half = (samples + 1) / 2, acc = 0;
+
+	pst_sort(dc, ndc, sizeof(*dc), cmp_depth);
+	for (size_t i = 0; i < ndc; i++) {
+		acc += dc[i].count;
+		if (acc >= half)
+			return dc[i].depth;
+	}
+	return 0;
+}
+
+/* An off-CPU row's waits into a thread's or a process's figures. */
+static void add_blocked(struct pst_cpu_thread *t, const struct row *r)
+{
+	t->blocked_ns += r->ns;
+	t->waits += r->count;
+}
+
+/* Row r into its kept stack, its thread, its process and the totals; dc
+ * gathers the depths of on-CPU rows. */
+static int count_row(struct state *s, struct row *r, size_t *threads_cap, size_t *procs_cap,
+		     struct depth_count *dc, size_t *ndc, uint64_t *stamp)
+{
+	struct pst_cpu *c = s->c;
+	struct pst_cpu_thread *th, *pr;
+	int rc = symbolize_row(s, r, keep_stack(c, r));
+
+	if (rc)
+		return rc;
+	th = thread_of(s, &c->threads, &c->nthreads, threads_cap, r->pid, r->tid, false);
+	pr = thread_of(s, &c->procs, &c->nprocs, procs_cap, r->pid, 0, true);
+	if (!th || !pr)
+		return -ENOMEM;
+	if (r->off) {
+		add_blocked(th, r);
+		add_blocked(pr, r);
+		c->blocked_ns += r->ns;
+		c->waits += r->count;
+		return 0;
+	}
+	th->samples += r->count;
+	pr->samples += r->count;
+	dc[(*ndc)++] = (struct depth_count){ r->depth, r->count };
+	count_on_cpu(c, r, stamp);
+	return 0;
+}
+
+/* Names of threads and processes, and the order the report shows. */
+static void name_and_sort(struct state *s)
+{
+	struct pst_cpu *c = s->c;
+
+	for (size_t i = 0; i < c->nthreads; i++)
+		c->threads[i].name = task_name(s, c->threads[i].pid, c->threads[i].tid);
+	for (size_t i = 0; i < c->nprocs; i++)
+		c->procs[i].name = task_name(s, c->procs[i].pid, 0);
+	/* hot[] and blocked[] point into fns by index no more: sorting is safe. */
+	pst_sort(c->fns, c->nfns, sizeof(*c->fns), cmp_fn);
+	pst_sort(c->threads, c->nthreads, sizeof(*c->threads), cmp_thread);
+	pst_sort(c->procs, c->nprocs, sizeof(*c->procs), cmp_thread);
+}
+
 static int aggregate(struct state *s)
 {
 	struct pst_cpu *c = s->c;
 	struct row **all = malloc((s->nrows + 1) * sizeof(*all));
 	struct depth_count *dc = malloc((s->nrows + 1) * sizeof(*dc));
-	size_t n = 0, ndc = 0, non = 0, threads_cap = 0, procs_cap = 0;
-	uint64_t stamp = 0, half, acc = 0;
+	size_t n = 0, ndc = 0, threads_cap = 0, procs_cap = 0;
+	uint64_t stamp = 0;
 	int rc = 0;
 
 	if (!all || !dc) {
@@ -728,93 +843,16 @@ static int aggregate(struct state *s)
 		for (struct row *r = s->rows[b]; r; r = r->next)
 			all[n++] = r;
 	pst_sort(all, n, sizeof(*all), cmp_row_count);
-	for (size_t i = 0; i < n; i++)
-		non += !all[i]->off;
 	c->hot = calloc(KEEP_STACKS, sizeof(*c->hot));
 	c->blocked = calloc(KEEP_STACKS, sizeof(*c->blocked));
-	if (!c->hot || !c->blocked) {
+	if (!c->hot || !c->blocked)
 		rc = -ENOMEM;
-		goto out;
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = count_row(s, all[i], &threads_cap, &procs_cap, dc, &ndc, &stamp);
+	if (!rc) {
+		c->median_depth = median_depth(dc, ndc, c->samples);
+		name_and_sort(s);
 	}
-	for (size_t i = 0; i < n && !rc; i++) {
-		struct row *r = all[i];
-		struct pst_cpu_stack *keep = NULL;
-		struct pst_cpu_thread *th, *pr;
-
-		if (!r->off && c->nhot < KEEP_STACKS)
-			keep = &c->hot[c->nhot++];
-		else if (r->off && c->nblocked < KEEP_STACKS)
-			keep = &c->blocked[c->nblocked++];
-		if (keep) {
-			keep->pid = r->pid;
-			keep->tid = r->tid;
-			keep->samples = r->count;
-			keep->blocked_ns = r->ns;
-			keep->truncated = r->flags & PST_SAMPLE_USER_TRUNCATED;
-		}
-		rc = symbolize_row(s, r, keep);
-		if (rc)
-			break;
-		th = thread_of(s, &c->threads, &c->nthreads, &threads_cap, r->pid, r->tid, false);
-		pr = thread_of(s, &c->procs, &c->nprocs, &procs_cap, r->pid, 0, true);
-		if (!th || !pr) {
-			rc = -ENOMEM;
-			break;
-		}
-		if (r->off) {
-			th->blocked_ns += r->ns;
-			th->waits += r->count;
-			pr->blocked_ns += r->ns;
-			pr->waits += r->count;
-			c->blocked_ns += r->ns;
-			c->waits += r->count;
-			continue;
-		}
-		th->samples += r->count;
-		pr->samples += r->count;
-		c->samples += r->count;
-		if (r->flags & PST_SAMPLE_USER_TRUNCATED)
-			c->truncated += r->count;
-		if (r->flags & PST_SAMPLE_KERNEL_LOST)
-			c->kernel_lost += r->count;
-		if (r->flags & PST_SAMPLE_BLOCKED)
-			c->blocked_samples += r->count;
-		dc[ndc++] = (struct depth_count){ r->depth, r->count };
-		if (!r->depth)
-			continue;
-		stamp++;
-		c->fns[r->fns[0]].self += r->count;
-		for (size_t j = 0; j < r->depth; j++) {
-			struct pst_cpu_fn *f = &c->fns[r->fns[j]];
-
-			if (f->stamp == stamp)
-				continue; /* recursion: once per sample */
-			f->stamp = stamp;
-			f->total += r->count;
-		}
-	}
-	(void)non;
-	if (rc)
-		goto out;
-	/* Weighted median of the stack depth over samples. */
-	pst_sort(dc, ndc, sizeof(*dc), cmp_depth);
-	half = (c->samples + 1) / 2;
-	for (size_t i = 0; i < ndc; i++) {
-		acc += dc[i].count;
-		if (acc >= half) {
-			c->median_depth = dc[i].depth;
-			break;
-		}
-	}
-	for (size_t i = 0; i < c->nthreads; i++)
-		c->threads[i].name = task_name(s, c->threads[i].pid, c->threads[i].tid);
-	for (size_t i = 0; i < c->nprocs; i++)
-		c->procs[i].name = task_name(s, c->procs[i].pid, 0);
-	/* hot[] and blocked[] point into fns by index no more: sorting is safe. */
-	pst_sort(c->fns, c->nfns, sizeof(*c->fns), cmp_fn);
-	pst_sort(c->threads, c->nthreads, sizeof(*c->threads), cmp_thread);
-	pst_sort(c->procs, c->nprocs, sizeof(*c->procs), cmp_thread);
-out:
 	free(all);
 	free(dc);
 	return rc;

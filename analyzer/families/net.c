@@ -85,62 +85,40 @@ const char *pst_net_err_name(uint64_t err)
 
 /* ---- decoding ---- */
 
-static int get_u(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	return pst_get_varint(p, end, v);
-}
-
-static int get_bytes(const uint8_t **p, const uint8_t *end, const uint8_t **b, uint64_t *len)
-{
-	if (get_u(p, end, len) || *len > (uint64_t)(end - *p))
-		return -1;
-	*b = *p;
-	*p += *len;
-	return 0;
-}
-
 /* A NET_CONN payload into r; -1 when it is malformed (the record is skipped). */
 static int dec_conn(const uint8_t *p, const uint8_t *end, struct pst_net_conn_rec *r)
 {
-	uint64_t v[20], n, len, b, c;
-	const uint8_t *ep;
+	struct pst_rec_net_conn c;
 
 	memset(r, 0, sizeof(*r));
-	for (int i = 0; i < 4; i++)
-		if (get_u(&p, end, &v[i]))
-			return -1;
-	if (get_bytes(&p, end, &ep, &len) || len > PST_NET_EP_MAX)
+	if (pst_dec_net_conn(p, end, &c) || c.endpoint_len > PST_NET_EP_MAX)
 		return -1;
-	for (int i = 4; i < 20; i++)
-		if (get_u(&p, end, &v[i]))
-			return -1;
-	r->conn_id = v[0];
-	r->kind = (unsigned)v[1];
-	r->role = (unsigned)v[2];
-	r->flags = (unsigned)v[3];
-	memcpy(r->ep, ep, len);
-	r->ep_len = len;
-	r->open_ts = v[4];
-	r->connect_ns = v[5];
-	r->connect_err = v[6];
-	r->end_ts = v[7];
-	r->bytes_sent = v[8];
-	r->send_calls = v[9];
-	r->send_ns = v[10];
-	r->bytes_recv = v[11];
-	r->recv_calls = v[12];
-	r->recv_ns = v[13];
-	r->small_sends = v[14];
-	r->requests = v[15];
-	r->bursts = v[16];
-	r->burst_sends = v[17];
-	r->max_burst = v[18];
-	n = v[19];
-	for (uint64_t i = 0; i < n; i++) {
-		if (get_u(&p, end, &b) || get_u(&p, end, &c))
-			return -1;
+	r->conn_id = c.conn_id;
+	r->kind = (unsigned)c.kind;
+	r->role = (unsigned)c.role;
+	r->flags = (unsigned)c.flags;
+	memcpy(r->ep, c.endpoint, c.endpoint_len);
+	r->ep_len = c.endpoint_len;
+	r->open_ts = c.open_ts;
+	r->connect_ns = c.connect_ns;
+	r->connect_err = c.connect_err;
+	r->end_ts = c.end_ts;
+	r->bytes_sent = c.bytes_sent;
+	r->send_calls = c.send_calls;
+	r->send_ns = c.send_ns;
+	r->bytes_recv = c.bytes_recv;
+	r->recv_calls = c.recv_calls;
+	r->recv_ns = c.recv_ns;
+	r->small_sends = c.small_sends;
+	r->requests = c.requests;
+	r->bursts = c.bursts;
+	r->burst_sends = c.burst_sends;
+	r->max_burst = c.max_burst;
+	for (uint64_t i = 0; i < c.nhist; i++) {
+		uint64_t b = pst_tail_u(&c.hist), n = pst_tail_u(&c.hist);
+
 		if (b < PST_NET_HIST_BUCKETS)
-			r->hist[b] += (uint32_t)c;
+			r->hist[b] += (uint32_t)n;
 	}
 	return 0;
 }
@@ -265,15 +243,21 @@ static int on_conn(struct build *b, const uint8_t *p, size_t len)
 
 static int on_lookup(struct build *b, const uint8_t *p, size_t len)
 {
-	const uint8_t *end = p + len, *name, *a;
-	uint64_t ts, dur, fn, result, nlen, naddrs, alen;
+	const uint8_t *a;
+	const char *name;
+	uint64_t ts, dur, result, nlen;
+	size_t alen;
 	struct pst_net *n = b->n;
 	struct pst_net_lookup *l = NULL;
+	struct pst_rec_net_lookup r;
 
-	if (get_u(&p, end, &ts) || get_u(&p, end, &dur) || get_u(&p, end, &fn) ||
-	    get_u(&p, end, &result) || get_bytes(&p, end, &name, &nlen) ||
-	    get_u(&p, end, &naddrs))
+	if (pst_dec_net_lookup(p, p + len, &r))
 		return 0;
+	ts = r.ts;
+	dur = r.duration_ns;
+	result = r.result;
+	name = r.name;
+	nlen = r.name_len;
 	for (size_t i = 0; i < n->nlookups; i++)
 		if (strlen(n->lookups[i].name) == nlen && !memcmp(n->lookups[i].name, name, nlen))
 			l = &n->lookups[i];
@@ -304,10 +288,10 @@ static int on_lookup(struct build *b, const uint8_t *p, size_t len)
 		l->first_ts = ts;
 	if (ts > l->last_ts)
 		l->last_ts = ts;
-	for (uint64_t i = 0; i < naddrs; i++) {
+	for (uint64_t i = 0; i < r.naddrs; i++) {
 		bool seen = false;
 
-		if (get_bytes(&p, end, &a, &alen) || (alen != 4 && alen != 16))
+		if (!(a = pst_tail_bytes(&r.addrs, &alen)) || (alen != 4 && alen != 16))
 			break;
 		for (unsigned k = 0; k < l->naddrs; k++)
 			seen |= l->addr_len[k] == alen && !memcmp(l->addrs[k], a, alen);
@@ -507,14 +491,11 @@ static void lists_free(struct lists *l)
 	free(l->v);
 }
 
-/* Merge segments into connections (in place), then derive every endpoint's figures. */
-static int finish(struct build *b)
+/* Segments of one connection (the same id, in order after sorting) into
+ * its first one, in place; returns how many connections remain. */
+static size_t merge_segments(struct build *b)
 {
-	struct pst_net *n = b->n;
-	size_t nc = 0, *cnt;
-	struct lists cl = { 0 }, lt = { 0 };
-	struct edge *ev = NULL;
-	int rc = -ENOMEM;
+	size_t nc = 0;
 
 	pst_sort(b->segs, b->nsegs, sizeof(*b->segs), cmp_seg);
 	for (size_t i = 0; i < b->nsegs; i++) {
@@ -535,6 +516,69 @@ static int finish(struct build *b)
 		}
 		b->segs[nc++] = *s;
 	}
+	return nc;
+}
+
+/* One connection into its endpoint's counts, and its connect time (cl)
+ * and lifetime (lt) into the endpoint's lists. */
+static int count_conn(struct pst_net_endpoint *e, const struct conn *c, struct lists *cl,
+		      struct lists *lt)
+{
+	bool first = c->flags & PST_NET_FIRST, closed = c->flags & PST_NET_CLOSED;
+
+	if (first)
+		e->connects++;
+	else
+		e->inherited++;
+	if (c->err) {
+		e->connect_failures++;
+		return add_err(e, c->err);
+	}
+	e->established++;
+	if (first && e->role == PST_NET_CLIENT)
+		cl->v[cl->off[c->ep] + cl->fill[c->ep]++] = c->connect_ns;
+	if (closed) {
+		e->closed++;
+		lt->v[lt->off[c->ep] + lt->fill[c->ep]++] = c->end_ts - c->open_ts;
+		e->single_request += first && c->requests <= 1;
+	} else {
+		e->open_at_end++;
+	}
+	return 0;
+}
+
+/* Endpoint k's percentiles, and its concurrency from its connections
+ * (conns[0..nconn), all of endpoint k); ev has room for two edges each. */
+static int endpoint_figures(struct pst_net_endpoint *e, size_t k, const struct lists *cl,
+			    const struct lists *lt, const struct conn *conns, size_t nconn,
+			    struct edge *ev)
+{
+	size_t nev = 0;
+
+	pct_of(cl->v + cl->off[k], cl->fill[k], &e->connect_ns);
+	pct_of(lt->v + lt->off[k], lt->fill[k], &e->lifetime_ns);
+	for (size_t i = 0; i < nconn; i++) {
+		if (conns[i].err)
+			continue;
+		ev[nev++] = (struct edge){ conns[i].open_ts + conns[i].connect_ns, +1 };
+		ev[nev++] = (struct edge){ conns[i].end_ts, -1 };
+	}
+	if (concurrency(e, ev, nev))
+		return -ENOMEM;
+	e->request_p50 = hist_pct(e->hist, e->requests, 0.50);
+	e->request_p90 = hist_pct(e->hist, e->requests, 0.90);
+	e->request_p99 = hist_pct(e->hist, e->requests, 0.99);
+	return 0;
+}
+
+/* Merge segments into connections (in place), then derive every endpoint's figures. */
+static int finish(struct build *b)
+{
+	struct pst_net *n = b->n;
+	size_t nc = merge_segments(b), *cnt;
+	struct lists cl = { 0 }, lt = { 0 };
+	struct edge *ev = NULL;
+	int rc = -ENOMEM;
 
 	cnt = calloc(n->neps + 1, sizeof(*cnt));
 	if (!cnt)
@@ -546,53 +590,18 @@ static int finish(struct build *b)
 	ev = malloc((2 * nc + 1) * sizeof(*ev));
 	if (!ev)
 		goto out;
-
-	for (size_t i = 0; i < nc; i++) {
-		const struct conn *c = &b->segs[i];
-		struct pst_net_endpoint *e = &n->eps[c->ep];
-		bool first = c->flags & PST_NET_FIRST, closed = c->flags & PST_NET_CLOSED;
-
-		if (first)
-			e->connects++;
-		else
-			e->inherited++;
-		if (c->err) {
-			e->connect_failures++;
-			if (add_err(e, c->err))
-				goto out;
-			continue;
-		}
-		e->established++;
-		if (first && e->role == PST_NET_CLIENT)
-			cl.v[cl.off[c->ep] + cl.fill[c->ep]++] = c->connect_ns;
-		if (closed) {
-			e->closed++;
-			lt.v[lt.off[c->ep] + lt.fill[c->ep]++] = c->end_ts - c->open_ts;
-			e->single_request += first && c->requests <= 1;
-		} else {
-			e->open_at_end++;
-		}
-	}
+	for (size_t i = 0; i < nc; i++)
+		if (count_conn(&n->eps[b->segs[i].ep], &b->segs[i], &cl, &lt))
+			goto out;
 	pst_sort(b->segs, nc, sizeof(*b->segs), cmp_by_ep);
 	for (size_t k = 0, i = 0; k < n->neps; k++) {
-		struct pst_net_endpoint *e = &n->eps[k];
-		size_t nev = 0;
+		size_t j = i;
 
-		pct_of(cl.v + cl.off[k], cl.fill[k], &e->connect_ns);
-		pct_of(lt.v + lt.off[k], lt.fill[k], &e->lifetime_ns);
-		for (; i < nc && b->segs[i].ep == k; i++) {
-			const struct conn *c = &b->segs[i];
-
-			if (c->err)
-				continue;
-			ev[nev++] = (struct edge){ c->open_ts + c->connect_ns, +1 };
-			ev[nev++] = (struct edge){ c->end_ts, -1 };
-		}
-		if (concurrency(e, ev, nev))
+		while (j < nc && b->segs[j].ep == k)
+			j++;
+		if (endpoint_figures(&n->eps[k], k, &cl, &lt, b->segs + i, j - i, ev))
 			goto out;
-		e->request_p50 = hist_pct(e->hist, e->requests, 0.50);
-		e->request_p90 = hist_pct(e->hist, e->requests, 0.90);
-		e->request_p99 = hist_pct(e->hist, e->requests, 0.99);
+		i = j;
 	}
 	rc = 0;
 out:

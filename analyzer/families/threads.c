@@ -58,57 +58,59 @@ static int push(void **v, size_t *n, size_t *cap, size_t elem, const void *x)
 	return 0;
 }
 
-static int get_n(const uint8_t *p, const uint8_t *end, uint64_t *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (pst_get_varint(&p, end, &v[i]))
-			return -1;
-	return 0;
-}
-
 /* A record whose fields do not decode is skipped: the reader has already
  * validated the framing, and one bad record should not hide the rest. */
 static int on_record(unsigned type, uint64_t tid, const uint8_t *p, size_t len, void *arg)
 {
 	struct collect *c = arg;
 	const uint8_t *end = p + len;
-	uint64_t v[10];
+	union {
+		struct pst_rec_thr_start s;
+		struct pst_rec_thr_end e;
+		struct pst_rec_wait w;
+		struct pst_rec_lock_stats l;
+		struct pst_rec_thr_info i;
+	} r;
 
-	(void)tid;
 	switch (type) {
 	case PST_REC_THR_START:
-		if (get_n(p, end, v, 6))
+		if (pst_dec_thr_start(p, end, &r.s))
 			return 0;
-		if (v[1] > c->max_ts)
-			c->max_ts = v[1];
+		if (r.s.ts > c->max_ts)
+			c->max_ts = r.s.ts;
 		return push((void **)&c->starts, &c->nstarts, &c->cstarts, sizeof(struct start_rec),
-			    &(struct start_rec){ v[0], v[1], v[2], v[3], v[4], v[5] });
+			    &(struct start_rec){ r.s.tid, r.s.ts, r.s.parent_tid, r.s.start_routine,
+						 r.s.stack_id, r.s.create_ts });
 	case PST_REC_THR_END:
-		if (get_n(p, end, v, 4))
+		if (pst_dec_thr_end(p, end, &r.e))
 			return 0;
-		if (v[1] > c->max_ts)
-			c->max_ts = v[1];
+		if (r.e.ts > c->max_ts)
+			c->max_ts = r.e.ts;
 		return push((void **)&c->ends, &c->nends, &c->cends, sizeof(struct end_rec),
-			    &(struct end_rec){ v[0], v[1], v[2], v[3] });
+			    &(struct end_rec){ r.e.tid, r.e.ts, r.e.cpu_ns, r.e.flags });
 	case PST_REC_WAIT:
-		if (get_n(p, end, v, 6) || v[3] > v[0])
+		if (pst_dec_wait(p, end, &r.w) || r.w.wait_ns > r.w.ts)
 			return 0;
-		if (v[0] > c->max_ts)
-			c->max_ts = v[0];
+		if (r.w.ts > c->max_ts)
+			c->max_ts = r.w.ts;
 		return push((void **)&c->waits, &c->nwaits, &c->cwaits, sizeof(struct wait_rec),
-			    &(struct wait_rec){ tid, v[0], v[1], v[2], v[3], v[4], v[5] });
+			    &(struct wait_rec){ tid, r.w.ts, r.w.object, r.w.kind, r.w.wait_ns,
+						r.w.stack_id, r.w.flags });
 	case PST_REC_LOCK_STATS: {
 		struct lock_rec l;
 
-		if (get_n(p, end, l.v, 10))
+		if (pst_dec_lock_stats(p, end, &r.l))
 			return 0;
+		/* lock_rec's v holds the fields in the record's order */
+		_Static_assert(sizeof(r.l) == sizeof(l.v), "LOCK_STATS is varints only");
+		memcpy(l.v, &r.l, sizeof(l.v));
 		return push((void **)&c->locks, &c->nlocks, &c->clocks, sizeof(l), &l);
 	}
 	case PST_REC_THR_INFO:
-		if (get_n(p, end, v, 2))
+		if (pst_dec_thr_info(p, end, &r.i))
 			return 0;
-		c->ncpu = v[0];
-		c->untracked = v[1];
+		c->ncpu = r.i.online_cpus;
+		c->untracked = r.i.untracked_locks;
 		c->info = true;
 		return 0;
 	}
@@ -690,20 +692,15 @@ static int cmp_lock(const void *x, const void *y)
 	return a->addr < b->addr ? -1 : a->addr > b->addr;
 }
 
-static int build_locks(struct pst_threads *th, const struct pst_trace *t,
-		       struct pst_symbolizer *sym, const struct collect *c)
+/* The last statistics of each lock win: they are cumulative. */
+static int apply_lock_stats(struct pst_threads *th, size_t *cap, const struct collect *c)
 {
-	struct stack_acc *acc = NULL;
-	size_t cap = 0, nacc = 0, n;
-	int rc = -ENOMEM;
-
-	/* The last statistics of each lock win: they are cumulative. */
 	for (size_t i = 0; i < c->nlocks; i++) {
 		const uint64_t *v = c->locks[i].v;
-		struct pst_lock *l = lock_get(th, &cap, v[0], (unsigned)v[1]);
+		struct pst_lock *l = lock_get(th, cap, v[0], (unsigned)v[1]);
 
 		if (!l)
-			goto out;
+			return -ENOMEM;
 		l->first_stack = v[2];
 		l->first_ts = v[3];
 		l->acquisitions = v[4];
@@ -713,66 +710,93 @@ static int build_locks(struct pst_threads *th, const struct pst_trace *t,
 		l->max_wait_ns = v[8];
 		l->max_stack = v[9];
 	}
-	/* Waits: per thread, and per lock and stack. A trace cut before the
-	 * statistics were written still has its waits. */
-	for (size_t i = 0; i < c->nwaits; i++) {
-		const struct wait_rec *w = &c->waits[i];
-		struct pst_thr_life *life = life_at(th, w->tid, w->ts);
-		bool stats = false;
-		struct pst_lock *l;
-		size_t k;
+	return 0;
+}
 
-		if (life) {
-			if (is_idle(w->kind)) {
-				life->idle_ns += w->wait_ns;
-				life->tasks += !(w->flags & PST_WAIT_TIMEDOUT);
-			} else if (is_lock_wait(w->kind)) {
-				life->lock_wait_ns += w->wait_ns;
-			} else {
-				life->join_ns += w->wait_ns;
-			}
-		}
-		if (!w->obj)
-			continue;
-		for (k = 0; k < c->nlocks && !stats; k++)
-			stats = c->locks[k].v[0] == w->obj;
-		if (!(l = lock_get(th, &cap, w->obj, (unsigned)w->kind)))
-			goto out;
-		if (!stats) {
-			l->contended += !(w->flags & PST_WAIT_TIMEDOUT) || w->kind == PST_WAIT_COND;
-			l->wait_ns += w->wait_ns;
-			if (w->wait_ns > l->max_wait_ns)
-				l->max_wait_ns = w->wait_ns;
-		}
-		k = (size_t)(l - th->locks);
-		if (k >= nacc) {
-			struct stack_acc *na = realloc(acc, (k + 1) * sizeof(*na));
+/* A wait into the time of the thread that waited, as idle, lock or join. */
+static void charge_wait(struct pst_threads *th, const struct wait_rec *w)
+{
+	struct pst_thr_life *life = life_at(th, w->tid, w->ts);
 
-			if (!na)
-				goto out;
-			memset(na + nacc, 0, (k + 1 - nacc) * sizeof(*na));
-			acc = na;
-			nacc = k + 1;
-		}
-		if (w->kind != PST_WAIT_COND && note_wait_stack(&acc[k], w))
-			goto out;
+	if (!life)
+		return;
+	if (is_idle(w->kind)) {
+		life->idle_ns += w->wait_ns;
+		life->tasks += !(w->flags & PST_WAIT_TIMEDOUT);
+	} else if (is_lock_wait(w->kind)) {
+		life->lock_wait_ns += w->wait_ns;
+	} else {
+		life->join_ns += w->wait_ns;
 	}
+}
+
+/* Per-lock stack accumulators, one for each lock in th->locks. */
+struct lock_accs {
+	struct stack_acc *v;
+	size_t n;
+};
+
+/* A wait on an object into its lock: its figures when the trace has no
+ * statistics for it (a trace cut before they were written), and its stack. */
+static int note_lock_wait(struct pst_threads *th, size_t *cap, const struct collect *c,
+			  const struct wait_rec *w, struct lock_accs *accs)
+{
+	bool stats = false;
+	struct pst_lock *l;
+	size_t k;
+
+	for (k = 0; k < c->nlocks && !stats; k++)
+		stats = c->locks[k].v[0] == w->obj;
+	if (!(l = lock_get(th, cap, w->obj, (unsigned)w->kind)))
+		return -ENOMEM;
+	if (!stats) {
+		l->contended += !(w->flags & PST_WAIT_TIMEDOUT) || w->kind == PST_WAIT_COND;
+		l->wait_ns += w->wait_ns;
+		if (w->wait_ns > l->max_wait_ns)
+			l->max_wait_ns = w->wait_ns;
+	}
+	k = (size_t)(l - th->locks);
+	if (k >= accs->n) {
+		struct stack_acc *na = realloc(accs->v, (k + 1) * sizeof(*na));
+
+		if (!na)
+			return -ENOMEM;
+		memset(na + accs->n, 0, (k + 1 - accs->n) * sizeof(*na));
+		accs->v = na;
+		accs->n = k + 1;
+	}
+	if (w->kind != PST_WAIT_COND && note_wait_stack(&accs->v[k], w))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Each lock's share of thread time and its PST_LOCK_TOP_STACKS heaviest
+ * stacks; then the locks in report order. */
+static void rank_locks(struct pst_threads *th, const struct lock_accs *accs)
+{
 	for (size_t i = 0; i < th->nlocks; i++) {
 		struct pst_lock *l = &th->locks[i];
+		struct stack_acc *a = i < accs->n ? &accs->v[i] : NULL;
 
 		l->wait_share = th->total_thread_ns ? (double)l->wait_ns / th->total_thread_ns : 0;
-		if (i < nacc && acc[i].n) {
-			pst_sort(acc[i].v, acc[i].n, sizeof(*acc[i].v), cmp_wait_site);
-			l->ntop = acc[i].n < PST_LOCK_TOP_STACKS ? acc[i].n : PST_LOCK_TOP_STACKS;
-			memcpy(l->top, acc[i].v, l->ntop * sizeof(*l->top));
+		if (a && a->n) {
+			pst_sort(a->v, a->n, sizeof(*a->v), cmp_wait_site);
+			l->ntop = a->n < PST_LOCK_TOP_STACKS ? a->n : PST_LOCK_TOP_STACKS;
+			memcpy(l->top, a->v, l->ntop * sizeof(*l->top));
 		}
 	}
 	if (th->nlocks)
 		pst_sort(th->locks, th->nlocks, sizeof(*th->locks), cmp_lock);
-	/* The unwinder's own locks (taken when a thread ends) are the
-	 * profiler's doing: they are dropped. Locks below th->nlocks have
-	 * their sites built (what pst_threads_free frees). */
-	n = th->nlocks;
+}
+
+/* The unwinder's own locks (taken when a thread ends) are the profiler's
+ * doing: they are dropped. Locks below th->nlocks have their sites built
+ * (what pst_threads_free frees). */
+static int build_lock_sites(struct pst_threads *th, const struct pst_trace *t,
+			    struct pst_symbolizer *sym)
+{
+	size_t n = th->nlocks;
+
 	th->nlocks = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct pst_lock *l = &th->locks[th->nlocks++];
@@ -780,7 +804,7 @@ static int build_locks(struct pst_threads *th, const struct pst_trace *t,
 
 		*l = th->locks[i];
 		if (site_of_stack(t, sym, l->first_stack, &l->first_use, &unwinder))
-			goto out;
+			return -ENOMEM;
 		if (unwinder && !l->contended) {
 			site_free(&l->first_use);
 			th->nlocks--;
@@ -789,14 +813,33 @@ static int build_locks(struct pst_threads *th, const struct pst_trace *t,
 		for (size_t j = 0; j < l->ntop; j++)
 			if (site_of_stack(t, sym, l->top[j].stack, &l->top[j].site, NULL)) {
 				l->ntop = j + 1;
-				goto out;
+				return -ENOMEM;
 			}
 	}
-	rc = 0;
-out:
-	for (size_t i = 0; i < nacc; i++)
-		free(acc[i].v);
-	free(acc);
+	return 0;
+}
+
+static int build_locks(struct pst_threads *th, const struct pst_trace *t,
+		       struct pst_symbolizer *sym, const struct collect *c)
+{
+	struct lock_accs accs = { NULL, 0 };
+	size_t cap = 0;
+	int rc = apply_lock_stats(th, &cap, c);
+
+	/* Waits: per thread, and per lock and stack. A trace cut before the
+	 * statistics were written still has its waits. */
+	for (size_t i = 0; i < c->nwaits && !rc; i++) {
+		charge_wait(th, &c->waits[i]);
+		if (c->waits[i].obj)
+			rc = note_lock_wait(th, &cap, c, &c->waits[i], &accs);
+	}
+	if (!rc) {
+		rank_locks(th, &accs);
+		rc = build_lock_sites(th, t, sym);
+	}
+	for (size_t i = 0; i < accs.n; i++)
+		free(accs.v[i].v);
+	free(accs.v);
 	return rc;
 }
 

@@ -20,14 +20,6 @@ struct reading {
 	size_t nmarks;
 };
 
-static int get_n(const uint8_t **p, const uint8_t *e, uint64_t *v, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		if (pst_get_varint(p, e, &v[i]))
-			return -1;
-	return 0;
-}
-
 static int grow(void **v, size_t n, size_t size)
 {
 	void *nv;
@@ -43,30 +35,31 @@ static int grow(void **v, size_t n, size_t size)
 
 static int on_snapshot(struct pst_timeline *tl, const uint8_t *p, const uint8_t *e)
 {
-	uint64_t v[8];
+	struct pst_rec_snapshot r;
 	struct pst_snapshot *s;
 
-	if (get_n(&p, e, v, 8))
+	if (pst_dec_snapshot(p, e, &r))
 		return 0; /* a damaged record is left out */
 	if (grow((void **)&tl->snaps, tl->nsnaps, sizeof(*tl->snaps)))
 		return -ENOMEM;
 	s = &tl->snaps[tl->nsnaps++];
-	*s = (struct pst_snapshot){ v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7] };
+	*s = (struct pst_snapshot){ r.ts, r.alloc_calls, r.free_calls, r.alloc_bytes,
+				    r.rss_bytes, r.open_fds, r.threads, r.cpu_ns };
 	return 0;
 }
 
 static int on_alert(struct pst_timeline *tl, const uint8_t *p, const uint8_t *e)
 {
-	uint64_t ts, len;
+	struct pst_rec_alert r;
 	struct pst_alert_rec *a;
 
-	if (pst_get_varint(&p, e, &ts) || pst_get_varint(&p, e, &len) || len > (uint64_t)(e - p))
+	if (pst_dec_alert(p, e, &r))
 		return 0;
 	if (grow((void **)&tl->alerts, tl->nalerts, sizeof(*tl->alerts)))
 		return -ENOMEM;
 	a = &tl->alerts[tl->nalerts];
-	a->ts = ts;
-	a->text = strndup((const char *)p, (size_t)len);
+	a->ts = r.ts;
+	a->text = strndup((const char *)r.text, r.text_len);
 	if (!a->text)
 		return -ENOMEM;
 	tl->nalerts++;
@@ -78,7 +71,11 @@ static int on_record(unsigned type, uint64_t tid, const uint8_t *p, size_t len, 
 	struct reading *rd = arg;
 	struct pst_timeline *tl = rd->tl;
 	const uint8_t *e = p + len;
-	uint64_t v[5];
+	union {
+		struct pst_rec_pause p;
+		struct pst_rec_capped c;
+		struct pst_rec_settings s;
+	} r;
 
 	(void)tid;
 	switch (type) {
@@ -87,28 +84,28 @@ static int on_record(unsigned type, uint64_t tid, const uint8_t *p, size_t len, 
 	case PST_REC_ALERT:
 		return on_alert(tl, p, e);
 	case PST_REC_PAUSE:
-		if (get_n(&p, e, v, 2))
+		if (pst_dec_pause(p, e, &r.p))
 			return 0;
 		if (grow((void **)&rd->marks, rd->nmarks, sizeof(*rd->marks)))
 			return -ENOMEM;
-		rd->marks[rd->nmarks++] = (struct pause_mark){ v[0], v[1] != 0 };
+		rd->marks[rd->nmarks++] = (struct pause_mark){ r.p.ts, r.p.paused != 0 };
 		return 0;
 	case PST_REC_CAPPED:
-		if (get_n(&p, e, v, 2) || tl->capped)
+		if (pst_dec_capped(p, e, &r.c) || tl->capped)
 			return 0;
 		tl->capped = true;
-		tl->capped_ts = v[0];
-		tl->cap_bytes = v[1];
+		tl->capped_ts = r.c.ts;
+		tl->cap_bytes = r.c.cap_bytes;
 		return 0;
 	case PST_REC_SETTINGS:
-		if (get_n(&p, e, v, 5))
+		if (pst_dec_settings(p, e, &r.s))
 			return 0;
 		tl->has_settings = true;
-		tl->wait_rate_ppm = v[0];
-		tl->metrics_ms = v[1];
-		tl->max_size = v[2];
-		tl->max_memory = v[3];
-		tl->toggle_sig = v[4];
+		tl->wait_rate_ppm = r.s.wait_rate_ppm;
+		tl->metrics_ms = r.s.metrics_ms;
+		tl->max_size = r.s.max_size;
+		tl->max_memory = r.s.max_memory;
+		tl->toggle_sig = r.s.toggle_signal;
 		return 0;
 	}
 	return 0;

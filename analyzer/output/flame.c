@@ -2,7 +2,6 @@
 /* `prestanda flame`: pick a metric, turn a trace's stacks into symbolized frames with values, write
  * them. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -22,8 +21,6 @@
 
 /* Inlined frames one address can expand to. */
 #define MAX_INLINE 32
-/* Default width under which the SVG merges frames, in pixels. */
-#define DEFAULT_MIN_WIDTH 0.5
 
 /* ---- metrics ---- */
 
@@ -972,77 +969,6 @@ static void flame_free(struct pst_flame *fl)
 
 /* ---- the command ---- */
 
-enum format { FMT_SVG, FMT_FOLDED, FMT_SPEEDSCOPE, FMT_PPROF };
-
-static void usage(FILE *f)
-{
-	fputs(
-	    "usage: prestanda flame [options] TRACE\n"
-	    "       prestanda flame [options] BASE.trace NEW.trace    (differential)\n"
-	    "       prestanda flame [options] FOLDED [NEW.FOLDED]\n"
-	    "\n"
-	    "Draw a flame graph of one metric of TRACE, or export its stacks.\n"
-	    "Folded stacks (prestanda's, flamegraph.pl's) are read back too, told from a\n"
-	    "trace by their content; a folded file with two counts a line is a\n"
-	    "differential; --metric then only names what the counts are.\n"
-	    "\n"
-	    "  -m, --metric M     what the widths measure (default: the first one the trace has:\n"
-	    "                     cpu for a prestanda record trace, alloc-bytes for a memory one)\n"
-	    "  -f, --format F     svg (default), folded, speedscope or pprof\n"
-	    "  -o, --output FILE  write to FILE instead of standard output\n"
-	    "      --normalize    differential: scale BASE to NEW's total before comparing\n"
-	    "      --title T      SVG title instead of program, metric and totals\n"
-	    "      --min-width PX SVG: merge frames narrower than PX pixels (default 0.5)\n"
-	    "  -h, --help         this help\n"
-	    "\n"
-	    "metrics:\n"
-	    "  cpu            CPU time: samples of prestanda record times the period\n"
-	    "  alloc-bytes    bytes allocated\n"
-	    "  alloc-calls    calls to allocation functions\n"
-	    "  peak-bytes     bytes live at the moment the heap peaked\n"
-	    "  leaked-bytes   bytes still allocated at exit\n"
-	    "  temporary      allocations freed before the thread's next allocation\n"
-	    "  off-cpu        time blocked off CPU (prestanda record --off-cpu)\n"
-	    "  lock-wait      time waiting for contended mutexes, rwlocks and spinlocks,\n"
-	    "                 by the stack that waited\n"
-	    "  connect-time   time established connects took; connections carry no stack,\n"
-	    "                 so each endpoint is a frame under the program\n"
-	    "\n"
-	    "formats:\n"
-	    "  svg         self-contained interactive SVG: click to zoom, Search, Reset zoom\n"
-	    "  folded      `root;...;leaf count` lines for flamegraph.pl and inferno,\n"
-	    "              kernel frames marked _[k]\n"
-	    "              (`stack count_base count_new` in a differential)\n"
-	    "  speedscope  speedscope's JSON file format\n"
-	    "  pprof       gzipped profile.proto for go tool pprof, Pyroscope and Parca\n"
-	    "\n"
-	    "examples:\n"
-	    "  prestanda flame prestanda.server.4242.trace -o heap.svg\n"
-	    "  prestanda flame --metric peak-bytes TRACE -o peak.svg\n"
-	    "  prestanda flame --format folded TRACE > heap.folded\n"
-	    "  prestanda flame --format speedscope TRACE -o heap.speedscope.json\n"
-	    "  prestanda flame --format pprof TRACE -o heap.pb.gz && go tool pprof -top "
-	    "heap.pb.gz\n"
-	    "  prestanda flame --normalize base.trace new.trace -o diff.svg\n"
-	    "  prestanda flame host.folded -o host.svg\n"
-	    "\n"
-	    "A differential graph takes widths from NEW and colours growth red and\n"
-	    "shrinkage blue.\n",
-	    f);
-}
-
-static int parse_format(const char *s, enum format *out)
-{
-	static const char *const names[] = {"svg", "folded", "speedscope", "pprof"};
-
-	for (int i = 0; i < 4; i++)
-		if (!strcmp(s, names[i])) {
-			*out = (enum format)i;
-			return 0;
-		}
-	return -1;
-}
-
 /* Open one trace into slot. Returns 0, 1 when it cannot be read. */
 static int open_trace(struct pst_flame *fl, unsigned slot, const char *path, bool *damaged)
 {
@@ -1107,10 +1033,7 @@ static int pick_metric(struct pst_flame *fl, const char *name, char *const *path
 	if (name) {
 		fl->metric = metric_find(name);
 		if (!fl->metric) {
-			fprintf(stderr,
-				"prestanda: unknown metric '%s'; see prestanda flame --help\n",
-				name);
-			return 2;
+			return pst_cli_fail("flame", "unknown metric '%s'", name);
 		}
 		for (unsigned s = 0; s < fl->nslots; s++)
 			if (!has_family(fl, s, fl->metric->family)) {
@@ -1136,7 +1059,7 @@ static int pick_metric(struct pst_flame *fl, const char *name, char *const *path
 	return 2;
 }
 
-static int write_out(const struct pst_flame *fl, enum format fmt, const char *out,
+static int write_out(const struct pst_flame *fl, enum pst_flame_format fmt, const char *out,
 		     const struct pst_svg_opts *so)
 {
 	FILE *f = out ? fopen(out, "wb") : stdout;
@@ -1147,9 +1070,9 @@ static int write_out(const struct pst_flame *fl, enum format fmt, const char *ou
 		return 1;
 	}
 	switch (fmt) {
-	case FMT_FOLDED: r = pst_flame_write_folded(f, fl); break;
-	case FMT_SPEEDSCOPE: r = pst_flame_write_speedscope(f, fl); break;
-	case FMT_PPROF: r = pst_flame_write_pprof(f, fl); break;
+	case PST_FLAME_FOLDED: r = pst_flame_write_folded(f, fl); break;
+	case PST_FLAME_SPEEDSCOPE: r = pst_flame_write_speedscope(f, fl); break;
+	case PST_FLAME_PPROF: r = pst_flame_write_pprof(f, fl); break;
 	default: r = pst_flame_write_svg(f, fl, so);
 	}
 	if (fflush(f) || ferror(f)) {
@@ -1166,60 +1089,67 @@ static int write_out(const struct pst_flame *fl, enum format fmt, const char *ou
 	return r ? 1 : 0;
 }
 
-int pst_cmd_flame(int argc, char **argv)
+/* Open the traces or folded files of o into fl, with its metric
+ * picked: 0, or the command's status. */
+static int flame_open(struct pst_flame *fl, const struct pst_flame_options *o, bool folded,
+		      bool *damaged)
 {
-	static const struct option longopts[] = {
-	    {"metric", required_argument, NULL, 'm'}, {"format", required_argument, NULL, 'f'},
-	    {"output", required_argument, NULL, 'o'}, {"normalize", no_argument, NULL, 'N'},
-	    {"title", required_argument, NULL, 'T'},  {"min-width", required_argument, NULL, 'W'},
-	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
-	};
-	struct pst_svg_opts so = {.min_width = DEFAULT_MIN_WIDTH};
-	struct pst_flame fl = {.period = 1};
-	const char *metric = NULL, *out = NULL;
-	enum format fmt = FMT_SVG;
-	bool damaged = false, folded;
-	char *end;
-	int c, rc;
+	int rc = 0;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "m:f:o:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'm': metric = optarg; break;
-		case 'f':
-			if (parse_format(optarg, &fmt)) {
-				fprintf(stderr,
-					"prestanda: unknown format '%s'; use svg, folded, "
-					"speedscope or pprof\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case 'o': out = optarg; break;
-		case 'N': fl.normalize = true; break;
-		case 'T': so.title = optarg; break;
-		case 'W':
-			so.min_width = strtod(optarg, &end);
-			if (*end || !(so.min_width >= 0)) {
-				fprintf(
-				    stderr,
-				    "prestanda: --min-width wants a number of pixels, not '%s'\n",
-				    optarg);
-				return 2;
-			}
-			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+	for (unsigned s = 0; s < (unsigned)o->npaths && !rc; s++)
+		rc = folded ? open_folded(fl, s, o->paths[s]) : open_trace(fl, s, o->paths[s], damaged);
+	if (!rc && fl->nslots == 2 &&
+	    (o->format == PST_FLAME_SPEEDSCOPE || o->format == PST_FLAME_PPROF)) {
+		fprintf(stderr, "prestanda: flame: a differential graph is written as svg or folded\n");
+		rc = 2;
+	}
+	if (!rc && fl->normalize && fl->nslots != 2) {
+		fprintf(stderr, "prestanda: flame: --normalize needs two traces, BASE and NEW\n");
+		rc = 2;
+	}
+	return rc ? rc : pick_metric(fl, o->metric, o->paths);
+}
+
+/* The metric's stacks of every trace, sorted: 0, or 1 after saying why. */
+static int flame_collect(struct pst_flame *fl, const struct pst_flame_options *o, bool folded)
+{
+	int rc = 0;
+
+	for (unsigned s = 0; s < fl->nslots && !rc && !folded; s++) {
+		int r = collect(fl, s);
+
+		if (r) {
+			fprintf(stderr, "prestanda: %s: %s\n", o->paths[s],
+				r == -ENOMEM ? "out of memory" : "cannot read this metric");
+			rc = 1;
 		}
 	}
-	if (argc - optind < 1 || argc - optind > 2) {
-		usage(stderr);
-		return 2;
+	/* What could not be symbolized and why (a module that is no regular
+	 * ELF file, one without debug info), once each. */
+	for (unsigned s = 0; s < fl->nslots && !folded; s++) {
+		const char *w;
+
+		for (size_t i = 0; fl->pool->sym[s] && (w = pst_symbolizer_warning(fl->pool->sym[s], i));
+		     i++)
+			fprintf(stderr, "prestanda: warning: %s\n", w);
 	}
-	fl.nslots = (unsigned)(argc - optind);
-	folded = pst_folded_detect(argv[optind]);
-	if (fl.nslots == 2 && pst_folded_detect(argv[optind + 1]) != folded) {
-		fprintf(stderr, "prestanda: cannot compare a trace with folded stacks\n");
+	if (!rc && flame_sort(fl)) {
+		fprintf(stderr, "prestanda: out of memory\n");
+		rc = 1;
+	}
+	return rc;
+}
+
+int pst_flame_run(const struct pst_flame_options *o)
+{
+	struct pst_flame fl = { .period = 1, .normalize = o->normalize };
+	bool damaged = false, folded;
+	int rc;
+
+	fl.nslots = (unsigned)o->npaths;
+	folded = pst_folded_detect(o->paths[0]);
+	if (fl.nslots == 2 && pst_folded_detect(o->paths[1]) != folded) {
+		fprintf(stderr, "prestanda: flame: cannot compare a trace with folded stacks\n");
 		return 2;
 	}
 	fl.pool = calloc(1, sizeof(*fl.pool));
@@ -1227,47 +1157,14 @@ int pst_cmd_flame(int argc, char **argv)
 		fprintf(stderr, "prestanda: out of memory\n");
 		return 1;
 	}
-	rc = 0;
-	for (unsigned s = 0; s < (unsigned)(argc - optind) && !rc; s++)
-		rc = folded ? open_folded(&fl, s, argv[optind + s])
-			    : open_trace(&fl, s, argv[optind + s], &damaged);
-	if (!rc && fl.nslots == 2 && (fmt == FMT_SPEEDSCOPE || fmt == FMT_PPROF)) {
-		fprintf(stderr, "prestanda: a differential graph is written as svg or folded\n");
-		rc = 2;
-	}
-	if (!rc && fl.normalize && fl.nslots != 2) {
-		fprintf(stderr, "prestanda: --normalize needs two traces, BASE and NEW\n");
-		rc = 2;
-	}
+	rc = flame_open(&fl, o, folded, &damaged);
 	if (!rc)
-		rc = pick_metric(&fl, metric, argv + optind);
-	for (unsigned s = 0; s < fl.nslots && !rc && !folded; s++) {
-		int r = collect(&fl, s);
-
-		if (r) {
-			fprintf(stderr, "prestanda: %s: %s\n", argv[optind + s],
-				r == -ENOMEM ? "out of memory" : "cannot read this metric");
-			rc = 1;
-		}
-	}
-	/* What could not be symbolized and why (a module that is no regular
-	 * ELF file, one without debug info), once each. */
-	for (unsigned s = 0; s < fl.nslots && !folded; s++) {
-		const char *w;
-
-		for (size_t i = 0; fl.pool->sym[s] && (w = pst_symbolizer_warning(fl.pool->sym[s], i));
-		     i++)
-			fprintf(stderr, "prestanda: warning: %s\n", w);
-	}
-	if (!rc && flame_sort(&fl)) {
-		fprintf(stderr, "prestanda: out of memory\n");
-		rc = 1;
-	}
+		rc = flame_collect(&fl, o, folded);
 	if (!rc && folded) {
-		const char *path = argv[argc - 1], *base = strrchr(path, '/');
+		const char *path = o->paths[o->npaths - 1], *base = strrchr(path, '/');
 
 		fl.program = base ? base + 1 : path;
-		rc = write_out(&fl, fmt, out, &so);
+		rc = write_out(&fl, o->format, o->output, &o->svg);
 	} else if (!rc) {
 		const struct pst_trace *t = fl.pool->t[fl.nslots - 1];
 
@@ -1276,7 +1173,7 @@ int pst_cmd_flame(int argc, char **argv)
 		fl.duration_ns = t->end_ts > t->proc.start_monotonic_ns
 				     ? t->end_ts - t->proc.start_monotonic_ns
 				     : 0;
-		rc = write_out(&fl, fmt, out, &so);
+		rc = write_out(&fl, o->format, o->output, &o->svg);
 	}
 	flame_free(&fl);
 	return rc ? rc : damaged ? 1 : 0;

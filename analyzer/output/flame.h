@@ -107,6 +107,24 @@ struct pst_svg_opts {
 	const char *title; /* NULL: program, metric and totals */
 };
 
+/* flame.c: the flame command's work, from the options cli/flame_cmd.c
+ * parsed. */
+enum pst_flame_format { PST_FLAME_SVG, PST_FLAME_FOLDED, PST_FLAME_SPEEDSCOPE, PST_FLAME_PPROF };
+
+struct pst_flame_options {
+	const char *metric; /* NULL: the first one the traces have */
+	enum pst_flame_format format;
+	const char *output; /* NULL: standard output */
+	bool normalize;
+	struct pst_svg_opts svg;
+	char *const *paths; /* TRACE, or BASE and NEW (traces or folded stacks) */
+	int npaths;
+};
+
+/* Read, draw and write: 0, 1 when a trace cannot be read (or is damaged),
+ * 2 on a metric the traces lack or inputs that do not go together. */
+int pst_flame_run(const struct pst_flame_options *o);
+
 /* flame.c: the metrics, in the order `--help` lists them. */
 extern const struct pst_metric pst_flame_metrics[];
 extern const size_t pst_flame_nmetrics;

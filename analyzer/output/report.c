@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* `prestanda report`: read traces, analyze memory, print findings and top sites as text or JSON. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
@@ -11,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
 #include "config.h"
 #include "cpu.h"
 #include "findings.h"
@@ -34,17 +32,6 @@
 /* Width the text report wraps advice at. */
 #define TEXT_WIDTH 92
 
-struct options {
-	const char *config; /* --config or PRESTANDA_CONFIG: declared pools */
-	bool has_settings;  /* config was read */
-	struct pst_settings settings;
-	bool json;
-	bool timeline;      /* --timeline: the per-interval table */
-	const char *svg;    /* --timeline-svg FILE */
-	bool top_given;
-	long top;
-};
-
 /* Everything one trace's report is made of. */
 struct report {
 	const char *path;
@@ -59,24 +46,6 @@ struct report {
 	char **warnings;
 	size_t nwarnings;
 };
-
-static void usage(FILE *f)
-{
-	fputs("usage: prestanda report [--json] [--top N] [--config FILE] [--timeline] TRACE...\n"
-	      "\n"
-	      "Analyze the heap of each TRACE: findings (leaks, churn of small blocks,\n"
-	      "realloc growth), totals, top allocation sites, sizes and threads.\n"
-	      "\n"
-	      "  --json     one JSON object per trace (an array for several traces)\n"
-	      "  --top N    N sites per table (text, default 10); limits the JSON site list\n"
-	      "  --config FILE  declared pools to check ({\"performance\": {\"pools\": ...}});\n"
-	      "             default: the file named by PRESTANDA_CONFIG\n"
-	      "  --timeline figures per snapshot interval: allocation calls and bytes per\n"
-	      "             second, RSS, open fds, threads, CPU% (JSON: always, \"timeline\")\n"
-	      "  --timeline-svg FILE  a small plot of RSS and allocation calls over time\n"
-	      "  -h, --help this help\n",
-	      f);
-}
 
 /* ---- progress ---- */
 
@@ -166,7 +135,7 @@ static void use_last_snapshot(struct report *r)
 
 /* Open, analyze, symbolize and judge one trace. Returns 0, or 1 after
  * printing why on stderr. */
-static int analyze(struct report *r, const struct options *o)
+static int analyze(struct report *r, const struct pst_report_options *o)
 {
 	struct pst_findings_ctx ctx;
 	struct pst_symbolizer *sym;
@@ -502,7 +471,7 @@ static const char *end_reason_name(const struct pst_trace *t)
 	}
 }
 
-static json_t *json_report(const struct report *r, const struct options *o)
+static json_t *json_report(const struct report *r, const struct pst_report_options *o)
 {
 	const struct pst_trace *t = r->t;
 	const struct pst_memory *m = r->m;
@@ -907,7 +876,7 @@ static void text_pools(FILE *out, const struct pst_threads *th, size_t top)
 	}
 }
 
-static void text_report(FILE *out, const struct report *r, const struct options *o)
+static void text_report(FILE *out, const struct report *r, const struct pst_report_options *o)
 {
 	size_t top = o->top_given ? (size_t)o->top : DEFAULT_TOP;
 
@@ -934,112 +903,51 @@ static void text_report(FILE *out, const struct report *r, const struct options 
 
 /* ---- the command ---- */
 
-int pst_cmd_report(int argc, char **argv)
+/* One trace's report, printed after the others (nok of them so far):
+ * 0, or 1 when it cannot be read or is damaged. */
+static int print_one(const char *path, const struct pst_report_options *o, json_t *all,
+		     int *nok)
 {
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "top", required_argument, NULL, 'n' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "timeline", no_argument, NULL, 't' },
-		{ "timeline-svg", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct options o = { 0 };
-	json_t *all = NULL;
-	int c, status = 0, nok = 0;
+	struct report r = { .path = path };
+	int status = 0;
 
-	optind = 0; /* a full re-initialization of getopt */
-	o.config = getenv("PRESTANDA_CONFIG");
-	while ((c = getopt_long(argc, argv, "jn:h", longopts, NULL)) != -1) {
-		char *end;
-
-		switch (c) {
-		case 'j':
-			o.json = true;
-			break;
-		case 'c':
-			o.config = optarg;
-			break;
-		case 't':
-			o.timeline = true;
-			break;
-		case 's':
-			o.svg = optarg;
-			break;
-		case 'n':
-			errno = 0;
-			o.top = strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || o.top < 1) {
-				fprintf(stderr, "prestanda: report: --top needs a positive number, not '%s'\n",
-					optarg);
-				return 2;
-			}
-			o.top_given = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind >= argc) {
-		fprintf(stderr, "prestanda: report: no TRACE given\n");
-		usage(stderr);
-		return 2;
-	}
-	if (o.config && *o.config) {
-		char err[600];
-
-		if (pst_settings_load(o.config, NULL, NULL, &o.settings, err, sizeof(err)))
-			fprintf(stderr, "prestanda: warning: %s; declared pools are not checked\n",
-				err);
-		else
-			o.has_settings = true;
-	}
-	if (o.json && argc - optind > 1)
-		all = json_array();
-
-	for (int i = optind; i < argc; i++) {
-		struct report r = { .path = argv[i] };
-
-		if (analyze(&r, &o)) {
-			status = 1;
-			report_free(&r);
-			continue;
-		}
-		if (r.t->error_offset)
-			status = 1;
-		if (o.json) {
-			json_t *j = json_report(&r, &o);
-
-			if (all) {
-				json_array_append_new(all, j);
-			} else {
-				json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-				fputc('\n', stdout);
-				json_decref(j);
-			}
-		} else {
-			if (nok)
-				fputs("\n\n", stdout);
-			text_report(stdout, &r, &o);
-		}
-		nok++;
+	if (analyze(&r, o)) {
 		report_free(&r);
+		return 1;
 	}
+	if (r.t->error_offset)
+		status = 1;
+	if (o->json) {
+		json_t *j = json_report(&r, o);
+
+		if (all) {
+			json_array_append_new(all, j);
+		} else {
+			json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+			fputc('\n', stdout);
+			json_decref(j);
+		}
+	} else {
+		if (*nok)
+			fputs("\n\n", stdout);
+		text_report(stdout, &r, o);
+	}
+	(*nok)++;
+	report_free(&r);
+	return status;
+}
+
+int pst_report_print(const struct pst_report_options *o, char *const *paths, int n)
+{
+	json_t *all = o->json && n > 1 ? json_array() : NULL;
+	int status = 0, nok = 0;
+
+	for (int i = 0; i < n; i++)
+		status |= print_one(paths[i], o, all, &nok);
 	if (all) {
 		json_dumpf(all, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		fputc('\n', stdout);
 		json_decref(all);
-	}
-	if (o.has_settings)
-		pst_settings_free(&o.settings);
-	if (fflush(stdout)) {
-		fprintf(stderr, "prestanda: report: writing: %s\n", strerror(errno));
-		return 1;
 	}
 	return status;
 }
@@ -1048,7 +956,7 @@ int pst_cmd_report(int argc, char **argv)
 
 json_t *pst_report_json(const char *path)
 {
-	struct options o = { .json = true };
+	struct pst_report_options o = { .json = true };
 	struct report r = { .path = path };
 	json_t *j = NULL;
 

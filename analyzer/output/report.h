@@ -1,9 +1,29 @@
 /* SPDX-License-Identifier: MIT */
-/* The JSON report of one trace, for commands that build on it (diff). */
+/* Reports of traces: for the report command, and as JSON for commands that build on it (diff). */
 #ifndef PST_REPORT_H
 #define PST_REPORT_H
 
 #include <jansson.h>
+#include <stdbool.h>
+
+#include "config.h"
+
+/* How report prints (the command's options, cli/report_cmd.c). */
+struct pst_report_options {
+	const char *config; /* --config or PRESTANDA_CONFIG: declared pools */
+	bool has_settings;  /* config was read */
+	struct pst_settings settings;
+	bool json;
+	bool timeline;   /* --timeline: the per-interval table */
+	const char *svg; /* --timeline-svg FILE */
+	bool top_given;
+	long top;
+};
+
+/* Analyze each of the n traces at paths and print its report on stdout
+ * (text, or JSON: an array for several). 0, or 1 when one cannot be read
+ * or is damaged. */
+int pst_report_print(const struct pst_report_options *o, char *const *paths, int n);
 
 /* Analyze the trace at path and return its report as `report --json`
  * writes it (every site), or NULL after printing why on stderr (the trace

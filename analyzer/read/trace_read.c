@@ -113,102 +113,11 @@ static void *grow(void *arr, size_t *cap, size_t n, size_t elem)
 	return p;
 }
 
-/* ---- field decoding: every function reads only inside [*p, end) ---- */
+/* ---- field decoding: the records' decoders (records.h) read only inside [p, end) ---- */
 
 static int get_u(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
 	return pst_get_varint(p, end, v);
-}
-
-/*
- * The same for the hot path, where bytes up to lim (past end) may be read:
- * a varint of up to 8 bytes is decoded from one 8-byte load without a
- * branch per byte (the bytes past it are masked off). Same result and
- * checks as pst_get_varint.
- */
-static inline int get_u_fast(const uint8_t **p, const uint8_t *end, const uint8_t *lim,
-			     uint64_t *v)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	const uint8_t *q = *p;
-	uint64_t x, stop;
-	unsigned n;
-
-	if (q < end && *q < 0x80) {
-		*v = *q;
-		*p = q + 1;
-		return 0;
-	}
-	if (lim - q >= 8) {
-		memcpy(&x, q, 8);
-		stop = ~x & 0x8080808080808080ull; /* bytes that end a varint */
-		if (stop) {
-			n = ((unsigned)__builtin_ctzll(stop) >> 3) + 1;
-			if (n > (size_t)(end - q))
-				return -1;
-			x &= stop ^ (stop - 1);
-			*v = (x & 0x7f) | ((x >> 1) & 0x3f80) | ((x >> 2) & 0x1fc000) |
-			     ((x >> 3) & 0xfe00000) | ((x >> 4) & 0x7f0000000ull) |
-			     ((x >> 5) & 0x3f800000000ull) | ((x >> 6) & 0x1fc0000000000ull) |
-			     ((x >> 7) & 0xfe000000000000ull);
-			*p = q + n;
-			return 0;
-		}
-	}
-#else
-	(void)lim;
-#endif
-	return pst_get_varint(p, end, v);
-}
-
-static int get_span(const uint8_t **p, const uint8_t *end, const uint8_t **s, size_t *n)
-{
-	uint64_t len;
-
-	if (get_u(p, end, &len) || len > (uint64_t)(end - *p))
-		return -1;
-	*s = *p;
-	*n = (size_t)len;
-	*p += len;
-	return 0;
-}
-
-static int get_str(const uint8_t **p, const uint8_t *end, char **out)
-{
-	const uint8_t *s;
-	size_t n;
-
-	if (get_span(p, end, &s, &n))
-		return -1;
-	*out = malloc(n + 1);
-	if (!*out)
-		return -1;
-	memcpy(*out, s, n);
-	(*out)[n] = '\0';
-	return 0;
-}
-
-static int get_bytes(const uint8_t **p, const uint8_t *end, uint8_t **out, size_t *outlen)
-{
-	const uint8_t *s;
-	size_t n;
-
-	if (get_span(p, end, &s, &n))
-		return -1;
-	*out = malloc(n ? n : 1);
-	if (!*out)
-		return -1;
-	memcpy(*out, s, n);
-	*outlen = n;
-	return 0;
-}
-
-static int get_us(const uint8_t **p, const uint8_t *end, uint64_t *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (get_u(p, end, &v[i]))
-			return -1;
-	return 0;
 }
 
 /*
@@ -249,89 +158,81 @@ static int read_frame(const uint8_t *p, const uint8_t *end, unsigned *type,
 
 static int dec_process(const uint8_t *p, const uint8_t *end, struct pst_process *pr)
 {
-	uint64_t v[7];
+	struct pst_rec_process r;
 
-	if (get_us(&p, end, v, 7))
+	if (pst_dec_process(p, end, &r))
 		return -1;
-	pr->version = v[0];
-	pr->pid = v[1];
-	pr->ppid = v[2];
-	pr->flags = v[3];
-	pr->sample_bytes = v[4];
-	pr->start_realtime_ns = v[5];
-	pr->start_monotonic_ns = v[6];
-	if (get_str(&p, end, &pr->exe))
-		return -1;
-	return get_str(&p, end, &pr->host);
+	*pr = (struct pst_process){ r.version, r.pid, r.ppid, r.flags, r.sample_bytes,
+				    r.start_realtime_ns, r.start_monotonic_ns,
+				    pst_span_dup(r.exe, r.exe_len), pst_span_dup(r.host, r.host_len) };
+	return pr->exe && pr->host ? 0 : -1;
 }
 
 static int dec_module(const uint8_t *p, const uint8_t *end, struct pst_module *m)
 {
-	uint64_t v[3];
+	struct pst_rec_module r;
 
 	memset(m, 0, sizeof(*m));
-	if (get_us(&p, end, v, 3) || get_str(&p, end, &m->path))
+	if (pst_dec_module(p, end, &r))
 		return -1;
-	m->bias = v[0];
-	m->lo = v[1];
-	m->hi = v[2];
-	if (get_bytes(&p, end, &m->build_id, &m->build_id_len)) {
+	m->path = pst_span_dup(r.path, r.path_len);
+	m->build_id = malloc(r.build_id_len ? r.build_id_len : 1);
+	if (!m->path || !m->build_id) {
 		free(m->path);
+		free(m->build_id);
 		return -1;
 	}
+	memcpy(m->build_id, r.build_id, r.build_id_len);
+	m->build_id_len = r.build_id_len;
+	m->bias = r.bias;
+	m->lo = r.lo;
+	m->hi = r.hi;
 	return 0;
 }
 
 static int dec_stack(const uint8_t *p, const uint8_t *end, struct pst_stack *s)
 {
-	uint64_t depth;
+	struct pst_rec_stack r;
 
-	if (get_u(&p, end, &s->id) || get_u(&p, end, &depth))
+	if (pst_dec_stack(p, end, &r) || r.depth > UINT32_MAX)
 		return -1;
-	/* every frame takes at least one byte: bounds the allocation */
-	if (depth > (uint64_t)(end - p) || depth > UINT32_MAX)
-		return -1;
-	s->depth = (uint32_t)depth;
-	s->frames = malloc(depth ? depth * sizeof(uint64_t) : 1);
+	s->id = r.id;
+	s->depth = (uint32_t)r.depth;
+	s->frames = malloc(r.depth ? r.depth * sizeof(uint64_t) : 1);
 	if (!s->frames)
 		return -1;
-	if (get_us(&p, end, s->frames, depth)) {
-		free(s->frames);
-		return -1;
-	}
+	for (uint32_t i = 0; i < s->depth; i++)
+		s->frames[i] = pst_tail_u(&r.frames);
 	return 0;
 }
 
 static int dec_thread(const uint8_t *p, const uint8_t *end, struct pst_thread *th)
 {
-	uint64_t v[3];
+	struct pst_rec_thread r;
 
-	if (get_us(&p, end, v, 3) || get_str(&p, end, &th->name))
+	if (pst_dec_thread(p, end, &r) || !(th->name = pst_span_dup(r.name, r.name_len)))
 		return -1;
-	th->tid = v[0];
-	th->parent_tid = v[1];
-	th->start_ts = v[2];
+	th->tid = r.tid;
+	th->parent_tid = r.parent_tid;
+	th->start_ts = r.start_ts;
 	return 0;
 }
 
 /* A histogram longer than ours folds its tail into our last bucket. */
 static int dec_totals(const uint8_t *p, const uint8_t *end, struct pst_totals *to)
 {
-	uint64_t v[4], nb, c;
+	struct pst_rec_totals r;
 
 	memset(to, 0, sizeof(*to));
-	if (get_us(&p, end, v, 4) || get_us(&p, end, to->by_kind, PST_KIND_COUNT) ||
-	    get_u(&p, end, &nb))
+	if (pst_dec_totals(p, end, &r))
 		return -1;
-	to->tid = v[0];
-	to->alloc_calls = v[1];
-	to->free_calls = v[2];
-	to->alloc_bytes = v[3];
-	for (uint64_t b = 0; b < nb; b++) {
-		if (get_u(&p, end, &c))
-			return -1;
-		to->hist[b < PST_HIST_BUCKETS ? b : PST_HIST_BUCKETS - 1] += c;
-	}
+	to->tid = r.tid;
+	to->alloc_calls = r.alloc_calls;
+	to->free_calls = r.free_calls;
+	to->alloc_bytes = r.alloc_bytes;
+	memcpy(to->by_kind, r.by_kind, sizeof(to->by_kind));
+	for (uint64_t b = 0; b < r.nbuckets; b++)
+		to->hist[b < PST_HIST_BUCKETS ? b : PST_HIST_BUCKETS - 1] += pst_tail_u(&r.hist);
 	return 0;
 }
 
@@ -344,35 +245,30 @@ static bool is_event(unsigned type)
 static int dec_event(unsigned type, const uint8_t *p, const uint8_t *end, const uint8_t *lim,
 		     struct pst_event *ev, uint64_t *dts)
 {
-	uint64_t v[5];
-	unsigned n = type == PST_REC_FREE ? 2 : 5;
-
-	for (unsigned i = 0; i < n; i++)
-		if (get_u_fast(&p, end, lim, &v[i]))
-			return -1;
-	*dts = v[0];
-	ev->ptr = v[1];
 	if (type == PST_REC_FREE) {
-		ev->type = PST_EV_FREE;
-		ev->old_ptr = 0;
-		ev->size = 0;
-		ev->stack = 0;
-		ev->kind = 0;
-	} else if (type == PST_REC_ALLOC) {
-		if (v[4] >= PST_KIND_COUNT)
+		struct pst_rec_free r;
+
+		if (pst_dec_free_fast(p, end, lim, &r))
 			return -1;
-		ev->type = PST_EV_ALLOC;
-		ev->old_ptr = 0;
-		ev->size = v[2];
-		ev->stack = v[3];
-		ev->kind = (unsigned)v[4];
+		*dts = r.dts;
+		*ev = (struct pst_event){ .type = PST_EV_FREE, .ptr = r.ptr };
+	} else if (type == PST_REC_ALLOC) {
+		struct pst_rec_alloc r;
+
+		if (pst_dec_alloc_fast(p, end, lim, &r) || r.kind >= PST_KIND_COUNT)
+			return -1;
+		*dts = r.dts;
+		*ev = (struct pst_event){ .type = PST_EV_ALLOC, .ptr = r.ptr, .size = r.size,
+					  .stack = r.stack_id, .kind = (unsigned)r.kind };
 	} else {
-		ev->type = PST_EV_REALLOC;
-		ev->old_ptr = v[1];
-		ev->ptr = v[2];
-		ev->size = v[3];
-		ev->stack = v[4];
-		ev->kind = PST_KIND_REALLOC;
+		struct pst_rec_realloc r;
+
+		if (pst_dec_realloc_fast(p, end, lim, &r))
+			return -1;
+		*dts = r.dts;
+		*ev = (struct pst_event){ .type = PST_EV_REALLOC, .old_ptr = r.old_ptr,
+					  .ptr = r.new_ptr, .size = r.size, .stack = r.stack_id,
+					  .kind = PST_KIND_REALLOC };
 	}
 	return 0;
 }
@@ -502,12 +398,16 @@ static int scan_block(struct pst_trace *t, uint64_t off, const uint8_t *p, const
 	uint64_t nev = 0;
 	int rc;
 
-	if (get_u(&p, end, &b.tid) || get_u(&p, end, &b.base_ts)) {
+	struct pst_rec_block h;
+
+	if (pst_dec_block(p, end, &h)) {
 		set_corrupt(t, off, "bad BLOCK header");
 		return -1;
 	}
-	b.off = (uint64_t)(p - t->r->map);
-	rc = scan_inner(t, &b, p, end, &nev);
+	b.tid = h.tid;
+	b.base_ts = h.base_ts;
+	b.off = (uint64_t)(h.records.p - t->r->map);
+	rc = scan_inner(t, &b, h.records.p, end, &nev);
 	t->nevents += nev;
 	b.nev = nev;
 	if (b.types && add_block(t, &b)) {
@@ -519,18 +419,17 @@ static int scan_block(struct pst_trace *t, uint64_t off, const uint8_t *p, const
 
 static int scan_end(struct pst_trace *t, uint64_t off, const uint8_t *p, const uint8_t *end)
 {
-	uint64_t ts, reason;
+	struct pst_rec_end r;
 
-	if (get_u(&p, end, &ts) || get_u(&p, end, &reason)) {
+	/* the signal number came later in v1: optional, older END records stop before it */
+	if (pst_dec_end(p, end, &r)) {
 		set_corrupt(t, off, "bad END");
 		return -1;
 	}
 	t->has_end = true;
-	t->end_ts = ts;
-	t->end_reason = reason;
-	/* the signal number came later in v1; older END records stop here */
-	if (p == end || get_u(&p, end, &t->end_signal))
-		t->end_signal = 0;
+	t->end_ts = r.ts;
+	t->end_reason = r.reason;
+	t->end_signal = r.signal;
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "trace.h"
 #include "sort.h"
@@ -82,6 +83,18 @@ struct pst_trace {
 	uint64_t nevents;       /* events in all valid blocks, up to any damage */
 	struct pst_reader *r;   /* private */
 };
+
+/* A decoded string or bytes field (records.h) as a NUL-terminated copy, or NULL. */
+static inline char *pst_span_dup(const void *s, size_t n)
+{
+	char *d = malloc(n + 1);
+
+	if (d) {
+		memcpy(d, s, n);
+		d[n] = '\0';
+	}
+	return d;
+}
 
 /* Open and index path. Returns 0, or -1 with a one-line message in err
  * (not a trace, empty, unreadable). A trace that is cut or corrupt after a

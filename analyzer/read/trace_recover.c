@@ -77,8 +77,9 @@ static int scan_trace(int fd, struct slot *s, size_t n, off_t *good)
 	while (at < size) {
 		ssize_t got = pread(fd, head, sizeof(head), at);
 		const uint8_t *p = head + 1, *e = head + (got > 0 ? got : 0);
-		uint64_t len, tid = 0, base = 0;
+		uint64_t len;
 		unsigned type = head[0];
+		struct pst_rec_block h;
 		off_t body;
 
 		if (got <= 0 || pst_get_varint(&p, e, &len))
@@ -88,10 +89,10 @@ static int scan_trace(int fd, struct slot *s, size_t n, off_t *good)
 			break; /* cut inside this record */
 		if (type == PST_REC_END)
 			return 1;
-		if (type == PST_REC_BLOCK && !pst_get_varint(&p, e, &tid) &&
-		    !pst_get_varint(&p, e, &base))
+		/* the head holds a BLOCK's tid and base_ts, not its inner records */
+		if (type == PST_REC_BLOCK && !pst_dec_block(p, e, &h))
 			for (size_t i = 0; i < n; i++)
-				if (s[i].h.tid == tid && s[i].h.base_ts == base)
+				if (s[i].h.tid == h.tid && s[i].h.base_ts == h.base_ts)
 					s[i].written = true;
 		at = body + (off_t)len;
 	}

@@ -97,41 +97,30 @@ static uint64_t intern(struct ctx *c, const uint64_t *f, unsigned n)
 	return s->id;
 }
 
-static int get(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	return pst_get_varint(p, end, v);
-}
-
 static int on_usample(unsigned type, uint64_t tid, const uint8_t *p, size_t len, void *arg)
 {
 	struct ctx *c = arg;
-	const uint8_t *pay = p, *end = p + len;
-	uint64_t ts, stid, count, flags, nregs, slen, regs[PST_UNW_NREGS] = { 0 };
+	uint64_t regs[PST_UNW_NREGS] = { 0 };
 	uint64_t frames[MAX_FRAMES];
+	struct pst_rec_usample u;
 	struct pst_usample_ref *r;
 	bool complete = false;
 	int depth = 0;
 
 	(void)type;
 	(void)tid;
-	if (get(&p, end, &ts) || get(&p, end, &stid) || get(&p, end, &count) ||
-	    get(&p, end, &flags) ||
-	    get(&p, end, &nregs))
+	if (pst_dec_usample(p, p + len, &u))
 		return 0;
-	for (uint64_t i = 0; i < nregs; i++) {
-		uint64_t v;
+	for (uint64_t i = 0; i < u.nregs; i++) {
+		uint64_t v = pst_tail_u(&u.regs);
 
-		if (get(&p, end, &v))
-			return 0;
 		if (i < PST_UNW_NREGS)
 			regs[i] = v;
 	}
-	if (get(&p, end, &slen) || slen > (uint64_t)(end - p))
-		return 0;
-	if (nregs >= PST_UNW_NREGS && c->uw)
-		depth = pst_unwind(c->uw, (pid_t)stid, regs, p, (size_t)slen, frames, MAX_FRAMES,
-				   &complete);
-	if (nregs > PST_UNW_IP && !depth) {
+	if (u.nregs >= PST_UNW_NREGS && c->uw)
+		depth = pst_unwind(c->uw, (pid_t)u.tid, regs, u.stack, u.stack_len, frames,
+				   MAX_FRAMES, &complete);
+	if (u.nregs > PST_UNW_IP && !depth) {
 		frames[0] = regs[PST_UNW_IP];
 		depth = 1;
 	}
@@ -145,11 +134,11 @@ static int on_usample(unsigned type, uint64_t tid, const uint8_t *p, size_t len,
 		c->cap_refs = cap;
 	}
 	r = &c->refs[c->nrefs++];
-	r->payload = (uintptr_t)pay;
-	r->ts = ts;
-	r->tid = stid;
-	r->count = count;
-	r->flags = (flags & PST_SAMPLE_BLOCKED) | PST_SAMPLE_DWARF |
+	r->payload = (uintptr_t)p;
+	r->ts = u.ts;
+	r->tid = u.tid;
+	r->count = u.count;
+	r->flags = (u.flags & PST_SAMPLE_BLOCKED) | PST_SAMPLE_DWARF |
 		   (complete ? 0 : PST_SAMPLE_USER_TRUNCATED);
 	r->stack = depth ? intern(c, frames, (unsigned)depth) : 0;
 	if (depth && !r->stack)

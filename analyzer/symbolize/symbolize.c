@@ -21,6 +21,7 @@
 #include <zlib.h>
 
 #include "elfopen.h"
+#include "grow.h"
 #include "symbolize.h"
 
 /* From the C++ ABI runtime (libstdc++). */
@@ -232,20 +233,10 @@ static int cache_put(struct cache *c, uint32_t file, uint64_t addr, const struct
 
 	if ((c->count + 1) * 4 > c->cap * 3 && cache_grow(c))
 		return -ENOMEM;
-	if (c->nframes + n > c->frames_cap) {
-		size_t cap = c->frames_cap ? c->frames_cap * 2 : 4096;
-		struct pst_frame *frames;
-
-		while (cap < c->nframes + n)
-			cap *= 2;
-		if (cap > UINT32_MAX)
-			return -ENOMEM;
-		frames = realloc(c->frames, cap * sizeof(*frames));
-		if (!frames)
-			return -ENOMEM;
-		c->frames = frames;
-		c->frames_cap = cap;
-	}
+	/* slots hold the first frame's index in 32 bits */
+	if (c->nframes + n > UINT32_MAX ||
+	    pst_grow(&c->frames, &c->frames_cap, c->nframes + n, sizeof(*c->frames), 4096))
+		return -ENOMEM;
 	i = cache_hash(file, addr) & (c->cap - 1);
 	while (c->slots[i].file)
 		i = (i + 1) & (c->cap - 1);
@@ -323,16 +314,7 @@ __attribute__((format(printf, 2, 3))) static void warn(struct symcore *c, const 
 		c->dropped++;
 		return;
 	}
-	if (c->nwarnings == c->warnings_cap) {
-		size_t cap = c->warnings_cap ? c->warnings_cap * 2 : 8;
-		const char **ws = realloc(c->warnings, cap * sizeof(*ws));
-
-		if (!ws)
-			return;
-		c->warnings = ws;
-		c->warnings_cap = cap;
-	}
-	c->warnings[c->nwarnings++] = w;
+	pst_push(&c->warnings, &c->nwarnings, &c->warnings_cap, sizeof(*c->warnings), &w);
 }
 
 static const char *demangle(struct symcore *c, const char *name)
@@ -716,15 +698,8 @@ static struct sym_file *file_get(struct symcore *c, const char *path)
 	     j = (j + 1) & (c->by_path_cap - 1))
 		if (c->by_path[j]->path == path)
 			return c->by_path[j];
-	if (c->nfiles == c->files_cap) {
-		size_t cap = c->files_cap ? c->files_cap * 2 : 64;
-		struct sym_file **v = realloc(c->files, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		c->files = v;
-		c->files_cap = cap;
-	}
+	if (pst_grow(&c->files, &c->files_cap, c->nfiles + 1, sizeof(*c->files), 64))
+		return NULL;
 	if (c->nfiles >= UINT32_MAX - 1 || !(f = calloc(1, sizeof(*f))))
 		return NULL;
 	f->path = path;
@@ -989,86 +964,124 @@ static void check_dwarf(struct symcore *c, struct sym_file *m)
 		warn(c, "no debug info for %s: install its -dbgsym package for file:line", m->path);
 }
 
-/* Fill f (PST_MAX_INLINE entries) for addr (an address of the file itself) in m; returns the count. */
-static int resolve(struct symcore *c, struct sym_file *m, uint64_t addr,
-		   struct pst_frame *f)
+/* The source file (interned, NULL when unknown) and line of addr in m. */
+static void source_line(struct symcore *c, struct sym_file *m, uint64_t addr,
+			const char **file, int *lineno)
+{
+	Dwfl_Line *line = dwfl_module_getsrc(m->mod, addr);
+
+	*file = NULL;
+	*lineno = 0;
+	if (line) {
+		const char *src = dwfl_lineinfo(line, NULL, lineno, NULL, NULL, NULL);
+
+		*file = pool_intern(&c->pool, src);
+		if (!*file)
+			*lineno = 0;
+	}
+}
+
+/*
+ * The scopes around addr, innermost first, into *scopes (freed by the
+ * caller); returns their count, and the compile unit's DIE in *cudie.
+ * dwarf_getscopes follows the innermost inlined scope to its abstract
+ * definition, so the concrete callers come from dwarf_getscopes_die on
+ * the innermost scope: that, its enclosing inlined scopes, then the
+ * subprogram they were inlined into.
+ */
+static int concrete_scopes(struct sym_file *m, uint64_t addr, Dwarf_Die **cudie,
+			   Dwarf_Die **scopes)
 {
 	Dwarf_Addr bias = 0;
-	Dwarf_Die *cudie, *scopes = NULL;
-	Dwfl_Line *line;
-	const char *file = NULL;
-	int lineno = 0, n = 0, nscopes;
+	int nscopes;
 
-	check_dwarf(c, m);
-
-	line = dwfl_module_getsrc(m->mod, addr);
-	if (line) {
-		const char *src = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
-
-		file = pool_intern(&c->pool, src);
-		if (!file)
-			lineno = 0;
-	}
-
-	/*
-	 * dwarf_getscopes follows the innermost inlined scope to its abstract
-	 * definition, so the concrete callers come from dwarf_getscopes_die on
-	 * the innermost scope: that, its enclosing inlined scopes, then the
-	 * subprogram they were inlined into.
-	 */
-	cudie = dwfl_module_addrdie(m->mod, addr, &bias);
-	nscopes = cudie ? dwarf_getscopes(cudie, addr - bias, &scopes) : 0;
+	*scopes = NULL;
+	*cudie = dwfl_module_addrdie(m->mod, addr, &bias);
+	nscopes = *cudie ? dwarf_getscopes(*cudie, addr - bias, scopes) : 0;
 	if (nscopes > 0) {
 		Dwarf_Die *chain = NULL;
-		int nchain = dwarf_getscopes_die(&scopes[0], &chain);
+		int nchain = dwarf_getscopes_die(&(*scopes)[0], &chain);
 
 		if (nchain > 0) {
-			free(scopes);
-			scopes = chain;
+			free(*scopes);
+			*scopes = chain;
 			nscopes = nchain;
 		} else {
 			free(chain);
 		}
 	}
+	return nscopes;
+}
+
+/* Where the inlined scope was inlined: its caller's file and line. */
+static void call_site(struct symcore *c, Dwarf_Die *cudie, Dwarf_Die *scope,
+		      const char **file, int *lineno)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Word cfile, cline;
+
+	*file = NULL;
+	*lineno = 0;
+	if (dwarf_attr(scope, DW_AT_call_file, &attr) && !dwarf_formudata(&attr, &cfile))
+		*file = cu_file(c, cudie, cfile);
+	if (dwarf_attr(scope, DW_AT_call_line, &attr) && !dwarf_formudata(&attr, &cline))
+		*lineno = (int)cline;
+}
+
+static void set_frame(struct pst_frame *f, const char *function, const char *file, int lineno,
+		      int inlined)
+{
+	f->function = function;
+	f->file = file;
+	f->line = lineno;
+	f->inlined = inlined;
+	f->decl_line = 0;
+}
+
+/* Frames from the inlined scopes out to their subprogram; *file and
+ * *lineno start at addr's position and end at the outermost caller's. */
+static int frames_of_scopes(struct symcore *c, Dwarf_Die *cudie, Dwarf_Die *scopes,
+			    int nscopes, const char **file, int *lineno, struct pst_frame *f)
+{
+	int n = 0;
+
 	for (int i = 0; i < nscopes && n < PST_MAX_INLINE; i++) {
 		int tag = dwarf_tag(&scopes[i]);
-		Dwarf_Attribute attr;
-		Dwarf_Word cfile, cline;
 
 		if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram)
 			continue;
-		f[n].function = die_function_name(c, &scopes[i]);
-		f[n].file = file;
-		f[n].line = lineno;
-		f[n].inlined = tag == DW_TAG_inlined_subroutine;
-		f[n].decl_line = 0;
+		set_frame(&f[n], die_function_name(c, &scopes[i]), *file, *lineno,
+			  tag == DW_TAG_inlined_subroutine);
 		if (dwarf_decl_line(&scopes[i], &f[n].decl_line))
 			f[n].decl_line = 0;
 		n++;
 		if (tag == DW_TAG_subprogram)
 			break;
 		/* The caller's position is where this one was inlined. */
-		file = NULL;
-		lineno = 0;
-		if (dwarf_attr(&scopes[i], DW_AT_call_file, &attr) &&
-		    !dwarf_formudata(&attr, &cfile))
-			file = cu_file(c, cudie, cfile);
-		if (dwarf_attr(&scopes[i], DW_AT_call_line, &attr) &&
-		    !dwarf_formudata(&attr, &cline))
-			lineno = (int)cline;
+		call_site(c, cudie, &scopes[i], file, lineno);
 	}
+	return n;
+}
+
+/* Fill f (PST_MAX_INLINE entries) for addr (an address of the file itself) in m; returns the count. */
+static int resolve(struct symcore *c, struct sym_file *m, uint64_t addr,
+		   struct pst_frame *f)
+{
+	Dwarf_Die *cudie, *scopes;
+	const char *file;
+	int lineno, n, nscopes;
+
+	check_dwarf(c, m);
+	source_line(c, m, addr, &file, &lineno);
+	nscopes = concrete_scopes(m, addr, &cudie, &scopes);
+	n = frames_of_scopes(c, cudie, scopes, nscopes, &file, &lineno, f);
 	free(scopes);
 
 	if (n == 0 || f[n - 1].inlined) {
 		/* No enclosing subprogram in DWARF: the symbol table names it. */
 		if (n == PST_MAX_INLINE)
 			n--;
-		f[n].function = NULL;
-		f[n].file = file;
-		f[n].line = lineno;
-		f[n].inlined = 0;
-		f[n].decl_line = 0;
-		n++;
+		set_frame(&f[n++], NULL, file, lineno, 0);
 	}
 	if (!f[n - 1].function)
 		f[n - 1].function = symtab_name(c, m->mod, addr);

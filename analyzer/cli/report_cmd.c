@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/* prestanda report: its options, then the reports of the traces (output/report.c). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "options.h"
+#include "report.h"
+
+struct report_cmd {
+	struct pst_report_options o;
+	char **traces;
+	int ntraces;
+};
+
+static void usage(FILE *f)
+{
+	fputs("usage: prestanda report [--json] [--top N] [--config FILE] [--timeline] TRACE...\n"
+	      "\n"
+	      "Analyze the heap of each TRACE: findings (leaks, churn of small blocks,\n"
+	      "realloc growth), totals, top allocation sites, sizes and threads.\n"
+	      "\n"
+	      "  --json     one JSON object per trace (an array for several traces)\n"
+	      "  --top N    N sites per table (text, default 10); limits the JSON site list\n"
+	      "  --config FILE  declared pools to check ({\"performance\": {\"pools\": ...}});\n"
+	      "             default: the file named by PRESTANDA_CONFIG\n"
+	      "  --timeline figures per snapshot interval: allocation calls and bytes per\n"
+	      "             second, RSS, open fds, threads, CPU% (JSON: always, \"timeline\")\n"
+	      "  --timeline-svg FILE  a small plot of RSS and allocation calls over time\n"
+	      "  -h, --help this help\n",
+	      f);
+}
+
+static int report_parse(int argc, char **argv, struct report_cmd *c)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "top", required_argument, NULL, 'n' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "timeline", no_argument, NULL, 't' },
+		{ "timeline-svg", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct pst_report_options *o = &c->o;
+	int opt;
+
+	memset(c, 0, sizeof(*c));
+	o->config = getenv(pst_options[PST_OPT_CONFIG].env);
+	optind = 0;
+	while ((opt = pst_cli_getopt("report", argc, argv, "jn:h", longopts)) != -1) {
+		switch (opt) {
+		case 'j': o->json = true; break;
+		case 'c': o->config = optarg; break;
+		case 't': o->timeline = true; break;
+		case 's': o->svg = optarg; break;
+		case 'n':
+			if (pst_cli_positive("report", "--top", optarg, &o->top))
+				return 2;
+			o->top_given = true;
+			break;
+		case 'h': return pst_cli_help(usage);
+		default: return 2;
+		}
+	}
+	if (optind >= argc)
+		return pst_cli_fail("report", "no TRACE given");
+	c->traces = argv + optind;
+	c->ntraces = argc - optind;
+	return PST_CLI_GO;
+}
+
+static int report_run(struct report_cmd *c)
+{
+	struct pst_report_options *o = &c->o;
+	int status;
+
+	if (o->config && *o->config) {
+		char err[600];
+
+		if (pst_settings_load(o->config, NULL, NULL, &o->settings, err, sizeof(err)))
+			fprintf(stderr, "prestanda: warning: %s; declared pools are not checked\n",
+				err);
+		else
+			o->has_settings = true;
+	}
+	status = pst_report_print(o, c->traces, c->ntraces);
+	if (o->has_settings)
+		pst_settings_free(&o->settings);
+	if (fflush(stdout)) {
+		fprintf(stderr, "prestanda: report: writing: %s\n", strerror(errno));
+		return 1;
+	}
+	return status;
+}
+
+int pst_cmd_report(int argc, char **argv)
+{
+	struct report_cmd c;
+	int rc = report_parse(argc, argv, &c);
+
+	return rc == PST_CLI_GO ? report_run(&c) : rc;
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/* prestanda run's options: parsed from its flags (settings table, common/options.h), handed to the preload in the environment. */
+#ifndef PST_RUN_H
+#define PST_RUN_H
+
+#include <limits.h>
+#include <stdio.h>
+
+#include "options.h"
+
+struct run_options {
+	/* what goes into each setting's variable; NULL: left as it is */
+	const char *value[PST_OPT_COUNT];
+	char num[PST_OPT_COUNT][32]; /* values run worked out (sizes, rates) */
+	char config[PATH_MAX];       /* --config made absolute */
+	char textfile[PATH_MAX];     /* --metrics-textfile made absolute */
+	char **program;              /* PROGRAM [ARGS...], NULL-terminated */
+};
+
+/* Fill o from run's command line: PST_CLI_GO, or the status to exit with. */
+int pst_run_parse(int argc, char **argv, struct run_options *o);
+
+/* Put o's settings, and what the JSON config says, into the environment
+ * the program inherits. */
+void pst_run_settings(const struct run_options *o);
+
+void pst_run_usage(FILE *f);
+
+/* The README's table of the preload's settings, from the same table. */
+void pst_run_options_markdown(FILE *f);
+
+#endif
