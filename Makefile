@@ -32,7 +32,7 @@ ANALYZER_LIB_OBJ := $(filter-out $(B)/analyzer/cli/main.o $(B)/analyzer/cli/reco
 # the preload, which enters programs the sanitizer runtime cannot come first in.
 SANITIZE ?=
 ANALYZER_CFLAGS := $(CFLAGS) $(SANITIZE) -D_GNU_SOURCE $(ANALYZER_INC) -I$(B)/proto
-ANALYZER_LIBS := -ldw -lelf -ljansson -lstdc++ -lm -lprotobuf-c -lz
+ANALYZER_LIBS := -ldw -lelf -ljansson -lstdc++ -lm -lprotobuf-c -lz -lyaml
 
 # eBPF (`prestanda record`): built only where clang, bpftool, libbpf and the
 # kernel's BTF are all present; elsewhere `record` says it was built without.
@@ -43,7 +43,7 @@ HAVE_BPF ?= $(shell command -v $(BPF_CLANG) >/dev/null 2>&1 && [ -n "$(BPFTOOL)"
 	pkg-config --exists libbpf 2>/dev/null && [ -r $(VMLINUX_BTF) ] && echo 1)
 BPF_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 ifeq ($(HAVE_BPF),1)
-RECORD_SRC := bpf/record.c bpf/procmaps.c bpf/ksyms.c bpf/trace_write.c
+RECORD_SRC := bpf/record.c bpf/procmaps.c bpf/ksyms.c bpf/trace_write.c bpf/record_metrics.c
 RECORD_LIBS := $(shell pkg-config --libs libbpf)
 BPF_SKELS := $(B)/bpf/profile.skel.h $(B)/bpf/offcpu.skel.h
 else

@@ -90,6 +90,7 @@ struct recorder {
 	struct stack_ref *prof_refs, *off_refs;
 	uint64_t frames[PST_BPF_MAX_DEPTH];
 	uint64_t snap_ns, nsnap; /* CPU time reading process maps, for -v */
+	struct pst_recm *metrics; /* --metrics-textfile, else NULL */
 	int err;
 };
 
@@ -404,10 +405,12 @@ static void agg_flush(struct recorder *r)
 				put(r, rec,
 				    pst_enc_offcpu(rec, now, a->pid, a->tid, a->ustack, a->kstack,
 						   a->count, a->ns, a->flags));
-			else
+			else {
 				put(r, rec,
 				    pst_enc_sample(rec, now, a->pid, a->tid, a->ustack, a->kstack,
 						   a->count, a->flags));
+				pst_recm_add(r->metrics, a->pid, a->count);
+			}
 			free(a);
 		}
 		r->aggs[b] = NULL;
@@ -967,6 +970,7 @@ static void drain(struct recorder *r, struct ring_buffer *rb)
 		drain_counts(r, true);
 	agg_flush(r);
 	pst_tw_flush(r->w);
+	pst_recm_write(r->metrics);
 }
 
 static void recorder_free(struct recorder *r)
@@ -990,6 +994,7 @@ static void recorder_free(struct recorder *r)
 	free(r->off_refs);
 	pst_ksyms_free(r->ksyms);
 	pst_procmaps_cache_free();
+	pst_recm_free(r->metrics); /* and its file */
 }
 
 /* One recording: the recorder, its probes and ring buffer, the command it
@@ -1080,6 +1085,11 @@ static int record_open(struct session *s)
 		return -1;
 	keep_objects_next_to(o->output);
 	write_config(r);
+	if (o->metrics_textfile && !(r->metrics = pst_recm_new(o->metrics_textfile, &o->hz))) {
+		fprintf(stderr, "prestanda: record: --metrics-textfile %s: %s\n", o->metrics_textfile,
+			strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 

@@ -29,6 +29,14 @@ int pst_procmaps_keep_in(const char *dir);
 /* Forget the ELF files read so far (each is read once while unchanged). */
 void pst_procmaps_cache_free(void);
 
+/* record_metrics.c: --metrics-textfile, CPU seconds sampled per process
+ * for node_exporter. NULL (errno set) when the paths cannot be made. */
+struct pst_recm;
+struct pst_recm *pst_recm_new(const char *dir, const long *hz); /* *hz read at each write */
+void pst_recm_add(struct pst_recm *m, uint32_t pid, uint64_t samples); /* m NULL: nothing */
+void pst_recm_write(struct pst_recm *m);   /* after each drain */
+void pst_recm_free(struct pst_recm *m);    /* and the file goes */
+
 /* ksyms.c: kernel symbols from /proc/kallsyms. */
 struct pst_ksyms;
 

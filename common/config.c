@@ -436,6 +436,23 @@ static int parse_pools(json_t *pools, struct pst_net_pools *out, char *err, size
 	return 0;
 }
 
+/* performance.monitoring.metrics_textfile: a directory, as a non-empty string. */
+static int parse_textfile(json_t *v, struct pst_monitoring *out, char *err, size_t errlen)
+{
+	if (!v)
+		return 0;
+	if (!json_is_string(v) || !*json_string_value(v)) {
+		snprintf(err, errlen, "monitoring.metrics_textfile must be a directory name");
+		return -1;
+	}
+	out->metrics_textfile = strdup(json_string_value(v));
+	if (!out->metrics_textfile) {
+		snprintf(err, errlen, "monitoring: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 /* performance.monitoring: enabled, sample_rate in (0, 1], metrics_interval in
  * [0.001, 86400] seconds. */
 static int parse_monitoring(json_t *mon, struct pst_monitoring *out, char *err, size_t errlen)
@@ -464,7 +481,7 @@ static int parse_monitoring(json_t *mon, struct pst_monitoring *out, char *err, 
 	if (iv && number_in(iv, "monitoring.metrics_interval", &interval_range,
 			    &out->metrics_interval, err, errlen))
 		return -1;
-	return 0;
+	return parse_textfile(json_object_get(mon, "metrics_textfile"), out, err, errlen);
 }
 
 int pst_settings_parse(json_t *root, const char *const *totals, const char *const *site_metrics,
@@ -512,6 +529,8 @@ int pst_settings_load(const char *path, const char *const *totals,
 
 void pst_settings_free(struct pst_settings *s)
 {
+	free(s->mon.metrics_textfile);
+	s->mon.metrics_textfile = NULL;
 	pst_net_pools_free(&s->pools);
 	pst_budgets_free(&s->budgets);
 }

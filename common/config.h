@@ -72,6 +72,7 @@ struct pst_monitoring {
 	bool enabled;
 	double sample_rate;      /* fraction of high-rate per-event records kept */
 	double metrics_interval; /* seconds between SNAPSHOT records */
+	char *metrics_textfile;  /* directory for node_exporter's textfile collector; NULL: none */
 };
 
 /* The whole configuration file. */

@@ -46,6 +46,11 @@ const struct pst_option pst_options[PST_OPT_COUNT] = {
 	[PST_OPT_METRICS_MS] = { "metrics-interval", 0, 1, "--metrics-interval S",
 				 "PRESTANDA_METRICS_MS", "1000",
 				 "seconds between snapshots (default 1)", true },
+	[PST_OPT_METRICS_TEXTFILE] = { "metrics-textfile", 0, 1, "--metrics-textfile DIR",
+				       "PRESTANDA_METRICS_TEXTFILE", "",
+				       "write each snapshot into DIR for node_exporter's\n"
+				       "textfile collector (PRESTANDA_METRICS_TEXTFILE)",
+				       true },
 	[PST_OPT_ENABLED] = { NULL, 0, 0, "", "PRESTANDA_ENABLED", "1",
 			      "0: the preload stays off, calls pass straight through\n"
 			      "(monitoring.enabled false)",

@@ -20,6 +20,7 @@ enum pst_opt {
 	PST_OPT_ALERT,
 	PST_OPT_TOGGLE_SIGNAL,
 	PST_OPT_METRICS_MS,
+	PST_OPT_METRICS_TEXTFILE,
 	/* the environment only: set by run from the config file, or by hand */
 	PST_OPT_ENABLED,
 	PST_OPT_SAMPLE_RATE,

@@ -104,6 +104,7 @@ static void fork_child(void)
 	pst_net_after_fork();
 	pst_thr_after_fork();
 	pst_locks_after_fork();
+	pst_metrics_after_fork();
 	traced_pid = getpid();
 	if (pst_state == PST_ON && pst_out_open((uint64_t)traced_pid) == 0) {
 		pst_prod_start();
@@ -164,6 +165,7 @@ void pst_finish(uint64_t reason)
 
 	if (pst_state != PST_ON || getpid() != traced_pid)
 		return;
+	pst_metrics_remove();
 	pst_out_final();
 	pst_cpu_finish(reason == PST_END_EXEC);
 	pst_locks_emit();
@@ -180,6 +182,7 @@ void pst_finish_signal(int sig)
 {
 	if (pst_state != PST_ON || getpid() != traced_pid)
 		return;
+	pst_metrics_remove();
 	pst_guard = 1;
 	pst_thr_flush_all(false, true);
 	pst_out_end(PST_END_SIGNAL, (uint64_t)sig);

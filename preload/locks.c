@@ -30,6 +30,7 @@ struct lock_ent {
 
 static struct lock_ent *tab;
 static uint64_t untracked;
+uint64_t pst_lock_wait_ns;
 
 static struct lock_ent *tab_get(void)
 {
@@ -156,6 +157,9 @@ void pst_locks_wait(struct pst_thr *t, const void *obj, unsigned kind, uint32_t 
 	int saved = errno;
 	uint64_t w = t1 - t0;
 
+	/* the metrics textfile's lock wait: locks only, not idle waits */
+	if (kind <= PST_WAIT_SPIN)
+		__atomic_fetch_add(&pst_lock_wait_ns, w, __ATOMIC_RELAXED);
 	if (obj) {
 		bool created;
 		uint32_t k = ent_find((uintptr_t)obj, kind, &created);

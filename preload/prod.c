@@ -145,6 +145,9 @@ bool pst_prod_config(void)
 		else
 			pst_cfg.toggle_sig = sig;
 	}
+	v = pst_option_env(PST_OPT_METRICS_TEXTFILE);
+	if (v)
+		pst_metrics_set_dir(v);
 	pst_cfg.alert_syslog = pst_option_is(PST_OPT_ALERT, "syslog");
 	/* a quarter of the memory cap for stack frames, the rest for thread
 	 * states (thread.c), which short-lived threads use up fastest */

@@ -303,6 +303,7 @@ void pst_locks_wait(struct pst_thr *t, const void *obj, unsigned kind, uint32_t 
 void pst_locks_fold(struct pst_thr *t);  /* the thread's cached counts into the table */
 void pst_locks_emit(void);              /* LOCK_STATS, THR_INFO, live threads' THR_END */
 void pst_locks_after_fork(void);        /* child: empty table */
+extern uint64_t pst_lock_wait_ns;       /* waits for contended mutexes, rwlocks, spinlocks so far */
 /* Count one acquisition: about ten instructions when the lock is in the
  * thread's cache (a shift, a mask, a compare and an add). */
 static inline void pst_lock_count(struct pst_thr *t, const void *lock, unsigned kind)
@@ -404,6 +405,12 @@ struct pst_snap {
 	uint64_t ts, alloc_calls, free_calls, alloc_bytes, rss, fds, threads, cpu_ns;
 };
 void pst_prod_check(uint64_t tid, const struct pst_snap *now, const struct pst_snap *prev);
+/* metrics.c: --metrics-textfile, the Prometheus text format for node_exporter */
+void pst_metrics_set_dir(const char *dir); /* the directory; at start only */
+bool pst_metrics_on(void);
+void pst_metrics_write(const struct pst_snap *s); /* timer thread: the snapshot's figures */
+void pst_metrics_remove(void);          /* exit, exec, fatal signal; async-signal-safe */
+void pst_metrics_after_fork(void);      /* child: a file of its own */
 /* hook_sandbox.c */
 /* The exit code of the thread that ended last, | PST_EXIT_KNOWN: when the
  * main thread has left by a raw exit, the process ends with it. */

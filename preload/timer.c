@@ -210,6 +210,7 @@ static void *timer_main(void *arg)
 		if (now >= snap_at) {
 			take_snapshot(&snap);
 			write_snapshot(tid, &snap);
+			pst_metrics_write(&snap);
 			pst_prod_check(tid, &snap, have_prev ? &prev : NULL);
 			prev = snap;
 			have_prev = true;

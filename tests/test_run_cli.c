@@ -583,6 +583,9 @@ static const struct usage_error usage_errors[] = {
 		{ { "run", "--max-size", "1X", "true", NULL },
 		  "prestanda: run: --max-size: '1X' is not a size\nTry 'prestanda run --help'.\n" },
 		{ { "run", NULL }, "prestanda: run: no program given\nTry 'prestanda run --help'.\n" },
+		{ { "run", "--metrics-textfile", "/nonexistent/dir", "true", NULL },
+		  "prestanda: run: --metrics-textfile /nonexistent/dir: No such file or directory\n"
+		  "Try 'prestanda run --help'.\n" },
 		{ { "record", "-p", NULL },
 		  "prestanda: record: a value is missing after the option '-p'\n"
 		  "Try 'prestanda record --help'.\n" },
@@ -592,6 +595,15 @@ static const struct usage_error usage_errors[] = {
 		{ { "record", "-a", "-p", "1", NULL },
 		  "prestanda: record: give one of -a, -p PID or -- COMMAND\n"
 		  "Try 'prestanda record --help'.\n" },
+		{ { "record", "-a", "--metrics-textfile", NULL },
+		  "prestanda: record: a value is missing after the option '--metrics-textfile'\n"
+		  "Try 'prestanda record --help'.\n" },
+		{ { "rules", NULL }, "prestanda: rules: no --config FILE given\nTry 'prestanda rules --help'.\n" },
+		{ { "rules", "--config", "c.json", "extra", NULL },
+		  "prestanda: rules: unexpected argument 'extra'\nTry 'prestanda rules --help'.\n" },
+		{ { "rules", "--severity", NULL },
+		  "prestanda: rules: a value is missing after the option '--severity'\n"
+		  "Try 'prestanda rules --help'.\n" },
 };
 
 /* Every command's usage errors: one line naming the command, one pointer
@@ -626,7 +638,9 @@ Test(run_cli, help_from_the_settings_table, .timeout = 30)
 	cr_expect(strstr(out, "\nproduction mode:\n  --config FILE       the JSON config"), "%s", out);
 	cr_expect(strstr(out, "  --alert stderr|syslog  where budget alerts go while the program runs\n"
 			      "  --toggle-signal SIG pause/resume recording on SIG (default USR2; none)\n"
-			      "  --metrics-interval S  seconds between snapshots (default 1)\n\n"),
+			      "  --metrics-interval S  seconds between snapshots (default 1)\n"
+			      "  --metrics-textfile DIR  write each snapshot into DIR for node_exporter's\n"
+			      "                      textfile collector (PRESTANDA_METRICS_TEXTFILE)\n\n"),
 		  "%s", out);
 	for (int i = 0; i < PST_OPT_COUNT; i++)
 		if (pst_options[i].flag)

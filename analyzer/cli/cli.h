@@ -49,6 +49,9 @@ int pst_cmd_flame(int argc, char **argv);
 /* record_cmd.c: sample CPU stacks with eBPF into a trace; argv[0] is
  * "record". Exit 3 when this system cannot. */
 int pst_cmd_record(int argc, char **argv);
+/* rules_cmd.c: the config's budgets as a Prometheus rules file; argv[0] is
+ * "rules". Exit 0, 1 when writing fails, 2 on usage or config errors. */
+int pst_cmd_rules(int argc, char **argv);
 
 /* record's options, as record_cmd.c parses them. */
 struct pst_record_options {
@@ -59,6 +62,7 @@ struct pst_record_options {
 	double duration, interval;
 	unsigned long min_block_us;
 	const char *output;
+	const char *metrics_textfile; /* --metrics-textfile DIR, or NULL */
 };
 
 /* bpf/record.c (bpf/record_none.c without eBPF): record as o says; the

@@ -15,6 +15,7 @@ static void usage(FILE *f)
 	      "  diff [--budget FILE] BASE NEW     compare two runs; exit 1 on a regression\n"
 	      "  flame [options] TRACE [NEW]       flame graph (SVG), folded, speedscope or pprof\n"
 	      "  record [-a|-p PID|-- CMD]         sample CPU stacks with eBPF (root) into a trace\n"
+	      "  rules --config FILE               budgets as Prometheus alerting rules\n"
 	      "\n"
 	      "`prestanda COMMAND --help` describes each command.\n",
 	      f);
@@ -36,6 +37,8 @@ int main(int argc, char **argv)
 		return pst_cmd_diff(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "flame"))
 		return pst_cmd_flame(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "rules"))
+		return pst_cmd_rules(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		usage(stdout);
 		return 0;

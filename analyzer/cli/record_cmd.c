@@ -29,6 +29,9 @@ static void usage(FILE *f)
 	      "  -K, --no-kernel            No kernel stacks\n"
 	      "  -m, --min-block=USEC       Off-CPU: ignore waits shorter than USEC (default\n"
 	      "                             1)\n"
+	      "  -T, --metrics-textfile=DIR Write CPU seconds sampled per process into DIR\n"
+	      "                             every interval, for node_exporter's textfile\n"
+	      "                             collector\n"
 	      "  -o, --output=FILE          Trace file (default prestanda.record.trace)\n"
 	      "  -O, --off-cpu              Also record time blocked (off CPU), by stack\n"
 	      "  -p, --pid=PID              Sample this process (all its threads)\n"
@@ -97,6 +100,7 @@ static int record_parse(int argc, char **argv, struct pst_record_options *o)
 		{ "min-block", required_argument, NULL, 'm' }, { "call-graph", required_argument, NULL, 'g' },
 		{ "interval", required_argument, NULL, 'i' },  { "no-kernel", no_argument, NULL, 'K' },
 		{ "check", no_argument, NULL, 'C' },	     { "verbose", no_argument, NULL, 'v' },
+		{ "metrics-textfile", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },	     { NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -104,10 +108,11 @@ static int record_parse(int argc, char **argv, struct pst_record_options *o)
 	*o = (struct pst_record_options){ .hz = 99, .interval = 1, .min_block_us = 1,
 					  .output = "prestanda.record.trace" };
 	optind = 0;
-	while ((c = pst_cli_getopt("record", argc, argv, "+ap:F:d:o:Om:g:i:KCvh", longopts)) != -1) {
+	while ((c = pst_cli_getopt("record", argc, argv, "+ap:F:d:o:Om:g:i:KCvT:h", longopts)) != -1) {
 		switch (c) {
 		case 'a': o->all = true; break;
 		case 'o': o->output = optarg; break;
+		case 'T': o->metrics_textfile = optarg; break;
 		case 'O': o->off_cpu = true; break;
 		case 'K': o->no_kernel = true; break;
 		case 'C': o->check = true; break;

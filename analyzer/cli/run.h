@@ -13,6 +13,7 @@ struct run_options {
 	const char *value[PST_OPT_COUNT];
 	char num[PST_OPT_COUNT][32]; /* values run worked out (sizes, rates) */
 	char config[PATH_MAX];       /* --config made absolute */
+	char textfile[PATH_MAX];     /* --metrics-textfile made absolute */
 	char **program;              /* PROGRAM [ARGS...], NULL-terminated */
 };
 

@@ -154,6 +154,12 @@ static int take(struct run_options *o, enum pst_opt id, const char *arg)
 		if (!realpath(arg, o->config) || access(o->config, R_OK))
 			return pst_cli_fail("run", "--config %s: %s", arg, strerror(errno));
 		return 0;
+	case PST_OPT_METRICS_TEXTFILE:
+		/* absolute, so that a program changing directory writes there */
+		if (!realpath(arg, o->textfile) || access(o->textfile, W_OK | X_OK))
+			return pst_cli_fail("run", "--metrics-textfile %s: %s", arg, strerror(errno));
+		o->value[id] = o->textfile;
+		return 0;
 	default:
 		break;
 	}
@@ -250,6 +256,8 @@ static void config_to_env(const char *path)
 	if (s.mon.metrics_interval > 0)
 		from_config(PST_OPT_METRICS_MS, "%.0f",
 			    (double)((uint64_t)(s.mon.metrics_interval * 1000 + 0.5) ?: 1));
+	if (s.mon.metrics_textfile)
+		setenv(pst_options[PST_OPT_METRICS_TEXTFILE].env, s.mon.metrics_textfile, 0);
 	if (s.has_budgets)
 		budgets_to_env(&s.budgets);
 	pst_settings_free(&s);

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/* Known allocations in phases with quiet spells between them (phases), a block of known size held for a while (hold), or a wait then exec or abort, or a spin on the CPU. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PHASES 3
+#define PHASE_CALLS 1000 /* phase k makes k * PHASE_CALLS calls of k * PHASE_SIZE bytes */
+#define PHASE_SIZE 64
+
+void *volatile keep[PHASES * (PHASES + 1) / 2 * PHASE_CALLS];
+
+static void sleep_ms(long ms)
+{
+	struct timespec t = { ms / 1000, (ms % 1000) * 1000000 };
+
+	while (nanosleep(&t, &t))
+		;
+}
+
+/* Quiet, then each phase's calls at once, then quiet again: between the
+ * phases the counters stand still long enough to be scraped. */
+__attribute__((noinline)) static void phases(long quiet_ms)
+{
+	size_t at = 0;
+
+	sleep_ms(quiet_ms);
+	for (int k = 1; k <= PHASES; k++) {
+		for (int i = 0; i < k * PHASE_CALLS; i++)
+			keep[at++] = malloc((size_t)(k * PHASE_SIZE));
+		sleep_ms(quiet_ms);
+	}
+}
+
+/* mb megabytes, touched so they are resident, for ms milliseconds. */
+__attribute__((noinline)) static void hold(long mb, long ms)
+{
+	volatile char *p = malloc((size_t)mb << 20);
+
+	if (!p)
+		exit(1);
+	/* volatile: a store the free makes dead is still made */
+	for (size_t i = 0; i < (size_t)mb << 20; i += 4096)
+		p[i] = 1;
+	sleep_ms(ms);
+	free((void *)p);
+}
+
+/* On the CPU for ms milliseconds of wall-clock time. */
+__attribute__((noinline)) static void spin(long ms)
+{
+	struct timespec t0, t;
+	volatile unsigned long n = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		for (int i = 0; i < 100000; i++)
+			n++;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && !strcmp(argv[1], "phases"))
+		phases(atol(argv[2]));
+	else if (argc == 4 && !strcmp(argv[1], "hold"))
+		hold(atol(argv[2]), atol(argv[3]));
+	else if (argc >= 4 && !strcmp(argv[1], "exec")) {
+		sleep_ms(atol(argv[2]));
+		execv(argv[3], argv + 3);
+		return 127;
+	} else if (argc == 3 && !strcmp(argv[1], "spin")) {
+		spin(atol(argv[2]));
+	} else if (argc == 3 && !strcmp(argv[1], "abort")) {
+		sleep_ms(atol(argv[2]));
+		abort();
+	} else {
+		fprintf(stderr, "usage: metrics_phases phases QUIET_MS | hold MB MS | exec MS PROGRAM [ARGS] | abort MS | spin MS\n");
+		return 2;
+	}
+	return 0;
+}
