@@ -2,6 +2,12 @@
 # Build libprestanda.so (the preload) and prestanda (the analyzer); run tests, demo and benchmarks.
 
 PREFIX ?= /usr/local
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+# `prestanda --version`: this number, and the commit when built from git.
+VERSION := 0.1.0
+GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null)
+FULL_VERSION := $(VERSION)$(if $(GIT_REV), (git $(GIT_REV)))
 CC ?= cc
 CXX ?= c++
 B := build
@@ -88,6 +94,7 @@ $(B)/common/%.o: common/%.c $(ANALYZER_HDR)
 	$(CC) $(ANALYZER_CFLAGS) -c $< -o $@
 
 $(B)/analyzer/output/flame_pprof.o: $(PROTO_C)
+$(B)/analyzer/cli/main.o: ANALYZER_CFLAGS += -DPST_VERSION='"$(FULL_VERSION)"'
 
 $(B)/proto/%.pb-c.c $(B)/proto/%.pb-c.h: analyzer/output/%.proto | $(B)/proto
 	protoc-c --c_out=$(B)/proto -Ianalyzer/output $<

@@ -2,6 +2,7 @@
 /* prestanda flame: its options, then the graph or export (output/flame.c). */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "flame.h"
@@ -117,6 +118,10 @@ static int flame_parse(int argc, char **argv, struct pst_flame_options *o)
 				    argc - optind);
 	o->paths = argv + optind;
 	o->npaths = argc - optind;
+	/* gzip is no text: a terminal would show garbage (go tool pprof
+	 * refuses the same way) */
+	if (o->format == PST_FLAME_PPROF && !o->output && isatty(STDOUT_FILENO))
+		return pst_cli_fail("flame", "pprof output is gzip data; give -o FILE or redirect it");
 	return PST_CLI_GO;
 }
 
@@ -125,5 +130,7 @@ int pst_cmd_flame(int argc, char **argv)
 	struct pst_flame_options o;
 	int rc = flame_parse(argc, argv, &o);
 
+	if (rc == PST_CLI_GO && pst_cli_make_parent("flame", o.output))
+		return 1;
 	return rc == PST_CLI_GO ? pst_flame_run(&o) : rc;
 }

@@ -1066,7 +1066,7 @@ static int write_out(const struct pst_flame *fl, enum pst_flame_format fmt, cons
 	int r;
 
 	if (!f) {
-		fprintf(stderr, "prestanda: cannot create %s: fopen: %s\n", out, strerror(errno));
+		fprintf(stderr, "prestanda: cannot create %s: %s\n", out, strerror(errno));
 		return 1;
 	}
 	switch (fmt) {
@@ -1076,12 +1076,12 @@ static int write_out(const struct pst_flame *fl, enum pst_flame_format fmt, cons
 	default: r = pst_flame_write_svg(f, fl, so);
 	}
 	if (fflush(f) || ferror(f)) {
-		fprintf(stderr, "prestanda: cannot write %s: fwrite: %s\n",
+		fprintf(stderr, "prestanda: cannot write %s: %s\n",
 			out ?: "standard output", strerror(errno));
 		r = r ? r : -EIO;
 	}
 	if (out && fclose(f) && !r) {
-		fprintf(stderr, "prestanda: cannot write %s: fclose: %s\n", out, strerror(errno));
+		fprintf(stderr, "prestanda: cannot write %s: %s\n", out, strerror(errno));
 		r = -EIO;
 	}
 	if (r == -ENOMEM)

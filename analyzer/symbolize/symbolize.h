@@ -49,10 +49,10 @@ int pst_symbolize(struct pst_symbolizer *s, uint64_t addr, struct pst_frame *out
 /* "function (file:line)", "function (module)" or "[module+0xoff]" for f. */
 void pst_frame_format(const struct pst_frame *f, char *buf, size_t len);
 
-/* Warnings gathered so far (a module without debug info, a file that changed
- * since the trace was taken, one that is no regular ELF file): one line
- * each, or NULL at the end. The first 100 distinct ones are kept; past
- * them one last line says how many more there were. */
+/* Warnings gathered so far (a file that changed since the trace was taken,
+ * one that is no regular ELF file): one line each, or NULL at the end. The
+ * first 100 distinct ones are kept; past them a line says how many more
+ * there were. Modules without debug info come last, in one line. */
 const char *pst_symbolizer_warning(struct pst_symbolizer *s, size_t i);
 
 /* name demangled if it is a C++ mangled name, else name itself; the result
