@@ -589,7 +589,8 @@ Test(flame, folded_bad_input_names_the_line)
 	    {"a;b -4\n", "bad.folded:1: no count at the end (want `frame;...;frame COUNT`)\n"},
 	    {"a 99999999999999999999\n", "bad.folded:1: count out of range\n"},
 	    {"a 1\n 2\n", "bad.folded:2: no stack before the count\n"},
-	    {"a;b; 1\n", "bad.folded:1: empty frame name between semicolons\n"},
+	    {"a;b;; 1\n", "bad.folded:1: empty frame name between semicolons\n"},
+	    {"a;b 1.\n", "bad.folded:1: no count at the end (want `frame;...;frame COUNT`)\n"},
 	};
 	char path[PATH_MAX], want[PATH_MAX + 128];
 	struct out o;

@@ -298,42 +298,6 @@ static uint32_t func_id(struct pst_flame *fl, const struct pst_frame *f, enum ps
 	return e->val;
 }
 
-static uint32_t map_id(struct pst_flame *fl, const struct pst_trace *t, unsigned slot, uint64_t pc,
-		       int *err)
-{
-	struct pst_fpool *p = fl->pool;
-	char key[4200], hex[128];
-	struct entry *e;
-	bool created;
-
-	for (size_t i = 0; i < t->nmodules; i++) {
-		const struct pst_module *mo = &t->modules[i];
-		struct pst_fmap *fm;
-		size_t n = 0;
-
-		if (pc < mo->lo || pc >= mo->hi || !mo->path)
-			continue;
-		snprintf(key, sizeof(key), "%u\x01%s\x01%" PRIx64, slot, mo->path, mo->lo);
-		e = map_get(&p->maps, key, (uint32_t)fl->nmaps + 1, &created);
-		if (!e || !created)
-			return e ? e->val : (*err = -ENOMEM, 0);
-		if (grow(&fl->maps, &p->caps[3], fl->nmaps, sizeof(*fl->maps)))
-			return *err = -ENOMEM, 0;
-		for (size_t b = 0; b < mo->build_id_len && n + 3 < sizeof(hex); b++)
-			n += snprintf(hex + n, sizeof(hex) - n, "%02x", mo->build_id[b]);
-		hex[n] = 0;
-		fm = &fl->maps[fl->nmaps++];
-		fm->lo = mo->lo;
-		fm->hi = mo->hi;
-		fm->file_offset = mo->lo - mo->bias;
-		fm->path = intern(p, mo->path, err);
-		fm->build_id = intern(p, hex, err);
-		fm->slot = slot;
-		return e->val;
-	}
-	return 0;
-}
-
 /* A symbolized frame with the address it came from. */
 struct xframe {
 	struct pst_frame f;
@@ -341,7 +305,67 @@ struct xframe {
 	uint64_t space;	 /* address space: the process, 0 for the kernel and the trace's own */
 	uint32_t idx;	 /* which address of the stack */
 	enum pst_fkind kind;
+	struct pst_symbolizer *sym; /* the process's address space, when known */
 };
+
+/* The mapping of module mo in slot's list, added the first time. */
+static uint32_t map_add(struct pst_flame *fl, unsigned slot, const struct pst_mapping *mo, int *err)
+{
+	struct pst_fpool *p = fl->pool;
+	char hex[128];
+	struct pst_fmap *fm;
+	struct entry *e;
+	bool created;
+	char *key;
+	size_t n = 0;
+
+	if (asprintf(&key, "%u\x01%s\x01%" PRIx64, slot, mo->path, mo->lo) < 0)
+		return *err = -ENOMEM, 0;
+	e = map_get(&p->maps, key, (uint32_t)fl->nmaps + 1, &created);
+	free(key);
+	if (!e || !created)
+		return e ? e->val : (*err = -ENOMEM, 0);
+	if (grow(&fl->maps, &p->caps[3], fl->nmaps, sizeof(*fl->maps)))
+		return *err = -ENOMEM, 0;
+	for (size_t b = 0; b < mo->build_id_len && n + 3 < sizeof(hex); b++)
+		n += snprintf(hex + n, sizeof(hex) - n, "%02x", mo->build_id[b]);
+	hex[n] = 0;
+	fm = &fl->maps[fl->nmaps++];
+	fm->lo = mo->lo;
+	fm->hi = mo->hi;
+	fm->file_offset = mo->lo - mo->bias;
+	fm->path = intern(p, mo->path, err);
+	fm->build_id = intern(p, hex, err);
+	fm->slot = slot;
+	return e->val;
+}
+
+/* The mapping of a frame's address: from the process's own address space
+ * when the frame has one (record traces: every process), else from the
+ * trace's modules when the address is the traced program's. 0: none. */
+static uint32_t map_id(struct pst_flame *fl, const struct pst_trace *t, unsigned slot,
+		       const struct xframe *xf, int *err)
+{
+	struct pst_mapping m;
+
+	if (!xf->pc)
+		return 0;
+	if (xf->sym && !pst_symbolizer_mapping(xf->sym, xf->pc, &m))
+		return map_add(fl, slot, &m, err);
+	if (!t || (xf->space && xf->space != t->proc.pid))
+		return 0;
+	for (size_t i = 0; i < t->nmodules; i++) {
+		const struct pst_module *mo = &t->modules[i];
+
+		if (xf->pc < mo->lo || xf->pc >= mo->hi || !mo->path)
+			continue;
+		m = (struct pst_mapping){ .lo = mo->lo, .hi = mo->hi, .bias = mo->bias,
+					  .path = mo->path, .build_id = mo->build_id,
+					  .build_id_len = mo->build_id_len };
+		return map_add(fl, slot, &m, err);
+	}
+	return 0;
+}
 
 /* The location of the n frames xf[0..n) of one address, innermost first. */
 static uint32_t loc_id(struct pst_flame *fl, unsigned slot, const struct xframe *xf, int n,
@@ -364,9 +388,7 @@ static uint32_t loc_id(struct pst_flame *fl, unsigned slot, const struct xframe 
 	lo = &fl->locs[fl->nlocs++];
 	lo->addr = xf->pc;
 	lo->slot = slot;
-	lo->mapping = t && xf->pc && (!xf->space || xf->space == t->proc.pid)
-			  ? map_id(fl, t, slot, xf->pc, err)
-			  : 0;
+	lo->mapping = map_id(fl, t, slot, xf, err);
 	lo->first = (uint32_t)fl->nlines;
 	lo->nlines = (uint32_t)n;
 	for (int k = 0; k < n; k++) {
@@ -523,12 +545,16 @@ static int collect_memory(struct pst_flame *fl, unsigned slot)
 		const struct pst_site *s = &m->sites[i];
 		double v = fl->metric->site_value(&s->st);
 		int64_t iv = v > 0 ? (int64_t)llround(v) : 0;
+		/* Go's four heap types; in use at the end is what was never freed */
+		int64_t hv[4] = {llround(s->st.calls), llround(s->st.bytes), llround(s->st.leaked),
+				 llround(s->st.leaked_bytes)};
 
-		if (!iv)
+		if (!iv && !(fl->heap_values && (hv[0] || hv[1] || hv[2] || hv[3])))
 			continue;
 		if (add_stack(fl, slot,
 			      s->first_stack_id ? pst_trace_stack(t, s->first_stack_id) : NULL, iv))
 			goto out;
+		memcpy(fl->stacks[fl->nstacks - 1].heap, hv, sizeof(hv));
 	}
 	if (!m->full && !strcmp(fl->metric->unit, "bytes"))
 		fl->period = m->sample_bytes;
@@ -606,6 +632,7 @@ static int cpu_xframes(struct cpu_walk *w, const struct pst_cpu_row *r, size_t i
 		}
 		x->pc = i == kd ? r->ustack->frames[0] : r->ustack->frames[i - kd] - 1;
 		x->space = r->pid;
+		x->sym = r->sym;
 		x->kind = kind_of(&fr[k], x->pc);
 	}
 	return n > 0 ? n : 0;
@@ -660,7 +687,9 @@ static int cpu_row(const struct pst_cpu_row *r, void *arg)
 	if (r->off != w->off)
 		return 0;
 	v = w->off ? (int64_t)r->blocked_ns : (int64_t)(r->count * (1000000000 / hz));
-	e = pst_imap_get(&w->rows, r->pid, r->ustack ? r->ustack->id : 0,
+	/* one stack per thread: pprof's labels and speedscope's profiles tell
+	 * them apart; the other outputs merge stacks of the same names */
+	e = pst_imap_get(&w->rows, r->pid << 32 ^ r->tid, r->ustack ? r->ustack->id : 0,
 		     r->kstack ? r->kstack->id : 0);
 	if (!e)
 		return -ENOMEM;
@@ -684,6 +713,8 @@ static int cpu_row(const struct pst_cpu_row *r, void *arg)
 	s = new_stack(w->fl, w->slot, nf, v);
 	if (!s)
 		return -ENOMEM;
+	s->pid = r->pid;
+	s->tid = r->tid;
 	/* Locations leaf first, functions root first. */
 	for (size_t i = 0; i < na; i++)
 		if (w->addrs[w->ids[i]].loc != UINT32_MAX)
@@ -847,6 +878,10 @@ static int cmp_stack(const void *x, const void *y)
 		c = cmp_ids(a->locs, a->nlocs, b->locs, b->nlocs);
 	for (int k = 0; !c && k < 2; k++)
 		c = (a->value[k] > b->value[k]) - (a->value[k] < b->value[k]);
+	if (!c)
+		c = (a->pid > b->pid) - (a->pid < b->pid);
+	if (!c)
+		c = (a->tid > b->tid) - (a->tid < b->tid);
 	return c;
 }
 
@@ -1142,7 +1177,8 @@ static int flame_collect(struct pst_flame *fl, const struct pst_flame_options *o
 
 int pst_flame_run(const struct pst_flame_options *o)
 {
-	struct pst_flame fl = { .period = 1, .normalize = o->normalize };
+	struct pst_flame fl = { .period = 1, .normalize = o->normalize,
+				.heap_values = o->format == PST_FLAME_PPROF };
 	bool damaged = false, folded;
 	int rc;
 

@@ -75,7 +75,12 @@ struct pst_fstack {
 	uint32_t *locs;
 	size_t nlocs;
 	int64_t value[2]; /* [0] this trace (or BASE), [1] NEW in a diff */
+	int64_t heap[4];  /* with pst_flame.heap_values: Go's heap profile types */
+	uint64_t pid, tid; /* CPU metrics: the thread sampled; 0 when not known */
 };
+
+/* pst_fstack.heap, in the order and with the names of Go's heap profiles. */
+enum { PST_HEAP_ALLOC_OBJECTS, PST_HEAP_ALLOC_SPACE, PST_HEAP_INUSE_OBJECTS, PST_HEAP_INUSE_SPACE };
 
 struct pst_fpool;
 
@@ -98,6 +103,7 @@ struct pst_flame {
 	int64_t total[2];
 	uint64_t period; /* pprof: bytes per sample, 1 when exact */
 	uint64_t start_realtime_ns, duration_ns;
+	bool heap_values;	/* memory metrics: fill pst_fstack.heap too (pprof) */
 	struct pst_fpool *pool; /* private */
 };
 

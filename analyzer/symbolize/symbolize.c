@@ -877,6 +877,21 @@ static int cmp_point(const void *a, const void *b)
 	return addr >= y->hi ? 1 : 0;
 }
 
+int pst_symbolizer_mapping(struct pst_symbolizer *s, uint64_t addr, struct pst_mapping *out)
+{
+	struct sym_module *const *node = s ? tfind(&addr, &s->tree, cmp_point) : NULL;
+	const struct sym_module *m = node ? *node : NULL;
+
+	if (!m)
+		return -1;
+	*out = (struct pst_mapping){ .lo = m->lo, .hi = m->hi, .bias = m->bias, .path = m->path };
+	if (m->file) {
+		out->build_id = m->file->build_id;
+		out->build_id_len = m->file->build_id_len;
+	}
+	return 0;
+}
+
 int pst_symbolizer_add_module(struct pst_symbolizer *s, const char *path, uint64_t bias,
 			      uint64_t lo, uint64_t hi, const uint8_t *build_id,
 			      size_t build_id_len)

@@ -59,6 +59,17 @@ const char *pst_symbolizer_warning(struct pst_symbolizer *s, size_t i);
  * is pooled in s. NULL for NULL. */
 const char *pst_demangle(struct pst_symbolizer *s, const char *name);
 
+/* The object mapped at an address, as pprof's mappings want it. */
+struct pst_mapping {
+	uint64_t lo, hi, bias;
+	const char *path;	 /* owned by the symbolizer */
+	const uint8_t *build_id; /* as on disk; NULL when unknown */
+	size_t build_id_len;
+};
+
+/* The module of s that holds addr into *out: 0, or -1 when none does. */
+int pst_symbolizer_mapping(struct pst_symbolizer *s, uint64_t addr, struct pst_mapping *out);
+
 void pst_symbolizer_free(struct pst_symbolizer *s);
 
 #endif
