@@ -7,6 +7,7 @@
 
 #define JS_DIR	 "tests/js/"
 #define CHROMIUM "/usr/bin/chromium"
+#define GO	 "/usr/bin/go"
 
 struct out {
 	int wstatus;
@@ -67,6 +68,53 @@ static char *node(const char *script, const char *const *args)
 		  itest_wdesc(o.wstatus), o.out, o.err);
 	free(o.err);
 	return o.out;
+}
+
+/* `go tool pprof ARGS...` (Debian's golang-go), which must exit 0; returns its stdout. */
+static char *go_pprof(const char *const *args)
+{
+	char *argv[ITEST_MAX_ARGS] = {GO, "tool", "pprof"};
+	struct out o;
+	int n = 3;
+
+	cr_assert(access(GO, X_OK) == 0, GO " missing: run scripts/install-deps.sh");
+	for (; *args; args++)
+		argv[n++] = (char *)*args;
+	argv[n] = NULL;
+	spawn_capture(&o, argv);
+	cr_assert(WIFEXITED(o.wstatus) && WEXITSTATUS(o.wstatus) == 0, "go tool pprof %s: %s%s",
+		  itest_wdesc(o.wstatus), o.out, o.err);
+	free(o.err);
+	return o.out;
+}
+
+/* go tool pprof -raw's mappings: the first is the program's (named by
+ * suffix), and every one has a file and a 40-digit GNU build id. */
+static void expect_raw_mappings(const char *raw, const char *suffix)
+{
+	const char *m = strstr(raw, "\nMappings\n");
+	int n = 0;
+
+	cr_assert(m, "%s", raw);
+	for (m += strlen("\nMappings\n"); *m && *m != '\n';) {
+		const char *e = strchr(m, '\n'), *path;
+		char line[1024];
+
+		/* "N: START/LIMIT/OFFSET FILE BUILDID [FLAGS]" */
+		snprintf(line, sizeof(line), "%.*s", (int)(e ? e - m : (long)strlen(m)), m);
+		path = strchr(line, ' ');
+		path = path ? strchr(path + 1, ' ') : NULL;
+		cr_assert(path, "%s", line);
+		path++;
+		if (n++ == 0)
+			cr_expect(!strncmp(line, "1: ", 3) && strstr(line, suffix), "first: %s", line);
+		cr_expect(*path == '/', "no file: %s", line);
+		path = strchr(path, ' ');
+		cr_expect(path && strspn(path + 1, "0123456789abcdef") == 40, "no build id: %s",
+			  line);
+		m = e ? e + 1 : m + strlen(m);
+	}
+	cr_expect_gt(n, 1, "%s", raw);
 }
 
 /* The line of s that starts with prefix (asserting there is one); copied. */
@@ -247,10 +295,15 @@ Test(flame, pprof_read_by_pprof_format)
 	out_free(&o);
 	s = node("pprof-dump.js", (const char *[]){path, NULL});
 	cr_expect(strstr(s, "string0 \"\"\n"), "%s", s);
-	cr_expect(strstr(s, "\nsample_type alloc_space bytes\n"), "%s", s);
+	/* Go's four heap types, the metric's the default (period_type) */
+	cr_expect(strstr(s, "\nsample_type alloc_objects count\nsample_type alloc_space bytes\n"
+			    "sample_type inuse_objects count\nsample_type inuse_space bytes\n"
+			    "period_type alloc_space bytes\n"),
+		  "%s", s);
 	cr_expect(strstr(s, "\nperiod 1 duration "), "%s", s);
 	cr_expect(!strstr(s, "duration 0 "), "%s", s);
-	line = line_starting(s, "mapping ");
+	line = line_starting(s, "mapping 1 ");
+	cr_expect(strstr(line, "/alloc_known build_id "), "the program first: %s", line);
 	free(line);
 	/* The target's mapping carries its 20-byte GNU build id. */
 	line = strstr(s, "/alloc_known build_id ");
@@ -261,7 +314,7 @@ Test(flame, pprof_read_by_pprof_format)
 		      strchr(line, '\n') - strlen(" functions true lines true"),
 		  "%s", s);
 	/* The known site, leaf first, with its line and the function's start line. */
-	line = line_starting(s, "sample 24000 make_small@");
+	line = line_starting(s, "sample 1000,24000,0,0 make_small@");
 	snprintf(want, sizeof(want), "alloc_known.c:%d/start=%d <- main@",
 		 itest_marker_line("alloc_known.c", "make_small"),
 		 source_line("alloc_known.c", "void make_small(void)"));
@@ -275,10 +328,12 @@ Test(flame, pprof_read_by_pprof_format)
 			       NULL});
 	out_free(&o);
 	s = node("pprof-dump.js", (const char *[]){path, NULL});
-	cr_expect(strstr(s, "\nsample_type alloc_objects count\n"), "%s", s);
-	line = line_starting(s, "sample 1000 make_small@");
+	cr_expect(strstr(s, "\nperiod_type alloc_objects count\n"), "%s", s);
+	line = line_starting(s, "sample 1000,24000,0,0 make_small@");
 	free(line);
-	line = line_starting(s, "sample 50 make_calloc@");
+	line = line_starting(s, "sample 50,8000,0,0 make_calloc@");
+	free(line);
+	line = line_starting(s, "sample 10,1000,10,1000 leak_ten@");
 	free(line);
 	free(s);
 }
@@ -298,6 +353,46 @@ Test(flame, pprof_sampled_period)
 	cr_expect(strstr(s, "\nperiod 4096 duration "), "%s", s);
 	free(s);
 	itest_cleanup(&r);
+}
+
+/* go tool pprof reads the heap profile as Go's: named after the program,
+ * each of the four types by -sample_index with alloc_known's exact bytes. */
+Test(flame, pprof_in_go_tool_pprof, .timeout = 120)
+{
+	static const struct {
+		const char *index, *total, *leaf;
+	} types[] = {
+	    {"alloc_space", "Total samples = 119500B \n", "    24000B 20.08% 75.78%     24000B 20.08%  make_small\n"},
+	    {"alloc_objects", "Total samples = 1130 \n", "      1000 88.50% 88.50%       1000 88.50%  make_small\n"},
+	    {"inuse_space", "Total samples = 1000B \n", "     1000B   100%   100%      1000B   100%  leak_ten\n"},
+	    {"inuse_objects", "Total samples = 10 \n", "        10   100%   100%         10   100%  leak_ten\n"},
+	};
+	char path[PATH_MAX], index[64], *s;
+	struct out o;
+
+	snprintf(path, sizeof(path), "%s/go.pb.gz", known.dir);
+	flame(&o, 0, (const char *[]){"-f", "pprof", "-o", path, known.traces[0], NULL});
+	out_free(&o);
+	s = go_pprof((const char *[]){"-top", path, NULL});
+	cr_expect(!strncmp(s, "File: alloc_known\nBuild ID: ", 28), "%s", s);
+	cr_expect(strstr(s, "\nType: alloc_space\n"), "%s", s);
+	free(s);
+	for (size_t i = 0; i < sizeof(types) / sizeof(*types); i++) {
+		snprintf(index, sizeof(index), "-sample_index=%s", types[i].index);
+		/* bytes in bytes, not kB; counts as they are */
+		s = go_pprof((const char *[]){index, strstr(index, "space") ? "-unit=B" : "-top",
+					      "-top", path, NULL});
+		cr_expect(strstr(s, types[i].total), "%s: %s", index, s);
+		cr_expect(strstr(s, types[i].leaf), "%s: %s", index, s);
+		free(s);
+	}
+	s = go_pprof((const char *[]){"-raw", path, NULL});
+	cr_expect(strstr(s, "\nalloc_objects/count alloc_space/bytes[dflt] inuse_objects/count "
+			    "inuse_space/bytes\n"),
+		  "%s", s);
+	cr_expect(strstr(s, "\n         10       1000         10       1000: "), "%s", s);
+	expect_raw_mappings(s, "/alloc_known ");
+	free(s);
 }
 
 Test(flame, speedscope_valid_by_schema)
@@ -712,11 +807,43 @@ static void record(char *trace, size_t len, const char *const *args)
 	out_free(&o);
 }
 
+/* A record trace's pprof in go tool pprof: named after the program, every
+ * mapping with its file and build id, samples times the period the CPU
+ * time (total nanoseconds), and pid and tid labels on every sample. */
+static void go_pprof_record(const char *path, long long total)
+{
+	long long samples = 0, ns = 0;
+	char *s = go_pprof((const char *[]){"-raw", path, NULL}), *p;
+
+	expect_raw_mappings(s, "/cpu_split ");
+	p = strstr(s, "\nsamples/count cpu/nanoseconds[dflt]\n");
+	cr_assert(p, "%s", s);
+	for (p = strchr(p + 1, '\n') + 1; *p == ' ';) {
+		long long a, b;
+
+		cr_assert_eq(sscanf(p, "%lld %lld", &a, &b), 2, "%s", p);
+		cr_expect_eq(a * 2004008, b, "%s", p);
+		samples += a;
+		ns += b;
+		p = strchr(p, '\n') + 1;
+		/* the labels come on the sample's following line */
+		cr_expect(!strncmp(p, "                pid:[", 21) && strstr(p, "tid:["), "%.80s", p);
+		if (!strncmp(p, "                pid:[", 21))
+			p = strchr(p, '\n') + 1;
+	}
+	cr_expect_eq(ns, total);
+	cr_expect_eq(samples * 2004008, total);
+	free(s);
+	s = go_pprof((const char *[]){"-top", path, NULL});
+	cr_expect(!strncmp(s, "File: cpu_split\n", 16), "%s", s);
+	free(s);
+}
+
 Test(flame, cpu_is_the_default_for_a_record_trace, .timeout = 120)
 {
 	static struct folded v[256];
 	char trace[PATH_MAX], path[PATH_MAX + 16], *s;
-	long long hot = 0, cold = 0, period = 1000000000 / 499;
+	long long hot = 0, cold = 0, all = 0, period = 1000000000 / 499;
 	struct out o;
 	int n;
 
@@ -728,6 +855,7 @@ Test(flame, cpu_is_the_default_for_a_record_trace, .timeout = 120)
 	for (int i = 0; i < n; i++) {
 		/* Whole samples of 1/499 s each. */
 		cr_expect_eq(v[i].count % period, 0, "%s %lld", v[i].stack, v[i].count);
+		all += v[i].count;
 		if (itest_has_suffix(v[i].stack, ";work;burn_hot"))
 			hot += v[i].count;
 		if (itest_has_suffix(v[i].stack, ";work;burn_cold"))
@@ -743,10 +871,13 @@ Test(flame, cpu_is_the_default_for_a_record_trace, .timeout = 120)
 	flame(&o, 0, (const char *[]){"-f", "pprof", "-o", path, trace, NULL});
 	out_free(&o);
 	s = node("pprof-dump.js", (const char *[]){path, NULL});
-	cr_expect(strstr(s, "\nsample_type cpu nanoseconds\n"), "%s", s);
+	cr_expect(strstr(s, "\nsample_type samples count\nsample_type cpu nanoseconds\n"
+			    "period_type cpu nanoseconds\n"),
+		  "%s", s);
 	cr_expect(strstr(s, "\nperiod 2004008 duration "), "%s", s);
 	free(line_starting(s, "sample "));
 	free(s);
+	go_pprof_record(path, all);
 	unlink(path);
 	unlink(trace);
 }
