@@ -705,6 +705,90 @@ Test(flame, folded_bad_input_names_the_line)
 	out_free(&o);
 }
 
+/* `PROG ARGS...` must exit 0 (its output dropped). */
+static void run_ok(char *const argv[])
+{
+	struct out o;
+
+	spawn_capture(&o, argv);
+	cr_assert(WIFEXITED(o.wstatus) && WEXITSTATUS(o.wstatus) == 0, "%s %s: %s", argv[0],
+		  itest_wdesc(o.wstatus), o.err);
+	out_free(&o);
+}
+
+/* The sum of the counts of a heaptrack_print -F file (`a;b; COUNT` lines). */
+static long long folded_file_total(const char *path)
+{
+	char *s = itest_slurp(path, NULL);
+	long long sum = 0;
+
+	cr_assert(s);
+	for (char *p = s; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		char *e = strchr(p, '\n'), *sp;
+
+		if (e)
+			*e = 0;
+		sp = strrchr(p, ' ');
+		cr_assert(sp && sp > p && sp[-1] == ';', "not heaptrack's form: '%s'", p);
+		sum += atoll(sp + 1);
+		if (e)
+			*e = '\n';
+	}
+	free(s);
+	return sum;
+}
+
+/* heaptrack's own flame graph output (heaptrack_print -F: a `;` before the
+ * count, stacks repeated, stacks of no cost as 0) read back with its exact
+ * counts: alloc_known's calls, then its leak. */
+Test(flame, folded_from_heaptrack_print, .timeout = 120)
+{
+	static struct folded v[256];
+	char ht[PATH_MAX], data[PATH_MAX + 8], calls[PATH_MAX + 16], leaked[PATH_MAX + 16];
+	const char *stack = NULL;
+	long long sum = 0;
+	struct out o;
+	int n;
+
+	snprintf(ht, sizeof(ht), "%s/ht", known.dir);
+	snprintf(data, sizeof(data), "%s.zst", ht);
+	snprintf(calls, sizeof(calls), "%s.calls", ht);
+	snprintf(leaked, sizeof(leaked), "%s.leaked", ht);
+	run_ok((char *[]){"/usr/bin/heaptrack", "-o", ht, ITEST_TARGETS "alloc_known", NULL});
+	run_ok((char *[]){"/usr/bin/heaptrack_print", "-f", data, "-F", calls, NULL});
+	run_ok((char *[]){"/usr/bin/heaptrack_print", "-f", data, "-F", leaked,
+			  "--flamegraph-cost-type", "leaked", NULL});
+	flame(&o, 0, (const char *[]){"-f", "folded", calls, NULL});
+	n = parse_folded(o.out, v, 256);
+	for (int i = 0; i < n; i++)
+		sum += v[i].count;
+	cr_expect_eq(sum, folded_file_total(calls));
+	cr_expect_eq(folded_leaf(v, n, "make_small (alloc_known.c)", &stack), 1000, "%s", o.out);
+	cr_expect_str_eq(stack, "main (alloc_known.c);make_small (alloc_known.c)");
+	cr_expect_eq(folded_leaf(v, n, "grow_chain (alloc_known.c)", NULL), 64, "%s", o.out);
+	cr_expect_eq(folded_leaf(v, n, "make_calloc (alloc_known.c)", NULL), 50, "%s", o.out);
+	out_free(&o);
+	flame(&o, 0, (const char *[]){"-f", "folded", leaked, NULL});
+	cr_expect_str_eq(o.out, "main (alloc_known.c);leak_ten (alloc_known.c) 1000\n");
+	out_free(&o);
+	flame(&o, 0, (const char *[]){"-o", data, calls, NULL});
+	out_free(&o);
+}
+
+/* What flamegraph.pl takes besides: comment lines and fractional counts,
+ * rounded so that the total is the rounded sum. */
+Test(flame, folded_comments_and_fractions)
+{
+	char path[PATH_MAX];
+	struct out o;
+
+	write_in(path, sizeof(path), known.dir, "frac.folded",
+		 "# a comment\na;b 1.5\n#a;b 7\na;c 2.25\na;d 0.25\n");
+	flame(&o, 0, (const char *[]){"-f", "folded", path, NULL});
+	cr_expect_str_eq(o.out, "a;b 2\na;c 2\n");
+	out_free(&o);
+}
+
 /* ---- metrics of threads, network and CPU ---- */
 
 /* The report's object in array (at path) whose key holds a string starting with prefix. */
