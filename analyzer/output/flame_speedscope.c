@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* speedscope's JSON file format: shared frames with file and line, one sampled profile of the
- * metric. */
+ * metric, and one a thread for CPU stacks of several threads. */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
 #include <jansson.h>
 #include <string.h>
 
@@ -42,45 +44,127 @@ static bool same_funcs(const struct pst_fstack *a, const struct pst_fstack *b)
 	return a->depth == b->depth && !memcmp(a->funcs, b->funcs, a->depth * sizeof(*a->funcs));
 }
 
-static int samples_json(const struct pst_flame *fl, json_t *samples, json_t *weights)
+/* A thread of CPU stacks: its own profile. */
+struct thread {
+	uint64_t pid, tid;
+};
+
+static bool in_thread(const struct pst_fstack *s, const struct thread *th)
 {
+	return !th || (s->pid == th->pid && s->tid == th->tid);
+}
+
+/* Stacks of th (NULL: all) with the same frames merged into one sample. */
+static int samples_json(const struct pst_flame *fl, const struct thread *th, json_t *samples,
+			json_t *weights, int64_t *total)
+{
+	*total = 0;
 	for (size_t i = 0; i < fl->nstacks;) {
 		const struct pst_fstack *s = &fl->stacks[i];
-		json_t *st = json_array();
+		json_t *st;
 		int64_t v = 0;
 		size_t j = i;
 
 		for (; j < fl->nstacks && same_funcs(s, &fl->stacks[j]); j++)
-			v += fl->stacks[j].value[0];
+			if (in_thread(&fl->stacks[j], th))
+				v += fl->stacks[j].value[0];
+		i = j;
+		if (th && !v)
+			continue;
+		st = json_array();
 		for (size_t k = 0; st && k < s->depth; k++)
 			if (json_array_append_new(st, json_integer(s->funcs[k])))
 				json_decref(st), st = NULL;
 		if (!st || json_array_append_new(samples, st) ||
 		    json_array_append_new(weights, json_integer(v)))
 			return -ENOMEM;
-		i = j;
+		*total += v;
 	}
 	return 0;
 }
 
+/* One sampled profile: every stack (th NULL) or one thread's. */
+static json_t *profile_json(const struct pst_flame *fl, const char *name, const struct thread *th)
+{
+	json_t *samples = json_array(), *weights = json_array();
+	int64_t total;
+
+	if (!samples || !weights || samples_json(fl, th, samples, weights, &total)) {
+		json_decref(samples);
+		json_decref(weights);
+		return NULL;
+	}
+	/* without threads, the whole trace's total as before, merged or not */
+	if (!th)
+		total = fl->total[0];
+	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o}", "type", "sampled", "name", name,
+			 "unit", unit_of(fl->metric), "startValue", (json_int_t)0, "endValue",
+			 (json_int_t)total, "samples", samples, "weights", weights);
+}
+
+static int cmp_thread(const void *x, const void *y)
+{
+	const struct thread *a = x, *b = y;
+
+	if (a->pid != b->pid)
+		return a->pid < b->pid ? -1 : 1;
+	return (a->tid > b->tid) - (a->tid < b->tid);
+}
+
+/* The distinct threads of the stacks, by pid and tid; how many (0: none
+ * known, or out of memory). */
+static size_t threads_of(const struct pst_flame *fl, struct thread **out)
+{
+	struct thread *v = calloc(fl->nstacks + 1, sizeof(*v));
+	size_t n = 0, k = 1;
+
+	*out = v;
+	for (size_t i = 0; v && i < fl->nstacks; i++)
+		if (fl->stacks[i].pid)
+			v[n++] = (struct thread){fl->stacks[i].pid, fl->stacks[i].tid};
+	if (!n)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp_thread);
+	for (size_t i = 1; i < n; i++)
+		if (cmp_thread(&v[i], &v[k - 1]))
+			v[k++] = v[i];
+	return k;
+}
+
+/* Every stack first; then, with more than one thread, a profile each. */
+static json_t *profiles_json(const struct pst_flame *fl, const char *name)
+{
+	json_t *a = json_array(), *p = profile_json(fl, name, NULL);
+	struct thread *th;
+	size_t n = threads_of(fl, &th);
+	char tname[600];
+
+	if (!a || !p || json_array_append_new(a, p))
+		goto fail;
+	for (size_t i = 0; n > 1 && i < n; i++) {
+		snprintf(tname, sizeof(tname), "%s: pid %" PRIu64 " tid %" PRIu64, name, th[i].pid,
+			 th[i].tid);
+		if (json_array_append_new(a, profile_json(fl, tname, &th[i])))
+			goto fail;
+	}
+	free(th);
+	return a;
+fail:
+	free(th);
+	json_decref(a);
+	return NULL;
+}
+
 int pst_flame_write_speedscope(FILE *f, const struct pst_flame *fl)
 {
-	json_t *samples = json_array(), *weights = json_array(), *doc;
+	json_t *doc;
 	char name[512];
 	int r = -ENOMEM;
 
 	snprintf(name, sizeof(name), "%s: %s", fl->program, fl->metric->name);
-	if (!samples || !weights || samples_json(fl, samples, weights)) {
-		json_decref(samples);
-		json_decref(weights);
-		return -ENOMEM;
-	}
-	doc = json_pack("{s:s, s:{s:o*}, s:[{s:s, s:s, s:s, s:I, s:I, s:o, s:o}], s:s, s:i, s:s}",
-			"$schema", SPEEDSCOPE_SCHEMA, "shared", "frames", frames_json(fl),
-			"profiles", "type", "sampled", "name", name, "unit", unit_of(fl->metric),
-			"startValue", (json_int_t)0, "endValue", (json_int_t)fl->total[0],
-			"samples", samples, "weights", weights, "name", name, "activeProfileIndex",
-			0, "exporter", "prestanda");
+	doc = json_pack("{s:s, s:{s:o*}, s:o*, s:s, s:i, s:s}", "$schema", SPEEDSCOPE_SCHEMA,
+			"shared", "frames", frames_json(fl), "profiles", profiles_json(fl, name),
+			"name", name, "activeProfileIndex", 0, "exporter", "prestanda");
 	if (doc && json_dumpf(doc, f, JSON_COMPACT | JSON_PRESERVE_ORDER) == 0 &&
 	    fputc('\n', f) != EOF)
 		r = 0;
