@@ -789,6 +789,31 @@ Test(flame, folded_comments_and_fractions)
 	out_free(&o);
 }
 
+/* C++ names past a kilobyte come out whole (a cut leaves brackets
+ * unbalanced); --shorten-templates drops template arguments as
+ * heaptrack_print -t does, and keeps operator< and operator<<. */
+Test(flame, long_names_whole_and_shortened)
+{
+	char name[4096] = "ns::Holder<std::pair<", text[4400], want[4400], path[PATH_MAX];
+	struct out o;
+
+	for (int i = 0; i < 30; i++)
+		strcat(name, i ? ", std::vector<int, std::allocator<int> >"
+			       : "std::vector<int, std::allocator<int> >");
+	strcat(name, "> >::operator<(ns::Holder<int> const&)");
+	cr_assert_gt(strlen(name), 1200);
+	snprintf(text, sizeof(text), "main;%s 5\nmain;bool operator<< <char>(Foo<char>&) 1\n", name);
+	write_in(path, sizeof(path), known.dir, "long.folded", text);
+	flame(&o, 0, (const char *[]){"-f", "folded", path, NULL});
+	snprintf(want, sizeof(want), "main;bool operator<< <char>(Foo<char>&) 1\nmain;%s 5\n", name);
+	cr_expect_str_eq(o.out, want);
+	out_free(&o);
+	flame(&o, 0, (const char *[]){"-f", "folded", "--shorten-templates", path, NULL});
+	cr_expect_str_eq(o.out, "main;bool operator<< <>(Foo<>&) 1\n"
+				"main;ns::Holder<>::operator<(ns::Holder<> const&) 5\n");
+	out_free(&o);
+}
+
 /* ---- metrics of threads, network and CPU ---- */
 
 /* The report's object in array (at path) whose key holds a string starting with prefix. */

@@ -29,6 +29,8 @@ static void usage(FILE *f)
 	    "      --normalize    differential: scale BASE to NEW's total before comparing\n"
 	    "      --title T      SVG title instead of program, metric and totals\n"
 	    "      --min-width PX SVG: merge frames narrower than PX pixels (default 0.5)\n"
+	    "      --shorten-templates  C++ names without template arguments\n"
+	    "                     (std::vector<>::push_back), as heaptrack_print -t\n"
 	    "  -h, --help         this help\n"
 	    "\n"
 	    "metrics:\n"
@@ -85,6 +87,7 @@ static int flame_parse(int argc, char **argv, struct pst_flame_options *o)
 		{ "metric", required_argument, NULL, 'm' }, { "format", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' }, { "normalize", no_argument, NULL, 'N' },
 		{ "title", required_argument, NULL, 'T' },  { "min-width", required_argument, NULL, 'W' },
+		{ "shorten-templates", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },	    { NULL, 0, NULL, 0 },
 	};
 	char *end;
@@ -102,6 +105,7 @@ static int flame_parse(int argc, char **argv, struct pst_flame_options *o)
 			break;
 		case 'o': o->output = optarg; break;
 		case 'N': o->normalize = true; break;
+		case 'S': o->shorten_templates = true; break;
 		case 'T': o->svg.title = optarg; break;
 		case 'W':
 			o->svg.min_width = strtod(optarg, &end);

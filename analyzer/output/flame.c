@@ -273,23 +273,31 @@ static uint32_t func_id(struct pst_flame *fl, const struct pst_frame *f, enum ps
 {
 	struct pst_fpool *p = fl->pool;
 	struct pst_ffunc fn = {0};
-	char name[1024], key[4096];
+	char raw[512], *key, *shortened = NULL;
+	const char *name = f->function;
 	struct entry *e;
 	bool created;
 
-	if (f->function)
-		snprintf(name, sizeof(name), "%s", f->function);
-	else
-		pst_frame_format(f, name, sizeof(name));
-	snprintf(key, sizeof(key), "%s\x01%s\x01%d\x01%s\x01%d", name,
-		 f->function ? f->file ?: "" : "", f->function ? f->decl_line : 0, f->module ?: "",
-		 (int)kind);
-	e = map_get(&p->funcs, key, (uint32_t)fl->nfuncs, &created);
-	if (!e || !created)
+	/* names whole, however long (C++ ones run past a kilobyte) */
+	if (!name) {
+		pst_frame_format(f, raw, sizeof(raw));
+		name = raw;
+	} else if (fl->shorten_templates && !(name = shortened = pst_shorten_templates(name))) {
+		return *err = -ENOMEM, 0;
+	}
+	if (asprintf(&key, "%s\x01%s\x01%d\x01%s\x01%d", name, f->function ? f->file ?: "" : "",
+		     f->function ? f->decl_line : 0, f->module ?: "", (int)kind) < 0)
+		key = NULL;
+	e = key ? map_get(&p->funcs, key, (uint32_t)fl->nfuncs, &created) : NULL;
+	free(key);
+	if (!e || !created) {
+		free(shortened);
 		return e ? e->val : (*err = -ENOMEM, 0);
+	}
 	if (grow(&fl->funcs, &p->caps[0], fl->nfuncs, sizeof(*fl->funcs)))
 		return *err = -ENOMEM, 0;
 	fn.name = intern(p, name, err);
+	free(shortened);
 	fn.file = f->function ? intern(p, f->file, err) : NULL;
 	fn.start_line = f->function ? f->decl_line : 0;
 	fn.module = intern(p, f->module, err);
@@ -374,13 +382,15 @@ static uint32_t loc_id(struct pst_flame *fl, unsigned slot, const struct xframe 
 	struct pst_fpool *p = fl->pool;
 	const struct pst_trace *t = p->t[slot];
 	struct pst_floc *lo;
-	char key[1200];
 	struct entry *e;
 	bool created;
+	char *key;
 
-	snprintf(key, sizeof(key), "%u:%" PRIx64 ":%" PRIx64 ":%d:%.1024s", slot, xf->space, xf->pc,
-		 n, xf->pc ? "" : xf->f.function);
+	if (asprintf(&key, "%u:%" PRIx64 ":%" PRIx64 ":%d:%s", slot, xf->space, xf->pc, n,
+		     xf->pc ? "" : xf->f.function) < 0)
+		return *err = -ENOMEM, 0;
 	e = map_get(&p->locs, key, (uint32_t)fl->nlocs, &created);
+	free(key);
 	if (!e || !created)
 		return e ? e->val : (*err = -ENOMEM, 0);
 	if (grow(&fl->locs, &p->caps[2], fl->nlocs, sizeof(*fl->locs)))
@@ -1178,7 +1188,8 @@ static int flame_collect(struct pst_flame *fl, const struct pst_flame_options *o
 int pst_flame_run(const struct pst_flame_options *o)
 {
 	struct pst_flame fl = { .period = 1, .normalize = o->normalize,
-				.heap_values = o->format == PST_FLAME_PPROF };
+				.heap_values = o->format == PST_FLAME_PPROF,
+				.shorten_templates = o->shorten_templates };
 	bool damaged = false, folded;
 	int rc;
 

@@ -104,6 +104,7 @@ struct pst_flame {
 	uint64_t period; /* pprof: bytes per sample, 1 when exact */
 	uint64_t start_realtime_ns, duration_ns;
 	bool heap_values;	/* memory metrics: fill pst_fstack.heap too (pprof) */
+	bool shorten_templates; /* C++ names without template arguments */
 	struct pst_fpool *pool; /* private */
 };
 
@@ -122,6 +123,7 @@ struct pst_flame_options {
 	enum pst_flame_format format;
 	const char *output; /* NULL: standard output */
 	bool normalize;
+	bool shorten_templates; /* --shorten-templates */
 	struct pst_svg_opts svg;
 	char *const *paths; /* TRACE, or BASE and NEW (traces or folded stacks) */
 	int npaths;

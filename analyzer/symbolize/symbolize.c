@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Offline symbolization with libdwfl: each distinct file opened once for every address space, inlined frames, a cache, a string pool. */
 #include <dlfcn.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -811,6 +812,39 @@ void pst_symbolizer_free(struct pst_symbolizer *s)
 	tdestroy(s->tree, free);
 	core_put(s->c);
 	free(s);
+}
+
+/* Characters of an operator's name that are no template brackets. */
+#define OPERATOR_CHARS "<>=-"
+
+char *pst_shorten_templates(const char *name)
+{
+	char *out = malloc(strlen(name) + 1), *o = out;
+	int depth = 0;
+
+	if (!out)
+		return NULL;
+	for (const char *p = name; *p;) {
+		/* operator<, operator<<=, operator->: their '<' and '>' open and close nothing */
+		if (!strncmp(p, "operator", 8) &&
+		    (p == name || !(isalnum((unsigned char)p[-1]) || p[-1] == '_'))) {
+			size_t n = 8 + strspn(p + 8, OPERATOR_CHARS);
+
+			if (!depth)
+				o = mempcpy(o, p, n);
+			p += n;
+			continue;
+		}
+		if (*p == '<' && !depth++)
+			*o++ = '<';
+		else if (*p == '>' && depth && !--depth)
+			*o++ = '>';
+		else if (!depth && *p != '<')
+			*o++ = *p;
+		p++;
+	}
+	*o = 0;
+	return out;
 }
 
 /* Objects listed by name in the debug info summary; the rest are counted. */

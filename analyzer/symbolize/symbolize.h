@@ -70,6 +70,12 @@ struct pst_mapping {
 /* The module of s that holds addr into *out: 0, or -1 when none does. */
 int pst_symbolizer_mapping(struct pst_symbolizer *s, uint64_t addr, struct pst_mapping *out);
 
+/* name with every template's arguments dropped, as heaptrack_print
+ * --shorten-templates does: "std::vector<int, std::allocator<int> >::push_back"
+ * becomes "std::vector<>::push_back"; operator< and the like are kept.
+ * Malloc'd; NULL when out of memory. */
+char *pst_shorten_templates(const char *name);
+
 void pst_symbolizer_free(struct pst_symbolizer *s);
 
 #endif
