@@ -413,6 +413,24 @@ Test(flame, speedscope_valid_by_schema)
 		 source_line("alloc_known.c", "void make_small(void)"));
 	cr_expect(itest_has_suffix(line, want), "want '%s' at the end of '%s'", want, line);
 	free(line);
+	/* Heaviest first below main: speedscope's default "Time Order" view
+	 * then draws what its "Left Heavy" would. */
+	line = line_starting(s, "sample ");
+	cr_expect(strstr(line, "sample 66560 ") == line && strstr(line, ";grow_chain@"), "%s", s);
+	free(line);
+	{
+		long long last = LLONG_MAX, w;
+
+		for (const char *p = strstr(s, "\nsample "); p; p = strstr(p + 1, "\nsample ")) {
+			w = atoll(p + 8);
+			cr_expect_leq(w, last, "not heaviest first: %s", s);
+			last = w;
+		}
+	}
+	free(s);
+	/* speedscope's own importer, in Chromium, opens it without a complaint */
+	s = node("speedscope-browser.js", (const char *[]){path, NULL});
+	cr_expect_str_eq(s, "title alloc_known: alloc-bytes\nview Time Order\nshown \nlist \nerrors 0\n");
 	free(s);
 }
 
@@ -948,6 +966,38 @@ static void go_pprof_record(const char *path, long long total)
 	free(s);
 }
 
+/* A record trace of cpu_split's two threads in speedscope: the whole, then
+ * a profile for each thread, their totals the whole's; speedscope's
+ * importer lists all three. */
+static void speedscope_threads(const char *path, const char *trace, long long total)
+{
+	long long sum = 0, t;
+	char want[256], *s, *p;
+	struct out o;
+	int n = 0;
+
+	flame(&o, 0, (const char *[]){"-f", "speedscope", "-o", path, trace, NULL});
+	out_free(&o);
+	s = node("speedscope-check.js", (const char *[]){path, NULL});
+	snprintf(want, sizeof(want), "profile sampled nanoseconds 0 %lld samples ", total);
+	cr_expect(!strncmp(s, want, strlen(want)), "%s", s);
+	for (p = strstr(s, "\nprofile sampled nanoseconds 0 "); p;
+	     p = strstr(p + 1, "\nprofile sampled nanoseconds 0 ")) {
+		cr_assert_eq(sscanf(p, "\nprofile sampled nanoseconds 0 %lld", &t), 1);
+		sum += t;
+		n++;
+	}
+	cr_expect_eq(n, 2, "%s", s);
+	cr_expect_eq(sum, total, "%s", s);
+	free(s);
+	s = node("speedscope-browser.js", (const char *[]){path, NULL});
+	cr_expect(strstr(s, "\nshown cpu_split: cpu (1/3)\nlist 1 | cpu_split: cpu | "), "%s", s);
+	cr_expect_eq(itest_lines(s), 5, "%s", s);
+	cr_expect(strstr(s, " tid "), "%s", s);
+	cr_expect(itest_has_suffix(s, "\nerrors 0\n"), "%s", s);
+	free(s);
+}
+
 Test(flame, cpu_is_the_default_for_a_record_trace, .timeout = 120)
 {
 	static struct folded v[256];
@@ -987,6 +1037,7 @@ Test(flame, cpu_is_the_default_for_a_record_trace, .timeout = 120)
 	free(line_starting(s, "sample "));
 	free(s);
 	go_pprof_record(path, all);
+	speedscope_threads(path, trace, all);
 	unlink(path);
 	unlink(trace);
 }

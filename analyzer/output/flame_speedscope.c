@@ -54,33 +54,110 @@ static bool in_thread(const struct pst_fstack *s, const struct thread *th)
 	return !th || (s->pid == th->pid && s->tid == th->tid);
 }
 
-/* Stacks of th (NULL: all) with the same frames merged into one sample. */
-static int samples_json(const struct pst_flame *fl, const struct thread *th, json_t *samples,
-			json_t *weights, int64_t *total)
+/* A sample: merged stacks of the same frames, and their weight. */
+struct ssample {
+	const uint32_t *funcs;
+	size_t depth;
+	int64_t w;
+};
+
+/* Samples of one frame at a depth: where they start, how many, their weight. */
+struct run {
+	size_t at, n;
+	int64_t w;
+};
+
+static int cmp_run(const void *x, const void *y)
 {
-	*total = 0;
+	const struct run *a = x, *b = y;
+
+	if (a->w != b->w)
+		return a->w > b->w ? -1 : 1;
+	return (a->at > b->at) - (a->at < b->at);
+}
+
+/*
+ * Order samples sharing their first d frames (sorted by names) heaviest
+ * subtree first, at every depth: speedscope opens a file in "Time Order",
+ * which for stacks with no time order then draws what "Left Heavy" does.
+ */
+static int heavy_first(struct ssample *v, size_t n, size_t d)
+{
+	size_t i = 0, nr = 0, k = 0;
+	struct run *r;
+	struct ssample *tmp;
+	int rc = 0;
+
+	while (i < n && v[i].depth <= d)
+		i++;
+	if (i == n)
+		return 0;
+	r = malloc((n - i) * sizeof(*r));
+	tmp = malloc((n - i) * sizeof(*tmp));
+	if (!r || !tmp) {
+		free(r);
+		free(tmp);
+		return -ENOMEM;
+	}
+	for (size_t j = i; j < n; j++) {
+		if (j == i || v[j].funcs[d] != v[j - 1].funcs[d])
+			r[nr++] = (struct run){j, 0, 0};
+		r[nr - 1].n++;
+		r[nr - 1].w += v[j].w;
+	}
+	qsort(r, nr, sizeof(*r), cmp_run);
+	for (size_t q = 0; q < nr; k += r[q++].n)
+		memcpy(tmp + k, v + r[q].at, r[q].n * sizeof(*tmp));
+	memcpy(v + i, tmp, (n - i) * sizeof(*tmp));
+	free(tmp);
+	for (size_t q = 0, at = i; q < nr && !rc; at += r[q++].n)
+		rc = heavy_first(v + at, r[q].n, d + 1);
+	free(r);
+	return rc;
+}
+
+/* Stacks of th (NULL: all) with the same frames merged into one sample,
+ * into v (fl->nstacks long); how many. */
+static size_t merged(const struct pst_flame *fl, const struct thread *th, struct ssample *v)
+{
+	size_t n = 0;
+
 	for (size_t i = 0; i < fl->nstacks;) {
 		const struct pst_fstack *s = &fl->stacks[i];
-		json_t *st;
-		int64_t v = 0;
+		int64_t w = 0;
 		size_t j = i;
 
 		for (; j < fl->nstacks && same_funcs(s, &fl->stacks[j]); j++)
 			if (in_thread(&fl->stacks[j], th))
-				v += fl->stacks[j].value[0];
+				w += fl->stacks[j].value[0];
 		i = j;
-		if (th && !v)
-			continue;
-		st = json_array();
-		for (size_t k = 0; st && k < s->depth; k++)
-			if (json_array_append_new(st, json_integer(s->funcs[k])))
+		if (!th || w)
+			v[n++] = (struct ssample){s->funcs, s->depth, w};
+	}
+	return n;
+}
+
+static int samples_json(const struct pst_flame *fl, const struct thread *th, json_t *samples,
+			json_t *weights, int64_t *total)
+{
+	struct ssample *v = malloc((fl->nstacks + 1) * sizeof(*v));
+	size_t n = v ? merged(fl, th, v) : 0;
+	int r = v ? heavy_first(v, n, 0) : -ENOMEM;
+
+	*total = 0;
+	for (size_t i = 0; i < n && !r; i++) {
+		json_t *st = json_array();
+
+		for (size_t k = 0; st && k < v[i].depth; k++)
+			if (json_array_append_new(st, json_integer(v[i].funcs[k])))
 				json_decref(st), st = NULL;
 		if (!st || json_array_append_new(samples, st) ||
-		    json_array_append_new(weights, json_integer(v)))
-			return -ENOMEM;
-		*total += v;
+		    json_array_append_new(weights, json_integer(v[i].w)))
+			r = -ENOMEM;
+		*total += v[i].w;
 	}
-	return 0;
+	free(v);
+	return r;
 }
 
 /* One sampled profile: every stack (th NULL) or one thread's. */
