@@ -30,7 +30,7 @@ printf '.SH SYNOPSIS\n.nf\n%s\n.fi\n' "$(echo "$synopsis" | esc)"
 printf '.SH DESCRIPTION\n.nf\n%s\n.fi\n' "$(echo "$body" | esc)"
 if [ -z "$cmd" ]; then
 	printf '.SH ENVIRONMENT\n.TP\n.B DEBUGINFOD_URLS\n'
-	printf 'debuginfod servers that file:line of objects without local debug info are fetched from (through libdw)\n'
+	printf 'debuginfod servers the debug info (file:line) of objects without it locally is fetched from, by build id\n'
 	printf '.TP\n.B PRESTANDA_CONFIG\nthe configuration file report reads declared pools from\n'
 	printf '.SH SEE ALSO\n'
 	for c in run record report diff flame; do
