@@ -1094,3 +1094,65 @@ Test(flame, off_cpu_kernel_frames, .timeout = 60)
 	unlink(path);
 	unlink(trace);
 }
+
+/* ---- the command's habits ---- */
+
+/* --version names the program and its version; a pprof never goes to a
+ * terminal (script(1) gives the command one); -o makes the directories
+ * above the file. */
+Test(flame, version_terminal_and_directories)
+{
+	char *argv[] = {ITEST_PRESTANDA, "--version", NULL}, path[PATH_MAX + 64], cmd[PATH_MAX + 128];
+	struct out o;
+
+	spawn_capture(&o, argv);
+	cr_expect_eq(o.wstatus, 0);
+	cr_expect(!strncmp(o.out, "prestanda ", 10) && o.out[10] >= '0' && o.out[10] <= '9' &&
+			  itest_lines(o.out) == 1,
+		  "%s", o.out);
+	out_free(&o);
+
+	snprintf(cmd, sizeof(cmd), ITEST_PRESTANDA " flame -f pprof %s", known.traces[0]);
+	spawn_capture(&o, (char *[]){"/usr/bin/script", "-qec", cmd, "/dev/null", NULL});
+	cr_expect(WIFEXITED(o.wstatus) && WEXITSTATUS(o.wstatus) == 2, "%s", itest_wdesc(o.wstatus));
+	cr_expect(strstr(o.out, "prestanda: flame: pprof output is gzip data; give -o FILE or "
+				"redirect it\r\nTry 'prestanda flame --help'.\r\n"),
+		  "%s", o.out);
+	cr_expect(!memchr(o.out, 0x1f, o.len), "gzip bytes on the terminal");
+	out_free(&o);
+
+	snprintf(path, sizeof(path), "%s/new/dirs/f.svg", known.dir);
+	flame(&o, 0, (const char *[]){"-o", path, known.traces[0], NULL});
+	cr_expect_eq(access(path, R_OK), 0, "%s", path);
+	out_free(&o);
+}
+
+/* record -o FILE where FILE holds a trace keeps it and writes FILE.1, as
+ * run keeps both. */
+Test(flame, record_keeps_an_earlier_trace, .timeout = 120)
+{
+	char trace[PATH_MAX], next[PATH_MAX + 8], want[PATH_MAX * 2 + 64];
+	char *argv[ITEST_MAX_ARGS] = {ITEST_PRESTANDA, "record", "-o", trace, "--",
+				      ITEST_TARGETS "cpu_split", "1", NULL};
+	size_t before;
+	struct out o;
+	char *old;
+
+	itest_need_ebpf(false);
+	record(trace, sizeof(trace),
+	       (const char *[]){"--", ITEST_TARGETS "cpu_split", "1", NULL});
+	old = itest_slurp(trace, &before);
+	cr_assert(old && before > 0);
+	spawn_capture(&o, argv);
+	cr_expect_eq(o.wstatus, 0, "%s", o.err);
+	snprintf(next, sizeof(next), "%s.1", trace);
+	snprintf(want, sizeof(want), "prestanda: record: %s exists; writing %s\n", trace, next);
+	cr_expect(!strncmp(o.err, want, strlen(want)), "%s", o.err);
+	cr_expect_eq(access(next, R_OK), 0);
+	free(itest_slurp(trace, &o.len));
+	cr_expect_eq(o.len, before, "the earlier trace changed");
+	out_free(&o);
+	free(old);
+	unlink(next);
+	unlink(trace);
+}
