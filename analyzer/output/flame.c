@@ -697,10 +697,10 @@ static int cpu_row(const struct pst_cpu_row *r, void *arg)
 	if (r->off != w->off)
 		return 0;
 	v = w->off ? (int64_t)r->blocked_ns : (int64_t)(r->count * (1000000000 / hz));
-	/* one stack per thread: pprof's labels and speedscope's profiles tell
-	 * them apart; the other outputs merge stacks of the same names */
-	e = pst_imap_get(&w->rows, r->pid << 32 ^ r->tid, r->ustack ? r->ustack->id : 0,
-		     r->kstack ? r->kstack->id : 0);
+	/* one stack per thread where the output tells threads apart (pprof's
+	 * labels, speedscope's profiles); others merge them, so keep fewer */
+	e = pst_imap_get(&w->rows, r->pid << 32 ^ (w->fl->per_thread ? r->tid : 0),
+		     r->ustack ? r->ustack->id : 0, r->kstack ? r->kstack->id : 0);
 	if (!e)
 		return -ENOMEM;
 	if (e->val != UINT32_MAX) {
@@ -724,7 +724,7 @@ static int cpu_row(const struct pst_cpu_row *r, void *arg)
 	if (!s)
 		return -ENOMEM;
 	s->pid = r->pid;
-	s->tid = r->tid;
+	s->tid = w->fl->per_thread ? r->tid : 0;
 	/* Locations leaf first, functions root first. */
 	for (size_t i = 0; i < na; i++)
 		if (w->addrs[w->ids[i]].loc != UINT32_MAX)
@@ -1189,6 +1189,8 @@ int pst_flame_run(const struct pst_flame_options *o)
 {
 	struct pst_flame fl = { .period = 1, .normalize = o->normalize,
 				.heap_values = o->format == PST_FLAME_PPROF,
+				.per_thread = o->format == PST_FLAME_PPROF ||
+					      o->format == PST_FLAME_SPEEDSCOPE,
 				.shorten_templates = o->shorten_templates };
 	bool damaged = false, folded;
 	int rc;

@@ -76,7 +76,7 @@ struct pst_fstack {
 	size_t nlocs;
 	int64_t value[2]; /* [0] this trace (or BASE), [1] NEW in a diff */
 	int64_t heap[4];  /* with pst_flame.heap_values: Go's heap profile types */
-	uint64_t pid, tid; /* CPU metrics: the thread sampled; 0 when not known */
+	uint64_t pid, tid; /* CPU: the process and (per_thread) thread sampled; 0: unknown */
 };
 
 /* pst_fstack.heap, in the order and with the names of Go's heap profiles. */
@@ -105,6 +105,7 @@ struct pst_flame {
 	uint64_t start_realtime_ns, duration_ns;
 	bool heap_values;	/* memory metrics: fill pst_fstack.heap too (pprof) */
 	bool shorten_templates; /* C++ names without template arguments */
+	bool per_thread;	/* CPU metrics: a stack per thread (pst_fstack.tid) */
 	struct pst_fpool *pool; /* private */
 };
 
