@@ -137,46 +137,51 @@ static size_t merged(const struct pst_flame *fl, const struct thread *th, struct
 	return n;
 }
 
-static int samples_json(const struct pst_flame *fl, const struct thread *th, json_t *samples,
-			json_t *weights, int64_t *total)
+/* A JSON string, as jansson writes one. */
+static int put_string(FILE *f, const char *s)
+{
+	json_t *j = json_string(s);
+	int r = j ? json_dumpf(j, f, JSON_ENCODE_ANY) : -1;
+
+	json_decref(j);
+	return r ? -ENOMEM : 0;
+}
+
+/* One sampled profile, every stack (th NULL) or one thread's, written as
+ * it goes: a profile of many threads' stacks is too large to build in
+ * jansson first. Its keys in the order the document had them. */
+static int put_profile(FILE *f, const struct pst_flame *fl, const char *name,
+		       const struct thread *th)
 {
 	struct ssample *v = malloc((fl->nstacks + 1) * sizeof(*v));
 	size_t n = v ? merged(fl, th, v) : 0;
+	int64_t total = 0;
 	int r = v ? heavy_first(v, n, 0) : -ENOMEM;
 
-	*total = 0;
-	for (size_t i = 0; i < n && !r; i++) {
-		json_t *st = json_array();
-
-		for (size_t k = 0; st && k < v[i].depth; k++)
-			if (json_array_append_new(st, json_integer(v[i].funcs[k])))
-				json_decref(st), st = NULL;
-		if (!st || json_array_append_new(samples, st) ||
-		    json_array_append_new(weights, json_integer(v[i].w)))
-			r = -ENOMEM;
-		*total += v[i].w;
-	}
-	free(v);
-	return r;
-}
-
-/* One sampled profile: every stack (th NULL) or one thread's. */
-static json_t *profile_json(const struct pst_flame *fl, const char *name, const struct thread *th)
-{
-	json_t *samples = json_array(), *weights = json_array();
-	int64_t total;
-
-	if (!samples || !weights || samples_json(fl, th, samples, weights, &total)) {
-		json_decref(samples);
-		json_decref(weights);
-		return NULL;
-	}
+	for (size_t i = 0; i < n; i++)
+		total += v[i].w;
 	/* without threads, the whole trace's total as before, merged or not */
 	if (!th)
 		total = fl->total[0];
-	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o}", "type", "sampled", "name", name,
-			 "unit", unit_of(fl->metric), "startValue", (json_int_t)0, "endValue",
-			 (json_int_t)total, "samples", samples, "weights", weights);
+	if (!r && (fputs("{\"type\":\"sampled\",\"name\":", f) == EOF || put_string(f, name)))
+		r = -ENOMEM;
+	if (!r)
+		fprintf(f, ",\"unit\":\"%s\",\"startValue\":0,\"endValue\":%" PRId64 ",\"samples\":[",
+			unit_of(fl->metric), total);
+	for (size_t i = 0; i < n && !r; i++) {
+		fputs(i ? ",[" : "[", f);
+		for (size_t k = 0; k < v[i].depth; k++)
+			fprintf(f, k ? ",%" PRIu32 : "%" PRIu32, v[i].funcs[k]);
+		fputc(']', f);
+	}
+	if (!r)
+		fputs("],\"weights\":[", f);
+	for (size_t i = 0; i < n && !r; i++)
+		fprintf(f, i ? ",%" PRId64 : "%" PRId64, v[i].w);
+	if (!r)
+		fputs("]}", f);
+	free(v);
+	return r;
 }
 
 static int cmp_thread(const void *x, const void *y)
@@ -209,44 +214,40 @@ static size_t threads_of(const struct pst_flame *fl, struct thread **out)
 }
 
 /* Every stack first; then, with more than one thread, a profile each. */
-static json_t *profiles_json(const struct pst_flame *fl, const char *name)
+static int put_profiles(FILE *f, const struct pst_flame *fl, const char *name)
 {
-	json_t *a = json_array(), *p = profile_json(fl, name, NULL);
 	struct thread *th;
 	size_t n = threads_of(fl, &th);
 	char tname[600];
+	int r = put_profile(f, fl, name, NULL);
 
-	if (!a || !p || json_array_append_new(a, p))
-		goto fail;
-	for (size_t i = 0; n > 1 && i < n; i++) {
+	for (size_t i = 0; n > 1 && i < n && !r; i++) {
 		snprintf(tname, sizeof(tname), "%s: pid %" PRIu64 " tid %" PRIu64, name, th[i].pid,
 			 th[i].tid);
-		if (json_array_append_new(a, profile_json(fl, tname, &th[i])))
-			goto fail;
+		fputc(',', f);
+		r = put_profile(f, fl, tname, &th[i]);
 	}
 	free(th);
-	return a;
-fail:
-	free(th);
-	json_decref(a);
-	return NULL;
+	return r;
 }
 
 int pst_flame_write_speedscope(FILE *f, const struct pst_flame *fl)
 {
-	json_t *doc;
+	json_t *frames = frames_json(fl);
 	char name[512];
-	int r = -ENOMEM;
+	int r = frames ? 0 : -ENOMEM;
 
 	snprintf(name, sizeof(name), "%s: %s", fl->program, fl->metric->name);
-	doc = json_pack("{s:s, s:{s:o*}, s:o*, s:s, s:i, s:s}", "$schema", SPEEDSCOPE_SCHEMA,
-			"shared", "frames", frames_json(fl), "profiles", profiles_json(fl, name),
-			"name", name, "activeProfileIndex", 0, "exporter", "prestanda");
-	if (doc && json_dumpf(doc, f, JSON_COMPACT | JSON_PRESERVE_ORDER) == 0 &&
-	    fputc('\n', f) != EOF)
-		r = 0;
-	else if (doc)
+	if (!r && fputs("{\"$schema\":\"" SPEEDSCOPE_SCHEMA "\",\"shared\":{\"frames\":", f) == EOF)
 		r = -EIO;
-	json_decref(doc);
+	if (!r && json_dumpf(frames, f, JSON_COMPACT | JSON_PRESERVE_ORDER))
+		r = -EIO;
+	json_decref(frames);
+	if (!r && fputs("},\"profiles\":[", f) != EOF)
+		r = put_profiles(f, fl, name);
+	if (!r && (fputs("],\"name\":", f) == EOF || put_string(f, name)))
+		r = -EIO;
+	if (!r && fputs(",\"activeProfileIndex\":0,\"exporter\":\"prestanda\"}\n", f) == EOF)
+		r = -EIO;
 	return r;
 }
