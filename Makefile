@@ -2,6 +2,12 @@
 # Build libprestanda.so (the preload) and prestanda (the analyzer); run tests, demo and benchmarks.
 
 PREFIX ?= /usr/local
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+# `prestanda --version`: this number, and the commit when built from git.
+VERSION := 0.1.0
+GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null)
+FULL_VERSION := $(VERSION)$(if $(GIT_REV), (git $(GIT_REV)))
 CC ?= cc
 CXX ?= c++
 B := build
@@ -66,7 +72,7 @@ TARGET_CFLAGS := -O1 -g -fno-inline -fno-omit-frame-pointer -fno-optimize-siblin
 # CPU targets are built as most distribution packages are: without frame pointers.
 CPU_TARGET_CFLAGS := -O1 -g -fno-inline -fomit-frame-pointer -fno-optimize-sibling-calls -Wall
 
-.PHONY: all format-doc deps test test-bins test-long fuzz check check-asan check-tsan coverage mutate demo bench install clean format
+.PHONY: all format-doc deps test test-bins test-long fuzz check check-asan check-tsan coverage mutate demo bench install uninstall man clean format
 .DELETE_ON_ERROR:
 
 all: $(B)/libprestanda.so $(B)/prestanda
@@ -88,6 +94,7 @@ $(B)/common/%.o: common/%.c $(ANALYZER_HDR)
 	$(CC) $(ANALYZER_CFLAGS) -c $< -o $@
 
 $(B)/analyzer/output/flame_pprof.o: $(PROTO_C)
+$(B)/analyzer/cli/main.o: ANALYZER_CFLAGS += -DPST_VERSION='"$(FULL_VERSION)"'
 
 $(B)/proto/%.pb-c.c $(B)/proto/%.pb-c.h: analyzer/output/%.proto | $(B)/proto
 	protoc-c --c_out=$(B)/proto -Ianalyzer/output $<
@@ -224,10 +231,31 @@ bench: deps
 	$(MAKE) all
 	scripts/bench.sh
 
-install: all
+# Man pages made from the commands' own --help text (scripts/gen-man.sh), so
+# they say what the program does.
+COMMANDS := run record report diff flame
+MAN_PAGES := $(B)/man/prestanda.1 $(COMMANDS:%=$(B)/man/prestanda-%.1)
+
+man: $(MAN_PAGES)
+
+$(B)/man/%.1: $(B)/prestanda scripts/gen-man.sh
+	@mkdir -p $(@D)
+	scripts/gen-man.sh $(B)/prestanda $* '$(FULL_VERSION)' > $@
+
+install: all man
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/prestanda
 	install -m 0755 $(B)/prestanda $(DESTDIR)$(PREFIX)/bin/prestanda
 	install -m 0755 $(B)/libprestanda.so $(DESTDIR)$(PREFIX)/lib/prestanda/libprestanda.so
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 completion/prestanda.bash $(DESTDIR)$(BASHCOMPDIR)/prestanda
+
+# What install put there, and the directory of the preload when empty.
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/prestanda $(DESTDIR)$(PREFIX)/lib/prestanda/libprestanda.so
+	rm -f $(MAN_PAGES:$(B)/man/%=$(DESTDIR)$(MANDIR)/man1/%)
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/prestanda
+	-rmdir $(DESTDIR)$(PREFIX)/lib/prestanda 2>/dev/null
 
 format:
 	clang-format -i $(PRELOAD_SRC) $(ANALYZER_SRC) $(wildcard bpf/*.c bpf/*.h preload/*.h) $(ANALYZER_HDR)

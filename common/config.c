@@ -331,7 +331,7 @@ static json_t *load_json(const char *path, char *err, size_t errlen)
 	FILE *f = fopen(path, "r");
 
 	if (!f) {
-		snprintf(err, errlen, "%s: fopen: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return NULL;
 	}
 	root = json_loadf(f, JSON_REJECT_DUPLICATES, &je);

@@ -164,7 +164,7 @@ Test(config, load_errors)
 	cr_expect(!strncmp(err, path, strlen(path)), "%s", err);
 	unlink(path);
 	cr_expect_eq(pst_budgets_load(path, totals, site_metrics, &b, err, sizeof(err)), -1);
-	cr_expect(strstr(err, "fopen: No such file or directory"), "%s", err);
+	cr_expect(strstr(err, "cannot open: No such file or directory"), "%s", err);
 }
 
 Test(config, check_limits)

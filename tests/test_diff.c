@@ -527,7 +527,7 @@ Test(diff, usage_and_input_errors, .timeout = 60)
 	dres_free(&r);
 	run_diff(&r, (const char *[]){ "--budget", missing, a.traces[0], a.traces[0], NULL });
 	cr_expect_eq(r.status, 2);
-	cr_expect(strstr(r.err, "fopen: No such file or directory"), "%s", r.err);
+	cr_expect(strstr(r.err, "cannot open: No such file or directory"), "%s", r.err);
 	dres_free(&r);
 	run_diff(&r, (const char *[]){ a.traces[0], NULL });
 	cr_expect_eq(r.status, 2);

@@ -7,6 +7,7 @@
 
 #define JS_DIR	 "tests/js/"
 #define CHROMIUM "/usr/bin/chromium"
+#define GO	 "/usr/bin/go"
 
 struct out {
 	int wstatus;
@@ -67,6 +68,53 @@ static char *node(const char *script, const char *const *args)
 		  itest_wdesc(o.wstatus), o.out, o.err);
 	free(o.err);
 	return o.out;
+}
+
+/* `go tool pprof ARGS...` (Debian's golang-go), which must exit 0; returns its stdout. */
+static char *go_pprof(const char *const *args)
+{
+	char *argv[ITEST_MAX_ARGS] = {GO, "tool", "pprof"};
+	struct out o;
+	int n = 3;
+
+	cr_assert(access(GO, X_OK) == 0, GO " missing: run scripts/install-deps.sh");
+	for (; *args; args++)
+		argv[n++] = (char *)*args;
+	argv[n] = NULL;
+	spawn_capture(&o, argv);
+	cr_assert(WIFEXITED(o.wstatus) && WEXITSTATUS(o.wstatus) == 0, "go tool pprof %s: %s%s",
+		  itest_wdesc(o.wstatus), o.out, o.err);
+	free(o.err);
+	return o.out;
+}
+
+/* go tool pprof -raw's mappings: the first is the program's (named by
+ * suffix), and every one has a file and a 40-digit GNU build id. */
+static void expect_raw_mappings(const char *raw, const char *suffix)
+{
+	const char *m = strstr(raw, "\nMappings\n");
+	int n = 0;
+
+	cr_assert(m, "%s", raw);
+	for (m += strlen("\nMappings\n"); *m && *m != '\n';) {
+		const char *e = strchr(m, '\n'), *path;
+		char line[1024];
+
+		/* "N: START/LIMIT/OFFSET FILE BUILDID [FLAGS]" */
+		snprintf(line, sizeof(line), "%.*s", (int)(e ? e - m : (long)strlen(m)), m);
+		path = strchr(line, ' ');
+		path = path ? strchr(path + 1, ' ') : NULL;
+		cr_assert(path, "%s", line);
+		path++;
+		if (n++ == 0)
+			cr_expect(!strncmp(line, "1: ", 3) && strstr(line, suffix), "first: %s", line);
+		cr_expect(*path == '/', "no file: %s", line);
+		path = strchr(path, ' ');
+		cr_expect(path && strspn(path + 1, "0123456789abcdef") == 40, "no build id: %s",
+			  line);
+		m = e ? e + 1 : m + strlen(m);
+	}
+	cr_expect_gt(n, 1, "%s", raw);
 }
 
 /* The line of s that starts with prefix (asserting there is one); copied. */
@@ -247,10 +295,15 @@ Test(flame, pprof_read_by_pprof_format)
 	out_free(&o);
 	s = node("pprof-dump.js", (const char *[]){path, NULL});
 	cr_expect(strstr(s, "string0 \"\"\n"), "%s", s);
-	cr_expect(strstr(s, "\nsample_type alloc_space bytes\n"), "%s", s);
+	/* Go's four heap types, the metric's the default (period_type) */
+	cr_expect(strstr(s, "\nsample_type alloc_objects count\nsample_type alloc_space bytes\n"
+			    "sample_type inuse_objects count\nsample_type inuse_space bytes\n"
+			    "period_type alloc_space bytes\n"),
+		  "%s", s);
 	cr_expect(strstr(s, "\nperiod 1 duration "), "%s", s);
 	cr_expect(!strstr(s, "duration 0 "), "%s", s);
-	line = line_starting(s, "mapping ");
+	line = line_starting(s, "mapping 1 ");
+	cr_expect(strstr(line, "/alloc_known build_id "), "the program first: %s", line);
 	free(line);
 	/* The target's mapping carries its 20-byte GNU build id. */
 	line = strstr(s, "/alloc_known build_id ");
@@ -261,7 +314,7 @@ Test(flame, pprof_read_by_pprof_format)
 		      strchr(line, '\n') - strlen(" functions true lines true"),
 		  "%s", s);
 	/* The known site, leaf first, with its line and the function's start line. */
-	line = line_starting(s, "sample 24000 make_small@");
+	line = line_starting(s, "sample 1000,24000,0,0 make_small@");
 	snprintf(want, sizeof(want), "alloc_known.c:%d/start=%d <- main@",
 		 itest_marker_line("alloc_known.c", "make_small"),
 		 source_line("alloc_known.c", "void make_small(void)"));
@@ -275,10 +328,12 @@ Test(flame, pprof_read_by_pprof_format)
 			       NULL});
 	out_free(&o);
 	s = node("pprof-dump.js", (const char *[]){path, NULL});
-	cr_expect(strstr(s, "\nsample_type alloc_objects count\n"), "%s", s);
-	line = line_starting(s, "sample 1000 make_small@");
+	cr_expect(strstr(s, "\nperiod_type alloc_objects count\n"), "%s", s);
+	line = line_starting(s, "sample 1000,24000,0,0 make_small@");
 	free(line);
-	line = line_starting(s, "sample 50 make_calloc@");
+	line = line_starting(s, "sample 50,8000,0,0 make_calloc@");
+	free(line);
+	line = line_starting(s, "sample 10,1000,10,1000 leak_ten@");
 	free(line);
 	free(s);
 }
@@ -300,6 +355,46 @@ Test(flame, pprof_sampled_period)
 	itest_cleanup(&r);
 }
 
+/* go tool pprof reads the heap profile as Go's: named after the program,
+ * each of the four types by -sample_index with alloc_known's exact bytes. */
+Test(flame, pprof_in_go_tool_pprof, .timeout = 120)
+{
+	static const struct {
+		const char *index, *total, *leaf;
+	} types[] = {
+	    {"alloc_space", "Total samples = 119500B \n", "    24000B 20.08% 75.78%     24000B 20.08%  make_small\n"},
+	    {"alloc_objects", "Total samples = 1130 \n", "      1000 88.50% 88.50%       1000 88.50%  make_small\n"},
+	    {"inuse_space", "Total samples = 1000B \n", "     1000B   100%   100%      1000B   100%  leak_ten\n"},
+	    {"inuse_objects", "Total samples = 10 \n", "        10   100%   100%         10   100%  leak_ten\n"},
+	};
+	char path[PATH_MAX], index[64], *s;
+	struct out o;
+
+	snprintf(path, sizeof(path), "%s/go.pb.gz", known.dir);
+	flame(&o, 0, (const char *[]){"-f", "pprof", "-o", path, known.traces[0], NULL});
+	out_free(&o);
+	s = go_pprof((const char *[]){"-top", path, NULL});
+	cr_expect(!strncmp(s, "File: alloc_known\nBuild ID: ", 28), "%s", s);
+	cr_expect(strstr(s, "\nType: alloc_space\n"), "%s", s);
+	free(s);
+	for (size_t i = 0; i < sizeof(types) / sizeof(*types); i++) {
+		snprintf(index, sizeof(index), "-sample_index=%s", types[i].index);
+		/* bytes in bytes, not kB; counts as they are */
+		s = go_pprof((const char *[]){index, strstr(index, "space") ? "-unit=B" : "-top",
+					      "-top", path, NULL});
+		cr_expect(strstr(s, types[i].total), "%s: %s", index, s);
+		cr_expect(strstr(s, types[i].leaf), "%s: %s", index, s);
+		free(s);
+	}
+	s = go_pprof((const char *[]){"-raw", path, NULL});
+	cr_expect(strstr(s, "\nalloc_objects/count alloc_space/bytes[dflt] inuse_objects/count "
+			    "inuse_space/bytes\n"),
+		  "%s", s);
+	cr_expect(strstr(s, "\n         10       1000         10       1000: "), "%s", s);
+	expect_raw_mappings(s, "/alloc_known ");
+	free(s);
+}
+
 Test(flame, speedscope_valid_by_schema)
 {
 	char path[PATH_MAX], want[512], *s, *line;
@@ -318,6 +413,24 @@ Test(flame, speedscope_valid_by_schema)
 		 source_line("alloc_known.c", "void make_small(void)"));
 	cr_expect(itest_has_suffix(line, want), "want '%s' at the end of '%s'", want, line);
 	free(line);
+	/* Heaviest first below main: speedscope's default "Time Order" view
+	 * then draws what its "Left Heavy" would. */
+	line = line_starting(s, "sample ");
+	cr_expect(strstr(line, "sample 66560 ") == line && strstr(line, ";grow_chain@"), "%s", s);
+	free(line);
+	{
+		long long last = LLONG_MAX, w;
+
+		for (const char *p = strstr(s, "\nsample "); p; p = strstr(p + 1, "\nsample ")) {
+			w = atoll(p + 8);
+			cr_expect_leq(w, last, "not heaviest first: %s", s);
+			last = w;
+		}
+	}
+	free(s);
+	/* speedscope's own importer, in Chromium, opens it without a complaint */
+	s = node("speedscope-browser.js", (const char *[]){path, NULL});
+	cr_expect_str_eq(s, "title alloc_known: alloc-bytes\nview Time Order\nshown \nlist \nerrors 0\n");
 	free(s);
 }
 
@@ -589,7 +702,8 @@ Test(flame, folded_bad_input_names_the_line)
 	    {"a;b -4\n", "bad.folded:1: no count at the end (want `frame;...;frame COUNT`)\n"},
 	    {"a 99999999999999999999\n", "bad.folded:1: count out of range\n"},
 	    {"a 1\n 2\n", "bad.folded:2: no stack before the count\n"},
-	    {"a;b; 1\n", "bad.folded:1: empty frame name between semicolons\n"},
+	    {"a;b;; 1\n", "bad.folded:1: empty frame name between semicolons\n"},
+	    {"a;b 1.\n", "bad.folded:1: no count at the end (want `frame;...;frame COUNT`)\n"},
 	};
 	char path[PATH_MAX], want[PATH_MAX + 128];
 	struct out o;
@@ -606,6 +720,115 @@ Test(flame, folded_bad_input_names_the_line)
 	write_in(path, sizeof(path), known.dir, "ok.folded", "a 1\n");
 	flame(&o, 2, (const char *[]){known.traces[0], path, NULL});
 	cr_expect_str_eq(o.err, "prestanda: flame: cannot compare a trace with folded stacks\n");
+	out_free(&o);
+}
+
+/* `PROG ARGS...` must exit 0 (its output dropped). */
+static void run_ok(char *const argv[])
+{
+	struct out o;
+
+	spawn_capture(&o, argv);
+	cr_assert(WIFEXITED(o.wstatus) && WEXITSTATUS(o.wstatus) == 0, "%s %s: %s", argv[0],
+		  itest_wdesc(o.wstatus), o.err);
+	out_free(&o);
+}
+
+/* The sum of the counts of a heaptrack_print -F file (`a;b; COUNT` lines). */
+static long long folded_file_total(const char *path)
+{
+	char *s = itest_slurp(path, NULL);
+	long long sum = 0;
+
+	cr_assert(s);
+	for (char *p = s; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		char *e = strchr(p, '\n'), *sp;
+
+		if (e)
+			*e = 0;
+		sp = strrchr(p, ' ');
+		cr_assert(sp && sp > p && sp[-1] == ';', "not heaptrack's form: '%s'", p);
+		sum += atoll(sp + 1);
+		if (e)
+			*e = '\n';
+	}
+	free(s);
+	return sum;
+}
+
+/* heaptrack's own flame graph output (heaptrack_print -F: a `;` before the
+ * count, stacks repeated, stacks of no cost as 0) read back with its exact
+ * counts: alloc_known's calls, then its leak. */
+Test(flame, folded_from_heaptrack_print, .timeout = 120)
+{
+	static struct folded v[256];
+	char ht[PATH_MAX], data[PATH_MAX + 8], calls[PATH_MAX + 16], leaked[PATH_MAX + 16];
+	const char *stack = NULL;
+	long long sum = 0;
+	struct out o;
+	int n;
+
+	snprintf(ht, sizeof(ht), "%s/ht", known.dir);
+	snprintf(data, sizeof(data), "%s.zst", ht);
+	snprintf(calls, sizeof(calls), "%s.calls", ht);
+	snprintf(leaked, sizeof(leaked), "%s.leaked", ht);
+	run_ok((char *[]){"/usr/bin/heaptrack", "-o", ht, ITEST_TARGETS "alloc_known", NULL});
+	run_ok((char *[]){"/usr/bin/heaptrack_print", "-f", data, "-F", calls, NULL});
+	run_ok((char *[]){"/usr/bin/heaptrack_print", "-f", data, "-F", leaked,
+			  "--flamegraph-cost-type", "leaked", NULL});
+	flame(&o, 0, (const char *[]){"-f", "folded", calls, NULL});
+	n = parse_folded(o.out, v, 256);
+	for (int i = 0; i < n; i++)
+		sum += v[i].count;
+	cr_expect_eq(sum, folded_file_total(calls));
+	cr_expect_eq(folded_leaf(v, n, "make_small (alloc_known.c)", &stack), 1000, "%s", o.out);
+	cr_expect_str_eq(stack, "main (alloc_known.c);make_small (alloc_known.c)");
+	cr_expect_eq(folded_leaf(v, n, "grow_chain (alloc_known.c)", NULL), 64, "%s", o.out);
+	cr_expect_eq(folded_leaf(v, n, "make_calloc (alloc_known.c)", NULL), 50, "%s", o.out);
+	out_free(&o);
+	flame(&o, 0, (const char *[]){"-f", "folded", leaked, NULL});
+	cr_expect_str_eq(o.out, "main (alloc_known.c);leak_ten (alloc_known.c) 1000\n");
+	out_free(&o);
+	flame(&o, 0, (const char *[]){"-o", data, calls, NULL});
+	out_free(&o);
+}
+
+/* What flamegraph.pl takes besides: comment lines and fractional counts,
+ * rounded so that the total is the rounded sum. */
+Test(flame, folded_comments_and_fractions)
+{
+	char path[PATH_MAX];
+	struct out o;
+
+	write_in(path, sizeof(path), known.dir, "frac.folded",
+		 "# a comment\na;b 1.5\n#a;b 7\na;c 2.25\na;d 0.25\n");
+	flame(&o, 0, (const char *[]){"-f", "folded", path, NULL});
+	cr_expect_str_eq(o.out, "a;b 2\na;c 2\n");
+	out_free(&o);
+}
+
+/* C++ names past a kilobyte come out whole (a cut leaves brackets
+ * unbalanced); --shorten-templates drops template arguments as
+ * heaptrack_print -t does, and keeps operator< and operator<<. */
+Test(flame, long_names_whole_and_shortened)
+{
+	char name[4096] = "ns::Holder<std::pair<", text[4400], want[4400], path[PATH_MAX];
+	struct out o;
+
+	for (int i = 0; i < 30; i++)
+		strcat(name, i ? ", std::vector<int, std::allocator<int> >"
+			       : "std::vector<int, std::allocator<int> >");
+	strcat(name, "> >::operator<(ns::Holder<int> const&)");
+	cr_assert_gt(strlen(name), 1200);
+	snprintf(text, sizeof(text), "main;%s 5\nmain;bool operator<< <char>(Foo<char>&) 1\n", name);
+	write_in(path, sizeof(path), known.dir, "long.folded", text);
+	flame(&o, 0, (const char *[]){"-f", "folded", path, NULL});
+	snprintf(want, sizeof(want), "main;bool operator<< <char>(Foo<char>&) 1\nmain;%s 5\n", name);
+	cr_expect_str_eq(o.out, want);
+	out_free(&o);
+	flame(&o, 0, (const char *[]){"-f", "folded", "--shorten-templates", path, NULL});
+	cr_expect_str_eq(o.out, "main;bool operator<< <>(Foo<>&) 1\n"
+				"main;ns::Holder<>::operator<(ns::Holder<> const&) 5\n");
 	out_free(&o);
 }
 
@@ -711,11 +934,75 @@ static void record(char *trace, size_t len, const char *const *args)
 	out_free(&o);
 }
 
+/* A record trace's pprof in go tool pprof: named after the program, every
+ * mapping with its file and build id, samples times the period the CPU
+ * time (total nanoseconds), and pid and tid labels on every sample. */
+static void go_pprof_record(const char *path, long long total)
+{
+	long long samples = 0, ns = 0;
+	char *s = go_pprof((const char *[]){"-raw", path, NULL}), *p;
+
+	expect_raw_mappings(s, "/cpu_split ");
+	p = strstr(s, "\nsamples/count cpu/nanoseconds[dflt]\n");
+	cr_assert(p, "%s", s);
+	for (p = strchr(p + 1, '\n') + 1; *p == ' ';) {
+		long long a, b;
+
+		cr_assert_eq(sscanf(p, "%lld %lld", &a, &b), 2, "%s", p);
+		cr_expect_eq(a * 2004008, b, "%s", p);
+		samples += a;
+		ns += b;
+		p = strchr(p, '\n') + 1;
+		/* the labels come on the sample's following line */
+		cr_expect(!strncmp(p, "                pid:[", 21) && strstr(p, "tid:["), "%.80s", p);
+		if (!strncmp(p, "                pid:[", 21))
+			p = strchr(p, '\n') + 1;
+	}
+	cr_expect_eq(ns, total);
+	cr_expect_eq(samples * 2004008, total);
+	free(s);
+	s = go_pprof((const char *[]){"-top", path, NULL});
+	cr_expect(!strncmp(s, "File: cpu_split\n", 16), "%s", s);
+	free(s);
+}
+
+/* A record trace of cpu_split's two threads in speedscope: the whole, then
+ * a profile for each thread, their totals the whole's; speedscope's
+ * importer lists all three. */
+static void speedscope_threads(const char *path, const char *trace, long long total)
+{
+	long long sum = 0, t;
+	char want[256], *s, *p;
+	struct out o;
+	int n = 0;
+
+	flame(&o, 0, (const char *[]){"-f", "speedscope", "-o", path, trace, NULL});
+	out_free(&o);
+	s = node("speedscope-check.js", (const char *[]){path, NULL});
+	snprintf(want, sizeof(want), "profile sampled nanoseconds 0 %lld samples ", total);
+	cr_expect(!strncmp(s, want, strlen(want)), "%s", s);
+	for (p = strstr(s, "\nprofile sampled nanoseconds 0 "); p;
+	     p = strstr(p + 1, "\nprofile sampled nanoseconds 0 ")) {
+		cr_assert_eq(sscanf(p, "\nprofile sampled nanoseconds 0 %lld", &t), 1);
+		sum += t;
+		n++;
+	}
+	cr_expect_eq(n, 2, "%s", s);
+	cr_expect_eq(sum, total, "%s", s);
+	free(s);
+	s = node("speedscope-browser.js", (const char *[]){path, NULL});
+	cr_expect(strstr(s, "\nshown cpu_split: cpu (1/3)\nlist 1 | cpu_split: cpu | "), "%s", s);
+	cr_expect_eq(itest_lines(s), 5, "%s", s);
+	cr_expect(strstr(s, " tid "), "%s", s);
+	cr_expect(itest_has_suffix(s, "\nerrors 0\n"), "%s", s);
+	free(s);
+}
+
 Test(flame, cpu_is_the_default_for_a_record_trace, .timeout = 120)
 {
 	static struct folded v[256];
 	char trace[PATH_MAX], path[PATH_MAX + 16], *s;
-	long long hot = 0, cold = 0, period = 1000000000 / 499;
+	long long hot = 0, cold = 0, all = 0, period = 1000000000 / 499;
 	struct out o;
 	int n;
 
@@ -727,6 +1014,7 @@ Test(flame, cpu_is_the_default_for_a_record_trace, .timeout = 120)
 	for (int i = 0; i < n; i++) {
 		/* Whole samples of 1/499 s each. */
 		cr_expect_eq(v[i].count % period, 0, "%s %lld", v[i].stack, v[i].count);
+		all += v[i].count;
 		if (itest_has_suffix(v[i].stack, ";work;burn_hot"))
 			hot += v[i].count;
 		if (itest_has_suffix(v[i].stack, ";work;burn_cold"))
@@ -742,10 +1030,14 @@ Test(flame, cpu_is_the_default_for_a_record_trace, .timeout = 120)
 	flame(&o, 0, (const char *[]){"-f", "pprof", "-o", path, trace, NULL});
 	out_free(&o);
 	s = node("pprof-dump.js", (const char *[]){path, NULL});
-	cr_expect(strstr(s, "\nsample_type cpu nanoseconds\n"), "%s", s);
+	cr_expect(strstr(s, "\nsample_type samples count\nsample_type cpu nanoseconds\n"
+			    "period_type cpu nanoseconds\n"),
+		  "%s", s);
 	cr_expect(strstr(s, "\nperiod 2004008 duration "), "%s", s);
 	free(line_starting(s, "sample "));
 	free(s);
+	go_pprof_record(path, all);
+	speedscope_threads(path, trace, all);
 	unlink(path);
 	unlink(trace);
 }
@@ -800,5 +1092,67 @@ Test(flame, off_cpu_kernel_frames, .timeout = 60)
 	cr_expect(strstr(s, "class=\"f k0\" data-n=\"wait_here\""), "wait_here is not own code");
 	free(s);
 	unlink(path);
+	unlink(trace);
+}
+
+/* ---- the command's habits ---- */
+
+/* --version names the program and its version; a pprof never goes to a
+ * terminal (script(1) gives the command one); -o makes the directories
+ * above the file. */
+Test(flame, version_terminal_and_directories)
+{
+	char *argv[] = {ITEST_PRESTANDA, "--version", NULL}, path[PATH_MAX + 64], cmd[PATH_MAX + 128];
+	struct out o;
+
+	spawn_capture(&o, argv);
+	cr_expect_eq(o.wstatus, 0);
+	cr_expect(!strncmp(o.out, "prestanda ", 10) && o.out[10] >= '0' && o.out[10] <= '9' &&
+			  itest_lines(o.out) == 1,
+		  "%s", o.out);
+	out_free(&o);
+
+	snprintf(cmd, sizeof(cmd), ITEST_PRESTANDA " flame -f pprof %s", known.traces[0]);
+	spawn_capture(&o, (char *[]){"/usr/bin/script", "-qec", cmd, "/dev/null", NULL});
+	cr_expect(WIFEXITED(o.wstatus) && WEXITSTATUS(o.wstatus) == 2, "%s", itest_wdesc(o.wstatus));
+	cr_expect(strstr(o.out, "prestanda: flame: pprof output is gzip data; give -o FILE or "
+				"redirect it\r\nTry 'prestanda flame --help'.\r\n"),
+		  "%s", o.out);
+	cr_expect(!memchr(o.out, 0x1f, o.len), "gzip bytes on the terminal");
+	out_free(&o);
+
+	snprintf(path, sizeof(path), "%s/new/dirs/f.svg", known.dir);
+	flame(&o, 0, (const char *[]){"-o", path, known.traces[0], NULL});
+	cr_expect_eq(access(path, R_OK), 0, "%s", path);
+	out_free(&o);
+}
+
+/* record -o FILE where FILE holds a trace keeps it and writes FILE.1, as
+ * run keeps both. */
+Test(flame, record_keeps_an_earlier_trace, .timeout = 120)
+{
+	char trace[PATH_MAX], next[PATH_MAX + 8], want[PATH_MAX * 2 + 64];
+	char *argv[ITEST_MAX_ARGS] = {ITEST_PRESTANDA, "record", "-o", trace, "--",
+				      ITEST_TARGETS "cpu_split", "1", NULL};
+	size_t before;
+	struct out o;
+	char *old;
+
+	itest_need_ebpf(false);
+	record(trace, sizeof(trace),
+	       (const char *[]){"--", ITEST_TARGETS "cpu_split", "1", NULL});
+	old = itest_slurp(trace, &before);
+	cr_assert(old && before > 0);
+	spawn_capture(&o, argv);
+	cr_expect_eq(o.wstatus, 0, "%s", o.err);
+	snprintf(next, sizeof(next), "%s.1", trace);
+	snprintf(want, sizeof(want), "prestanda: record: %s exists; writing %s\n", trace, next);
+	cr_expect(!strncmp(o.err, want, strlen(want)), "%s", o.err);
+	cr_expect_eq(access(next, R_OK), 0);
+	free(itest_slurp(trace, &o.len));
+	cr_expect_eq(o.len, before, "the earlier trace changed");
+	out_free(&o);
+	free(old);
+	unlink(next);
 	unlink(trace);
 }

@@ -2,10 +2,12 @@
 /* What every command's option parsing shares: getopt_long with our messages, one error format, one pointer to --help. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -66,4 +68,49 @@ int pst_cli_positive(const char *cmd, const char *flag, const char *arg, long *o
 	if (errno || *end || end == arg || *out < 1)
 		return pst_cli_fail(cmd, "%s needs a positive number, not '%s'", flag, arg);
 	return 0;
+}
+
+int pst_cli_make_parent(const char *cmd, const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	if (!path || snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return 0;
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = 0;
+	/* Each missing level in turn, as mkdir -p: the output lands where it
+	 * was asked to, the way heaptrack -o does. */
+	for (char *p = dir + 1;; p++) {
+		bool last = !*p;
+
+		if (*p != '/' && !last)
+			continue;
+		*p = 0;
+		if (mkdir(dir, 0777) && errno != EEXIST) {
+			fprintf(stderr, "prestanda: %s: cannot create the directory %s: %s\n", cmd, dir,
+				strerror(errno));
+			return 1;
+		}
+		if (last)
+			return 0;
+		*p = '/';
+	}
+}
+
+const char *pst_cli_free_name(const char *path, char *buf, size_t len)
+{
+	struct stat st;
+
+	/* An empty file loses nothing when written over (mkstemp's, say). */
+	if (lstat(path, &st) || (S_ISREG(st.st_mode) && !st.st_size))
+		return path;
+	for (int i = 1; i < 100; i++) {
+		snprintf(buf, len, "%s.%d", path, i);
+		if (lstat(buf, &st) && errno == ENOENT)
+			return buf;
+	}
+	return path;
 }

@@ -29,6 +29,17 @@ int pst_cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts
  * needs one. */
 int pst_cli_positive(const char *cmd, const char *flag, const char *arg, long *out);
 
+/* Create the directories above path (a file to write) that are missing:
+ * 0, or 1 after saying which could not be made. */
+int pst_cli_make_parent(const char *cmd, const char *path);
+
+/* path when nothing is there (or an empty file), else the first free
+ * path.N in buf, as run keeps an earlier trace of the same name. */
+const char *pst_cli_free_name(const char *path, char *buf, size_t len);
+
+/* The version, as `prestanda --version` prints it. */
+extern const char pst_version[];
+
 /* usage on stdout; 0, the status after --help. */
 int pst_cli_help(void (*usage)(FILE *));
 

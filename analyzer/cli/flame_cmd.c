@@ -2,6 +2,7 @@
 /* prestanda flame: its options, then the graph or export (output/flame.c). */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "flame.h"
@@ -17,9 +18,11 @@ static void usage(FILE *f)
 	    "       prestanda flame [options] FOLDED [NEW.FOLDED]\n"
 	    "\n"
 	    "Draw a flame graph of one metric of TRACE, or export its stacks.\n"
-	    "Folded stacks (prestanda's, flamegraph.pl's) are read back too, told from a\n"
-	    "trace by their content; a folded file with two counts a line is a\n"
-	    "differential; --metric then only names what the counts are.\n"
+	    "Folded stacks (prestanda's, flamegraph.pl's, heaptrack_print -F's) are read\n"
+	    "back too, told from a trace by their content: `#` lines are comments and\n"
+	    "fractional counts are rounded, keeping the total; a folded file with two\n"
+	    "counts a line is a differential; --metric then only names what the counts\n"
+	    "are.\n"
 	    "\n"
 	    "  -m, --metric M     what the widths measure (default: the first one the trace has:\n"
 	    "                     cpu for a prestanda record trace, alloc-bytes for a memory one)\n"
@@ -28,6 +31,8 @@ static void usage(FILE *f)
 	    "      --normalize    differential: scale BASE to NEW's total before comparing\n"
 	    "      --title T      SVG title instead of program, metric and totals\n"
 	    "      --min-width PX SVG: merge frames narrower than PX pixels (default 0.5)\n"
+	    "      --shorten-templates  C++ names without template arguments\n"
+	    "                     (std::vector<>::push_back), as heaptrack_print -t\n"
 	    "  -h, --help         this help\n"
 	    "\n"
 	    "metrics:\n"
@@ -48,8 +53,12 @@ static void usage(FILE *f)
 	    "  folded      `root;...;leaf count` lines for flamegraph.pl and inferno,\n"
 	    "              kernel frames marked _[k]\n"
 	    "              (`stack count_base count_new` in a differential)\n"
-	    "  speedscope  speedscope's JSON file format\n"
-	    "  pprof       gzipped profile.proto for go tool pprof, Pyroscope and Parca\n"
+	    "  speedscope  speedscope's JSON file format: heaviest stacks first, and for\n"
+	    "              CPU stacks a profile per thread after the whole\n"
+	    "  pprof       gzipped profile.proto for go tool pprof, Pyroscope and Parca:\n"
+	    "              memory as Go's heap profiles (alloc_objects, alloc_space,\n"
+	    "              inuse_objects, inuse_space: -sample_index), CPU as samples and\n"
+	    "              cpu, with pid and tid labels; never to a terminal\n"
 	    "\n"
 	    "examples:\n"
 	    "  prestanda flame prestanda.server.4242.trace -o heap.svg\n"
@@ -84,6 +93,7 @@ static int flame_parse(int argc, char **argv, struct pst_flame_options *o)
 		{ "metric", required_argument, NULL, 'm' }, { "format", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' }, { "normalize", no_argument, NULL, 'N' },
 		{ "title", required_argument, NULL, 'T' },  { "min-width", required_argument, NULL, 'W' },
+		{ "shorten-templates", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },	    { NULL, 0, NULL, 0 },
 	};
 	char *end;
@@ -105,6 +115,7 @@ static int flame_parse(int argc, char **argv, struct pst_flame_options *o)
 			break;
 		case 'o': o->output = optarg; break;
 		case 'N': o->normalize = true; break;
+		case 'S': o->shorten_templates = true; break;
 		case 'T': o->svg.title = optarg; break;
 		case 'W':
 			o->svg.min_width = strtod(optarg, &end);
@@ -121,6 +132,10 @@ static int flame_parse(int argc, char **argv, struct pst_flame_options *o)
 				    argc - optind);
 	o->paths = argv + optind;
 	o->npaths = argc - optind;
+	/* gzip is no text: a terminal would show garbage (go tool pprof
+	 * refuses the same way) */
+	if (o->format == PST_FLAME_PPROF && !o->output && isatty(STDOUT_FILENO))
+		return pst_cli_fail("flame", "pprof output is gzip data; give -o FILE or redirect it");
 	return PST_CLI_GO;
 }
 
@@ -129,5 +144,7 @@ int pst_cmd_flame(int argc, char **argv)
 	struct pst_flame_options o;
 	int rc = flame_parse(argc, argv, &o);
 
+	if (rc == PST_CLI_GO && pst_cli_make_parent("flame", o.output))
+		return 1;
 	return rc == PST_CLI_GO ? pst_flame_run(&o) : rc;
 }

@@ -5,6 +5,12 @@
 
 #include "cli.h"
 
+/* The Makefile passes VERSION (and the commit it was built from). */
+#ifndef PST_VERSION
+#define PST_VERSION "unknown"
+#endif
+const char pst_version[] = PST_VERSION;
+
 static void usage(FILE *f)
 {
 	fputs("usage: prestanda <command> [options]\n"
@@ -16,6 +22,10 @@ static void usage(FILE *f)
 	      "  flame [options] TRACE [NEW]       flame graph (SVG), folded, speedscope or pprof\n"
 	      "  record [-a|-p PID|-- CMD]         sample CPU stacks with eBPF (root) into a trace\n"
 	      "  rules --config FILE               budgets as Prometheus alerting rules\n"
+	      "\n"
+	      "\n"
+	      "  -h, --help       this help\n"
+	      "  -V, --version    the version of prestanda\n"
 	      "\n"
 	      "`prestanda COMMAND --help` describes each command.\n",
 	      f);
@@ -41,6 +51,10 @@ int main(int argc, char **argv)
 		return pst_cmd_rules(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+		printf("prestanda %s\n", pst_version);
 		return 0;
 	}
 	fprintf(stderr, "prestanda: unknown command '%s'\n", argv[1]);

@@ -32,7 +32,8 @@ static void usage(FILE *f)
 	      "  -T, --metrics-textfile=DIR Write CPU seconds sampled per process into DIR\n"
 	      "                             every interval, for node_exporter's textfile\n"
 	      "                             collector\n"
-	      "  -o, --output=FILE          Trace file (default prestanda.record.trace)\n"
+	      "  -o, --output=FILE          Trace file (default prestanda.record.trace; when\n"
+	      "                             FILE exists, FILE.1 and so on)\n"
 	      "  -O, --off-cpu              Also record time blocked (off CPU), by stack\n"
 	      "  -p, --pid=PID              Sample this process (all its threads)\n"
 	      "  -v, --verbose              Show libbpf's messages and the verifier's log\n"
@@ -136,6 +137,19 @@ int pst_cmd_record(int argc, char **argv)
 {
 	struct pst_record_options o;
 	int rc = record_parse(argc, argv, &o);
+	char other[PATH_MAX + 8];
 
-	return rc == PST_CLI_GO ? pst_record_run(&o) : rc;
+	if (rc != PST_CLI_GO)
+		return rc;
+	if (!o.check) {
+		const char *given = o.output;
+
+		/* An earlier trace stays, as run keeps both */
+		o.output = pst_cli_free_name(given, other, sizeof(other));
+		if (o.output != given)
+			fprintf(stderr, "prestanda: record: %s exists; writing %s\n", given, o.output);
+		if (pst_cli_make_parent("record", o.output))
+			return 1;
+	}
+	return pst_record_run(&o);
 }

@@ -100,5 +100,7 @@ int pst_cmd_report(int argc, char **argv)
 	struct report_cmd c;
 	int rc = report_parse(argc, argv, &c);
 
+	if (rc == PST_CLI_GO && pst_cli_make_parent("report", c.o.svg))
+		return 1;
 	return rc == PST_CLI_GO ? report_run(&c) : rc;
 }

@@ -364,7 +364,7 @@ static int is_json_file(const char *path, bool *json, char *err, size_t errlen)
 	int c;
 
 	if (!f) {
-		snprintf(err, errlen, "%s: fopen: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return -1;
 	}
 	do

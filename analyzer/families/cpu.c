@@ -1303,9 +1303,10 @@ static const struct pst_keyed_def diff_keyed[] = {
 };
 
 static const struct pst_metric metrics[] = {
-	{ "cpu", "CPU time", "nanoseconds", "cpu", 10, false, NULL, has_samples, collect_on },
+	{ "cpu", "CPU time", "nanoseconds", "cpu", 10, false, NULL, has_samples, collect_on,
+	  PST_PPROF_CPU },
 	{ "off-cpu", "time off CPU", "nanoseconds", "off_cpu", 30, false, NULL, has_offcpu,
-	  collect_off },
+	  collect_off, PST_PPROF_PLAIN },
 };
 
 const struct pst_family_ops pst_family_cpu = {

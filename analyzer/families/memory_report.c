@@ -422,12 +422,16 @@ static int collect_memory(struct pst_flame *fl, unsigned slot)
 		const struct pst_site *s = &m->sites[i];
 		double v = fl->metric->site_value(&s->st);
 		int64_t iv = v > 0 ? (int64_t)llround(v) : 0;
+		/* Go's four heap types; in use at the end is what was never freed */
+		int64_t hv[4] = { llround(s->st.calls), llround(s->st.bytes), llround(s->st.leaked),
+				  llround(s->st.leaked_bytes) };
 
-		if (!iv)
+		if (!iv && !(fl->heap_values && (hv[0] || hv[1] || hv[2] || hv[3])))
 			continue;
 		if (pst_flame_add_stack(fl, slot,
 					s->first_stack_id ? pst_trace_stack(t, s->first_stack_id) : NULL, iv))
 			goto out;
+		memcpy(fl->stacks[fl->nstacks - 1].heap, hv, sizeof(hv));
 	}
 	if (!m->full && !strcmp(fl->metric->unit, "bytes"))
 		fl->period = m->sample_bytes;
@@ -439,15 +443,15 @@ out:
 
 static const struct pst_metric metrics[] = {
 	{ "alloc-bytes", "bytes allocated", "bytes", "alloc_space", 20, false, v_bytes, has_events,
-	  collect_memory },
+	  collect_memory, PST_PPROF_HEAP },
 	{ "alloc-calls", "allocation calls", "count", "alloc_objects", 21, false, v_calls,
-	  has_events, collect_memory },
+	  has_events, collect_memory, PST_PPROF_HEAP },
 	{ "peak-bytes", "bytes live at the heap peak", "bytes", "peak_space", 22, true, v_peak,
-	  has_events, collect_memory },
+	  has_events, collect_memory, PST_PPROF_HEAP },
 	{ "leaked-bytes", "bytes never freed", "bytes", "leaked_space", 23, false, v_leaked,
-	  has_events, collect_memory },
+	  has_events, collect_memory, PST_PPROF_HEAP },
 	{ "temporary", "temporary allocations", "count", "temporary_objects", 24, false,
-	  v_temporary, has_events, collect_memory },
+	  v_temporary, has_events, collect_memory, PST_PPROF_HEAP },
 };
 
 /* ---- diff's rows (noise thresholds: diff_summary.c) ---- */

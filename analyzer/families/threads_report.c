@@ -225,7 +225,7 @@ static int collect_lock(struct pst_flame *fl, unsigned slot)
 
 static const struct pst_metric metrics[] = {
 	{ "lock-wait", "time waiting for locks", "nanoseconds", "lock_wait", 40, false, NULL,
-	  has_lock_waits, collect_lock },
+	  has_lock_waits, collect_lock, PST_PPROF_PLAIN },
 };
 
 /*

@@ -27,7 +27,7 @@
 
 /* Folded stacks read back, unless --metric names what their counts are. */
 static const struct pst_metric folded_metric = {
-    "samples", "samples", "count", "samples", 0, false, NULL, NULL, NULL};
+    "samples", "samples", "count", "samples", 0, false, NULL, NULL, NULL, PST_PPROF_PLAIN};
 
 /* Room for every family's metrics. */
 #define METRICS_MAX 32
@@ -221,65 +221,37 @@ static uint32_t func_id(struct pst_flame *fl, const struct pst_frame *f, enum ps
 {
 	struct pst_fpool *p = fl->pool;
 	struct pst_ffunc fn = {0};
-	char name[1024], key[4096];
+	char raw[512], *key, *shortened = NULL;
+	const char *name = f->function;
 	struct entry *e;
 	bool created;
 
-	if (f->function)
-		snprintf(name, sizeof(name), "%s", f->function);
-	else
-		pst_frame_format(f, name, sizeof(name));
-	snprintf(key, sizeof(key), "%s\x01%s\x01%d\x01%s\x01%d", name,
-		 f->function ? f->file ?: "" : "", f->function ? f->decl_line : 0, f->module ?: "",
-		 (int)kind);
-	e = map_get(&p->funcs, key, (uint32_t)fl->nfuncs, &created);
-	if (!e || !created)
+	/* names whole, however long (C++ ones run past a kilobyte) */
+	if (!name) {
+		pst_frame_format(f, raw, sizeof(raw));
+		name = raw;
+	} else if (fl->shorten_templates && !(name = shortened = pst_shorten_templates(name))) {
+		return *err = -ENOMEM, 0;
+	}
+	if (asprintf(&key, "%s\x01%s\x01%d\x01%s\x01%d", name, f->function ? f->file ?: "" : "",
+		     f->function ? f->decl_line : 0, f->module ?: "", (int)kind) < 0)
+		key = NULL;
+	e = key ? map_get(&p->funcs, key, (uint32_t)fl->nfuncs, &created) : NULL;
+	free(key);
+	if (!e || !created) {
+		free(shortened);
 		return e ? e->val : (*err = -ENOMEM, 0);
+	}
 	if (grow(&fl->funcs, &p->caps[0], fl->nfuncs, sizeof(*fl->funcs)))
 		return *err = -ENOMEM, 0;
 	fn.name = intern(p, name, err);
+	free(shortened);
 	fn.file = f->function ? intern(p, f->file, err) : NULL;
 	fn.start_line = f->function ? f->decl_line : 0;
 	fn.module = intern(p, f->module, err);
 	fn.kind = kind;
 	fl->funcs[fl->nfuncs++] = fn;
 	return e->val;
-}
-
-static uint32_t map_id(struct pst_flame *fl, const struct pst_trace *t, unsigned slot, uint64_t pc,
-		       int *err)
-{
-	struct pst_fpool *p = fl->pool;
-	char key[4200], hex[128];
-	struct entry *e;
-	bool created;
-
-	for (size_t i = 0; i < t->nmodules; i++) {
-		const struct pst_module *mo = &t->modules[i];
-		struct pst_fmap *fm;
-		size_t n = 0;
-
-		if (pc < mo->lo || pc >= mo->hi || !mo->path)
-			continue;
-		snprintf(key, sizeof(key), "%u\x01%s\x01%" PRIx64, slot, mo->path, mo->lo);
-		e = map_get(&p->maps, key, (uint32_t)fl->nmaps + 1, &created);
-		if (!e || !created)
-			return e ? e->val : (*err = -ENOMEM, 0);
-		if (grow(&fl->maps, &p->caps[3], fl->nmaps, sizeof(*fl->maps)))
-			return *err = -ENOMEM, 0;
-		for (size_t b = 0; b < mo->build_id_len && n + 3 < sizeof(hex); b++)
-			n += snprintf(hex + n, sizeof(hex) - n, "%02x", mo->build_id[b]);
-		hex[n] = 0;
-		fm = &fl->maps[fl->nmaps++];
-		fm->lo = mo->lo;
-		fm->hi = mo->hi;
-		fm->file_offset = mo->lo - mo->bias;
-		fm->path = intern(p, mo->path, err);
-		fm->build_id = intern(p, hex, err);
-		fm->slot = slot;
-		return e->val;
-	}
-	return 0;
 }
 
 /* A symbolized frame with the address it came from. */
@@ -289,7 +261,67 @@ struct xframe {
 	uint64_t space;	 /* address space: the process, 0 for the kernel and the trace's own */
 	uint32_t idx;	 /* which address of the stack */
 	enum pst_fkind kind;
+	struct pst_symbolizer *sym; /* the process's address space, when known */
 };
+
+/* The mapping of module mo in slot's list, added the first time. */
+static uint32_t map_add(struct pst_flame *fl, unsigned slot, const struct pst_mapping *mo, int *err)
+{
+	struct pst_fpool *p = fl->pool;
+	char hex[128];
+	struct pst_fmap *fm;
+	struct entry *e;
+	bool created;
+	char *key;
+	size_t n = 0;
+
+	if (asprintf(&key, "%u\x01%s\x01%" PRIx64, slot, mo->path, mo->lo) < 0)
+		return *err = -ENOMEM, 0;
+	e = map_get(&p->maps, key, (uint32_t)fl->nmaps + 1, &created);
+	free(key);
+	if (!e || !created)
+		return e ? e->val : (*err = -ENOMEM, 0);
+	if (grow(&fl->maps, &p->caps[3], fl->nmaps, sizeof(*fl->maps)))
+		return *err = -ENOMEM, 0;
+	for (size_t b = 0; b < mo->build_id_len && n + 3 < sizeof(hex); b++)
+		n += snprintf(hex + n, sizeof(hex) - n, "%02x", mo->build_id[b]);
+	hex[n] = 0;
+	fm = &fl->maps[fl->nmaps++];
+	fm->lo = mo->lo;
+	fm->hi = mo->hi;
+	fm->file_offset = mo->lo - mo->bias;
+	fm->path = intern(p, mo->path, err);
+	fm->build_id = intern(p, hex, err);
+	fm->slot = slot;
+	return e->val;
+}
+
+/* The mapping of a frame's address: from the process's own address space
+ * when the frame has one (record traces: every process), else from the
+ * trace's modules when the address is the traced program's. 0: none. */
+static uint32_t map_id(struct pst_flame *fl, const struct pst_trace *t, unsigned slot,
+		       const struct xframe *xf, int *err)
+{
+	struct pst_mapping m;
+
+	if (!xf->pc)
+		return 0;
+	if (xf->sym && !pst_symbolizer_mapping(xf->sym, xf->pc, &m))
+		return map_add(fl, slot, &m, err);
+	if (!t || (xf->space && xf->space != t->proc.pid))
+		return 0;
+	for (size_t i = 0; i < t->nmodules; i++) {
+		const struct pst_module *mo = &t->modules[i];
+
+		if (xf->pc < mo->lo || xf->pc >= mo->hi || !mo->path)
+			continue;
+		m = (struct pst_mapping){ .lo = mo->lo, .hi = mo->hi, .bias = mo->bias,
+					  .path = mo->path, .build_id = mo->build_id,
+					  .build_id_len = mo->build_id_len };
+		return map_add(fl, slot, &m, err);
+	}
+	return 0;
+}
 
 /* The location of the n frames xf[0..n) of one address, innermost first. */
 static uint32_t loc_id(struct pst_flame *fl, unsigned slot, const struct xframe *xf, int n,
@@ -298,13 +330,15 @@ static uint32_t loc_id(struct pst_flame *fl, unsigned slot, const struct xframe 
 	struct pst_fpool *p = fl->pool;
 	const struct pst_trace *t = p->t[slot];
 	struct pst_floc *lo;
-	char key[1200];
 	struct entry *e;
 	bool created;
+	char *key;
 
-	snprintf(key, sizeof(key), "%u:%" PRIx64 ":%" PRIx64 ":%d:%.1024s", slot, xf->space, xf->pc,
-		 n, xf->pc ? "" : xf->f.function);
+	if (asprintf(&key, "%u:%" PRIx64 ":%" PRIx64 ":%d:%s", slot, xf->space, xf->pc, n,
+		     xf->pc ? "" : xf->f.function) < 0)
+		return *err = -ENOMEM, 0;
 	e = map_get(&p->locs, key, (uint32_t)fl->nlocs, &created);
+	free(key);
 	if (!e || !created)
 		return e ? e->val : (*err = -ENOMEM, 0);
 	if (grow(&fl->locs, &p->caps[2], fl->nlocs, sizeof(*fl->locs)))
@@ -312,9 +346,7 @@ static uint32_t loc_id(struct pst_flame *fl, unsigned slot, const struct xframe 
 	lo = &fl->locs[fl->nlocs++];
 	lo->addr = xf->pc;
 	lo->slot = slot;
-	lo->mapping = t && xf->pc && (!xf->space || xf->space == t->proc.pid)
-			  ? map_id(fl, t, slot, xf->pc, err)
-			  : 0;
+	lo->mapping = map_id(fl, t, slot, xf, err);
 	lo->first = (uint32_t)fl->nlines;
 	lo->nlines = (uint32_t)n;
 	for (int k = 0; k < n; k++) {
@@ -508,6 +540,7 @@ static int cpu_xframes(struct cpu_walk *w, const struct pst_cpu_row *r, size_t i
 		}
 		x->pc = i == kd ? r->ustack->frames[0] : r->ustack->frames[i - kd] - 1;
 		x->space = r->pid;
+		x->sym = r->sym;
 		x->kind = kind_of(&fr[k], x->pc);
 	}
 	return n > 0 ? n : 0;
@@ -562,8 +595,10 @@ static int cpu_row(const struct pst_cpu_row *r, void *arg)
 	if (r->off != w->off)
 		return 0;
 	v = w->off ? (int64_t)r->blocked_ns : (int64_t)(r->count * (1000000000 / hz));
-	e = pst_imap_get(&w->rows, r->pid, r->ustack ? r->ustack->id : 0,
-		     r->kstack ? r->kstack->id : 0);
+	/* one stack per thread where the output tells threads apart (pprof's
+	 * labels, speedscope's profiles); others merge them, so keep fewer */
+	e = pst_imap_get(&w->rows, r->pid << 32 ^ (w->fl->per_thread ? r->tid : 0),
+		     r->ustack ? r->ustack->id : 0, r->kstack ? r->kstack->id : 0);
 	if (!e)
 		return -ENOMEM;
 	if (e->val != UINT32_MAX) {
@@ -586,6 +621,8 @@ static int cpu_row(const struct pst_cpu_row *r, void *arg)
 	s = new_stack(w->fl, w->slot, nf, v);
 	if (!s)
 		return -ENOMEM;
+	s->pid = r->pid;
+	s->tid = w->fl->per_thread ? r->tid : 0;
 	/* Locations leaf first, functions root first. */
 	for (size_t i = 0; i < na; i++)
 		if (w->addrs[w->ids[i]].loc != UINT32_MAX)
@@ -706,6 +743,10 @@ static int cmp_stack(const void *x, const void *y)
 		c = cmp_ids(a->locs, a->nlocs, b->locs, b->nlocs);
 	for (int k = 0; !c && k < 2; k++)
 		c = (a->value[k] > b->value[k]) - (a->value[k] < b->value[k]);
+	if (!c)
+		c = (a->pid > b->pid) - (a->pid < b->pid);
+	if (!c)
+		c = (a->tid > b->tid) - (a->tid < b->tid);
 	return c;
 }
 
@@ -929,7 +970,7 @@ static int write_out(const struct pst_flame *fl, enum pst_flame_format fmt, cons
 	int r;
 
 	if (!f) {
-		fprintf(stderr, "prestanda: cannot create %s: fopen: %s\n", out, strerror(errno));
+		fprintf(stderr, "prestanda: cannot create %s: %s\n", out, strerror(errno));
 		return 1;
 	}
 	switch (fmt) {
@@ -939,12 +980,12 @@ static int write_out(const struct pst_flame *fl, enum pst_flame_format fmt, cons
 	default: r = pst_flame_write_svg(f, fl, so);
 	}
 	if (fflush(f) || ferror(f)) {
-		fprintf(stderr, "prestanda: cannot write %s: fwrite: %s\n",
+		fprintf(stderr, "prestanda: cannot write %s: %s\n",
 			out ?: "standard output", strerror(errno));
 		r = r ? r : -EIO;
 	}
 	if (out && fclose(f) && !r) {
-		fprintf(stderr, "prestanda: cannot write %s: fclose: %s\n", out, strerror(errno));
+		fprintf(stderr, "prestanda: cannot write %s: %s\n", out, strerror(errno));
 		r = -EIO;
 	}
 	if (r == -ENOMEM)
@@ -1005,7 +1046,11 @@ static int flame_collect(struct pst_flame *fl, const struct pst_flame_options *o
 
 int pst_flame_run(const struct pst_flame_options *o)
 {
-	struct pst_flame fl = { .period = 1, .normalize = o->normalize };
+	struct pst_flame fl = { .period = 1, .normalize = o->normalize,
+				.heap_values = o->format == PST_FLAME_PPROF,
+				.per_thread = o->format == PST_FLAME_PPROF ||
+					      o->format == PST_FLAME_SPEEDSCOPE,
+				.shorten_templates = o->shorten_templates };
 	bool damaged = false, folded;
 	int rc;
 

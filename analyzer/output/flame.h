@@ -33,6 +33,9 @@ struct pst_metric {
 	/* Add the stacks of the trace in slot with their values to fl (the
 	 * metric is fl->metric). 0, -ENOMEM or another -errno. */
 	int (*collect)(struct pst_flame *fl, unsigned slot);
+	/* pprof: the sample types beside the metric's own (Go's heap profile, or
+	 * samples/count beside CPU time); plain when not set. */
+	enum pst_pprof_shape { PST_PPROF_PLAIN, PST_PPROF_HEAP, PST_PPROF_CPU } pprof_shape;
 };
 
 /* A function-level frame shared by stacks. Strings are owned by the flame
@@ -74,7 +77,12 @@ struct pst_fstack {
 	uint32_t *locs;
 	size_t nlocs;
 	int64_t value[2]; /* [0] this trace (or BASE), [1] NEW in a diff */
+	int64_t heap[4];  /* with pst_flame.heap_values: Go's heap profile types */
+	uint64_t pid, tid; /* CPU: the process and (per_thread) thread sampled; 0: unknown */
 };
+
+/* pst_fstack.heap, in the order and with the names of Go's heap profiles. */
+enum { PST_HEAP_ALLOC_OBJECTS, PST_HEAP_ALLOC_SPACE, PST_HEAP_INUSE_OBJECTS, PST_HEAP_INUSE_SPACE };
 
 struct pst_fpool;
 
@@ -97,6 +105,9 @@ struct pst_flame {
 	int64_t total[2];
 	uint64_t period; /* pprof: bytes per sample, 1 when exact */
 	uint64_t start_realtime_ns, duration_ns;
+	bool heap_values;	/* memory metrics: fill pst_fstack.heap too (pprof) */
+	bool shorten_templates; /* C++ names without template arguments */
+	bool per_thread;	/* CPU metrics: a stack per thread (pst_fstack.tid) */
 	struct pst_fpool *pool; /* private */
 };
 
@@ -115,6 +126,7 @@ struct pst_flame_options {
 	enum pst_flame_format format;
 	const char *output; /* NULL: standard output */
 	bool normalize;
+	bool shorten_templates; /* --shorten-templates */
 	struct pst_svg_opts svg;
 	char *const *paths; /* TRACE, or BASE and NEW (traces or folded stacks) */
 	int npaths;

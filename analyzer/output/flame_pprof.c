@@ -15,6 +15,67 @@ typedef Perftools__Profiles__Mapping Mapping;
 typedef Perftools__Profiles__Location Location;
 typedef Perftools__Profiles__Line Line;
 typedef Perftools__Profiles__Function Function;
+typedef Perftools__Profiles__Label Label;
+
+/* A sample type as pprof names it. */
+struct ptype {
+	const char *type, *unit;
+};
+
+/* Go's heap profiles carry these four together (pst_fstack.heap's order);
+ * go tool pprof -sample_index picks one. */
+static const struct ptype heap_types[4] = {
+	{"alloc_objects", "count"},
+	{"alloc_space", "bytes"},
+	{"inuse_objects", "count"},
+	{"inuse_space", "bytes"},
+};
+
+/* The most sample types one profile has: the heap's four and the metric's own. */
+#define MAX_TYPES 5
+
+/* What the samples carry: which types, and where each value comes from. */
+struct shape {
+	struct ptype t[MAX_TYPES];
+	int n;
+	int deflt;   /* index of the metric's own type */
+	bool heap;   /* t[0..4) are heap_types, from pst_fstack.heap */
+	bool count;  /* CPU: t[0] is samples/count, value / period, as Go's CPU profiles */
+};
+
+static void shape_of(const struct pst_flame *fl, struct shape *sh)
+{
+	const struct pst_metric *m = fl->metric;
+
+	memset(sh, 0, sizeof(*sh));
+	if (fl->heap_values && m->pprof_shape == PST_PPROF_HEAP) {
+		sh->heap = true;
+		memcpy(sh->t, heap_types, sizeof(heap_types));
+		sh->n = 4;
+		for (int i = 0; i < 4; i++)
+			if (!strcmp(heap_types[i].type, m->pprof_type))
+				sh->deflt = i + 1;
+	} else if (m->pprof_shape == PST_PPROF_CPU && fl->period > 0) {
+		sh->count = true;
+		sh->t[sh->n++] = (struct ptype){"samples", "count"};
+	}
+	if (!sh->deflt) {
+		sh->t[sh->n] = (struct ptype){m->pprof_type, m->unit};
+		sh->deflt = ++sh->n;
+	}
+	sh->deflt--;
+}
+
+/* Value k of the shape for stack s. */
+static int64_t value_of(const struct pst_flame *fl, const struct shape *sh,
+			const struct pst_fstack *s, int k)
+{
+	if (sh->heap && k < 4)
+		return s->heap[k];
+	if (sh->count && k == 0)
+		return s->value[0] / (int64_t)fl->period;
+	return s->value[0];
+}
 
 /* The string table: index 0 is "", every other string once. */
 struct strtab {
@@ -110,8 +171,11 @@ static int gzip_to(FILE *f, const uint8_t *buf, size_t len)
 
 /* Everything the message points at, freed together. */
 struct parts {
-	ValueType st, pt;
-	ValueType *stp;
+	ValueType st[MAX_TYPES], pt;
+	ValueType *stp[MAX_TYPES];
+	Label *labels;
+	Label **plabels;
+	uint64_t *map_ids; /* flame mapping index -> pprof id: the program's first */
 	Sample *samples;
 	Sample **psamples;
 	int64_t *values;
@@ -128,6 +192,9 @@ struct parts {
 
 static void parts_free(struct parts *p)
 {
+	free(p->labels);
+	free(p->plabels);
+	free(p->map_ids);
 	free(p->samples);
 	free(p->psamples);
 	free(p->values);
@@ -146,7 +213,10 @@ static int parts_alloc(struct parts *p, const struct pst_flame *fl, size_t nloci
 {
 	p->samples = calloc(fl->nstacks + 1, sizeof(*p->samples));
 	p->psamples = calloc(fl->nstacks + 1, sizeof(*p->psamples));
-	p->values = calloc(fl->nstacks + 1, sizeof(*p->values));
+	p->values = calloc((fl->nstacks + 1) * MAX_TYPES, sizeof(*p->values));
+	p->labels = calloc((fl->nstacks + 1) * 2, sizeof(*p->labels));
+	p->plabels = calloc((fl->nstacks + 1) * 2, sizeof(*p->plabels));
+	p->map_ids = calloc(fl->nmaps + 1, sizeof(*p->map_ids));
 	p->locids = calloc(nlocids + 1, sizeof(*p->locids));
 	p->maps = calloc(fl->nmaps + 1, sizeof(*p->maps));
 	p->pmaps = calloc(fl->nmaps + 1, sizeof(*p->pmaps));
@@ -156,7 +226,8 @@ static int parts_alloc(struct parts *p, const struct pst_flame *fl, size_t nloci
 	p->plines = calloc(fl->nlines + 1, sizeof(*p->plines));
 	p->funcs = calloc(fl->nfuncs + 1, sizeof(*p->funcs));
 	p->pfuncs = calloc(fl->nfuncs + 1, sizeof(*p->pfuncs));
-	return p->samples && p->psamples && p->values && p->locids && p->maps && p->pmaps &&
+	return p->labels && p->plabels && p->map_ids &&
+		       p->samples && p->psamples && p->values && p->locids && p->maps && p->pmaps &&
 		       p->locs && p->plocs && p->lines && p->plines && p->funcs && p->pfuncs
 		   ? 0
 		   : -ENOMEM;
@@ -180,16 +251,34 @@ static void fill_functions(Profile *pr, struct parts *p, const struct pst_flame 
 	pr->function = p->pfuncs;
 }
 
+/* The program's own mapping first: pprof names a profile after its first
+ * mapping ("File:" in -top, the web UI's title); the rest keep their order. */
+static void order_mappings(struct parts *p, const struct pst_flame *fl)
+{
+	size_t main = fl->nmaps;
+	uint64_t next = 2;
+
+	for (size_t i = 0; i < fl->nmaps && main == fl->nmaps; i++) {
+		const char *b = strrchr(fl->maps[i].path, '/');
+
+		if (fl->program && !strcmp(b ? b + 1 : fl->maps[i].path, fl->program))
+			main = i;
+	}
+	for (size_t i = 0; i < fl->nmaps; i++)
+		p->map_ids[i] = main == fl->nmaps ? i + 1 : i == main ? 1 : next++;
+}
+
 static void fill_mappings(Profile *pr, struct parts *p, const struct pst_flame *fl,
 			  struct strtab *t)
 {
+	order_mappings(p, fl);
 	for (size_t i = 0; i < fl->nmaps; i++) {
 		const struct pst_fmap *fm = &fl->maps[i];
-		Mapping *m = &p->maps[i];
+		Mapping *m = &p->maps[p->map_ids[i] - 1];
 		bool lines = false;
 
 		perftools__profiles__mapping__init(m);
-		m->id = i + 1;
+		m->id = p->map_ids[i];
 		m->memory_start = fm->lo;
 		m->memory_limit = fm->hi;
 		m->file_offset = fm->file_offset;
@@ -203,7 +292,7 @@ static void fill_mappings(Profile *pr, struct parts *p, const struct pst_flame *
 		m->has_filenames = lines;
 		m->has_line_numbers = lines;
 		m->has_inline_frames = lines;
-		p->pmaps[i] = m;
+		p->pmaps[m->id - 1] = m;
 	}
 	pr->n_mapping = fl->nmaps;
 	pr->mapping = p->pmaps;
@@ -217,7 +306,7 @@ static void fill_locations(Profile *pr, struct parts *p, const struct pst_flame 
 
 		perftools__profiles__location__init(lo);
 		lo->id = i + 1;
-		lo->mapping_id = fo->mapping;
+		lo->mapping_id = fo->mapping ? p->map_ids[fo->mapping - 1] : 0;
 		lo->address = fo->addr;
 		/* line[0] is the innermost inlined frame, as pprof wants. */
 		for (uint32_t k = 0; k < fo->nlines; k++) {
@@ -236,7 +325,29 @@ static void fill_locations(Profile *pr, struct parts *p, const struct pst_flame 
 	pr->location = p->plocs;
 }
 
-static void fill_samples(Profile *pr, struct parts *p, const struct pst_flame *fl)
+/* pid and tid of a sampled thread, as numeric labels (pprof -tagfocus). */
+static void fill_labels(Sample *sa, struct parts *p, size_t i, const struct pst_fstack *s,
+			struct strtab *t)
+{
+	const char *keys[2] = {"pid", "tid"};
+	uint64_t v[2] = {s->pid, s->tid};
+
+	if (!s->pid)
+		return;
+	for (int k = 0; k < 2; k++) {
+		Label *l = &p->labels[2 * i + k];
+
+		perftools__profiles__label__init(l);
+		l->key = str_id(t, keys[k]);
+		l->num = (int64_t)v[k];
+		p->plabels[2 * i + k] = l;
+	}
+	sa->label = &p->plabels[2 * i];
+	sa->n_label = 2;
+}
+
+static void fill_samples(Profile *pr, struct parts *p, const struct pst_flame *fl,
+			 const struct shape *sh, struct strtab *t)
 {
 	size_t used = 0;
 
@@ -250,19 +361,40 @@ static void fill_samples(Profile *pr, struct parts *p, const struct pst_flame *f
 		sa->location_id = &p->locids[used];
 		sa->n_location_id = s->nlocs;
 		used += s->nlocs;
-		p->values[i] = s->value[0];
-		sa->value = &p->values[i];
-		sa->n_value = 1;
+		for (int k = 0; k < sh->n; k++)
+			p->values[i * MAX_TYPES + k] = value_of(fl, sh, s, k);
+		sa->value = &p->values[i * MAX_TYPES];
+		sa->n_value = (size_t)sh->n;
+		fill_labels(sa, p, i, s, t);
 		p->psamples[i] = sa;
 	}
 	pr->n_sample = fl->nstacks;
 	pr->sample = p->psamples;
 }
 
+/* Sample types, and the period in the metric's own type. */
+static void fill_types(Profile *pr, struct parts *p, const struct shape *sh, struct strtab *t)
+{
+	for (int k = 0; k < sh->n; k++) {
+		perftools__profiles__value_type__init(&p->st[k]);
+		p->st[k].type = str_id(t, sh->t[k].type);
+		p->st[k].unit = str_id(t, sh->t[k].unit);
+		p->stp[k] = &p->st[k];
+	}
+	pr->sample_type = p->stp;
+	pr->n_sample_type = (size_t)sh->n;
+	perftools__profiles__value_type__init(&p->pt);
+	p->pt.type = p->st[sh->deflt].type;
+	p->pt.unit = p->st[sh->deflt].unit;
+	pr->period_type = &p->pt;
+	pr->default_sample_type = p->st[sh->deflt].type;
+}
+
 int pst_flame_write_pprof(FILE *f, const struct pst_flame *fl)
 {
 	struct strtab t = {0};
 	struct parts p = {0};
+	struct shape sh;
 	Profile pr = PERFTOOLS__PROFILES__PROFILE__INIT;
 	size_t nlocids = 0, len;
 	uint8_t *buf = NULL;
@@ -273,24 +405,15 @@ int pst_flame_write_pprof(FILE *f, const struct pst_flame *fl)
 	if (parts_alloc(&p, fl, nlocids))
 		goto out;
 	str_id(&t, "");
-	perftools__profiles__value_type__init(&p.st);
-	p.st.type = str_id(&t, fl->metric->pprof_type);
-	p.st.unit = str_id(&t, fl->metric->unit);
-	p.stp = &p.st;
-	pr.sample_type = &p.stp;
-	pr.n_sample_type = 1;
-	perftools__profiles__value_type__init(&p.pt);
-	p.pt.type = p.st.type;
-	p.pt.unit = p.st.unit;
-	pr.period_type = &p.pt;
+	shape_of(fl, &sh);
+	fill_types(&pr, &p, &sh, &t);
 	pr.period = (int64_t)fl->period;
-	pr.default_sample_type = p.st.type;
 	pr.time_nanos = (int64_t)fl->start_realtime_ns;
 	pr.duration_nanos = (int64_t)fl->duration_ns;
 	fill_functions(&pr, &p, fl, &t);
 	fill_mappings(&pr, &p, fl, &t);
 	fill_locations(&pr, &p, fl);
-	fill_samples(&pr, &p, fl);
+	fill_samples(&pr, &p, fl, &sh, &t);
 	if (t.err)
 		goto out;
 	pr.string_table = t.v;

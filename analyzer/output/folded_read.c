@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Reading folded stacks back (`root;...;leaf count`, or `stack count_a count_b`) into a flame. */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,8 +18,26 @@ struct fline {
 	char *text;	/* the line, cut in place */
 	size_t lineno;
 	size_t len2;	/* length of the stack before the last two counts; 0 when not two */
-	int64_t last, before_last;
+	double last, before_last;
 };
+
+/* Fractional counts are rounded so that each slot's running total stays
+ * the rounded sum of what was read: no total drifts by a line's fraction. */
+struct rounding {
+	double sum[2];
+	int64_t given[2];
+};
+
+static int64_t rounded(struct rounding *r, unsigned slot, double v)
+{
+	int64_t now;
+
+	r->sum[slot] += v;
+	now = llround(r->sum[slot]);
+	v = (double)(now - r->given[slot]);
+	r->given[slot] = now;
+	return (int64_t)v;
+}
 
 bool pst_folded_detect(const char *path)
 {
@@ -36,24 +55,33 @@ bool pst_folded_detect(const char *path)
 }
 
 /* The count that ends s[0..*len): *len becomes the length before its
- * space; -1 when s does not end in " DIGITS", -2 when the count is out of
- * range. */
-static int count_at_end(const char *s, size_t *len, int64_t *v)
+ * space (and before a `;` there, as heaptrack_print -F writes `a;b; 3`);
+ * -1 when s does not end in " COUNT", -2 when the count is out of range.
+ * Counts may have a fraction (flamegraph.pl sums them as numbers). */
+static int count_at_end(const char *s, size_t *len, double *v)
 {
-	size_t e = *len, b = e;
-	uint64_t x = 0;
+	size_t e = *len, b = e, dot = e;
+	double x = 0, scale = 1;
 
-	while (b > 0 && s[b - 1] >= '0' && s[b - 1] <= '9')
-		b--;
-	if (b == e || b == 0 || s[b - 1] != ' ')
+	while (b > 0 && ((s[b - 1] >= '0' && s[b - 1] <= '9') || (s[b - 1] == '.' && dot == e)))
+		if (s[--b] == '.')
+			dot = b;
+	if (b == e || b == 0 || s[b - 1] != ' ' || (dot != e && (dot == b || dot == e - 1)))
 		return -1;
 	for (size_t i = b; i < e; i++) {
-		if (x > ((uint64_t)INT64_MAX - (uint64_t)(s[i] - '0')) / 10)
-			return -2;
-		x = x * 10 + (uint64_t)(s[i] - '0');
+		if (i == dot)
+			continue;
+		x = x * 10 + (s[i] - '0');
+		if (i > dot)
+			scale *= 10;
 	}
-	*v = (int64_t)x;
+	x /= scale;
+	if (x >= 0x1p63)
+		return -2;
+	*v = x;
 	*len = b - 1;
+	if (*len && s[*len - 1] == ';')
+		(*len)--;
 	return 0;
 }
 
@@ -135,7 +163,8 @@ static long split_lines(char *buf, size_t len, struct fline **out, const char *p
 		p[l] = 0;
 		if (l && p[l - 1] == '\r')
 			p[--l] = 0;
-		if (l) {
+		/* `#` lines are comments, as flamegraph.pl's input may carry */
+		if (l && p[0] != '#') {
 			if (n == cap) {
 				struct fline *nv = realloc(v, (cap = cap ? 2 * cap : 1024) * sizeof(*v));
 
@@ -172,6 +201,7 @@ int pst_folded_read(struct pst_flame *fl, unsigned slot, const char *path, bool 
 {
 	FILE *f = fopen(path, "rb");
 	struct fline *v = NULL;
+	struct rounding rd = {0};
 	char *buf = NULL;
 	size_t len = 0;
 	long n;
@@ -179,11 +209,11 @@ int pst_folded_read(struct pst_flame *fl, unsigned slot, const char *path, bool 
 
 	*two = false;
 	if (!f) {
-		snprintf(err, errlen, "cannot open %s: fopen: %s", path, strerror(errno));
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
 		return -errno;
 	}
 	if (getdelim(&buf, &len, 0, f) < 0 && ferror(f)) {
-		snprintf(err, errlen, "cannot read %s: getdelim: %s", path, strerror(errno));
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
 		fclose(f);
 		free(buf);
 		return -EIO;
@@ -222,12 +252,15 @@ int pst_folded_read(struct pst_flame *fl, unsigned slot, const char *path, bool 
 		} else if (*two) {
 			char *copy = strdup(t);
 
-			r = copy ? add_line(fl, 0, t, v[i].before_last) : -ENOMEM;
+			r = copy ? add_line(fl, 0, t, rounded(&rd, 0, v[i].before_last)) : -ENOMEM;
 			if (!r)
-				r = add_line(fl, 1, copy, v[i].last);
+				r = add_line(fl, 1, copy, rounded(&rd, 1, v[i].last));
 			free(copy);
 		} else {
-			r = add_line(fl, slot, t, v[i].last);
+			int64_t c = rounded(&rd, slot, v[i].last);
+
+			/* heaptrack_print -F writes stacks of no cost as 0 */
+			r = c ? add_line(fl, slot, t, c) : 0;
 		}
 	}
 	free(v);

@@ -232,7 +232,7 @@ static int collect_net(struct pst_flame *fl, unsigned slot)
 
 static const struct pst_metric metrics[] = {
 	{ "connect-time", "time connecting", "nanoseconds", "connect_time", 50, false, NULL,
-	  has_connects, collect_net },
+	  has_connects, collect_net, PST_PPROF_PLAIN },
 };
 
 /*

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Offline symbolization with libdwfl: each distinct file opened once for every address space, inlined frames, a cache, a string pool. */
 #include <dlfcn.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -283,6 +284,8 @@ struct symcore {
 	size_t nopen;
 	const char **warnings; /* pooled in warned */
 	size_t nwarnings, warnings_cap, dropped;
+	const char **nodebug; /* objects without debug info: one summary line for all */
+	size_t nnodebug, nodebug_cap;
 };
 
 /* One loaded object of an address space. */
@@ -617,6 +620,7 @@ static void core_put(struct symcore *c)
 	free(c->files);
 	free(c->by_path);
 	free(c->warnings);
+	free(c->nodebug);
 	free(c->cache.slots);
 	free(c->cache.frames);
 	pool_free(&c->pool);
@@ -810,19 +814,80 @@ void pst_symbolizer_free(struct pst_symbolizer *s)
 	free(s);
 }
 
+/* Characters of an operator's name that are no template brackets. */
+#define OPERATOR_CHARS "<>=-"
+
+char *pst_shorten_templates(const char *name)
+{
+	char *out = malloc(strlen(name) + 1), *o = out;
+	int depth = 0;
+
+	if (!out)
+		return NULL;
+	for (const char *p = name; *p;) {
+		/* operator<, operator<<=, operator->: their '<' and '>' open and close nothing */
+		if (!strncmp(p, "operator", 8) &&
+		    (p == name || !(isalnum((unsigned char)p[-1]) || p[-1] == '_'))) {
+			size_t n = 8 + strspn(p + 8, OPERATOR_CHARS);
+
+			if (!depth)
+				o = mempcpy(o, p, n);
+			p += n;
+			continue;
+		}
+		if (*p == '<' && !depth++)
+			*o++ = '<';
+		else if (*p == '>' && depth && !--depth)
+			*o++ = '>';
+		else if (!depth && *p != '<')
+			*o++ = *p;
+		p++;
+	}
+	*o = 0;
+	return out;
+}
+
+/* Objects listed by name in the debug info summary; the rest are counted. */
+#define NODEBUG_LISTED 4
+
+/* One line for every object without debug info, rather than one each:
+ * which ones, and the two ways to get file:line for them. */
+static const char *nodebug_summary(struct symcore *c)
+{
+	char buf[2048];
+	size_t n = 0;
+
+	n += (size_t)snprintf(buf, sizeof(buf), "no debug info for ");
+	for (size_t i = 0; i < c->nnodebug && i < NODEBUG_LISTED && n < sizeof(buf); i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s", i ? ", " : "", c->nodebug[i]);
+	if (c->nnodebug > NODEBUG_LISTED && n < sizeof(buf))
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, " and %zu more",
+				      c->nnodebug - NODEBUG_LISTED);
+	if (n < sizeof(buf))
+		snprintf(buf + n, sizeof(buf) - n,
+			 ": for file:line install %s -dbgsym package%s, or set DEBUGINFOD_URLS",
+			 c->nnodebug > 1 ? "their" : "its", c->nnodebug > 1 ? "s" : "");
+	return pool_intern(&c->pool, buf);
+}
+
 const char *pst_symbolizer_warning(struct pst_symbolizer *s, size_t i)
 {
 	char buf[256];
 
-	if (!s || i > s->c->nwarnings)
+	if (!s || i > s->c->nwarnings + 1)
 		return NULL;
 	if (i < s->c->nwarnings)
 		return s->c->warnings[i];
-	if (!s->c->dropped)
-		return NULL;
-	snprintf(buf, sizeof(buf), "%zu more warnings about objects not shown (the first %d are)",
-		 s->c->dropped, MAX_WARNINGS);
-	return pool_intern(&s->c->pool, buf);
+	/* after the warnings: how many were dropped, then the summary */
+	if (i == s->c->nwarnings && s->c->dropped) {
+		snprintf(buf, sizeof(buf),
+			 "%zu more warnings about objects not shown (the first %d are)",
+			 s->c->dropped, MAX_WARNINGS);
+		return pool_intern(&s->c->pool, buf);
+	}
+	if (i == s->c->nwarnings + !!s->c->dropped && s->c->nnodebug)
+		return nodebug_summary(s->c);
+	return NULL;
 }
 
 /* Order of disjoint ranges; overlapping ones compare equal. */
@@ -844,6 +909,21 @@ static int cmp_point(const void *a, const void *b)
 	if (addr < y->lo)
 		return -1;
 	return addr >= y->hi ? 1 : 0;
+}
+
+int pst_symbolizer_mapping(struct pst_symbolizer *s, uint64_t addr, struct pst_mapping *out)
+{
+	struct sym_module *const *node = s ? tfind(&addr, &s->tree, cmp_point) : NULL;
+	const struct sym_module *m = node ? *node : NULL;
+
+	if (!m)
+		return -1;
+	*out = (struct pst_mapping){ .lo = m->lo, .hi = m->hi, .bias = m->bias, .path = m->path };
+	if (m->file) {
+		out->build_id = m->file->build_id;
+		out->build_id_len = m->file->build_id_len;
+	}
+	return 0;
 }
 
 int pst_symbolizer_add_module(struct pst_symbolizer *s, const char *path, uint64_t bias,
@@ -961,7 +1041,7 @@ static void check_dwarf(struct symcore *c, struct sym_file *m)
 		return;
 	m->dwarf_checked = 1;
 	if (!dwfl_module_getdwarf(m->mod, &bias))
-		warn(c, "no debug info for %s: install its -dbgsym package for file:line", m->path);
+		pst_push(&c->nodebug, &c->nnodebug, &c->nodebug_cap, sizeof(*c->nodebug), &m->path);
 }
 
 /* The source file (interned, NULL when unknown) and line of addr in m. */

@@ -49,15 +49,32 @@ int pst_symbolize(struct pst_symbolizer *s, uint64_t addr, struct pst_frame *out
 /* "function (file:line)", "function (module)" or "[module+0xoff]" for f. */
 void pst_frame_format(const struct pst_frame *f, char *buf, size_t len);
 
-/* Warnings gathered so far (a module without debug info, a file that changed
- * since the trace was taken, one that is no regular ELF file): one line
- * each, or NULL at the end. The first 100 distinct ones are kept; past
- * them one last line says how many more there were. */
+/* Warnings gathered so far (a file that changed since the trace was taken,
+ * one that is no regular ELF file): one line each, or NULL at the end. The
+ * first 100 distinct ones are kept; past them a line says how many more
+ * there were. Modules without debug info come last, in one line. */
 const char *pst_symbolizer_warning(struct pst_symbolizer *s, size_t i);
 
 /* name demangled if it is a C++ mangled name, else name itself; the result
  * is pooled in s. NULL for NULL. */
 const char *pst_demangle(struct pst_symbolizer *s, const char *name);
+
+/* The object mapped at an address, as pprof's mappings want it. */
+struct pst_mapping {
+	uint64_t lo, hi, bias;
+	const char *path;	 /* owned by the symbolizer */
+	const uint8_t *build_id; /* as on disk; NULL when unknown */
+	size_t build_id_len;
+};
+
+/* The module of s that holds addr into *out: 0, or -1 when none does. */
+int pst_symbolizer_mapping(struct pst_symbolizer *s, uint64_t addr, struct pst_mapping *out);
+
+/* name with every template's arguments dropped, as heaptrack_print
+ * --shorten-templates does: "std::vector<int, std::allocator<int> >::push_back"
+ * becomes "std::vector<>::push_back"; operator< and the like are kept.
+ * Malloc'd; NULL when out of memory. */
+char *pst_shorten_templates(const char *name);
 
 void pst_symbolizer_free(struct pst_symbolizer *s);
 
