@@ -144,12 +144,13 @@ while [ "$i" -lt 24 ]; do
 done
 printf 'int main(void) { return 0; }\n' >"$tmp/proj/main.c"
 printf 'OBJ := $(patsubst %%.c,%%.o,$(wildcard *.c))\nprog: $(OBJ)\n\t$(CC) -o $@ $^\n%%.o: %%.c\n\t$(CC) -O2 -Wall -c -o $@ $<\n' >"$tmp/proj/Makefile"
-PY3=$(command -v python3.11 || command -v python3)
+# the interpreter itself, not a version manager's wrapper script
+PY3=$(python3 -c 'import sys; print(sys.executable)')
 
 : >"$tmp/runs"
 bench micro /dev/null build/targets/bench_malloc "$MICRO"
 bench sqlite3 "$tmp/workload.sql" "$(command -v sqlite3)" -batch -init /dev/null :memory:
-bench python /dev/null "$PY3" "$tmp/workload.py" 50000
+bench python /dev/null "$PY3" "$tmp/workload.py" 100000
 bench threads2 /dev/null build/targets/bench_threads 2 "$THREADS_TOTAL"
 bench threads8 /dev/null build/targets/bench_threads 8 "$THREADS_TOTAL"
 bench_server
