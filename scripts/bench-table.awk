@@ -38,13 +38,13 @@ END {
 	ratio_row("sampled, python", "python", "sampled", 1.03, "<= 1.03x")
 	if (("mutex", "sampled") in t) {
 		d = t["mutex", "sampled"] - t["mutex", "bare"]
-		row("uncontended mutex lock+unlock", sprintf("+%.2f ns (%.2f bare)", d, t["mutex", "bare"]),
+		row("uncontended mutex lock+unlock", sprintf("%+.2f ns (%.2f bare)", d, t["mutex", "bare"]),
 			"-", "-", "<= +3 ns", d <= 3)
 	}
 	if (has("startup", "sampled")) {
 		d = (t["startup", "sampled"] - t["startup", "bare"]) / 1e6
-		row("start-up, /bin/true", sprintf("+%.1f ms (%.1f bare)", d, t["startup", "bare"] / 1e6),
-			has("startup", "floor") ? sprintf("+%.1f ms", (t["startup", "floor"] - t["startup", "bare"]) / 1e6) : "-",
+		row("start-up, /bin/true", sprintf("%+.1f ms (%.1f bare)", d, t["startup", "bare"] / 1e6),
+			has("startup", "floor") ? sprintf("%+.1f ms", (t["startup", "floor"] - t["startup", "bare"]) / 1e6) : "-",
 			"-", "<= +5 ms", d <= 5)
 	}
 	ratio_row("sampled, make -j2 (25 files)", "make", "sampled", 1.10, "<= 1.10x")
