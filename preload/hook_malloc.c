@@ -148,17 +148,36 @@ static __attribute__((noinline)) void *malloc_slow(size_t size, const void *cfa)
 	return p;
 }
 
+/* The countdown crossed zero (or --full): the block is needed after the
+ * real call. A failed call gives its bytes back, as if never counted down. */
+static __attribute__((noinline)) void *malloc_rec(struct pst_thr *t, size_t size,
+						   const void *cfa)
+{
+	void *p = pst_real.malloc(size);
+
+	if (unlikely(!p)) {
+		if (!t->full)
+			t->countdown += (int64_t)size;
+		return p;
+	}
+	if (t->full || sample_hit(t, p))
+		rec_alloc(t, p, size, PST_KIND_MALLOC, cfa);
+	return p;
+}
+
+/* Counted and counted down before the call, so that a block not sampled
+ * (nearly all of them) jumps on to the C library's malloc: no frame, no
+ * registers saved across it. */
 EXPORT void *malloc(size_t size)
 {
 	struct pst_thr *t = pst_self;
-	void *p;
 
 	if (unlikely(!t || pst_guard))
 		return malloc_slow(size, __builtin_dwarf_cfa());
-	p = pst_real.malloc(size);
 	count_alloc(t, size, PST_KIND_MALLOC);
-	after_count(t, p, size, PST_KIND_MALLOC, __builtin_dwarf_cfa());
-	return p;
+	if (likely(!t->full) && likely((t->countdown -= (int64_t)size) >= 0))
+		return pst_real.malloc(size);
+	return malloc_rec(t, size, __builtin_dwarf_cfa());
 }
 
 static __attribute__((noinline)) void free_slow(void *p)
