@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/* `--full` blocks written as ZBLOCKs: packed into streams (zpack.h) and compressed with zstd, a BLOCK when that cannot be. */
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_initStaticCCtx: no malloc, from a signal handler too */
+#include <sys/mman.h>
+#include <zstd.h>
+
+#include "pst.h"
+#include "zpack.h"
+
+/*
+ * A few compressors for the process, each taken with a try-lock: a thread
+ * that finds them all busy (other threads flushing, or the fatal signal's
+ * handler interrupting the holder) writes a plain BLOCK instead, so nobody
+ * ever waits for one. Their memory is mapped at first use, never malloc'd.
+ * Level 1: the fastest of zstd's levels that still finds the long matches
+ * the packed streams are made of.
+ */
+#define ZW_LEVEL 1
+#define ZW_CAP (PST_BUF_SIZE + PST_SEAL_SLACK + 1024)
+#define ZW_N 4
+
+struct zw_mem {
+	struct pst_zp_enc enc;
+	uint8_t work[PST_ZP_NSTREAMS * ZW_CAP], packed[ZW_CAP];
+	uint8_t out[PST_BLOCK_HEADER_MAX + PST_VARINT_MAX + ZSTD_COMPRESSBOUND(ZW_CAP)];
+};
+
+static struct zw {
+	int busy;
+	int failed; /* the mapping could not be had */
+	struct zw_mem *m;
+	ZSTD_CCtx *cctx;
+} zws[ZW_N];
+
+static bool zw_setup(struct zw *z)
+{
+	size_t ws = ZSTD_estimateCCtxSize(ZW_LEVEL);
+	ZSTD_CCtx *c;
+	void *m;
+
+	if (z->m)
+		return true;
+	if (z->failed)
+		return false;
+	m = mmap(NULL, sizeof(*z->m) + ws, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	if (m == MAP_FAILED) {
+		z->failed = 1;
+		return false;
+	}
+	c = ZSTD_initStaticCCtx((uint8_t *)m + sizeof(*z->m), ws);
+	/* the frame's checksum: a damaged ZBLOCK is found, never read as other events */
+	if (!c || ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, ZW_LEVEL)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1))) {
+		munmap(m, sizeof(*z->m) + ws);
+		z->failed = 1;
+		return false;
+	}
+	z->cctx = c;
+	z->m = m;
+	return true;
+}
+
+/* The ZBLOCK of [buf, buf + n) at z->m->out: its length, 0 when it cannot
+ * be made or would not be smaller. */
+static size_t zw_make(struct zw *z, uint64_t tid, uint64_t base_ts, const uint8_t *buf, size_t n)
+{
+	struct zw_mem *w = z->m;
+	size_t plen, clen, body, hlen;
+	uint8_t *h = w->out, *c = w->out + PST_BLOCK_HEADER_MAX + PST_VARINT_MAX;
+
+	plen = pst_zp_pack(&w->enc, buf, buf + n, w->work, ZW_CAP, w->packed);
+	if (!plen)
+		return 0;
+	clen = ZSTD_compress2(z->cctx, c, ZSTD_COMPRESSBOUND(ZW_CAP), w->packed, plen);
+	if (ZSTD_isError(clen))
+		return 0;
+	body = pst_varint_len(tid) + pst_varint_len(base_ts) + pst_varint_len(n) + clen;
+	*h++ = PST_REC_ZBLOCK;
+	h = pst_put_varint(h, body);
+	h = pst_put_varint(h, tid);
+	h = pst_put_varint(h, base_ts);
+	h = pst_put_varint(h, n);
+	hlen = (size_t)(h - w->out);
+	if (hlen + clen >= n + PST_BLOCK_HEADER_MAX)
+		return 0;
+	memmove(h, c, clen);
+	return hlen + clen;
+}
+
+/* A free compressor, taken; NULL when all are busy. */
+static struct zw *zw_take(void)
+{
+	for (int i = 0; i < ZW_N; i++)
+		if (!__atomic_load_n(&zws[i].busy, __ATOMIC_RELAXED) &&
+		    !__atomic_exchange_n(&zws[i].busy, 1, __ATOMIC_ACQUIRE))
+			return &zws[i];
+	return NULL;
+}
+
+void pst_zw_block(uint64_t tid, uint64_t base_ts, const uint8_t *buf, size_t n)
+{
+	uint8_t hdr[PST_BLOCK_HEADER_MAX], *e;
+	struct zw *z;
+	size_t len = 0;
+
+	if (pst_cfg.full && n <= ZW_CAP && (z = zw_take())) {
+		if (zw_setup(z) && (len = zw_make(z, tid, base_ts, buf, n)))
+			pst_out_write(z->m->out, len, NULL, 0);
+		__atomic_store_n(&z->busy, 0, __ATOMIC_RELEASE);
+		if (len)
+			return;
+	}
+	e = pst_enc_block_header(hdr, tid, base_ts, n);
+	pst_out_write(hdr, (size_t)(e - hdr), buf, n);
+}
+
+/* A forked child: a compressor may have been held by a thread that is not
+ * there any more. */
+void pst_zw_after_fork(void)
+{
+	for (int i = 0; i < ZW_N; i++)
+		zws[i].busy = 0;
+}
