@@ -11,7 +11,9 @@
 /*
  * zstd alone takes a --full block to a third: the events' fields are
  * interleaved, and a pointer a free names was named a few events before.
- * Packed, each field kind is a stream of its own, and a pointer seen among
+ * Packed, each field kind is a stream of its own (the writer compresses
+ * each in a zstd block of its own, with its own tables; frees' times apart
+ * from allocations'), and a pointer seen among
  * the block's last PST_ZP_RING pointers is written as how far back it was
  * (else 0 and its zigzag distance from the previous pointer). The packing
  * is exact: an event that its encoder would not write byte for byte the
@@ -19,10 +21,13 @@
  *
  * Packed form: PST_ZP_NSTREAMS varint lengths, then the streams in order.
  * T: one byte a record (0 the next record of R whole, 1 ALLOC, 2 FREE,
- * 3 REALLOC); D: dts; P: pointers as above; S: sizes; Z: stack ids;
- * K: ALLOC kinds; R: the other records, framed.
+ * 3 REALLOC); D: ALLOC and REALLOC dts; E: FREE dts; P: pointers as above;
+ * S: sizes; Z: stack ids; K: ALLOC kinds; R: the other records, framed.
  */
-enum { PST_ZP_T, PST_ZP_D, PST_ZP_P, PST_ZP_S, PST_ZP_Z, PST_ZP_K, PST_ZP_R, PST_ZP_NSTREAMS };
+enum {
+	PST_ZP_T, PST_ZP_D, PST_ZP_E, PST_ZP_P, PST_ZP_S, PST_ZP_Z, PST_ZP_K, PST_ZP_R,
+	PST_ZP_NSTREAMS
+};
 #define PST_ZP_RING 4096u
 #define PST_ZP_HASH 4096u
 
@@ -92,7 +97,7 @@ static inline int pst_zp_event(struct pst_zp_enc *z, const uint8_t *p, const uin
 		pst_zp_put(z, PST_ZP_Z, a.stack_id);
 		pst_zp_put(z, PST_ZP_K, a.kind);
 	} else if (p[0] == PST_REC_FREE) {
-		pst_zp_put(z, PST_ZP_D, f.dts);
+		pst_zp_put(z, PST_ZP_E, f.dts);
 		pst_zp_put_ptr(z, f.ptr);
 	} else {
 		pst_zp_put(z, PST_ZP_D, r.dts);
@@ -197,7 +202,7 @@ static inline uint8_t *pst_zp_unpack_event(struct pst_zp_dec *z, unsigned c, uin
 {
 	uint64_t d, a, b, s, st, k;
 
-	if (pst_zp_get(z, PST_ZP_D, &d) || pst_zp_get_ptr(z, &a))
+	if (pst_zp_get(z, c == 2 ? PST_ZP_E : PST_ZP_D, &d) || pst_zp_get_ptr(z, &a))
 		return NULL;
 	if (c == 2)
 		return pst_enc_free(o, d, a);

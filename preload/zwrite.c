@@ -18,11 +18,13 @@
 #define ZW_LEVEL 1
 #define ZW_CAP (PST_BUF_SIZE + PST_SEAL_SLACK + 1024)
 #define ZW_N 4
+/* Room for the frame: the bound, and a block header per stream flushed. */
+#define ZW_OUT (ZSTD_COMPRESSBOUND(ZW_CAP) + 64 * PST_ZP_NSTREAMS)
 
 struct zw_mem {
 	struct pst_zp_enc enc;
 	uint8_t work[PST_ZP_NSTREAMS * ZW_CAP], packed[ZW_CAP];
-	uint8_t out[PST_BLOCK_HEADER_MAX + PST_VARINT_MAX + ZSTD_COMPRESSBOUND(ZW_CAP)];
+	uint8_t out[PST_BLOCK_HEADER_MAX + PST_VARINT_MAX + ZW_OUT];
 };
 
 static struct zw {
@@ -34,7 +36,7 @@ static struct zw {
 
 static bool zw_setup(struct zw *z)
 {
-	size_t ws = ZSTD_estimateCCtxSize(ZW_LEVEL);
+	size_t ws = ZSTD_estimateCStreamSize(ZW_LEVEL);
 	ZSTD_CCtx *c;
 	void *m;
 
@@ -61,6 +63,36 @@ static bool zw_setup(struct zw *z)
 	return true;
 }
 
+/* One frame of the packed [p, p + plen) at c: its length, 0 on an error.
+ * Each stream ends a zstd block (a flush), so that each has entropy tables
+ * of its own: times and pointers are not alike. */
+static size_t zw_frame(struct zw *z, const uint8_t *p, size_t plen, uint8_t *c)
+{
+	ZSTD_outBuffer o = { c, ZW_OUT, 0 };
+	const uint8_t *q = p, *end = p + plen;
+	uint64_t len[PST_ZP_NSTREAMS];
+
+	if (ZSTD_isError(ZSTD_CCtx_reset(z->cctx, ZSTD_reset_session_only)) ||
+	    ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(z->cctx, plen)))
+		return 0;
+	for (unsigned i = 0; i < PST_ZP_NSTREAMS; i++)
+		pst_get_varint(&q, end, &len[i]); /* as pst_zp_pack wrote them */
+	/* the lengths with stream T, then one stream at a time */
+	for (unsigned i = 1; i <= PST_ZP_NSTREAMS; i++) {
+		ZSTD_inBuffer in = { i == 1 ? p : q, (size_t)len[i - 1] + (i == 1 ? (size_t)(q - p) : 0), 0 };
+		ZSTD_EndDirective how = i == PST_ZP_NSTREAMS ? ZSTD_e_end : ZSTD_e_flush;
+		size_t left;
+
+		q += len[i - 1];
+		do
+			left = ZSTD_compressStream2(z->cctx, &o, &in, how);
+		while (left && !ZSTD_isError(left) && o.pos < o.size);
+		if (left) /* an error, or no room left */
+			return 0;
+	}
+	return o.pos;
+}
+
 /* The ZBLOCK of [buf, buf + n) at z->m->out: its length, 0 when it cannot
  * be made or would not be smaller. */
 static size_t zw_make(struct zw *z, uint64_t tid, uint64_t base_ts, const uint8_t *buf, size_t n)
@@ -70,10 +102,7 @@ static size_t zw_make(struct zw *z, uint64_t tid, uint64_t base_ts, const uint8_
 	uint8_t *h = w->out, *c = w->out + PST_BLOCK_HEADER_MAX + PST_VARINT_MAX;
 
 	plen = pst_zp_pack(&w->enc, buf, buf + n, w->work, ZW_CAP, w->packed);
-	if (!plen)
-		return 0;
-	clen = ZSTD_compress2(z->cctx, c, ZSTD_COMPRESSBOUND(ZW_CAP), w->packed, plen);
-	if (ZSTD_isError(clen))
+	if (!plen || !(clen = zw_frame(z, w->packed, plen, c)))
 		return 0;
 	body = pst_varint_len(tid) + pst_varint_len(base_ts) + pst_varint_len(n) + clen;
 	*h++ = PST_REC_ZBLOCK;
