@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* `--full` blocks written as ZBLOCKs: packed into streams (zpack.h) and compressed with zstd, a BLOCK when that cannot be. */
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_initStaticCCtx: no malloc, from a signal handler too */
+#include <sched.h>
 #include <sys/mman.h>
 #include <zstd.h>
 
@@ -8,10 +9,10 @@
 #include "zpack.h"
 
 /*
- * A few compressors for the process, each taken with a try-lock: a thread
- * that finds them all busy (other threads flushing, or the fatal signal's
- * handler interrupting the holder) writes a plain BLOCK instead, so nobody
- * ever waits for one. Their memory is mapped at first use, never malloc'd.
+ * A few compressors for the process, each taken with a try-lock. A thread
+ * that finds them all busy yields a few times (more threads than CPUs: a
+ * holder was preempted), then writes a plain BLOCK: nobody waits for long,
+ * and the fatal signal's handler interrupting a holder cannot deadlock. Their memory is mapped at first use, never malloc'd.
  * Level 1: the fastest of zstd's levels that still finds the long matches
  * the packed streams are made of.
  */
@@ -117,13 +118,18 @@ static size_t zw_make(struct zw *z, uint64_t tid, uint64_t base_ts, const uint8_
 	return hlen + clen;
 }
 
-/* A free compressor, taken; NULL when all are busy. */
+#define ZW_TRIES 64
+
+/* A free compressor, taken; NULL when all stay busy. */
 static struct zw *zw_take(void)
 {
-	for (int i = 0; i < ZW_N; i++)
-		if (!__atomic_load_n(&zws[i].busy, __ATOMIC_RELAXED) &&
-		    !__atomic_exchange_n(&zws[i].busy, 1, __ATOMIC_ACQUIRE))
-			return &zws[i];
+	for (int t = 0; t < ZW_TRIES; t++) {
+		for (int i = 0; i < ZW_N; i++)
+			if (!__atomic_load_n(&zws[i].busy, __ATOMIC_RELAXED) &&
+			    !__atomic_exchange_n(&zws[i].busy, 1, __ATOMIC_ACQUIRE))
+				return &zws[i];
+		sched_yield();
+	}
 	return NULL;
 }
 
