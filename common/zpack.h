@@ -70,24 +70,35 @@ static inline void pst_zp_put(struct pst_zp_enc *z, unsigned s, uint64_t v)
 	z->s[s] = pst_put_varint(z->s[s], v);
 }
 
+/* Bytes the shortest varints of a and b take. */
+static inline size_t pst_zp_len2(uint64_t a, uint64_t b)
+{
+	return pst_varint_len(a) + pst_varint_len(b);
+}
+
 /* One event record [p, e) packed, if its encoder writes exactly these
- * bytes: 1, else 0 (it goes whole to R). */
+ * bytes: 1, else 0 (it goes whole to R). The encoder writes a one-byte
+ * length and the shortest varints, nothing after the fields: a record is
+ * that form when its fields decode and their shortest lengths add up to its
+ * payload (a longer varint, or bytes after the fields, would not). */
 static inline int pst_zp_event(struct pst_zp_enc *z, const uint8_t *p, const uint8_t *e)
 {
-	uint8_t tmp[PST_EVENT_MAX], *t = tmp;
 	struct pst_rec_alloc a = { 0 };
 	struct pst_rec_free f = { 0 };
 	struct pst_rec_realloc r = { 0 };
+	size_t len = (size_t)(e - p - 2), want = len + 1;
 
-	if (e - p < 2 || p[1] != (uint8_t)(e - p - 2))
+	if (e - p < 2 || p[1] >= 0x80 || p[1] != len)
 		return 0;
 	if (p[0] == PST_REC_ALLOC && !pst_dec_alloc(p + 2, e, &a))
-		t = pst_enc_alloc(tmp, a.dts, a.ptr, a.size, a.stack_id, a.kind);
+		want = pst_zp_len2(a.dts, a.ptr) + pst_zp_len2(a.size, a.stack_id) +
+		       pst_varint_len(a.kind);
 	else if (p[0] == PST_REC_FREE && !pst_dec_free(p + 2, e, &f))
-		t = pst_enc_free(tmp, f.dts, f.ptr);
+		want = pst_zp_len2(f.dts, f.ptr);
 	else if (p[0] == PST_REC_REALLOC && !pst_dec_realloc(p + 2, e, &r))
-		t = pst_enc_realloc(tmp, r.dts, r.old_ptr, r.new_ptr, r.size, r.stack_id);
-	if (t - tmp != e - p || memcmp(tmp, p, (size_t)(e - p)))
+		want = pst_zp_len2(r.dts, r.old_ptr) + pst_zp_len2(r.new_ptr, r.size) +
+		       pst_varint_len(r.stack_id);
+	if (want != len)
 		return 0;
 	*z->s[PST_ZP_T]++ = (uint8_t)(p[0] - PST_REC_ALLOC + 1);
 	if (p[0] == PST_REC_ALLOC) {
