@@ -21,7 +21,7 @@ PRELOAD_SRC := $(wildcard preload/*.c)
 PRELOAD_COMMON := options limit
 PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(B)/%.o) $(PRELOAD_COMMON:%=$(B)/preload/common_%.o)
 PRELOAD_CFLAGS := $(CFLAGS) -fPIC -fvisibility=hidden -ftls-model=initial-exec -D_GNU_SOURCE
-PRELOAD_LIBS := -Wl,--version-script=preload/exports.map -Wl,-z,now -lunwind -ldl -lpthread -lm
+PRELOAD_LIBS := -Wl,--version-script=preload/exports.map -Wl,-z,now -lunwind -ldl -lpthread -lm -lzstd
 
 # The analyzer, a folder per stage (docs/HOUSE.md), and what it shares in common/.
 ANALYZER_DIRS := read symbolize families findings output diff cli
@@ -38,7 +38,7 @@ ANALYZER_LIB_OBJ := $(filter-out $(B)/analyzer/cli/main.o $(B)/analyzer/cli/reco
 # the preload, which enters programs the sanitizer runtime cannot come first in.
 SANITIZE ?=
 ANALYZER_CFLAGS := $(CFLAGS) $(SANITIZE) -D_GNU_SOURCE $(ANALYZER_INC) -I$(B)/proto
-ANALYZER_LIBS := -ldw -lelf -ljansson -lstdc++ -lm -lprotobuf-c -lz -lyaml
+ANALYZER_LIBS := -ldw -lelf -ljansson -lstdc++ -lm -lprotobuf-c -lz -lyaml -lzstd
 
 # eBPF (`prestanda record`): built only where clang, bpftool, libbpf and the
 # kernel's BTF are all present; elsewhere `record` says it was built without.

@@ -20,13 +20,15 @@
  * OU, OS, OB the same, optional: older or damaged records may end before
  * them, and a reader takes 0 / absent; K PST_KIND_COUNT varints; N a count
  * of what follows; V N varints; V2 N pairs of varints; VB N byte strings
- * (checked by the reader as it takes them); IN inner records up to the end.
+ * (checked by the reader as it takes them); IN inner records up to the end;
+ * Z bytes up to the end (a compressed frame).
  * A reader ignores bytes after the last field it knows.
  */
 #define PST_RECORDS(R)                                                                        \
 	R(PROCESS, process, 0x01, TOP, VAR, "who was traced and how: first record of a trace") \
 	R(BLOCK, block, 0x02, TOP, HAND, "one thread's flushed buffer: tid, base ts, inner records") \
 	R(END, end, 0x03, TOP, SMALL, "clean end of the process image")                        \
+	R(ZBLOCK, zblock, 0x04, TOP, HAND, "a BLOCK packed and compressed with zstd (`--full`)") \
 	R(MODULE, module, 0x10, BLOCK, VAR, "a loaded object: bias, range, path, build id")   \
 	R(STACK, stack, 0x11, BLOCK, HAND, "id, depth, return addresses innermost first")     \
 	R(THREAD, thread, 0x12, BLOCK, VAR, "a thread started: tid, parent tid, name")        \
@@ -70,6 +72,11 @@
 	F(X, U, tid, "the thread whose buffer this is")                                 \
 	F(X, U, base_ts, "the time the first event's dts counts from")                  \
 	F(X, IN, records, "the inner records")
+#define PST_F_ZBLOCK(F, X)                                                             \
+	F(X, U, tid, "as BLOCK's")                                                      \
+	F(X, U, base_ts, "as BLOCK's")                                                  \
+	F(X, U, raw_len, "bytes of the BLOCK's inner records it stands for")            \
+	F(X, Z, zstd, "one zstd frame of the packed records (common/zpack.h)")
 #define PST_F_END(F, X)                                                                \
 	F(X, U, ts, "when the image ended")                                             \
 	F(X, U, reason, "0 exit, 1 exec, 2 fatal signal")                               \
@@ -284,6 +291,7 @@ struct pst_tail {
 #define PST_MEMBER_V2(n) struct pst_tail n;
 #define PST_MEMBER_VB(n) struct pst_tail n;
 #define PST_MEMBER_IN(n) struct pst_tail n;
+#define PST_MEMBER_Z(n) struct pst_tail n;
 #define PST_MEMBER_(X, kind, n, doc) PST_MEMBER_##kind(n)
 #define PST_REC_STRUCT_(N, n, code, table, framing, doc)                                \
 	struct pst_rec_##n {                                                           \
@@ -358,6 +366,7 @@ static inline const uint8_t *pst_tail_bytes(struct pst_tail *t, size_t *n)
 #define PST_DEC_V2(n, GET) if (pst_tail_walk(&p, end, cnt_, 2, &r->n)) return -1;
 #define PST_DEC_VB(n, GET) r->n = (struct pst_tail){ p, end };
 #define PST_DEC_IN(n, GET) r->n = (struct pst_tail){ p, end };
+#define PST_DEC_Z(n, GET) r->n = (struct pst_tail){ p, end };
 #define PST_DEC_(GET, kind, n, doc) PST_DEC_##kind(n, GET)
 #define PST_REC_DEC_(N, n, code, table, framing, doc)                                   \
 	static inline int pst_dec_##n(const uint8_t *p, const uint8_t *end,            \

@@ -251,6 +251,7 @@ int pst_out_open(uint64_t pid)
 	out_size = 0;
 	out_abs[0] = 0;
 	pst_out_release(); /* a forked child: the parent's trace is not ours */
+	pst_zw_after_fork();
 	name_once();
 	expand(out_pattern[0] ? out_pattern : DEFAULT_PATTERN, pid, out_path,
 	       sizeof(out_path) - 8);
@@ -456,7 +457,9 @@ static void out_cap(const void *a, size_t alen, uint64_t cap, bool fsize)
 
 	if (__atomic_exchange_n(&pst_capped, 1, __ATOMIC_RELAXED))
 		return;
-	ts = alen && *(const uint8_t *)a == PST_REC_BLOCK ? block_base_ts(a, alen) : pst_now();
+	ts = alen && (*(const uint8_t *)a == PST_REC_BLOCK || *(const uint8_t *)a == PST_REC_ZBLOCK) ?
+		     block_base_ts(a, alen) :
+		     pst_now();
 	e = pst_enc_capped(rec, ts, cap);
 	pst_out_record(0, ts, rec, (size_t)(e - rec));
 	if (fsize)

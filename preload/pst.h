@@ -360,6 +360,10 @@ int pst_out_held_list(int fds[PST_HELD_N]); /* the held numbers, increasing: how
 void pst_out_move(int fd);              /* the program takes number fd: ours moves */
 void pst_out_final(void);               /* exit: summaries go out past the event cap */
 
+/* zwrite.c: a thread's buffer as one ZBLOCK (--full), else a BLOCK. */
+void pst_zw_block(uint64_t tid, uint64_t base_ts, const uint8_t *buf, size_t n);
+void pst_zw_after_fork(void);           /* a forked child: the compressor is free */
+
 /* stacks.c */
 void pst_stacks_init(void);
 uint32_t pst_stack_capture(struct pst_thr *t); /* unwind, dedup, emit STACK if new */

@@ -177,7 +177,6 @@ struct pst_thr *pst_thr_slow(void)
 
 void pst_thr_flush(struct pst_thr *t)
 {
-	uint8_t hdr[PST_BLOCK_HEADER_MAX];
 	size_t n = (size_t)(t->pos - t->buf);
 
 	/* a sealed thread cannot write: a full buffer ends its recording (the
@@ -188,10 +187,8 @@ void pst_thr_flush(struct pst_thr *t)
 		return;
 	}
 
-	if (n && !pst_out_broken) {
-		uint8_t *e = pst_enc_block_header(hdr, t->tid, t->base_ts, n);
-		pst_out_write(hdr, (size_t)(e - hdr), t->buf, n);
-	}
+	if (n && !pst_out_broken)
+		pst_zw_block(t->tid, t->base_ts, t->buf, n);
 	t->pos = t->buf;
 	t->base_ts = t->last_ts;
 	t->live->base_ts = t->base_ts;

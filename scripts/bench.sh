@@ -191,6 +191,14 @@ awk -f scripts/bench-table.awk "$tmp/med"
 echo
 echo "Trace sizes (bytes, median run):"
 awk '$2 != "bare" && $2 != "floor" && $1 != "cpu" && $1 != "mutex" && $1 != "startup" { printf "  %-9s %-10s %12d\n", $1, $2, $4 }' "$tmp/med"
+echo "--full trace against heaptrack's, same runs (target: no bigger):"
+awk '{ sz[$1, $2] = $4 } END {
+	n = split("micro sqlite3 threads2 threads8 server", w, " ");
+	for (i = 1; i <= n; i++) {
+		f = sz[w[i], "full"]; h = sz[w[i], "heaptrack"];
+		if (f && h)
+			printf "  %-9s %12d vs %12d bytes: %.1fx [%s]\n", w[i], f, h, f / h, f <= h ? "ok" : "MISS";
+	} }' "$tmp/med"
 
 # The analyzer against heaptrack's on the same sqlite3 run: time to read the
 # trace and print the report, and peak memory (heaptrack's interpreter runs

@@ -389,13 +389,13 @@ static void fsize_case(const char *kib)
 	complete = json_is_true(json_object_get(proc, "complete"));
 	capped = prod && json_is_true(json_object_get(prod, "capped"));
 	cr_expect(!complete || capped,
-		  "a %lld-byte trace of 200000 allocations is neither incomplete nor capped",
+		  "a %lld-byte trace of 500000 allocations is neither incomplete nor capped",
 		  (long long)st.st_size);
 	if (!complete)
 		cr_expect(json_is_string(json_object_get(proc, "error")),
 			  "incomplete without an error");
 	calls = rel_calls(rep.json, "fsize_work");
-	cr_expect(calls < 200000, "%lld calls of fsize_work in a trace cut at %lld bytes", calls,
+	cr_expect(calls < 500000, "%lld calls of fsize_work in a trace cut at %lld bytes", calls,
 		  limit);
 	itest_report_free(&rep);
 	sbx_free(&s);

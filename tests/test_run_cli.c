@@ -399,7 +399,7 @@ Test(run_cli, preload_problems_on_runs_stderr, .timeout = 60)
 	char line[256];
 
 	itest_run(&r, (const char *[]){ "--full", "--max-size", "64K", NULL }, "run_quiet",
-		   (const char *[]){ "100000", NULL });
+		   (const char *[]){ "1000000", NULL });
 	REL_EXITED(&r, 0);
 	cr_assert_eq(r.ntraces, 1);
 	snprintf(line, sizeof(line),

@@ -6,8 +6,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <zstd.h>
+
 #include "trace.h"
 #include "trace_read.h"
+#include "zpack.h"
 
 /* ---- building traces in memory ---- */
 
@@ -970,4 +973,225 @@ Test(records, usample_and_net_conn_read_back)
 	cr_expect_eq(pst_tail_u(&c.hist), 100);
 	cr_expect_eq(pst_tail_u(&c.hist), 1);
 	cr_expect_eq(pst_dec_net_conn(p, end - 1, &c), -1);
+}
+
+/* ---- ZBLOCK: packed and compressed blocks ---- */
+
+static struct pst_zp_enc zenc;
+static struct pst_zp_dec zdec;
+static uint8_t zwork[PST_ZP_NSTREAMS * 65536], zpacked[65536], zraw[65536];
+
+/* Append the ZBLOCK of the inner records [p, end) to z, as the preload
+ * writes it (packed, one zstd frame with its checksum). */
+static size_t put_zblock(struct tbuf *z, uint64_t tid, uint64_t base_ts, const uint8_t *p,
+			 const uint8_t *end)
+{
+	size_t plen = pst_zp_pack(&zenc, p, end, zwork, 65536, zpacked), clen, off = z->n;
+	uint8_t comp[4096], *h = tb_end(z);
+	ZSTD_CCtx *c = ZSTD_createCCtx();
+
+	cr_assert(plen && c);
+	ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
+	ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 0); /* the preload writes none */
+	clen = ZSTD_compress2(c, comp, sizeof(comp), zpacked, plen);
+	ZSTD_freeCCtx(c);
+	cr_assert(!ZSTD_isError(clen));
+	*h++ = PST_REC_ZBLOCK;
+	h = pst_put_varint(h, pst_varint_len(tid) + pst_varint_len(base_ts) +
+				      pst_varint_len((uint64_t)(end - p)) + clen);
+	h = pst_put_varint(h, tid);
+	h = pst_put_varint(h, base_ts);
+	h = pst_put_varint(h, (uint64_t)(end - p));
+	memcpy(h, comp, clen);
+	tb_set(z, h + clen);
+	return off;
+}
+
+/* The reference trace with each BLOCK a ZBLOCK; zoff: where they landed. */
+static void zpack_trace(const struct tbuf *b, const struct layout *l, struct tbuf *z,
+			size_t zoff[4])
+{
+	const uint8_t *p = b->d + l->header_end, *end = b->d + b->n;
+	size_t nz = 0;
+
+	memcpy(z->d, b->d, l->header_end);
+	z->n = l->header_end;
+	while (p < end) {
+		const uint8_t *q = p + 1;
+		uint64_t len;
+		struct pst_rec_block h;
+
+		cr_assert_eq(pst_get_varint(&q, end, &len), 0);
+		if (p[0] == PST_REC_BLOCK) {
+			cr_assert_eq(pst_dec_block(q, q + len, &h), 0);
+			zoff[nz++] = put_zblock(z, h.tid, h.base_ts, h.records.p, h.records.end);
+		} else {
+			memcpy(tb_end(z), p, (size_t)(q + len - p));
+			z->n += (size_t)(q + len - p);
+		}
+		p = q + len;
+	}
+	cr_assert_eq(nz, 4);
+}
+
+Test(zblock, reads_as_the_blocks_it_stands_for)
+{
+	static struct tbuf b, z;
+	struct layout l;
+	size_t zoff[4];
+	struct pst_trace *t;
+
+	build_trace(&b, &l);
+	zpack_trace(&b, &l, &z, zoff);
+	t = open_ok(z.d, z.n);
+	cr_assert(t->complete, "error: %s", t->error);
+	cr_assert(t->has_end);
+	cr_assert_eq(t->nevents, NREF);
+	cr_assert_eq(t->nmodules, 2);
+	cr_assert_eq(t->nthreads, 2);
+	cr_assert_eq(t->nstacks, 3);
+	cr_assert_eq(t->ntotals, 2);
+	for (int i = 0; i < 2; i++)
+		cr_assert_arr_eq(&t->totals[i], &ref_tot[i], sizeof(ref_tot[i]));
+	cr_assert_eq(pst_trace_stack(t, 2)->depth, 3);
+	assert_all_events(t);
+	pst_trace_rewind(t);
+	assert_all_events(t);
+	pst_trace_close(t);
+}
+
+/* Damage inside a ZBLOCK (its frame's checksum fails) or a cut in it: the
+ * trace is damaged at the ZBLOCK's own offset in the file, and what came
+ * before is read (blocks A and B: 5 events). */
+static void check_zblock_damage(const struct tbuf *z, size_t at, const char *what)
+{
+	struct pst_trace *t = open_ok(z->d, z->n);
+	struct pst_event ev;
+	size_t n = 0;
+
+	cr_assert_not(t->complete);
+	cr_assert_eq(t->error_offset, at, "offset %lu, not %zu: %s", (unsigned long)t->error_offset,
+		     at, t->error);
+	cr_assert(strstr(t->error, what), "%s", t->error);
+	while (pst_trace_next(t, &ev) == 1)
+		assert_ev_eq(&ev, &ref_ev[n], n), n++;
+	cr_assert_eq(n, 5);
+	cr_assert_eq(t->nevents, 5);
+	pst_trace_close(t);
+}
+
+Test(zblock, damage_is_found_at_its_offset)
+{
+	static struct tbuf b, z;
+	struct layout l;
+	size_t zoff[4], n;
+
+	const uint8_t *q;
+	uint64_t len = 0;
+
+	build_trace(&b, &l);
+	zpack_trace(&b, &l, &z, zoff);
+	q = z.d + zoff[2] + 1;
+	cr_assert_eq(pst_get_varint(&q, tb_end(&z), &len), 0);
+	z.d[q + len - z.d - 6] ^= 0x10; /* block C's compressed bytes */
+	check_zblock_damage(&z, zoff[2], "bad ZBLOCK");
+	z.d[q + len - z.d - 6] ^= 0x10;
+	n = z.n;
+	z.n = zoff[2] + 6; /* cut inside C */
+	check_zblock_damage(&z, zoff[2], "truncated");
+	z.n = n;
+}
+
+/* Pack then unpack gives the block back byte for byte: events far apart,
+ * pointers named again from the ring and from beyond it, events that are
+ * not in their encoder's form, other records between them. */
+Test(zblock, packing_is_exact)
+{
+	static struct tbuf in;
+	uint8_t odd[] = { PST_REC_ALLOC, 7, 0x81, 0x00, 0x10, 0x20, 0x01, 0x00, 0x00 };
+	size_t plen;
+
+	in.n = 0;
+	for (uint64_t i = 0; i < 1200; i++) {
+		uint64_t p = 0x7f0000000000ull + 64 * (i % 5000) + (i % 3 ? 0 : 0x10000000ull);
+
+		tb_set(&in, pst_enc_alloc(tb_end(&in), i % 300, p, i * 7, i % 9, i % 4));
+		if (i % 4 == 3)
+			tb_set(&in, pst_enc_realloc(tb_end(&in), 1, p, p + 4096, i, 3));
+		if (i % 2)
+			tb_set(&in, pst_enc_free(tb_end(&in), 2, 0x7f0000000000ull + 64 * (i / 2)));
+		if (i == 600) /* the first pointer again, past the ring */
+			tb_set(&in, pst_enc_free(tb_end(&in), 0, 0x7f0000000000ull));
+		if (i % 250 == 0) {
+			put_stack(&in, i + 1, frames2, 3);
+			memcpy(tb_end(&in), odd, sizeof(odd)); /* overlong dts varint */
+			in.n += sizeof(odd);
+		}
+	}
+	tb_set(&in, pst_enc_free(tb_end(&in), UINT64_MAX, UINT64_MAX));
+	plen = pst_zp_pack(&zenc, in.d, in.d + in.n, zwork, 65536, zpacked);
+	cr_assert_gt(plen, 0);
+	cr_assert_eq(pst_zp_unpack(&zdec, zpacked, zpacked + plen, zraw, in.n), 0);
+	cr_assert_arr_eq(zraw, in.d, in.n);
+	/* a raw length that is not the block's, and cut packed data, fail */
+	cr_assert_eq(pst_zp_unpack(&zdec, zpacked, zpacked + plen, zraw, in.n - 1), -1);
+	cr_assert_eq(pst_zp_unpack(&zdec, zpacked, zpacked + plen - 1, zraw, in.n), -1);
+}
+
+/* Unpacking damaged packed data fails or gives some bytes: never past the
+ * buffer (run under the sanitizers by make check-asan). */
+Test(zblock, damaged_packing_never_overruns)
+{
+	static struct tbuf in;
+	size_t plen;
+
+	in.n = 0;
+	for (uint64_t i = 0; i < 50; i++) {
+		tb_set(&in, pst_enc_alloc(tb_end(&in), i, 0x1000 + 32 * i, i, 1, 0));
+		tb_set(&in, pst_enc_free(tb_end(&in), 1, 0x1000 + 32 * (i / 2)));
+	}
+	put_stack(&in, 9, frames1, 2);
+	plen = pst_zp_pack(&zenc, in.d, in.d + in.n, zwork, 65536, zpacked);
+	cr_assert_gt(plen, 0);
+	for (size_t i = 0; i < plen; i++) {
+		uint8_t saved = zpacked[i];
+
+		for (unsigned v = 0; v < 256; v += 51) {
+			zpacked[i] = (uint8_t)v;
+			(void)pst_zp_unpack(&zdec, zpacked, zpacked + plen, zraw, in.n);
+		}
+		zpacked[i] = saved;
+	}
+	cr_assert_eq(pst_zp_unpack(&zdec, zpacked, zpacked + plen, zraw, in.n), 0);
+}
+
+/* An event that does not decode inside an unpacked block: the damage is
+ * told at the ZBLOCK's offset, the event before it is read. */
+Test(zblock, damage_inside_an_unpacked_block_is_at_the_zblock)
+{
+	static struct tbuf z, in;
+	const uint8_t bad[] = { PST_REC_ALLOC, 2, 0x05, 0x10 }; /* fields cut after ptr */
+	struct pst_trace *t;
+	struct pst_event ev;
+	size_t at;
+
+	memcpy(z.d, PST_MAGIC, PST_MAGIC_LEN);
+	z.n = PST_MAGIC_LEN;
+	put_process(&z, &ref_proc);
+	in.n = 0;
+	tb_set(&in, pst_enc_alloc(tb_end(&in), 10, 0x1000, 64, 1, PST_KIND_MALLOC));
+	memcpy(tb_end(&in), bad, sizeof(bad));
+	in.n += sizeof(bad);
+	tb_set(&in, pst_enc_free(tb_end(&in), 1, 0x1000));
+	tb_framed(&z, 0x7e, (const uint8_t *)"pad", 3);
+	at = put_zblock(&z, 100, 1000, in.d, tb_end(&in));
+	tb_set(&z, pst_enc_end(tb_end(&z), 2000, PST_END_EXIT, 0));
+	t = open_ok(z.d, z.n);
+	cr_assert_eq(pst_trace_next(t, &ev), 1);
+	cr_assert_eq(ev.ptr, 0x1000);
+	cr_assert_eq(pst_trace_next(t, &ev), 0);
+	cr_assert_not(t->complete);
+	cr_assert_eq(t->error_offset, at, "%s", t->error);
+	cr_assert(strstr(t->error, "bad ALLOC"), "%s", t->error);
+	pst_trace_close(t);
 }

@@ -45,6 +45,8 @@ static void put_label(FILE *f, const struct field_desc *d, const char *count)
 		fprintf(f, "%s × %s (bytes)", count, d->name);
 	else if (!strcmp(k, "IN"))
 		fprintf(f, "then inner records up to the end of the payload");
+	else if (!strcmp(k, "Z"))
+		fprintf(f, "then %s (bytes) up to the end of the payload", d->name);
 	else
 		fputs(d->name, f);
 }
@@ -59,6 +61,7 @@ static const char *encoding(const char *k)
 		{ "OB", "bytes, optional" },	{ "K", "PST_KIND_COUNT varints" },
 		{ "V", "count varints" },	{ "V2", "count × 2 varints" },
 		{ "VB", "count × bytes" },	{ "IN", "records" },
+		{ "Z", "bytes to the end" },
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)

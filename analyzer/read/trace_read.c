@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "trace_read.h"
+#include "trace_zblock.h"
 #include "trace_recover.h"
 #include <limits.h>
 #include "trace_unwind.h"
@@ -79,6 +80,8 @@ struct pst_reader {
 	size_t valid_end;  /* where the scan stopped: the damage, or the file's end */
 	struct pst_usample_ref *usamples; /* USAMPLEs unwound, read as SAMPLEs */
 	size_t nusamples;
+	struct pst_zx zx;  /* the unpacked copy read instead of a trace with ZBLOCKs */
+	uint64_t err_at;   /* error_offset in the mapping's terms */
 };
 
 /* Give back the mapped pages behind a reader every this many bytes: only
@@ -275,18 +278,22 @@ static int dec_event(unsigned type, const uint8_t *p, const uint8_t *end, const 
 
 /* ---- the scan ---- */
 
+/* Offsets are the mapping's; the file's are told (they differ past a ZBLOCK). */
 static void set_corrupt(struct pst_trace *t, uint64_t off, const char *what)
 {
 	t->complete = false;
-	t->error_offset = off;
-	set_msg(t->error, sizeof(t->error), "corrupt record at offset %" PRIu64 " (%s)", off, what);
+	t->r->err_at = off;
+	t->error_offset = pst_zx_file_off(&t->r->zx, off);
+	set_msg(t->error, sizeof(t->error), "corrupt record at offset %" PRIu64 " (%s)",
+		t->error_offset, what);
 }
 
 static void set_trunc(struct pst_trace *t, uint64_t off)
 {
 	t->complete = false;
-	t->error_offset = off;
-	set_msg(t->error, sizeof(t->error), "truncated at offset %" PRIu64, off);
+	t->r->err_at = off;
+	t->error_offset = pst_zx_file_off(&t->r->zx, off);
+	set_msg(t->error, sizeof(t->error), "truncated at offset %" PRIu64, t->error_offset);
 }
 
 /* Store one metadata record. Returns 0, -1 when its fields do not decode. */
@@ -474,6 +481,8 @@ static void scan_records(struct pst_trace *t, size_t off)
 			rc = scan_block(t, off, pay, pay + len);
 		else if (type == PST_REC_END)
 			rc = scan_end(t, off, pay, pay + len);
+		else if (type == PST_REC_ZBLOCK) /* left packed: it did not unpack */
+			rc = (set_corrupt(t, off, "bad ZBLOCK"), -1);
 		else
 			rc = 0; /* unknown or misplaced: skipped by its length */
 		if (rc)
@@ -655,7 +664,7 @@ static void stream_damaged(struct pst_reader *r, struct pst_stream *s, const uin
 	b->len = off - b->off;
 	b->next = NO_BLOCK;
 	s->end = p;
-	if (!t->error_offset || off < t->error_offset) {
+	if (!t->error_offset || off < r->err_at) {
 		set_corrupt(t, off, is_event(type) ? rec_problem(type) : "overruns its block");
 		if (off < r->valid_end)
 			r->valid_end = (size_t)off;
@@ -952,6 +961,7 @@ void pst_trace_close(struct pst_trace *t)
 	if (t->r) {
 		if (t->r->map)
 			munmap((void *)t->r->map, t->r->size);
+		pst_zx_free(&t->r->zx);
 		free(t->r->usamples);
 		free(t->r->blocks);
 		free(t->r->streams);
@@ -1034,6 +1044,25 @@ static size_t read_header(struct pst_trace *t, const char *path, char *err, size
 	return (size_t)(pay + len - map);
 }
 
+/* A trace with ZBLOCKs is read through its unpacked copy. */
+static int unpack(struct pst_trace *t, const char *path, size_t off, char *err, size_t errlen)
+{
+	struct pst_reader *r = t->r;
+	int rc = pst_zx_open(r->map, r->size, off, &r->zx);
+
+	if (rc < 0) {
+		set_msg(err, errlen, "%s: cannot unpack its compressed blocks: %s", path,
+			strerror(errno ? errno : ENOMEM));
+		return -1;
+	}
+	if (rc > 0) {
+		munmap((void *)r->map, r->size);
+		r->map = r->zx.map;
+		r->size = r->zx.size;
+	}
+	return 0;
+}
+
 int pst_trace_open(const char *path, struct pst_trace **out, char *err, size_t errlen)
 {
 	struct pst_trace *t = calloc(1, sizeof(*t));
@@ -1055,11 +1084,13 @@ int pst_trace_open(const char *path, struct pst_trace **out, char *err, size_t e
 	off = read_header(t, path, err, errlen);
 	if (!off)
 		goto fail;
+	if (unpack(t, path, off, err, errlen))
+		goto fail;
 	t->r->first_off = off;
 	t->r->t = t;
 	t->r->page = (size_t)sysconf(_SC_PAGESIZE);
 	scan_records(t, off);
-	t->r->valid_end = t->error_offset ? (size_t)t->error_offset : t->r->size;
+	t->r->valid_end = t->error_offset ? (size_t)t->r->err_at : t->r->size;
 	if (!t->has_end)
 		t->end_ts = last_event_ts(t->r);
 	if (sort_stacks(t) || build_streams(t->r) ||

@@ -89,8 +89,9 @@ static int scan_trace(int fd, struct slot *s, size_t n, off_t *good)
 			break; /* cut inside this record */
 		if (type == PST_REC_END)
 			return 1;
-		/* the head holds a BLOCK's tid and base_ts, not its inner records */
-		if (type == PST_REC_BLOCK && !pst_dec_block(p, e, &h))
+		/* the head holds a BLOCK's (or ZBLOCK's) tid and base_ts, not its
+		 * inner records */
+		if ((type == PST_REC_BLOCK || type == PST_REC_ZBLOCK) && !pst_dec_block(p, e, &h))
 			for (size_t i = 0; i < n; i++)
 				if (s[i].h.tid == h.tid && s[i].h.base_ts == h.base_ts)
 					s[i].written = true;

@@ -6,10 +6,11 @@
 
 static void *volatile sink;
 
+/* Sizes that vary, so that even the compressed trace is large. */
 static void fsize_work(int n)
 {
 	for (int i = 0; i < n; i++) {
-		sink = malloc(32); /* LINE:fsize_work */
+		sink = malloc(16 + ((unsigned)i * 2654435761u >> 20) % 4096); /* LINE:fsize_work */
 		free(sink);
 	}
 }
@@ -26,7 +27,7 @@ int main(int argc, char **argv)
 		perror("setrlimit");
 		return 2;
 	}
-	fsize_work(200000);
+	fsize_work(500000);
 	printf("allocated under a %s KiB file limit\n", argv[1]);
 	return 0;
 }
