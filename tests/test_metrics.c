@@ -771,7 +771,7 @@ Test(metrics, connects_per_endpoint_and_their_times, .timeout = 60)
 	double unused;
 	int pa = 0, pb = 0, fd;
 
-	text = watch_textfile(NULL, "metrics_net", (const char *const[]){ "7", "3", "1000", NULL }, NULL,
+	text = watch_textfile(NULL, "metrics_net", (const char *const[]){ "1000", "7", "3", NULL }, NULL,
 			      &unused, &out);
 	cr_assert_eq(sscanf(out, "ready %d %d", &pa, &pb), 2, "%s", out);
 	check_endpoint(text, pa, 7);
@@ -814,4 +814,29 @@ Test(metrics, heap_in_use_sampled, .timeout = 60)
 Test(metrics, heap_in_use_full, .timeout = 60)
 {
 	heap_holds("--full");
+}
+
+/* Ten endpoints, the busiest first: the first eight have series of their
+ * own, the last two (2 and 1 connects) add up under "other". */
+Test(metrics, endpoints_past_eight_fold_into_other, .timeout = 60)
+{
+	const char *args[] = { "1000", "10", "9", "8", "7", "6", "5", "4", "3", "2", "1", NULL };
+	char *out, *text, *at, ep[64];
+	double unused;
+
+	text = watch_textfile(NULL, "metrics_net", args, NULL, &unused, &out);
+	cr_assert(!strncmp(out, "ready", 5), "%s", out);
+	at = out + 5;
+	for (int i = 0; i < 10; i++) {
+		int port = (int)strtol(at, &at, 10);
+
+		snprintf(ep, sizeof(ep), "endpoint=\"127.0.0.1:%d\"", port);
+		cr_expect_eq(prom_value(text, "prestanda_connects_total", ep), i < 8 ? 10 - i : -1, "%s", ep);
+		cr_expect_eq(prom_value(text, "prestanda_accepts_total", ep), i < 8 ? 10 - i : -1, "%s", ep);
+	}
+	cr_expect_eq(prom_value(text, "prestanda_connects_total", "endpoint=\"other\""), 3);
+	cr_expect_eq(prom_value(text, "prestanda_accepts_total", "endpoint=\"other\""), 3);
+	cr_expect_eq(prom_value(text, "prestanda_connect_seconds_count", "endpoint=\"other\""), 3);
+	free(text);
+	free(out);
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Connects K times to one loopback listener and L times to another, accepting each, then says so and waits: the per-endpoint metrics. */
+/* Connects N1 times to one loopback listener, N2 times to another, ..., accepting each, then says so and waits: the per-endpoint metrics. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -39,21 +39,24 @@ static void connects(int lfd, int port, int n)
 
 int main(int argc, char **argv)
 {
-	int pa, pb, la, lb;
+	int port[16], lfd[16], n = argc - 2;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: metrics_net K L HOLD_MS\n");
+	if (n < 1 || n > 16) {
+		fprintf(stderr, "usage: metrics_net HOLD_MS N1 [N2 ...] (up to 16 listeners)\n");
 		return 2;
 	}
-	la = listen_loopback(&pa);
-	lb = listen_loopback(&pb);
-	connects(la, pa, atoi(argv[1]));
-	connects(lb, pb, atoi(argv[2]));
+	for (int i = 0; i < n; i++)
+		lfd[i] = listen_loopback(&port[i]);
+	for (int i = 0; i < n; i++)
+		connects(lfd[i], port[i], atoi(argv[i + 2]));
 	/* the test reads the ports to know which endpoint is which */
-	printf("ready %d %d\n", pa, pb);
+	printf("ready");
+	for (int i = 0; i < n; i++)
+		printf(" %d", port[i]);
+	printf("\n");
 	fflush(stdout);
-	nanosleep(&(struct timespec){ atol(argv[3]) / 1000, atol(argv[3]) % 1000 * 1000000 }, NULL);
-	close(la);
-	close(lb);
+	nanosleep(&(struct timespec){ atol(argv[1]) / 1000, atol(argv[1]) % 1000 * 1000000 }, NULL);
+	for (int i = 0; i < n; i++)
+		close(lfd[i]);
 	return 0;
 }
