@@ -57,6 +57,7 @@ void pst_sock_foreach(void (*fn)(struct pst_sock *e, void *arg), void *arg)
  * "other").
  */
 struct pst_ep_stat pst_ep_stats[PST_EP_SLOTS + 1];
+static int ep_used; /* a slot was claimed: a forked child has totals to clear */
 
 const uint64_t pst_connect_le_ns[PST_CONNECT_BUCKETS - 1] = {
 	10000,      25000,      50000,      100000,    250000,    500000,   1000000,
@@ -91,11 +92,13 @@ static struct pst_ep_stat *ep_stat(const struct pst_sock *e)
 			s->ep_len = e->ep_len;
 			s->kind = e->kind;
 			__atomic_store_n(&s->ready, 1, __ATOMIC_RELEASE);
+			__atomic_store_n(&ep_used, 1, __ATOMIC_RELAXED);
 			return s;
 		}
 		if (cur == h)
 			return s;
 	}
+	__atomic_store_n(&ep_used, 1, __ATOMIC_RELAXED);
 	return &pst_ep_stats[PST_EP_SLOTS];
 }
 
@@ -126,8 +129,12 @@ void pst_ep_accepted(const struct pst_sock *listener)
 	__atomic_fetch_add(&ep_stat(listener)->accepts, 1, __ATOMIC_RELAXED);
 }
 
-/* A forked child starts its own totals (its own file, its own pid). */
+/* A forked child starts its own totals (its own file, its own pid); the
+ * child of a program that never connected touches none of the table's
+ * pages. */
 void pst_ep_reset(void)
 {
-	memset(pst_ep_stats, 0, sizeof(pst_ep_stats));
+	if (ep_used)
+		memset(pst_ep_stats, 0, sizeof(pst_ep_stats));
+	ep_used = 0;
 }
