@@ -238,14 +238,17 @@ static bool conn_settle(struct pst_sock *e, uint32_t to, uint64_t ts)
 
 static void conn_ok(struct pst_sock *e, uint64_t ts)
 {
-	conn_settle(e, PST_SOCK_OPEN, ts);
+	if (conn_settle(e, PST_SOCK_OPEN, ts))
+		pst_ep_connected(e, e->connect_ns);
 }
 
 /* A failed attempt is a segment of its own; the socket may try again. */
 static void conn_fail(struct pst_sock *e, int err, uint64_t ts)
 {
-	if (conn_settle(e, PST_SOCK_NEW, ts))
+	if (conn_settle(e, PST_SOCK_NEW, ts)) {
+		pst_ep_failed(e);
 		sock_emit(e, ts, PST_NET_CLOSED, (uint64_t)err);
+	}
 }
 
 /* What a call on a connecting socket says about the connect. */
@@ -318,12 +321,14 @@ EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	if (!rc) {
 		e->connect_ns = t1 - t0;
 		e->state = PST_SOCK_OPEN;
+		pst_ep_connected(e, e->connect_ns);
 	} else if (err == EINPROGRESS || err == EINTR) {
 		/* an interrupted connect goes on in the kernel, as a non-blocking one */
 		__atomic_add_fetch(&pending_connects, 1, __ATOMIC_RELAXED);
 		e->state = PST_SOCK_CONNECTING;
 	} else {
 		e->connect_ns = t1 - t0;
+		pst_ep_failed(e);
 		sock_emit(e, t1, PST_NET_CLOSED, (uint64_t)err);
 	}
 	errno = err;
@@ -378,6 +383,7 @@ static void accepted_sock(int lfd, int fd)
 	l = listener(lfd);
 	if (!l || l->state != PST_SOCK_LISTEN)
 		return;
+	pst_ep_accepted(l);
 	e = pst_sock_make(fd);
 	if (!e)
 		return;
@@ -846,4 +852,5 @@ static void fork_one(struct pst_sock *e, void *arg)
 void pst_net_after_fork(void)
 {
 	pst_sock_foreach(fork_one, NULL);
+	pst_ep_reset();
 }

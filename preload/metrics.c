@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* --metrics-textfile: each SNAPSHOT's figures in the Prometheus text format, one file per process, for node_exporter's textfile collector. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "pst.h"
+#include "net.h"
 
 /*
  * The timer thread writes the file from the very numbers of the SNAPSHOT it
@@ -22,7 +25,7 @@
 static char dir[512];          /* "" : off */
 static char path[600], tmp[600]; /* this process's file and its temporary */
 static int ended;              /* the process is ending: write no more */
-static char text[8192];
+static char text[49152]; /* ten metrics, and nine endpoints' histograms */
 
 /* Made once per process, never while another thread may read them. */
 static void set_paths(void)
@@ -50,19 +53,26 @@ bool pst_metrics_on(void)
 	return dir[0] != 0;
 }
 
-/* The program label: the name the process has now, with what would end a
- * quoted label value replaced. */
-static void program_label(char *out, size_t len)
+/* n bytes of in (up to a 0) as a label value: what would end a quoted
+ * value replaced, and with ascii what is not ASCII (a socket path need
+ * not be UTF-8, as Prometheus asks). */
+static void label_clean(const char *in, size_t n, bool ascii, char *out, size_t len)
 {
-	const char *n = program_invocation_short_name;
 	size_t i = 0;
 
-	for (; n && n[i] && i + 1 < len; i++) {
-		unsigned char c = (unsigned char)n[i];
+	for (; in && i < n && in[i] && i + 1 < len; i++) {
+		unsigned char c = (unsigned char)in[i];
 
-		out[i] = c == '"' || c == '\\' || c < ' ' || c == 0x7f ? '_' : (char)c;
+		out[i] = c == '"' || c == '\\' || c < ' ' || c == 0x7f || (ascii && c > 0x7f) ? '_' :
+													   (char)c;
 	}
 	out[i] = 0;
+}
+
+/* The program label: the name the process has now. */
+static void program_label(char *out, size_t len)
+{
+	label_clean(program_invocation_short_name, len, false, out, len);
 }
 
 /* A value is a whole number divided by its scale: exact in the file
@@ -78,6 +88,9 @@ static const struct metric metrics[] = {
 	  "Allocation calls (malloc, calloc, realloc, new, ...) since the process started, counted exactly.", 1 },
 	{ "prestanda_free_calls_total", "counter", "Calls of free (and delete) since the process started.", 1 },
 	{ "prestanda_alloc_bytes_total", "counter", "Bytes asked for by allocation calls since the process started.", 1 },
+	{ "prestanda_heap_bytes", "gauge",
+	  "Heap in use as the C library's malloc counts it (mallinfo2: chunks in use in the arenas and mmapped), exact in sampled and full mode alike, chunk headers included; read at most 0.1% of the time (a large fragmented heap: less often than this file is written); 0 under another allocator.",
+	  1 },
 	{ "prestanda_resident_memory_bytes", "gauge", "Resident set of the process (heap included).", 1 },
 	{ "prestanda_open_fds", "gauge", "Descriptors the program holds open (not the profiler's own).", 1 },
 	{ "prestanda_threads", "gauge", "Threads of the program (not the profiler's own).", 1 },
@@ -91,6 +104,35 @@ static const struct metric metrics[] = {
 };
 #define NMETRICS (sizeof(metrics) / sizeof(metrics[0]))
 
+/*
+ * The preload cannot know the heap in use itself: a free does not say its
+ * size, and the sampled set keeps addresses only. The allocator knows,
+ * exactly: mallinfo2 adds up each arena and the mmapped chunks. But it
+ * holds each arena's lock while it walks that arena's free lists:
+ * microseconds for a usual heap, 1 ms with 50,000 free chunks, 90 ms with
+ * 500,000. So it is called at most a thousandth of the time: after a call
+ * that took d, not again for 1000 d (the file repeats the last figure
+ * meanwhile). Only the timer thread calls it, and only with
+ * --metrics-textfile. Chunks cached per thread (tcache) count as in use,
+ * as malloc sees them.
+ */
+#define HEAP_DUTY 1000
+static uint64_t last_heap, heap_next_ns; /* a forked child reads its own at once */
+
+static uint64_t heap_bytes(void)
+{
+	uint64_t t0 = pst_now(), t1;
+	struct mallinfo2 mi;
+
+	if (t0 < heap_next_ns)
+		return last_heap;
+	mi = mallinfo2();
+	t1 = pst_now();
+	heap_next_ns = t1 + (t1 - t0) * HEAP_DUTY;
+	last_heap = (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
+	return last_heap;
+}
+
 static void metrics_values(const struct pst_snap *s, uint64_t v[NMETRICS])
 {
 	struct timespec now;
@@ -99,13 +141,14 @@ static void metrics_values(const struct pst_snap *s, uint64_t v[NMETRICS])
 	v[0] = s->alloc_calls;
 	v[1] = s->free_calls;
 	v[2] = s->alloc_bytes;
-	v[3] = s->rss;
-	v[4] = s->fds;
-	v[5] = s->threads;
-	v[6] = s->cpu_ns;
-	v[7] = __atomic_load_n(&pst_lock_wait_ns, __ATOMIC_RELAXED);
-	v[8] = pst_cfg.metrics_ms;
-	v[9] = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	v[3] = heap_bytes();
+	v[4] = s->rss;
+	v[5] = s->fds;
+	v[6] = s->threads;
+	v[7] = s->cpu_ns;
+	v[8] = __atomic_load_n(&pst_lock_wait_ns, __ATOMIC_RELAXED);
+	v[9] = pst_cfg.metrics_ms;
+	v[10] = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
 
 /* One metric's lines at text + at: how many bytes, or -1 when they do not fit. */
@@ -128,6 +171,184 @@ static int format_metric(size_t at, const struct metric *m, const char *labels, 
 	return n + k;
 }
 
+/* ---- connects and accepts per endpoint ---- */
+
+/*
+ * Bounded cardinality: TOP_EP endpoints get series of their own, the rest
+ * add up under endpoint="other". An endpoint keeps its series once given
+ * one, so that every counter only grows: while places are free, each write
+ * gives them to the busiest endpoints (connects, failures and accepts)
+ * still without one.
+ */
+#define TOP_EP 8
+#define EP_LABEL_MAX (PST_NET_EP_MAX + 16)
+
+struct ep_row {
+	char label[EP_LABEL_MAX];
+	uint64_t connects, failures, accepts, connect_ns;
+	uint64_t hist[PST_CONNECT_BUCKETS];
+};
+
+static uint16_t chosen[TOP_EP]; /* slots with series of their own */
+static unsigned nchosen;
+static struct ep_row rows[TOP_EP + 1]; /* the chosen, then "other" */
+
+/* One slot's counters read into row (added to what is there). */
+static void ep_read(const struct pst_ep_stat *e, struct ep_row *r)
+{
+	for (unsigned b = 0; b < PST_CONNECT_BUCKETS; b++) {
+		uint64_t n = __atomic_load_n(&e->hist[b], __ATOMIC_RELAXED);
+
+		r->hist[b] += n;
+		r->connects += n;
+	}
+	r->failures += __atomic_load_n(&e->failures, __ATOMIC_RELAXED);
+	r->accepts += __atomic_load_n(&e->accepts, __ATOMIC_RELAXED);
+	r->connect_ns += __atomic_load_n(&e->connect_ns, __ATOMIC_RELAXED);
+}
+
+static bool ep_chosen(unsigned slot)
+{
+	for (unsigned i = 0; i < nchosen; i++)
+		if (chosen[i] == slot)
+			return true;
+	return false;
+}
+
+/* The busiest ready slot without a series, or PST_EP_SLOTS when none is busy. */
+static unsigned ep_busiest(void)
+{
+	unsigned best = PST_EP_SLOTS;
+	uint64_t most = 0;
+
+	for (unsigned i = 0; i < PST_EP_SLOTS; i++) {
+		struct ep_row r = { .connects = 0 };
+
+		if (!__atomic_load_n(&pst_ep_stats[i].ready, __ATOMIC_ACQUIRE) || ep_chosen(i))
+			continue;
+		ep_read(&pst_ep_stats[i], &r);
+		if (r.connects + r.failures + r.accepts > most) {
+			most = r.connects + r.failures + r.accepts;
+			best = i;
+		}
+	}
+	return best;
+}
+
+/* An endpoint as a label value: 127.0.0.1:80, [::1]:80, unix:/path, unix:@abstract. */
+static void ep_label(const struct pst_ep_stat *e, char *out, size_t len)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+	uint16_t port;
+
+	if (e->kind == PST_NET_UNIX) {
+		char p[PST_NET_EP_MAX + 1];
+		bool abstract = e->ep_len && !e->ep[0];
+
+		label_clean((const char *)e->ep + abstract, e->ep_len - abstract, true, p, sizeof(p));
+		snprintf(out, len, "unix:%s%s", abstract ? "@" : "", p);
+		return;
+	}
+	memcpy(&port, e->ep + e->ep_len - 2, 2);
+	inet_ntop(e->kind == PST_NET_TCP6 ? AF_INET6 : AF_INET, e->ep, a, sizeof(a));
+	snprintf(out, len, e->kind == PST_NET_TCP6 ? "[%s]:%u" : "%s:%u", a, ntohs(port));
+}
+
+/* The rows of this write: how many (the last one "other"). */
+static unsigned ep_rows(void)
+{
+	unsigned slot;
+
+	while (nchosen < TOP_EP && (slot = ep_busiest()) < PST_EP_SLOTS)
+		chosen[nchosen++] = (uint16_t)slot;
+	memset(rows, 0, sizeof(rows));
+	for (unsigned i = 0; i < nchosen; i++) {
+		ep_label(&pst_ep_stats[chosen[i]], rows[i].label, EP_LABEL_MAX);
+		ep_read(&pst_ep_stats[chosen[i]], &rows[i]);
+	}
+	strcpy(rows[nchosen].label, "other");
+	for (unsigned i = 0; i <= PST_EP_SLOTS; i++)
+		if (!ep_chosen(i))
+			ep_read(&pst_ep_stats[i], &rows[nchosen]);
+	return nchosen + 1;
+}
+
+/* printf to text + *at; false when it does not fit. */
+static __attribute__((format(printf, 2, 3))) bool put(size_t *at, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(text + *at, sizeof(text) - *at, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(text) - *at)
+		return false;
+	*at += (size_t)n;
+	return true;
+}
+
+/* A counter family over the rows where it is not 0. */
+static bool ep_counter(size_t *at, const char *labels, unsigned nrows, const char *name,
+		       const char *help, size_t off)
+{
+	if (!put(at, "# HELP %s %s\n# TYPE %s counter\n", name, help, name))
+		return false;
+	for (unsigned i = 0; i < nrows; i++) {
+		uint64_t v = *(const uint64_t *)((const char *)&rows[i] + off);
+
+		if (v && !put(at, "%s{%s,endpoint=\"%s\"} %llu\n", name, labels, rows[i].label,
+			      (unsigned long long)v))
+			return false;
+	}
+	return true;
+}
+
+/* One row's histogram lines: cumulative buckets, then sum and count. */
+static bool ep_histogram_row(size_t *at, const char *labels, const struct ep_row *r)
+{
+	const char *name = "prestanda_connect_seconds";
+	uint64_t cum = 0;
+
+	for (unsigned b = 0; b < PST_CONNECT_BUCKETS; b++) {
+		char le[32] = "+Inf";
+
+		cum += r->hist[b];
+		if (b < PST_CONNECT_BUCKETS - 1)
+			snprintf(le, sizeof(le), "%g", (double)pst_connect_le_ns[b] / 1e9);
+		if (!put(at, "%s_bucket{%s,endpoint=\"%s\",le=\"%s\"} %llu\n", name, labels, r->label, le,
+			 (unsigned long long)cum))
+			return false;
+	}
+	return put(at, "%s_sum{%s,endpoint=\"%s\"} %llu.%09llu\n%s_count{%s,endpoint=\"%s\"} %llu\n",
+		   name, labels, r->label, (unsigned long long)(r->connect_ns / 1000000000u),
+		   (unsigned long long)(r->connect_ns % 1000000000u), name, labels, r->label,
+		   (unsigned long long)cum);
+}
+
+/* The families per endpoint; false when they do not fit. */
+static bool format_endpoints(size_t *at, const char *labels)
+{
+	unsigned n = ep_rows();
+
+	if (!ep_counter(at, labels, n, "prestanda_connects_total",
+			"Connects that succeeded, per endpoint (the busiest 8, the rest as other).",
+			offsetof(struct ep_row, connects)) ||
+	    !ep_counter(at, labels, n, "prestanda_connect_failures_total",
+			"Connects that failed at once or when the wait for them ended, per endpoint.",
+			offsetof(struct ep_row, failures)) ||
+	    !ep_counter(at, labels, n, "prestanda_accepts_total",
+			"Connections accepted, per listening address.", offsetof(struct ep_row, accepts)))
+		return false;
+	if (!put(at, "# HELP prestanda_connect_seconds Time a successful connect took, per endpoint.\n"
+		     "# TYPE prestanda_connect_seconds histogram\n"))
+		return false;
+	for (unsigned i = 0; i < n; i++)
+		if (rows[i].connects && !ep_histogram_row(at, labels, &rows[i]))
+			return false;
+	return true;
+}
+
 /* The file's text into the static buffer: its length, 0 when it does not fit. */
 static size_t format_text(const struct pst_snap *s)
 {
@@ -145,7 +366,7 @@ static size_t format_text(const struct pst_snap *s)
 			return 0;
 		at += (size_t)n;
 	}
-	return at;
+	return format_endpoints(&at, labels) ? at : 0;
 }
 
 static bool write_all(int fd, const char *p, size_t len)
@@ -208,6 +429,8 @@ void pst_metrics_remove(void)
 void pst_metrics_after_fork(void)
 {
 	ended = 0;
+	nchosen = 0;
+	heap_next_ns = 0;
 	if (dir[0])
 		set_paths();
 }

@@ -68,4 +68,26 @@ struct pst_sock *pst_sock_make(int fd); /* its entry, mapping its chunk; NULL if
 /* fn for every entry of every mapped chunk */
 void pst_sock_foreach(void (*fn)(struct pst_sock *e, void *arg), void *arg);
 
+/* Running totals per endpoint since the process started, for the metrics
+ * textfile: connects (by time), failed connects, accepts (keyed by the
+ * listening address). Slot PST_EP_SLOTS takes what a full table has no
+ * room for. Written with relaxed atomics, read by the timer thread. */
+#define PST_EP_SLOTS 256
+#define PST_CONNECT_BUCKETS 20 /* the last one has no bound: +Inf */
+struct pst_ep_stat {
+	uint64_t key;   /* hash of kind and endpoint; 0: empty */
+	uint32_t ready; /* kind, ep and ep_len are written */
+	uint8_t kind;
+	uint16_t ep_len;
+	uint8_t ep[PST_NET_EP_MAX];
+	uint64_t failures, accepts, connect_ns;
+	uint64_t hist[PST_CONNECT_BUCKETS]; /* connects by time, each once */
+};
+extern struct pst_ep_stat pst_ep_stats[PST_EP_SLOTS + 1];
+extern const uint64_t pst_connect_le_ns[PST_CONNECT_BUCKETS - 1]; /* upper bounds */
+void pst_ep_connected(const struct pst_sock *e, uint64_t ns); /* a connect succeeded in ns */
+void pst_ep_failed(const struct pst_sock *e);
+void pst_ep_accepted(const struct pst_sock *listener);
+void pst_ep_reset(void); /* forked child */
+
 #endif

@@ -42,6 +42,7 @@ mode_cmd() {
 	full) echo "$P run --full -o $tmp/out/p.%p.trace --" ;;
 	heaptrack) echo "heaptrack -o $tmp/out/heaptrack.%p" ;;
 	cpu) echo "$P run --cpu -o $tmp/out/p.%p.trace --" ;;
+	textfile) echo "$P run --metrics-textfile $tmp/prom -o $tmp/out/p.%p.trace --" ;;
 	esac
 }
 
@@ -280,3 +281,23 @@ else
 	echo
 	echo "record -a: skipped (needs root and eBPF: prestanda record --check)"
 fi
+
+# --metrics-textfile at the default interval: sampled runs with and without
+# the file, in the same rounds as bare ones; the file's cost is the ratio
+# of the two.
+mkdir -p "$tmp/prom"
+MODES="bare sampled textfile" bench tf_micro /dev/null build/targets/bench_malloc "$MICRO"
+MODES="bare sampled textfile" bench tf_sqlite3 "$tmp/workload.sql" "$(command -v sqlite3)" -batch -init /dev/null :memory:
+echo >&2
+for name in tf_micro tf_sqlite3; do
+	for m in bare sampled textfile; do
+		echo "$name $m $(grep "^$name $m " "$tmp/runs" | cut -d' ' -f3 | median)"
+	done
+done | awk '{ t[$1, $2] = $3 } END {
+	printf "\nmetrics textfile (every 1 s), ratio to bare:";
+	n = split("tf_micro tf_sqlite3", w, " ");
+	for (i = 1; i <= n; i++) {
+		s = t[w[i], "sampled"] / t[w[i], "bare"]; f = t[w[i], "textfile"] / t[w[i], "bare"];
+		printf " %s sampled %.3fx, with the file %.3fx (%+.1f%%);", substr(w[i], 4), s, f, (f / s - 1) * 100;
+	}
+	printf "\n" }'

@@ -652,3 +652,191 @@ Test(metrics, config_key_must_be_a_directory_name)
 	pst_settings_free(&s);
 	json_decref(j);
 }
+
+/* ---- connects per endpoint and heap in use, read from the file ---- */
+
+/* The text of the one *.prom file in dir, or NULL (none, or gone). */
+static char *prom_text(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[PATH_MAX + 300], *text = NULL;
+
+	cr_assert(d);
+	while (!text && (e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+
+		if (e->d_name[0] == '.' || n < 5 || strcmp(e->d_name + n - 5, ".prom"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		text = itest_slurp(path, NULL);
+	}
+	closedir(d);
+	return text;
+}
+
+/* The value of the sample name{...} whose labels hold with (or the only
+ * one: with NULL); -1 when there is none. */
+static double prom_value(const char *text, const char *name, const char *with)
+{
+	size_t n = strlen(name);
+
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		const char *end = strchr(l, '}');
+
+		if (strncmp(l, name, n) || l[n] != '{' || !end)
+			continue;
+		if (!with || (memmem(l, (size_t)(end - l), with, strlen(with))))
+			return strtod(end + 1, NULL);
+	}
+	return -1;
+}
+
+/* Runs target under opts with the file written every 0.1 s into a new
+ * directory: the last text read from it while the target ran, and the
+ * largest value of max_of seen; the target's output in *out. */
+static char *watch_textfile(const char *const *opts, const char *target, const char *const *args,
+			    const char *max_of, double *max, char **out)
+{
+	char text[] = "/tmp/pst-mwatch.XXXXXX", *last = NULL;
+	const char *all[16] = { "--metrics-interval", "0.1", "--metrics-textfile", text };
+	struct itest_run r;
+	struct itest_cmd c;
+	pid_t pid;
+	int st, n = 4;
+
+	cr_assert(mkdtemp(text));
+	for (; opts && *opts && n < 15; opts++)
+		all[n++] = *opts;
+	*max = -1;
+	itest_run_begin(&r, &c, NULL, all, "t.%p.trace", target, args);
+	pid = spawn_bg(c.argv, c.outp, c.errp);
+	while (waitpid(pid, &st, WNOHANG) != pid) {
+		char *t = prom_text(text);
+
+		if (t) {
+			if (max_of && prom_value(t, max_of, NULL) > *max)
+				*max = prom_value(t, max_of, NULL);
+			free(last);
+			last = t;
+		}
+		sleep_s(0.02);
+	}
+	itest_run_end(&r, &c, st);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: %s", itest_wdesc(st), r.err);
+	cr_assert(last, "no textfile seen");
+	*out = strdup(r.out ? r.out : "");
+	itest_cleanup(&r);
+	nftw(text, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return last;
+}
+
+/* One endpoint's connects, accepts and connect-time histogram are n:
+ * buckets in order of le, never going down, the last (+Inf) the count. */
+static void check_endpoint(const char *text, int port, int n)
+{
+	char ep[64], needle[96];
+	double prev_le = 0, prev = 0;
+	int buckets = 0;
+
+	snprintf(ep, sizeof(ep), "endpoint=\"127.0.0.1:%d\"", port);
+	cr_expect_eq(prom_value(text, "prestanda_connects_total", ep), n, "%s connects", ep);
+	cr_expect_eq(prom_value(text, "prestanda_accepts_total", ep), n, "%s accepts", ep);
+	cr_expect_eq(prom_value(text, "prestanda_connect_failures_total", ep), -1, "%s failures", ep);
+	cr_expect_eq(prom_value(text, "prestanda_connect_seconds_count", ep), n, "%s count", ep);
+	cr_expect_gt(prom_value(text, "prestanda_connect_seconds_sum", ep), 0);
+	for (const char *l = strstr(text, "prestanda_connect_seconds_bucket{"); l;
+	     l = strstr(l + 1, "prestanda_connect_seconds_bucket{")) {
+		const char *le = strstr(l, "le=\""), *end = strchr(l, '}');
+		double v = strtod(end + 1, NULL), bound;
+
+		snprintf(needle, sizeof(needle), "%s,", ep);
+		if (!memmem(l, (size_t)(end - l), needle, strlen(needle)))
+			continue;
+		bound = !strncmp(le + 4, "+Inf", 4) ? INFINITY : strtod(le + 4, NULL);
+		cr_expect_gt(bound, prev_le, "%s: le %g after %g", ep, bound, prev_le);
+		cr_expect_geq(v, prev, "%s: bucket le=%g goes down", ep, bound);
+		prev_le = bound;
+		prev = v;
+		buckets++;
+	}
+	cr_expect_eq(buckets, 20, "%s: %d buckets", ep, buckets);
+	cr_expect(isinf(prev_le) && prev == n, "%s: +Inf bucket %g", ep, prev);
+}
+
+Test(metrics, connects_per_endpoint_and_their_times, .timeout = 60)
+{
+	char *out, *text, path[] = "/tmp/pst-mnet.XXXXXX", cmd[128];
+	char *promtool[] = { "/bin/sh", "-c", cmd, NULL };
+	double unused;
+	int pa = 0, pb = 0, fd;
+
+	text = watch_textfile(NULL, "metrics_net", (const char *const[]){ "1000", "7", "3", NULL }, NULL,
+			      &unused, &out);
+	cr_assert_eq(sscanf(out, "ready %d %d", &pa, &pb), 2, "%s", out);
+	check_endpoint(text, pa, 7);
+	check_endpoint(text, pb, 3);
+	/* two endpoints: no other */
+	cr_expect_eq(prom_value(text, "prestanda_connects_total", "endpoint=\"other\""), -1);
+	/* Prometheus' own parser takes the file, histograms and all */
+	fd = mkstemp(path);
+	cr_assert(fd >= 0);
+	itest_write(path, text, strlen(text));
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "%s check metrics < %s", PROMTOOL, path);
+	cr_expect_eq(itest_spawn(promtool, NULL, NULL), 0, "promtool check metrics:\n%s", text);
+	unlink(path);
+	free(text);
+	free(out);
+}
+
+/* A 64 MiB block held for a while: the heap in use the file shows at
+ * most is the block and what the program had besides (under 1 MiB). */
+static void heap_holds(const char *mode)
+{
+	const char *opts[] = { mode, NULL };
+	double max;
+	char *out, *text;
+
+	text = watch_textfile(opts, "metrics_phases", (const char *const[]){ "hold", "64", "1000", NULL },
+			      "prestanda_heap_bytes", &max, &out);
+	cr_expect(max >= 64.0 * 1048576 && max < 65.0 * 1048576, "%s: heap at most %.0f", mode ? mode : "sampled",
+		  max);
+	free(text);
+	free(out);
+}
+
+Test(metrics, heap_in_use_sampled, .timeout = 60)
+{
+	heap_holds(NULL);
+}
+
+Test(metrics, heap_in_use_full, .timeout = 60)
+{
+	heap_holds("--full");
+}
+
+/* Ten endpoints, the busiest first: the first eight have series of their
+ * own, the last two (2 and 1 connects) add up under "other". */
+Test(metrics, endpoints_past_eight_fold_into_other, .timeout = 60)
+{
+	const char *args[] = { "1000", "10", "9", "8", "7", "6", "5", "4", "3", "2", "1", NULL };
+	char *out, *text, *at, ep[64];
+	double unused;
+
+	text = watch_textfile(NULL, "metrics_net", args, NULL, &unused, &out);
+	cr_assert(!strncmp(out, "ready", 5), "%s", out);
+	at = out + 5;
+	for (int i = 0; i < 10; i++) {
+		int port = (int)strtol(at, &at, 10);
+
+		snprintf(ep, sizeof(ep), "endpoint=\"127.0.0.1:%d\"", port);
+		cr_expect_eq(prom_value(text, "prestanda_connects_total", ep), i < 8 ? 10 - i : -1, "%s", ep);
+		cr_expect_eq(prom_value(text, "prestanda_accepts_total", ep), i < 8 ? 10 - i : -1, "%s", ep);
+	}
+	cr_expect_eq(prom_value(text, "prestanda_connects_total", "endpoint=\"other\""), 3);
+	cr_expect_eq(prom_value(text, "prestanda_accepts_total", "endpoint=\"other\""), 3);
+	cr_expect_eq(prom_value(text, "prestanda_connect_seconds_count", "endpoint=\"other\""), 3);
+	free(text);
+	free(out);
+}
