@@ -89,7 +89,7 @@ static const struct metric metrics[] = {
 	{ "prestanda_free_calls_total", "counter", "Calls of free (and delete) since the process started.", 1 },
 	{ "prestanda_alloc_bytes_total", "counter", "Bytes asked for by allocation calls since the process started.", 1 },
 	{ "prestanda_heap_bytes", "gauge",
-	  "Heap in use as the C library's malloc counts it (mallinfo2: chunks in use in the arenas and mmapped), exact in sampled and full mode alike, chunk headers included; read at most 0.1% of the time (a large fragmented heap: less often than this file is written); 0 under another allocator.",
+	  "Heap in use as the C library's malloc counts it (mallinfo2: chunks in use in the arenas and mmapped), exact in sampled and full mode alike, chunk headers included; read at most 0.1% of the time (a large fragmented heap: less often than this file is written), and no more once one read took over 1 ms (the last figure stays); 0 under another allocator.",
 	  1 },
 	{ "prestanda_resident_memory_bytes", "gauge", "Resident set of the process (heap included).", 1 },
 	{ "prestanda_open_fds", "gauge", "Descriptors the program holds open (not the profiler's own).", 1 },
@@ -112,11 +112,12 @@ static const struct metric metrics[] = {
  * microseconds for a usual heap, 1 ms with 50,000 free chunks, 90 ms with
  * 500,000. So it is called at most a thousandth of the time: after a call
  * that took d, not again for 1000 d (the file repeats the last figure
- * meanwhile). Only the timer thread calls it, and only with
+ * meanwhile), and never again after a call over 1 ms. Only the timer thread calls it, and only with
  * --metrics-textfile. Chunks cached per thread (tcache) count as in use,
  * as malloc sees them.
  */
 #define HEAP_DUTY 1000
+#define HEAP_MAX_STALL_NS 1000000
 static uint64_t last_heap, heap_next_ns; /* a forked child reads its own at once */
 
 static uint64_t heap_bytes(void)
@@ -128,7 +129,9 @@ static uint64_t heap_bytes(void)
 		return last_heap;
 	mi = mallinfo2();
 	t1 = pst_now();
-	heap_next_ns = t1 + (t1 - t0) * HEAP_DUTY;
+	/* A heap whose walk held the allocator's locks over HEAP_MAX_STALL_NS is
+	 * not walked again: the program's threads must never wait that long. */
+	heap_next_ns = t1 - t0 > HEAP_MAX_STALL_NS ? UINT64_MAX : t1 + (t1 - t0) * HEAP_DUTY;
 	last_heap = (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
 	return last_heap;
 }
