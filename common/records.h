@@ -98,7 +98,9 @@
 	F(X, U, alloc_bytes, "bytes asked for")                                         \
 	F(X, K, by_kind, "calls by ALLOC.kind")                                          \
 	F(X, N, nbuckets, "histogram buckets that follow")                              \
-	F(X, V, hist, "calls by size: bucket 0 size 0, bucket b [2^(b-1), 2^b)")
+	F(X, V, hist, "calls by size: bucket 0 size 0, bucket b [2^(b-1), 2^b)")   \
+	F(X, OU, tflags, "1: temporary was counted (older traces stop before it)")      \
+	F(X, OU, temporary, "frees of the thread's last allocation, nothing freed since")
 #define PST_F_ALLOC(F, X)                                                              \
 	F(X, U, dts, "time since the previous event of the block")                      \
 	F(X, U, ptr, "the block")                                                       \

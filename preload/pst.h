@@ -66,6 +66,10 @@ struct pst_thr {
 	uint64_t alloc_calls, free_calls, alloc_bytes;
 	uint64_t by_kind[PST_KIND_COUNT];
 	uint64_t hist[PST_HIST_BUCKETS];
+	/* frees of the block last allocated with nothing freed since (heaptrack's
+	 * temporary), counted here because sampled mode sees few of them */
+	uint64_t temporary;
+	uintptr_t last_alloc;
 	/* stack cache: hash of frames -> stack id, direct mapped */
 	uint64_t cache_hash[256];
 	uint32_t cache_id[256];

@@ -616,3 +616,33 @@ Test(integration, report_survives_corruption, .timeout = 240)
 	free(data);
 	itest_cleanup(&r);
 }
+
+/* temp_known.c: 230 temporaries by heaptrack's rule (--full, from the
+ * events), 210 of the very block just allocated (sampled: each thread's
+ * own count, exact however few blocks are sampled). */
+static void temp_known(const char *mode, long long want, const char *source)
+{
+	struct itest_run r;
+	struct itest_report rep;
+	json_t *j;
+
+	itest_run(&r, (const char *[]){ mode, NULL }, "temp_known", NULL);
+	ONE_TRACE_OK(&r);
+	j = itest_report_ok(&rep, r.traces[0]);
+	cr_expect_eq(itest_int(j, "memory.alloc_calls"), 300);
+	cr_expect_eq(itest_int(j, "memory.temporary_allocations"), want, "%s: %lld temporaries",
+		     mode, itest_int(j, "memory.temporary_allocations"));
+	cr_expect_str_eq(itest_str(j, "memory.temporary_source"), source);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
+Test(integration, temporaries_full_heaptrack_rule, .timeout = 60)
+{
+	temp_known("--full", 230, "events");
+}
+
+Test(integration, temporaries_sampled_counted, .timeout = 60)
+{
+	temp_known("--sample-bytes=1048576", 210, "thread totals");
+}

@@ -357,7 +357,8 @@ Test(memory, leak_severity_scales)
 	run_free(&r);
 }
 
-/* Temporary: freed before the allocating thread's next allocation. */
+/* Temporary, heaptrack's rule: a free of the size and stack the thread
+ * allocated last, with no free since. */
 Test(memory, temporary_by_definition)
 {
 	struct tw w;
@@ -370,13 +371,13 @@ Test(memory, temporary_by_definition)
 	/* X then free X: temporary. */
 	tw_alloc(&w, 10, 0x100, 8, 1);
 	tw_free(&w, 11, 0x100);
-	/* Y, Z, free Y: not (Z came between); free Z: temporary (nothing after Z). */
+	/* Y, Z, free Y: not (Z came between); free Z: not (free Y came between). */
 	tw_alloc(&w, 20, 0x200, 8, 2);
 	tw_alloc(&w, 21, 0x300, 8, 3);
 	tw_free(&w, 22, 0x200);
 	tw_free(&w, 23, 0x300);
-	/* V on thread 1, freed by thread 2 after thread 2 allocated: still
-	 * temporary, only the allocating thread's allocations count. */
+	/* V on thread 1, freed by thread 2 after thread 2 allocated W: not,
+	 * the freeing thread's last allocation was W. */
 	tw_alloc(&w, 30, 0x400, 8, 4);
 	tw_block(&w, 2, 31);
 	tw_alloc(&w, 31, 0x500, 8, 5);
@@ -386,10 +387,10 @@ Test(memory, temporary_by_definition)
 
 	cr_expect_eq(site(&r, 1)->st.temporary, 1);
 	cr_expect_eq(site(&r, 2)->st.temporary, 0);
-	cr_expect_eq(site(&r, 3)->st.temporary, 1);
-	cr_expect_eq(site(&r, 4)->st.temporary, 1);
+	cr_expect_eq(site(&r, 3)->st.temporary, 0);
+	cr_expect_eq(site(&r, 4)->st.temporary, 0);
 	cr_expect_eq(site(&r, 5)->st.temporary, 0);
-	cr_expect_eq(r.m->temporary_allocations, 3);
+	cr_expect_eq(r.m->temporary_allocations, 1);
 	cr_expect_eq(site(&r, 5)->st.leaked, 1);
 	run_free(&r);
 }

@@ -25,7 +25,8 @@ struct pst_stack_stats {
 				     * pst_memory_build or pst_memory_peaks;
 				     * per stack id its own) */
 	double leaked_bytes, leaked; /* still live at the end */
-	double temporary;           /* freed before the thread's next allocation */
+	double temporary;           /* freed with no other allocation or free by the
+				     * thread in between (heaptrack's rule) */
 	double short_lived;         /* freed within PST_SHORT_LIVED_NS */
 	double freed;               /* blocks of this stack that were freed */
 	double reallocs;            /* REALLOC events of this stack */
@@ -80,6 +81,8 @@ struct pst_memory {
 	uint64_t peak_time_ns;  /* relative to the process start */
 	uint64_t peak_event;    /* ordinal of the event that reached the peak; 0: none */
 	double leaked_bytes, leaked_allocations, temporary_allocations;
+	bool temporary_counted; /* sampled: temporary_allocations is the threads'
+				 * exact count (else sampled blocks' estimate) */
 	double reallocs;
 
 	struct pst_thread_totals *threads; /* by tid */
