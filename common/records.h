@@ -160,7 +160,8 @@
 	F(X, U, tid, "the thread")                                                      \
 	F(X, U, ts, "when it ended")                                                    \
 	F(X, U, cpu_ns, "its CPU time")                                                 \
-	F(X, U, flags, "bit 0: still running at the process's end")
+	F(X, U, flags, "bit 0: still running at the process's end; bit 1: runnable_ns known") \
+	F(X, OU, runnable_ns, "time runnable but not running (the kernel's run delay)")
 #define PST_F_WAIT(F, X)                                                               \
 	F(X, U, ts, "when the wait ended")                                              \
 	F(X, U, object, "the lock's address (0 for a join)")                            \

@@ -324,6 +324,9 @@ static inline void pst_lock_count(struct pst_thr *t, const void *lock, unsigned 
 /* hook_pthread.c */
 void pst_pthread_resolve(void);         /* the real pthread functions, into pst_real */
 void pst_thread_end(struct pst_thr *t, uint64_t ts, uint64_t flags); /* THR_END */
+/* The kernel's run delay of a thread of this process (ns runnable but not
+ * running); false when it cannot be read. */
+bool pst_thread_runnable(uint64_t tid, uint64_t *ns);
 
 /* fds.c: the profiler's descriptors, far from the low numbers programs expect. */
 #define PST_FD_MIN 700
