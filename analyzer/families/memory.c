@@ -18,6 +18,7 @@ struct live {
 	uint32_t stack;  /* index into per_stack */
 	uint32_t thread; /* index into agg.threads */
 	uint32_t chain;  /* reallocs this block went through */
+	bool slow;       /* one of them grew it by less than an eighth */
 };
 
 struct live_map {
@@ -253,6 +254,8 @@ static void end_chain(struct pst_memory *m, const struct live *e, double w)
 	if (!e->chain)
 		return;
 	st->chains += w;
+	if (!e->slow)
+		st->geometric_chains += w;
 	st->chain_len_sum += e->chain * w;
 	st->final_size_sum += (double)e->size * w;
 	if (e->size > st->final_size_max)
@@ -322,6 +325,13 @@ static uint32_t event_stack(struct agg *a, uint64_t id)
 	    pst_site_map(a->m, a->t, a->sym, si) < 0)
 		return UINT32_MAX;
 	return si;
+}
+
+/* A move that grew a block by less than an eighth: not geometric growth
+ * (CPython's lists grow by an eighth, most vectors by a half or double). */
+static bool grew_slowly(uint64_t from, uint64_t to)
+{
+	return to > from && to - from < from / 8;
 }
 
 /* The thread allocated: a free of this size and stack next is temporary. */
@@ -413,6 +423,7 @@ static int on_realloc(struct agg *a, const struct pst_event *ev)
 	note_last(&a->tids.v[ti], ev->ptr, ev->size, si);
 	if (old) {
 		e.chain = old->chain + 1;
+		e.slow = old->slow || grew_slowly(old->size, ev->size);
 		/* A moved block keeps its birth time and thread for lifetimes. */
 		e.ts = old->ts;
 		e.thread = old->thread;

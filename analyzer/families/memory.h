@@ -31,6 +31,7 @@ struct pst_stack_stats {
 	double freed;               /* blocks of this stack that were freed */
 	double reallocs;            /* REALLOC events of this stack */
 	double chains;              /* realloc chains that ended at this stack */
+	double geometric_chains;    /* of them, every move grew by an eighth or more */
 	double chain_len_sum;       /* their lengths, weighted */
 	double final_size_sum;      /* their final sizes, weighted */
 	uint64_t final_size_max;

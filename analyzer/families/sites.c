@@ -173,6 +173,7 @@ void pst_stats_add(struct pst_stack_stats *d, const struct pst_stack_stats *s, b
 	d->freed += s->freed;
 	d->reallocs += s->reallocs;
 	d->chains += s->chains;
+	d->geometric_chains += s->geometric_chains;
 	d->chain_len_sum += s->chain_len_sum;
 	d->final_size_sum += s->final_size_sum;
 	d->events += s->events;
