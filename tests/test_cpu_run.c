@@ -77,6 +77,41 @@ Test(cpu_run, known_split_within_five_points, .timeout = 120)
 	cr_expect_gt(whole_stack_share(j), 0.95, "only %.0f%% of the hot stacks are whole",
 		     100 * whole_stack_share(j));
 	cr_expect_lt(itest_int(j, "cpu.truncated_stacks"), itest_int(j, "cpu.samples") / 20);
+	/* a named function is hot, not JIT code */
+	cr_assert(itest_finding(j, "cpu-hot-function"), "no cpu-hot-function");
+	cr_expect(!strncmp(itest_str(itest_finding(j, "cpu-hot-function"), "title"), "burn_hot ", 9),
+		  "hot: %s", itest_str(itest_finding(j, "cpu-hot-function"), "title"));
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
+/* cpu_jit.c runs a loop copied into an anonymous executable mapping: the
+ * hot code is named JIT code with the runtimes' profilers, and the stacks
+ * that DWARF could not walk through it are not answered with "record with
+ * --call-graph dwarf" (they were). */
+Test(cpu_run, jit_code_named_and_no_dwarf_advice_on_dwarf, .timeout = 60)
+{
+	const char *opts[] = { "--cpu=499", NULL };
+	struct itest_report rep;
+	struct itest_run r;
+	json_t *j, *hot, *trunc;
+
+	itest_run(&r, opts, "cpu_jit", NULL);
+	cr_assert(ran_ok(&r), "run: %s; stderr: %s", itest_wdesc(r.wstatus), r.err);
+	j = itest_report_ok(&rep, r.traces[0]);
+	cr_expect_str_eq(itest_str(j, "cpu.unwinding"), "dwarf");
+	cr_assert_gt(itest_int(j, "cpu.samples"), 100);
+	hot = itest_finding(j, "cpu-hot-function");
+	cr_assert(hot, "no cpu-hot-function");
+	cr_expect(!strncmp(itest_str(hot, "title"), "JIT-compiled code takes ", 24), "title: %s",
+		  itest_str(hot, "title"));
+	cr_expect(strstr(itest_str(hot, "advice"), "anonymous executable mapping") &&
+			  strstr(itest_str(hot, "advice"), "async-profiler"),
+		  "advice: %s", itest_str(hot, "advice"));
+	trunc = itest_finding(j, "cpu-truncated-stacks");
+	cr_assert(trunc, "no cpu-truncated-stacks");
+	cr_expect(!strstr(itest_str(trunc, "advice"), "--call-graph"), "advice: %s",
+		  itest_str(trunc, "advice"));
 	itest_report_free(&rep);
 	itest_cleanup(&r);
 }
