@@ -652,3 +652,38 @@ Test(integration, temporaries_sampled_counted, .timeout = 60)
 {
 	temp_known("--sample-bytes=1073741824", 210, "thread totals");
 }
+
+/* alloc_wrap.c: xmalloc's and xcalloc's callers are the sites, the wrappers
+ * stay in their stacks; helpers with 2 callers, or 3 lines of their own,
+ * are sites themselves. */
+Test(integration, wrapper_callers_are_the_sites, .timeout = 60)
+{
+	static const char *const callers[] = { "use_a", "use_b", "use_c", "use_d",
+						"use_e", "use_f", "use_g" };
+	struct itest_run r;
+	struct itest_report rep;
+	json_t *j, *s, *leak;
+	char *dump;
+
+	itest_run(&r, (const char *[]){ "--full", NULL }, "alloc_wrap", NULL);
+	ONE_TRACE_OK(&r);
+	j = itest_report_ok(&rep, r.traces[0]);
+	for (size_t i = 0; i < sizeof(callers) / sizeof(*callers); i++) {
+		s = itest_site(j, callers[i]);
+		cr_expect_eq(itest_int(s, "calls"), 10 * (long long)(i + 1), "%s", callers[i]);
+		dump = json_dumps(json_object_get(s, "stack"), 0);
+		cr_expect(dump && strstr(dump, "\"xmalloc ("), "%s: stack %s", callers[i], dump);
+		cr_expect(i < 4 || strstr(dump, "\"xcalloc ("), "%s: stack %s", callers[i], dump);
+		free(dump);
+	}
+	cr_expect_eq(itest_nsites(j, "xmalloc"), 0);
+	cr_expect_eq(itest_nsites(j, "xcalloc"), 0);
+	cr_expect_eq(itest_nsites(j, "pair_of"), 2);
+	cr_expect_eq(itest_nsites(j, "triple"), 9);
+	leak = itest_finding(j, "leak");
+	cr_assert(leak, "no leak finding");
+	cr_expect(strstr(itest_str(leak, "title"), "from use_c "), "leak: %s",
+		  itest_str(leak, "title"));
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}

@@ -51,7 +51,9 @@ struct pst_stack_stats {
 struct pst_site {
 	char *function, *file; /* NULL when unknown */
 	int line;              /* 0 when unknown */
-	char **stack;          /* "fn (file:line)", innermost first, wrappers dropped */
+	char **stack;          /* "fn (file:line)", innermost first, the allocator's
+				* frames dropped, the program's own wrappers kept
+				* (function is then the wrapper's caller) */
 	size_t depth;
 	uint64_t first_stack_id; /* smallest stack id merged here (0: none) */
 	bool runtime;            /* every frame is the allocator's or the runtime's
