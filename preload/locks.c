@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The process-wide lock table: per-lock counts, contention and first use, keyed by address, without a lock. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -228,18 +227,10 @@ static uint64_t thread_cpu_ns(uint64_t tid)
 bool pst_thread_runnable(uint64_t tid, uint64_t *ns)
 {
 	char path[64], buf[96], *p;
-	int fd;
-	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/self/task/%llu/schedstat", (unsigned long long)tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (!pst_read_proc(path, buf, sizeof(buf)))
 		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
 	/* "CPU-ns run-delay-ns timeslices" */
 	strtoull(buf, &p, 10);
 	if (*p != ' ')

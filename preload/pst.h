@@ -327,6 +327,8 @@ void pst_thread_end(struct pst_thr *t, uint64_t ts, uint64_t flags); /* THR_END 
 /* The kernel's run delay of a thread of this process (ns runnable but not
  * running); false when it cannot be read. */
 bool pst_thread_runnable(uint64_t tid, uint64_t *ns);
+/* A small file (of /proc) into buf, NUL-terminated; false when unreadable or empty. */
+bool pst_read_proc(const char *path, char *buf, size_t len);
 
 /* fds.c: the profiler's descriptors, far from the low numbers programs expect. */
 #define PST_FD_MIN 700

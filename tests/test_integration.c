@@ -643,13 +643,9 @@ static void temp_known(const char *mode, long long want, const char *source)
 	itest_cleanup(&r);
 }
 
-Test(integration, temporaries_full_heaptrack_rule, .timeout = 60)
+Test(integration, temporaries_full_heaptrack_rule_sampled_counted, .timeout = 120)
 {
 	temp_known("--full", 230, "events");
-}
-
-Test(integration, temporaries_sampled_counted, .timeout = 60)
-{
 	temp_known("--sample-bytes=1073741824", 210, "thread totals");
 }
 
