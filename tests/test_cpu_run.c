@@ -85,6 +85,33 @@ Test(cpu_run, known_split_within_five_points, .timeout = 120)
 	itest_cleanup(&r);
 }
 
+/* cpu_split without symbols: its two loops stay two rows, named by where
+ * their code starts in its .eh_frame, not one row for the whole binary. */
+Test(cpu_run, stripped_functions_stay_apart, .timeout = 120)
+{
+	const char *opts[] = { "--cpu=499", NULL }, *args[] = { "2", NULL };
+	struct itest_report rep;
+	struct itest_run r;
+	json_t *j, *fns;
+	double a, b;
+
+	itest_run(&r, opts, "cpu_split_stripped", args);
+	cr_assert(ran_ok(&r), "run: %s; stderr: %s", itest_wdesc(r.wstatus), r.err);
+	j = itest_report_ok(&rep, r.traces[0]);
+	fns = itest_get(j, "cpu.functions");
+	cr_assert_geq(json_array_size(fns), 2);
+	for (size_t i = 0; i < 2; i++)
+		cr_expect(!strncmp(itest_str(json_array_get(fns, i), "function"),
+				   "[cpu_split_stripped+0x", 22),
+			  "row %zu: %s", i, itest_str(json_array_get(fns, i), "function"));
+	a = json_number_value(itest_get(json_array_get(fns, 0), "self_pct"));
+	b = json_number_value(itest_get(json_array_get(fns, 1), "self_pct"));
+	/* burn_hot and burn_cold: 70% and 30% of the loop */
+	cr_expect(a / (a + b) > 0.65 && a / (a + b) < 0.75, "%.1f%% and %.1f%%", a, b);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
 /* cpu_jit.c runs a loop copied into an anonymous executable mapping: the
  * hot code is named JIT code with the runtimes' profilers, and the stacks
  * that DWARF could not walk through it are not answered with "record with
