@@ -85,20 +85,25 @@ Test(cpu_run, known_split_within_five_points, .timeout = 120)
 	itest_cleanup(&r);
 }
 
+/* target run at 499 Hz of CPU time, to its end; its report. */
+static json_t *cpu_report(struct itest_run *r, struct itest_report *rep, const char *target,
+			  const char *const *args)
+{
+	itest_run(r, (const char *[]){ "--cpu=499", NULL }, target, args);
+	cr_assert(ran_ok(r), "run: %s; stderr: %s", itest_wdesc(r->wstatus), r->err);
+	return itest_report_ok(rep, r->traces[0]);
+}
+
 /* cpu_split without symbols: its two loops stay two rows, named by where
  * their code starts in its .eh_frame, not one row for the whole binary. */
 Test(cpu_run, stripped_functions_stay_apart, .timeout = 120)
 {
-	const char *opts[] = { "--cpu=499", NULL }, *args[] = { "2", NULL };
 	struct itest_report rep;
 	struct itest_run r;
-	json_t *j, *fns;
+	json_t *j = cpu_report(&r, &rep, "cpu_split_stripped", (const char *[]){ "2", NULL });
+	json_t *fns = itest_get(j, "cpu.functions");
 	double a, b;
 
-	itest_run(&r, opts, "cpu_split_stripped", args);
-	cr_assert(ran_ok(&r), "run: %s; stderr: %s", itest_wdesc(r.wstatus), r.err);
-	j = itest_report_ok(&rep, r.traces[0]);
-	fns = itest_get(j, "cpu.functions");
 	cr_assert_geq(json_array_size(fns), 2);
 	for (size_t i = 0; i < 2; i++)
 		cr_expect(!strncmp(itest_str(json_array_get(fns, i), "function"),
@@ -118,14 +123,10 @@ Test(cpu_run, stripped_functions_stay_apart, .timeout = 120)
  * --call-graph dwarf" (they were). */
 Test(cpu_run, jit_code_named_and_no_dwarf_advice_on_dwarf, .timeout = 60)
 {
-	const char *opts[] = { "--cpu=499", NULL };
 	struct itest_report rep;
 	struct itest_run r;
-	json_t *j, *hot, *trunc;
+	json_t *j = cpu_report(&r, &rep, "cpu_jit", NULL), *hot, *trunc;
 
-	itest_run(&r, opts, "cpu_jit", NULL);
-	cr_assert(ran_ok(&r), "run: %s; stderr: %s", itest_wdesc(r.wstatus), r.err);
-	j = itest_report_ok(&rep, r.traces[0]);
 	cr_expect_str_eq(itest_str(j, "cpu.unwinding"), "dwarf");
 	cr_assert_gt(itest_int(j, "cpu.samples"), 100);
 	hot = itest_finding(j, "cpu-hot-function");
