@@ -67,6 +67,8 @@ TARGET_BIN := $(patsubst tests/targets/%.c,$(B)/targets/%,$(filter-out tests/tar
 	$(patsubst tests/targets/%.c,$(B)/targets/%.so,$(filter tests/targets/lib%,$(TARGET_C)))
 # diff_work built again with its lines shifted, as a second build of the same code.
 TARGET_BIN += $(B)/targets/diff_work_shifted $(B)/targets/rel_own_tcmalloc
+# cpu_split stripped of its symbol tables (its .eh_frame kept), as shipped binaries are.
+TARGET_BIN += $(B)/targets/cpu_split_stripped
 # Targets keep their frames and lines exactly as written.
 TARGET_CFLAGS := -O1 -g -fno-inline -fno-omit-frame-pointer -fno-optimize-sibling-calls -Wall
 # CPU targets are built as most distribution packages are: without frame pointers.
@@ -137,6 +139,8 @@ $(B)/targets/%: tests/targets/%.c | $(B)/targets
 
 $(B)/targets/diff_work_shifted: tests/targets/diff_work.c | $(B)/targets
 	$(CC) $(TARGET_CFLAGS) -DSHIFT_LINES -o $@ $<
+$(B)/targets/cpu_split_stripped: $(B)/targets/cpu_split
+	objcopy --strip-all $< $@
 $(B)/targets/cpu_%: tests/targets/cpu_%.c | $(B)/targets
 	$(CC) $(CPU_TARGET_CFLAGS) -o $@ $< -lpthread
 

@@ -105,7 +105,9 @@
 	F(X, U, alloc_bytes, "bytes asked for")                                         \
 	F(X, K, by_kind, "calls by ALLOC.kind")                                          \
 	F(X, N, nbuckets, "histogram buckets that follow")                              \
-	F(X, V, hist, "calls by size: bucket 0 size 0, bucket b [2^(b-1), 2^b)")
+	F(X, V, hist, "calls by size: bucket 0 size 0, bucket b [2^(b-1), 2^b)")   \
+	F(X, OU, tflags, "1: temporary was counted (older traces stop before it)")      \
+	F(X, OU, temporary, "frees of the thread's last allocation, nothing freed since")
 #define PST_F_ALLOC(F, X)                                                              \
 	F(X, U, dts, "time since the previous event of the block")                      \
 	F(X, U, ptr, "the block")                                                       \
@@ -165,7 +167,8 @@
 	F(X, U, tid, "the thread")                                                      \
 	F(X, U, ts, "when it ended")                                                    \
 	F(X, U, cpu_ns, "its CPU time")                                                 \
-	F(X, U, flags, "bit 0: still running at the process's end")
+	F(X, U, flags, "bit 0: still running at the process's end; bit 1: runnable_ns known") \
+	F(X, OU, runnable_ns, "time runnable but not running (the kernel's run delay)")
 #define PST_F_WAIT(F, X)                                                               \
 	F(X, U, ts, "when the wait ended")                                              \
 	F(X, U, object, "the lock's address (0 for a join)")                            \

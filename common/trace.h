@@ -269,6 +269,7 @@ enum pst_wait_kind {
 
 #define PST_WAIT_TIMEDOUT 0x1  /* WAIT.flags: not acquired (timeout or error) */
 #define PST_THR_END_ALIVE 0x1  /* THR_END.flags: still running when the process ended */
+#define PST_THR_END_RUNNABLE 0x2 /* THR_END.flags: runnable_ns was read */
 
 /* Threads and locks records carry absolute times: at most 7 varints. */
 #define PST_THR_EVENT_MAX (2 + 7 * PST_VARINT_MAX)

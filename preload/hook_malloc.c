@@ -85,6 +85,7 @@ static inline void count_alloc(struct pst_thr *t, size_t size, unsigned kind)
 static inline void after_count(struct pst_thr *t, void *p, size_t size, unsigned kind,
 			       const void *cfa)
 {
+	t->last_alloc = (uintptr_t)p;
 	if (unlikely(!p))
 		return;
 	if (t->full) {
@@ -110,6 +111,8 @@ static inline void note_alloc(void *p, size_t size, unsigned kind, const void *c
 static inline void note_free_thr(struct pst_thr *t, void *p)
 {
 	t->free_calls++;
+	t->temporary += (uintptr_t)p == t->last_alloc;
+	t->last_alloc = 0;
 	if (t->full || unlikely(pst_sampled_take((uintptr_t)p)))
 		rec_free(t, p);
 }
@@ -230,6 +233,17 @@ static void *boot_realloc(void *old, size_t size)
 	return p;
 }
 
+/* A move is a free of the old block and an allocation of the new one, as
+ * for the temporaries heaptrack counts; a failed one is neither. */
+static inline void realloc_last(struct pst_thr *t, void *old, void *p)
+{
+	if (!p)
+		return;
+	if (old)
+		t->temporary += (uintptr_t)old == t->last_alloc;
+	t->last_alloc = (uintptr_t)p;
+}
+
 /* Shared by realloc and reallocarray once the size is known. */
 static void *do_realloc(void *old, size_t size, void *(*real)(void *, size_t),
 			const void *cfa)
@@ -247,6 +261,7 @@ static void *do_realloc(void *old, size_t size, void *(*real)(void *, size_t),
 	count_alloc(t, size, PST_KIND_REALLOC);
 	if (pst_cfg.full) {
 		p = real(old, size);
+		realloc_last(t, old, p);
 		if (p && old)
 			rec_realloc(t, old, p, size, cfa);
 		else if (p)
@@ -257,6 +272,7 @@ static void *do_realloc(void *old, size_t size, void *(*real)(void *, size_t),
 		tracked = pst_sampled_take((uintptr_t)old);
 	sampled = unlikely((t->countdown -= (int64_t)size) < 0);
 	p = real(old, size);
+	realloc_last(t, old, p);
 	if (!p) {
 		if (tracked)
 			pst_sampled_add((uintptr_t)old);

@@ -76,15 +76,19 @@ void pst_thread_end(struct pst_thr *t, uint64_t ts, uint64_t flags)
 {
 	struct timespec cpu = { 0, 0 };
 	int saved = errno;
+	uint64_t runnable = 0;
 
 	if (t->thr_ended)
 		return;
 	t->thr_ended = 1;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
-	if (pst_rec_enter(t))
+	if (pst_rec_enter(t)) {
+		if (pst_thread_runnable(t->tid, &runnable))
+			flags |= PST_THR_END_RUNNABLE;
 		t->pos = pst_enc_thr_end(pst_thr_room(t, PST_THR_EVENT_MAX), t->tid, ts,
 					 (uint64_t)cpu.tv_sec * 1000000000u + (uint64_t)cpu.tv_nsec,
-					 flags);
+					 flags, runnable);
+	}
 	pst_rec_leave(t);
 	errno = saved;
 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The process-wide lock table: per-lock counts, contention and first use, keyed by address, without a lock. */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -222,6 +224,21 @@ static uint64_t thread_cpu_ns(uint64_t tid)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+bool pst_thread_runnable(uint64_t tid, uint64_t *ns)
+{
+	char path[64], buf[96], *p;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%llu/schedstat", (unsigned long long)tid);
+	if (!pst_read_proc(path, buf, sizeof(buf)))
+		return false;
+	/* "CPU-ns run-delay-ns timeslices" */
+	strtoull(buf, &p, 10);
+	if (*p != ' ')
+		return false;
+	*ns = strtoull(p + 1, NULL, 10);
+	return true;
+}
+
 struct live_arg {
 	struct pst_thr *self;
 	uint64_t now;
@@ -235,9 +252,13 @@ static void end_live(struct pst_thr *t, void *arg)
 
 	if (t->exited || t->thr_ended)
 		return;
+	uint64_t runnable = 0;
+	uint64_t flags = PST_THR_END_ALIVE |
+			 (pst_thread_runnable(t->tid, &runnable) ? PST_THR_END_RUNNABLE : 0);
+
 	t->thr_ended = 1;
 	a->self->pos = pst_enc_thr_end(pst_thr_room(a->self, PST_THR_EVENT_MAX), t->tid, a->now,
-				       thread_cpu_ns(t->tid), PST_THR_END_ALIVE);
+				       thread_cpu_ns(t->tid), flags, runnable);
 }
 
 /*

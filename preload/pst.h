@@ -66,6 +66,10 @@ struct pst_thr {
 	uint64_t alloc_calls, free_calls, alloc_bytes;
 	uint64_t by_kind[PST_KIND_COUNT];
 	uint64_t hist[PST_HIST_BUCKETS];
+	/* frees of the block last allocated with nothing freed since (heaptrack's
+	 * temporary), counted here because sampled mode sees few of them */
+	uint64_t temporary;
+	uintptr_t last_alloc;
 	/* stack cache: hash of frames -> stack id, direct mapped */
 	uint64_t cache_hash[256];
 	uint32_t cache_id[256];
@@ -320,6 +324,11 @@ static inline void pst_lock_count(struct pst_thr *t, const void *lock, unsigned 
 /* hook_pthread.c */
 void pst_pthread_resolve(void);         /* the real pthread functions, into pst_real */
 void pst_thread_end(struct pst_thr *t, uint64_t ts, uint64_t flags); /* THR_END */
+/* The kernel's run delay of a thread of this process (ns runnable but not
+ * running); false when it cannot be read. */
+bool pst_thread_runnable(uint64_t tid, uint64_t *ns);
+/* A small file (of /proc) into buf, NUL-terminated; false when unreadable or empty. */
+bool pst_read_proc(const char *path, char *buf, size_t len);
 
 /* fds.c: the profiler's descriptors, far from the low numbers programs expect. */
 #define PST_FD_MIN 700

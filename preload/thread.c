@@ -233,7 +233,7 @@ void pst_thr_counters(uint64_t *alloc_calls, uint64_t *free_calls, uint64_t *all
 
 void pst_thr_totals(struct pst_thr *t)
 {
-	uint8_t pay[(6 + PST_KIND_COUNT + PST_HIST_BUCKETS) * PST_VARINT_MAX], *q = pay;
+	uint8_t pay[(8 + PST_KIND_COUNT + PST_HIST_BUCKETS) * PST_VARINT_MAX], *q = pay;
 
 	pst_locks_fold(t);
 	if (!t->alloc_calls && !t->free_calls)
@@ -250,12 +250,14 @@ void pst_thr_totals(struct pst_thr *t)
 	q = pst_put_varint(q, PST_HIST_BUCKETS);
 	for (int b = 0; b < PST_HIST_BUCKETS; b++)
 		q = pst_put_varint(q, t->hist[b]);
+	q = pst_put_varint(q, 1);
+	q = pst_put_varint(q, t->temporary);
 	t->pos = pst_enc_framed(pst_thr_room(t, sizeof(pay) + 1 + PST_VARINT_MAX),
 				PST_REC_TOTALS, pay, (size_t)(q - pay));
 	__atomic_add_fetch(&retired_alloc_calls, t->alloc_calls, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&retired_free_calls, t->free_calls, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&retired_alloc_bytes, t->alloc_bytes, __ATOMIC_RELAXED);
-	t->alloc_calls = t->free_calls = t->alloc_bytes = 0;
+	t->alloc_calls = t->free_calls = t->alloc_bytes = t->temporary = 0;
 	memset(t->by_kind, 0, sizeof(t->by_kind));
 	memset(t->hist, 0, sizeof(t->hist));
 }
@@ -458,7 +460,8 @@ void pst_thr_after_fork(void)
 		return;
 	self->next = NULL;
 	thr_reset(self, pst_now());
-	self->alloc_calls = self->free_calls = self->alloc_bytes = 0;
+	self->alloc_calls = self->free_calls = self->alloc_bytes = self->temporary = 0;
+	self->last_alloc = 0;
 	memset(self->by_kind, 0, sizeof(self->by_kind));
 	memset(self->hist, 0, sizeof(self->hist));
 	memset(self->cache_hash, 0, sizeof(self->cache_hash));

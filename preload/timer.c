@@ -26,21 +26,29 @@ static pthread_t timer_thread;
 static int main_exited; /* a futex word: the timer sleeps on it */
 static int timer_stop;  /* pst_timer_pause: return now */
 
+bool pst_read_proc(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	return true;
+}
+
 /* Resident set in bytes, from the second field of /proc/self/statm. */
 static uint64_t rss_bytes(void)
 {
 	char buf[128];
 	unsigned long long size, resident;
-	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-	ssize_t n;
 
-	if (fd < 0)
+	if (!pst_read_proc("/proc/self/statm", buf, sizeof(buf)))
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
 	if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
 		return 0;
 	return resident * (uint64_t)sysconf(_SC_PAGESIZE);
@@ -115,20 +123,13 @@ static bool alone_after_main(void)
 static bool program_gone(int *status)
 {
 	char buf[1024], *p;
-	int fd, field = 2;
-	ssize_t n;
+	int field = 2;
 	long long code = 0;
 
 	if (count_entries("/proc/self/task", false) > 2)
 		return false;
-	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (!pst_read_proc("/proc/self/stat", buf, sizeof(buf)))
 		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
 	p = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
 	if (!p || p[1] != ' ' || p[2] != 'Z')
 		return false;

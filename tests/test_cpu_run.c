@@ -77,6 +77,69 @@ Test(cpu_run, known_split_within_five_points, .timeout = 120)
 	cr_expect_gt(whole_stack_share(j), 0.95, "only %.0f%% of the hot stacks are whole",
 		     100 * whole_stack_share(j));
 	cr_expect_lt(itest_int(j, "cpu.truncated_stacks"), itest_int(j, "cpu.samples") / 20);
+	/* a named function is hot, not JIT code */
+	cr_assert(itest_finding(j, "cpu-hot-function"), "no cpu-hot-function");
+	cr_expect(!strncmp(itest_str(itest_finding(j, "cpu-hot-function"), "title"), "burn_hot ", 9),
+		  "hot: %s", itest_str(itest_finding(j, "cpu-hot-function"), "title"));
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
+/* target run at 499 Hz of CPU time, to its end; its report. */
+static json_t *cpu_report(struct itest_run *r, struct itest_report *rep, const char *target,
+			  const char *const *args)
+{
+	itest_run(r, (const char *[]){ "--cpu=499", NULL }, target, args);
+	cr_assert(ran_ok(r), "run: %s; stderr: %s", itest_wdesc(r->wstatus), r->err);
+	return itest_report_ok(rep, r->traces[0]);
+}
+
+/* cpu_split without symbols: its two loops stay two rows, named by where
+ * their code starts in its .eh_frame, not one row for the whole binary. */
+Test(cpu_run, stripped_functions_stay_apart, .timeout = 120)
+{
+	struct itest_report rep;
+	struct itest_run r;
+	json_t *j = cpu_report(&r, &rep, "cpu_split_stripped", (const char *[]){ "2", NULL });
+	json_t *fns = itest_get(j, "cpu.functions");
+	double a, b;
+
+	cr_assert_geq(json_array_size(fns), 2);
+	for (size_t i = 0; i < 2; i++)
+		cr_expect(!strncmp(itest_str(json_array_get(fns, i), "function"),
+				   "[cpu_split_stripped+0x", 22),
+			  "row %zu: %s", i, itest_str(json_array_get(fns, i), "function"));
+	a = json_number_value(itest_get(json_array_get(fns, 0), "self_pct"));
+	b = json_number_value(itest_get(json_array_get(fns, 1), "self_pct"));
+	/* burn_hot and burn_cold: 70% and 30% of the loop */
+	cr_expect(a / (a + b) > 0.65 && a / (a + b) < 0.75, "%.1f%% and %.1f%%", a, b);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
+/* cpu_jit.c runs a loop copied into an anonymous executable mapping: the
+ * hot code is named JIT code with the runtimes' profilers, and the stacks
+ * that DWARF could not walk through it are not answered with "record with
+ * --call-graph dwarf" (they were). */
+Test(cpu_run, jit_code_named_and_no_dwarf_advice_on_dwarf, .timeout = 60)
+{
+	struct itest_report rep;
+	struct itest_run r;
+	json_t *j = cpu_report(&r, &rep, "cpu_jit", NULL), *hot, *trunc;
+
+	cr_expect_str_eq(itest_str(j, "cpu.unwinding"), "dwarf");
+	cr_assert_gt(itest_int(j, "cpu.samples"), 100);
+	hot = itest_finding(j, "cpu-hot-function");
+	cr_assert(hot, "no cpu-hot-function");
+	cr_expect(!strncmp(itest_str(hot, "title"), "JIT-compiled code takes ", 24), "title: %s",
+		  itest_str(hot, "title"));
+	cr_expect(strstr(itest_str(hot, "advice"), "anonymous executable mapping") &&
+			  strstr(itest_str(hot, "advice"), "async-profiler"),
+		  "advice: %s", itest_str(hot, "advice"));
+	trunc = itest_finding(j, "cpu-truncated-stacks");
+	cr_assert(trunc, "no cpu-truncated-stacks");
+	cr_expect(!strstr(itest_str(trunc, "advice"), "--call-graph"), "advice: %s",
+		  itest_str(trunc, "advice"));
 	itest_report_free(&rep);
 	itest_cleanup(&r);
 }

@@ -357,7 +357,8 @@ Test(memory, leak_severity_scales)
 	run_free(&r);
 }
 
-/* Temporary: freed before the allocating thread's next allocation. */
+/* Temporary, heaptrack's rule: a free of the size and stack the thread
+ * allocated last, with no free since. */
 Test(memory, temporary_by_definition)
 {
 	struct tw w;
@@ -370,13 +371,13 @@ Test(memory, temporary_by_definition)
 	/* X then free X: temporary. */
 	tw_alloc(&w, 10, 0x100, 8, 1);
 	tw_free(&w, 11, 0x100);
-	/* Y, Z, free Y: not (Z came between); free Z: temporary (nothing after Z). */
+	/* Y, Z, free Y: not (Z came between); free Z: not (free Y came between). */
 	tw_alloc(&w, 20, 0x200, 8, 2);
 	tw_alloc(&w, 21, 0x300, 8, 3);
 	tw_free(&w, 22, 0x200);
 	tw_free(&w, 23, 0x300);
-	/* V on thread 1, freed by thread 2 after thread 2 allocated: still
-	 * temporary, only the allocating thread's allocations count. */
+	/* V on thread 1, freed by thread 2 after thread 2 allocated W: not,
+	 * the freeing thread's last allocation was W. */
 	tw_alloc(&w, 30, 0x400, 8, 4);
 	tw_block(&w, 2, 31);
 	tw_alloc(&w, 31, 0x500, 8, 5);
@@ -386,15 +387,16 @@ Test(memory, temporary_by_definition)
 
 	cr_expect_eq(site(&r, 1)->st.temporary, 1);
 	cr_expect_eq(site(&r, 2)->st.temporary, 0);
-	cr_expect_eq(site(&r, 3)->st.temporary, 1);
-	cr_expect_eq(site(&r, 4)->st.temporary, 1);
+	cr_expect_eq(site(&r, 3)->st.temporary, 0);
+	cr_expect_eq(site(&r, 4)->st.temporary, 0);
 	cr_expect_eq(site(&r, 5)->st.temporary, 0);
-	cr_expect_eq(r.m->temporary_allocations, 3);
+	cr_expect_eq(r.m->temporary_allocations, 1);
 	cr_expect_eq(site(&r, 5)->st.leaked, 1);
 	run_free(&r);
 }
 
-/* malloc(16) then 5 reallocs growing it at one site: a chain of 5. */
+/* malloc(1024) then 5 reallocs growing it by 64 bytes at one site: a chain
+ * of 5, linear. */
 Test(memory, realloc_chain)
 {
 	struct tw w;
@@ -408,9 +410,9 @@ Test(memory, realloc_chain)
 	tw_stack1(&w, 1);
 	tw_stack1(&w, 2);
 	tw_stack1(&w, 3);
-	tw_alloc(&w, ts++, ptr, 16, 1);
+	tw_alloc(&w, ts++, ptr, 1024, 1);
 	for (uint64_t k = 1; k <= 5; k++, ptr += 0x1000)
-		tw_realloc(&w, ts++, ptr, ptr + 0x1000, 16 << k, 2);
+		tw_realloc(&w, ts++, ptr, ptr + 0x1000, 1024 + 64 * k, 2);
 	tw_free(&w, ts++, ptr);
 	/* A chain of 2 at another site: no finding. */
 	tw_alloc(&w, ts++, 0x90000, 8, 3);
@@ -424,20 +426,21 @@ Test(memory, realloc_chain)
 	cr_expect_eq(s->st.reallocs, 5);
 	cr_expect_eq(s->st.max_chain, 5);
 	cr_expect_eq(s->st.chains, 1);
-	cr_expect_eq(s->st.final_size_max, 16 << 5);
+	cr_expect_eq(s->st.final_size_max, 1344);
+	cr_expect_eq(s->st.geometric_chains, 0);
 	cr_expect_eq(site(&r, 3)->st.max_chain, 2);
 	cr_expect_eq(r.m->reallocs, 7);
 	cr_expect_eq(r.m->leaked_bytes, 0);
 	cr_expect_eq(r.m->alloc_calls, 9);
-	cr_expect_eq(r.m->peak_heap_bytes, 16 << 5);
+	cr_expect_eq(r.m->peak_heap_bytes, 1344);
 
 	f = pst_findings_get(&r.f, "realloc-growth", s);
 	cr_assert(f, "no realloc-growth finding for a chain of 5");
 	cr_expect_eq(evidence(f, "reallocs"), 5);
 	cr_expect_eq(evidence(f, "max_chain_length"), 5);
 	cr_expect_eq(evidence(f, "average_chain_length"), 5);
-	cr_expect_eq(evidence(f, "final_size"), 512);
-	cr_expect(strstr(f->advice, "512 B"), "advice does not suggest the final size: %s",
+	cr_expect_eq(evidence(f, "final_size"), 1344);
+	cr_expect(strstr(f->advice, "1.31 KiB"), "advice does not suggest the final size: %s",
 		  f->advice);
 	cr_expect_null(pst_findings_get(&r.f, "realloc-growth", site(&r, 3)));
 	run_free(&r);
@@ -857,8 +860,9 @@ Test(memory, short_lived_boundary_is_inclusive)
 	run_free(&r);
 }
 
-/* A chain of n reallocs at stack 2 of a block first allocated at stack 1. */
-static void realloc_chain_of(struct run *r, uint64_t n)
+/* A chain of n reallocs at stack 2 of a block first allocated at stack 1,
+ * growing by step bytes each time (0: doubling). */
+static void realloc_chain_by(struct run *r, uint64_t n, uint64_t step)
 {
 	struct tw w;
 	uint64_t ptr = 0x1000, ts = 10;
@@ -867,9 +871,9 @@ static void realloc_chain_of(struct run *r, uint64_t n)
 	tw_block(&w, 1, 0);
 	tw_stack1(&w, 1);
 	tw_stack1(&w, 2);
-	tw_alloc(&w, ts++, ptr, 16, 1);
+	tw_alloc(&w, ts++, ptr, 1024, 1);
 	for (uint64_t k = 1; k <= n; k++, ptr += 0x1000)
-		tw_realloc(&w, ts++, ptr, ptr + 0x1000, 16 << k, 2);
+		tw_realloc(&w, ts++, ptr, ptr + 0x1000, step ? 1024 + step * k : (uint64_t)1024 << k, 2);
 	tw_free(&w, ts++, ptr);
 	tw_end(&w, 100);
 	run(r, &w);
@@ -882,14 +886,31 @@ Test(memory, realloc_growth_chain_boundary)
 	struct run r;
 	const struct pst_finding *f;
 
-	realloc_chain_of(&r, 4);
+	realloc_chain_by(&r, 4, 64);
 	f = pst_findings_get(&r.f, "realloc-growth", site(&r, 2));
 	cr_assert(f, "no realloc-growth finding for a chain of 4");
 	cr_expect_eq(evidence(f, "max_chain_length"), 4);
-	cr_expect_eq(evidence(f, "final_size"), 256);
+	cr_expect_eq(evidence(f, "final_size"), 1280);
 	run_free(&r);
-	realloc_chain_of(&r, 3);
+	realloc_chain_by(&r, 3, 64);
 	cr_expect_null(pst_findings_get(&r.f, "realloc-growth", NULL), "a chain of 3");
+	run_free(&r);
+}
+
+/* A chain that grows by an eighth or more at every move is geometric
+ * already: no advice to grow it geometrically, however long. An eighth
+ * less a byte (and a smaller last step) is not. */
+Test(memory, realloc_growth_not_for_geometric_chains)
+{
+	struct run r;
+
+	realloc_chain_by(&r, 10, 0);
+	cr_expect_eq(site(&r, 2)->st.geometric_chains, 1);
+	cr_expect_null(pst_findings_get(&r.f, "realloc-growth", NULL), "doubling 10 times");
+	run_free(&r);
+	realloc_chain_by(&r, 10, 128); /* 1024 + 128: exactly an eighth, then less */
+	cr_expect_eq(site(&r, 2)->st.geometric_chains, 0);
+	cr_expect(pst_findings_get(&r.f, "realloc-growth", site(&r, 2)), "linear by 128");
 	run_free(&r);
 }
 

@@ -596,6 +596,47 @@ Test(reliab_servers, memcached_full, .timeout = 180)
 	memc_case((const char *[]){ "--full", NULL });
 }
 
+/* memcached's 4 workers sit in epoll_wait for 3 s with no client: idle, not
+ * busy (blocking in the kernel is not work), and no pool-undersized. */
+Test(reliab_servers, memcached_idle_workers, .timeout = 180)
+{
+	char dir[64], out[PATH_MAX], err[PATH_MAX], pattern[PATH_MAX], port[16];
+	char *av[ITEST_MAX_ARGS];
+	struct itest_run r;
+	struct itest_report rep[ITEST_MAX_TRACES];
+	json_t *groups, *g, *workers = NULL;
+	size_t i;
+	pid_t run;
+	bool hung;
+
+	need_root();
+	need(MEMCACHED);
+	fresh_dir(dir, sizeof(dir));
+	snprintf(port, sizeof(port), "%d", itest_free_port());
+	snprintf(out, sizeof(out), "%s/idle.out", dir);
+	snprintf(err, sizeof(err), "%s/idle.err", dir);
+	wrap(av, (const char *[]){ NULL }, dir, pattern, sizeof(pattern),
+	     (char *[]){ MEMCACHED, "-u", "nobody", "-l", "127.0.0.1", "-p", port, "-U", "0", "-t",
+			 "4", NULL });
+	run = start(av, out, err);
+	sleep(3);
+	cr_assert(kill(program_of(run), SIGTERM) == 0, "kill: %s", strerror(errno));
+	wait_within(run, DEADLINE, &hung);
+	cr_assert(!hung, "HUNG: memcached did not end within %d s of SIGTERM", DEADLINE);
+	cr_assert_eq(reports(dir, "memcached", true, &r, rep), 1, "%d traces", r.ntraces);
+	groups = itest_get(rep[0].json, "threads.groups");
+	json_array_foreach(groups, i, g)
+		if (itest_int(g, "threads") == 4)
+			workers = g;
+	cr_assert(workers, "no group of 4 worker threads");
+	cr_expect_lt(json_real_value(itest_get(workers, "busy_fraction")), 0.05,
+		     "idle workers busy %.3f", json_real_value(itest_get(workers, "busy_fraction")));
+	cr_expect_gt(itest_int(workers, "idle_ns"), itest_int(workers, "lifetime_ns") * 9 / 10);
+	cr_expect_null(itest_finding(rep[0].json, "pool-undersized"));
+	itest_report_free(&rep[0]);
+	rm_tree(dir);
+}
+
 /* ---- builds shared by the tests of one suite run ---- */
 
 /* The suite's cache directory, locked against the other tests: close the

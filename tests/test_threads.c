@@ -153,7 +153,7 @@ Test(threads, pool_of_8_idle_is_oversized, .timeout = 60)
 	cr_assert(cond, "no cond in locks");
 	cr_expect_geq(itest_int(cond, "waits"), 28);
 	/* idle is what is left of the workers' lives after the 20 tasks, each
-	 * of which spins 1 ms of wall time outside any wait (thr_pool.c) */
+	 * of which spins 1 ms of its CPU time outside any wait (thr_pool.c) */
 	cr_expect_leq(itest_int(g, "idle_ns"), itest_int(g, "lifetime_ns") - 20 * 1000000ll);
 	cr_expect_gt(itest_int(g, "idle_ns"), 0);
 	itest_report_free(&rep);
@@ -313,16 +313,17 @@ Test(threads, saturated_pool_is_undersized, .timeout = 60)
 	g = group(j, "under_worker");
 	cr_expect_eq(itest_int(g, "threads"), 1);
 	cr_expect_eq(itest_int(g, "peak"), 1);
-	cr_expect_eq(itest_int(g, "idle_ns"), 0, "the worker never waits on a cond or semaphore");
-	cr_expect_eq(json_real_value(itest_get(g, "busy_fraction")), 1.0);
+	/* on the CPU but for its start and its end (a loaded machine may keep
+	 * it runnable a while: idle, unseen) */
+	cr_expect_geq(json_real_value(itest_get(g, "busy_fraction")), 0.8);
+	cr_expect_lt(itest_int(g, "idle_ns"), itest_int(g, "lifetime_ns") / 5);
 	f = itest_finding(j, "pool-undersized");
 	cr_assert(f, "no pool-undersized finding");
 	cr_expect_str_eq(itest_str(f, "severity"), "medium");
 	cr_expect_eq(ev_int(f, "threads"), 1);
 	cr_expect_eq(ev_int(f, "cores"), ncpu);
-	cr_expect_eq(json_real_value(itest_get(f, "evidence.busy_fraction")), 1.0);
-	/* the worker sleeps: not CPU-bound, so twice its peak */
-	cr_expect_lt(json_real_value(itest_get(f, "evidence.cpu_share")), 0.5);
+	cr_expect_geq(json_real_value(itest_get(f, "evidence.busy_fraction")), 0.8);
+	/* twice its peak (at most the cores when CPU-bound, 2 or more here) */
 	cr_expect_eq(ev_int(f, "suggested_size"), 2);
 	/* main waits from just after the worker locks until it unlocks: nearly
 	 * all of the group's span; half is the rule's own threshold, left as

@@ -519,8 +519,14 @@ static int frame_fn_of(struct state *s, struct pst_symbolizer *sym, uint64_t add
 		pst_frame_format(f, disp, displen);
 	*has_source = f->file != NULL;
 	if (!f->function) {
-		/* No symbol: one entry per object. */
-		snprintf(module, sizeof(module), "[%s]", f->module ? f->module : "unknown");
+		/* No symbol: one entry per function start the object's .eh_frame
+		 * gives (as perf's [module+0x...]), else one per object. */
+		if (f->module && f->fn_start)
+			snprintf(module, sizeof(module), "[%s+0x%" PRIx64 "]",
+				 strrchr(f->module, '/') ? strrchr(f->module, '/') + 1 : f->module,
+				 f->fn_start);
+		else
+			snprintf(module, sizeof(module), "[%s]", f->module ? f->module : "unknown");
 		return fn_index(s, f->module ? module : "[unknown]", NULL, f->module);
 	}
 	return fn_index(s, f->function, f->file, f->module);

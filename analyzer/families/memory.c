@@ -18,6 +18,7 @@ struct live {
 	uint32_t stack;  /* index into per_stack */
 	uint32_t thread; /* index into agg.threads */
 	uint32_t chain;  /* reallocs this block went through */
+	bool slow;       /* one of them grew it by less than an eighth */
 };
 
 struct live_map {
@@ -26,9 +27,14 @@ struct live_map {
 };
 
 /* Per thread: its last allocation, while no other one followed it. */
+/* A thread's last allocation while nothing was freed after it: heaptrack's
+ * rule for a temporary is a free of the same size and stack as the event
+ * just before it (any other free in between clears it). Kept per thread, as
+ * heaptrack's single stream is for a single-threaded program. */
 struct tstate {
 	uint64_t tid;
-	uint64_t last_ptr;
+	uint64_t last_size;
+	uint32_t last_stack;
 	bool last_valid;
 };
 
@@ -248,6 +254,8 @@ static void end_chain(struct pst_memory *m, const struct live *e, double w)
 	if (!e->chain)
 		return;
 	st->chains += w;
+	if (!e->slow)
+		st->geometric_chains += w;
 	st->chain_len_sum += e->chain * w;
 	st->final_size_sum += (double)e->size * w;
 	if (e->size > st->final_size_max)
@@ -319,6 +327,32 @@ static uint32_t event_stack(struct agg *a, uint64_t id)
 	return si;
 }
 
+/* A move that grew a block by less than an eighth: not geometric growth
+ * (CPython's lists grow by an eighth, most vectors by a half or double). */
+static bool grew_slowly(uint64_t from, uint64_t to)
+{
+	return to > from && to - from < from / 8;
+}
+
+/* The thread allocated: a free of this size and stack next is temporary. */
+static void note_last(struct tstate *ts, uint64_t ptr, uint64_t size, uint32_t stack)
+{
+	ts->last_size = size;
+	ts->last_stack = stack;
+	ts->last_valid = ptr != 0;
+}
+
+/* The thread freed block e: temporary when its last event was the
+ * allocation of a block of e's size and stack. Either way the next free
+ * is not. */
+static bool freed_last(struct tstate *ts, const struct live *e)
+{
+	bool temp = ts->last_valid && ts->last_size == e->size && ts->last_stack == e->stack;
+
+	ts->last_valid = false;
+	return temp;
+}
+
 static int on_alloc(struct agg *a, const struct pst_event *ev)
 {
 	struct pst_memory *m = a->m;
@@ -332,8 +366,7 @@ static int on_alloc(struct agg *a, const struct pst_event *ev)
 		return -ENOMEM;
 	ts = &a->tids.v[ti];
 	count_alloc(a, &m->per_stack[si], ev->size, w);
-	ts->last_ptr = ev->ptr;
-	ts->last_valid = ev->ptr != 0;
+	note_last(ts, ev->ptr, ev->size, si);
 	return ev->ptr ? link_block(a, &e, w) : 0;
 }
 
@@ -342,7 +375,7 @@ static int on_free(struct agg *a, const struct pst_event *ev)
 	struct pst_memory *m = a->m;
 	struct live *e = live_find(&a->live, ev->ptr);
 	struct pst_stack_stats *st;
-	struct tstate *ts;
+	uint32_t ti;
 	double w;
 
 	if (!e) {
@@ -356,11 +389,11 @@ static int on_free(struct agg *a, const struct pst_event *ev)
 	st->freed += w;
 	if (ev->ts >= e->ts && ev->ts - e->ts <= PST_SHORT_LIVED_NS)
 		st->short_lived += w;
-	ts = &a->tids.v[e->thread];
-	if (ts->last_valid && ts->last_ptr == ev->ptr) {
+	ti = tid_index(&a->tids, ev->tid);
+	if (ti == UINT32_MAX)
+		return -ENOMEM;
+	if (freed_last(&a->tids.v[ti], e))
 		st->temporary += w;
-		ts->last_valid = false;
-	}
 	end_chain(m, e, w);
 	unlink_block(a, e, w);
 	return 0;
@@ -383,15 +416,19 @@ static int on_realloc(struct agg *a, const struct pst_event *ev)
 	st->reallocs += w;
 	m->reallocs += w;
 	old = live_find(&a->live, ev->old_ptr);
+	/* A move is a free and an allocation (as heaptrack counts it): moving
+	 * the thread's last block is a temporary of the old one. */
+	if (old && freed_last(&a->tids.v[ti], old))
+		m->per_stack[old->stack].temporary += event_weight(m, old->size);
+	note_last(&a->tids.v[ti], ev->ptr, ev->size, si);
 	if (old) {
 		e.chain = old->chain + 1;
+		e.slow = old->slow || grew_slowly(old->size, ev->size);
 		/* A moved block keeps its birth time and thread for lifetimes. */
 		e.ts = old->ts;
 		e.thread = old->thread;
 		unlink_block(a, old, event_weight(m, old->size));
 	}
-	/* Another allocation by this thread: its last one was not temporary. */
-	a->tids.v[ti].last_valid = false;
 	if (!ev->ptr)
 		return 0;
 	if (e.chain > st->max_chain)
@@ -568,8 +605,47 @@ static void leaks(struct agg *a)
 		m->leaked_bytes += (double)e->size * w;
 		end_chain(m, e, w);
 	}
+}
+
+/* The thread totals' exact count of temporaries, when every one has it. */
+static bool counted_temporaries(const struct pst_trace *t, double *sum)
+{
+	*sum = 0;
+	for (size_t i = 0; i < t->ntotals; i++) {
+		if (!t->totals[i].has_temporary)
+			return false;
+		*sum += (double)t->totals[i].temporary;
+	}
+	return t->ntotals > 0;
+}
+
+/*
+ * Full mode counts heaptrack's temporaries from the events. Sampled mode
+ * sees too few events to tell (the blocks between two sampled ones are
+ * unseen), so the total is the count each thread kept; its stacks' shares
+ * are the sampled blocks' in proportion, never above their calls.
+ */
+static void temporaries(struct agg *a)
+{
+	struct pst_memory *m = a->m;
+	double raw = 0, counted, scale = 1;
+
+	for (size_t i = 0; i < m->nper_stack; i++)
+		raw += m->per_stack[i].temporary;
+	m->temporary_counted = !m->full && m->totals_exact && counted_temporaries(a->t, &counted);
+	if (m->temporary_counted)
+		scale = raw > 0 ? counted / raw : 0;
+	for (size_t i = 0; i < m->nper_stack && !m->full; i++) {
+		struct pst_stack_stats *st = &m->per_stack[i];
+
+		st->temporary = fmin(st->temporary * scale, st->calls);
+	}
 	for (size_t i = 0; i < m->nper_stack; i++)
 		m->temporary_allocations += m->per_stack[i].temporary;
+	if (m->temporary_counted)
+		m->temporary_allocations = counted;
+	else if (!m->full)
+		m->temporary_allocations = fmin(m->temporary_allocations, (double)m->alloc_calls);
 }
 
 static void agg_done(struct agg *a)
@@ -622,6 +698,7 @@ static int one_pass(struct agg *a, int pass, pst_progress_fn progress, void *arg
 	if (thread_totals(m, a->t))
 		return -ENOMEM;
 	totals(a);
+	temporaries(a);
 	return 0;
 }
 

@@ -25,11 +25,13 @@ struct pst_stack_stats {
 				     * pst_memory_build or pst_memory_peaks;
 				     * per stack id its own) */
 	double leaked_bytes, leaked; /* still live at the end */
-	double temporary;           /* freed before the thread's next allocation */
+	double temporary;           /* freed with no other allocation or free by the
+				     * thread in between (heaptrack's rule) */
 	double short_lived;         /* freed within PST_SHORT_LIVED_NS */
 	double freed;               /* blocks of this stack that were freed */
 	double reallocs;            /* REALLOC events of this stack */
 	double chains;              /* realloc chains that ended at this stack */
+	double geometric_chains;    /* of them, every move grew by an eighth or more */
 	double chain_len_sum;       /* their lengths, weighted */
 	double final_size_sum;      /* their final sizes, weighted */
 	uint64_t final_size_max;
@@ -49,7 +51,9 @@ struct pst_stack_stats {
 struct pst_site {
 	char *function, *file; /* NULL when unknown */
 	int line;              /* 0 when unknown */
-	char **stack;          /* "fn (file:line)", innermost first, wrappers dropped */
+	char **stack;          /* "fn (file:line)", innermost first, the allocator's
+				* frames dropped, the program's own wrappers kept
+				* (function is then the wrapper's caller) */
 	size_t depth;
 	uint64_t first_stack_id; /* smallest stack id merged here (0: none) */
 	bool runtime;            /* every frame is the allocator's or the runtime's
@@ -80,6 +84,8 @@ struct pst_memory {
 	uint64_t peak_time_ns;  /* relative to the process start */
 	uint64_t peak_event;    /* ordinal of the event that reached the peak; 0: none */
 	double leaked_bytes, leaked_allocations, temporary_allocations;
+	bool temporary_counted; /* sampled: temporary_allocations is the threads'
+				 * exact count (else sampled blocks' estimate) */
 	double reallocs;
 
 	struct pst_thread_totals *threads; /* by tid */

@@ -153,6 +153,20 @@ static json_t *json_threads(const struct pst_memory *m)
 	return a;
 }
 
+/* Sampled, and no block was sampled: the peak was below what one sample
+ * sees, not 0 B at 0 ns. */
+static bool peak_unseen(const struct pst_memory *m)
+{
+	return !m->full && !m->peak_event && m->alloc_calls > 0;
+}
+
+/* How temporary_allocations was counted: every event under heaptrack's
+ * rule, the threads' own exact count, or sampled blocks (an estimate). */
+static const char *temporary_source(const struct pst_memory *m)
+{
+	return m->full ? "events" : m->temporary_counted ? "thread totals" : "sampled events";
+}
+
 static void json(const struct pst_analysis *a, const void *self, json_t *root)
 {
 	const struct pst_memory_result *r = self;
@@ -180,6 +194,8 @@ static void json(const struct pst_analysis *a, const void *self, json_t *root)
 	json_object_set_new(mem, "peak_time_ns", pst_ju64(m->peak_time_ns));
 	json_object_set_new(mem, "reallocs", pst_jint(m->reallocs));
 	json_object_set_new(mem, "unmatched_frees", pst_ju64(m->unmatched_frees));
+	json_object_set_new(mem, "temporary_source", json_string(temporary_source(m)));
+	json_object_set_new(mem, "peak_seen", json_boolean(!peak_unseen(m)));
 	json_object_set_new(mem, "events", pst_ju64(m->events));
 	json_object_set_new(mem, "total_sites", pst_ju64(m->nsites));
 	json_object_set_new(mem, "size_histogram", json_hist(m));
@@ -190,9 +206,10 @@ static void json(const struct pst_analysis *a, const void *self, json_t *root)
 static void text_totals(FILE *out, const struct pst_analysis *an, const struct pst_memory *m)
 {
 	char a[32], b[32], c[32], d[32];
-	/* Sampled: an estimate over the estimated calls of the same events
-	 * (the exact totals differ by the sampling error). */
-	double calls = m->full ? (double)m->alloc_calls : m->ev_alloc_calls;
+	/* Sampled without the threads' count: an estimate over the estimated
+	 * calls of the same events (the exact totals differ by the sampling
+	 * error). */
+	double calls = m->full || m->temporary_counted ? (double)m->alloc_calls : m->ev_alloc_calls;
 	double pct = calls > 0 ? fmin(m->temporary_allocations / calls, 1) * 100 : 0;
 
 	fprintf(out, "\nTotals\n");
@@ -201,19 +218,24 @@ static void text_totals(FILE *out, const struct pst_analysis *an, const struct p
 		pst_fmt_bytes((double)m->allocated_bytes, b, sizeof(b)),
 		pst_fmt_count((double)m->allocated_bytes, c, sizeof(c)));
 	fprintf(out, "  frees        %s calls\n", pst_fmt_count((double)m->free_calls, a, sizeof(a)));
-	fprintf(out, "  peak heap    %s (%s bytes) at %s\n",
-		pst_fmt_bytes(m->peak_heap_bytes, a, sizeof(a)),
-		pst_fmt_count(m->peak_heap_bytes, b, sizeof(b)),
-		pst_fmt_ns(m->peak_time_ns, c, sizeof(c)));
+	if (peak_unseen(m))
+		fprintf(out, "  peak heap    not seen: no block was sampled (about one per %s "
+			     "allocated is); --full measures it\n",
+			pst_fmt_bytes((double)m->sample_bytes, a, sizeof(a)));
+	else
+		fprintf(out, "  peak heap    %s (%s bytes) at %s\n",
+			pst_fmt_bytes(m->peak_heap_bytes, a, sizeof(a)),
+			pst_fmt_count(m->peak_heap_bytes, b, sizeof(b)),
+			pst_fmt_ns(m->peak_time_ns, c, sizeof(c)));
 	fprintf(out, "  %s  %s in %s block%s\n",
 		ends_at_exit(an) ? "leaked     " : "live at end",
 		pst_fmt_bytes(m->leaked_bytes, a, sizeof(a)),
 		pst_fmt_count(m->leaked_allocations, b, sizeof(b)),
 		llround(m->leaked_allocations) == 1 ? "" : "s");
-	fprintf(out, "  temporary    %s allocations (%.1f%% of calls) freed before the thread's "
-		     "next %sallocation\n",
+	fprintf(out, "  temporary    %s allocations (%.1f%% of calls) freed with no other allocation "
+		     "or free between%s\n",
 		pst_fmt_count(m->temporary_allocations, d, sizeof(d)), pct,
-		m->full ? "" : "sampled ");
+		m->full || m->temporary_counted ? "" : " (estimate from sampled blocks)");
 	if (m->reallocs > 0)
 		fprintf(out, "  reallocs     %s\n", pst_fmt_count(m->reallocs, a, sizeof(a)));
 	if (m->unmatched_frees)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "memory.h"
+#include "sort.h"
 #include "symbolize.h"
 #include "trace_read.h"
 
@@ -113,13 +114,14 @@ static void format_raw(const struct pst_trace *t, uint64_t addr, char *buf, size
 	snprintf(buf, len, "[0x%" PRIx64 "]", addr);
 }
 
+/* The first limit addresses of stk (UINT32_MAX: all), symbolized into out. */
 static int symbolize_stack(const struct pst_trace *t, const struct pst_stack *stk,
-			   struct pst_symbolizer *sym, struct frames *out)
+			   struct pst_symbolizer *sym, struct frames *out, uint32_t limit)
 {
 	struct pst_frame fr[MAX_INLINE];
 	char buf[1024];
 
-	for (uint32_t i = 0; stk && i < stk->depth; i++) {
+	for (uint32_t i = 0; stk && i < stk->depth && i < limit; i++) {
 		uint64_t pc = stk->frames[i] ? stk->frames[i] - 1 : 0;
 		int n = sym ? pst_symbolize(sym, pc, fr, MAX_INLINE) : 0;
 
@@ -173,6 +175,7 @@ void pst_stats_add(struct pst_stack_stats *d, const struct pst_stack_stats *s, b
 	d->freed += s->freed;
 	d->reallocs += s->reallocs;
 	d->chains += s->chains;
+	d->geometric_chains += s->geometric_chains;
 	d->chain_len_sum += s->chain_len_sum;
 	d->final_size_sum += s->final_size_sum;
 	d->events += s->events;
@@ -185,6 +188,8 @@ struct pst_site_index {
 	size_t cap;
 	size_t sites_cap; /* of m->sites */
 	struct frames f;  /* scratch */
+	char **wrappers;  /* the program's own allocator wrappers, by name */
+	size_t nwrappers;
 };
 
 static size_t hash_str(const char *s)
@@ -254,9 +259,19 @@ static int sort_sites(struct pst_memory *m)
 	return 0;
 }
 
+static bool is_wrapper(const struct pst_site_index *ix, const struct sframe *x)
+{
+	for (size_t i = 0; x->function && i < ix->nwrappers; i++)
+		if (!strcmp(ix->wrappers[i], x->function))
+			return true;
+	return false;
+}
+
 /* Fill a new site from its frames: drop the allocator's frames on top, then
- * the site is the first frame outside the C++ library headers. */
-static int site_init(struct pst_site *s, struct frames *f, size_t skip)
+ * the site is the first frame outside the C++ library headers and the
+ * program's own wrappers (both kept in its stack). */
+static int site_init(const struct pst_site_index *ix, struct pst_site *s, struct frames *f,
+		     size_t skip)
 {
 	size_t k;
 
@@ -268,7 +283,7 @@ static int site_init(struct pst_site *s, struct frames *f, size_t skip)
 		s->stack[i] = f->v[skip + i].text;
 		f->v[skip + i].text = NULL;
 	}
-	for (k = skip; k < f->n && in_std_headers(f->v[k].file); k++)
+	for (k = skip; k < f->n && (in_std_headers(f->v[k].file) || is_wrapper(ix, &f->v[k])); k++)
 		;
 	if (k == f->n)
 		k = skip;
@@ -315,6 +330,9 @@ void pst_site_index_free(struct pst_memory *m)
 		free(ix->keys[k]);
 	free(ix->keys);
 	free(ix->slot);
+	for (size_t k = 0; k < ix->nwrappers; k++)
+		free(ix->wrappers[k]);
+	free(ix->wrappers);
 	free(ix);
 	m->site_ix = NULL;
 }
@@ -338,6 +356,123 @@ static int sites_grow(struct pst_memory *m, struct pst_site_index *ix)
 	return 0;
 }
 
+/*
+ * The program's own allocator wrappers (xmalloc, g_malloc, sqlite3Malloc):
+ * a function that is the first frame outside the allocator in stacks from
+ * at least WRAPPER_MIN_CALLERS distinct calling functions, through at most
+ * WRAPPER_MAX_LINES lines of its own (it calls malloc and does little
+ * else). A wrapper of a wrapper (xcalloc over xmalloc) shows in the next
+ * round. Frames looked at per stack: WRAPPER_FRAMES addresses.
+ */
+#define WRAPPER_MIN_CALLERS 3
+#define WRAPPER_MAX_LINES 2
+#define WRAPPER_ROUNDS 3
+#define WRAPPER_FRAMES 16
+
+struct call {
+	const char *fn, *caller; /* owned by the symbolizer */
+	int line;
+};
+
+static int cmp_call(const void *x, const void *y)
+{
+	const struct call *a = x, *b = y;
+	int c = strcmp(a->fn, b->fn);
+
+	if (!c)
+		c = strcmp(a->caller, b->caller);
+	return c ? c : (a->line > b->line) - (a->line < b->line);
+}
+
+/* The first frame of f that is neither the allocator's, nor the C++
+ * headers', nor a wrapper found so far. */
+static size_t first_own(const struct pst_site_index *ix, const struct frames *f)
+{
+	size_t k = 0;
+
+	while (k < f->n && (pst_is_alloc_wrapper(f->v[k].function, f->v[k].module) ||
+			    in_std_headers(f->v[k].file) || is_wrapper(ix, &f->v[k])))
+		k++;
+	return k;
+}
+
+/* One round over every stack: each one's own first frame and its caller. */
+static int collect_calls(struct pst_site_index *ix, const struct pst_trace *t,
+			 struct pst_symbolizer *sym, struct call *v, size_t *n)
+{
+	struct frames *f = &ix->f;
+
+	*n = 0;
+	for (size_t i = 0; i < t->nstacks; i++) {
+		size_t k;
+
+		for (size_t j = 0; j < f->n; j++)
+			free(f->v[j].text);
+		f->n = 0;
+		if (symbolize_stack(t, &t->stacks[i], sym, f, WRAPPER_FRAMES))
+			return -ENOMEM;
+		k = first_own(ix, f);
+		if (k + 1 < f->n && f->v[k].function && f->v[k + 1].function)
+			v[(*n)++] = (struct call){ f->v[k].function, f->v[k + 1].function,
+						   f->v[k].line };
+	}
+	return 0;
+}
+
+/* Functions of sorted calls with enough callers and few lines: wrappers. */
+static int note_wrappers(struct pst_site_index *ix, const struct call *v, size_t n, bool *found)
+{
+	for (size_t a = 0, b; a < n; a = b) {
+		int line[WRAPPER_MAX_LINES + 1];
+		size_t callers = 1, lines = 0, l;
+		char **nw;
+
+		for (b = a; b < n && !strcmp(v[b].fn, v[a].fn); b++) {
+			callers += b > a && strcmp(v[b].caller, v[b - 1].caller) != 0;
+			for (l = 0; l < lines && line[l] != v[b].line; l++)
+				;
+			if (l == lines && lines <= WRAPPER_MAX_LINES)
+				line[lines++] = v[b].line;
+		}
+		if (callers < WRAPPER_MIN_CALLERS || lines > WRAPPER_MAX_LINES)
+			continue;
+		nw = realloc(ix->wrappers, (ix->nwrappers + 1) * sizeof(*nw));
+		if (!nw)
+			return -ENOMEM;
+		ix->wrappers = nw;
+		if (!(ix->wrappers[ix->nwrappers] = strdup(v[a].fn)))
+			return -ENOMEM;
+		ix->nwrappers++;
+		*found = true;
+	}
+	return 0;
+}
+
+static int find_wrappers(struct pst_site_index *ix, const struct pst_trace *t,
+			 struct pst_symbolizer *sym)
+{
+	struct call *v;
+	bool found = true;
+	size_t n;
+	int rc = 0;
+
+	if (!sym || !t->nstacks)
+		return 0;
+	v = malloc(t->nstacks * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (int r = 0; r < WRAPPER_ROUNDS && found && !rc; r++) {
+		found = false;
+		rc = collect_calls(ix, t, sym, v, &n);
+		if (!rc) {
+			pst_sort(v, n, sizeof(*v), cmp_call);
+			rc = note_wrappers(ix, v, n, &found);
+		}
+	}
+	free(v);
+	return rc;
+}
+
 long pst_site_map(struct pst_memory *m, const struct pst_trace *t, struct pst_symbolizer *sym,
 		  size_t i)
 {
@@ -348,13 +483,13 @@ long pst_site_map(struct pst_memory *m, const struct pst_trace *t, struct pst_sy
 	bool runtime;
 	char *key;
 
-	if (!ix && !(ix = m->site_ix = site_index_new(m)))
+	if (!ix && (!(ix = m->site_ix = site_index_new(m)) || find_wrappers(ix, t, sym)))
 		return -ENOMEM;
 	f = &ix->f;
 	for (size_t k = 0; k < f->n; k++)
 		free(f->v[k].text);
 	f->n = 0;
-	if (symbolize_stack(t, stk, sym, f))
+	if (symbolize_stack(t, stk, sym, f, UINT32_MAX))
 		return -ENOMEM;
 	while (skip < f->n && pst_is_alloc_wrapper(f->v[skip].function, f->v[skip].module))
 		skip++;
@@ -382,7 +517,7 @@ long pst_site_map(struct pst_memory *m, const struct pst_trace *t, struct pst_sy
 	ix->keys[n] = key;
 	ix->slot[j] = n + 1;
 	m->sites[n].runtime = runtime;
-	if (site_init(&m->sites[n], f, skip))
+	if (site_init(ix, &m->sites[n], f, skip))
 		return -ENOMEM;
 	return (long)n;
 }

@@ -22,7 +22,7 @@ struct start_rec {
 };
 
 struct end_rec {
-	uint64_t tid, ts, cpu_ns, flags;
+	uint64_t tid, ts, cpu_ns, flags, runnable_ns;
 };
 
 struct lock_rec {
@@ -87,7 +87,8 @@ static int on_record(unsigned type, uint64_t tid, const uint8_t *p, size_t len, 
 		if (r.e.ts > c->max_ts)
 			c->max_ts = r.e.ts;
 		return push((void **)&c->ends, &c->nends, &c->cends, sizeof(struct end_rec),
-			    &(struct end_rec){ r.e.tid, r.e.ts, r.e.cpu_ns, r.e.flags });
+			    &(struct end_rec){ r.e.tid, r.e.ts, r.e.cpu_ns, r.e.flags,
+					       r.e.runnable_ns });
 	case PST_REC_WAIT:
 		if (pst_dec_wait(p, end, &r.w) || r.w.wait_ns > r.w.ts)
 			return 0;
@@ -346,6 +347,10 @@ static int build_lives(struct pst_threads *th, const struct pst_trace *t, struct
 			continue;
 		l->end_ts = en->ts;
 		l->cpu_ns = en->cpu_ns;
+		/* a thread ran for some time if it ran at all: 0 is no clock */
+		l->cpu_known = en->cpu_ns > 0;
+		if (en->flags & PST_THR_END_RUNNABLE)
+			l->runnable_ns = en->runnable_ns;
 		l->alive_at_exit = en->flags & PST_THR_END_ALIVE;
 	}
 	for (size_t i = 0; i < th->nthreads; i++) {
@@ -730,6 +735,25 @@ static void charge_wait(struct pst_threads *th, const struct wait_rec *w)
 	}
 }
 
+/*
+ * Busy is running or runnable: a thread's CPU clock and the kernel's run
+ * delay. Its other time that no lock or join wait explains was spent
+ * blocked in the kernel (epoll_wait, poll, select, a socket read, a sleep):
+ * idle, as its cond and semaphore waits are. Without the clock, only those
+ * waits are idle.
+ */
+static void off_cpu_idle(struct pst_threads *th)
+{
+	for (size_t i = 0; i < th->nthreads; i++) {
+		struct pst_thr_life *l = &th->threads[i];
+		uint64_t life = l->end_ts - l->start_ts;
+		uint64_t held = l->cpu_ns + l->runnable_ns + l->lock_wait_ns + l->join_ns;
+
+		if (l->cpu_known && life > held && life - held > l->idle_ns)
+			l->idle_ns = life - held;
+	}
+}
+
 /* Per-lock stack accumulators, one for each lock in th->locks. */
 struct lock_accs {
 	struct stack_acc *v;
@@ -872,7 +896,10 @@ struct pst_threads *pst_threads_analyze(const struct pst_trace *t, struct pst_sy
 	lifetimes(th);
 	peak_concurrent(th);
 	th->creation_rate = th->duration_ns ? th->created / (th->duration_ns / 1e9) : 0;
-	if (build_locks(th, t, sym, &c) || build_groups(th, t, sym, &c))
+	if (build_locks(th, t, sym, &c))
+		goto oom;
+	off_cpu_idle(th);
+	if (build_groups(th, t, sym, &c))
 		goto oom;
 	collect_free(&c);
 	return th;

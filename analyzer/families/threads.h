@@ -19,7 +19,11 @@ struct pst_thr_life {
 	bool created;       /* seen starting through pthread_create */
 	bool alive_at_exit; /* still running when the process ended */
 	bool main;
-	uint64_t idle_ns;      /* in cond and semaphore waits */
+	bool cpu_known;     /* cpu_ns is its CPU clock at the end */
+	uint64_t runnable_ns; /* runnable, not running (0 when not known) */
+	uint64_t idle_ns;      /* off the CPU and not waiting for a lock or a join:
+				* cond and semaphore waits, and (with cpu_known)
+				* epoll, poll, select, reads, sleeps */
 	uint64_t lock_wait_ns; /* in contended lock acquisitions */
 	uint64_t join_ns;      /* in pthread_join */
 	uint64_t tasks;        /* cond/semaphore waits that ended in a wake-up */

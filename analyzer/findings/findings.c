@@ -49,6 +49,10 @@
  * their share of all allocation calls.
  */
 #define REALLOC_MIN_CHAIN 4
+/* Chains that already grow geometrically cost amortised constant copies per
+ * byte: advice to grow geometrically would not fit. A site is left alone
+ * when nearly all of its chains do. */
+#define REALLOC_GEOMETRIC_SHARE 0.9
 #define REALLOC_HIGH_SHARE 0.10
 #define REALLOC_HIGH_COUNT 100000.0
 #define REALLOC_MEDIUM_COUNT 1000.0
@@ -301,7 +305,8 @@ static int rule_realloc(const struct pst_memory *m, const struct group *g,
 	char where[1200], fs[32], fm[32], n[32], av[32];
 	struct pst_finding *f;
 
-	if (st->max_chain < REALLOC_MIN_CHAIN)
+	if (st->max_chain < REALLOC_MIN_CHAIN ||
+	    (st->chains > 0 && st->geometric_chains >= st->chains * REALLOC_GEOMETRIC_SHARE))
 		return 0;
 	f = pst_finding_add(out, "realloc-growth", PST_SEV_LOW, s);
 	if (!f)

@@ -50,6 +50,39 @@ static const struct pst_cpu_stack *stack_with_leaf(const struct pst_cpu *c,
 	return NULL;
 }
 
+/* The profiler that names a runtime's compiled code, by the process's name
+ * (the busiest process of the trace). */
+static const char *jit_profiler(const struct pst_cpu *c)
+{
+	const char *n = c->nprocs && c->procs[0].name ? c->procs[0].name : "";
+
+	if (!strncmp(n, "java", 4))
+		return "the JVM's own: JDK Flight Recorder (jcmd PID JFR.start) or async-profiler; "
+		       "or -XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit for a "
+		       "/tmp/perf-PID.map of its methods";
+	if (!strncmp(n, "node", 4))
+		return "node's own: node --cpu-prof, or --perf-basic-prof for a /tmp/perf-PID.map "
+		       "of its functions";
+	if (!strncmp(n, "python", 6))
+		return "the interpreter's own: py-spy, or python -X perf (3.12 and later)";
+	if (!strncmp(n, "dotnet", 6))
+		return ".NET's own: dotnet-trace, or DOTNET_PerfMapEnabled=1";
+	return "the runtime's own (JDK Flight Recorder or async-profiler for the JVM, "
+	       "node --cpu-prof, py-spy, dotnet-trace), or one that writes /tmp/perf-PID.map";
+}
+
+/* The hottest function is code outside every loaded object: a JIT's. */
+static void hot_jit_text(const struct pst_cpu *c, const struct pst_cpu_fn *fn, double p,
+			 char *title, size_t tlen, char *advice, size_t alen)
+{
+	snprintf(title, tlen, "JIT-compiled code takes %.0f%% of the CPU samples", p);
+	snprintf(advice, alen,
+		 "%.0f%% of the samples are in code outside every loaded object (an anonymous "
+		 "executable mapping, shown as %s): code a runtime compiled as the program ran, "
+		 "which no symbol table names. Profile it with %s.",
+		 p, fn->function, jit_profiler(c));
+}
+
 static int rule_hot(const struct pst_cpu *c, struct pst_findings *out)
 {
 	const struct pst_cpu_fn *fn = c->nfns ? &c->fns[0] : NULL;
@@ -65,6 +98,8 @@ static int rule_hot(const struct pst_cpu *c, struct pst_findings *out)
 		 "%.0f%% of the samples are in %s itself (%.0f%% with what it calls): make "
 		 "its work cheaper or call it less often; its callers are in the stack below.",
 		 p, fn->function, pct(fn->total, c->samples));
+	if (!fn->module && !strcmp(fn->function, "[unknown]"))
+		hot_jit_text(c, fn, p, title, sizeof(title), advice, sizeof(advice));
 	f = add(out, "cpu-hot-function", p >= 50 ? PST_SEV_HIGH : PST_SEV_MEDIUM, title, advice,
 		stack_with_leaf(c, fn));
 	if (!f)
@@ -115,9 +150,17 @@ static int rule_truncated(const struct pst_cpu *c, struct pst_findings *out)
 		return 0;
 	snprintf(title, sizeof(title), "%.0f%% of the sampled stacks are truncated",
 		 pct(c->truncated, c->samples));
+	/* Already unwound with DWARF: asking for DWARF again would not help. */
 	f = add(out, "cpu-truncated-stacks", PST_SEV_LOW, title,
-		"their callers are unknown, so totals are too low: build with "
-		"-fno-omit-frame-pointer or keep .eh_frame, and record with --call-graph dwarf.",
+		c->flags & PST_CPU_DWARF ?
+			"their callers are unknown, so totals are too low, although the stacks "
+			"were unwound with DWARF CFI: code without CFI stopped the walk (JIT "
+			"code, hand-written assembly, an object stripped of .eh_frame), or the "
+			"stack copy ended first. Build such code with -fno-omit-frame-pointer "
+			"or keep its .eh_frame; for JIT code use the runtime's own profiler." :
+			"their callers are unknown, so totals are too low: build with "
+			"-fno-omit-frame-pointer or keep .eh_frame, and record with --call-graph "
+			"dwarf.",
 		NULL);
 	if (!f)
 		return -ENOMEM;

@@ -29,7 +29,7 @@
 
 /*
  * Oversized pool: at least 4 long-lived threads (longer than churn) that
- * sit idle in cond or semaphore waits 80% of their lives. The advice keeps
+ * sit idle (off the CPU, not waiting for a lock) 80% of their lives. The advice keeps
  * enough threads to be busy at most half of the time.
  */
 #define POOL_MIN_THREADS 4
@@ -138,8 +138,9 @@ static int rule_oversized(const struct pst_threads *th, const struct pst_thr_gro
 	f->title = pst_xasprintf("pool of %llu threads at %s is idle %.0f%% of the time",
 			     (unsigned long long)g->threads, g->routine_name, idle * 100);
 	f->advice = pst_xasprintf(
-		"The %llu threads of %s waited for work %.0f%% of their lives (%s in condition "
-		"variable and semaphore waits); on average %.2f of them were busy at once. A "
+		"The %llu threads of %s waited for work %.0f%% of their lives (%s off the CPU "
+		"outside lock waits: condition variables, semaphores, epoll, poll, select, "
+		"reads); on average %.2f of them were busy at once. A "
 		"pool of %llu threads would still be idle half of the time: set its size (the "
 		"max_size of the pool) to %llu, or let it shrink when idle.",
 		(unsigned long long)g->threads, g->routine_name, idle * 100, it, avg_busy,

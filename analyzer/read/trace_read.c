@@ -236,6 +236,8 @@ static int dec_totals(const uint8_t *p, const uint8_t *end, struct pst_totals *t
 	memcpy(to->by_kind, r.by_kind, sizeof(to->by_kind));
 	for (uint64_t b = 0; b < r.nbuckets; b++)
 		to->hist[b < PST_HIST_BUCKETS ? b : PST_HIST_BUCKETS - 1] += pst_tail_u(&r.hist);
+	to->has_temporary = r.tflags & 1;
+	to->temporary = r.temporary;
 	return 0;
 }
 

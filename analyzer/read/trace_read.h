@@ -40,6 +40,8 @@ struct pst_totals {
 	uint64_t tid, alloc_calls, free_calls, alloc_bytes;
 	uint64_t by_kind[PST_KIND_COUNT];
 	uint64_t hist[PST_HIST_BUCKETS];
+	bool has_temporary; /* the preload counted temporary (optional field) */
+	uint64_t temporary;
 };
 
 enum pst_event_type { PST_EV_ALLOC, PST_EV_FREE, PST_EV_REALLOC };

@@ -1011,6 +1011,24 @@ static const char *die_function_name(struct symcore *c, Dwarf_Die *die)
 	return linkage ? pool_intern(&c->pool, linkage) : NULL;
 }
 
+/* Where the code around addr starts, from its .eh_frame entry: in stripped
+ * code, what tells one function from the next. 0 when there is none. */
+static uint64_t cfi_start(Dwfl_Module *mod, uint64_t addr)
+{
+	Dwarf_Addr bias, start, end;
+	Dwarf_CFI *cfi = dwfl_module_eh_cfi(mod, &bias);
+	Dwarf_Frame *fr;
+	uint64_t r = 0;
+
+	if (!cfi || addr < bias || dwarf_cfi_addrframe(cfi, addr - bias, &fr))
+		return 0;
+	/* the return address register, or -1 */
+	if (dwarf_frame_info(fr, &start, &end, NULL) >= 0)
+		r = start + bias;
+	free(fr);
+	return r;
+}
+
 static const char *symtab_name(struct symcore *c, Dwfl_Module *mod, uint64_t addr)
 {
 	GElf_Off off;
@@ -1165,6 +1183,8 @@ static int resolve(struct symcore *c, struct sym_file *m, uint64_t addr,
 	}
 	if (!f[n - 1].function)
 		f[n - 1].function = symtab_name(c, m->mod, addr);
+	if (!f[n - 1].function)
+		f[n - 1].fn_start = cfi_start(m->mod, addr);
 	for (int i = 0; i < n; i++) {
 		f[i].module = m->path;
 		f[i].offset = addr;

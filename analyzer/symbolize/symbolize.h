@@ -18,6 +18,8 @@ struct pst_frame {
 	const char *module;   /* path of the object, NULL when the address is in none */
 	uint64_t offset;      /* address relative to the module's bias (or the raw address) */
 	int inlined;          /* 1: this frame was inlined into the next one */
+	uint64_t fn_start;    /* no function name: where its code starts (module-relative,
+			       * from .eh_frame); 0 when unknown */
 };
 
 /* One address space (a process): its modules. */
