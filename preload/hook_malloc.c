@@ -13,6 +13,8 @@
 static __attribute__((noinline)) void rec_alloc(struct pst_thr *t, void *p, size_t size,
 						 unsigned kind, const void *cfa)
 {
+	if (!pst_paused)
+		pst_leakset_add((uintptr_t)p, size);
 	if (pst_rec_enter(t) && !pst_paused) {
 		uint32_t id = pst_stack_capture_at(t, cfa);
 		uint64_t dts;
@@ -25,6 +27,7 @@ static __attribute__((noinline)) void rec_alloc(struct pst_thr *t, void *p, size
 
 static __attribute__((noinline)) void rec_free(struct pst_thr *t, void *p)
 {
+	pst_leakset_del((uintptr_t)p);
 	if (pst_rec_enter(t)) {
 		uint64_t dts;
 		uint8_t *b = pst_ev_begin(t, &dts);
@@ -43,6 +46,8 @@ static __attribute__((noinline)) void rec_realloc(struct pst_thr *t, void *old, 
 		rec_free(t, old);
 		return;
 	}
+	pst_leakset_del((uintptr_t)old);
+	pst_leakset_add((uintptr_t)p, size);
 	if (pst_rec_enter(t)) {
 		uint32_t id = pst_stack_capture_at(t, cfa);
 		uint64_t dts;

@@ -25,6 +25,7 @@ struct pst_stack_stats {
 				     * pst_memory_build or pst_memory_peaks;
 				     * per stack id its own) */
 	double leaked_bytes, leaked; /* still live at the end */
+	double lost_bytes, lost;    /* of those, unreachable at exit (LEAK_SCAN) */
 	double temporary;           /* freed before the thread's next allocation */
 	double short_lived;         /* freed within PST_SHORT_LIVED_NS */
 	double freed;               /* blocks of this stack that were freed */
@@ -80,6 +81,12 @@ struct pst_memory {
 	uint64_t peak_time_ns;  /* relative to the process start */
 	uint64_t peak_event;    /* ordinal of the event that reached the peak; 0: none */
 	double leaked_bytes, leaked_allocations, temporary_allocations;
+	/* The preload's reachability scan at exit, when the trace has one:
+	 * leaked blocks split into lost (no pointer to them left) and still
+	 * reachable. */
+	bool reach_known;
+	double lost_bytes, lost_allocations, reachable_bytes;
+	uint64_t reach_running, reach_unknown; /* threads not stopped; not scanned */
 	double reallocs;
 
 	struct pst_thread_totals *threads; /* by tid */
@@ -158,6 +165,18 @@ void pst_stats_add(struct pst_stack_stats *d, const struct pst_stack_stats *s, b
 double pst_site_avg_size(const struct pst_site *s);
 
 void pst_memory_free(struct pst_memory *m);
+
+/* reach.c: the scan's list of lost (or reachable) block addresses. */
+struct pst_reach {
+	bool known;           /* the trace has a LEAK_SCAN */
+	bool list_reachable;  /* ptr lists the reachable blocks, else the lost */
+	uint64_t *ptr;        /* ascending */
+	size_t n, cap;
+	uint64_t prev, running, unknown;
+};
+int pst_reach_load(const struct pst_trace *t, struct pst_reach *r);
+bool pst_reach_lost(const struct pst_reach *r, uint64_t ptr);
+void pst_reach_free(struct pst_reach *r);
 
 /* The memory family's result in a report (family.h): the analysis, and
  * whether its exact totals are the last snapshot's. */
