@@ -120,8 +120,10 @@ static void tw_block(struct tw *w)
 	w->n = 0;
 }
 
-/* A trace of process pid (the preload's, or with CPU records from `record`). */
-static void tw_open(struct tw *w, const char *path, uint64_t pid)
+/* A trace of process pid in the preload's mode flags, sampled every
+ * sample_bytes when not PST_PROC_FULL. */
+static void tw_open_mode(struct tw *w, const char *path, uint64_t pid, uint64_t flags,
+			 uint64_t sample_bytes)
 {
 	uint8_t pay[256], *q = pay, rec[300], *e;
 
@@ -132,8 +134,8 @@ static void tw_open(struct tw *w, const char *path, uint64_t pid)
 	q = pst_put_varint(q, PST_VERSION);
 	q = pst_put_varint(q, pid);
 	q = pst_put_varint(q, 1);		 /* ppid */
-	q = pst_put_varint(q, PST_PROC_FULL);	 /* flags */
-	q = pst_put_varint(q, 0);		 /* sample bytes */
+	q = pst_put_varint(q, flags);
+	q = pst_put_varint(q, sample_bytes);
 	q = pst_put_varint(q, 1700000000000000000ull);
 	q = pst_put_varint(q, 1);		 /* start, monotonic */
 	q = pst_put_bytes(q, "crafted", 7);
@@ -142,15 +144,30 @@ static void tw_open(struct tw *w, const char *path, uint64_t pid)
 	cr_assert_eq(fwrite(rec, 1, (size_t)(e - rec), w->f), (size_t)(e - rec));
 }
 
-static void tw_close(struct tw *w)
+/* A trace of process pid (the preload's, or with CPU records from `record`). */
+static void tw_open(struct tw *w, const char *path, uint64_t pid)
+{
+	tw_open_mode(w, path, pid, PST_PROC_FULL, 0);
+}
+
+/* The last block written, then END when the process is to have exited
+ * (else the trace ends as a killed process's does). */
+static void tw_finish(struct tw *w, bool end)
 {
 	uint8_t rec[64], *e;
 
 	tw_block(w);
-	e = pst_enc_end(rec, 1000000, PST_END_EXIT, 0);
-	cr_assert_eq(fwrite(rec, 1, (size_t)(e - rec), w->f), (size_t)(e - rec));
+	if (end) {
+		e = pst_enc_end(rec, 1000000, PST_END_EXIT, 0);
+		cr_assert_eq(fwrite(rec, 1, (size_t)(e - rec), w->f), (size_t)(e - rec));
+	}
 	cr_assert_eq(fclose(w->f), 0);
 	free(w->in);
+}
+
+static void tw_close(struct tw *w)
+{
+	tw_finish(w, true);
 }
 
 static void tw_module(struct tw *w, const char *path, uint64_t bias, uint64_t lo, uint64_t hi)
@@ -730,3 +747,63 @@ Test(crafted, offcpu_blocked_findings_exact, .timeout = 60)
 	}
 	run_free(&r);
 }
+
+
+/* ---- totals and leaks of cut traces ---- */
+
+/* Ten sampled 16-byte blocks (each standing for about sample / 16 calls),
+ * a snapshot counting 100 calls, 40 frees and 1600 bytes, and, when capped,
+ * the --max-size mark; END only when ended. */
+static void cut_memory_report(struct run *r, bool capped, bool ended)
+{
+	char trace[] = "/tmp/pst-crafted-cut-XXXXXX";
+	const uint64_t frames[] = { (uintptr_t)tw_room + 1, (uintptr_t)pst_crafted_caller + 1 };
+	struct self self = self_object();
+	struct tw w;
+	int fd = mkstemp(trace);
+
+	cr_assert(fd >= 0);
+	close(fd);
+	tw_open_mode(&w, trace, 1, 0, 4096);
+	tw_module(&w, self.path, self.bias, self.lo, self.hi);
+	tw_stack(&w, 1, frames, 2);
+	for (uint64_t i = 0; i < 10; i++)
+		tw_put(&w, pst_enc_alloc(tw_room(&w, PST_EVENT_MAX), 10, 0x10000 + 64 * i, 16, 1, 0));
+	tw_put(&w, pst_enc_snapshot(tw_room(&w, 128), 500, 100, 40, 1600, 1 << 20, 4, 1, 1000));
+	if (capped)
+		tw_put(&w, pst_enc_capped(tw_room(&w, 64), 600, 65536));
+	tw_finish(&w, ended);
+	report(r, trace);
+	unlink(trace);
+}
+
+/* A killed sampled process: the exact counts of its last snapshot, not the
+ * estimate from its sampled events (here far above them). */
+Test(crafted, killed_sampled_totals_are_the_snapshots, .timeout = 60)
+{
+	struct run r;
+
+	cut_memory_report(&r, false, false);
+	cr_expect_not(itest_bool(r.json, "process.complete"));
+	cr_expect_eq(itest_int(r.json, "memory.alloc_calls"), 100);
+	cr_expect_eq(itest_int(r.json, "memory.free_calls"), 40);
+	cr_expect_eq(itest_int(r.json, "memory.allocated_bytes"), 1600);
+	cr_expect_str_eq(itest_str(r.json, "memory.totals_source"), "last snapshot");
+	run_free(&r);
+}
+
+/* A capped trace lacks the frees after the cap: what is live at its end is
+ * no leak, even though the process exited. */
+Test(crafted, capped_trace_reports_no_leak, .timeout = 60)
+{
+	struct run r;
+
+	cut_memory_report(&r, true, true);
+	cr_expect(itest_bool(r.json, "process.complete"));
+	cr_expect_null(itest_finding(r.json, "leak"), "a leak finding in a capped trace");
+	run_free(&r);
+	cut_memory_report(&r, false, true);
+	cr_expect_not_null(itest_finding(r.json, "leak"), "no leak finding without the cap");
+	run_free(&r);
+}
+

@@ -31,7 +31,8 @@ static void *analyze(struct pst_analysis *a)
 /*
  * A trace without every thread's TOTALS (killed, or capped by --max-size)
  * still has exact counters up to its last snapshot: better than an
- * estimate from events, unless the events written after it count more.
+ * estimate from sampled events, and than exact events unless those
+ * written after it count more.
  * (After the findings, which judge the events' own figures.)
  */
 static void use_last_snapshot(struct pst_memory_result *r, const struct pst_timeline *tl)
@@ -41,7 +42,9 @@ static void use_last_snapshot(struct pst_memory_result *r, const struct pst_time
 	if (!tl || r->m->totals_exact || !tl->nsnaps)
 		return;
 	s = &tl->snaps[tl->nsnaps - 1];
-	if (s->alloc_calls < r->m->alloc_calls)
+	/* Sampled events only estimate the calls: the snapshot's exact count
+	 * wins even where the estimate is larger. */
+	if (r->m->full && s->alloc_calls < r->m->alloc_calls)
 		return;
 	r->m->alloc_calls = s->alloc_calls;
 	r->m->free_calls = s->free_calls;
@@ -50,12 +53,25 @@ static void use_last_snapshot(struct pst_memory_result *r, const struct pst_time
 	r->totals_from_snapshot = true;
 }
 
+/* Was the process's end recorded with every free before it? A trace capped
+ * by --max-size lacks the frees after the cap. */
+static bool ends_at_exit(const struct pst_analysis *a)
+{
+	const struct pst_timeline *tl = pst_analysis_of(a, &pst_family_timeline);
+
+	return a->t->complete && a->t->end_reason == PST_END_EXIT && !(tl && tl->capped);
+}
+
 static int findings(struct pst_analysis *a, void *self, struct pst_findings *out)
 {
 	struct pst_memory_result *r = self;
 	const struct pst_trace *t = a->t;
-	struct pst_findings_ctx ctx = { .at_exit = t->complete && t->end_reason == PST_END_EXIT };
+	const struct pst_timeline *tl = pst_analysis_of(a, &pst_family_timeline);
+	struct pst_findings_ctx ctx = { .at_exit = ends_at_exit(a) };
 
+	/* What was live at a capped trace's end may have been freed after the
+	 * cap: no leak can be told. */
+	ctx.frees_missing = tl && tl->capped;
 	if (!t->complete)
 		ctx.end = "the trace was cut (it is incomplete: some may have been freed later)";
 	else if (t->end_reason == PST_END_EXEC)
@@ -64,7 +80,7 @@ static int findings(struct pst_analysis *a, void *self, struct pst_findings *out
 		ctx.end = "the process was killed by a fatal signal";
 	if (pst_findings_build(r->m, &ctx, out))
 		return -ENOMEM;
-	use_last_snapshot(r, pst_analysis_of(a, &pst_family_timeline));
+	use_last_snapshot(r, tl);
 	return 0;
 }
 
@@ -216,7 +232,7 @@ static void text_totals(FILE *out, const struct pst_analysis *an, const struct p
 		pst_fmt_count(m->peak_heap_bytes, b, sizeof(b)),
 		pst_fmt_ns(m->peak_time_ns, c, sizeof(c)));
 	fprintf(out, "  %s  %s in %s block%s\n",
-		an->t->complete && an->t->end_reason == PST_END_EXIT ? "leaked     " : "live at end",
+		ends_at_exit(an) ? "leaked     " : "live at end",
 		pst_fmt_bytes(m->leaked_bytes, a, sizeof(a)),
 		pst_fmt_count(m->leaked_allocations, b, sizeof(b)),
 		llround(m->leaked_allocations) == 1 ? "" : "s");
@@ -374,7 +390,7 @@ static bool text_summary(FILE *out, const struct pst_analysis *a, const void *se
 static void text(FILE *out, const struct pst_analysis *a, const void *self)
 {
 	const struct pst_memory *m = ((const struct pst_memory_result *)self)->m;
-	bool at_exit = a->t->complete && a->t->end_reason == PST_END_EXIT;
+	bool at_exit = ends_at_exit(a);
 
 	text_table(out, m, BY_CALLS, "calls", a->top);
 	text_table(out, m, BY_BYTES, "bytes allocated", a->top);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "net.h"
+#include "grow.h"
 #include "trace_read.h"
 
 /* One connection after its segments are merged. */
@@ -171,15 +172,8 @@ static long ep_find(struct build *b, const struct pst_net_conn_rec *r)
 		    !memcmp(e->ep, r->ep, r->ep_len))
 			return (long)(b->slots[h] - 1);
 	}
-	if (n->neps == b->cap_eps) {
-		size_t nc = b->cap_eps ? 2 * b->cap_eps : 16;
-		struct pst_net_endpoint *ne = realloc(n->eps, nc * sizeof(*ne));
-
-		if (!ne)
-			return -1;
-		n->eps = ne;
-		b->cap_eps = nc;
-	}
+	if (pst_grow(&n->eps, &b->cap_eps, n->neps + 1, sizeof(*n->eps), 16))
+		return -1;
 	e = &n->eps[n->neps];
 	memset(e, 0, sizeof(*e));
 	e->kind = r->kind;
@@ -218,15 +212,8 @@ static int on_conn(struct build *b, const uint8_t *p, size_t len)
 	for (unsigned k = 0; k < PST_NET_HIST_BUCKETS; k++)
 		e->hist[k] += r.hist[k];
 
-	if (b->nsegs == b->cap_segs) {
-		size_t nc = b->cap_segs ? 2 * b->cap_segs : 256;
-		struct conn *ns = realloc(b->segs, nc * sizeof(*ns));
-
-		if (!ns)
-			return -ENOMEM;
-		b->segs = ns;
-		b->cap_segs = nc;
-	}
+	if (pst_grow(&b->segs, &b->cap_segs, b->nsegs + 1, sizeof(*b->segs), 256))
+		return -ENOMEM;
 	s = &b->segs[b->nsegs++];
 	s->id = r.conn_id;
 	s->ep = (size_t)i;
@@ -262,15 +249,9 @@ static int on_lookup(struct build *b, const uint8_t *p, size_t len)
 		if (strlen(n->lookups[i].name) == nlen && !memcmp(n->lookups[i].name, name, nlen))
 			l = &n->lookups[i];
 	if (!l) {
-		if (n->nlookups == b->cap_lookups) {
-			size_t nc = b->cap_lookups ? 2 * b->cap_lookups : 16;
-			struct pst_net_lookup *nl = realloc(n->lookups, nc * sizeof(*nl));
-
-			if (!nl)
-				return -ENOMEM;
-			n->lookups = nl;
-			b->cap_lookups = nc;
-		}
+		if (pst_grow(&n->lookups, &b->cap_lookups, n->nlookups + 1, sizeof(*n->lookups),
+			     16))
+			return -ENOMEM;
 		l = &n->lookups[n->nlookups];
 		memset(l, 0, sizeof(*l));
 		l->name = strndup((const char *)name, nlen);

@@ -213,7 +213,7 @@ static int rule_leak(const struct pst_memory *m, const struct pst_findings_ctx *
 	char where[1200], b[32], n[32];
 	struct pst_finding *f;
 
-	if (rnd(bytes) == 0 && rnd(blocks) == 0)
+	if (ctx->frees_missing || (rnd(bytes) == 0 && rnd(blocks) == 0))
 		return 0;
 	f = pst_finding_add(out, "leak", PST_SEV_LOW, s);
 	if (!f)

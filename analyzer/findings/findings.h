@@ -46,6 +46,7 @@ struct pst_findings_ctx {
 	bool at_exit;    /* the process exited normally: live blocks at the end are leaks */
 	const char *end; /* how it ended, to finish "still allocated when ...";
 			  * NULL: "the process exited" */
+	bool frees_missing; /* the trace lacks frees (capped): no leak findings */
 };
 
 /* Run every rule over m's sites (pst_memory_sites done), appending to out.

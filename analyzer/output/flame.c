@@ -13,6 +13,7 @@
 #include "family.h"
 #include "imap.h"
 #include "flame.h"
+#include "grow.h"
 #include "memory.h"
 #include "net.h"
 #include "symbolize.h"
@@ -153,21 +154,10 @@ static const char *intern(struct pst_fpool *p, const char *s, int *err)
 	return e ? e->key : NULL;
 }
 
+/* Room for element n (index), that is n + 1 elements. */
 static int grow(void *vp, size_t *cap, size_t n, size_t size)
 {
-	void **v = vp;
-	size_t ncap;
-	void *nv;
-
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 64;
-	nv = realloc(*v, ncap * size);
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	*cap = ncap;
-	return 0;
+	return pst_grow(vp, cap, n + 1, size, 64);
 }
 
 /* ---- which metrics a trace has ---- */

@@ -231,8 +231,9 @@ static void text_header(FILE *out, const struct report *r)
 	const struct pst_trace *t = r->t;
 	const struct pst_memory_result *mr = pst_analysis_of(&r->a, &pst_family_memory);
 	const struct pst_cpu *cpu = pst_analysis_of(&r->a, &pst_family_cpu);
+	const struct pst_timeline *tl = pst_analysis_of(&r->a, &pst_family_timeline);
 	const struct pst_memory *m = mr->m;
-	char a[32], b[32];
+	char a[32], b[32], note[160];
 
 	fprintf(out, "prestanda report: %s\n", r->path);
 	fprintf(out, "  program    %s (pid %" PRIu64 ")\n", t->proc.exe ? t->proc.exe : "?",
@@ -259,6 +260,8 @@ static void text_header(FILE *out, const struct report *r)
 	else
 		fprintf(out, "  trace      INCOMPLETE: %s; the report covers what was recorded\n",
 			t->error[0] ? t->error : "no clean end");
+	if (tl && tl->capped)
+		fprintf(out, "             %s\n", pst_timeline_cap_note(tl, note, sizeof(note)));
 }
 
 /* The header, the families' summaries, the findings list, their sections. */

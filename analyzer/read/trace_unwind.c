@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "trace_unwind.h"
+#include "grow.h"
 #include "unwind.h"
 #include "sort.h"
 
@@ -76,15 +77,10 @@ static uint64_t intern(struct ctx *c, const uint64_t *f, unsigned n)
 		if (c->tab[j].hash == h && s->depth == n && !memcmp(s->frames, f, n * sizeof(*f)))
 			return s->id;
 	}
-	if (t->nstacks >= c->cap_stacks) {
-		size_t cap = c->cap_stacks ? 2 * c->cap_stacks : t->nstacks + 256;
-		struct pst_stack *ns = realloc(t->stacks, cap * sizeof(*ns));
-
-		if (!ns)
-			return 0;
-		t->stacks = ns;
-		c->cap_stacks = cap;
-	}
+	/* The reader's array has room for nstacks: ours starts above it. */
+	if (pst_grow(&t->stacks, &c->cap_stacks, t->nstacks + 1, sizeof(*t->stacks),
+		     t->nstacks + 256))
+		return 0;
 	s = &t->stacks[t->nstacks];
 	s->frames = malloc((n ? n : 1) * sizeof(*f));
 	if (!s->frames)
@@ -124,15 +120,8 @@ static int on_usample(unsigned type, uint64_t tid, const uint8_t *p, size_t len,
 		frames[0] = regs[PST_UNW_IP];
 		depth = 1;
 	}
-	if (c->nrefs >= c->cap_refs) {
-		size_t cap = c->cap_refs ? 2 * c->cap_refs : 1024;
-		struct pst_usample_ref *nr = realloc(c->refs, cap * sizeof(*nr));
-
-		if (!nr)
-			return c->err = -ENOMEM;
-		c->refs = nr;
-		c->cap_refs = cap;
-	}
+	if (pst_grow(&c->refs, &c->cap_refs, c->nrefs + 1, sizeof(*c->refs), 1024))
+		return c->err = -ENOMEM;
 	r = &c->refs[c->nrefs++];
 	r->payload = (uintptr_t)p;
 	r->ts = u.ts;
