@@ -83,6 +83,13 @@ Test(integration, alloc_known_exact, .timeout = 60)
 		     itest_int(j, "memory.leaked_bytes"));
 	cr_expect_eq(itest_int(j, "memory.leaked_allocations"), 10, "leaked_allocations %lld",
 		     itest_int(j, "memory.leaked_allocations"));
+	/* leak_ten drops its pointers: all 10 definitely lost, none reachable */
+	cr_expect_eq(itest_int(j, "memory.lost_bytes"), 1000, "lost_bytes %lld",
+		     itest_int(j, "memory.lost_bytes"));
+	cr_expect_eq(itest_int(j, "memory.lost_allocations"), 10, "lost_allocations %lld",
+		     itest_int(j, "memory.lost_allocations"));
+	cr_expect_eq(itest_int(j, "memory.reachable_bytes"), 0, "reachable_bytes %lld",
+		     itest_int(j, "memory.reachable_bytes"));
 	/* every free and realloc names a block the trace saw allocated */
 	cr_expect_eq(itest_int(j, "memory.unmatched_frees"), 0, "unmatched_frees %lld",
 		     itest_int(j, "memory.unmatched_frees"));
