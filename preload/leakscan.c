@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* At exit: which recorded live blocks are still reachable from the roots, as LeakSanitizer and valgrind find them. */
 #include <link.h>
+#include <malloc.h>
 #include <setjmp.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -64,12 +65,27 @@ static int64_t find(const struct scan *s, uint64_t v)
 	return -1;
 }
 
+/*
+ * glibc's arena (main_arena in libc's .data: top, the bins) points at chunk
+ * headers, and the header of the chunk after a block lies in the block's
+ * last 8 usable bytes, inside the requested size when that is within 8 of
+ * the chunk's (malloc(100): chunk 112, next header at +96). Such a word is
+ * the allocator's, no reference of the program's: without this the block
+ * allocated last before the top chunk is always "reachable".
+ */
+static bool next_chunk_header(const struct pst_leak_block *b, uint64_t v)
+{
+	if (v - b->ptr + 16 <= b->size)
+		return false;
+	return v == b->ptr + malloc_usable_size((void *)b->ptr) - 8;
+}
+
 static void scan_words(struct scan *s, const uint64_t *w, size_t nw)
 {
 	for (size_t i = 0; i < nw; i++) {
 		int64_t k = find(s, w[i]);
 
-		if (k >= 0 && !s->mark[k]) {
+		if (k >= 0 && !s->mark[k] && !next_chunk_header(&s->b[k], w[i])) {
 			s->mark[k] = 1;
 			s->work[s->nwork++] = (uint32_t)k;
 		}

@@ -72,6 +72,9 @@ struct pst_family_ops {
 	 * and metrics with one value per key (an endpoint, a function). */
 	const struct pst_metric_def *diff_metrics;
 	size_t ndiff_metrics;
+	/* Pairs of diff rows, NULL-ended: the first is shown but fails nothing
+	 * (unless a budget names it) when both runs carry the second. */
+	const char *const *diff_judged_by;
 	const struct pst_keyed_def *diff_keyed;
 	size_t ndiff_keyed;
 	void (*free)(void *self);

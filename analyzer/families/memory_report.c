@@ -493,9 +493,17 @@ static const struct pst_metric_def diff_rows[] = {
 	  true, true, { 0.01, 0 }, { 1.0, 32 } },
 	{ "lost_bytes", "definitely lost bytes", PST_UNIT_BYTES, "memory.lost_bytes", true, true,
 	  { 0.01, 256 }, { 0.5, 32 } },
+	{ "lost_allocations", "definitely lost blocks", PST_UNIT_COUNT,
+	  "memory.lost_allocations", true, true, { 0.01, 0 }, { 1.0, 32 } },
 	{ "temporary_allocations", "temporary allocations", PST_UNIT_COUNT,
 	  "memory.temporary_allocations", true, true, { 0.01, 16 }, { 1.0, 32 } },
 };
+
+/* Not freed at exit is heaptrack's leak; with the scan at exit the blocks
+ * still reachable are tables and caches freed by exit, so the lost ones
+ * judge a diff. */
+static const char *const judged_by[] = { "leaked_bytes", "lost_bytes", "leaked_allocations",
+					 "lost_allocations", NULL };
 
 static void memory_free(void *self)
 {
@@ -518,6 +526,7 @@ const struct pst_family_ops pst_family_memory = {
 	.metrics = metrics,
 	.nmetrics = sizeof(metrics) / sizeof(*metrics),
 	.diff_metrics = diff_rows,
+	.diff_judged_by = judged_by,
 	.ndiff_metrics = sizeof(diff_rows) / sizeof(*diff_rows),
 	.free = memory_free,
 };
