@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "itest.h"
+#include "suppress.h"
 
 /* A figure summed over every site whose function is fn. */
 static long long site_sum(json_t *rep, const char *fn, const char *key)
@@ -90,4 +91,85 @@ Test(leak, sampled_says_unknown, .timeout = 60)
 	}
 	itest_report_free(&rep);
 	itest_cleanup(&r);
+}
+
+/* report --suppressions FILE --json TRACE, in r's directory: its JSON. */
+static json_t *report_suppressed(struct itest_run *r, const char *file_text, int *status)
+{
+	char supp[PATH_MAX], outp[PATH_MAX], errp[PATH_MAX], *out;
+	json_t *j;
+
+	snprintf(supp, sizeof(supp), "%s/supp.txt", r->dir);
+	snprintf(outp, sizeof(outp), "%s/supp.out", r->dir);
+	snprintf(errp, sizeof(errp), "%s/supp.err", r->dir);
+	itest_write(supp, file_text, strlen(file_text));
+	*status = itest_spawn((char *[]){ ITEST_PRESTANDA, "report", "--json", "--suppressions", supp,
+					  r->traces[0], NULL },
+			      outp, errp);
+	out = itest_slurp(outp, NULL);
+	j = out ? json_loads(out, 0, NULL) : NULL;
+	free(out);
+	return j;
+}
+
+/* LeakSanitizer's syntax: lose_cycle's 2 lost blocks (96 bytes) are
+ * suppressed, counted apart and make no finding; lose_plain's still do; an
+ * anchored pattern that names no function whole suppresses nothing. */
+Test(leak, suppressions_count_apart, .timeout = 60)
+{
+	struct itest_run r;
+	struct itest_report rep;
+	json_t *j;
+	char *dump;
+	int st;
+
+	report_of(&r, &rep, "--full");
+	itest_report_free(&rep);
+	j = report_suppressed(&r, "# LeakSanitizer's syntax\n\n  leak:lose_cyc*  \nleak:^lose_plai$\n"
+				  "called_from_lib:libfoo.so\n", &st);
+	cr_assert(j && st == 0, "status %d", st);
+	cr_expect_eq(itest_int(j, "memory.suppressed_allocations"), 2);
+	cr_expect_eq(itest_int(j, "memory.suppressed_bytes"), 96);
+	cr_expect_eq(itest_int(j, "memory.lost_bytes"), 696); /* the figure itself stays */
+	dump = json_dumps(itest_get(j, "findings"), 0);
+	cr_expect(strstr(dump, "lose_plain") && !strstr(dump, "lose_cycle"), "%s", dump);
+	free(dump);
+	json_decref(j);
+
+	/* a source file's name: every lost block of leak_reach.c, no leak finding */
+	j = report_suppressed(&r, "leak:leak_reach.c\n", &st);
+	cr_assert(j && st == 0, "status %d", st);
+	cr_expect_eq(itest_int(j, "memory.suppressed_allocations"), 5);
+	cr_expect_eq(itest_int(j, "memory.suppressed_bytes"), 696);
+	cr_expect(!itest_finding(j, "leak"));
+	json_decref(j);
+
+	/* an unreadable file is a usage error */
+	st = itest_spawn((char *[]){ ITEST_PRESTANDA, "report", "--suppressions",
+				     "/nonexistent/supp.txt", r.traces[0], NULL },
+			 "/dev/null", "/dev/null");
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 2, "status %d", st);
+	itest_cleanup(&r);
+}
+
+/* The matching itself: function, source file, module; anchors; `*`. */
+Test(leak, suppression_patterns)
+{
+	char *frames[] = { "xmalloc (git/wrapper.c:12)", "[libfoo.so.1+0x1234]", "main" };
+	static const struct {
+		const char *pat;
+		bool match;
+	} cases[] = {
+		{ "xmalloc", true },	 { "^xmalloc$", true }, { "^xmall$", false },
+		{ "mall", true },	 { "wrap*.c", true },	{ "^wrapper.c", false },
+		{ "libfoo.so", true },	 { "x?malloc", false }, { "^ma*n$", true },
+		{ "0x1234", false },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *pat = (char *)cases[i].pat;
+		struct pst_suppressions s = { .pat = &pat, .n = 1 };
+
+		cr_expect_eq(pst_suppressed(&s, frames, 3), cases[i].match, "%s", cases[i].pat);
+	}
 }

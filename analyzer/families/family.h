@@ -25,6 +25,7 @@ struct pst_analysis {
 	struct pst_trace *t;
 	struct pst_symbolizer *sym; /* the trace's modules; only while analyzing */
 	const struct pst_net_pools *pools; /* declared pools, NULL: none */
+	const struct pst_suppressions *supp; /* leak suppressions, NULL: none */
 	size_t top;		    /* rows per table in the text */
 	size_t json_top;	    /* entries per JSON list; 0: all */
 	bool timeline_table;	    /* text: the per-interval table */

@@ -55,6 +55,7 @@ struct pst_site {
 	uint64_t first_stack_id; /* smallest stack id merged here (0: none) */
 	bool runtime;            /* every frame is the allocator's or the runtime's
 				  * (e.g. libstdc++'s start-up pool): nothing to change */
+	bool suppressed;         /* its leak matches a suppression (suppress.c) */
 	struct pst_stack_stats st;
 };
 
@@ -87,6 +88,10 @@ struct pst_memory {
 	bool reach_known;
 	double lost_bytes, lost_allocations, reachable_bytes;
 	uint64_t reach_running, reach_unknown; /* threads not stopped; not scanned */
+	/* report --suppressions: the leaks of sites it matched (in the figures
+	 * above too, but no finding) */
+	bool suppressions;
+	double suppressed_bytes, suppressed_allocations;
 	double reallocs;
 
 	struct pst_thread_totals *threads; /* by tid */

@@ -11,6 +11,7 @@
 #include "findings_out.h"
 #include "json_util.h"
 #include "memory.h"
+#include "suppress.h"
 #include "timeline.h"
 #include "units.h"
 
@@ -25,6 +26,7 @@ static void *analyze(struct pst_analysis *a)
 		free(r);
 		return NULL;
 	}
+	pst_suppress_sites(r->m, a->supp);
 	return r;
 }
 
@@ -175,6 +177,11 @@ static void json(const struct pst_analysis *a, const void *self, json_t *root)
 		json_object_set_new(mem, "lost_allocations", pst_jint(m->lost_allocations));
 		json_object_set_new(mem, "reachable_bytes", pst_jint(m->reachable_bytes));
 	}
+	if (m->suppressions) { /* only with report --suppressions */
+		json_object_set_new(mem, "suppressed_bytes", pst_jint(m->suppressed_bytes));
+		json_object_set_new(mem, "suppressed_allocations",
+				    pst_jint(m->suppressed_allocations));
+	}
 	for (size_t i = 0; i < nsites; i++)
 		json_array_append_new(sites, json_site(&m->sites[i], m->reach_known));
 	json_object_set_new(mem, "sites", sites);
@@ -238,6 +245,11 @@ static void text_totals(FILE *out, const struct pst_analysis *an, const struct p
 		llround(m->leaked_allocations) == 1 ? "" : "s");
 	if (m->reach_known)
 		text_reach(out, m);
+	if (m->suppressions)
+		fprintf(out, "    suppressed        %s in %s block%s (--suppressions: no finding)\n",
+			pst_fmt_bytes(m->suppressed_bytes, a, sizeof(a)),
+			pst_fmt_count(m->suppressed_allocations, b, sizeof(b)),
+			llround(m->suppressed_allocations) == 1 ? "" : "s");
 	fprintf(out, "  temporary    %s allocations (%.1f%% of calls) freed before the thread's "
 		     "next %sallocation\n",
 		pst_fmt_count(m->temporary_allocations, d, sizeof(d)), pct,

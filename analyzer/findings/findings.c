@@ -168,6 +168,7 @@ int pst_ev_str(struct pst_finding *f, const char *key, const char *v)
 struct group {
 	const struct pst_site *site;
 	struct pst_stack_stats st;
+	struct pst_stack_stats leak; /* of its sites no suppression matched */
 	size_t paths;
 };
 
@@ -206,7 +207,7 @@ static int rule_leak(const struct pst_memory *m, const struct pst_findings_ctx *
 		     const struct group *g, struct pst_findings *out)
 {
 	const struct pst_site *s = g->site;
-	const struct pst_stack_stats *st = &g->st;
+	const struct pst_stack_stats *st = &g->leak;
 	double bytes = m->reach_known ? st->lost_bytes : st->leaked_bytes;
 	double blocks = m->reach_known ? st->lost : st->leaked;
 	double share = m->peak_heap_bytes > 0 ? bytes / m->peak_heap_bytes : 0;
@@ -428,6 +429,8 @@ static int group_sites(const struct pst_memory *m, struct group **out, size_t *n
 			ng++;
 		}
 		pst_stats_add(&g[ng - 1].st, &m->sites[idx[i]].st, true);
+		if (!m->sites[idx[i]].suppressed)
+			pst_stats_add(&g[ng - 1].leak, &m->sites[idx[i]].st, true);
 		g[ng - 1].paths++;
 	}
 	rc = 0;
