@@ -141,7 +141,7 @@ void pst_init(void)
 		return;
 	}
 	/* --full: the live blocks are kept for the reachability scan at exit */
-	pst_leakset_on = pst_cfg.full;
+	pst_leakset_init(pst_cfg.full);
 	pst_modules_init();
 	pst_stacks_init();
 	pst_sampled_init();

@@ -14,6 +14,13 @@
  * of (address, size) under its own spin lock, deleted by backward shift
  * (no tombstones). Only blocks the trace records are kept (every block with
  * --full; the sampled ones otherwise), so the two sets agree.
+ *
+ * Every shard's first table is mapped at once, at init: mapped one by one
+ * as shards were first used, they took the holes a dlclose had just left,
+ * so a library opened again landed elsewhere, its range overlapping the one
+ * an earlier load of it had written (the analyzer keeps the first of two
+ * overlapping modules: the library's frames went unsymbolized). Only a
+ * shard past FIRST_CAP / 2 blocks maps memory later.
  */
 #define SHARDS 64
 #define FIRST_CAP 1024
@@ -26,6 +33,7 @@ struct shard {
 } __attribute__((aligned(64)));
 
 static struct shard shards[SHARDS];
+static struct pst_leak_block *first_tabs; /* SHARDS * FIRST_CAP, from init */
 bool pst_leakset_on;
 
 static inline uint64_t hash_of(uint64_t p)
@@ -60,6 +68,33 @@ static void put(struct pst_leak_block *tab, uint64_t cap, uint64_t p, uint64_t s
 	tab[i].size = size;
 }
 
+static bool is_first(const struct shard *s)
+{
+	return first_tabs && s->tab >= first_tabs && s->tab < first_tabs + SHARDS * FIRST_CAP;
+}
+
+/* Each shard's first table, empty, in the one mapping (when it can be had:
+ * else each shard maps its own on first use). */
+static void give_first_tabs(void)
+{
+	for (int k = 0; k < SHARDS; k++)
+		shards[k] = (struct shard){ .cap = first_tabs ? FIRST_CAP : 0,
+					    .tab = first_tabs ? first_tabs + k * FIRST_CAP : NULL };
+}
+
+void pst_leakset_init(bool on)
+{
+	void *m;
+
+	pst_leakset_on = on;
+	if (!on)
+		return;
+	m = mmap(NULL, SHARDS * FIRST_CAP * sizeof(*first_tabs), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	first_tabs = m == MAP_FAILED ? NULL : m;
+	give_first_tabs();
+}
+
 /* Twice the room; false when the memory cannot be had (the block is then
  * not kept: it would count as lost only if it is not reachable anyway). */
 static bool grow(struct shard *s)
@@ -73,7 +108,7 @@ static bool grow(struct shard *s)
 	for (uint64_t i = 0; i < s->cap; i++)
 		if (s->tab[i].ptr)
 			put(t, cap, s->tab[i].ptr, s->tab[i].size);
-	if (s->tab)
+	if (s->tab && !is_first(s))
 		munmap(s->tab, s->cap * sizeof(*t));
 	s->tab = t;
 	s->cap = cap;
@@ -145,14 +180,17 @@ uint64_t pst_leakset_copy(struct pst_leak_block *out, uint64_t max)
 	return n;
 }
 
-/* A forked child's trace has seen no block: it starts empty. */
+/* A forked child's trace has seen no block: it starts empty (the first
+ * tables stay where they are, zeroed by dropping their pages). */
 void pst_leakset_reset(void)
 {
 	for (int k = 0; k < SHARDS; k++) {
 		struct shard *s = &shards[k];
 
-		if (s->tab)
+		if (s->tab && !is_first(s))
 			munmap(s->tab, s->cap * sizeof(*s->tab));
-		*s = (struct shard){ 0 };
 	}
+	if (first_tabs)
+		madvise(first_tabs, SHARDS * FIRST_CAP * sizeof(*first_tabs), MADV_DONTNEED);
+	give_first_tabs();
 }

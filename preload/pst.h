@@ -441,6 +441,7 @@ struct pst_leak_block {
 	uint64_t ptr, size;
 };
 extern bool pst_leakset_on;             /* the scan at exit is wanted */
+void pst_leakset_init(bool on);         /* once, at init: on, and the first tables */
 void pst_leakset_add_slow(uint64_t p, uint64_t size);
 void pst_leakset_del_slow(uint64_t p);
 uint64_t pst_leakset_count(void);
