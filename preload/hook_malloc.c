@@ -13,6 +13,8 @@
 static __attribute__((noinline)) void rec_alloc(struct pst_thr *t, void *p, size_t size,
 						 unsigned kind, const void *cfa)
 {
+	if (!pst_paused)
+		pst_leakset_add((uintptr_t)p, size);
 	if (pst_rec_enter(t) && !pst_paused) {
 		uint32_t id = pst_stack_capture_at(t, cfa);
 		uint64_t dts;
@@ -25,6 +27,7 @@ static __attribute__((noinline)) void rec_alloc(struct pst_thr *t, void *p, size
 
 static __attribute__((noinline)) void rec_free(struct pst_thr *t, void *p)
 {
+	pst_leakset_del((uintptr_t)p);
 	if (pst_rec_enter(t)) {
 		uint64_t dts;
 		uint8_t *b = pst_ev_begin(t, &dts);
@@ -43,6 +46,8 @@ static __attribute__((noinline)) void rec_realloc(struct pst_thr *t, void *old, 
 		rec_free(t, old);
 		return;
 	}
+	pst_leakset_del((uintptr_t)old);
+	pst_leakset_add((uintptr_t)p, size);
 	if (pst_rec_enter(t)) {
 		uint32_t id = pst_stack_capture_at(t, cfa);
 		uint64_t dts;
@@ -151,36 +156,20 @@ static __attribute__((noinline)) void *malloc_slow(size_t size, const void *cfa)
 	return p;
 }
 
-/* The countdown crossed zero (or --full): the block is needed after the
- * real call. A failed call gives its bytes back, as if never counted down. */
-static __attribute__((noinline)) void *malloc_rec(struct pst_thr *t, size_t size,
-						   const void *cfa)
-{
-	void *p = pst_real.malloc(size);
-
-	if (unlikely(!p)) {
-		if (!t->full)
-			t->countdown += (int64_t)size;
-		return p;
-	}
-	if (t->full || sample_hit(t, p))
-		rec_alloc(t, p, size, PST_KIND_MALLOC, cfa);
-	return p;
-}
-
-/* Counted and counted down before the call, so that a block not sampled
- * (nearly all of them) jumps on to the C library's malloc: no frame, no
- * registers saved across it. */
+/* The block is needed after the call: each thread counts the frees of the
+ * very block it allocated last (its temporaries, sampled mode too), so the
+ * call cannot be a jump to the C library's malloc. */
 EXPORT void *malloc(size_t size)
 {
 	struct pst_thr *t = pst_self;
+	void *p;
 
 	if (unlikely(!t || pst_guard))
 		return malloc_slow(size, __builtin_dwarf_cfa());
+	p = pst_real.malloc(size);
 	count_alloc(t, size, PST_KIND_MALLOC);
-	if (likely(!t->full) && likely((t->countdown -= (int64_t)size) >= 0))
-		return pst_real.malloc(size);
-	return malloc_rec(t, size, __builtin_dwarf_cfa());
+	after_count(t, p, size, PST_KIND_MALLOC, __builtin_dwarf_cfa());
+	return p;
 }
 
 static __attribute__((noinline)) void free_slow(void *p)

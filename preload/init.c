@@ -101,6 +101,7 @@ static void fork_child(void)
 	pst_modules_reset();
 	pst_stacks_reset();
 	pst_sampled_reset();
+	pst_leakset_reset();
 	pst_net_after_fork();
 	pst_thr_after_fork();
 	pst_locks_after_fork();
@@ -139,6 +140,8 @@ void pst_init(void)
 		pst_guard = 0;
 		return;
 	}
+	/* --full: the live blocks are kept for the reachability scan at exit */
+	pst_leakset_init(pst_cfg.full);
 	pst_modules_init();
 	pst_stacks_init();
 	pst_sampled_init();
@@ -171,6 +174,8 @@ void pst_finish(uint64_t reason)
 	pst_locks_emit();
 	pst_net_flush_all();
 	pst_guard = 1;
+	if (reason == PST_END_EXIT)
+		pst_leak_scan();
 	pst_thr_flush_all(reason == PST_END_EXEC, false);
 	pst_out_end(reason, 0);
 	if (reason != PST_END_EXEC)

@@ -449,6 +449,31 @@ void pst_altstack_setup(void);          /* once, at init */
 void pst_altstack_start(void);          /* this thread: an alternate signal stack if it has none */
 void pst_altstack_end(void);            /* this thread ends: free ours */
 
+/* leakset.c: the recorded live blocks and their sizes, for the scan at exit. */
+struct pst_leak_block {
+	uint64_t ptr, size;
+};
+extern bool pst_leakset_on;             /* the scan at exit is wanted */
+void pst_leakset_init(bool on);         /* once, at init: on, and the first tables */
+void pst_leakset_add_slow(uint64_t p, uint64_t size);
+void pst_leakset_del_slow(uint64_t p);
+uint64_t pst_leakset_count(void);
+uint64_t pst_leakset_copy(struct pst_leak_block *out, uint64_t max);
+void pst_leakset_reset(void);           /* forked child: empty */
+static inline void pst_leakset_add(uint64_t p, uint64_t size)
+{
+	if (pst_leakset_on)
+		pst_leakset_add_slow(p, size);
+}
+static inline void pst_leakset_del(uint64_t p)
+{
+	if (pst_leakset_on)
+		pst_leakset_del_slow(p);
+}
+
+/* leakscan.c: at exit, LEAK_SCAN and its list of lost or reachable blocks. */
+void pst_leak_scan(void);
+
 /* sampled.c: the set of sampled live blocks (sampled mode only). */
 void pst_sampled_init(void);
 void pst_sampled_reset(void);           /* forked child: empty */

@@ -584,6 +584,13 @@ Test(diff, json_reports_equal_traces, .timeout = 60)
 	/* The leak: its metric, its site, new, and its finding, new in NEW. */
 	cr_expect_eq(itest_int(metric(t.json, "leaked_bytes"), "delta"), 1000);
 	cr_expect_eq(itest_int(metric(t.json, "leaked_allocations"), "delta"), 10);
+	cr_expect_eq(itest_int(metric(t.json, "lost_bytes"), "delta"), 1000);
+	cr_expect_eq(itest_int(metric(t.json, "lost_allocations"), "delta"), 10);
+	/* with the scan at exit in both runs, the lost blocks judge, not the leaked */
+	cr_expect_str_eq(itest_str(metric(t.json, "leaked_bytes"), "judged_by"), "lost_bytes");
+	cr_expect_str_eq(itest_str(metric(t.json, "leaked_bytes"), "verdict"), "regression");
+	cr_expect_null(json_object_get(metric(t.json, "lost_bytes"), "judged_by"));
+	cr_expect_eq(json_array_size(itest_get(t.json, "failures")), 4);
 	cr_assert(site(t.json, "leak_some"));
 	cr_expect_str_eq(itest_str(site(t.json, "leak_some"), "state"), "new");
 	cr_assert_eq(json_array_size(itest_get(t.json, "new_findings")), 1);
@@ -611,15 +618,21 @@ Test(diff, markdown_rows, .timeout = 60)
 		  r.out);
 	cr_expect(strstr(r.out, "| allocation calls | 201 | 411 | ▲ +210 (+104.5%) | regression |\n"),
 		  "%s", r.out);
-	cr_expect(strstr(r.out, "| leaked bytes | 0 B | 1000 B | ▲ +1000 B (new) | regression |\n"),
+	cr_expect(strstr(r.out, "| leaked bytes | 0 B | 1000 B | ▲ +1000 B (new) |  |\n"), "%s",
+		  r.out);
+	cr_expect(strstr(r.out, "| definitely lost bytes | 0 B | 1000 B | ▲ +1000 B (new) | "
+			    "regression |\n"),
 		  "%s", r.out);
+	cr_expect(strstr(r.out, "- lost_allocations rose from 0 to 10, beyond run-to-run noise\n"),
+		  "%s", r.out);
+	cr_expect(!strstr(r.out, "- leaked_bytes rose"), "%s", r.out);
 	cr_expect(strstr(r.out, "| temporary allocations | 100 | 100 | = 0 |  |\n"), "%s", r.out);
 	snprintf(row, sizeof(row),
 		 "| `parse_request (diff_work.c:%d)` | +200 (+200.0%%) | +12.5 KiB (+200.0%%) |",
 		 itest_marker_line("diff_work.c", "parse_request"));
 	cr_expect(strstr(r.out, row), "no row '%s' in\n%s", row, r.out);
 	cr_expect(strstr(r.out, "   parse_request (tests/targets/diff_work.c:"), "%s", r.out);
-	cr_expect(strstr(r.out, "#### New findings (1)\n\n- **low** `leak`: 1000 B in 10 blocks from leak_some never freed"),
+	cr_expect(strstr(r.out, "#### New findings (1)\n\n- **low** `leak`: 1000 B in 10 blocks from leak_some definitely lost"),
 		  "%s", r.out);
 	dres_free(&r);
 	itest_cleanup(&a);

@@ -196,7 +196,7 @@ struct run {
 /* Write w's trace, open it, analyze with sym (may be NULL) and judge it. */
 static void run_sym(struct run *r, struct tw *w, struct pst_symbolizer *sym)
 {
-	struct pst_findings_ctx ctx = { 0 };
+	struct pst_findings_ctx ctx = { 0 }; /* frees_missing and the rest: false */
 	char err[256];
 	FILE *f;
 	int fd;

@@ -16,7 +16,8 @@ struct report_cmd {
 
 static void usage(FILE *f)
 {
-	fputs("usage: prestanda report [--json] [--top N] [--config FILE] [--timeline] TRACE...\n"
+	fputs("usage: prestanda report [--json] [--top N] [--config FILE] [--timeline]\n"
+	      "                       [--suppressions FILE] TRACE...\n"
 	      "\n"
 	      "Analyze the heap of each TRACE: findings (leaks, churn of small blocks,\n"
 	      "realloc growth), totals, top allocation sites, sizes and threads.\n"
@@ -28,6 +29,9 @@ static void usage(FILE *f)
 	      "  --timeline figures per snapshot interval: allocation calls and bytes per\n"
 	      "             second, RSS, open fds, threads, CPU% (JSON: always, \"timeline\")\n"
 	      "  --timeline-svg FILE  a small plot of RSS and allocation calls over time\n"
+	      "  --suppressions FILE  leaks to leave out of the findings: `leak:PATTERN`\n"
+	      "             lines (LeakSanitizer's and heaptrack's files), matched against\n"
+	      "             each frame's function, source file or module; counted apart\n"
 	      "  -h, --help this help\n",
 	      f);
 }
@@ -40,6 +44,7 @@ static int report_parse(int argc, char **argv, struct report_cmd *c)
 		{ "config", required_argument, NULL, 'c' },
 		{ "timeline", no_argument, NULL, 't' },
 		{ "timeline-svg", required_argument, NULL, 's' },
+		{ "suppressions", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -55,6 +60,7 @@ static int report_parse(int argc, char **argv, struct report_cmd *c)
 		case 'c': o->config = optarg; break;
 		case 't': o->timeline = true; break;
 		case 's': o->svg = optarg; break;
+		case 'S': o->suppressions_path = optarg; break;
 		case 'n':
 			if (pst_cli_positive("report", "--top", optarg, &o->top))
 				return 2;
@@ -66,6 +72,12 @@ static int report_parse(int argc, char **argv, struct report_cmd *c)
 	}
 	if (optind >= argc)
 		return pst_cli_fail("report", "no TRACE given");
+	if (o->suppressions_path) {
+		char err[600];
+
+		if (pst_suppressions_load(o->suppressions_path, &o->supp, err, sizeof(err)))
+			return pst_cli_fail("report", "--suppressions %s", err);
+	}
 	c->traces = argv + optind;
 	c->ntraces = argc - optind;
 	return PST_CLI_GO;
@@ -88,6 +100,7 @@ static int report_run(struct report_cmd *c)
 	status = pst_report_print(o, c->traces, c->ntraces);
 	if (o->has_settings)
 		pst_settings_free(&o->settings);
+	pst_suppressions_free(&o->supp);
 	if (fflush(stdout)) {
 		fprintf(stderr, "prestanda: report: writing: %s\n", strerror(errno));
 		return 1;

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "diff.h"
+#include "family.h"
 #include "units.h"
 #include "sort.h"
 
@@ -159,7 +160,7 @@ static int judge(struct pst_diff *d, struct pst_metric_result *r, double base, d
 	char name[320], line[512], x[64], y[64];
 	double pct;
 
-	if (l && l == &b->dflt && m->unit == PST_UNIT_NS)
+	if (l && l == &b->dflt && (m->unit == PST_UNIT_NS || r->judged_by))
 		l = NULL;
 	if (r->key)
 		snprintf(name, sizeof(name), "%s of %s", m->name, r->key);
@@ -179,7 +180,7 @@ static int judge(struct pst_diff *d, struct pst_metric_result *r, double base, d
 						   r->why, sizeof(r->why));
 		return r->over_budget ? add_failure(d, r->why) : 0;
 	}
-	if (r->verdict != PST_REGRESSED)
+	if (r->verdict != PST_REGRESSED || r->judged_by)
 		return 0;
 	pct = r->base > 0 ? (r->new - r->base) / r->base * 100 : 0;
 	if (r->base > 0)
@@ -204,6 +205,22 @@ static double keyed_value(const struct pst_summary *s, size_t k, const char *key
 	return 0;
 }
 
+/* The total that judges in m's stead (a family's diff_judged_by), when
+ * both runs carry it; else NULL. */
+static const char *judged_by_other(const struct pst_diff *d, const struct pst_metric_def *m)
+{
+	const char *by = NULL;
+
+	for (size_t f = 0; f < pst_nfamilies && !by; f++)
+		for (const char *const *p = pst_families[f]->diff_judged_by; p && *p; p += 2)
+			if (!strcmp(p[0], m->name))
+				by = p[1];
+	for (size_t i = 0; by && i < pst_nmetrics; i++)
+		if (!strcmp(pst_metrics[i].name, by))
+			return d->base.has[i] && d->new.has[i] ? by : NULL;
+	return NULL;
+}
+
 /* Totals, then each keyed metric both inputs carry: base's keys in order,
  * then the keys only new has. */
 static int compare_totals(struct pst_diff *d, const struct pst_budgets *b)
@@ -215,6 +232,7 @@ static int compare_totals(struct pst_diff *d, const struct pst_budgets *b)
 		struct pst_metric_result *r = &d->m[d->nm++];
 
 		r->def = &pst_metrics[i];
+		r->judged_by = judged_by_other(d, r->def);
 		if (d->base.has[i] && d->new.has[i] &&
 		    judge(d, r, d->base.total[i], d->new.total[i], b))
 			return -ENOMEM;

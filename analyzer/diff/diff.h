@@ -150,6 +150,7 @@ struct pst_metric_result {
 	bool significant;
 	enum pst_verdict verdict;
 	bool budgeted, over_budget;
+	const char *judged_by; /* the total judging instead: this one fails nothing */
 	char why[384];     /* over_budget: the metric, its limit and the value */
 };
 

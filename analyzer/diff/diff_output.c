@@ -65,6 +65,8 @@ static const char *judgement(const struct pst_metric_result *r)
 {
 	if (r->budgeted)
 		return r->over_budget ? "over budget" : "within budget";
+	if (r->judged_by)
+		return "";
 	return r->verdict == PST_REGRESSED ? "regression" :
 	       r->verdict == PST_IMPROVED  ? "improvement" :
 					     "";
@@ -351,6 +353,8 @@ static json_t *jmetric(const struct pst_metric_result *r)
 						   json_null());
 	json_object_set_new(o, "significant", json_boolean(r->significant));
 	json_object_set_new(o, "verdict", json_string(verdict_name(r->verdict)));
+	if (r->judged_by) /* shown; the metric named judges instead */
+		json_object_set_new(o, "judged_by", json_string(r->judged_by));
 	json_object_set_new(o, "budget", json_string(!r->budgeted   ? "none" :
 						     r->over_budget ? "exceeded" :
 								      "within"));

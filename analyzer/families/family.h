@@ -25,6 +25,7 @@ struct pst_analysis {
 	struct pst_trace *t;
 	struct pst_symbolizer *sym; /* the trace's modules; only while analyzing */
 	const struct pst_net_pools *pools; /* declared pools, NULL: none */
+	const struct pst_suppressions *supp; /* leak suppressions, NULL: none */
 	size_t top;		    /* rows per table in the text */
 	size_t json_top;	    /* entries per JSON list; 0: all */
 	bool timeline_table;	    /* text: the per-interval table */
@@ -72,6 +73,9 @@ struct pst_family_ops {
 	 * and metrics with one value per key (an endpoint, a function). */
 	const struct pst_metric_def *diff_metrics;
 	size_t ndiff_metrics;
+	/* Pairs of diff rows, NULL-ended: the first is shown but fails nothing
+	 * (unless a budget names it) when both runs carry the second. */
+	const char *const *diff_judged_by;
 	const struct pst_keyed_def *diff_keyed;
 	size_t ndiff_keyed;
 	void (*free)(void *self);

@@ -585,11 +585,35 @@ static void totals(struct agg *a)
 	}
 }
 
+/* A leaked block the scan at exit found no pointer to is lost. */
+static void count_lost(struct pst_memory *m, const struct pst_reach *r, const struct live *e,
+		       struct pst_stack_stats *st, double w)
+{
+	double bytes = (double)e->size * w;
+
+	if (!r->known)
+		return;
+	if (pst_reach_lost(r, e->ptr)) {
+		st->lost += w;
+		st->lost_bytes += bytes;
+		m->lost_allocations += w;
+		m->lost_bytes += bytes;
+	} else {
+		m->reachable_bytes += bytes;
+	}
+}
+
 /* Blocks still live at the end leaked; their realloc chains end there. */
-static void leaks(struct agg *a)
+static int leaks(struct agg *a)
 {
 	struct pst_memory *m = a->m;
+	struct pst_reach r;
 
+	if (pst_reach_load(a->t, &r))
+		return -ENOMEM;
+	m->reach_known = r.known;
+	m->reach_running = r.running;
+	m->reach_unknown = r.unknown;
 	for (size_t i = 0; i < a->live.cap; i++) {
 		const struct live *e = &a->live.tab[i];
 		struct pst_stack_stats *st;
@@ -603,8 +627,11 @@ static void leaks(struct agg *a)
 		st->leaked_bytes += (double)e->size * w;
 		m->leaked_allocations += w;
 		m->leaked_bytes += (double)e->size * w;
+		count_lost(m, &r, e, st, w);
 		end_chain(m, e, w);
 	}
+	pst_reach_free(&r);
+	return 0;
 }
 
 /* The thread totals' exact count of temporaries, when every one has it. */
@@ -694,8 +721,7 @@ static int one_pass(struct agg *a, int pass, pst_progress_fn progress, void *arg
 		m->per_stack[i].max_live = a->by_stack[i].max;
 		m->per_stack[i].peak_bytes = at_peak(a, &a->by_stack[i]);
 	}
-	leaks(a);
-	if (thread_totals(m, a->t))
+	if (leaks(a) || thread_totals(m, a->t))
 		return -ENOMEM;
 	totals(a);
 	temporaries(a);

@@ -25,6 +25,7 @@ struct pst_stack_stats {
 				     * pst_memory_build or pst_memory_peaks;
 				     * per stack id its own) */
 	double leaked_bytes, leaked; /* still live at the end */
+	double lost_bytes, lost;    /* of those, unreachable at exit (LEAK_SCAN) */
 	double temporary;           /* freed with no other allocation or free by the
 				     * thread in between (heaptrack's rule) */
 	double short_lived;         /* freed within PST_SHORT_LIVED_NS */
@@ -58,6 +59,7 @@ struct pst_site {
 	uint64_t first_stack_id; /* smallest stack id merged here (0: none) */
 	bool runtime;            /* every frame is the allocator's or the runtime's
 				  * (e.g. libstdc++'s start-up pool): nothing to change */
+	bool suppressed;         /* its leak matches a suppression (suppress.c) */
 	struct pst_stack_stats st;
 };
 
@@ -86,6 +88,16 @@ struct pst_memory {
 	double leaked_bytes, leaked_allocations, temporary_allocations;
 	bool temporary_counted; /* sampled: temporary_allocations is the threads'
 				 * exact count (else sampled blocks' estimate) */
+	/* The preload's reachability scan at exit, when the trace has one:
+	 * leaked blocks split into lost (no pointer to them left) and still
+	 * reachable. */
+	bool reach_known;
+	double lost_bytes, lost_allocations, reachable_bytes;
+	uint64_t reach_running, reach_unknown; /* threads not stopped; not scanned */
+	/* report --suppressions: the leaks of sites it matched (in the figures
+	 * above too, but no finding) */
+	bool suppressions;
+	double suppressed_bytes, suppressed_allocations;
 	double reallocs;
 
 	struct pst_thread_totals *threads; /* by tid */
@@ -164,6 +176,18 @@ void pst_stats_add(struct pst_stack_stats *d, const struct pst_stack_stats *s, b
 double pst_site_avg_size(const struct pst_site *s);
 
 void pst_memory_free(struct pst_memory *m);
+
+/* reach.c: the scan's list of lost (or reachable) block addresses. */
+struct pst_reach {
+	bool known;           /* the trace has a LEAK_SCAN */
+	bool list_reachable;  /* ptr lists the reachable blocks, else the lost */
+	uint64_t *ptr;        /* ascending */
+	size_t n, cap;
+	uint64_t prev, running, unknown;
+};
+int pst_reach_load(const struct pst_trace *t, struct pst_reach *r);
+bool pst_reach_lost(const struct pst_reach *r, uint64_t ptr);
+void pst_reach_free(struct pst_reach *r);
 
 /* The memory family's result in a report (family.h): the analysis, and
  * whether its exact totals are the last snapshot's. */

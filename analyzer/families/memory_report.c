@@ -11,6 +11,7 @@
 #include "findings_out.h"
 #include "json_util.h"
 #include "memory.h"
+#include "suppress.h"
 #include "timeline.h"
 #include "units.h"
 
@@ -25,6 +26,7 @@ static void *analyze(struct pst_analysis *a)
 		free(r);
 		return NULL;
 	}
+	pst_suppress_sites(r->m, a->supp);
 	return r;
 }
 
@@ -89,7 +91,7 @@ static json_t *site_stack(const struct pst_site *s)
 	return pst_jstrings(s->stack, s->depth);
 }
 
-static json_t *json_site(const struct pst_site *s)
+static json_t *json_site(const struct pst_site *s, bool reach_known)
 {
 	const struct pst_stack_stats *st = &s->st;
 	json_t *o = json_object();
@@ -105,6 +107,8 @@ static json_t *json_site(const struct pst_site *s)
 	json_object_set_new(o, "temporary", pst_jint(st->temporary));
 	json_object_set_new(o, "max_live_bytes", pst_jint(st->max_live));
 	json_object_set_new(o, "leaked_allocations", pst_jint(st->leaked));
+	if (reach_known)
+		json_object_set_new(o, "lost_bytes", pst_jint(st->lost_bytes));
 	json_object_set_new(o, "short_lived", pst_jint(st->short_lived));
 	json_object_set_new(o, "reallocs", pst_jint(st->reallocs));
 	json_object_set_new(o, "max_realloc_chain", json_integer(st->max_chain));
@@ -182,8 +186,18 @@ static void json(const struct pst_analysis *a, const void *self, json_t *root)
 	json_object_set_new(mem, "leaked_bytes", pst_jint(m->leaked_bytes));
 	json_object_set_new(mem, "leaked_allocations", pst_jint(m->leaked_allocations));
 	json_object_set_new(mem, "temporary_allocations", pst_jint(m->temporary_allocations));
+	if (m->reach_known) { /* only traces with the scan at exit (--full) */
+		json_object_set_new(mem, "lost_bytes", pst_jint(m->lost_bytes));
+		json_object_set_new(mem, "lost_allocations", pst_jint(m->lost_allocations));
+		json_object_set_new(mem, "reachable_bytes", pst_jint(m->reachable_bytes));
+	}
+	if (m->suppressions) { /* only with report --suppressions */
+		json_object_set_new(mem, "suppressed_bytes", pst_jint(m->suppressed_bytes));
+		json_object_set_new(mem, "suppressed_allocations",
+				    pst_jint(m->suppressed_allocations));
+	}
 	for (size_t i = 0; i < nsites; i++)
-		json_array_append_new(sites, json_site(&m->sites[i]));
+		json_array_append_new(sites, json_site(&m->sites[i], m->reach_known));
 	json_object_set_new(mem, "sites", sites);
 	json_object_set_new(mem, "sample_bytes", m->full ? json_null() : pst_ju64(m->sample_bytes));
 	json_object_set_new(mem, "totals_exact", json_boolean(m->totals_exact));
@@ -201,6 +215,25 @@ static void json(const struct pst_analysis *a, const void *self, json_t *root)
 	json_object_set_new(mem, "size_histogram", json_hist(m));
 	json_object_set_new(mem, "threads", json_threads(m));
 	json_object_set_new(root, "memory", mem);
+}
+
+/* The leaked blocks split by the scan at exit. */
+static void text_reach(FILE *out, const struct pst_memory *m)
+{
+	char a[32], b[32], c[32];
+
+	fprintf(out, "    definitely lost   %s in %s block%s (no pointer to them left)\n",
+		pst_fmt_bytes(m->lost_bytes, a, sizeof(a)),
+		pst_fmt_count(m->lost_allocations, b, sizeof(b)),
+		llround(m->lost_allocations) == 1 ? "" : "s");
+	fprintf(out, "    still reachable   %s in %s block%s\n",
+		pst_fmt_bytes(m->reachable_bytes, a, sizeof(a)),
+		pst_fmt_count(m->leaked_allocations - m->lost_allocations, c, sizeof(c)),
+		llround(m->leaked_allocations - m->lost_allocations) == 1 ? "" : "s");
+	if (m->reach_running || m->reach_unknown)
+		fprintf(out, "    (%" PRIu64 " other thread%s ran on during the scan, %" PRIu64
+			     " with no known stack)\n",
+			m->reach_running, m->reach_running == 1 ? "" : "s", m->reach_unknown);
 }
 
 static void text_totals(FILE *out, const struct pst_analysis *an, const struct pst_memory *m)
@@ -232,6 +265,13 @@ static void text_totals(FILE *out, const struct pst_analysis *an, const struct p
 		pst_fmt_bytes(m->leaked_bytes, a, sizeof(a)),
 		pst_fmt_count(m->leaked_allocations, b, sizeof(b)),
 		llround(m->leaked_allocations) == 1 ? "" : "s");
+	if (m->reach_known)
+		text_reach(out, m);
+	if (m->suppressions)
+		fprintf(out, "    suppressed        %s in %s block%s (--suppressions: no finding)\n",
+			pst_fmt_bytes(m->suppressed_bytes, a, sizeof(a)),
+			pst_fmt_count(m->suppressed_allocations, b, sizeof(b)),
+			llround(m->suppressed_allocations) == 1 ? "" : "s");
 	fprintf(out, "  temporary    %s allocations (%.1f%% of calls) freed with no other allocation "
 		     "or free between%s\n",
 		pst_fmt_count(m->temporary_allocations, d, sizeof(d)), pct,
@@ -489,9 +529,19 @@ static const struct pst_metric_def diff_rows[] = {
 	  { 0.01, 256 }, { 0.5, 32 } },
 	{ "leaked_allocations", "leaked blocks", PST_UNIT_COUNT, "memory.leaked_allocations",
 	  true, true, { 0.01, 0 }, { 1.0, 32 } },
+	{ "lost_bytes", "definitely lost bytes", PST_UNIT_BYTES, "memory.lost_bytes", true, true,
+	  { 0.01, 256 }, { 0.5, 32 } },
+	{ "lost_allocations", "definitely lost blocks", PST_UNIT_COUNT,
+	  "memory.lost_allocations", true, true, { 0.01, 0 }, { 1.0, 32 } },
 	{ "temporary_allocations", "temporary allocations", PST_UNIT_COUNT,
 	  "memory.temporary_allocations", true, true, { 0.01, 16 }, { 1.0, 32 } },
 };
+
+/* Not freed at exit is heaptrack's leak; with the scan at exit the blocks
+ * still reachable are tables and caches freed by exit, so the lost ones
+ * judge a diff. */
+static const char *const judged_by[] = { "leaked_bytes", "lost_bytes", "leaked_allocations",
+					 "lost_allocations", NULL };
 
 static void memory_free(void *self)
 {
@@ -514,6 +564,7 @@ const struct pst_family_ops pst_family_memory = {
 	.metrics = metrics,
 	.nmetrics = sizeof(metrics) / sizeof(*metrics),
 	.diff_metrics = diff_rows,
+	.diff_judged_by = judged_by,
 	.ndiff_metrics = sizeof(diff_rows) / sizeof(*diff_rows),
 	.free = memory_free,
 };

@@ -170,6 +170,8 @@ void pst_stats_add(struct pst_stack_stats *d, const struct pst_stack_stats *s, b
 	}
 	d->leaked_bytes += s->leaked_bytes;
 	d->leaked += s->leaked;
+	d->lost_bytes += s->lost_bytes;
+	d->lost += s->lost;
 	d->temporary += s->temporary;
 	d->short_lived += s->short_lived;
 	d->freed += s->freed;

@@ -172,6 +172,7 @@ int pst_ev_str(struct pst_finding *f, const char *key, const char *v)
 struct group {
 	const struct pst_site *site;
 	struct pst_stack_stats st;
+	struct pst_stack_stats leak; /* of its sites no suppression matched */
 	size_t paths;
 };
 
@@ -193,48 +194,67 @@ static int paths(struct pst_finding *f, const struct group *g)
 	return 0;
 }
 
+/* The sentence a leak's advice ends with: how sure it is that nothing
+ * points at the blocks any more. */
+static const char *leak_certainty(const struct pst_memory *m)
+{
+	if (m->reach_known)
+		return " No pointer to them was left anywhere at exit (a scan of the globals, "
+		       "stacks, thread-locals and reachable blocks): they are definitely lost.";
+	return " Whether they were still reachable is unknown: the trace has no reachability "
+	       "scan (record with --full and let the process exit).";
+}
+
+/* With the scan at exit, only the lost blocks are leaks: a block a global
+ * or a stack still points at is a table or a cache freed by exit. */
 static int rule_leak(const struct pst_memory *m, const struct pst_findings_ctx *ctx,
 		     const struct group *g, struct pst_findings *out)
 {
 	const struct pst_site *s = g->site;
-	const struct pst_stack_stats *st = &g->st;
-	double share = m->peak_heap_bytes > 0 ? st->leaked_bytes / m->peak_heap_bytes : 0;
+	const struct pst_stack_stats *st = &g->leak;
+	double bytes = m->reach_known ? st->lost_bytes : st->leaked_bytes;
+	double blocks = m->reach_known ? st->lost : st->leaked;
+	double share = m->peak_heap_bytes > 0 ? bytes / m->peak_heap_bytes : 0;
 	char where[1200], b[32], n[32];
 	struct pst_finding *f;
 
-	if (ctx->frees_missing || (rnd(st->leaked_bytes) == 0 && rnd(st->leaked) == 0))
+	if (ctx->frees_missing || (rnd(bytes) == 0 && rnd(blocks) == 0))
 		return 0;
 	f = pst_finding_add(out, "leak", PST_SEV_LOW, s);
 	if (!f)
 		return -ENOMEM;
-	if (st->leaked_bytes >= LEAK_HIGH_BYTES ||
-	    (share >= LEAK_HIGH_SHARE && st->leaked_bytes >= LEAK_HIGH_SHARE_BYTES))
+	if (bytes >= LEAK_HIGH_BYTES || (share >= LEAK_HIGH_SHARE && bytes >= LEAK_HIGH_SHARE_BYTES))
 		f->severity = PST_SEV_HIGH;
-	else if (st->leaked_bytes >= LEAK_MEDIUM_BYTES ||
-		 (share >= LEAK_MEDIUM_SHARE && st->leaked_bytes >= LEAK_MEDIUM_SHARE_BYTES))
+	else if (bytes >= LEAK_MEDIUM_BYTES ||
+		 (share >= LEAK_MEDIUM_SHARE && bytes >= LEAK_MEDIUM_SHARE_BYTES))
 		f->severity = PST_SEV_MEDIUM;
 	else
 		f->severity = PST_SEV_LOW;
-	f->score = st->leaked_bytes;
+	f->score = bytes;
 	pst_site_name(s, where, sizeof(where));
-	pst_fmt_bytes(st->leaked_bytes, b, sizeof(b));
-	pst_fmt_count(st->leaked, n, sizeof(n));
-	f->title = pst_xasprintf("%s in %s block%s from %s %s", b, n, rnd(st->leaked) == 1 ? "" : "s",
-			     s->function ? s->function : where,
-			     ctx->at_exit ? "never freed" : "not freed when the trace ended");
+	pst_fmt_bytes(bytes, b, sizeof(b));
+	pst_fmt_count(blocks, n, sizeof(n));
+	f->title = pst_xasprintf("%s in %s block%s from %s %s", b, n, rnd(blocks) == 1 ? "" : "s",
+				 s->function ? s->function : where,
+				 m->reach_known ? "definitely lost" :
+				 ctx->at_exit	? "never freed" :
+						  "not freed when the trace ended");
 	f->advice = pst_xasprintf(
 		"%s allocated %s block%s (%s, %.1f%% of the peak heap) that %s still allocated "
 		"when %s. Free each one when it is no longer needed, or give it one owner that "
 		"frees it (a struct's destroy function; in C++ a container, std::unique_ptr or "
-		"RAII member).",
-		where, n, rnd(st->leaked) == 1 ? "" : "s", b, share * 100,
-		rnd(st->leaked) == 1 ? "was" : "were", ctx->end ? ctx->end : "the process exited");
+		"RAII member).%s",
+		where, n, rnd(blocks) == 1 ? "" : "s", b, share * 100,
+		rnd(blocks) == 1 ? "was" : "were", ctx->end ? ctx->end : "the process exited",
+		ctx->at_exit ? leak_certainty(m) : "");
 	if (!f->title || !f->advice)
 		return -ENOMEM;
 	if (pst_ev_str(f, "site", where))
 		return -ENOMEM;
 	pst_ev_int(f, "leaked_bytes", st->leaked_bytes);
 	pst_ev_int(f, "leaked_allocations", st->leaked);
+	if (m->reach_known)
+		pst_ev_int(f, "lost_bytes", st->lost_bytes);
 	pst_ev_real(f, "share_of_peak_heap", share);
 	pst_ev_int(f, "calls", st->calls);
 	return paths(f, g);
@@ -414,6 +434,8 @@ static int group_sites(const struct pst_memory *m, struct group **out, size_t *n
 			ng++;
 		}
 		pst_stats_add(&g[ng - 1].st, &m->sites[idx[i]].st, true);
+		if (!m->sites[idx[i]].suppressed)
+			pst_stats_add(&g[ng - 1].leak, &m->sites[idx[i]].st, true);
 		g[ng - 1].paths++;
 	}
 	rc = 0;

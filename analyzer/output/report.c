@@ -103,7 +103,8 @@ static int run_families(struct report *r, const struct pst_report_options *o)
 	r->a = (struct pst_analysis){ .path = r->path, .t = r->t,
 				      .pools = o->has_settings ? &o->settings.pools : NULL,
 				      .top = top ? top : DEFAULT_TOP, .json_top = top,
-				      .timeline_table = o->timeline };
+				      .timeline_table = o->timeline,
+				      .supp = o->suppressions_path ? &o->supp : NULL };
 	r->a.sym = pst_analysis_symbolizer(r->t);
 	if (!r->a.sym)
 		return -ENOMEM;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "suppress.h"
 
 /* How report prints (the command's options, cli/report_cmd.c). */
 struct pst_report_options {
@@ -18,6 +19,8 @@ struct pst_report_options {
 	const char *svg; /* --timeline-svg FILE */
 	bool top_given;
 	long top;
+	const char *suppressions_path; /* --suppressions FILE */
+	struct pst_suppressions supp;  /* read from it */
 };
 
 /* Analyze each of the n traces at paths and print its report on stdout

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/* The reachability scan at exit: definitely lost apart from still reachable, against a target whose answer is known. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <string.h>
+
+#include "itest.h"
+#include "suppress.h"
+
+/* A figure summed over every site whose function is fn. */
+static long long site_sum(json_t *rep, const char *fn, const char *key)
+{
+	json_t *sites = itest_get(rep, "memory.sites"), *s;
+	long long sum = 0;
+	size_t i;
+
+	json_array_foreach(sites, i, s) {
+		json_t *f = json_object_get(s, "function");
+
+		if (json_is_string(f) && !strcmp(json_string_value(f), fn))
+			sum += json_integer_value(json_object_get(s, key));
+	}
+	return sum;
+}
+
+static json_t *report_of(struct itest_run *r, struct itest_report *rep, const char *mode)
+{
+	itest_run(r, (const char *[]){ mode, NULL }, "leak_reach", NULL);
+	cr_assert(WIFEXITED(r->wstatus) && WEXITSTATUS(r->wstatus) == 0, "run: %s; %s",
+		  itest_wdesc(r->wstatus), r->err);
+	cr_assert_eq(r->ntraces, 1);
+	return itest_report_ok(rep, r->traces[0]);
+}
+
+/* leak_reach.c: 5 blocks (696 bytes) lost; 7 of its own (5,737 bytes)
+ * reachable from a global, a thread-local, main's frame, a reachable
+ * block and a blocked thread's stack; glibc adds one reachable block of
+ * its own for the thread (its DTV). */
+Test(leak, full_lost_apart_from_reachable, .timeout = 60)
+{
+	struct itest_run r;
+	struct itest_report rep;
+	json_t *j = report_of(&r, &rep, "--full"), *leak;
+	long long leaked = itest_int(j, "memory.leaked_bytes");
+	static const char *const kept[] = { "keep_global", "keep_tls", "keep_list", "holder" };
+	char *dump;
+
+	cr_expect_eq(itest_int(j, "memory.lost_allocations"), 5, "lost %lld",
+		     itest_int(j, "memory.lost_allocations"));
+	cr_expect_eq(itest_int(j, "memory.lost_bytes"), 696, "lost bytes %lld",
+		     itest_int(j, "memory.lost_bytes"));
+	cr_expect_eq(itest_int(j, "memory.reachable_bytes"), leaked - 696);
+	cr_expect_eq(site_sum(j, "lose_plain", "lost_bytes"), 600);
+	cr_expect_eq(site_sum(j, "lose_cycle", "lost_bytes"), 96);
+	cr_expect_eq(site_sum(j, "keep_global", "leaked_bytes"), 2001);
+	cr_expect_eq(site_sum(j, "keep_tls", "leaked_bytes"), 1100);
+	cr_expect_eq(site_sum(j, "keep_list", "leaked_bytes"), 136);
+	cr_expect_eq(site_sum(j, "holder", "leaked_bytes"), 1300);
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+		cr_expect_eq(site_sum(j, kept[i], "lost_bytes"), 0, "%s lost %lld", kept[i],
+			     site_sum(j, kept[i], "lost_bytes"));
+	/* main's own block (1200, on its frame) is reachable */
+	cr_expect_eq(site_sum(j, "main", "lost_bytes"), 0);
+
+	/* the leak findings are the lost blocks' sites, and only theirs */
+	leak = itest_finding(j, "leak");
+	cr_assert(leak, "no leak finding");
+	dump = json_dumps(itest_get(j, "findings"), 0);
+	cr_expect(strstr(dump, "lose_plain") && strstr(dump, "lose_cycle"), "%s", dump);
+	cr_expect(!strstr(dump, "keep_") && !strstr(dump, "holder"), "%s", dump);
+	free(dump);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
+/* Without the scan (sampled mode) the split is absent and the leak
+ * finding says that reachability is unknown. */
+Test(leak, sampled_says_unknown, .timeout = 60)
+{
+	struct itest_run r;
+	struct itest_report rep;
+	json_t *j = report_of(&r, &rep, "--sample-bytes=1"), *leak;
+	char *dump;
+
+	cr_expect(!json_object_get(itest_get(j, "memory"), "lost_bytes"));
+	leak = itest_finding(j, "leak");
+	if (leak) {
+		dump = json_dumps(leak, 0);
+		cr_expect(strstr(dump, "Whether they were still reachable is unknown"), "%s", dump);
+		free(dump);
+	}
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
+/* report --suppressions FILE --json TRACE, in r's directory: its JSON. */
+static json_t *report_suppressed(struct itest_run *r, const char *file_text, int *status)
+{
+	char supp[PATH_MAX], outp[PATH_MAX], errp[PATH_MAX], *out;
+	json_t *j;
+
+	snprintf(supp, sizeof(supp), "%s/supp.txt", r->dir);
+	snprintf(outp, sizeof(outp), "%s/supp.out", r->dir);
+	snprintf(errp, sizeof(errp), "%s/supp.err", r->dir);
+	itest_write(supp, file_text, strlen(file_text));
+	*status = itest_spawn((char *[]){ ITEST_PRESTANDA, "report", "--json", "--suppressions", supp,
+					  r->traces[0], NULL },
+			      outp, errp);
+	out = itest_slurp(outp, NULL);
+	j = out ? json_loads(out, 0, NULL) : NULL;
+	free(out);
+	return j;
+}
+
+/* LeakSanitizer's syntax: lose_cycle's 2 lost blocks (96 bytes) are
+ * suppressed, counted apart and make no finding; lose_plain's still do; an
+ * anchored pattern that names no function whole suppresses nothing. */
+Test(leak, suppressions_count_apart, .timeout = 60)
+{
+	struct itest_run r;
+	struct itest_report rep;
+	json_t *j;
+	char *dump;
+	int st;
+
+	report_of(&r, &rep, "--full");
+	itest_report_free(&rep);
+	j = report_suppressed(&r, "# LeakSanitizer's syntax\n\n  leak:lose_cyc*  \nleak:^lose_plai$\n"
+				  "called_from_lib:libfoo.so\n", &st);
+	cr_assert(j && st == 0, "status %d", st);
+	cr_expect_eq(itest_int(j, "memory.suppressed_allocations"), 2);
+	cr_expect_eq(itest_int(j, "memory.suppressed_bytes"), 96);
+	cr_expect_eq(itest_int(j, "memory.lost_bytes"), 696); /* the figure itself stays */
+	dump = json_dumps(itest_get(j, "findings"), 0);
+	cr_expect(strstr(dump, "lose_plain") && !strstr(dump, "lose_cycle"), "%s", dump);
+	free(dump);
+	json_decref(j);
+
+	/* a source file's name: every lost block of leak_reach.c, no leak finding */
+	j = report_suppressed(&r, "leak:leak_reach.c\n", &st);
+	cr_assert(j && st == 0, "status %d", st);
+	cr_expect_eq(itest_int(j, "memory.suppressed_allocations"), 5);
+	cr_expect_eq(itest_int(j, "memory.suppressed_bytes"), 696);
+	cr_expect(!itest_finding(j, "leak"));
+	json_decref(j);
+
+	/* an unreadable file is a usage error */
+	st = itest_spawn((char *[]){ ITEST_PRESTANDA, "report", "--suppressions",
+				     "/nonexistent/supp.txt", r.traces[0], NULL },
+			 "/dev/null", "/dev/null");
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 2, "status %d", st);
+	itest_cleanup(&r);
+}
+
+/* The matching itself: function, source file, module; anchors; `*`. */
+Test(leak, suppression_patterns)
+{
+	char *frames[] = { "xmalloc (git/wrapper.c:12)", "[libfoo.so.1+0x1234]", "main" };
+	static const struct {
+		const char *pat;
+		bool match;
+	} cases[] = {
+		{ "xmalloc", true },	 { "^xmalloc$", true }, { "^xmall$", false },
+		{ "mall", true },	 { "wrap*.c", true },	{ "^wrapper.c", false },
+		{ "libfoo.so", true },	 { "x?malloc", false }, { "^ma*n$", true },
+		{ "0x1234", false },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *pat = (char *)cases[i].pat;
+		struct pst_suppressions s = { .pat = &pat, .n = 1 };
+
+		cr_expect_eq(pst_suppressed(&s, frames, 3), cases[i].match, "%s", cases[i].pat);
+	}
+}
