@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cpu.h"
+#include "hash.h"
 #include "family.h"
 #include "findings.h"
 #include "findings_out.h"
@@ -403,14 +404,10 @@ static struct pst_symbolizer *symbolizer(struct state *s, uint64_t pid)
 
 static uint64_t str_hash(const char *a, const char *b)
 {
-	uint64_t h = 1469598103934665603ull;
+	uint64_t h = pst_fnv_str(PST_FNV_OFFSET, a ? a : "");
 
-	for (; a && *a; a++)
-		h = (h ^ (uint8_t)*a) * 1099511628211ull;
-	h = (h ^ 0x1f) * 1099511628211ull;
-	for (; b && *b; b++)
-		h = (h ^ (uint8_t)*b) * 1099511628211ull;
-	return h;
+	h = (h ^ 0x1f) * PST_FNV_PRIME;
+	return pst_fnv_str(h, b ? b : "");
 }
 
 static bool same(const char *a, const char *b)

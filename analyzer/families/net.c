@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "net.h"
+#include "hash.h"
 #include "grow.h"
 #include "trace_read.h"
 
@@ -128,11 +129,7 @@ static int dec_conn(const uint8_t *p, const uint8_t *end, struct pst_net_conn_re
 
 static uint64_t ep_hash(unsigned kind, unsigned role, const uint8_t *ep, size_t len)
 {
-	uint64_t h = 1469598103934665603ull ^ (kind * 31 + role);
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ ep[i]) * 1099511628211ull;
-	return h;
+	return pst_fnv_bytes(PST_FNV_OFFSET ^ (kind * 31 + role), ep, len);
 }
 
 static int slots_grow(struct build *b)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "memory.h"
+#include "hash.h"
 #include "sort.h"
 #include "symbolize.h"
 #include "trace_read.h"
@@ -196,11 +197,7 @@ struct pst_site_index {
 
 static size_t hash_str(const char *s)
 {
-	size_t h = 1469598103934665603ull;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
-	return h;
+	return pst_fnv_str(PST_FNV_OFFSET, s);
 }
 
 static char *join(const struct sframe *v, size_t n)

@@ -13,6 +13,7 @@
 #include "family.h"
 #include "imap.h"
 #include "flame.h"
+#include "hash.h"
 #include "grow.h"
 #include "memory.h"
 #include "net.h"
@@ -88,11 +89,7 @@ struct pst_fpool {
 
 static size_t hash_str(const char *s)
 {
-	size_t h = 1469598103934665603ull;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
-	return h;
+	return pst_fnv_str(PST_FNV_OFFSET, s);
 }
 
 /* The entry for key, created with val when new (*created set). NULL when

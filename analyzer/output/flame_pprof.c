@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include "flame.h"
+#include "hash.h"
 #include "profile.pb-c.h"
 
 typedef Perftools__Profiles__Profile Profile;
@@ -88,11 +89,7 @@ struct strtab {
 
 static size_t hash_str(const char *s)
 {
-	size_t h = 1469598103934665603ull;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
-	return h;
+	return pst_fnv_str(PST_FNV_OFFSET, s);
 }
 
 static int strtab_grow(struct strtab *t)

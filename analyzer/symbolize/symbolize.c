@@ -24,6 +24,7 @@
 #include "elfopen.h"
 #include "grow.h"
 #include "symbolize.h"
+#include "hash.h"
 
 /* From the C++ ABI runtime (libstdc++). */
 char *__cxa_demangle(const char *mangled, char *buf, size_t *n, int *status);
@@ -55,13 +56,7 @@ struct strpool {
 
 static uint64_t hash_bytes(const char *s, size_t n)
 {
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
+	return pst_fnv_bytes(PST_FNV_OFFSET, s, n);
 }
 
 static uint64_t hash_u64(uint64_t x)
