@@ -15,9 +15,12 @@
 /* ---- building traces in memory ---- */
 
 struct tbuf {
-	uint8_t d[16384];
+	uint8_t d[65536];
 	size_t n;
 };
+
+/* Room a test may still write into: one record at most past the last check. */
+#define TB_SLACK 1024
 
 static uint8_t *tb_end(struct tbuf *b)
 {
@@ -30,6 +33,7 @@ static size_t tb_framed(struct tbuf *b, unsigned type, const uint8_t *pay, size_
 	size_t off = b->n;
 
 	b->n = (size_t)(pst_enc_framed(tb_end(b), type, pay, len) - b->d);
+	cr_assert_leq(b->n, sizeof(b->d) - TB_SLACK, "test buffer full: %zu bytes", b->n);
 	return off;
 }
 
@@ -38,6 +42,7 @@ static size_t tb_set(struct tbuf *b, uint8_t *end)
 	size_t off = b->n;
 
 	b->n = (size_t)(end - b->d);
+	cr_assert_leq(b->n, sizeof(b->d) - TB_SLACK, "test buffer full: %zu bytes", b->n);
 	return off;
 }
 
