@@ -24,7 +24,7 @@ PRELOAD_CFLAGS := $(CFLAGS) -fPIC -fvisibility=hidden -ftls-model=initial-exec -
 PRELOAD_LIBS := -Wl,--version-script=preload/exports.map -Wl,-z,now -lunwind -ldl -lpthread -lm -lzstd
 
 # The analyzer, a folder per stage (docs/HOUSE.md), and what it shares in common/.
-ANALYZER_DIRS := read symbolize families findings output diff cli
+ANALYZER_DIRS := read symbolize families findings output diff attach cli
 ANALYZER_SRC := $(foreach d,$(ANALYZER_DIRS),$(wildcard analyzer/$(d)/*.c)) $(wildcard common/*.c)
 ANALYZER_HDR := $(foreach d,$(ANALYZER_DIRS),$(wildcard analyzer/$(d)/*.h)) $(wildcard common/*.h)
 ANALYZER_INC := $(foreach d,$(ANALYZER_DIRS),-Ianalyzer/$(d))

@@ -84,9 +84,31 @@ const char *const pst_alert_metrics[PST_ALERT_COUNT] = {
 	[PST_ALERT_CPU] = "cpu_percent",
 };
 
+/* NULL: the environment. Else NAME=VALUE strings, NULL-terminated: what
+ * `prestanda attach` passed, the running program's environment being
+ * none of ours. */
+static const char *const *option_vars;
+
+void pst_option_source(const char *const *vars)
+{
+	option_vars = vars;
+}
+
+const char *pst_option_get(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!option_vars)
+		return getenv(name);
+	for (const char *const *v = option_vars; *v; v++)
+		if (!strncmp(*v, name, n) && (*v)[n] == '=')
+			return *v + n + 1;
+	return NULL;
+}
+
 const char *pst_option_env(enum pst_opt o)
 {
-	const char *v = getenv(pst_options[o].env);
+	const char *v = pst_option_get(pst_options[o].env);
 
 	return v && *v ? v : NULL;
 }

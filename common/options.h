@@ -50,6 +50,12 @@ extern const struct pst_option pst_options[PST_OPT_COUNT];
 /* The setting's value in the environment; NULL when unset or empty. */
 const char *pst_option_env(enum pst_opt o);
 
+/* Where settings are read from now on: NAME=VALUE strings (NULL-terminated,
+ * kept by the caller), or NULL for the environment. */
+void pst_option_source(const char *const *vars);
+/* A variable of that source, as getenv. */
+const char *pst_option_get(const char *name);
+
 /* Set to something other than "0". */
 bool pst_option_on(enum pst_opt o);
 

@@ -33,6 +33,7 @@
 	R(STACK, stack, 0x11, BLOCK, HAND, "id, depth, return addresses innermost first")     \
 	R(THREAD, thread, 0x12, BLOCK, VAR, "a thread started: tid, parent tid, name")        \
 	R(TOTALS, totals, 0x13, BLOCK, HAND, "a thread's exact counters (every call, sampled or not)") \
+	R(ATTACH, attach, 0x14, BLOCK, SMALL, "`prestanda attach`: the trace starts after the process did") \
 	R(ALLOC, alloc, 0x20, BLOCK, SMALL, "dts, ptr, size, stack id, kind")                 \
 	R(FREE, free, 0x21, BLOCK, SMALL, "dts, ptr")                                         \
 	R(REALLOC, realloc, 0x22, BLOCK, SMALL, "dts, old ptr (0: none), new ptr, size, stack id") \
@@ -64,7 +65,7 @@
 	F(X, U, version, "PST_VERSION; a reader opens no other")                        \
 	F(X, U, pid, "the traced process")                                              \
 	F(X, U, ppid, "its parent (0 from `prestanda record`)")                         \
-	F(X, U, flags, "bit 0: `--full`, every event recorded")                         \
+	F(X, U, flags, "bit 0: `--full`, every event recorded; bit 1: `prestanda attach` (ATTACH follows)") \
 	F(X, U, sample_bytes, "mean sampling interval in bytes without `--full`")       \
 	F(X, U, start_realtime_ns, "CLOCK_REALTIME at the start")                       \
 	F(X, U, start_monotonic_ns, "CLOCK_MONOTONIC at the start")                     \
@@ -81,7 +82,7 @@
 	F(X, Z, zstd, "one zstd frame of the packed records (common/zpack.h)")
 #define PST_F_END(F, X)                                                                \
 	F(X, U, ts, "when the image ended")                                             \
-	F(X, U, reason, "0 exit, 1 exec, 2 fatal signal")                               \
+	F(X, U, reason, "0 exit, 1 exec, 2 fatal signal, 3 detached (`prestanda attach`)") \
 	F(X, OU, signal, "the signal number (0 unless reason 2)")
 
 /* ---- inside a BLOCK ---- */
@@ -110,6 +111,8 @@
 	F(X, V, hist, "calls by size: bucket 0 size 0, bucket b [2^(b-1), 2^b)")   \
 	F(X, OU, tflags, "1: temporary was counted (older traces stop before it)")      \
 	F(X, OU, temporary, "frees of the thread's last allocation, nothing freed since")
+#define PST_F_ATTACH(F, X)                                                             \
+	F(X, U, since_start_ns, "ns from the process's start to the trace's (PROCESS.start_monotonic_ns)")
 #define PST_F_ALLOC(F, X)                                                              \
 	F(X, U, dts, "time since the previous event of the block")                      \
 	F(X, U, ptr, "the block")                                                       \

@@ -43,6 +43,7 @@ enum pst_cpu_source {
 
 /* PROCESS flags */
 #define PST_PROC_FULL 0x1 /* every event recorded (else sampled by bytes) */
+#define PST_PROC_ATTACHED 0x2 /* `prestanda attach`: from a running process's middle (ATTACH) */
 
 /* Which function made an allocation (ALLOC.kind). */
 enum pst_alloc_kind {
@@ -58,6 +59,7 @@ enum pst_end_reason {
 	PST_END_EXIT = 0, /* exit(), return from main */
 	PST_END_EXEC = 1, /* the image was replaced by exec; the next image writes its own trace */
 	PST_END_SIGNAL = 2, /* killed by a fatal signal (END.signal) after a last flush */
+	PST_END_DETACH = 3, /* `prestanda attach` detached; the process runs on */
 };
 
 /* TOTALS carries a size histogram with this many log2 buckets:

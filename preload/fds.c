@@ -293,6 +293,24 @@ void pst_unw_after_fork(void)
 	unw_drop();
 }
 
+/* Detach (attach.c): libunwind's pipe closed, pinned or not, once no
+ * thread is inside (bounded wait); the next unwind, if any, remakes it. */
+void pst_unw_shut(void)
+{
+	uint64_t deadline = pst_now() + UNW_WAIT_NS;
+
+	unw_take();
+	while (unw_users && pst_now() < deadline) {
+		unw_drop();
+		sched_yield();
+		unw_take();
+	}
+	unw_pinned = false;
+	unw_excl = false;
+	unw_close();
+	unw_drop();
+}
+
 /* One of our descriptors, open this moment: libunwind's pipe or the trace. */
 bool pst_fd_ours(int fd)
 {

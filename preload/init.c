@@ -92,17 +92,23 @@ static void fork_parent(void)
 	pst_guard = fork_guard;
 }
 
+/* What the last trace knew: a new one starts from an empty slate. */
+static void forget_recorded(void)
+{
+	pst_modules_reset();
+	pst_stacks_reset();
+	pst_sampled_reset();
+	pst_leakset_reset();
+	pst_net_after_fork();
+}
+
 /* The child writes a trace of its own, from an empty slate. */
 static void fork_child(void)
 {
 	int guard = fork_guard;
 
 	pst_guard = 1;
-	pst_modules_reset();
-	pst_stacks_reset();
-	pst_sampled_reset();
-	pst_leakset_reset();
-	pst_net_after_fork();
+	forget_recorded();
 	pst_thr_after_fork();
 	pst_locks_after_fork();
 	pst_metrics_after_fork();
@@ -147,13 +153,34 @@ void pst_init(void)
 	pst_sampled_init();
 	pst_thr_setup();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
-	pst_crash_install();
+	/* attached, the program's signal dispositions are not ours to change */
+	if (!pst_attached)
+		pst_crash_install();
 	pst_out_env();
 	traced_pid = getpid();
 	pst_state = pst_out_open((uint64_t)traced_pid) == 0 ? PST_ON : PST_OFF;
 	pst_prod_start();
 	if (!pst_cfg.follow_exec)
 		stop_following();
+	pst_guard = 0;
+}
+
+/* `prestanda attach` again, after a detach (attach.c): settings anew, and
+ * a new trace from an empty slate, as a forked child's. */
+void pst_init_again(void)
+{
+	pst_guard = 1;
+	read_config();
+	forget_recorded();
+	pst_thr_restart();
+	pst_locks_after_fork();
+	pst_out_env();
+	traced_pid = getpid();
+	if (pst_out_open((uint64_t)traced_pid) == 0) {
+		pst_state = PST_ON;
+		pst_prod_start();
+		pst_thr_restart_open();
+	}
 	pst_guard = 0;
 }
 
@@ -176,7 +203,8 @@ void pst_finish(uint64_t reason)
 	pst_guard = 1;
 	if (reason == PST_END_EXIT)
 		pst_leak_scan();
-	pst_thr_flush_all(reason == PST_END_EXEC, false);
+	/* the threads' buffers serve again at the next exec or attach */
+	pst_thr_flush_all(reason == PST_END_EXEC || reason == PST_END_DETACH, false);
 	pst_out_end(reason, 0);
 	if (reason != PST_END_EXEC)
 		pst_state = PST_OFF;
@@ -196,6 +224,9 @@ void pst_finish_signal(int sig)
 
 __attribute__((constructor)) static void pst_ctor(void)
 {
+	/* dlopen'd by `prestanda attach`: its call starts us, with its settings */
+	if (pst_state == PST_UNINIT && pst_attach_loaded_late())
+		return;
 	if (pst_state == PST_UNINIT)
 		pst_init();
 	pst_timer_start();

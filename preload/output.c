@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "options.h"
 #include "pst.h"
 
 /* Our own descriptors are written past our hooks, and closed so
@@ -222,7 +223,8 @@ static void write_process(uint64_t pid)
 	gethostname(host, sizeof(host) - 1);
 	clock_gettime(CLOCK_REALTIME, &rt);
 	e = pst_enc_process(rec, PST_VERSION, pid, (uint64_t)getppid(),
-			    pst_cfg.full ? PST_PROC_FULL : 0, pst_cfg.sample_bytes,
+			    (pst_cfg.full ? PST_PROC_FULL : 0) | (pst_attached ? PST_PROC_ATTACHED : 0),
+			    pst_cfg.sample_bytes,
 			    (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec, pst_now(), exe,
 			    host);
 	pst_out_write_meta(PST_MAGIC, PST_MAGIC_LEN, rec, (size_t)(e - rec));
@@ -230,12 +232,12 @@ static void write_process(uint64_t pid)
 
 void pst_out_env(void)
 {
-	const char *v = getenv("PRESTANDA_OUTPUT");
+	const char *v = pst_option_get("PRESTANDA_OUTPUT");
 
 	snprintf(out_pattern, sizeof(out_pattern), "%s", v && *v ? v : DEFAULT_PATTERN);
-	v = getenv("PRESTANDA_MANIFEST");
+	v = pst_option_get("PRESTANDA_MANIFEST");
 	snprintf(man_path, sizeof(man_path), "%s", v ? v : "");
-	v = getenv("PRESTANDA_STDERR");
+	v = pst_option_get("PRESTANDA_STDERR");
 	if (!v || sscanf(v, "%llu:%llu", &run_err_dev, &run_err_ino) != 2)
 		run_err_dev = run_err_ino = 0;
 }

@@ -245,6 +245,8 @@ void pst_thr_setup(void);               /* the exit key, membarrier */
 void pst_thr_flush_all(bool resume, bool try_lock); /* at exit/exec/crash: every buffer */
 void pst_thr_after_fork(void);          /* child: keep only the calling thread */
 void pst_thr_after_fork_open(void);     /* child: first records of its new trace */
+void pst_thr_restart(void);             /* attach again: every thread from zero (thr_zero) */
+void pst_thr_restart_open(void);        /* then, the new trace open: live slots, THREAD */
 void pst_thr_lock_registry(bool lock);
 void pst_thr_flush_pending(void);       /* timer: write out every buffer holding events */
 extern int pst_live_threads;            /* registered threads that have not exited */
@@ -340,6 +342,7 @@ int pst_unw_enter(void);                /* around each libunwind call: 1, 0 (see
 void pst_unw_leave(int counted);        /* what pst_unw_enter returned */
 void pst_unw_lock(bool lock);           /* fork */
 void pst_unw_after_fork(void);
+void pst_unw_shut(void);                /* detach: libunwind's pipe closed */
 bool pst_unw_stale(int fd);             /* a number of libunwind's closed pipe, seen under our guard */
 bool pst_fd_ours(int fd);               /* libunwind's pipe or the trace, open this moment */
 void pst_unw_taken(int fd);             /* the program dup2s onto fd: libunwind's pipe there is given up */
@@ -401,6 +404,17 @@ void pst_timer_after_fork(void);        /* the child has no timer thread: start 
 void pst_timer_main_exited(void);       /* pthread_exit from main: the timer must not outlive the program */
 bool pst_timer_pause(void);             /* stop the timer thread around unshare/setns (user namespaces) */
 void pst_timer_resume(void);
+void pst_timer_stop(void);              /* attach's end: join the timer thread */
+
+/* attach.c and got.c: `prestanda attach` */
+extern bool pst_attached;               /* loaded into a running process */
+bool pst_attach_loaded_late(void);      /* dlopen'd (not preloaded): wait for pst_attach_start */
+void pst_init_again(void);              /* init.c: attach again after a detach */
+extern void *pst_real_scope;            /* real.c: where pst_real is looked up */
+int pst_got_patch(void);                /* the hooked functions' entries to ours: 0, -1 */
+int pst_got_patch_only(const char *name); /* that function's entries alone, first */
+void pst_got_restore(void);             /* every entry back to its value before */
+size_t pst_got_count(void);             /* entries rewritten now */
 
 /* cpu_prof.c: CPU samples (`prestanda run --cpu`) */
 void pst_cpu_start(void);               /* from the constructor: handler, first thread, CONFIG */

@@ -42,7 +42,11 @@ size_t pst_boot_size(const void *p)
 	return size;
 }
 
-#define RESOLVE(name, sym) (*(void **)&pst_real.name = dlsym(RTLD_NEXT, sym))
+/* Preloaded, the next definition after ours; attached (loaded after the
+ * program's start, not in the global scope), the program's own: the one
+ * its lookup finds, as its own allocator when it brings one. */
+void *pst_real_scope = RTLD_NEXT;
+#define RESOLVE(name, sym) (*(void **)&pst_real.name = dlsym(pst_real_scope, sym))
 
 void pst_resolve_real(void)
 {
@@ -71,7 +75,7 @@ void pst_resolve_real(void)
 /* The pthread functions. pthread_cond_wait and pthread_cond_timedwait
  * exist in two versions on x86-64; each of ours calls the version the
  * program was linked against (hook_pthread.c exports both). */
-#define VRESOLVE(name, sym, ver) (*(void **)&pst_real.name = dlvsym(RTLD_NEXT, sym, ver))
+#define VRESOLVE(name, sym, ver) (*(void **)&pst_real.name = dlvsym(pst_real_scope, sym, ver))
 
 void pst_pthread_resolve(void)
 {

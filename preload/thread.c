@@ -436,6 +436,18 @@ void pst_thr_foreach(void (*fn)(struct pst_thr *t, void *arg), void *arg)
 	reg_drop();
 }
 
+/* Counters and caches from zero: a new trace, whose stack ids start over. */
+static void thr_zero(struct pst_thr *t)
+{
+	t->alloc_calls = t->free_calls = t->alloc_bytes = t->temporary = 0;
+	t->last_alloc = 0;
+	memset(t->by_kind, 0, sizeof(t->by_kind));
+	memset(t->hist, 0, sizeof(t->hist));
+	memset(t->cache_hash, 0, sizeof(t->cache_hash));
+	memset(t->scache, 0, sizeof(t->scache)); /* ids start over */
+	memset(t->lslot, 0, sizeof(t->lslot));  /* the lock table too */
+}
+
 /* In a forked child only the calling thread survives; the others' structs
  * are unmapped and this one starts empty: its events so far belong to the
  * parent's trace. */
@@ -460,12 +472,44 @@ void pst_thr_after_fork(void)
 		return;
 	self->next = NULL;
 	thr_reset(self, pst_now());
-	self->alloc_calls = self->free_calls = self->alloc_bytes = self->temporary = 0;
-	self->last_alloc = 0;
-	memset(self->by_kind, 0, sizeof(self->by_kind));
-	memset(self->hist, 0, sizeof(self->hist));
-	memset(self->cache_hash, 0, sizeof(self->cache_hash));
-	memset(self->scache, 0, sizeof(self->scache)); /* ids start over */
+	thr_zero(self);
+}
+
+/*
+ * `prestanda attach` again after a detach: every thread still registered
+ * starts a new trace, as a forked child's one thread does. Nothing calls
+ * into us meanwhile (the relocation entries are the program's again);
+ * each buffer was written out at the detach, and its live slot was in
+ * the last trace's file.
+ */
+void pst_thr_restart(void)
+{
+	uint64_t now = pst_now();
+
+	reg_take();
+	for (struct pst_thr *t = reg_head; t; t = t->next) {
+		uint64_t tid = t->tid;
+
+		pst_live_detach(t);
+		if (t->exited)
+			continue;
+		thr_reset(t, now);
+		t->tid = t->live->tid = tid; /* thr_reset took the caller's */
+		thr_zero(t);
+	}
+	reg_drop();
+}
+
+/* Then, the new trace open: slots in its live file, and our THREAD. */
+void pst_thr_restart_open(void)
+{
+	reg_take();
+	for (struct pst_thr *t = reg_head; t; t = t->next)
+		if (!t->exited)
+			pst_live_attach(t);
+	reg_drop();
+	if (pst_self)
+		thr_write_thread(pst_self);
 }
 
 /* The forked child's first records, once its trace is open. */

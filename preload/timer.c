@@ -250,6 +250,28 @@ void pst_timer_start(void)
 	pst_guard = guard;
 }
 
+/* Ask the timer thread to return, and join it. */
+static void timer_join(void)
+{
+	__atomic_store_n(&timer_stop, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &main_exited, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	pst_real.pthread_join(timer_thread, NULL);
+	started = false;
+}
+
+/* Detach: the thread ends, whatever else runs (pst_timer_resume starts
+ * one again at the next attach). */
+void pst_timer_stop(void)
+{
+	int guard = pst_guard;
+
+	if (!started || !pst_real.pthread_join)
+		return;
+	pst_guard = 1;
+	timer_join();
+	pst_guard = guard;
+}
+
 /*
  * unshare(CLONE_NEWUSER) and setns into a user namespace refuse a process
  * of several threads: the timer must not be what makes the program one.
@@ -266,10 +288,7 @@ bool pst_timer_pause(void)
 	    !pst_real.pthread_join)
 		return false;
 	pst_guard = 1;
-	__atomic_store_n(&timer_stop, 1, __ATOMIC_RELEASE);
-	syscall(SYS_futex, &main_exited, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-	pst_real.pthread_join(timer_thread, NULL);
-	started = false;
+	timer_join();
 	/* joined once its tid is cleared; it leaves the group just after */
 	for (int i = 0; i < 10000 && count_entries("/proc/self/task", false) > 1; i++)
 		nanosleep(&gap, NULL);

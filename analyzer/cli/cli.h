@@ -45,6 +45,12 @@ int pst_cli_help(void (*usage)(FILE *));
 
 /* run.c: run a program under libprestanda.so; argv[0] is "run". */
 int pst_cmd_run(int argc, char **argv);
+/* run.c: libprestanda.so's real path into out (PATH_MAX): 0, or -1 when not found. */
+int pst_cli_find_preload(char *out, size_t len);
+
+/* attach_cmd.c: record a running process for a while; argv[0] is "attach".
+ * Exit 0, 1 when it cannot be attached to (said why), 2 on usage errors. */
+int pst_cmd_attach(int argc, char **argv);
 
 /* report_cmd.c: read a trace and print findings and totals; argv[0] is "report".
  * Exit 0, or 1 when the trace cannot be read at all, 2 on usage errors. */

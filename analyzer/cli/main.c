@@ -21,6 +21,7 @@ static void usage(FILE *f)
 	      "  diff [--budget FILE] BASE NEW     compare two runs; exit 1 on a regression\n"
 	      "  flame [options] TRACE [NEW]       flame graph (SVG), folded, speedscope or pprof\n"
 	      "  record [-a|-p PID|-- CMD]         sample CPU stacks with eBPF (root) into a trace\n"
+	      "  attach [-d SECONDS] PID           record a running process for a while, then detach\n"
 	      "  rules --config FILE               budgets as Prometheus alerting rules\n"
 	      "\n"
 	      "\n"
@@ -41,6 +42,8 @@ int main(int argc, char **argv)
 		return pst_cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "record"))
 		return pst_cmd_record(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "attach"))
+		return pst_cmd_attach(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "report"))
 		return pst_cmd_report(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "diff"))

@@ -26,7 +26,7 @@
 #define PRELOAD_NAME "libprestanda.so"
 
 /* libprestanda.so next to this program, or in ../lib/prestanda/ after install. */
-static int find_preload(char *out, size_t len)
+int pst_cli_find_preload(char *out, size_t len)
 {
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -467,7 +467,7 @@ static int run_program(const struct run_options *o)
 	const char *output = o->value[PST_OPT_OUTPUT];
 	int rc;
 
-	if (find_preload(lib, sizeof(lib)) < 0) {
+	if (pst_cli_find_preload(lib, sizeof(lib)) < 0) {
 		fprintf(stderr, "prestanda: cannot find " PRELOAD_NAME " next to prestanda or in "
 				"../lib/prestanda/\n");
 		return 2;

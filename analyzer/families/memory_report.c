@@ -208,6 +208,9 @@ static void json(const struct pst_analysis *a, const void *self, json_t *root)
 	json_object_set_new(mem, "peak_time_ns", pst_ju64(m->peak_time_ns));
 	json_object_set_new(mem, "reallocs", pst_jint(m->reallocs));
 	json_object_set_new(mem, "unmatched_frees", pst_ju64(m->unmatched_frees));
+	/* attached: frees of blocks older than the attach, never an error */
+	if (a->t && (a->t->proc.flags & PST_PROC_ATTACHED))
+		json_object_set_new(mem, "unknown_frees", pst_ju64(m->unmatched_frees));
 	json_object_set_new(mem, "temporary_source", json_string(temporary_source(m)));
 	json_object_set_new(mem, "peak_seen", json_boolean(!peak_unseen(m)));
 	json_object_set_new(mem, "events", pst_ju64(m->events));

@@ -162,6 +162,7 @@ static const char *end_reason_name(const struct pst_trace *t)
 	case PST_END_EXIT: return "exit";
 	case PST_END_EXEC: return "exec";
 	case PST_END_SIGNAL: return "signal";
+	case PST_END_DETACH: return "detach";
 	default: return "unknown";
 	}
 }
@@ -200,6 +201,12 @@ static json_t *json_process(const struct report *r)
 	json_object_set_new(proc, "end_reason", pst_jstr(end_reason_name(t)));
 	if (t->has_end && t->end_reason == PST_END_SIGNAL)
 		json_object_set_new(proc, "signal", json_integer((json_int_t)t->end_signal));
+	if (t->proc.flags & PST_PROC_ATTACHED) {
+		/* the window `prestanda attach` recorded, from the process's start */
+		json_object_set_new(proc, "attached", json_true());
+		json_object_set_new(proc, "attach_ns", pst_ju64(t->proc.attach_ns));
+		json_object_set_new(proc, "detach_ns", pst_ju64(t->proc.attach_ns + mr->m->duration_ns));
+	}
 	if (!t->complete)
 		json_object_set_new(proc, "error",
 				    json_string(t->error[0] ? t->error : "trace is incomplete"));
@@ -253,6 +260,13 @@ static void text_header(FILE *out, const struct report *r)
 			m->totals_exact		 ? "exact" :
 						   "estimates too (no thread totals)");
 	fprintf(out, "  duration   %s\n", pst_fmt_ns(m->duration_ns, b, sizeof(b)));
+	if (t->proc.flags & PST_PROC_ATTACHED) {
+		char c[32];
+
+		fprintf(out, "  attached   from %s to %s after the process started (prestanda attach)\n",
+			pst_fmt_ns(t->proc.attach_ns, b, sizeof(b)),
+			pst_fmt_ns(t->proc.attach_ns + m->duration_ns, c, sizeof(c)));
+	}
 	if (t->complete && t->end_reason == PST_END_SIGNAL)
 		fprintf(out, "  trace      complete up to the fatal signal %d (%s)\n",
 			(int)t->end_signal, strsignal((int)t->end_signal));

@@ -167,7 +167,7 @@ static int dec_process(const uint8_t *p, const uint8_t *end, struct pst_process 
 		return -1;
 	*pr = (struct pst_process){ r.version, r.pid, r.ppid, r.flags, r.sample_bytes,
 				    r.start_realtime_ns, r.start_monotonic_ns,
-				    pst_span_dup(r.exe, r.exe_len), pst_span_dup(r.host, r.host_len) };
+				    pst_span_dup(r.exe, r.exe_len), pst_span_dup(r.host, r.host_len), 0 };
 	return pr->exe && pr->host ? 0 : -1;
 }
 
@@ -324,6 +324,14 @@ static int add_meta(struct pst_trace *t, unsigned type, const uint8_t *p, const 
 		return APPEND(t, threads, nthreads, cap_threads, dec_thread, p, end);
 	case PST_REC_TOTALS:
 		return APPEND(t, totals, ntotals, cap_totals, dec_totals, p, end);
+	case PST_REC_ATTACH: {
+		struct pst_rec_attach a;
+
+		if (pst_dec_attach(p, end, &a))
+			return -1;
+		t->proc.attach_ns = a.since_start_ns;
+		return 0;
+	}
 	}
 	return 0;
 }
@@ -339,6 +347,8 @@ static const char *rec_problem(unsigned type)
 		return "bad THREAD";
 	case PST_REC_TOTALS:
 		return "bad TOTALS";
+	case PST_REC_ATTACH:
+		return "bad ATTACH";
 	case PST_REC_ALLOC:
 		return "bad ALLOC";
 	case PST_REC_FREE:

@@ -16,6 +16,9 @@ struct pst_process {
 	uint64_t version, pid, ppid, flags, sample_bytes;
 	uint64_t start_realtime_ns, start_monotonic_ns;
 	char *exe, *host;
+	/* `prestanda attach` (flags & PST_PROC_ATTACHED, and ATTACH): ns from
+	 * the process's start to the trace's; 0 otherwise */
+	uint64_t attach_ns;
 };
 
 struct pst_module {
