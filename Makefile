@@ -67,6 +67,8 @@ TARGET_BIN := $(patsubst tests/targets/%.c,$(B)/targets/%,$(filter-out tests/tar
 	$(patsubst tests/targets/%.c,$(B)/targets/%.so,$(filter tests/targets/lib%,$(TARGET_C)))
 # diff_work built again with its lines shifted, as a second build of the same code.
 TARGET_BIN += $(B)/targets/diff_work_shifted $(B)/targets/rel_own_tcmalloc
+# attach_phases linked statically: what `prestanda attach` refuses.
+TARGET_BIN += $(B)/targets/attach_phases_static
 # cpu_split stripped of its symbol tables (its .eh_frame kept), as shipped binaries are.
 TARGET_BIN += $(B)/targets/cpu_split_stripped
 # Targets keep their frames and lines exactly as written.
@@ -147,6 +149,8 @@ $(B)/targets/cpu_%: tests/targets/cpu_%.c | $(B)/targets
 # A static binary (no preload possible) and two linked against an allocator
 # of their own (Debian's libjemalloc2 and libtcmalloc-minimal4, linked by
 # path: they ship no development link).
+$(B)/targets/attach_phases_static: tests/targets/attach_phases.c | $(B)/targets
+	$(CC) $(TARGET_CFLAGS) -static -o $@ $<
 $(B)/targets/rel_static: tests/targets/rel_static.c | $(B)/targets
 	$(CC) $(TARGET_CFLAGS) -static -o $@ $<
 JEMALLOC_SO ?= $(firstword $(wildcard /usr/lib/*-linux-gnu/libjemalloc.so.2 /usr/lib/libjemalloc.so.2))

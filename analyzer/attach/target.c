@@ -71,6 +71,10 @@ int pst_target_read(struct pst_target *tg, pid_t pid, char *err, size_t len)
 	tg->exe[n > 0 ? n : 0] = 0;
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
 	f = fopen(path, "re");
+	if (!f && (errno == EACCES || errno == EPERM)) {
+		pst_target_why_no_ptrace(pid, EPERM, err, len); /* the same check as ptrace's */
+		return -1;
+	}
 	if (!f) {
 		snprintf(err, len, errno == ENOENT ? "no such process" : "cannot read %s: %s", path,
 			 strerror(errno));

@@ -231,6 +231,8 @@ static bool wait_window(const struct attach_opts *o)
 	}
 }
 
+/* The end of an attach: trace is its path (NULL for --stop, which did
+ * not start it; for it, nothing to stop is an error). */
 static int detach(pid_t pid, const char *trace)
 {
 	int64_t r = 0;
@@ -238,8 +240,13 @@ static int detach(pid_t pid, const char *trace)
 
 	if (call_ours(pid, NULL, "pst_attach_stop", NULL, &r, &paused))
 		return 1;
-	if (r == -ENOENT)
+	if (r == -ENOENT && !trace)
 		return fail(pid, "not recording (detached already)", "");
+	if (r == -ENOENT) {
+		fprintf(stderr, "prestanda: " CMD ": %d was detached already (attach --stop); trace: %s\n",
+			(int)pid, *trace ? trace : "?");
+		return 0;
+	}
 	fprintf(stderr, "prestanda: " CMD ": detached from %d (stopped %.1f ms)%s%s\n", (int)pid,
 		paused / 1e6, trace && *trace ? "; trace: " : "", trace ? trace : "");
 	return 0;

@@ -1,0 +1,457 @@
+/* SPDX-License-Identifier: MIT */
+/* prestanda attach: exact counts of the attached window, the process as it was after detach, attaching again, the refusals, redis under load. */
+#include <gelf.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include "itest.h"
+
+#define PHASES ITEST_TARGETS "attach_phases"
+
+/* attach_phases, its stdin and stdout as pipes of ours. */
+struct phases {
+	pid_t pid;      /* our child (attach_phases, or what runs it) */
+	pid_t target;   /* attach_phases itself, as it says */
+	FILE *in, *out;
+};
+
+static void phases_start(struct phases *p, const char *exe)
+{
+	int to[2], from[2];
+
+	cr_assert(!pipe(to) && !pipe(from));
+	p->pid = fork();
+	cr_assert(p->pid >= 0);
+	if (p->pid == 0) {
+		dup2(to[0], 0);
+		dup2(from[1], 1);
+		for (int fd = 3; fd < 64; fd++)
+			close(fd);
+		/* every entry bound at the start: none changes later but by us */
+		setenv("LD_BIND_NOW", "1", 1);
+		execl(exe, exe, (char *)NULL);
+		_exit(127);
+	}
+	close(to[0]);
+	close(from[1]);
+	p->in = fdopen(to[1], "w");
+	p->out = fdopen(from[0], "r");
+	cr_assert(p->in && p->out);
+}
+
+/* One command and its answer, "ok mallocs M frees F". */
+static void phases_cmd(struct phases *p, const char *cmd, long want_m, long want_f)
+{
+	char line[128];
+	long m = -1, f = -1;
+
+	fprintf(p->in, "%s\n", cmd);
+	fflush(p->in);
+	cr_assert(fgets(line, sizeof(line), p->out), "%s: no answer", cmd);
+	cr_assert(sscanf(line, "ok mallocs %ld frees %ld", &m, &f) == 2, "%s: %s", cmd, line);
+	cr_assert(m == want_m && f == want_f, "%s: %s", cmd, line);
+}
+
+static void phases_ready(struct phases *p)
+{
+	char line[128];
+	int pid = 0;
+
+	cr_assert(fgets(line, sizeof(line), p->out) && sscanf(line, "ready %d", &pid) == 1);
+	p->target = (pid_t)pid;
+}
+
+static void phases_end(struct phases *p)
+{
+	int st;
+
+	fprintf(p->in, "quit\n");
+	fclose(p->in);
+	fclose(p->out);
+	cr_assert(waitpid(p->pid, &st, 0) == p->pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "attach_phases: %s", itest_wdesc(st));
+}
+
+/* `prestanda attach ARGS... PID` in the background, stderr to err. */
+static pid_t attach_bg(const char *const *args, pid_t target, const char *err)
+{
+	char *argv[16] = { ITEST_PRESTANDA, "attach" }, spid[16];
+	int n = itest_argv_add(argv, 2, args);
+	pid_t pid;
+
+	snprintf(spid, sizeof(spid), "%d", (int)target);
+	argv[n++] = spid;
+	argv[n] = NULL;
+	cr_assert(!truncate(err, 0)); /* not the last attach's words */
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0)
+		itest_exec_child(argv, NULL, err, 0);
+	return pid;
+}
+
+/* Until err says it records (10 s at most). */
+static void wait_recording(const char *err)
+{
+	for (int i = 0; i < 1000; i++) {
+		char *s = itest_slurp(err, NULL);
+		bool on = s && strstr(s, "recording");
+
+		cr_assert(!s || !strstr(s, "prestanda: attach: ") || on, "attach failed: %s", s);
+		free(s);
+		if (on)
+			return;
+		usleep(10000);
+	}
+	cr_assert_fail("attach did not start recording");
+}
+
+/* Ctrl-C to the attach command: it detaches and exits 0. */
+static void attach_end(pid_t a, const char *err)
+{
+	int st;
+	char *s;
+
+	kill(a, SIGINT);
+	cr_assert(waitpid(a, &st, 0) == a);
+	s = itest_slurp(err, NULL);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "attach: %s: %s", itest_wdesc(st), s);
+	cr_assert(strstr(s, "detached from") || strstr(s, "detached already"), "%s", s);
+	free(s);
+}
+
+/* `prestanda attach ARGS... PID` run to its end; its exit code, stderr in *err. */
+static int attach_run(const char *const *args, pid_t target, char **err)
+{
+	char path[PATH_MAX];
+	pid_t a;
+	int st;
+
+	itest_tmpfile(path, sizeof(path));
+	a = attach_bg(args, target, path);
+	cr_assert(waitpid(a, &st, 0) == a);
+	*err = itest_slurp(path, NULL);
+	unlink(path);
+	cr_assert(WIFEXITED(st), "attach: %s", itest_wdesc(st));
+	return WEXITSTATUS(st);
+}
+
+/* The descriptors of pid, as "N -> what" lines. */
+static char *fd_list(pid_t pid)
+{
+	char dir[64], *out = calloc(1, 65536);
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	cr_assert(out && (d = opendir(dir)));
+	while ((e = readdir(d))) {
+		char link[PATH_MAX + 64], to[PATH_MAX] = "";
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "%s/%s", dir, e->d_name);
+		cr_assert(readlink(link, to, sizeof(to) - 1) > 0);
+		snprintf(out + strlen(out), 65536 - strlen(out), "%s -> %s\n", e->d_name, to);
+	}
+	closedir(d);
+	return out;
+}
+
+/* Where module (its path in the maps) starts in pid: the mapping of file offset 0. */
+static uint64_t module_base(pid_t pid, const char *module)
+{
+	char path[64], line[PATH_MAX + 128], file[PATH_MAX];
+	unsigned long long lo, off;
+	FILE *f;
+	uint64_t base = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	cr_assert((f = fopen(path, "r")));
+	while (!base && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%llx-%*x %*s %llx %*s %*s %4095s", &lo, &off, file) == 3 &&
+		    !strcmp(file, module) && off == 0)
+			base = lo;
+	fclose(f);
+	cr_assert(base, "%s not mapped in %d", module, (int)pid);
+	return base;
+}
+
+/*
+ * The JUMP_SLOT and GLOB_DAT entries of module in pid, read from its
+ * memory (the module's first PT_LOAD is at address 0: a PIE or a shared
+ * library). Returns how many, at most max.
+ */
+static size_t got_values(pid_t pid, const char *module, uint64_t *vals, size_t max)
+{
+	char mem[64];
+	int fd = open(module, O_RDONLY), mfd;
+	uint64_t base = module_base(pid, module);
+	Elf *e;
+	Elf_Scn *scn = NULL;
+	size_t n = 0;
+
+	snprintf(mem, sizeof(mem), "/proc/%d/mem", (int)pid);
+	mfd = open(mem, O_RDONLY);
+	cr_assert(fd >= 0 && mfd >= 0);
+	elf_version(EV_CURRENT);
+	cr_assert((e = elf_begin(fd, ELF_C_READ, NULL)));
+	while ((scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_RELA || !(d = elf_getdata(scn, NULL)))
+			continue;
+		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize && n < max; i++) {
+			GElf_Rela r;
+			unsigned type;
+
+			cr_assert(gelf_getrela(d, (int)i, &r));
+			type = (unsigned)GELF_R_TYPE(r.r_info);
+			if (type == R_X86_64_JUMP_SLOT || type == R_X86_64_GLOB_DAT)
+				cr_assert(pread(mfd, &vals[n++], 8, (off_t)(base + r.r_offset)) == 8);
+		}
+	}
+	elf_end(e);
+	close(fd);
+	close(mfd);
+	return n;
+}
+
+/* The C library of pid, as its maps name it. */
+static void libc_of(pid_t pid, char *out, size_t len)
+{
+	char path[64], line[PATH_MAX + 128], file[PATH_MAX];
+	FILE *f;
+
+	out[0] = 0;
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	cr_assert((f = fopen(path, "r")));
+	while (!out[0] && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*s %*s %*s %*s %*s %4095s", file) == 1 && strstr(file, "/libc.so"))
+			snprintf(out, len, "%s", file);
+	fclose(f);
+	cr_assert(out[0]);
+}
+
+#define MAX_GOT 4096
+
+/* The entries of the executable and its C library, in one array. */
+static size_t got_all(pid_t pid, uint64_t *vals)
+{
+	char exe[PATH_MAX], libc[PATH_MAX];
+
+	cr_assert(realpath(PHASES, exe));
+	libc_of(pid, libc, sizeof(libc));
+	size_t n = got_values(pid, exe, vals, MAX_GOT);
+	return n + got_values(pid, libc, vals + n, MAX_GOT - n);
+}
+
+static size_t got_differ(const uint64_t *a, const uint64_t *b, size_t n)
+{
+	size_t d = 0;
+
+	for (size_t i = 0; i < n; i++)
+		d += a[i] != b[i];
+	return d;
+}
+
+/* A trace path of our own in dir (made with mkdtemp). */
+static void trace_dir(char *dir, size_t len)
+{
+	snprintf(dir, len, "/tmp/pst-attach.XXXXXX");
+	cr_assert(mkdtemp(dir));
+}
+
+static void check_window(json_t *rep, long allocs, long frees, long unknown)
+{
+	cr_assert_eq(itest_int(rep, "memory.alloc_calls"), allocs);
+	cr_assert_eq(itest_int(rep, "memory.free_calls"), frees);
+	cr_assert_eq(itest_int(rep, "memory.unknown_frees"), unknown);
+	cr_assert(itest_bool(rep, "process.attached"));
+	cr_assert_str_eq(itest_str(rep, "process.end_reason"), "detach");
+	cr_assert(itest_int(rep, "process.attach_ns") > 0);
+	cr_assert_eq(itest_int(rep, "process.detach_ns") - itest_int(rep, "process.attach_ns"),
+		     itest_int(rep, "process.duration_ns"));
+}
+
+/*
+ * The program counts its own calls per phase; --full records exactly the
+ * attached phase: 500 allocations, 500 frees and the 100 frees of blocks
+ * kept from before the attach (unknown_frees, not errors). After the
+ * detach its relocation entries and descriptors are what they were.
+ */
+Test(attach, full_window_exact_and_restored, .timeout = 120)
+{
+	struct phases p;
+	char dir[64], trace[128], err[PATH_MAX], *fds0, *fds1;
+	static uint64_t got0[MAX_GOT], got1[MAX_GOT], got2[MAX_GOT];
+	struct itest_report rep;
+	size_t n0;
+	pid_t a;
+
+	trace_dir(dir, sizeof(dir));
+	snprintf(trace, sizeof(trace), "%s/t.trace", dir);
+	itest_tmpfile(err, sizeof(err));
+	phases_start(&p, PHASES);
+	phases_ready(&p);
+	phases_cmd(&p, "keep 100", 100, 0);
+	phases_cmd(&p, "churn 10", 10, 10);
+	fds0 = fd_list(p.target);
+	n0 = got_all(p.target, got0);
+	a = attach_bg((const char *const[]){ "--full", "-o", trace, NULL }, p.target, err);
+	wait_recording(err);
+	cr_assert_eq(got_all(p.target, got1), n0);
+	cr_assert(got_differ(got0, got1, n0) >= 2, "no entry points at the hooks while attached");
+	phases_cmd(&p, "churn 500", 500, 500);
+	phases_cmd(&p, "drop", 0, 100);
+	attach_end(a, err);
+	cr_assert_eq(got_all(p.target, got2), n0);
+	cr_assert_eq(got_differ(got0, got2, n0), 0, "relocation entries differ after the detach");
+	fds1 = fd_list(p.target);
+	cr_assert_str_eq(fds1, fds0);
+	phases_cmd(&p, "churn 300", 300, 300);
+	phases_end(&p);
+	check_window(itest_report_ok(&rep, trace), 500, 600, 100);
+	itest_report_free(&rep);
+	free(fds0);
+	free(fds1);
+	unlink(err);
+}
+
+/* `attach --stop PID` ends a recording another attach started; a second
+ * attach records again, exactly, into a trace of its own. */
+Test(attach, stop_then_attach_again, .timeout = 120)
+{
+	struct phases p;
+	char dir[64], t1[128], t2[128], err[PATH_MAX], *msg, *fds0, *fds1;
+	struct itest_report rep;
+	pid_t a;
+
+	trace_dir(dir, sizeof(dir));
+	snprintf(t1, sizeof(t1), "%s/one.trace", dir);
+	snprintf(t2, sizeof(t2), "%s/two.trace", dir);
+	itest_tmpfile(err, sizeof(err));
+	phases_start(&p, PHASES);
+	phases_ready(&p);
+	phases_cmd(&p, "churn 10", 10, 10);
+	fds0 = fd_list(p.target);
+	a = attach_bg((const char *const[]){ "--full", "-o", t1, NULL }, p.target, err);
+	wait_recording(err);
+	phases_cmd(&p, "churn 70", 70, 70);
+	cr_assert_eq(attach_run((const char *const[]){ "--stop", NULL }, p.target, &msg), 0, "%s", msg);
+	free(msg);
+	phases_cmd(&p, "churn 30", 30, 30);
+	attach_end(a, err);
+	check_window(itest_report_ok(&rep, t1), 70, 70, 0);
+	itest_report_free(&rep);
+	a = attach_bg((const char *const[]){ "--full", "-o", t2, NULL }, p.target, err);
+	wait_recording(err);
+	phases_cmd(&p, "keep 20", 20, 0);
+	phases_cmd(&p, "churn 200", 200, 200);
+	attach_end(a, err);
+	fds1 = fd_list(p.target);
+	cr_assert_str_eq(fds1, fds0);
+	phases_cmd(&p, "drop", 0, 20);
+	phases_end(&p);
+	check_window(itest_report_ok(&rep, t2), 220, 200, 0);
+	itest_report_free(&rep);
+	cr_assert_eq(attach_run((const char *const[]){ "--stop", NULL }, getpid(), &msg), 1);
+	free(msg);
+	free(fds0);
+	free(fds1);
+	unlink(err);
+}
+
+static void refused(const char *const *args, pid_t pid, const char *why)
+{
+	char *msg;
+	int rc = attach_run(args, pid, &msg);
+
+	cr_assert_eq(rc, 1, "attach %d: exit %d: %s", (int)pid, rc, msg);
+	cr_assert(strstr(msg, why), "attach %d: wanted \"%s\" in: %s", (int)pid, why, msg);
+	free(msg);
+}
+
+/* Each refusal says why, and leaves the process as it was. */
+Test(attach, refusals_say_why, .timeout = 120)
+{
+	struct phases p, s;
+	char dir[64], trace[128], err[PATH_MAX];
+	pid_t a, none = 4194304 + 7; /* above pid_max's highest value */
+
+	trace_dir(dir, sizeof(dir));
+	snprintf(trace, sizeof(trace), "%s/t.trace", dir);
+	refused((const char *const[]){ NULL }, none, "no such process");
+	phases_start(&s, ITEST_TARGETS "attach_phases_static");
+	phases_ready(&s);
+	refused((const char *const[]){ NULL }, s.target, "static binary");
+	phases_cmd(&s, "churn 5", 5, 5);
+	phases_end(&s);
+	phases_start(&p, PHASES);
+	phases_ready(&p);
+	itest_tmpfile(err, sizeof(err));
+	a = attach_bg((const char *const[]){ "-o", trace, NULL }, p.target, err);
+	wait_recording(err);
+	refused((const char *const[]){ "-o", trace, NULL }, p.target, "already attached");
+	attach_end(a, err);
+	phases_cmd(&p, "churn 5", 5, 5);
+	phases_end(&p);
+	unlink(err);
+}
+
+/* Another user's process: ptrace says no, and attach says why. */
+Test(attach, another_user_refused, .timeout = 60)
+{
+	struct phases p;
+	char spid[16], errp[PATH_MAX], *msg;
+	pid_t c;
+	int st;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root to act as another user");
+	phases_start(&p, PHASES);
+	phases_ready(&p);
+	snprintf(spid, sizeof(spid), "%d", (int)p.target);
+	itest_tmpfile(errp, sizeof(errp));
+	chmod(errp, 0666);
+	c = fork();
+	cr_assert(c >= 0);
+	if (c == 0) {
+		char *argv[] = { ITEST_PRESTANDA, "attach", spid, NULL };
+
+		if (setgid(65534) || setuid(65534))
+			_exit(99);
+		itest_exec_child(argv, NULL, errp, 0);
+	}
+	cr_assert(waitpid(c, &st, 0) == c);
+	msg = itest_slurp(errp, NULL);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "%s: %s", itest_wdesc(st), msg);
+	cr_assert(strstr(msg, "another user") || strstr(msg, "ptrace_scope"), "%s", msg);
+	free(msg);
+	unlink(errp);
+	phases_cmd(&p, "churn 5", 5, 5);
+	phases_end(&p);
+}
+
+/* Under `prestanda run` the preload is there already: attach refuses. */
+Test(attach, under_run_refused, .timeout = 60)
+{
+	struct phases p;
+	char dir[64], exe[PATH_MAX], wrapper[PATH_MAX + 64];
+	FILE *f;
+
+	trace_dir(dir, sizeof(dir));
+	cr_assert(realpath(ITEST_PRESTANDA, exe));
+	/* a script, so that phases_start can exec one program */
+	snprintf(wrapper, sizeof(wrapper), "%s/run.sh", dir);
+	cr_assert((f = fopen(wrapper, "w")));
+	fprintf(f, "#!/bin/sh\nexec %s run -o %s/run.trace -- %s 2>/dev/null\n", exe, dir, PHASES);
+	fclose(f);
+	chmod(wrapper, 0755);
+	phases_start(&p, wrapper);
+	phases_ready(&p);
+	refused((const char *const[]){ NULL }, p.target, "prestanda run");
+	phases_cmd(&p, "churn 5", 5, 5);
+	phases_end(&p);
+}
