@@ -455,3 +455,129 @@ Test(attach, under_run_refused, .timeout = 60)
 	phases_cmd(&p, "churn 5", 5, 5);
 	phases_end(&p);
 }
+
+/* redis-cli -p port CMD ARGS... (up to four words): its first line, to free. */
+static char *redis(const char *port, const char *cmd, const char *a1, const char *a2)
+{
+	char *argv[] = { "/usr/bin/redis-cli", "-p", (char *)port, (char *)cmd, (char *)a1,
+			 (char *)a2, NULL }, *out = NULL;
+
+	itest_spawn_out(argv, &out);
+	cr_assert(out, "redis-cli %s: no output", cmd);
+	out[strcspn(out, "\r\n")] = 0;
+	return out;
+}
+
+/* A figure of INFO's section on port ("total_connections_received"). */
+static long long redis_info(const char *port, const char *section, const char *name)
+{
+	char *argv[] = { "/usr/bin/redis-cli", "-p", (char *)port, "info", (char *)section, NULL };
+	char *out = NULL, *at;
+	long long v = -1;
+
+	itest_spawn_out(argv, &out);
+	cr_assert(out && (at = strstr(out, name)), "INFO %s has no %s", section, name);
+	sscanf(at + strlen(name), ":%lld", &v);
+	free(out);
+	return v;
+}
+
+/* A bounded load on port: SET and GET on 1000 keys from 4 clients. */
+static void redis_load(const char *port, const char *n)
+{
+	char *argv[] = { "/usr/bin/redis-benchmark", "-p", (char *)port, "-c", "4", "-n", (char *)n,
+			 "-r", "1000", "-t", "set,get", "-q", NULL }, *out = NULL;
+	int st = itest_spawn_out(argv, &out);
+
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "redis-benchmark: %s", itest_wdesc(st));
+	cr_assert(out && strstr(out, "GET:") && !strstr(out, "rror"), "redis-benchmark: %s", out);
+	free(out);
+}
+
+static void redis_expect(const char *port, const char *key, const char *want)
+{
+	char *v = redis(port, "get", key, NULL);
+
+	cr_assert_str_eq(v, want, "GET %s", key);
+	free(v);
+}
+
+/* The server's endpoint in the report: its accepted connections. */
+static long long accepted(json_t *rep)
+{
+	json_t *eps = itest_get(rep, "network.endpoints"), *e;
+	size_t i;
+	long long n = 0;
+
+	json_array_foreach(eps, i, e)
+		if (!strcmp(json_string_value(json_object_get(e, "role")), "server"))
+			n += json_integer_value(json_object_get(e, "connects"));
+	return n;
+}
+
+/*
+ * redis-server (Debian's: jemalloc, its own allocator) attached while
+ * redis-benchmark loads it: it answers as before, during and after; the
+ * trace's accepts equal INFO's total_connections_received over the window
+ * (the INFO that opens it is the window's first connection); its
+ * allocations are between 2 and 10 a command (each SET and GET allocates
+ * its arguments and reply; redis keeps no count of its own); afterwards
+ * its descriptors are what they were (several threads: libunwind's pipe
+ * was pinned open, and is closed).
+ */
+Test(attach, redis_under_load, .timeout = 240)
+{
+	char dir[64], trace[128], port[16], err[PATH_MAX], log[PATH_MAX], *fds0, *fds1, *ok;
+	char *argv[] = { "/usr/bin/redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
+			 "--appendonly", "no", "--dir", dir, NULL };
+	struct itest_report rep;
+	long long c1, c2, k1, k2, allocs;
+	pid_t srv, a;
+	int st;
+
+	trace_dir(dir, sizeof(dir));
+	snprintf(trace, sizeof(trace), "%s/redis.trace", dir);
+	snprintf(log, sizeof(log), "%s/redis.log", dir);
+	snprintf(port, sizeof(port), "%d", itest_free_port());
+	itest_tmpfile(err, sizeof(err));
+	srv = fork();
+	cr_assert(srv >= 0);
+	if (srv == 0)
+		itest_exec_child(argv, log, log, 0);
+	for (int i = 0; i < 500 && strcmp((ok = redis(port, "ping", NULL, NULL)), "PONG"); i++) {
+		free(ok);
+		usleep(10000);
+	}
+	free(ok);
+	free(redis(port, "set", "attach:key", "before"));
+	redis_load(port, "2000");
+	fds0 = fd_list(srv);
+	a = attach_bg((const char *const[]){ "-o", trace, NULL }, srv, err);
+	wait_recording(err);
+	c1 = redis_info(port, "stats", "total_connections_received");
+	k1 = redis_info(port, "stats", "total_commands_processed");
+	redis_expect(port, "attach:key", "before");
+	redis_load(port, "20000");
+	k2 = redis_info(port, "stats", "total_commands_processed");
+	c2 = redis_info(port, "stats", "total_connections_received"); /* the window's last */
+	attach_end(a, err);
+	fds1 = fd_list(srv);
+	cr_assert_str_eq(fds1, fds0);
+	redis_expect(port, "attach:key", "before");
+	redis_load(port, "2000");
+	free(redis(port, "shutdown", "nosave", NULL));
+	cr_assert(waitpid(srv, &st, 0) == srv);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "redis-server: %s", itest_wdesc(st));
+	itest_report_ok(&rep, trace);
+	cr_assert_eq(accepted(rep.json), c2 - c1 + 1, "accepts %lld, INFO %lld..%lld",
+		     accepted(rep.json), c1, c2);
+	allocs = itest_int(rep.json, "memory.alloc_calls");
+	cr_assert(k2 - k1 >= 40000, "commands %lld", k2 - k1);
+	cr_assert(allocs >= 2 * (k2 - k1) && allocs <= 10 * (k2 - k1), "allocations %lld for %lld commands",
+		  allocs, k2 - k1);
+	cr_assert(itest_bool(rep.json, "process.attached"));
+	itest_report_free(&rep);
+	free(fds0);
+	free(fds1);
+	unlink(err);
+}
