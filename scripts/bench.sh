@@ -301,3 +301,8 @@ done | awk '{ t[$1, $2] = $3 } END {
 		printf " %s sampled %.3fx, with the file %.3fx (%+.1f%%);", substr(w[i], 4), s, f, (f / s - 1) * 100;
 	}
 	printf "\n" }'
+
+# prestanda attach on a running redis-server, beside heaptrack -p on the same
+# server, in the same rounds (scripts/bench-attach.sh).
+echo
+RUNS=$RUNS REQS=$REQS scripts/bench-attach.sh
