@@ -25,6 +25,7 @@ static void phases_start(struct phases *p, const char *exe)
 	if (p->pid == 0) {
 		dup2(to[0], 0);
 		dup2(from[1], 1);
+		dup2(open("/dev/null", O_WRONLY), 2); /* never our stderr's pipe */
 		for (int fd = 3; fd < 64; fd++)
 			close(fd);
 		/* every entry bound at the start: none changes later but by us */
@@ -90,14 +91,15 @@ static pid_t attach_bg(const char *const *args, pid_t target, const char *err)
 	return pid;
 }
 
-/* Until err says it records (10 s at most). */
-static void wait_recording(const char *err)
+/* Until the attach command a says it records (10 s at most). */
+static void wait_recording(pid_t a, const char *err)
 {
 	for (int i = 0; i < 1000; i++) {
 		char *s = itest_slurp(err, NULL);
 		bool on = s && strstr(s, "recording");
+		int st;
 
-		cr_assert(!s || !strstr(s, "prestanda: attach: ") || on, "attach failed: %s", s);
+		cr_assert(on || waitpid(a, &st, WNOHANG) != a, "attach failed: %s", s);
 		free(s);
 		if (on)
 			return;
@@ -300,7 +302,7 @@ Test(attach, full_window_exact_and_restored, .timeout = 120)
 	fds0 = fd_list(p.target);
 	n0 = got_all(p.target, got0);
 	a = attach_bg((const char *const[]){ "--full", "-o", trace, NULL }, p.target, err);
-	wait_recording(err);
+	wait_recording(a, err);
 	cr_assert_eq(got_all(p.target, got1), n0);
 	cr_assert(got_differ(got0, got1, n0) >= 2, "no entry points at the hooks while attached");
 	phases_cmd(&p, "churn 500", 500, 500);
@@ -337,7 +339,7 @@ Test(attach, stop_then_attach_again, .timeout = 120)
 	phases_cmd(&p, "churn 10", 10, 10);
 	fds0 = fd_list(p.target);
 	a = attach_bg((const char *const[]){ "--full", "-o", t1, NULL }, p.target, err);
-	wait_recording(err);
+	wait_recording(a, err);
 	phases_cmd(&p, "churn 70", 70, 70);
 	cr_assert_eq(attach_run((const char *const[]){ "--stop", NULL }, p.target, &msg), 0, "%s", msg);
 	free(msg);
@@ -346,7 +348,7 @@ Test(attach, stop_then_attach_again, .timeout = 120)
 	check_window(itest_report_ok(&rep, t1), 70, 70, 0);
 	itest_report_free(&rep);
 	a = attach_bg((const char *const[]){ "--full", "-o", t2, NULL }, p.target, err);
-	wait_recording(err);
+	wait_recording(a, err);
 	phases_cmd(&p, "keep 20", 20, 0);
 	phases_cmd(&p, "churn 200", 200, 200);
 	attach_end(a, err);
@@ -392,7 +394,7 @@ Test(attach, refusals_say_why, .timeout = 120)
 	phases_ready(&p);
 	itest_tmpfile(err, sizeof(err));
 	a = attach_bg((const char *const[]){ "-o", trace, NULL }, p.target, err);
-	wait_recording(err);
+	wait_recording(a, err);
 	refused((const char *const[]){ "-o", trace, NULL }, p.target, "already attached");
 	attach_end(a, err);
 	phases_cmd(&p, "churn 5", 5, 5);
@@ -553,7 +555,7 @@ Test(attach, redis_under_load, .timeout = 240)
 	redis_load(port, "2000");
 	fds0 = fd_list(srv);
 	a = attach_bg((const char *const[]){ "-o", trace, NULL }, srv, err);
-	wait_recording(err);
+	wait_recording(a, err);
 	c1 = redis_info(port, "stats", "total_connections_received");
 	k1 = redis_info(port, "stats", "total_commands_processed");
 	redis_expect(port, "attach:key", "before");
@@ -579,5 +581,52 @@ Test(attach, redis_under_load, .timeout = 240)
 	itest_report_free(&rep);
 	free(fds0);
 	free(fds1);
+	unlink(err);
+}
+
+/*
+ * A process in another mount namespace, where build/ (and our library in
+ * it) is hidden under an empty tmpfs: attach loads a copy it puts in the
+ * process's own /tmp, and records as ever.
+ */
+Test(attach, other_mount_namespace_gets_a_copy, .timeout = 120)
+{
+	struct phases p;
+	char dir[64], trace[128], exe[PATH_MAX], build[PATH_MAX], script[PATH_MAX + 64], err[PATH_MAX];
+	char copy[64], cmd[PATH_MAX * 3], lib[PATH_MAX + 64];
+	struct itest_report rep;
+	pid_t a;
+	FILE *f;
+	int st;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root for a mount namespace");
+	trace_dir(dir, sizeof(dir));
+	snprintf(trace, sizeof(trace), "%s/t.trace", dir);
+	snprintf(exe, sizeof(exe), "%s/attach_phases", dir);
+	snprintf(cmd, sizeof(cmd), "cp %s %s", PHASES, exe);
+	cr_assert(system(cmd) == 0);
+	cr_assert(realpath(PST_BUILD_DIR, build));
+	snprintf(script, sizeof(script), "%s/ns.sh", dir);
+	cr_assert((f = fopen(script, "w")));
+	fprintf(f, "#!/bin/sh\nexec unshare --mount --propagation private sh -c 'mount -t tmpfs none %s && exec %s'\n",
+		build, exe);
+	fclose(f);
+	chmod(script, 0755);
+	phases_start(&p, script);
+	phases_ready(&p);
+	snprintf(lib, sizeof(lib), "/proc/%d/root%s/libprestanda.so", (int)p.target, build);
+	cr_assert(access(lib, F_OK) != 0, "the library is visible in the namespace: no test");
+	itest_tmpfile(err, sizeof(err));
+	a = attach_bg((const char *const[]){ "--full", "-o", trace, NULL }, p.target, err);
+	wait_recording(a, err);
+	phases_cmd(&p, "churn 50", 50, 50);
+	attach_end(a, err);
+	phases_end(&p);
+	check_window(itest_report_ok(&rep, trace), 50, 50, 0);
+	itest_report_free(&rep);
+	snprintf(copy, sizeof(copy), "/tmp/libprestanda-attach-%d.so", (int)a);
+	cr_assert(unlink(copy) == 0, "no copy at %s", copy);
+	cr_assert(waitpid(p.pid, &st, WNOHANG) >= 0 || errno == ECHILD);
 	unlink(err);
 }

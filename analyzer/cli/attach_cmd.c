@@ -318,5 +318,8 @@ int pst_cmd_attach(int argc, char **argv)
 	}
 	if (pst_target_lib_path(o.pid, lib, there, sizeof(there), err, sizeof(err)))
 		return fail(o.pid, "", err);
+	if (strcmp(there, lib))
+		fprintf(stderr, "prestanda: " CMD ": %d sees another file system (mount namespace): it loads a copy of %s at %s\n",
+			(int)o.pid, lib, there);
 	return attach(&o, there);
 }
