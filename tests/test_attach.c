@@ -265,6 +265,15 @@ static void trace_dir(char *dir, size_t len)
 	cr_assert(mkdtemp(dir));
 }
 
+/* pid's descriptors are still the list fds0, taken before the attach. */
+static void fds_unchanged(pid_t pid, const char *fds0)
+{
+	char *now = fd_list(pid);
+
+	cr_assert_str_eq(now, fds0);
+	free(now);
+}
+
 static void check_window(json_t *rep, long allocs, long frees, long unknown)
 {
 	cr_assert_eq(itest_int(rep, "memory.alloc_calls"), allocs);
@@ -277,6 +286,15 @@ static void check_window(json_t *rep, long allocs, long frees, long unknown)
 		     itest_int(rep, "process.duration_ns"));
 }
 
+/* The attached trace's window: these calls, no others. */
+static void trace_window(const char *trace, long allocs, long frees, long unknown)
+{
+	struct itest_report rep;
+
+	check_window(itest_report_ok(&rep, trace), allocs, frees, unknown);
+	itest_report_free(&rep);
+}
+
 /*
  * The program counts its own calls per phase; --full records exactly the
  * attached phase: 500 allocations, 500 frees and the 100 frees of blocks
@@ -286,9 +304,8 @@ static void check_window(json_t *rep, long allocs, long frees, long unknown)
 Test(attach, full_window_exact_and_restored, .timeout = 120)
 {
 	struct phases p;
-	char dir[64], trace[128], err[PATH_MAX], *fds0, *fds1;
+	char dir[64], trace[128], err[PATH_MAX], *fds0;
 	static uint64_t got0[MAX_GOT], got1[MAX_GOT], got2[MAX_GOT];
-	struct itest_report rep;
 	size_t n0;
 	pid_t a;
 
@@ -310,14 +327,11 @@ Test(attach, full_window_exact_and_restored, .timeout = 120)
 	attach_end(a, err);
 	cr_assert_eq(got_all(p.target, got2), n0);
 	cr_assert_eq(got_differ(got0, got2, n0), 0, "relocation entries differ after the detach");
-	fds1 = fd_list(p.target);
-	cr_assert_str_eq(fds1, fds0);
+	fds_unchanged(p.target, fds0);
 	phases_cmd(&p, "churn 300", 300, 300);
 	phases_end(&p);
-	check_window(itest_report_ok(&rep, trace), 500, 600, 100);
-	itest_report_free(&rep);
+	trace_window(trace, 500, 600, 100);
 	free(fds0);
-	free(fds1);
 	unlink(err);
 }
 
@@ -326,8 +340,7 @@ Test(attach, full_window_exact_and_restored, .timeout = 120)
 Test(attach, stop_then_attach_again, .timeout = 120)
 {
 	struct phases p;
-	char dir[64], t1[128], t2[128], err[PATH_MAX], *msg, *fds0, *fds1;
-	struct itest_report rep;
+	char dir[64], t1[128], t2[128], err[PATH_MAX], *msg, *fds0;
 	pid_t a;
 
 	trace_dir(dir, sizeof(dir));
@@ -345,23 +358,19 @@ Test(attach, stop_then_attach_again, .timeout = 120)
 	free(msg);
 	phases_cmd(&p, "churn 30", 30, 30);
 	attach_end(a, err);
-	check_window(itest_report_ok(&rep, t1), 70, 70, 0);
-	itest_report_free(&rep);
+	trace_window(t1, 70, 70, 0);
 	a = attach_bg((const char *const[]){ "--full", "-o", t2, NULL }, p.target, err);
 	wait_recording(a, err);
 	phases_cmd(&p, "keep 20", 20, 0);
 	phases_cmd(&p, "churn 200", 200, 200);
 	attach_end(a, err);
-	fds1 = fd_list(p.target);
-	cr_assert_str_eq(fds1, fds0);
+	fds_unchanged(p.target, fds0);
 	phases_cmd(&p, "drop", 0, 20);
 	phases_end(&p);
-	check_window(itest_report_ok(&rep, t2), 220, 200, 0);
-	itest_report_free(&rep);
+	trace_window(t2, 220, 200, 0);
 	cr_assert_eq(attach_run((const char *const[]){ "--stop", NULL }, getpid(), &msg), 1);
 	free(msg);
 	free(fds0);
-	free(fds1);
 	unlink(err);
 }
 
@@ -529,7 +538,7 @@ static long long accepted(json_t *rep)
  */
 Test(attach, redis_under_load, .timeout = 240)
 {
-	char dir[64], trace[128], port[16], err[PATH_MAX], log[PATH_MAX], *fds0, *fds1, *ok;
+	char dir[64], trace[128], port[16], err[PATH_MAX], log[PATH_MAX], *fds0, *ok;
 	char *argv[] = { "/usr/bin/redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
 			 "--appendonly", "no", "--dir", dir, NULL };
 	struct itest_report rep;
@@ -563,8 +572,7 @@ Test(attach, redis_under_load, .timeout = 240)
 	k2 = redis_info(port, "stats", "total_commands_processed");
 	c2 = redis_info(port, "stats", "total_connections_received"); /* the window's last */
 	attach_end(a, err);
-	fds1 = fd_list(srv);
-	cr_assert_str_eq(fds1, fds0);
+	fds_unchanged(srv, fds0);
 	redis_expect(port, "attach:key", "before");
 	redis_load(port, "2000");
 	free(redis(port, "shutdown", "nosave", NULL));
@@ -580,7 +588,6 @@ Test(attach, redis_under_load, .timeout = 240)
 	cr_assert(itest_bool(rep.json, "process.attached"));
 	itest_report_free(&rep);
 	free(fds0);
-	free(fds1);
 	unlink(err);
 }
 
@@ -594,7 +601,6 @@ Test(attach, other_mount_namespace_gets_a_copy, .timeout = 120)
 	struct phases p;
 	char dir[64], trace[128], exe[PATH_MAX], build[PATH_MAX], script[PATH_MAX + 64], err[PATH_MAX];
 	char copy[64], cmd[PATH_MAX * 3], lib[PATH_MAX + 64];
-	struct itest_report rep;
 	pid_t a;
 	FILE *f;
 	int st;
@@ -623,8 +629,7 @@ Test(attach, other_mount_namespace_gets_a_copy, .timeout = 120)
 	phases_cmd(&p, "churn 50", 50, 50);
 	attach_end(a, err);
 	phases_end(&p);
-	check_window(itest_report_ok(&rep, trace), 50, 50, 0);
-	itest_report_free(&rep);
+	trace_window(trace, 50, 50, 0);
 	snprintf(copy, sizeof(copy), "/tmp/libprestanda-attach-%d.so", (int)a);
 	cr_assert(unlink(copy) == 0, "no copy at %s", copy);
 	cr_assert(waitpid(p.pid, &st, WNOHANG) >= 0 || errno == ECHILD);
