@@ -142,6 +142,13 @@ EXPORT int pst_attach_start(const char *settings_text)
 	return 0;
 }
 
+/* In a forked child (init.c): the entries back, not recording. */
+void pst_attach_forked(void)
+{
+	recording = false;
+	pst_got_after_fork();
+}
+
 /*
  * The injected stop: the program's own entries back first (from then on
  * only a call already inside a hook reaches us), then everything written,

@@ -59,9 +59,14 @@ struct got_saved {
 };
 static struct got_saved *saved;
 static size_t nsaved, saved_cap;
-/* modules already patched, by load bias (a bias is unique while loaded) */
+/* Modules already patched, by load bias (unique while loaded), and their
+ * RELRO pages: restoring needs no walk of the loader's list (a forked
+ * child may not take its lock). */
+struct got_module {
+	uintptr_t base, ro_lo, ro_hi;
+};
 #define MAX_MODULES 4096
-static uintptr_t *done;
+static struct got_module *done;
 static size_t ndone;
 static uintptr_t self_base;
 static bool active;
@@ -222,16 +227,16 @@ static void patch_rela(const struct module *m, const ElfW(Rela) *r, size_t n)
 	}
 }
 
-static void set_relro(const struct module *m, int prot)
+static void set_relro(uintptr_t lo, uintptr_t hi, int prot)
 {
-	if (m->ro_hi > m->ro_lo)
-		mprotect((void *)m->ro_lo, m->ro_hi - m->ro_lo, prot);
+	if (hi > lo)
+		mprotect((void *)lo, hi - lo, prot);
 }
 
 static bool is_done(uintptr_t base)
 {
 	for (size_t i = 0; i < ndone; i++)
-		if (done[i] == base)
+		if (done[i].base == base)
 			return true;
 	return false;
 }
@@ -252,14 +257,15 @@ static int patch_one(struct dl_phdr_info *info, size_t size, void *arg)
 	(void)arg;
 	if (skipped(info) || is_done(info->dlpi_addr) || ndone == MAX_MODULES)
 		return 0;
-	done[ndone++] = info->dlpi_addr;
+	done[ndone++] = (struct got_module){ info->dlpi_addr, 0, 0 };
 	if (!read_module(info, &m))
 		return 0;
-	set_relro(&m, PROT_READ | PROT_WRITE);
+	done[ndone - 1] = (struct got_module){ m.base, m.ro_lo, m.ro_hi };
+	set_relro(m.ro_lo, m.ro_hi, PROT_READ | PROT_WRITE);
 	for (int k = 0; k < 2; k++)
 		if (m.rel[k])
 			patch_rela(&m, m.rel[k], m.nrel[k]);
-	set_relro(&m, PROT_READ);
+	set_relro(m.ro_lo, m.ro_hi, PROT_READ);
 	return 0;
 }
 
@@ -278,7 +284,7 @@ static int mark_loaded(struct dl_phdr_info *info, size_t size, void *arg)
 
 	(void)size;
 	for (size_t i = 0; i < ndone; i++)
-		if (done[i] == info->dlpi_addr)
+		if (done[i].base == info->dlpi_addr)
 			seen[i] = 1;
 	return 0;
 }
@@ -298,7 +304,7 @@ static void forget_unloaded(void)
 		for (size_t i = 0; i < nsaved; i++) {
 			size_t d = 0;
 
-			while (d < ndone && done[d] != saved[i].base)
+			while (d < ndone && done[d].base != saved[i].base)
 				d++;
 			if (d == ndone || seen[d])
 				saved[keep++] = saved[i];
@@ -390,30 +396,34 @@ int pst_got_patch_only(const char *name)
 
 /* Every entry back to what it held, newest first (an entry saved twice,
  * which cannot happen, would end with its first value). */
-static int restore_one(struct dl_phdr_info *info, size_t size, void *arg)
+static void restore_all(void)
 {
-	struct module m;
-
-	(void)size;
-	(void)arg;
-	if (!is_done(info->dlpi_addr) || !read_module(info, &m))
-		return 0;
-	set_relro(&m, PROT_READ | PROT_WRITE);
-	for (size_t i = nsaved; i-- > 0;)
-		if (saved[i].base == m.base)
-			__atomic_store_n(saved[i].slot, saved[i].old, __ATOMIC_RELEASE);
-	set_relro(&m, PROT_READ);
-	return 0;
+	active = false;
+	for (size_t d = 0; d < ndone; d++) {
+		set_relro(done[d].ro_lo, done[d].ro_hi, PROT_READ | PROT_WRITE);
+		for (size_t i = nsaved; i-- > 0;)
+			if (saved[i].base == done[d].base)
+				__atomic_store_n(saved[i].slot, saved[i].old, __ATOMIC_RELEASE);
+		set_relro(done[d].ro_lo, done[d].ro_hi, PROT_READ);
+	}
+	nsaved = 0;
+	ndone = 0;
 }
 
 void pst_got_restore(void)
 {
 	lock();
-	active = false;
-	dl_iterate_phdr(restore_one, NULL);
-	nsaved = 0;
-	ndone = 0;
+	restore_all();
 	unlock();
+}
+
+/* A forked child of an attached process is not attached to: its copy of
+ * the entries goes back (the lock may have been held by a thread the
+ * child does not have). */
+void pst_got_after_fork(void)
+{
+	got_lock = 0;
+	restore_all();
 }
 
 size_t pst_got_count(void)

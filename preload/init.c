@@ -108,6 +108,15 @@ static void fork_child(void)
 	int guard = fork_guard;
 
 	pst_guard = 1;
+	if (pst_attached) {
+		/* attach recorded the parent only: the child runs as ever,
+		 * and may be attached to itself later */
+		pst_attach_forked();
+		pst_thr_after_fork();
+		pst_state = PST_OFF;
+		pst_guard = guard;
+		return;
+	}
 	forget_recorded();
 	pst_thr_after_fork();
 	pst_locks_after_fork();

@@ -409,11 +409,13 @@ void pst_timer_stop(void);              /* attach's end: join the timer thread *
 /* attach.c and got.c: `prestanda attach` */
 extern bool pst_attached;               /* loaded into a running process */
 bool pst_attach_loaded_late(void);      /* dlopen'd (not preloaded): wait for pst_attach_start */
+void pst_attach_forked(void);           /* a child of an attached process: entries back */
 void pst_init_again(void);              /* init.c: attach again after a detach */
 extern void *pst_real_scope;            /* real.c: where pst_real is looked up */
 int pst_got_patch(void);                /* the hooked functions' entries to ours: 0, -1 */
 int pst_got_patch_only(const char *name); /* that function's entries alone, first */
 void pst_got_restore(void);             /* every entry back to its value before */
+void pst_got_after_fork(void);          /* a child: its entries back, without locks */
 size_t pst_got_count(void);             /* entries rewritten now */
 
 /* cpu_prof.c: CPU samples (`prestanda run --cpu`) */

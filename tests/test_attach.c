@@ -323,6 +323,7 @@ Test(attach, full_window_exact_and_restored, .timeout = 120)
 	cr_assert_eq(got_all(p.target, got1), n0);
 	cr_assert(got_differ(got0, got1, n0) >= 2, "no entry points at the hooks while attached");
 	phases_cmd(&p, "churn 500", 500, 500);
+	phases_cmd(&p, "fork 70", 0, 0); /* the child's calls are its own: no trace */
 	phases_cmd(&p, "drop", 0, 100);
 	attach_end(a, err);
 	cr_assert_eq(got_all(p.target, got2), n0);
@@ -331,6 +332,8 @@ Test(attach, full_window_exact_and_restored, .timeout = 120)
 	phases_cmd(&p, "churn 300", 300, 300);
 	phases_end(&p);
 	trace_window(trace, 500, 600, 100);
+	strcat(trace, ".1"); /* a second trace of that name: the child's */
+	cr_assert(access(trace, F_OK) != 0, "the forked child wrote %s", trace);
 	free(fds0);
 	unlink(err);
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /*
@@ -11,6 +12,7 @@
  *   churn N   N blocks allocated and freed at once
  *   keep N    N blocks allocated and kept
  *   drop      every kept block freed
+ *   fork N    a child churns N blocks and exits (the parent calls nothing)
  *   quit
  * The answer gives the phase's calls: "ok mallocs M frees F".
  */
@@ -29,6 +31,20 @@ static void churn(long n, long *m, long *f)
 	}
 	*m += n;
 	*f += n;
+}
+
+static void forked(long n)
+{
+	long m = 0, f = 0;
+	int st;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		churn(n, &m, &f);
+		_exit(0);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+		exit(3);
 }
 
 int main(void)
@@ -50,6 +66,8 @@ int main(void)
 		else if (!strcmp(cmd, "drop"))
 			for (; nkept > 0; f++)
 				free(kept[--nkept]);
+		else if (!strcmp(cmd, "fork"))
+			forked(n);
 		else if (!strcmp(cmd, "quit"))
 			break;
 		printf("ok mallocs %ld frees %ld\n", m, f);
