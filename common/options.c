@@ -97,13 +97,14 @@ void pst_option_source(const char *const *vars)
 const char *pst_option_get(const char *name)
 {
 	size_t n = strlen(name);
+	const char *last = NULL;
 
 	if (!option_vars)
 		return getenv(name);
 	for (const char *const *v = option_vars; *v; v++)
 		if (!strncmp(*v, name, n) && (*v)[n] == '=')
-			return *v + n + 1;
-	return NULL;
+			last = *v + n + 1; /* the last one given wins */
+	return last;
 }
 
 const char *pst_option_env(enum pst_opt o)

@@ -53,7 +53,7 @@ const char *pst_option_env(enum pst_opt o);
 /* Where settings are read from now on: NAME=VALUE strings (NULL-terminated,
  * kept by the caller), or NULL for the environment. */
 void pst_option_source(const char *const *vars);
-/* A variable of that source, as getenv. */
+/* A variable of that source, as getenv (of a list, the last NAME=). */
 const char *pst_option_get(const char *name);
 
 /* Set to something other than "0". */

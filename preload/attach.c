@@ -162,6 +162,7 @@ EXPORT int pst_attach_stop(void)
 		return -ENOENT;
 	recording = false;
 	pst_got_restore();
+	pst_prod_stop();
 	pst_timer_stop();
 	pst_finish(PST_END_DETACH);
 	pst_unw_shut();

@@ -180,6 +180,10 @@ void pst_init_again(void)
 {
 	pst_guard = 1;
 	read_config();
+	if (!pst_prod_config()) { /* monitoring.enabled false: stay off */
+		pst_guard = 0;
+		return;
+	}
 	forget_recorded();
 	pst_thr_restart();
 	pst_locks_after_fork();

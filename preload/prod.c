@@ -174,6 +174,8 @@ static void on_toggle(int sig, siginfo_t *info, void *uc)
 }
 
 /* Only over the default action: a program's own use of the signal wins. */
+static bool toggle_installed;
+
 static void install_toggle(void)
 {
 	struct sigaction sa, old;
@@ -185,7 +187,21 @@ static void install_toggle(void)
 	sa.sa_sigaction = on_toggle;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigemptyset(&sa.sa_mask);
+	toggle_installed = sigaction(pst_cfg.toggle_sig, &sa, NULL) == 0;
+}
+
+/* Detach (attach.c): the toggle signal back to the default we found. */
+void pst_prod_stop(void)
+{
+	struct sigaction sa;
+
+	if (!toggle_installed)
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
 	sigaction(pst_cfg.toggle_sig, &sa, NULL);
+	toggle_installed = false;
 }
 
 void pst_prod_start(void)

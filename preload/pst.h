@@ -429,6 +429,7 @@ void pst_cpu_after_fork(void);          /* child: CONFIG to its trace, re-arm, s
 /* prod.c: production mode. */
 bool pst_prod_config(void);             /* the production settings (options.h); false: stay off */
 void pst_prod_start(void);              /* trace open: SETTINGS, the toggle signal's handler */
+void pst_prod_stop(void);               /* detach: the toggle signal's default back */
 /* A SNAPSHOT's figures, taken by the timer thread. */
 struct pst_snap {
 	uint64_t ts, alloc_calls, free_calls, alloc_bytes, rss, fds, threads, cpu_ns;

@@ -265,6 +265,21 @@ static void trace_dir(char *dir, size_t len)
 	cr_assert(mkdtemp(dir));
 }
 
+/* The signals pid catches (SigCgt of its status), a mask, without glibc's
+ * own 32 and 33 (SIGCANCEL, SIGSETXID: set at the first pthread_create,
+ * ours of the timer thread in a program of one thread). */
+static unsigned long long caught(pid_t pid)
+{
+	char path[64], *s, *at;
+	unsigned long long mask = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	cr_assert((s = itest_slurp(path, NULL)) && (at = strstr(s, "SigCgt:")));
+	sscanf(at + 7, "%llx", &mask);
+	free(s);
+	return mask & ~(3ull << 31);
+}
+
 /* pid's descriptors are still the list fds0, taken before the attach. */
 static void fds_unchanged(pid_t pid, const char *fds0)
 {
@@ -306,6 +321,7 @@ Test(attach, full_window_exact_and_restored, .timeout = 120)
 	struct phases p;
 	char dir[64], trace[128], err[PATH_MAX], *fds0;
 	static uint64_t got0[MAX_GOT], got1[MAX_GOT], got2[MAX_GOT];
+	unsigned long long sigs;
 	size_t n0;
 	pid_t a;
 
@@ -318,8 +334,10 @@ Test(attach, full_window_exact_and_restored, .timeout = 120)
 	phases_cmd(&p, "churn 10", 10, 10);
 	fds0 = fd_list(p.target);
 	n0 = got_all(p.target, got0);
+	sigs = caught(p.target);
 	a = attach_bg((const char *const[]){ "--full", "-o", trace, NULL }, p.target, err);
 	wait_recording(a, err);
+	cr_assert_eq(caught(p.target), sigs, "a handler of ours while attached");
 	cr_assert_eq(got_all(p.target, got1), n0);
 	cr_assert(got_differ(got0, got1, n0) >= 2, "no entry points at the hooks while attached");
 	phases_cmd(&p, "churn 500", 500, 500);
@@ -329,6 +347,7 @@ Test(attach, full_window_exact_and_restored, .timeout = 120)
 	cr_assert_eq(got_all(p.target, got2), n0);
 	cr_assert_eq(got_differ(got0, got2, n0), 0, "relocation entries differ after the detach");
 	fds_unchanged(p.target, fds0);
+	cr_assert_eq(caught(p.target), sigs);
 	phases_cmd(&p, "churn 300", 300, 300);
 	phases_end(&p);
 	trace_window(trace, 500, 600, 100);
@@ -362,11 +381,16 @@ Test(attach, stop_then_attach_again, .timeout = 120)
 	phases_cmd(&p, "churn 30", 30, 30);
 	attach_end(a, err);
 	trace_window(t1, 70, 70, 0);
+	/* a toggle signal asked for: its handler while attached, not after */
+	setenv("PRESTANDA_TOGGLE_SIGNAL", "USR1", 1);
 	a = attach_bg((const char *const[]){ "--full", "-o", t2, NULL }, p.target, err);
+	unsetenv("PRESTANDA_TOGGLE_SIGNAL");
 	wait_recording(a, err);
+	cr_assert_eq(caught(p.target), 1ull << (SIGUSR1 - 1));
 	phases_cmd(&p, "keep 20", 20, 0);
 	phases_cmd(&p, "churn 200", 200, 200);
 	attach_end(a, err);
+	cr_assert_eq(caught(p.target), 0);
 	fds_unchanged(p.target, fds0);
 	phases_cmd(&p, "drop", 0, 20);
 	phases_end(&p);

@@ -142,7 +142,8 @@ out:
 
 /* The settings the preload would take from run's environment: the
  * trace's pattern made absolute, --full, the manifest it names the trace
- * in, and any PRESTANDA_* variable of ours. */
+ * in, no toggle signal (a handler is a change the program would see),
+ * and any PRESTANDA_* variable of ours (a later one wins). */
 static void settings(const struct attach_opts *o, const char *manifest, char *out, size_t len)
 {
 	char cwd[PATH_MAX], pattern[PATH_MAX * 2];
@@ -153,8 +154,9 @@ static void settings(const struct attach_opts *o, const char *manifest, char *ou
 		snprintf(pattern, sizeof(pattern), "%s/%s", cwd, p);
 	else
 		snprintf(pattern, sizeof(pattern), "%s", p);
-	at = (size_t)snprintf(out, len, "%s=%s\n%s=%s\n", pst_options[PST_OPT_OUTPUT].env, pattern,
-			      pst_options[PST_OPT_MANIFEST].env, manifest);
+	at = (size_t)snprintf(out, len, "%s=%s\n%s=%s\n%s=none\n", pst_options[PST_OPT_OUTPUT].env,
+			      pattern, pst_options[PST_OPT_MANIFEST].env, manifest,
+			      pst_options[PST_OPT_TOGGLE_SIGNAL].env);
 	if (o->full && at < len)
 		at += (size_t)snprintf(out + at, len - at, "%s=1\n", pst_options[PST_OPT_FULL].env);
 	for (char **e = environ; *e && at < len; e++)
