@@ -14,7 +14,7 @@ _prestanda()
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD-1]}
 	if [ "$COMP_CWORD" -eq 1 ]; then
-		COMPREPLY=($(compgen -W "run record report diff flame --help --version" -- "$cur"))
+		COMPREPLY=($(compgen -W "run record report diff flame attach --help --version" -- "$cur"))
 		return
 	fi
 	cmd=${COMP_WORDS[1]}
