@@ -32,6 +32,8 @@ static const char *const wrapped[] = {
 	/* hook_signal.c */
 	"sigaction", "__sigaction", "signal", "bsd_signal", "ssignal", "sysv_signal",
 	"__sysv_signal", "sigset", "siginterrupt", "sigaltstack",
+	/* attach.c: the two calls `prestanda attach` injects */
+	"pst_attach_start@@PRESTANDA_1", "pst_attach_stop@@PRESTANDA_1",
 };
 
 static bool is_wrapped(const char *name)
