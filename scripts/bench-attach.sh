@@ -33,12 +33,23 @@ start() {
 	done
 }
 
-# One load of REQS SETs and GETs from 8 clients on port $2, its ms appended
-# to $tmp/t.$1.
-load() {
+# One load of REQS SETs and GETs from 8 clients on port $1: its ms.
+load1() {
 	t0=$(date +%s%N)
-	redis-benchmark -p "$2" -c 8 -n "$REQS" -t get,set -q >/dev/null
-	echo $((($(date +%s%N) - t0) / 1000000)) >>"$tmp/t.$1"
+	redis-benchmark -p "$1" -c 8 -n "$REQS" -t get,set -q >/dev/null
+	echo $((($(date +%s%N) - t0) / 1000000))
+}
+
+# The subject's load time over the untouched twin's, both loaded in this
+# round, first one then the other, the order turned each round (round $2):
+# appended to $tmp/t.$1.
+load() {
+	if [ $(($2 % 2)) -eq 0 ]; then
+		p=$(load1 "$base") s=$(load1 $((base + 1)))
+	else
+		s=$(load1 $((base + 1))) p=$(load1 "$base")
+	fi
+	awk -v s="$s" -v p="$p" 'BEGIN { printf "%.4f\n", s / p }' >>"$tmp/t.$1"
 }
 median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
@@ -56,29 +67,34 @@ start "$base"
 plain=$srv
 start $((base + 1))
 subject=$srv
+# the twins as they are: what a ratio of 1 looks like here
+r=0
+while [ "$r" -lt "$RUNS" ]; do
+	load before "$r"
+	r=$((r + 1))
+done
 # each round: attached against untouched, then detached against untouched
 r=0
 while [ "$r" -lt "$RUNS" ]; do
 	"$P" attach -o "$tmp/a.$r.trace" "$subject" 2>"$tmp/att.err" &
 	att=$!
 	wait_for "$tmp/att.err" recording
-	load bare1 "$base"
-	load attached $((base + 1))
+	load attached "$r"
 	kill -INT "$att"
 	wait "$att"
 	sed -n 's/.*recording.*(stopped \([0-9.]*\) ms).*/\1/p' "$tmp/att.err" >>"$tmp/t.pause_in"
 	sed -n 's/.*detached from.*(stopped \([0-9.]*\) ms).*/\1/p' "$tmp/att.err" >>"$tmp/t.pause_out"
-	load bare2 "$base"
-	load after $((base + 1))
+	load after "$r"
 	printf '.' >&2
 	r=$((r + 1))
 done
 echo >&2
-echo "attach: two redis-servers, redis-benchmark -c 8 -n $REQS -t get,set in turn, $RUNS rounds, medians"
-awk -v b1="$(median "$tmp/t.bare1")" -v a="$(median "$tmp/t.attached")" -v b2="$(median "$tmp/t.bare2")" \
-	-v f="$(median "$tmp/t.after")" -v i="$(median "$tmp/t.pause_in")" -v o="$(median "$tmp/t.pause_out")" 'BEGIN {
-	printf "  prestanda attached: %.2fx the untouched server; after the detach: %.3fx [<= 1.05x: %s]\n",
-		a / b1, f / b2, f / b2 <= 1.05 ? "ok" : "MISS";
+echo "attach: two redis-servers, redis-benchmark -c 8 -n $REQS -t get,set in turn, $RUNS rounds, medians of the rounds' ratios"
+awk -v b="$(median "$tmp/t.before")" -v a="$(median "$tmp/t.attached")" -v f="$(median "$tmp/t.after")" \
+	-v i="$(median "$tmp/t.pause_in")" -v o="$(median "$tmp/t.pause_out")" 'BEGIN {
+	printf "  before any attach: %.3fx (the twins alike)\n", b;
+	printf "  prestanda attached: %.3fx the untouched server'"'"'s time; after the detach: %.3fx [<= 1.05x: %s]\n",
+		a, f, f <= 1.05 ? "ok" : "MISS";
 	printf "  prestanda attach stopped the server %.1f ms to attach, %.1f ms to detach (each round attached again)\n", i, o }'
 
 if command -v heaptrack >/dev/null 2>&1 && command -v gdb >/dev/null 2>&1; then
@@ -89,13 +105,12 @@ if command -v heaptrack >/dev/null 2>&1 && command -v gdb >/dev/null 2>&1; then
 	inject=$((($(date +%s%N) - t0) / 1000000))
 	r=0
 	while [ "$r" -lt "$RUNS" ]; do
-		load bare3 "$base"
-		load heaptrack $((base + 1))
+		load heaptrack "$r"
 		r=$((r + 1))
 	done
-	awk -v b="$(median "$tmp/t.bare3")" -v h="$(median "$tmp/t.heaptrack")" -v t="$inject" 'BEGIN {
-		printf "  heaptrack -p attached: %.2fx the untouched server; its injection through gdb took %d ms (the server stopped while gdb held it)\n",
-			h / b, t }'
+	awk -v h="$(median "$tmp/t.heaptrack")" -v t="$inject" 'BEGIN {
+		printf "  heaptrack -p attached: %.3fx the untouched server'"'"'s time; its injection through gdb took %d ms (the server stopped while gdb held it)\n",
+			h, t }'
 else
 	echo "  heaptrack -p: skipped (heaptrack or gdb not installed)"
 fi
