@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Sessions and filters: one run is one session whose summary names the main process; --since, --until and --tid select exactly a phase's and a thread's events. */
 #include "itest.h"
+#include "session.h"
 #include "trace_read.h"
 
 /* What session_phases printed, and its trace's start: the ground truth. */
@@ -169,4 +170,177 @@ Test(session_filter, flame_and_diff_filtered, .timeout = 60)
 	cr_expect(strstr(out, "\"alloc_calls\""), "diff: %.300s", out);
 	free(out);
 	itest_cleanup(&ph.run);
+}
+
+/* A run in a fresh directory: `cd DIR && prestanda run [OPTS] -- CMD...`
+ * through sh, so that the session lands in DIR by its default name. */
+struct srun {
+	char dir[64];
+	char *out, *err;
+	int wstatus;
+	struct pst_session *s; /* the one session DIR holds */
+	char sdir[PATH_MAX];
+};
+
+static void srun(struct srun *r, const char *setup, const char *cmd)
+{
+	char script[4 * PATH_MAX], outp[PATH_MAX], errp[PATH_MAX], err[PATH_MAX + 128], cwd[PATH_MAX];
+	char *argv[] = { "/bin/sh", "-c", script, NULL };
+	struct dirent *e;
+	DIR *d;
+
+	memset(r, 0, sizeof(*r));
+	strcpy(r->dir, "/tmp/pst-itest-session.XXXXXX");
+	cr_assert(mkdtemp(r->dir));
+	cr_assert(getcwd(cwd, sizeof(cwd)));
+	snprintf(outp, sizeof(outp), "%s/run.out", r->dir);
+	snprintf(errp, sizeof(errp), "%s/run.err", r->dir);
+	snprintf(script, sizeof(script), "cd %s && %s && exec %s/" ITEST_PRESTANDA " run -- %s",
+		 r->dir, setup, cwd, cmd);
+	r->wstatus = itest_spawn(argv, outp, errp);
+	r->out = itest_slurp(outp, NULL);
+	r->err = itest_slurp(errp, NULL);
+	cr_assert(r->out && r->err);
+	d = opendir(r->dir);
+	cr_assert(d);
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, "prestanda.", 10)) {
+			cr_assert_eq(r->sdir[0], 0, "two sessions: %s and %s", r->sdir, e->d_name);
+			snprintf(r->sdir, sizeof(r->sdir), "%s/%s", r->dir, e->d_name);
+		}
+	closedir(d);
+	cr_assert(r->sdir[0], "no session in %s; stderr: %s", r->dir, r->err);
+	cr_assert_eq(pst_session_open(r->sdir, &r->s, err, sizeof(err)), 0, "%s", err);
+}
+
+static void srun_free(struct srun *r)
+{
+	char cmd[PATH_MAX + 16];
+
+	pst_session_free(r->s);
+	free(r->out);
+	free(r->err);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", r->dir);
+	cr_expect_eq(system(cmd), 0);
+}
+
+/* Processes of the session (distinct pids). */
+static int nprocs(const struct pst_session *s)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < s->ntraces; i++)
+		n += pst_session_last(s, s->traces[i].pid) == &s->traces[i];
+	return n;
+}
+
+/* `prestanda report --json ARGS... SESSION`'s process.pid and .exe. */
+static void report_process(const char *session, const char *const *args, long long *pid,
+			   char *exe, size_t len)
+{
+	char *out = cmd_out("report", args, session);
+	json_error_t jerr;
+	json_t *j = json_loads(out, 0, &jerr);
+
+	cr_assert(j, "not JSON: %.300s", out);
+	*pid = itest_int(j, "process.pid");
+	snprintf(exe, len, "%s", itest_str(j, "process.exe"));
+	json_decref(j);
+	free(out);
+}
+
+/* A shell script that execs the real program: one process, two images;
+ * the summary names it main, after the shell that exec'd it; report of
+ * the session reads the program's trace. */
+Test(session_run, shell_wrapper_that_execs, .timeout = 60)
+{
+	struct srun r;
+	char line[PATH_MAX + 128], exe[PATH_MAX], abs[PATH_MAX];
+	const struct pst_session_trace *t;
+	long long pid;
+
+	cr_assert(realpath(ITEST_TARGETS "alloc_known", abs));
+	snprintf(line, sizeof(line),
+		 "printf '#!/bin/sh\\nexec %s \"$@\"\\n' > wrap.sh && chmod +x wrap.sh", abs);
+	srun(&r, line, "./wrap.sh");
+	cr_assert(WIFEXITED(r.wstatus) && WEXITSTATUS(r.wstatus) == 0, "%s", r.err);
+	cr_expect_eq(r.s->top, r.s->main);
+	cr_expect_eq(nprocs(r.s), 1);
+	cr_expect_eq(r.s->ntraces, 2, "traces: %zu", r.s->ntraces);
+	t = pst_session_last(r.s, r.s->main);
+	cr_assert(t);
+	cr_expect_str_eq(t->name, "alloc_known");
+	snprintf(line, sizeof(line),
+		 "prestanda: session prestanda.wrap.sh.%llu: 1 process, main %llu alloc_known (the command's process: sh exec'd alloc_known)\n",
+		 (unsigned long long)r.s->top, (unsigned long long)r.s->top);
+	cr_expect(strstr(r.err, line), "stderr lacks '%s': %s", line, r.err);
+	snprintf(line, sizeof(line), "prestanda: read it with: prestanda report prestanda.wrap.sh.%llu\n",
+		 (unsigned long long)r.s->top);
+	cr_expect(strstr(r.err, line), "stderr lacks '%s': %s", line, r.err);
+	cr_expect_eq(itest_lines(r.err), 3, "stderr: %s", r.err);
+	report_process(r.sdir, (const char *[]){ NULL }, &pid, exe, sizeof(exe));
+	cr_expect_eq(pid, (long long)r.s->main);
+	cr_expect_str_eq(exe, abs);
+	srun_free(&r);
+}
+
+/* sh -c 'exec PROG': the command (sh) is main, its last image the program. */
+Test(session_run, sh_c_exec, .timeout = 60)
+{
+	struct srun r;
+	char cmd[PATH_MAX + 32], exe[PATH_MAX], abs[PATH_MAX];
+	long long pid;
+
+	cr_assert(realpath(ITEST_TARGETS "alloc_known", abs));
+	snprintf(cmd, sizeof(cmd), "sh -c 'exec %s'", abs);
+	srun(&r, "true", cmd);
+	cr_assert(WIFEXITED(r.wstatus) && WEXITSTATUS(r.wstatus) == 0, "%s", r.err);
+	cr_expect_eq(r.s->top, r.s->main);
+	cr_expect(strstr(r.err, "main "), "%s", r.err);
+	report_process(r.sdir, (const char *[]){ NULL }, &pid, exe, sizeof(exe));
+	cr_expect_eq(pid, (long long)r.s->main);
+	cr_expect_str_eq(exe, abs);
+	report_process(r.sdir, (const char *[]){ "--comm", "alloc_known", NULL }, &pid, exe,
+		       sizeof(exe));
+	cr_expect_str_eq(exe, abs);
+	srun_free(&r);
+}
+
+/* make -j2 of six files, each made by running a traced program: one
+ * session; make is the command and main; --comm and --all pick the
+ * programs. */
+Test(session_run, make_j2, .timeout = 120)
+{
+	struct srun r;
+	char setup[2 * PATH_MAX], line[PATH_MAX], abs[PATH_MAX], *out;
+	json_error_t jerr;
+	json_t *j;
+	int progs = 0;
+
+	cr_assert(realpath(ITEST_TARGETS "alloc_known", abs));
+	snprintf(setup, sizeof(setup),
+		 "printf 'all: o1 o2 o3 o4 o5 o6\\no%%%%:\\n\\t%s > $@\\n' > Makefile", abs);
+	srun(&r, setup, "make -s -j2");
+	cr_assert(WIFEXITED(r.wstatus) && WEXITSTATUS(r.wstatus) == 0, "%s", r.err);
+	cr_expect_eq(r.s->top, r.s->main);
+	for (size_t i = 0; i < r.s->ntraces; i++)
+		progs += !strcmp(r.s->traces[i].name, "alloc_known");
+	cr_expect_eq(progs, 6, "%d traces of alloc_known", progs);
+	snprintf(line, sizeof(line),
+		 "prestanda: session prestanda.make.%llu: %d processes, main %llu make (the command itself)\n",
+		 (unsigned long long)r.s->top, nprocs(r.s), (unsigned long long)r.s->top);
+	cr_expect(strstr(r.err, line), "stderr lacks '%s': %s", line, r.err);
+	cr_expect_eq(strstr(strstr(r.err, "read it with") + 1, "read it with"), NULL, "%s", r.err);
+	out = cmd_out("report", (const char *[]){ "--comm", "alloc_known", NULL }, r.sdir);
+	j = json_loads(out, 0, &jerr);
+	cr_assert(json_is_array(j), "%.200s", out);
+	cr_expect_eq(json_array_size(j), 6);
+	json_decref(j);
+	free(out);
+	out = cmd_out("report", (const char *[]){ "--all", NULL }, r.sdir);
+	j = json_loads(out, 0, &jerr);
+	cr_expect(json_is_array(j) && json_array_size(j) == (size_t)nprocs(r.s));
+	json_decref(j);
+	free(out);
+	srun_free(&r);
 }

@@ -14,7 +14,7 @@
 static void usage(FILE *f)
 {
 	fputs(
-	    "usage: prestanda flame [options] TRACE\n"
+	    "usage: prestanda flame [options] TRACE|SESSION\n"
 	    "       prestanda flame [options] BASE.trace NEW.trace    (differential)\n"
 	    "       prestanda flame [options] FOLDED [NEW.FOLDED]\n"
 	    "\n"

@@ -20,10 +20,11 @@ static void usage(FILE *f)
 {
 	fputs("usage: prestanda report [--json] [--top N] [--config FILE] [--timeline]\n"
 	      "                       [--suppressions FILE] [--since S] [--until U] [--tid T]\n"
-	      "                       [--pid P] TRACE...\n"
+	      "                       [--pid P | --comm N | --all] TRACE|SESSION...\n"
 	      "\n"
 	      "Analyze the heap of each TRACE: findings (leaks, churn of small blocks,\n"
-	      "realloc growth), totals, top allocation sites, sizes and threads.\n"
+	      "realloc growth), totals, top allocation sites, sizes and threads. A SESSION\n"
+	      "(the directory prestanda run wrote) stands for its main process's trace.\n"
 	      "\n"
 	      "  --json     one JSON object per trace (an array for several traces)\n"
 	      "  --top N    N sites per table (text, default 10); limits the JSON site list\n"
@@ -106,6 +107,8 @@ static int report_run(struct report_cmd *c)
 		else
 			o->has_settings = true;
 	}
+	if (!o->json)
+		pst_select_list(stdout, &c->sel);
 	status = pst_report_print(o, c->traces, c->ntraces);
 	if (o->has_settings)
 		pst_settings_free(&o->settings);

@@ -52,6 +52,10 @@ void pst_select_usage(FILE *f, bool all);
  */
 int pst_select_paths(const char *cmd, struct pst_select *s, char **operands, int n, bool one_each);
 
+/* With --all: each process's pid, program, allocation calls and bytes
+ * (its threads' totals) and duration, and their sum. */
+void pst_select_list(FILE *f, const struct pst_select *s);
+
 void pst_select_free(struct pst_select *s);
 
 #endif

@@ -159,6 +159,15 @@ static int leading(const uint8_t *p, size_t len, uint64_t *v, int n)
 	return 0;
 }
 
+/* Is pid one of the processes named --comm? */
+static bool comm_pid(const struct pst_filter *f, uint64_t pid)
+{
+	for (size_t i = 0; i < f->ncomm_pids; i++)
+		if (f->comm_pids[i] == pid)
+			return true;
+	return false;
+}
+
 /* A record of the process as a whole (the timer thread writes them): no thread's. */
 static bool process_wide(unsigned type)
 {
@@ -180,7 +189,7 @@ bool pst_filter_record(const struct pst_filter *f, unsigned type, uint64_t tid,
 	case PST_REC_OFFCPU: /* ts, pid, tid */
 		if (leading(payload, len, v, 3))
 			return true;
-		if (f->has_pid && v[1] != f->pid)
+		if ((f->has_pid && v[1] != f->pid) || (f->comm && !comm_pid(f, v[1])))
 			return false;
 		ts = v[0], tid = v[2];
 		break;

@@ -32,6 +32,8 @@ struct pst_filter {
 	uint64_t tid;                /* --tid */
 	uint64_t pid;                /* --pid of a system-wide recording (record -a) */
 	const char *comm;            /* --comm of a system-wide recording, or NULL */
+	uint64_t comm_pids[64];      /* the processes its TASK records name comm */
+	size_t ncomm_pids;
 	/* bound to one trace by pst_filter_bind */
 	uint64_t lo_ns, hi_ns;       /* [lo_ns, hi_ns) in the trace's CLOCK_MONOTONIC */
 };

@@ -959,13 +959,31 @@ static void filter_totals(struct pst_trace *t, const struct pst_filter *f)
 	t->ntotals = n;
 }
 
+/* A TASK record: its pid kept when its name is the filter's --comm. */
+static int on_task(unsigned type, uint64_t tid, const uint8_t *p, size_t len, void *arg)
+{
+	struct pst_filter *f = arg;
+	struct pst_rec_task task;
+
+	(void)type, (void)tid;
+	if (pst_dec_task(p, p + len, &task) == 0 && task.name_len == strlen(f->comm) &&
+	    !memcmp(task.name, f->comm, task.name_len) &&
+	    f->ncomm_pids < sizeof(f->comm_pids) / sizeof(f->comm_pids[0]))
+		f->comm_pids[f->ncomm_pids++] = task.pid;
+	return 0;
+}
+
 void pst_trace_filter(struct pst_trace *t, const struct pst_filter *f)
 {
 	struct pst_reader *r = t->r;
 
 	if (!f || !pst_filter_active(f))
 		return;
+	r->filtered = false;
 	r->filter = *f;
+	r->filter.ncomm_pids = 0;
+	if (f->comm)
+		pst_trace_foreach(t, PST_REC_TASK, PST_REC_TASK, on_task, &r->filter);
 	r->filtered = true;
 	pst_filter_bind(&r->filter, &t->proc);
 	filter_totals(t, &r->filter);
