@@ -224,6 +224,20 @@ static void srun_free(struct srun *r)
 	cr_expect_eq(system(cmd), 0);
 }
 
+/* srun of a command set up by the shell line fmt (its %s: the absolute
+ * path of alloc_known, also into abs), asserted to end with status 0 and
+ * to name the top process main. */
+static void srun_ok(struct srun *r, const char *fmt, const char *cmd, char *abs)
+{
+	char setup[3 * PATH_MAX];
+
+	cr_assert(realpath(ITEST_TARGETS "alloc_known", abs));
+	snprintf(setup, sizeof(setup), fmt, abs);
+	srun(r, setup, cmd);
+	cr_assert(WIFEXITED(r->wstatus) && WEXITSTATUS(r->wstatus) == 0, "%s", r->err);
+	cr_expect_eq(r->s->top, r->s->main);
+}
+
 /* Processes of the session (distinct pids). */
 static int nprocs(const struct pst_session *s)
 {
@@ -259,12 +273,8 @@ Test(session_run, shell_wrapper_that_execs, .timeout = 60)
 	const struct pst_session_trace *t;
 	long long pid;
 
-	cr_assert(realpath(ITEST_TARGETS "alloc_known", abs));
-	snprintf(line, sizeof(line),
-		 "printf '#!/bin/sh\\nexec %s \"$@\"\\n' > wrap.sh && chmod +x wrap.sh", abs);
-	srun(&r, line, "./wrap.sh");
-	cr_assert(WIFEXITED(r.wstatus) && WEXITSTATUS(r.wstatus) == 0, "%s", r.err);
-	cr_expect_eq(r.s->top, r.s->main);
+	srun_ok(&r, "printf '#!/bin/sh\\nexec %s \"$@\"\\n' > wrap.sh && chmod +x wrap.sh",
+		"./wrap.sh", abs);
 	cr_expect_eq(nprocs(r.s), 1);
 	cr_expect_eq(r.s->ntraces, 2, "traces: %zu", r.s->ntraces);
 	t = pst_session_last(r.s, r.s->main);
@@ -312,17 +322,13 @@ Test(session_run, sh_c_exec, .timeout = 60)
 Test(session_run, make_j2, .timeout = 120)
 {
 	struct srun r;
-	char setup[2 * PATH_MAX], line[PATH_MAX], abs[PATH_MAX], *out;
+	char line[PATH_MAX], abs[PATH_MAX], *out;
 	json_error_t jerr;
 	json_t *j;
 	int progs = 0;
 
-	cr_assert(realpath(ITEST_TARGETS "alloc_known", abs));
-	snprintf(setup, sizeof(setup),
-		 "printf 'all: o1 o2 o3 o4 o5 o6\\no%%%%:\\n\\t%s > $@\\n' > Makefile", abs);
-	srun(&r, setup, "make -s -j2");
-	cr_assert(WIFEXITED(r.wstatus) && WEXITSTATUS(r.wstatus) == 0, "%s", r.err);
-	cr_expect_eq(r.s->top, r.s->main);
+	srun_ok(&r, "printf 'all: o1 o2 o3 o4 o5 o6\\no%%%%:\\n\\t%s > $@\\n' > Makefile",
+		"make -s -j2", abs);
 	for (size_t i = 0; i < r.s->ntraces; i++)
 		progs += !strcmp(r.s->traces[i].name, "alloc_known");
 	cr_expect_eq(progs, 6, "%d traces of alloc_known", progs);

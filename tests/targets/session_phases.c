@@ -15,8 +15,17 @@
 #define B_CALLS 2000
 #define B_SIZE 200
 
-static void *a_blocks[A_CALLS];
 static sem_t go_a, go_b, done;
+
+/* One thread's phase: calls blocks of size, kept or freed before it ends. */
+struct work {
+	const char *name; /* printed with the thread's tid */
+	sem_t *go;
+	int calls;
+	size_t size;
+	int free_them;
+	void **blocks;
+};
 
 /* A line to stdout without stdio: its buffer would be an allocation of
  * its own, inside a phase. */
@@ -37,36 +46,20 @@ static unsigned long long now_ns(void)
 	return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
 }
 
-/* Phase 1: A_CALLS blocks of A_SIZE, kept (freed by main in phase 3). */
-static void *thread_a(void *arg)
+/* Say the thread's tid, wait for its phase, allocate (and free). */
+static void *worker(void *arg)
 {
-	(void)arg;
-	say("tid_a", (unsigned long long)gettid());
-	sem_post(&done);
-	sem_wait(&go_a);
-	for (int i = 0; i < A_CALLS; i++) {
-		a_blocks[i] = malloc(A_SIZE);
-		memset(a_blocks[i], 1, A_SIZE);
-	}
-	sem_post(&done);
-	return NULL;
-}
+	struct work *w = arg;
 
-/* Phase 2: B_CALLS blocks of B_SIZE, all freed before the phase ends. */
-static void *thread_b(void *arg)
-{
-	static void *b[B_CALLS];
-
-	(void)arg;
-	say("tid_b", (unsigned long long)gettid());
+	say(w->name, (unsigned long long)gettid());
 	sem_post(&done);
-	sem_wait(&go_b);
-	for (int i = 0; i < B_CALLS; i++) {
-		b[i] = malloc(B_SIZE);
-		memset(b[i], 2, B_SIZE);
+	sem_wait(w->go);
+	for (int i = 0; i < w->calls; i++) {
+		w->blocks[i] = malloc(w->size);
+		memset(w->blocks[i], 1, w->size);
 	}
-	for (int i = 0; i < B_CALLS; i++)
-		free(b[i]);
+	for (int i = 0; w->free_them && i < w->calls; i++)
+		free(w->blocks[i]);
 	sem_post(&done);
 	return NULL;
 }
@@ -81,14 +74,19 @@ static void pause_ms(long ms)
 
 int main(void)
 {
+	static void *a_blocks[A_CALLS], *b_blocks[B_CALLS];
+	/* phase 1: A keeps its blocks (main frees them in phase 3); phase 2:
+	 * B frees all of its own */
+	struct work wa = { "tid_a", &go_a, A_CALLS, A_SIZE, 0, a_blocks };
+	struct work wb = { "tid_b", &go_b, B_CALLS, B_SIZE, 1, b_blocks };
 	pthread_t a, b;
 
 	sem_init(&go_a, 0, 0);
 	sem_init(&go_b, 0, 0);
 	sem_init(&done, 0, 0);
-	pthread_create(&a, NULL, thread_a, NULL);
-	pthread_create(&b, NULL, thread_b, NULL);
-	sem_wait(&done);
+	pthread_create(&a, NULL, worker, &wa);
+	sem_wait(&done); /* A's tid printed before B's */
+	pthread_create(&b, NULL, worker, &wb);
 	sem_wait(&done);
 	pause_ms(20);
 	say("phase1", now_ns());
