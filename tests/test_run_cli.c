@@ -362,7 +362,7 @@ Test(run_cli, daemon_trace_still_being_written, .timeout = 60)
 	snprintf(line, sizeof(line), "prestanda: 2 processes, main %ld run_daemon (the command itself)\n",
 		 parent);
 	cr_expect(strstr(r.err, line), "stderr lacks '%s': %s", line, r.err);
-	snprintf(line, sizeof(line), "    %ld run_daemon  running  %s/t.%ld.trace\n", daemon, r.dir,
+	snprintf(line, sizeof(line), "prestanda:     %ld run_daemon  running  %s/t.%ld.trace\n", daemon, r.dir,
 		 daemon);
 	cr_expect(strstr(r.err, line), "stderr lacks '%s': %s", line, r.err);
 	snprintf(line, sizeof(line), "prestanda: read it with: prestanda report %s/t.%ld.trace\n",

@@ -244,7 +244,10 @@ static uint64_t pick_main(const struct run_end *e, char *why, size_t len)
 	for (size_t i = 0; top && i < e->n; i++) {
 		if (e->img[i].st.pid != top->st.pid || !runs_program(e, &e->img[i]))
 			continue;
-		if (&e->img[i] == top)
+		if (&e->img[i] == top && exec_name(e, top->st.pid))
+			snprintf(why, len, "the command itself, which exec'd %s",
+				 exec_name(e, top->st.pid));
+		else if (&e->img[i] == top)
 			snprintf(why, len, "the command itself");
 		else
 			snprintf(why, len, "%s exec'd %s", top->st.name, e->img[i].st.name);
@@ -299,7 +302,8 @@ static void proc_chain(const struct run_end *e, uint64_t pid, char *buf, size_t 
 }
 
 /* One line of the tree: pid, programs, duration, end (and, without a
- * session directory, the trace to read). */
+ * session directory, the trace to read). Every line run says starts
+ * "prestanda: ", told apart from the program's own. */
 static void tree_line(struct run_end *e, const struct image *first, int depth, uint64_t main)
 {
 	const struct image *last = first;
@@ -309,7 +313,7 @@ static void tree_line(struct run_end *e, const struct image *first, int depth, u
 	proc_state(e, last, state, sizeof(state));
 	if (last->end != IMG_RUNNING && last->end != IMG_BAD)
 		snprintf(dur, sizeof(dur), "%.3f s  ", (double)(last->end_ns - first->start_ns) / 1e9);
-	fprintf(stderr, "%*s%llu %s  %s%s%s%s%s\n", 2 + 2 * depth, "",
+	fprintf(stderr, "prestanda: %*s%llu %s  %s%s%s%s%s\n", 2 + 2 * depth, "",
 		(unsigned long long)first->st.pid, chain, dur, state,
 		first->st.pid == main ? "  [main]" : "", e->rs->dir ? "" : "  ",
 		e->rs->dir ? "" : last->shown);
@@ -416,7 +420,7 @@ static void summary(struct run_end *e)
 		if (!first_image(e, e->img[i].st.ppid) && first_image(e, e->img[i].st.pid) == &e->img[i])
 			tree(e, &e->img[i], 0, main);
 	if (e->lines < nprocs)
-		fprintf(stderr, "  ... and %zu more (prestanda report --all %s lists them)\n",
+		fprintf(stderr, "prestanda:   ... and %zu more (prestanda report --all %s lists them)\n",
 			nprocs - e->lines, e->rs->dir ? e->rs->dir : "SESSION");
 	if (e->rs->dir) {
 		write_index(e, main);
