@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Sessions and filters: one run is one session whose summary names the main process; --since, --until and --tid select exactly a phase's and a thread's events. */
+#include <time.h>
+
 #include "itest.h"
 #include "session.h"
 #include "trace_read.h"
@@ -343,10 +345,104 @@ Test(session_run, make_j2, .timeout = 120)
 	cr_expect_eq(json_array_size(j), 6);
 	json_decref(j);
 	free(out);
+	for (size_t i = 0; i < r.s->ntraces; i++) {
+		char pid[32], exe[PATH_MAX];
+		long long got;
+
+		if (strcmp(r.s->traces[i].name, "alloc_known"))
+			continue;
+		snprintf(pid, sizeof(pid), "%llu", (unsigned long long)r.s->traces[i].pid);
+		report_process(r.sdir, (const char *[]){ "--pid", pid, NULL }, &got, exe, sizeof(exe));
+		cr_expect_eq(got, (long long)r.s->traces[i].pid);
+		cr_expect_str_eq(exe, abs);
+		break;
+	}
 	out = cmd_out("report", (const char *[]){ "--all", NULL }, r.sdir);
 	j = json_loads(out, 0, &jerr);
 	cr_expect(json_is_array(j) && json_array_size(j) == (size_t)nprocs(r.s));
 	json_decref(j);
 	free(out);
 	srun_free(&r);
+}
+
+/* The filter's own terms: bounds from the trace's start and wall times,
+ * half-open windows, thread and process tests of records. */
+Test(filter_unit, bounds_and_records)
+{
+	struct pst_process p = { .start_monotonic_ns = 5000000000ull,
+				 .start_realtime_ns = 1796315405000000000ull };
+	struct pst_filter f = { 0 };
+	uint8_t rec[64], *e;
+
+	cr_assert_eq(pst_filter_time(&f, false, "1.5"), 0);
+	cr_assert_eq(pst_filter_time(&f, true, "@1796315407.25"), 0);
+	pst_filter_bind(&f, &p);
+	cr_expect_eq(f.lo_ns, 6500000000ull);
+	cr_expect_eq(f.hi_ns, 7250000000ull);
+	cr_expect(pst_filter_keep(&f, 1, 6500000000ull));
+	cr_expect(!pst_filter_keep(&f, 1, 6499999999ull));
+	cr_expect(pst_filter_keep(&f, 1, 7249999999ull));
+	cr_expect(!pst_filter_keep(&f, 1, 7250000000ull));
+	f.has_tid = true;
+	f.tid = 7;
+	cr_expect(!pst_filter_keep(&f, 1, 7000000000ull));
+	cr_expect(pst_filter_keep(&f, 7, 7000000000ull));
+	/* a CPU sample by its own pid and tid, whichever block holds it */
+	f.has_pid = true;
+	f.pid = 42;
+	e = pst_enc_sample(rec, 7000000000ull, 42, 7, 1, 0, 1, 0);
+	cr_expect(pst_filter_record(&f, PST_REC_SAMPLE, 0, rec + 2, (size_t)(e - rec - 2)));
+	e = pst_enc_sample(rec, 7000000000ull, 43, 7, 1, 0, 1, 0);
+	cr_expect(!pst_filter_record(&f, PST_REC_SAMPLE, 0, rec + 2, (size_t)(e - rec - 2)));
+	e = pst_enc_sample(rec, 8000000000ull, 42, 7, 1, 0, 1, 0);
+	cr_expect(!pst_filter_record(&f, PST_REC_SAMPLE, 0, rec + 2, (size_t)(e - rec - 2)));
+	/* a thread's wait by the block's thread; a snapshot is the process's */
+	e = pst_enc_wait(rec, 7000000000ull, 1, 0, 10, 0, 0);
+	cr_expect(!pst_filter_record(&f, PST_REC_WAIT, 8, rec + 2, (size_t)(e - rec - 2)));
+	cr_expect(pst_filter_record(&f, PST_REC_WAIT, 7, rec + 2, (size_t)(e - rec - 2)));
+	cr_expect_eq(pst_filter_time(&f, false, "x"), -1);
+	cr_expect_eq(pst_filter_time(&f, false, "-1"), -1);
+	cr_expect_eq(pst_filter_time(&f, false, "25:00:00"), -1);
+}
+
+/* A wall time of day is on the trace's (local) day. */
+Test(filter_unit, time_of_day)
+{
+	struct pst_process p = { .start_monotonic_ns = 1000000000ull };
+	struct pst_filter f = { 0 };
+	struct tm tm = { .tm_year = 126, .tm_mon = 11, .tm_mday = 3, .tm_hour = 16, .tm_min = 30,
+			 .tm_sec = 0, .tm_isdst = -1 };
+	time_t start = mktime(&tm);
+
+	p.start_realtime_ns = (uint64_t)start * 1000000000ull;
+	cr_assert_eq(pst_filter_time(&f, false, "16:30:02.5"), 0);
+	cr_assert_eq(pst_filter_time(&f, true, "2026-12-03T16:30:04"), 0);
+	pst_filter_bind(&f, &p);
+	cr_expect_eq(f.lo_ns, 3500000000ull);
+	cr_expect_eq(f.hi_ns, 5000000000ull);
+}
+
+/* -o DIR/ names the session's directory; its index names the one process
+ * main, and report reads it as the trace of that process. */
+Test(session_run, output_dir, .timeout = 60)
+{
+	struct itest_run r;
+	struct pst_session *s;
+	char dir[PATH_MAX], err[PATH_MAX + 128], exe[PATH_MAX];
+	long long pid;
+
+	itest_run_as(&r, NULL, "sess/", "alloc_known", NULL);
+	cr_assert(WIFEXITED(r.wstatus) && WEXITSTATUS(r.wstatus) == 0, "%s", r.err);
+	snprintf(dir, sizeof(dir), "%s/sess", r.dir);
+	cr_assert_eq(pst_session_open(dir, &s, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(s->ntraces, 1);
+	cr_expect_eq(s->top, s->main);
+	cr_expect_str_eq(s->traces[0].name, "alloc_known");
+	report_process(dir, (const char *[]){ NULL }, &pid, exe, sizeof(exe));
+	cr_expect_eq(pid, (long long)s->main);
+	pst_session_free(s);
+	snprintf(err, sizeof(err), "rm -rf %s", r.dir);
+	cr_expect_eq(system(err), 0);
+	free(r.out);
+	free(r.err);
 }
