@@ -446,3 +446,64 @@ Test(session_run, output_dir, .timeout = 60)
 	free(r.out);
 	free(r.err);
 }
+
+/* A system-wide trace's samples: pid 10 is "prog", pid 20 "other". */
+static struct pst_trace *system_wide(char *path)
+{
+	uint8_t in[512], file[1024], pay[64], *p = in, *q = pay, *f;
+	struct pst_trace *t;
+	char err[256];
+	int fd;
+
+	p = pst_enc_task(p, 10, 10, "prog");
+	p = pst_enc_task(p, 20, 21, "other");
+	for (uint64_t i = 0; i < 6; i++)
+		p = pst_enc_sample(p, 1000 + i, i % 2 ? 20 : 10, i % 2 ? 21 : 10, 0, 0, 1, 0);
+	q = pst_put_varint(q, PST_VERSION);
+	for (int i = 0; i < 6; i++) /* pid, ppid, flags, sample bytes, start times */
+		q = pst_put_varint(q, 0);
+	q = pst_put_bytes(pst_put_bytes(q, "", 0), "host", 4);
+	memcpy(file, PST_MAGIC, PST_MAGIC_LEN);
+	f = pst_enc_framed(file + PST_MAGIC_LEN, PST_REC_PROCESS, pay, (size_t)(q - pay));
+	f = pst_enc_block_header(f, 0, 1, (size_t)(p - in));
+	memcpy(f, in, (size_t)(p - in));
+	f = pst_enc_end(f + (p - in), 2000, PST_END_EXIT, 0);
+	fd = mkstemp(path);
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, file, (size_t)(f - file)), f - file);
+	close(fd);
+	cr_assert_eq(pst_trace_open(path, &t, err, sizeof(err)), 0, "%s", err);
+	return t;
+}
+
+static int count_sample(unsigned type, uint64_t tid, const uint8_t *p, size_t len, void *arg)
+{
+	(void)type, (void)tid, (void)p, (void)len;
+	++*(int *)arg;
+	return 0;
+}
+
+/* --comm keeps the samples of the processes its TASK records name so. */
+Test(filter_unit, comm_of_a_system_wide_trace)
+{
+	char path[] = "/tmp/pst-test-session-XXXXXX";
+	struct pst_trace *t = system_wide(path);
+	struct pst_filter f = { .comm = "other" };
+	int n = 0;
+
+	pst_trace_foreach(t, PST_REC_SAMPLE, PST_REC_SAMPLE, count_sample, &n);
+	cr_expect_eq(n, 6);
+	pst_trace_filter(t, &f);
+	n = 0;
+	pst_trace_foreach(t, PST_REC_SAMPLE, PST_REC_SAMPLE, count_sample, &n);
+	cr_expect_eq(n, 3);
+	f.comm = "prog";
+	f.has_since = true;
+	f.since = 0.000001003; /* from ts 1003 on */
+	pst_trace_filter(t, &f);
+	n = 0;
+	pst_trace_foreach(t, PST_REC_SAMPLE, PST_REC_SAMPLE, count_sample, &n);
+	cr_expect_eq(n, 1, "samples of prog from 1003 on: %d", n);
+	pst_trace_close(t);
+	unlink(path);
+}
