@@ -440,6 +440,8 @@ Test(session_run, output_dir, .timeout = 60)
 	cr_expect_str_eq(s->traces[0].name, "alloc_known");
 	report_process(dir, (const char *[]){ NULL }, &pid, exe, sizeof(exe));
 	cr_expect_eq(pid, (long long)s->main);
+	/* diff takes sessions as their main processes: the same run, no change */
+	free(cmd_out("diff", (const char *[]){ "--json", dir, NULL }, dir));
 	pst_session_free(s);
 	snprintf(err, sizeof(err), "rm -rf %s", r.dir);
 	cr_expect_eq(system(err), 0);
