@@ -369,16 +369,22 @@ Test(threads, timed_waits_that_time_out, .timeout = 60)
 {
 	struct itest_run r;
 	struct itest_report rep;
-	json_t *j;
+	json_t *j, *l;
 
 	itest_run(&r, NULL, "thr_timed", NULL);
 	RUN_OK(&r);
-	cr_assert(strstr(r.out, "timeouts=8 "), "stdout: %s", r.out);
+	cr_assert(strstr(r.out, "timeouts=10 "), "stdout: %s", r.out);
 	j = itest_report_ok(&rep, r.traces[0]);
 	expect_timed(j, r.out, "m", "mutex", 1, 0);
 	expect_timed(j, r.out, "rw", "rwlock", 1, 0);
 	expect_timed(j, r.out, "c", "cond", -1, 2);
 	expect_timed(j, r.out, "s", "sem", 1, 0);
+	/* woken once, timed out twice: every cond wait is contended, and this
+	 * lock's statistics are written, so the preload's count is the one read */
+	l = lock_named(j, r.out, "c2");
+	cr_expect_str_eq(itest_str(l, "kind"), "cond");
+	cr_expect_eq(itest_int(l, "contended"), 3, "c2: %lld contended", itest_int(l, "contended"));
+	cr_expect_leq(itest_int(l, "wait_ns"), held_ns(r.out, "waiter_ns"));
 	itest_report_free(&rep);
 	itest_cleanup(&r);
 }
