@@ -397,3 +397,134 @@ Test(threads, timed_waits_that_time_out, .timeout = 60)
 	itest_report_free(&rep);
 	itest_cleanup(&r);
 }
+
+/* ---- runtimes: pool-undersized only for a pool that is truly saturated ---- */
+
+#define JAVA "/usr/bin/java"
+#define JAVAC "/usr/bin/javac"
+#define NODE "/usr/bin/node"
+
+/* `prestanda run -- ARGV...` of a program outside the targets (a runtime). */
+static void run_program(struct itest_run *r, char *const *argv)
+{
+	struct itest_cmd c;
+	int n;
+
+	memset(r, 0, sizeof(*r));
+	strcpy(r->dir, "/tmp/pst-itest.XXXXXX");
+	cr_assert(mkdtemp(r->dir), "mkdtemp: %s", strerror(errno));
+	snprintf(c.pattern, sizeof(c.pattern), "%s/t.%%p.trace", r->dir);
+	snprintf(c.outp, sizeof(c.outp), "%s/run.out", r->dir);
+	snprintf(c.errp, sizeof(c.errp), "%s/run.err", r->dir);
+	n = itest_argv_run(c.argv, 0, NULL, c.pattern);
+	n = itest_argv_add(c.argv, n, (const char *const *)argv);
+	c.argv[n] = NULL;
+	itest_run_end(r, &c, itest_spawn(c.argv, c.outp, c.errp));
+}
+
+/* The pool-undersized findings of one run of argv: how many, the last. */
+static int undersized(char *const *argv, json_t **last, struct itest_run *r,
+		      struct itest_report *rep)
+{
+	json_t *fs, *f;
+	size_t i;
+	int n = 0;
+
+	run_program(r, argv);
+	RUN_OK(r);
+	fs = itest_get(itest_report_ok(rep, r->traces[0]), "findings");
+	json_array_foreach(fs, i, f)
+		if (!strcmp(itest_str(f, "id"), "pool-undersized")) {
+			*last = f;
+			n++;
+		}
+	return n;
+}
+
+/* No pool-undersized in a run of argv. */
+static void expect_none(char *const *argv, const char *what)
+{
+	struct itest_run r;
+	struct itest_report rep;
+	json_t *f = NULL;
+
+	cr_expect_eq(undersized(argv, &f, &r, &rep), 0, "%s: %s", what,
+		     f ? itest_str(f, "title") : "");
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
+/* Exactly one pool-undersized in a run of argv, for the group of routine:
+ * its one thread on the CPU all the time others waited (at most the
+ * cores: 2 suggested). */
+static void expect_one(char *const *argv, const char *routine)
+{
+	struct itest_run r;
+	struct itest_report rep;
+	json_t *f = NULL;
+
+	cr_assert_eq(undersized(argv, &f, &r, &rep), 1, "saturated pool: %s", r.err);
+	cr_expect_str_eq(itest_str(f, "evidence.start_routine"), routine);
+	cr_expect_eq(ev_int(f, "threads"), 1);
+	cr_expect_eq(ev_int(f, "cores"), sysconf(_SC_NPROCESSORS_ONLN));
+	cr_expect_eq(ev_int(f, "suggested_size"), 2);
+	cr_expect_geq(json_real_value(itest_get(f, "evidence.busy_fraction")), 0.8);
+	cr_expect_geq(json_real_value(itest_get(f, "evidence.saturated_fraction")), 0.5);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
+static void need_runtime(const char *path)
+{
+	if (access(path, X_OK))
+		cr_skip_test("%s is not installed (scripts/install-deps.sh)", path);
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		cr_skip_test("pool-undersized needs a core more than a pool of 1");
+}
+
+/*
+ * The JVM's own threads (collector, compiler, the pool's threads waiting
+ * for tasks) sleep in condition waits: idle. A pool of 4 idle 2 s, then
+ * doing 20 tasks of 10 ms one at a time, is not undersized; a pool of 1
+ * with 20 tasks of 30 ms of CPU queued at once, while main waits on their
+ * results, is (tests/runtimes/Pool.java).
+ */
+Test(threads, jvm_pool_undersized_only_when_saturated, .timeout = 240)
+{
+	char dir[] = "/tmp/pst-itest-jvm.XXXXXX", log[PATH_MAX];
+	int st;
+
+	need_runtime(JAVA);
+	need_runtime(JAVAC);
+	cr_assert(mkdtemp(dir));
+	snprintf(log, sizeof(log), "%s/javac.log", dir);
+	st = itest_spawn((char *[]){ JAVAC, "-d", dir, "tests/runtimes/Pool.java", NULL }, log, log);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "javac: %s", itest_wdesc(st));
+	expect_none((char *[]){ JAVA, "-cp", dir, "Pool", "4", "0", "0", "0", "2000", NULL }, "idle");
+	expect_none((char *[]){ JAVA, "-Xmx32m", "-cp", dir, "Pool", "4", "20", "10", "50", "0",
+				NULL },
+		    "light");
+	expect_one((char *[]){ JAVA, "-cp", dir, "Pool", "1", "20", "30", "0", "0", NULL },
+		   "thread_native_entry(Thread*)");
+	unlink(log);
+	unlink(strcat(strcpy(log, dir), "/Pool.class"));
+	rmdir(dir);
+}
+
+/*
+ * node's libuv pool (4 threads) and V8's platform workers wait on
+ * condition variables when they have nothing to do: idle 2 s, or 8 hashes
+ * 100 ms apart, is no undersized pool; 8 long hashes queued at once on a
+ * pool of 1 (UV_THREADPOOL_SIZE=1) are (tests/runtimes/pool.js).
+ */
+Test(threads, node_pool_undersized_only_when_saturated, .timeout = 240)
+{
+	need_runtime(NODE);
+	expect_none((char *[]){ NODE, "tests/runtimes/pool.js", "0", "0", "0", "2000", NULL }, "idle");
+	expect_none((char *[]){ NODE, "tests/runtimes/pool.js", "8", "20000", "100", "1000", NULL },
+		    "light");
+	setenv("UV_THREADPOOL_SIZE", "1", 1);
+	expect_one((char *[]){ NODE, "tests/runtimes/pool.js", "8", "200000", "0", "0", NULL },
+		   "worker");
+	unsetenv("UV_THREADPOOL_SIZE");
+}
