@@ -403,24 +403,6 @@ Test(threads, timed_waits_that_time_out, .timeout = 60)
 #define JAVA "/usr/bin/java"
 #define JAVAC "/usr/bin/javac"
 
-/* `prestanda run -- ARGV...` of a program outside the targets (a runtime). */
-static void run_program(struct itest_run *r, char *const *argv)
-{
-	struct itest_cmd c;
-	int n;
-
-	memset(r, 0, sizeof(*r));
-	strcpy(r->dir, "/tmp/pst-itest.XXXXXX");
-	cr_assert(mkdtemp(r->dir), "mkdtemp: %s", strerror(errno));
-	snprintf(c.pattern, sizeof(c.pattern), "%s/t.%%p.trace", r->dir);
-	snprintf(c.outp, sizeof(c.outp), "%s/run.out", r->dir);
-	snprintf(c.errp, sizeof(c.errp), "%s/run.err", r->dir);
-	n = itest_argv_run(c.argv, 0, NULL, c.pattern);
-	n = itest_argv_add(c.argv, n, (const char *const *)argv);
-	c.argv[n] = NULL;
-	itest_run_end(r, &c, itest_spawn(c.argv, c.outp, c.errp));
-}
-
 /* The pool-undersized findings of one run of argv: how many, the last. */
 static int undersized(char *const *argv, json_t **last, struct itest_run *r,
 		      struct itest_report *rep)
@@ -429,7 +411,7 @@ static int undersized(char *const *argv, json_t **last, struct itest_run *r,
 	size_t i;
 	int n = 0;
 
-	run_program(r, argv);
+	itest_run_program(r, NULL, (const char *const *)argv);
 	RUN_OK(r);
 	fs = itest_get(itest_report_ok(rep, r->traces[0]), "findings");
 	json_array_foreach(fs, i, f)
