@@ -284,6 +284,20 @@ static ITEST_UNUSED void itest_run_as(struct itest_run *r, const char *const *op
 	itest_run_end(r, &c, itest_spawn(c.argv, c.outp, c.errp));
 }
 
+/* What a target printed as "name=N" (on stdout, in out). */
+static ITEST_UNUSED long long itest_printed(const char *out, const char *name)
+{
+	char key[64];
+	const char *p;
+	long long v;
+
+	snprintf(key, sizeof(key), "%s=", name);
+	p = out ? strstr(out, key) : NULL;
+	cr_assert(p && sscanf(p + strlen(key), "%lld", &v) == 1, "no %s in: %s", key,
+		  out ? out : "");
+	return v;
+}
+
 /* `build/prestanda run OPTS... -o DIR/t.%p.trace -- ARGV...` of a program
  * outside the targets (a runtime, a system tool), to its end. */
 static ITEST_UNUSED void itest_run_program(struct itest_run *r, const char *const *opts,

@@ -71,19 +71,6 @@ static json_t *record(struct itest_report *rep, char *trace, size_t len, const c
 	return itest_report_ok(rep, trace);
 }
 
-/* What a target printed as "name=N". */
-static long long held(const char *out, const char *name)
-{
-	char key[64];
-	const char *p;
-	long long v;
-
-	snprintf(key, sizeof(key), "%s=", name);
-	p = strstr(out, key);
-	cr_assert(p && sscanf(p + strlen(key), "%lld", &v) == 1, "no %s in: %s", key, out);
-	return v;
-}
-
 static json_t *cpu_fn(json_t *rep, const char *name)
 {
 	json_t *fns = itest_get(rep, "cpu.functions"), *f;
@@ -250,7 +237,7 @@ Test(record, off_cpu_known_sleep, .timeout = 60)
 			at += json_integer_value(json_object_get(s, "blocked_ns"));
 	/* 10 sleeps of 100 ms in wait_here, at most the time they took (the
 	 * target's own clock around them: a loaded machine oversleeps) */
-	cr_expect(at > 900000000 && at <= held(out, "waited_ns"),
+	cr_expect(at > 900000000 && at <= itest_printed(out, "waited_ns"),
 		  "blocked in wait_here for %lld ns, not 1 s (%s)", at, out);
 	cr_expect_geq(itest_int(j, "cpu.off_cpu.waits"), 10);
 	free(out);

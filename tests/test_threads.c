@@ -45,20 +45,6 @@ static json_t *lock_named(json_t *rep, const char *out, const char *name)
 	return NULL;
 }
 
-/* What the target printed as "name=N" on stdout. */
-static long long held_ns(const char *out, const char *name)
-{
-	char key[64];
-	const char *p;
-	long long v;
-
-	snprintf(key, sizeof(key), "%s=", name);
-	p = strstr(out, key);
-	cr_assert(p, "target did not print %s", key);
-	cr_assert_eq(sscanf(p + strlen(key), "%lld", &v), 1);
-	return v;
-}
-
 static long long ev_int(json_t *f, const char *key)
 {
 	json_t *v = json_object_get(json_object_get(f, "evidence"), key);
@@ -183,7 +169,7 @@ Test(threads, locks_exact, .timeout = 60)
 	/* main held it 100 ms after the waiter slept on it, and no longer than
 	 * main held it after starting the waiter (the target measures that) */
 	cr_expect_geq(itest_int(l, "max_wait_ns"), 100000000);
-	cr_expect_leq(itest_int(l, "max_wait_ns"), held_ns(r.out, "hold_held_ns"));
+	cr_expect_leq(itest_int(l, "max_wait_ns"), itest_printed(r.out, "hold_held_ns"));
 	w = json_array_get(itest_get(l, "waiting_stacks"), 0);
 	cr_assert(w, "hold_lock has no waiting stack");
 	snprintf(want, sizeof(want), "thr_locks.c:%d)",
@@ -199,8 +185,8 @@ Test(threads, locks_exact, .timeout = 60)
 	/* a waiter waits only while another thread holds the lock: at most 3
 	 * at once while a worker holds it, 4 while main does */
 	cr_expect_gt(itest_int(l, "wait_ns"), 0);
-	cr_expect_leq(itest_int(l, "wait_ns"), 3 * held_ns(r.out, "work_held_ns") +
-						      4 * held_ns(r.out, "work_main_ns"));
+	cr_expect_leq(itest_int(l, "wait_ns"), 3 * itest_printed(r.out, "work_held_ns") +
+						      4 * itest_printed(r.out, "work_main_ns"));
 	/* the worker that slept on main's section waited its last 1 ms */
 	cr_expect_geq(itest_int(l, "max_wait_ns"), 1000000);
 
@@ -369,7 +355,7 @@ static void expect_timed(json_t *j, const char *out, const char *name, const cha
 		cr_expect_eq(itest_int(l, "acquisitions"), acquisitions, "%s", name);
 	cr_expect_eq(itest_int(l, "contended"), contended, "%s", name);
 	cr_expect(mx > 0 && w >= mx && w <= 2 * mx, "%s: waits %lld, longest %lld", name, w, mx);
-	cr_expect_leq(w, held_ns(out, "waiter_ns"), "%s", name);
+	cr_expect_leq(w, itest_printed(out, "waiter_ns"), "%s", name);
 }
 
 /* Timed and clock waits that time out are waits all the same: timed, and
@@ -393,7 +379,7 @@ Test(threads, timed_waits_that_time_out, .timeout = 60)
 	l = lock_named(j, r.out, "c2");
 	cr_expect_str_eq(itest_str(l, "kind"), "cond");
 	cr_expect_eq(itest_int(l, "contended"), 3, "c2: %lld contended", itest_int(l, "contended"));
-	cr_expect_leq(itest_int(l, "wait_ns"), held_ns(r.out, "waiter_ns"));
+	cr_expect_leq(itest_int(l, "wait_ns"), itest_printed(r.out, "waiter_ns"));
 	itest_report_free(&rep);
 	itest_cleanup(&r);
 }
