@@ -17,7 +17,7 @@ struct report_cmd {
 static void usage(FILE *f)
 {
 	fputs("usage: prestanda report [--json] [--top N] [--config FILE] [--timeline]\n"
-	      "                       [--suppressions FILE] TRACE...\n"
+	      "                       [--suppressions FILE] [--html FILE] TRACE...\n"
 	      "\n"
 	      "Analyze the heap of each TRACE: findings (leaks, churn of small blocks,\n"
 	      "realloc growth), totals, top allocation sites, sizes and threads.\n"
@@ -29,6 +29,9 @@ static void usage(FILE *f)
 	      "  --timeline figures per snapshot interval: allocation calls and bytes per\n"
 	      "             second, RSS, open fds, threads, CPU% (JSON: always, \"timeline\")\n"
 	      "  --timeline-svg FILE  a small plot of RSS and allocation calls over time\n"
+	      "  --html FILE one self-contained page of the trace (one TRACE): charts over\n"
+	      "             time, findings, sortable tables and flame graphs, for a time\n"
+	      "             range chosen on the charts too\n"
 	      "  --suppressions FILE  leaks to leave out of the findings: `leak:PATTERN`\n"
 	      "             lines (LeakSanitizer's and heaptrack's files), matched against\n"
 	      "             each frame's function, source file or module; counted apart\n"
@@ -44,6 +47,7 @@ static int report_parse(int argc, char **argv, struct report_cmd *c)
 		{ "config", required_argument, NULL, 'c' },
 		{ "timeline", no_argument, NULL, 't' },
 		{ "timeline-svg", required_argument, NULL, 's' },
+		{ "html", required_argument, NULL, 'H' },
 		{ "suppressions", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -60,6 +64,7 @@ static int report_parse(int argc, char **argv, struct report_cmd *c)
 		case 'c': o->config = optarg; break;
 		case 't': o->timeline = true; break;
 		case 's': o->svg = optarg; break;
+		case 'H': o->html = optarg; break;
 		case 'S': o->suppressions_path = optarg; break;
 		case 'n':
 			if (pst_cli_positive("report", "--top", optarg, &o->top))
@@ -78,6 +83,8 @@ static int report_parse(int argc, char **argv, struct report_cmd *c)
 		if (pst_suppressions_load(o->suppressions_path, &o->supp, err, sizeof(err)))
 			return pst_cli_fail("report", "--suppressions %s", err);
 	}
+	if (o->html && argc - optind > 1)
+		return pst_cli_fail("report", "--html draws one TRACE, not %d", argc - optind);
 	c->traces = argv + optind;
 	c->ntraces = argc - optind;
 	return PST_CLI_GO;
@@ -113,7 +120,8 @@ int pst_cmd_report(int argc, char **argv)
 	struct report_cmd c;
 	int rc = report_parse(argc, argv, &c);
 
-	if (rc == PST_CLI_GO && pst_cli_make_parent("report", c.o.svg))
+	if (rc == PST_CLI_GO && (pst_cli_make_parent("report", c.o.svg) ||
+				 pst_cli_make_parent("report", c.o.html)))
 		return 1;
 	return rc == PST_CLI_GO ? report_run(&c) : rc;
 }

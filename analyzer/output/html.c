@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/* `report --html FILE`: one self-contained page, the analysis as embedded JSON drawn by an inline script. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "html.h"
+#include "memory.h"
+
+/* html_assets.c: the page's script and style sheet. */
+extern const char pst_html_js[], pst_html_css[];
+
+/* Nothing may leave the page: no request to any address, only its own
+ * inline script and style. */
+static const char csp[] = "default-src 'none'; script-src 'unsafe-inline'; "
+			  "style-src 'unsafe-inline'; img-src data:";
+
+static const char *base_name(const char *path)
+{
+	const char *s = path ? strrchr(path, '/') : NULL;
+
+	return s ? s + 1 : path ? path : "?";
+}
+
+/* s with <, > and & as entities, for the title. */
+static void put_text(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '<')
+			fputs("&lt;", f);
+		else if (*s == '>')
+			fputs("&gt;", f);
+		else if (*s == '&')
+			fputs("&amp;", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+/* The page's data: the report without its site list (the page carries
+ * its own, with the per-range cells). NULL when out of memory. */
+static json_t *page_data(const struct pst_analysis *a, json_t *report)
+{
+	const struct pst_memory_result *mr = pst_analysis_of(a, &pst_family_memory);
+	struct pst_html_buckets b = pst_html_buckets_for(mr->m->duration_ns);
+	json_t *d = json_object(), *ranges = pst_html_ranges(a, &b);
+	json_t *mem = json_object_get(report, "memory");
+
+	if (!d || !ranges) {
+		json_decref(d);
+		json_decref(ranges);
+		return NULL;
+	}
+	if (mem)
+		json_object_del(mem, "sites");
+	json_object_set_new(d, "prestanda_page", json_integer(1));
+	json_object_set(d, "report", report);
+	json_object_set_new(d, "ranges", ranges);
+	return d;
+}
+
+static int write_page(FILE *f, const struct pst_analysis *a, json_t *data)
+{
+	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n", f);
+	fprintf(f, "<meta http-equiv=\"Content-Security-Policy\" content=\"%s\">\n", csp);
+	fputs("<title>prestanda: ", f);
+	put_text(f, base_name(a->t->proc.exe));
+	fprintf(f, "</title>\n<style>\n%s</style>\n</head>\n<body>\n", pst_html_css);
+	fputs("<noscript>This report is drawn by its script: open it in a browser with "
+	      "JavaScript on.</noscript>\n<div id=\"app\"></div>\n",
+	      f);
+	/* JSON_ESCAPE_SLASH: no "</script>" inside the data can end it. */
+	fputs("<script type=\"application/json\" id=\"pst-data\">", f);
+	if (json_dumpf(data, f, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ESCAPE_SLASH))
+		return -ENOMEM;
+	fprintf(f, "</script>\n<script>\n%s</script>\n</body></html>\n", pst_html_js);
+	return 0;
+}
+
+int pst_html_write(const char *path, const struct pst_analysis *a, json_t *report)
+{
+	json_t *data = page_data(a, report);
+	FILE *f;
+	int r;
+
+	if (!data)
+		return -ENOMEM;
+	f = fopen(path, "w");
+	if (!f) {
+		r = -errno;
+		json_decref(data);
+		return r;
+	}
+	r = write_page(f, a, data);
+	json_decref(data);
+	if (fflush(f) || ferror(f))
+		r = r ? r : -errno;
+	if (fclose(f) && !r)
+		r = -errno;
+	return r;
+}
