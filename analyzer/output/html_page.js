@@ -70,7 +70,7 @@
 	// ---- range ----
 
 	function rangeBar() {
-		const bar = el('div', { id: 'range' });
+		const bar = el('div', { id: 'range', 'data-buckets': NB, 'data-bucket-ns': BW });
 		const label = el('span', { id: 'range-label' });
 		const whole = el('button', { id: 'range-reset', type: 'button' }, 'whole run');
 		whole.onclick = () => select(0, NB);

@@ -4,8 +4,8 @@
 const { chromium } = require('playwright-core');
 const path = require('path');
 
-// html-browser.js PAGE [FROM TO [SHOT]]: FROM and TO are fractions of the
-// heap chart's plot width to drag between; SHOT a screenshot to write.
+// html-browser.js PAGE [FROM TO [SHOT]]: FROM and TO are the seconds on the
+// heap chart's time axis to drag between; SHOT a screenshot to write.
 const [page_path, from, to, shot] = process.argv.slice(2);
 
 async function chartInfo(page) {
@@ -34,14 +34,16 @@ async function siteRows(page) {
 	}));
 }
 
-// Drag across the heap chart's plot area, between fractions a and b of it.
+// Drag across the heap chart's plot area, from a to b seconds.
 async function drag(page, a, b) {
 	const box = await page.locator('#chart-heap svg').boundingBox();
 	const plot = await page.evaluate(() => {
-		const ax = document.querySelectorAll('#chart-heap .axis line');
-		return { x0: +ax[0].getAttribute('x1'), x1: +ax[0].getAttribute('x2'), w: 900 };
+		const ax = document.querySelectorAll('#chart-heap .axis line'), r = document.getElementById('range');
+		return { x0: +ax[0].getAttribute('x1'), x1: +ax[0].getAttribute('x2'),
+			w: +document.querySelector('#chart-heap svg').getAttribute('width'),
+			tmax: r.dataset.buckets * r.dataset.bucketNs / 1e9 };
 	});
-	const px = (f) => box.x + (plot.x0 + f * (plot.x1 - plot.x0)) * box.width / plot.w;
+	const px = (t) => box.x + (plot.x0 + t / plot.tmax * (plot.x1 - plot.x0)) * box.width / plot.w;
 	const y = box.y + box.height / 2;
 	await page.mouse.move(px(a), y);
 	await page.mouse.down();
