@@ -56,6 +56,7 @@ static json_t *page_data(const struct pst_analysis *a, json_t *report)
 	json_object_set_new(d, "prestanda_page", json_integer(1));
 	json_object_set(d, "report", report);
 	json_object_set_new(d, "ranges", ranges);
+	json_object_set_new(d, "flames", pst_html_flames(a));
 	return d;
 }
 

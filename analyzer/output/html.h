@@ -33,6 +33,13 @@ struct pst_html_buckets pst_html_buckets_for(uint64_t duration_ns);
  */
 json_t *pst_html_ranges(const struct pst_analysis *a, const struct pst_html_buckets *b);
 
+/* html_flames.c: the flame graphs of every metric a's trace has that the
+ * page does not draw from its sites (CPU, off-CPU, lock waits, connects,
+ * temporaries), for the whole run: [{"name", "what", "unit", "tree"}], a
+ * tree being {"n": frame, "v": value, "c": [children]} without the frames
+ * under 0.1% of the whole. */
+json_t *pst_html_flames(const struct pst_analysis *a);
+
 /* html.c: write the page of a (report: its `report --json` object) to
  * path. 0 or -errno. */
 int pst_html_write(const char *path, const struct pst_analysis *a, json_t *report);

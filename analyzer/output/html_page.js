@@ -105,7 +105,13 @@
 	const W = 900, H = 150, ML = 70, MR = 160, MT = 22, MB = 32;
 	const TMAX = NB * BW / 1e9;
 
-	function niceStep(max, n) {
+	// A round step for about n ticks up to max: 1, 2, 2.5 or 5 times a
+	// power of ten, of 1024 for bytes.
+	function niceStep(max, n, unit) {
+		if (unit === 'bytes' && max >= 1024) {
+			const k = Math.min(4, Math.floor(Math.log(max) / Math.log(1024)));
+			return niceStep(max / Math.pow(1024, k), n) * Math.pow(1024, k);
+		}
 		const raw = max / n, p = Math.pow(10, Math.floor(Math.log10(raw)));
 		for (const m of [1, 2, 2.5, 5, 10])
 			if (raw <= m * p)
@@ -125,7 +131,7 @@
 		}
 		ax.appendChild(sv('text', { x: (ML + W - MR) / 2, y: H - 2, 'text-anchor': 'middle',
 			class: 'xlabel' }, 'time since the process started (s)'));
-		const ys = niceStep(ymax, 4);
+		const ys = niceStep(ymax, 4, unit);
 		for (let v = 0; v <= ymax + 1e-9; v += ys) {
 			ax.appendChild(sv('line', { x1: ML - 4, y1: y(v), x2: ML, y2: y(v) }));
 			ax.appendChild(sv('text', { x: ML - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'ytick' },
@@ -158,7 +164,8 @@
 			return;
 		}
 		let ymax = Math.max(...pts.map((p) => p[1]), 0);
-		ymax = ymax > 0 ? ymax * 1.1 : 1;
+		// all zero: a flat line on whole-unit ticks
+		ymax = ymax > 0 ? ymax * 1.1 : 4;
 		const sc = axes(svg, ymax, unit, ylabel);
 		for (const s of series)
 			svg.appendChild(sv('polyline', { fill: 'none', stroke: s.colour, 'stroke-width': 1.5,
@@ -261,9 +268,10 @@
 	}
 	// A sortable table: cols [{key, label, s (text)}], rows of objects,
 	// the first `top` rows of the chosen order.
-	function table(id, cols, rows, top, onRow) {
+	function table(id, cols, rows, top, onRow, sortKey) {
 		const wrap = el('div', { id: id });
-		let key = cols.find((c) => !c.s).key, desc = true;
+		let key = sortKey || (cols.find((c) => !c.s && rows.length && typeof rows[0][c.key] === 'number') ||
+			cols.find((c) => !c.s)).key, desc = true;
 		const draw = () => {
 			wrap.textContent = '';
 			const t = el('table'), hr = el('tr');
@@ -295,6 +303,8 @@
 				t.appendChild(tr);
 			}
 			wrap.appendChild(t);
+			if (!sorted.length)
+				wrap.appendChild(el('div', { class: 'note' }, 'none in this range'));
 			if (sorted.length > top)
 				wrap.appendChild(el('div', { class: 'note' }, (sorted.length - top) + ' more rows not shown'));
 		};
@@ -352,7 +362,7 @@
 			tr.dataset.function = r.function || '';
 			tr.dataset.file = r.file || '';
 			tr.dataset.line = r.line;
-		});
+		}, 'calls');
 		app.appendChild(t.wrap);
 		redraws.push(() => {
 			const rows = siteRows(), sum = (k) => rows.reduce((a, r) => a + r[k], 0);
@@ -364,7 +374,7 @@
 		});
 	}
 	// Any list of objects in the report: its scalar keys as columns.
-	function genericTable(id, title, rows, nameKey, stackKey) {
+	function genericTable(id, title, rows, nameKey, stackKey, sortKey) {
 		if (!rows || !rows.length)
 			return;
 		app.appendChild(el('h3', {}, title + ' (whole run)'));
@@ -373,17 +383,17 @@
 		if (nameKey)
 			cols.unshift({ key: nameKey, label: nameKey, s: (td, r) => stackKey ?
 				stackCell(String(r[nameKey]), r[stackKey])(td) : (td.textContent = r[nameKey]) });
-		app.appendChild(table(id, cols, rows, 30).wrap);
+		app.appendChild(table(id, cols, rows, 30, null, sortKey).wrap);
 	}
 	function tables() {
 		app.appendChild(el('h2', {}, 'Top tables'));
 		app.appendChild(el('div', { class: 'note' }, 'Click a column to sort by it.'));
 		sitesTable();
 		const th = R.threads || {}, cpu = R.cpu || {}, net = R.network || {};
-		genericTable('cpu-functions', 'CPU: functions', cpu.functions, 'function', null);
-		genericTable('threads', 'Threads', th.threads, 'tid', null);
-		genericTable('thread-groups', 'Thread groups', th.groups, 'start_routine', 'created_at');
-		genericTable('locks', 'Locks', R.locks, 'lock', 'stack');
+		genericTable('cpu-functions', 'CPU: functions', cpu.functions, 'function', null, 'self');
+		genericTable('threads', 'Threads', th.threads, 'tid', null, 'cpu_ns');
+		genericTable('thread-groups', 'Thread groups', th.groups, 'start_routine', 'created_at', 'threads');
+		genericTable('locks', 'Locks', R.locks, 'lock', 'stack', 'wait_ns');
 		genericTable('endpoints', 'Network endpoints', net.endpoints, null, null);
 	}
 
@@ -398,11 +408,20 @@
 		{ name: 'peak-bytes', what: 'bytes live at the heap peak (whole run)', unit: 'bytes', whole: true,
 			v: (r, s) => s.peak_bytes },
 	];
+	// The analyzer's trees of the other metrics, for the whole run.
+	function treeOf(t) {
+		return { name: t.n, v: t.v, kids: new Map(t.c.map((k) => [k.n, treeOf(k)])) };
+	}
+	for (const f of D.flames || [])
+		METRICS.push({ name: f.name, what: f.what + ' (whole run)', unit: f.unit === 'nanoseconds' ?
+			'ns' : f.unit === 'bytes' ? 'bytes' : 'count', whole: true, tree: f.tree });
 	function frameName(f) {
 		const i = f.indexOf(' (');
 		return i > 0 ? f.slice(0, i) : f;
 	}
 	function flameTree(m) {
+		if (m.tree)
+			return treeOf(m.tree);
 		const root = { name: 'all', v: 0, kids: new Map() };
 		for (const s of G.sites) {
 			const a = m.whole ? 0 : sel.a, b = m.whole ? NB : sel.b;
@@ -470,6 +489,10 @@
 				' · click a frame to zoom') : 'nothing of this metric in the range';
 		};
 		pick.onchange = () => { zoom = null; draw(); };
+		// The first metric the run has anything of.
+		const first = METRICS.find((m) => flameTree(m).v > 0);
+		if (first)
+			pick.value = first.name;
 		redraws.push(draw);
 	}
 
