@@ -210,6 +210,68 @@ Test(html, live_at_the_end_of_a_range, .timeout = 120)
 	itest_cleanup(&r);
 }
 
+/* The sum of the counts of `flame -f folded -m metric trace`. */
+static long long folded_total(const char *trace, const char *metric)
+{
+	char *argv[] = { ITEST_PRESTANDA, "flame", "-f", "folded", "-m", (char *)metric, (char *)trace,
+			 NULL };
+	char *out, *line, *save = NULL;
+	long long total = 0;
+	int st = itest_spawn_out(argv, &out);
+
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "flame: %s", itest_wdesc(st));
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		total += atoll(strrchr(line, ' ') + 1);
+	free(out);
+	return total;
+}
+
+/* Every frame at least min wide, and its children no wider than it. */
+static void pruned(json_t *f, long long min)
+{
+	long long v = itest_int(f, "v"), sum = 0;
+	size_t i;
+	json_t *k;
+
+	cr_expect_geq(v, min, "%s: %lld", itest_str(f, "n"), v);
+	json_array_foreach(json_object_get(f, "c"), i, k) {
+		pruned(k, min);
+		sum += itest_int(k, "v");
+	}
+	cr_expect_leq(sum, v, "%s", itest_str(f, "n"));
+}
+
+/* thr_locks waits for its locks: the page's lock-wait graph holds what
+ * `flame -m lock-wait` draws, and none of the memory metrics it draws
+ * itself from the sites. */
+Test(html, flames_of_other_metrics, .timeout = 120)
+{
+	struct itest_run r;
+	char page[PATH_MAX];
+	json_t *d, *f, *lw = NULL;
+	size_t i;
+	long long total;
+
+	itest_run(&r, NULL, "thr_locks", NULL);
+	cr_assert_eq(r.ntraces, 1);
+	write_page(page, sizeof(page), r.dir, "p.html", r.traces[0]);
+	d = page_data(page);
+	json_array_foreach(json_object_get(d, "flames"), i, f) {
+		cr_expect(strcmp(itest_str(f, "name"), "alloc-bytes") &&
+			  strcmp(itest_str(f, "name"), "leaked-bytes"), "%s", itest_str(f, "name"));
+		if (!strcmp(itest_str(f, "name"), "lock-wait"))
+			lw = f;
+	}
+	cr_assert(lw, "no lock-wait graph");
+	cr_expect_str_eq(itest_str(lw, "unit"), "nanoseconds");
+	total = folded_total(r.traces[0], "lock-wait");
+	cr_expect_gt(total, 0);
+	cr_expect_eq(itest_int(lw, "tree.v"), total);
+	pruned(json_object_get(lw, "tree"), total / 1000);
+	json_decref(d);
+	itest_cleanup(&r);
+}
+
 /* ---- the command ---- */
 
 Test(html, one_trace_and_a_writable_file, .timeout = 60)
