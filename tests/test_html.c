@@ -299,6 +299,38 @@ Test(html, unwritable_page_fails, .timeout = 120)
 	itest_cleanup(&r);
 }
 
+/* ---- the timeline plot ---- */
+
+/* --timeline-svg: both panels with a titled unit, ticks and the time axis. */
+Test(html, timeline_svg_has_axes, .timeout = 120)
+{
+	struct itest_run r;
+	char svg[PATH_MAX], *out, *s;
+	int st;
+
+	itest_run(&r, (const char *[]){ "--metrics-interval", "0.2", NULL }, "metrics_phases",
+		  (const char *[]){ "hold", "8", "700", NULL });
+	cr_assert_eq(r.ntraces, 1);
+	snprintf(svg, sizeof(svg), "%s/t.svg", r.dir);
+	st = report_cmd((const char *[]){ "--timeline-svg", svg, r.traces[0], NULL }, &out);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", itest_wdesc(st));
+	free(out);
+	s = itest_slurp(svg, NULL);
+	cr_assert(s);
+	cr_expect(strstr(s, ">resident memory (RSS), bytes</text>"), "%s", s);
+	cr_expect(strstr(s, ">allocation calls per second</text>"), "%s", s);
+	/* a time axis under each panel, from 0 s */
+	cr_expect(strstr(s, ">time since the process started (s)</text>"), "%s", s);
+	cr_expect(strstr(strstr(s, ">time since the process started (s)</text>") + 1,
+			 ">time since the process started (s)</text>"), "%s", s);
+	cr_expect(strstr(s, "text-anchor=\"middle\">0</text>"), "%s", s);
+	/* value ticks with units: RSS of 8 MiB held in MiB, calls per second */
+	cr_expect(strstr(s, ">0 B</text>") && strstr(s, " MiB</text>"), "%s", s);
+	cr_expect(strstr(s, ">0/s</text>"), "%s", s);
+	free(s);
+	itest_cleanup(&r);
+}
+
 /* ---- in the browser ---- */
 
 /* `node tests/js/html-browser.js ARGS...`: its output parsed. */
