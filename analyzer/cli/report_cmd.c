@@ -7,17 +7,20 @@
 #include "cli.h"
 #include "options.h"
 #include "report.h"
+#include "select.h"
 
 struct report_cmd {
 	struct pst_report_options o;
 	char **traces;
 	int ntraces;
+	struct pst_select sel;
 };
 
 static void usage(FILE *f)
 {
 	fputs("usage: prestanda report [--json] [--top N] [--config FILE] [--timeline]\n"
-	      "                       [--suppressions FILE] [--html FILE] TRACE...\n"
+	      "                       [--suppressions FILE] [--since S] [--until U] [--tid T]\n"
+	      "                       [--pid P] [--html FILE] TRACE...\n"
 	      "\n"
 	      "Analyze the heap of each TRACE: findings (leaks, churn of small blocks,\n"
 	      "realloc growth), totals, top allocation sites, sizes and threads.\n"
@@ -37,6 +40,7 @@ static void usage(FILE *f)
 	      "             each frame's function, source file or module; counted apart\n"
 	      "  -h, --help this help\n",
 	      f);
+	pst_select_usage(f, true);
 }
 
 static int report_parse(int argc, char **argv, struct report_cmd *c)
@@ -50,6 +54,7 @@ static int report_parse(int argc, char **argv, struct report_cmd *c)
 		{ "html", required_argument, NULL, 'H' },
 		{ "suppressions", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
+		PST_SELECT_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct pst_report_options *o = &c->o;
@@ -72,21 +77,25 @@ static int report_parse(int argc, char **argv, struct report_cmd *c)
 			o->top_given = true;
 			break;
 		case 'h': return pst_cli_help(usage);
-		default: return 2;
+		default:
+			if (pst_select_opt("report", opt, optarg, &c->sel))
+				return 2;
 		}
 	}
 	if (optind >= argc)
 		return pst_cli_fail("report", "no TRACE given");
+	if (pst_select_paths("report", &c->sel, argv + optind, argc - optind, false))
+		return 2;
 	if (o->suppressions_path) {
 		char err[600];
 
 		if (pst_suppressions_load(o->suppressions_path, &o->supp, err, sizeof(err)))
 			return pst_cli_fail("report", "--suppressions %s", err);
 	}
-	if (o->html && argc - optind > 1)
-		return pst_cli_fail("report", "--html draws one TRACE, not %d", argc - optind);
-	c->traces = argv + optind;
-	c->ntraces = argc - optind;
+	c->traces = c->sel.paths;
+	c->ntraces = c->sel.npaths;
+	if (o->html && c->ntraces > 1)
+		return pst_cli_fail("report", "--html draws one TRACE, not %d", c->ntraces);
 	return PST_CLI_GO;
 }
 
@@ -122,6 +131,9 @@ int pst_cmd_report(int argc, char **argv)
 
 	if (rc == PST_CLI_GO && (pst_cli_make_parent("report", c.o.svg) ||
 				 pst_cli_make_parent("report", c.o.html)))
-		return 1;
-	return rc == PST_CLI_GO ? report_run(&c) : rc;
+		rc = 1;
+	if (rc == PST_CLI_GO)
+		rc = report_run(&c);
+	pst_select_free(&c.sel);
+	return rc;
 }
