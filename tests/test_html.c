@@ -272,6 +272,102 @@ Test(html, flames_of_other_metrics, .timeout = 120)
 	itest_cleanup(&r);
 }
 
+/* ---- ranges against report --since/--until ---- */
+
+/* ns as the short decimal seconds the page shows ("0.35", "1"). */
+static void secs_str(char *buf, size_t len, long long ns)
+{
+	size_t n = (size_t)snprintf(buf, len, "%lld.%09lld", ns / 1000000000, ns % 1000000000);
+
+	while (n > 0 && buf[n - 1] == '0')
+		buf[--n] = 0;
+	if (n > 0 && buf[n - 1] == '.')
+		buf[--n] = 0;
+}
+
+/* `report --json --since S --until U trace`, parsed. */
+static json_t *report_range(const char *trace, const char *since, const char *until)
+{
+	char *out;
+	int st = report_cmd((const char *[]){ "--json", "--top", "100000", "--since", since, "--until",
+					      until, trace, NULL },
+			    &out);
+	json_error_t e;
+	json_t *j;
+
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "report --since %s --until %s: %s", since,
+		  until, itest_wdesc(st));
+	j = json_loads(out, 0, &e);
+	cr_assert(j, "report: %s", e.text);
+	free(out);
+	return j;
+}
+
+/* The figures of one site in a range: the page's (row: calls, bytes,
+ * live_bytes, live_blocks) against the report's for that range. */
+static void same_site(json_t *report_site, const double got[4], const char *range)
+{
+	static const char *const keys[] = { "calls", "bytes", "leaked_bytes", "leaked_allocations" };
+
+	for (int k = 0; k < 4; k++)
+		cr_expect_eq((long long)got[k], itest_int(report_site, keys[k]), "%s %s %s: page %.0f",
+			     range, itest_str(report_site, "function"), keys[k], got[k]);
+}
+
+/* Buckets [a, b) of the page at page: every site's cells summed as the
+ * page sums them, against `report --since --until` of that range. */
+static void range_matches(const char *trace, json_t *d, long a, long b)
+{
+	long nb = (long)itest_int(d, "ranges.buckets");
+	long long bw = itest_int(d, "ranges.bucket_ns");
+	char since[40], until[40], range[100];
+	json_t *rep, *site;
+	size_t i, n = 0;
+
+	secs_str(since, sizeof(since), a * bw);
+	secs_str(until, sizeof(until), b * bw);
+	snprintf(range, sizeof(range), "[%s, %s)", since, until);
+	rep = report_range(trace, since, until);
+	json_array_foreach(itest_get(d, "ranges.sites"), i, site) {
+		struct sums s = cells_sum(site, a, b, nb);
+		json_t *r;
+
+		if (s.calls == 0)
+			continue;
+		n++;
+		r = report_site(rep, itest_str(site, "function"), itest_str(site, "file"),
+				(long)itest_int(site, "line"));
+		cr_assert(r, "%s: %s not in the report", range, itest_str(site, "function"));
+		same_site(r, (const double[]){ s.calls, s.bytes, s.live_bytes, s.live }, range);
+	}
+	cr_expect_eq(n, json_array_size(itest_get(rep, "memory.sites")), "%s", range);
+	json_decref(rep);
+}
+
+/* session_phases: blocks kept across phases, blocks freed within one;
+ * ranges over every stretch of the run. */
+Test(html, ranges_are_report_since_until, .timeout = 240)
+{
+	struct itest_run r;
+	char page[PATH_MAX];
+	json_t *d;
+	long n;
+
+	itest_run(&r, (const char *[]){ "--full", NULL }, "session_phases", NULL);
+	cr_assert_eq(r.ntraces, 1);
+	write_page(page, sizeof(page), r.dir, "p.html", r.traces[0]);
+	d = page_data(page);
+	n = (long)itest_int(d, "ranges.buckets");
+	cr_assert_geq(n, 8, "%ld buckets", n);
+	for (long a = 0; a < n; a += n / 4)
+		for (long b = a + 1; b <= n; b += n / 3)
+			range_matches(r.traces[0], d, a, b);
+	range_matches(r.traces[0], d, 0, n);
+	range_matches(r.traces[0], d, n / 2, n);
+	json_decref(d);
+	itest_cleanup(&r);
+}
+
 /* ---- the command ---- */
 
 Test(html, one_trace_and_a_writable_file, .timeout = 60)
