@@ -520,3 +520,63 @@ Test(html, page_in_headless_chromium, .timeout = 240)
 	json_decref(b);
 	itest_cleanup(&r);
 }
+
+/* The page's row of a site, or NULL. */
+static json_t *page_row(json_t *rows, json_t *report_site)
+{
+	size_t i;
+	json_t *row;
+
+	json_array_foreach(rows, i, row)
+		if (!strcmp(itest_str(row, "function"), itest_str(report_site, "function") ?: "") &&
+		    !strcmp(itest_str(row, "file"), itest_str(report_site, "file") ?: "") &&
+		    itest_int(row, "line") == itest_int(report_site, "line"))
+			return row;
+	return NULL;
+}
+
+/*
+ * A range dragged on session_phases' heap chart, from the middle of one
+ * bucket to the middle of another: the sites table then shows, row for
+ * row, what `report --since --until` prints for the range the page names.
+ */
+Test(html, dragged_range_is_report_since_until, .timeout = 240)
+{
+	struct itest_run r;
+	char page[PATH_MAX], from[32], to[32];
+	json_t *d, *b, *rep, *site;
+	long n;
+	double bw;
+	size_t i;
+
+	if (access(CHROMIUM, X_OK))
+		cr_skip_test("no %s: the browser test did not run", CHROMIUM);
+	itest_run(&r, (const char *[]){ "--full", NULL }, "session_phases", NULL);
+	cr_assert_eq(r.ntraces, 1);
+	write_page(page, sizeof(page), r.dir, "p.html", r.traces[0]);
+	d = page_data(page);
+	n = (long)itest_int(d, "ranges.buckets");
+	bw = (double)itest_int(d, "ranges.bucket_ns") / 1e9;
+	snprintf(from, sizeof(from), "%.6f", (double)(n / 4) * bw + bw / 2);
+	snprintf(to, sizeof(to), "%.6f", (double)(3 * n / 4) * bw + bw / 2);
+	b = browse((const char *[]){ page, from, to, NULL });
+	cr_expect_eq(json_array_size(json_object_get(b, "errors")), 0);
+	cr_expect_eq(json_array_size(json_object_get(b, "requests")), 0);
+	rep = report_range(r.traces[0], itest_str(b, "since"), itest_str(b, "until"));
+	cr_expect_gt(json_array_size(itest_get(rep, "memory.sites")), 0);
+	cr_expect_eq(json_array_size(json_object_get(b, "range")),
+		     json_array_size(itest_get(rep, "memory.sites")));
+	json_array_foreach(itest_get(rep, "memory.sites"), i, site) {
+		json_t *row = page_row(json_object_get(b, "range"), site);
+
+		cr_assert(row, "%s not in the page's table", itest_str(site, "function"));
+		same_site(site, (const double[]){ (double)itest_int(row, "calls"),
+				   (double)itest_int(row, "bytes"), (double)itest_int(row, "live_bytes"),
+				   (double)itest_int(row, "live_blocks") },
+			  itest_str(b, "since"));
+	}
+	json_decref(rep);
+	json_decref(b);
+	json_decref(d);
+	itest_cleanup(&r);
+}
