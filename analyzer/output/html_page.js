@@ -173,7 +173,10 @@
 				sc.y(p[1]).toFixed(1)).join(' ') }));
 		for (const m of marks || []) {
 			svg.appendChild(sv('line', { class: 'peak', x1: sc.x(m.t), x2: sc.x(m.t), y1: MT, y2: H - MB }));
-			svg.appendChild(sv('text', { x: sc.x(m.t) + 4, y: MT + 10, class: 'peak-label' }, m.label));
+			// left of the line when it is in the right half: clear of the legend
+			const right = m.t > TMAX / 2;
+			svg.appendChild(sv('text', { x: sc.x(m.t) + (right ? -4 : 4), y: MT + 10, class: 'peak-label',
+				'text-anchor': right ? 'end' : 'start' }, m.label));
 		}
 		legend(svg, series);
 		brush(svg, sc);
@@ -203,7 +206,7 @@
 		});
 	}
 	function charts() {
-		app.appendChild(el('h2', {}, 'Over time'));
+		app.appendChild(el('h2', { id: 'over-time' }, 'Over time'));
 		rangeBar();
 		const tl = R.timeline || [], h = G.heap;
 		const heap = h.max.map((v, i) => [(i + 0.5) * h.slot_ns / 1e9, v]);
@@ -228,7 +231,7 @@
 	// ---- findings ----
 
 	function findings() {
-		app.appendChild(el('h2', {}, 'Findings'));
+		app.appendChild(el('h2', { id: 'findings' }, 'Findings'));
 		const fs = R.findings || [];
 		if (!fs.length)
 			app.appendChild(el('p', {}, 'No findings.'));
@@ -386,7 +389,7 @@
 		app.appendChild(table(id, cols, rows, 30, null, sortKey).wrap);
 	}
 	function tables() {
-		app.appendChild(el('h2', {}, 'Top tables'));
+		app.appendChild(el('h2', { id: 'tables' }, 'Top tables'));
 		app.appendChild(el('div', { class: 'note' }, 'Click a column to sort by it.'));
 		sitesTable();
 		const th = R.threads || {}, cpu = R.cpu || {}, net = R.network || {};
@@ -442,7 +445,7 @@
 	}
 	const COLOURS = ['#f2a65a', '#eec170', '#f58b54', '#e9b872', '#f4a259', '#f6c177'];
 	function flame() {
-		app.appendChild(el('h2', {}, 'Flame graph'));
+		app.appendChild(el('h2', { id: 'flame-graph' }, 'Flame graph'));
 		const pick = el('select', { id: 'flame-metric' });
 		for (const m of METRICS)
 			pick.appendChild(el('option', { value: m.name }, m.name + ': ' + m.what));
@@ -496,10 +499,20 @@
 		redraws.push(draw);
 	}
 
+	// A link may name a range and a section: #since=0.5&until=1.6&at=tables.
+	function fromHash() {
+		const h = new URLSearchParams(location.hash.slice(1));
+		const b = (k, d) => h.has(k) ? Math.round(Number(h.get(k)) * 1e9 / BW) : d;
+		select(b('since', 0), b('until', NB));
+		const at = h.get('at') && document.getElementById(h.get('at'));
+		if (at)
+			at.scrollIntoView();
+	}
+
 	header();
 	charts();
 	findings();
 	tables();
 	flame();
-	select(0, NB);
+	fromHash();
 })();

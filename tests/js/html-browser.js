@@ -36,6 +36,8 @@ async function siteRows(page) {
 
 // Drag across the heap chart's plot area, from a to b seconds.
 async function drag(page, a, b) {
+	// in view (clicks further down scrolled the page) and below the sticky range bar
+	await page.evaluate(() => window.scrollTo(0, 0));
 	const box = await page.locator('#chart-heap svg').boundingBox();
 	const plot = await page.evaluate(() => {
 		const ax = document.querySelectorAll('#chart-heap .axis line'), r = document.getElementById('range');
