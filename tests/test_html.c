@@ -72,15 +72,13 @@ static struct sums cells_sum(json_t *site, long a, long b, long nb)
 		long gone = (long)json_integer_value(json_array_get(c, 1));
 		double calls = json_number_value(json_array_get(c, 2));
 		double bytes = json_number_value(json_array_get(c, 3));
+		/* born in the range; alive at its end: gone then or later, not a failed call */
+		double in = born >= a && born < b, live = in && gone >= b && gone <= nb;
 
-		if (born < a || born >= b)
-			continue;
-		s.calls += calls;
-		s.bytes += bytes;
-		if (gone >= b && gone <= nb) {
-			s.live += calls;
-			s.live_bytes += bytes;
-		}
+		s.calls += in * calls;
+		s.bytes += in * bytes;
+		s.live += live * calls;
+		s.live_bytes += live * bytes;
 	}
 	return s;
 }

@@ -26,12 +26,10 @@ static const char *base_name(const char *path)
 static void put_text(FILE *f, const char *s)
 {
 	for (; *s; s++) {
-		if (*s == '<')
-			fputs("&lt;", f);
-		else if (*s == '>')
-			fputs("&gt;", f);
-		else if (*s == '&')
-			fputs("&amp;", f);
+		const char *e = *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '&' ? "&amp;" : NULL;
+
+		if (e)
+			fputs(e, f);
 		else
 			fputc(*s, f);
 	}

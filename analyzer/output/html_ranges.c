@@ -214,15 +214,17 @@ static json_t *heap_json(const struct pass *p)
 	return o;
 }
 
+/* Cells in the order of site, birth, death: one key (every part fits). */
+static uint64_t cell_key(const struct cell *c)
+{
+	return (uint64_t)c->site << 32 | (uint64_t)c->born << 16 | c->gone;
+}
+
 static int cmp_cell(const void *x, const void *y)
 {
-	const struct cell *a = x, *b = y;
+	uint64_t a = cell_key(x), b = cell_key(y);
 
-	if (a->site != b->site)
-		return a->site < b->site ? -1 : 1;
-	if (a->born != b->born)
-		return a->born < b->born ? -1 : 1;
-	return a->gone < b->gone ? -1 : a->gone > b->gone;
+	return a < b ? -1 : a > b;
 }
 
 static json_t *site_json(const struct pass *p, const struct pst_site *s, json_t *cells)
