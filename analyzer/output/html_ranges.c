@@ -250,7 +250,8 @@ static json_t *sites_json(const struct pass *p)
 	json_t *sites = json_array();
 	size_t c = 0, ns = p->m->nsites < MAX_SITES ? p->m->nsites : MAX_SITES;
 
-	qsort(p->cells, p->ncells, sizeof(*p->cells), cmp_cell);
+	if (p->ncells) /* no cells, no array: qsort takes no NULL */
+		qsort(p->cells, p->ncells, sizeof(*p->cells), cmp_cell);
 	for (size_t s = 0; s < ns; s++) {
 		json_t *cells = json_array();
 
