@@ -393,6 +393,48 @@ Test(html, unwritable_page_fails, .timeout = 120)
 	itest_cleanup(&r);
 }
 
+/* net_load's pool: 4 connections held at once, both of their ends in the
+ * one process, all closed before the end. */
+Test(html, connections_over_time, .timeout = 120)
+{
+	struct itest_run r;
+	char page[PATH_MAX];
+	json_t *d, *v;
+	long long most = 0;
+	size_t i;
+
+	itest_run(&r, NULL, "net_load", (const char *[]){ "pool", "4", "400", NULL });
+	cr_assert_eq(r.ntraces, 1);
+	write_page(page, sizeof(page), r.dir, "p.html", r.traces[0]);
+	d = page_data(page);
+	cr_assert(json_is_object(json_object_get(d, "connections")), "no connections");
+	json_array_foreach(itest_get(d, "connections.max"), i, v)
+		if (json_integer_value(v) > most)
+			most = json_integer_value(v);
+	cr_expect_eq(most, 8);
+	cr_expect_eq(json_array_size(itest_get(d, "connections.max")), PST_HTML_SLOTS);
+	cr_expect_eq(json_integer_value(json_array_get(itest_get(d, "connections.max"),
+						       PST_HTML_SLOTS - 1)), 0);
+	json_decref(d);
+	itest_cleanup(&r);
+}
+
+/* No network records: no connections line. */
+Test(html, no_connections_without_network, .timeout = 120)
+{
+	struct itest_run r;
+	char page[PATH_MAX];
+	json_t *d;
+
+	itest_run(&r, (const char *[]){ "--full", NULL }, "alloc_known", NULL);
+	cr_assert_eq(r.ntraces, 1);
+	write_page(page, sizeof(page), r.dir, "p.html", r.traces[0]);
+	d = page_data(page);
+	cr_expect(json_is_null(json_object_get(d, "connections")));
+	json_decref(d);
+	itest_cleanup(&r);
+}
+
 /* ---- the timeline plot ---- */
 
 /* --timeline-svg: both panels with a titled unit, ticks and the time axis. */

@@ -55,6 +55,7 @@ static json_t *page_data(const struct pst_analysis *a, json_t *report)
 	json_object_set(d, "report", report);
 	json_object_set_new(d, "ranges", ranges);
 	json_object_set_new(d, "flames", pst_html_flames(a));
+	json_object_set_new(d, "connections", pst_html_connections(a, &b) ?: json_null());
 	return d;
 }
 

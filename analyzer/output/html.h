@@ -21,6 +21,29 @@ struct pst_html_buckets {
 #define PST_HTML_MAX_BUCKETS 40
 struct pst_html_buckets pst_html_buckets_for(uint64_t duration_ns);
 
+/* A level over time (the heap in use, open connections) as the most it
+ * reached in each of PST_HTML_SLOTS slots of the run, for a line chart:
+ * a slot without a change holds the level it was left at. */
+#define PST_HTML_SLOTS 400
+struct pst_html_level {
+	uint64_t start, slot_ns;
+	double level, hi[PST_HTML_SLOTS], last[PST_HTML_SLOTS];
+	bool seen[PST_HTML_SLOTS];
+};
+
+/* html_level.c: slots over the buckets b from start (the process's). */
+void pst_html_level_init(struct pst_html_level *l, uint64_t start,
+			 const struct pst_html_buckets *b);
+/* The level moved by d at ts. */
+void pst_html_level_move(struct pst_html_level *l, uint64_t ts, double d);
+/* {"slot_ns": N, "max": [per slot]}, integers when exact. */
+json_t *pst_html_level_json(const struct pst_html_level *l, bool exact);
+
+/* html_conns.c: connections open over time, from the network records
+ * (established connects and accepts until their close), as a level; NULL
+ * when the trace has none or memory ran out. */
+json_t *pst_html_connections(const struct pst_analysis *a, const struct pst_html_buckets *b);
+
 /*
  * html_ranges.c: one more pass over a's events, for what the page shows
  * per time range: the heap in use over time, and per allocation site the

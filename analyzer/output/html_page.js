@@ -210,6 +210,9 @@ function charts() {
 		' (estimated from the samples)'), 'bytes', 'bytes',
 	[{ name: 'heap in use', colour: '#7c3aed', points: heap }], marks);
 	const line = (k) => tl.map((s) => [s.time_s, s[k]]);
+	// the most open in each slot, from the network records
+	const conns = D.connections ? [{ name: 'open connections', colour: '#0891b2',
+		points: D.connections.max.map((v, i) => [(i + 0.5) * D.connections.slot_ns / 1e9, v]) }] : [];
 	chart('chart-rss', 'Resident memory (RSS)', 'bytes', 'bytes',
 		[{ name: 'RSS', colour: '#c0392b', points: line('rss_bytes') }]);
 	chart('chart-rate', 'Allocation rate', 'rate', 'calls per second',
@@ -217,7 +220,7 @@ function charts() {
 			{ name: 'free calls/s', colour: '#7fb3d5', points: line('free_calls_per_s') }]);
 	chart('chart-threads', 'Threads and connections', 'count', 'count',
 		[{ name: 'threads', colour: '#16a34a', points: line('threads') },
-			{ name: 'open fds', colour: '#ca8a04', points: line('open_fds') }]);
+			{ name: 'open fds', colour: '#ca8a04', points: line('open_fds') }].concat(conns));
 	chart('chart-cpu', 'CPU', 'pct', 'percent of one core',
 		[{ name: 'CPU %', colour: '#db2777', points: line('cpu_percent') }]);
 }

@@ -13,8 +13,6 @@
 /* Sites the page carries, in the memory family's order (by calls): enough
  * for the tables and the flame graph of any range, a bounded page. */
 #define MAX_SITES 500
-/* Points of the heap-in-use line: each the most in use within its slot. */
-#define HEAP_SLOTS 400
 
 /* A block (one per address ever seen: the map never forgets a key). */
 struct block {
@@ -35,14 +33,13 @@ struct pass {
 	const struct pst_memory *m;
 	const struct pst_trace *t;
 	struct pst_html_buckets b;
-	uint64_t start, slot_ns;
+	uint64_t start;
 	struct pst_imap block_ix, cell_ix;
 	struct block *blocks;
 	size_t nblocks, cap_blocks;
 	struct cell *cells;
 	size_t ncells, cap_cells;
-	double heap, hi[HEAP_SLOTS], last[HEAP_SLOTS];
-	bool seen[HEAP_SLOTS];
+	struct pst_html_level heap; /* in use */
 };
 
 struct pst_html_buckets pst_html_buckets_for(uint64_t duration_ns)
@@ -102,25 +99,11 @@ static int cell_add(struct pass *p, uint32_t site, uint32_t born, uint32_t gone,
 	return 0;
 }
 
-/* The heap moved by d at ts: the slot's most and last. */
-static void heap_move(struct pass *p, uint64_t ts, double d)
-{
-	uint64_t i = since_start(p, ts) / p->slot_ns;
-
-	if (i >= HEAP_SLOTS)
-		i = HEAP_SLOTS - 1;
-	p->heap += d;
-	if (!p->seen[i] || p->heap > p->hi[i])
-		p->hi[i] = p->heap;
-	p->last[i] = p->heap;
-	p->seen[i] = true;
-}
-
 /* Block x is gone at ts (freed, moved, or its address given out again). */
 static int block_end(struct pass *p, struct block *x, uint64_t ts)
 {
 	x->live = false;
-	heap_move(p, ts, -(double)x->size * x->w);
+	pst_html_level_move(&p->heap, ts, -(double)x->size * x->w);
 	return cell_add(p, x->site, x->born, bucket_of(p, ts), x->w, (double)x->size * x->w);
 }
 
@@ -151,7 +134,7 @@ static int block_new(struct pass *p, const struct pst_event *ev)
 		return -ENOMEM;
 	}
 	p->blocks[e->val] = (struct block){ site, born, ev->size, w, true };
-	heap_move(p, ev->ts, (double)ev->size * w);
+	pst_html_level_move(&p->heap, ev->ts, (double)ev->size * w);
 	return 0;
 }
 
@@ -196,22 +179,6 @@ static int read_events(struct pass *p, struct pst_trace *t)
 static json_t *weighted(const struct pass *p, double v)
 {
 	return p->m->full ? json_integer((json_int_t)llround(v)) : json_real(v);
-}
-
-static json_t *heap_json(const struct pass *p)
-{
-	json_t *o = json_object(), *hi = json_array();
-	double level = 0;
-
-	json_object_set_new(o, "slot_ns", pst_ju64(p->slot_ns));
-	json_object_set_new(o, "exact", json_boolean(p->m->full));
-	for (size_t i = 0; i < HEAP_SLOTS; i++) {
-		json_array_append_new(hi, weighted(p, p->seen[i] ? p->hi[i] : level));
-		if (p->seen[i])
-			level = p->last[i];
-	}
-	json_object_set_new(o, "max", hi);
-	return o;
 }
 
 /* Cells in the order of site, birth, death: one key (every part fits). */
@@ -271,12 +238,13 @@ json_t *pst_html_ranges(const struct pst_analysis *a, const struct pst_html_buck
 	struct pass p = { .m = mr->m, .t = a->t, .b = *b, .start = a->t->proc.start_monotonic_ns };
 	json_t *o = NULL;
 
-	p.slot_ns = (b->width_ns * b->n + HEAP_SLOTS - 1) / HEAP_SLOTS;
+	pst_html_level_init(&p.heap, p.start, b);
 	if (!read_events(&p, a->t)) {
 		o = json_object();
 		json_object_set_new(o, "bucket_ns", pst_ju64(b->width_ns));
 		json_object_set_new(o, "buckets", json_integer(b->n));
-		json_object_set_new(o, "heap", heap_json(&p));
+		json_object_set_new(o, "heap", pst_html_level_json(&p.heap, p.m->full));
+		json_object_set_new(json_object_get(o, "heap"), "exact", json_boolean(p.m->full));
 		json_object_set_new(o, "sites", sites_json(&p));
 	}
 	pst_imap_free(&p.block_ix);
