@@ -435,6 +435,33 @@ Test(html, no_connections_without_network, .timeout = 120)
 	itest_cleanup(&r);
 }
 
+/* thr_churn's 300 threads: the page's table keeps 200 of them, in the
+ * report's order; the page's report has no site list nor CPU stacks of
+ * its own (the page draws its own). */
+Test(html, long_tables_are_cut, .timeout = 120)
+{
+	struct itest_run r;
+	struct itest_report rep;
+	char page[PATH_MAX];
+	json_t *d, *whole;
+
+	itest_run(&r, (const char *[]){ "--cpu", NULL }, "thr_churn", (const char *[]){ "300", NULL });
+	cr_assert_eq(r.ntraces, 1);
+	write_page(page, sizeof(page), r.dir, "p.html", r.traces[0]);
+	d = page_data(page);
+	whole = itest_report_ok(&rep, r.traces[0]);
+	cr_assert_eq(json_array_size(itest_get(whole, "threads.threads")), 301);
+	cr_expect_eq(json_array_size(itest_get(d, "report.threads.threads")), 200);
+	cr_expect(json_equal(json_array_get(itest_get(d, "report.threads.threads"), 199),
+			     json_array_get(itest_get(whole, "threads.threads"), 199)));
+	cr_assert(itest_get(whole, "cpu.stacks"));
+	cr_expect_null(json_object_get(itest_get(d, "report.memory"), "sites"));
+	cr_expect_null(json_object_get(itest_get(d, "report.cpu"), "stacks"));
+	json_decref(d);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
 /* ---- the timeline plot ---- */
 
 /* --timeline-svg: both panels with a titled unit, ticks and the time axis. */

@@ -35,22 +35,47 @@ static void put_text(FILE *f, const char *s)
 	}
 }
 
-/* The page's data: the report without its site list (the page carries
- * its own, with the per-range cells). NULL when out of memory. */
+/* Rows a table of the page keeps: it shows the top 30 of any order the
+ * reader picks; the rest of a big trace's list would only make it large. */
+#define PAGE_ROWS 200
+
+/* The report's lists the page draws as tables, by section ("" for the
+ * report's own key). */
+static const char *const tables[][2] = {
+	{ "cpu", "functions" }, { "threads", "threads" },   { "threads", "groups" },
+	{ "", "locks" },        { "network", "endpoints" }, { "network", "lookups" },
+};
+
+/* The report cut to what the page draws: no site list (the page carries
+ * its own, with the per-range cells), nor the CPU's stacks (its flame
+ * graph is the analyzer's tree), and at most PAGE_ROWS rows a table. */
+static void trim(json_t *report)
+{
+	json_object_del(json_object_get(report, "memory"), "sites");
+	json_object_del(json_object_get(report, "cpu"), "stacks");
+	for (size_t i = 0; i < sizeof(tables) / sizeof(*tables); i++) {
+		json_t *sec = *tables[i][0] ? json_object_get(report, tables[i][0]) : report;
+		json_t *rows = json_object_get(sec, tables[i][1]);
+
+		while (json_array_size(rows) > PAGE_ROWS)
+			json_array_remove(rows, json_array_size(rows) - 1);
+	}
+}
+
+/* The page's data: the report trimmed, the ranges, the flame graphs, the
+ * connections. NULL when out of memory. */
 static json_t *page_data(const struct pst_analysis *a, json_t *report)
 {
 	const struct pst_memory_result *mr = pst_analysis_of(a, &pst_family_memory);
 	struct pst_html_buckets b = pst_html_buckets_for(mr->m->duration_ns);
 	json_t *d = json_object(), *ranges = pst_html_ranges(a, &b);
-	json_t *mem = json_object_get(report, "memory");
 
 	if (!d || !ranges) {
 		json_decref(d);
 		json_decref(ranges);
 		return NULL;
 	}
-	if (mem)
-		json_object_del(mem, "sites");
+	trim(report);
 	json_object_set_new(d, "prestanda_page", json_integer(1));
 	json_object_set(d, "report", report);
 	json_object_set_new(d, "ranges", ranges);
