@@ -641,6 +641,9 @@ Test(html, dragged_range_is_report_since_until, .timeout = 240)
 	b = browse((const char *[]){ page, from, to, NULL });
 	cr_expect_eq(json_array_size(json_object_get(b, "errors")), 0);
 	cr_expect_eq(json_array_size(json_object_get(b, "requests")), 0);
+	/* a run shorter than a snapshot interval: allocation rate from the events */
+	cr_expect_str_eq(itest_str(json_array_get(json_object_get(b, "charts"), 2), "id"), "chart-rate");
+	cr_expect_eq(itest_int(json_array_get(json_object_get(b, "charts"), 2), "series"), 1);
 	rep = report_range(r.traces[0], itest_str(b, "since"), itest_str(b, "until"));
 	cr_expect_gt(json_array_size(itest_get(rep, "memory.sites")), 0);
 	cr_expect_eq(json_array_size(json_object_get(b, "range")),

@@ -199,6 +199,15 @@ function brush(svg, sc) {
 		r.setAttribute('width', whole ? 0 : sc.x(sel.b * BW / 1e9) - sc.x(sel.a * BW / 1e9));
 	});
 }
+// Without snapshots (a run shorter than their interval): the calls per
+// step of the sites the page carries, from the events.
+function eventRate() {
+	const calls = new Array(NB).fill(0);
+	for (const s of G.sites)
+		for (const c of s.cells)
+			calls[c[0]] += c[2];
+	return calls.map((v, i) => [(i + 0.5) * BW / 1e9, v / (BW / 1e9)]);
+}
 function charts() {
 	app.appendChild(el('h2', { id: 'over-time' }, 'Over time'));
 	rangeBar();
@@ -215,9 +224,10 @@ function charts() {
 		points: D.connections.max.map((v, i) => [(i + 0.5) * D.connections.slot_ns / 1e9, v]) }] : [];
 	chart('chart-rss', 'Resident memory (RSS)', 'bytes', 'bytes',
 		[{ name: 'RSS', colour: '#c0392b', points: line('rss_bytes') }]);
-	chart('chart-rate', 'Allocation rate', 'rate', 'calls per second',
+	chart('chart-rate', 'Allocation rate', 'rate', 'calls per second', tl.length ?
 		[{ name: 'allocation calls/s', colour: '#2471a3', points: line('alloc_calls_per_s') },
-			{ name: 'free calls/s', colour: '#7fb3d5', points: line('free_calls_per_s') }]);
+			{ name: 'free calls/s', colour: '#7fb3d5', points: line('free_calls_per_s') }] :
+		[{ name: 'allocation calls/s', colour: '#2471a3', points: eventRate() }]);
 	chart('chart-threads', 'Threads and connections', 'count', 'count',
 		[{ name: 'threads', colour: '#16a34a', points: line('threads') },
 			{ name: 'open fds', colour: '#ca8a04', points: line('open_fds') }].concat(conns));
