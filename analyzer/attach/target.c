@@ -75,9 +75,12 @@ int pst_target_read(struct pst_target *tg, pid_t pid, char *err, size_t len)
 		pst_target_why_no_ptrace(pid, EPERM, err, len); /* the same check as ptrace's */
 		return -1;
 	}
+	if (!f && errno == ENOENT) {
+		snprintf(err, len, "no such process");
+		return -1;
+	}
 	if (!f) {
-		snprintf(err, len, errno == ENOENT ? "no such process" : "cannot read %s: %s", path,
-			 strerror(errno));
+		snprintf(err, len, "cannot read %s: %s", path, strerror(errno));
 		return -1;
 	}
 	while (fgets(line, sizeof(line), f))

@@ -80,9 +80,11 @@ static int parse(int argc, char **argv, struct attach_opts *o)
 	return PST_CLI_GO;
 }
 
+/* "prestanda: attach: PID: what: why" (either may be empty); 1. */
 static int fail(pid_t pid, const char *what, const char *why)
 {
-	fprintf(stderr, "prestanda: " CMD ": %d: %s%s%s\n", (int)pid, what, *why ? ": " : "", why);
+	fprintf(stderr, "prestanda: " CMD ": %d: %s%s%s\n", (int)pid, what, *what && *why ? ": " : "",
+		why);
 	return 1;
 }
 
