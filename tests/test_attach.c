@@ -357,6 +357,23 @@ Test(attach, full_window_exact_and_restored, .timeout = 120)
 	unlink(err);
 }
 
+/* flame and diff read attached traces like any other: the churn's stack,
+ * its 70 calls against 200 (+ 20 kept) a regression. */
+static void flame_and_diff(const char *t1, const char *t2)
+{
+	char *folded[] = { ITEST_PRESTANDA, "flame", "-f", "folded", (char *)t1, NULL };
+	char *diff[] = { ITEST_PRESTANDA, "diff", (char *)t1, (char *)t2, NULL }, *out;
+	int st = itest_spawn_out(folded, &out);
+
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0 && out && strstr(out, ";main;churn "),
+		  "flame: %s", out);
+	free(out);
+	st = itest_spawn_out(diff, &out);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1 && strstr(out, "allocation calls"),
+		  "diff: %s: %s", itest_wdesc(st), out);
+	free(out);
+}
+
 /* `attach --stop PID` ends a recording another attach started; a second
  * attach records again, exactly, into a trace of its own. */
 Test(attach, stop_then_attach_again, .timeout = 120)
@@ -395,6 +412,7 @@ Test(attach, stop_then_attach_again, .timeout = 120)
 	phases_cmd(&p, "drop", 0, 20);
 	phases_end(&p);
 	trace_window(t2, 220, 200, 0);
+	flame_and_diff(t1, t2);
 	cr_assert_eq(attach_run((const char *const[]){ "--stop", NULL }, getpid(), &msg), 1);
 	free(msg);
 	free(fds0);
