@@ -13,9 +13,11 @@
 static __attribute__((noinline)) void rec_alloc(struct pst_thr *t, void *p, size_t size,
 						 unsigned kind, const void *cfa)
 {
+	bool on = pst_rec_enter(t);
+
 	if (!pst_paused)
-		pst_leakset_add((uintptr_t)p, size);
-	if (pst_rec_enter(t) && !pst_paused) {
+		pst_leakset_add(t, (uintptr_t)p, size);
+	if (on && !pst_paused) {
 		uint32_t id = pst_stack_capture_at(t, cfa);
 		uint64_t dts;
 		uint8_t *b = pst_ev_begin(t, &dts);
@@ -27,8 +29,10 @@ static __attribute__((noinline)) void rec_alloc(struct pst_thr *t, void *p, size
 
 static __attribute__((noinline)) void rec_free(struct pst_thr *t, void *p)
 {
-	pst_leakset_del((uintptr_t)p);
-	if (pst_rec_enter(t)) {
+	bool on = pst_rec_enter(t);
+
+	pst_leakset_del(t, (uintptr_t)p);
+	if (on) {
 		uint64_t dts;
 		uint8_t *b = pst_ev_begin(t, &dts);
 
@@ -46,9 +50,11 @@ static __attribute__((noinline)) void rec_realloc(struct pst_thr *t, void *old, 
 		rec_free(t, old);
 		return;
 	}
-	pst_leakset_del((uintptr_t)old);
-	pst_leakset_add((uintptr_t)p, size);
-	if (pst_rec_enter(t)) {
+	bool on = pst_rec_enter(t);
+
+	pst_leakset_del(t, (uintptr_t)old);
+	pst_leakset_add(t, (uintptr_t)p, size);
+	if (on) {
 		uint32_t id = pst_stack_capture_at(t, cfa);
 		uint64_t dts;
 		uint8_t *b = pst_ev_begin(t, &dts);

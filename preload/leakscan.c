@@ -188,6 +188,21 @@ static void *map(uint64_t bytes)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/* Sorted, each address once: two threads' tables may both hold one whose
+ * frees raced with the copy: one of them is kept. */
+static uint64_t dedup(struct pst_leak_block *b, uint64_t n)
+{
+	uint64_t k = 0;
+
+	qsort(b, n, sizeof(*b), by_addr);
+	for (uint64_t i = 0; i < n; i++) {
+		if (k && b[k - 1].ptr == b[i].ptr)
+			k--;
+		b[k++] = b[i];
+	}
+	return k;
+}
+
 static bool scan_setup(struct scan *s)
 {
 	uint64_t cap = s->cap = pst_leakset_count() + 1024;
@@ -198,8 +213,7 @@ static bool scan_setup(struct scan *s)
 	s->buf = map(CHUNK);
 	if (!s->b || !s->mark || !s->work || !s->buf)
 		return false;
-	s->n = pst_leakset_copy(s->b, cap);
-	qsort(s->b, s->n, sizeof(*s->b), by_addr);
+	s->n = dedup(s->b, pst_leakset_copy(s->b, cap));
 	for (uint64_t i = 0; i < s->n; i++)
 		if (s->b[i].ptr + s->b[i].size > s->max_end)
 			s->max_end = s->b[i].ptr + s->b[i].size + (s->b[i].size == 0);

@@ -86,6 +86,7 @@ struct pst_thr {
 	int thr_ended;           /* hook_pthread.c: THR_END written */
 	int sealed;              /* hook_sandbox.c: in seccomp strict mode, no system calls */
 	int cpu_timer;           /* cpu_prof.c: the thread's timer id + 1; 0 none */
+	struct pst_leaks *leaks; /* leakset.c: the live blocks this thread allocated (--full) */
 	struct pst_live_slot own_live;
 	uint8_t own_buf[PST_BUF_SIZE]; /* where the live file cannot be had */
 };
@@ -252,6 +253,9 @@ extern int pst_live_threads;            /* registered threads that have not exit
 void pst_thr_counters(uint64_t *alloc_calls, uint64_t *free_calls, uint64_t *alloc_bytes);
 /* fn on every registered thread's struct, under the registry lock */
 void pst_thr_foreach(void (*fn)(struct pst_thr *t, void *arg), void *arg);
+/* The same with every other thread held out of its buffer (borrowed, as the
+ * timer's flush does): for reading what only the owner writes. */
+void pst_thr_quiet_foreach(void (*fn)(struct pst_thr *t, void *arg), void *arg);
 static inline uint8_t *pst_thr_room(struct pst_thr *t, size_t n)
 {
 	if (unlikely((size_t)(t->end - t->pos) < n))
@@ -455,20 +459,22 @@ struct pst_leak_block {
 };
 extern bool pst_leakset_on;             /* the scan at exit is wanted */
 void pst_leakset_init(bool on);         /* once, at init: on, and the first tables */
-void pst_leakset_add_slow(uint64_t p, uint64_t size);
-void pst_leakset_del_slow(uint64_t p);
+void pst_leakset_add_slow(struct pst_thr *t, uint64_t p, uint64_t size);
+void pst_leakset_del_slow(struct pst_thr *t, uint64_t p);
 uint64_t pst_leakset_count(void);
 uint64_t pst_leakset_copy(struct pst_leak_block *out, uint64_t max);
 void pst_leakset_reset(void);           /* forked child: empty */
-static inline void pst_leakset_add(uint64_t p, uint64_t size)
+/* t's own table, no lock: call with t->in_use set (between pst_rec_enter
+ * and pst_rec_leave), where the exit scan can hold its owner out. */
+static inline void pst_leakset_add(struct pst_thr *t, uint64_t p, uint64_t size)
 {
 	if (pst_leakset_on)
-		pst_leakset_add_slow(p, size);
+		pst_leakset_add_slow(t, p, size);
 }
-static inline void pst_leakset_del(uint64_t p)
+static inline void pst_leakset_del(struct pst_thr *t, uint64_t p)
 {
 	if (pst_leakset_on)
-		pst_leakset_del_slow(p);
+		pst_leakset_del_slow(t, p);
 }
 
 /* leakscan.c: at exit, LEAK_SCAN and its list of lost or reachable blocks. */

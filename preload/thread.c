@@ -436,6 +436,22 @@ void pst_thr_foreach(void (*fn)(struct pst_thr *t, void *arg), void *arg)
 	reg_drop();
 }
 
+void pst_thr_quiet_foreach(void (*fn)(struct pst_thr *t, void *arg), void *arg)
+{
+	struct pst_thr *self = pst_self;
+
+	reg_take();
+	for (struct pst_thr *t = reg_head; t; t = t->next)
+		t->borrowed = t != self;
+	all_threads_barrier();
+	for (struct pst_thr *t = reg_head; t; t = t->next) {
+		if (t == self || thr_wait_idle(t))
+			fn(t, arg);
+		__atomic_store_n(&t->borrowed, 0, __ATOMIC_RELEASE);
+	}
+	reg_drop();
+}
+
 /* In a forked child only the calling thread survives; the others' structs
  * are unmapped and this one starts empty: its events so far belong to the
  * parent's trace. */
