@@ -87,6 +87,7 @@ struct pst_thr {
 	int sealed;              /* hook_sandbox.c: in seccomp strict mode, no system calls */
 	int cpu_timer;           /* cpu_prof.c: the thread's timer id + 1; 0 none */
 	struct pst_leaks *leaks; /* leakset.c: the live blocks this thread allocated (--full) */
+	uint32_t zq;             /* zqueue.c: blocks handed to the writer since the last settle */
 	struct pst_live_slot own_live;
 	uint8_t own_buf[PST_BUF_SIZE]; /* where the live file cannot be had */
 };
@@ -236,6 +237,7 @@ static inline struct pst_thr *pst_thr(void)
 	return likely(t) ? t : pst_thr_slow();
 }
 void pst_thr_flush(struct pst_thr *t);  /* write buf as one BLOCK; owner or thief only */
+void pst_thr_flush_full(struct pst_thr *t); /* the same when full: to the writer thread if it can */
 /* Room a sealed thread's buffer keeps past `end`: more than any one record. */
 #define PST_SEAL_SLACK (16 * 1024)
 void pst_thr_seal(struct pst_thr *t, bool now); /* no system call from now: before (write), now (seal) */
@@ -259,7 +261,7 @@ void pst_thr_quiet_foreach(void (*fn)(struct pst_thr *t, void *arg), void *arg);
 static inline uint8_t *pst_thr_room(struct pst_thr *t, size_t n)
 {
 	if (unlikely((size_t)(t->end - t->pos) < n))
-		pst_thr_flush(t);
+		pst_thr_flush_full(t);
 	return t->pos;
 }
 
@@ -373,8 +375,8 @@ int pst_out_held_list(int fds[PST_HELD_N]); /* the held numbers, increasing: how
 void pst_out_move(int fd);              /* the program takes number fd: ours moves */
 void pst_out_final(void);               /* exit: summaries go out past the event cap */
 
-/* zwrite.c: a thread's buffer as one ZBLOCK (--full), else a BLOCK. */
-void pst_zw_block(uint64_t tid, uint64_t base_ts, const uint8_t *buf, size_t n);
+/* zwrite.c: a thread's buffer as one ZBLOCK (--full and pack), else a BLOCK. */
+void pst_zw_write(uint64_t tid, uint64_t base_ts, const uint8_t *buf, size_t n, bool pack);
 void pst_zw_after_fork(void);           /* a forked child: the compressor is free */
 
 /* stacks.c */
@@ -402,6 +404,7 @@ void pst_modules_reset(void);           /* forked child: write them all again */
 /* timer.c: the flush and snapshot thread */
 void pst_timer_start(void);             /* from the constructor */
 void pst_timer_after_fork(void);        /* the child has no timer thread: start one */
+void pst_timer_kick(void);              /* wake the timer: a buffer waits (zqueue.c) */
 void pst_timer_main_exited(void);       /* pthread_exit from main: the timer must not outlive the program */
 bool pst_timer_pause(void);             /* stop the timer thread around unshare/setns (user namespaces) */
 void pst_timer_resume(void);
@@ -434,10 +437,19 @@ void pst_metrics_after_fork(void);      /* child: a file of its own */
 #define PST_EXIT_KNOWN 0x100
 extern int pst_last_exit;
 
+/* zqueue.c: --full buffers handed to the timer thread to pack and write */
+void pst_zq_open(void);                 /* with the trace: the spare slots */
+void pst_zq_writer(bool up);            /* timer.c: the writer runs, or stops */
+int pst_zq_hand(struct pst_thr *t, size_t n); /* owner's full buffer: 1 handed, 0 no writer, -1 behind */
+void pst_zq_settle(struct pst_thr *t, bool pack); /* before t's next block: those handed written */
+void pst_zq_work(void);                 /* timer.c: write what waits */
+
 /* live.c: the live file, where thread buffers survive a kill */
 void pst_live_open(const char *trace_abs, uint64_t pid); /* with the trace; off if it cannot be made */
 void pst_live_attach(struct pst_thr *t); /* give t a slot (its buffer empty); else its own memory */
 void pst_live_detach(struct pst_thr *t); /* back to its own memory (forked child) */
+struct pst_live_slot *pst_live_spare(void); /* a slot of no thread's (zqueue.c); NULL: none */
+void pst_live_drop(struct pst_live_slot *s); /* unmapped (a forked child's spare) */
 void pst_live_end(void);                /* END written: nothing to recover */
 void pst_live_hold(void);               /* pst_out_hold: the file held open too */
 void pst_live_after_fork(void);         /* child: the parent's file is not ours */

@@ -175,10 +175,24 @@ struct pst_thr *pst_thr_slow(void)
 	return t;
 }
 
+/* The buffer written (pack: compressed if it can be), or handed to the
+ * writer (handed), and started again. */
+static void thr_write(struct pst_thr *t, size_t n, bool pack, bool handed)
+{
+	if (!handed) {
+		pst_zq_settle(t, pack); /* the block before this one, first */
+		if (n && !pst_out_broken)
+			pst_zw_write(t->tid, t->base_ts, t->buf, n, pack);
+	}
+	t->pos = t->buf;
+	t->base_ts = t->last_ts;
+	t->live->base_ts = t->base_ts;
+	barrier();
+	t->live->used = 0; /* a kill before this finds the block written: the reader skips it */
+}
+
 void pst_thr_flush(struct pst_thr *t)
 {
-	size_t n = (size_t)(t->pos - t->buf);
-
 	/* a sealed thread cannot write: a full buffer ends its recording (the
 	 * event asking for room goes into the slack left past `end`), and what
 	 * it holds is written at exit */
@@ -186,14 +200,22 @@ void pst_thr_flush(struct pst_thr *t)
 		t->stolen = 1;
 		return;
 	}
+	thr_write(t, (size_t)(t->pos - t->buf), true, false);
+}
 
-	if (n && !pst_out_broken)
-		pst_zw_block(t->tid, t->base_ts, t->buf, n);
-	t->pos = t->buf;
-	t->base_ts = t->last_ts;
-	t->live->base_ts = t->base_ts;
-	barrier();
-	t->live->used = 0; /* a kill before this finds the block written: the reader skips it */
+/* The owner's buffer is full: to the writer thread (--full), else written
+ * here, plain when the writer is behind. */
+void pst_thr_flush_full(struct pst_thr *t)
+{
+	size_t n = (size_t)(t->pos - t->buf);
+	int h;
+
+	if (unlikely(t->sealed) || pst_out_broken) {
+		pst_thr_flush(t);
+		return;
+	}
+	h = pst_zq_hand(t, n);
+	thr_write(t, n, h == 0, h > 0);
 }
 
 /* This thread is about to make no system call any more (seccomp strict

@@ -8,6 +8,7 @@
 
 #include <zstd.h>
 
+#include "itest.h"
 #include "trace.h"
 #include "trace_read.h"
 #include "zpack.h"
@@ -1199,4 +1200,54 @@ Test(zblock, damage_inside_an_unpacked_block_is_at_the_zblock)
 	cr_assert_eq(t->error_offset, at, "%s", t->error);
 	cr_assert(strstr(t->error, "bad ALLOC"), "%s", t->error);
 	pst_trace_close(t);
+}
+
+/* ---- the writer thread (preload/zqueue.c) ---- */
+
+/* zq_kill: 3 threads, 200,000 x malloc(32) each at churn, half freed at
+ * once, the rest in a ring of 64: ~60 full buffers handed to the writer
+ * thread, 3 x 64 blocks live at the end. With the timed flush pushed past
+ * the run, a SIGKILL right after the work finds blocks written by the
+ * writer, blocks waiting for it or in its hands, and the threads' own
+ * buffers: each event is read exactly once, a thread's blocks in order
+ * (a free read before its malloc would leave a block live). */
+static void check_zq_kill(const char *how, bool complete)
+{
+	struct itest_run r;
+	struct itest_report rep;
+	json_t *j, *sites, *s;
+	long long calls = 0, leaked = 0;
+	size_t i;
+
+	setenv("PRESTANDA_FLUSH_MS", "600000", 1);
+	itest_run(&r, (const char *[]){ "--full", NULL }, "zq_kill", (const char *[]){ how, NULL });
+	unsetenv("PRESTANDA_FLUSH_MS");
+	cr_assert_eq(r.ntraces, 1, "%d traces: %s", r.ntraces, r.err);
+	j = itest_report_ok(&rep, r.traces[0]);
+	cr_expect_eq(itest_bool(j, "process.complete"), complete);
+	sites = itest_get(j, "memory.sites");
+	json_array_foreach(sites, i, s) {
+		json_t *f = json_object_get(s, "function");
+
+		if (json_is_string(f) && !strcmp(json_string_value(f), "churn")) {
+			calls += json_integer_value(json_object_get(s, "calls"));
+			leaked += json_integer_value(json_object_get(s, "leaked_bytes"));
+		}
+	}
+	cr_expect_eq(calls, 600000, "%s: %lld calls at churn", how, calls);
+	cr_expect_eq(leaked, 3 * 64 * 32, "%s: %lld bytes left at churn", how, leaked);
+	cr_expect_eq(itest_int(j, "memory.free_calls") - itest_int(j, "memory.alloc_calls"),
+		     -(long long)itest_int(j, "memory.leaked_allocations"));
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
+Test(zqueue, sigkill_loses_no_block_and_reads_none_twice, .timeout = 120)
+{
+	check_zq_kill("kill", false);
+}
+
+Test(zqueue, exit_writes_every_block_in_order, .timeout = 120)
+{
+	check_zq_kill("exit", true);
 }
