@@ -203,9 +203,31 @@ static uint64_t dedup(struct pst_leak_block *b, uint64_t n)
 	return k;
 }
 
+bool pst_leakscan_on;
+
+/*
+ * Sampled mode keeps no set of every live block, only of the sampled ones
+ * (sampled.c): those alone are looked for, and scanned in turn, their
+ * sizes asked of malloc. A sampled block reachable only through blocks
+ * that were not sampled is then found lost; the report's figures are
+ * estimates, as every sampled figure is, and it says so.
+ */
+static uint64_t copy_blocks(struct pst_leak_block *b, uint64_t cap)
+{
+	uint64_t n;
+
+	if (pst_leakset_on)
+		return pst_leakset_copy(b, cap);
+	n = pst_sampled_copy(b, cap);
+	for (uint64_t i = 0; i < n; i++)
+		b[i].size = malloc_usable_size((void *)b[i].ptr);
+	return n;
+}
+
 static bool scan_setup(struct scan *s)
 {
-	uint64_t cap = s->cap = pst_leakset_count() + 1024;
+	uint64_t cap = s->cap =
+		(pst_leakset_on ? pst_leakset_count() : pst_sampled_count()) + 1024;
 
 	s->b = map(cap * sizeof(*s->b));
 	s->mark = map(cap);
@@ -213,7 +235,7 @@ static bool scan_setup(struct scan *s)
 	s->buf = map(CHUNK);
 	if (!s->b || !s->mark || !s->work || !s->buf)
 		return false;
-	s->n = dedup(s->b, pst_leakset_copy(s->b, cap));
+	s->n = dedup(s->b, copy_blocks(s->b, cap));
 	for (uint64_t i = 0; i < s->n; i++)
 		if (s->b[i].ptr + s->b[i].size > s->max_end)
 			s->max_end = s->b[i].ptr + s->b[i].size + (s->b[i].size == 0);
@@ -280,7 +302,7 @@ void pst_leak_scan(void)
 	uint64_t t0 = pst_now();
 	jmp_buf regs;
 
-	if (!pst_leakset_on || !t)
+	if (!pst_leakscan_on || !t)
 		return;
 	if (t->stack_hi <= 1)
 		pst_stack_bounds(t);

@@ -216,8 +216,10 @@ static bool grow(struct pst_leaks *l)
 	return true;
 }
 
+/* Sampled mode scans too, for the sampled blocks alone (leakscan.c). */
 void pst_leakset_init(bool on)
 {
+	pst_leakscan_on = true;
 	pst_leakset_on = on;
 	if (!on)
 		return;

@@ -469,7 +469,8 @@ void pst_altstack_end(void);            /* this thread ends: free ours */
 struct pst_leak_block {
 	uint64_t ptr, size;
 };
-extern bool pst_leakset_on;             /* the scan at exit is wanted */
+extern bool pst_leakset_on;             /* --full: every live block kept here */
+extern bool pst_leakscan_on;            /* the scan at exit is wanted (either mode) */
 void pst_leakset_init(bool on);         /* once, at init: on, and the first tables */
 void pst_leakset_add_slow(struct pst_thr *t, uint64_t p, uint64_t size);
 void pst_leakset_del_slow(struct pst_thr *t, uint64_t p);
@@ -497,6 +498,8 @@ void pst_sampled_init(void);
 void pst_sampled_reset(void);           /* forked child: empty */
 bool pst_sampled_add(uint64_t ptr);     /* false when its bucket is full */
 bool pst_sampled_take_slow(uint64_t ptr);
+uint64_t pst_sampled_count(void);       /* at exit: the live sampled blocks, about */
+uint64_t pst_sampled_copy(struct pst_leak_block *out, uint64_t max); /* their addresses */
 /* A byte per hash of an address: how many sampled live blocks hash there.
  * Mostly zero, so a free reads one byte and is done. 64 KiB stays in cache
  * (1 MiB did not: 2 threads freeing paid a miss per free); with a few hundred

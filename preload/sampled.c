@@ -91,3 +91,29 @@ bool pst_sampled_take_slow(uint64_t ptr)
 	}
 	return false;
 }
+
+/* At exit (leakscan.c): how many sampled blocks are live, near enough. */
+uint64_t pst_sampled_count(void)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; table && i < (1u << PST_FILTER_BITS); i++)
+		n += __atomic_load_n(&pst_sampled_filter[i], __ATOMIC_RELAXED);
+	return n;
+}
+
+/* Up to max sampled live blocks, their addresses into out (sizes 0);
+ * how many. Other threads may sample and free on: each slot is read once. */
+uint64_t pst_sampled_copy(struct pst_leak_block *out, uint64_t max)
+{
+	uint64_t n = 0;
+
+	for (uint32_t b = 0; table && b < NBUCKETS; b++)
+		for (int i = 0; i < BUCKET_SLOTS && n < max; i++) {
+			uint64_t p = __atomic_load_n(&table[b].slot[i], __ATOMIC_RELAXED);
+
+			if (p)
+				out[n++] = (struct pst_leak_block){ p, 0 };
+		}
+	return n;
+}
