@@ -44,6 +44,7 @@ struct pst_zq {
 
 static struct pst_zq zq[ZQ_N];
 static uint64_t zq_seq;
+static int zq_slots; /* spares the live file gave: 0, no handing over */
 static int writer_up; /* the timer thread runs and takes what is queued */
 
 static uint8_t *slot_buf(struct pst_live_slot *s)
@@ -55,12 +56,15 @@ static uint8_t *slot_buf(struct pst_live_slot *s)
  * parent's slots are left alone, unmapped). */
 void pst_zq_open(void)
 {
+	zq_slots = 0;
 	for (int i = 0; i < ZQ_N; i++) {
 		if (zq[i].live)
 			pst_live_drop(zq[i].live);
 		zq[i] = (struct pst_zq){ 0 };
-		if (pst_cfg.full && (zq[i].live = pst_live_spare()))
+		if (pst_cfg.full && (zq[i].live = pst_live_spare())) {
 			zq[i].sw = SW(0, ZQ_SPARE);
+			zq_slots++;
+		}
 	}
 	zq_seq = 0;
 	if (pst_self)
@@ -161,8 +165,8 @@ int pst_zq_hand(struct pst_thr *t, size_t n)
 	struct pst_zq *e;
 	size_t room;
 
-	if (!__atomic_load_n(&writer_up, __ATOMIC_ACQUIRE) || t != pst_self || t->stolen ||
-	    t->borrowed || t->sealed || t->live == &t->own_live || !n)
+	if (!zq_slots || !__atomic_load_n(&writer_up, __ATOMIC_ACQUIRE) || t != pst_self ||
+	    t->stolen || t->borrowed || t->sealed || t->live == &t->own_live || !n)
 		return 0;
 	if (!(e = zq_spare())) { /* the writer is behind: out plain, after those before */
 		pst_zq_settle(t, false);
