@@ -39,9 +39,30 @@
 #define SHARDS 64
 #define REMOTE_FIRST 256
 
+/* An entry in 16 bytes: the address and the size in the low 48 bits of
+ * each word (no user address or block size needs more), the 32 bits of
+ * the generation above them. 0: empty. */
+#define LOW48 ((1ull << 48) - 1)
+
 struct lent {
-	uint64_t ptr, size, gen;
+	uint64_t pw, sw;
 };
+
+static inline uint64_t ent_ptr(const struct lent *x)
+{
+	return x->pw & LOW48;
+}
+
+static inline uint32_t ent_gen(const struct lent *x)
+{
+	return (uint32_t)((x->pw >> 48) << 16 | x->sw >> 48);
+}
+
+static inline struct lent ent_make(uint64_t p, uint64_t size, uint32_t g)
+{
+	return (struct lent){ p | (uint64_t)(g >> 16) << 48,
+			      (size > LOW48 ? LOW48 : size) | (uint64_t)(g & 0xffff) << 48 };
+}
 
 struct pst_leaks {
 	uint64_t cap, n;        /* cap: a power of two */
@@ -152,30 +173,31 @@ static void remote_free(uint64_t p)
 	drop(&s->lock);
 }
 
-/* The generation of p's last remote free, 0 for none. */
-static uint64_t remote_gen(uint64_t p)
+/* Whether p was freed remotely after generation g (of 32 bits: compared
+ * as serial numbers, right while they are less than 2^31 apart). */
+static bool remote_after(uint64_t p, uint32_t g)
 {
 	struct shard *s = &shards[hash_of(p) >> 58];
-	uint64_t g = 0;
+	bool after = false;
 
 	take(&s->lock);
 	for (uint64_t i = hash_of(p) & (s->cap - 1); s->cap && s->tab[i].ptr;
 	     i = (i + 1) & (s->cap - 1))
 		if (s->tab[i].ptr == p) {
-			g = s->tab[i].size;
+			after = (int32_t)((uint32_t)s->tab[i].size - g) > 0;
 			break;
 		}
 	drop(&s->lock);
-	return g;
+	return after;
 }
 
 /* ---- a thread's own table ---- */
 
 static void put(struct lent *tab, uint64_t cap, const struct lent *x)
 {
-	uint64_t i = hash_of(x->ptr) & (cap - 1);
+	uint64_t i = hash_of(ent_ptr(x)) & (cap - 1);
 
-	while (tab[i].ptr && tab[i].ptr != x->ptr)
+	while (tab[i].pw && ent_ptr(&tab[i]) != ent_ptr(x))
 		i = (i + 1) & (cap - 1);
 	tab[i] = *x;
 }
@@ -207,7 +229,7 @@ static bool grow(struct pst_leaks *l)
 	if (!t)
 		return false;
 	for (uint64_t i = 0; i < l->cap; i++)
-		if (l->e[i].ptr)
+		if (l->e[i].pw)
 			put(t, cap, &l->e[i]);
 	if (l->e != l->first)
 		munmap(l->e, l->cap * sizeof(*t));
@@ -231,14 +253,14 @@ void pst_leakset_init(bool on)
 void pst_leakset_add_slow(struct pst_thr *t, uint64_t p, uint64_t size)
 {
 	struct pst_leaks *l = t->leaks;
-	struct lent x = { p, size, __atomic_load_n(&gen, __ATOMIC_RELAXED) };
+	struct lent x = ent_make(p, size, (uint32_t)__atomic_load_n(&gen, __ATOMIC_RELAXED));
 
-	if (!l && !(l = t->leaks = table_new()))
-		return;
+	if (p > LOW48 || (!l && !(l = t->leaks = table_new())))
+		return; /* no such address from malloc: not kept */
 	if ((l->n + 1) * 2 > l->cap && !grow(l))
 		return;
-	for (uint64_t i = hash_of(p) & (l->cap - 1); l->e[i].ptr; i = (i + 1) & (l->cap - 1))
-		if (l->e[i].ptr == p) {
+	for (uint64_t i = hash_of(p) & (l->cap - 1); l->e[i].pw; i = (i + 1) & (l->cap - 1))
+		if (ent_ptr(&l->e[i]) == p) {
 			l->e[i] = x; /* a stale entry: this block replaces it */
 			return;
 		}
@@ -252,15 +274,15 @@ static void del_at(struct pst_leaks *l, uint64_t i)
 {
 	uint64_t mask = l->cap - 1;
 
-	for (uint64_t j = (i + 1) & mask; l->e[j].ptr; j = (j + 1) & mask) {
-		uint64_t home = hash_of(l->e[j].ptr) & mask;
+	for (uint64_t j = (i + 1) & mask; l->e[j].pw; j = (j + 1) & mask) {
+		uint64_t home = hash_of(ent_ptr(&l->e[j])) & mask;
 
 		if (((j - home) & mask) >= ((j - i) & mask)) {
 			l->e[i] = l->e[j];
 			i = j;
 		}
 	}
-	l->e[i].ptr = 0;
+	l->e[i].pw = 0;
 	l->n--;
 }
 
@@ -268,11 +290,11 @@ void pst_leakset_del_slow(struct pst_thr *t, uint64_t p)
 {
 	struct pst_leaks *l = t->leaks;
 
-	for (uint64_t i = l ? hash_of(p) & (l->cap - 1) : 0; l && l->e[i].ptr;
+	for (uint64_t i = l ? hash_of(p) & (l->cap - 1) : 0; l && l->e[i].pw;
 	     i = (i + 1) & (l->cap - 1)) {
-		if (l->e[i].ptr != p)
+		if (ent_ptr(&l->e[i]) != p)
 			continue;
-		if (l->e[i].gen != __atomic_load_n(&gen, __ATOMIC_RELAXED))
+		if (ent_gen(&l->e[i]) != (uint32_t)__atomic_load_n(&gen, __ATOMIC_RELAXED))
 			remote_free(p); /* the entry may be stale: tell the others too */
 		del_at(l, i);
 		return;
@@ -307,8 +329,8 @@ static void copy_table(struct pst_thr *t, void *arg)
 	for (uint64_t i = 0; l && i < l->cap && c->n < c->max; i++) {
 		const struct lent *x = &l->e[i];
 
-		if (x->ptr && remote_gen(x->ptr) <= x->gen)
-			c->out[c->n++] = (struct pst_leak_block){ x->ptr, x->size };
+		if (x->pw && !remote_after(ent_ptr(x), ent_gen(x)))
+			c->out[c->n++] = (struct pst_leak_block){ ent_ptr(x), x->sw & LOW48 };
 	}
 }
 
