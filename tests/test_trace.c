@@ -1251,3 +1251,61 @@ Test(zqueue, exit_writes_every_block_in_order, .timeout = 120)
 {
 	check_zq_kill("exit", true);
 }
+
+/* A live file whose process is gone, two slots of thread 7: slot 0 holds
+ * its newer buffer (base_ts 2000: the FREE), slot 1 the older one it had
+ * handed to the writer thread (base_ts 1000: the ALLOC). Taken back, the
+ * trace reads them in time order: the block is allocated, then freed. */
+static void write_live(const char *trace, pid_t gone)
+{
+	static uint8_t slots[2][PST_LIVE_SLOT_HEADER + 64];
+	struct pst_live_header h = { .version = PST_VERSION,
+				     .slot_bytes = sizeof(slots[0]), .pid = (uint64_t)gone };
+	struct pst_live_slot *sl[2] = { (void *)slots[0], (void *)slots[1] };
+	char live[PATH_MAX];
+	uint8_t *e[2];
+	int fd;
+
+	memcpy(h.magic, PST_LIVE_MAGIC, sizeof(h.magic));
+	e[0] = pst_enc_free(slots[0] + PST_LIVE_SLOT_HEADER, 5, 0x1000);
+	e[1] = pst_enc_alloc(slots[1] + PST_LIVE_SLOT_HEADER, 5, 0x1000, 64, 0, PST_KIND_MALLOC);
+	for (int i = 0; i < 2; i++) {
+		sl[i]->tid = 7;
+		sl[i]->base_ts = i ? 1000 : 2000;
+		sl[i]->used = (uint32_t)(e[i] - (slots[i] + PST_LIVE_SLOT_HEADER));
+	}
+	snprintf(live, sizeof(live), "%s.live", trace);
+	fd = open(live, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	cr_assert(fd >= 0);
+	cr_assert_eq(pwrite(fd, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+	cr_assert_eq(pwrite(fd, slots, sizeof(slots), PST_LIVE_HEADER), (ssize_t)sizeof(slots));
+	close(fd);
+}
+
+Test(zqueue, live_slots_taken_back_in_time_order)
+{
+	static struct tbuf b;
+	char path[64], err[256] = "";
+	struct pst_trace *t = NULL;
+	struct pst_event ev[2];
+	pid_t gone = fork();
+
+	cr_assert(gone >= 0);
+	if (!gone)
+		_exit(0);
+	waitpid(gone, NULL, 0);
+	memcpy(b.d, PST_MAGIC, PST_MAGIC_LEN);
+	b.n = PST_MAGIC_LEN;
+	put_process(&b, &ref_proc);
+	write_tmp(path, b.d, b.n);
+	write_live(path, gone);
+	cr_assert_eq(pst_trace_open(path, &t, err, sizeof(err)), 0, "open failed: %s", err);
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(pst_trace_next(t, &ev[i]), 1, "event %d", i);
+	cr_expect_eq(ev[0].type, PST_EV_ALLOC);
+	cr_expect_eq(ev[0].ts, 1005);
+	cr_expect_eq(ev[1].type, PST_EV_FREE);
+	cr_expect_eq(ev[1].ts, 2005);
+	pst_trace_close(t);
+	unlink(path);
+}
