@@ -207,21 +207,14 @@ bool pst_leakscan_on;
 
 /*
  * Sampled mode keeps no set of every live block, only of the sampled ones
- * (sampled.c): those alone are looked for, and scanned in turn, their
- * sizes asked of malloc. A sampled block reachable only through blocks
- * that were not sampled is then found lost; the report's figures are
- * estimates, as every sampled figure is, and it says so.
+ * with their sizes (sampled.c): those alone are looked for, and scanned in
+ * turn. A sampled block reachable only through blocks that were not
+ * sampled is then found lost; the report's figures are estimates, as every
+ * sampled figure is, and it says so.
  */
 static uint64_t copy_blocks(struct pst_leak_block *b, uint64_t cap)
 {
-	uint64_t n;
-
-	if (pst_leakset_on)
-		return pst_leakset_copy(b, cap);
-	n = pst_sampled_copy(b, cap);
-	for (uint64_t i = 0; i < n; i++)
-		b[i].size = malloc_usable_size((void *)b[i].ptr);
-	return n;
+	return pst_leakset_on ? pst_leakset_copy(b, cap) : pst_sampled_copy(b, cap);
 }
 
 static bool scan_setup(struct scan *s)

@@ -496,10 +496,10 @@ void pst_leak_scan(void);
 /* sampled.c: the set of sampled live blocks (sampled mode only). */
 void pst_sampled_init(void);
 void pst_sampled_reset(void);           /* forked child: empty */
-bool pst_sampled_add(uint64_t ptr);     /* false when its bucket is full */
+bool pst_sampled_add(uint64_t ptr, uint64_t size); /* false when its bucket is full */
 bool pst_sampled_take_slow(uint64_t ptr);
 uint64_t pst_sampled_count(void);       /* at exit: the live sampled blocks, about */
-uint64_t pst_sampled_copy(struct pst_leak_block *out, uint64_t max); /* their addresses */
+uint64_t pst_sampled_copy(struct pst_leak_block *out, uint64_t max); /* and their sizes */
 /* A byte per hash of an address: how many sampled live blocks hash there.
  * Mostly zero, so a free reads one byte and is done. 64 KiB stays in cache
  * (1 MiB did not: 2 threads freeing paid a miss per free); with a few hundred
