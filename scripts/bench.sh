@@ -220,7 +220,7 @@ awk '{ sz[$1, $2] = $4 } END {
 # The analyzer against heaptrack's on the same sqlite3 run: time to read the
 # trace and print the report, and peak memory (heaptrack's interpreter runs
 # during recording: measured here on a raw recording of the same workload).
-full=$(find "$tmp/keep.sqlite3.full" -name '*.trace' | head -1)
+full=$(find "$tmp/keep.sqlite3.full" 2>/dev/null -name '*.trace' | head -1)
 if [ -n "$full" ]; then
 	json=$("$P" report --json "$full")
 	# the memory section's own totals (per-thread objects repeat the names)
