@@ -204,7 +204,8 @@ void pst_thr_flush(struct pst_thr *t)
 }
 
 /* The owner's buffer is full: to the writer thread (--full), else written
- * here, plain when the writer is behind. */
+ * here, compressed as before when the writer is behind (a thread that
+ * outruns the writer pays for its own packing rather than the disk). */
 void pst_thr_flush_full(struct pst_thr *t)
 {
 	size_t n = (size_t)(t->pos - t->buf);
@@ -215,7 +216,7 @@ void pst_thr_flush_full(struct pst_thr *t)
 		return;
 	}
 	h = pst_zq_hand(t, n);
-	thr_write(t, n, h == 0, h > 0);
+	thr_write(t, n, h <= 0, h > 0);
 }
 
 /* This thread is about to make no system call any more (seccomp strict

@@ -161,7 +161,7 @@ static struct pst_zq *zq_spare(void)
 
 /* The owner's full buffer, n bytes, handed to the writer: t has a spare
  * slot as its buffer after (1). Else the caller writes it: 0 when there
- * is no writer, -1 when the writer is behind (then plain). */
+ * is no writer, -1 when the writer is behind. */
 int pst_zq_hand(struct pst_thr *t, size_t n)
 {
 	struct pst_live_slot *fresh;
@@ -171,8 +171,8 @@ int pst_zq_hand(struct pst_thr *t, size_t n)
 	if (!zq_slots || !__atomic_load_n(&writer_up, __ATOMIC_ACQUIRE) || t != pst_self ||
 	    t->stolen || t->borrowed || t->sealed || t->live == &t->own_live || !n)
 		return 0;
-	if (!(e = zq_spare())) { /* the writer is behind: out plain, after those before */
-		pst_zq_settle(t, false);
+	if (!(e = zq_spare())) { /* the writer is behind: written here, after those before */
+		pst_zq_settle(t, true);
 		return -1;
 	}
 	room = (size_t)(t->end - t->buf);

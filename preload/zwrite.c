@@ -20,7 +20,7 @@
  */
 #define ZW_LEVEL 1
 #define ZW_CAP (PST_BUF_SIZE + PST_SEAL_SLACK + 1024)
-#define ZW_N 2
+#define ZW_N 4
 /* Room for the frame: the bound, and a block header per stream flushed. */
 #define ZW_OUT (ZSTD_COMPRESSBOUND(ZW_CAP) + 64 * PST_ZP_NSTREAMS)
 
