@@ -59,6 +59,12 @@ END {
 		ratio_row("--full, " n, n, "full", lim,
 			  sprintf(n == "server" ? "<= %.2fx" : "<= %.2fx (half heaptrack's)", lim))
 	}
+	# BASE=DIR: the other build's --full in the same rounds, for comparison
+	split("sqlite3 micro threads2 threads8 python", bw, " ")
+	for (i = 1; i <= 5; i++)
+		if (has(bw[i], "base"))
+			row("--full of BASE, " bw[i], cell(bw[i], "base"), cell(bw[i], "floor"),
+			    cell(bw[i], "heaptrack"), "-", 1)
 	printf "bare seconds:"
 	split("micro sqlite3 python threads2 threads8 server make cpu", bw, " ")
 	for (i = 1; i <= 8; i++)
