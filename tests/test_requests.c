@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+/* Requests decoded against real servers on loopback: redis-benchmark, memcached, PostgreSQL (pgbench, psql), nginx; counts checked against what each client sent. */
+#include <arpa/inet.h>
+#include <glob.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "itest.h"
+
+/* ---- servers ---- */
+
+static bool port_open(int port)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	bool ok;
+
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ok = connect(fd, (struct sockaddr *)&in, sizeof(in)) == 0;
+	close(fd);
+	return ok;
+}
+
+/* argv started in the background, its output in log; waits until port
+ * takes connections. */
+static pid_t server_start(char *const *argv, const char *log, int port)
+{
+	pid_t pid = fork();
+
+	cr_assert(pid >= 0);
+	if (pid == 0)
+		itest_exec_child(argv, log, log, 0);
+	for (int i = 0; i < 1000 && !port_open(port); i++)
+		usleep(10000);
+	cr_assert(port_open(port), "%s did not start: %s", argv[0], itest_slurp(log, NULL));
+	return pid;
+}
+
+static void server_stop(pid_t pid)
+{
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
+/* ---- runs and rows ---- */
+
+/* `prestanda run OPTS -o DIR/t.%p.trace -- argv` in a fresh DIR: the report
+ * of its one trace (owned by rep); the trace's path in trace. */
+static json_t *traced(struct itest_run *r, const char *const *opts, char *const *argv,
+		      struct itest_report *rep)
+{
+	char *av[ITEST_MAX_ARGS], pattern[PATH_MAX], logp[PATH_MAX];
+	int n, st;
+
+	memset(r, 0, sizeof(*r));
+	strcpy(r->dir, "/tmp/pst-req.XXXXXX");
+	cr_assert(mkdtemp(r->dir));
+	snprintf(pattern, sizeof(pattern), "%s/t.%%p.trace", r->dir);
+	snprintf(logp, sizeof(logp), "%s/run.log", r->dir);
+	n = itest_argv_run(av, 0, opts, pattern);
+	av[itest_argv_add(av, n, (const char *const *)argv)] = NULL;
+	st = itest_spawn(av, logp, logp);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: %s; log: %s", argv[0],
+		  itest_wdesc(st), itest_slurp(logp, NULL));
+	unlink(logp);
+	itest_collect(r);
+	cr_assert_eq(r->ntraces, 1, "expected 1 trace in %s, found %d", r->dir, r->ntraces);
+	return itest_report_ok(rep, r->traces[0]);
+}
+
+/* The row of network.requests with this shape (and HTTP status, when not
+ * 0), NULL when there is none. */
+static json_t *row_of(json_t *j, const char *shape, int status)
+{
+	json_t *net = json_object_get(j, "network"), *v = json_object_get(net, "requests"), *e;
+	size_t i;
+
+	json_array_foreach(v, i, e)
+		if (!strcmp(itest_str(e, "shape"), shape) &&
+		    (!status || itest_int(e, "status") == status))
+			return e;
+	return NULL;
+}
+
+static long long count_of(json_t *j, const char *shape)
+{
+	json_t *e = row_of(j, shape, 0);
+
+	return e ? itest_int(e, "count") : 0;
+}
+
+/* What every row says of itself: its protocol, endpoint and role, and
+ * latencies in order. */
+static void row_sane(json_t *e, const char *protocol, int port)
+{
+	char ep[64];
+
+	snprintf(ep, sizeof(ep), "127.0.0.1:%d", port);
+	cr_expect_str_eq(itest_str(e, "protocol"), protocol);
+	cr_expect_str_eq(itest_str(e, "endpoint"), ep);
+	cr_expect_str_eq(itest_str(e, "role"), "client");
+	cr_expect_gt(itest_int(e, "latency_ns.p50"), 0);
+	cr_expect_leq(itest_int(e, "latency_ns.p50"), itest_int(e, "latency_ns.p90"));
+	cr_expect_leq(itest_int(e, "latency_ns.p90"), itest_int(e, "latency_ns.p99"));
+	cr_expect_leq(itest_int(e, "latency_ns.p99"), itest_int(e, "latency_ns.max"));
+	cr_expect_gt(itest_int(e, "bytes_sent"), 0);
+	cr_expect_gt(itest_int(e, "bytes_received"), 0);
+}
+
+/* Does the file hold these bytes? */
+static bool file_has(const char *path, const char *s)
+{
+	size_t n;
+	char *d = itest_slurp(path, &n);
+	bool has = d && memmem(d, n, s, strlen(s));
+
+	free(d);
+	return has;
+}
+
+/* ---- Redis ---- */
+
+static pid_t redis_start(const char *dir, int port)
+{
+	char portstr[16], log[PATH_MAX];
+
+	cr_assert(access("/usr/bin/redis-server", X_OK) == 0 &&
+			  access("/usr/bin/redis-benchmark", X_OK) == 0,
+		  "redis-server/redis-benchmark not found: run scripts/install-deps.sh");
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	snprintf(log, sizeof(log), "%s/redis.log", dir);
+	return server_start((char *[]){ "/usr/bin/redis-server", "--port", portstr, "--bind",
+					 "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
+					 (char *)dir, NULL },
+			    log, port);
+}
+
+/* Each command's count is what redis-benchmark was told to send (-n per
+ * test; LRANGE's test fills its list with as many LPUSHes first). */
+Test(requests, redis_benchmark_counts_per_command, .timeout = 120)
+{
+	char dir[] = "/tmp/pst-reqsrv.XXXXXX", portstr[16];
+	int port = itest_free_port();
+	struct itest_report rep;
+	struct itest_run r;
+	pid_t srv;
+	json_t *j, *e;
+
+	cr_assert(mkdtemp(dir));
+	srv = redis_start(dir, port);
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	j = traced(&r, NULL,
+		   (char *[]){ "/usr/bin/redis-benchmark", "-p", portstr, "-c", "4", "-n", "1000",
+			       "-t", "set,get,incr,lpush,lrange_100,mset", "-q", NULL },
+		   &rep);
+	cr_expect_eq(count_of(j, "SET key:__rand_int__"), 1000);
+	cr_expect_eq(count_of(j, "GET key:__rand_int__"), 1000);
+	cr_expect_eq(count_of(j, "INCR counter:__rand_int__"), 1000);
+	cr_expect_eq(count_of(j, "LPUSH mylist"), 2000);
+	cr_expect_eq(count_of(j, "LRANGE mylist"), 1000);
+	cr_expect_eq(count_of(j, "MSET key:__rand_int__"), 1000);
+	e = row_of(j, "GET key:__rand_int__", 0);
+	cr_assert(e, "no GET row: %s", rep.out);
+	row_sane(e, "redis", port);
+	cr_expect_eq(itest_int(e, "errors"), 0);
+	cr_expect_eq(itest_int(e, "hits"), 1000, "every GET reads the key SET wrote");
+	cr_expect_eq(itest_int(e, "misses"), 0);
+	/* the default keeps no values */
+	cr_expect_null(json_object_get(e, "sample"));
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+
+	/* pipelined (-P 10): replies matched to requests in order; random keys
+	 * (-r) fold to one pattern, and their values stay in the process */
+	j = traced(&r, NULL,
+		   (char *[]){ "/usr/bin/redis-benchmark", "-p", portstr, "-c", "2", "-n", "1000",
+			       "-P", "10", "-r", "100000", "-t", "set,get", "-q", NULL },
+		   &rep);
+	cr_expect_eq(count_of(j, "SET key:*"), 1000, "%s", rep.out);
+	cr_expect_eq(count_of(j, "GET key:*"), 1000);
+	cr_expect_null(json_object_get(row_of(j, "GET key:*", 0), "unanswered"));
+	cr_expect_not(file_has(r.traces[0], "key:0000"), "a key left the process");
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+
+	/* --request-values keeps one request per shape as sent */
+	j = traced(&r, (const char *const[]){ "--request-values", NULL },
+		   (char *[]){ "/usr/bin/redis-benchmark", "-p", portstr, "-c", "1", "-n", "100",
+			       "-r", "100000", "-t", "get", "-q", NULL },
+		   &rep);
+	e = row_of(j, "GET key:*", 0);
+	cr_assert(e);
+	cr_expect(!strncmp(itest_str(e, "sample"), "key:0000", 8), "%s", itest_str(e, "sample"));
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+	server_stop(srv);
+}
