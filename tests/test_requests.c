@@ -195,3 +195,44 @@ Test(requests, redis_benchmark_counts_per_command, .timeout = 120)
 	itest_cleanup(&r);
 	server_stop(srv);
 }
+
+/* ---- memcached ---- */
+
+/* req_cache's sequence: 10 sets, 20 gets of which 10 find their key, a
+ * set with noreply, a version: exact counts and a hit ratio of one half. */
+Test(requests, memcached_known_sequence_hit_ratio, .timeout = 60)
+{
+	char dir[] = "/tmp/pst-reqsrv.XXXXXX", portstr[16], log[PATH_MAX];
+	int port = itest_free_port();
+	struct itest_report rep;
+	struct itest_run r;
+	pid_t srv;
+	json_t *j, *e;
+
+	cr_assert(access("/usr/bin/memcached", X_OK) == 0,
+		  "memcached not found: run scripts/install-deps.sh");
+	cr_assert(mkdtemp(dir));
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	snprintf(log, sizeof(log), "%s/memcached.log", dir);
+	srv = server_start((char *[]){ "/usr/bin/memcached", "-u", "nobody", "-l", "127.0.0.1", "-p",
+				       portstr, "-U", "0", NULL },
+			   log, port);
+	j = traced(&r, NULL, (char *[]){ ITEST_TARGETS "req_cache", portstr, NULL }, &rep);
+	e = row_of(j, "get user:*", 0);
+	cr_assert(e, "no get row: %s", rep.out);
+	row_sane(e, "memcached", port);
+	cr_expect_eq(itest_int(e, "count"), 20);
+	cr_expect_eq(itest_int(e, "hits"), 10);
+	cr_expect_eq(itest_int(e, "misses"), 10);
+	cr_expect_eq(itest_int(e, "errors"), 0);
+	e = row_of(j, "set user:*", 0);
+	cr_assert(e);
+	cr_expect_eq(itest_int(e, "count"), 10);
+	cr_expect_eq(itest_int(e, "writes"), 10);
+	cr_expect_eq(count_of(j, "set session:*"), 1, "the noreply set, its hex id folded");
+	cr_expect_eq(count_of(j, "version"), 1);
+	cr_expect_eq(json_array_size(itest_get(j, "network.requests")), 4);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+	server_stop(srv);
+}
