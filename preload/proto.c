@@ -147,6 +147,15 @@ void pst_pr_take(struct pst_proto_conn *c, int d, uint64_t n)
 	s->skip = n - s->want;
 }
 
+void pst_pr_skip(struct pst_proto_conn *c, int d, uint64_t n)
+{
+	struct pst_pr_dir *s = &c->d[d];
+
+	s->mode = PST_PR_SKIP;
+	s->skip = n;
+	s->skipped = 0;
+}
+
 static size_t tok_skip(struct pst_proto_conn *c, int d, const uint8_t *p, size_t n)
 {
 	struct pst_pr_dir *s = &c->d[d];
@@ -310,7 +319,8 @@ void pst_pr_request(struct pst_proto_conn *c, uint32_t flags)
 	struct pst_pr_req *r = &c->cur;
 	struct pst_thr *t;
 
-	r->shape = pst_pr_intern(c);
+	if (!r->shape)
+		r->shape = pst_pr_intern(c);
 	r->ts = s->msg_ts;
 	r->bytes = s->bytes;
 	r->params = c->phash ? c->phash : s->hash;

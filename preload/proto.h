@@ -60,7 +60,7 @@ struct pst_pr_req {
 
 struct pst_pr_stmt {
 	uint64_t name;       /* hash of the statement's name */
-	uint32_t shape;
+	uint32_t shape, prep; /* its shape executed, and prepared without executing */
 };
 
 /* The decoder's state of one connection (allocated at its first bytes). */
@@ -90,6 +90,9 @@ struct pst_proto_conn {
 	char sample[PST_PR_CAP];
 	struct pst_pr_stmt stmts[PST_PR_STMTS];
 	unsigned nstmts;
+	/* PostgreSQL: each direction's message type; the statement a Sync runs */
+	uint8_t type[2], executed;
+	struct pst_pr_stmt pend;
 };
 
 #define PST_PR_REQ 0
@@ -106,6 +109,7 @@ void pst_proto_after_fork(void);                     /* the child declares its s
 /* The tokenizer's next token in direction d (for the decoders). */
 void pst_pr_line(struct pst_proto_conn *c, int d);
 void pst_pr_take(struct pst_proto_conn *c, int d, uint64_t n); /* n bytes, the first kept */
+void pst_pr_skip(struct pst_proto_conn *c, int d, uint64_t n); /* n > 0 bytes, none kept */
 /* Requests and replies (for the decoders). */
 void pst_pr_shape_begin(struct pst_proto_conn *c);
 void pst_pr_shape_add(struct pst_proto_conn *c, const char *s, size_t n);
@@ -113,7 +117,8 @@ void pst_pr_shape_key(struct pst_proto_conn *c, const uint8_t *s, size_t n); /* 
 void pst_pr_shape_sql(struct pst_proto_conn *c, const uint8_t *s, size_t n); /* normalised */
 void pst_pr_sample(struct pst_proto_conn *c, const uint8_t *s, size_t n);
 uint32_t pst_pr_intern(struct pst_proto_conn *c); /* the shape's id; 0: the table is full */
-void pst_pr_request(struct pst_proto_conn *c, uint32_t flags); /* c->cur is whole */
+/* c->cur is whole: queued for its reply (its shape c->cur.shape, else c->shape's) */
+void pst_pr_request(struct pst_proto_conn *c, uint32_t flags);
 void pst_pr_reply_end(struct pst_proto_conn *c);
 /* A REQ record of r, its reply rbytes long with hash rhash. */
 void pst_pr_emit(struct pst_proto_conn *c, const struct pst_pr_req *r, uint64_t rbytes,

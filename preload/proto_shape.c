@@ -110,8 +110,8 @@ static size_t sql_literal(const struct sql_out *o, const uint8_t *s, size_t n, s
 	}
 	if (s[i] == '-' && j + 1 < n && is_digit(s[j + 1]) && strchr("=<>(,+-*/ ", o->last))
 		j++;
-	else if (!is_digit(s[i]) || is_alnum((uint8_t)o->last) || o->last == '_' ||
-		 o->last == '$' || o->last == '.' || o->last == '"')
+	else if (!is_digit(s[i]) || (!o->space && (is_alnum((uint8_t)o->last) || o->last == '_' ||
+						    o->last == '$' || o->last == '.' || o->last == '"')))
 		return i;
 	while (j < n && (is_digit(s[j]) || s[j] == '.'))
 		j++;

@@ -236,3 +236,117 @@ Test(requests, memcached_known_sequence_hit_ratio, .timeout = 60)
 	itest_cleanup(&r);
 	server_stop(srv);
 }
+
+/* ---- PostgreSQL: a private cluster as user postgres ---- */
+
+struct pg {
+	char dir[64], bin[256], port[16];
+};
+
+/* /usr/lib/postgresql/N/bin/NAME of the newest N. */
+static const char *pg_tool(struct pg *pg, const char *name)
+{
+	static char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", pg->bin, name);
+	return path;
+}
+
+/* `runuser -u postgres -- TOOL ARGS...` (PostgreSQL refuses root), 0 on success. */
+static int pg_as(struct pg *pg, const char *tool, const char *const *args)
+{
+	char *av[ITEST_MAX_ARGS];
+	int n = itest_argv_add(av, 0, (const char *const[]){ "/usr/sbin/runuser", "-u", "postgres",
+							     "--", pg_tool(pg, tool), NULL });
+
+	av[itest_argv_add(av, n, args)] = NULL;
+	return itest_spawn(av, NULL, NULL);
+}
+
+static void pg_start(struct pg *pg)
+{
+	char data[PATH_MAX], log[PATH_MAX], opts[256];
+	glob_t g;
+
+	cr_assert(glob("/usr/lib/postgresql/*/bin", 0, NULL, &g) == 0 && g.gl_pathc,
+		  "PostgreSQL not found: run scripts/install-deps.sh");
+	snprintf(pg->bin, sizeof(pg->bin), "%s", g.gl_pathv[g.gl_pathc - 1]);
+	globfree(&g);
+	strcpy(pg->dir, "/tmp/pst-reqpg.XXXXXX");
+	cr_assert(mkdtemp(pg->dir));
+	chmod(pg->dir, 0777);
+	snprintf(pg->port, sizeof(pg->port), "%d", itest_free_port());
+	snprintf(data, sizeof(data), "%s/data", pg->dir);
+	snprintf(log, sizeof(log), "%s/server.log", pg->dir);
+	snprintf(opts, sizeof(opts), "-p %s -k %s -c listen_addresses=127.0.0.1 -c fsync=off",
+		 pg->port, pg->dir);
+	cr_assert_eq(pg_as(pg, "initdb", (const char *const[]){ "-D", data, "-A", "trust", "-U",
+								"postgres", NULL }), 0);
+	cr_assert_eq(pg_as(pg, "pg_ctl", (const char *const[]){ "-D", data, "-o", opts, "-w", "-l",
+								log, "start", NULL }),
+		     0, "pg_ctl start: %s", itest_slurp(log, NULL));
+	cr_assert_eq(itest_spawn((char *[]){ (char *)pg_tool(pg, "pgbench"), "-i", "-q", "-h",
+					     "127.0.0.1", "-p", pg->port, "-U", "postgres",
+					     "postgres", NULL },
+				 NULL, NULL),
+		     0, "pgbench -i");
+}
+
+static void pg_stop(struct pg *pg)
+{
+	char data[PATH_MAX];
+
+	snprintf(data, sizeof(data), "%s/data", pg->dir);
+	pg_as(pg, "pg_ctl", (const char *const[]){ "-D", data, "-m", "immediate", "-w", "stop", NULL });
+	itest_spawn((char *[]){ "/bin/rm", "-rf", pg->dir, NULL }, NULL, NULL);
+}
+
+/* pgbench's built-in transaction (TPC-B like), as shapes: simple mode's
+ * literals and prepared mode's parameters are both $n. */
+static const char *const tpcb[] = {
+	"BEGIN",
+	"UPDATE pgbench_accounts SET abalance = abalance + $1 WHERE aid = $2",
+	"SELECT abalance FROM pgbench_accounts WHERE aid = $1",
+	"UPDATE pgbench_tellers SET tbalance = tbalance + $1 WHERE tid = $2",
+	"UPDATE pgbench_branches SET bbalance = bbalance + $1 WHERE bid = $2",
+	"INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES ($1, $2, $3, $4, "
+	"CURRENT_TIMESTAMP)",
+	"END",
+	NULL
+};
+
+static void pgbench_mode(struct pg *pg, const char *mode)
+{
+	struct itest_report rep;
+	struct itest_run r;
+	json_t *j;
+
+	j = traced(&r, NULL,
+		   (char *[]){ (char *)pg_tool(pg, "pgbench"), "-n", "-M", (char *)mode, "-c", "2",
+			       "-j", "1", "-t", "25", "-h", "127.0.0.1", "-p", pg->port, "-U",
+			       "postgres", "postgres", NULL },
+		   &rep);
+	for (unsigned i = 0; tpcb[i]; i++) {
+		json_t *e = row_of(j, tpcb[i], 0);
+
+		cr_assert(e, "-M %s: no row %s in %s", mode, tpcb[i],
+			  json_dumps(itest_get(j, "network.requests"), JSON_INDENT(1)));
+		row_sane(e, "postgresql", atoi(pg->port));
+		cr_expect_eq(itest_int(e, "count"), 50, "-M %s: %s: %lld", mode, tpcb[i],
+			     itest_int(e, "count"));
+		cr_expect_eq(itest_int(e, "errors"), 0);
+	}
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
+Test(requests, postgresql_pgbench_simple_and_prepared, .timeout = 180)
+{
+	struct pg pg;
+
+	pg_start(&pg);
+	pgbench_mode(&pg, "simple");
+	pgbench_mode(&pg, "prepared");
+	pgbench_mode(&pg, "extended");
+	pg_stop(&pg);
+}
