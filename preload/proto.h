@@ -81,7 +81,7 @@ struct pst_proto_conn {
 	uint64_t phash;      /* the request's parameters so far */
 	uint8_t first_elem;  /* RESP: the reply's first element is next */
 	unsigned argi;
-	uint8_t chunked, no_body, until_close, shape_done;
+	uint8_t until_close, shape_done;
 	uint64_t conn_id;
 	const void *cfa;     /* the hook's, for the stack of a request */
 	uint16_t port;
@@ -93,6 +93,9 @@ struct pst_proto_conn {
 	/* PostgreSQL: each direction's message type; the statement a Sync runs */
 	uint8_t type[2], executed;
 	struct pst_pr_stmt pend;
+	/* HTTP: each direction's body length (-1: none said) and chunked coding */
+	int64_t clen[2];
+	uint8_t chunked2[2];
 };
 
 #define PST_PR_REQ 0
@@ -115,6 +118,7 @@ void pst_pr_shape_begin(struct pst_proto_conn *c);
 void pst_pr_shape_add(struct pst_proto_conn *c, const char *s, size_t n);
 void pst_pr_shape_key(struct pst_proto_conn *c, const uint8_t *s, size_t n); /* folded */
 void pst_pr_shape_sql(struct pst_proto_conn *c, const uint8_t *s, size_t n); /* normalised */
+void pst_pr_shape_path(struct pst_proto_conn *c, const uint8_t *s, size_t n); /* ids as '*' */
 void pst_pr_sample(struct pst_proto_conn *c, const uint8_t *s, size_t n);
 uint32_t pst_pr_intern(struct pst_proto_conn *c); /* the shape's id; 0: the table is full */
 /* c->cur is whole: queued for its reply (its shape c->cur.shape, else c->shape's) */

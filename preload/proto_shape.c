@@ -146,3 +146,33 @@ void pst_pr_shape_sql(struct pst_proto_conn *c, const uint8_t *s, size_t n)
 		}
 	}
 }
+
+/* A URL's path without its query, each segment that is an id ('*'): all
+ * digits, or a hex id, or a UUID. /users/42/cart and /users/7/cart are
+ * one template, the id a star. */
+void pst_pr_shape_path(struct pst_proto_conn *c, const uint8_t *s, size_t n)
+{
+	size_t i = 0;
+
+	for (size_t k = 0; k < n; k++)
+		if (s[k] == '?' || s[k] == '#')
+			n = k;
+	if (n > KEY_MAX)
+		n = KEY_MAX;
+	while (i < n) {
+		size_t j = i, digits = 0, hex = 0;
+
+		while (j < n && s[j] != '/') {
+			digits += is_digit(s[j]);
+			hex += is_hex(s[j]) || s[j] == '-';
+			j++;
+		}
+		if (j > i && (digits == j - i || (hex == j - i && digits && j - i >= 8)))
+			pst_pr_shape_add(c, "*", 1);
+		else
+			pst_pr_shape_add(c, (const char *)s + i, j - i);
+		if (j < n)
+			pst_pr_shape_add(c, "/", 1);
+		i = j + 1;
+	}
+}

@@ -350,3 +350,136 @@ Test(requests, postgresql_pgbench_simple_and_prepared, .timeout = 180)
 	pgbench_mode(&pg, "extended");
 	pg_stop(&pg);
 }
+
+/* ---- HTTP: nginx and ab ---- */
+
+struct web {
+	char dir[64], conf[PATH_MAX], url[128];
+	int port;
+	pid_t pid;
+};
+
+/* nginx in the foreground, one process, serving DIR/www/index.html and
+ * /api/ from its configuration (a written body, no file). */
+static void web_conf(struct web *w)
+{
+	char p[PATH_MAX], text[2048];
+
+	strcpy(w->dir, "/tmp/pst-reqweb.XXXXXX");
+	cr_assert(mkdtemp(w->dir));
+	w->port = itest_free_port();
+	snprintf(p, sizeof(p), "%s/www", w->dir);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/www/index.html", w->dir);
+	itest_write(p, "hello\n", 6);
+	snprintf(text, sizeof(text),
+		 "daemon off; master_process off; worker_processes 1;\n"
+		 "error_log %s/error.log; pid %s/nginx.pid;\n"
+		 "events { worker_connections 64; }\n"
+		 "http { access_log off; client_body_temp_path %s;\n"
+		 "  server { listen 127.0.0.1:%d; root %s/www;\n"
+		 "    location /api/ { return 200 \"ok\\n\"; } } }\n",
+		 w->dir, w->dir, w->dir, w->port, w->dir);
+	snprintf(w->conf, sizeof(w->conf), "%s/nginx.conf", w->dir);
+	itest_write(w->conf, text, strlen(text));
+}
+
+/* `ab -q [-k] -n N -c 2 http://127.0.0.1:PORT/PATH`, untraced; asserts it
+ * completed N requests. */
+static void ab(const struct web *w, const char *path, const char *n, bool keepalive)
+{
+	char url[256], *out = NULL;
+	char *av[] = { "/usr/bin/ab", "-q", "-n", (char *)n, "-c", "2", url, NULL, NULL };
+	int st;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", w->port, path);
+	if (keepalive) {
+		memmove(av + 2, av + 1, 6 * sizeof(*av));
+		av[1] = "-k";
+	}
+	st = itest_spawn_out(av, &out);
+	cr_assert_eq(st, 0, "ab: %s", itest_wdesc(st));
+	cr_assert(strstr(out, "Failed requests:        0"), "%s", out);
+	free(out);
+}
+
+static long long http_count(json_t *j, const char *shape, int status, const char *role)
+{
+	json_t *e = row_of(j, shape, status);
+
+	if (!e)
+		return 0;
+	cr_expect_str_eq(itest_str(e, "protocol"), "http");
+	cr_expect_str_eq(itest_str(e, "role"), role);
+	cr_expect_eq(itest_int(e, "errors"), status >= 400 ? itest_int(e, "count") : 0);
+	return itest_int(e, "count");
+}
+
+/* ab traced as the client: one path per run, with and without keep-alive. */
+Test(requests, http_ab_client_counts_per_path_and_status, .timeout = 120)
+{
+	struct web w;
+	struct itest_report rep;
+	struct itest_run r;
+	char log[PATH_MAX], url[256];
+	pid_t srv;
+	json_t *j;
+
+	web_conf(&w);
+	snprintf(log, sizeof(log), "%s/nginx.out", w.dir);
+	srv = server_start((char *[]){ "/usr/sbin/nginx", "-c", w.conf, NULL }, log, w.port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/index.html", w.port);
+	j = traced(&r, NULL, (char *[]){ "/usr/bin/ab", "-q", "-n", "100", "-c", "4", url, NULL },
+		   &rep);
+	cr_expect_eq(http_count(j, "GET /index.html", 200, "client"), 100, "%s", rep.out);
+	row_sane(row_of(j, "GET /index.html", 200), "http", w.port);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/missing/12345", w.port);
+	j = traced(&r, NULL,
+		   (char *[]){ "/usr/bin/ab", "-q", "-k", "-n", "40", "-c", "2", url, NULL }, &rep);
+	cr_expect_eq(http_count(j, "GET /missing/*", 404, "client"), 40, "%s", rep.out);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+	server_stop(srv);
+	itest_spawn((char *[]){ "/bin/rm", "-rf", w.dir, NULL }, NULL, NULL);
+}
+
+/* nginx traced as the server: requests per path template and status, as
+ * ab sent them. */
+Test(requests, http_nginx_server_counts_per_path_and_status, .timeout = 120)
+{
+	struct web w;
+	struct itest_report rep;
+	struct itest_run r;
+	char *av[ITEST_MAX_ARGS], pattern[PATH_MAX], log[PATH_MAX];
+	pid_t srv;
+	int n, st;
+	json_t *j;
+
+	web_conf(&w);
+	memset(&r, 0, sizeof(r));
+	snprintf(r.dir, sizeof(r.dir), "%s", w.dir);
+	snprintf(pattern, sizeof(pattern), "%s/t.%%p.trace", w.dir);
+	snprintf(log, sizeof(log), "%s/nginx.out", w.dir);
+	n = itest_argv_run(av, 0, NULL, pattern);
+	av[itest_argv_add(av, n, (const char *const[]){ "/usr/sbin/nginx", "-c", w.conf, NULL })] =
+		NULL;
+	srv = server_start(av, log, w.port);
+	ab(&w, "/api/users/42", "30", false);
+	ab(&w, "/api/users/77", "20", true);
+	ab(&w, "/index.html", "25", true);
+	ab(&w, "/nothere", "10", false);
+	kill(srv, SIGQUIT);
+	waitpid(srv, &st, 0);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "nginx: %s", itest_wdesc(st));
+	itest_collect(&r);
+	cr_assert_eq(r.ntraces, 1);
+	j = itest_report_ok(&rep, r.traces[0]);
+	cr_expect_eq(http_count(j, "GET /api/users/*", 200, "server"), 50, "%s", rep.out);
+	cr_expect_eq(http_count(j, "GET /index.html", 200, "server"), 25);
+	cr_expect_eq(http_count(j, "GET /nothere", 404, "server"), 10);
+	cr_expect_eq(json_array_size(itest_get(j, "network.requests")), 3);
+	itest_report_free(&rep);
+	itest_spawn((char *[]){ "/bin/rm", "-rf", w.dir, NULL }, NULL, NULL);
+}
