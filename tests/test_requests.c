@@ -198,8 +198,9 @@ Test(requests, redis_benchmark_counts_per_command, .timeout = 120)
 
 /* ---- memcached ---- */
 
-/* req_cache's sequence: 10 sets, 20 gets of which 10 find their key, a
- * set with noreply, a version: exact counts and a hit ratio of one half. */
+/* req_cache's sequence: 15 sets, 20 gets of which 10 find their key, a
+ * set with noreply, a version: exact counts and a hit ratio of one half;
+ * 5 keys set and never read. */
 Test(requests, memcached_known_sequence_hit_ratio, .timeout = 60)
 {
 	char dir[] = "/tmp/pst-reqsrv.XXXXXX", portstr[16], log[PATH_MAX];
@@ -227,8 +228,13 @@ Test(requests, memcached_known_sequence_hit_ratio, .timeout = 60)
 	cr_expect_eq(itest_int(e, "errors"), 0);
 	e = row_of(j, "set user:*", 0);
 	cr_assert(e);
-	cr_expect_eq(itest_int(e, "count"), 10);
-	cr_expect_eq(itest_int(e, "writes"), 10);
+	cr_expect_eq(itest_int(e, "count"), 15);
+	cr_expect_eq(itest_int(e, "writes"), 15);
+	e = itest_finding(j, "cache-hit-ratio");
+	cr_assert(e, "no cache-hit-ratio finding: %s", rep.out);
+	cr_expect_eq(itest_int(e, "evidence.hits"), 10);
+	cr_expect_eq(itest_int(e, "evidence.misses"), 10);
+	cr_expect_eq(itest_int(e, "evidence.keys_set_never_read"), 5, "user:21 to user:25");
 	cr_expect_eq(count_of(j, "set session:*"), 1, "the noreply set, its hex id folded");
 	cr_expect_eq(count_of(j, "version"), 1);
 	cr_expect_eq(json_array_size(itest_get(j, "network.requests")), 4);
@@ -482,4 +488,54 @@ Test(requests, http_nginx_server_counts_per_path_and_status, .timeout = 120)
 	cr_expect_eq(json_array_size(itest_get(j, "network.requests")), 3);
 	itest_report_free(&rep);
 	itest_spawn((char *[]){ "/bin/rm", "-rf", w.dir, NULL }, NULL, NULL);
+}
+
+/* psql running a script: an N+1 loop (one SELECT per account, 50 of them)
+ * and one identical read repeated 30 times. Each is found, with its
+ * numbers, and nothing else is. */
+Test(requests, postgresql_nplus1_and_cacheable_read_found, .timeout = 180)
+{
+	char script[PATH_MAX], sql[8192];
+	struct itest_report rep;
+	struct itest_run r;
+	struct pg pg;
+	json_t *j, *f;
+	size_t len = 0;
+
+	pg_start(&pg);
+	for (int i = 1; i <= 50; i++)
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len,
+					"SELECT abalance FROM pgbench_accounts WHERE aid = %d;\n", i);
+	for (int i = 0; i < 30; i++)
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len,
+					"SELECT count(*) FROM pgbench_branches;\n");
+	snprintf(script, sizeof(script), "%s/loop.sql", pg.dir);
+	itest_write(script, sql, len);
+	j = traced(&r, NULL,
+		   (char *[]){ (char *)pg_tool(&pg, "psql"), "-X", "-q", "-h", "127.0.0.1", "-p", pg.port, "-U",
+			       "postgres", "-f", script, "postgres", NULL },
+		   &rep);
+	cr_expect_eq(count_of(j, "SELECT abalance FROM pgbench_accounts WHERE aid = $1"), 50);
+	cr_expect_eq(count_of(j, "SELECT count(*) FROM pgbench_branches"), 30);
+	f = itest_finding(j, "n-plus-one");
+	cr_assert(f, "no n-plus-one finding: %s", rep.out);
+	cr_expect_eq(itest_int(f, "evidence.requests"), 50);
+	cr_expect_eq(itest_int(f, "evidence.round_trips_saved"), 49);
+	cr_expect_str_eq(itest_str(f, "evidence.shape"),
+			 "SELECT abalance FROM pgbench_accounts WHERE aid = $1");
+	f = itest_finding(j, "cacheable-read");
+	cr_assert(f, "no cacheable-read finding: %s", rep.out);
+	cr_expect_str_eq(itest_str(f, "evidence.shape"), "SELECT count(*) FROM pgbench_branches");
+	cr_expect_eq(itest_int(f, "evidence.reads"), 30);
+	cr_expect_eq(itest_int(f, "evidence.repeated_identical"), 29);
+	cr_expect_eq(itest_int(f, "evidence.distinct_params"), 1);
+	cr_expect_eq(itest_int(f, "evidence.answer_changes"), 0);
+	cr_expect_eq(itest_int(f, "evidence.ttl_ns"), 60000000000LL, "caching.default_ttl");
+	cr_expect_null(itest_finding(j, "cache-hit-ratio"));
+	cr_expect_null(itest_finding(j, "slow-request"));
+	cr_expect_eq(json_array_size(itest_get(j, "findings")), 2, "%s",
+		     json_dumps(itest_get(j, "findings"), JSON_INDENT(1)));
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+	pg_stop(&pg);
 }
