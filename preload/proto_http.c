@@ -87,7 +87,9 @@ static void first_line(struct pst_proto_conn *c, int d, const uint8_t *p, size_t
 		return; /* the CRLF some clients send between requests */
 	c->st[d] = H_HEADERS;
 	if (d == PST_PR_REP) {
-		c->rep_status = sp ? (uint32_t)atoi((const char *)sp + 1) : 0;
+		c->rep_status = 0;
+		for (const uint8_t *q = sp ? sp + 1 : p + n; q < p + n && *q >= '0' && *q <= '9'; q++)
+			c->rep_status = c->rep_status * 10 + (uint32_t)(*q - '0');
 		if (c->rep_status >= 400)
 			c->rep_flags |= PST_REQ_ERROR;
 		return;

@@ -539,3 +539,69 @@ Test(requests, postgresql_nplus1_and_cacheable_read_found, .timeout = 180)
 	itest_cleanup(&r);
 	pg_stop(&pg);
 }
+
+/* The metric named name with key in a `diff --json`'s metrics, NULL: none. */
+static json_t *diff_metric(json_t *d, const char *name, const char *key)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(d, "metrics"), i, e)
+		if (!strcmp(itest_str(e, "name"), name) && json_is_string(json_object_get(e, "key")) &&
+		    !strcmp(itest_str(e, "key"), key))
+			return e;
+	return NULL;
+}
+
+/* diff compares counts and p99 per shape; flame's request-wait metric is
+ * the time waited for replies, all of it, by the stack that sent. */
+Test(requests, diff_per_shape_and_flame_wait, .timeout = 60)
+{
+	char dir[] = "/tmp/pst-reqsrv.XXXXXX", portstr[16], log[PATH_MAX], *out = NULL;
+	int port = itest_free_port();
+	struct itest_report rep;
+	struct itest_run r1, r2;
+	long long waited = 0, folded = 0;
+	json_error_t jerr;
+	json_t *j, *d, *e;
+	size_t i;
+	pid_t srv;
+
+	cr_assert(mkdtemp(dir));
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	snprintf(log, sizeof(log), "%s/memcached.log", dir);
+	srv = server_start((char *[]){ "/usr/bin/memcached", "-u", "nobody", "-l", "127.0.0.1", "-p",
+				       portstr, "-U", "0", NULL },
+			   log, port);
+	j = traced(&r1, NULL, (char *[]){ ITEST_TARGETS "req_cache", portstr, NULL }, &rep);
+	json_array_foreach(itest_get(j, "network.requests"), i, e)
+		waited += itest_int(e, "wait_ns");
+	itest_report_free(&rep);
+	json_decref(traced(&r2, NULL, (char *[]){ ITEST_TARGETS "req_cache", portstr, NULL }, &rep));
+	server_stop(srv);
+	cr_assert_eq(itest_spawn_out((char *[]){ ITEST_PRESTANDA, "diff", "--json", r1.traces[0],
+						 r2.traces[0], NULL },
+				     &out),
+		     0);
+	d = json_loads(out, 0, &jerr);
+	cr_assert(d, "%s", out);
+	e = diff_metric(d, "requests", "get user:*");
+	cr_assert(e, "%s", out);
+	cr_expect_eq(itest_int(e, "base"), 20);
+	cr_expect_eq(itest_int(e, "new"), 20);
+	cr_expect_str_eq(itest_str(e, "verdict"), "same");
+	cr_expect_not_null(diff_metric(d, "request_p99_ns", "set user:*"));
+	json_decref(d);
+	free(out);
+	cr_assert_eq(itest_spawn_out((char *[]){ ITEST_PRESTANDA, "flame", "--metric", "request-wait",
+						 "-f", "folded", r1.traces[0], NULL },
+				     &out),
+		     0);
+	for (char *save = NULL, *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+		folded += atoll(strrchr(l, ' ') ? strrchr(l, ' ') + 1 : "0");
+	cr_expect_eq(folded, waited, "flame's total %lld, the rows' wait %lld", folded, waited);
+	free(out);
+	itest_report_free(&rep);
+	itest_cleanup(&r1);
+	itest_cleanup(&r2);
+}

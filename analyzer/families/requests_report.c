@@ -52,6 +52,27 @@ static json_t *row_json(const struct pst_req_row *w)
 	return o;
 }
 
+/* Throughput over time: each timeline entry (a snapshot) gets the
+ * requests sent since the one before. */
+static void timeline_json(const struct pst_requests *r, json_t *root)
+{
+	json_t *tl = json_object_get(root, "timeline"), *e;
+	double prev = 0;
+	size_t i, k = 0;
+
+	json_array_foreach(tl, i, e) {
+		double t = json_number_value(json_object_get(e, "time_s"));
+		uint64_t n = 0;
+
+		for (; k < r->n && (double)(r->v[k].ts - r->start_ts) / 1e9 <= t; k++)
+			n++;
+		json_object_set_new(e, "requests", pst_ju64(n));
+		json_object_set_new(e, "requests_per_s",
+				    json_real(t > prev ? (double)n / (t - prev) : 0));
+		prev = t;
+	}
+}
+
 /* network.requests: only in the reports of traces that carry requests, so
  * that every other report stays as it was. */
 static void family_json(const struct pst_analysis *a, const void *self, json_t *root)
@@ -66,6 +87,7 @@ static void family_json(const struct pst_analysis *a, const void *self, json_t *
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(v, row_json(&r->rows[i]));
 	json_object_set_new(net, "requests", v);
+	timeline_json(r, root);
 }
 
 static void family_text(FILE *out, const struct pst_analysis *a, const void *self)
