@@ -490,6 +490,21 @@ Test(requests, http_nginx_server_counts_per_path_and_status, .timeout = 120)
 	itest_spawn((char *[]){ "/bin/rm", "-rf", w.dir, NULL }, NULL, NULL);
 }
 
+/* Findings of the requests family in report j (the memory family's, on
+ * psql's own allocations, come and go with sampling). */
+static size_t requests_findings(json_t *j)
+{
+	static const char *const ids[] = { "n-plus-one", "cacheable-read", "cache-hit-ratio",
+					   "slow-request", NULL };
+	size_t i, n = 0;
+	json_t *f;
+
+	json_array_foreach(itest_get(j, "findings"), i, f)
+		for (unsigned k = 0; ids[k]; k++)
+			n += !strcmp(itest_str(f, "id"), ids[k]);
+	return n;
+}
+
 /* psql running a script: an N+1 loop (one SELECT per account, 50 of them)
  * and one identical read repeated 30 times. Each is found, with its
  * numbers, and nothing else is. */
@@ -533,7 +548,7 @@ Test(requests, postgresql_nplus1_and_cacheable_read_found, .timeout = 180)
 	cr_expect_eq(itest_int(f, "evidence.ttl_ns"), 60000000000LL, "caching.default_ttl");
 	cr_expect_null(itest_finding(j, "cache-hit-ratio"));
 	cr_expect_null(itest_finding(j, "slow-request"));
-	cr_expect_eq(json_array_size(itest_get(j, "findings")), 2, "%s",
+	cr_expect_eq(requests_findings(j), 2, "%s",
 		     json_dumps(itest_get(j, "findings"), JSON_INDENT(1)));
 	itest_report_free(&rep);
 	itest_cleanup(&r);
