@@ -171,9 +171,18 @@ static size_t tok_skip(struct pst_proto_conn *c, int d, const uint8_t *p, size_t
 	s->bytes += k;
 	if (!s->skip) {
 		s->mode = PST_PR_LINE;
-		c->ops->token(c, d, NULL, 0, true);
+		c->ops->token[d](c, d, NULL, 0, true);
 	}
 	return k;
+}
+
+/* keep of the k bytes at p go into the token (and its hash); all k are the message's. */
+static inline void kept(struct pst_pr_dir *s, const uint8_t *p, size_t keep, size_t k)
+{
+	memcpy(s->buf + s->have, p, keep);
+	s->hash = pst_fnv_bytes(s->hash, p, keep);
+	s->have += (uint32_t)keep;
+	s->bytes += k;
 }
 
 static size_t tok_line(struct pst_proto_conn *c, int d, const uint8_t *p, size_t n)
@@ -184,17 +193,14 @@ static size_t tok_line(struct pst_proto_conn *c, int d, const uint8_t *p, size_t
 
 	if (keep > k)
 		keep = k;
-	memcpy(s->buf + s->have, p, keep);
-	s->hash = pst_fnv_bytes(s->hash, p, keep);
-	s->have += (uint32_t)keep;
-	s->bytes += k;
+	kept(s, p, keep, k);
 	if (nl) {
 		size_t len = s->have;
 
 		while (len && (s->buf[len - 1] == '\n' || s->buf[len - 1] == '\r'))
 			len--;
 		s->have = 0;
-		c->ops->token(c, d, s->buf, len, true);
+		c->ops->token[d](c, d, s->buf, len, true);
 	}
 	return k;
 }
@@ -206,17 +212,14 @@ static size_t tok_fixed(struct pst_proto_conn *c, int d, const uint8_t *p, size_
 
 	if (k > n)
 		k = n;
-	memcpy(s->buf + s->have, p, k);
-	s->hash = pst_fnv_bytes(s->hash, p, k);
-	s->have += (uint32_t)k;
-	s->bytes += k;
+	kept(s, p, k, k);
 	if (s->have == s->want) {
 		bool last = !s->skip;
 
 		s->have = 0;
 		s->skipped = 0;
 		s->mode = last ? PST_PR_LINE : PST_PR_SKIP;
-		c->ops->token(c, d, s->buf, s->want, last);
+		c->ops->token[d](c, d, s->buf, s->want, last);
 	}
 	return k;
 }
@@ -241,7 +244,7 @@ static void feed(struct pst_proto_conn *c, int d, const uint8_t *p, size_t n, ui
 			k = tok_fixed(c, d, p, n);
 		if (!k && s->mode == PST_PR_SKIP && !s->skip) { /* an empty take */
 			s->mode = PST_PR_LINE;
-			c->ops->token(c, d, NULL, 0, true);
+			c->ops->token[d](c, d, NULL, 0, true);
 		}
 		p += k;
 		n -= k;

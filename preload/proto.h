@@ -132,7 +132,7 @@ void pst_pr_emit(struct pst_proto_conn *c, const struct pst_pr_req *r, uint64_t 
 struct pst_pr_ops {
 	void (*begin)(struct pst_proto_conn *c); /* set both directions' first tokens */
 	/* a token of direction d: kept bytes (NULL after a skip); last: it ends */
-	void (*token)(struct pst_proto_conn *c, int d, const uint8_t *p, size_t n, bool last);
+	void (*token[2])(struct pst_proto_conn *c, int d, const uint8_t *p, size_t n, bool last);
 };
 extern const struct pst_pr_ops pst_pr_redis, pst_pr_memcached, pst_pr_postgresql, pst_pr_http;
 

@@ -151,4 +151,4 @@ static void http_token(struct pst_proto_conn *c, int d, const uint8_t *p, size_t
 		msg_done(c, d);
 }
 
-const struct pst_pr_ops pst_pr_http = { http_begin, http_token };
+const struct pst_pr_ops pst_pr_http = { http_begin, { http_token, http_token } };

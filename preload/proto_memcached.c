@@ -131,4 +131,4 @@ static void memc_token(struct pst_proto_conn *c, int d, const uint8_t *p, size_t
 		rep_line(c, p, n);
 }
 
-const struct pst_pr_ops pst_pr_memcached = { memc_begin, memc_token };
+const struct pst_pr_ops pst_pr_memcached = { memc_begin, { memc_token, memc_token } };

@@ -126,8 +126,9 @@ static void req_startup(struct pst_proto_conn *c, const uint8_t *p)
 	pst_pr_skip(c, PST_PR_REQ, len - 8);
 }
 
-static void req_token(struct pst_proto_conn *c, const uint8_t *p, size_t n, bool last)
+static void req_token(struct pst_proto_conn *c, int d, const uint8_t *p, size_t n, bool last)
 {
+	(void)d;
 	uint32_t len;
 
 	switch (c->st[PST_PR_REQ]) {
@@ -165,8 +166,9 @@ static void rep_end_of(struct pst_proto_conn *c, uint8_t t)
 	pg_header(c, PST_PR_REP);
 }
 
-static void rep_token(struct pst_proto_conn *c, const uint8_t *p, size_t n, bool last)
+static void rep_token(struct pst_proto_conn *c, int d, const uint8_t *p, size_t n, bool last)
 {
+	(void)d;
 	uint32_t len;
 
 	(void)n;
@@ -196,12 +198,4 @@ static void rep_token(struct pst_proto_conn *c, const uint8_t *p, size_t n, bool
 		rep_end_of(c, c->type[PST_PR_REP]);
 }
 
-static void pg_token(struct pst_proto_conn *c, int d, const uint8_t *p, size_t n, bool last)
-{
-	if (d == PST_PR_REQ)
-		req_token(c, p, n, last);
-	else
-		rep_token(c, p, n, last);
-}
-
-const struct pst_pr_ops pst_pr_postgresql = { pg_begin, pg_token };
+const struct pst_pr_ops pst_pr_postgresql = { pg_begin, { req_token, rep_token } };

@@ -92,8 +92,9 @@ static void req_inline(struct pst_proto_conn *c, const uint8_t *p, size_t n)
 	req_done(c);
 }
 
-static void req_token(struct pst_proto_conn *c, const uint8_t *p, size_t n, bool last)
+static void req_token(struct pst_proto_conn *c, int d, const uint8_t *p, size_t n, bool last)
 {
+	(void)d;
 	if (c->st[PST_PR_REQ] == 0) { /* a line: *N, $L or an inline command */
 		if (n && p[0] == '*') {
 			c->args = num(p + 1, n - 1);
@@ -133,8 +134,9 @@ static void rep_elem_done(struct pst_proto_conn *c)
 	}
 }
 
-static void rep_token(struct pst_proto_conn *c, const uint8_t *p, size_t n, bool last)
+static void rep_token(struct pst_proto_conn *c, int d, const uint8_t *p, size_t n, bool last)
 {
+	(void)d;
 	long long v;
 
 	if (c->st[PST_PR_REP] == 1) { /* the bulk string's end */
@@ -172,12 +174,4 @@ static void rep_token(struct pst_proto_conn *c, const uint8_t *p, size_t n, bool
 	rep_elem_done(c);
 }
 
-static void redis_token(struct pst_proto_conn *c, int d, const uint8_t *p, size_t n, bool last)
-{
-	if (d == PST_PR_REQ)
-		req_token(c, p, n, last);
-	else
-		rep_token(c, p, n, last);
-}
-
-const struct pst_pr_ops pst_pr_redis = { redis_begin, redis_token };
+const struct pst_pr_ops pst_pr_redis = { redis_begin, { req_token, rep_token } };

@@ -9,16 +9,18 @@
 
 /* ---- servers ---- */
 
+/* Something listens on the loopback port: binding it fails. */
 static bool port_open(int port)
 {
 	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	bool ok;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	bool taken;
 
 	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ok = connect(fd, (struct sockaddr *)&in, sizeof(in)) == 0;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	taken = bind(fd, (struct sockaddr *)&in, sizeof(in)) != 0 && errno == EADDRINUSE;
 	close(fd);
-	return ok;
+	return taken;
 }
 
 /* argv started in the background, its output in log; waits until port
@@ -34,6 +36,26 @@ static pid_t server_start(char *const *argv, const char *log, int port)
 		usleep(10000);
 	cr_assert(port_open(port), "%s did not start: %s", argv[0], itest_slurp(log, NULL));
 	return pid;
+}
+
+/* argv (argv[0] an installed server naming portstr) in the new directory
+ * dir, on port (its number written into portstr[16] first). */
+static pid_t server_in(char *dir, int port, char *portstr, char *const *argv)
+{
+	char log[PATH_MAX];
+
+	cr_assert(access(argv[0], X_OK) == 0, "%s not found: run scripts/install-deps.sh", argv[0]);
+	cr_assert(mkdtemp(dir));
+	snprintf(portstr, 16, "%d", port);
+	snprintf(log, sizeof(log), "%s/server.log", dir);
+	return server_start(argv, log, port);
+}
+
+static pid_t memcached_start(char *dir, int port, char *portstr)
+{
+	return server_in(dir, port, portstr,
+			 (char *[]){ "/usr/bin/memcached", "-u", "nobody", "-l", "127.0.0.1", "-p",
+				     portstr, "-U", "0", NULL });
 }
 
 static void server_stop(pid_t pid)
@@ -120,21 +142,6 @@ static bool file_has(const char *path, const char *s)
 
 /* ---- Redis ---- */
 
-static pid_t redis_start(const char *dir, int port)
-{
-	char portstr[16], log[PATH_MAX];
-
-	cr_assert(access("/usr/bin/redis-server", X_OK) == 0 &&
-			  access("/usr/bin/redis-benchmark", X_OK) == 0,
-		  "redis-server/redis-benchmark not found: run scripts/install-deps.sh");
-	snprintf(portstr, sizeof(portstr), "%d", port);
-	snprintf(log, sizeof(log), "%s/redis.log", dir);
-	return server_start((char *[]){ "/usr/bin/redis-server", "--port", portstr, "--bind",
-					 "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
-					 (char *)dir, NULL },
-			    log, port);
-}
-
 /* Each command's count is what redis-benchmark was told to send (-n per
  * test; LRANGE's test fills its list with as many LPUSHes first). */
 Test(requests, redis_benchmark_counts_per_command, .timeout = 120)
@@ -146,9 +153,11 @@ Test(requests, redis_benchmark_counts_per_command, .timeout = 120)
 	pid_t srv;
 	json_t *j, *e;
 
-	cr_assert(mkdtemp(dir));
-	srv = redis_start(dir, port);
-	snprintf(portstr, sizeof(portstr), "%d", port);
+	cr_assert(access("/usr/bin/redis-benchmark", X_OK) == 0,
+		  "redis-benchmark not found: run scripts/install-deps.sh");
+	srv = server_in(dir, port, portstr,
+			(char *[]){ "/usr/bin/redis-server", "--port", portstr, "--bind", "127.0.0.1",
+				    "--save", "", "--appendonly", "no", "--dir", dir, NULL });
 	j = traced(&r, NULL,
 		   (char *[]){ "/usr/bin/redis-benchmark", "-p", portstr, "-c", "4", "-n", "1000",
 			       "-t", "set,get,incr,lpush,lrange_100,mset", "-q", NULL },
@@ -203,21 +212,14 @@ Test(requests, redis_benchmark_counts_per_command, .timeout = 120)
  * 5 keys set and never read. */
 Test(requests, memcached_known_sequence_hit_ratio, .timeout = 60)
 {
-	char dir[] = "/tmp/pst-reqsrv.XXXXXX", portstr[16], log[PATH_MAX];
-	int port = itest_free_port();
-	struct itest_report rep;
 	struct itest_run r;
-	pid_t srv;
+	struct itest_report rep;
 	json_t *j, *e;
+	char dir[] = "/tmp/pst-reqsrv.XXXXXX", portstr[16];
+	int port = itest_free_port();
+	pid_t srv;
 
-	cr_assert(access("/usr/bin/memcached", X_OK) == 0,
-		  "memcached not found: run scripts/install-deps.sh");
-	cr_assert(mkdtemp(dir));
-	snprintf(portstr, sizeof(portstr), "%d", port);
-	snprintf(log, sizeof(log), "%s/memcached.log", dir);
-	srv = server_start((char *[]){ "/usr/bin/memcached", "-u", "nobody", "-l", "127.0.0.1", "-p",
-				       portstr, "-U", "0", NULL },
-			   log, port);
+	srv = memcached_start(dir, port, portstr);
 	j = traced(&r, NULL, (char *[]){ ITEST_TARGETS "req_cache", portstr, NULL }, &rep);
 	e = row_of(j, "get user:*", 0);
 	cr_assert(e, "no get row: %s", rep.out);
@@ -572,7 +574,7 @@ static json_t *diff_metric(json_t *d, const char *name, const char *key)
  * the time waited for replies, all of it, by the stack that sent. */
 Test(requests, diff_per_shape_and_flame_wait, .timeout = 60)
 {
-	char dir[] = "/tmp/pst-reqsrv.XXXXXX", portstr[16], log[PATH_MAX], *out = NULL;
+	char dir[] = "/tmp/pst-reqsrv.XXXXXX", portstr[16], *out = NULL;
 	int port = itest_free_port();
 	struct itest_report rep;
 	struct itest_run r1, r2;
@@ -582,12 +584,7 @@ Test(requests, diff_per_shape_and_flame_wait, .timeout = 60)
 	size_t i;
 	pid_t srv;
 
-	cr_assert(mkdtemp(dir));
-	snprintf(portstr, sizeof(portstr), "%d", port);
-	snprintf(log, sizeof(log), "%s/memcached.log", dir);
-	srv = server_start((char *[]){ "/usr/bin/memcached", "-u", "nobody", "-l", "127.0.0.1", "-p",
-				       portstr, "-U", "0", NULL },
-			   log, port);
+	srv = memcached_start(dir, port, portstr);
 	j = traced(&r1, NULL, (char *[]){ ITEST_TARGETS "req_cache", portstr, NULL }, &rep);
 	json_array_foreach(itest_get(j, "network.requests"), i, e)
 		waited += itest_int(e, "wait_ns");

@@ -17,6 +17,11 @@ static const char *role_name(unsigned role)
 	return role == PST_NET_SERVER ? "server" : "client";
 }
 
+static void put(json_t *o, const char *key, uint64_t v)
+{
+	json_object_set_new(o, key, pst_ju64(v));
+}
+
 static json_t *row_json(const struct pst_req_row *w)
 {
 	json_t *o = json_object(), *lat = json_object();
@@ -25,28 +30,28 @@ static json_t *row_json(const struct pst_req_row *w)
 	json_object_set_new(o, "endpoint", json_string(w->endpoint));
 	json_object_set_new(o, "role", json_string(role_name(w->role)));
 	json_object_set_new(o, "shape", json_string(w->shape));
-	json_object_set_new(o, "count", pst_ju64(w->count));
-	json_object_set_new(o, "errors", pst_ju64(w->errors));
-	json_object_set_new(lat, "p50", pst_ju64(w->p50));
-	json_object_set_new(lat, "p90", pst_ju64(w->p90));
-	json_object_set_new(lat, "p99", pst_ju64(w->p99));
-	json_object_set_new(lat, "max", pst_ju64(w->max));
+	put(o, "count", w->count);
+	put(o, "errors", w->errors);
+	put(lat, "p50", w->p50);
+	put(lat, "p90", w->p90);
+	put(lat, "p99", w->p99);
+	put(lat, "max", w->max);
 	json_object_set_new(o, "latency_ns", lat);
-	json_object_set_new(o, "bytes_sent", pst_ju64(w->bytes_sent));
-	json_object_set_new(o, "bytes_received", pst_ju64(w->bytes_received));
+	put(o, "bytes_sent", w->bytes_sent);
+	put(o, "bytes_received", w->bytes_received);
 	json_object_set_new(o, "stack", pst_jstrings(w->stack, w->depth));
 	/* beyond the contract */
-	json_object_set_new(o, "wait_ns", pst_ju64(w->wait_ns));
+	put(o, "wait_ns", w->wait_ns);
 	if (w->protocol == PST_RQ_HTTP)
-		json_object_set_new(o, "status", pst_ju64(w->status));
+		put(o, "status", w->status);
 	if (w->hits || w->misses) {
-		json_object_set_new(o, "hits", pst_ju64(w->hits));
-		json_object_set_new(o, "misses", pst_ju64(w->misses));
+		put(o, "hits", w->hits);
+		put(o, "misses", w->misses);
 	}
 	if (w->writes)
-		json_object_set_new(o, "writes", pst_ju64(w->writes));
+		put(o, "writes", w->writes);
 	if (w->unanswered)
-		json_object_set_new(o, "unanswered", pst_ju64(w->unanswered));
+		put(o, "unanswered", w->unanswered);
 	if (w->sample)
 		json_object_set_new(o, "sample", json_string(w->sample));
 	return o;
@@ -198,17 +203,12 @@ static const struct pst_keyed_def diff_keyed[] = {
 	  "shape", "latency_ns.p99", NULL, NULL },
 };
 
+/* Ranks as the network family's: its JSON goes inside "network" (after the
+ * network family wrote it), its text section right after network's. */
 const struct pst_family_ops pst_family_requests = {
-	.name = "requests",
-	.json_rank = 2,
-	.text_rank = 3,
-	.analyze = family_analyze,
-	.findings = family_findings,
-	.json = family_json,
-	.text = family_text,
-	.metrics = metrics,
-	.nmetrics = sizeof(metrics) / sizeof(*metrics),
-	.diff_keyed = diff_keyed,
-	.ndiff_keyed = sizeof(diff_keyed) / sizeof(*diff_keyed),
-	.free = family_free,
+	.name = "requests", .json_rank = 2, .text_rank = 3,
+	.analyze = family_analyze, .findings = family_findings, .free = family_free,
+	.json = family_json, .text = family_text,
+	.metrics = metrics, .nmetrics = sizeof(metrics) / sizeof(*metrics),
+	.diff_keyed = diff_keyed, .ndiff_keyed = sizeof(diff_keyed) / sizeof(*diff_keyed),
 };
