@@ -580,6 +580,7 @@ Test(requests, diff_per_shape_and_flame_wait, .timeout = 60)
 	struct itest_run r1, r2;
 	long long waited = 0, folded = 0;
 	json_error_t jerr;
+	int st;
 	json_t *j, *d, *e;
 	size_t i;
 	pid_t srv;
@@ -591,10 +592,11 @@ Test(requests, diff_per_shape_and_flame_wait, .timeout = 60)
 	itest_report_free(&rep);
 	json_decref(traced(&r2, NULL, (char *[]){ ITEST_TARGETS "req_cache", portstr, NULL }, &rep));
 	server_stop(srv);
-	cr_assert_eq(itest_spawn_out((char *[]){ ITEST_PRESTANDA, "diff", "--json", r1.traces[0],
-						 r2.traces[0], NULL },
-				     &out),
-		     0);
+	/* 1 when some metric of the two runs differs beyond its noise: not ours to judge here */
+	st = itest_spawn_out((char *[]){ ITEST_PRESTANDA, "diff", "--json", r1.traces[0],
+					 r2.traces[0], NULL },
+			     &out);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) <= 1, "diff: %s", itest_wdesc(st));
 	d = json_loads(out, 0, &jerr);
 	cr_assert(d, "%s", out);
 	e = diff_metric(d, "requests", "get user:*");
