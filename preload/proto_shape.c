@@ -61,11 +61,14 @@ void pst_pr_shape_key(struct pst_proto_conn *c, const uint8_t *s, size_t n)
 			i = j;
 			continue;
 		}
-		for (; i < j; i++) {
-			if (!is_digit(s[i]))
-				pst_pr_shape_add(c, (const char *)s + i, 1);
-			else if (!i || !is_digit(s[i - 1]))
-				pst_pr_shape_add(c, "*", 1);
+		while (i < j) { /* runs of letters as they are, of digits as '*' */
+			size_t k = i;
+
+			while (k < j && is_digit(s[k]) == is_digit(s[i]))
+				k++;
+			pst_pr_shape_add(c, is_digit(s[i]) ? "*" : (const char *)s + i,
+					 is_digit(s[i]) ? 1 : k - i);
+			i = k;
 		}
 	}
 }

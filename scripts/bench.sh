@@ -145,7 +145,7 @@ bench_clients() {
 		echo "bench: no PostgreSQL (or not root for its user): no pgbench row" >&2
 		return 0
 	fi
-	mkdir -p "$tmp/pg" && chmod 777 "$tmp/pg"
+	chmod 711 "$tmp" && mkdir -p "$tmp/pg" && chmod 777 "$tmp/pg" # postgres reaches its data
 	runuser -u postgres -- "$pgbin/initdb" -D "$tmp/pg/data" -A trust -U postgres >/dev/null 2>&1
 	pg_ctl_as -o "-p $((port + 1)) -k $tmp/pg -c listen_addresses=127.0.0.1 -c fsync=off" \
 		-w -l "$tmp/pg/log" start
