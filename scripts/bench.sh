@@ -9,6 +9,7 @@ ROWS=${ROWS:-300000}
 MICRO=${MICRO:-50000000}
 THREADS_TOTAL=${THREADS_TOTAL:-40000000}
 REQS=${REQS:-100000}
+PGTX=${PGTX:-2000}
 STARTS=${STARTS:-20}
 # ONLY="micro sqlite3 ...": those workloads alone (the analyzer and memory
 # figures come with sqlite3). BASE=DIR: another build's prestanda (its
@@ -131,6 +132,41 @@ bench_server() {
 	done
 }
 
+# Requests decoded on the client's side: redis-benchmark and pgbench
+# traced (sampled) against servers that are not, every round running the
+# bare client too. PostgreSQL is a private cluster (user postgres).
+pg_ctl_as() {
+	runuser -u postgres -- "$pgbin/pg_ctl" -D "$tmp/pg/data" "$@" >/dev/null 2>&1
+}
+
+bench_clients() {
+	port=$((20000 + ($$ + 7) % 20000))
+	if command -v redis-server >/dev/null 2>&1 && command -v redis-benchmark >/dev/null 2>&1; then
+		redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+			--dir "$tmp" >"$tmp/rsrv.log" 2>&1 &
+		srv=$!
+		until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.01; done
+		MODES="bare sampled" bench rclient /dev/null redis-benchmark -p "$port" -c 8 \
+			-n "$REQS" -t get,set -q
+		redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+		wait "$srv" 2>/dev/null || true
+		srv=""
+	fi
+	pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -1)
+	if [ -z "$pgbin" ] || [ "$(id -u)" != 0 ]; then
+		echo "bench: no PostgreSQL (or not root for its user): no pgbench row" >&2
+		return 0
+	fi
+	chmod 711 "$tmp" && mkdir -p "$tmp/pg" && chmod 777 "$tmp/pg" # postgres reaches its data
+	runuser -u postgres -- "$pgbin/initdb" -D "$tmp/pg/data" -A trust -U postgres >/dev/null 2>&1
+	pg_ctl_as -o "-p $((port + 1)) -k $tmp/pg -c listen_addresses=127.0.0.1 -c fsync=off" \
+		-w -l "$tmp/pg/log" start
+	"$pgbin/pgbench" -i -q -h 127.0.0.1 -p $((port + 1)) -U postgres postgres >/dev/null 2>&1
+	MODES="bare sampled" bench pgbench /dev/null "$pgbin/pgbench" -n -M prepared -c 2 -j 1 \
+		-t "$PGTX" -h 127.0.0.1 -p $((port + 1)) -U postgres postgres
+	pg_ctl_as -m immediate -w stop
+}
+
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), Linux $(uname -r)"
 [ -n "${modes##*heaptrack*}" ] || echo "heaptrack: $(heaptrack --version 2>/dev/null | head -1)"
 echo "sqlite3: $(sqlite3 --version | cut -d' ' -f1); $RUNS rounds, every mode once per round; medians"
@@ -167,6 +203,7 @@ bench python /dev/null "$PY3" "$tmp/workload.py" 100000
 bench threads2 /dev/null build/targets/bench_threads 2 "$THREADS_TOTAL"
 bench threads8 /dev/null build/targets/bench_threads 8 "$THREADS_TOTAL"
 bench_server
+bench_clients
 MODES="bare cpu" bench cpu /dev/null build/targets/bench_cpu 3
 # start-up: one short program, STARTS rounds (each run is a few ms)
 runs=$RUNS
@@ -191,7 +228,7 @@ if wanted mutex; then
 		PRESTANDA_OUTPUT="$tmp/out/l.%p.trace" "$OLDPWD/build/targets/bench_locks")
 fi
 
-for name in micro sqlite3 python threads2 threads8 server cpu startup make; do
+for name in micro sqlite3 python threads2 threads8 server rclient pgbench cpu startup make; do
 	for m in $modes cpu; do
 		grep "^$name $m " "$tmp/runs" >"$tmp/sel" || continue
 		echo "$name $m $(cut -d' ' -f3 "$tmp/sel" | median) $(cut -d' ' -f4 "$tmp/sel" | median)"
