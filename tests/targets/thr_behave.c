@@ -2,6 +2,7 @@
 /* Behaviour the preload must keep: TLS destructors, cancelling a cond waiter, detached threads, old-version condvars, pthread_exit from main. */
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -52,10 +53,15 @@ static void *cond_waiter(void *arg)
 	return arg;
 }
 
+/* detached_sem: the detached thread's end, for last to wait on (bounded,
+ * so that a detached thread that never ends prints 0, not a hang) */
+static sem_t detached_sem;
+
 static void *detached(void *arg)
 {
 	usleep(20000);
 	__atomic_store_n(&detached_done, 1, __ATOMIC_SEQ_CST);
+	sem_post(&detached_sem);
 	return arg;
 }
 
@@ -80,7 +86,12 @@ static void *old_signaller(void *arg)
 /* the last thread standing after main's pthread_exit */
 static void *last(void *arg)
 {
-	usleep(30000);
+	struct timespec limit;
+
+	clock_gettime(CLOCK_REALTIME, &limit);
+	limit.tv_sec += 30;
+	while (sem_timedwait(&detached_sem, &limit) && errno == EINTR)
+		;
 	printf("last: detached %d\n", __atomic_load_n(&detached_done, __ATOMIC_SEQ_CST));
 	fflush(stdout);
 	return arg;
@@ -128,6 +139,7 @@ int main(void)
 #endif
 	printf("old cond ok\n");
 
+	sem_init(&detached_sem, 0, 0);
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
 	pthread_create(&t, &a, detached, NULL);
