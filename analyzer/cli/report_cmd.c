@@ -7,20 +7,25 @@
 #include "cli.h"
 #include "options.h"
 #include "report.h"
+#include "select.h"
 
 struct report_cmd {
 	struct pst_report_options o;
 	char **traces;
 	int ntraces;
+	struct pst_select sel;
 };
 
 static void usage(FILE *f)
 {
 	fputs("usage: prestanda report [--json] [--top N] [--config FILE] [--timeline]\n"
-	      "                       [--suppressions FILE] TRACE...\n"
+	      "                       [--suppressions FILE] [--since S] [--until U] [--tid T]\n"
+	      "                       [--pid P | --comm N | --all] [--html FILE]\n"
+	      "                       TRACE|SESSION...\n"
 	      "\n"
 	      "Analyze the heap of each TRACE: findings (leaks, churn of small blocks,\n"
-	      "realloc growth), totals, top allocation sites, sizes and threads.\n"
+	      "realloc growth), totals, top allocation sites, sizes and threads. A SESSION\n"
+	      "(the directory prestanda run wrote) stands for its main process's trace.\n"
 	      "\n"
 	      "  --json     one JSON object per trace (an array for several traces)\n"
 	      "  --top N    N sites per table (text, default 10); limits the JSON site list\n"
@@ -29,11 +34,15 @@ static void usage(FILE *f)
 	      "  --timeline figures per snapshot interval: allocation calls and bytes per\n"
 	      "             second, RSS, open fds, threads, CPU% (JSON: always, \"timeline\")\n"
 	      "  --timeline-svg FILE  a small plot of RSS and allocation calls over time\n"
+	      "  --html FILE one self-contained page of the trace (one TRACE): charts over\n"
+	      "             time, findings, sortable tables and flame graphs, for a time\n"
+	      "             range chosen on the charts too\n"
 	      "  --suppressions FILE  leaks to leave out of the findings: `leak:PATTERN`\n"
 	      "             lines (LeakSanitizer's and heaptrack's files), matched against\n"
 	      "             each frame's function, source file or module; counted apart\n"
 	      "  -h, --help this help\n",
 	      f);
+	pst_select_usage(f, true);
 }
 
 static int report_parse(int argc, char **argv, struct report_cmd *c)
@@ -44,8 +53,10 @@ static int report_parse(int argc, char **argv, struct report_cmd *c)
 		{ "config", required_argument, NULL, 'c' },
 		{ "timeline", no_argument, NULL, 't' },
 		{ "timeline-svg", required_argument, NULL, 's' },
+		{ "html", required_argument, NULL, 'H' },
 		{ "suppressions", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
+		PST_SELECT_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct pst_report_options *o = &c->o;
@@ -60,6 +71,7 @@ static int report_parse(int argc, char **argv, struct report_cmd *c)
 		case 'c': o->config = optarg; break;
 		case 't': o->timeline = true; break;
 		case 's': o->svg = optarg; break;
+		case 'H': o->html = optarg; break;
 		case 'S': o->suppressions_path = optarg; break;
 		case 'n':
 			if (pst_cli_positive("report", "--top", optarg, &o->top))
@@ -67,19 +79,25 @@ static int report_parse(int argc, char **argv, struct report_cmd *c)
 			o->top_given = true;
 			break;
 		case 'h': return pst_cli_help(usage);
-		default: return 2;
+		default:
+			if (pst_select_opt("report", opt, optarg, &c->sel))
+				return 2;
 		}
 	}
 	if (optind >= argc)
 		return pst_cli_fail("report", "no TRACE given");
+	if (pst_select_paths("report", &c->sel, argv + optind, argc - optind, false))
+		return 2;
 	if (o->suppressions_path) {
 		char err[600];
 
 		if (pst_suppressions_load(o->suppressions_path, &o->supp, err, sizeof(err)))
 			return pst_cli_fail("report", "--suppressions %s", err);
 	}
-	c->traces = argv + optind;
-	c->ntraces = argc - optind;
+	c->traces = c->sel.paths;
+	c->ntraces = c->sel.npaths;
+	if (o->html && c->ntraces > 1)
+		return pst_cli_fail("report", "--html draws one TRACE, not %d", c->ntraces);
 	return PST_CLI_GO;
 }
 
@@ -97,6 +115,8 @@ static int report_run(struct report_cmd *c)
 		else
 			o->has_settings = true;
 	}
+	if (!o->json)
+		pst_select_list(stdout, &c->sel);
 	status = pst_report_print(o, c->traces, c->ntraces);
 	if (o->has_settings)
 		pst_settings_free(&o->settings);
@@ -113,7 +133,11 @@ int pst_cmd_report(int argc, char **argv)
 	struct report_cmd c;
 	int rc = report_parse(argc, argv, &c);
 
-	if (rc == PST_CLI_GO && pst_cli_make_parent("report", c.o.svg))
-		return 1;
-	return rc == PST_CLI_GO ? report_run(&c) : rc;
+	if (rc == PST_CLI_GO && (pst_cli_make_parent("report", c.o.svg) ||
+				 pst_cli_make_parent("report", c.o.html)))
+		rc = 1;
+	if (rc == PST_CLI_GO)
+		rc = report_run(&c);
+	pst_select_free(&c.sel);
+	return rc;
 }

@@ -1041,6 +1041,32 @@ static int flame_collect(struct pst_flame *fl, const struct pst_flame_options *o
 	return rc;
 }
 
+int pst_flame_load(struct pst_flame *fl, const char *path, const struct pst_metric *m)
+{
+	char err[512];
+	int r;
+
+	*fl = (struct pst_flame){ .period = 1, .nslots = 1, .metric = m };
+	fl->pool = calloc(1, sizeof(*fl->pool));
+	if (!fl->pool)
+		return -ENOMEM;
+	if (pst_trace_open(path, &fl->pool->t[0], err, sizeof(err)))
+		return -EIO;
+	if (!has_metric(fl, 0, m))
+		return -ENODATA;
+	fl->pool->sym[0] = pst_analysis_symbolizer(fl->pool->t[0]);
+	if (!fl->pool->sym[0])
+		return -ENOMEM;
+	fl->program = pst_flame_program(fl->pool->t[0]);
+	r = collect(fl, 0);
+	return r ? r : flame_sort(fl) ? -ENOMEM : 0;
+}
+
+void pst_flame_release(struct pst_flame *fl)
+{
+	flame_free(fl);
+}
+
 int pst_flame_run(const struct pst_flame_options *o)
 {
 	struct pst_flame fl = { .period = 1, .normalize = o->normalize,

@@ -137,6 +137,13 @@ struct pst_flame_options {
 int pst_flame_run(const struct pst_flame_options *o);
 
 
+/* flame.c: the stacks of metric m in the trace at path into fl, sorted,
+ * for outputs that draw several metrics of one trace (report --html): 0,
+ * -ENODATA when the trace has none of it, -EIO when it cannot be read,
+ * -ENOMEM. Release fl with pst_flame_release whatever it returned. */
+int pst_flame_load(struct pst_flame *fl, const char *path, const struct pst_metric *m);
+void pst_flame_release(struct pst_flame *fl);
+
 /* flame.c: every family's metrics by rank, in the order `--help` lists
  * them; returns how many, *out the list. */
 size_t pst_flame_metric_list(const struct pst_metric *const **out);
