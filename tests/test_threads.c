@@ -248,7 +248,8 @@ Test(threads, behaviour_unchanged, .timeout = 60)
 	cr_expect_str_eq(r.out, bare);
 	j = itest_report_ok(&rep, r.traces[0]);
 	cr_expect(itest_bool(j, "process.complete"));
-	cr_expect_eq(itest_int(j, "threads.created"), 3 + 1 + 1 + 1 + 2);
+	cr_expect(strstr(r.out, "cancelled at start 200 of 200"), "%s", r.out);
+	cr_expect_eq(itest_int(j, "threads.created"), 3 + 1 + 200 + 1 + 1 + 2);
 	free(bare);
 	itest_report_free(&rep);
 	itest_cleanup(&r);

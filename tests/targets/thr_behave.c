@@ -22,6 +22,7 @@ static pthread_key_t key;
 static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t c = PTHREAD_COND_INITIALIZER;
 static int dtor_runs, cleanup_runs, detached_done, flag;
+#define EARLY_CANCELS 200
 static __thread int tls_value;
 
 static void dtor(void *v)
@@ -65,6 +66,15 @@ static void *detached(void *arg)
 	return arg;
 }
 
+/* Waits until cancelled: a cancel that arrives while the preload still
+ * registers the thread must neither be lost nor leave a lock held. */
+static void *until_cancelled(void *arg)
+{
+	for (;;)
+		pause();
+	return arg;
+}
+
 static void *exit_early(void *arg)
 {
 	pthread_exit(arg);
@@ -102,6 +112,7 @@ int main(void)
 	pthread_t t;
 	pthread_attr_t a;
 	void *ret;
+	int early = 0;
 
 	pthread_key_create(&key, dtor);
 	for (int i = 0; i < 3; i++) {
@@ -117,6 +128,14 @@ int main(void)
 	printf("cancelled %d cleanup %d mutex free %d\n", ret == PTHREAD_CANCELED, cleanup_runs,
 	       pthread_mutex_trylock(&m) == 0);
 	pthread_mutex_unlock(&m);
+
+	for (int i = 0; i < EARLY_CANCELS; i++) {
+		pthread_create(&t, NULL, until_cancelled, NULL);
+		pthread_cancel(t); /* at once: often while the thread starts */
+		pthread_join(t, &ret);
+		early += ret == PTHREAD_CANCELED;
+	}
+	printf("cancelled at start %d of %d\n", early, EARLY_CANCELS);
 
 	pthread_create(&t, NULL, exit_early, (void *)42);
 	pthread_join(t, &ret);
