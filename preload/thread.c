@@ -21,25 +21,39 @@
  */
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static volatile pid_t reg_owner; /* tid holding reg_lock, 0: none (for a signal handler) */
+/* The owner's cancel state, put back as it drops the lock: a thread the
+ * program cancels while the preload registers it (a cancellation point in
+ * there: a write, an open) would otherwise end holding reg_lock, and every
+ * thread after it wait for it forever (thr_behave under load did). */
+static int reg_cancel;
+
+static void reg_owned(void)
+{
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &reg_cancel);
+	reg_owner = (pid_t)syscall(SYS_gettid);
+}
 
 static void reg_take(void)
 {
 	pthread_mutex_lock(&reg_lock);
-	reg_owner = (pid_t)syscall(SYS_gettid);
+	reg_owned();
 }
 
 static bool reg_try(void)
 {
 	if (pthread_mutex_trylock(&reg_lock))
 		return false;
-	reg_owner = (pid_t)syscall(SYS_gettid);
+	reg_owned();
 	return true;
 }
 
 static void reg_drop(void)
 {
+	int cancel = reg_cancel;
+
 	reg_owner = 0;
 	pthread_mutex_unlock(&reg_lock);
+	pthread_setcancelstate(cancel, NULL);
 }
 int pst_live_threads; /* registered threads that have not exited */
 static struct pst_thr *reg_head;

@@ -2,6 +2,7 @@
 /* Behaviour the preload must keep: TLS destructors, cancelling a cond waiter, detached threads, old-version condvars, pthread_exit from main. */
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -21,6 +22,7 @@ static pthread_key_t key;
 static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t c = PTHREAD_COND_INITIALIZER;
 static int dtor_runs, cleanup_runs, detached_done, flag;
+#define EARLY_CANCELS 200
 static __thread int tls_value;
 
 static void dtor(void *v)
@@ -52,10 +54,24 @@ static void *cond_waiter(void *arg)
 	return arg;
 }
 
+/* detached_sem: the detached thread's end, for last to wait on (bounded,
+ * so that a detached thread that never ends prints 0, not a hang) */
+static sem_t detached_sem;
+
 static void *detached(void *arg)
 {
 	usleep(20000);
 	__atomic_store_n(&detached_done, 1, __ATOMIC_SEQ_CST);
+	sem_post(&detached_sem);
+	return arg;
+}
+
+/* Waits until cancelled: a cancel that arrives while the preload still
+ * registers the thread must neither be lost nor leave a lock held. */
+static void *until_cancelled(void *arg)
+{
+	for (;;)
+		pause();
 	return arg;
 }
 
@@ -80,7 +96,12 @@ static void *old_signaller(void *arg)
 /* the last thread standing after main's pthread_exit */
 static void *last(void *arg)
 {
-	usleep(30000);
+	struct timespec limit;
+
+	clock_gettime(CLOCK_REALTIME, &limit);
+	limit.tv_sec += 30;
+	while (sem_timedwait(&detached_sem, &limit) && errno == EINTR)
+		;
 	printf("last: detached %d\n", __atomic_load_n(&detached_done, __ATOMIC_SEQ_CST));
 	fflush(stdout);
 	return arg;
@@ -91,6 +112,7 @@ int main(void)
 	pthread_t t;
 	pthread_attr_t a;
 	void *ret;
+	int early = 0;
 
 	pthread_key_create(&key, dtor);
 	for (int i = 0; i < 3; i++) {
@@ -106,6 +128,14 @@ int main(void)
 	printf("cancelled %d cleanup %d mutex free %d\n", ret == PTHREAD_CANCELED, cleanup_runs,
 	       pthread_mutex_trylock(&m) == 0);
 	pthread_mutex_unlock(&m);
+
+	for (int i = 0; i < EARLY_CANCELS; i++) {
+		pthread_create(&t, NULL, until_cancelled, NULL);
+		pthread_cancel(t); /* at once: often while the thread starts */
+		pthread_join(t, &ret);
+		early += ret == PTHREAD_CANCELED;
+	}
+	printf("cancelled at start %d of %d\n", early, EARLY_CANCELS);
 
 	pthread_create(&t, NULL, exit_early, (void *)42);
 	pthread_join(t, &ret);
@@ -128,6 +158,7 @@ int main(void)
 #endif
 	printf("old cond ok\n");
 
+	sem_init(&detached_sem, 0, 0);
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
 	pthread_create(&t, &a, detached, NULL);
