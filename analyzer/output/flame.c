@@ -873,14 +873,16 @@ static int open_trace(struct pst_flame *fl, unsigned slot, const char *path, boo
 	char err[512];
 
 	if (pst_trace_open(path, &p->t[slot], err, sizeof(err))) {
-		fprintf(stderr, "prestanda: %s\n", err);
+		if (!fl->quiet)
+			fprintf(stderr, "prestanda: %s\n", err);
 		return 1;
 	}
 	if (p->t[slot]->error_offset) {
-		fprintf(stderr, "prestanda: %s: %s; the graph covers what came before it\n", path,
-			p->t[slot]->error);
+		if (!fl->quiet)
+			fprintf(stderr, "prestanda: %s: %s; the graph covers what came before it\n",
+				path, p->t[slot]->error);
 		*damaged = true;
-	} else if (!p->t[slot]->complete) {
+	} else if (!p->t[slot]->complete && !fl->quiet) {
 		fprintf(stderr, "prestanda: warning: %s: %s\n", path,
 			p->t[slot]->error[0] ? p->t[slot]->error : "trace is incomplete");
 	}
@@ -956,7 +958,9 @@ static int pick_metric(struct pst_flame *fl, const char *name, char *const *path
 			return 0;
 		}
 	}
-	fprintf(stderr, "prestanda: %s: this trace has no data to draw\n", paths[fl->nslots - 1]);
+	if (!fl->quiet)
+		fprintf(stderr, "prestanda: %s: this trace has no data to draw\n",
+			paths[fl->nslots - 1]);
 	return 2;
 }
 
@@ -1027,7 +1031,7 @@ static int flame_collect(struct pst_flame *fl, const struct pst_flame_options *o
 	}
 	/* What could not be symbolized and why (a module that is no regular
 	 * ELF file, one without debug info), once each. */
-	for (unsigned s = 0; s < fl->nslots && !folded; s++) {
+	for (unsigned s = 0; s < fl->nslots && !folded && !fl->quiet; s++) {
 		const char *w;
 
 		for (size_t i = 0; fl->pool->sym[s] && (w = pst_symbolizer_warning(fl->pool->sym[s], i));
@@ -1041,6 +1045,47 @@ static int flame_collect(struct pst_flame *fl, const struct pst_flame_options *o
 	return rc;
 }
 
+int pst_flame_load(struct pst_flame *fl, const struct pst_flame_options *o, bool *damaged)
+{
+	bool folded;
+	int rc;
+
+	fl->nslots = (unsigned)o->npaths;
+	folded = pst_folded_detect(o->paths[0]);
+	if (fl->nslots == 2 && pst_folded_detect(o->paths[1]) != folded) {
+		fprintf(stderr, "prestanda: flame: cannot compare a trace with folded stacks\n");
+		return 2;
+	}
+	fl->pool = calloc(1, sizeof(*fl->pool));
+	if (!fl->pool) {
+		fprintf(stderr, "prestanda: out of memory\n");
+		return 1;
+	}
+	rc = flame_open(fl, o, folded, damaged);
+	if (!rc)
+		rc = flame_collect(fl, o, folded);
+	if (!rc && folded) {
+		const char *path = o->paths[o->npaths - 1], *base = strrchr(path, '/');
+
+		fl->program = base ? base + 1 : path;
+	} else if (!rc) {
+		const struct pst_trace *t = fl->pool->t[fl->nslots - 1];
+
+		fl->program = pst_flame_program(t);
+		fl->start_realtime_ns = t->proc.start_realtime_ns;
+		fl->duration_ns = t->end_ts > t->proc.start_monotonic_ns
+				      ? t->end_ts - t->proc.start_monotonic_ns
+				      : 0;
+	}
+	return rc;
+}
+
+void pst_flame_release(struct pst_flame *fl)
+{
+	flame_free(fl);
+	fl->pool = NULL;
+}
+
 int pst_flame_run(const struct pst_flame_options *o)
 {
 	struct pst_flame fl = { .period = 1, .normalize = o->normalize,
@@ -1048,38 +1093,11 @@ int pst_flame_run(const struct pst_flame_options *o)
 				.per_thread = o->format == PST_FLAME_PPROF ||
 					      o->format == PST_FLAME_SPEEDSCOPE,
 				.shorten_templates = o->shorten_templates };
-	bool damaged = false, folded;
-	int rc;
+	bool damaged = false;
+	int rc = pst_flame_load(&fl, o, &damaged);
 
-	fl.nslots = (unsigned)o->npaths;
-	folded = pst_folded_detect(o->paths[0]);
-	if (fl.nslots == 2 && pst_folded_detect(o->paths[1]) != folded) {
-		fprintf(stderr, "prestanda: flame: cannot compare a trace with folded stacks\n");
-		return 2;
-	}
-	fl.pool = calloc(1, sizeof(*fl.pool));
-	if (!fl.pool) {
-		fprintf(stderr, "prestanda: out of memory\n");
-		return 1;
-	}
-	rc = flame_open(&fl, o, folded, &damaged);
 	if (!rc)
-		rc = flame_collect(&fl, o, folded);
-	if (!rc && folded) {
-		const char *path = o->paths[o->npaths - 1], *base = strrchr(path, '/');
-
-		fl.program = base ? base + 1 : path;
 		rc = write_out(&fl, o->format, o->output, &o->svg);
-	} else if (!rc) {
-		const struct pst_trace *t = fl.pool->t[fl.nslots - 1];
-
-		fl.program = pst_flame_program(t);
-		fl.start_realtime_ns = t->proc.start_realtime_ns;
-		fl.duration_ns = t->end_ts > t->proc.start_monotonic_ns
-				     ? t->end_ts - t->proc.start_monotonic_ns
-				     : 0;
-		rc = write_out(&fl, o->format, o->output, &o->svg);
-	}
 	flame_free(&fl);
 	return rc ? rc : damaged ? 1 : 0;
 }

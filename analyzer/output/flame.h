@@ -108,6 +108,7 @@ struct pst_flame {
 	bool heap_values;	/* memory metrics: fill pst_fstack.heap too (pprof) */
 	bool shorten_templates; /* C++ names without template arguments */
 	bool per_thread;	/* CPU metrics: a stack per thread (pst_fstack.tid) */
+	bool quiet;		/* no warnings about the traces (push reads a live one often) */
 	struct pst_fpool *pool; /* private */
 };
 
@@ -135,6 +136,13 @@ struct pst_flame_options {
 /* Read, draw and write: 0, 1 when a trace cannot be read (or is damaged),
  * 2 on a metric the traces lack or inputs that do not go together. */
 int pst_flame_run(const struct pst_flame_options *o);
+
+/* The first half of pst_flame_run: open o's traces into fl (its settings
+ * filled in by the caller), collect the metric's stacks and sort them;
+ * *damaged when a trace ends in damage. 0, or the command's status after
+ * saying why. pst_flame_release frees what it took, even after a failure. */
+int pst_flame_load(struct pst_flame *fl, const struct pst_flame_options *o, bool *damaged);
+void pst_flame_release(struct pst_flame *fl);
 
 
 /* flame.c: every family's metrics by rank, in the order `--help` lists
