@@ -195,3 +195,121 @@ Test(push, intervals_add_up_to_the_trace, .timeout = 180)
 	free(err);
 	cleanup(&t);
 }
+
+/* Wait (up to 20 s) until the spool holds a profile the server missed. */
+static void wait_spooled(const struct push_test *t)
+{
+	char spool[160];
+
+	snprintf(spool, sizeof(spool), "%s.push", t->trace);
+	for (int i = 0; i < 400; i++) {
+		DIR *d = opendir(spool);
+		struct dirent *e;
+		bool any = false;
+
+		while (d && (e = readdir(d)))
+			any = any || !strncmp(e->d_name, "profile-", 8);
+		if (d)
+			closedir(d);
+		if (any)
+			return;
+		sleep_ms(50);
+	}
+	cr_assert_fail("nothing came into %s", spool);
+}
+
+/* A server down for the first seconds: what was cut meanwhile waits in the
+ * spool and arrives once it answers; nothing is lost. */
+Test(push, a_server_that_comes_back_gets_every_interval, .timeout = 180)
+{
+	struct push_test t;
+	long long sent, whole;
+	char *err;
+	int n;
+
+	setup(&t);
+	record_start(&t, "8", NULL);
+	wait_spooled(&t);
+	receiver_start(&t);
+	err = record_wait(&t);
+	sent = uploads_ns(&t, &n);
+	whole = trace_ns(&t);
+	cr_expect_geq(n, 3, "%s", err);
+	cr_expect_eq(sent, whole, "%d uploads: %lld ns; the trace: %lld ns", n, sent, whole);
+	cr_expect(strstr(err, "; profiles wait in ") && strstr(err, " answers again\n") &&
+			  strstr(err, "; 0 waiting in ") && strstr(err, "; 0 dropped "),
+		  "%s", err);
+	free(err);
+	cleanup(&t);
+}
+
+/* Resident kilobytes of pid (VmRSS). */
+static long rss_kb(pid_t pid)
+{
+	char path[64], *s, *p;
+	long kb = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	s = itest_slurp(path, NULL);
+	cr_assert(s, "%s", path);
+	p = strstr(s, "\nVmRSS:");
+	if (p)
+		kb = strtol(p + 7, NULL, 10);
+	free(s);
+	return kb;
+}
+
+/* Bytes and files in dir. */
+static long long dir_bytes(const char *dir, int *files)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	long long sum = 0;
+
+	cr_assert(d, "%s: %s", dir, strerror(errno));
+	for (*files = 0; (e = readdir(d));) {
+		struct stat st;
+
+		if (e->d_name[0] != '.' && !fstatat(dirfd(d), e->d_name, &st, 0)) {
+			sum += st.st_size;
+			++*files;
+		}
+	}
+	closedir(d);
+	return sum;
+}
+
+/* A server that stays down: the spool keeps the newest profiles under its
+ * cap, says how many it dropped, and the pushing process's memory stays
+ * flat while the profiles pile up. */
+Test(push, a_server_that_stays_down_costs_bounded_disk_and_memory, .timeout = 180)
+{
+	struct push_test t;
+	char spool[160], *err, *p;
+	long rss[2];
+	unsigned long long dropped = 0;
+	long long bytes;
+	int files;
+
+	setup(&t);
+	record_start(&t, "12", (const char *[]){ "--push-spool-max", "150K", NULL });
+	sleep_ms(4000);
+	rss[0] = rss_kb(t.record);
+	sleep_ms(7000);
+	rss[1] = rss_kb(t.record);
+	err = record_wait(&t);
+	snprintf(spool, sizeof(spool), "%s.push", t.trace);
+	bytes = dir_bytes(spool, &files);
+	p = strstr(err, " dropped to keep the spool under 153600 bytes");
+	cr_assert(p, "%s", err);
+	while (p > err && p[-1] >= '0' && p[-1] <= '9')
+		p--;
+	dropped = strtoull(p, NULL, 10);
+	cr_expect(bytes <= 150 * 1024 && files >= 1, "%lld bytes in %d files", bytes, files);
+	cr_expect_gt(dropped, 0, "%s", err);
+	cr_expect(rss[0] > 0 && rss[1] - rss[0] < 4096, "RSS %ld KB then %ld KB", rss[0], rss[1]);
+	fprintf(stderr, "push: spool %lld bytes in %d files, %llu dropped; RSS %ld KB then %ld KB\n",
+		bytes, files, dropped, rss[0], rss[1]);
+	free(err);
+	cleanup(&t);
+}

@@ -465,6 +465,7 @@ static int run_program(const struct run_options *o)
 {
 	char lib[PATH_MAX], manifest[] = "/tmp/prestanda-run.XXXXXX";
 	const char *output = o->value[PST_OPT_OUTPUT];
+	struct pst_push *push;
 	int rc;
 
 	if (find_preload(lib, sizeof(lib)) < 0) {
@@ -479,7 +480,9 @@ static int run_program(const struct run_options *o)
 	set_stderr_id();
 	set_output(output ? output : pst_options[PST_OPT_OUTPUT].dflt);
 	set_preload(lib);
+	push = pst_run_push_start(manifest);
 	rc = start_and_wait(o->program, manifest);
+	pst_run_push_stop(push);
 	unlink(manifest);
 	return rc;
 }

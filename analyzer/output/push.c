@@ -2,12 +2,14 @@
 /* push: the thread that cuts a growing trace into one profile an interval, spools it and sends the spool to Pyroscope with backoff. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -191,32 +193,92 @@ static int spool_ready(struct pst_push *p, const char *trace)
 	return r;
 }
 
-/* Cut the profile of [cut_ns, now) into the spool. The trace not readable
- * yet (or the spool not ready) leaves the interval to the next cut. */
+/* What a cut's child tells its parent, before the totals it leaves. */
+struct cut_result {
+	int r;				/* pst_push_profile's */
+	int spool_err;			/* -errno of pst_spool_put */
+	unsigned long long dropped;	/* profiles the spool dropped */
+};
+
+/* In the child: cut [cut_ns, until) into the spool, then the result and
+ * the totals now to fd. */
+static int cut_child(struct pst_push *p, const char *trace, uint64_t until, int fd)
+{
+	struct cut_result res = { 0 };
+	struct pst_push_cut c;
+	char query[2048];
+
+	res.r = pst_push_profile(&p->prev, trace, p->cut_ns, until, &c);
+	if (res.r > 0) {
+		make_query(p, &c, p->cut_ns, until, query, sizeof(query));
+		res.spool_err = pst_spool_put(&p->spool, p->cut_ns, query, c.buf, c.len);
+		res.dropped = p->spool.dropped;
+	}
+	if (write(fd, &res, sizeof(res)) != sizeof(res))
+		return 1;
+	return res.r >= 0 && p->prev && pst_push_prev_send(p->prev, fd) ? 1 : 0;
+}
+
+/* In the parent: the child's result and totals. 0, or -1 when it failed
+ * before it cut (the interval then goes with the next). */
+static int cut_collect(struct pst_push *p, int fd, pid_t pid)
+{
+	struct cut_result res;
+	struct pst_push_prev *prev = NULL;
+	ssize_t n;
+	int st = 0;
+
+	while ((n = read(fd, &res, sizeof(res))) < 0 && errno == EINTR)
+		;
+	if (n == sizeof(res) && res.r >= 0)
+		prev = pst_push_prev_recv(fd);
+	close(fd);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!prev || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		pst_push_prev_free(prev);
+		return -1;
+	}
+	pst_push_prev_free(p->prev);
+	p->prev = prev;
+	p->spool.dropped += res.dropped;
+	if (res.spool_err) {
+		fprintf(stderr, "prestanda: %s: push: spool %s: %s\n", p->cmd, p->spool.dir,
+			strerror(-res.spool_err));
+		p->lost++;
+	}
+	return 0;
+}
+
+/*
+ * Cut the profile of [cut_ns, now) into the spool. Reading the trace and
+ * its programs' debug information takes memory in proportion to them, so
+ * it is done in a child process: the pushing process keeps only the last
+ * totals, however long it runs. The trace not readable yet (or the spool
+ * not ready) leaves the interval to the next cut.
+ */
 static void cut(struct pst_push *p)
 {
 	const char *trace = trace_path(p);
 	uint64_t until = now_ns(CLOCK_REALTIME);
-	struct pst_push_cut c;
-	char query[2048];
-	int r;
+	int fds[2];
+	pid_t pid;
 
-	if (!trace || spool_ready(p, trace))
+	if (!trace || spool_ready(p, trace) || pipe2(fds, O_CLOEXEC))
 		return;
-	r = pst_push_profile(&p->prev, trace, p->cut_ns, until, &c);
-	if (r < 0)
-		return;
-	if (r > 0) {
-		make_query(p, &c, p->cut_ns, until, query, sizeof(query));
-		r = pst_spool_put(&p->spool, p->cut_ns, query, c.buf, c.len);
-		if (r) {
-			fprintf(stderr, "prestanda: %s: push: spool %s: %s\n", p->cmd, p->spool.dir,
-				strerror(-r));
-			p->lost++;
-		}
-		free(c.buf);
+	pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		p->spool.dropped = 0;
+		_exit(cut_child(p, trace, until, fds[1]));
 	}
-	p->cut_ns = until;
+	close(fds[1]);
+	if (pid < 0) {
+		close(fds[0]);
+		return;
+	}
+	if (!cut_collect(p, fds[0], pid))
+		p->cut_ns = until;
 }
 
 /* ---- sending ---- */
@@ -308,8 +370,13 @@ static void *push_thread(void *arg)
 		if (now_ns(CLOCK_MONOTONIC) >= p->next_cut) {
 			cut(p);
 			p->next_cut += step;
+			/* a cut that took longer than the interval: the next one
+			 * an interval on, its profile longer, so that sending
+			 * still gets its turn */
+			if (p->next_cut < now_ns(CLOCK_MONOTONIC))
+				p->next_cut = now_ns(CLOCK_MONOTONIC) + step;
 		}
-		while (!stopping(p) && now_ns(CLOCK_MONOTONIC) < p->next_cut && send_one(p))
+		while (!stopping(p) && send_one(p) && now_ns(CLOCK_MONOTONIC) < p->next_cut)
 			;
 		wait_until(p, p->retry_at > now_ns(CLOCK_MONOTONIC) && p->retry_at < p->next_cut
 				      ? p->retry_at

@@ -73,6 +73,11 @@ struct pst_push_cut {
 int pst_push_profile(struct pst_push_prev **prev, const char *path, uint64_t from_ns,
 		     uint64_t until_ns, struct pst_push_cut *out);
 void pst_push_prev_free(struct pst_push_prev *prev);
+/* prev through a pipe: the cut is made in a child process, whose memory
+ * goes back to the system when it ends, and hands the totals back. 0 or -1;
+ * NULL when what came was short or not a table. */
+int pst_push_prev_send(const struct pst_push_prev *prev, int fd);
+struct pst_push_prev *pst_push_prev_recv(int fd);
 
 /* push_spool.c: one file a profile, oldest first, never over max bytes. */
 struct pst_spool {
