@@ -540,14 +540,14 @@ static int push_labels(json_t *labels, struct pst_push_settings *out, char *err,
 }
 
 /* performance.push: url, app, labels, spool, token, basic_auth, tenant,
- * interval in [1, 86400] seconds, spool_max in [64K, 1T] bytes. */
+ * interval in [1, 86400] seconds, spool_max in [4K, 1T] bytes. */
 static int parse_push(json_t *push, struct pst_push_settings *out, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "url", "app", "spool", "token", "basic_auth", "tenant" };
 	char **dst[] = { &out->url, &out->app, &out->spool,
 			 &out->token, &out->basic_auth, &out->tenant };
 	static const struct range interval_range = { 1, INTERVAL_MAX, false, false, " seconds" };
-	static const struct range spool_range = { 65536, 1099511627776.0, false, true, " bytes" };
+	static const struct range spool_range = { 4096, 1099511627776.0, false, true, " bytes" };
 	json_t *v;
 
 	if (!json_is_object(push)) {

@@ -96,8 +96,8 @@ static int size_in(const char *flag, const char *s, unsigned long long *out)
 		v *= 1 << 20, end++;
 	else if (*end == 'G' || *end == 'g')
 		v *= 1 << 30, end++;
-	if (errno || *end || end == s || v < 65536 || v > 1e12)
-		return pst_cli_fail("record", "%s: '%s' is not a size from 64K to 1000G", flag, s);
+	if (errno || *end || end == s || v < 4096 || v > 1e12)
+		return pst_cli_fail("record", "%s: '%s' is not a size from 4K to 1000G", flag, s);
 	*out = (unsigned long long)v;
 	return 0;
 }

@@ -193,60 +193,68 @@ static int spool_ready(struct pst_push *p, const char *trace)
 	return r;
 }
 
-/* What a cut's child tells its parent, before the totals it leaves. */
+/* What a cut's child tells its parent; then come the profile's bytes and
+ * the totals now. */
 struct cut_result {
-	int r;				/* pst_push_profile's */
-	int spool_err;			/* -errno of pst_spool_put */
-	unsigned long long dropped;	/* profiles the spool dropped */
+	int r;		       /* pst_push_profile's */
+	size_t len;	       /* the profile's bytes */
+	unsigned long hz;
+	char program[sizeof(((struct pst_push_cut *)0)->program)];
 };
 
-/* In the child: cut [cut_ns, until) into the spool, then the result and
- * the totals now to fd. */
+/* In the child: cut [cut_ns, until), everything to fd. 0 or 1. */
 static int cut_child(struct pst_push *p, const char *trace, uint64_t until, int fd)
 {
 	struct cut_result res = { 0 };
 	struct pst_push_cut c;
-	char query[2048];
 
 	res.r = pst_push_profile(&p->prev, trace, p->cut_ns, until, &c);
 	if (res.r > 0) {
-		make_query(p, &c, p->cut_ns, until, query, sizeof(query));
-		res.spool_err = pst_spool_put(&p->spool, p->cut_ns, query, c.buf, c.len);
-		res.dropped = p->spool.dropped;
+		res.len = c.len;
+		res.hz = c.hz;
+		memcpy(res.program, c.program, sizeof(res.program));
 	}
-	if (write(fd, &res, sizeof(res)) != sizeof(res))
+	if (pst_push_move(fd, &res, sizeof(res), false) ||
+	    (res.r > 0 && pst_push_move(fd, c.buf, c.len, false)))
 		return 1;
-	return res.r >= 0 && p->prev && pst_push_prev_send(p->prev, fd) ? 1 : 0;
+	return res.r >= 0 && pst_push_prev_send(p->prev, fd) ? 1 : 0;
 }
 
-/* In the parent: the child's result and totals. 0, or -1 when it failed
- * before it cut (the interval then goes with the next). */
-static int cut_collect(struct pst_push *p, int fd, pid_t pid)
+/* In the parent: the child's profile into the spool, its totals kept. All
+ * of it or none: 0, or -1 (the interval then goes with the next cut). */
+static int cut_collect(struct pst_push *p, int fd, pid_t pid, uint64_t until)
 {
 	struct cut_result res;
 	struct pst_push_prev *prev = NULL;
-	ssize_t n;
-	int st = 0;
+	struct pst_push_cut c = { 0 };
+	char query[2048];
+	int st = 0, r;
 
-	while ((n = read(fd, &res, sizeof(res))) < 0 && errno == EINTR)
-		;
-	if (n == sizeof(res) && res.r >= 0)
+	if (!pst_push_move(fd, &res, sizeof(res), true) && res.r >= 0 &&
+	    (res.r == 0 || ((c.buf = malloc(res.len + 1)) &&
+			    !pst_push_move(fd, c.buf, res.len, true))))
 		prev = pst_push_prev_recv(fd);
 	close(fd);
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
-	if (!prev || !WIFEXITED(st) || WEXITSTATUS(st)) {
+	r = prev && WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : -1;
+	if (!r && res.r > 0) {
+		c.len = res.len;
+		c.hz = res.hz;
+		memcpy(c.program, res.program, sizeof(c.program));
+		make_query(p, &c, p->cut_ns, until, query, sizeof(query));
+		r = pst_spool_put(&p->spool, p->cut_ns, query, c.buf, c.len);
+		if (r)
+			fprintf(stderr, "prestanda: %s: push: spool %s: %s\n", p->cmd, p->spool.dir,
+				strerror(-r));
+	}
+	free(c.buf);
+	if (r) {
 		pst_push_prev_free(prev);
 		return -1;
 	}
 	pst_push_prev_free(p->prev);
 	p->prev = prev;
-	p->spool.dropped += res.dropped;
-	if (res.spool_err) {
-		fprintf(stderr, "prestanda: %s: push: spool %s: %s\n", p->cmd, p->spool.dir,
-			strerror(-res.spool_err));
-		p->lost++;
-	}
 	return 0;
 }
 
@@ -269,7 +277,6 @@ static void cut(struct pst_push *p)
 	pid = fork();
 	if (pid == 0) {
 		close(fds[0]);
-		p->spool.dropped = 0;
 		_exit(cut_child(p, trace, until, fds[1]));
 	}
 	close(fds[1]);
@@ -277,7 +284,7 @@ static void cut(struct pst_push *p)
 		close(fds[0]);
 		return;
 	}
-	if (!cut_collect(p, fds[0], pid))
+	if (!cut_collect(p, fds[0], pid, until))
 		p->cut_ns = until;
 }
 

@@ -77,6 +77,8 @@ void pst_push_prev_free(struct pst_push_prev *prev);
  * goes back to the system when it ends, and hands the totals back. 0 or -1;
  * NULL when what came was short or not a table. */
 int pst_push_prev_send(const struct pst_push_prev *prev, int fd);
+/* n bytes at b to fd, or from it (rd): 0, or -1 when short. */
+int pst_push_move(int fd, void *b, size_t n, bool rd);
 struct pst_push_prev *pst_push_prev_recv(int fd);
 
 /* push_spool.c: one file a profile, oldest first, never over max bytes. */

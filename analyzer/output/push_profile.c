@@ -92,8 +92,7 @@ void pst_push_prev_free(struct pst_push_prev *prev)
 	free(prev);
 }
 
-/* n bytes at b to fd, or from it (rd): 0, or -1 when short. */
-static int move_all(int fd, void *b, size_t n, bool rd)
+int pst_push_move(int fd, void *b, size_t n, bool rd)
 {
 	for (char *c = b; n;) {
 		ssize_t k = rd ? read(fd, c, n) : write(fd, c, n);
@@ -110,8 +109,8 @@ static int move_all(int fd, void *b, size_t n, bool rd)
 
 int pst_push_prev_send(const struct pst_push_prev *prev, int fd)
 {
-	return move_all(fd, (void *)prev, sizeof(*prev), false) ||
-			       move_all(fd, prev->slot, prev->nslots * sizeof(*prev->slot), false)
+	return pst_push_move(fd, (void *)prev, sizeof(*prev), false) ||
+			       pst_push_move(fd, prev->slot, prev->nslots * sizeof(*prev->slot), false)
 		       ? -1
 		       : 0;
 }
@@ -120,14 +119,14 @@ struct pst_push_prev *pst_push_prev_recv(int fd)
 {
 	struct pst_push_prev *p = calloc(1, sizeof(*p));
 
-	if (!p || move_all(fd, p, sizeof(*p), true))
+	if (!p || pst_push_move(fd, p, sizeof(*p), true))
 		goto fail;
 	p->slot = NULL; /* the sender's pointer */
 	/* a table of a power of two slots at under half load, or none */
 	if (p->nslots & (p->nslots - 1) || p->n * 2 > p->nslots || p->nslots > (1u << 30))
 		goto fail;
 	p->slot = p->nslots ? calloc(p->nslots, sizeof(*p->slot)) : NULL;
-	if (p->nslots && (!p->slot || move_all(fd, p->slot, p->nslots * sizeof(*p->slot), true)))
+	if (p->nslots && (!p->slot || pst_push_move(fd, p->slot, p->nslots * sizeof(*p->slot), true)))
 		goto fail;
 	return p;
 fail:
