@@ -2,7 +2,9 @@
 /* --push: record -a's intervals sent to a local stand-in for Pyroscope's /ingest, each decoded with go tool pprof and added up against the trace. */
 #include <time.h>
 
+#include "config.h"
 #include "itest.h"
+#include "push.h"
 
 #define GO "/usr/bin/go"
 #define RECEIVER "tests/push_receiver.py"
@@ -372,4 +374,123 @@ Test(push, a_server_that_stays_down_costs_bounded_disk_and_memory, .timeout = 18
 		bytes, files, dropped, rss[0], rss[1]);
 	free(err);
 	cleanup(&t);
+}
+
+/* ---- the settings and the spool, without a server ---- */
+
+static int parse_push(const char *push_json, struct pst_settings *s, char *err, size_t len)
+{
+	char text[1024];
+	json_t *j;
+	int r;
+
+	snprintf(text, sizeof(text), "{\"performance\": {\"push\": %s}}", push_json);
+	j = json_loads(text, 0, NULL);
+	cr_assert(j, "%s", text);
+	r = pst_settings_parse(j, NULL, NULL, s, err, len);
+	json_decref(j);
+	return r;
+}
+
+/* Every key of performance.push, the labels as Pyroscope's name takes them. */
+Test(push_config, every_key)
+{
+	struct pst_settings s;
+	char err[256] = "";
+
+	cr_assert_eq(parse_push("{\"url\": \"http://pyro:4040\", \"app\": \"web\","
+				" \"labels\": {\"env\": \"prod\", \"region\": \"eu-1\"},"
+				" \"spool\": \"/var/spool/p\", \"spool_max\": 1048576,"
+				" \"interval\": 15, \"token\": \"t0k\", \"basic_auth\": \"u:p\","
+				" \"tenant\": \"team-a\"}",
+				&s, err, sizeof(err)),
+		     0, "%s", err);
+	cr_expect_str_eq(s.push.url, "http://pyro:4040");
+	cr_expect_str_eq(s.push.app, "web");
+	cr_expect_str_eq(s.push.labels, "env=prod,region=eu-1");
+	cr_expect_str_eq(s.push.spool, "/var/spool/p");
+	cr_expect_str_eq(s.push.token, "t0k");
+	cr_expect_str_eq(s.push.basic_auth, "u:p");
+	cr_expect_str_eq(s.push.tenant, "team-a");
+	cr_expect_eq(s.push.spool_max, 1048576);
+	cr_expect_eq(s.push.interval, 15);
+	pst_settings_free(&s);
+}
+
+/* A wrong value is refused with its key named. */
+Test(push_config, wrong_values_name_their_key)
+{
+	static const char *const cases[][2] = {
+		{ "{\"url\": \"\"}", "push.url must be a non-empty string" },
+		{ "{\"interval\": 0.5}", "push.interval: 0.5 is out of range (1 to 86400 seconds)" },
+		{ "{\"spool_max\": 1000}",
+		  "push.spool_max: 1000 is out of range (4096 to 1099511627776 bytes)" },
+		{ "{\"labels\": {\"env\": \"a,b\"}}",
+		  "push.labels.env: names and values are non-empty strings without { } , = & or spaces" },
+		{ "{\"labels\": [\"env\"]}", "push.labels must be an object of strings" },
+		{ "[]", "performance.push is not an object" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct pst_settings s;
+		char err[256] = "";
+
+		cr_expect_eq(parse_push(cases[i][0], &s, err, sizeof(err)), -1, "%s", cases[i][0]);
+		cr_expect_str_eq(err, cases[i][1]);
+	}
+}
+
+/* The flags win; the config fills in what they leave out; then the defaults. */
+Test(push_config, flags_then_config_then_defaults)
+{
+	char path[] = "/tmp/pst-push-config.XXXXXX";
+	const char *json = "{\"performance\": {\"push\": {\"url\": \"http://a:1\","
+			   " \"app\": \"from-config\", \"labels\": {\"env\": \"prod\"}}}}";
+	struct pst_push_options o = { .app = "from-flag", .config = path };
+	bool on = false;
+	int fd = mkstemp(path);
+
+	cr_assert(fd >= 0);
+	close(fd);
+	itest_write(path, json, strlen(json));
+	cr_assert_eq(pst_push_options_resolve("test", &o, &on), 0);
+	cr_expect(on);
+	cr_expect_str_eq(o.url, "http://a:1");
+	cr_expect_str_eq(o.app, "from-flag");
+	cr_expect_str_eq(o.labels, "env=prod");
+	cr_expect_eq(o.interval, PST_PUSH_INTERVAL);
+	cr_expect_eq(o.spool_max, PST_PUSH_SPOOL_MAX);
+	cr_expect_null(o.spool);
+	pst_push_options_free();
+	unlink(path);
+}
+
+/* The spool drops its oldest profiles to stay under its cap, and hands
+ * back the oldest kept, query and body as they were put. */
+Test(push_spool, oldest_dropped_to_stay_under_the_cap)
+{
+	char dir[] = "/tmp/pst-push-spool.XXXXXX", path[PATH_MAX], query[64], body[1000];
+	char *q, *rm[] = { "/bin/rm", "-rf", dir, NULL };
+	struct pst_spool sp;
+	unsigned long long bytes;
+	const char *b;
+	size_t files, len;
+
+	cr_assert(mkdtemp(dir));
+	cr_assert_eq(pst_spool_open(&sp, dir, 2500), 0);
+	for (int i = 1; i <= 5; i++) {
+		memset(body, '0' + i, sizeof(body));
+		snprintf(query, sizeof(query), "name=app&from=%d", i);
+		cr_assert_eq(pst_spool_put(&sp, (uint64_t)i * 1000000000u, query, body, sizeof(body)), 0);
+	}
+	pst_spool_usage(&sp, &files, &bytes);
+	cr_expect_eq(files, 2);
+	cr_expect_eq(bytes, 2 * (sizeof(body) + strlen("name=app&from=4\n")));
+	cr_expect_eq(sp.dropped, 3);
+	cr_assert_eq(pst_spool_oldest(&sp, path, sizeof(path)), 1);
+	cr_assert_eq(pst_spool_read(path, &q, &b, &len), 0);
+	cr_expect_str_eq(q, "name=app&from=4");
+	cr_expect(len == sizeof(body) && b[0] == '4' && b[len - 1] == '4');
+	free(q);
+	itest_spawn(rm, NULL, NULL);
 }

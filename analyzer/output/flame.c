@@ -620,6 +620,9 @@ static int cpu_row(const struct pst_cpu_row *r, void *arg)
 		return -ENOMEM;
 	s->pid = r->pid;
 	s->tid = w->fl->per_thread ? r->tid : 0;
+	s->raw = pst_fnv_bytes(PST_FNV_OFFSET, (uint64_t[]){ s->pid, s->tid,
+			       r->ustack ? r->ustack->id : 0, r->kstack ? r->kstack->id : 0 },
+			       4 * sizeof(uint64_t)) | 1;
 	/* Locations leaf first, functions root first. */
 	for (size_t i = 0; i < na; i++)
 		if (w->addrs[w->ids[i]].loc != UINT32_MAX)

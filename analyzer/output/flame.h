@@ -79,6 +79,10 @@ struct pst_fstack {
 	int64_t value[2]; /* [0] this trace (or BASE), [1] NEW in a diff */
 	int64_t heap[4];  /* with pst_flame.heap_values: Go's heap profile types */
 	uint64_t pid, tid; /* CPU: the process and (per_thread) thread sampled; 0: unknown */
+	/* CPU: the stack's identity in its trace (process, thread, stack ids),
+	 * the same at every read of a growing trace however its frames read; 0:
+	 * none */
+	uint64_t raw;
 };
 
 /* pst_fstack.heap, in the order and with the names of Go's heap profiles. */

@@ -30,11 +30,15 @@ struct pst_push_prev {
 	size_t nslots, n;
 };
 
-/* A stack's identity across cuts: its frames' names and addresses, its
- * objects, process and thread (ids are renumbered at every load). */
+/* A stack's identity across cuts: the trace's own (CPU), else its frames'
+ * names and addresses, its objects, process and thread (the flame's ids
+ * are renumbered at every load). */
 static uint64_t stack_key(const struct pst_flame *fl, const struct pst_fstack *s)
 {
 	uint64_t h = PST_FNV_OFFSET;
+
+	if (s->raw)
+		return s->raw;
 
 	for (size_t i = 0; i < s->depth; i++) {
 		const struct pst_ffunc *f = &fl->funcs[s->funcs[i]];
