@@ -79,9 +79,9 @@ struct pst_fstack {
 	int64_t value[2]; /* [0] this trace (or BASE), [1] NEW in a diff */
 	int64_t heap[4];  /* with pst_flame.heap_values: Go's heap profile types */
 	uint64_t pid, tid; /* CPU: the process and (per_thread) thread sampled; 0: unknown */
-	/* CPU: the stack's identity in its trace (process, thread, stack ids),
-	 * the same at every read of a growing trace however its frames read; 0:
-	 * none */
+	/* record -a: the stack's identity in its trace (process, thread, stack
+	 * ids), the same at every read of a growing trace however its frames
+	 * read; 0: none */
 	uint64_t raw;
 };
 
@@ -113,6 +113,11 @@ struct pst_flame {
 	bool shorten_templates; /* C++ names without template arguments */
 	bool per_thread;	/* CPU metrics: a stack per thread (pst_fstack.tid) */
 	bool quiet;		/* no warnings about the traces (push reads a live one often) */
+	/* CPU: only the stacks this says yes to, by pst_fstack.raw (0 for
+	 * all of a trace without) and value, have their frames read and are
+	 * collected; NULL: all */
+	bool (*keep)(uint64_t raw, int64_t value, void *arg);
+	void *keep_arg;
 	struct pst_fpool *pool; /* private */
 };
 

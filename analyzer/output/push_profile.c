@@ -206,6 +206,15 @@ static int to_pprof(const struct pst_flame *fl, struct pst_push_cut *out)
 	return r;
 }
 
+/* A stack whose value moved since the last cut (or is new). */
+static bool changed(uint64_t raw, int64_t value, void *arg)
+{
+	struct pst_push_prev *p = arg;
+	const struct entry *e = p->nslots ? find(p, raw) : NULL;
+
+	return !e || !e->key || e->v[0] != value;
+}
+
 int pst_push_profile(struct pst_push_prev **prev, const char *path, uint64_t from_ns,
 		     uint64_t until_ns, struct pst_push_cut *out)
 {
@@ -219,7 +228,11 @@ int pst_push_profile(struct pst_push_prev **prev, const char *path, uint64_t fro
 	memset(out, 0, sizeof(*out));
 	if (!*prev)
 		*prev = calloc(1, sizeof(**prev));
-	if (!*prev || pst_flame_load(&fl, &o, &damaged))
+	if (!*prev)
+		goto out;
+	fl.keep = changed;
+	fl.keep_arg = *prev;
+	if (pst_flame_load(&fl, &o, &damaged))
 		goto out;
 	if ((*prev)->metric != fl.metric) {
 		free((*prev)->slot);
