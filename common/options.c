@@ -17,8 +17,9 @@ const struct pst_option pst_options[PST_OPT_COUNT] = {
 				   false },
 	[PST_OPT_OUTPUT] = { "output", 'o', 1, "-o, --output PAT", "PRESTANDA_OUTPUT",
 			     "prestanda.%e.%p.trace",
-			     "trace path; %p pid, %h host, %e program name\n"
-			     "(default prestanda.%e.%p.trace)",
+			     "trace path; %p pid, %h host, %e program name;\n"
+			     "DIR/ for a session directory (default: the session\n"
+			     "prestanda.PROG.PID/, traces %e.%p.trace in it)",
 			     false },
 	[PST_OPT_NO_FOLLOW] = { "no-follow", 0, 0, "--no-follow", "PRESTANDA_NO_FOLLOW", "",
 				"do not trace the programs PROGRAM execs", false },

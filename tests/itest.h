@@ -284,6 +284,40 @@ static ITEST_UNUSED void itest_run_as(struct itest_run *r, const char *const *op
 	itest_run_end(r, &c, itest_spawn(c.argv, c.outp, c.errp));
 }
 
+/* What a target printed as "name=N" (on stdout, in out). */
+static ITEST_UNUSED long long itest_printed(const char *out, const char *name)
+{
+	char key[64];
+	const char *p;
+	long long v;
+
+	snprintf(key, sizeof(key), "%s=", name);
+	p = out ? strstr(out, key) : NULL;
+	cr_assert(p && sscanf(p + strlen(key), "%lld", &v) == 1, "no %s in: %s", key,
+		  out ? out : "");
+	return v;
+}
+
+/* `build/prestanda run OPTS... -o DIR/t.%p.trace -- ARGV...` of a program
+ * outside the targets (a runtime, a system tool), to its end. */
+static ITEST_UNUSED void itest_run_program(struct itest_run *r, const char *const *opts,
+					   const char *const *argv)
+{
+	struct itest_cmd c;
+	int n;
+
+	memset(r, 0, sizeof(*r));
+	strcpy(r->dir, "/tmp/pst-itest.XXXXXX");
+	cr_assert(mkdtemp(r->dir), "mkdtemp: %s", strerror(errno));
+	snprintf(c.pattern, sizeof(c.pattern), "%s/t.%%p.trace", r->dir);
+	snprintf(c.outp, sizeof(c.outp), "%s/run.out", r->dir);
+	snprintf(c.errp, sizeof(c.errp), "%s/run.err", r->dir);
+	n = itest_argv_run(c.argv, 0, opts, c.pattern);
+	n = itest_argv_add(c.argv, n, argv);
+	c.argv[n] = NULL;
+	itest_run_end(r, &c, itest_spawn(c.argv, c.outp, c.errp));
+}
+
 static ITEST_UNUSED void itest_run(struct itest_run *r, const char *const *opts, const char *target,
 				   const char *const *args)
 {

@@ -15,6 +15,7 @@
 #include "trace.h"
 #include "symbolize.h"
 #include "trace_read.h"
+#include "itest.h"
 
 /* ---- writing traces ---- */
 
@@ -925,4 +926,165 @@ Test(memory, peak_time_is_the_first_time_reached)
 	cr_expect_eq(r.m->peak_heap_bytes, 100);
 	cr_expect_eq(r.m->peak_time_ns, 10);
 	run_free(&r);
+}
+
+/* ---- temporaries against heaptrack, on the same workloads ---- */
+
+/*
+ * heaptrack's rule (its analyzer, accumulatedtracedata.cpp) compares
+ * allocation-info indices, not addresses: heaptrack_interpret interns each
+ * (size, stack) pair once, and a free is temporary when its block's pair
+ * is the pair of the event just before it (an allocation; any free clears
+ * it). So a free of a twin (another block of the same size and stack) is
+ * temporary too. --full counts that rule from the events, per thread; the
+ * sampled mode cannot (the size and stack of a block that was not sampled
+ * are never seen), and counts each thread's frees of the very block it
+ * allocated last, exactly: a subset, the same count the preload writes in
+ * a --full trace's thread totals. Measured below on each workload: --full
+ * equals heaptrack (heaptrack's one more is its own preload's), sampled
+ * equals the --full trace's same-block count, and the gap is the twins.
+ */
+struct temps {
+	long long heaptrack, full, full_same_block, sampled;
+};
+
+#define HEAPTRACK "/usr/bin/heaptrack"
+#define HEAPTRACK_PRINT "/usr/bin/heaptrack_print"
+
+static void need_tool(const char *path)
+{
+	if (access(path, X_OK))
+		cr_skip_test("%s is not installed (scripts/install-deps.sh)", path);
+}
+
+/* heaptrack_print's "temporary memory allocations: N" for argv under heaptrack. */
+static long long heaptrack_temps(const char *const *argv)
+{
+	struct itest_run r = { .dir = "/tmp/pst-itest-ht.XXXXXX" };
+	char out[PATH_MAX + 16], data[PATH_MAX + 16], txt[PATH_MAX + 16], *text, *p;
+	char *cmd[ITEST_MAX_ARGS] = { HEAPTRACK, "-o", out };
+	long long n = -1;
+	int st;
+
+	cr_assert(mkdtemp(r.dir));
+	snprintf(out, sizeof(out), "%s/ht", r.dir);
+	itest_argv_add(cmd, 3, argv);
+	st = itest_spawn(cmd, NULL, NULL);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "heaptrack: %s", itest_wdesc(st));
+	snprintf(data, sizeof(data), "%s/ht.zst", r.dir);
+	snprintf(txt, sizeof(txt), "%s/ht.txt", r.dir);
+	st = itest_spawn((char *[]){ HEAPTRACK_PRINT, "-f", data, "--print-peaks", "0",
+				     "--print-allocators", "0", "--print-temporary", "0",
+				     "--print-leaks", "0", NULL },
+			 txt, NULL);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "heaptrack_print: %s", itest_wdesc(st));
+	text = itest_slurp(txt, NULL);
+	p = text ? strstr(text, "temporary memory allocations: ") : NULL;
+	cr_assert(p && sscanf(p + 30, "%lld", &n) == 1, "heaptrack_print: %s", text);
+	free(text);
+	itest_cleanup(&r);
+	return n;
+}
+
+/* One prestanda run of argv (opts: the mode): the JSON's temporaries and
+ * the thread totals' same-block count. */
+static void prestanda_temps(const char *const *opts, const char *const *argv, long long *json,
+			    long long *same_block, const char *source)
+{
+	struct itest_run r;
+	struct itest_report rep;
+	struct pst_trace *t;
+	char err[256];
+	json_t *j;
+
+	itest_run_program(&r, opts, argv);
+	cr_assert(WIFEXITED(r.wstatus) && WEXITSTATUS(r.wstatus) == 0 && r.ntraces == 1,
+		  "prestanda run: %s; %d traces; %s", itest_wdesc(r.wstatus), r.ntraces, r.err);
+	j = itest_report_ok(&rep, r.traces[0]);
+	*json = itest_int(j, "memory.temporary_allocations");
+	cr_expect_str_eq(itest_str(j, "memory.temporary_source"), source);
+	cr_assert_eq(pst_trace_open(r.traces[0], &t, err, sizeof(err)), 0, "%s", err);
+	*same_block = 0;
+	for (size_t i = 0; i < t->ntotals; i++) {
+		cr_assert(t->totals[i].has_temporary);
+		*same_block += (long long)t->totals[i].temporary;
+	}
+	pst_trace_close(t);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
+/* |a - b| within slack, and a message saying how far apart they are. */
+#define EXPECT_NEAR(a, b, slack, what)                                                     \
+	cr_expect(llabs((a) - (b)) <= (slack), "%s: %s %lld, %s %lld (slack %lld)", what, #a, \
+		  (long long)(a), #b, (long long)(b), (long long)(slack))
+
+/*
+ * The counts of argv under heaptrack, --full and sampled. A deterministic
+ * program (exact) meets them exactly: --full is heaptrack's count but for
+ * the one of heaptrack's own preload, and sampled is the --full trace's
+ * same-block count. CPython's allocations move by a few between runs (its
+ * environment differs under each tool): within 0.1% then (and one).
+ */
+static void temps_of(const char *what, const char *const *argv, bool exact)
+{
+	struct temps m;
+	long long same;
+
+	need_tool(HEAPTRACK);
+	need_tool(HEAPTRACK_PRINT);
+	m.heaptrack = heaptrack_temps(argv);
+	prestanda_temps((const char *[]){ "--full", NULL }, argv, &m.full, &m.full_same_block,
+			"events");
+	prestanda_temps(NULL, argv, &m.sampled, &same, "thread totals");
+	cr_expect_eq(same, m.sampled);
+	cr_log_info("%s: heaptrack %lld, --full %lld (same block %lld), sampled %lld", what,
+		    m.heaptrack, m.full, m.full_same_block, m.sampled);
+	if (exact) {
+		cr_expect(m.heaptrack - m.full == 0 || m.heaptrack - m.full == 1,
+			  "%s: heaptrack %lld, --full %lld", what, m.heaptrack, m.full);
+		cr_expect_eq(m.sampled, m.full_same_block, "%s: sampled %lld, --full's same block %lld",
+			     what, m.sampled, m.full_same_block);
+	} else {
+		EXPECT_NEAR(m.full, m.heaptrack, 1 + m.heaptrack / 1000, what);
+		EXPECT_NEAR(m.sampled, m.full_same_block, 1 + m.full_same_block / 1000, what);
+	}
+	/* the same-block frees are temporaries by heaptrack's rule too */
+	cr_expect_leq(m.full_same_block, m.full, "%s", what);
+}
+
+/* scripts/workload-sqlite.sh 20000, run by sqlite3 from its -init file. */
+Test(memory, temporaries_sqlite3_against_heaptrack, .timeout = 300)
+{
+	char sql[PATH_MAX];
+	int st;
+
+	need_tool("/usr/bin/sqlite3");
+	itest_tmpfile(sql, sizeof(sql));
+	st = itest_spawn((char *[]){ "/bin/sh", "scripts/workload-sqlite.sh", "20000", NULL }, sql,
+			 NULL);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	temps_of("sqlite3",
+		 (const char *[]){ "/usr/bin/sqlite3", "-batch", "-init", sql, ":memory:", NULL },
+		 true);
+	unlink(sql);
+}
+
+/* A 20,000-key JSON round trip in CPython, with its own allocator (pymalloc)
+ * and with every object from malloc (PYTHONMALLOC=malloc). */
+Test(memory, temporaries_python_against_heaptrack, .timeout = 300)
+{
+	const char *const py[] = { "/usr/bin/python3.11", "-c",
+				   "import json\n"
+				   "d = {str(i): [i, str(i)] for i in range(20000)}\n"
+				   "json.loads(json.dumps(d))\n",
+				   NULL };
+
+	need_tool(py[0]);
+	setenv("PYTHONHASHSEED", "0", 1);
+	temps_of("python", py, false);
+	setenv("PYTHONMALLOC", "malloc", 1);
+	temps_of("python, PYTHONMALLOC=malloc", py, false);
+	unsetenv("PYTHONMALLOC");
+	unsetenv("PYTHONHASHSEED");
 }

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <time.h>
 
 #include "itest.h"
 
@@ -46,8 +47,10 @@ static void need_ebpf(bool off_cpu)
 	itest_need_ebpf(off_cpu);
 }
 
-/* Record argv (after "record -o TRACE"), then report it as JSON. */
-static json_t *record(struct itest_report *rep, char *trace, size_t len, const char *const *args)
+/* Record argv (after "record -o TRACE"), then report it as JSON; the
+ * command's stdout into *out when out is not NULL (the caller frees it). */
+static json_t *record(struct itest_report *rep, char *trace, size_t len, const char *const *args,
+		      char **out)
 {
 	char *argv[ITEST_MAX_ARGS] = { ITEST_PRESTANDA, "record", "-o", trace };
 	int n = 4;
@@ -60,6 +63,10 @@ static json_t *record(struct itest_report *rep, char *trace, size_t len, const c
 	argv[n] = NULL;
 	run_cmd(&c, argv);
 	cr_assert(exited(&c, 0), "record: %s; stderr: %s", itest_wdesc(c.wstatus), c.err);
+	if (out) {
+		*out = c.out;
+		c.out = NULL;
+	}
 	cmd_free(&c);
 	return itest_report_ok(rep, trace);
 }
@@ -113,7 +120,7 @@ Test(record, known_split_and_whole_stacks_without_frame_pointers, .timeout = 120
 	size_t i, reach = 0, total = 0;
 
 	need_ebpf(false);
-	j = record(&rep, trace, sizeof(trace), args);
+	j = record(&rep, trace, sizeof(trace), args, NULL);
 	cr_expect_str_eq(itest_str(j, "cpu.source"), "ebpf");
 	cr_expect_str_eq(itest_str(j, "cpu.unwinding"), "dwarf");
 	samples = itest_int(j, "cpu.samples");
@@ -200,7 +207,7 @@ Test(record, agrees_with_perf, .timeout = 120)
 	run_cmd(&c, prep);
 	unlink(pdata);
 	cr_assert(exited(&c, 0), "perf report: %s", c.err);
-	j = record(&rep, trace, sizeof(trace), args);
+	j = record(&rep, trace, sizeof(trace), args, NULL);
 	for (size_t i = 0; i < 2; i++) {
 		double ps = perf_self(c.out, fns[i]), ours = self_pct(j, fns[i]);
 
@@ -216,60 +223,209 @@ Test(record, off_cpu_known_sleep, .timeout = 60)
 {
 	const char *args[] = { "--off-cpu", "--", SLEEPER, NULL };
 	struct itest_report rep;
-	char trace[PATH_MAX];
+	char trace[PATH_MAX], *out;
 	json_t *j, *stacks, *s;
 	long long at = 0;
 	size_t i;
 
 	need_ebpf(true);
-	j = record(&rep, trace, sizeof(trace), args);
+	j = record(&rep, trace, sizeof(trace), args, &out);
 	stacks = itest_get(j, "cpu.off_cpu.stacks");
 	json_array_foreach(stacks, i, s)
 		if (stack_has(json_object_get(s, "stack"), "wait_here") &&
 		    stack_has(json_object_get(s, "stack"), "main"))
 			at += json_integer_value(json_object_get(s, "blocked_ns"));
-	/* 10 sleeps of 100 ms in wait_here */
-	cr_expect(at > 900000000 && at < 1100000000, "blocked in wait_here for %lld ns, not 1 s", at);
+	/* 10 sleeps of 100 ms in wait_here, at most the time they took (the
+	 * target's own clock around them: a loaded machine oversleeps) */
+	cr_expect(at > 900000000 && at <= itest_printed(out, "waited_ns"),
+		  "blocked in wait_here for %lld ns, not 1 s (%s)", at, out);
 	cr_expect_geq(itest_int(j, "cpu.off_cpu.waits"), 10);
+	free(out);
 	itest_report_free(&rep);
 	unlink(trace);
 }
 
-Test(record, attach_to_pid_and_host_wide, .timeout = 60)
+/* CPU time of process pid (all its threads), in clock ticks. */
+static long long proc_ticks(pid_t pid)
 {
-	char *targv[] = { SPLIT, "4", NULL };
-	char pid[32], trace[PATH_MAX];
-	const char *by_pid[] = { "-p", pid, "-d", "1", NULL };
-	const char *host[] = { "-a", "-d", "1", NULL };
+	char path[64], *text, *p;
+	unsigned long long ut, st;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	text = itest_slurp(path, NULL);
+	cr_assert(text, "%s: %s", path, strerror(errno));
+	p = strrchr(text, ')');
+	cr_assert(p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+			      &st) == 2,
+		  "%s: %s", path, text);
+	free(text);
+	return (long long)(ut + st);
+}
+
+/* Whether every thread of pid is in state c (R, S, T...), and how many it has. */
+static bool all_threads_in(pid_t pid, char c)
+{
+	char path[64], *text, *p;
+	struct dirent *d;
+	bool all = true;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	cr_assert(dir, "%s: %s", path, strerror(errno));
+	while (all && (d = readdir(dir))) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.20s/stat", (int)pid, d->d_name);
+		text = itest_slurp(path, NULL);
+		p = text ? strrchr(text, ')') : NULL;
+		all = p && p[1] == ' ' && p[2] == c;
+		free(text);
+	}
+	closedir(dir);
+	return all;
+}
+
+static void pause_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, ms % 1000 * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Stop pid, and wait until all of its threads are stopped: its CPU time
+ * is then fixed. */
+static long long stop_all(pid_t pid)
+{
+	cr_assert(kill(pid, SIGSTOP) == 0);
+	while (!all_threads_in(pid, 'T'))
+		pause_ms(1);
+	return proc_ticks(pid);
+}
+
+/* SPLIT started, exec'd (its 2 threads exist) and stopped: its CPU time. */
+static long long split_stopped(pid_t *child)
+{
+	char *targv[] = { SPLIT, "600", NULL };
+	char path[64], *comm = NULL;
+
+	*child = fork();
+	cr_assert(*child >= 0);
+	if (!*child)
+		itest_exec_child(targv, NULL, NULL, 0);
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)*child);
+	for (;;) {
+		free(comm);
+		comm = itest_slurp(path, NULL);
+		if (comm && !strcmp(comm, "cpu_split\n") && proc_ticks(*child) > 0)
+			break;
+		pause_ms(1);
+	}
+	free(comm);
+	return stop_all(*child);
+}
+
+/* `record ARGS` in the background, once it says it records (its probes
+ * are attached): its pid; its stderr goes to err. */
+static pid_t record_started(char *trace, size_t len, const char *const *args, char *err,
+			    size_t errlen)
+{
+	char *argv[ITEST_MAX_ARGS] = { ITEST_PRESTANDA, "record", "-o", trace };
+	int n = 4, st;
+	char *text = NULL;
+	pid_t pid;
+
+	snprintf(trace, len, "/tmp/pst-itest-rec.XXXXXX");
+	cr_assert(mkstemp(trace) >= 0);
+	itest_tmpfile(err, errlen);
+	n = itest_argv_add(argv, n, args);
+	argv[n] = NULL;
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (!pid)
+		itest_exec_child(argv, NULL, err, 0);
+	while (!text || !strstr(text, "prestanda: recording ")) {
+		cr_assert(waitpid(pid, &st, WNOHANG) == 0, "record ended before recording: %s",
+			  text ? text : "");
+		free(text);
+		pause_ms(5);
+		text = itest_slurp(err, NULL);
+	}
+	free(text);
+	return pid;
+}
+
+/* Let the stopped pid run for want ticks of its CPU time, stop it again:
+ * the ticks it ran. */
+static long long run_for_ticks(pid_t pid, long long t0, long long want)
+{
+	cr_assert(kill(pid, SIGCONT) == 0);
+	while (proc_ticks(pid) < t0 + want)
+		pause_ms(5);
+	return stop_all(pid) - t0;
+}
+
+/* Stop the recording (as Ctrl-C does) and read its trace. */
+static json_t *record_stopped(struct itest_report *rep, pid_t rec, const char *trace,
+			      const char *err)
+{
+	int st;
+	char *text;
+
+	cr_assert(kill(rec, SIGINT) == 0);
+	while (waitpid(rec, &st, 0) < 0)
+		cr_assert(errno == EINTR);
+	text = itest_slurp(err, NULL);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "record: %s; stderr: %s",
+		  itest_wdesc(st), text ? text : "");
+	free(text);
+	unlink(err);
+	return itest_report_ok(rep, trace);
+}
+
+/*
+ * The target runs only while the recording is on, for a second of CPU
+ * time: it is stopped before record attaches and again before record is
+ * told to stop, so the CPU time it had inside is known exactly, and the
+ * samples (99 Hz of CPU time) follow from it, however loaded the machine.
+ * At least half of them: the tick accounting of /proc is coarse.
+ */
+Test(record, attach_to_pid_and_host_wide, .timeout = 120)
+{
+	char pid[32], trace[PATH_MAX], err[PATH_MAX];
+	const char *by_pid[] = { "-p", pid, NULL };
+	const char *host[] = { "-a", NULL };
+	long hz = sysconf(_SC_CLK_TCK);
 	struct itest_report rep;
+	long long t0, ran;
 	json_t *j, *procs, *p;
 	bool seen = false;
-	pid_t child;
+	pid_t child, rec;
 	size_t i;
 
 	need_ebpf(false);
-	child = fork();
-	cr_assert(child >= 0);
-	if (!child) {
-		execv(targv[0], targv);
-		_exit(127);
-	}
+	t0 = split_stopped(&child);
 	snprintf(pid, sizeof(pid), "%d", (int)child);
-	usleep(200000);
-	j = record(&rep, trace, sizeof(trace), by_pid);
+	rec = record_started(trace, sizeof(trace), by_pid, err, sizeof(err));
+	ran = run_for_ticks(child, t0, hz);
+	j = record_stopped(&rep, rec, trace, err);
 	cr_expect_eq(itest_int(j, "process.pid"), child);
-	cr_expect_gt(itest_int(j, "cpu.samples"), 20);
+	cr_expect_geq(itest_int(j, "cpu.samples"), ran * 99 / hz / 2, "%lld samples in %lld ticks",
+		      itest_int(j, "cpu.samples"), ran);
 	cr_expect(cpu_fn(j, "burn_hot"), "burn_hot not sampled in the running process");
 	cr_expect_eq(json_array_size(itest_get(j, "cpu.processes")), 1);
 	itest_report_free(&rep);
 	unlink(trace);
 
-	j = record(&rep, trace, sizeof(trace), host);
+	t0 = proc_ticks(child);
+	rec = record_started(trace, sizeof(trace), host, err, sizeof(err));
+	ran = run_for_ticks(child, t0, hz);
+	j = record_stopped(&rep, rec, trace, err);
 	cr_expect(itest_bool(j, "cpu.host_wide"));
 	procs = itest_get(j, "cpu.processes");
 	json_array_foreach(procs, i, p)
 		seen |= json_integer_value(json_object_get(p, "pid")) == child;
-	cr_expect(seen, "-a did not sample pid %d", (int)child);
+	cr_expect(seen, "-a did not sample pid %d in its %lld ticks", (int)child, ran);
 	cr_expect(cpu_fn(j, "burn_hot"), "-a: burn_hot not symbolized");
 	itest_report_free(&rep);
 	unlink(trace);
@@ -285,7 +441,7 @@ Test(record, frame_pointer_mode_still_finds_the_leaf, .timeout = 60)
 	json_t *j;
 
 	need_ebpf(false);
-	j = record(&rep, trace, sizeof(trace), args);
+	j = record(&rep, trace, sizeof(trace), args, NULL);
 	cr_expect_str_eq(itest_str(j, "cpu.unwinding"), "frame-pointer");
 	cr_expect(itest_fn_is(itest_str(json_array_get(itest_get(j, "cpu.functions"), 0), "function"),
 			      "burn_hot"));
@@ -425,12 +581,12 @@ static void remove_tree(const char *path)
 Test(record, binary_only_in_its_mount_namespace, .timeout = 120)
 {
 	char dir[64] = "/tmp/pst-itest-ns.XXXXXX", prog[PATH_MAX], trace[PATH_MAX], kept[PATH_MAX + 16];
-	char pid[32], exe[PATH_MAX], link[64];
+	char pid[32], exe[PATH_MAX], link[64], err[PATH_MAX];
 	struct itest_report rep;
-	struct cmd c;
 	json_t *j, *top;
 	int sync[2], st;
-	pid_t child;
+	pid_t child, rec;
+	long long t0, ran;
 	char why[128] = "";
 
 	need_ebpf(false);
@@ -478,17 +634,19 @@ Test(record, binary_only_in_its_mount_namespace, .timeout = 120)
 	}
 	cr_assert_str_eq(exe, prog);
 	cr_assert_neq(access(prog, F_OK), 0, "%s is visible outside the namespace", prog);
-	snprintf(trace, sizeof(trace), "%s.trace", dir);
 	snprintf(pid, sizeof(pid), "%d", (int)child);
-	record_cmd(&c, trace, (const char *[]){ "-p", pid, "-d", "1.5", "-F", "199", NULL });
+	/* a second of its CPU time inside the recording (as attach_to_pid_*) */
+	t0 = stop_all(child);
+	rec = record_started(trace, sizeof(trace), (const char *[]){ "-p", pid, "-F", "199", NULL },
+			     err, sizeof(err));
+	ran = run_for_ticks(child, t0, sysconf(_SC_CLK_TCK));
 	kill(child, SIGKILL);
 	waitpid(child, &st, 0);
 	rmdir(dir);
-	cr_assert(exited(&c, 0), "record: %s; stderr: %s", itest_wdesc(c.wstatus), c.err);
-	cmd_free(&c);
 	/* the process is gone: only the kept copy can name its functions */
-	j = itest_report_ok(&rep, trace);
-	cr_expect_gt(itest_int(j, "cpu.samples"), 50);
+	j = record_stopped(&rep, rec, trace, err);
+	cr_expect_geq(itest_int(j, "cpu.samples"), ran * 199 / sysconf(_SC_CLK_TCK) / 2,
+		      "%lld samples in %lld ticks", itest_int(j, "cpu.samples"), ran);
 	top = json_array_get(itest_get(j, "cpu.functions"), 0);
 	cr_expect(top && itest_fn_is(itest_str(top, "function"), "burn_hot"),
 		  "the top function is %s, not burn_hot", top ? itest_str(top, "function") : "none");

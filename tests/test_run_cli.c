@@ -204,7 +204,7 @@ static void check_forwarded(const char *mode, int sig)
 		cr_expect(itest_bool(j, "process.complete"));
 		rel_check_site(j, "run_signal.c", "before_wait", 3, 300, 300);
 		itest_report_free(&rep);
-		snprintf(line, sizeof(line), "prestanda: trace written to %s\n", trace);
+		snprintf(line, sizeof(line), "prestanda: read it with: prestanda report %s\n", trace);
 		cr_expect(strstr(err, line), "stderr lacks '%s': %s", line, err);
 	}
 	free(out);
@@ -359,19 +359,23 @@ Test(run_cli, daemon_trace_still_being_written, .timeout = 60)
 		 "prestanda: %s/t.%ld.trace: still being written by pid %ld (it runs on; read it once it ends)\n",
 		 r.dir, daemon, daemon);
 	cr_expect(strstr(r.err, line), "stderr lacks '%s': %s", line, r.err);
-	snprintf(line, sizeof(line), "prestanda: trace written to %s/t.%ld.trace\n", r.dir, parent);
+	snprintf(line, sizeof(line), "prestanda: 2 processes, main %ld run_daemon (the command itself)\n",
+		 parent);
+	cr_expect(strstr(r.err, line), "stderr lacks '%s': %s", line, r.err);
+	snprintf(line, sizeof(line), "prestanda:     %ld run_daemon  running  %s/t.%ld.trace\n", daemon, r.dir,
+		 daemon);
 	cr_expect(strstr(r.err, line), "stderr lacks '%s': %s", line, r.err);
 	snprintf(line, sizeof(line), "prestanda: read it with: prestanda report %s/t.%ld.trace\n",
 		 r.dir, parent);
 	cr_expect(strstr(r.err, line), "stderr lacks '%s': %s", line, r.err);
-	cr_expect_eq(itest_lines(r.err), 3, "more than three lines: %s", r.err);
+	cr_expect_eq(itest_lines(r.err), 5, "more than five lines: %s", r.err);
 	kill((pid_t)daemon, SIGTERM);
 	cr_expect(gone((pid_t)daemon, 10));
 	itest_cleanup(&r);
 }
 
 /* A process killed outright leaves a trace without END: run says where it
- * was cut and why, not "trace written". */
+ * was cut and why, and its line in the summary says it was killed. */
 Test(run_cli, killed_trace_said_incomplete, .timeout = 60)
 {
 	struct itest_run r;
@@ -387,7 +391,7 @@ Test(run_cli, killed_trace_said_incomplete, .timeout = 60)
 		 "prestanda: %s: incomplete (cut at byte %lld: the process was killed, crashed or left by a raw exit_group)",
 		 r.traces[0], (long long)st.st_size);
 	cr_expect(strstr(r.err, line), "stderr lacks '%s': %s", line, r.err);
-	cr_expect_eq(strstr(r.err, "trace written"), NULL, "stderr: %s", r.err);
+	cr_expect(strstr(r.err, "  killed by signal 9  [main]  "), "stderr: %s", r.err);
 	itest_cleanup(&r);
 }
 
@@ -507,7 +511,7 @@ Test(run_cli, file_capabilities_warned_only_where_secure, .timeout = 60)
 	cr_expect_str_eq(out, bare_out);
 	cr_expect_eq(strstr(err, "loader ignores"), NULL, "root warned: %s", err);
 	cr_expect_eq(count_traces(b.dir), 1, "root: no trace; stderr: %s", err);
-	cr_expect(strstr(err, "prestanda: trace written to "), "stderr: %s", err);
+	cr_expect(strstr(err, "prestanda: read it with: prestanda report "), "stderr: %s", err);
 	free(out);
 	free(err);
 	bg_cleanup(&b);

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "diff.h"
+#include "select.h"
 
 /* Regressed sites the outputs list when --top is not given. */
 #define DEFAULT_TOP 10
@@ -16,7 +17,8 @@ static void usage(FILE *f)
 	      "leaks, temporaries, thread creations, lock wait, CPU samples), connects per\n"
 	      "endpoint, CPU samples per function, and allocation sites, matched by the\n"
 	      "function names of their stacks so that two builds of the same code match.\n"
-	      "BASE and NEW are traces or JSON reports (`prestanda report --json`), in any mix.\n"
+	      "BASE and NEW are traces, sessions (their main process, or the one --pid or\n"
+	      "--comm picks) or JSON reports (`prestanda report --json`), in any mix.\n"
 	      "\n"
 	      "A change counts when it exceeds the metric's noise thresholds (relative and\n"
 	      "absolute, wider for sampled estimates); a budget file replaces that judgement\n"
@@ -30,8 +32,10 @@ static void usage(FILE *f)
 	      "                         done by each run; UNIT=N1:N2 for BASE and NEW apart;\n"
 	      "                         UNIT=METRIC to take the count from each run's metric\n"
 	      "  --top N                regressed sites to list (default 10)\n"
-	      "  -h, --help             this help\n"
-	      "\n"
+	      "  -h, --help             this help\n",
+	      f);
+	pst_select_usage(f, false);
+	fputs("\n"
 	      "Exit status: 0 within budget and noise, 1 a regression or a budget exceeded,\n"
 	      "2 a usage error or an input that cannot be read.\n"
 	      "\n"
@@ -70,7 +74,7 @@ static int parse_format(const char *arg, enum pst_diff_format *fmt)
 	return 0;
 }
 
-static int diff_parse(int argc, char **argv, struct pst_diff_options *o)
+static int diff_parse(int argc, char **argv, struct pst_diff_options *o, struct pst_select *sel)
 {
 	static const struct option longopts[] = {
 		{ "budget", required_argument, NULL, 'b' },
@@ -80,6 +84,7 @@ static int diff_parse(int argc, char **argv, struct pst_diff_options *o)
 		{ "per", required_argument, NULL, 'p' },
 		{ "top", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
+		PST_SELECT_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	long top;
@@ -103,21 +108,29 @@ static int diff_parse(int argc, char **argv, struct pst_diff_options *o)
 			o->top = (size_t)top;
 			break;
 		case 'h': return pst_cli_help(usage);
-		default: return 2;
+		default:
+			if (pst_select_opt("diff", c, optarg, sel))
+				return 2;
 		}
 	}
 	if (argc - optind != 2)
 		return pst_cli_fail("diff", "expected BASE and NEW, got %d argument%s", argc - optind,
 				    argc - optind == 1 ? "" : "s");
-	o->base = argv[optind];
-	o->new = argv[optind + 1];
+	if (pst_select_paths("diff", sel, argv + optind, 2, true))
+		return 2;
+	o->base = sel->paths[0];
+	o->new = sel->paths[1];
 	return PST_CLI_GO;
 }
 
 int pst_cmd_diff(int argc, char **argv)
 {
 	struct pst_diff_options o;
-	int rc = diff_parse(argc, argv, &o);
+	struct pst_select sel = { 0 };
+	int rc = diff_parse(argc, argv, &o, &sel);
 
-	return rc == PST_CLI_GO ? pst_diff_run(&o) : rc;
+	if (rc == PST_CLI_GO)
+		rc = pst_diff_run(&o);
+	pst_select_free(&sel);
+	return rc;
 }

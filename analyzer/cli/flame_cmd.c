@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "flame.h"
+#include "select.h"
 
 /* SVG: frames narrower than this many pixels are merged. */
 #define DEFAULT_MIN_WIDTH 0.5
@@ -13,7 +14,7 @@
 static void usage(FILE *f)
 {
 	fputs(
-	    "usage: prestanda flame [options] TRACE\n"
+	    "usage: prestanda flame [options] TRACE|SESSION\n"
 	    "       prestanda flame [options] BASE.trace NEW.trace    (differential)\n"
 	    "       prestanda flame [options] FOLDED [NEW.FOLDED]\n"
 	    "\n"
@@ -33,7 +34,10 @@ static void usage(FILE *f)
 	    "      --min-width PX SVG: merge frames narrower than PX pixels (default 0.5)\n"
 	    "      --shorten-templates  C++ names without template arguments\n"
 	    "                     (std::vector<>::push_back), as heaptrack_print -t\n"
-	    "  -h, --help         this help\n"
+	    "  -h, --help         this help\n",
+	    f);
+	pst_select_usage(f, false);
+	fputs(
 	    "\n"
 	    "metrics:\n"
 	    "  cpu            CPU time: samples of prestanda record times the period\n"
@@ -87,14 +91,15 @@ static int parse_format(const char *s, enum pst_flame_format *out)
 	return pst_cli_fail("flame", "unknown format '%s'; use svg, folded, speedscope or pprof", s);
 }
 
-static int flame_parse(int argc, char **argv, struct pst_flame_options *o)
+static int flame_parse(int argc, char **argv, struct pst_flame_options *o, struct pst_select *sel)
 {
 	static const struct option longopts[] = {
 		{ "metric", required_argument, NULL, 'm' }, { "format", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' }, { "normalize", no_argument, NULL, 'N' },
 		{ "title", required_argument, NULL, 'T' },  { "min-width", required_argument, NULL, 'W' },
 		{ "shorten-templates", no_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },	    { NULL, 0, NULL, 0 },
+		{ "help", no_argument, NULL, 'h' },	    PST_SELECT_LONGOPTS,
+		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
 	int c;
@@ -124,14 +129,18 @@ static int flame_parse(int argc, char **argv, struct pst_flame_options *o)
 						    optarg);
 			break;
 		case 'h': return pst_cli_help(usage);
-		default: return 2;
+		default:
+			if (pst_select_opt("flame", c, optarg, sel))
+				return 2;
 		}
 	}
 	if (argc - optind < 1 || argc - optind > 2)
 		return pst_cli_fail("flame", "expected TRACE, or BASE and NEW, got %d arguments",
 				    argc - optind);
-	o->paths = argv + optind;
-	o->npaths = argc - optind;
+	if (pst_select_paths("flame", sel, argv + optind, argc - optind, true))
+		return 2;
+	o->paths = sel->paths;
+	o->npaths = sel->npaths;
 	/* gzip is no text: a terminal would show garbage (go tool pprof
 	 * refuses the same way) */
 	if (o->format == PST_FLAME_PPROF && !o->output && isatty(STDOUT_FILENO))
@@ -142,9 +151,13 @@ static int flame_parse(int argc, char **argv, struct pst_flame_options *o)
 int pst_cmd_flame(int argc, char **argv)
 {
 	struct pst_flame_options o;
-	int rc = flame_parse(argc, argv, &o);
+	struct pst_select sel = { 0 };
+	int rc = flame_parse(argc, argv, &o, &sel);
 
 	if (rc == PST_CLI_GO && pst_cli_make_parent("flame", o.output))
-		return 1;
-	return rc == PST_CLI_GO ? pst_flame_run(&o) : rc;
+		rc = 1;
+	if (rc == PST_CLI_GO)
+		rc = pst_flame_run(&o);
+	pst_select_free(&sel);
+	return rc;
 }

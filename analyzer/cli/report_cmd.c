@@ -7,20 +7,24 @@
 #include "cli.h"
 #include "options.h"
 #include "report.h"
+#include "select.h"
 
 struct report_cmd {
 	struct pst_report_options o;
 	char **traces;
 	int ntraces;
+	struct pst_select sel;
 };
 
 static void usage(FILE *f)
 {
 	fputs("usage: prestanda report [--json] [--top N] [--config FILE] [--timeline]\n"
-	      "                       [--suppressions FILE] TRACE...\n"
+	      "                       [--suppressions FILE] [--since S] [--until U] [--tid T]\n"
+	      "                       [--pid P | --comm N | --all] TRACE|SESSION...\n"
 	      "\n"
 	      "Analyze the heap of each TRACE: findings (leaks, churn of small blocks,\n"
-	      "realloc growth), totals, top allocation sites, sizes and threads.\n"
+	      "realloc growth), totals, top allocation sites, sizes and threads. A SESSION\n"
+	      "(the directory prestanda run wrote) stands for its main process's trace.\n"
 	      "\n"
 	      "  --json     one JSON object per trace (an array for several traces)\n"
 	      "  --top N    N sites per table (text, default 10); limits the JSON site list\n"
@@ -34,6 +38,7 @@ static void usage(FILE *f)
 	      "             each frame's function, source file or module; counted apart\n"
 	      "  -h, --help this help\n",
 	      f);
+	pst_select_usage(f, true);
 }
 
 static int report_parse(int argc, char **argv, struct report_cmd *c)
@@ -46,6 +51,7 @@ static int report_parse(int argc, char **argv, struct report_cmd *c)
 		{ "timeline-svg", required_argument, NULL, 's' },
 		{ "suppressions", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
+		PST_SELECT_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct pst_report_options *o = &c->o;
@@ -67,19 +73,23 @@ static int report_parse(int argc, char **argv, struct report_cmd *c)
 			o->top_given = true;
 			break;
 		case 'h': return pst_cli_help(usage);
-		default: return 2;
+		default:
+			if (pst_select_opt("report", opt, optarg, &c->sel))
+				return 2;
 		}
 	}
 	if (optind >= argc)
 		return pst_cli_fail("report", "no TRACE given");
+	if (pst_select_paths("report", &c->sel, argv + optind, argc - optind, false))
+		return 2;
 	if (o->suppressions_path) {
 		char err[600];
 
 		if (pst_suppressions_load(o->suppressions_path, &o->supp, err, sizeof(err)))
 			return pst_cli_fail("report", "--suppressions %s", err);
 	}
-	c->traces = argv + optind;
-	c->ntraces = argc - optind;
+	c->traces = c->sel.paths;
+	c->ntraces = c->sel.npaths;
 	return PST_CLI_GO;
 }
 
@@ -97,6 +107,8 @@ static int report_run(struct report_cmd *c)
 		else
 			o->has_settings = true;
 	}
+	if (!o->json)
+		pst_select_list(stdout, &c->sel);
 	status = pst_report_print(o, c->traces, c->ntraces);
 	if (o->has_settings)
 		pst_settings_free(&o->settings);
@@ -114,6 +126,9 @@ int pst_cmd_report(int argc, char **argv)
 	int rc = report_parse(argc, argv, &c);
 
 	if (rc == PST_CLI_GO && pst_cli_make_parent("report", c.o.svg))
-		return 1;
-	return rc == PST_CLI_GO ? report_run(&c) : rc;
+		rc = 1;
+	if (rc == PST_CLI_GO)
+		rc = report_run(&c);
+	pst_select_free(&c.sel);
+	return rc;
 }

@@ -208,137 +208,6 @@ static void set_preload(const char *lib)
 	setenv("LD_PRELOAD", v, 1);
 }
 
-/* Is pid a live process (not a zombie)? */
-static bool alive(uint64_t pid)
-{
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	if (!pid || pid > INT_MAX || (kill((pid_t)pid, 0) && errno != EPERM))
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return true;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = 0;
-	p = strrchr(buf, ')'); /* "pid (comm) S ...": the comm may hold anything */
-	return !p || (p[1] && p[2] != 'Z' && p[2] != 'X');
-}
-
-/* A record of something the program did (not a module, stack or setting):
- * a thread's totals, memory, network, thread and lock events, CPU samples,
- * a snapshot of its counters. */
-static int is_event(unsigned type, uint64_t tid, const uint8_t *payload, size_t len, void *arg)
-{
-	(void)tid, (void)payload, (void)len, (void)arg;
-	return type == PST_REC_TOTALS || (type >= PST_REC_ALLOC && type <= PST_REC_REALLOC) ||
-	       (type >= PST_REC_NET_CONN && type <= PST_REC_NET_LOOKUP) ||
-	       (type >= PST_REC_THR_START && type <= PST_REC_LOCK_STATS) ||
-	       type == PST_REC_SAMPLE || type == PST_REC_OFFCPU || type == PST_REC_USAMPLE ||
-	       type == PST_REC_SNAPSHOT;
-}
-
-/* What became of one trace the manifest lists, in one line: written,
- * still being written by a process that runs on, cut, empty or unreadable.
- * Returns true when it can be read (it names the trace to report). */
-static bool say_trace(const char *path, uint64_t *pid)
-{
-	char err[PATH_MAX + 256];
-	struct pst_trace *t;
-	struct stat st;
-	bool empty, ok = false;
-
-	*pid = 0;
-	if (pst_trace_open(path, &t, err, sizeof(err))) {
-		fprintf(stderr, "prestanda: %s\n", err);
-		return false;
-	}
-	*pid = t->proc.pid;
-	empty = !pst_trace_foreach(t, PST_REC_TOTALS, PST_REC_SNAPSHOT, is_event, NULL);
-	if (!t->has_end && !t->error_offset && alive(t->proc.pid)) {
-		fprintf(stderr, "prestanda: %s: still being written by pid %llu (it runs on; read it once it ends)\n",
-			path, (unsigned long long)t->proc.pid);
-	} else if (!t->has_end) {
-		uint64_t at = t->error_offset ? t->error_offset :
-			      stat(path, &st) ? 0 : (uint64_t)st.st_size;
-
-		fprintf(stderr, "prestanda: %s: incomplete (cut at byte %llu: the process was killed, crashed or left by a raw exit_group)%s\n",
-			path, (unsigned long long)at, empty ? "; no events were recorded in it" : "");
-		ok = !empty;
-	} else if (!t->complete) {
-		fprintf(stderr, "prestanda: %s: damaged: %s\n", path, t->error);
-		ok = !empty;
-	} else if (empty) {
-		fprintf(stderr, "prestanda: %s: no events were recorded in it\n", path);
-	} else {
-		fprintf(stderr, "prestanda: trace written to %s\n", path);
-		ok = true;
-	}
-	pst_trace_close(t);
-	return ok;
-}
-
-/*
- * The manifest: every traced process appends its trace's path, and a line
- * "!PID\tTRACE\tMESSAGE" for every problem it told its own stderr (which
- * may be a log file). The problems are said here first, on run's stderr,
- * then what became of each trace, then how to read the top process's last
- * one (else the first that can be read). pass 0: problems; 1: traces.
- */
-static void print_manifest(FILE *f, int pass, pid_t top, char *hint, size_t hintlen, int *n)
-{
-	char *line = NULL;
-	bool hint_top = false;
-	size_t cap = 0;
-	ssize_t len;
-
-	rewind(f);
-	while ((len = getline(&line, &cap, f)) > 0) {
-		char *trace = strchr(line, '\t'), *msg = trace ? strchr(trace + 1, '\t') : NULL;
-		uint64_t pid;
-
-		if (line[len - 1] == '\n')
-			line[--len] = 0;
-		if (line[0] == '!') {
-			if (!pass && msg)
-				fprintf(stderr, "prestanda: %.*s: %s\n", (int)(trace - line - 1), line + 1,
-					msg + 1);
-			continue;
-		}
-		if (!pass || line[0] != '/')
-			continue; /* traces are absolute paths; other marks are not ours */
-		(*n)++;
-		if (say_trace(line, &pid) && (pid == (uint64_t)top || (!*hint && !hint_top))) {
-			snprintf(hint, hintlen, "%s", line);
-			hint_top = pid == (uint64_t)top;
-		}
-	}
-	free(line);
-}
-
-static void print_traces(const char *manifest, pid_t top)
-{
-	FILE *f = fopen(manifest, "re");
-	char hint[PATH_MAX] = "";
-	int n = 0;
-
-	if (!f) {
-		fprintf(stderr, "prestanda: cannot read the list of traces %s: %s\n", manifest,
-			strerror(errno));
-		return;
-	}
-	print_manifest(f, 0, top, hint, sizeof(hint), &n);
-	print_manifest(f, 1, top, hint, sizeof(hint), &n);
-	fclose(f);
-	if (!n)
-		fprintf(stderr, "prestanda: no trace was written\n");
-	else if (*hint)
-		fprintf(stderr, "prestanda: read it with: prestanda report %s\n", hint);
-}
-
 /* The program's pid for the forwarding handler (0 before it exists). */
 static volatile sig_atomic_t child_pid;
 static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT };
@@ -383,7 +252,7 @@ static void forward_signals(pid_t pid)
  * nothing is forwarded any more: until then its pid cannot name another
  * process that reused it.
  */
-static int wait_child(pid_t pid, const sigset_t *fwd)
+static int wait_child(pid_t pid, const sigset_t *fwd, int *wstatus)
 {
 	sigset_t mask;
 	siginfo_t si;
@@ -400,6 +269,7 @@ static int wait_child(pid_t pid, const sigset_t *fwd)
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return 1;
+	*wstatus = status;
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	if (WIFSIGNALED(status)) {
@@ -424,19 +294,101 @@ static int make_manifest(char *manifest)
 	return 0;
 }
 
+/* The session's directory made (mkdir -p) and its path from / in rs. */
+static int session_dir(struct run_session *rs, const char *dir)
+{
+	char probe[PATH_MAX + 2];
+
+	snprintf(probe, sizeof(probe), "%s/x", dir);
+	if (pst_cli_make_parent("run", probe))
+		return -1;
+	if (!realpath(dir, rs->dir_abs)) {
+		fprintf(stderr, "prestanda: %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The default session directory, named after the program and the pid of
+ * the process run started (".N" after it when that name is taken):
+ * created in the current directory, its name in dir. */
+static int default_dir(struct run_session *rs, char *dir, size_t len)
+{
+	char name[64];
+	size_t i = 0;
+
+	for (const char *p = strrchr(rs->program[0], '/') ? strrchr(rs->program[0], '/') + 1 :
+							  rs->program[0];
+	     *p && i + 1 < sizeof(name); p++)
+		name[i++] = (unsigned char)*p <= ' ' || *p == 0x7f ? '_' : *p;
+	name[i] = 0;
+	for (int n = 0; n < 100; n++) {
+		if (n)
+			snprintf(dir, len, "prestanda.%s.%d.%d", name, (int)rs->top, n);
+		else
+			snprintf(dir, len, "prestanda.%s.%d", name, (int)rs->top);
+		if (mkdir(dir, 0777) == 0)
+			return session_dir(rs, dir);
+		if (errno != EEXIST)
+			break;
+	}
+	fprintf(stderr, "prestanda: cannot create the session directory %s: %s\n", dir,
+		strerror(errno));
+	return -1;
+}
+
+/* Tell the program where its traces go, once its session directory is
+ * named after its pid: the pattern down the pipe it waits on ("" leaves
+ * the pattern it has). */
+static void release_child(int fd, struct run_session *rs, char *dir, size_t len)
+{
+	char pattern[PATH_MAX + 32] = "";
+
+	if (rs->dir == dir && !dir[0]) {
+		if (default_dir(rs, dir, len))
+			rs->dir = NULL;
+		else
+			snprintf(pattern, sizeof(pattern), "%s/%%e.%%p.trace", rs->dir_abs);
+	}
+	if (pattern[0] && write(fd, pattern, strlen(pattern)) < 0)
+		fprintf(stderr, "prestanda: telling the program its traces' directory: %s\n",
+			strerror(errno));
+	close(fd);
+}
+
+/* In the program before exec: wait for run to say where the traces go. */
+static void await_output(int fd)
+{
+	char pattern[PATH_MAX + 32];
+	size_t at = 0;
+	ssize_t n;
+
+	while (at + 1 < sizeof(pattern) &&
+	       ((n = read(fd, pattern + at, sizeof(pattern) - 1 - at)) > 0 || (n < 0 && errno == EINTR)))
+		at += n > 0 ? (size_t)n : 0;
+	close(fd);
+	pattern[at] = 0;
+	if (at)
+		setenv(pst_options[PST_OPT_OUTPUT].env, pattern, 1);
+}
+
 /* Start the program (signals that run forwards held until its pid is
  * known) and wait for it: its status. */
-static int start_and_wait(char **program, const char *manifest)
+static int start_and_wait(struct run_session *rs, char *dir, size_t dirlen, const char *manifest)
 {
 	sigset_t fwd, mask;
 	pid_t pid, parent = getpid();
-	int rc;
+	int go[2];
 
 	/* Held until the handlers know the program's pid: a signal that
 	 * comes meanwhile is forwarded then. */
 	sigemptyset(&fwd);
 	for (size_t i = 0; i < NFORWARDED; i++)
 		sigaddset(&fwd, forwarded[i]);
+	if (pipe2(go, O_CLOEXEC)) {
+		fprintf(stderr, "prestanda: pipe: %s\n", strerror(errno));
+		return 2;
+	}
 	sigprocmask(SIG_BLOCK, &fwd, &mask);
 	pid = fork();
 	if (pid < 0) {
@@ -449,22 +401,60 @@ static int start_and_wait(char **program, const char *manifest)
 		prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
 		if (getppid() != parent)
 			_exit(128 + SIGTERM);
+		close(go[1]);
+		await_output(go[0]);
 		sigprocmask(SIG_SETMASK, &mask, NULL);
-		execvp(program[0], program);
-		fprintf(stderr, "prestanda: cannot run %s: %s\n", program[0], strerror(errno));
+		execvp(rs->program[0], rs->program);
+		fprintf(stderr, "prestanda: cannot run %s: %s\n", rs->program[0], strerror(errno));
 		_exit(127);
 	}
+	close(go[0]);
+	rs->top = pid;
+	release_child(go[1], rs, dir, dirlen);
 	forward_signals(pid);
 	sigprocmask(SIG_SETMASK, &mask, NULL);
-	rc = wait_child(pid, &fwd);
-	print_traces(manifest, pid);
-	return rc;
+	rs->status = wait_child(pid, &fwd, &rs->wstatus);
+	pst_run_end(manifest, rs);
+	if (rs->dir)
+		rmdir(rs->dir_abs); /* nothing was written into it: not left behind */
+	return rs->status;
+}
+
+/* Where the traces go: a session directory (none given, or -o DIR/), or
+ * -o's pattern. 0, or 2 after saying why not. */
+static int set_session(const struct run_options *o, struct run_session *rs, char *dir,
+		       size_t len)
+{
+	const char *output = o->value[PST_OPT_OUTPUT];
+	size_t n = output ? strlen(output) : 0;
+	char pattern[PATH_MAX + 32];
+
+	rs->program = o->program;
+	if (find_program(o->program[0], rs->resolved))
+		rs->resolved[0] = 0;
+	/* until the default directory is named: the default pattern */
+	set_output(output ? output : pst_options[PST_OPT_OUTPUT].dflt);
+	if (!output) {
+		rs->dir = dir; /* named once the program's pid is known */
+		return 0;
+	}
+	if (!n || output[n - 1] != '/')
+		return 0;
+	while (n > 1 && output[n - 1] == '/')
+		n--;
+	snprintf(dir, len, "%.*s", (int)n, output);
+	if (session_dir(rs, dir))
+		return 2;
+	rs->dir = dir;
+	snprintf(pattern, sizeof(pattern), "%s/%%e.%%p.trace", rs->dir_abs);
+	set_output(pattern);
+	return 0;
 }
 
 static int run_program(const struct run_options *o)
 {
-	char lib[PATH_MAX], manifest[] = "/tmp/prestanda-run.XXXXXX";
-	const char *output = o->value[PST_OPT_OUTPUT];
+	char lib[PATH_MAX], manifest[] = "/tmp/prestanda-run.XXXXXX", dir[PATH_MAX] = "";
+	struct run_session rs = { 0 };
 	struct pst_push *push;
 	int rc;
 
@@ -478,10 +468,13 @@ static int run_program(const struct run_options *o)
 	if (make_manifest(manifest))
 		return 2;
 	set_stderr_id();
-	set_output(output ? output : pst_options[PST_OPT_OUTPUT].dflt);
+	if (set_session(o, &rs, dir, sizeof(dir))) {
+		unlink(manifest);
+		return 2;
+	}
 	set_preload(lib);
 	push = pst_run_push_start(manifest);
-	rc = start_and_wait(o->program, manifest);
+	rc = start_and_wait(&rs, dir, sizeof(dir), manifest);
 	pst_run_push_stop(push);
 	unlink(manifest);
 	return rc;

@@ -33,6 +33,22 @@ void pst_run_push_stop(struct pst_push *p);
 
 void pst_run_usage(FILE *f);
 
+/* A run's traces, as run_session.c sums them up when the program has ended. */
+struct run_session {
+	const char *dir;         /* the session's directory as the user names it;
+				  * NULL: the traces went where -o's pattern said */
+	char dir_abs[PATH_MAX];  /* dir made absolute */
+	char **program;          /* the command */
+	char resolved[PATH_MAX]; /* program[0] as execvp finds it, links resolved */
+	pid_t top;               /* the process run started */
+	int wstatus;             /* its wait status */
+	int status;              /* run's exit status */
+};
+
+/* What became of each trace the manifest lists (said when it is a
+ * problem), the summary of the run's processes, the session's index. */
+void pst_run_end(const char *manifest, const struct run_session *rs);
+
 /* The README's table of the preload's settings, from the same table. */
 void pst_run_options_markdown(FILE *f);
 

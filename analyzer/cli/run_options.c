@@ -16,8 +16,9 @@
 static const char run_tail[] =
 	"\n"
 	"SIGTERM, SIGINT, SIGHUP and SIGQUIT sent to run go to PROGRAM; run exits\n"
-	"with its status (128+N when signal N ended it) and says what became of\n"
-	"each trace.\n"
+	"with its status (128+N when signal N ended it), says which trace went\n"
+	"wrong, and sums the run up: its processes as a tree, the main one (the\n"
+	"process that ran PROGRAM), and the command to read it.\n"
 	"\n"
 	"examples:\n"
 	"  prestanda run -- sqlite3 :memory: < work.sql\n"

@@ -82,6 +82,8 @@ struct pst_reader {
 	size_t nusamples;
 	struct pst_zx zx;  /* the unpacked copy read instead of a trace with ZBLOCKs */
 	uint64_t err_at;   /* error_offset in the mapping's terms */
+	bool filtered;     /* only the events and records filter keeps are read */
+	struct pst_filter filter;
 };
 
 /* Give back the mapped pages behind a reader every this many bytes: only
@@ -784,6 +786,7 @@ static inline int next_event(struct pst_trace *t, struct pst_event *ev)
 	struct pst_reader *r = t->r;
 	struct pst_stream *s;
 
+again:
 	if (!r->nheap)
 		return 0;
 	s = &r->streams[r->heap[0]];
@@ -794,6 +797,8 @@ static inline int next_event(struct pst_trace *t, struct pst_event *ev)
 	if (r->nheap > 1)
 		heap_down(r, 0);
 	drop_behind(r);
+	if (r->filtered && !pst_filter_keep(&r->filter, ev->tid, ev->ts))
+		goto again;
 	return 1;
 }
 
@@ -833,7 +838,7 @@ size_t pst_trace_next_batch(struct pst_trace *t, struct pst_event *ev, size_t n)
 	struct pst_stream *s;
 	size_t i = 0;
 
-	if (r->nheap != 1 || !n) {
+	if (r->nheap != 1 || !n || r->filtered) {
 		while (i < n && next_event(t, &ev[i]))
 			i++;
 		return i;
@@ -867,6 +872,8 @@ static int foreach_inner(const struct pst_trace *t, const uint8_t *p, const uint
 	for (; p < end; p = pay + len) {
 		if (read_frame(p, end, &type, &pay, &len) != FRAME_OK)
 			return 0;
+		if (t->r->filtered && !pst_filter_record(&t->r->filter, type, tid, pay, (size_t)len))
+			continue;
 		if (type == PST_REC_USAMPLE && t->r->usamples) {
 			if (PST_REC_SAMPLE >= lo && PST_REC_SAMPLE <= hi &&
 			    (rc = usample_as_sample(t, pay, tid, cb, arg)))
@@ -938,6 +945,49 @@ void pst_trace_progress(const struct pst_trace *t, uint64_t *done, uint64_t *tot
 		*done = r->size;
 	else
 		*done = (uint64_t)((unsigned __int128)r->consumed * r->size / r->event_bytes);
+}
+
+/* The totals of the threads f keeps: none when it bounds time (they count
+ * the whole run; the analysis counts the window's events instead). */
+static void filter_totals(struct pst_trace *t, const struct pst_filter *f)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->ntotals; i++)
+		if (!pst_filter_timed(f) && (!f->has_tid || t->totals[i].tid == f->tid))
+			t->totals[n++] = t->totals[i];
+	t->ntotals = n;
+}
+
+/* A TASK record: its pid kept when its name is the filter's --comm. */
+static int on_task(unsigned type, uint64_t tid, const uint8_t *p, size_t len, void *arg)
+{
+	struct pst_filter *f = arg;
+	struct pst_rec_task task;
+
+	(void)type, (void)tid;
+	if (pst_dec_task(p, p + len, &task) == 0 && task.name_len == strlen(f->comm) &&
+	    !memcmp(task.name, f->comm, task.name_len) &&
+	    f->ncomm_pids < sizeof(f->comm_pids) / sizeof(f->comm_pids[0]))
+		f->comm_pids[f->ncomm_pids++] = task.pid;
+	return 0;
+}
+
+void pst_trace_filter(struct pst_trace *t, const struct pst_filter *f)
+{
+	struct pst_reader *r = t->r;
+
+	if (!f || !pst_filter_active(f))
+		return;
+	r->filtered = false;
+	r->filter = *f;
+	r->filter.ncomm_pids = 0;
+	if (f->comm)
+		pst_trace_foreach(t, PST_REC_TASK, PST_REC_TASK, on_task, &r->filter);
+	r->filtered = true;
+	pst_filter_bind(&r->filter, &t->proc);
+	filter_totals(t, &r->filter);
+	pst_trace_rewind(t);
 }
 
 /* ---- open and close ---- */
@@ -1100,6 +1150,8 @@ int pst_trace_open(const char *path, struct pst_trace **out, char *err, size_t e
 		set_msg(err, errlen, "%s: out of memory", path);
 		goto fail;
 	}
+	if (pst_filter_default())
+		pst_trace_filter(t, pst_filter_default());
 	pst_trace_rewind(t);
 	*out = t;
 	return 0;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "filter.h"
 #include "trace.h"
 #include "sort.h"
 
@@ -122,6 +123,15 @@ typedef int (*pst_record_fn)(unsigned type, uint64_t tid, const uint8_t *payload
 			     void *arg);
 int pst_trace_foreach(const struct pst_trace *t, unsigned lo, unsigned hi, pst_record_fn cb,
 		      void *arg);
+
+/*
+ * From now on read only what f keeps (filter.h): events, and records of
+ * pst_trace_foreach, in its window and of its thread; the thread totals
+ * only when f does not bound time, and only its thread's. pst_trace_open
+ * gives each trace the default filter (pst_filter_set_default). A second
+ * call replaces the first's window; totals dropped stay dropped.
+ */
+void pst_trace_filter(struct pst_trace *t, const struct pst_filter *f);
 
 /* The stack with this id, or NULL. */
 const struct pst_stack *pst_trace_stack(const struct pst_trace *t, uint64_t id);

@@ -14,6 +14,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 /*
@@ -37,6 +38,66 @@ static void die(const char *what)
 {
 	fprintf(stderr, "net_load: %s: %s\n", what, strerror(errno));
 	exit(1);
+}
+
+/*
+ * The client's own clock around what the profiler times: each connect
+ * (to the wait that saw a non-blocking one complete), each connection from
+ * socket() to close(), each request from its first send to the end of its
+ * answer. Each of the profiler's figures lies inside one of these, so they
+ * bound it from above whatever the machine's load (tests/test_net.c).
+ */
+#define SELF_MAX 4096
+
+struct self {
+	const char *name;
+	long long v[SELF_MAX];
+	int n;
+};
+
+static struct self self_connect = { "connect_ns" }, self_lifetime = { "lifetime_ns" },
+		   self_request = { "request_ns" };
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+static void self_add(struct self *s, long long since)
+{
+	if (s->n < SELF_MAX)
+		s->v[s->n++] = now_ns() - since;
+}
+
+static int cmp_ll(const void *x, const void *y)
+{
+	long long a = *(const long long *)x, b = *(const long long *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/* The value of rank ceil(p * n), the profiler's own rule for a percentile. */
+static long long self_rank(const struct self *s, double p)
+{
+	int k = (int)(p * s->n + 0.999999);
+
+	return s->v[(k ? k : 1) - 1];
+}
+
+static void self_print(struct self *s)
+{
+	long long total = 0;
+
+	if (!s->n)
+		return;
+	qsort(s->v, (size_t)s->n, sizeof(*s->v), cmp_ll);
+	for (int i = 0; i < s->n; i++)
+		total += s->v[i];
+	printf("self %s n=%d p50=%lld p90=%lld p99=%lld max=%lld total=%lld\n", s->name, s->n,
+	       self_rank(s, 0.50), self_rank(s, 0.90), self_rank(s, 0.99), s->v[s->n - 1], total);
 }
 
 static int read_full(int fd, char *buf, size_t n)
@@ -135,15 +196,28 @@ static void wait_served(int n)
 		usleep(1000);
 }
 
+/* Born times of the client's connections, by fd, for their lifetimes. */
+static long long born[1024];
+
 static int dial(void)
 {
+	long long t0 = now_ns(), t1;
 	int fd = socket(family, SOCK_STREAM, 0);
 
-	if (fd < 0)
+	if (fd < 0 || fd >= 1024)
 		die("socket");
+	born[fd] = t0;
+	t1 = now_ns();
 	if (connect(fd, (struct sockaddr *)&srv, srv_len))
 		die("connect");
+	self_add(&self_connect, t1);
 	return fd;
+}
+
+static void hang_up(int fd)
+{
+	close(fd);
+	self_add(&self_lifetime, born[fd]);
 }
 
 /* One request of req_size bytes in `pieces` sends, then the whole answer. */
@@ -151,13 +225,16 @@ static void request(int fd, int pieces)
 {
 	char req[4096], resp[RESP_SIZE];
 	size_t each = req_size / (size_t)pieces;
+	long long t0;
 
 	memset(req, 'q', sizeof(req));
+	t0 = now_ns();
 	for (int i = 0; i < pieces; i++)
 		if (send(fd, req, each, 0) != (ssize_t)each)
 			die("send");
 	if (read_full(fd, resp, sizeof(resp)))
 		die("recv");
+	self_add(&self_request, t0);
 }
 
 static void churn(int n)
@@ -166,7 +243,7 @@ static void churn(int n)
 		int fd = dial();
 
 		request(fd, 1);
-		close(fd);
+		hang_up(fd);
 	}
 	wait_served(n);
 }
@@ -182,7 +259,7 @@ static void pool(int k, int m)
 	for (int i = 0; i < m; i++)
 		request(fds[i % k], 1);
 	for (int i = 0; i < k; i++)
-		close(fds[i]);
+		hang_up(fds[i]);
 	wait_served(k);
 }
 
@@ -237,9 +314,14 @@ static void wait_writable(int fd, const char *how)
 static void nonblock(int n, const char *how)
 {
 	for (int i = 0; i < n; i++) {
+		long long t0 = now_ns(), t1;
 		int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0), err = 0;
 		socklen_t len = sizeof(err);
 
+		if (fd < 0 || fd >= 1024)
+			die("socket");
+		born[fd] = t0;
+		t1 = now_ns();
 		if (connect(fd, (struct sockaddr *)&srv, srv_len) == 0)
 			die("a non-blocking connect finished at once");
 		if (errno != EINPROGRESS)
@@ -247,9 +329,10 @@ static void nonblock(int n, const char *how)
 		wait_writable(fd, how);
 		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) || err)
 			die("SO_ERROR");
+		self_add(&self_connect, t1);
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 		request(fd, 1);
-		close(fd);
+		hang_up(fd);
 	}
 	wait_served(n);
 }
@@ -303,7 +386,7 @@ int main(int argc, char **argv)
 
 			for (int i = 0; i < a; i++)
 				request(fd, b);
-			close(fd);
+			hang_up(fd);
 		}
 		wait_served(1);
 	} else if (!strcmp(mode, "nonblock")) {
@@ -315,5 +398,8 @@ int main(int argc, char **argv)
 				"       lookup N M\n");
 		return 2;
 	}
+	self_print(&self_connect);
+	self_print(&self_lifetime);
+	self_print(&self_request);
 	return 0;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Known lock traffic: a mutex held 100 ms while a thread waits, 4 threads x 50 one-ms critical sections, rwlock, spin, semaphore. */
+/* Known lock traffic: a mutex held 100 ms while a thread waits, 4 threads x 50 one-ms critical sections after main's, rwlock, spin, semaphore. */
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdio.h>
@@ -15,8 +15,9 @@ static pthread_spinlock_t spin;
 static sem_t sem;
 static long counter;
 /* How long each lock was held, measured here: the tests' upper bounds for
- * the waits the profiler saw, whatever the machine's load. */
-static long long hold_held_ns, work_held_ns;
+ * the waits the profiler saw, whatever the machine's load (work_lock by
+ * the workers, and by main while up to all 4 of them wait). */
+static long long hold_held_ns, work_held_ns, work_main_ns;
 
 static long long now_ns(void)
 {
@@ -31,6 +32,16 @@ static void sleep_ms(long ms)
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
 
 	nanosleep(&ts, NULL);
+}
+
+/* Until a thread sleeps on m, which the caller holds: glibc's lock word
+ * is 2 only once a thread that failed to take it goes to sleep on it. */
+static void until_blocked_on(pthread_mutex_t *m)
+{
+	struct timespec tick = { 0, 20000 };
+
+	while (__atomic_load_n(&m->__data.__lock, __ATOMIC_ACQUIRE) != 2)
+		nanosleep(&tick, NULL);
 }
 
 static void *hold_waiter(void *arg)
@@ -81,17 +92,27 @@ int main(void)
 	       (void *)&work_lock, (void *)&rw, (void *)&spin, (void *)&sem);
 	fflush(stdout);
 
-	/* the waiter provably waits: hold_lock is held for 100 ms after it starts */
+	/* the waiter provably waits: hold_lock is held for 100 ms after it
+	 * sleeps on it */
 	pthread_mutex_lock(&hold_lock);
 	hold_held_ns = now_ns();
 	pthread_create(&w, NULL, hold_waiter, NULL);
+	until_blocked_on(&hold_lock);
 	sleep_ms(100);
 	hold_held_ns = now_ns() - hold_held_ns;
 	pthread_mutex_unlock(&hold_lock);
 	pthread_join(w, NULL);
 
+	/* main's section of work_lock ends 1 ms after a worker sleeps on it:
+	 * one contended wait of 1 ms or more, whatever the scheduler does */
+	pthread_mutex_lock(&work_lock);
+	work_main_ns = now_ns();
 	for (int i = 0; i < WORKERS; i++)
 		pthread_create(&t[i], NULL, lock_worker, NULL);
+	until_blocked_on(&work_lock);
+	sleep_ms(1);
+	work_main_ns = now_ns() - work_main_ns;
+	pthread_mutex_unlock(&work_lock);
 	for (int i = 0; i < WORKERS; i++)
 		pthread_join(t[i], NULL);
 
@@ -118,7 +139,7 @@ int main(void)
 		sleep_ms(2);
 	}
 	pthread_join(w, NULL);
-	printf("counter=%ld hold_held_ns=%lld work_held_ns=%lld\n", counter, hold_held_ns,
-	       work_held_ns);
+	printf("counter=%ld hold_held_ns=%lld work_held_ns=%lld work_main_ns=%lld\n", counter,
+	       hold_held_ns, work_held_ns, work_main_ns);
 	return counter == WORKERS * ROUNDS ? 0 : 1;
 }
