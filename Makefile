@@ -97,6 +97,9 @@ $(B)/common/%.o: common/%.c $(ANALYZER_HDR)
 	$(CC) $(ANALYZER_CFLAGS) -c $< -o $@
 
 $(B)/analyzer/output/flame_pprof.o: $(PROTO_C)
+# The page of `report --html` carries its script and style sheet, which
+# html_assets.c includes (.incbin) into the program.
+$(B)/analyzer/output/html_assets.o: analyzer/output/html_page.js analyzer/output/html_page.css
 $(B)/analyzer/cli/main.o: ANALYZER_CFLAGS += -DPST_VERSION='"$(FULL_VERSION)"'
 
 $(B)/proto/%.pb-c.c $(B)/proto/%.pb-c.h: analyzer/output/%.proto | $(B)/proto

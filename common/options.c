@@ -31,6 +31,11 @@ const struct pst_option pst_options[PST_OPT_COUNT] = {
 				"cpu (default): on-CPU time; wall: wall-clock time, blocked\n"
 				"threads too",
 				false },
+	[PST_OPT_REQUEST_VALUES] = { "request-values", 0, 0, "--request-values",
+				     "PRESTANDA_REQUEST_VALUES", "",
+				     "keep one request per shape as sent, literal values and\n"
+				     "keys included (default: only shapes leave the process)",
+				     false },
 	[PST_OPT_CONFIG] = { "config", 0, 1, "--config FILE", "PRESTANDA_CONFIG", "",
 			     "the JSON config: monitoring (enabled, sample_rate,\n"
 			     "metrics_interval), pools, budgets (PRESTANDA_CONFIG)",

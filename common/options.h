@@ -14,6 +14,7 @@ enum pst_opt {
 	PST_OPT_NO_FOLLOW,
 	PST_OPT_CPU,
 	PST_OPT_CPU_CLOCK,
+	PST_OPT_REQUEST_VALUES,
 	/* production mode */
 	PST_OPT_CONFIG,
 	PST_OPT_PUSH,

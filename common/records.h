@@ -40,6 +40,8 @@
 	R(LEAK_PTR, leak_ptr, 0x24, BLOCK, SMALL, "one block of the scan's list, as the distance from the previous") \
 	R(NET_CONN, net_conn, 0x30, BLOCK, HAND, "a connection's counters since its last record") \
 	R(NET_LOOKUP, net_lookup, 0x31, BLOCK, HAND, "one name lookup: time, name, result, addresses") \
+	R(REQ_SHAPE, req_shape, 0x32, BLOCK, VAR, "a request shape, declared once before its requests: id, protocol, text") \
+	R(REQ, req, 0x33, BLOCK, SMALL, "one request and its reply: connection, shape, latency, bytes, hashes, stack") \
 	R(THR_START, thr_start, 0x40, THR, SMALL, "tid, ts, parent tid, start routine, creating stack, create ts") \
 	R(THR_END, thr_end, 0x41, THR, SMALL, "tid, ts, cpu ns, flags")                       \
 	R(WAIT, wait, 0x42, THR, SMALL, "ts, object, kind, wait ns, stack id, flags")         \
@@ -166,6 +168,25 @@
 	F(X, S, name, "the name looked up (at most 255 bytes)")                         \
 	F(X, N, naddrs, "addresses that follow")                                        \
 	F(X, VB, addrs, "distinct addresses, 4 or 16 bytes each")
+
+#define PST_F_REQ_SHAPE(F, X)                                                          \
+	F(X, U, id, "the shape's id in this trace, from 1")                               \
+	F(X, U, protocol, "1 PostgreSQL, 2 Redis, 3 memcached, 4 HTTP")                    \
+	F(X, S, text, "normalised: SQL with $n for literals, command and key pattern, method and path") \
+	F(X, OS, sample, "one request as sent, literals kept (only with --request-values)")
+#define PST_F_REQ(F, X)                                                                \
+	F(X, U, ts, "when the request's first byte went (client) or came (server)")      \
+	F(X, U, conn_id, "its connection (NET_CONN)")                                     \
+	F(X, U, shape_id, "REQ_SHAPE; 0: the shape table was full")                       \
+	F(X, U, latency_ns, "request's first byte to the reply's first byte")             \
+	F(X, U, req_bytes, "bytes of the request")                                        \
+	F(X, U, reply_bytes, "bytes of the reply")                                        \
+	F(X, U, stack_id, "STACK of the call that sent (client) or read (server) it")     \
+	F(X, U, params, "32-bit hash of the request's bytes (its parameters)")            \
+	F(X, U, reply, "32-bit hash of the reply (HTTP: its body)")                       \
+	F(X, U, key, "32-bit hash of the cache key (Redis, memcached), else 0")           \
+	F(X, U, flags, "1 error, 2 hit, 4 miss, 8 cache write, 16 no reply, 32 unanswered, 64 cache read") \
+	F(X, U, status, "HTTP status, else 0")
 
 /* ---- threads and locks ---- */
 #define PST_F_THR_START(F, X)                                                          \

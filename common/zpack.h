@@ -275,6 +275,12 @@ static inline int pst_zp_unpack(struct pst_zp_dec *z, const uint8_t *p, const ui
 				return -1;
 			continue;
 		}
+		/* with room for any event, straight into out */
+		if (olim - o >= PST_EVENT_MAX) {
+			if (!(o = pst_zp_unpack_event(z, c, o)))
+				return -1;
+			continue;
+		}
 		/* more than the raw length says: damaged */
 		if (!(e = pst_zp_unpack_event(z, c, tmp)) || e - tmp > olim - o)
 			return -1;

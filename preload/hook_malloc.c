@@ -13,9 +13,11 @@
 static __attribute__((noinline)) void rec_alloc(struct pst_thr *t, void *p, size_t size,
 						 unsigned kind, const void *cfa)
 {
+	bool on = pst_rec_enter(t);
+
 	if (!pst_paused)
-		pst_leakset_add((uintptr_t)p, size);
-	if (pst_rec_enter(t) && !pst_paused) {
+		pst_leakset_add(t, (uintptr_t)p, size);
+	if (on && !pst_paused) {
 		uint32_t id = pst_stack_capture_at(t, cfa);
 		uint64_t dts;
 		uint8_t *b = pst_ev_begin(t, &dts);
@@ -27,8 +29,10 @@ static __attribute__((noinline)) void rec_alloc(struct pst_thr *t, void *p, size
 
 static __attribute__((noinline)) void rec_free(struct pst_thr *t, void *p)
 {
-	pst_leakset_del((uintptr_t)p);
-	if (pst_rec_enter(t)) {
+	bool on = pst_rec_enter(t);
+
+	pst_leakset_del(t, (uintptr_t)p);
+	if (on) {
 		uint64_t dts;
 		uint8_t *b = pst_ev_begin(t, &dts);
 
@@ -46,9 +50,11 @@ static __attribute__((noinline)) void rec_realloc(struct pst_thr *t, void *old, 
 		rec_free(t, old);
 		return;
 	}
-	pst_leakset_del((uintptr_t)old);
-	pst_leakset_add((uintptr_t)p, size);
-	if (pst_rec_enter(t)) {
+	bool on = pst_rec_enter(t);
+
+	pst_leakset_del(t, (uintptr_t)old);
+	pst_leakset_add(t, (uintptr_t)p, size);
+	if (on) {
 		uint32_t id = pst_stack_capture_at(t, cfa);
 		uint64_t dts;
 		uint8_t *b = pst_ev_begin(t, &dts);
@@ -61,10 +67,10 @@ static __attribute__((noinline)) void rec_realloc(struct pst_thr *t, void *old, 
 /* Sampled mode: the countdown crossed zero. Record this block and draw the
  * next wait. A block whose bucket in the sampled set is full is not
  * recorded (counted exactly all the same). */
-static __attribute__((noinline)) bool sample_hit(struct pst_thr *t, void *p)
+static __attribute__((noinline)) bool sample_hit(struct pst_thr *t, void *p, size_t size)
 {
 	t->countdown = pst_sample_interval(&t->rng, pst_cfg.sample_bytes);
-	return !pst_paused && pst_sampled_add((uintptr_t)p);
+	return !pst_paused && pst_sampled_add((uintptr_t)p, size);
 }
 
 /* This thread's state when its calls are to be counted: not from inside
@@ -96,7 +102,7 @@ static inline void after_count(struct pst_thr *t, void *p, size_t size, unsigned
 	if (t->full) {
 		rec_alloc(t, p, size, kind, cfa);
 	} else if (unlikely((t->countdown -= (int64_t)size) < 0)) {
-		if (sample_hit(t, p))
+		if (sample_hit(t, p, size))
 			rec_alloc(t, p, size, kind, cfa);
 	}
 }
@@ -264,11 +270,11 @@ static void *do_realloc(void *old, size_t size, void *(*real)(void *, size_t),
 	realloc_last(t, old, p);
 	if (!p) {
 		if (tracked)
-			pst_sampled_add((uintptr_t)old);
+			pst_sampled_add((uintptr_t)old, 0); /* its size unknown: its start only */
 		return p;
 	}
 	if (sampled)
-		sampled = sample_hit(t, p);
+		sampled = sample_hit(t, p, size);
 	if (tracked && sampled)
 		rec_realloc(t, old, p, size, cfa);
 	else if (tracked)

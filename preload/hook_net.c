@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "net.h"
+#include "proto.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -141,6 +142,7 @@ static void sock_reset(struct pst_sock *e)
 
 static void sock_begin(struct pst_sock *e, unsigned role, uint64_t ts)
 {
+	pst_proto_end(e, ts); /* a decoder left by a connection we did not see end */
 	e->conn_id = __atomic_add_fetch(&next_conn_id, 1, __ATOMIC_RELAXED);
 	e->role = (uint8_t)role;
 	e->first = 1;
@@ -210,6 +212,8 @@ static void sock_close(struct pst_sock *e, uint64_t ts)
 {
 	uint32_t st = e->state;
 
+	if (e->pr)
+		pst_proto_end(e, ts);
 	if (st == PST_SOCK_OPEN) {
 		sock_emit(e, ts, PST_NET_CLOSED, 0);
 	} else if (st == PST_SOCK_CONNECTING) {
@@ -541,7 +545,23 @@ static inline struct pst_sock *io_sock(int fd)
 	return net_on() ? e : NULL;
 }
 
-static void note_send(struct pst_sock *e, ssize_t n, int err, uint64_t t0, uint64_t t1)
+/* What went out or came in, for the request decoder: a buffer, or iovecs. */
+struct io_data {
+	const void *buf;
+	const struct iovec *iov;
+	int iovcnt;
+};
+
+/* n bytes on a connection whose protocol is known or not yet looked at. */
+static inline void note_data(struct pst_sock *e, bool out, ssize_t n, uint64_t ts,
+			     struct io_data io, const void *cfa)
+{
+	if (n > 0 && e->proto != PST_PROTO_BYTES)
+		pst_proto_io(e, out, io.buf, io.iov, io.iovcnt, (size_t)n, ts, cfa);
+}
+
+static void note_send(struct pst_sock *e, ssize_t n, int err, uint64_t t0, uint64_t t1,
+		      struct io_data io, const void *cfa)
 {
 	if (unlikely(e->state == PST_SOCK_CONNECTING))
 		conn_verdict(e, n >= 0 ? 0 : err, t0);
@@ -557,9 +577,11 @@ static void note_send(struct pst_sock *e, ssize_t n, int err, uint64_t t0, uint6
 		turn_out(e, t0);
 	else
 		turn_in(e, t0);
+	note_data(e, true, n, t0, io, cfa);
 }
 
-static void note_recv(struct pst_sock *e, ssize_t n, int err, uint64_t t0, uint64_t t1)
+static void note_recv(struct pst_sock *e, ssize_t n, int err, uint64_t t0, uint64_t t1,
+		      struct io_data io, const void *cfa)
 {
 	if (unlikely(e->state == PST_SOCK_CONNECTING))
 		conn_verdict(e, n >= 0 ? 0 : err, t0);
@@ -575,14 +597,16 @@ static void note_recv(struct pst_sock *e, ssize_t n, int err, uint64_t t0, uint6
 		turn_in(e, t1);
 	else
 		turn_out(e, t1);
+	note_data(e, false, n, t1, io, cfa);
 }
 
 /*
  * One I/O hook: on an fd that is not a counted connection (files, pipes,
  * other sockets) a table lookup, a compare and the call; on a connection
- * two clock reads (vDSO) and a few relaxed adds on its entry.
+ * two clock reads (vDSO) and a few relaxed adds on its entry, and its bytes
+ * to the request decoder until it says the protocol is none it knows.
  */
-#define IO_HOOK(ret, name, field, sym, params, args, fd, skip, note)                   \
+#define IO_HOOK(ret, name, field, sym, params, args, fd, skip, note, data)             \
 	EXPORT ret name params                                                         \
 	{                                                                              \
 		struct pst_sock *e;                                                    \
@@ -601,46 +625,63 @@ static void note_recv(struct pst_sock *e, ssize_t n, int err, uint64_t t0, uint6
 		t0 = pst_now();                                                        \
 		n = pst_real.field args;                                               \
 		err = errno;                                                           \
-		note(e, n, err, t0, pst_now());                                        \
+		note(e, n, err, t0, pst_now(), (struct io_data)data,                   \
+		     __builtin_dwarf_cfa());                                           \
 		errno = err;                                                           \
 		return n;                                                              \
 	}
 
+#define IO_BUF(b) { .buf = (b) }
+#define IO_VEC(v, c) { .iov = (v), .iovcnt = (c) }
+
 IO_HOOK(ssize_t, send, send, "send", (int fd, const void *buf, size_t len, int flags),
-	(fd, buf, len, flags), fd, false, note_send)
+	(fd, buf, len, flags), fd, false, note_send,
+	IO_BUF(buf))
 IO_HOOK(ssize_t, sendto, sendto, "sendto",
 	(int fd, const void *buf, size_t len, int flags, const struct sockaddr *sa,
 	 socklen_t salen),
-	(fd, buf, len, flags, sa, salen), fd, false, note_send)
+	(fd, buf, len, flags, sa, salen), fd, false, note_send,
+	IO_BUF(buf))
 IO_HOOK(ssize_t, sendmsg, sendmsg, "sendmsg", (int fd, const struct msghdr *msg, int flags),
-	(fd, msg, flags), fd, false, note_send)
+	(fd, msg, flags), fd, false, note_send,
+	IO_VEC(msg->msg_iov, (int)msg->msg_iovlen))
 IO_HOOK(ssize_t, write, write, "write", (int fd, const void *buf, size_t len),
-	(fd, buf, len), fd, false, note_send)
+	(fd, buf, len), fd, false, note_send,
+	IO_BUF(buf))
 IO_HOOK(ssize_t, writev, writev, "writev", (int fd, const struct iovec *iov, int cnt),
-	(fd, iov, cnt), fd, false, note_send)
+	(fd, iov, cnt), fd, false, note_send,
+	IO_VEC(iov, cnt))
 /* A peek reads nothing away: not counted. */
 IO_HOOK(ssize_t, recv, recv, "recv", (int fd, void *buf, size_t len, int flags),
-	(fd, buf, len, flags), fd, flags & MSG_PEEK, note_recv)
+	(fd, buf, len, flags), fd, flags & MSG_PEEK, note_recv,
+	IO_BUF(buf))
 IO_HOOK(ssize_t, recvfrom, recvfrom, "recvfrom",
 	(int fd, void *buf, size_t len, int flags, struct sockaddr *sa, socklen_t *salen),
-	(fd, buf, len, flags, sa, salen), fd, flags & MSG_PEEK, note_recv)
+	(fd, buf, len, flags, sa, salen), fd, flags & MSG_PEEK, note_recv,
+	IO_BUF(buf))
 IO_HOOK(ssize_t, recvmsg, recvmsg, "recvmsg", (int fd, struct msghdr *msg, int flags),
-	(fd, msg, flags), fd, flags & MSG_PEEK, note_recv)
+	(fd, msg, flags), fd, flags & MSG_PEEK, note_recv,
+	IO_VEC(msg->msg_iov, (int)msg->msg_iovlen))
 IO_HOOK(ssize_t, read, read, "read", (int fd, void *buf, size_t len), (fd, buf, len), fd,
-	false, note_recv)
+	false, note_recv,
+	IO_BUF(buf))
 IO_HOOK(ssize_t, readv, readv, "readv", (int fd, const struct iovec *iov, int cnt),
-	(fd, iov, cnt), fd, false, note_recv)
+	(fd, iov, cnt), fd, false, note_recv,
+	IO_VEC(iov, cnt))
 /* What _FORTIFY_SOURCE builds call instead of read, recv and recvfrom. */
 IO_HOOK(ssize_t, __read_chk, read_chk, "__read_chk",
 	(int fd, void *buf, size_t len, size_t buflen), (fd, buf, len, buflen), fd, false,
-	note_recv)
+	note_recv,
+	IO_BUF(buf))
 IO_HOOK(ssize_t, __recv_chk, recv_chk, "__recv_chk",
 	(int fd, void *buf, size_t len, size_t buflen, int flags),
-	(fd, buf, len, buflen, flags), fd, flags & MSG_PEEK, note_recv)
+	(fd, buf, len, buflen, flags), fd, flags & MSG_PEEK, note_recv,
+	IO_BUF(buf))
 IO_HOOK(ssize_t, __recvfrom_chk, recvfrom_chk, "__recvfrom_chk",
 	(int fd, void *buf, size_t len, size_t buflen, int flags, struct sockaddr *sa,
 	 socklen_t *salen),
-	(fd, buf, len, buflen, flags, sa, salen), fd, flags & MSG_PEEK, note_recv)
+	(fd, buf, len, buflen, flags, sa, salen), fd, flags & MSG_PEEK, note_recv,
+	IO_BUF(buf))
 
 /* ---- waits that complete non-blocking connects ---- */
 
@@ -851,6 +892,7 @@ static void fork_one(struct pst_sock *e, void *arg)
  * their connects are in the parent's trace. */
 void pst_net_after_fork(void)
 {
+	pst_proto_after_fork();
 	pst_sock_foreach(fork_one, NULL);
 	pst_ep_reset();
 }

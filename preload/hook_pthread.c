@@ -119,7 +119,7 @@ static void thread_begin(const struct start_box *b)
 		return;
 	/* the scan at exit reads the stacks of threads still running: know
 	 * this one's even if it never allocates (a worker blocked in epoll) */
-	if (pst_leakset_on && !t->stack_hi)
+	if (pst_leakscan_on && !t->stack_hi)
 		pst_stack_bounds(t);
 	if (pst_rec_enter(t))
 		t->pos = pst_enc_thr_start(pst_thr_room(t, PST_THR_EVENT_MAX), t->tid, pst_now(),

@@ -188,9 +188,39 @@ static void *map(uint64_t bytes)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/* Sorted, each address once: two threads' tables may both hold one whose
+ * frees raced with the copy: one of them is kept. */
+static uint64_t dedup(struct pst_leak_block *b, uint64_t n)
+{
+	uint64_t k = 0;
+
+	qsort(b, n, sizeof(*b), by_addr);
+	for (uint64_t i = 0; i < n; i++) {
+		if (k && b[k - 1].ptr == b[i].ptr)
+			k--;
+		b[k++] = b[i];
+	}
+	return k;
+}
+
+bool pst_leakscan_on;
+
+/*
+ * Sampled mode keeps no set of every live block, only of the sampled ones
+ * with their sizes (sampled.c): those alone are looked for, and scanned in
+ * turn. A sampled block reachable only through blocks that were not
+ * sampled is then found lost; the report's figures are estimates, as every
+ * sampled figure is, and it says so.
+ */
+static uint64_t copy_blocks(struct pst_leak_block *b, uint64_t cap)
+{
+	return pst_leakset_on ? pst_leakset_copy(b, cap) : pst_sampled_copy(b, cap);
+}
+
 static bool scan_setup(struct scan *s)
 {
-	uint64_t cap = s->cap = pst_leakset_count() + 1024;
+	uint64_t cap = s->cap =
+		(pst_leakset_on ? pst_leakset_count() : pst_sampled_count()) + 1024;
 
 	s->b = map(cap * sizeof(*s->b));
 	s->mark = map(cap);
@@ -198,8 +228,7 @@ static bool scan_setup(struct scan *s)
 	s->buf = map(CHUNK);
 	if (!s->b || !s->mark || !s->work || !s->buf)
 		return false;
-	s->n = pst_leakset_copy(s->b, cap);
-	qsort(s->b, s->n, sizeof(*s->b), by_addr);
+	s->n = dedup(s->b, copy_blocks(s->b, cap));
 	for (uint64_t i = 0; i < s->n; i++)
 		if (s->b[i].ptr + s->b[i].size > s->max_end)
 			s->max_end = s->b[i].ptr + s->b[i].size + (s->b[i].size == 0);
@@ -266,7 +295,7 @@ void pst_leak_scan(void)
 	uint64_t t0 = pst_now();
 	jmp_buf regs;
 
-	if (!pst_leakset_on || !t)
+	if (!pst_leakscan_on || !t)
 		return;
 	if (t->stack_hi <= 1)
 		pst_stack_bounds(t);

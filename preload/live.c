@@ -93,22 +93,31 @@ void pst_live_open(const char *trace_abs, uint64_t pid)
 	live_hdr = m;
 }
 
-void pst_live_attach(struct pst_thr *t)
+/* A new slot of the file, mapped; NULL when it cannot be had. */
+static struct pst_live_slot *slot_new(void)
 {
 	off_t off = PST_LIVE_HEADER + (off_t)live_slots * SLOT_BYTES;
 	void *m = MAP_FAILED;
 	int fd;
 
-	if (t->live != &t->own_live || !live_hdr || !live_fits(off + SLOT_BYTES) ||
-	    (fd = live_open_again()) < 0)
-		return;
+	if (!live_hdr || !live_fits(off + SLOT_BYTES) || (fd = live_open_again()) < 0)
+		return NULL;
 	if (fallocate(fd, 0, off, SLOT_BYTES) == 0)
 		m = mmap(NULL, SLOT_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
 	if (fd != pst_held[PST_HELD_LIVE])
 		pst_fd_close(fd);
 	if (m == MAP_FAILED)
-		return;
+		return NULL;
 	live_slots++;
+	return m;
+}
+
+void pst_live_attach(struct pst_thr *t)
+{
+	struct pst_live_slot *m;
+
+	if (t->live != &t->own_live || !(m = slot_new()))
+		return;
 	t->live = m;
 	t->live->tid = t->tid;
 	t->live->base_ts = t->base_ts;
@@ -118,10 +127,21 @@ void pst_live_attach(struct pst_thr *t)
 	t->end = t->buf + PST_BUF_SIZE;
 }
 
+/* Made with the file, before any thread's slot. */
+struct pst_live_slot *pst_live_spare(void)
+{
+	return slot_new();
+}
+
+void pst_live_drop(struct pst_live_slot *s)
+{
+	munmap(s, SLOT_BYTES);
+}
+
 void pst_live_detach(struct pst_thr *t)
 {
 	if (t->live != &t->own_live)
-		munmap(t->live, SLOT_BYTES);
+		pst_live_drop(t->live);
 	pst_thr_private(t);
 }
 

@@ -41,6 +41,9 @@ struct pst_sock {
 	uint64_t turn_start;
 	uint32_t dir, cur_burst;
 	struct pst_sock_ctr c;
+	/* requests: the protocol (proto.h's enum pst_proto), the decoder's state */
+	uint8_t proto;
+	struct pst_proto_conn *pr;
 };
 
 /* A flat array indexed by fd, in chunks mapped on first use: a lookup is two

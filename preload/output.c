@@ -276,6 +276,7 @@ int pst_out_open(uint64_t pid)
 		snprintf(out_abs + strlen(out_abs), sizeof(out_abs) - strlen(out_abs), "/%s",
 			 out_path);
 	pst_live_open(out_abs, pid);
+	pst_zq_open();
 	write_process(pid);
 	manifest_trace();
 	return pst_out_broken ? -EIO : 0;

@@ -86,6 +86,8 @@ struct pst_thr {
 	int thr_ended;           /* hook_pthread.c: THR_END written */
 	int sealed;              /* hook_sandbox.c: in seccomp strict mode, no system calls */
 	int cpu_timer;           /* cpu_prof.c: the thread's timer id + 1; 0 none */
+	struct pst_leaks *leaks; /* leakset.c: the live blocks this thread allocated (--full) */
+	uint32_t zq;             /* zqueue.c: blocks handed to the writer since the last settle */
 	struct pst_live_slot own_live;
 	uint8_t own_buf[PST_BUF_SIZE]; /* where the live file cannot be had */
 };
@@ -235,6 +237,7 @@ static inline struct pst_thr *pst_thr(void)
 	return likely(t) ? t : pst_thr_slow();
 }
 void pst_thr_flush(struct pst_thr *t);  /* write buf as one BLOCK; owner or thief only */
+void pst_thr_flush_full(struct pst_thr *t); /* the same when full: to the writer thread if it can */
 /* Room a sealed thread's buffer keeps past `end`: more than any one record. */
 #define PST_SEAL_SLACK (16 * 1024)
 void pst_thr_seal(struct pst_thr *t, bool now); /* no system call from now: before (write), now (seal) */
@@ -252,10 +255,13 @@ extern int pst_live_threads;            /* registered threads that have not exit
 void pst_thr_counters(uint64_t *alloc_calls, uint64_t *free_calls, uint64_t *alloc_bytes);
 /* fn on every registered thread's struct, under the registry lock */
 void pst_thr_foreach(void (*fn)(struct pst_thr *t, void *arg), void *arg);
+/* The same with every other thread held out of its buffer (borrowed, as the
+ * timer's flush does): for reading what only the owner writes. */
+void pst_thr_quiet_foreach(void (*fn)(struct pst_thr *t, void *arg), void *arg);
 static inline uint8_t *pst_thr_room(struct pst_thr *t, size_t n)
 {
 	if (unlikely((size_t)(t->end - t->pos) < n))
-		pst_thr_flush(t);
+		pst_thr_flush_full(t);
 	return t->pos;
 }
 
@@ -369,8 +375,8 @@ int pst_out_held_list(int fds[PST_HELD_N]); /* the held numbers, increasing: how
 void pst_out_move(int fd);              /* the program takes number fd: ours moves */
 void pst_out_final(void);               /* exit: summaries go out past the event cap */
 
-/* zwrite.c: a thread's buffer as one ZBLOCK (--full), else a BLOCK. */
-void pst_zw_block(uint64_t tid, uint64_t base_ts, const uint8_t *buf, size_t n);
+/* zwrite.c: a thread's buffer as one ZBLOCK (--full and pack), else a BLOCK. */
+void pst_zw_write(uint64_t tid, uint64_t base_ts, const uint8_t *buf, size_t n, bool pack);
 void pst_zw_after_fork(void);           /* a forked child: the compressor is free */
 
 /* stacks.c */
@@ -398,6 +404,7 @@ void pst_modules_reset(void);           /* forked child: write them all again */
 /* timer.c: the flush and snapshot thread */
 void pst_timer_start(void);             /* from the constructor */
 void pst_timer_after_fork(void);        /* the child has no timer thread: start one */
+void pst_timer_kick(void);              /* wake the timer: a buffer waits (zqueue.c) */
 void pst_timer_main_exited(void);       /* pthread_exit from main: the timer must not outlive the program */
 bool pst_timer_pause(void);             /* stop the timer thread around unshare/setns (user namespaces) */
 void pst_timer_resume(void);
@@ -430,10 +437,19 @@ void pst_metrics_after_fork(void);      /* child: a file of its own */
 #define PST_EXIT_KNOWN 0x100
 extern int pst_last_exit;
 
+/* zqueue.c: --full buffers handed to the timer thread to pack and write */
+void pst_zq_open(void);                 /* with the trace: the spare slots */
+void pst_zq_writer(bool up);            /* timer.c: the writer runs, or stops */
+int pst_zq_hand(struct pst_thr *t, size_t n); /* owner's full buffer: 1 handed, 0 no writer, -1 behind */
+void pst_zq_settle(struct pst_thr *t, bool pack); /* before t's next block: those handed written */
+void pst_zq_work(void);                 /* timer.c: write what waits */
+
 /* live.c: the live file, where thread buffers survive a kill */
 void pst_live_open(const char *trace_abs, uint64_t pid); /* with the trace; off if it cannot be made */
 void pst_live_attach(struct pst_thr *t); /* give t a slot (its buffer empty); else its own memory */
 void pst_live_detach(struct pst_thr *t); /* back to its own memory (forked child) */
+struct pst_live_slot *pst_live_spare(void); /* a slot of no thread's (zqueue.c); NULL: none */
+void pst_live_drop(struct pst_live_slot *s); /* unmapped (a forked child's spare) */
 void pst_live_end(void);                /* END written: nothing to recover */
 void pst_live_hold(void);               /* pst_out_hold: the file held open too */
 void pst_live_after_fork(void);         /* child: the parent's file is not ours */
@@ -453,22 +469,25 @@ void pst_altstack_end(void);            /* this thread ends: free ours */
 struct pst_leak_block {
 	uint64_t ptr, size;
 };
-extern bool pst_leakset_on;             /* the scan at exit is wanted */
+extern bool pst_leakset_on;             /* --full: every live block kept here */
+extern bool pst_leakscan_on;            /* the scan at exit is wanted (either mode) */
 void pst_leakset_init(bool on);         /* once, at init: on, and the first tables */
-void pst_leakset_add_slow(uint64_t p, uint64_t size);
-void pst_leakset_del_slow(uint64_t p);
+void pst_leakset_add_slow(struct pst_thr *t, uint64_t p, uint64_t size);
+void pst_leakset_del_slow(struct pst_thr *t, uint64_t p);
 uint64_t pst_leakset_count(void);
 uint64_t pst_leakset_copy(struct pst_leak_block *out, uint64_t max);
 void pst_leakset_reset(void);           /* forked child: empty */
-static inline void pst_leakset_add(uint64_t p, uint64_t size)
+/* t's own table, no lock: call with t->in_use set (between pst_rec_enter
+ * and pst_rec_leave), where the exit scan can hold its owner out. */
+static inline void pst_leakset_add(struct pst_thr *t, uint64_t p, uint64_t size)
 {
 	if (pst_leakset_on)
-		pst_leakset_add_slow(p, size);
+		pst_leakset_add_slow(t, p, size);
 }
-static inline void pst_leakset_del(uint64_t p)
+static inline void pst_leakset_del(struct pst_thr *t, uint64_t p)
 {
 	if (pst_leakset_on)
-		pst_leakset_del_slow(p);
+		pst_leakset_del_slow(t, p);
 }
 
 /* leakscan.c: at exit, LEAK_SCAN and its list of lost or reachable blocks. */
@@ -477,8 +496,10 @@ void pst_leak_scan(void);
 /* sampled.c: the set of sampled live blocks (sampled mode only). */
 void pst_sampled_init(void);
 void pst_sampled_reset(void);           /* forked child: empty */
-bool pst_sampled_add(uint64_t ptr);     /* false when its bucket is full */
+bool pst_sampled_add(uint64_t ptr, uint64_t size); /* false when its bucket is full */
 bool pst_sampled_take_slow(uint64_t ptr);
+uint64_t pst_sampled_count(void);       /* at exit: the live sampled blocks, about */
+uint64_t pst_sampled_copy(struct pst_leak_block *out, uint64_t max); /* and their sizes */
 /* A byte per hash of an address: how many sampled live blocks hash there.
  * Mostly zero, so a free reads one byte and is done. 64 KiB stays in cache
  * (1 MiB did not: 2 threads freeing paid a miss per free); with a few hundred

@@ -20,6 +20,7 @@ struct bucket {
 } __attribute__((aligned(64)));
 
 static struct bucket *table;
+static uint64_t *sizes; /* the size of each slot's block, for the scan at exit */
 /* Until the table exists, one shared zero byte: every address misses. */
 static uint8_t no_filter[1u << PST_FILTER_BITS];
 uint8_t *pst_sampled_filter = no_filter;
@@ -29,7 +30,8 @@ static struct bucket *bucket_of(uint64_t ptr)
 	return &table[((ptr >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - 15)];
 }
 
-#define TABLE_BYTES (NBUCKETS * sizeof(struct bucket) + (1u << PST_FILTER_BITS))
+#define SIZES_BYTES (NBUCKETS * BUCKET_SLOTS * sizeof(uint64_t))
+#define TABLE_BYTES (NBUCKETS * sizeof(struct bucket) + (1u << PST_FILTER_BITS) + SIZES_BYTES)
 
 void pst_sampled_init(void)
 {
@@ -43,6 +45,7 @@ void pst_sampled_init(void)
 	}
 	table = m;
 	pst_sampled_filter = (uint8_t *)m + NBUCKETS * sizeof(struct bucket);
+	sizes = (uint64_t *)(pst_sampled_filter + (1u << PST_FILTER_BITS));
 }
 
 /* A forked child starts with an empty set: its trace has seen no block. */
@@ -56,7 +59,7 @@ void pst_sampled_reset(void)
 /* The filter byte counts up to 255 blocks; a block that would overflow it
  * is not sampled (counted exactly all the same). The free of a block comes
  * after its malloc returned, so add and take of one address never race. */
-bool pst_sampled_add(uint64_t ptr)
+bool pst_sampled_add(uint64_t ptr, uint64_t size)
 {
 	uint8_t *f = &pst_sampled_filter[pst_sampled_hash(ptr)];
 	struct bucket *b;
@@ -68,6 +71,7 @@ bool pst_sampled_add(uint64_t ptr)
 		uint64_t empty = 0;
 		if (__atomic_compare_exchange_n(&b->slot[i], &empty, ptr, false, __ATOMIC_RELAXED,
 						__ATOMIC_RELAXED)) {
+			__atomic_store_n(&sizes[(b - table) * BUCKET_SLOTS + i], size, __ATOMIC_RELAXED);
 			__atomic_add_fetch(f, 1, __ATOMIC_RELEASE);
 			return true;
 		}
@@ -90,4 +94,33 @@ bool pst_sampled_take_slow(uint64_t ptr)
 		}
 	}
 	return false;
+}
+
+/* At exit (leakscan.c): how many sampled blocks are live, near enough. */
+uint64_t pst_sampled_count(void)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; table && i < (1u << PST_FILTER_BITS); i++)
+		n += __atomic_load_n(&pst_sampled_filter[i], __ATOMIC_RELAXED);
+	return n;
+}
+
+/* Up to max sampled live blocks into out; how many. Other threads may
+ * sample and free on: each slot is read once (a size not yet stored
+ * reads 0: the block is then matched at its start only). */
+uint64_t pst_sampled_copy(struct pst_leak_block *out, uint64_t max)
+{
+	uint64_t n = 0;
+
+	for (uint32_t b = 0; table && b < NBUCKETS; b++)
+		for (int i = 0; i < BUCKET_SLOTS && n < max; i++) {
+			uint64_t p = __atomic_load_n(&table[b].slot[i], __ATOMIC_RELAXED);
+
+			if (p)
+				out[n++] = (struct pst_leak_block){
+					p, __atomic_load_n(&sizes[b * BUCKET_SLOTS + i], __ATOMIC_RELAXED)
+				};
+		}
+	return n;
 }

@@ -175,10 +175,24 @@ struct pst_thr *pst_thr_slow(void)
 	return t;
 }
 
+/* The buffer written (pack: compressed if it can be), or handed to the
+ * writer (handed), and started again. */
+static void thr_write(struct pst_thr *t, size_t n, bool pack, bool handed)
+{
+	if (!handed) {
+		pst_zq_settle(t, pack); /* the block before this one, first */
+		if (n && !pst_out_broken)
+			pst_zw_write(t->tid, t->base_ts, t->buf, n, pack);
+	}
+	t->pos = t->buf;
+	t->base_ts = t->last_ts;
+	t->live->base_ts = t->base_ts;
+	barrier();
+	t->live->used = 0; /* a kill before this finds the block written: the reader skips it */
+}
+
 void pst_thr_flush(struct pst_thr *t)
 {
-	size_t n = (size_t)(t->pos - t->buf);
-
 	/* a sealed thread cannot write: a full buffer ends its recording (the
 	 * event asking for room goes into the slack left past `end`), and what
 	 * it holds is written at exit */
@@ -186,14 +200,23 @@ void pst_thr_flush(struct pst_thr *t)
 		t->stolen = 1;
 		return;
 	}
+	thr_write(t, (size_t)(t->pos - t->buf), true, false);
+}
 
-	if (n && !pst_out_broken)
-		pst_zw_block(t->tid, t->base_ts, t->buf, n);
-	t->pos = t->buf;
-	t->base_ts = t->last_ts;
-	t->live->base_ts = t->base_ts;
-	barrier();
-	t->live->used = 0; /* a kill before this finds the block written: the reader skips it */
+/* The owner's buffer is full: to the writer thread (--full), else written
+ * here, compressed as before when the writer is behind (a thread that
+ * outruns the writer pays for its own packing rather than the disk). */
+void pst_thr_flush_full(struct pst_thr *t)
+{
+	size_t n = (size_t)(t->pos - t->buf);
+	int h;
+
+	if (unlikely(t->sealed) || pst_out_broken) {
+		pst_thr_flush(t);
+		return;
+	}
+	h = pst_zq_hand(t, n);
+	thr_write(t, n, h <= 0, h > 0);
 }
 
 /* This thread is about to make no system call any more (seccomp strict
@@ -433,6 +456,22 @@ void pst_thr_foreach(void (*fn)(struct pst_thr *t, void *arg), void *arg)
 	reg_take();
 	for (struct pst_thr *t = reg_head; t; t = t->next)
 		fn(t, arg);
+	reg_drop();
+}
+
+void pst_thr_quiet_foreach(void (*fn)(struct pst_thr *t, void *arg), void *arg)
+{
+	struct pst_thr *self = pst_self;
+
+	reg_take();
+	for (struct pst_thr *t = reg_head; t; t = t->next)
+		t->borrowed = t != self;
+	all_threads_barrier();
+	for (struct pst_thr *t = reg_head; t; t = t->next) {
+		if (t == self || thr_wait_idle(t))
+			fn(t, arg);
+		__atomic_store_n(&t->borrowed, 0, __ATOMIC_RELEASE);
+	}
 	reg_drop();
 }
 

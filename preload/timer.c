@@ -23,7 +23,8 @@
  */
 static bool started;
 static pthread_t timer_thread;
-static int main_exited; /* a futex word: the timer sleeps on it */
+static int main_exited;
+static unsigned timer_wake; /* a futex word: the timer sleeps on it, bumped to wake it */
 static int timer_stop;  /* pst_timer_pause: return now */
 
 bool pst_read_proc(const char *path, char *buf, size_t len)
@@ -144,7 +145,7 @@ static bool program_gone(int *status)
 	return true;
 }
 
-static void timer_sleep(uint64_t ms)
+static void timer_sleep(uint64_t ms, unsigned seen)
 {
 	struct timespec gap = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
 
@@ -156,10 +157,11 @@ static void timer_sleep(uint64_t ms)
 			nanosleep(&poll, NULL);
 		return;
 	}
-	/* woken early by pst_timer_main_exited and pst_timer_pause */
-	syscall(SYS_futex, &main_exited, FUTEX_WAIT_PRIVATE, 0, &gap, NULL, 0);
+	/* woken early by pst_timer_main_exited, pst_timer_pause and a buffer
+	 * handed over (pst_timer_kick); one bumped since `seen` returns now */
+	syscall(SYS_futex, &timer_wake, FUTEX_WAIT_PRIVATE, seen, &gap, NULL, 0);
 	if (main_exited)
-		timer_sleep(ms);
+		timer_sleep(ms, seen);
 }
 
 /* The next of two deadlines; a period of 0 never comes. */
@@ -187,12 +189,15 @@ static void *timer_main(void *arg)
 	(void)arg;
 	pst_guard = 1;
 	prctl(PR_SET_NAME, "prestanda", 0, 0, 0);
+	pst_zq_writer(true);
 	for (;;) {
 		uint64_t due = next_due(flush_at, snap_at);
+		unsigned seen = __atomic_load_n(&timer_wake, __ATOMIC_ACQUIRE);
 
+		pst_zq_work();
 		now = pst_now();
 		if (due > now)
-			timer_sleep((due - now + 999999) / 1000000);
+			timer_sleep((due - now + 999999) / 1000000, seen);
 		if (pst_state != PST_ON || pst_out_broken || alone_after_main() ||
 		    __atomic_load_n(&timer_stop, __ATOMIC_ACQUIRE))
 			break;
@@ -202,7 +207,7 @@ static void *timer_main(void *arg)
 		}
 		now = pst_now();
 		if (now < due)
-			continue; /* woken early: main exited */
+			continue; /* woken early: main exited, or a buffer to write */
 		if (now >= snap_at || (pst_cfg.flush_ms && now >= flush_at)) {
 			pst_cpu_tick();
 			pst_thr_flush_pending();
@@ -220,13 +225,21 @@ static void *timer_main(void *arg)
 				snap_at = now + pst_cfg.metrics_ms * 1000000;
 		}
 	}
+	pst_zq_writer(false);
+	pst_zq_work(); /* what was handed before the writer stopped */
 	return NULL;
+}
+
+void pst_timer_kick(void)
+{
+	__atomic_add_fetch(&timer_wake, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &timer_wake, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
 void pst_timer_main_exited(void)
 {
 	__atomic_store_n(&main_exited, 1, __ATOMIC_RELEASE);
-	syscall(SYS_futex, &main_exited, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	pst_timer_kick();
 }
 
 void pst_timer_start(void)
@@ -267,7 +280,7 @@ bool pst_timer_pause(void)
 		return false;
 	pst_guard = 1;
 	__atomic_store_n(&timer_stop, 1, __ATOMIC_RELEASE);
-	syscall(SYS_futex, &main_exited, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	pst_timer_kick();
 	pst_real.pthread_join(timer_thread, NULL);
 	started = false;
 	/* joined once its tid is cleared; it leaves the group just after */

@@ -9,7 +9,9 @@
 #include "zpack.h"
 
 /*
- * A few compressors for the process, each taken with a try-lock. A thread
+ * Two compressors for the process, each taken with a try-lock: the timer
+ * thread's, which writes the buffers handed to it (zqueue.c), and one for
+ * a buffer written where it filled (exit, no writer). A thread
  * that finds them all busy yields a few times (more threads than CPUs: a
  * holder was preempted), then writes a plain BLOCK: nobody waits for long,
  * and the fatal signal's handler interrupting a holder cannot deadlock. Their memory is mapped at first use, never malloc'd.
@@ -133,13 +135,13 @@ static struct zw *zw_take(void)
 	return NULL;
 }
 
-void pst_zw_block(uint64_t tid, uint64_t base_ts, const uint8_t *buf, size_t n)
+void pst_zw_write(uint64_t tid, uint64_t base_ts, const uint8_t *buf, size_t n, bool pack)
 {
 	uint8_t hdr[PST_BLOCK_HEADER_MAX], *e;
 	struct zw *z;
 	size_t len = 0;
 
-	if (pst_cfg.full && n <= ZW_CAP && (z = zw_take())) {
+	if (pack && pst_cfg.full && n <= ZW_CAP && (z = zw_take())) {
 		if (zw_setup(z) && (len = zw_make(z, tid, base_ts, buf, n)))
 			pst_out_write(z->m->out, len, NULL, 0);
 		__atomic_store_n(&z->busy, 0, __ATOMIC_RELEASE);

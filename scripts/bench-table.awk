@@ -35,6 +35,8 @@ END {
 	floor_row("sampled, 8 threads", "threads8", 1)
 	ratio_row("sampled, sqlite3", "sqlite3", "sampled", 1.03, "<= 1.03x")
 	ratio_row("sampled, redis", "server", "sampled", 1.03, "<= 1.03x")
+	ratio_row("sampled, redis-benchmark", "rclient", "sampled", 1.03, "<= 1.03x")
+	ratio_row("sampled, pgbench -M prepared", "pgbench", "sampled", 1.03, "<= 1.03x")
 	ratio_row("sampled, python", "python", "sampled", 1.03, "<= 1.03x")
 	if (("mutex", "sampled") in t) {
 		d = t["mutex", "sampled"] - t["mutex", "bare"]
@@ -59,9 +61,15 @@ END {
 		ratio_row("--full, " n, n, "full", lim,
 			  sprintf(n == "server" ? "<= %.2fx" : "<= %.2fx (half heaptrack's)", lim))
 	}
+	# BASE=DIR: the other build's --full in the same rounds, for comparison
+	split("sqlite3 micro threads2 threads8 python", bw, " ")
+	for (i = 1; i <= 5; i++)
+		if (has(bw[i], "base"))
+			row("--full of BASE, " bw[i], cell(bw[i], "base"), cell(bw[i], "floor"),
+			    cell(bw[i], "heaptrack"), "-", 1)
 	printf "bare seconds:"
-	split("micro sqlite3 python threads2 threads8 server make cpu", bw, " ")
-	for (i = 1; i <= 8; i++)
+	split("micro sqlite3 python threads2 threads8 server rclient pgbench make cpu", bw, " ")
+	for (i = 1; i <= 10; i++)
 		if ((bw[i], "bare") in t)
 			printf " %s %.3f", bw[i], t[bw[i], "bare"] / 1e9
 	printf "\n"

@@ -9,7 +9,13 @@ ROWS=${ROWS:-300000}
 MICRO=${MICRO:-50000000}
 THREADS_TOTAL=${THREADS_TOTAL:-40000000}
 REQS=${REQS:-100000}
+PGTX=${PGTX:-2000}
 STARTS=${STARTS:-20}
+# ONLY="micro sqlite3 ...": those workloads alone (the analyzer and memory
+# figures come with sqlite3). BASE=DIR: another build's prestanda (its
+# preload beside it) runs --full too, as mode "base", in the same rounds.
+ONLY=${ONLY:-}
+BASE=${BASE:-}
 P=$PWD/build/prestanda
 . scripts/common.sh
 
@@ -29,7 +35,10 @@ trap cleanup EXIT INT TERM
 # built here for this run only, never shipped.
 cc -O2 -shared -fPIC -o "$tmp/floor.so" scripts/bench-floor.c -ldl
 modes="bare floor sampled full"
+[ -z "$BASE" ] || modes="$modes base"
 command -v heaptrack >/dev/null 2>&1 && modes="$modes heaptrack"
+# whether workload $1 is to run
+wanted() { [ -z "$ONLY" ] || case " $ONLY " in *" $1 "*) true ;; *) false ;; esac; }
 now_ns() { date +%s%N; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 
@@ -40,6 +49,7 @@ mode_cmd() {
 	floor) echo "env LD_PRELOAD=$tmp/floor.so" ;;
 	sampled) echo "$P run -o $tmp/out/p.%p.trace --" ;;
 	full) echo "$P run --full -o $tmp/out/p.%p.trace --" ;;
+	base) echo "$BASE/prestanda run --full -o $tmp/out/p.%p.trace --" ;;
 	heaptrack) echo "heaptrack -o $tmp/out/heaptrack.%p" ;;
 	cpu) echo "$P run --cpu -o $tmp/out/p.%p.trace --" ;;
 	textfile) echo "$P run --metrics-textfile $tmp/prom -o $tmp/out/p.%p.trace --" ;;
@@ -68,6 +78,7 @@ run_once() {
 bench() {
 	name=$1 input=$2
 	shift 2
+	wanted "$name" || return 0
 	i=0
 	while [ "$i" -lt "$RUNS" ]; do
 		for m in ${MODES:-$modes}; do
@@ -104,6 +115,7 @@ server_once() {
 }
 
 bench_server() {
+	wanted server || return 0
 	command -v redis-server >/dev/null 2>&1 && command -v redis-benchmark >/dev/null 2>&1 || {
 		echo "bench: no redis-server/redis-benchmark: no server column" >&2
 		return 0
@@ -112,11 +124,47 @@ bench_server() {
 	i=0
 	while [ "$i" -lt "$RUNS" ]; do
 		for m in $modes; do
+			[ "$m" = base ] && continue
 			server_once "$m" "$port"
 		done
 		printf '.' >&2
 		i=$((i + 1))
 	done
+}
+
+# Requests decoded on the client's side: redis-benchmark and pgbench
+# traced (sampled) against servers that are not, every round running the
+# bare client too. PostgreSQL is a private cluster (user postgres).
+pg_ctl_as() {
+	runuser -u postgres -- "$pgbin/pg_ctl" -D "$tmp/pg/data" "$@" >/dev/null 2>&1
+}
+
+bench_clients() {
+	port=$((20000 + ($$ + 7) % 20000))
+	if command -v redis-server >/dev/null 2>&1 && command -v redis-benchmark >/dev/null 2>&1; then
+		redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+			--dir "$tmp" >"$tmp/rsrv.log" 2>&1 &
+		srv=$!
+		until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.01; done
+		MODES="bare sampled" bench rclient /dev/null redis-benchmark -p "$port" -c 8 \
+			-n "$REQS" -t get,set -q
+		redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+		wait "$srv" 2>/dev/null || true
+		srv=""
+	fi
+	pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -1)
+	if [ -z "$pgbin" ] || [ "$(id -u)" != 0 ]; then
+		echo "bench: no PostgreSQL (or not root for its user): no pgbench row" >&2
+		return 0
+	fi
+	chmod 711 "$tmp" && mkdir -p "$tmp/pg" && chmod 777 "$tmp/pg" # postgres reaches its data
+	runuser -u postgres -- "$pgbin/initdb" -D "$tmp/pg/data" -A trust -U postgres >/dev/null 2>&1
+	pg_ctl_as -o "-p $((port + 1)) -k $tmp/pg -c listen_addresses=127.0.0.1 -c fsync=off" \
+		-w -l "$tmp/pg/log" start
+	"$pgbin/pgbench" -i -q -h 127.0.0.1 -p $((port + 1)) -U postgres postgres >/dev/null 2>&1
+	MODES="bare sampled" bench pgbench /dev/null "$pgbin/pgbench" -n -M prepared -c 2 -j 1 \
+		-t "$PGTX" -h 127.0.0.1 -p $((port + 1)) -U postgres postgres
+	pg_ctl_as -m immediate -w stop
 }
 
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), Linux $(uname -r)"
@@ -155,6 +203,7 @@ bench python /dev/null "$PY3" "$tmp/workload.py" 100000
 bench threads2 /dev/null build/targets/bench_threads 2 "$THREADS_TOTAL"
 bench threads8 /dev/null build/targets/bench_threads 8 "$THREADS_TOTAL"
 bench_server
+bench_clients
 MODES="bare cpu" bench cpu /dev/null build/targets/bench_cpu 3
 # start-up: one short program, STARTS rounds (each run is a few ms)
 runs=$RUNS
@@ -173,18 +222,22 @@ best_ns() {
 	done
 	echo "$best"
 }
-mutex_bare=$(best_ns build/targets/bench_locks)
-mutex_pre=$(cd "$tmp" && best_ns env LD_PRELOAD="$OLDPWD/build/libprestanda.so" \
-	PRESTANDA_OUTPUT="$tmp/out/l.%p.trace" "$OLDPWD/build/targets/bench_locks")
+if wanted mutex; then
+	mutex_bare=$(best_ns build/targets/bench_locks)
+	mutex_pre=$(cd "$tmp" && best_ns env LD_PRELOAD="$OLDPWD/build/libprestanda.so" \
+		PRESTANDA_OUTPUT="$tmp/out/l.%p.trace" "$OLDPWD/build/targets/bench_locks")
+fi
 
-for name in micro sqlite3 python threads2 threads8 server cpu startup make; do
+for name in micro sqlite3 python threads2 threads8 server rclient pgbench cpu startup make; do
 	for m in $modes cpu; do
 		grep "^$name $m " "$tmp/runs" >"$tmp/sel" || continue
 		echo "$name $m $(cut -d' ' -f3 "$tmp/sel" | median) $(cut -d' ' -f4 "$tmp/sel" | median)"
 	done
 done >"$tmp/med"
-echo "mutex bare $mutex_bare 0" >>"$tmp/med"
-echo "mutex sampled $mutex_pre 0" >>"$tmp/med"
+if wanted mutex; then
+	echo "mutex bare $mutex_bare 0" >>"$tmp/med"
+	echo "mutex sampled $mutex_pre 0" >>"$tmp/med"
+fi
 
 echo
 echo "Wall time as a ratio to the bare run; floor: a minimal interposer (scripts/bench-floor.c), same rounds:"
@@ -204,7 +257,7 @@ awk '{ sz[$1, $2] = $4 } END {
 # The analyzer against heaptrack's on the same sqlite3 run: time to read the
 # trace and print the report, and peak memory (heaptrack's interpreter runs
 # during recording: measured here on a raw recording of the same workload).
-full=$(find "$tmp/keep.sqlite3.full" -name '*.trace' | head -1)
+full=$(find "$tmp/keep.sqlite3.full" 2>/dev/null -name '*.trace' | head -1)
 if [ -n "$full" ]; then
 	json=$("$P" report --json "$full")
 	# the memory section's own totals (per-thread objects repeat the names)
@@ -257,7 +310,9 @@ fi
 # `record -a` on a busy host (two CPU burners): the loader's CPU time
 # (getrusage) after start-up plus the probes' own run time
 # (kernel.bpf_stats_enabled), per second of wall, as a share of one CPU.
-if [ "$(id -u)" = 0 ] && "$P" record --check >/dev/null 2>&1; then
+if ! wanted record; then
+	:
+elif [ "$(id -u)" = 0 ] && "$P" record --check >/dev/null 2>&1; then
 	stats=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
 	sysctl -qw kernel.bpf_stats_enabled=1 2>/dev/null || true
 	yes >/dev/null &
@@ -285,6 +340,7 @@ fi
 # --metrics-textfile at the default interval: sampled runs with and without
 # the file, in the same rounds as bare ones; the file's cost is the ratio
 # of the two.
+wanted textfile || exit 0
 mkdir -p "$tmp/prom"
 MODES="bare sampled textfile" bench tf_micro /dev/null build/targets/bench_malloc "$MICRO"
 MODES="bare sampled textfile" bench tf_sqlite3 "$tmp/workload.sql" "$(command -v sqlite3)" -batch -init /dev/null :memory:

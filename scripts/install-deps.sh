@@ -7,7 +7,7 @@ PKGS="gcc g++ make pkg-config libunwind-dev libdw-dev libelf-dev libcriterion-de
 libjansson-dev sqlite3 heaptrack libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libzstd-dev
 libxml2-utils chromium postgresql postgresql-contrib redis-server redis-tools strace
 clang libclang-rt-14-dev llvm libbpf-dev bpftool linux-perf libjemalloc2 libtcmalloc-minimal4 libpython3.11-testsuite
-nginx memcached golang-go openjdk-17-jdk-headless libseccomp-dev iputils-ping libcap2-bin
+nginx apache2-utils memcached golang-go openjdk-17-jdk-headless libseccomp-dev iputils-ping libcap2-bin
 libyaml-dev prometheus prometheus-node-exporter gcovr libcurl4-openssl-dev"
 
 missing=""

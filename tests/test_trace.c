@@ -8,6 +8,7 @@
 
 #include <zstd.h>
 
+#include "itest.h"
 #include "trace.h"
 #include "trace_read.h"
 #include "zpack.h"
@@ -1199,4 +1200,112 @@ Test(zblock, damage_inside_an_unpacked_block_is_at_the_zblock)
 	cr_assert_eq(t->error_offset, at, "%s", t->error);
 	cr_assert(strstr(t->error, "bad ALLOC"), "%s", t->error);
 	pst_trace_close(t);
+}
+
+/* ---- the writer thread (preload/zqueue.c) ---- */
+
+/* zq_kill: 3 threads, 200,000 x malloc(32) each at churn, half freed at
+ * once, the rest in a ring of 64: ~60 full buffers handed to the writer
+ * thread, 3 x 64 blocks live at the end. With the timed flush pushed past
+ * the run, a SIGKILL right after the work finds blocks written by the
+ * writer, blocks waiting for it or in its hands, and the threads' own
+ * buffers: each event is read exactly once, a thread's blocks in order
+ * (a free read before its malloc would leave a block live). */
+static void check_zq_kill(const char *how, bool complete)
+{
+	struct itest_run r;
+	struct itest_report rep;
+	json_t *j, *sites, *s;
+	long long calls = 0, leaked = 0;
+	size_t i;
+
+	setenv("PRESTANDA_FLUSH_MS", "600000", 1);
+	itest_run(&r, (const char *[]){ "--full", NULL }, "zq_kill", (const char *[]){ how, NULL });
+	unsetenv("PRESTANDA_FLUSH_MS");
+	cr_assert_eq(r.ntraces, 1, "%d traces: %s", r.ntraces, r.err);
+	j = itest_report_ok(&rep, r.traces[0]);
+	cr_expect_eq(itest_bool(j, "process.complete"), complete);
+	sites = itest_get(j, "memory.sites");
+	json_array_foreach(sites, i, s) {
+		json_t *f = json_object_get(s, "function");
+
+		if (json_is_string(f) && !strcmp(json_string_value(f), "churn")) {
+			calls += json_integer_value(json_object_get(s, "calls"));
+			leaked += json_integer_value(json_object_get(s, "leaked_bytes"));
+		}
+	}
+	cr_expect_eq(calls, 600000, "%s: %lld calls at churn", how, calls);
+	cr_expect_eq(leaked, 3 * 64 * 32, "%s: %lld bytes left at churn", how, leaked);
+	cr_expect_eq(itest_int(j, "memory.free_calls") - itest_int(j, "memory.alloc_calls"),
+		     -(long long)itest_int(j, "memory.leaked_allocations"));
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
+Test(zqueue, sigkill_loses_no_block_and_reads_none_twice, .timeout = 120)
+{
+	check_zq_kill("kill", false);
+}
+
+Test(zqueue, exit_writes_every_block_in_order, .timeout = 120)
+{
+	check_zq_kill("exit", true);
+}
+
+/* A live file whose process is gone, two slots of thread 7: slot 0 holds
+ * its newer buffer (base_ts 2000: the FREE), slot 1 the older one it had
+ * handed to the writer thread (base_ts 1000: the ALLOC). Taken back, the
+ * trace reads them in time order: the block is allocated, then freed. */
+static void write_live(const char *trace, pid_t gone)
+{
+	static uint8_t slots[2][PST_LIVE_SLOT_HEADER + 64];
+	struct pst_live_header h = { .version = PST_VERSION,
+				     .slot_bytes = sizeof(slots[0]), .pid = (uint64_t)gone };
+	struct pst_live_slot *sl[2] = { (void *)slots[0], (void *)slots[1] };
+	char live[PATH_MAX];
+	uint8_t *e[2];
+	int fd;
+
+	memcpy(h.magic, PST_LIVE_MAGIC, sizeof(h.magic));
+	e[0] = pst_enc_free(slots[0] + PST_LIVE_SLOT_HEADER, 5, 0x1000);
+	e[1] = pst_enc_alloc(slots[1] + PST_LIVE_SLOT_HEADER, 5, 0x1000, 64, 0, PST_KIND_MALLOC);
+	for (int i = 0; i < 2; i++) {
+		sl[i]->tid = 7;
+		sl[i]->base_ts = i ? 1000 : 2000;
+		sl[i]->used = (uint32_t)(e[i] - (slots[i] + PST_LIVE_SLOT_HEADER));
+	}
+	snprintf(live, sizeof(live), "%s.live", trace);
+	fd = open(live, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	cr_assert(fd >= 0);
+	cr_assert_eq(pwrite(fd, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+	cr_assert_eq(pwrite(fd, slots, sizeof(slots), PST_LIVE_HEADER), (ssize_t)sizeof(slots));
+	close(fd);
+}
+
+Test(zqueue, live_slots_taken_back_in_time_order)
+{
+	static struct tbuf b;
+	char path[64], err[256] = "";
+	struct pst_trace *t = NULL;
+	struct pst_event ev[2];
+	pid_t gone = fork();
+
+	cr_assert(gone >= 0);
+	if (!gone)
+		_exit(0);
+	waitpid(gone, NULL, 0);
+	memcpy(b.d, PST_MAGIC, PST_MAGIC_LEN);
+	b.n = PST_MAGIC_LEN;
+	put_process(&b, &ref_proc);
+	write_tmp(path, b.d, b.n);
+	write_live(path, gone);
+	cr_assert_eq(pst_trace_open(path, &t, err, sizeof(err)), 0, "open failed: %s", err);
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(pst_trace_next(t, &ev[i]), 1, "event %d", i);
+	cr_expect_eq(ev[0].type, PST_EV_ALLOC);
+	cr_expect_eq(ev[0].ts, 1005);
+	cr_expect_eq(ev[1].type, PST_EV_FREE);
+	cr_expect_eq(ev[1].ts, 2005);
+	pst_trace_close(t);
+	unlink(path);
 }

@@ -20,7 +20,8 @@ static void usage(FILE *f)
 {
 	fputs("usage: prestanda report [--json] [--top N] [--config FILE] [--timeline]\n"
 	      "                       [--suppressions FILE] [--since S] [--until U] [--tid T]\n"
-	      "                       [--pid P | --comm N | --all] TRACE|SESSION...\n"
+	      "                       [--pid P | --comm N | --all] [--html FILE]\n"
+	      "                       TRACE|SESSION...\n"
 	      "\n"
 	      "Analyze the heap of each TRACE: findings (leaks, churn of small blocks,\n"
 	      "realloc growth), totals, top allocation sites, sizes and threads. A SESSION\n"
@@ -33,6 +34,9 @@ static void usage(FILE *f)
 	      "  --timeline figures per snapshot interval: allocation calls and bytes per\n"
 	      "             second, RSS, open fds, threads, CPU% (JSON: always, \"timeline\")\n"
 	      "  --timeline-svg FILE  a small plot of RSS and allocation calls over time\n"
+	      "  --html FILE one self-contained page of the trace (one TRACE): charts over\n"
+	      "             time, findings, sortable tables and flame graphs, for a time\n"
+	      "             range chosen on the charts too\n"
 	      "  --suppressions FILE  leaks to leave out of the findings: `leak:PATTERN`\n"
 	      "             lines (LeakSanitizer's and heaptrack's files), matched against\n"
 	      "             each frame's function, source file or module; counted apart\n"
@@ -49,6 +53,7 @@ static int report_parse(int argc, char **argv, struct report_cmd *c)
 		{ "config", required_argument, NULL, 'c' },
 		{ "timeline", no_argument, NULL, 't' },
 		{ "timeline-svg", required_argument, NULL, 's' },
+		{ "html", required_argument, NULL, 'H' },
 		{ "suppressions", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		PST_SELECT_LONGOPTS,
@@ -66,6 +71,7 @@ static int report_parse(int argc, char **argv, struct report_cmd *c)
 		case 'c': o->config = optarg; break;
 		case 't': o->timeline = true; break;
 		case 's': o->svg = optarg; break;
+		case 'H': o->html = optarg; break;
 		case 'S': o->suppressions_path = optarg; break;
 		case 'n':
 			if (pst_cli_positive("report", "--top", optarg, &o->top))
@@ -90,6 +96,8 @@ static int report_parse(int argc, char **argv, struct report_cmd *c)
 	}
 	c->traces = c->sel.paths;
 	c->ntraces = c->sel.npaths;
+	if (o->html && c->ntraces > 1)
+		return pst_cli_fail("report", "--html draws one TRACE, not %d", c->ntraces);
 	return PST_CLI_GO;
 }
 
@@ -125,7 +133,8 @@ int pst_cmd_report(int argc, char **argv)
 	struct report_cmd c;
 	int rc = report_parse(argc, argv, &c);
 
-	if (rc == PST_CLI_GO && pst_cli_make_parent("report", c.o.svg))
+	if (rc == PST_CLI_GO && (pst_cli_make_parent("report", c.o.svg) ||
+				 pst_cli_make_parent("report", c.o.html)))
 		rc = 1;
 	if (rc == PST_CLI_GO)
 		rc = report_run(&c);

@@ -14,6 +14,7 @@ const struct pst_family_ops *const pst_families[] = {
 	&pst_family_net,
 	&pst_family_cpu,
 	&pst_family_timeline,
+	&pst_family_requests,
 };
 const size_t pst_nfamilies = sizeof(pst_families) / sizeof(*pst_families);
 

@@ -86,7 +86,7 @@ extern const struct pst_family_ops *const pst_families[];
 extern const size_t pst_nfamilies;
 
 extern const struct pst_family_ops pst_family_memory, pst_family_threads, pst_family_net,
-	pst_family_cpu, pst_family_timeline;
+	pst_family_cpu, pst_family_timeline, pst_family_requests;
 
 /* fam's index in pst_families. */
 unsigned pst_family_index(const struct pst_family_ops *fam);

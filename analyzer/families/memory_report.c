@@ -186,10 +186,13 @@ static void json(const struct pst_analysis *a, const void *self, json_t *root)
 	json_object_set_new(mem, "leaked_bytes", pst_jint(m->leaked_bytes));
 	json_object_set_new(mem, "leaked_allocations", pst_jint(m->leaked_allocations));
 	json_object_set_new(mem, "temporary_allocations", pst_jint(m->temporary_allocations));
-	if (m->reach_known) { /* only traces with the scan at exit (--full) */
+	if (m->reach_known) { /* only traces with the scan at exit */
 		json_object_set_new(mem, "lost_bytes", pst_jint(m->lost_bytes));
 		json_object_set_new(mem, "lost_allocations", pst_jint(m->lost_allocations));
 		json_object_set_new(mem, "reachable_bytes", pst_jint(m->reachable_bytes));
+		/* sampled mode scanned for its sampled blocks: scaled as they are */
+		if (!m->full)
+			json_object_set_new(mem, "lost_estimated", json_true());
 	}
 	if (m->suppressions) { /* only with report --suppressions */
 		json_object_set_new(mem, "suppressed_bytes", pst_jint(m->suppressed_bytes));
@@ -217,19 +220,21 @@ static void json(const struct pst_analysis *a, const void *self, json_t *root)
 	json_object_set_new(root, "memory", mem);
 }
 
-/* The leaked blocks split by the scan at exit. */
+/* The leaked blocks split by the scan at exit (sampled mode: of the
+ * sampled blocks, scaled). */
 static void text_reach(FILE *out, const struct pst_memory *m)
 {
 	char a[32], b[32], c[32];
+	const char *est = m->full ? "" : " (estimate from sampled blocks)";
 
-	fprintf(out, "    definitely lost   %s in %s block%s (no pointer to them left)\n",
+	fprintf(out, "    definitely lost   %s in %s block%s (no pointer to them left)%s\n",
 		pst_fmt_bytes(m->lost_bytes, a, sizeof(a)),
 		pst_fmt_count(m->lost_allocations, b, sizeof(b)),
-		llround(m->lost_allocations) == 1 ? "" : "s");
-	fprintf(out, "    still reachable   %s in %s block%s\n",
+		llround(m->lost_allocations) == 1 ? "" : "s", est);
+	fprintf(out, "    still reachable   %s in %s block%s%s\n",
 		pst_fmt_bytes(m->reachable_bytes, a, sizeof(a)),
 		pst_fmt_count(m->leaked_allocations - m->lost_allocations, c, sizeof(c)),
-		llround(m->leaked_allocations - m->lost_allocations) == 1 ? "" : "s");
+		llround(m->leaked_allocations - m->lost_allocations) == 1 ? "" : "s", est);
 	if (m->reach_running || m->reach_unknown)
 		fprintf(out, "    (%" PRIu64 " other thread%s ran on during the scan, %" PRIu64
 			     " with no known stack)\n",

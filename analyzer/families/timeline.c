@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Figures over time from SNAPSHOT records, and what production mode recorded: pauses, the size cap, alerts, settings. */
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -362,18 +363,104 @@ void pst_timeline_text(FILE *out, const struct pst_timeline *tl, bool complete, 
 
 /* ---- SVG ---- */
 
-static void svg_line(FILE *f, const struct pst_timeline *tl, double w, double h, double top,
-		     const char *colour, double (*value)(const struct pst_timeline *, size_t))
+/* The plot's layout: the value axis's labels on the left, panels of
+ * SVG_H stacked, each with its title above and its time axis below. */
+#define SVG_L 80.0
+#define SVG_W 600.0
+#define SVG_H 110.0
+#define SVG_PANEL (SVG_H + 70.0)
+
+/* One panel: a figure per snapshot, its title naming the unit. */
+struct svg_panel {
+	const char *title, *colour;
+	bool bytes; /* labels in B, KiB, MiB; else a rate per second */
+	double (*value)(const struct pst_timeline *tl, size_t i);
+};
+
+/* A round step for about n ticks up to max: 1, 2, 2.5 or 5 times a power
+ * of ten (of ten times a power of 1024 for bytes). */
+static double nice_step(double max, int n, bool bytes)
 {
-	double tmax = secs(tl, tl->snaps[tl->nsnaps - 1].ts), vmax = 0;
+	static const double mult[] = { 1, 2, 2.5, 5 };
+	double scale = 1, raw, p;
+
+	while (bytes && max / scale >= 1024)
+		scale *= 1024;
+	raw = max / scale / n;
+	p = pow(10, floor(log10(raw)));
+	for (size_t i = 0; i < sizeof(mult) / sizeof(*mult); i++)
+		if (raw <= mult[i] * p)
+			return mult[i] * p * scale;
+	return 10 * p * scale;
+}
+
+static double svg_tmax(const struct pst_timeline *tl)
+{
+	double t = secs(tl, tl->snaps[tl->nsnaps - 1].ts);
+
+	return t > 0 ? t : 1;
+}
+
+static double svg_x(const struct pst_timeline *tl, double t)
+{
+	return SVG_L + t / svg_tmax(tl) * SVG_W;
+}
+
+/* The time axis under a panel whose plot ends at y: ticks in seconds. */
+static void svg_time_axis(FILE *f, const struct pst_timeline *tl, double y)
+{
+	double tmax = svg_tmax(tl), step = nice_step(tmax, 6, false);
+
+	fprintf(f, "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#888\"/>\n", SVG_L, y,
+		SVG_L + SVG_W, y);
+	for (double t = 0; t <= tmax + step / 1e6; t += step)
+		fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\"/>"
+			   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g</text>\n",
+			svg_x(tl, t), y, svg_x(tl, t), y + 4, svg_x(tl, t), y + 16, t);
+	fprintf(f, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"middle\">time since the process started (s)</text>\n",
+		SVG_L + SVG_W / 2, y + 32);
+}
+
+/* The value axis of a panel from top to top + SVG_H, up to vmax. */
+static void svg_value_axis(FILE *f, const struct svg_panel *p, double top, double vmax)
+{
+	double step = nice_step(vmax, 4, p->bytes);
+	char a[40], b[32];
+
+	fprintf(f, "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#888\"/>\n", SVG_L,
+		top, SVG_L, top + SVG_H);
+	for (double v = 0; v <= vmax * (1 + 1e-9); v += step) {
+		double y = top + SVG_H - v / vmax * SVG_H;
+
+		if (p->bytes)
+			pst_fmt_bytes(v, a, sizeof(a));
+		else
+			snprintf(a, sizeof(a), "%s/s", pst_fmt_short(v, b, sizeof(b)));
+		fprintf(f, "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#888\"/>"
+			   "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
+			SVG_L - 4, y, SVG_L, y, SVG_L - 6, y + 4, a);
+	}
+}
+
+/* One panel at top: title with the line's colour, axes, the line. */
+static void svg_panel(FILE *f, const struct pst_timeline *tl, const struct svg_panel *p, double top)
+{
+	double vmax = 0;
 
 	for (size_t i = 0; i < tl->nsnaps; i++)
-		if (value(tl, i) > vmax)
-			vmax = value(tl, i);
-	fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", colour);
+		if (p->value(tl, i) > vmax)
+			vmax = p->value(tl, i);
+	/* headroom, and whole-unit ticks for a line of zeros */
+	vmax = vmax > 0 ? vmax * 1.1 : 4;
+	fprintf(f, "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"/>"
+		   "<text x=\"%.0f\" y=\"%.1f\" font-weight=\"bold\">%s</text>\n",
+		SVG_L, top - 12, SVG_L + 16, top - 12, p->colour, SVG_L + 22, top - 8, p->title);
+	svg_value_axis(f, p, top, vmax);
+	svg_time_axis(f, tl, top + SVG_H);
+	fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", p->colour);
 	for (size_t i = 0; i < tl->nsnaps; i++)
-		fprintf(f, "%.1f,%.1f ", 40 + (tmax > 0 ? secs(tl, tl->snaps[i].ts) / tmax : 0) * w,
-			top + h - (vmax > 0 ? value(tl, i) / vmax : 0) * h);
+		fprintf(f, "%.1f,%.1f ", svg_x(tl, secs(tl, tl->snaps[i].ts)),
+			top + SVG_H - p->value(tl, i) / vmax * SVG_H);
 	fprintf(f, "\"/>\n");
 }
 
@@ -392,37 +479,30 @@ static double calls_of(const struct pst_timeline *tl, size_t i)
 
 int pst_timeline_svg(const struct pst_timeline *tl, const char *path)
 {
-	const double w = 640, h = 120;
-	double rss_max = 0;
+	static const struct svg_panel panels[] = {
+		{ "resident memory (RSS), bytes", "#c0392b", true, rss_of },
+		{ "allocation calls per second", "#2471a3", false, calls_of },
+	};
+	const size_t np = sizeof(panels) / sizeof(*panels);
 	FILE *f;
-	char a[32];
 
 	if (!tl->nsnaps)
 		return -ENODATA;
-	for (size_t i = 0; i < tl->nsnaps; i++)
-		if (rss_of(tl, i) > rss_max)
-			rss_max = rss_of(tl, i);
 	f = fopen(path, "w");
 	if (!f)
 		return -errno;
 	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
-		w + 60, 2 * h + 90);
+		SVG_L + SVG_W + 30, np * SVG_PANEL + 10);
 	for (size_t i = 0; i < tl->npauses; i++) {
-		double tmax = secs(tl, tl->snaps[tl->nsnaps - 1].ts);
-		double x0 = 40 + (tmax > 0 ? secs(tl, tl->pauses[i].from) / tmax : 0) * w;
-		double x1 = 40 + (tmax > 0 ? secs(tl, tl->pauses[i].to) / tmax : 0) * w;
+		double x0 = svg_x(tl, secs(tl, tl->pauses[i].from));
+		double x1 = svg_x(tl, secs(tl, tl->pauses[i].to));
 
-		fprintf(f, "<rect x=\"%.1f\" y=\"20\" width=\"%.1f\" height=\"%.0f\" fill=\"#eee\"/>\n",
-			x0, x1 > x0 ? x1 - x0 : 1, 2 * h + 40);
+		fprintf(f, "<rect x=\"%.1f\" y=\"30\" width=\"%.1f\" height=\"%.0f\" fill=\"#eee\"><title>recording paused</title></rect>\n",
+			x0, x1 > x0 ? x1 - x0 : 1, np * SVG_PANEL - 40);
 	}
-	fprintf(f, "<text x=\"40\" y=\"15\">RSS (max %s)</text>\n",
-		pst_fmt_bytes(rss_max, a, sizeof(a)));
-	svg_line(f, tl, w, h, 20, "#c0392b", rss_of);
-	fprintf(f, "<text x=\"40\" y=\"%.0f\">allocation calls per second</text>\n", h + 45);
-	svg_line(f, tl, w, h, h + 50, "#2471a3", calls_of);
-	fprintf(f, "<text x=\"40\" y=\"%.0f\">0 s</text>\n", 2 * h + 80);
-	fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">%.1f s</text>\n</svg>\n",
-		w + 40, 2 * h + 80, secs(tl, tl->snaps[tl->nsnaps - 1].ts));
+	for (size_t i = 0; i < np; i++)
+		svg_panel(f, tl, &panels[i], 30 + (double)i * SVG_PANEL);
+	fputs("</svg>\n", f);
 	if (fclose(f))
 		return -errno;
 	return 0;

@@ -1126,7 +1126,7 @@ static int flame_collect(struct pst_flame *fl, const struct pst_flame_options *o
 	return rc;
 }
 
-int pst_flame_load(struct pst_flame *fl, const struct pst_flame_options *o, bool *damaged)
+int pst_flame_prepare(struct pst_flame *fl, const struct pst_flame_options *o, bool *damaged)
 {
 	bool folded;
 	int rc;
@@ -1161,10 +1161,30 @@ int pst_flame_load(struct pst_flame *fl, const struct pst_flame_options *o, bool
 	return rc;
 }
 
+int pst_flame_load(struct pst_flame *fl, const char *path, const struct pst_metric *m)
+{
+	char err[512];
+	int r;
+
+	*fl = (struct pst_flame){ .period = 1, .nslots = 1, .metric = m };
+	fl->pool = calloc(1, sizeof(*fl->pool));
+	if (!fl->pool)
+		return -ENOMEM;
+	if (pst_trace_open(path, &fl->pool->t[0], err, sizeof(err)))
+		return -EIO;
+	if (!has_metric(fl, 0, m))
+		return -ENODATA;
+	fl->pool->sym[0] = pst_analysis_symbolizer(fl->pool->t[0]);
+	if (!fl->pool->sym[0])
+		return -ENOMEM;
+	fl->program = pst_flame_program(fl->pool->t[0]);
+	r = collect(fl, 0);
+	return r ? r : flame_sort(fl) ? -ENOMEM : 0;
+}
+
 void pst_flame_release(struct pst_flame *fl)
 {
 	flame_free(fl);
-	fl->pool = NULL;
 }
 
 int pst_flame_run(const struct pst_flame_options *o)
@@ -1175,7 +1195,7 @@ int pst_flame_run(const struct pst_flame_options *o)
 					      o->format == PST_FLAME_SPEEDSCOPE,
 				.shorten_templates = o->shorten_templates };
 	bool damaged = false;
-	int rc = pst_flame_load(&fl, o, &damaged);
+	int rc = pst_flame_prepare(&fl, o, &damaged);
 
 	if (!rc)
 		rc = write_out(&fl, o->format, o->output, &o->svg);

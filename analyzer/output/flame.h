@@ -150,9 +150,14 @@ int pst_flame_run(const struct pst_flame_options *o);
  * filled in by the caller), collect the metric's stacks and sort them;
  * *damaged when a trace ends in damage. 0, or the command's status after
  * saying why. pst_flame_release frees what it took, even after a failure. */
-int pst_flame_load(struct pst_flame *fl, const struct pst_flame_options *o, bool *damaged);
-void pst_flame_release(struct pst_flame *fl);
+int pst_flame_prepare(struct pst_flame *fl, const struct pst_flame_options *o, bool *damaged);
 
+/* flame.c: the stacks of metric m in the trace at path into fl, sorted,
+ * for outputs that draw several metrics of one trace (report --html): 0,
+ * -ENODATA when the trace has none of it, -EIO when it cannot be read,
+ * -ENOMEM. Release fl with pst_flame_release whatever it returned. */
+int pst_flame_load(struct pst_flame *fl, const char *path, const struct pst_metric *m);
+void pst_flame_release(struct pst_flame *fl);
 
 /* flame.c: every family's metrics by rank, in the order `--help` lists
  * them; returns how many, *out the list. */

@@ -232,7 +232,7 @@ int pst_push_profile(struct pst_push_prev **prev, const char *path, uint64_t fro
 		goto out;
 	fl.keep = changed;
 	fl.keep_arg = *prev;
-	if (pst_flame_load(&fl, &o, &damaged))
+	if (pst_flame_prepare(&fl, &o, &damaged))
 		goto out;
 	if ((*prev)->metric != fl.metric) {
 		free((*prev)->slot);

@@ -14,6 +14,7 @@
 #include "cpu.h"
 #include "family.h"
 #include "findings_out.h"
+#include "html.h"
 #include "json_util.h"
 #include "memory.h"
 #include "report.h"
@@ -286,6 +287,19 @@ static void text_report(FILE *out, const struct report *r)
 
 /* ---- the reports ---- */
 
+/* The one-page report of r into o->html. 0, or 1 after saying why. */
+static int write_html(const struct report *r, const struct pst_report_options *o)
+{
+	json_t *j = json_report(r);
+	int e = j ? pst_html_write(o->html, &r->a, j) : -ENOMEM;
+
+	json_decref(j);
+	if (e)
+		fprintf(stderr, "prestanda: %s: %s\n", o->html,
+			e == -ENOMEM ? "out of memory" : strerror(-e));
+	return e ? 1 : 0;
+}
+
 /* One trace's report on stdout (JSON into all when it is set); nok: how
  * many were written before. 0; 1: written, but the trace is damaged; 2:
  * none (the trace could not be read, or memory ran out). */
@@ -300,6 +314,8 @@ static int report_one(const char *path, const struct pst_report_options *o, json
 		return 2;
 	}
 	status = r.t->error_offset ? 1 : 0;
+	if (o->html && write_html(&r, o))
+		status = 1;
 	if (o->json) {
 		json_t *j = json_report(&r);
 

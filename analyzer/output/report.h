@@ -17,6 +17,7 @@ struct pst_report_options {
 	bool json;
 	bool timeline;   /* --timeline: the per-interval table */
 	const char *svg; /* --timeline-svg FILE */
+	const char *html; /* --html FILE: the one-page report (one trace) */
 	bool top_given;
 	long top;
 	const char *suppressions_path; /* --suppressions FILE */

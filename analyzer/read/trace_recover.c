@@ -44,6 +44,15 @@ static int open_regular(const char *path, int flags, struct stat *st)
 	return fd;
 }
 
+static int by_base_ts(const void *a, const void *b)
+{
+	const struct slot *x = a, *y = b;
+
+	if (x->h.base_ts != y->h.base_ts)
+		return x->h.base_ts < y->h.base_ts ? -1 : 1;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
 /* The slots that hold events: tid set, 0 < used <= the buffer. */
 static size_t read_slots(int fd, const struct pst_live_header *h, off_t size, struct slot **out)
 {
@@ -59,6 +68,10 @@ static size_t read_slots(int fd, const struct pst_live_header *h, off_t size, st
 		if (s.h.tid && s.h.used && s.h.used <= h->slot_bytes - PST_LIVE_SLOT_HEADER)
 			v[n++] = s;
 	}
+	/* a thread's blocks in time order: the one it handed to the writer
+	 * thread (a spare slot) before its current buffer */
+	if (v)
+		qsort(v, n, sizeof(*v), by_base_ts);
 	*out = v;
 	return v ? n : 0;
 }

@@ -19,11 +19,6 @@ struct pst_zx {
 	size_t size;
 	struct pst_zx_seg *seg;
 	size_t n, cap;
-	/* while copying */
-	int fd;
-	struct pst_zp_dec *dec;
-	uint8_t *buf;
-	size_t bufcap;
 };
 
 /* The copy of the trace mapped at map (records from off on): 1 made, 0 not

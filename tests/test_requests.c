@@ -1,0 +1,621 @@
+/* SPDX-License-Identifier: MIT */
+/* Requests decoded against real servers on loopback: redis-benchmark, memcached, PostgreSQL (pgbench, psql), nginx; counts checked against what each client sent. */
+#include <arpa/inet.h>
+#include <glob.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "itest.h"
+
+/* ---- servers ---- */
+
+/* Something listens on the loopback port: binding it fails. */
+static bool port_open(int port)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	bool taken;
+
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	taken = bind(fd, (struct sockaddr *)&in, sizeof(in)) != 0 && errno == EADDRINUSE;
+	close(fd);
+	return taken;
+}
+
+/* argv started in the background, its output in log; waits until port
+ * takes connections. */
+static pid_t server_start(char *const *argv, const char *log, int port)
+{
+	pid_t pid = fork();
+
+	cr_assert(pid >= 0);
+	if (pid == 0)
+		itest_exec_child(argv, log, log, 0);
+	for (int i = 0; i < 1000 && !port_open(port); i++)
+		usleep(10000);
+	cr_assert(port_open(port), "%s did not start: %s", argv[0], itest_slurp(log, NULL));
+	return pid;
+}
+
+/* argv (argv[0] an installed server naming portstr) in the new directory
+ * dir, on port (its number written into portstr[16] first). */
+static pid_t server_in(char *dir, int port, char *portstr, char *const *argv)
+{
+	char log[PATH_MAX];
+
+	cr_assert(access(argv[0], X_OK) == 0, "%s not found: run scripts/install-deps.sh", argv[0]);
+	cr_assert(mkdtemp(dir));
+	snprintf(portstr, 16, "%d", port);
+	snprintf(log, sizeof(log), "%s/server.log", dir);
+	return server_start(argv, log, port);
+}
+
+static pid_t memcached_start(char *dir, int port, char *portstr)
+{
+	return server_in(dir, port, portstr,
+			 (char *[]){ "/usr/bin/memcached", "-u", "nobody", "-l", "127.0.0.1", "-p",
+				     portstr, "-U", "0", NULL });
+}
+
+static void server_stop(pid_t pid)
+{
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
+/* ---- runs and rows ---- */
+
+/* `prestanda run OPTS -o DIR/t.%p.trace -- argv` in a fresh DIR: the report
+ * of its one trace (owned by rep); the trace's path in trace. */
+static json_t *traced(struct itest_run *r, const char *const *opts, char *const *argv,
+		      struct itest_report *rep)
+{
+	char *av[ITEST_MAX_ARGS], pattern[PATH_MAX], logp[PATH_MAX];
+	int n, st;
+
+	memset(r, 0, sizeof(*r));
+	strcpy(r->dir, "/tmp/pst-req.XXXXXX");
+	cr_assert(mkdtemp(r->dir));
+	snprintf(pattern, sizeof(pattern), "%s/t.%%p.trace", r->dir);
+	snprintf(logp, sizeof(logp), "%s/run.log", r->dir);
+	n = itest_argv_run(av, 0, opts, pattern);
+	av[itest_argv_add(av, n, (const char *const *)argv)] = NULL;
+	st = itest_spawn(av, logp, logp);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: %s; log: %s", argv[0],
+		  itest_wdesc(st), itest_slurp(logp, NULL));
+	unlink(logp);
+	itest_collect(r);
+	cr_assert_eq(r->ntraces, 1, "expected 1 trace in %s, found %d", r->dir, r->ntraces);
+	return itest_report_ok(rep, r->traces[0]);
+}
+
+/* The row of network.requests with this shape (and HTTP status, when not
+ * 0), NULL when there is none. */
+static json_t *row_of(json_t *j, const char *shape, int status)
+{
+	json_t *net = json_object_get(j, "network"), *v = json_object_get(net, "requests"), *e;
+	size_t i;
+
+	json_array_foreach(v, i, e)
+		if (!strcmp(itest_str(e, "shape"), shape) &&
+		    (!status || itest_int(e, "status") == status))
+			return e;
+	return NULL;
+}
+
+static long long count_of(json_t *j, const char *shape)
+{
+	json_t *e = row_of(j, shape, 0);
+
+	return e ? itest_int(e, "count") : 0;
+}
+
+/* What every row says of itself: its protocol, endpoint and role, and
+ * latencies in order. */
+static void row_sane(json_t *e, const char *protocol, int port)
+{
+	char ep[64];
+
+	snprintf(ep, sizeof(ep), "127.0.0.1:%d", port);
+	cr_expect_str_eq(itest_str(e, "protocol"), protocol);
+	cr_expect_str_eq(itest_str(e, "endpoint"), ep);
+	cr_expect_str_eq(itest_str(e, "role"), "client");
+	cr_expect_gt(itest_int(e, "latency_ns.p50"), 0);
+	cr_expect_leq(itest_int(e, "latency_ns.p50"), itest_int(e, "latency_ns.p90"));
+	cr_expect_leq(itest_int(e, "latency_ns.p90"), itest_int(e, "latency_ns.p99"));
+	cr_expect_leq(itest_int(e, "latency_ns.p99"), itest_int(e, "latency_ns.max"));
+	cr_expect_gt(itest_int(e, "bytes_sent"), 0);
+	cr_expect_gt(itest_int(e, "bytes_received"), 0);
+}
+
+/* Does the file hold these bytes? */
+static bool file_has(const char *path, const char *s)
+{
+	size_t n;
+	char *d = itest_slurp(path, &n);
+	bool has = d && memmem(d, n, s, strlen(s));
+
+	free(d);
+	return has;
+}
+
+/* ---- Redis ---- */
+
+/* Each command's count is what redis-benchmark was told to send (-n per
+ * test; LRANGE's test fills its list with as many LPUSHes first). */
+Test(requests, redis_benchmark_counts_per_command, .timeout = 120)
+{
+	char dir[] = "/tmp/pst-reqsrv.XXXXXX", portstr[16];
+	int port = itest_free_port();
+	struct itest_report rep;
+	struct itest_run r;
+	pid_t srv;
+	json_t *j, *e;
+
+	cr_assert(access("/usr/bin/redis-benchmark", X_OK) == 0,
+		  "redis-benchmark not found: run scripts/install-deps.sh");
+	srv = server_in(dir, port, portstr,
+			(char *[]){ "/usr/bin/redis-server", "--port", portstr, "--bind", "127.0.0.1",
+				    "--save", "", "--appendonly", "no", "--dir", dir, NULL });
+	j = traced(&r, NULL,
+		   (char *[]){ "/usr/bin/redis-benchmark", "-p", portstr, "-c", "4", "-n", "1000",
+			       "-t", "set,get,incr,lpush,lrange_100,mset", "-q", NULL },
+		   &rep);
+	cr_expect_eq(count_of(j, "SET key:__rand_int__"), 1000);
+	cr_expect_eq(count_of(j, "GET key:__rand_int__"), 1000);
+	cr_expect_eq(count_of(j, "INCR counter:__rand_int__"), 1000);
+	cr_expect_eq(count_of(j, "LPUSH mylist"), 2000);
+	cr_expect_eq(count_of(j, "LRANGE mylist"), 1000);
+	cr_expect_eq(count_of(j, "MSET key:__rand_int__"), 1000);
+	e = row_of(j, "GET key:__rand_int__", 0);
+	cr_assert(e, "no GET row: %s", rep.out);
+	row_sane(e, "redis", port);
+	cr_expect_eq(itest_int(e, "errors"), 0);
+	cr_expect_eq(itest_int(e, "hits"), 1000, "every GET reads the key SET wrote");
+	cr_expect_eq(itest_int(e, "misses"), 0);
+	/* the default keeps no values */
+	cr_expect_null(json_object_get(e, "sample"));
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+
+	/* pipelined (-P 10): replies matched to requests in order; random keys
+	 * (-r) fold to one pattern, and their values stay in the process */
+	j = traced(&r, NULL,
+		   (char *[]){ "/usr/bin/redis-benchmark", "-p", portstr, "-c", "2", "-n", "1000",
+			       "-P", "10", "-r", "100000", "-t", "set,get", "-q", NULL },
+		   &rep);
+	cr_expect_eq(count_of(j, "SET key:*"), 1000, "%s", rep.out);
+	cr_expect_eq(count_of(j, "GET key:*"), 1000);
+	cr_expect_null(json_object_get(row_of(j, "GET key:*", 0), "unanswered"));
+	cr_expect_not(file_has(r.traces[0], "key:0000"), "a key left the process");
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+
+	/* --request-values keeps one request per shape as sent */
+	j = traced(&r, (const char *const[]){ "--request-values", NULL },
+		   (char *[]){ "/usr/bin/redis-benchmark", "-p", portstr, "-c", "1", "-n", "100",
+			       "-r", "100000", "-t", "get", "-q", NULL },
+		   &rep);
+	e = row_of(j, "GET key:*", 0);
+	cr_assert(e);
+	cr_expect(!strncmp(itest_str(e, "sample"), "key:0000", 8), "%s", itest_str(e, "sample"));
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+	server_stop(srv);
+}
+
+/* ---- memcached ---- */
+
+/* req_cache's sequence: 15 sets, 20 gets of which 10 find their key, a
+ * set with noreply, a version: exact counts and a hit ratio of one half;
+ * 5 keys set and never read. */
+Test(requests, memcached_known_sequence_hit_ratio, .timeout = 60)
+{
+	struct itest_run r;
+	struct itest_report rep;
+	json_t *j, *e;
+	char dir[] = "/tmp/pst-reqsrv.XXXXXX", portstr[16];
+	int port = itest_free_port();
+	pid_t srv;
+
+	srv = memcached_start(dir, port, portstr);
+	j = traced(&r, NULL, (char *[]){ ITEST_TARGETS "req_cache", portstr, NULL }, &rep);
+	e = row_of(j, "get user:*", 0);
+	cr_assert(e, "no get row: %s", rep.out);
+	row_sane(e, "memcached", port);
+	cr_expect_eq(itest_int(e, "count"), 20);
+	cr_expect_eq(itest_int(e, "hits"), 10);
+	cr_expect_eq(itest_int(e, "misses"), 10);
+	cr_expect_eq(itest_int(e, "errors"), 0);
+	e = row_of(j, "set user:*", 0);
+	cr_assert(e);
+	cr_expect_eq(itest_int(e, "count"), 15);
+	cr_expect_eq(itest_int(e, "writes"), 15);
+	e = itest_finding(j, "cache-hit-ratio");
+	cr_assert(e, "no cache-hit-ratio finding: %s", rep.out);
+	cr_expect_eq(itest_int(e, "evidence.hits"), 10);
+	cr_expect_eq(itest_int(e, "evidence.misses"), 10);
+	cr_expect_eq(itest_int(e, "evidence.keys_set_never_read"), 5, "user:21 to user:25");
+	cr_expect_eq(count_of(j, "set session:*"), 1, "the noreply set, its hex id folded");
+	cr_expect_eq(count_of(j, "version"), 1);
+	cr_expect_eq(json_array_size(itest_get(j, "network.requests")), 4);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+	server_stop(srv);
+}
+
+/* ---- PostgreSQL: a private cluster as user postgres ---- */
+
+struct pg {
+	char dir[64], bin[256], port[16];
+};
+
+/* /usr/lib/postgresql/N/bin/NAME of the newest N. */
+static const char *pg_tool(struct pg *pg, const char *name)
+{
+	static char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", pg->bin, name);
+	return path;
+}
+
+/* `runuser -u postgres -- TOOL ARGS...` (PostgreSQL refuses root), 0 on success. */
+static int pg_as(struct pg *pg, const char *tool, const char *const *args)
+{
+	char *av[ITEST_MAX_ARGS];
+	int n = itest_argv_add(av, 0, (const char *const[]){ "/usr/sbin/runuser", "-u", "postgres",
+							     "--", pg_tool(pg, tool), NULL });
+
+	av[itest_argv_add(av, n, args)] = NULL;
+	return itest_spawn(av, NULL, NULL);
+}
+
+static void pg_start(struct pg *pg)
+{
+	char data[PATH_MAX], log[PATH_MAX], opts[256];
+	glob_t g;
+
+	cr_assert(glob("/usr/lib/postgresql/*/bin", 0, NULL, &g) == 0 && g.gl_pathc,
+		  "PostgreSQL not found: run scripts/install-deps.sh");
+	snprintf(pg->bin, sizeof(pg->bin), "%s", g.gl_pathv[g.gl_pathc - 1]);
+	globfree(&g);
+	strcpy(pg->dir, "/tmp/pst-reqpg.XXXXXX");
+	cr_assert(mkdtemp(pg->dir));
+	chmod(pg->dir, 0777);
+	snprintf(pg->port, sizeof(pg->port), "%d", itest_free_port());
+	snprintf(data, sizeof(data), "%s/data", pg->dir);
+	snprintf(log, sizeof(log), "%s/server.log", pg->dir);
+	snprintf(opts, sizeof(opts), "-p %s -k %s -c listen_addresses=127.0.0.1 -c fsync=off",
+		 pg->port, pg->dir);
+	cr_assert_eq(pg_as(pg, "initdb", (const char *const[]){ "-D", data, "-A", "trust", "-U",
+								"postgres", NULL }), 0);
+	cr_assert_eq(pg_as(pg, "pg_ctl", (const char *const[]){ "-D", data, "-o", opts, "-w", "-l",
+								log, "start", NULL }),
+		     0, "pg_ctl start: %s", itest_slurp(log, NULL));
+	cr_assert_eq(itest_spawn((char *[]){ (char *)pg_tool(pg, "pgbench"), "-i", "-q", "-h",
+					     "127.0.0.1", "-p", pg->port, "-U", "postgres",
+					     "postgres", NULL },
+				 NULL, NULL),
+		     0, "pgbench -i");
+}
+
+static void pg_stop(struct pg *pg)
+{
+	char data[PATH_MAX];
+
+	snprintf(data, sizeof(data), "%s/data", pg->dir);
+	pg_as(pg, "pg_ctl", (const char *const[]){ "-D", data, "-m", "immediate", "-w", "stop", NULL });
+	itest_spawn((char *[]){ "/bin/rm", "-rf", pg->dir, NULL }, NULL, NULL);
+}
+
+/* pgbench's built-in transaction (TPC-B like), as shapes: simple mode's
+ * literals and prepared mode's parameters are both $n. */
+static const char *const tpcb[] = {
+	"BEGIN",
+	"UPDATE pgbench_accounts SET abalance = abalance + $1 WHERE aid = $2",
+	"SELECT abalance FROM pgbench_accounts WHERE aid = $1",
+	"UPDATE pgbench_tellers SET tbalance = tbalance + $1 WHERE tid = $2",
+	"UPDATE pgbench_branches SET bbalance = bbalance + $1 WHERE bid = $2",
+	"INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES ($1, $2, $3, $4, "
+	"CURRENT_TIMESTAMP)",
+	"END",
+	NULL
+};
+
+static void pgbench_mode(struct pg *pg, const char *mode)
+{
+	struct itest_report rep;
+	struct itest_run r;
+	json_t *j;
+
+	j = traced(&r, NULL,
+		   (char *[]){ (char *)pg_tool(pg, "pgbench"), "-n", "-M", (char *)mode, "-c", "2",
+			       "-j", "1", "-t", "25", "-h", "127.0.0.1", "-p", pg->port, "-U",
+			       "postgres", "postgres", NULL },
+		   &rep);
+	for (unsigned i = 0; tpcb[i]; i++) {
+		json_t *e = row_of(j, tpcb[i], 0);
+
+		cr_assert(e, "-M %s: no row %s in %s", mode, tpcb[i],
+			  json_dumps(itest_get(j, "network.requests"), JSON_INDENT(1)));
+		row_sane(e, "postgresql", atoi(pg->port));
+		cr_expect_eq(itest_int(e, "count"), 50, "-M %s: %s: %lld", mode, tpcb[i],
+			     itest_int(e, "count"));
+		cr_expect_eq(itest_int(e, "errors"), 0);
+	}
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
+Test(requests, postgresql_pgbench_simple_and_prepared, .timeout = 180)
+{
+	struct pg pg;
+
+	pg_start(&pg);
+	pgbench_mode(&pg, "simple");
+	pgbench_mode(&pg, "prepared");
+	pgbench_mode(&pg, "extended");
+	pg_stop(&pg);
+}
+
+/* ---- HTTP: nginx and ab ---- */
+
+struct web {
+	char dir[64], conf[PATH_MAX], url[128];
+	int port;
+	pid_t pid;
+};
+
+/* nginx in the foreground, one process, serving DIR/www/index.html and
+ * /api/ from its configuration (a written body, no file). */
+static void web_conf(struct web *w)
+{
+	char p[PATH_MAX], text[2048];
+
+	strcpy(w->dir, "/tmp/pst-reqweb.XXXXXX");
+	cr_assert(mkdtemp(w->dir));
+	w->port = itest_free_port();
+	snprintf(p, sizeof(p), "%s/www", w->dir);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/www/index.html", w->dir);
+	itest_write(p, "hello\n", 6);
+	snprintf(text, sizeof(text),
+		 "daemon off; master_process off; worker_processes 1;\n"
+		 "error_log %s/error.log; pid %s/nginx.pid;\n"
+		 "events { worker_connections 64; }\n"
+		 "http { access_log off; client_body_temp_path %s;\n"
+		 "  server { listen 127.0.0.1:%d; root %s/www;\n"
+		 "    location /api/ { return 200 \"ok\\n\"; } } }\n",
+		 w->dir, w->dir, w->dir, w->port, w->dir);
+	snprintf(w->conf, sizeof(w->conf), "%s/nginx.conf", w->dir);
+	itest_write(w->conf, text, strlen(text));
+}
+
+/* `ab -q [-k] -n N -c 2 http://127.0.0.1:PORT/PATH`, untraced; asserts it
+ * completed N requests. */
+static void ab(const struct web *w, const char *path, const char *n, bool keepalive)
+{
+	char url[256], *out = NULL;
+	char *av[] = { "/usr/bin/ab", "-q", "-n", (char *)n, "-c", "2", url, NULL, NULL };
+	int st;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", w->port, path);
+	if (keepalive) {
+		memmove(av + 2, av + 1, 6 * sizeof(*av));
+		av[1] = "-k";
+	}
+	st = itest_spawn_out(av, &out);
+	cr_assert_eq(st, 0, "ab: %s", itest_wdesc(st));
+	cr_assert(strstr(out, "Failed requests:        0"), "%s", out);
+	free(out);
+}
+
+static long long http_count(json_t *j, const char *shape, int status, const char *role)
+{
+	json_t *e = row_of(j, shape, status);
+
+	if (!e)
+		return 0;
+	cr_expect_str_eq(itest_str(e, "protocol"), "http");
+	cr_expect_str_eq(itest_str(e, "role"), role);
+	cr_expect_eq(itest_int(e, "errors"), status >= 400 ? itest_int(e, "count") : 0);
+	return itest_int(e, "count");
+}
+
+/* ab traced as the client: one path per run, with and without keep-alive. */
+Test(requests, http_ab_client_counts_per_path_and_status, .timeout = 120)
+{
+	struct web w;
+	struct itest_report rep;
+	struct itest_run r;
+	char log[PATH_MAX], url[256];
+	pid_t srv;
+	json_t *j;
+
+	web_conf(&w);
+	snprintf(log, sizeof(log), "%s/nginx.out", w.dir);
+	srv = server_start((char *[]){ "/usr/sbin/nginx", "-c", w.conf, NULL }, log, w.port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/index.html", w.port);
+	j = traced(&r, NULL, (char *[]){ "/usr/bin/ab", "-q", "-n", "100", "-c", "4", url, NULL },
+		   &rep);
+	cr_expect_eq(http_count(j, "GET /index.html", 200, "client"), 100, "%s", rep.out);
+	row_sane(row_of(j, "GET /index.html", 200), "http", w.port);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/missing/12345", w.port);
+	j = traced(&r, NULL,
+		   (char *[]){ "/usr/bin/ab", "-q", "-k", "-n", "40", "-c", "2", url, NULL }, &rep);
+	cr_expect_eq(http_count(j, "GET /missing/*", 404, "client"), 40, "%s", rep.out);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+	server_stop(srv);
+	itest_spawn((char *[]){ "/bin/rm", "-rf", w.dir, NULL }, NULL, NULL);
+}
+
+/* nginx traced as the server: requests per path template and status, as
+ * ab sent them. */
+Test(requests, http_nginx_server_counts_per_path_and_status, .timeout = 120)
+{
+	struct web w;
+	struct itest_report rep;
+	struct itest_run r;
+	char *av[ITEST_MAX_ARGS], pattern[PATH_MAX], log[PATH_MAX];
+	pid_t srv;
+	int n, st;
+	json_t *j;
+
+	web_conf(&w);
+	memset(&r, 0, sizeof(r));
+	snprintf(r.dir, sizeof(r.dir), "%s", w.dir);
+	snprintf(pattern, sizeof(pattern), "%s/t.%%p.trace", w.dir);
+	snprintf(log, sizeof(log), "%s/nginx.out", w.dir);
+	n = itest_argv_run(av, 0, NULL, pattern);
+	av[itest_argv_add(av, n, (const char *const[]){ "/usr/sbin/nginx", "-c", w.conf, NULL })] =
+		NULL;
+	srv = server_start(av, log, w.port);
+	ab(&w, "/api/users/42", "30", false);
+	ab(&w, "/api/users/77", "20", true);
+	ab(&w, "/index.html", "25", true);
+	ab(&w, "/nothere", "10", false);
+	kill(srv, SIGQUIT);
+	waitpid(srv, &st, 0);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "nginx: %s", itest_wdesc(st));
+	itest_collect(&r);
+	cr_assert_eq(r.ntraces, 1);
+	j = itest_report_ok(&rep, r.traces[0]);
+	cr_expect_eq(http_count(j, "GET /api/users/*", 200, "server"), 50, "%s", rep.out);
+	cr_expect_eq(http_count(j, "GET /index.html", 200, "server"), 25);
+	cr_expect_eq(http_count(j, "GET /nothere", 404, "server"), 10);
+	cr_expect_eq(json_array_size(itest_get(j, "network.requests")), 3);
+	itest_report_free(&rep);
+	itest_spawn((char *[]){ "/bin/rm", "-rf", w.dir, NULL }, NULL, NULL);
+}
+
+/* Findings of the requests family in report j (the memory family's, on
+ * psql's own allocations, come and go with sampling). */
+static size_t requests_findings(json_t *j)
+{
+	static const char *const ids[] = { "n-plus-one", "cacheable-read", "cache-hit-ratio",
+					   "slow-request", NULL };
+	size_t i, n = 0;
+	json_t *f;
+
+	json_array_foreach(itest_get(j, "findings"), i, f)
+		for (unsigned k = 0; ids[k]; k++)
+			n += !strcmp(itest_str(f, "id"), ids[k]);
+	return n;
+}
+
+/* psql running a script: an N+1 loop (one SELECT per account, 50 of them)
+ * and one identical read repeated 30 times. Each is found, with its
+ * numbers, and nothing else is. */
+Test(requests, postgresql_nplus1_and_cacheable_read_found, .timeout = 180)
+{
+	char script[PATH_MAX], sql[8192];
+	struct itest_report rep;
+	struct itest_run r;
+	struct pg pg;
+	json_t *j, *f;
+	size_t len = 0;
+
+	pg_start(&pg);
+	for (int i = 1; i <= 50; i++)
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len,
+					"SELECT abalance FROM pgbench_accounts WHERE aid = %d;\n", i);
+	for (int i = 0; i < 30; i++)
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len,
+					"SELECT count(*) FROM pgbench_branches;\n");
+	snprintf(script, sizeof(script), "%s/loop.sql", pg.dir);
+	itest_write(script, sql, len);
+	j = traced(&r, NULL,
+		   (char *[]){ (char *)pg_tool(&pg, "psql"), "-X", "-q", "-h", "127.0.0.1", "-p", pg.port, "-U",
+			       "postgres", "-f", script, "postgres", NULL },
+		   &rep);
+	cr_expect_eq(count_of(j, "SELECT abalance FROM pgbench_accounts WHERE aid = $1"), 50);
+	cr_expect_eq(count_of(j, "SELECT count(*) FROM pgbench_branches"), 30);
+	f = itest_finding(j, "n-plus-one");
+	cr_assert(f, "no n-plus-one finding: %s", rep.out);
+	cr_expect_eq(itest_int(f, "evidence.requests"), 50);
+	cr_expect_eq(itest_int(f, "evidence.round_trips_saved"), 49);
+	cr_expect_str_eq(itest_str(f, "evidence.shape"),
+			 "SELECT abalance FROM pgbench_accounts WHERE aid = $1");
+	f = itest_finding(j, "cacheable-read");
+	cr_assert(f, "no cacheable-read finding: %s", rep.out);
+	cr_expect_str_eq(itest_str(f, "evidence.shape"), "SELECT count(*) FROM pgbench_branches");
+	cr_expect_eq(itest_int(f, "evidence.reads"), 30);
+	cr_expect_eq(itest_int(f, "evidence.repeated_identical"), 29);
+	cr_expect_eq(itest_int(f, "evidence.distinct_params"), 1);
+	cr_expect_eq(itest_int(f, "evidence.answer_changes"), 0);
+	cr_expect_eq(itest_int(f, "evidence.ttl_ns"), 60000000000LL, "caching.default_ttl");
+	cr_expect_null(itest_finding(j, "cache-hit-ratio"));
+	cr_expect_null(itest_finding(j, "slow-request"));
+	cr_expect_eq(requests_findings(j), 2, "%s",
+		     json_dumps(itest_get(j, "findings"), JSON_INDENT(1)));
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+	pg_stop(&pg);
+}
+
+/* The metric named name with key in a `diff --json`'s metrics, NULL: none. */
+static json_t *diff_metric(json_t *d, const char *name, const char *key)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(d, "metrics"), i, e)
+		if (!strcmp(itest_str(e, "name"), name) && json_is_string(json_object_get(e, "key")) &&
+		    !strcmp(itest_str(e, "key"), key))
+			return e;
+	return NULL;
+}
+
+/* diff compares counts and p99 per shape; flame's request-wait metric is
+ * the time waited for replies, all of it, by the stack that sent. */
+Test(requests, diff_per_shape_and_flame_wait, .timeout = 60)
+{
+	char dir[] = "/tmp/pst-reqsrv.XXXXXX", portstr[16], *out = NULL;
+	int port = itest_free_port();
+	struct itest_report rep;
+	struct itest_run r1, r2;
+	long long waited = 0, folded = 0;
+	json_error_t jerr;
+	int st;
+	json_t *j, *d, *e;
+	size_t i;
+	pid_t srv;
+
+	srv = memcached_start(dir, port, portstr);
+	j = traced(&r1, NULL, (char *[]){ ITEST_TARGETS "req_cache", portstr, NULL }, &rep);
+	json_array_foreach(itest_get(j, "network.requests"), i, e)
+		waited += itest_int(e, "wait_ns");
+	itest_report_free(&rep);
+	json_decref(traced(&r2, NULL, (char *[]){ ITEST_TARGETS "req_cache", portstr, NULL }, &rep));
+	server_stop(srv);
+	/* 1 when some metric of the two runs differs beyond its noise: not ours to judge here */
+	st = itest_spawn_out((char *[]){ ITEST_PRESTANDA, "diff", "--json", r1.traces[0],
+					 r2.traces[0], NULL },
+			     &out);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) <= 1, "diff: %s", itest_wdesc(st));
+	d = json_loads(out, 0, &jerr);
+	cr_assert(d, "%s", out);
+	e = diff_metric(d, "requests", "get user:*");
+	cr_assert(e, "%s", out);
+	cr_expect_eq(itest_int(e, "base"), 20);
+	cr_expect_eq(itest_int(e, "new"), 20);
+	cr_expect_str_eq(itest_str(e, "verdict"), "same");
+	cr_expect_not_null(diff_metric(d, "request_p99_ns", "set user:*"));
+	json_decref(d);
+	free(out);
+	cr_assert_eq(itest_spawn_out((char *[]){ ITEST_PRESTANDA, "flame", "--metric", "request-wait",
+						 "-f", "folded", r1.traces[0], NULL },
+				     &out),
+		     0);
+	for (char *save = NULL, *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+		folded += atoll(strrchr(l, ' ') ? strrchr(l, ' ') + 1 : "0");
+	cr_expect_eq(folded, waited, "flame's total %lld, the rows' wait %lld", folded, waited);
+	free(out);
+	itest_report_free(&rep);
+	itest_cleanup(&r1);
+	itest_cleanup(&r2);
+}
