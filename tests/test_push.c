@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* --push: record -a's intervals sent to a local stand-in for Pyroscope's /ingest, each decoded with go tool pprof and added up against the trace. */
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "config.h"
@@ -53,8 +54,12 @@ static void receiver_start(struct push_test *t)
 	unlink(log);
 	t->receiver = fork();
 	cr_assert(t->receiver >= 0);
-	if (!t->receiver)
+	if (!t->receiver) {
+		/* a test that fails an assertion ends without its cleanup:
+		 * the receiver goes with it */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		itest_exec_child(argv, log, NULL, ITEST_CHILD_DFL_SIGNALS);
+	}
 	for (int i = 0; i < 200; i++) {
 		char *s = itest_slurp(log, NULL);
 		bool ready = s && strstr(s, "ready");
