@@ -484,6 +484,89 @@ static int parse_monitoring(json_t *mon, struct pst_monitoring *out, char *err, 
 	return parse_textfile(json_object_get(mon, "metrics_textfile"), out, err, errlen);
 }
 
+/* A non-empty string at key of obj (absent: left NULL) into a copy. */
+static int push_string(json_t *obj, const char *key, char **out, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_string(v) || !*json_string_value(v)) {
+		snprintf(err, errlen, "push.%s must be a non-empty string", key);
+		return -1;
+	}
+	*out = strdup(json_string_value(v));
+	if (!*out) {
+		snprintf(err, errlen, "push: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Can s go into Pyroscope's name{key=value,...} as it is? */
+static bool label_text(const char *s)
+{
+	return *s && !strpbrk(s, "{},= \t\n&");
+}
+
+/* push.labels: an object of strings, into "key=value,...". */
+static int push_labels(json_t *labels, struct pst_push_settings *out, char *err, size_t errlen)
+{
+	const char *k;
+	json_t *v;
+	size_t len = 1;
+
+	if (!json_is_object(labels)) {
+		snprintf(err, errlen, "push.labels must be an object of strings");
+		return -1;
+	}
+	json_object_foreach(labels, k, v) {
+		if (!json_is_string(v) || !label_text(k) || !label_text(json_string_value(v))) {
+			snprintf(err, errlen, "push.labels.%s: names and values are non-empty "
+					      "strings without { } , = & or spaces", k);
+			return -1;
+		}
+		len += strlen(k) + strlen(json_string_value(v)) + 2;
+	}
+	out->labels = calloc(1, len);
+	if (!out->labels) {
+		snprintf(err, errlen, "push: out of memory");
+		return -1;
+	}
+	json_object_foreach(labels, k, v)
+		snprintf(out->labels + strlen(out->labels), len - strlen(out->labels), "%s%s=%s",
+			 *out->labels ? "," : "", k, json_string_value(v));
+	return 0;
+}
+
+/* performance.push: url, app, labels, spool, token, basic_auth, tenant,
+ * interval in [1, 86400] seconds, spool_max in [4K, 1T] bytes. */
+static int parse_push(json_t *push, struct pst_push_settings *out, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "url", "app", "spool", "token", "basic_auth", "tenant" };
+	char **dst[] = { &out->url, &out->app, &out->spool,
+			 &out->token, &out->basic_auth, &out->tenant };
+	static const struct range interval_range = { 1, INTERVAL_MAX, false, false, " seconds" };
+	static const struct range spool_range = { 4096, 1099511627776.0, false, true, " bytes" };
+	json_t *v;
+
+	if (!json_is_object(push)) {
+		snprintf(err, errlen, "performance.push is not an object");
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++)
+		if (push_string(push, keys[i], dst[i], err, errlen))
+			return -1;
+	v = json_object_get(push, "labels");
+	if (v && push_labels(v, out, err, errlen))
+		return -1;
+	v = json_object_get(push, "interval");
+	if (v && number_in(v, "push.interval", &interval_range, &out->interval, err, errlen))
+		return -1;
+	v = json_object_get(push, "spool_max");
+	return v ? number_in(v, "push.spool_max", &spool_range, &out->spool_max, err, errlen) : 0;
+}
+
 int pst_settings_parse(json_t *root, const char *const *totals, const char *const *site_metrics,
 		       struct pst_settings *out, char *err, size_t errlen)
 {
@@ -502,6 +585,9 @@ int pst_settings_parse(json_t *root, const char *const *totals, const char *cons
 		goto fail;
 	x = json_object_get(perf, "pools");
 	if (x && parse_pools(x, &out->pools, err, errlen))
+		goto fail;
+	x = json_object_get(perf, "push");
+	if (x && parse_push(x, &out->push, err, errlen))
 		goto fail;
 	if (json_object_get(perf, "budgets")) {
 		if (pst_budgets_parse(root, totals, site_metrics, &out->budgets, err, errlen))
@@ -531,6 +617,14 @@ void pst_settings_free(struct pst_settings *s)
 {
 	free(s->mon.metrics_textfile);
 	s->mon.metrics_textfile = NULL;
+	free(s->push.url);
+	free(s->push.app);
+	free(s->push.labels);
+	free(s->push.spool);
+	free(s->push.token);
+	free(s->push.basic_auth);
+	free(s->push.tenant);
+	memset(&s->push, 0, sizeof(s->push));
 	pst_net_pools_free(&s->pools);
 	pst_budgets_free(&s->budgets);
 }

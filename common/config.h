@@ -75,9 +75,24 @@ struct pst_monitoring {
 	char *metrics_textfile;  /* directory for node_exporter's textfile collector; NULL: none */
 };
 
+/* performance.push: profiles pushed to a Pyroscope server by run and
+ * record (their flags win). Strings NULL and numbers 0 when not given. */
+struct pst_push_settings {
+	char *url;	  /* the server, "http://host:4040" */
+	char *app;	  /* the application name */
+	char *labels;	  /* "key=value,...", from the labels object */
+	char *spool;	  /* directory of profiles not sent yet */
+	char *token;	  /* Authorization: Bearer */
+	char *basic_auth; /* "user:password" */
+	char *tenant;	  /* X-Scope-OrgID */
+	double interval;  /* seconds a profile covers */
+	double spool_max; /* bytes the spool may hold */
+};
+
 /* The whole configuration file. */
 struct pst_settings {
 	struct pst_monitoring mon;
+	struct pst_push_settings push;
 	struct pst_net_pools pools; /* declared pools, checked by the findings */
 	bool has_budgets;
 	struct pst_budgets budgets;

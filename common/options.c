@@ -40,6 +40,11 @@ const struct pst_option pst_options[PST_OPT_COUNT] = {
 			     "the JSON config: monitoring (enabled, sample_rate,\n"
 			     "metrics_interval), pools, budgets (PRESTANDA_CONFIG)",
 			     true },
+	/* read by run itself, which pushes: the preload has no use for it */
+	[PST_OPT_PUSH] = { "push", 0, 1, "--push URL", "PRESTANDA_PUSH", "",
+			   "every interval, send a profile to the Pyroscope server\n"
+			   "at URL (more in the config's performance.push)",
+			   true },
 	[PST_OPT_MAX_SIZE] = { "max-size", 0, 1, "--max-size SIZE", "PRESTANDA_MAX_SIZE", "no cap",
 			       "cap the trace at SIZE bytes (K, M, G): then only\n"
 			       "snapshots are written, never more than SIZE",

@@ -17,6 +17,7 @@ enum pst_opt {
 	PST_OPT_REQUEST_VALUES,
 	/* production mode */
 	PST_OPT_CONFIG,
+	PST_OPT_PUSH,
 	PST_OPT_MAX_SIZE,
 	PST_OPT_ALERT,
 	PST_OPT_TOGGLE_SIGNAL,

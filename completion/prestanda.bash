@@ -44,6 +44,10 @@ _prestanda()
 		COMPREPLY=($(compgen -W "dwarf fp" -- "$cur"))
 		return
 		;;
+	--push-spool)
+		COMPREPLY=($(compgen -d -- "$cur"))
+		return
+		;;
 	-p | --pid)
 		COMPREPLY=($(compgen -W "$(ls /proc | grep -E '^[0-9]+$')" -- "$cur"))
 		return

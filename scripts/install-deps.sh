@@ -8,7 +8,7 @@ libjansson-dev sqlite3 heaptrack libprotobuf-c-dev protobuf-c-compiler zlib1g-de
 libxml2-utils chromium postgresql postgresql-contrib redis-server redis-tools strace
 clang libclang-rt-14-dev llvm libbpf-dev bpftool linux-perf libjemalloc2 libtcmalloc-minimal4 libpython3.11-testsuite
 nginx apache2-utils memcached golang-go openjdk-17-jdk-headless libseccomp-dev iputils-ping libcap2-bin
-libyaml-dev prometheus prometheus-node-exporter gcovr gdb"
+libyaml-dev prometheus prometheus-node-exporter gcovr gdb libcurl4-openssl-dev"
 
 missing=""
 for p in $PKGS; do

@@ -6,6 +6,16 @@
 #include <string.h>
 
 #include "cli.h"
+#include "push.h"
+
+/* getopt_long's values of the long-only flags. */
+enum { OPT_PUSH = 256, OPT_PUSH_APP, OPT_PUSH_LABEL, OPT_PUSH_INTERVAL, OPT_PUSH_SPOOL,
+       OPT_PUSH_SPOOL_MAX, OPT_CONFIG };
+
+/* --push and its flags, kept beside the recording's options (bpf/ has no
+ * use for them). */
+static struct pst_push_options push;
+static char push_labels[1024];
 
 static void usage(FILE *f)
 {
@@ -37,6 +47,17 @@ static void usage(FILE *f)
 	      "  -O, --off-cpu              Also record time blocked (off CPU), by stack\n"
 	      "  -p, --pid=PID              Sample this process (all its threads)\n"
 	      "  -v, --verbose              Show libbpf's messages and the verifier's log\n"
+	      "      --push=URL             Every interval, send what was sampled to the\n"
+	      "                             Pyroscope server at URL (its /ingest) as pprof\n"
+	      "      --push-app=NAME        Application name there (default: the program's)\n"
+	      "      --push-label=KEY=VALUE Label every profile sent (repeat for more)\n"
+	      "      --push-interval=SEC    Seconds one profile covers (default 10)\n"
+	      "      --push-spool=DIR       Profiles not sent yet wait here (default\n"
+	      "                             TRACE.push)\n"
+	      "      --push-spool-max=SIZE  Cap on the spool, K, M or G (default 64M): the\n"
+	      "                             oldest go first\n"
+	      "      --config=FILE          The JSON config: its performance.push gives what\n"
+	      "                             the --push flags leave out\n"
 	      "  -h, --help                 this help\n"
 	      "\n"
 	      "examples:\n"
@@ -44,7 +65,8 @@ static void usage(FILE *f)
 	      "  prestanda record -p 1234 -F 99 -o app.trace        # one process, 99 Hz\n"
 	      "  prestanda record --off-cpu -p 1234 -o wait.trace   # and time blocked, by stack\n"
 	      "  prestanda record -- ./cmd args                     # run and sample one command\n"
-	      "  prestanda report app.trace                         # read it\n",
+	      "  prestanda report app.trace                         # read it\n"
+	      "  prestanda record -a --push http://pyroscope:4040 --push-label env=prod\n",
 	      f);
 }
 
@@ -57,6 +79,49 @@ static int number_in(const char *flag, const char *s, double lo, double hi, doub
 	*out = strtod(s, &end);
 	if (errno || *end || end == s || *out < lo || *out > hi)
 		return pst_cli_fail("record", "%s: '%s' is not a number in [%g, %g]", flag, s, lo, hi);
+	return 0;
+}
+
+/* SIZE with an optional K, M or G: 0, or 2 after saying it is not. */
+static int size_in(const char *flag, const char *s, unsigned long long *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (*end == 'K' || *end == 'k')
+		v *= 1 << 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		v *= 1 << 20, end++;
+	else if (*end == 'G' || *end == 'g')
+		v *= 1 << 30, end++;
+	if (errno || *end || end == s || v < 4096 || v > 1e12)
+		return pst_cli_fail("record", "%s: '%s' is not a size from 4K to 1000G", flag, s);
+	*out = (unsigned long long)v;
+	return 0;
+}
+
+/* A --push flag: 0, or 2 after saying what is wrong. */
+static int take_push(int c, const char *arg)
+{
+	switch (c) {
+	case OPT_PUSH: push.url = arg; break;
+	case OPT_PUSH_APP: push.app = arg; break;
+	case OPT_PUSH_SPOOL: push.spool = arg; break;
+	case OPT_CONFIG: push.config = arg; break;
+	case OPT_PUSH_INTERVAL: return number_in("--push-interval", arg, 1, 86400, &push.interval);
+	case OPT_PUSH_SPOOL_MAX: return size_in("--push-spool-max", arg, &push.spool_max);
+	case OPT_PUSH_LABEL:
+		if (!strchr(arg, '=') || arg[0] == '=' || strpbrk(arg, "{},& \t") ||
+		    strlen(push_labels) + strlen(arg) + 2 > sizeof(push_labels))
+			return pst_cli_fail("record", "--push-label: '%s' is not KEY=VALUE", arg);
+		snprintf(push_labels + strlen(push_labels),
+			 sizeof(push_labels) - strlen(push_labels), "%s%s", *push_labels ? "," : "",
+			 arg);
+		push.labels = push_labels;
+		break;
+	}
 	return 0;
 }
 
@@ -88,6 +153,7 @@ static int take(struct pst_record_options *o, int c, const char *arg)
 			return pst_cli_fail("record", "--call-graph is dwarf or fp, not '%s'", arg);
 		o->fp_only = !strcmp(arg, "fp");
 		break;
+	default: return take_push(c, arg);
 	}
 	return 0;
 }
@@ -102,12 +168,21 @@ static int record_parse(int argc, char **argv, struct pst_record_options *o)
 		{ "interval", required_argument, NULL, 'i' },  { "no-kernel", no_argument, NULL, 'K' },
 		{ "check", no_argument, NULL, 'C' },	     { "verbose", no_argument, NULL, 'v' },
 		{ "metrics-textfile", required_argument, NULL, 'T' },
+		{ "push", required_argument, NULL, OPT_PUSH },
+		{ "push-app", required_argument, NULL, OPT_PUSH_APP },
+		{ "push-label", required_argument, NULL, OPT_PUSH_LABEL },
+		{ "push-interval", required_argument, NULL, OPT_PUSH_INTERVAL },
+		{ "push-spool", required_argument, NULL, OPT_PUSH_SPOOL },
+		{ "push-spool-max", required_argument, NULL, OPT_PUSH_SPOOL_MAX },
+		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "help", no_argument, NULL, 'h' },	     { NULL, 0, NULL, 0 },
 	};
 	int c;
 
 	*o = (struct pst_record_options){ .hz = 99, .interval = 1, .min_block_us = 1,
 					  .output = "prestanda.record.trace" };
+	push = (struct pst_push_options){ 0 };
+	push_labels[0] = 0;
 	optind = 0;
 	while ((c = pst_cli_getopt("record", argc, argv, "+ap:F:d:o:Om:g:i:KCvT:h", longopts)) != -1) {
 		switch (c) {
@@ -133,6 +208,24 @@ static int record_parse(int argc, char **argv, struct pst_record_options *o)
 	return PST_CLI_GO;
 }
 
+/* The recording, with a thread pushing its trace's intervals when --push
+ * (or the config) names a server. */
+static int record_pushing(struct pst_record_options *o)
+{
+	struct pst_push *p = NULL;
+	bool on = false;
+	int rc;
+
+	if (!o->check && pst_push_options_resolve("record", &push, &on))
+		return 2;
+	if (on && !(p = pst_push_start("record", &push, o->output, NULL)))
+		return 1;
+	rc = pst_record_run(o);
+	pst_push_stop(p);
+	pst_push_options_free();
+	return rc;
+}
+
 int pst_cmd_record(int argc, char **argv)
 {
 	struct pst_record_options o;
@@ -151,5 +244,5 @@ int pst_cmd_record(int argc, char **argv)
 		if (pst_cli_make_parent("record", o.output))
 			return 1;
 	}
-	return pst_record_run(&o);
+	return record_pushing(&o);
 }

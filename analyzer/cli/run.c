@@ -455,6 +455,7 @@ static int run_program(const struct run_options *o)
 {
 	char lib[PATH_MAX], manifest[] = "/tmp/prestanda-run.XXXXXX", dir[PATH_MAX] = "";
 	struct run_session rs = { 0 };
+	struct pst_push *push;
 	int rc;
 
 	if (pst_cli_find_preload(lib, sizeof(lib)) < 0) {
@@ -472,7 +473,9 @@ static int run_program(const struct run_options *o)
 		return 2;
 	}
 	set_preload(lib);
+	push = pst_run_push_start(manifest);
 	rc = start_and_wait(&rs, dir, sizeof(dir), manifest);
+	pst_run_push_stop(push);
 	unlink(manifest);
 	return rc;
 }

@@ -24,6 +24,13 @@ int pst_run_parse(int argc, char **argv, struct run_options *o);
  * the program inherits. */
 void pst_run_settings(const struct run_options *o);
 
+/* --push (or the config's performance.push): a thread pushing the first
+ * trace the manifest lists, NULL when there is none to push. Stopped, and
+ * its last profile sent, when the program has ended. */
+struct pst_push;
+struct pst_push *pst_run_push_start(const char *manifest);
+void pst_run_push_stop(struct pst_push *p);
+
 void pst_run_usage(FILE *f);
 
 /* A run's traces, as run_session.c sums them up when the program has ended. */

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "push.h"
 #include "run.h"
 
 /* getopt_long's value for a setting without a short letter. */
@@ -155,6 +156,10 @@ static int take(struct run_options *o, enum pst_opt id, const char *arg)
 		if (!realpath(arg, o->config) || access(o->config, R_OK))
 			return pst_cli_fail("run", "--config %s: %s", arg, strerror(errno));
 		return 0;
+	case PST_OPT_PUSH:
+		if (strncmp(arg, "http://", 7) && strncmp(arg, "https://", 8))
+			return pst_cli_fail("run", "--push %s: not an http:// or https:// URL", arg);
+		break;
 	case PST_OPT_METRICS_TEXTFILE:
 		/* absolute, so that a program changing directory writes there */
 		if (!realpath(arg, o->textfile) || access(o->textfile, W_OK | X_OK))
@@ -264,6 +269,27 @@ static void config_to_env(const char *path)
 	pst_settings_free(&s);
 }
 
+/* The config run read (pst_run_settings takes it out of the environment),
+ * for push's settings. */
+static char run_config[PATH_MAX];
+
+struct pst_push *pst_run_push_start(const char *manifest)
+{
+	struct pst_push_options po = { .url = pst_option_env(PST_OPT_PUSH),
+				       .config = *run_config ? run_config : NULL };
+	bool on = false;
+
+	if (pst_push_options_resolve("run", &po, &on) || !on)
+		return NULL;
+	return pst_push_start("run", &po, NULL, manifest);
+}
+
+void pst_run_push_stop(struct pst_push *p)
+{
+	pst_push_stop(p);
+	pst_push_options_free();
+}
+
 void pst_run_settings(const struct run_options *o)
 {
 	const char *env = pst_option_env(PST_OPT_CONFIG);
@@ -278,4 +304,5 @@ void pst_run_settings(const struct run_options *o)
 	if (!o->value[PST_OPT_CPU] && pst_option_env(PST_OPT_CPU_CLOCK))
 		setenv(pst_options[PST_OPT_CPU].env, "99", 1);
 	config_to_env(*config ? config : NULL);
+	snprintf(run_config, sizeof(run_config), "%s", config);
 }

@@ -480,10 +480,24 @@ struct cpu_addr {
 /* What an address of a row is, in cpu_walk.addr_ids keys. */
 enum { CA_KERNEL = 1, CA_LEAF, CA_CALLER, CA_PROCESS };
 
+/* fl->keep's answer for each stack of a trace, by its identity. */
+struct keep_set {
+	struct pst_flame *fl;
+	bool off;
+	struct pst_imap ids; /* raw, 0, 0 -> index into v */
+	struct keep_sum {
+		uint64_t raw;
+		int64_t sum;
+		bool keep;
+	} *v;
+	size_t n, cap;
+};
+
 struct cpu_walk {
 	struct pst_flame *fl;
 	unsigned slot;
 	bool off;
+	const struct keep_set *keep; /* NULL: every stack */
 	struct pst_imap rows;     /* pid, ustack, kstack -> its stack: threads share them */
 	struct pst_imap addr_ids; /* pid (0: kernel), address, CA_ -> index into addrs */
 	struct cpu_addr *addrs;
@@ -579,6 +593,61 @@ static const struct cpu_addr *cpu_addr(struct cpu_walk *w, const struct pst_cpu_
 	return a;
 }
 
+/* A row's stack identity in its trace (pst_fstack.raw): record -a's stack
+ * ids are the file's own, the same at every read; others may not be (run
+ * --cpu's are numbered as its samples are unwound, at each read): 0. */
+static uint64_t row_raw(const struct pst_flame *fl, const struct pst_cpu_row *r)
+{
+	uint64_t ids[4] = { r->pid, fl->per_thread ? r->tid : 0, r->ustack ? r->ustack->id : 0,
+			    r->kstack ? r->kstack->id : 0 };
+
+	if (!(r->cpu->flags & PST_CPU_HOST_WIDE))
+		return 0;
+	return pst_fnv_bytes(PST_FNV_OFFSET, ids, sizeof(ids)) | 1;
+}
+
+static int64_t row_value(const struct pst_cpu_row *r, bool off)
+{
+	uint64_t hz = r->cpu->hz ? r->cpu->hz : 1;
+
+	return off ? (int64_t)r->blocked_ns : (int64_t)(r->count * (1000000000 / hz));
+}
+
+/* The first pass when fl->keep is set: every stack's value, added up by
+ * its identity without reading a frame. */
+static int keep_row(const struct pst_cpu_row *r, void *arg)
+{
+	struct keep_set *k = arg;
+	struct pst_ientry *e;
+	uint64_t raw;
+
+	if (r->off != k->off)
+		return 0;
+	raw = row_raw(k->fl, r);
+	e = pst_imap_get(&k->ids, raw, 0, 0);
+	if (!e)
+		return -ENOMEM;
+	if (e->val == UINT32_MAX) {
+		if (grow(&k->v, &k->cap, k->n, sizeof(*k->v)))
+			return -ENOMEM;
+		k->v[k->n] = (struct keep_sum){ .raw = raw };
+		pst_imap_set(&k->ids, e, (uint32_t)k->n++);
+	}
+	k->v[e->val].sum += row_value(r, k->off);
+	return 0;
+}
+
+/* Is the row's stack one fl->keep wants (always, without a keep set)? */
+static bool kept(const struct cpu_walk *w, const struct pst_cpu_row *r)
+{
+	struct pst_ientry *e;
+
+	if (!w->keep)
+		return true;
+	e = pst_imap_get((struct pst_imap *)&w->keep->ids, row_raw(w->fl, r), 0, 0);
+	return e && e->val != UINT32_MAX && w->keep->v[e->val].keep;
+}
+
 static int cpu_row(const struct pst_cpu_row *r, void *arg)
 {
 	struct cpu_walk *w = arg;
@@ -589,9 +658,9 @@ static int cpu_row(const struct pst_cpu_row *r, void *arg)
 	struct pst_ientry *e;
 	int64_t v;
 
-	if (r->off != w->off)
+	if (r->off != w->off || !kept(w, r))
 		return 0;
-	v = w->off ? (int64_t)r->blocked_ns : (int64_t)(r->count * (1000000000 / hz));
+	v = row_value(r, w->off);
 	/* one stack per thread where the output tells threads apart (pprof's
 	 * labels, speedscope's profiles); others merge them, so keep fewer */
 	e = pst_imap_get(&w->rows, r->pid << 32 ^ (w->fl->per_thread ? r->tid : 0),
@@ -620,6 +689,7 @@ static int cpu_row(const struct pst_cpu_row *r, void *arg)
 		return -ENOMEM;
 	s->pid = r->pid;
 	s->tid = w->fl->per_thread ? r->tid : 0;
+	s->raw = row_raw(w->fl, r);
 	/* Locations leaf first, functions root first. */
 	for (size_t i = 0; i < na; i++)
 		if (w->addrs[w->ids[i]].loc != UINT32_MAX)
@@ -637,9 +707,20 @@ static int cpu_row(const struct pst_cpu_row *r, void *arg)
 
 int pst_flame_collect_cpu(struct pst_flame *fl, unsigned slot, bool off)
 {
-	struct cpu_walk w = {.fl = fl, .slot = slot, .off = off};
-	int r = pst_cpu_foreach_stack(fl->pool->t[slot], fl->pool->sym[slot], cpu_row, &w);
+	struct keep_set k = { .fl = fl, .off = off };
+	struct cpu_walk w = { .fl = fl, .slot = slot, .off = off, .keep = fl->keep ? &k : NULL };
+	int r = 0;
 
+	/* Symbols are most of the time a graph takes: with fl->keep, only the
+	 * stacks it wants are read (push: those that grew since its last cut). */
+	if (fl->keep)
+		r = pst_cpu_foreach_stack(fl->pool->t[slot], fl->pool->sym[slot], keep_row, &k);
+	for (size_t i = 0; i < k.n; i++)
+		k.v[i].keep = fl->keep(k.v[i].raw, k.v[i].sum, fl->keep_arg);
+	if (!r)
+		r = pst_cpu_foreach_stack(fl->pool->t[slot], fl->pool->sym[slot], cpu_row, &w);
+	pst_imap_free(&k.ids);
+	free(k.v);
 	pst_imap_free(&w.rows);
 	pst_imap_free(&w.addr_ids);
 	free(w.addrs);
@@ -873,14 +954,16 @@ static int open_trace(struct pst_flame *fl, unsigned slot, const char *path, boo
 	char err[512];
 
 	if (pst_trace_open(path, &p->t[slot], err, sizeof(err))) {
-		fprintf(stderr, "prestanda: %s\n", err);
+		if (!fl->quiet)
+			fprintf(stderr, "prestanda: %s\n", err);
 		return 1;
 	}
 	if (p->t[slot]->error_offset) {
-		fprintf(stderr, "prestanda: %s: %s; the graph covers what came before it\n", path,
-			p->t[slot]->error);
+		if (!fl->quiet)
+			fprintf(stderr, "prestanda: %s: %s; the graph covers what came before it\n",
+				path, p->t[slot]->error);
 		*damaged = true;
-	} else if (!p->t[slot]->complete) {
+	} else if (!p->t[slot]->complete && !fl->quiet) {
 		fprintf(stderr, "prestanda: warning: %s: %s\n", path,
 			p->t[slot]->error[0] ? p->t[slot]->error : "trace is incomplete");
 	}
@@ -956,7 +1039,9 @@ static int pick_metric(struct pst_flame *fl, const char *name, char *const *path
 			return 0;
 		}
 	}
-	fprintf(stderr, "prestanda: %s: this trace has no data to draw\n", paths[fl->nslots - 1]);
+	if (!fl->quiet)
+		fprintf(stderr, "prestanda: %s: this trace has no data to draw\n",
+			paths[fl->nslots - 1]);
 	return 2;
 }
 
@@ -1027,7 +1112,7 @@ static int flame_collect(struct pst_flame *fl, const struct pst_flame_options *o
 	}
 	/* What could not be symbolized and why (a module that is no regular
 	 * ELF file, one without debug info), once each. */
-	for (unsigned s = 0; s < fl->nslots && !folded; s++) {
+	for (unsigned s = 0; s < fl->nslots && !folded && !fl->quiet; s++) {
 		const char *w;
 
 		for (size_t i = 0; fl->pool->sym[s] && (w = pst_symbolizer_warning(fl->pool->sym[s], i));
@@ -1037,6 +1122,41 @@ static int flame_collect(struct pst_flame *fl, const struct pst_flame_options *o
 	if (!rc && flame_sort(fl)) {
 		fprintf(stderr, "prestanda: out of memory\n");
 		rc = 1;
+	}
+	return rc;
+}
+
+int pst_flame_prepare(struct pst_flame *fl, const struct pst_flame_options *o, bool *damaged)
+{
+	bool folded;
+	int rc;
+
+	fl->nslots = (unsigned)o->npaths;
+	folded = pst_folded_detect(o->paths[0]);
+	if (fl->nslots == 2 && pst_folded_detect(o->paths[1]) != folded) {
+		fprintf(stderr, "prestanda: flame: cannot compare a trace with folded stacks\n");
+		return 2;
+	}
+	fl->pool = calloc(1, sizeof(*fl->pool));
+	if (!fl->pool) {
+		fprintf(stderr, "prestanda: out of memory\n");
+		return 1;
+	}
+	rc = flame_open(fl, o, folded, damaged);
+	if (!rc)
+		rc = flame_collect(fl, o, folded);
+	if (!rc && folded) {
+		const char *path = o->paths[o->npaths - 1], *base = strrchr(path, '/');
+
+		fl->program = base ? base + 1 : path;
+	} else if (!rc) {
+		const struct pst_trace *t = fl->pool->t[fl->nslots - 1];
+
+		fl->program = pst_flame_program(t);
+		fl->start_realtime_ns = t->proc.start_realtime_ns;
+		fl->duration_ns = t->end_ts > t->proc.start_monotonic_ns
+				      ? t->end_ts - t->proc.start_monotonic_ns
+				      : 0;
 	}
 	return rc;
 }
@@ -1074,38 +1194,11 @@ int pst_flame_run(const struct pst_flame_options *o)
 				.per_thread = o->format == PST_FLAME_PPROF ||
 					      o->format == PST_FLAME_SPEEDSCOPE,
 				.shorten_templates = o->shorten_templates };
-	bool damaged = false, folded;
-	int rc;
+	bool damaged = false;
+	int rc = pst_flame_prepare(&fl, o, &damaged);
 
-	fl.nslots = (unsigned)o->npaths;
-	folded = pst_folded_detect(o->paths[0]);
-	if (fl.nslots == 2 && pst_folded_detect(o->paths[1]) != folded) {
-		fprintf(stderr, "prestanda: flame: cannot compare a trace with folded stacks\n");
-		return 2;
-	}
-	fl.pool = calloc(1, sizeof(*fl.pool));
-	if (!fl.pool) {
-		fprintf(stderr, "prestanda: out of memory\n");
-		return 1;
-	}
-	rc = flame_open(&fl, o, folded, &damaged);
 	if (!rc)
-		rc = flame_collect(&fl, o, folded);
-	if (!rc && folded) {
-		const char *path = o->paths[o->npaths - 1], *base = strrchr(path, '/');
-
-		fl.program = base ? base + 1 : path;
 		rc = write_out(&fl, o->format, o->output, &o->svg);
-	} else if (!rc) {
-		const struct pst_trace *t = fl.pool->t[fl.nslots - 1];
-
-		fl.program = pst_flame_program(t);
-		fl.start_realtime_ns = t->proc.start_realtime_ns;
-		fl.duration_ns = t->end_ts > t->proc.start_monotonic_ns
-				     ? t->end_ts - t->proc.start_monotonic_ns
-				     : 0;
-		rc = write_out(&fl, o->format, o->output, &o->svg);
-	}
 	flame_free(&fl);
 	return rc ? rc : damaged ? 1 : 0;
 }

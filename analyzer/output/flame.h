@@ -79,6 +79,10 @@ struct pst_fstack {
 	int64_t value[2]; /* [0] this trace (or BASE), [1] NEW in a diff */
 	int64_t heap[4];  /* with pst_flame.heap_values: Go's heap profile types */
 	uint64_t pid, tid; /* CPU: the process and (per_thread) thread sampled; 0: unknown */
+	/* record -a: the stack's identity in its trace (process, thread, stack
+	 * ids), the same at every read of a growing trace however its frames
+	 * read; 0: none */
+	uint64_t raw;
 };
 
 /* pst_fstack.heap, in the order and with the names of Go's heap profiles. */
@@ -108,6 +112,12 @@ struct pst_flame {
 	bool heap_values;	/* memory metrics: fill pst_fstack.heap too (pprof) */
 	bool shorten_templates; /* C++ names without template arguments */
 	bool per_thread;	/* CPU metrics: a stack per thread (pst_fstack.tid) */
+	bool quiet;		/* no warnings about the traces (push reads a live one often) */
+	/* CPU: only the stacks this says yes to, by pst_fstack.raw (0 for
+	 * all of a trace without) and value, have their frames read and are
+	 * collected; NULL: all */
+	bool (*keep)(uint64_t raw, int64_t value, void *arg);
+	void *keep_arg;
 	struct pst_fpool *pool; /* private */
 };
 
@@ -136,6 +146,11 @@ struct pst_flame_options {
  * 2 on a metric the traces lack or inputs that do not go together. */
 int pst_flame_run(const struct pst_flame_options *o);
 
+/* The first half of pst_flame_run: open o's traces into fl (its settings
+ * filled in by the caller), collect the metric's stacks and sort them;
+ * *damaged when a trace ends in damage. 0, or the command's status after
+ * saying why. pst_flame_release frees what it took, even after a failure. */
+int pst_flame_prepare(struct pst_flame *fl, const struct pst_flame_options *o, bool *damaged);
 
 /* flame.c: the stacks of metric m in the trace at path into fl, sorted,
  * for outputs that draw several metrics of one trace (report --html): 0,
