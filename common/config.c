@@ -567,6 +567,24 @@ static int parse_push(json_t *push, struct pst_push_settings *out, char *err, si
 	return v ? number_in(v, "push.spool_max", &spool_range, &out->spool_max, err, errlen) : 0;
 }
 
+/* performance.caching: {"default_ttl": seconds, "max_memory": bytes}. */
+static int parse_caching(json_t *c, struct pst_caching *out, char *err, size_t errlen)
+{
+	static const struct range ttl = { 0, 31536000, true, false, " seconds" };
+	static const struct range mem = { 0, 1e15, true, true, " bytes" };
+	json_t *t, *m;
+
+	if (!json_is_object(c)) {
+		snprintf(err, errlen, "performance.caching is not an object");
+		return -1;
+	}
+	t = json_object_get(c, "default_ttl");
+	m = json_object_get(c, "max_memory");
+	if (t && number_in(t, "caching.default_ttl", &ttl, &out->default_ttl, err, errlen))
+		return -1;
+	return m ? number_in(m, "caching.max_memory", &mem, &out->max_memory, err, errlen) : 0;
+}
+
 int pst_settings_parse(json_t *root, const char *const *totals, const char *const *site_metrics,
 		       struct pst_settings *out, char *err, size_t errlen)
 {
@@ -585,6 +603,9 @@ int pst_settings_parse(json_t *root, const char *const *totals, const char *cons
 		goto fail;
 	x = json_object_get(perf, "pools");
 	if (x && parse_pools(x, &out->pools, err, errlen))
+		goto fail;
+	x = json_object_get(perf, "caching");
+	if (x && parse_caching(x, &out->caching, err, errlen))
 		goto fail;
 	x = json_object_get(perf, "push");
 	if (x && parse_push(x, &out->push, err, errlen))

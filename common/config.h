@@ -89,10 +89,18 @@ struct pst_push_settings {
 	double spool_max; /* bytes the spool may hold */
 };
 
+/* performance.caching: what the cacheable-read advice suggests. 0: not
+ * given (the analyzer's defaults). */
+struct pst_caching {
+	double default_ttl; /* seconds, when no answer changed while traced */
+	double max_memory;  /* bytes a suggested cache may take at most */
+};
+
 /* The whole configuration file. */
 struct pst_settings {
 	struct pst_monitoring mon;
 	struct pst_push_settings push;
+	struct pst_caching caching;
 	struct pst_net_pools pools; /* declared pools, checked by the findings */
 	bool has_budgets;
 	struct pst_budgets budgets;

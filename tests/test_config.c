@@ -285,6 +285,11 @@ ParameterizedTestParameters(config, settings_errors)
 		{ "{\"performance\": {\"pools\": {\"db\": {\"endpoint\": 5}}}}",
 		  "pools.db needs integer min_size/max_size and an optional endpoint string" },
 		{ "{\"performance\": {\"budgets\": {\"rss\": 1}}}", "budget: unknown metric 'rss'" },
+		{ "{\"performance\": {\"caching\": 5}}", "performance.caching is not an object" },
+		{ "{\"performance\": {\"caching\": {\"default_ttl\": 0}}}",
+		  "caching.default_ttl: 0 is out of range (above 0, at most 31536000 seconds)" },
+		{ "{\"performance\": {\"caching\": {\"max_memory\": 1.5}}}",
+		  "caching.max_memory: 1.5 is not a whole number (above 0, at most 1e+15 bytes)" },
 	};
 	return cr_make_param_array(struct bad_settings, v, sizeof(v) / sizeof(v[0]));
 }
@@ -321,6 +326,13 @@ Test(config, settings_at_the_edges_of_their_ranges)
 		     0, "%s", err);
 	cr_expect_float_eq(s.mon.metrics_interval, 86400, 1e-9);
 	cr_expect_float_eq(pst_budgets_find(&s.budgets, "alloc_calls", NULL)->max, 1e18, 1);
+	pst_settings_free(&s);
+	cr_assert_eq(parse_settings("{\"performance\": {\"caching\": {\"default_ttl\": 0.5,"
+				    " \"max_memory\": 1048576}}}",
+				    &s, err, sizeof(err)),
+		     0, "%s", err);
+	cr_expect_float_eq(s.caching.default_ttl, 0.5, 1e-12);
+	cr_expect_float_eq(s.caching.max_memory, 1048576, 1e-6);
 	pst_settings_free(&s);
 }
 

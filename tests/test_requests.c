@@ -510,6 +510,34 @@ static size_t requests_findings(json_t *j)
 /* psql running a script: an N+1 loop (one SELECT per account, 50 of them)
  * and one identical read repeated 30 times. Each is found, with its
  * numbers, and nothing else is. */
+/* The config's caching section reaches the advice: report --config with
+ * default_ttl 30 s and max_memory 1 byte suggests exactly those. */
+static void configured_caching(struct itest_run *r)
+{
+	char cfg[PATH_MAX], *out = NULL;
+	static const char body[] =
+		"{\"performance\": {\"caching\": {\"default_ttl\": 30, \"max_memory\": 1}}}";
+	json_t *j, *f;
+	int st;
+
+	snprintf(cfg, sizeof(cfg), "%s/caching.json", r->dir);
+	itest_write(cfg, body, sizeof(body) - 1);
+	st = itest_spawn_out((char *[]){ ITEST_PRESTANDA, "report", "--json", "--config", cfg,
+					 r->traces[0], NULL },
+			     &out);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0 && out, "report --config: %s",
+		  itest_wdesc(st));
+	j = json_loads(out, 0, NULL);
+	cr_assert(j, "report --config: not JSON: %.200s", out);
+	f = itest_finding(j, "cacheable-read");
+	cr_assert(f, "no cacheable-read finding with --config");
+	cr_expect_eq(itest_int(f, "evidence.ttl_ns"), 30000000000LL, "caching.default_ttl");
+	cr_expect_eq(itest_int(f, "evidence.cache_bytes"), 1, "caching.max_memory");
+	unlink(cfg);
+	json_decref(j);
+	free(out);
+}
+
 Test(requests, postgresql_nplus1_and_cacheable_read_found, .timeout = 180)
 {
 	char script[PATH_MAX], sql[8192];
@@ -548,6 +576,8 @@ Test(requests, postgresql_nplus1_and_cacheable_read_found, .timeout = 180)
 	cr_expect_eq(itest_int(f, "evidence.distinct_params"), 1);
 	cr_expect_eq(itest_int(f, "evidence.answer_changes"), 0);
 	cr_expect_eq(itest_int(f, "evidence.ttl_ns"), 60000000000LL, "caching.default_ttl");
+	cr_expect_gt(itest_int(f, "evidence.cache_bytes"), 1);
+	configured_caching(&r);
 	cr_expect_null(itest_finding(j, "cache-hit-ratio"));
 	cr_expect_null(itest_finding(j, "slow-request"));
 	cr_expect_eq(requests_findings(j), 2, "%s",

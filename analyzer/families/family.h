@@ -15,6 +15,7 @@
 #include "trace_read.h"
 
 struct pst_net_pools;
+struct pst_caching;
 
 /* The most families a table may hold. */
 #define PST_FAMILIES_MAX 16
@@ -26,6 +27,7 @@ struct pst_analysis {
 	struct pst_symbolizer *sym; /* the trace's modules; only while analyzing */
 	const struct pst_net_pools *pools; /* declared pools, NULL: none */
 	const struct pst_suppressions *supp; /* leak suppressions, NULL: none */
+	const struct pst_caching *caching;   /* the config's caching section, NULL: none */
 	size_t top;		    /* rows per table in the text */
 	size_t json_top;	    /* entries per JSON list; 0: all */
 	bool timeline_table;	    /* text: the per-interval table */

@@ -9,6 +9,7 @@
 #include "family.h"
 #include "flame.h"
 #include "json_util.h"
+#include "config.h"
 #include "requests.h"
 #include "units.h"
 
@@ -133,9 +134,12 @@ static void *family_analyze(struct pst_analysis *a)
 
 static int family_findings(struct pst_analysis *a, void *self, struct pst_findings *out)
 {
-	const struct pst_req_caching c = { PST_REQ_DEFAULT_TTL_NS, PST_REQ_DEFAULT_MAX_MEMORY };
+	struct pst_req_caching c = { PST_REQ_DEFAULT_TTL_NS, PST_REQ_DEFAULT_MAX_MEMORY };
 
-	(void)a;
+	if (a->caching && a->caching->default_ttl > 0)
+		c.default_ttl_ns = (uint64_t)(a->caching->default_ttl * 1e9);
+	if (a->caching && a->caching->max_memory > 0)
+		c.max_memory = (uint64_t)a->caching->max_memory;
 	return pst_findings_requests(self, &c, out);
 }
 

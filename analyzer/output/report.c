@@ -103,6 +103,7 @@ static int run_families(struct report *r, const struct pst_report_options *o)
 
 	r->a = (struct pst_analysis){ .path = r->path, .t = r->t,
 				      .pools = o->has_settings ? &o->settings.pools : NULL,
+				      .caching = o->has_settings ? &o->settings.caching : NULL,
 				      .top = top ? top : DEFAULT_TOP, .json_top = top,
 				      .timeline_table = o->timeline,
 				      .supp = o->suppressions_path ? &o->supp : NULL };
