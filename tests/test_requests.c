@@ -620,7 +620,7 @@ Test(requests, diff_per_shape_and_flame_wait, .timeout = 60)
 	json_array_foreach(itest_get(j, "network.requests"), i, e)
 		waited += itest_int(e, "wait_ns");
 	itest_report_free(&rep);
-	json_decref(traced(&r2, NULL, (char *[]){ ITEST_TARGETS "req_cache", portstr, NULL }, &rep));
+	traced(&r2, NULL, (char *[]){ ITEST_TARGETS "req_cache", portstr, NULL }, &rep); /* rep owns its JSON */
 	server_stop(srv);
 	/* 1 when some metric of the two runs differs beyond its noise: not ours to judge here */
 	st = itest_spawn_out((char *[]){ ITEST_PRESTANDA, "diff", "--json", r1.traces[0],
