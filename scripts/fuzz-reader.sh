@@ -12,10 +12,10 @@ OUT=$ROOT/build/fuzz
 CC=${FUZZ_CC:-clang}
 # Known undefined behaviour listed in scripts/ubsan.supp is reported there and
 # skipped; any other still stops the run.
-COMMON="-g -O1 -fno-sanitize-recover=undefined -fsanitize-recover=nonnull-attribute -D_GNU_SOURCE -I$ROOT/common $(for d in read symbolize families findings output diff cli; do printf " -I$ROOT/analyzer/$d"; done) -I$ROOT/build/proto"
+COMMON="-g -O1 -fno-sanitize-recover=undefined -fsanitize-recover=nonnull-attribute -D_GNU_SOURCE -I$ROOT/common $(for d in read symbolize families findings output diff attach cli; do printf " -I$ROOT/analyzer/$d"; done) -I$ROOT/build/proto"
 FLAGS="$COMMON -fsanitize=fuzzer,address,undefined"
 OBJ_FLAGS="$COMMON -fsanitize=fuzzer-no-link,address,undefined"
-LIBS="-ldw -lelf -ljansson -lstdc++ -lm -lprotobuf-c -lz -lyaml -lzstd"
+LIBS="-ldw -lelf -ljansson -lstdc++ -lm -lprotobuf-c -lz -lyaml -lzstd -lcurl -lpthread"
 command -v "$CC" >/dev/null || { echo "fuzz-reader: $CC not found" >&2; exit 2; }
 cd "$ROOT"
 make -s all build/targets/alloc_known build/targets/fork_child build/targets/net_load

@@ -145,6 +145,8 @@ static const struct conn *find_conn(const struct build *b, uint64_t id)
 {
 	struct conn k = { .id = id };
 
+	if (!b->nconns) /* no table yet: bsearch must not see a NULL base */
+		return NULL;
 	return bsearch(&k, b->conns, b->nconns, sizeof(k), cmp_conn);
 }
 
@@ -152,6 +154,8 @@ static const struct shape *find_shape(const struct build *b, uint64_t id)
 {
 	struct shape k = { .id = id };
 
+	if (!b->nshapes)
+		return NULL;
 	return bsearch(&k, b->shapes, b->nshapes, sizeof(k), cmp_shape);
 }
 

@@ -174,7 +174,8 @@ static int collect_wait(struct pst_flame *fl, unsigned slot)
 
 	if (!r)
 		return -ENOMEM;
-	qsort(r->v, r->n, sizeof(*r->v), cmp_stack);
+	if (r->n) /* no rows, maybe no array: qsort takes no NULL */
+		qsort(r->v, r->n, sizeof(*r->v), cmp_stack);
 	for (size_t i = 0, j; i < r->n && !rc; i = j) {
 		const struct pst_stack *stk = pst_trace_stack(t, r->v[i].stack);
 		int64_t v = 0;
