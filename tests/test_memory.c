@@ -341,8 +341,8 @@ Test(memory, events_through_the_feed)
 
 	tw_init(&w, PST_PROC_FULL, 0, 1000);
 	tw_block(&w, 7, 1000);
-	tw_stack1(&w, 1);
-	tw_stack1(&w, 2);
+	for (uint64_t id = 1; id <= 2; id++)
+		tw_stack1(&w, id);
 	feed_events(&w, false);
 	feed_events(&w, true);
 	tw_end(&w, 1000 + 4 * FEED_N);
