@@ -333,19 +333,25 @@ static void count_progress(const struct pst_trace *t, int pass, void *arg)
 	++*(int *)arg;
 }
 
+/* The whole trace: stacks 1 (thread 7's) and 2 (thread 8's), the events. */
+static void feed_trace(struct tw *w)
+{
+	tw_init(w, PST_PROC_FULL, 0, 1000);
+	tw_block(w, 7, 1000);
+	for (uint64_t id = 1; id <= 2; id++)
+		tw_stack1(w, id);
+	feed_events(w, false);
+	feed_events(w, true);
+	tw_end(w, 1000 + 4 * FEED_N);
+}
+
 Test(memory, events_through_the_feed)
 {
-	struct tw w;
-	struct run r;
 	int calls = 0;
+	struct run r;
+	struct tw w;
 
-	tw_init(&w, PST_PROC_FULL, 0, 1000);
-	tw_block(&w, 7, 1000);
-	for (uint64_t id = 1; id <= 2; id++)
-		tw_stack1(&w, id);
-	feed_events(&w, false);
-	feed_events(&w, true);
-	tw_end(&w, 1000 + 4 * FEED_N);
+	feed_trace(&w);
 	run(&r, &w);
 	cr_expect_eq(r.m->events, 4 * FEED_N);
 	cr_expect_eq(r.m->alloc_calls, 2 * FEED_N);
