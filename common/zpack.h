@@ -180,11 +180,15 @@ struct pst_zp_dec {
 	uint64_t ring[PST_ZP_RING];
 	uint64_t n, prev;
 	struct pst_tail s[PST_ZP_NSTREAMS];
+	const uint8_t *lim; /* the packed form's end: every stream may be read up to it */
 };
 
+/* The streams lie one after the other in the packed form, so a varint near
+ * a stream's end may be loaded 8 bytes at once up to the form's end (the
+ * bytes past the stream are masked off): the events' fast reader. */
 static inline int pst_zp_get(struct pst_zp_dec *z, unsigned s, uint64_t *v)
 {
-	return pst_get_varint(&z->s[s].p, z->s[s].end, v);
+	return pst_get_varint_fast(&z->s[s].p, z->s[s].end, z->lim, v);
 }
 
 static inline int pst_zp_get_ptr(struct pst_zp_dec *z, uint64_t *v)
@@ -262,6 +266,7 @@ static inline int pst_zp_unpack(struct pst_zp_dec *z, const uint8_t *p, const ui
 		z->s[i] = (struct pst_tail){ p, p + len[i] };
 		p += len[i];
 	}
+	z->lim = end;
 	z->n = z->prev = 0;
 	while (z->s[PST_ZP_T].p < z->s[PST_ZP_T].end) {
 		unsigned c = *z->s[PST_ZP_T].p++;

@@ -302,6 +302,78 @@ Test(memory, peak_of_a_known_sequence)
 	run_free(&r);
 }
 
+/* Two threads' allocations, then their frees, in blocks of 5,000 events
+ * that alternate threads: the pass reads them through the feed's ring
+ * (memory_feed.c) in many batches, merged by time. */
+#define FEED_N 40000 /* allocations per thread */
+
+static void feed_events(struct tw *w, bool frees)
+{
+	uint64_t t0 = 1000 + (frees ? 2 * FEED_N : 0);
+
+	for (uint64_t c = 0; c < FEED_N; c += 5000) {
+		for (uint64_t tid = 7; tid <= 8; tid++) {
+			tw_block(w, tid, t0 + 2 * c + (tid - 7));
+			for (uint64_t i = c; i < c + 5000; i++) {
+				uint64_t ts = t0 + 2 * i + (tid - 7), ptr = tid << 24 | i << 4;
+
+				if (frees)
+					tw_free(w, ts, ptr);
+				else
+					tw_alloc(w, ts, ptr, tid == 7 ? 10 : 20, tid - 6);
+			}
+		}
+	}
+}
+
+static void count_progress(const struct pst_trace *t, int pass, void *arg)
+{
+	(void)t;
+	cr_expect_eq(pass, 1);
+	++*(int *)arg;
+}
+
+/* The whole trace: stacks 1 (thread 7's) and 2 (thread 8's), the events. */
+static void feed_trace(struct tw *w)
+{
+	tw_init(w, PST_PROC_FULL, 0, 1000);
+	tw_block(w, 7, 1000);
+	for (uint64_t id = 1; id <= 2; id++)
+		tw_stack1(w, id);
+	feed_events(w, false);
+	feed_events(w, true);
+	tw_end(w, 1000 + 4 * FEED_N);
+}
+
+Test(memory, events_through_the_feed)
+{
+	int calls = 0;
+	struct run r;
+	struct tw w;
+
+	feed_trace(&w);
+	run(&r, &w);
+	cr_expect_eq(r.m->events, 4 * FEED_N);
+	cr_expect_eq(r.m->alloc_calls, 2 * FEED_N);
+	cr_expect_eq(r.m->free_calls, 2 * FEED_N);
+	cr_expect_eq(r.m->allocated_bytes, 30 * FEED_N);
+	/* every block live at the last allocation, thread 8's */
+	cr_expect_eq(r.m->peak_heap_bytes, 30 * FEED_N);
+	cr_expect_eq(r.m->peak_event, 2 * FEED_N);
+	cr_expect_eq(r.m->peak_time_ns, 2 * FEED_N - 1);
+	cr_expect_eq(r.m->leaked_bytes, 0);
+	cr_expect_eq(r.m->unmatched_frees, 0);
+	cr_expect_eq(site(&r, 1)->st.peak_bytes, 10 * FEED_N);
+	cr_expect_eq(site(&r, 2)->st.peak_bytes, 20 * FEED_N);
+	/* the progress callback once per 65,536 events read */
+	pst_memory_free(r.m);
+	r.m = pst_memory_build(r.t, NULL, count_progress, &calls);
+	cr_assert(r.m);
+	cr_expect_eq(calls, 4 * FEED_N / 65536);
+	cr_expect_eq(r.m->peak_event, 2 * FEED_N);
+	run_free(&r);
+}
+
 Test(memory, leaks_at_exit_per_site)
 {
 	struct tw w;

@@ -6,10 +6,8 @@
 #include <string.h>
 
 #include "memory.h"
+#include "memory_feed.h"
 #include "trace_read.h"
-
-/* Call the progress callback every this many events. */
-#define PROGRESS_EVERY 65536
 
 /* A live block, keyed by its address (0 marks an empty slot). Its weight is
  * that of its size (event_weight), so it is not stored. */
@@ -436,9 +434,8 @@ static int on_realloc(struct agg *a, const struct pst_event *ev)
 	return link_block(a, &e, w);
 }
 
-/* Events read at once, and how far ahead of the one being counted the
- * live map's slots for their blocks are fetched into the cache. */
-#define BATCH 256
+/* How far ahead of the event being counted the live map's slots for
+ * their blocks are fetched into the cache. */
 #define AHEAD 16
 
 static inline void prefetch_block(const struct live_map *m, uint64_t ptr)
@@ -460,44 +457,56 @@ static int on_event(struct agg *a, const struct pst_event *ev)
 	return 0;
 }
 
-/* Every event once: totals, the heap peak, leaks, temporaries, per stack
- * (and per site) live bytes, their maxima and their values at the peak. */
-static int run_pass(struct agg *a, int pass, pst_progress_fn progress, void *arg)
+/* One batch of events counted; *n counts every event so far. */
+static int count_batch(struct agg *a, const struct pst_event *ev, size_t got, uint64_t *n)
 {
 	struct pst_memory *m = a->m;
-	struct pst_event ev[BATCH];
-	uint64_t n = 0;
-	size_t got;
 	int r;
 
-	pst_trace_rewind(a->t);
-	while ((got = pst_trace_next_batch(a->t, ev, BATCH)) > 0) {
-		for (size_t i = 0; i < got && i < AHEAD; i++)
-			prefetch_block(&a->live, ev[i].ptr);
-		for (size_t i = 0; i < got; i++) {
-			if (i + AHEAD < got) {
-				prefetch_block(&a->live, ev[i + AHEAD].ptr);
-				if (ev[i + AHEAD].type == PST_EV_REALLOC)
-					prefetch_block(&a->live, ev[i + AHEAD].old_ptr);
-			}
-			n++;
-			r = on_event(a, &ev[i]);
-			if (r)
-				return r;
-			if (a->heap > m->peak_heap_bytes) {
-				m->peak_heap_bytes = a->heap;
-				m->peak_event = n;
-				m->peak_time_ns = ev[i].ts > a->t->proc.start_monotonic_ns ?
-							  ev[i].ts - a->t->proc.start_monotonic_ns :
-							  0;
-				a->peak_epoch++;
-			}
-			if (progress && !(n % PROGRESS_EVERY))
-				progress(a->t, pass, arg);
+	for (size_t i = 0; i < got && i < AHEAD; i++)
+		prefetch_block(&a->live, ev[i].ptr);
+	for (size_t i = 0; i < got; i++) {
+		if (i + AHEAD < got) {
+			prefetch_block(&a->live, ev[i + AHEAD].ptr);
+			if (ev[i + AHEAD].type == PST_EV_REALLOC)
+				prefetch_block(&a->live, ev[i + AHEAD].old_ptr);
+		}
+		++*n;
+		r = on_event(a, &ev[i]);
+		if (r)
+			return r;
+		if (a->heap > m->peak_heap_bytes) {
+			m->peak_heap_bytes = a->heap;
+			m->peak_event = *n;
+			m->peak_time_ns = ev[i].ts > a->t->proc.start_monotonic_ns ?
+						  ev[i].ts - a->t->proc.start_monotonic_ns :
+						  0;
+			a->peak_epoch++;
 		}
 	}
-	m->events = n;
 	return 0;
+}
+
+/* Every event once: totals, the heap peak, leaks, temporaries, per stack
+ * (and per site) live bytes, their maxima and their values at the peak.
+ * The events are read by the feed's thread meanwhile (memory_feed.c). */
+static int run_pass(struct agg *a, int pass, pst_progress_fn progress, void *arg)
+{
+	struct pst_feed *f = malloc(sizeof(*f));
+	const struct pst_event *ev;
+	uint64_t n = 0;
+	size_t got;
+	int r = 0;
+
+	if (!f)
+		return -ENOMEM;
+	pst_feed_start(f, a->t, pass, progress, arg);
+	while (!r && (got = pst_feed_take(f, &ev)) > 0)
+		r = count_batch(a, ev, got, &n);
+	pst_feed_end(f);
+	free(f);
+	a->m->events = n;
+	return r;
 }
 
 /* What a stack or site held at the peak, once the pass is over. */

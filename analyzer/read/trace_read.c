@@ -44,12 +44,16 @@ enum { FRAME_OK = 0, FRAME_TRUNC = -1, FRAME_CORRUPT = -2 };
 struct pst_block {
 	uint64_t off, len, tid, base_ts;
 	uint64_t nev;   /* events */
-	uint64_t types; /* bit type / 4 set for each type of its inner records */
+	uint64_t types; /* type_bit() of each type of its inner records */
 	size_t next; /* next block of the same thread with events, in file order, or NO_BLOCK */
 };
 
-/* The bit of an inner record's type in pst_block.types. */
-#define TYPE_BIT(type) (1ull << ((type) >> 2))
+/* The bit of an inner record's type in pst_block.types: a bit of its own
+ * for 0x10-0x2f (so that the walk for the exit scan's LEAK_* records skips
+ * the blocks of events beside them), one per eight types for the others. */
+#define TYPE_BIT(type)                                                                   \
+	((type) >= 0x10 && (type) < 0x30 ? 1ull << ((type) - 0x10) :                     \
+					  1ull << (32 + (((type) >> 3) & 31)))
 
 /* A thread's stream of events: a cursor into its chain of blocks. */
 struct pst_stream {
@@ -905,8 +909,8 @@ int pst_trace_foreach(const struct pst_trace *t, unsigned lo, unsigned hi, pst_r
 	uint64_t want = 0;
 	int rc;
 
-	for (unsigned k = lo >> 2; k <= (hi > 0xff ? 0xff : hi) >> 2; k++)
-		want |= 1ull << k;
+	for (unsigned k = lo; k <= hi && k <= 0xff; k++)
+		want |= TYPE_BIT(k);
 	/* the blocks in file order, up to the damage: those that hold records
 	 * of the asked types (the scan noted which), a cut block up to the cut */
 	for (size_t i = 0; i < r->nblocks; i++) {
