@@ -359,7 +359,8 @@ Test(session_run, make_j2, .timeout = 120)
 	}
 	out = cmd_out("report", (const char *[]){ "--all", NULL }, r.sdir);
 	j = json_loads(out, 0, &jerr);
-	cr_expect(json_is_array(j) && json_array_size(j) == (size_t)nprocs(r.s));
+	cr_expect(json_is_object(j) && json_array_size(json_object_get(j, "processes")) ==
+					       (size_t)nprocs(r.s), "%.300s", out);
 	json_decref(j);
 	free(out);
 	srun_free(&r);

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "diff.h"
+#include "report.h"
 #include "select.h"
 
 /* Regressed sites the outputs list when --top is not given. */
@@ -118,9 +119,28 @@ static int diff_parse(int argc, char **argv, struct pst_diff_options *o, struct 
 				    argc - optind == 1 ? "" : "s");
 	if (pst_select_paths("diff", sel, argv + optind, 2, true))
 		return 2;
-	o->base = sel->paths[0];
-	o->new = sel->paths[1];
+	o->base = sel->all ? argv[optind] : sel->paths[0];
+	o->new = sel->all ? argv[optind + 1] : sel->paths[1];
 	return PST_CLI_GO;
+}
+
+/* diff --all: each operand's processes merged into one report (as report
+ * --all --json makes it). 0, or 2 after saying why not. */
+static int merged_reports(struct pst_diff_options *o, const struct pst_select *sel)
+{
+	struct pst_report_options ro = { .json = true };
+	int n0 = sel->first[1] - sel->first[0], n1 = sel->npaths - sel->first[1], st;
+
+	o->base_report = pst_report_all_json(&ro, sel->paths + sel->first[0], n0, o->base, &st);
+	if (o->base_report && !st)
+		o->new_report = pst_report_all_json(&ro, sel->paths + sel->first[1], n1, o->new, &st);
+	if (!o->base_report || !o->new_report || st) {
+		fprintf(stderr, "prestanda: diff: %s: a process cannot be read or is damaged; "
+				"a damaged trace cannot be compared\n",
+			o->new_report || !o->base_report ? o->base : o->new);
+		return 2;
+	}
+	return 0;
 }
 
 int pst_cmd_diff(int argc, char **argv)
@@ -129,8 +149,12 @@ int pst_cmd_diff(int argc, char **argv)
 	struct pst_select sel = { 0 };
 	int rc = diff_parse(argc, argv, &o, &sel);
 
+	if (rc == PST_CLI_GO && sel.all)
+		rc = merged_reports(&o, &sel) ? 2 : PST_CLI_GO;
 	if (rc == PST_CLI_GO)
 		rc = pst_diff_run(&o);
+	json_decref(o.base_report);
+	json_decref(o.new_report);
 	pst_select_free(&sel);
 	return rc;
 }

@@ -97,6 +97,8 @@ static int report_parse(int argc, char **argv, struct report_cmd *c)
 	}
 	c->traces = c->sel.paths;
 	c->ntraces = c->sel.npaths;
+	if (c->sel.all && (o->html || o->svg))
+		return pst_cli_fail("report", "--all merges the processes' figures; --html and --timeline-svg draw one trace");
 	if (o->html && c->ntraces > 1)
 		return pst_cli_fail("report", "--html draws one TRACE, not %d", c->ntraces);
 	return PST_CLI_GO;
@@ -116,9 +118,10 @@ static int report_run(struct report_cmd *c)
 		else
 			o->has_settings = true;
 	}
-	if (!o->json)
-		pst_select_list(stdout, &c->sel);
-	status = pst_report_print(o, c->traces, c->ntraces);
+	if (c->sel.all)
+		status = pst_report_all_print(o, c->traces, c->ntraces, c->sel.label);
+	else
+		status = pst_report_print(o, c->traces, c->ntraces);
 	if (o->has_settings)
 		pst_settings_free(&o->settings);
 	pst_suppressions_free(&o->supp);
