@@ -18,8 +18,9 @@ static void usage(FILE *f)
 	      "leaks, temporaries, thread creations, lock wait, CPU samples), connects per\n"
 	      "endpoint, CPU samples per function, and allocation sites, matched by the\n"
 	      "function names of their stacks so that two builds of the same code match.\n"
-	      "BASE and NEW are traces, sessions (their main process, or the one --pid or\n"
-	      "--comm picks) or JSON reports (`prestanda report --json`), in any mix.\n"
+	      "BASE and NEW are traces, sessions (their main process, the one --pid or\n"
+	      "--comm picks, or with --all every process merged) or JSON reports\n"
+	      "(`prestanda report --json`), in any mix.\n"
 	      "\n"
 	      "A change counts when it exceeds the metric's noise thresholds (relative and\n"
 	      "absolute, wider for sampled estimates); a budget file replaces that judgement\n"
@@ -35,7 +36,8 @@ static void usage(FILE *f)
 	      "  --top N                regressed sites to list (default 10)\n"
 	      "  -h, --help             this help\n",
 	      f);
-	pst_select_usage(f, false);
+	pst_select_usage(f, "  --all      of sessions: each one's processes merged into one report\n"
+			    "             (as report --all), compared\n");
 	fputs("\n"
 	      "Exit status: 0 within budget and noise, 1 a regression or a budget exceeded,\n"
 	      "2 a usage error or an input that cannot be read.\n"

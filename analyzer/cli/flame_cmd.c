@@ -36,7 +36,8 @@ static void usage(FILE *f)
 	    "                     (std::vector<>::push_back), as heaptrack_print -t\n"
 	    "  -h, --help         this help\n",
 	    f);
-	pst_select_usage(f, false);
+	pst_select_usage(f, "  --all      of a session: every process in one graph, each stack under\n"
+			    "             a root frame [program]\n");
 	fputs(
 	    "\n"
 	    "metrics:\n"

@@ -25,7 +25,8 @@ static void usage(FILE *f)
 	      "\n"
 	      "Analyze the heap of each TRACE: findings (leaks, churn of small blocks,\n"
 	      "realloc growth), totals, top allocation sites, sizes and threads. A SESSION\n"
-	      "(the directory prestanda run wrote) stands for its main process's trace.\n"
+	      "(the directory prestanda run wrote) stands for its main process's trace,\n"
+	      "or with --all for all its processes as one.\n"
 	      "\n"
 	      "  --json     one JSON object per trace (an array for several traces)\n"
 	      "  --top N    N sites per table (text, default 10); limits the JSON site list\n"
@@ -43,7 +44,9 @@ static void usage(FILE *f)
 	      "             each frame's function, source file or module; counted apart\n"
 	      "  -h, --help this help\n",
 	      f);
-	pst_select_usage(f, true);
+	pst_select_usage(f, "  --all      of a session: every process as one report, merged by name\n"
+			    "             (sites by their frames, numbers summed), after a table of\n"
+			    "             each process's totals\n");
 }
 
 static int report_parse(int argc, char **argv, struct report_cmd *c)

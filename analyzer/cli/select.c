@@ -50,7 +50,7 @@ int pst_select_opt(const char *cmd, int c, const char *arg, struct pst_select *s
 	return 2; /* getopt said what was wrong */
 }
 
-void pst_select_usage(FILE *f, bool all)
+void pst_select_usage(FILE *f, const char *all)
 {
 	fputs("  --since S, --until U  only what happened from S up to (not at) U: seconds\n"
 	      "             from the process's start (2.5), or wall times as a snapshot's\n"
@@ -61,8 +61,9 @@ void pst_select_usage(FILE *f, bool all)
 	      "  --comm N   of a session: the process that ran program N; of a\n"
 	      "             system-wide trace: only the samples of processes named N\n",
 	      f);
+	fputs("             (of a trace that is neither: its own process, else an error)\n", f);
 	if (all)
-		fputs("  --all      of a session: every process, its totals listed first\n", f);
+		fputs(all, f);
 }
 
 /* A trace's path appended to s->paths (grown to hold it): 0, or -1. */

@@ -42,8 +42,8 @@ struct pst_select {
  * 2 after saying what is wrong (or when c is getopt's error '?'). */
 int pst_select_opt(const char *cmd, int c, const char *arg, struct pst_select *s);
 
-/* The options' lines of a command's --help. */
-void pst_select_usage(FILE *f, bool all);
+/* The options' lines of a command's --help; all: its --all line(s). */
+void pst_select_usage(FILE *f, const char *all);
 
 /*
  * Each of the command's operands as the traces it stands for: a trace as

@@ -243,10 +243,30 @@ bool pst_filter_host_wide(const struct pst_trace *t)
 	return host;
 }
 
-/* Does t have thread tid (its process's own, a THREAD record's, a total's)? */
+/* pst_trace_foreach's callback: a TASK record (a thread prestanda record
+ * sampled) of thread *arg; found, it becomes 0. */
+static int on_task_tid(unsigned type, uint64_t tid, const uint8_t *p, size_t len, void *arg)
+{
+	struct pst_rec_task task;
+
+	(void)type, (void)tid;
+	if (pst_dec_task(p, p + len, &task) == 0 && task.tid == *(uint64_t *)arg) {
+		*(uint64_t *)arg = 0;
+		return 1;
+	}
+	return 0;
+}
+
+/* Does t have thread tid (its process's own, a THREAD record's, a total's,
+ * a sampled task's)? */
 static bool has_thread(const struct pst_trace *t, uint64_t tid)
 {
-	if (tid == t->proc.pid)
+	uint64_t want = tid;
+
+	if (tid == t->proc.pid || !tid)
+		return true;
+	pst_trace_foreach(t, PST_REC_TASK, PST_REC_TASK, on_task_tid, &want);
+	if (!want)
 		return true;
 	for (size_t i = 0; i < t->nthreads; i++)
 		if (t->threads[i].tid == tid)
