@@ -2,6 +2,7 @@
 /* report --all: every process of a session as one report, its per-process totals first; memory findings recomputed over the merged sites. */
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -400,6 +401,42 @@ static void memory_finish(struct all *x, size_t top)
 	free(v);
 }
 
+/* A share in percent of the merged figures, to decimals places as the
+ * families round it. */
+static json_t *pct(double part, double whole, int decimals)
+{
+	double scale = pow(10, decimals);
+
+	return json_real(whole > 0 ? round(part / whole * 100 * scale) / scale : 0);
+}
+
+/* Shares of a whole do not add: each again over the merged whole (the
+ * CPU functions' over every sample, a finding's over its samples). */
+static void shares(struct all *x)
+{
+	json_t *cpu = json_object_get(x->merged, "cpu"), *row, *f;
+	double samples = json_number_value(json_object_get(cpu, "samples"));
+	const char *k;
+	size_t i;
+
+	json_array_foreach(json_object_get(cpu, "functions"), i, row)
+	{
+		json_object_set_new(row, "self_pct",
+				    pct(json_number_value(json_object_get(row, "self")), samples, 2));
+		json_object_set_new(row, "total_pct",
+				    pct(json_number_value(json_object_get(row, "total")), samples, 2));
+	}
+	json_object_foreach(x->findings, k, f)
+	{
+		json_t *ev = json_object_get(f, "evidence");
+		double n = json_number_value(json_object_get(ev, "samples"));
+
+		if (json_object_get(ev, "self_pct") && json_object_get(ev, "self"))
+			json_object_set_new(ev, "self_pct",
+					    pct(json_number_value(json_object_get(ev, "self")), n, 1));
+	}
+}
+
 /* The report object: as one trace's, "processes" after "process". */
 static json_t *assemble(struct all *x, const char *label, const struct pst_findings *f)
 {
@@ -454,6 +491,7 @@ static int all_run(struct all *x, const struct pst_report_options *o, char *cons
 	if (!ok)
 		return 2;
 	memory_finish(x, o->top_given ? (size_t)o->top : 0);
+	shares(x);
 	if (build_findings(x, f) || !(*rep = assemble(x, label, f))) {
 		fprintf(stderr, "prestanda: %s: out of memory\n", label);
 		return 2;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "family.h"
 #include "findings_out.h"
 #include "report_all.h"
 #include "units.h"
@@ -147,4 +148,8 @@ void pst_report_all_text(FILE *out, json_t *rep, const struct pst_findings *f, s
 	if (json_array_size(json_object_get(cpu, "functions")))
 		top_table(out, "CPU samples by function, self (every process)",
 			  json_object_get(cpu, "functions"), "self", "function", false, top);
+	/* the findings a family keeps in its own section (CPU's): here */
+	for (unsigned i = 0; i < pst_nfamilies; i++)
+		if (pst_families[i]->findings_in_section)
+			pst_findings_text_short(out, f, i);
 }
