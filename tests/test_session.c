@@ -2,6 +2,7 @@
 /* Sessions and filters: one run is one session whose summary names the main process; --since, --until and --tid select exactly a phase's and a thread's events. */
 #include <time.h>
 
+#include "heap_all.h"
 #include "itest.h"
 #include "session.h"
 #include "trace_read.h"
@@ -626,6 +627,12 @@ Test(session_all, merged_report_and_flame, .timeout = 120)
 	}
 	cr_expect_eq(itest_int(j, "memory.alloc_calls"), calls);
 	cr_expect_eq(itest_int(j, "memory.allocated_bytes"), bytes);
+	/* the heaps at once: between the largest process's peak and their sum */
+	cr_expect(itest_int(j, "memory.peak_heap_bytes_concurrent") >=
+			  itest_int(j, "memory.peak_heap_bytes") &&
+		  itest_int(j, "memory.peak_heap_bytes_concurrent") <=
+			  itest_int(j, "memory.peak_heap_bytes_sum"));
+	cr_expect_geq(itest_int(j, "memory.peak_heap_bytes"), 9192);
 	s = itest_site(j, "make_small");
 	cr_expect_eq(itest_int(s, "calls"), 2000);
 	cr_expect_eq(itest_int(s, "bytes"), 48000);
@@ -727,5 +734,29 @@ Test(session_all, pid_of_a_plain_trace, .timeout = 60)
 	cr_expect_str_eq(own, base);
 	free(own);
 	free(base);
+	itest_cleanup(&run);
+}
+
+/* The heap of several processes at once: one trace of alloc_known is its
+ * own peak (1000 + 8192 bytes); the same trace twice is two processes
+ * whose events come at the same moments: twice the peak, exactly. */
+Test(session_all, concurrent_peak, .timeout = 60)
+{
+	struct itest_run run;
+	struct pst_heap_peak hp;
+	char *two[2];
+
+	itest_run(&run, (const char *[]){ "--full", NULL }, "alloc_known", NULL);
+	cr_assert_eq(run.ntraces, 1);
+	two[0] = two[1] = run.traces[0];
+	cr_assert_eq(pst_heap_peak_all(two, 1, &hp), 0);
+	cr_expect_eq(hp.bytes, 9192, "one: %.0f", hp.bytes);
+	cr_expect_eq(hp.pid, (uint64_t)itest_trace_pid(run.traces[0]));
+	cr_assert_eq(pst_heap_peak_all(two, 2, &hp), 0);
+	cr_expect_eq(hp.bytes, 2 * 9192, "two: %.0f", hp.bytes);
+	itest_cleanup(&run);
+	itest_run(&run, (const char *[]){ NULL }, "alloc_known", NULL);
+	two[0] = run.traces[0];
+	cr_expect_eq(pst_heap_peak_all(two, 1, &hp), -ENODATA, "sampled: not exact");
 	itest_cleanup(&run);
 }

@@ -8,6 +8,7 @@
 
 #include "family.h"
 #include "findings_out.h"
+#include "heap_all.h"
 #include "json_util.h"
 #include "memory.h"
 #include "report.h"
@@ -401,6 +402,17 @@ static void memory_finish(struct all *x, size_t top)
 	free(v);
 }
 
+/* In full mode, the peak of the heaps of every process at once (their
+ * events merged by time), between the largest process's and the sum. */
+static void concurrent_peak(struct all *x, char *const *paths, int n)
+{
+	json_t *mem = json_object_get(x->merged, "memory");
+	struct pst_heap_peak hp;
+
+	if (mem && !pst_heap_peak_all(paths, n, &hp))
+		json_object_set_new(mem, "peak_heap_bytes_concurrent", pst_ju64(hp.bytes));
+}
+
 /* A share in percent of the merged figures, to decimals places as the
  * families round it. */
 static json_t *pct(double part, double whole, int decimals)
@@ -491,6 +503,7 @@ static int all_run(struct all *x, const struct pst_report_options *o, char *cons
 	if (!ok)
 		return 2;
 	memory_finish(x, o->top_given ? (size_t)o->top : 0);
+	concurrent_peak(x, paths, n);
 	shares(x);
 	if (build_findings(x, f) || !(*rep = assemble(x, label, f))) {
 		fprintf(stderr, "prestanda: %s: out of memory\n", label);

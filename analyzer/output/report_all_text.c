@@ -75,9 +75,12 @@ static void memory_totals(FILE *out, json_t *m, size_t nproc)
 		pst_fmt_count(num(m, "alloc_calls"), a, sizeof(a)),
 		pst_fmt_bytes(num(m, "allocated_bytes"), b, sizeof(b)), u64(m, "allocated_bytes"));
 	fprintf(out, "  frees        %s calls\n", pst_fmt_count(num(m, "free_calls"), a, sizeof(a)));
-	fprintf(out, "  peak heap    %s in the largest process; %s summed over processes\n"
-		     "               (their peaks added: an upper bound of the heap in use at once)\n",
-		pst_fmt_bytes(num(m, "peak_heap_bytes"), a, sizeof(a)),
+	fprintf(out, "  peak heap    %s in the largest process\n",
+		pst_fmt_bytes(num(m, "peak_heap_bytes"), a, sizeof(a)));
+	if (json_object_get(m, "peak_heap_bytes_concurrent"))
+		fprintf(out, "               %s in all processes at once (their heaps added over time)\n",
+			pst_fmt_bytes(num(m, "peak_heap_bytes_concurrent"), a, sizeof(a)));
+	fprintf(out, "               %s their peaks added (an upper bound of the heap in use at once)\n",
 		pst_fmt_bytes(num(m, "peak_heap_bytes_sum"), b, sizeof(b)));
 	fprintf(out, "  leaked       %s in %s blocks\n", pst_fmt_bytes(num(m, "leaked_bytes"), a, sizeof(a)),
 		pst_fmt_count(num(m, "leaked_allocations"), c, sizeof(c)));
