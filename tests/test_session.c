@@ -655,6 +655,13 @@ Test(session_all, merged_report_and_flame, .timeout = 120)
 	cr_expect_eq(itest_int(f, "evidence.processes"), 2);
 	cr_expect_eq(itest_int(f, "evidence.reallocs"), 126);
 	free(out);
+	out = cmd_out("report", (const char *[]){ "--all", "--comm", "alloc_known", NULL }, r.sdir);
+	json_decref(j);
+	j = json_loads(out, 0, &jerr);
+	cr_assert(json_is_object(j), "%.300s", out);
+	cr_expect_eq(json_array_size(json_object_get(j, "processes")), 2);
+	cr_expect_eq(itest_int(j, "memory.alloc_calls"), 2 * 1130);
+	free(out);
 	out = cmd_out("flame", (const char *[]){ "--all", "-f", "folded", NULL }, r.sdir);
 	cr_expect_eq(folded_total(out), bytes, "folded %lld, report %lld", folded_total(out), bytes);
 	cr_expect_eq(folded_root(out, "alloc_known"), 2 * 119500);

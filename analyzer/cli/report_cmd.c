@@ -46,7 +46,8 @@ static void usage(FILE *f)
 	      f);
 	pst_select_usage(f, "  --all      of a session: every process as one report, merged by name\n"
 			    "             (sites by their frames, numbers summed), after a table of\n"
-			    "             each process's totals\n");
+			    "             each process's totals; with --comm N, the processes that\n"
+			    "             ran N\n");
 }
 
 static int report_parse(int argc, char **argv, struct report_cmd *c)
@@ -90,6 +91,9 @@ static int report_parse(int argc, char **argv, struct report_cmd *c)
 	}
 	if (optind >= argc)
 		return pst_cli_fail("report", "no TRACE given");
+	if (c->sel.all && argc - optind > 1)
+		return pst_cli_fail("report", "--all merges the processes of one SESSION, not %d operands",
+				    argc - optind);
 	if (pst_select_paths("report", &c->sel, argv + optind, argc - optind, false))
 		return 2;
 	if (o->suppressions_path) {

@@ -86,10 +86,10 @@ static int add_path(struct pst_select *s, const char *path, int *cap)
 static bool picked(const struct pst_select *s, const struct pst_session *ss,
 		   const struct pst_session_trace *t)
 {
+	if (s->comm) /* with --all: every process that ran it, as one */
+		return !strcmp(t->name, s->comm) && t == pst_session_last(ss, t->pid);
 	if (s->all)
 		return t == pst_session_last(ss, t->pid);
-	if (s->comm)
-		return !strcmp(t->name, s->comm) && t == pst_session_last(ss, t->pid);
 	return t == pst_session_last(ss, s->has_pid ? s->pid : ss->main);
 }
 

@@ -277,6 +277,23 @@ static bool has_thread(const struct pst_trace *t, uint64_t tid)
 	return false;
 }
 
+/* Is name the program t recorded: its executable's name, or its main
+ * thread's (the kernel's comm: a script's interpreter may differ)? The
+ * kernel keeps 15 bytes of a name: as ps shows it, it matches too. */
+static bool named(const struct pst_trace *t, const char *name)
+{
+	const char *exe = t->proc.exe ? t->proc.exe : "";
+	const char *base = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
+
+	if (!strcmp(name, base) || (strlen(name) == 15 && !strncmp(name, base, 15)))
+		return true;
+	for (size_t i = 0; i < t->nthreads; i++)
+		if (t->threads[i].tid == t->proc.pid && t->threads[i].name &&
+		    !strcmp(t->threads[i].name, name))
+			return true;
+	return false;
+}
+
 int pst_filter_check(const struct pst_filter *f, const struct pst_trace *t, bool host_wide,
 		     char *why, size_t len)
 {
@@ -289,9 +306,7 @@ int pst_filter_check(const struct pst_filter *f, const struct pst_trace *t, bool
 		snprintf(asked, sizeof(asked), "--comm %s", f->comm);
 	else
 		snprintf(asked, sizeof(asked), "--pid %llu", (unsigned long long)f->pid);
-	/* the kernel keeps 15 bytes of a name: --comm as ps shows it matches too */
-	if (!host_wide && ((f->has_pid && f->pid != t->proc.pid) ||
-			   (f->comm && strcmp(f->comm, comm) && strncmp(f->comm, comm, 15)))) {
+	if (!host_wide && ((f->has_pid && f->pid != t->proc.pid) || (f->comm && !named(t, f->comm)))) {
 		snprintf(why, len, "holds one process, %llu (%s), not %s; --pid and --comm pick a process of a session or of a system-wide trace (record -a)",
 			 (unsigned long long)t->proc.pid, comm, asked);
 		return -1;
