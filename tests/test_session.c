@@ -655,6 +655,16 @@ Test(session_all, merged_report_and_flame, .timeout = 120)
 	cr_expect_eq(itest_int(f, "evidence.processes"), 2);
 	cr_expect_eq(itest_int(f, "evidence.reallocs"), 126);
 	free(out);
+	{
+		char *argv[] = { ITEST_PRESTANDA, "report", "--all", r.sdir, NULL };
+
+		cr_expect_eq(itest_spawn_out(argv, &out), 0);
+		cr_expect(out && strstr(out, "processes (4)\n"), "%.300s", out);
+		cr_expect(out && strstr(out, "\nTotals (4 processes)\n  allocations  "), "%.600s", out);
+		cr_expect(out && strstr(out, "evidence: leaked_bytes=2000, leaked_allocations=20, lost_bytes=2000"),
+			  "%.2000s", out);
+		free(out);
+	}
 	out = cmd_out("report", (const char *[]){ "--all", "--comm", "alloc_known", NULL }, r.sdir);
 	json_decref(j);
 	j = json_loads(out, 0, &jerr);
