@@ -2,6 +2,7 @@
 /* Sessions and filters: one run is one session whose summary names the main process; --since, --until and --tid select exactly a phase's and a thread's events. */
 #include <time.h>
 
+#include "heap_all.h"
 #include "itest.h"
 #include "session.h"
 #include "trace_read.h"
@@ -359,7 +360,8 @@ Test(session_run, make_j2, .timeout = 120)
 	}
 	out = cmd_out("report", (const char *[]){ "--all", NULL }, r.sdir);
 	j = json_loads(out, 0, &jerr);
-	cr_expect(json_is_array(j) && json_array_size(j) == (size_t)nprocs(r.s));
+	cr_expect(json_is_object(j) && json_array_size(json_object_get(j, "processes")) ==
+					       (size_t)nprocs(r.s), "%.300s", out);
 	json_decref(j);
 	free(out);
 	srun_free(&r);
@@ -508,4 +510,270 @@ Test(filter_unit, comm_of_a_system_wide_trace)
 	cr_expect_eq(n, 1, "samples of prog from 1003 on: %d", n);
 	pst_trace_close(t);
 	unlink(path);
+}
+
+/* ---- --all: a session's processes as one view ---- */
+
+/* leak_many's arguments in the mixed session: blocks lost, blocks kept. */
+#define MIX_LOST 30
+#define MIX_KEPT 20
+
+/* A session of a shell script running `copies` alloc_known (the first in
+ * the background) and then leak_many, in full mode: 2 + copies processes. */
+static void srun_mix(struct srun *r, int copies)
+{
+	char ak[PATH_MAX], lm[PATH_MAX], setup[8 * PATH_MAX];
+	int o;
+
+	cr_assert(realpath(ITEST_TARGETS "alloc_known", ak));
+	cr_assert(realpath(ITEST_TARGETS "leak_many", lm));
+	o = snprintf(setup, sizeof(setup), "printf '#!/bin/sh\\n%s &\\n", ak);
+	for (int i = 1; i < copies; i++)
+		o += snprintf(setup + o, sizeof(setup) - o, "%s\\n", ak);
+	/* every allocation recorded: the figures are exact */
+	snprintf(setup + o, sizeof(setup) - o,
+		 "wait\\n%s %d %d\\n' > mix.sh && chmod +x mix.sh && export PRESTANDA_FULL=1", lm,
+		 MIX_LOST, MIX_KEPT);
+	srun(r, setup, "./mix.sh");
+	cr_assert(WIFEXITED(r->wstatus) && WEXITSTATUS(r->wstatus) == 0, "%s", r->err);
+	cr_assert_eq(nprocs(r->s), 2 + copies, "processes: %d; %s", nprocs(r->s), r->err);
+}
+
+/* The row of `processes` for program prog: how many rows have it, the
+ * last one's figures checked against calls, bytes, leaked and lost. */
+static int expect_rows(json_t *rep, const char *prog, long long calls, long long bytes,
+		       long long leaked, long long lost)
+{
+	json_t *rows = json_object_get(rep, "processes"), *p;
+	size_t i;
+	int n = 0;
+
+	json_array_foreach(rows, i, p)
+	{
+		if (strcmp(itest_str(p, "program"), prog))
+			continue;
+		n++;
+		cr_expect_eq(itest_int(p, "alloc_calls"), calls, "%s calls", prog);
+		cr_expect_eq(itest_int(p, "allocated_bytes"), bytes, "%s bytes", prog);
+		cr_expect_eq(itest_int(p, "leaked_bytes"), leaked, "%s leaked", prog);
+		cr_expect_eq(itest_int(p, "lost_bytes"), lost, "%s lost", prog);
+		cr_expect_str_eq(itest_str(p, "end_reason"), "exit");
+	}
+	return n;
+}
+
+/* The finding id at function fn's site, NULL when none. */
+static json_t *finding_at(json_t *rep, const char *id, const char *fn)
+{
+	json_t *f;
+	size_t i;
+
+	json_array_foreach(json_object_get(rep, "findings"), i, f)
+	{
+		const char *top = json_string_value(json_array_get(json_object_get(f, "stack"), 0));
+
+		if (!strcmp(itest_str(f, "id"), id) && top && !strncmp(top, fn, strlen(fn)) &&
+		    top[strlen(fn)] == ' ')
+			return f;
+	}
+	return NULL;
+}
+
+/* The sum of the folded lines under root frame [prog]. */
+static long long folded_root(const char *folded, const char *prog)
+{
+	char root[64];
+	long long sum = 0;
+
+	snprintf(root, sizeof(root), "[%s];", prog);
+	for (const char *l = folded; *l;) {
+		size_t len = strcspn(l, "\n");
+		const char *sp = l + len;
+
+		while (sp > l && sp[-1] != ' ')
+			sp--;
+		if (!strncmp(l, root, strlen(root)) && sp > l)
+			sum += atoll(sp);
+		l += len + (l[len] == '\n');
+	}
+	return sum;
+}
+
+/* report --all: the per-process table exact, the sites of the two copies
+ * of alloc_known merged into one each (their sums), findings over the
+ * merged sites saying how many processes had them; flame --all's folded
+ * stacks sum to the same totals, rooted at each program. */
+Test(session_all, merged_report_and_flame, .timeout = 120)
+{
+	struct srun r;
+	json_error_t jerr;
+	json_t *j, *s, *f, *p;
+	long long calls = 0, bytes = 0;
+	char *out;
+	size_t i;
+
+	srun_mix(&r, 2);
+	out = cmd_out("report", (const char *[]){ "--all", NULL }, r.sdir);
+	j = json_loads(out, 0, &jerr);
+	cr_assert(json_is_object(j), "%.300s", out);
+	cr_expect_eq(expect_rows(j, "alloc_known", 1130, 119500, 1000, 1000), 2);
+	cr_expect_eq(expect_rows(j, "leak_many", MIX_LOST + MIX_KEPT, 100 * (MIX_LOST + MIX_KEPT),
+				 100 * (MIX_LOST + MIX_KEPT), 100 * MIX_LOST),
+		     1);
+	json_array_foreach(json_object_get(j, "processes"), i, p)
+	{
+		calls += itest_int(p, "alloc_calls");
+		bytes += itest_int(p, "allocated_bytes");
+	}
+	cr_expect_eq(itest_int(j, "memory.alloc_calls"), calls);
+	cr_expect_eq(itest_int(j, "memory.allocated_bytes"), bytes);
+	/* the heaps at once: between the largest process's peak and their sum */
+	cr_expect(itest_int(j, "memory.peak_heap_bytes_concurrent") >=
+			  itest_int(j, "memory.peak_heap_bytes") &&
+		  itest_int(j, "memory.peak_heap_bytes_concurrent") <=
+			  itest_int(j, "memory.peak_heap_bytes_sum"));
+	cr_expect_geq(itest_int(j, "memory.peak_heap_bytes"), 9192);
+	s = itest_site(j, "make_small");
+	cr_expect_eq(itest_int(s, "calls"), 2000);
+	cr_expect_eq(itest_int(s, "bytes"), 48000);
+	cr_expect_eq(itest_int(itest_site(j, "leak_ten"), "leaked_bytes"), 2000);
+	cr_expect_eq(itest_int(itest_site(j, "grow_chain"), "calls"), 128);
+	cr_expect_eq(itest_int(itest_site(j, "lose"), "calls"), MIX_LOST);
+	f = finding_at(j, "leak", "leak_ten");
+	cr_assert(f, "no leak finding at leak_ten: %.600s", out);
+	cr_expect_eq(itest_int(f, "evidence.processes"), 2);
+	cr_expect_eq(itest_int(f, "evidence.leaked_bytes"), 2000);
+	cr_expect_eq(itest_int(f, "evidence.lost_bytes"), 2000);
+	f = finding_at(j, "leak", "lose");
+	cr_assert(f, "no leak finding at lose");
+	cr_expect_eq(itest_int(f, "evidence.processes"), 1);
+	cr_expect_eq(itest_int(f, "evidence.lost_bytes"), 100 * MIX_LOST);
+	/* 63 moves in each copy (not the churn rule: it counts calls per
+	 * second, which depend on how long the processes took) */
+	f = finding_at(j, "realloc-growth", "grow_chain");
+	cr_assert(f, "no realloc finding at grow_chain");
+	cr_expect_eq(itest_int(f, "evidence.processes"), 2);
+	cr_expect_eq(itest_int(f, "evidence.reallocs"), 126);
+	free(out);
+	{
+		char *argv[] = { ITEST_PRESTANDA, "report", "--all", r.sdir, NULL };
+
+		cr_expect_eq(itest_spawn_out(argv, &out), 0);
+		cr_expect(out && strstr(out, "processes (4)\n"), "%.300s", out);
+		cr_expect(out && strstr(out, "\nTotals (4 processes)\n  allocations  "), "%.600s", out);
+		cr_expect(out && strstr(out, "evidence: leaked_bytes=2000, leaked_allocations=20, lost_bytes=2000"),
+			  "%.2000s", out);
+		free(out);
+	}
+	out = cmd_out("report", (const char *[]){ "--all", "--comm", "alloc_known", NULL }, r.sdir);
+	json_decref(j);
+	j = json_loads(out, 0, &jerr);
+	cr_assert(json_is_object(j), "%.300s", out);
+	cr_expect_eq(json_array_size(json_object_get(j, "processes")), 2);
+	cr_expect_eq(itest_int(j, "memory.alloc_calls"), 2 * 1130);
+	free(out);
+	out = cmd_out("flame", (const char *[]){ "--all", "-f", "folded", NULL }, r.sdir);
+	cr_expect_eq(folded_total(out), bytes, "folded %lld, report %lld", folded_total(out), bytes);
+	cr_expect_eq(folded_root(out, "alloc_known"), 2 * 119500);
+	cr_expect_eq(folded_root(out, "leak_many"), 100 * (MIX_LOST + MIX_KEPT));
+	free(out);
+	json_decref(j);
+	srun_free(&r);
+}
+
+/* diff --all of a session with two copies of alloc_known and one with
+ * three: the merged site has 1000 more calls of make_small, a regression. */
+Test(session_all, diff_of_two_sessions, .timeout = 180)
+{
+	struct srun a, b;
+	char *argv[] = { ITEST_PRESTANDA, "diff", "--all", "--json", a.sdir, b.sdir, NULL }, *out;
+	json_error_t jerr;
+	json_t *j, *site, *found = NULL;
+	size_t i;
+	int st;
+
+	srun_mix(&a, 2);
+	srun_mix(&b, 3);
+	argv[4] = a.sdir;
+	argv[5] = b.sdir;
+	st = itest_spawn_out(argv, &out);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 1, "diff: %s", itest_wdesc(st));
+	j = json_loads(out, 0, &jerr);
+	cr_assert(j, "not JSON: %.300s", out);
+	json_array_foreach(json_object_get(j, "sites"), i, site)
+		if (json_is_string(json_object_get(site, "function")) &&
+		    !strcmp(itest_str(site, "function"), "make_small"))
+			found = site;
+	cr_assert(found, "no make_small in the diff: %.600s", out);
+	cr_expect_eq(itest_int(found, "metrics.calls.base"), 2000);
+	cr_expect_eq(itest_int(found, "metrics.calls.new"), 3000);
+	cr_expect_str_eq(itest_str(found, "verdict"), "regression");
+	json_decref(j);
+	free(out);
+	srun_free(&a);
+	srun_free(&b);
+}
+
+/* --pid, --comm and --tid of a trace that is no session and not
+ * system-wide: its own process is all of it; another is an error that
+ * names the trace and what it holds, exit 2. */
+Test(session_all, pid_of_a_plain_trace, .timeout = 60)
+{
+	struct itest_run run;
+	char pid[32], want[PATH_MAX + 128], *err, errp[PATH_MAX], *base, *own;
+	char *argv[] = { ITEST_PRESTANDA, "report", "--pid", "999999", NULL, NULL };
+	int st;
+
+	itest_run(&run, (const char *[]){ "--full", NULL }, "alloc_known", NULL);
+	cr_assert_eq(run.ntraces, 1);
+	argv[4] = run.traces[0];
+	itest_tmpfile(errp, sizeof(errp));
+	st = itest_spawn(argv, "/dev/null", errp);
+	err = itest_slurp(errp, NULL);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 2, "--pid 999999: %s", itest_wdesc(st));
+	snprintf(want, sizeof(want), "prestanda: report: %s: holds one process, %ld (alloc_known), not --pid 999999;",
+		 run.traces[0], itest_trace_pid(run.traces[0]));
+	cr_expect(err && strstr(err, want), "stderr lacks '%s': %s", want, err);
+	free(err);
+	argv[2] = "--tid";
+	st = itest_spawn(argv, "/dev/null", errp);
+	err = itest_slurp(errp, NULL);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 2, "--tid 999999: %s", itest_wdesc(st));
+	cr_expect(err && strstr(err, "has no thread 999999"), "%s", err);
+	free(err);
+	unlink(errp);
+	sprintf(pid, "%ld", itest_trace_pid(run.traces[0]));
+	base = cmd_out("report", (const char *[]){ NULL }, run.traces[0]);
+	own = cmd_out("report", (const char *[]){ "--pid", pid, NULL }, run.traces[0]);
+	cr_expect_str_eq(own, base);
+	free(own);
+	own = cmd_out("report", (const char *[]){ "--comm", "alloc_known", NULL }, run.traces[0]);
+	cr_expect_str_eq(own, base);
+	free(own);
+	free(base);
+	itest_cleanup(&run);
+}
+
+/* The heap of several processes at once: one trace of alloc_known is its
+ * own peak (1000 + 8192 bytes); the same trace twice is two processes
+ * whose events come at the same moments: twice the peak, exactly. */
+Test(session_all, concurrent_peak, .timeout = 60)
+{
+	struct itest_run run;
+	struct pst_heap_peak hp;
+	char *two[2];
+
+	itest_run(&run, (const char *[]){ "--full", NULL }, "alloc_known", NULL);
+	cr_assert_eq(run.ntraces, 1);
+	two[0] = two[1] = run.traces[0];
+	cr_assert_eq(pst_heap_peak_all(two, 1, &hp), 0);
+	cr_expect_eq(hp.bytes, 9192, "one: %.0f", hp.bytes);
+	cr_expect_eq(hp.pid, (uint64_t)itest_trace_pid(run.traces[0]));
+	cr_assert_eq(pst_heap_peak_all(two, 2, &hp), 0);
+	cr_expect_eq(hp.bytes, 2 * 9192, "two: %.0f", hp.bytes);
+	itest_cleanup(&run);
+	itest_run(&run, (const char *[]){ NULL }, "alloc_known", NULL);
+	two[0] = run.traces[0];
+	cr_expect_eq(pst_heap_peak_all(two, 1, &hp), -ENODATA, "sampled: not exact");
+	itest_cleanup(&run);
 }

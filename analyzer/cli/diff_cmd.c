@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "diff.h"
+#include "report.h"
 #include "select.h"
 
 /* Regressed sites the outputs list when --top is not given. */
@@ -17,8 +18,9 @@ static void usage(FILE *f)
 	      "leaks, temporaries, thread creations, lock wait, CPU samples), connects per\n"
 	      "endpoint, CPU samples per function, and allocation sites, matched by the\n"
 	      "function names of their stacks so that two builds of the same code match.\n"
-	      "BASE and NEW are traces, sessions (their main process, or the one --pid or\n"
-	      "--comm picks) or JSON reports (`prestanda report --json`), in any mix.\n"
+	      "BASE and NEW are traces, sessions (their main process, the one --pid or\n"
+	      "--comm picks, or with --all every process merged) or JSON reports\n"
+	      "(`prestanda report --json`), in any mix.\n"
 	      "\n"
 	      "A change counts when it exceeds the metric's noise thresholds (relative and\n"
 	      "absolute, wider for sampled estimates); a budget file replaces that judgement\n"
@@ -34,7 +36,8 @@ static void usage(FILE *f)
 	      "  --top N                regressed sites to list (default 10)\n"
 	      "  -h, --help             this help\n",
 	      f);
-	pst_select_usage(f, false);
+	pst_select_usage(f, "  --all      of sessions: each one's processes merged into one report\n"
+			    "             (as report --all), compared\n");
 	fputs("\n"
 	      "Exit status: 0 within budget and noise, 1 a regression or a budget exceeded,\n"
 	      "2 a usage error or an input that cannot be read.\n"
@@ -118,9 +121,28 @@ static int diff_parse(int argc, char **argv, struct pst_diff_options *o, struct 
 				    argc - optind == 1 ? "" : "s");
 	if (pst_select_paths("diff", sel, argv + optind, 2, true))
 		return 2;
-	o->base = sel->paths[0];
-	o->new = sel->paths[1];
+	o->base = sel->all ? argv[optind] : sel->paths[0];
+	o->new = sel->all ? argv[optind + 1] : sel->paths[1];
 	return PST_CLI_GO;
+}
+
+/* diff --all: each operand's processes merged into one report (as report
+ * --all --json makes it). 0, or 2 after saying why not. */
+static int merged_reports(struct pst_diff_options *o, const struct pst_select *sel)
+{
+	struct pst_report_options ro = { .json = true };
+	int n0 = sel->first[1] - sel->first[0], n1 = sel->npaths - sel->first[1], st;
+
+	o->base_report = pst_report_all_json(&ro, sel->paths + sel->first[0], n0, o->base, &st);
+	if (o->base_report && !st)
+		o->new_report = pst_report_all_json(&ro, sel->paths + sel->first[1], n1, o->new, &st);
+	if (!o->base_report || !o->new_report || st) {
+		fprintf(stderr, "prestanda: diff: %s: a process cannot be read or is damaged; "
+				"a damaged trace cannot be compared\n",
+			o->new_report || !o->base_report ? o->base : o->new);
+		return 2;
+	}
+	return 0;
 }
 
 int pst_cmd_diff(int argc, char **argv)
@@ -129,8 +151,12 @@ int pst_cmd_diff(int argc, char **argv)
 	struct pst_select sel = { 0 };
 	int rc = diff_parse(argc, argv, &o, &sel);
 
+	if (rc == PST_CLI_GO && sel.all)
+		rc = merged_reports(&o, &sel) ? 2 : PST_CLI_GO;
 	if (rc == PST_CLI_GO)
 		rc = pst_diff_run(&o);
+	json_decref(o.base_report);
+	json_decref(o.new_report);
 	pst_select_free(&sel);
 	return rc;
 }

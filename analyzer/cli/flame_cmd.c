@@ -36,7 +36,8 @@ static void usage(FILE *f)
 	    "                     (std::vector<>::push_back), as heaptrack_print -t\n"
 	    "  -h, --help         this help\n",
 	    f);
-	pst_select_usage(f, false);
+	pst_select_usage(f, "  --all      of a session: every process in one graph, each stack under\n"
+			    "             a root frame [program]\n");
 	fputs(
 	    "\n"
 	    "metrics:\n"
@@ -137,6 +138,8 @@ static int flame_parse(int argc, char **argv, struct pst_flame_options *o, struc
 	if (argc - optind < 1 || argc - optind > 2)
 		return pst_cli_fail("flame", "expected TRACE, or BASE and NEW, got %d arguments",
 				    argc - optind);
+	if (sel->all && (argc - optind != 1 || o->normalize))
+		return pst_cli_fail("flame", "--all draws one SESSION's processes together, not a differential");
 	if (pst_select_paths("flame", sel, argv + optind, argc - optind, true))
 		return 2;
 	o->paths = sel->paths;
@@ -157,7 +160,7 @@ int pst_cmd_flame(int argc, char **argv)
 	if (rc == PST_CLI_GO && pst_cli_make_parent("flame", o.output))
 		rc = 1;
 	if (rc == PST_CLI_GO)
-		rc = pst_flame_run(&o);
+		rc = sel.all ? pst_flame_run_all(&o, sel.label) : pst_flame_run(&o);
 	pst_select_free(&sel);
 	return rc;
 }

@@ -25,7 +25,8 @@ static void usage(FILE *f)
 	      "\n"
 	      "Analyze the heap of each TRACE: findings (leaks, churn of small blocks,\n"
 	      "realloc growth), totals, top allocation sites, sizes and threads. A SESSION\n"
-	      "(the directory prestanda run wrote) stands for its main process's trace.\n"
+	      "(the directory prestanda run wrote) stands for its main process's trace,\n"
+	      "or with --all for all its processes as one.\n"
 	      "\n"
 	      "  --json     one JSON object per trace (an array for several traces)\n"
 	      "  --top N    N sites per table (text, default 10); limits the JSON site list\n"
@@ -43,7 +44,10 @@ static void usage(FILE *f)
 	      "             each frame's function, source file or module; counted apart\n"
 	      "  -h, --help this help\n",
 	      f);
-	pst_select_usage(f, true);
+	pst_select_usage(f, "  --all      of a session: every process as one report, merged by name\n"
+			    "             (sites by their frames, numbers summed), after a table of\n"
+			    "             each process's totals; with --comm N, the processes that\n"
+			    "             ran N\n");
 }
 
 static int report_parse(int argc, char **argv, struct report_cmd *c)
@@ -87,6 +91,9 @@ static int report_parse(int argc, char **argv, struct report_cmd *c)
 	}
 	if (optind >= argc)
 		return pst_cli_fail("report", "no TRACE given");
+	if (c->sel.all && argc - optind > 1)
+		return pst_cli_fail("report", "--all merges the processes of one SESSION, not %d operands",
+				    argc - optind);
 	if (pst_select_paths("report", &c->sel, argv + optind, argc - optind, false))
 		return 2;
 	if (o->suppressions_path) {
@@ -97,6 +104,8 @@ static int report_parse(int argc, char **argv, struct report_cmd *c)
 	}
 	c->traces = c->sel.paths;
 	c->ntraces = c->sel.npaths;
+	if (c->sel.all && (o->html || o->svg))
+		return pst_cli_fail("report", "--all merges the processes' figures; --html and --timeline-svg draw one trace");
 	if (o->html && c->ntraces > 1)
 		return pst_cli_fail("report", "--html draws one TRACE, not %d", c->ntraces);
 	return PST_CLI_GO;
@@ -116,9 +125,10 @@ static int report_run(struct report_cmd *c)
 		else
 			o->has_settings = true;
 	}
-	if (!o->json)
-		pst_select_list(stdout, &c->sel);
-	status = pst_report_print(o, c->traces, c->ntraces);
+	if (c->sel.all)
+		status = pst_report_all_print(o, c->traces, c->ntraces, c->sel.label);
+	else
+		status = pst_report_print(o, c->traces, c->ntraces);
 	if (o->has_settings)
 		pst_settings_free(&o->settings);
 	pst_suppressions_free(&o->supp);

@@ -50,7 +50,7 @@ int pst_select_opt(const char *cmd, int c, const char *arg, struct pst_select *s
 	return 2; /* getopt said what was wrong */
 }
 
-void pst_select_usage(FILE *f, bool all)
+void pst_select_usage(FILE *f, const char *all)
 {
 	fputs("  --since S, --until U  only what happened from S up to (not at) U: seconds\n"
 	      "             from the process's start (2.5), or wall times as a snapshot's\n"
@@ -61,8 +61,9 @@ void pst_select_usage(FILE *f, bool all)
 	      "  --comm N   of a session: the process that ran program N; of a\n"
 	      "             system-wide trace: only the samples of processes named N\n",
 	      f);
+	fputs("             (of a trace that is neither: its own process, else an error)\n", f);
 	if (all)
-		fputs("  --all      of a session: every process, its totals listed first\n", f);
+		fputs(all, f);
 }
 
 /* A trace's path appended to s->paths (grown to hold it): 0, or -1. */
@@ -85,10 +86,10 @@ static int add_path(struct pst_select *s, const char *path, int *cap)
 static bool picked(const struct pst_select *s, const struct pst_session *ss,
 		   const struct pst_session_trace *t)
 {
+	if (s->comm) /* with --all: every process that ran it, as one */
+		return !strcmp(t->name, s->comm) && t == pst_session_last(ss, t->pid);
 	if (s->all)
 		return t == pst_session_last(ss, t->pid);
-	if (s->comm)
-		return !strcmp(t->name, s->comm) && t == pst_session_last(ss, t->pid);
 	return t == pst_session_last(ss, s->has_pid ? s->pid : ss->main);
 }
 
@@ -112,28 +113,66 @@ static int add_session(const char *cmd, struct pst_select *s, const char *dir, b
 		rc = s->comm ? pst_cli_fail(cmd, "%s: no process ran %s", dir, s->comm) :
 			       pst_cli_fail(cmd, "%s: no process %lu", dir,
 					    s->has_pid ? s->pid : (unsigned long)ss->main);
-	if (!rc && one && s->npaths - before > 1)
+	if (!rc && one && !s->all && s->npaths - before > 1)
 		rc = pst_cli_fail(cmd, "%s: %d processes ran %s; pick one with --pid", dir,
 				  s->npaths - before, s->comm ? s->comm : "");
 	pst_session_free(ss);
 	return rc;
 }
 
+/*
+ * --pid, --comm and --tid against the traces they would select from: of
+ * a plain trace (not a session's) its own process or an error, never the
+ * whole trace in silence; --tid a thread of the trace (of each process
+ * but with --all). *host: a trace is system-wide (record -a), where they
+ * pick samples. 0, or 2 after naming the trace and what it holds.
+ */
+static int check_traces(const char *cmd, const struct pst_select *s, bool sessions, bool *host)
+{
+	struct pst_filter f = s->filter;
+	char err[PATH_MAX + 256];
+
+	f.has_pid = !sessions && s->has_pid;
+	f.pid = s->pid;
+	f.comm = sessions ? NULL : s->comm;
+	f.has_tid = f.has_tid && !s->all;
+	*host = false;
+	if (!f.has_pid && !f.comm && !f.has_tid)
+		return 0;
+	for (int i = 0; i < s->npaths; i++) {
+		struct pst_trace *t;
+		bool h;
+		int bad;
+
+		if (pst_trace_open(s->paths[i], &t, err, sizeof(err)))
+			continue; /* the command says why it cannot read it */
+		h = pst_filter_host_wide(t);
+		*host = *host || h;
+		bad = pst_filter_check(&f, t, h, err, sizeof(err));
+		pst_trace_close(t);
+		if (bad)
+			return pst_cli_fail(cmd, "%s: %s", s->paths[i], err);
+	}
+	return 0;
+}
+
 int pst_select_paths(const char *cmd, struct pst_select *s, char **operands, int n, bool one_each)
 {
-	bool sessions = false;
+	bool sessions = false, host;
 	int cap = 0;
 
 	if (s->filter.has_since && s->filter.has_until && s->filter.since_base == s->filter.until_base &&
 	    s->filter.until <= s->filter.since)
 		return pst_cli_fail(cmd, "--until must come after --since");
-	if (one_each && s->all)
-		return pst_cli_fail(cmd, "--all: one process of a session at a time here; pick it with --pid or --comm");
 	for (int i = 0; i < n; i++) {
 		int rc = 0;
 
+		if (i < 2)
+			s->first[i] = s->npaths;
 		if (pst_session_is(operands[i])) {
 			sessions = true;
+			if (!s->label)
+				s->label = operands[i];
 			rc = add_session(cmd, s, operands[i], one_each, &cap);
 		} else if (add_path(s, operands[i], &cap)) {
 			rc = pst_cli_fail(cmd, "out of memory");
@@ -141,55 +180,19 @@ int pst_select_paths(const char *cmd, struct pst_select *s, char **operands, int
 		if (rc)
 			return rc;
 	}
-	/* without a session, --pid and --comm pick samples of a system-wide trace */
-	if (!sessions) {
+	if (check_traces(cmd, s, sessions, &host))
+		return 2;
+	/* without a session, --pid and --comm pick samples of a system-wide
+	 * trace; of a plain trace they named its own process: all of it */
+	if (!sessions && host) {
 		s->filter.has_pid = s->has_pid;
 		s->filter.pid = s->pid;
 		s->filter.comm = s->comm;
-		if (s->all)
-			return pst_cli_fail(cmd, "--all needs a session");
 	}
+	if (!sessions && s->all)
+		return pst_cli_fail(cmd, "--all needs a session");
 	pst_filter_set_default(&s->filter);
 	return 0;
-}
-
-/* One process's totals, from its trace's thread totals. */
-static void list_line(FILE *f, const char *path, uint64_t sum[2])
-{
-	char err[PATH_MAX + 128];
-	struct pst_trace *t;
-	uint64_t calls = 0, bytes = 0;
-	const char *exe;
-
-	if (pst_trace_open(path, &t, err, sizeof(err))) {
-		fprintf(f, "  %-8s %-20s %s\n", "?", "?", err);
-		return;
-	}
-	for (size_t i = 0; i < t->ntotals; i++) {
-		calls += t->totals[i].alloc_calls;
-		bytes += t->totals[i].alloc_bytes;
-	}
-	exe = t->proc.exe && strrchr(t->proc.exe, '/') ? strrchr(t->proc.exe, '/') + 1 : t->proc.exe;
-	fprintf(f, "  %-8llu %-20s %12llu %16llu %10.3f s\n", (unsigned long long)t->proc.pid,
-		exe ? exe : "?", (unsigned long long)calls, (unsigned long long)bytes,
-		(double)(t->end_ts - t->proc.start_monotonic_ns) / 1e9);
-	sum[0] += calls;
-	sum[1] += bytes;
-	pst_trace_close(t);
-}
-
-void pst_select_list(FILE *f, const struct pst_select *s)
-{
-	uint64_t sum[2] = { 0, 0 };
-
-	if (!s->all)
-		return;
-	fprintf(f, "processes (%d)\n  %-8s %-20s %12s %16s %12s\n", s->npaths, "pid", "program",
-		"alloc calls", "allocated bytes", "duration");
-	for (int i = 0; i < s->npaths; i++)
-		list_line(f, s->paths[i], sum);
-	fprintf(f, "  %-29s %12llu %16llu\n\n", "total", (unsigned long long)sum[0],
-		(unsigned long long)sum[1]);
 }
 
 void pst_select_free(struct pst_select *s)

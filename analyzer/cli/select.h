@@ -34,14 +34,16 @@ struct pst_select {
 	const char *comm;
 	char **paths;             /* the traces the command reads, sessions resolved */
 	int npaths;
+	int first[2];             /* where each operand's traces start in paths (two operands at most) */
+	const char *label;        /* the (first) session operand, NULL: none */
 };
 
 /* getopt's value c (with optarg) when it is one of these options: 0, or
  * 2 after saying what is wrong (or when c is getopt's error '?'). */
 int pst_select_opt(const char *cmd, int c, const char *arg, struct pst_select *s);
 
-/* The options' lines of a command's --help. */
-void pst_select_usage(FILE *f, bool all);
+/* The options' lines of a command's --help; all: its --all line(s). */
+void pst_select_usage(FILE *f, const char *all);
 
 /*
  * Each of the command's operands as the traces it stands for: a trace as
@@ -51,10 +53,6 @@ void pst_select_usage(FILE *f, bool all);
  * becomes every trace's (pst_filter_set_default). 0, or 2 after saying why.
  */
 int pst_select_paths(const char *cmd, struct pst_select *s, char **operands, int n, bool one_each);
-
-/* With --all: each process's pid, program, allocation calls and bytes
- * (its threads' totals) and duration, and their sum. */
-void pst_select_list(FILE *f, const struct pst_select *s);
 
 void pst_select_free(struct pst_select *s);
 

@@ -448,6 +448,16 @@ static int compare(struct pst_diff *d, const struct pst_diff_options *o,
 	return 0;
 }
 
+/* One run's summary: from its report when the command made it (diff
+ * --all), else from the file. */
+static int side(const char *path, json_t *report, struct pst_summary *s, char *err, size_t len)
+{
+	if (!report)
+		return pst_summary_load(path, s, err, len);
+	memset(s, 0, sizeof(*s));
+	return pst_summary_from_json(report, path, s, err, len);
+}
+
 int pst_diff_run(const struct pst_diff_options *o)
 {
 	struct pst_diff d = { .top = o->top };
@@ -463,8 +473,8 @@ int pst_diff_run(const struct pst_diff_options *o)
 		}
 		b = &budgets;
 	}
-	if (pst_summary_load(o->base, &d.base, err, sizeof(err)) ||
-	    pst_summary_load(o->new, &d.new, err, sizeof(err))) {
+	if (side(o->base, o->base_report, &d.base, err, sizeof(err)) ||
+	    side(o->new, o->new_report, &d.new, err, sizeof(err))) {
 		fprintf(stderr, "prestanda: diff: %s\n", err);
 		goto out;
 	}

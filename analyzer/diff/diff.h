@@ -191,6 +191,9 @@ struct pst_diff_options {
 	char *per;          /* --per UNIT=N, or NULL */
 	size_t top;         /* regressed sites to list */
 	const char *base, *new;
+	/* their reports already made (diff --all: a session's processes
+	 * merged), NULL: read from base and new */
+	json_t *base_report, *new_report;
 };
 
 /* Compare the runs and print the comparison: 0 within noise and budget,

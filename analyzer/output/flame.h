@@ -146,6 +146,11 @@ struct pst_flame_options {
  * 2 on a metric the traces lack or inputs that do not go together. */
 int pst_flame_run(const struct pst_flame_options *o);
 
+/* flame --all (flame_all.c): one graph over the traces of every process of
+ * the session label names, each stack under a root frame "[program]".
+ * The command's exit status. */
+int pst_flame_run_all(const struct pst_flame_options *o, const char *label);
+
 /* The first half of pst_flame_run: open o's traces into fl (its settings
  * filled in by the caller), collect the metric's stacks and sort them;
  * *damaged when a trace ends in damage. 0, or the command's status after

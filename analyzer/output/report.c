@@ -373,6 +373,24 @@ int pst_report_print(const struct pst_report_options *o, char *const *paths, int
 
 /* ---- for other commands ---- */
 
+int pst_report_visit(const struct pst_report_options *o, const char *path, pst_report_visit_fn fn,
+		     void *arg)
+{
+	struct report r = { .path = path };
+	json_t *j;
+	int status = 2;
+
+	if (!analyze(&r, o)) {
+		status = r.t->error_offset ? 1 : 0;
+		j = json_report(&r);
+		if (!j || fn(&r.a, j, arg))
+			status = 2;
+		json_decref(j);
+	}
+	report_free(&r);
+	return status;
+}
+
 json_t *pst_report_json(const char *path)
 {
 	struct pst_report_options o = { .json = true };

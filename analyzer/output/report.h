@@ -34,4 +34,25 @@ int pst_report_print(const struct pst_report_options *o, char *const *paths, int
  * cannot be read, is damaged, or memory ran out). */
 json_t *pst_report_json(const char *path);
 
+/* Analyze the trace at path as report does with o (every site in the
+ * JSON unless o->top_given), then give fn its analysis and its report as
+ * JSON (fn's to read, not to keep; fn returns 0, or non-zero when out of
+ * memory). 0; 1 when the trace is damaged (reported up to the damage);
+ * 2 when it cannot be read or fn failed. For report --all (report_all.c). */
+struct pst_analysis;
+typedef int (*pst_report_visit_fn)(const struct pst_analysis *a, json_t *report, void *arg);
+int pst_report_visit(const struct pst_report_options *o, const char *path, pst_report_visit_fn fn,
+		     void *arg);
+
+/* report --all: the n traces of a session's processes as one report
+ * (report_all.c): their per-process totals, then every family's figures
+ * and findings merged. label names the session. 0, or 1 when one cannot
+ * be read or is damaged. */
+int pst_report_all_print(const struct pst_report_options *o, char *const *paths, int n,
+			 const char *label);
+
+/* The same report as JSON (NULL after saying why); *status as above. */
+json_t *pst_report_all_json(const struct pst_report_options *o, char *const *paths, int n,
+			    const char *label, int *status);
+
 #endif

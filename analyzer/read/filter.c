@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Which events of a trace an analysis sees: the window and thread of --since, --until and --tid, bound to a trace's clock. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -219,4 +220,101 @@ bool pst_filter_record(const struct pst_filter *f, unsigned type, uint64_t tid,
 	if (timed && (ts < f->lo_ns || ts >= f->hi_ns))
 		return false;
 	return process_wide(type) || !f->has_tid || tid == f->tid;
+}
+
+/* pst_trace_foreach's callback: a CPU_CONFIG that says host-wide. */
+static int on_config(unsigned type, uint64_t tid, const uint8_t *p, size_t len, void *arg)
+{
+	struct pst_rec_cpu_config c;
+
+	(void)type, (void)tid;
+	if (pst_dec_cpu_config(p, p + len, &c) == 0 && (c.flags & PST_CPU_HOST_WIDE)) {
+		*(bool *)arg = true;
+		return 1;
+	}
+	return 0;
+}
+
+bool pst_filter_host_wide(const struct pst_trace *t)
+{
+	bool host = false;
+
+	pst_trace_foreach(t, PST_REC_CPU_CONFIG, PST_REC_CPU_CONFIG, on_config, &host);
+	return host;
+}
+
+/* pst_trace_foreach's callback: a TASK record (a thread prestanda record
+ * sampled) of thread *arg; found, it becomes 0. */
+static int on_task_tid(unsigned type, uint64_t tid, const uint8_t *p, size_t len, void *arg)
+{
+	struct pst_rec_task task;
+
+	(void)type, (void)tid;
+	if (pst_dec_task(p, p + len, &task) == 0 && task.tid == *(uint64_t *)arg) {
+		*(uint64_t *)arg = 0;
+		return 1;
+	}
+	return 0;
+}
+
+/* Does t have thread tid (its process's own, a THREAD record's, a total's,
+ * a sampled task's)? */
+static bool has_thread(const struct pst_trace *t, uint64_t tid)
+{
+	uint64_t want = tid;
+
+	if (tid == t->proc.pid || !tid)
+		return true;
+	pst_trace_foreach(t, PST_REC_TASK, PST_REC_TASK, on_task_tid, &want);
+	if (!want)
+		return true;
+	for (size_t i = 0; i < t->nthreads; i++)
+		if (t->threads[i].tid == tid)
+			return true;
+	for (size_t i = 0; i < t->ntotals; i++)
+		if (t->totals[i].tid == tid)
+			return true;
+	return false;
+}
+
+/* Is name the program t recorded: its executable's name, or its main
+ * thread's (the kernel's comm: a script's interpreter may differ)? The
+ * kernel keeps 15 bytes of a name: as ps shows it, it matches too. */
+static bool named(const struct pst_trace *t, const char *name)
+{
+	const char *exe = t->proc.exe ? t->proc.exe : "";
+	const char *base = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
+
+	if (!strcmp(name, base) || (strlen(name) == 15 && !strncmp(name, base, 15)))
+		return true;
+	for (size_t i = 0; i < t->nthreads; i++)
+		if (t->threads[i].tid == t->proc.pid && t->threads[i].name &&
+		    !strcmp(t->threads[i].name, name))
+			return true;
+	return false;
+}
+
+int pst_filter_check(const struct pst_filter *f, const struct pst_trace *t, bool host_wide,
+		     char *why, size_t len)
+{
+	const char *exe = t->proc.exe ? t->proc.exe : "?";
+	const char *comm = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
+
+	char asked[96];
+
+	if (f->comm)
+		snprintf(asked, sizeof(asked), "--comm %s", f->comm);
+	else
+		snprintf(asked, sizeof(asked), "--pid %llu", (unsigned long long)f->pid);
+	if (!host_wide && ((f->has_pid && f->pid != t->proc.pid) || (f->comm && !named(t, f->comm)))) {
+		snprintf(why, len, "holds one process, %llu (%s), not %s; --pid and --comm pick a process of a session or of a system-wide trace (record -a)",
+			 (unsigned long long)t->proc.pid, comm, asked);
+		return -1;
+	}
+	if (!host_wide && f->has_tid && !has_thread(t, f->tid)) {
+		snprintf(why, len, "process %llu (%s) has no thread %llu", (unsigned long long)t->proc.pid,
+			 comm, (unsigned long long)f->tid);
+		return -1;
+	}
+	return 0;
 }

@@ -72,6 +72,19 @@ bool pst_filter_record(const struct pst_filter *f, unsigned type, uint64_t tid,
  */
 int pst_filter_time(struct pst_filter *f, bool until, const char *arg);
 
+/* Is t a system-wide recording (record -a: CPU samples of every process)? */
+struct pst_trace;
+bool pst_filter_host_wide(const struct pst_trace *t);
+
+/*
+ * Can f select from t, a trace that is not part of a session? --pid and
+ * --comm of a trace that is not system-wide (host_wide false) name its own
+ * process or nothing; --tid a thread it has. 0, or -1 with why in why
+ * ("holds one process, 4242 (server), not --pid 7").
+ */
+int pst_filter_check(const struct pst_filter *f, const struct pst_trace *t, bool host_wide,
+		     char *why, size_t len);
+
 /* The filter pst_trace_open gives every trace it opens (the command's
  * --since, --until, --tid): NULL for none. */
 void pst_filter_set_default(const struct pst_filter *f);
