@@ -223,6 +223,9 @@ struct agg {
 	struct pst_symbolizer *sym;
 	bool map_sites;         /* site_of is filled as stacks show up */
 	double ev_hist[PST_HIST_BUCKETS];
+	struct pst_reach reach; /* the scans the preload wrote */
+	size_t next_scan;       /* the first scan on demand not yet matched */
+	uint64_t scan_due;      /* its time; UINT64_MAX: none */
 };
 
 static double event_weight(const struct pst_memory *m, uint64_t size)
@@ -460,6 +463,46 @@ static int on_event(struct agg *a, const struct pst_event *ev)
 	return 0;
 }
 
+/* A scan on demand at its time: the blocks live then that its list
+ * calls lost (or does not call reachable), and the others. */
+static void match_scan(struct agg *a, const struct pst_reach *d, struct pst_mem_scan *out)
+{
+	const struct pst_trace *t = a->t;
+
+	out->time_ns = d->ts > t->proc.start_monotonic_ns ? d->ts - t->proc.start_monotonic_ns : 0;
+	out->scan_ns = d->scan_ns;
+	out->running = d->running;
+	out->unknown = d->unknown;
+	for (size_t i = 0; i < a->live.cap; i++) {
+		const struct live *e = &a->live.tab[i];
+		double w;
+
+		if (!e->ptr)
+			continue;
+		w = event_weight(a->m, e->size);
+		if (pst_reach_lost(d, e->ptr)) {
+			out->lost_allocations += w;
+			out->lost_bytes += (double)e->size * w;
+		} else {
+			out->reachable_allocations += w;
+			out->reachable_bytes += (double)e->size * w;
+		}
+	}
+}
+
+/* The scans on demand whose time is before now (events come in time
+ * order: the live set is the one the scan copied). */
+static void due_scans(struct agg *a, uint64_t now)
+{
+	const struct pst_reach *r = &a->reach;
+
+	while (a->next_scan < r->ndemand && r->demand[a->next_scan].ts < now) {
+		match_scan(a, &r->demand[a->next_scan], &a->m->scans[a->next_scan]);
+		a->next_scan++;
+	}
+	a->scan_due = a->next_scan < r->ndemand ? r->demand[a->next_scan].ts : UINT64_MAX;
+}
+
 /* Every event once: totals, the heap peak, leaks, temporaries, per stack
  * (and per site) live bytes, their maxima and their values at the peak. */
 static int run_pass(struct agg *a, int pass, pst_progress_fn progress, void *arg)
@@ -481,6 +524,8 @@ static int run_pass(struct agg *a, int pass, pst_progress_fn progress, void *arg
 					prefetch_block(&a->live, ev[i + AHEAD].old_ptr);
 			}
 			n++;
+			if (__builtin_expect(ev[i].ts > a->scan_due, 0))
+				due_scans(a, ev[i].ts);
 			r = on_event(a, &ev[i]);
 			if (r)
 				return r;
@@ -496,6 +541,7 @@ static int run_pass(struct agg *a, int pass, pst_progress_fn progress, void *arg
 				progress(a->t, pass, arg);
 		}
 	}
+	due_scans(a, UINT64_MAX);
 	m->events = n;
 	return 0;
 }
@@ -607,13 +653,11 @@ static void count_lost(struct pst_memory *m, const struct pst_reach *r, const st
 static int leaks(struct agg *a)
 {
 	struct pst_memory *m = a->m;
-	struct pst_reach r;
+	const struct pst_reach *r = &a->reach;
 
-	if (pst_reach_load(a->t, &r))
-		return -ENOMEM;
-	m->reach_known = r.known;
-	m->reach_running = r.running;
-	m->reach_unknown = r.unknown;
+	m->reach_known = r->known;
+	m->reach_running = r->running;
+	m->reach_unknown = r->unknown;
 	for (size_t i = 0; i < a->live.cap; i++) {
 		const struct live *e = &a->live.tab[i];
 		struct pst_stack_stats *st;
@@ -627,10 +671,9 @@ static int leaks(struct agg *a)
 		st->leaked_bytes += (double)e->size * w;
 		m->leaked_allocations += w;
 		m->leaked_bytes += (double)e->size * w;
-		count_lost(m, &r, e, st, w);
+		count_lost(m, r, e, st, w);
 		end_chain(m, e, w);
 	}
-	pst_reach_free(&r);
 	return 0;
 }
 
@@ -677,6 +720,7 @@ static void temporaries(struct agg *a)
 
 static void agg_done(struct agg *a)
 {
+	pst_reach_free(&a->reach);
 	free(a->live.tab);
 	free(a->tids.slot);
 	free(a->tids.v);
@@ -712,8 +756,12 @@ static int one_pass(struct agg *a, int pass, pst_progress_fn progress, void *arg
 	a->by_stack = calloc(m->nper_stack, sizeof(*a->by_stack));
 	if (a->site_of)
 		a->by_site = calloc(a->nsite_slots, sizeof(*a->by_site));
-	if (!a->by_stack || (a->site_of && !a->by_site))
+	if (!a->by_stack || (a->site_of && !a->by_site) || pst_reach_load(a->t, &a->reach))
 		return -ENOMEM;
+	m->nscans = a->reach.ndemand;
+	if (m->nscans && !(m->scans = calloc(m->nscans, sizeof(*m->scans))))
+		return -ENOMEM;
+	due_scans(a, 0);
 	r = run_pass(a, pass, progress, arg);
 	if (r)
 		return r;
@@ -823,5 +871,6 @@ void pst_memory_free(struct pst_memory *m)
 	free(m->site_of);
 	free(m->per_stack);
 	free(m->threads);
+	free(m->scans);
 	free(m);
 }
