@@ -157,13 +157,63 @@ static void scan_safe(struct scan *s, uint64_t lo, uint64_t hi)
 	}
 }
 
+/* On demand: up to BATCH small blocks of the work list read in one call
+ * into buf, then scanned. A block freed and unmapped meanwhile ends the
+ * call at its element (the kernel never splits one): those before it are
+ * scanned, it is skipped, the call goes on from the next. */
+#define BATCH 64
+
+static void read_batch(struct scan *s, struct iovec *l, struct iovec *r, unsigned n)
+{
+	for (unsigned at = 0; at < n;) {
+		ssize_t got = process_vm_readv(getpid(), l + at, n - at, r + at, n - at, 0);
+
+		for (; at < n && got >= (ssize_t)l[at].iov_len; got -= (ssize_t)l[at++].iov_len)
+			scan_words(s, l[at].iov_base, l[at].iov_len / 8);
+		at++; /* the one that failed, if any */
+	}
+}
+
+static void drain_batched(struct scan *s)
+{
+	struct iovec l[BATCH], r[BATCH];
+	unsigned n = 0;
+	size_t used = 0;
+
+	while (s->nwork) {
+		while (s->nwork) {
+			const struct pst_leak_block *b = &s->b[s->work[s->nwork - 1]];
+			size_t len = b->size & ~7ull;
+			bool big = len > CHUNK / 4;
+
+			if (n && (n == BATCH || used + len > CHUNK || big)) { /* the batch first */
+				read_batch(s, l, r, n);
+				n = 0;
+				used = 0;
+			}
+			s->nwork--;
+			if (big) { /* alone, through buf, which no batch holds now */
+				scan_safe(s, b->ptr, b->ptr + b->size);
+				continue;
+			}
+			l[n] = (struct iovec){ (uint8_t *)s->buf + used, len };
+			r[n++] = (struct iovec){ (void *)b->ptr, len };
+			used += len;
+		}
+		read_batch(s, l, r, n); /* may find more work */
+		n = 0;
+		used = 0;
+	}
+}
+
 static void drain(struct scan *s)
 {
+	if (s->on_demand) /* any block may be freed and its memory gone meanwhile */
+		drain_batched(s);
 	while (s->nwork) {
 		const struct pst_leak_block *b = &s->b[s->work[--s->nwork]];
 
-		/* on demand, any block may be freed and its memory gone meanwhile */
-		if (b->size >= BIG_BLOCK || s->on_demand)
+		if (b->size >= BIG_BLOCK)
 			scan_safe(s, b->ptr, b->ptr + b->size);
 		else
 			scan_direct(s, b->ptr, b->ptr + b->size);
