@@ -25,14 +25,16 @@ struct node {
 void *volatile keep[MAX];
 struct node *volatile g_list;
 
+/* Written, then its only pointer dropped with the frame. */
+static __attribute__((noinline)) void fill(char *p)
+{
+	memset(p, 0x5a, 100);
+}
+
 static __attribute__((noinline)) void lose(long n)
 {
-	for (long i = 0; i < n; i++) {
-		char *p = malloc(100);
-
-		memset(p, 0x5a, 100);
-		__asm__ volatile("" : : "r"(p) : "memory");
-	}
+	while (n-- > 0)
+		fill(malloc(100));
 }
 
 static __attribute__((noinline)) void hold(long m)
