@@ -354,16 +354,16 @@ static long long scan_int(json_t *j, size_t i, const char *key)
 	return json_integer_value(json_object_get(json_array_get(a, i), key));
 }
 
-/* Every block sampled: 7 lost and 5 + 3 reachable at the first wait, 4
- * more lost at the second; the scan at exit agrees with the second. The
- * trigger changes no signal's disposition. */
-Test(leak, scan_on_demand_exact, .timeout = 90)
+/* 7 lost and 5 + 3 reachable at the first wait, 4 more lost at the
+ * second; the scan at exit agrees with the second. The trigger changes no
+ * signal's disposition. */
+static void expect_served_exactly(const char *mode)
 {
 	struct served s;
 	char *text;
 	json_t *a;
 
-	serve(&s, "--sample-bytes=1", "7", "5", "4");
+	serve(&s, mode, "7", "5", "4");
 	cr_expect(strstr(s.said[0], ": 7 lost, 8 reachable"), "%s", s.said[0]);
 	cr_expect(strstr(s.said[1], ": 11 lost, 8 reachable"), "%s", s.said[1]);
 	cr_expect_str_eq(s.sigcgt[0], s.sigcgt[1]);
@@ -387,6 +387,18 @@ Test(leak, scan_on_demand_exact, .timeout = 90)
 		  "%s", text);
 	free(text);
 	served_free(&s);
+}
+
+/* Every block sampled: the sampled set is every live block. */
+Test(leak, scan_on_demand_exact, .timeout = 90)
+{
+	expect_served_exactly("--sample-bytes=1");
+}
+
+/* --full: the per-thread tables, copied while the threads are held out. */
+Test(leak, scan_on_demand_full, .timeout = 90)
+{
+	expect_served_exactly("--full");
 }
 
 /* leak_server 20,000 lost and 20,003 kept, then 10,000 more lost, at
