@@ -245,7 +245,7 @@ bench: deps
 
 # Man pages made from the commands' own --help text (scripts/gen-man.sh), so
 # they say what the program does.
-COMMANDS := run record report diff flame attach
+COMMANDS := run record report diff flame attach scan
 MAN_PAGES := $(B)/man/prestanda.1 $(COMMANDS:%=$(B)/man/prestanda-%.1)
 
 man: $(MAN_PAGES)

@@ -37,7 +37,7 @@
 	R(ALLOC, alloc, 0x20, BLOCK, SMALL, "dts, ptr, size, stack id, kind")                 \
 	R(FREE, free, 0x21, BLOCK, SMALL, "dts, ptr")                                         \
 	R(REALLOC, realloc, 0x22, BLOCK, SMALL, "dts, old ptr (0: none), new ptr, size, stack id") \
-	R(LEAK_SCAN, leak_scan, 0x23, BLOCK, SMALL, "the reachability scan at exit: which list of blocks follows") \
+	R(LEAK_SCAN, leak_scan, 0x23, BLOCK, SMALL, "the reachability scan at exit or on demand: which list of blocks follows") \
 	R(LEAK_PTR, leak_ptr, 0x24, BLOCK, SMALL, "one block of the scan's list, as the distance from the previous") \
 	R(NET_CONN, net_conn, 0x30, BLOCK, HAND, "a connection's counters since its last record") \
 	R(NET_LOOKUP, net_lookup, 0x31, BLOCK, HAND, "one name lookup: time, name, result, addresses") \
@@ -131,8 +131,8 @@
 	F(X, U, size, "its new size")                                                   \
 	F(X, U, stack_id, "STACK of the call")
 #define PST_F_LEAK_SCAN(F, X)                                                          \
-	F(X, U, ts, "when the scan ended")                                              \
-	F(X, U, flags, "bit 0: the list names the reachable blocks, else the lost ones")  \
+	F(X, U, ts, "when the scan ended (on demand: when it copied the live blocks)")                                              \
+	F(X, U, flags, "bit 0: the list names the reachable blocks, else the lost ones; bit 1: on demand")  \
 	F(X, U, blocks, "live blocks the scan knew")                                    \
 	F(X, U, listed, "LEAK_PTR records that follow, in address order")               \
 	F(X, U, running, "other threads not stopped: their whole stacks scanned")       \

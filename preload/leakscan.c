@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* At exit: which recorded live blocks are still reachable from the roots, as LeakSanitizer and valgrind find them. */
+/* At exit, and on demand while the program runs: which recorded live blocks are still reachable from the roots, as LeakSanitizer and valgrind find them. */
+#include <fcntl.h>
 #include <link.h>
 #include <malloc.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -9,6 +11,7 @@
 #include <unistd.h>
 
 #include "pst.h"
+#include "scanctl.h"
 
 /*
  * Conservative marking: every aligned word of the roots that points into a
@@ -25,7 +28,14 @@
  * which fails cleanly where a plain read would fault.
  */
 #define CHUNK (64 * 1024)
+
+/* prestanda scan PID writes requested (through /proc, with ptrace's
+ * rights), then waits for done to reach it (scanctl.h). */
+__attribute__((visibility("default"))) volatile struct pst_scan_ctl pst_scan_ctl = {
+	.magic = PST_SCAN_MAGIC
+};
 #define BIG_BLOCK (64 * 1024)
+#define MAX_STACKS 4096
 
 struct scan {
 	struct pst_leak_block *b; /* sorted by address */
@@ -36,6 +46,12 @@ struct scan {
 	uint64_t *buf;            /* CHUNK bytes for safe reads */
 	uint64_t self_lo, self_hi; /* this thread's stack, scanned apart */
 	uint64_t running, unknown;
+	uint64_t copied_ts;       /* when the live blocks were copied */
+	bool on_demand;           /* from the timer thread, the program running */
+	struct stack {
+		uint64_t tid, lo, hi;
+	} *stacks;                /* on demand: the threads' stacks to scan */
+	uint64_t nstacks;
 };
 
 static int by_addr(const void *x, const void *y)
@@ -65,6 +81,32 @@ static int64_t find(const struct scan *s, uint64_t v)
 	return -1;
 }
 
+/* A copy of n bytes at addr, through the kernel: false where it is not
+ * mapped (any more). */
+static bool read_safe(void *to, uint64_t addr, size_t n)
+{
+	struct iovec l = { to, n }, r = { (void *)addr, n };
+
+	return process_vm_readv(getpid(), &l, 1, &r, 1, 0) == (ssize_t)n;
+}
+
+/*
+ * malloc_usable_size, at exit. On demand the block may be freed (and its
+ * heap trimmed) under us: its chunk's size word is read safely instead,
+ * and read as glibc lays it out (mmapped chunks, bit 1, carry 16 bytes of
+ * header, the others 8).
+ */
+static uint64_t usable_size(const struct scan *s, uint64_t p)
+{
+	uint64_t sz;
+
+	if (!s->on_demand)
+		return malloc_usable_size((void *)p);
+	if (!read_safe(&sz, p - 8, sizeof(sz)) || (sz & ~7ull) < 16)
+		return 0;
+	return (sz & ~7ull) - (sz & 2 ? 16 : 8);
+}
+
 /*
  * glibc's arena (main_arena in libc's .data: top, the bins) points at chunk
  * headers, and the header of the chunk after a block lies in the block's
@@ -73,11 +115,11 @@ static int64_t find(const struct scan *s, uint64_t v)
  * the allocator's, no reference of the program's: without this the block
  * allocated last before the top chunk is always "reachable".
  */
-static bool next_chunk_header(const struct pst_leak_block *b, uint64_t v)
+static bool next_chunk_header(const struct scan *s, const struct pst_leak_block *b, uint64_t v)
 {
 	if (v - b->ptr + 16 <= b->size)
 		return false;
-	return v == b->ptr + malloc_usable_size((void *)b->ptr) - 8;
+	return v == b->ptr + usable_size(s, b->ptr) - 8;
 }
 
 static void scan_words(struct scan *s, const uint64_t *w, size_t nw)
@@ -85,7 +127,7 @@ static void scan_words(struct scan *s, const uint64_t *w, size_t nw)
 	for (size_t i = 0; i < nw; i++) {
 		int64_t k = find(s, w[i]);
 
-		if (k >= 0 && !s->mark[k] && !next_chunk_header(&s->b[k], w[i])) {
+		if (k >= 0 && !s->mark[k] && !next_chunk_header(s, &s->b[k], w[i])) {
 			s->mark[k] = 1;
 			s->work[s->nwork++] = (uint32_t)k;
 		}
@@ -115,8 +157,59 @@ static void scan_safe(struct scan *s, uint64_t lo, uint64_t hi)
 	}
 }
 
+/* On demand: up to BATCH small blocks of the work list read in one call
+ * into buf, then scanned. A block freed and unmapped meanwhile ends the
+ * call at its element (the kernel never splits one): those before it are
+ * scanned, it is skipped, the call goes on from the next. */
+#define BATCH 64
+
+static void read_batch(struct scan *s, struct iovec *l, struct iovec *r, unsigned n)
+{
+	for (unsigned at = 0; at < n;) {
+		ssize_t got = process_vm_readv(getpid(), l + at, n - at, r + at, n - at, 0);
+
+		for (; at < n && got >= (ssize_t)l[at].iov_len; got -= (ssize_t)l[at++].iov_len)
+			scan_words(s, l[at].iov_base, l[at].iov_len / 8);
+		at++; /* the one that failed, if any */
+	}
+}
+
+static void drain_batched(struct scan *s)
+{
+	struct iovec l[BATCH], r[BATCH];
+	unsigned n = 0;
+	size_t used = 0;
+
+	while (s->nwork) {
+		while (s->nwork) {
+			const struct pst_leak_block *b = &s->b[s->work[s->nwork - 1]];
+			size_t len = b->size & ~7ull;
+			bool big = len > CHUNK / 4;
+
+			if (n && (n == BATCH || used + len > CHUNK || big)) { /* the batch first */
+				read_batch(s, l, r, n);
+				n = 0;
+				used = 0;
+			}
+			s->nwork--;
+			if (big) { /* alone, through buf, which no batch holds now */
+				scan_safe(s, b->ptr, b->ptr + b->size);
+				continue;
+			}
+			l[n] = (struct iovec){ (uint8_t *)s->buf + used, len };
+			r[n++] = (struct iovec){ (void *)b->ptr, len };
+			used += len;
+		}
+		read_batch(s, l, r, n); /* may find more work */
+		n = 0;
+		used = 0;
+	}
+}
+
 static void drain(struct scan *s)
 {
+	if (s->on_demand) /* any block may be freed and its memory gone meanwhile */
+		drain_batched(s);
 	while (s->nwork) {
 		const struct pst_leak_block *b = &s->b[s->work[--s->nwork]];
 
@@ -150,11 +243,45 @@ static int module_roots(struct dl_phdr_info *info, size_t size, void *arg)
 
 		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W))
 			scan_direct(s, lo, lo + ph->p_memsz);
-		else if (ph->p_type == PT_TLS && info->dlpi_tls_data)
+		else if (ph->p_type == PT_TLS && info->dlpi_tls_data && !s->on_demand)
 			scan_direct(s, (uint64_t)info->dlpi_tls_data,
 				    (uint64_t)info->dlpi_tls_data + ph->p_memsz);
 	}
 	return 0;
+}
+
+/*
+ * On demand, the stack pointer of a thread blocked in a system call, as
+ * the kernel shows it ("NR ARG1..ARG6 SP PC"; "-1 SP PC" when it is
+ * stopped outside one), read without stopping it; 0 when it runs. Below
+ * it lie dead frames (the hooks' own, the calls that dropped a pointer),
+ * whose stale words would keep lost blocks "reachable".
+ */
+static uint64_t blocked_sp(uint64_t tid)
+{
+	char path[64], buf[512];
+	uint64_t v[10];
+	unsigned n = 0;
+	ssize_t got;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%llu/syscall", (unsigned long long)tid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	got = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (got <= 0 || buf[0] == 'r') /* "running" */
+		return 0;
+	buf[got] = 0;
+	for (char *p = buf, *end; n < 10; p = end) {
+		v[n] = strtoull(p, &end, 0);
+		if (end == p)
+			break;
+		n++;
+	}
+	if (n == 3 && (int64_t)v[0] == -1)
+		return v[1];
+	return n == 9 ? v[7] : 0;
 }
 
 static void thread_root(struct pst_thr *t, void *arg)
@@ -168,8 +295,27 @@ static void thread_root(struct pst_thr *t, void *arg)
 		return;
 	}
 	s->running++;
+	if (s->on_demand) { /* scanned after the registry's lock is let go */
+		if (s->nstacks < MAX_STACKS)
+			s->stacks[s->nstacks++] = (struct stack){ t->tid, t->stack_lo, t->stack_hi };
+		return;
+	}
 	scan_safe(s, t->stack_lo, t->stack_hi);
 	drain(s);
+}
+
+/* On demand: the threads' stacks noted under the registry's lock, which
+ * thread creation and exit take, scanned once it is free again. A thread
+ * that ended meanwhile has its stack read safely, if still mapped. */
+static void scan_stacks(struct scan *s)
+{
+	for (uint64_t i = 0; i < s->nstacks; i++) {
+		const struct stack *k = &s->stacks[i];
+		uint64_t sp = blocked_sp(k->tid);
+
+		scan_safe(s, sp > k->lo && sp < k->hi ? sp : k->lo, k->hi);
+		drain(s);
+	}
 }
 
 /* This thread's stack from here up; the caller spilled the registers
@@ -226,8 +372,11 @@ static bool scan_setup(struct scan *s)
 	s->mark = map(cap);
 	s->work = map(cap * sizeof(*s->work));
 	s->buf = map(CHUNK);
+	if (s->on_demand && !(s->stacks = map(MAX_STACKS * sizeof(*s->stacks))))
+		return false;
 	if (!s->b || !s->mark || !s->work || !s->buf)
 		return false;
+	s->copied_ts = pst_now();
 	s->n = dedup(s->b, copy_blocks(s->b, cap));
 	for (uint64_t i = 0; i < s->n; i++)
 		if (s->b[i].ptr + s->b[i].size > s->max_end)
@@ -247,6 +396,8 @@ static void scan_free(struct scan *s)
 		munmap(s->work, cap * sizeof(*s->work));
 	if (s->buf)
 		munmap(s->buf, CHUNK);
+	if (s->stacks)
+		munmap(s->stacks, MAX_STACKS * sizeof(*s->stacks));
 }
 
 /* Write LEAK_SCAN and the shorter list as LEAK_PTR records, in BLOCKs of
@@ -263,8 +414,13 @@ static void emit(const struct scan *s, uint64_t t0)
 	for (uint64_t i = 0; i < s->n; i++)
 		lost += !s->mark[i];
 	want = lost * 2 > s->n; /* list the reachable ones: fewer */
-	q = pst_enc_leak_scan(out, pst_now(), want, s->n, want ? s->n - lost : lost, s->running,
-			      s->unknown, pst_now() - t0);
+	/* on demand (flags bit 1): the time the live blocks were copied, the
+	 * moment whose live set the analyzer matches the list against */
+	q = pst_enc_leak_scan(out, s->on_demand ? s->copied_ts : pst_now(),
+			      want | (s->on_demand ? 2u : 0u), s->n, want ? s->n - lost : lost,
+			      s->running, s->unknown, pst_now() - t0);
+	pst_scan_ctl.blocks = s->n;
+	pst_scan_ctl.lost = lost;
 	for (uint64_t i = 0; i < s->n; i++) {
 		if ((bool)s->mark[i] != want)
 			continue;
@@ -288,15 +444,12 @@ static __attribute__((noinline)) void scan_all(struct scan *s, const void *from)
 	pst_thr_foreach(thread_root, s);
 }
 
-void pst_leak_scan(void)
+static void scan_at_exit(struct pst_thr *t)
 {
 	struct scan s = { 0 };
-	struct pst_thr *t = pst_self;
 	uint64_t t0 = pst_now();
 	jmp_buf regs;
 
-	if (!pst_leakscan_on || !t)
-		return;
 	if (t->stack_hi <= 1)
 		pst_stack_bounds(t);
 	s.self_hi = t->stack_hi > 1 ? t->stack_hi : (uint64_t)&regs;
@@ -306,4 +459,82 @@ void pst_leak_scan(void)
 		emit(&s, t0);
 	}
 	scan_free(&s);
+}
+
+/* One scan at a time: the exit's waits for one on demand to end. */
+static int busy;
+
+static bool scan_try(void)
+{
+	return !__atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE);
+}
+
+static void scan_done(void)
+{
+	__atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
+}
+
+void pst_leak_scan(void)
+{
+	struct pst_thr *t = pst_self;
+
+	if (!pst_leakscan_on || !t)
+		return;
+	while (!scan_try())
+		sched_yield();
+	scan_at_exit(t);
+	scan_done();
+}
+
+/* The program runs on: the roots are the modules' data and every
+ * recorded thread's stack (from its stack pointer when it is blocked in
+ * the kernel), not the timer thread's own. */
+static void scan_running(struct scan *s)
+{
+	dl_iterate_phdr(module_roots, s);
+	drain(s);
+	pst_thr_foreach(thread_root, s);
+	scan_stacks(s);
+}
+
+/* A block either scan reached is reachable: a pointer the program moved
+ * while one scan read past both of its places is seen by the other. A
+ * block copied the second time only has that scan's word alone. */
+static void keep_reached(const struct scan *a, struct scan *b)
+{
+	for (uint64_t i = 0; i < b->n; i++) {
+		int64_t k = b->mark[i] ? -1 : find(a, b->b[i].ptr);
+
+		if (k >= 0 && a->b[k].ptr == b->b[i].ptr && a->mark[k])
+			b->mark[i] = 1;
+	}
+}
+
+static void scan_on_demand(void)
+{
+	struct scan a = { .on_demand = true }, b = { .on_demand = true };
+	uint64_t t0 = pst_now();
+
+	if (scan_setup(&a)) {
+		scan_running(&a);
+		if (scan_setup(&b)) {
+			scan_running(&b);
+			keep_reached(&a, &b);
+			emit(&b, t0);
+		}
+	}
+	scan_free(&a);
+	scan_free(&b);
+}
+
+/* From the timer thread's loop: a scan was asked for. */
+void pst_leak_scan_pending(void)
+{
+	uint64_t want = __atomic_load_n(&pst_scan_ctl.requested, __ATOMIC_ACQUIRE);
+
+	if (want == pst_scan_ctl.done || !pst_leakscan_on || pst_state != PST_ON || !scan_try())
+		return;
+	scan_on_demand();
+	__atomic_store_n(&pst_scan_ctl.done, want, __ATOMIC_RELEASE);
+	scan_done();
 }

@@ -510,6 +510,7 @@ static inline void pst_leakset_del(struct pst_thr *t, uint64_t p)
 
 /* leakscan.c: at exit, LEAK_SCAN and its list of lost or reachable blocks. */
 void pst_leak_scan(void);
+void pst_leak_scan_pending(void);       /* timer thread: the scan `prestanda scan` asked for */
 
 /* sampled.c: the set of sampled live blocks (sampled mode only). */
 void pst_sampled_init(void);

@@ -206,6 +206,7 @@ static void *timer_main(void *arg)
 			syscall(SYS_exit_group, status);
 		}
 		now = pst_now();
+		pst_leak_scan_pending();
 		if (now < due)
 			continue; /* woken early: main exited, or a buffer to write */
 		if (now >= snap_at || (pst_cfg.flush_ms && now >= flush_at)) {

@@ -34,6 +34,8 @@ static const char *const wrapped[] = {
 	"__sysv_signal", "sigset", "siginterrupt", "sigaltstack",
 	/* attach.c: the two calls `prestanda attach` injects */
 	"pst_attach_start@@PRESTANDA_1", "pst_attach_stop@@PRESTANDA_1",
+	/* leakscan.c: the block `prestanda scan` writes */
+	"pst_scan_ctl@@PRESTANDA_1",
 };
 
 static bool is_wrapped(const char *name)

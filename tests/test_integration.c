@@ -649,6 +649,8 @@ static void temp_known(const char *mode, long long want, const char *source)
 	cr_expect_eq(itest_int(j, "memory.temporary_allocations"), want, "%s: %lld temporaries",
 		     mode, itest_int(j, "memory.temporary_allocations"));
 	cr_expect_str_eq(itest_str(j, "memory.temporary_source"), source);
+	cr_expect_str_eq(itest_str(j, "memory.temporary_definition"),
+			 strcmp(source, "events") ? "same block" : "heaptrack");
 	cr_expect_eq(itest_bool(j, "memory.peak_seen"), !strcmp(mode, "--full"));
 	cr_expect_eq(itest_int(j, "memory.peak_heap_bytes") > 0, !strcmp(mode, "--full"));
 	itest_report_free(&rep);

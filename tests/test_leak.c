@@ -242,3 +242,181 @@ Test(leak, suppression_patterns)
 		cr_expect_eq(pst_suppressed(&s, frames, 3), cases[i].match, "%s", cases[i].pat);
 	}
 }
+
+/* ---- scans on demand: prestanda scan PID while leak_server waits ---- */
+
+/* A run of leak_server, scanned by `prestanda scan` after each phase. */
+struct served {
+	struct itest_run r;
+	struct itest_report rep;
+	json_t *j;
+	char dir[64];     /* the FIFO and the ready files */
+	char *said[2];    /* what each `prestanda scan` printed */
+	char sigcgt[2][64]; /* the target's caught signals before and after the first */
+};
+
+/* The pid in DIR/ready.K once it is there (30 s at most). */
+static long wait_ready(const char *dir, int k)
+{
+	char path[PATH_MAX], *s = NULL;
+	long pid;
+
+	snprintf(path, sizeof(path), "%s/ready.%d", dir, k);
+	for (int i = 0; i < 3000 && !(s = itest_slurp(path, NULL)); i++)
+		usleep(10000);
+	cr_assert(s, "%s never came", path);
+	pid = atol(s);
+	free(s);
+	return pid;
+}
+
+/* /proc/PID/status's SigCgt line. */
+static void caught_signals(long pid, char *out, size_t len)
+{
+	char path[64], *s, *p;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	s = itest_slurp(path, NULL);
+	cr_assert(s && (p = strstr(s, "SigCgt:")), "no %s", path);
+	snprintf(out, len, "%.*s", (int)strcspn(p, "\n"), p);
+	free(s);
+}
+
+/* Scan the process pid now: exit 0 and what it printed in *said. */
+static void scan_now(long pid, char **said)
+{
+	char p[32];
+	int st;
+
+	snprintf(p, sizeof(p), "%ld", pid);
+	st = itest_spawn_out((char *[]){ ITEST_PRESTANDA, "scan", p, NULL }, said);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "scan: %s", itest_wdesc(st));
+}
+
+/* leak_server CTL DIR N M N2 under `run OPT`, its two waits scanned. */
+static void serve(struct served *s, const char *opt, const char *n, const char *m, const char *n2)
+{
+	struct itest_cmd c;
+	char ctl[PATH_MAX];
+	pid_t runner;
+	int fd, st;
+
+	memset(s, 0, sizeof(*s));
+	strcpy(s->dir, "/tmp/pst-scan.XXXXXX");
+	cr_assert(mkdtemp(s->dir));
+	snprintf(ctl, sizeof(ctl), "%s/ctl", s->dir);
+	cr_assert(mkfifo(ctl, 0600) == 0 && (fd = open(ctl, O_RDWR)) >= 0);
+	itest_run_begin(&s->r, &c, NULL, (const char *[]){ opt, NULL }, "t.%p.trace", "leak_server",
+			(const char *[]){ ctl, s->dir, n, m, n2, NULL });
+	runner = fork();
+	if (runner == 0)
+		itest_exec_child(c.argv, c.outp, c.errp, ITEST_CHILD_CLOSE_FDS);
+	for (int k = 1; k <= 2; k++) {
+		long pid = wait_ready(s->dir, k);
+
+		if (k == 1)
+			caught_signals(pid, s->sigcgt[0], sizeof(s->sigcgt[0]));
+		scan_now(pid, &s->said[k - 1]);
+		if (k == 1)
+			caught_signals(pid, s->sigcgt[1], sizeof(s->sigcgt[1]));
+		cr_assert(write(fd, "x", 1) == 1);
+	}
+	cr_assert(waitpid(runner, &st, 0) == runner);
+	close(fd);
+	itest_run_end(&s->r, &c, st);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "run: %s; %s", itest_wdesc(st), s->r.err);
+	cr_assert_eq(s->r.ntraces, 1);
+	s->j = itest_report_ok(&s->rep, s->r.traces[0]);
+}
+
+static void served_free(struct served *s)
+{
+	char path[PATH_MAX];
+	static const char *const names[] = { "ctl", "ready.1", "ready.2" };
+
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", s->dir, names[i]);
+		unlink(path);
+	}
+	rmdir(s->dir);
+	free(s->said[0]);
+	free(s->said[1]);
+	itest_report_free(&s->rep);
+	itest_cleanup(&s->r);
+}
+
+/* memory.scans[i]'s key. */
+static long long scan_int(json_t *j, size_t i, const char *key)
+{
+	json_t *a = itest_get(j, "memory.scans");
+
+	cr_assert(json_is_array(a) && i < json_array_size(a), "no memory.scans[%zu]", i);
+	return json_integer_value(json_object_get(json_array_get(a, i), key));
+}
+
+/* 7 lost and 5 + 3 reachable at the first wait, 4 more lost at the
+ * second; the scan at exit agrees with the second. The trigger changes no
+ * signal's disposition. */
+static void expect_served_exactly(const char *mode)
+{
+	struct served s;
+	char *text;
+	json_t *a;
+
+	serve(&s, mode, "7", "5", "4");
+	cr_expect(strstr(s.said[0], ": 7 lost, 8 reachable"), "%s", s.said[0]);
+	cr_expect(strstr(s.said[1], ": 11 lost, 8 reachable"), "%s", s.said[1]);
+	cr_expect_str_eq(s.sigcgt[0], s.sigcgt[1]);
+	a = itest_get(s.j, "memory.scans");
+	cr_assert(json_is_array(a) && json_array_size(a) == 3, "scans: %zu", json_array_size(a));
+	cr_expect_eq(scan_int(s.j, 0, "lost_allocations"), 7);
+	cr_expect_eq(scan_int(s.j, 0, "lost_bytes"), 700);
+	cr_expect_eq(scan_int(s.j, 0, "reachable_allocations"), 8);
+	cr_expect_eq(scan_int(s.j, 0, "reachable_bytes"), 808);
+	cr_expect_eq(scan_int(s.j, 1, "lost_allocations"), 11);
+	cr_expect_eq(scan_int(s.j, 1, "reachable_allocations"), 8);
+	cr_expect(scan_int(s.j, 1, "time_ns") > scan_int(s.j, 0, "time_ns"));
+	cr_expect(!json_is_true(json_object_get(json_array_get(a, 2), "on_demand")));
+	cr_expect_eq(scan_int(s.j, 2, "lost_allocations"), 11);
+	cr_expect_eq(itest_int(s.j, "memory.lost_allocations"), 11);
+	cr_assert_eq(itest_spawn_out((char *[]){ ITEST_PRESTANDA, "report", s.r.traces[0], NULL },
+				     &text),
+		     0);
+	cr_expect(text && strstr(text, "scan on demand    at ") &&
+			  strstr(text, ": 11 blocks lost (1.07 KiB), 8 reachable (808 B), the latest of 2"),
+		  "%s", text);
+	free(text);
+	served_free(&s);
+}
+
+/* Every block sampled: the sampled set is every live block. */
+Test(leak, scan_on_demand_exact, .timeout = 90)
+{
+	expect_served_exactly("--sample-bytes=1");
+}
+
+/* --full: the per-thread tables, copied while the threads are held out. */
+Test(leak, scan_on_demand_full, .timeout = 90)
+{
+	expect_served_exactly("--full");
+}
+
+/* leak_server 20,000 lost and 20,003 kept, then 10,000 more lost, at
+ * --sample-bytes=2048 (about 980 sampled of each 20,000): each scan's
+ * estimate within 15%, as the scan at exit's. */
+Test(leak, scan_on_demand_sampled, .timeout = 90)
+{
+	struct served s;
+	long long v;
+
+	serve(&s, "--sample-bytes=2048", "20000", "20000", "10000");
+	v = scan_int(s.j, 0, "lost_bytes");
+	cr_expect(v >= 1700000 && v <= 2300000, "first scan lost %lld bytes, want 2,000,000", v);
+	v = scan_int(s.j, 0, "reachable_bytes");
+	cr_expect(v >= 1700000 && v <= 2300000, "first scan reachable %lld, want 2,000,300", v);
+	v = scan_int(s.j, 1, "lost_bytes");
+	cr_expect(v >= 2550000 && v <= 3450000, "second scan lost %lld bytes, want 3,000,000", v);
+	v = scan_int(s.j, 1, "reachable_bytes");
+	cr_expect(v >= 1700000 && v <= 2300000, "second scan reachable %lld, want 2,000,300", v);
+	served_free(&s);
+}

@@ -52,6 +52,9 @@ int pst_cli_find_preload(char *out, size_t len);
  * Exit 0, 1 when it cannot be attached to (said why), 2 on usage errors. */
 int pst_cmd_attach(int argc, char **argv);
 
+/* scan_cmd.c: prestanda scan PID, a reachability scan of a recorded process now. */
+int pst_cmd_scan(int argc, char **argv);
+
 /* report_cmd.c: read a trace and print findings and totals; argv[0] is "report".
  * Exit 0, or 1 when the trace cannot be read at all, 2 on usage errors. */
 int pst_cmd_report(int argc, char **argv);

@@ -22,6 +22,7 @@ static void usage(FILE *f)
 	      "  flame [options] TRACE [NEW]       flame graph (SVG), folded, speedscope or pprof\n"
 	      "  record [-a|-p PID|-- CMD]         sample CPU stacks with eBPF (root) into a trace\n"
 	      "  attach [-d SECONDS] PID           record a running process for a while, then detach\n"
+	      "  scan PID                          find lost blocks in a recorded process now\n"
 	      "  rules --config FILE               budgets as Prometheus alerting rules\n"
 	      "\n"
 	      "\n"
@@ -44,6 +45,8 @@ int main(int argc, char **argv)
 		return pst_cmd_record(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "attach"))
 		return pst_cmd_attach(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "scan"))
+		return pst_cmd_scan(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "report"))
 		return pst_cmd_report(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "diff"))

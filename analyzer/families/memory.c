@@ -221,6 +221,9 @@ struct agg {
 	struct pst_symbolizer *sym;
 	bool map_sites;         /* site_of is filled as stacks show up */
 	double ev_hist[PST_HIST_BUCKETS];
+	struct pst_reach reach; /* the scans the preload wrote */
+	size_t next_scan;       /* the first scan on demand not yet matched */
+	uint64_t scan_due;      /* its time; UINT64_MAX: none */
 };
 
 static double event_weight(const struct pst_memory *m, uint64_t size)
@@ -457,6 +460,46 @@ static int on_event(struct agg *a, const struct pst_event *ev)
 	return 0;
 }
 
+/* A scan on demand at its time: the blocks live then that its list
+ * calls lost (or does not call reachable), and the others. */
+static void match_scan(struct agg *a, const struct pst_reach *d, struct pst_mem_scan *out)
+{
+	const struct pst_trace *t = a->t;
+
+	out->time_ns = d->ts > t->proc.start_monotonic_ns ? d->ts - t->proc.start_monotonic_ns : 0;
+	out->scan_ns = d->scan_ns;
+	out->running = d->running;
+	out->unknown = d->unknown;
+	for (size_t i = 0; i < a->live.cap; i++) {
+		const struct live *e = &a->live.tab[i];
+		double w;
+
+		if (!e->ptr)
+			continue;
+		w = event_weight(a->m, e->size);
+		if (pst_reach_lost(d, e->ptr)) {
+			out->lost_allocations += w;
+			out->lost_bytes += (double)e->size * w;
+		} else {
+			out->reachable_allocations += w;
+			out->reachable_bytes += (double)e->size * w;
+		}
+	}
+}
+
+/* The scans on demand whose time is before now (events come in time
+ * order: the live set is the one the scan copied). */
+static void due_scans(struct agg *a, uint64_t now)
+{
+	const struct pst_reach *r = &a->reach;
+
+	while (a->next_scan < r->ndemand && r->demand[a->next_scan].ts < now) {
+		match_scan(a, &r->demand[a->next_scan], &a->m->scans[a->next_scan]);
+		a->next_scan++;
+	}
+	a->scan_due = a->next_scan < r->ndemand ? r->demand[a->next_scan].ts : UINT64_MAX;
+}
+
 /* One batch of events counted; *n counts every event so far. */
 static int count_batch(struct agg *a, const struct pst_event *ev, size_t got, uint64_t *n)
 {
@@ -472,6 +515,8 @@ static int count_batch(struct agg *a, const struct pst_event *ev, size_t got, ui
 				prefetch_block(&a->live, ev[i + AHEAD].old_ptr);
 		}
 		++*n;
+		if (__builtin_expect(ev[i].ts > a->scan_due, 0))
+			due_scans(a, ev[i].ts);
 		r = on_event(a, &ev[i]);
 		if (r)
 			return r;
@@ -505,6 +550,8 @@ static int run_pass(struct agg *a, int pass, pst_progress_fn progress, void *arg
 		r = count_batch(a, ev, got, &n);
 	pst_feed_end(f);
 	free(f);
+	if (!r)
+		due_scans(a, UINT64_MAX);
 	a->m->events = n;
 	return r;
 }
@@ -616,13 +663,11 @@ static void count_lost(struct pst_memory *m, const struct pst_reach *r, const st
 static int leaks(struct agg *a)
 {
 	struct pst_memory *m = a->m;
-	struct pst_reach r;
+	const struct pst_reach *r = &a->reach;
 
-	if (pst_reach_load(a->t, &r))
-		return -ENOMEM;
-	m->reach_known = r.known;
-	m->reach_running = r.running;
-	m->reach_unknown = r.unknown;
+	m->reach_known = r->known;
+	m->reach_running = r->running;
+	m->reach_unknown = r->unknown;
 	for (size_t i = 0; i < a->live.cap; i++) {
 		const struct live *e = &a->live.tab[i];
 		struct pst_stack_stats *st;
@@ -636,10 +681,9 @@ static int leaks(struct agg *a)
 		st->leaked_bytes += (double)e->size * w;
 		m->leaked_allocations += w;
 		m->leaked_bytes += (double)e->size * w;
-		count_lost(m, &r, e, st, w);
+		count_lost(m, r, e, st, w);
 		end_chain(m, e, w);
 	}
-	pst_reach_free(&r);
 	return 0;
 }
 
@@ -686,6 +730,7 @@ static void temporaries(struct agg *a)
 
 static void agg_done(struct agg *a)
 {
+	pst_reach_free(&a->reach);
 	free(a->live.tab);
 	free(a->tids.slot);
 	free(a->tids.v);
@@ -721,8 +766,12 @@ static int one_pass(struct agg *a, int pass, pst_progress_fn progress, void *arg
 	a->by_stack = calloc(m->nper_stack, sizeof(*a->by_stack));
 	if (a->site_of)
 		a->by_site = calloc(a->nsite_slots, sizeof(*a->by_site));
-	if (!a->by_stack || (a->site_of && !a->by_site))
+	if (!a->by_stack || (a->site_of && !a->by_site) || pst_reach_load(a->t, &a->reach))
 		return -ENOMEM;
+	m->nscans = a->reach.ndemand;
+	if (m->nscans && !(m->scans = calloc(m->nscans, sizeof(*m->scans))))
+		return -ENOMEM;
+	due_scans(a, 0);
 	r = run_pass(a, pass, progress, arg);
 	if (r)
 		return r;
@@ -832,5 +881,6 @@ void pst_memory_free(struct pst_memory *m)
 	free(m->site_of);
 	free(m->per_stack);
 	free(m->threads);
+	free(m->scans);
 	free(m);
 }

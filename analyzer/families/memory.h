@@ -94,6 +94,10 @@ struct pst_memory {
 	bool reach_known;
 	double lost_bytes, lost_allocations, reachable_bytes;
 	uint64_t reach_running, reach_unknown; /* threads not stopped; not scanned */
+	/* The scans `prestanda scan` asked for while the program ran, in time
+	 * order, each matched against the blocks live at its time. */
+	struct pst_mem_scan *scans;
+	size_t nscans;
 	/* report --suppressions: the leaks of sites it matched (in the figures
 	 * above too, but no finding) */
 	bool suppressions;
@@ -177,13 +181,25 @@ double pst_site_avg_size(const struct pst_site *s);
 
 void pst_memory_free(struct pst_memory *m);
 
-/* reach.c: the scan's list of lost (or reachable) block addresses. */
+/* One scan on demand, evaluated: weighted like every sampled figure. */
+struct pst_mem_scan {
+	uint64_t time_ns; /* since the process start: when it copied the live blocks */
+	double lost_allocations, lost_bytes, reachable_allocations, reachable_bytes;
+	uint64_t scan_ns, running, unknown;
+};
+
+/* reach.c: the scan's list of lost (or reachable) block addresses: the
+ * one at exit, and in demand those asked for while the program ran. */
 struct pst_reach {
 	bool known;           /* the trace has a LEAK_SCAN */
 	bool list_reachable;  /* ptr lists the reachable blocks, else the lost */
 	uint64_t *ptr;        /* ascending */
 	size_t n, cap;
 	uint64_t prev, running, unknown;
+	uint64_t ts, scan_ns; /* its LEAK_SCAN's */
+	struct pst_reach *demand; /* flags bit 1, in file (time) order */
+	size_t ndemand;
+	long cur;             /* which list LEAK_PTR adds to: -1 the exit's */
 };
 int pst_reach_load(const struct pst_trace *t, struct pst_reach *r);
 bool pst_reach_lost(const struct pst_reach *r, uint64_t ptr);
