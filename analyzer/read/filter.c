@@ -199,7 +199,8 @@ bool pst_filter_record(const struct pst_filter *f, unsigned type, uint64_t tid,
 			return true;
 		tid = v[0], ts = v[1];
 		break;
-	case PST_REC_USAMPLE: /* ts, tid */
+	case PST_REC_USAMPLE:
+	case PST_REC_REQ_AGG: /* ts, tid */
 		if (leading(payload, len, v, 2))
 			return true;
 		ts = v[0], tid = v[1];
