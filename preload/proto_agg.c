@@ -18,9 +18,12 @@
  */
 #define AGG_SLOTS 1024u
 #define AGG_PROBES 32u
-/* Requests of one entry written as REQ samples per interval, for the
- * rules that need each request (N+1 bursts, repeated identical reads). */
+/* Requests of one entry written as REQ samples per interval, and in all,
+ * for the rules that need each request (N+1 bursts, repeated identical
+ * reads): a long run's trace grows by the sums alone once a shape's
+ * samples are taken. */
 #define AGG_KEEP 128u
+#define AGG_KEEP_ALL 4096u
 
 enum { A_COUNT, A_ERRORS, A_HITS, A_MISSES, A_WRITES, A_NOREPLY, A_UNANSWERED, A_KEPT,
        A_REQ_BYTES, A_REPLY_BYTES, A_WAIT, A_N };
@@ -140,7 +143,7 @@ int pst_req_agg_add(const struct pst_proto_conn *c, const struct pst_pr_req *r, 
 		a->epoch = now;
 		a->kept = 0;
 	}
-	if (a->kept >= AGG_KEEP)
+	if (a->kept >= AGG_KEEP || a->v[A_KEPT] >= AGG_KEEP_ALL)
 		return 0;
 	a->kept++;
 	add64(&a->v[A_KEPT], 1);
