@@ -199,8 +199,7 @@ bool pst_filter_record(const struct pst_filter *f, unsigned type, uint64_t tid,
 			return true;
 		tid = v[0], ts = v[1];
 		break;
-	case PST_REC_USAMPLE:
-	case PST_REC_REQ_AGG: /* ts, tid */
+	case PST_REC_USAMPLE: /* ts, tid */
 		if (leading(payload, len, v, 2))
 			return true;
 		ts = v[0], tid = v[1];
@@ -213,6 +212,12 @@ bool pst_filter_record(const struct pst_filter *f, unsigned type, uint64_t tid,
 		if (leading(payload, len, v, 1))
 			return true;
 		ts = v[0];
+		break;
+	case PST_REC_REQ_AGG: /* ts, tid: in the timer's block, the thread is the record's */
+		if (leading(payload, len, v, 2))
+			return true;
+		tid = v[1];
+		timed = false; /* as REQ, whose sums these are */
 		break;
 	default:
 		timed = false;
