@@ -81,10 +81,14 @@ struct pst_proto_conn {
 	int64_t blen;        /* RESP: the bulk string being read */
 	uint64_t phash;      /* the request's parameters so far */
 	uint8_t first_elem;  /* RESP: the reply's first element is next */
+	char last_cmd[32];   /* RESP: the last command, its flags and whether it is keyless */
+	uint32_t last_flags;
+	uint8_t last_keyless;
 	unsigned argi;
 	uint8_t until_close, shape_done;
 	uint64_t conn_id;
 	uint64_t ep_hash;    /* of the endpoint and its kind: requests are summed by it */
+	void *agg_last;      /* proto_agg.c: the sum its last request went to */
 	const void *cfa;     /* the hook's, for the stack of a request */
 	uint16_t port;
 	uint16_t shape_len;
@@ -134,7 +138,7 @@ void pst_pr_emit(struct pst_proto_conn *c, const struct pst_pr_req *r, uint64_t 
  * latency and bytes: 1, and r is also written as a sample (REQ with
  * PST_REQ_SAMPLED); 0, it is not; -1 not counted (no memory, the table
  * full): it is written as a REQ of its own. */
-int pst_req_agg_add(const struct pst_proto_conn *c, const struct pst_pr_req *r, uint32_t flags,
+int pst_req_agg_add(struct pst_proto_conn *c, const struct pst_pr_req *r, uint32_t flags,
 		    uint64_t latency, uint64_t rbytes);
 /* The sums grown since the last call as REQ_AGG (the timer's, with each
  * snapshot; the exit's, wait: true) */

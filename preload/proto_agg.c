@@ -29,6 +29,7 @@ enum { A_COUNT, A_ERRORS, A_HITS, A_MISSES, A_WRITES, A_NOREPLY, A_UNANSWERED, A
        A_REQ_BYTES, A_REPLY_BYTES, A_WAIT, A_N };
 
 struct agg {
+	const struct agg_table *owner; /* the thread's table it is in */
 	uint64_t hash; /* of the key below; 0: not set yet */
 	uint64_t ep, stack, conn, tid;
 	uint32_t shape, status;
@@ -91,13 +92,19 @@ static uint64_t key_hash(const struct pst_proto_conn *c, const struct pst_pr_req
 	return (h ^ (h >> 32)) | 1;
 }
 
-/* The thread's entry of c's request r; NULL when the table is full. */
-static struct agg *entry(const struct pst_proto_conn *c, const struct pst_pr_req *r,
-			 uint32_t status)
+/* The thread's entry of c's request r; NULL when the table is full. The
+ * connection's last entry first: its endpoint and role are c's, and a
+ * connection mostly sends one shape from one stack in a row. */
+static struct agg *entry(struct pst_proto_conn *c, const struct pst_pr_req *r, uint32_t status)
 {
 	struct agg_table *t = table_mine();
-	uint64_t h = key_hash(c, r, status);
-	struct agg *a;
+	struct agg *a = c->agg_last;
+	uint64_t h;
+
+	if (a && a->owner == t && a->shape == r->shape && a->stack == r->stack &&
+	    a->status == status)
+		return a;
+	h = key_hash(c, r, status);
 
 	for (unsigned i = 0; t && i < AGG_PROBES; i++) {
 		unsigned s = (unsigned)(h + i) & (AGG_SLOTS - 1);
@@ -105,21 +112,21 @@ static struct agg *entry(const struct pst_proto_conn *c, const struct pst_pr_req
 		a = t->slot[s];
 		if (a && a->hash == h && a->shape == r->shape && a->stack == r->stack &&
 		    a->ep == c->ep_hash && a->status == status && a->role == c->role)
-			return a;
+			return c->agg_last = a;
 		if (a)
 			continue;
 		if (!(a = pst_real.calloc(1, sizeof(*a))))
 			return NULL;
-		*a = (struct agg){ .hash = h, .ep = c->ep_hash, .stack = r->stack,
+		*a = (struct agg){ .owner = t, .hash = h, .ep = c->ep_hash, .stack = r->stack,
 				   .conn = c->conn_id, .tid = pst_self ? pst_self->tid : 0,
 				   .shape = r->shape, .status = status, .role = c->role };
 		__atomic_store_n(&t->slot[s], a, __ATOMIC_RELEASE);
-		return a;
+		return c->agg_last = a;
 	}
 	return NULL;
 }
 
-int pst_req_agg_add(const struct pst_proto_conn *c, const struct pst_pr_req *r, uint32_t flags,
+int pst_req_agg_add(struct pst_proto_conn *c, const struct pst_pr_req *r, uint32_t flags,
 		    uint64_t latency, uint64_t rbytes)
 {
 	struct agg *a = entry(c, r, c->proto == PST_PROTO_HTTP ? c->rep_status : 0);
