@@ -43,6 +43,7 @@
 	R(NET_LOOKUP, net_lookup, 0x31, BLOCK, HAND, "one name lookup: time, name, result, addresses") \
 	R(REQ_SHAPE, req_shape, 0x32, BLOCK, VAR, "a request shape, declared once before its requests: id, protocol, text") \
 	R(REQ, req, 0x33, BLOCK, SMALL, "one request and its reply: connection, shape, latency, bytes, hashes, stack") \
+	R(REQ_AGG, req_agg, 0x34, BLOCK, HAND, "sampled mode: one interval's requests of a shape, endpoint, role, status and stack, summed") \
 	R(THR_START, thr_start, 0x40, THR, SMALL, "tid, ts, parent tid, start routine, creating stack, create ts") \
 	R(THR_END, thr_end, 0x41, THR, SMALL, "tid, ts, cpu ns, flags")                       \
 	R(WAIT, wait, 0x42, THR, SMALL, "ts, object, kind, wait ns, stack id, flags")         \
@@ -188,8 +189,29 @@
 	F(X, U, params, "32-bit hash of the request's bytes (its parameters)")            \
 	F(X, U, reply, "32-bit hash of the reply (HTTP: its body)")                       \
 	F(X, U, key, "32-bit hash of the cache key (Redis, memcached), else 0")           \
-	F(X, U, flags, "1 error, 2 hit, 4 miss, 8 cache write, 16 no reply, 32 unanswered, 64 cache read") \
+	F(X, U, flags, "1 error, 2 hit, 4 miss, 8 cache write, 16 no reply, 32 unanswered, 64 cache read, 128 kept as a sample: also counted in a REQ_AGG") \
 	F(X, U, status, "HTTP status, else 0")
+#define PST_F_REQ_AGG(F, X)                                                            \
+	F(X, U, ts, "the end of the interval (the flush before a SNAPSHOT)")              \
+	F(X, U, tid, "the thread that sent (client) or read (server) them")               \
+	F(X, U, conn_id, "one of their connections (NET_CONN: endpoint and role)")        \
+	F(X, U, shape_id, "REQ_SHAPE")                                                    \
+	F(X, U, stack_id, "STACK of the call that sent or read them")                     \
+	F(X, U, status, "HTTP status, else 0")                                            \
+	F(X, U, count, "requests in the interval, exact")                                 \
+	F(X, U, errors, "of them errors (REQ.flags 1)")                                   \
+	F(X, U, hits, "cache reads that found their value")                               \
+	F(X, U, misses, "cache reads that found nothing")                                 \
+	F(X, U, writes, "cache writes")                                                   \
+	F(X, U, noreply, "sent with no reply expected")                                   \
+	F(X, U, unanswered, "the connection ended before the reply")                      \
+	F(X, U, kept, "of count, the ones also written as REQ samples (flag 128)")        \
+	F(X, U, req_bytes, "bytes of the requests")                                       \
+	F(X, U, reply_bytes, "bytes of the replies")                                      \
+	F(X, U, wait_ns, "latencies summed, requests with a reply only")                  \
+	F(X, U, max_ns, "the longest latency since the start (not only this interval)")  \
+	F(X, N, nhist, "histogram pairs that follow")                                     \
+	F(X, V2, hist, "(bucket, count) of latencies, non-zero only: common/reqhist.h, 16 buckets per power of two")
 
 /* ---- threads and locks ---- */
 #define PST_F_THR_START(F, X)                                                          \

@@ -878,6 +878,7 @@ void pst_net_flush_all(void)
 		return;
 	ts = pst_now();
 	pst_sock_foreach(snapshot_one, &ts);
+	pst_req_flush(pst_self ? pst_self->tid : 0, ts, true);
 	errno = err;
 }
 

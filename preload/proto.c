@@ -20,6 +20,7 @@ static int keep_values = -1;
 void pst_proto_after_fork(void)
 {
 	memset(shape_keys, 0, sizeof(shape_keys));
+	pst_req_agg_after_fork();
 }
 
 static inline uint32_t hash32(uint64_t h)
@@ -116,6 +117,7 @@ static struct pst_proto_conn *conn_new(struct pst_sock *e, int d, const uint8_t 
 	c->proto = (uint8_t)proto;
 	c->role = e->role;
 	c->conn_id = e->conn_id;
+	c->ep_hash = pst_fnv_bytes(pst_fnv_bytes(PST_FNV_OFFSET, &e->kind, 1), e->ep, e->ep_len);
 	c->port = sock_port(e);
 	c->ops = proto_ops(proto);
 	if (keep_values < 0)
@@ -354,10 +356,20 @@ void pst_pr_emit(struct pst_proto_conn *c, const struct pst_pr_req *r, uint64_t 
 
 	if (!(flags & PST_REQ_READ))
 		flags &= ~(PST_REQ_HIT | PST_REQ_MISS);
+	if (pst_paused)
+		return;
+	/* sampled mode: summed, and written only while the sample takes it */
+	if (!pst_cfg.full) {
+		int kept = pst_req_agg_add(c, r, flags, c->rep_first - r->ts, rbytes);
+
+		if (!kept)
+			return;
+		flags |= kept > 0 ? PST_REQ_SAMPLED : 0;
+	}
 	t = pst_thr();
 	if (!t)
 		return;
-	if (pst_rec_enter(t) && !pst_paused)
+	if (pst_rec_enter(t))
 		t->pos = pst_enc_req(pst_thr_room(t, 2 + 12 * PST_VARINT_MAX), r->ts, c->conn_id,
 				     r->shape, c->rep_first - r->ts, r->bytes, rbytes, r->stack,
 				     hash32(r->params), hash32(rhash), hash32(r->key), flags,

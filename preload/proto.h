@@ -26,6 +26,7 @@ enum pst_proto {
 #define PST_REQ_NOREPLY 16u /* no reply expected (memcached noreply): no latency */
 #define PST_REQ_UNANSWERED 32u /* the connection ended before the reply did */
 #define PST_REQ_READ 64u   /* a cache read (GET-like): HIT or MISS says how it went */
+#define PST_REQ_SAMPLED 128u /* sampled mode: a sample, also counted in a REQ_AGG */
 
 /* Bytes of a line, header or SQL text looked at; the rest is skipped by length. */
 #define PST_PR_CAP 512
@@ -80,9 +81,14 @@ struct pst_proto_conn {
 	int64_t blen;        /* RESP: the bulk string being read */
 	uint64_t phash;      /* the request's parameters so far */
 	uint8_t first_elem;  /* RESP: the reply's first element is next */
+	char last_cmd[32];   /* RESP: the last command, its flags and whether it is keyless */
+	uint32_t last_flags;
+	uint8_t last_keyless;
 	unsigned argi;
 	uint8_t until_close, shape_done;
 	uint64_t conn_id;
+	uint64_t ep_hash;    /* of the endpoint and its kind: requests are summed by it */
+	void *agg_last;      /* proto_agg.c: the sum its last request went to */
 	const void *cfa;     /* the hook's, for the stack of a request */
 	uint16_t port;
 	uint16_t shape_len;
@@ -127,6 +133,17 @@ void pst_pr_reply_end(struct pst_proto_conn *c);
 /* A REQ record of r, its reply rbytes long with hash rhash. */
 void pst_pr_emit(struct pst_proto_conn *c, const struct pst_pr_req *r, uint64_t rbytes,
 		 uint64_t rhash);
+
+/* proto_agg.c: sampled mode's sums. r of c counted with its reply's flags,
+ * latency and bytes: 1, and r is also written as a sample (REQ with
+ * PST_REQ_SAMPLED); 0, it is not; -1 not counted (no memory, the table
+ * full): it is written as a REQ of its own. */
+int pst_req_agg_add(struct pst_proto_conn *c, const struct pst_pr_req *r, uint32_t flags,
+		    uint64_t latency, uint64_t rbytes);
+/* The sums grown since the last call as REQ_AGG (the timer's, with each
+ * snapshot; the exit's, wait: true) */
+void pst_req_flush(uint64_t tid, uint64_t ts, bool wait);
+void pst_req_agg_after_fork(void);
 
 /* The decoders: recognise(first bytes) -> begin, then each token. */
 struct pst_pr_ops {

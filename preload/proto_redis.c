@@ -24,15 +24,22 @@ static bool listed(const char *const *list, const char *cmd)
 	return false;
 }
 
+/* The decimal at p (RESP's counts and lengths: an optional '-', digits),
+ * read by hand: strtoll on a copy showed in the client's profile. As
+ * strtoll, leading spaces and what follows the digits are ignored. */
 static long long num(const uint8_t *p, size_t n)
 {
-	char b[24];
+	long long v = 0;
+	size_t i = 0;
+	bool neg;
 
-	if (n > sizeof(b) - 1)
-		n = sizeof(b) - 1;
-	memcpy(b, p, n);
-	b[n] = 0;
-	return strtoll(b, NULL, 10);
+	while (i < n && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	neg = i < n && p[i] == '-';
+	i += i < n && (p[i] == '-' || p[i] == '+');
+	for (size_t end = i + 18 < n ? i + 18 : n; i < end && p[i] >= '0' && p[i] <= '9'; i++)
+		v = v * 10 + (p[i] - '0');
+	return neg ? -v : v;
 }
 
 static void redis_begin(struct pst_proto_conn *c)
@@ -53,8 +60,16 @@ static void req_arg(struct pst_proto_conn *c, unsigned i, const uint8_t *p, size
 		cmd[l] = 0;
 		pst_pr_shape_begin(c);
 		pst_pr_shape_add(c, cmd, l);
-		c->cur.flags = listed(reads, cmd) ? PST_REQ_READ : listed(writes, cmd) ? PST_REQ_WRITE : 0;
-		c->shape_done = listed(keyless, cmd);
+		/* a connection mostly sends the command it sent before: the
+		 * lists' lookups (a profile's hot spot) are made once per change */
+		if (strcmp(cmd, c->last_cmd)) {
+			memcpy(c->last_cmd, cmd, l + 1);
+			c->last_flags = listed(reads, cmd) ? PST_REQ_READ :
+					listed(writes, cmd) ? PST_REQ_WRITE : 0;
+			c->last_keyless = listed(keyless, cmd);
+		}
+		c->cur.flags = c->last_flags;
+		c->shape_done = c->last_keyless;
 		c->phash = PST_FNV_OFFSET;
 		return;
 	}

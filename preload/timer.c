@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "proto.h" /* pst_req_flush */
 #include "pst.h"
 
 /*
@@ -215,6 +216,7 @@ static void *timer_main(void *arg)
 			flush_at = now + pst_cfg.flush_ms * 1000000;
 		}
 		if (now >= snap_at) {
+			pst_req_flush(tid, now, false); /* the requests' sums of the interval */
 			take_snapshot(&snap);
 			write_snapshot(tid, &snap);
 			pst_metrics_write(&snap);

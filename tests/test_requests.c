@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "itest.h"
+#include "reqhist.h"
 
 /* ---- servers ---- */
 
@@ -65,6 +66,21 @@ static void server_stop(pid_t pid)
 }
 
 /* ---- runs and rows ---- */
+
+/* Every test runs in both modes: the default (sampled: sums per shape,
+ * REQ_AGG, and samples) and --full (a REQ per request); the counts are
+ * exact in both. */
+static const char *const *mode_opts(int full)
+{
+	static const char *const opts[] = { "--full", NULL };
+
+	return full ? opts : NULL;
+}
+
+static const char *mode_name(int full)
+{
+	return full ? "--full" : "sampled";
+}
 
 /* `prestanda run OPTS -o DIR/t.%p.trace -- argv` in a fresh DIR: the report
  * of its one trace (owned by rep); the trace's path in trace. */
@@ -144,25 +160,17 @@ static bool file_has(const char *path, const char *s)
 
 /* Each command's count is what redis-benchmark was told to send (-n per
  * test; LRANGE's test fills its list with as many LPUSHes first). */
-Test(requests, redis_benchmark_counts_per_command, .timeout = 120)
+static void redis_counts(char *portstr, int port, int full)
 {
-	char dir[] = "/tmp/pst-reqsrv.XXXXXX", portstr[16];
-	int port = itest_free_port();
 	struct itest_report rep;
 	struct itest_run r;
-	pid_t srv;
 	json_t *j, *e;
 
-	cr_assert(access("/usr/bin/redis-benchmark", X_OK) == 0,
-		  "redis-benchmark not found: run scripts/install-deps.sh");
-	srv = server_in(dir, port, portstr,
-			(char *[]){ "/usr/bin/redis-server", "--port", portstr, "--bind", "127.0.0.1",
-				    "--save", "", "--appendonly", "no", "--dir", dir, NULL });
-	j = traced(&r, NULL,
+	j = traced(&r, mode_opts(full),
 		   (char *[]){ "/usr/bin/redis-benchmark", "-p", portstr, "-c", "4", "-n", "1000",
 			       "-t", "set,get,incr,lpush,lrange_100,mset", "-q", NULL },
 		   &rep);
-	cr_expect_eq(count_of(j, "SET key:__rand_int__"), 1000);
+	cr_expect_eq(count_of(j, "SET key:__rand_int__"), 1000, "%s", mode_name(full));
 	cr_expect_eq(count_of(j, "GET key:__rand_int__"), 1000);
 	cr_expect_eq(count_of(j, "INCR counter:__rand_int__"), 1000);
 	cr_expect_eq(count_of(j, "LPUSH mylist"), 2000);
@@ -178,19 +186,48 @@ Test(requests, redis_benchmark_counts_per_command, .timeout = 120)
 	cr_expect_null(json_object_get(e, "sample"));
 	itest_report_free(&rep);
 	itest_cleanup(&r);
+}
 
-	/* pipelined (-P 10): replies matched to requests in order; random keys
-	 * (-r) fold to one pattern, and their values stay in the process */
-	j = traced(&r, NULL,
+static void redis_pipelined(char *portstr, int full)
+{
+	struct itest_report rep;
+	struct itest_run r;
+	json_t *j;
+
+	j = traced(&r, mode_opts(full),
 		   (char *[]){ "/usr/bin/redis-benchmark", "-p", portstr, "-c", "2", "-n", "1000",
 			       "-P", "10", "-r", "100000", "-t", "set,get", "-q", NULL },
 		   &rep);
-	cr_expect_eq(count_of(j, "SET key:*"), 1000, "%s", rep.out);
+	cr_expect_eq(count_of(j, "SET key:*"), 1000, "%s: %s", mode_name(full), rep.out);
 	cr_expect_eq(count_of(j, "GET key:*"), 1000);
 	cr_expect_null(json_object_get(row_of(j, "GET key:*", 0), "unanswered"));
 	cr_expect_not(file_has(r.traces[0], "key:0000"), "a key left the process");
 	itest_report_free(&rep);
 	itest_cleanup(&r);
+}
+
+/* redis-benchmark's counts in both modes, its values kept only when asked. */
+Test(requests, redis_benchmark_counts_per_command, .timeout = 120)
+{
+	char dir[] = "/tmp/pst-reqsrv.XXXXXX", portstr[16];
+	int port = itest_free_port();
+	struct itest_report rep;
+	struct itest_run r;
+	pid_t srv;
+	json_t *j, *e;
+
+	cr_assert(access("/usr/bin/redis-benchmark", X_OK) == 0,
+		  "redis-benchmark not found: run scripts/install-deps.sh");
+	srv = server_in(dir, port, portstr,
+			(char *[]){ "/usr/bin/redis-server", "--port", portstr, "--bind", "127.0.0.1",
+				    "--save", "", "--appendonly", "no", "--dir", dir, NULL });
+	for (int full = 0; full < 2; full++)
+		redis_counts(portstr, port, full);
+
+	/* pipelined (-P 10): replies matched to requests in order; random keys
+	 * (-r) fold to one pattern, and their values stay in the process */
+	for (int full = 0; full < 2; full++)
+		redis_pipelined(portstr, full);
 
 	/* --request-values keeps one request per shape as sent */
 	j = traced(&r, (const char *const[]){ "--request-values", NULL },
@@ -205,26 +242,87 @@ Test(requests, redis_benchmark_counts_per_command, .timeout = 120)
 	server_stop(srv);
 }
 
+/* Sampled mode writes sums, not requests: 100,000 GETs and 100,000 SETs
+ * are counted exactly, in a trace smaller than one REQ per request would
+ * make it. A REQ is at least 19 bytes (type and length; a ts of 6 bytes or
+ * more, CLOCK_MONOTONIC being past 34 s; 11 more varints of a byte at
+ * least): 200,000 of them take 3.8 MB, the bound is 1 MB. The timeline
+ * counts them too, interval by interval. */
+Test(requests, sampled_trace_holds_sums_not_requests, .timeout = 300)
+{
+	char dir[] = "/tmp/pst-reqsrv.XXXXXX", portstr[16];
+	int port = itest_free_port();
+	long long in_timeline = 0, busy = 0;
+	struct itest_report rep;
+	struct itest_run r;
+	struct stat st;
+	json_t *j, *e;
+	size_t i;
+	pid_t srv;
+
+	srv = server_in(dir, port, portstr,
+			(char *[]){ "/usr/bin/redis-server", "--port", portstr, "--bind", "127.0.0.1",
+				    "--save", "", "--appendonly", "no", "--dir", dir, NULL });
+	j = traced(&r, NULL,
+		   (char *[]){ "/usr/bin/redis-benchmark", "-p", portstr, "-c", "4", "-n", "100000",
+			       "-t", "get,set", "-q", NULL },
+		   &rep);
+	server_stop(srv);
+	cr_expect_eq(count_of(j, "GET key:__rand_int__"), 100000, "%s", rep.out);
+	cr_expect_eq(count_of(j, "SET key:__rand_int__"), 100000);
+	cr_expect_eq(itest_int(row_of(j, "GET key:__rand_int__", 0), "hits"), 100000);
+	cr_assert_eq(stat(r.traces[0], &st), 0);
+	cr_expect_lt(st.st_size, 1000000, "the trace holds %lld bytes for 200,000 requests",
+		     (long long)st.st_size);
+	json_array_foreach(itest_get(j, "timeline"), i, e) {
+		in_timeline += itest_int(e, "requests");
+		busy += itest_int(e, "requests") > 0;
+	}
+	cr_expect_gt(busy, 0, "no interval of the timeline counted requests");
+	cr_expect_leq(in_timeline, 200000 + count_of(j, "CONFIG"));
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
+/* The latency histogram's promise: the middle of a value's bucket is within
+ * 1/32 of it; buckets follow the values' order; each middle is in its own
+ * bucket. */
+Test(requests, histogram_error_bound)
+{
+	unsigned prev = 0;
+
+	for (uint64_t v = 1; v < (1ull << 37); v += v / 61 + 1) {
+		unsigned b = pst_rqh_bucket(v);
+		uint64_t m = pst_rqh_mid(b);
+		uint64_t err = m > v ? m - v : v - m;
+
+		cr_assert_leq(err * 32, v, "%llu is in bucket %u, its middle %llu",
+			      (unsigned long long)v, b, (unsigned long long)m);
+		cr_assert_geq(b, prev);
+		prev = b;
+	}
+	for (unsigned b = 0; b < PST_RQH_BUCKETS; b++)
+		cr_assert_eq(pst_rqh_bucket(pst_rqh_mid(b)), b, "bucket %u", b);
+	cr_expect_eq(pst_rqh_bucket(~0ull), PST_RQH_BUCKETS - 1);
+}
+
 /* ---- memcached ---- */
 
 /* req_cache's sequence: 15 sets, 20 gets of which 10 find their key, a
  * set with noreply, a version: exact counts and a hit ratio of one half;
  * 5 keys set and never read. */
-Test(requests, memcached_known_sequence_hit_ratio, .timeout = 60)
+static void memcached_sequence(char *portstr, int port, int full)
 {
 	struct itest_run r;
 	struct itest_report rep;
 	json_t *j, *e;
-	char dir[] = "/tmp/pst-reqsrv.XXXXXX", portstr[16];
-	int port = itest_free_port();
-	pid_t srv;
 
-	srv = memcached_start(dir, port, portstr);
-	j = traced(&r, NULL, (char *[]){ ITEST_TARGETS "req_cache", portstr, NULL }, &rep);
+	j = traced(&r, mode_opts(full), (char *[]){ ITEST_TARGETS "req_cache", portstr, NULL },
+		   &rep);
 	e = row_of(j, "get user:*", 0);
-	cr_assert(e, "no get row: %s", rep.out);
+	cr_assert(e, "%s: no get row: %s", mode_name(full), rep.out);
 	row_sane(e, "memcached", port);
-	cr_expect_eq(itest_int(e, "count"), 20);
+	cr_expect_eq(itest_int(e, "count"), 20, "%s", mode_name(full));
 	cr_expect_eq(itest_int(e, "hits"), 10);
 	cr_expect_eq(itest_int(e, "misses"), 10);
 	cr_expect_eq(itest_int(e, "errors"), 0);
@@ -233,7 +331,7 @@ Test(requests, memcached_known_sequence_hit_ratio, .timeout = 60)
 	cr_expect_eq(itest_int(e, "count"), 15);
 	cr_expect_eq(itest_int(e, "writes"), 15);
 	e = itest_finding(j, "cache-hit-ratio");
-	cr_assert(e, "no cache-hit-ratio finding: %s", rep.out);
+	cr_assert(e, "%s: no cache-hit-ratio finding: %s", mode_name(full), rep.out);
 	cr_expect_eq(itest_int(e, "evidence.hits"), 10);
 	cr_expect_eq(itest_int(e, "evidence.misses"), 10);
 	cr_expect_eq(itest_int(e, "evidence.keys_set_never_read"), 5, "user:21 to user:25");
@@ -242,6 +340,17 @@ Test(requests, memcached_known_sequence_hit_ratio, .timeout = 60)
 	cr_expect_eq(json_array_size(itest_get(j, "network.requests")), 4);
 	itest_report_free(&rep);
 	itest_cleanup(&r);
+}
+
+Test(requests, memcached_known_sequence_hit_ratio, .timeout = 60)
+{
+	char dir[] = "/tmp/pst-reqsrv.XXXXXX", portstr[16];
+	int port = itest_free_port();
+	pid_t srv;
+
+	srv = memcached_start(dir, port, portstr);
+	for (int full = 0; full < 2; full++)
+		memcached_sequence(portstr, port, full);
 	server_stop(srv);
 }
 
@@ -323,13 +432,13 @@ static const char *const tpcb[] = {
 	NULL
 };
 
-static void pgbench_mode(struct pg *pg, const char *mode)
+static void pgbench_mode(struct pg *pg, const char *mode, int full)
 {
 	struct itest_report rep;
 	struct itest_run r;
 	json_t *j;
 
-	j = traced(&r, NULL,
+	j = traced(&r, mode_opts(full),
 		   (char *[]){ (char *)pg_tool(pg, "pgbench"), "-n", "-M", (char *)mode, "-c", "2",
 			       "-j", "1", "-t", "25", "-h", "127.0.0.1", "-p", pg->port, "-U",
 			       "postgres", "postgres", NULL },
@@ -340,8 +449,8 @@ static void pgbench_mode(struct pg *pg, const char *mode)
 		cr_assert(e, "-M %s: no row %s in %s", mode, tpcb[i],
 			  json_dumps(itest_get(j, "network.requests"), JSON_INDENT(1)));
 		row_sane(e, "postgresql", atoi(pg->port));
-		cr_expect_eq(itest_int(e, "count"), 50, "-M %s: %s: %lld", mode, tpcb[i],
-			     itest_int(e, "count"));
+		cr_expect_eq(itest_int(e, "count"), 50, "-M %s, %s: %s: %lld", mode,
+			     mode_name(full), tpcb[i], itest_int(e, "count"));
 		cr_expect_eq(itest_int(e, "errors"), 0);
 	}
 	itest_report_free(&rep);
@@ -353,9 +462,11 @@ Test(requests, postgresql_pgbench_simple_and_prepared, .timeout = 180)
 	struct pg pg;
 
 	pg_start(&pg);
-	pgbench_mode(&pg, "simple");
-	pgbench_mode(&pg, "prepared");
-	pgbench_mode(&pg, "extended");
+	for (int full = 0; full < 2; full++) {
+		pgbench_mode(&pg, "simple", full);
+		pgbench_mode(&pg, "prepared", full);
+		pgbench_mode(&pg, "extended", full);
+	}
 	pg_stop(&pg);
 }
 
@@ -436,26 +547,30 @@ Test(requests, http_ab_client_counts_per_path_and_status, .timeout = 120)
 	web_conf(&w);
 	snprintf(log, sizeof(log), "%s/nginx.out", w.dir);
 	srv = server_start((char *[]){ "/usr/sbin/nginx", "-c", w.conf, NULL }, log, w.port);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/index.html", w.port);
-	j = traced(&r, NULL, (char *[]){ "/usr/bin/ab", "-q", "-n", "100", "-c", "4", url, NULL },
-		   &rep);
-	cr_expect_eq(http_count(j, "GET /index.html", 200, "client"), 100, "%s", rep.out);
-	row_sane(row_of(j, "GET /index.html", 200), "http", w.port);
-	itest_report_free(&rep);
-	itest_cleanup(&r);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/missing/12345", w.port);
-	j = traced(&r, NULL,
-		   (char *[]){ "/usr/bin/ab", "-q", "-k", "-n", "40", "-c", "2", url, NULL }, &rep);
-	cr_expect_eq(http_count(j, "GET /missing/*", 404, "client"), 40, "%s", rep.out);
-	itest_report_free(&rep);
-	itest_cleanup(&r);
+	for (int full = 0; full < 2; full++) {
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d/index.html", w.port);
+		j = traced(&r, mode_opts(full),
+			   (char *[]){ "/usr/bin/ab", "-q", "-n", "100", "-c", "4", url, NULL }, &rep);
+		cr_expect_eq(http_count(j, "GET /index.html", 200, "client"), 100, "%s: %s",
+			     mode_name(full), rep.out);
+		row_sane(row_of(j, "GET /index.html", 200), "http", w.port);
+		itest_report_free(&rep);
+		itest_cleanup(&r);
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d/missing/12345", w.port);
+		j = traced(&r, mode_opts(full),
+			   (char *[]){ "/usr/bin/ab", "-q", "-k", "-n", "40", "-c", "2", url, NULL },
+			   &rep);
+		cr_expect_eq(http_count(j, "GET /missing/*", 404, "client"), 40, "%s", rep.out);
+		itest_report_free(&rep);
+		itest_cleanup(&r);
+	}
 	server_stop(srv);
 	itest_spawn((char *[]){ "/bin/rm", "-rf", w.dir, NULL }, NULL, NULL);
 }
 
 /* nginx traced as the server: requests per path template and status, as
  * ab sent them. */
-Test(requests, http_nginx_server_counts_per_path_and_status, .timeout = 120)
+static void nginx_served(int full)
 {
 	struct web w;
 	struct itest_report rep;
@@ -470,7 +585,7 @@ Test(requests, http_nginx_server_counts_per_path_and_status, .timeout = 120)
 	snprintf(r.dir, sizeof(r.dir), "%s", w.dir);
 	snprintf(pattern, sizeof(pattern), "%s/t.%%p.trace", w.dir);
 	snprintf(log, sizeof(log), "%s/nginx.out", w.dir);
-	n = itest_argv_run(av, 0, NULL, pattern);
+	n = itest_argv_run(av, 0, mode_opts(full), pattern);
 	av[itest_argv_add(av, n, (const char *const[]){ "/usr/sbin/nginx", "-c", w.conf, NULL })] =
 		NULL;
 	srv = server_start(av, log, w.port);
@@ -484,12 +599,19 @@ Test(requests, http_nginx_server_counts_per_path_and_status, .timeout = 120)
 	itest_collect(&r);
 	cr_assert_eq(r.ntraces, 1);
 	j = itest_report_ok(&rep, r.traces[0]);
-	cr_expect_eq(http_count(j, "GET /api/users/*", 200, "server"), 50, "%s", rep.out);
+	cr_expect_eq(http_count(j, "GET /api/users/*", 200, "server"), 50, "%s: %s",
+		     mode_name(full), rep.out);
 	cr_expect_eq(http_count(j, "GET /index.html", 200, "server"), 25);
 	cr_expect_eq(http_count(j, "GET /nothere", 404, "server"), 10);
 	cr_expect_eq(json_array_size(itest_get(j, "network.requests")), 3);
 	itest_report_free(&rep);
 	itest_spawn((char *[]){ "/bin/rm", "-rf", w.dir, NULL }, NULL, NULL);
+}
+
+Test(requests, http_nginx_server_counts_per_path_and_status, .timeout = 180)
+{
+	for (int full = 0; full < 2; full++)
+		nginx_served(full);
 }
 
 /* Findings of the requests family in report j (the memory family's, on
@@ -538,38 +660,29 @@ static void configured_caching(struct itest_run *r)
 	free(out);
 }
 
-Test(requests, postgresql_nplus1_and_cacheable_read_found, .timeout = 180)
+/* psql running script in mode full: the N+1 loop and the repeated read
+ * found with their numbers, and nothing else. */
+static void psql_findings(struct pg *pg, const char *script, int full)
 {
-	char script[PATH_MAX], sql[8192];
 	struct itest_report rep;
 	struct itest_run r;
-	struct pg pg;
 	json_t *j, *f;
-	size_t len = 0;
 
-	pg_start(&pg);
-	for (int i = 1; i <= 50; i++)
-		len += (size_t)snprintf(sql + len, sizeof(sql) - len,
-					"SELECT abalance FROM pgbench_accounts WHERE aid = %d;\n", i);
-	for (int i = 0; i < 30; i++)
-		len += (size_t)snprintf(sql + len, sizeof(sql) - len,
-					"SELECT count(*) FROM pgbench_branches;\n");
-	snprintf(script, sizeof(script), "%s/loop.sql", pg.dir);
-	itest_write(script, sql, len);
-	j = traced(&r, NULL,
-		   (char *[]){ (char *)pg_tool(&pg, "psql"), "-X", "-q", "-h", "127.0.0.1", "-p", pg.port, "-U",
-			       "postgres", "-f", script, "postgres", NULL },
+	j = traced(&r, mode_opts(full),
+		   (char *[]){ (char *)pg_tool(pg, "psql"), "-X", "-q", "-h", "127.0.0.1", "-p",
+			       pg->port, "-U", "postgres", "-f", (char *)script, "postgres", NULL },
 		   &rep);
-	cr_expect_eq(count_of(j, "SELECT abalance FROM pgbench_accounts WHERE aid = $1"), 50);
+	cr_expect_eq(count_of(j, "SELECT abalance FROM pgbench_accounts WHERE aid = $1"), 50, "%s",
+		     mode_name(full));
 	cr_expect_eq(count_of(j, "SELECT count(*) FROM pgbench_branches"), 30);
 	f = itest_finding(j, "n-plus-one");
-	cr_assert(f, "no n-plus-one finding: %s", rep.out);
+	cr_assert(f, "%s: no n-plus-one finding: %s", mode_name(full), rep.out);
 	cr_expect_eq(itest_int(f, "evidence.requests"), 50);
 	cr_expect_eq(itest_int(f, "evidence.round_trips_saved"), 49);
 	cr_expect_str_eq(itest_str(f, "evidence.shape"),
 			 "SELECT abalance FROM pgbench_accounts WHERE aid = $1");
 	f = itest_finding(j, "cacheable-read");
-	cr_assert(f, "no cacheable-read finding: %s", rep.out);
+	cr_assert(f, "%s: no cacheable-read finding: %s", mode_name(full), rep.out);
 	cr_expect_str_eq(itest_str(f, "evidence.shape"), "SELECT count(*) FROM pgbench_branches");
 	cr_expect_eq(itest_int(f, "evidence.reads"), 30);
 	cr_expect_eq(itest_int(f, "evidence.repeated_identical"), 29);
@@ -584,6 +697,25 @@ Test(requests, postgresql_nplus1_and_cacheable_read_found, .timeout = 180)
 		     json_dumps(itest_get(j, "findings"), JSON_INDENT(1)));
 	itest_report_free(&rep);
 	itest_cleanup(&r);
+}
+
+Test(requests, postgresql_nplus1_and_cacheable_read_found, .timeout = 180)
+{
+	char script[PATH_MAX], sql[8192];
+	struct pg pg;
+	size_t len = 0;
+
+	pg_start(&pg);
+	for (int i = 1; i <= 50; i++)
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len,
+					"SELECT abalance FROM pgbench_accounts WHERE aid = %d;\n", i);
+	for (int i = 0; i < 30; i++)
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len,
+					"SELECT count(*) FROM pgbench_branches;\n");
+	snprintf(script, sizeof(script), "%s/loop.sql", pg.dir);
+	itest_write(script, sql, len);
+	for (int full = 0; full < 2; full++)
+		psql_findings(&pg, script, full);
 	pg_stop(&pg);
 }
 
@@ -600,27 +732,45 @@ static json_t *diff_metric(json_t *d, const char *name, const char *key)
 	return NULL;
 }
 
-/* diff compares counts and p99 per shape; flame's request-wait metric is
- * the time waited for replies, all of it, by the stack that sent. */
+/* flame's request-wait metric of trace is the time waited for replies,
+ * all of it (its report j's rows), by the stack that sent. */
+static void flame_wait_matches(const char *trace, json_t *j)
+{
+	long long waited = 0, folded = 0;
+	char *out = NULL;
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(itest_get(j, "network.requests"), i, e)
+		waited += itest_int(e, "wait_ns");
+	cr_assert_eq(itest_spawn_out((char *[]){ ITEST_PRESTANDA, "flame", "--metric", "request-wait",
+						 "-f", "folded", (char *)trace, NULL },
+				     &out),
+		     0);
+	for (char *save = NULL, *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+		folded += atoll(strrchr(l, ' ') ? strrchr(l, ' ') + 1 : "0");
+	cr_expect_gt(waited, 0);
+	cr_expect_eq(folded, waited, "%s: flame's total %lld, the rows' wait %lld", trace, folded,
+		     waited);
+	free(out);
+}
+
+/* diff compares counts and p99 per shape, a sampled run with a --full one;
+ * flame's request-wait metric is the rows' wait in both modes. */
 Test(requests, diff_per_shape_and_flame_wait, .timeout = 60)
 {
 	char dir[] = "/tmp/pst-reqsrv.XXXXXX", portstr[16], *out = NULL;
 	int port = itest_free_port();
-	struct itest_report rep;
+	struct itest_report rep1, rep2;
 	struct itest_run r1, r2;
-	long long waited = 0, folded = 0;
 	json_error_t jerr;
 	int st;
-	json_t *j, *d, *e;
-	size_t i;
+	json_t *j1, *j2, *d, *e;
 	pid_t srv;
 
 	srv = memcached_start(dir, port, portstr);
-	j = traced(&r1, NULL, (char *[]){ ITEST_TARGETS "req_cache", portstr, NULL }, &rep);
-	json_array_foreach(itest_get(j, "network.requests"), i, e)
-		waited += itest_int(e, "wait_ns");
-	itest_report_free(&rep);
-	traced(&r2, NULL, (char *[]){ ITEST_TARGETS "req_cache", portstr, NULL }, &rep); /* rep owns its JSON */
+	j1 = traced(&r1, NULL, (char *[]){ ITEST_TARGETS "req_cache", portstr, NULL }, &rep1);
+	j2 = traced(&r2, mode_opts(1), (char *[]){ ITEST_TARGETS "req_cache", portstr, NULL }, &rep2);
 	server_stop(srv);
 	/* 1 when some metric of the two runs differs beyond its noise: not ours to judge here */
 	st = itest_spawn_out((char *[]){ ITEST_PRESTANDA, "diff", "--json", r1.traces[0],
@@ -637,15 +787,10 @@ Test(requests, diff_per_shape_and_flame_wait, .timeout = 60)
 	cr_expect_not_null(diff_metric(d, "request_p99_ns", "set user:*"));
 	json_decref(d);
 	free(out);
-	cr_assert_eq(itest_spawn_out((char *[]){ ITEST_PRESTANDA, "flame", "--metric", "request-wait",
-						 "-f", "folded", r1.traces[0], NULL },
-				     &out),
-		     0);
-	for (char *save = NULL, *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
-		folded += atoll(strrchr(l, ' ') ? strrchr(l, ' ') + 1 : "0");
-	cr_expect_eq(folded, waited, "flame's total %lld, the rows' wait %lld", folded, waited);
-	free(out);
-	itest_report_free(&rep);
+	flame_wait_matches(r1.traces[0], j1);
+	flame_wait_matches(r2.traces[0], j2);
+	itest_report_free(&rep1);
+	itest_report_free(&rep2);
 	itest_cleanup(&r1);
 	itest_cleanup(&r2);
 }

@@ -7,6 +7,7 @@
 
 #include "grow.h"
 #include "net.h"
+#include "reqhist.h"
 #include "requests.h"
 #include "sort.h"
 
@@ -22,9 +23,20 @@ struct shape {
 	char *text, *sample;
 };
 
+/* One REQ_AGG: sampled mode's sums of an interval. */
+struct agg {
+	uint64_t ts, conn, shape, stack, status;
+	uint64_t count, errors, hits, misses, writes, unanswered, req_bytes, reply_bytes;
+	uint64_t wait_ns, max_ns;
+	uint64_t *hist; /* nhist pairs (bucket, count) */
+	size_t nhist;
+};
+
 struct build {
 	struct pst_requests *r;
-	size_t cap, ncap, scap, ccap, ecap;
+	size_t cap, ncap, scap, ccap, ecap, acap;
+	struct agg *aggs;
+	size_t naggs;
 	struct conn *conns;
 	size_t nconns;
 	struct shape *shapes;
@@ -112,10 +124,47 @@ static int on_req(struct build *b, uint64_t tid, const uint8_t *p, size_t len)
 	return pst_push(&b->r->v, &b->r->n, &b->cap, sizeof(k), &k) ? -ENOMEM : 0;
 }
 
+/* The histogram's pairs of a REQ_AGG, copied. */
+static int agg_hist(struct agg *a, const struct pst_rec_req_agg *q)
+{
+	const uint8_t *p = q->hist.p;
+
+	a->hist = malloc((q->nhist + 1) * 2 * sizeof(*a->hist));
+	if (!a->hist)
+		return -ENOMEM;
+	for (a->nhist = 0; a->nhist < q->nhist; a->nhist++)
+		if (pst_get_varint(&p, q->hist.end, &a->hist[2 * a->nhist]) ||
+		    pst_get_varint(&p, q->hist.end, &a->hist[2 * a->nhist + 1]) ||
+		    a->hist[2 * a->nhist] >= PST_RQH_BUCKETS)
+			break;
+	return 0;
+}
+
+static int on_agg(struct build *b, const uint8_t *p, size_t len)
+{
+	struct pst_rec_req_agg q;
+	struct agg a;
+
+	if (pst_dec_req_agg(p, p + len, &q))
+		return 0;
+	a = (struct agg){ .ts = q.ts, .conn = q.conn_id, .shape = q.shape_id, .stack = q.stack_id,
+			  .status = q.status, .count = q.count, .errors = q.errors, .hits = q.hits,
+			  .misses = q.misses, .writes = q.writes, .unanswered = q.unanswered,
+			  .req_bytes = q.req_bytes, .reply_bytes = q.reply_bytes,
+			  .wait_ns = q.wait_ns, .max_ns = q.max_ns };
+	if (agg_hist(&a, &q) || pst_push(&b->aggs, &b->naggs, &b->acap, sizeof(a), &a)) {
+		free(a.hist);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 static int on_record(unsigned type, uint64_t tid, const uint8_t *p, size_t len, void *arg)
 {
 	struct build *b = arg;
 
+	if (type == PST_REC_REQ_AGG)
+		return on_agg(b, p, len);
 	if (type == PST_REC_NET_CONN)
 		return on_conn(b, p, len);
 	if (type == PST_REC_REQ_SHAPE)
@@ -159,10 +208,12 @@ static const struct shape *find_shape(const struct build *b, uint64_t id)
 	return bsearch(&k, b->shapes, b->nshapes, sizeof(k), cmp_shape);
 }
 
-/* What puts a request in a row: its shape, role, endpoint and (HTTP) status. */
+/* What puts a request or a REQ_AGG in a row: its shape, role, endpoint
+ * and (HTTP) status. */
 struct rkey {
 	uint64_t shape, role, ep, status;
-	size_t i; /* the request */
+	size_t agg; /* 1: i is a REQ_AGG of the build, 0: a request of r->v */
+	size_t i;
 };
 
 static int cmp_rkey(const void *x, const void *y)
@@ -177,6 +228,8 @@ static int cmp_rkey(const void *x, const void *y)
 		return a->ep < b->ep ? -1 : 1;
 	if (a->status != b->status)
 		return a->status < b->status ? -1 : 1;
+	if (a->agg != b->agg)
+		return a->agg < b->agg ? -1 : 1;
 	return a->i < b->i ? -1 : a->i > b->i;
 }
 
@@ -195,57 +248,148 @@ static uint64_t rank(const uint64_t *v, size_t n, unsigned pct)
 	return n ? v[k ? k - 1 : 0] : 0;
 }
 
-/* The most frequent value of v[n] (sorted in place); the smallest of equals. */
-static uint64_t mode(uint64_t *v, size_t n)
+/* Nearest rank of the n latencies of histogram h: its bucket's middle, at
+ * most the largest latency max. */
+static uint64_t hist_rank(const uint64_t *h, uint64_t n, unsigned pct, uint64_t max)
 {
-	uint64_t best = 0;
-	size_t bestn = 0;
+	uint64_t k = (n * pct + 99) / 100, sum = 0;
 
-	pst_sort(v, n, sizeof(*v), cmp_u64);
+	for (unsigned b = 0; n && b < PST_RQH_BUCKETS; b++)
+		if ((sum += h[b]) >= (k ? k : 1))
+			return pst_rqh_mid(b) < max ? pst_rqh_mid(b) : max;
+	return n ? max : 0;
+}
+
+/* A stack and the requests that came from it. */
+struct wstack {
+	uint64_t stack, n;
+};
+
+static int cmp_wstack(const void *x, const void *y)
+{
+	const struct wstack *a = x, *b = y;
+
+	return a->stack < b->stack ? -1 : a->stack > b->stack;
+}
+
+/* The stack most requests of v[n] (sorted in place) came from; the
+ * smallest of equals. */
+static uint64_t mode(struct wstack *v, size_t n)
+{
+	uint64_t best = 0, bestn = 0;
+
+	pst_sort(v, n, sizeof(*v), cmp_wstack);
 	for (size_t i = 0, j; i < n; i = j) {
-		for (j = i; j < n && v[j] == v[i]; j++)
-			;
-		if (j - i > bestn) {
-			bestn = j - i;
-			best = v[i];
+		uint64_t sum = 0;
+
+		for (j = i; j < n && v[j].stack == v[i].stack; j++)
+			sum += v[j].n;
+		if (sum > bestn) {
+			bestn = sum;
+			best = v[i].stack;
 		}
 	}
 	return best;
 }
 
-/* The figures of row w from its requests (keys k[n]); lat and stk are scratch of n. */
-static void row_figures(struct pst_requests *r, struct pst_req_row *w, const struct rkey *k,
-			size_t n, uint64_t *lat, uint64_t *stk)
-{
-	size_t nl = 0;
+/* A row's figures in the making: exact latencies, the sums' histogram,
+ * stacks; each array as long as the most a row can take. */
+struct scratch {
+	uint64_t *lat, nh;
+	size_t nl, ns;
+	struct wstack *stk;
+	uint64_t hist[PST_RQH_BUCKETS];
+};
 
+static void row_span(struct pst_req_row *w, uint64_t ts)
+{
+	w->first_ts = ts < w->first_ts ? ts : w->first_ts;
+	w->last_ts = ts > w->last_ts ? ts : w->last_ts;
+}
+
+static void add_req(struct pst_req_row *w, const struct pst_req *q, struct scratch *s)
+{
+	bool client = w->role == PST_NET_CLIENT;
+
+	w->count++;
+	w->errors += !!(q->flags & PST_RQ_ERROR);
+	w->hits += (q->flags & (PST_RQ_READ | PST_RQ_HIT)) == (PST_RQ_READ | PST_RQ_HIT);
+	w->misses += (q->flags & (PST_RQ_READ | PST_RQ_MISS)) == (PST_RQ_READ | PST_RQ_MISS);
+	w->writes += !!(q->flags & PST_RQ_WRITE);
+	w->unanswered += !!(q->flags & PST_RQ_UNANSWERED);
+	w->bytes_sent += client ? q->req_bytes : q->reply_bytes;
+	w->bytes_received += client ? q->reply_bytes : q->req_bytes;
+	if (!(q->flags & (PST_RQ_NOREPLY | PST_RQ_UNANSWERED))) {
+		s->lat[s->nl++] = q->latency;
+		w->wait_ns += q->latency;
+	}
+	s->stk[s->ns++] = (struct wstack){ q->stack, 1 };
+	row_span(w, q->ts);
+}
+
+static void add_agg(struct pst_req_row *w, const struct agg *a, struct scratch *s)
+{
+	bool client = w->role == PST_NET_CLIENT;
+
+	w->count += a->count;
+	w->errors += a->errors;
+	w->hits += a->hits;
+	w->misses += a->misses;
+	w->writes += a->writes;
+	w->unanswered += a->unanswered;
+	w->bytes_sent += client ? a->req_bytes : a->reply_bytes;
+	w->bytes_received += client ? a->reply_bytes : a->req_bytes;
+	w->wait_ns += a->wait_ns;
+	w->max = a->max_ns > w->max ? a->max_ns : w->max;
+	for (size_t i = 0; i < a->nhist; i++) {
+		s->hist[a->hist[2 * i]] += a->hist[2 * i + 1];
+		s->nh += a->hist[2 * i + 1];
+	}
+	s->stk[s->ns++] = (struct wstack){ a->stack, a->count };
+	row_span(w, a->ts);
+}
+
+/* Percentiles: exact from requests alone; else from the histogram, the
+ * requests' latencies added to it. */
+static void row_latency(struct pst_req_row *w, struct scratch *s)
+{
+	if (!s->nh) {
+		pst_sort(s->lat, s->nl, sizeof(*s->lat), cmp_u64);
+		w->p50 = rank(s->lat, s->nl, 50);
+		w->p90 = rank(s->lat, s->nl, 90);
+		w->p99 = rank(s->lat, s->nl, 99);
+		w->max = s->nl ? s->lat[s->nl - 1] : 0;
+		return;
+	}
+	for (size_t i = 0; i < s->nl; i++) {
+		s->hist[pst_rqh_bucket(s->lat[i])]++;
+		s->nh++;
+		w->max = s->lat[i] > w->max ? s->lat[i] : w->max;
+	}
+	w->p50 = hist_rank(s->hist, s->nh, 50, w->max);
+	w->p90 = hist_rank(s->hist, s->nh, 90, w->max);
+	w->p99 = hist_rank(s->hist, s->nh, 99, w->max);
+}
+
+/* The figures of row w from its requests and sums (keys k[n]). A row with
+ * sums counts them and not its samples, which are among them. */
+static void row_figures(const struct build *b, struct pst_req_row *w, const struct rkey *k,
+			size_t n, struct scratch *s)
+{
+	bool summed = k[n - 1].agg;
+
+	s->nl = s->ns = 0;
+	s->nh = 0;
+	memset(s->hist, 0, sizeof(s->hist));
 	w->first_ts = UINT64_MAX;
 	for (size_t i = 0; i < n; i++) {
-		const struct pst_req *q = &r->v[k[i].i];
-		bool client = w->role == PST_NET_CLIENT;
-
-		w->count++;
-		w->errors += !!(q->flags & PST_RQ_ERROR);
-		w->hits += (q->flags & (PST_RQ_READ | PST_RQ_HIT)) == (PST_RQ_READ | PST_RQ_HIT);
-		w->misses += (q->flags & (PST_RQ_READ | PST_RQ_MISS)) == (PST_RQ_READ | PST_RQ_MISS);
-		w->writes += !!(q->flags & PST_RQ_WRITE);
-		w->unanswered += !!(q->flags & PST_RQ_UNANSWERED);
-		w->bytes_sent += client ? q->req_bytes : q->reply_bytes;
-		w->bytes_received += client ? q->reply_bytes : q->req_bytes;
-		if (!(q->flags & (PST_RQ_NOREPLY | PST_RQ_UNANSWERED))) {
-			lat[nl++] = q->latency;
-			w->wait_ns += q->latency;
-		}
-		stk[i] = q->stack;
-		w->first_ts = q->ts < w->first_ts ? q->ts : w->first_ts;
-		w->last_ts = q->ts > w->last_ts ? q->ts : w->last_ts;
+		if (k[i].agg)
+			add_agg(w, &b->aggs[k[i].i], s);
+		else if (!summed || !(b->r->v[k[i].i].flags & PST_RQ_SAMPLED))
+			add_req(w, &b->r->v[k[i].i], s);
 	}
-	pst_sort(lat, nl, sizeof(*lat), cmp_u64);
-	w->p50 = rank(lat, nl, 50);
-	w->p90 = rank(lat, nl, 90);
-	w->p99 = rank(lat, nl, 99);
-	w->max = nl ? lat[nl - 1] : 0;
-	w->stack_id = mode(stk, n);
+	row_latency(w, s);
+	w->stack_id = mode(s->stk, s->ns);
 }
 
 /* Stack id as text, innermost first, inlined frames each a line. */
@@ -310,32 +454,39 @@ static void row_names(const struct build *b, struct pst_req_row *w, const struct
 	w->sample = s ? s->sample : NULL;
 }
 
-/* The requests grouped into rows (keys sorted); rows' requests know their row. */
+/* The requests and sums grouped into rows (keys k[nk] sorted); rows'
+ * requests know their row. */
 static int make_rows(struct build *b, const struct pst_trace *t, struct pst_symbolizer *sym,
-		     struct rkey *k)
+		     const struct rkey *k, size_t nk)
 {
 	struct pst_requests *r = b->r;
-	uint64_t *lat = malloc((r->n + 1) * sizeof(*lat)), *stk = malloc((r->n + 1) * sizeof(*stk));
+	struct scratch *s = calloc(1, sizeof(*s));
 	size_t cap = 0;
 	int rc = -ENOMEM;
 
-	if (!lat || !stk)
+	if (!s || !(s->lat = malloc((nk + 1) * sizeof(*s->lat))) ||
+	    !(s->stk = malloc((nk + 1) * sizeof(*s->stk))))
 		goto out;
-	for (size_t i = 0, j; i < r->n; i = j) {
+	for (size_t i = 0, j; i < nk; i = j) {
 		struct pst_req_row w = { 0 };
 
-		for (j = i; j < r->n && !memcmp(&k[j], &k[i], offsetof(struct rkey, i)); j++)
-			r->v[k[j].i].row = (uint32_t)r->nrows;
+		for (j = i; j < nk && !memcmp(&k[j], &k[i], offsetof(struct rkey, agg)); j++)
+			if (!k[j].agg)
+				r->v[k[j].i].row = (uint32_t)r->nrows;
 		row_names(b, &w, &k[i]);
-		row_figures(r, &w, k + i, j - i, lat, stk);
+		row_figures(b, &w, k + i, j - i, s);
+		r->total += w.count;
 		if (stack_text(t, sym, w.stack_id, &w) ||
 		    pst_push(&r->rows, &r->nrows, &cap, sizeof(w), &w))
 			goto out;
 	}
 	rc = 0;
 out:
-	free(lat);
-	free(stk);
+	if (s) {
+		free(s->lat);
+		free(s->stk);
+	}
+	free(s);
 	return rc;
 }
 
@@ -385,33 +536,72 @@ static int keep_strings(struct build *b)
 	return 0;
 }
 
+/* The row key of a request or sum of connection conn, shape and status. */
+static void key_of(const struct build *b, struct rkey *k, uint64_t conn, uint64_t shape,
+		   uint64_t status)
+{
+	const struct conn *c = find_conn(b, conn);
+	const struct shape *s = find_shape(b, shape);
+
+	k->shape = shape;
+	k->role = c ? c->role : 0;
+	k->ep = c ? c->ep : SIZE_MAX;
+	k->status = s && s->protocol == PST_RQ_HTTP ? status : 0;
+}
+
+static int cmp_tick(const void *x, const void *y)
+{
+	const struct pst_req_tick *a = x, *b = y;
+
+	return a->ts < b->ts ? -1 : a->ts > b->ts;
+}
+
+/* The sums by time: throughput and the flame graph read them. */
+static int make_ticks(struct build *b)
+{
+	struct pst_requests *r = b->r;
+
+	r->ticks = malloc((b->naggs + 1) * sizeof(*r->ticks));
+	if (!r->ticks)
+		return -ENOMEM;
+	for (size_t i = 0; i < b->naggs; i++)
+		r->ticks[i] = (struct pst_req_tick){ b->aggs[i].ts, b->aggs[i].count,
+						     b->aggs[i].stack, b->aggs[i].wait_ns };
+	r->nticks = b->naggs;
+	pst_sort(r->ticks, r->nticks, sizeof(*r->ticks), cmp_tick);
+	return 0;
+}
+
 static int finish(struct build *b, const struct pst_trace *t, struct pst_symbolizer *sym)
 {
 	struct pst_requests *r = b->r;
+	size_t nk = r->n + b->naggs;
 	struct rkey *k;
 	int rc;
 
 	pst_sort(b->conns, b->nconns, sizeof(*b->conns), cmp_conn);
 	pst_sort(b->shapes, b->nshapes, sizeof(*b->shapes), cmp_shape);
-	k = malloc((r->n + 1) * sizeof(*k));
+	k = calloc(nk + 1, sizeof(*k));
 	if (!k)
 		return -ENOMEM;
 	for (size_t i = 0; i < r->n; i++) {
-		const struct conn *c = find_conn(b, r->v[i].conn);
-		const struct shape *s = find_shape(b, r->v[i].shape);
-
-		memset(&k[i], 0, sizeof(k[i]));
-		k[i].shape = r->v[i].shape;
-		k[i].role = c ? c->role : 0;
-		k[i].ep = c ? c->ep : SIZE_MAX;
-		k[i].status = s && s->protocol == PST_RQ_HTTP ? r->v[i].status : 0;
+		key_of(b, &k[i], r->v[i].conn, r->v[i].shape, r->v[i].status);
 		k[i].i = i;
 	}
-	pst_sort(k, r->n, sizeof(*k), cmp_rkey);
-	rc = make_rows(b, t, sym, k);
+	for (size_t i = 0; i < b->naggs; i++) {
+		struct rkey *e = &k[r->n + i];
+
+		key_of(b, e, b->aggs[i].conn, b->aggs[i].shape, b->aggs[i].status);
+		e->agg = 1;
+		e->i = i;
+	}
+	pst_sort(k, nk, sizeof(*k), cmp_rkey);
+	rc = make_rows(b, t, sym, k, nk);
 	free(k);
 	if (!rc)
 		rc = order(r);
+	if (!rc)
+		rc = make_ticks(b);
 	return rc ? rc : keep_strings(b);
 }
 
@@ -423,6 +613,9 @@ static void build_free(struct build *b)
 		free(b->shapes[i].text);
 		free(b->shapes[i].sample);
 	}
+	for (size_t i = 0; i < b->naggs; i++)
+		free(b->aggs[i].hist);
+	free(b->aggs);
 	free(b->eps);
 	free(b->shapes);
 	free(b->conns);
@@ -439,8 +632,8 @@ struct pst_requests *pst_requests_analyze(const struct pst_trace *t, struct pst_
 	b.r->start_ts = t->proc.start_monotonic_ns;
 	b.r->duration_ns = t->end_ts > t->proc.start_monotonic_ns ?
 				   t->end_ts - t->proc.start_monotonic_ns : 0;
-	rc = pst_trace_foreach(t, PST_REC_NET_CONN, PST_REC_REQ, on_record, &b);
-	if (!rc && b.r->n)
+	rc = pst_trace_foreach(t, PST_REC_NET_CONN, PST_REC_REQ_AGG, on_record, &b);
+	if (!rc && (b.r->n || b.naggs))
 		rc = finish(&b, t, sym);
 	build_free(&b);
 	if (rc) {
@@ -464,5 +657,6 @@ void pst_requests_free(struct pst_requests *r)
 	free(r->strings);
 	free(r->rows);
 	free(r->v);
+	free(r->ticks);
 	free(r);
 }

@@ -19,10 +19,12 @@
 #define PST_RQ_NOREPLY 16u
 #define PST_RQ_UNANSWERED 32u
 #define PST_RQ_READ 64u
+#define PST_RQ_SAMPLED 128u /* a sample: its request is counted in a REQ_AGG */
 
 enum { PST_RQ_POSTGRESQL = 1, PST_RQ_REDIS, PST_RQ_MEMCACHED, PST_RQ_HTTP, PST_RQ_PROTOCOLS };
 
-/* One request as recorded, with the thread that recorded it. */
+/* One request as recorded, with the thread that recorded it (sampled mode:
+ * the samples, PST_RQ_SAMPLED, which rows do not count again). */
 struct pst_req {
 	uint64_t ts, conn, latency, req_bytes, reply_bytes, stack, tid;
 	uint32_t shape, params, reply, key, flags, status;
@@ -34,7 +36,9 @@ struct pst_req_row {
 	unsigned protocol, role, status;
 	const char *endpoint, *shape, *sample; /* owned by pst_requests; sample NULL: none kept */
 	uint64_t count, errors, hits, misses, writes, unanswered;
-	uint64_t p50, p90, p99, max, wait_ns; /* latency: nearest rank, exact */
+	/* latency: nearest rank, exact from REQ records; from REQ_AGG's
+	 * histogram the middle of the bucket, within 3.2% (max exact) */
+	uint64_t p50, p90, p99, max, wait_ns;
 	uint64_t bytes_sent, bytes_received;  /* as the traced process sent and received them */
 	uint64_t stack_id;                    /* the stack most of them came from */
 	char **stack;                         /* it, "fn (file:line)" innermost first */
@@ -43,9 +47,18 @@ struct pst_req_row {
 	uint32_t slot; /* its place before the rows were sorted */
 };
 
+/* Sampled mode's sums (REQ_AGG) over time, for throughput and the flame
+ * graph: requests counted at ts, from stack, waiting wait_ns. */
+struct pst_req_tick {
+	uint64_t ts, n, stack, wait_ns;
+};
+
 struct pst_requests {
 	struct pst_req *v; /* by time */
 	size_t n;
+	struct pst_req_tick *ticks; /* by time */
+	size_t nticks;
+	uint64_t total; /* requests: the rows' counts summed */
 	struct pst_req_row *rows; /* by time waited, most first */
 	size_t nrows;
 	char **strings; /* what rows point to */
@@ -53,7 +66,7 @@ struct pst_requests {
 	uint64_t start_ts, duration_ns;
 };
 
-/* Every REQ of t, grouped; NULL without memory. sym may be NULL (no stacks). */
+/* Every REQ and REQ_AGG of t, grouped; NULL without memory. sym may be NULL (no stacks). */
 struct pst_requests *pst_requests_analyze(const struct pst_trace *t, struct pst_symbolizer *sym);
 void pst_requests_free(struct pst_requests *r);
 const char *pst_req_protocol_name(unsigned protocol); /* "postgresql", ..., "bytes" */

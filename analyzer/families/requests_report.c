@@ -58,20 +58,32 @@ static json_t *row_json(const struct pst_req_row *w)
 	return o;
 }
 
+/* Requests counted at or before time t (s since the start): the ones
+ * before *k of r->v (not the samples, which the sums count) and *m of its
+ * ticks, both moved on to t. */
+static uint64_t counted_until(const struct pst_requests *r, double t, size_t *k, size_t *m)
+{
+	uint64_t n = 0;
+
+	for (; *k < r->n && (double)(r->v[*k].ts - r->start_ts) / 1e9 <= t; ++*k)
+		n += !(r->v[*k].flags & PST_RQ_SAMPLED);
+	for (; *m < r->nticks && (double)(r->ticks[*m].ts - r->start_ts) / 1e9 <= t; ++*m)
+		n += r->ticks[*m].n;
+	return n;
+}
+
 /* Throughput over time: each timeline entry (a snapshot) gets the
  * requests sent since the one before. */
 static void timeline_json(const struct pst_requests *r, json_t *root)
 {
 	json_t *tl = json_object_get(root, "timeline"), *e;
 	double prev = 0;
-	size_t i, k = 0;
+	size_t i, k = 0, m = 0;
 
 	json_array_foreach(tl, i, e) {
 		double t = json_number_value(json_object_get(e, "time_s"));
-		uint64_t n = 0;
+		uint64_t n = counted_until(r, t, &k, &m);
 
-		for (; k < r->n && (double)(r->v[k].ts - r->start_ts) / 1e9 <= t; k++)
-			n++;
 		json_object_set_new(e, "requests", pst_ju64(n));
 		json_object_set_new(e, "requests_per_s",
 				    json_real(t > prev ? (double)n / (t - prev) : 0));
@@ -104,8 +116,8 @@ static void family_text(FILE *out, const struct pst_analysis *a, const void *sel
 
 	if (!r->nrows)
 		return;
-	fprintf(out, "\nRequests (%zu shape%s, %zu request%s)\n", r->nrows, r->nrows == 1 ? "" : "s",
-		r->n, r->n == 1 ? "" : "s");
+	fprintf(out, "\nRequests (%zu shape%s, %" PRIu64 " request%s)\n", r->nrows,
+		r->nrows == 1 ? "" : "s", r->total, r->total == 1 ? "" : "s");
 	fprintf(out, "  %-10s %-22s %9s %7s %10s %10s %10s %10s  %s\n", "protocol", "endpoint",
 		"count", "errors", "p50", "p99", "max", "waited", "shape");
 	for (size_t i = 0; i < n; i++) {
@@ -153,7 +165,7 @@ static void family_free(void *self)
 static bool has_requests(const struct pst_trace *t)
 {
 	struct pst_requests *r = pst_requests_analyze(t, NULL);
-	bool has = r && r->n;
+	bool has = r && r->nrows;
 
 	pst_requests_free(r);
 	return has;
@@ -161,30 +173,44 @@ static bool has_requests(const struct pst_trace *t)
 
 static int cmp_stack(const void *x, const void *y)
 {
-	const struct pst_req *a = x, *b = y;
+	const struct pst_req_tick *a = x, *b = y;
 
 	return a->stack < b->stack ? -1 : a->stack > b->stack;
 }
 
+/* Time waited by stack: each request's (not the samples, the sums hold
+ * them) and each sum's. */
 static int collect_wait(struct pst_flame *fl, unsigned slot)
 {
 	const struct pst_trace *t = pst_flame_trace(fl, slot);
 	struct pst_requests *r = pst_requests_analyze(t, NULL);
+	struct pst_req_tick *v;
+	size_t n = 0;
 	int rc = 0;
 
 	if (!r)
 		return -ENOMEM;
-	if (r->n) /* no rows, maybe no array: qsort takes no NULL */
-		qsort(r->v, r->n, sizeof(*r->v), cmp_stack);
-	for (size_t i = 0, j; i < r->n && !rc; i = j) {
-		const struct pst_stack *stk = pst_trace_stack(t, r->v[i].stack);
-		int64_t v = 0;
-
-		for (j = i; j < r->n && r->v[j].stack == r->v[i].stack; j++)
-			v += (int64_t)r->v[j].latency;
-		if (stk && v)
-			rc = pst_flame_add_stack(fl, slot, stk, v);
+	v = malloc((r->n + r->nticks + 1) * sizeof(*v));
+	if (!v) {
+		pst_requests_free(r);
+		return -ENOMEM;
 	}
+	for (size_t i = 0; i < r->n; i++)
+		if (!(r->v[i].flags & PST_RQ_SAMPLED))
+			v[n++] = (struct pst_req_tick){ 0, 1, r->v[i].stack, r->v[i].latency };
+	for (size_t i = 0; i < r->nticks; i++)
+		v[n++] = r->ticks[i];
+	qsort(v, n, sizeof(*v), cmp_stack);
+	for (size_t i = 0, j; i < n && !rc; i = j) {
+		const struct pst_stack *stk = pst_trace_stack(t, v[i].stack);
+		int64_t w = 0;
+
+		for (j = i; j < n && v[j].stack == v[i].stack; j++)
+			w += (int64_t)v[j].wait_ns;
+		if (stk && w)
+			rc = pst_flame_add_stack(fl, slot, stk, w);
+	}
+	free(v);
 	pst_requests_free(r);
 	return rc;
 }

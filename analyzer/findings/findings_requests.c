@@ -452,7 +452,7 @@ int pst_findings_requests(const struct pst_requests *r, const struct pst_req_cac
 {
 	int rc;
 
-	if (!r || !r->n)
+	if (!r || !r->nrows)
 		return 0;
 	rc = rule_nplus(r, out);
 	if (!rc)

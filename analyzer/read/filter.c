@@ -214,6 +214,12 @@ bool pst_filter_record(const struct pst_filter *f, unsigned type, uint64_t tid,
 			return true;
 		ts = v[0];
 		break;
+	case PST_REC_REQ_AGG: /* ts, tid: in the timer's block, the thread is the record's */
+		if (leading(payload, len, v, 2))
+			return true;
+		tid = v[1];
+		timed = false; /* as REQ, whose sums these are */
+		break;
 	default:
 		timed = false;
 	}
