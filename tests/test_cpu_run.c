@@ -62,7 +62,7 @@ static double whole_stack_share(json_t *j)
 	return all ? whole / all : 0;
 }
 
-Test(cpu_run, known_split_within_five_points, .timeout = 120)
+Test(cpu_run, known_split_hot_loop_first, .timeout = 120)
 {
 	const char *opts[] = { "--cpu=499", NULL }, *args[] = { "3", NULL };
 	struct itest_report rep;
