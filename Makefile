@@ -177,6 +177,7 @@ $(B)/.deps: scripts/install-deps.sh
 	mkdir -p $(B) && touch $@
 
 test: deps
+	scripts/mutate.sh --check
 	$(MAKE) test-bins
 	scripts/js-deps.sh
 	scripts/run-tests.sh $(TEST_BIN)

@@ -1,13 +1,17 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Mutation testing: plant each mutant of scripts/mutants.txt, run its suite, restore; print "killed K of N".
-# Usage: scripts/mutate.sh [MUTANTS_FILE] (make mutate). Builds in build-mut; takes a long while.
+# Usage: scripts/mutate.sh [--check] [MUTANTS_FILE] (make mutate). Builds in build-mut; takes a long while.
+# --check only says which mutants no longer apply (seconds; exit 1 if any).
 set -u
 cd "$(dirname "$0")/.."
+check=
+[ "${1:-}" = --check ] && { check=1; shift; }
 list=${1:-scripts/mutants.txt}
 b=${MUT_B:-build-mut}
-make -s B="$b" -j2 test-bins >/dev/null || { echo "mutate: the unmutated build fails" >&2; exit 1; }
-exec python3 - "$list" "$b" <<'PY'
+[ -n "$check" ] || make -s B="$b" -j2 test-bins >/dev/null ||
+	{ echo "mutate: the unmutated build fails" >&2; exit 1; }
+exec python3 - "$list" "$b" "$check" <<'PY'
 import signal, subprocess, sys
 
 # Stopped midway: the file in hand is restored all the same (finally below).
@@ -15,8 +19,11 @@ signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
 signal.signal(signal.SIGHUP, lambda *a: sys.exit(1))
 
 # A line: SUITE[:FILTER] <tab> FILE <tab> FROM <tab> TO, where FROM must
-# occur exactly once in FILE (else the mutant is "not applied", not
-# counted); \n and \t in FROM and TO stand for a newline and a tab.
+# occur exactly once in FILE; \n and \t in FROM and TO stand for a newline
+# and a tab. A mutant whose FROM is not found once (its code moved or
+# changed) is "NOT APPLIED": said before anything runs, counted with the
+# survivors, and the run exits 1, so that the list is kept up to date
+# rather than shrinking quietly.
 listf, b = sys.argv[1], sys.argv[2]
 
 def unesc(s):
@@ -36,19 +43,35 @@ def judge(suite, flt):
     cmd = [b + "/tests/" + suite, "-j2"] + (["--filter", flt] if flt else [])
     return "survived" if run(cmd) == 0 else "killed"
 
+def mutants():
+    """(where, suite, filter, path, old, new, matches) for each line."""
+    for n, line in enumerate(open(listf), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        suite, path, old, new = line.rstrip("\n").split("\t")
+        suite, _, flt = suite.partition(":")
+        old, new = unesc(old), unesc(new)
+        try:
+            found = open(path).read().count(old)
+        except OSError:
+            found = -1
+        yield "%s:%d %s" % (listf, n, path), suite, flt, path, old, new, found
+
+todo = list(mutants())
+skipped = ["%s: NOT APPLIED (%s of %r)" % (m[0], "no such file" if m[6] < 0 else
+                                          "%d matches" % m[6], m[4])
+           for m in todo if m[6] != 1]
+for s in skipped:
+    print(s, flush=True)
+if sys.argv[3]:
+    print("%d mutants, %d NOT APPLIED" % (len(todo), len(skipped)))
+    sys.exit(1 if skipped else 0)
 killed = total = 0
-survivors, skipped = [], []
-for n, line in enumerate(open(listf), 1):
-    if not line.strip() or line.startswith("#"):
+survivors = []
+for where, suite, flt, path, old, new, found in todo:
+    if found != 1:
         continue
-    suite, path, old, new = line.rstrip("\n").split("\t")
-    suite, _, flt = suite.partition(":")
-    old, new = unesc(old), unesc(new)
     src = open(path).read()
-    where = "%s:%d %s" % (listf, n, path)
-    if src.count(old) != 1:
-        skipped.append("%s: not applied (%d matches of %r)" % (where, src.count(old), old))
-        continue
     total += 1
     try:
         open(path, "w").write(src.replace(old, new))
@@ -60,10 +83,12 @@ for n, line in enumerate(open(listf), 1):
         survivors.append("%s: %r -> %r (%s)" % (where, old, new, suite))
     print("%-24s %s: %r -> %r" % (verdict, where, old, new), flush=True)
 run(["make", "-s", "B=" + b, "-j2", "test-bins"])
-for s in skipped:
-    print(s)
 print("survivors:" if survivors else "no survivors")
 for s in survivors:
     print("  " + s)
-print("killed %d of %d" % (killed, total))
+for s in skipped:
+    print("  " + s)
+print("killed %d of %d" % (killed, total + len(skipped)), end="")
+print(" (%d NOT APPLIED: update %s)" % (len(skipped), listf) if skipped else "")
+sys.exit(1 if skipped else 0)
 PY

@@ -12,6 +12,11 @@
 
 /* Seconds before a program counts as hung: each ends in a few seconds bare. */
 #define DEADLINE 60
+/* A server case's own limit: bare and preloaded, each a client and a stop
+ * of at most DEADLINE (and a hang's stacks, gdb's minute per process), so
+ * that a slow step under load or a hang ends with its own message, never
+ * with Criterion's bare "timed out" (180 s was below the sum). */
+#define CASE_TIMEOUT (4 * DEADLINE + 4 * 60 + 60)
 
 #define NGINX "/usr/sbin/nginx"
 #define MEMCACHED "/usr/bin/memcached"
@@ -125,15 +130,17 @@ static pid_t start(char *const argv[], const char *out, const char *err)
 	return pid;
 }
 
-/* Wait for pid within secs; when it has not ended, SIGKILL its group and
- * set *hung. Returns the raw wait status. */
-static int wait_within(pid_t pid, int secs, bool *hung)
+/* Wait for pid within secs; when it has not ended, append the stacks of
+ * every thread of its group (but pid's own) to the file stacks, SIGKILL the
+ * group and set *hung: a hang names what it waited for. Returns the raw
+ * wait status. */
+static int wait_within(pid_t pid, int secs, const char *stacks, bool *hung)
 {
 	struct timespec t0;
 	int st;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	st = rel_wait_group(pid, &t0, secs, NULL, hung);
+	st = rel_wait_group(pid, &t0, secs, stacks, hung);
 	group_track(0, pid);
 	return st;
 }
@@ -141,7 +148,7 @@ static int wait_within(pid_t pid, int secs, bool *hung)
 /* argv run to its end within secs (see wait_within); the raw wait status. */
 static int run_within(char *const argv[], const char *out, const char *err, int secs, bool *hung)
 {
-	return wait_within(start(argv, out, err), secs, hung);
+	return wait_within(start(argv, out, err), secs, err, hung);
 }
 
 /* itest_wdesc into buf: two in one message. */
@@ -371,7 +378,7 @@ static void nginx_once(const char *dir, const char *tag, const char *const *opts
 	o->master = opts ? program_of(o->run) : o->run;
 	cr_assert(kill(via_run ? o->run : o->master, SIGQUIT) == 0, "kill(%d, SIGQUIT): %s",
 		  via_run ? o->run : o->master, strerror(errno));
-	o->status = wait_within(o->run, DEADLINE, &hung);
+	o->status = wait_within(o->run, DEADLINE, err, &hung);
 	cr_assert(!hung, "HUNG: nginx (%s) did not stop within %d s of SIGQUIT to %s (killed); %s",
 		  tag, DEADLINE, via_run ? "prestanda run" : "its master", itest_slurp(err, NULL));
 	snprintf(alog, sizeof(alog), "%s/%s.access.log", dir, tag);
@@ -455,18 +462,18 @@ static void nginx_case(const char *const *opts, bool via_run)
 	rm_tree(dir);
 }
 
-Test(reliab_servers, nginx_sampled, .timeout = 180)
+Test(reliab_servers, nginx_sampled, .timeout = CASE_TIMEOUT)
 {
 	nginx_case((const char *[]){ NULL }, false);
 }
 
-Test(reliab_servers, nginx_full, .timeout = 180)
+Test(reliab_servers, nginx_full, .timeout = CASE_TIMEOUT)
 {
 	nginx_case((const char *[]){ "--full", NULL }, false);
 }
 
 /* Stopped as a user stops it: SIGQUIT to `prestanda run` in front of it. */
-Test(reliab_servers, nginx_quit_through_run, .timeout = 180)
+Test(reliab_servers, nginx_quit_through_run, .timeout = CASE_TIMEOUT)
 {
 	nginx_case((const char *[]){ NULL }, true);
 }
@@ -508,7 +515,7 @@ static void memc_once(const char *dir, const char *tag, const char *const *opts,
 	o->server = opts ? program_of(o->run) : o->run;
 	cr_assert(kill(o->server, SIGTERM) == 0, "kill(%d, SIGTERM): %s", o->server,
 		  strerror(errno));
-	o->status = wait_within(o->run, DEADLINE, &hung);
+	o->status = wait_within(o->run, DEADLINE, err, &hung);
 	cr_assert(!hung, "HUNG: memcached (%s) did not end within %d s of SIGTERM (killed); %s",
 		  tag, DEADLINE, itest_slurp(err, NULL));
 }
@@ -586,19 +593,19 @@ static void memc_case(const char *const *opts)
 	rm_tree(dir);
 }
 
-Test(reliab_servers, memcached_sampled, .timeout = 180)
+Test(reliab_servers, memcached_sampled, .timeout = CASE_TIMEOUT)
 {
 	memc_case((const char *[]){ NULL });
 }
 
-Test(reliab_servers, memcached_full, .timeout = 180)
+Test(reliab_servers, memcached_full, .timeout = CASE_TIMEOUT)
 {
 	memc_case((const char *[]){ "--full", NULL });
 }
 
 /* memcached's 4 workers sit in epoll_wait for 3 s with no client: idle, not
  * busy (blocking in the kernel is not work), and no pool-undersized. */
-Test(reliab_servers, memcached_idle_workers, .timeout = 180)
+Test(reliab_servers, memcached_idle_workers, .timeout = CASE_TIMEOUT)
 {
 	char dir[64], out[PATH_MAX], err[PATH_MAX], pattern[PATH_MAX], port[16];
 	char *av[ITEST_MAX_ARGS];
@@ -621,8 +628,9 @@ Test(reliab_servers, memcached_idle_workers, .timeout = 180)
 	run = start(av, out, err);
 	sleep(3);
 	cr_assert(kill(program_of(run), SIGTERM) == 0, "kill: %s", strerror(errno));
-	wait_within(run, DEADLINE, &hung);
-	cr_assert(!hung, "HUNG: memcached did not end within %d s of SIGTERM", DEADLINE);
+	wait_within(run, DEADLINE, err, &hung);
+	cr_assert(!hung, "HUNG: memcached did not end within %d s of SIGTERM; %s", DEADLINE,
+		  itest_slurp(err, NULL));
 	cr_assert_eq(reports(dir, "memcached", true, &r, rep), 1, "%d traces", r.ntraces);
 	groups = itest_get(rep[0].json, "threads.groups");
 	json_array_foreach(groups, i, g)

@@ -56,7 +56,7 @@ struct self {
 };
 
 static struct self self_connect = { "connect_ns" }, self_lifetime = { "lifetime_ns" },
-		   self_request = { "request_ns" };
+		   self_request = { "request_ns" }, self_lookup = { "lookup_ns" };
 
 static long long now_ns(void)
 {
@@ -341,14 +341,20 @@ static void lookups(int n, int m)
 {
 	for (int i = 0; i < n; i++) {
 		struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res;
+		long long t0 = now_ns();
 
 		if (getaddrinfo("localhost", "80", &hints, &res))
 			die("getaddrinfo");
+		self_add(&self_lookup, t0);
 		freeaddrinfo(res);
 	}
-	for (int i = 0; i < m; i++)
+	for (int i = 0; i < m; i++) {
+		long long t0 = now_ns();
+
 		if (!gethostbyname("localhost"))
 			die("gethostbyname");
+		self_add(&self_lookup, t0);
+	}
 }
 
 int main(int argc, char **argv)
@@ -401,5 +407,6 @@ int main(int argc, char **argv)
 	self_print(&self_connect);
 	self_print(&self_lifetime);
 	self_print(&self_request);
+	self_print(&self_lookup);
 	return 0;
 }
