@@ -23,6 +23,15 @@
  * thread whose slot cannot be had keeps its buffer in its own memory, as
  * before. The file is opened only to add a slot, by its path, or through
  * the descriptor held since a privilege drop.
+ *
+ * Sampled mode makes the file only at the timer's first flush, one
+ * interval in (or before a privilege drop, while the path still opens):
+ * two inode creations and a fallocate on the way in, and the freeing of
+ * its blocks on the way out, were most of what a short program paid for
+ * being recorded. A kill before then loses what a kill lost before the
+ * live file existed, at most that interval. At that flush each thread's
+ * buffer, just written, moves into a slot (pst_thr_flush_pending).
+ * --full makes it at once: the writer's spare slots live there.
  */
 #define SLOT_BYTES (PST_LIVE_SLOT_HEADER + PST_BUF_SIZE)
 
@@ -31,6 +40,8 @@ static struct pst_live_header *live_hdr; /* the first page, mapped; NULL: no liv
 static dev_t live_dev;
 static ino_t live_ino;
 static uint64_t live_slots; /* slots in the file; under the registry lock */
+static uint64_t live_pid;
+static bool live_wanted; /* a path given and no file made yet; under the registry lock */
 
 /* Room for end bytes under the file size limit: past it, fallocate would
  * get the program killed by SIGXFSZ. */
@@ -63,17 +74,15 @@ static int live_open_again(void)
 	return fd;
 }
 
-void pst_live_open(const char *trace_abs, uint64_t pid)
+static void live_create(void)
 {
-	struct pst_live_header h = { .version = PST_VERSION, .slot_bytes = SLOT_BYTES, .pid = pid };
+	struct pst_live_header h = { .version = PST_VERSION, .slot_bytes = SLOT_BYTES, .pid = live_pid };
 	struct stat st;
 	void *m;
 	int fd;
 
-	live_hdr = NULL;
-	live_slots = 0;
-	if (snprintf(live_path, sizeof(live_path), "%s.live", trace_abs) >= (int)sizeof(live_path) ||
-	    !live_fits(PST_LIVE_HEADER + SLOT_BYTES))
+	live_wanted = false;
+	if (!live_fits(PST_LIVE_HEADER + SLOT_BYTES))
 		return;
 	fd = open(live_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -91,6 +100,24 @@ void pst_live_open(const char *trace_abs, uint64_t pid)
 	live_dev = st.st_dev;
 	live_ino = st.st_ino;
 	live_hdr = m;
+}
+
+void pst_live_open(const char *trace_abs, uint64_t pid)
+{
+	live_hdr = NULL;
+	live_slots = 0;
+	live_pid = pid;
+	live_wanted = snprintf(live_path, sizeof(live_path), "%s.live", trace_abs) <
+		      (int)sizeof(live_path);
+	if (pst_cfg.full && live_wanted)
+		live_create();
+}
+
+bool pst_live_make(void)
+{
+	if (live_wanted)
+		live_create();
+	return live_hdr != NULL;
 }
 
 /* A new slot of the file, mapped; NULL when it cannot be had. */
@@ -156,8 +183,14 @@ void pst_live_end(void)
 
 void pst_live_hold(void)
 {
-	int fd;
+	int fd, guard = pst_guard;
 
+	/* the path may not open after the drop: the file now, or never */
+	pst_guard = 1;
+	pst_thr_lock_registry(true);
+	pst_live_make();
+	pst_thr_lock_registry(false);
+	pst_guard = guard;
 	if (live_hdr && pst_held[PST_HELD_LIVE] < 0 && (fd = live_open_again()) >= 0)
 		pst_held[PST_HELD_LIVE] = pst_fd_park(fd);
 }
@@ -169,4 +202,5 @@ void pst_live_after_fork(void)
 		munmap(live_hdr, PST_LIVE_HEADER);
 	live_hdr = NULL;
 	live_slots = 0;
+	live_wanted = false;
 }

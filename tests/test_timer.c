@@ -2,6 +2,7 @@
 /* A process killed with SIGKILL or by the OOM killer loses nothing: what was not written by time is taken back from its live file. */
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <sys/inotify.h>
 
 #include "itest.h"
 
@@ -46,17 +47,19 @@ static void wait_for_output(const struct itest_run *r, const char *line)
 }
 
 /*
- * `prestanda run --full -o DIR/t.%p.trace -- TARGET [ARG]` in the
- * background, in a fresh r->dir; its stdout to DIR/out, and with cgroup
- * (a directory) first moved into that cgroup. Returns run's pid.
+ * `prestanda run [MODE] -o DIR/t.%p.trace -- TARGET [ARG]` in the
+ * background, in r->dir (a fresh one unless set); its stdout to DIR/out,
+ * and with cgroup (a directory) first moved into that cgroup. mode: an
+ * option of run's ("--full"), or NULL for sampled mode. Returns run's pid.
  */
-static pid_t start_full_run(struct itest_run *r, const char *target, const char *arg,
-			    const char *cgroup)
+static pid_t start_run(struct itest_run *r, const char *mode, const char *target,
+		       const char *arg, const char *cgroup)
 {
 	char pattern[PATH_MAX], prog[PATH_MAX], outp[PATH_MAX], errp[PATH_MAX];
 	pid_t run;
 
-	cr_assert(mkdtemp(strcpy(r->dir, "/tmp/pst-itest.XXXXXX")));
+	if (!r->dir[0])
+		cr_assert(mkdtemp(strcpy(r->dir, "/tmp/pst-itest.XXXXXX")));
 	snprintf(pattern, sizeof(pattern), "%s/t.%%p.trace", r->dir);
 	snprintf(prog, sizeof(prog), ITEST_TARGETS "%s", target);
 	snprintf(outp, sizeof(outp), "%s/out", r->dir);
@@ -73,11 +76,21 @@ static pid_t start_full_run(struct itest_run *r, const char *target, const char 
 		if (fd < 0 || dup2(fd, 1) < 0 || efd < 0 || dup2(efd, 2) < 0 ||
 		    (cgroup && !itest_write_ok(procs, pid)))
 			_exit(126);
-		execl(ITEST_PRESTANDA, ITEST_PRESTANDA, "run", "--full", "-o", pattern, "--", prog, arg,
-		      (char *)NULL);
+		if (mode)
+			execl(ITEST_PRESTANDA, ITEST_PRESTANDA, "run", mode, "-o", pattern, "--", prog,
+			      arg, (char *)NULL);
+		else
+			execl(ITEST_PRESTANDA, ITEST_PRESTANDA, "run", "-o", pattern, "--", prog, arg,
+			      (char *)NULL);
 		_exit(127);
 	}
 	return run;
+}
+
+static pid_t start_full_run(struct itest_run *r, const char *target, const char *arg,
+			    const char *cgroup)
+{
+	return start_run(r, "--full", target, arg, cgroup);
 }
 
 Test(timer, sigkill_keeps_what_was_flushed, .timeout = 60)
@@ -318,6 +331,144 @@ Test(timer, oom_killer_loses_nothing, .timeout = 120)
 	cr_assert_geq(printed, 150, "only %lld blocks before the kill", printed);
 	grown = itest_nsites(j, "grow") ? itest_int(itest_site(j, "grow"), "calls") : 0;
 	cr_expect(grown == printed || grown == printed + 1, "%lld recorded, %lld made", grown,
+		  printed);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
+/* ---- sampled mode: the live file made at the first flush (preload/live.c) ---- */
+
+/* The names created in a directory watched with inotify (IN_CREATE), one
+ * per line. */
+static void created_names(int ino, char *out, size_t len)
+{
+	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	out[0] = 0;
+	while ((n = read(ino, buf, sizeof(buf))) > 0)
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *e = (struct inotify_event *)p;
+
+			if (e->len)
+				snprintf(out + strlen(out), len - strlen(out), "%s\n", e->name);
+			p += sizeof(*e) + e->len;
+		}
+}
+
+/* A program that ends within its first interval never makes the live file:
+ * no inode to create and free, and its trace is complete. */
+Test(timer, sampled_short_program_makes_no_live_file, .timeout = 60)
+{
+	struct itest_run r = { 0 };
+	struct itest_report rep;
+	char names[4096];
+	json_t *j;
+	int ino, st;
+	pid_t run;
+
+	cr_assert(mkdtemp(strcpy(r.dir, "/tmp/pst-itest.XXXXXX")));
+	ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	cr_assert(ino >= 0 && inotify_add_watch(ino, r.dir, IN_CREATE) >= 0);
+	run = start_run(&r, NULL, "exit_status", "0", NULL);
+	cr_assert_eq(waitpid(run, &st, 0), run);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "run: %s", itest_wdesc(st));
+	created_names(ino, names, sizeof(names));
+	close(ino);
+	cr_expect(strstr(names, ".trace\n"), "created: %s", names);
+	cr_expect_null(strstr(names, ".live"), "created: %s", names);
+	itest_collect(&r);
+	cr_assert_eq(r.ntraces, 1);
+	j = itest_report_ok(&rep, r.traces[0]);
+	cr_expect(itest_bool(j, "process.complete"));
+	cr_expect_eq(itest_int(j, "memory.alloc_calls"), 5);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
+/* Killed within its first interval: no live file was made, and what the
+ * buffers held is lost (at most that interval); the trace still reads, as
+ * incomplete. */
+Test(timer, sampled_kill_in_first_interval_reads_incomplete, .timeout = 60)
+{
+	struct itest_run r = { 0 };
+	struct itest_report rep;
+	char live[PATH_MAX + 8];
+	pid_t run;
+	long pid;
+	int st;
+
+	setenv("PRESTANDA_FLUSH_MS", "600000", 1);
+	run = start_run(&r, NULL, "alloc_then_sleep", "5000", NULL);
+	unsetenv("PRESTANDA_FLUSH_MS");
+	pid = wait_for_trace_pid(r.dir);
+	cr_assert(pid > 0, "no trace appeared");
+	wait_for_output(&r, "filled");
+	snprintf(live, sizeof(live), "%s/t.%ld.trace.live", r.dir, pid);
+	cr_expect_neq(access(live, F_OK), 0, "%s made in the first interval", live);
+	cr_assert_eq(kill((pid_t)pid, SIGKILL), 0);
+	cr_assert_eq(waitpid(run, &st, 0), run);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGKILL, "run: %s", itest_wdesc(st));
+	itest_collect(&r);
+	cr_assert_eq(r.ntraces, 1);
+	cr_expect_not(itest_bool(itest_report_ok(&rep, r.traces[0]), "process.complete"));
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
+/* The '.'s rel_oom printed so far: a block each. */
+static long dots(const struct itest_run *r)
+{
+	char outp[PATH_MAX], *out;
+	long n;
+
+	snprintf(outp, sizeof(outp), "%s/out", r->dir);
+	out = itest_slurp(outp, NULL);
+	n = out ? (long)strlen(out) : 0;
+	free(out);
+	return n;
+}
+
+/*
+ * Past the first interval the live file is there, and each thread's buffer
+ * moved into it at that flush: a SIGKILL between two flushes (2 s apart)
+ * loses none of the blocks rel_oom made since the last one. Every block
+ * is sampled (a byte's countdown), so the count is exact.
+ */
+Test(timer, sampled_kill_after_first_interval_loses_nothing, .timeout = 120)
+{
+	struct itest_run r = { 0 };
+	struct itest_report rep;
+	char live[PATH_MAX + 8];
+	long pid, printed, at = 0;
+	long long grown;
+	json_t *j;
+	pid_t run;
+	int st;
+
+	setenv("PRESTANDA_FLUSH_MS", "2000", 1);
+	setenv("PRESTANDA_SAMPLE_BYTES", "1", 1);
+	run = start_run(&r, NULL, "rel_oom", NULL, NULL);
+	unsetenv("PRESTANDA_FLUSH_MS");
+	unsetenv("PRESTANDA_SAMPLE_BYTES");
+	pid = wait_for_trace_pid(r.dir);
+	cr_assert(pid > 0, "no trace appeared");
+	snprintf(live, sizeof(live), "%s/t.%ld.trace.live", r.dir, pid);
+	for (int i = 0; i < 3000 && access(live, F_OK); i++)
+		usleep(10000);
+	cr_assert_eq(access(live, F_OK), 0, "no live file after the first interval");
+	/* blocks made since the flush that made the file, before the next */
+	for (at = dots(&r); dots(&r) < at + 30;)
+		usleep(10000);
+	cr_assert_eq(kill((pid_t)pid, SIGKILL), 0);
+	cr_assert_eq(waitpid(run, &st, 0), run);
+	printed = dots(&r);
+	itest_collect(&r);
+	cr_assert_eq(r.ntraces, 1);
+	j = itest_report_ok(&rep, r.traces[0]);
+	cr_expect_not(itest_bool(j, "process.complete"));
+	grown = itest_nsites(j, "grow") ? itest_int(itest_site(j, "grow"), "calls") : 0;
+	cr_expect(grown == printed || grown == printed + 1, "%lld recorded, %ld made", grown,
 		  printed);
 	itest_report_free(&rep);
 	itest_cleanup(&r);
