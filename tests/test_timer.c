@@ -93,6 +93,22 @@ static pid_t start_full_run(struct itest_run *r, const char *target, const char 
 	return start_run(r, "--full", target, arg, cgroup);
 }
 
+/* alloc_then_sleep's 5,000 blocks with the timed flush pushed past the
+ * run, in mode (start_run's), once it has said "filled"; *pid: the
+ * program's. Returns run's pid. */
+static pid_t start_filled(struct itest_run *r, const char *mode, long *pid)
+{
+	pid_t run;
+
+	setenv("PRESTANDA_FLUSH_MS", "600000", 1);
+	run = start_run(r, mode, "alloc_then_sleep", "5000", NULL);
+	unsetenv("PRESTANDA_FLUSH_MS");
+	*pid = wait_for_trace_pid(r->dir);
+	cr_assert(*pid > 0, "no trace appeared");
+	wait_for_output(r, "filled");
+	return run;
+}
+
 Test(timer, sigkill_keeps_what_was_flushed, .timeout = 60)
 {
 	struct itest_run r = { 0 };
@@ -137,12 +153,7 @@ Test(timer, sigkill_loses_nothing, .timeout = 60)
 	long pid;
 	int st;
 
-	setenv("PRESTANDA_FLUSH_MS", "600000", 1);
-	run = start_full_run(&r, "alloc_then_sleep", "5000", NULL);
-	unsetenv("PRESTANDA_FLUSH_MS");
-	pid = wait_for_trace_pid(r.dir);
-	cr_assert(pid > 0, "no trace appeared");
-	wait_for_output(&r, "filled");
+	run = start_filled(&r, "--full", &pid);
 	cr_assert_eq(kill((pid_t)pid, SIGKILL), 0);
 	cr_assert_eq(waitpid(run, &st, 0), run);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGKILL, "run: %s", itest_wdesc(st));
@@ -338,6 +349,16 @@ Test(timer, oom_killer_loses_nothing, .timeout = 120)
 
 /* ---- sampled mode: the live file made at the first flush (preload/live.c) ---- */
 
+/* SIGKILL to the program (pid), and run (its pid run) exits 128 + 9. */
+static void kill_run(pid_t run, long pid)
+{
+	int st;
+
+	cr_assert_eq(kill((pid_t)pid, SIGKILL), 0);
+	cr_assert_eq(waitpid(run, &st, 0), run);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGKILL, "run: %s", itest_wdesc(st));
+}
+
 /* The names created in a directory watched with inotify (IN_CREATE), one
  * per line. */
 static void created_names(int ino, char *out, size_t len)
@@ -391,24 +412,15 @@ Test(timer, sampled_short_program_makes_no_live_file, .timeout = 60)
  * incomplete. */
 Test(timer, sampled_kill_in_first_interval_reads_incomplete, .timeout = 60)
 {
-	struct itest_run r = { 0 };
-	struct itest_report rep;
 	char live[PATH_MAX + 8];
-	pid_t run;
+	struct itest_run r = { 0 };
 	long pid;
-	int st;
+	pid_t run = start_filled(&r, NULL, &pid);
+	struct itest_report rep;
 
-	setenv("PRESTANDA_FLUSH_MS", "600000", 1);
-	run = start_run(&r, NULL, "alloc_then_sleep", "5000", NULL);
-	unsetenv("PRESTANDA_FLUSH_MS");
-	pid = wait_for_trace_pid(r.dir);
-	cr_assert(pid > 0, "no trace appeared");
-	wait_for_output(&r, "filled");
 	snprintf(live, sizeof(live), "%s/t.%ld.trace.live", r.dir, pid);
 	cr_expect_neq(access(live, F_OK), 0, "%s made in the first interval", live);
-	cr_assert_eq(kill((pid_t)pid, SIGKILL), 0);
-	cr_assert_eq(waitpid(run, &st, 0), run);
-	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGKILL, "run: %s", itest_wdesc(st));
+	kill_run(run, pid);
 	itest_collect(&r);
 	cr_assert_eq(r.ntraces, 1);
 	cr_expect_not(itest_bool(itest_report_ok(&rep, r.traces[0]), "process.complete"));
@@ -444,7 +456,6 @@ Test(timer, sampled_kill_after_first_interval_loses_nothing, .timeout = 120)
 	long long grown;
 	json_t *j;
 	pid_t run;
-	int st;
 
 	setenv("PRESTANDA_FLUSH_MS", "2000", 1);
 	setenv("PRESTANDA_SAMPLE_BYTES", "1", 1);
@@ -460,8 +471,7 @@ Test(timer, sampled_kill_after_first_interval_loses_nothing, .timeout = 120)
 	/* blocks made since the flush that made the file, before the next */
 	for (at = dots(&r); dots(&r) < at + 30;)
 		usleep(10000);
-	cr_assert_eq(kill((pid_t)pid, SIGKILL), 0);
-	cr_assert_eq(waitpid(run, &st, 0), run);
+	kill_run(run, pid);
 	printed = dots(&r);
 	itest_collect(&r);
 	cr_assert_eq(r.ntraces, 1);
