@@ -41,7 +41,8 @@ static dev_t live_dev;
 static ino_t live_ino;
 static uint64_t live_slots; /* slots in the file; under the registry lock */
 static uint64_t live_pid;
-static bool live_wanted; /* a path given and no file made yet; under the registry lock */
+static bool live_wanted; /* a path given and no file made yet: its maker clears it */
+static bool live_ending; /* END written: a file made from now on is ended at once */
 
 /* Room for end bytes under the file size limit: past it, fallocate would
  * get the program killed by SIGXFSZ. */
@@ -81,7 +82,6 @@ static void live_create(void)
 	void *m;
 	int fd;
 
-	live_wanted = false;
 	if (!live_fits(PST_LIVE_HEADER + SLOT_BYTES))
 		return;
 	fd = open(live_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -99,7 +99,7 @@ static void live_create(void)
 	pst_fd_close(fd);
 	live_dev = st.st_dev;
 	live_ino = st.st_ino;
-	live_hdr = m;
+	__atomic_store_n(&live_hdr, m, __ATOMIC_SEQ_CST);
 }
 
 void pst_live_open(const char *trace_abs, uint64_t pid)
@@ -107,16 +107,32 @@ void pst_live_open(const char *trace_abs, uint64_t pid)
 	live_hdr = NULL;
 	live_slots = 0;
 	live_pid = pid;
+	live_ending = false;
 	live_wanted = snprintf(live_path, sizeof(live_path), "%s.live", trace_abs) <
 		      (int)sizeof(live_path);
-	if (pst_cfg.full && live_wanted)
-		live_create();
+	if (pst_cfg.full)
+		pst_live_make();
 }
 
+/*
+ * The timer's flush can come while the program's last thread writes END
+ * (pst_live_end, maybe in a signal handler: no lock there). Whoever clears
+ * live_wanted makes the file; END sets live_ending first. Each looks at
+ * what the other stored, so that a file made as END was written is ended
+ * by one of them (both, at worst: the same mark, a second unlink).
+ */
 bool pst_live_make(void)
 {
-	if (live_wanted)
+	bool wanted = true;
+
+	if (__atomic_compare_exchange_n(&live_wanted, &wanted, false, false, __ATOMIC_SEQ_CST,
+					__ATOMIC_SEQ_CST)) {
 		live_create();
+		if (live_hdr && __atomic_load_n(&live_ending, __ATOMIC_SEQ_CST)) {
+			pst_live_end();
+			live_hdr = NULL;
+		}
+	}
 	return live_hdr != NULL;
 }
 
@@ -174,7 +190,8 @@ void pst_live_detach(struct pst_thr *t)
 
 void pst_live_end(void)
 {
-	if (!live_hdr)
+	__atomic_store_n(&live_ending, true, __ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(&live_hdr, __ATOMIC_SEQ_CST))
 		return;
 	__atomic_store_n(&live_hdr->ended, 1, __ATOMIC_RELEASE);
 	/* after a privilege drop the directory may refuse: the mark says it all */
