@@ -208,6 +208,8 @@ void pst_finish(uint64_t reason)
 
 	if (pst_state != PST_ON || getpid() != traced_pid)
 		return;
+	if (reason == PST_END_EXIT)
+		pst_timer_finish();
 	pst_metrics_remove();
 	pst_out_final();
 	pst_cpu_finish(reason == PST_END_EXEC);

@@ -412,6 +412,7 @@ void pst_timer_main_exited(void);       /* pthread_exit from main: the timer mus
 bool pst_timer_pause(void);             /* stop the timer thread around unshare/setns (user namespaces) */
 void pst_timer_resume(void);
 void pst_timer_stop(void);              /* attach's end: join the timer thread */
+void pst_timer_finish(void);            /* a normal exit: the timer ends first (bounded) */
 
 /* attach.c and got.c: `prestanda attach` */
 extern bool pst_attached;               /* loaded into a running process */

@@ -286,6 +286,34 @@ void pst_timer_stop(void)
 }
 
 /*
+ * A normal exit: the timer ends before the trace does, so that a snapshot
+ * it is writing gets its budget check, alert and metrics file too (the
+ * last interval's alert was lost when exit_group came between them).
+ * Bounded: a timer stuck behind a lock the exiting thread holds (exit from
+ * a signal handler inside malloc) is left to exit_group, as before.
+ */
+void pst_timer_finish(void)
+{
+	struct timespec until;
+	int guard = pst_guard;
+
+	if (!started || pthread_equal(pthread_self(), timer_thread))
+		return;
+	pst_guard = 1;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += 500000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	__atomic_store_n(&timer_stop, 1, __ATOMIC_RELEASE);
+	pst_timer_kick();
+	if (pthread_timedjoin_np(timer_thread, NULL, &until) == 0)
+		started = false;
+	pst_guard = guard;
+}
+
+/*
  * unshare(CLONE_NEWUSER) and setns into a user namespace refuse a process
  * of several threads: the timer must not be what makes the program one.
  * When the program runs one thread, the timer ends and is gone from the

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* Workloads for production mode: bursts then a long sleep, phases around the toggle signal, a timed malloc/free churn, known descriptors. */
+#define _GNU_SOURCE
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -105,6 +108,61 @@ static int hold_fds(long ms)
 	return 0;
 }
 
+/* Every thread of the process (the profiler's timer among them) on CPU 0. */
+static void pin_all(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.')
+			sched_setaffinity(atoi(e->d_name), sizeof(one), &one);
+	if (d)
+		closedir(d);
+}
+
+/*
+ * Over the alloc_calls budget, then exit the moment the profiler's timer
+ * renames its metrics file into dir (monitoring.metrics_textfile): this
+ * thread, real-time on the timer's CPU, wakes on the rename and runs to
+ * exit_group before the timer gets the CPU back, between its SNAPSHOT and
+ * its budget check. Exit 3 where real-time scheduling is refused.
+ */
+static int exit_at_metrics(const char *dir)
+{
+	struct sched_param fifo = { .sched_priority = 1 };
+	struct timespec settle = { 0, 300000000 };
+	char want[64], ev[4096] __attribute__((aligned(8)));
+	int fd;
+
+	pin_all();
+	for (int k = 0; k < 20000; k++)
+		one = malloc(64), free(one); /* LINE:exit_at_metrics */
+	nanosleep(&settle, NULL); /* a snapshot after the churn comes before the watch ends */
+	snprintf(want, sizeof(want), "prestanda-%d.prom", (int)getpid());
+	fd = inotify_init1(IN_CLOEXEC);
+	if (fd < 0 || inotify_add_watch(fd, dir, IN_MOVED_TO) < 0)
+		return 1;
+	if (sched_setscheduler(0, SCHED_FIFO, &fifo))
+		return 3;
+	for (;;) {
+		ssize_t n = read(fd, ev, sizeof(ev));
+
+		for (ssize_t at = 0; at < n;) {
+			struct inotify_event *i = (struct inotify_event *)(ev + at);
+
+			if (i->len && !strcmp(i->name, want))
+				return 0;
+			at += (ssize_t)sizeof(*i) + i->len;
+		}
+		if (n <= 0)
+			return 1;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -135,6 +193,8 @@ int main(int argc, char **argv)
 		after_resume();
 		return 0;
 	}
+	if (!strcmp(mode, "exit-at-metrics") && argc > 2)
+		return exit_at_metrics(argv[2]);
 	if (!strcmp(mode, "fds"))
 		return hold_fds(argc > 2 ? atol(argv[2]) : 1000);
 	if (!strcmp(mode, "churn")) {
