@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* A process killed with SIGKILL or by the OOM killer loses nothing: what was not written by time is taken back from its live file. */
+/* A process killed with SIGKILL or by the OOM killer loses nothing: what was not written by time is taken back from its live file (made at the first flush in sampled mode); an exit never waits out the timer. */
 #include <criterion/criterion.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/inotify.h>
+#include <time.h>
 
 #include "itest.h"
 
@@ -482,4 +484,53 @@ Test(timer, sampled_kill_after_first_interval_loses_nothing, .timeout = 120)
 		  printed);
 	itest_report_free(&rep);
 	itest_cleanup(&r);
+}
+
+/* ---- the timer thread at a normal exit (pst_timer_finish) ---- */
+
+/* Seconds `run` takes over exit_status 0 as a real-time (FIFO) process on
+ * one CPU: the program's main thread runs until it waits, so the timer
+ * thread first runs when the exit already asked it to stop and is joining
+ * it. */
+static double quick_run_s(void)
+{
+	const char *via[] = { "/usr/bin/chrt", "-f", "1", "/usr/bin/taskset", "-c", "0", NULL };
+	struct itest_run r;
+	struct itest_cmd c;
+	struct timespec a, b;
+
+	itest_run_begin(&r, &c, via, NULL, "t.%p.trace", "exit_status", (const char *[]){ "0", NULL });
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	itest_run_end(&r, &c, itest_spawn(c.argv, c.outp, c.errp));
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	cr_expect_eq(r.ntraces, 1, "%s", r.err);
+	itest_cleanup(&r);
+	return (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+}
+
+/* The exit asks the timer to stop and joins it for at most 0.5 s: a stop
+ * asked before the thread first looked must not leave it asleep for its
+ * interval, the exit waiting out the 0.5 s. The fastest of three runs,
+ * so that the machine's load cannot pass for the wait. */
+Test(timer, exit_does_not_wait_for_a_timer_that_never_ran, .timeout = 60)
+{
+	struct sched_param fifo = { .sched_priority = 1 };
+	double best = 10;
+	pid_t probe = fork();
+	int st;
+
+	/* tried in a child: this process stays as it is */
+	cr_assert(probe >= 0);
+	if (!probe)
+		_exit(sched_setscheduler(0, SCHED_FIFO, &fifo) ? 1 : 0);
+	cr_assert_eq(waitpid(probe, &st, 0), probe);
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		cr_skip_test("real-time scheduling refused (SCHED_FIFO needs CAP_SYS_NICE)");
+
+	for (int i = 0; i < 3; i++) {
+		double s = quick_run_s();
+
+		best = s < best ? s : best;
+	}
+	cr_expect_lt(best, 0.4, "the fastest run took %.3f s", best);
 }
