@@ -38,8 +38,9 @@ ANALYZER_LIB_OBJ := $(filter-out $(B)/analyzer/cli/main.o $(B)/analyzer/cli/reco
 # the preload, which enters programs the sanitizer runtime cannot come first in.
 SANITIZE ?=
 ANALYZER_CFLAGS := $(CFLAGS) $(SANITIZE) -D_GNU_SOURCE $(ANALYZER_INC) -I$(B)/proto
-ANALYZER_LIBS := -ldw -lelf -ljansson -lstdc++ -lm -lprotobuf-c -lz -lyaml -lzstd \
-	$(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl) -lpthread
+# libcurl is not linked: push opens it at its first push (output/push_curl.c),
+# so that no other command pays for loading it and its thirty libraries.
+ANALYZER_LIBS := -ldw -lelf -ljansson -lstdc++ -lm -lprotobuf-c -lz -lyaml -lzstd -ldl -lpthread
 
 # eBPF (`prestanda record`): built only where clang, bpftool, libbpf and the
 # kernel's BTF are all present; elsewhere `record` says it was built without.

@@ -23,6 +23,15 @@
  * thread whose slot cannot be had keeps its buffer in its own memory, as
  * before. The file is opened only to add a slot, by its path, or through
  * the descriptor held since a privilege drop.
+ *
+ * Sampled mode makes the file only at the timer's first flush, one
+ * interval in (or before a privilege drop, while the path still opens):
+ * two inode creations and a fallocate on the way in, and the freeing of
+ * its blocks on the way out, were most of what a short program paid for
+ * being recorded. A kill before then loses what a kill lost before the
+ * live file existed, at most that interval. At that flush each thread's
+ * buffer, just written, moves into a slot (pst_thr_flush_pending).
+ * --full makes it at once: the writer's spare slots live there.
  */
 #define SLOT_BYTES (PST_LIVE_SLOT_HEADER + PST_BUF_SIZE)
 
@@ -31,6 +40,9 @@ static struct pst_live_header *live_hdr; /* the first page, mapped; NULL: no liv
 static dev_t live_dev;
 static ino_t live_ino;
 static uint64_t live_slots; /* slots in the file; under the registry lock */
+static uint64_t live_pid;
+static bool live_wanted; /* a path given and no file made yet: its maker clears it */
+static bool live_ending; /* END written: a file made from now on is ended at once */
 
 /* Room for end bytes under the file size limit: past it, fallocate would
  * get the program killed by SIGXFSZ. */
@@ -63,17 +75,14 @@ static int live_open_again(void)
 	return fd;
 }
 
-void pst_live_open(const char *trace_abs, uint64_t pid)
+static void live_create(void)
 {
-	struct pst_live_header h = { .version = PST_VERSION, .slot_bytes = SLOT_BYTES, .pid = pid };
+	struct pst_live_header h = { .version = PST_VERSION, .slot_bytes = SLOT_BYTES, .pid = live_pid };
 	struct stat st;
 	void *m;
 	int fd;
 
-	live_hdr = NULL;
-	live_slots = 0;
-	if (snprintf(live_path, sizeof(live_path), "%s.live", trace_abs) >= (int)sizeof(live_path) ||
-	    !live_fits(PST_LIVE_HEADER + SLOT_BYTES))
+	if (!live_fits(PST_LIVE_HEADER + SLOT_BYTES))
 		return;
 	fd = open(live_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -90,7 +99,41 @@ void pst_live_open(const char *trace_abs, uint64_t pid)
 	pst_fd_close(fd);
 	live_dev = st.st_dev;
 	live_ino = st.st_ino;
-	live_hdr = m;
+	__atomic_store_n(&live_hdr, m, __ATOMIC_SEQ_CST);
+}
+
+void pst_live_open(const char *trace_abs, uint64_t pid)
+{
+	live_hdr = NULL;
+	live_slots = 0;
+	live_pid = pid;
+	live_ending = false;
+	live_wanted = snprintf(live_path, sizeof(live_path), "%s.live", trace_abs) <
+		      (int)sizeof(live_path);
+	if (pst_cfg.full)
+		pst_live_make();
+}
+
+/*
+ * The timer's flush can come while the program's last thread writes END
+ * (pst_live_end, maybe in a signal handler: no lock there). Whoever clears
+ * live_wanted makes the file; END sets live_ending first. Each looks at
+ * what the other stored, so that a file made as END was written is ended
+ * by one of them (both, at worst: the same mark, a second unlink).
+ */
+bool pst_live_make(void)
+{
+	bool wanted = true;
+
+	if (__atomic_compare_exchange_n(&live_wanted, &wanted, false, false, __ATOMIC_SEQ_CST,
+					__ATOMIC_SEQ_CST)) {
+		live_create();
+		if (live_hdr && __atomic_load_n(&live_ending, __ATOMIC_SEQ_CST)) {
+			pst_live_end();
+			live_hdr = NULL;
+		}
+	}
+	return live_hdr != NULL;
 }
 
 /* A new slot of the file, mapped; NULL when it cannot be had. */
@@ -147,7 +190,8 @@ void pst_live_detach(struct pst_thr *t)
 
 void pst_live_end(void)
 {
-	if (!live_hdr)
+	__atomic_store_n(&live_ending, true, __ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(&live_hdr, __ATOMIC_SEQ_CST))
 		return;
 	__atomic_store_n(&live_hdr->ended, 1, __ATOMIC_RELEASE);
 	/* after a privilege drop the directory may refuse: the mark says it all */
@@ -156,8 +200,14 @@ void pst_live_end(void)
 
 void pst_live_hold(void)
 {
-	int fd;
+	int fd, guard = pst_guard;
 
+	/* the path may not open after the drop: the file now, or never */
+	pst_guard = 1;
+	pst_thr_lock_registry(true);
+	pst_live_make();
+	pst_thr_lock_registry(false);
+	pst_guard = guard;
 	if (live_hdr && pst_held[PST_HELD_LIVE] < 0 && (fd = live_open_again()) >= 0)
 		pst_held[PST_HELD_LIVE] = pst_fd_park(fd);
 }
@@ -169,4 +219,5 @@ void pst_live_after_fork(void)
 		munmap(live_hdr, PST_LIVE_HEADER);
 	live_hdr = NULL;
 	live_slots = 0;
+	live_wanted = false;
 }

@@ -463,9 +463,10 @@ void pst_zq_settle(struct pst_thr *t, bool pack); /* before t's next block: thos
 void pst_zq_work(void);                 /* timer.c: write what waits */
 
 /* live.c: the live file, where thread buffers survive a kill */
-void pst_live_open(const char *trace_abs, uint64_t pid); /* with the trace; off if it cannot be made */
+void pst_live_open(const char *trace_abs, uint64_t pid); /* with the trace: its path (--full: the file) */
 void pst_live_attach(struct pst_thr *t); /* give t a slot (its buffer empty); else its own memory */
 void pst_live_detach(struct pst_thr *t); /* back to its own memory (forked child) */
+bool pst_live_make(void); /* under the registry lock: the file made if not yet; whether there is one */
 struct pst_live_slot *pst_live_spare(void); /* a slot of no thread's (zqueue.c); NULL: none */
 void pst_live_drop(struct pst_live_slot *s); /* unmapped (a forked child's spare) */
 void pst_live_end(void);                /* END written: nothing to recover */

@@ -436,9 +436,10 @@ void pst_rec_wait(struct pst_thr *t)
  */
 void pst_thr_flush_pending(void)
 {
-	bool any = false;
+	bool any = false, live;
 
 	reg_take();
+	live = pst_live_make();
 	for (struct pst_thr *t = reg_head; t; t = t->next)
 		if (t->pos != t->buf && !t->stolen && !t->sealed) {
 			t->borrowed = 1;
@@ -449,8 +450,13 @@ void pst_thr_flush_pending(void)
 		for (struct pst_thr *t = reg_head; t; t = t->next) {
 			if (!t->borrowed)
 				continue;
-			if (thr_wait_idle(t))
+			/* written and empty: a thread still in its own memory
+			 * (the live file made at this first flush) moves in */
+			if (thr_wait_idle(t)) {
 				pst_thr_flush(t);
+				if (live && t->pos == t->buf)
+					pst_live_attach(t);
+			}
 			__atomic_store_n(&t->borrowed, 0, __ATOMIC_RELEASE);
 		}
 	}

@@ -197,7 +197,10 @@ static void *timer_main(void *arg)
 
 		pst_zq_work();
 		now = pst_now();
-		if (due > now)
+		/* a stop asked before `seen` was read bumped it already: the
+		 * futex would not wake, and a program that ends before this
+		 * thread first runs waited the whole join (0.5 s at exit) */
+		if (due > now && !__atomic_load_n(&timer_stop, __ATOMIC_ACQUIRE))
 			timer_sleep((due - now + 999999) / 1000000, seen);
 		if (pst_state != PST_ON || pst_out_broken || alone_after_main() ||
 		    __atomic_load_n(&timer_stop, __ATOMIC_ACQUIRE))

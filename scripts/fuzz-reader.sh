@@ -15,7 +15,7 @@ CC=${FUZZ_CC:-clang}
 COMMON="-g -O1 -fno-sanitize-recover=undefined -fsanitize-recover=nonnull-attribute -D_GNU_SOURCE -I$ROOT/common $(for d in read symbolize families findings output diff attach cli; do printf " -I$ROOT/analyzer/$d"; done) -I$ROOT/build/proto"
 FLAGS="$COMMON -fsanitize=fuzzer,address,undefined"
 OBJ_FLAGS="$COMMON -fsanitize=fuzzer-no-link,address,undefined"
-LIBS="-ldw -lelf -ljansson -lstdc++ -lm -lprotobuf-c -lz -lyaml -lzstd -lcurl -lpthread"
+LIBS="-ldw -lelf -ljansson -lstdc++ -lm -lprotobuf-c -lz -lyaml -lzstd -ldl -lpthread"
 command -v "$CC" >/dev/null || { echo "fuzz-reader: $CC not found" >&2; exit 2; }
 cd "$ROOT"
 make -s all build/targets/alloc_known build/targets/fork_child build/targets/net_load

@@ -495,3 +495,17 @@ Test(push_spool, oldest_dropped_to_stay_under_the_cap)
 	free(q);
 	itest_spawn(rm, NULL, NULL);
 }
+
+/* ---- libcurl, opened by push alone (output/push_curl.c) ---- */
+
+/* `run` without --push never maps libcurl: the program it runs reads its
+ * parent's (run's) mappings while run waits for it. */
+Test(push_curl, run_without_push_maps_no_libcurl, .timeout = 60)
+{
+	struct itest_run r;
+
+	itest_run_program(&r, NULL, (const char *[]){ "/bin/sh", "-c", "cat /proc/$PPID/maps", NULL });
+	cr_assert(r.out && strstr(r.out, "/prestanda"), "no maps of run: %s", r.err);
+	cr_expect_null(strstr(r.out, "libcurl"), "run mapped libcurl");
+	itest_cleanup(&r);
+}

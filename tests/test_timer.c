@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* A process killed with SIGKILL or by the OOM killer loses nothing: what was not written by time is taken back from its live file. */
+/* A process killed with SIGKILL or by the OOM killer loses nothing: what was not written by time is taken back from its live file (made at the first flush in sampled mode); an exit never waits out the timer. */
 #include <criterion/criterion.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/inotify.h>
+#include <time.h>
 
 #include "itest.h"
 
@@ -46,17 +49,19 @@ static void wait_for_output(const struct itest_run *r, const char *line)
 }
 
 /*
- * `prestanda run --full -o DIR/t.%p.trace -- TARGET [ARG]` in the
- * background, in a fresh r->dir; its stdout to DIR/out, and with cgroup
- * (a directory) first moved into that cgroup. Returns run's pid.
+ * `prestanda run [MODE] -o DIR/t.%p.trace -- TARGET [ARG]` in the
+ * background, in r->dir (a fresh one unless set); its stdout to DIR/out,
+ * and with cgroup (a directory) first moved into that cgroup. mode: an
+ * option of run's ("--full"), or NULL for sampled mode. Returns run's pid.
  */
-static pid_t start_full_run(struct itest_run *r, const char *target, const char *arg,
-			    const char *cgroup)
+static pid_t start_run(struct itest_run *r, const char *mode, const char *target,
+		       const char *arg, const char *cgroup)
 {
 	char pattern[PATH_MAX], prog[PATH_MAX], outp[PATH_MAX], errp[PATH_MAX];
 	pid_t run;
 
-	cr_assert(mkdtemp(strcpy(r->dir, "/tmp/pst-itest.XXXXXX")));
+	if (!r->dir[0])
+		cr_assert(mkdtemp(strcpy(r->dir, "/tmp/pst-itest.XXXXXX")));
 	snprintf(pattern, sizeof(pattern), "%s/t.%%p.trace", r->dir);
 	snprintf(prog, sizeof(prog), ITEST_TARGETS "%s", target);
 	snprintf(outp, sizeof(outp), "%s/out", r->dir);
@@ -73,10 +78,36 @@ static pid_t start_full_run(struct itest_run *r, const char *target, const char 
 		if (fd < 0 || dup2(fd, 1) < 0 || efd < 0 || dup2(efd, 2) < 0 ||
 		    (cgroup && !itest_write_ok(procs, pid)))
 			_exit(126);
-		execl(ITEST_PRESTANDA, ITEST_PRESTANDA, "run", "--full", "-o", pattern, "--", prog, arg,
-		      (char *)NULL);
+		if (mode)
+			execl(ITEST_PRESTANDA, ITEST_PRESTANDA, "run", mode, "-o", pattern, "--", prog,
+			      arg, (char *)NULL);
+		else
+			execl(ITEST_PRESTANDA, ITEST_PRESTANDA, "run", "-o", pattern, "--", prog, arg,
+			      (char *)NULL);
 		_exit(127);
 	}
+	return run;
+}
+
+static pid_t start_full_run(struct itest_run *r, const char *target, const char *arg,
+			    const char *cgroup)
+{
+	return start_run(r, "--full", target, arg, cgroup);
+}
+
+/* alloc_then_sleep's 5,000 blocks with the timed flush pushed past the
+ * run, in mode (start_run's), once it has said "filled"; *pid: the
+ * program's. Returns run's pid. */
+static pid_t start_filled(struct itest_run *r, const char *mode, long *pid)
+{
+	pid_t run;
+
+	setenv("PRESTANDA_FLUSH_MS", "600000", 1);
+	run = start_run(r, mode, "alloc_then_sleep", "5000", NULL);
+	unsetenv("PRESTANDA_FLUSH_MS");
+	*pid = wait_for_trace_pid(r->dir);
+	cr_assert(*pid > 0, "no trace appeared");
+	wait_for_output(r, "filled");
 	return run;
 }
 
@@ -124,12 +155,7 @@ Test(timer, sigkill_loses_nothing, .timeout = 60)
 	long pid;
 	int st;
 
-	setenv("PRESTANDA_FLUSH_MS", "600000", 1);
-	run = start_full_run(&r, "alloc_then_sleep", "5000", NULL);
-	unsetenv("PRESTANDA_FLUSH_MS");
-	pid = wait_for_trace_pid(r.dir);
-	cr_assert(pid > 0, "no trace appeared");
-	wait_for_output(&r, "filled");
+	run = start_filled(&r, "--full", &pid);
 	cr_assert_eq(kill((pid_t)pid, SIGKILL), 0);
 	cr_assert_eq(waitpid(run, &st, 0), run);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGKILL, "run: %s", itest_wdesc(st));
@@ -321,4 +347,190 @@ Test(timer, oom_killer_loses_nothing, .timeout = 120)
 		  printed);
 	itest_report_free(&rep);
 	itest_cleanup(&r);
+}
+
+/* ---- sampled mode: the live file made at the first flush (preload/live.c) ---- */
+
+/* SIGKILL to the program (pid), and run (its pid run) exits 128 + 9. */
+static void kill_run(pid_t run, long pid)
+{
+	int st;
+
+	cr_assert_eq(kill((pid_t)pid, SIGKILL), 0);
+	cr_assert_eq(waitpid(run, &st, 0), run);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGKILL, "run: %s", itest_wdesc(st));
+}
+
+/* The names created in a directory watched with inotify (IN_CREATE), one
+ * per line. */
+static void created_names(int ino, char *out, size_t len)
+{
+	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	out[0] = 0;
+	while ((n = read(ino, buf, sizeof(buf))) > 0)
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *e = (struct inotify_event *)p;
+
+			if (e->len)
+				snprintf(out + strlen(out), len - strlen(out), "%s\n", e->name);
+			p += sizeof(*e) + e->len;
+		}
+}
+
+/* A program that ends within its first interval never makes the live file:
+ * no inode to create and free, and its trace is complete. */
+Test(timer, sampled_short_program_makes_no_live_file, .timeout = 60)
+{
+	struct itest_run r = { 0 };
+	struct itest_report rep;
+	char names[4096];
+	json_t *j;
+	int ino, st;
+	pid_t run;
+
+	cr_assert(mkdtemp(strcpy(r.dir, "/tmp/pst-itest.XXXXXX")));
+	ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	cr_assert(ino >= 0 && inotify_add_watch(ino, r.dir, IN_CREATE) >= 0);
+	run = start_run(&r, NULL, "exit_status", "0", NULL);
+	cr_assert_eq(waitpid(run, &st, 0), run);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "run: %s", itest_wdesc(st));
+	created_names(ino, names, sizeof(names));
+	close(ino);
+	cr_expect(strstr(names, ".trace\n"), "created: %s", names);
+	cr_expect_null(strstr(names, ".live"), "created: %s", names);
+	itest_collect(&r);
+	cr_assert_eq(r.ntraces, 1);
+	j = itest_report_ok(&rep, r.traces[0]);
+	cr_expect(itest_bool(j, "process.complete"));
+	cr_expect_eq(itest_int(j, "memory.alloc_calls"), 5);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
+/* Killed within its first interval: no live file was made, and what the
+ * buffers held is lost (at most that interval); the trace still reads, as
+ * incomplete. */
+Test(timer, sampled_kill_in_first_interval_reads_incomplete, .timeout = 60)
+{
+	char live[PATH_MAX + 8];
+	struct itest_run r = { 0 };
+	long pid;
+	pid_t run = start_filled(&r, NULL, &pid);
+	struct itest_report rep;
+
+	snprintf(live, sizeof(live), "%s/t.%ld.trace.live", r.dir, pid);
+	cr_expect_neq(access(live, F_OK), 0, "%s made in the first interval", live);
+	kill_run(run, pid);
+	itest_collect(&r);
+	cr_assert_eq(r.ntraces, 1);
+	cr_expect_not(itest_bool(itest_report_ok(&rep, r.traces[0]), "process.complete"));
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
+/* The '.'s rel_oom printed so far: a block each. */
+static long dots(const struct itest_run *r)
+{
+	char outp[PATH_MAX], *out;
+	long n;
+
+	snprintf(outp, sizeof(outp), "%s/out", r->dir);
+	out = itest_slurp(outp, NULL);
+	n = out ? (long)strlen(out) : 0;
+	free(out);
+	return n;
+}
+
+/*
+ * Past the first interval the live file is there, and each thread's buffer
+ * moved into it at that flush: a SIGKILL between two flushes (2 s apart)
+ * loses none of the blocks rel_oom made since the last one. Every block
+ * is sampled (a byte's countdown), so the count is exact.
+ */
+Test(timer, sampled_kill_after_first_interval_loses_nothing, .timeout = 120)
+{
+	struct itest_run r = { 0 };
+	struct itest_report rep;
+	char live[PATH_MAX + 8];
+	long pid, printed, at = 0;
+	long long grown;
+	json_t *j;
+	pid_t run;
+
+	setenv("PRESTANDA_FLUSH_MS", "2000", 1);
+	setenv("PRESTANDA_SAMPLE_BYTES", "1", 1);
+	run = start_run(&r, NULL, "rel_oom", NULL, NULL);
+	unsetenv("PRESTANDA_FLUSH_MS");
+	unsetenv("PRESTANDA_SAMPLE_BYTES");
+	pid = wait_for_trace_pid(r.dir);
+	cr_assert(pid > 0, "no trace appeared");
+	snprintf(live, sizeof(live), "%s/t.%ld.trace.live", r.dir, pid);
+	for (int i = 0; i < 3000 && access(live, F_OK); i++)
+		usleep(10000);
+	cr_assert_eq(access(live, F_OK), 0, "no live file after the first interval");
+	/* blocks made since the flush that made the file, before the next */
+	for (at = dots(&r); dots(&r) < at + 30;)
+		usleep(10000);
+	kill_run(run, pid);
+	printed = dots(&r);
+	itest_collect(&r);
+	cr_assert_eq(r.ntraces, 1);
+	j = itest_report_ok(&rep, r.traces[0]);
+	cr_expect_not(itest_bool(j, "process.complete"));
+	grown = itest_nsites(j, "grow") ? itest_int(itest_site(j, "grow"), "calls") : 0;
+	cr_expect(grown == printed || grown == printed + 1, "%lld recorded, %ld made", grown,
+		  printed);
+	itest_report_free(&rep);
+	itest_cleanup(&r);
+}
+
+/* ---- the timer thread at a normal exit (pst_timer_finish) ---- */
+
+/* Seconds `run` takes over exit_status 0 as a real-time (FIFO) process on
+ * one CPU: the program's main thread runs until it waits, so the timer
+ * thread first runs when the exit already asked it to stop and is joining
+ * it. */
+static double quick_run_s(void)
+{
+	const char *via[] = { "/usr/bin/chrt", "-f", "1", "/usr/bin/taskset", "-c", "0", NULL };
+	struct itest_run r;
+	struct itest_cmd c;
+	struct timespec a, b;
+
+	itest_run_begin(&r, &c, via, NULL, "t.%p.trace", "exit_status", (const char *[]){ "0", NULL });
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	itest_run_end(&r, &c, itest_spawn(c.argv, c.outp, c.errp));
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	cr_expect_eq(r.ntraces, 1, "%s", r.err);
+	itest_cleanup(&r);
+	return (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+}
+
+/* The exit asks the timer to stop and joins it for at most 0.5 s: a stop
+ * asked before the thread first looked must not leave it asleep for its
+ * interval, the exit waiting out the 0.5 s. The fastest of three runs,
+ * so that the machine's load cannot pass for the wait. */
+Test(timer, exit_does_not_wait_for_a_timer_that_never_ran, .timeout = 60)
+{
+	struct sched_param fifo = { .sched_priority = 1 };
+	double best = 10;
+	pid_t probe = fork();
+	int st;
+
+	/* tried in a child: this process stays as it is */
+	cr_assert(probe >= 0);
+	if (!probe)
+		_exit(sched_setscheduler(0, SCHED_FIFO, &fifo) ? 1 : 0);
+	cr_assert_eq(waitpid(probe, &st, 0), probe);
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		cr_skip_test("real-time scheduling refused (SCHED_FIFO needs CAP_SYS_NICE)");
+
+	for (int i = 0; i < 3; i++) {
+		double s = quick_run_s();
+
+		best = s < best ? s : best;
+	}
+	cr_expect_lt(best, 0.4, "the fastest run took %.3f s", best);
 }

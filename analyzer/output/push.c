@@ -13,10 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "config.h"
 #include "push.h"
+#include "push_curl.h"
 
 /* Retries wait BACKOFF_MIN_S, twice that, and so on up to four intervals
  * (at most BACKOFF_MAX_S), each shortened by a random share of up to half
@@ -395,10 +394,16 @@ static void *push_thread(void *arg)
 struct pst_push *pst_push_start(const char *cmd, const struct pst_push_options *o,
 				const char *trace, const char *manifest)
 {
-	struct pst_push *p = calloc(1, sizeof(*p));
+	struct pst_push *p;
 	sigset_t all, old;
+	char why[300];
 
-	if (!p || curl_global_init(CURL_GLOBAL_DEFAULT)) {
+	if (!pst_curl_open(why, sizeof(why))) {
+		fprintf(stderr, "prestanda: %s: push: cannot start: %s\n", cmd, why);
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p || pst_curl.global_init(CURL_GLOBAL_DEFAULT)) {
 		fprintf(stderr, "prestanda: %s: push: cannot start: out of memory\n", cmd);
 		free(p);
 		return NULL;
@@ -455,6 +460,6 @@ int pst_push_stop(struct pst_push *p)
 	pthread_cond_destroy(&p->cv);
 	files = p->spool.dropped || p->refused || p->lost;
 	free(p);
-	curl_global_cleanup();
+	pst_curl.global_cleanup();
 	return files ? 1 : 0;
 }

@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* push's upload: one POST to a Pyroscope server's /ingest with libcurl, the pprof as the multipart field "profile". */
+/* push's upload: one POST to a Pyroscope server's /ingest with libcurl (push_curl.c), the pprof as the multipart field "profile". */
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "push.h"
+#include "push_curl.h"
 
 /* A server that does not answer holds the pushing thread no longer than
  * this; the recording goes on meanwhile in its own thread. */
@@ -28,7 +27,7 @@ static bool add_header(struct curl_slist **h, const char *fmt, const char *v)
 	struct curl_slist *n;
 
 	snprintf(line, sizeof(line), fmt, v);
-	n = curl_slist_append(*h, line);
+	n = pst_curl.slist_append(*h, line);
 	if (n)
 		*h = n;
 	return n != NULL;
@@ -44,7 +43,7 @@ static struct curl_slist *auth_headers(const struct pst_push_options *o)
 	    (!o->token || add_header(&h, "Authorization: Bearer %s", o->token)) &&
 	    (!o->tenant || add_header(&h, "X-Scope-OrgID: %s", o->tenant)))
 		return h;
-	curl_slist_free_all(h);
+	pst_curl.slist_free_all(h);
 	return NULL;
 }
 
@@ -52,7 +51,7 @@ static struct curl_slist *auth_headers(const struct pst_push_options *o)
 static int judge(CURLcode c, long code, const char *cerr, char *why, size_t whylen)
 {
 	if (c != CURLE_OK) {
-		snprintf(why, whylen, "%s", *cerr ? cerr : curl_easy_strerror(c));
+		snprintf(why, whylen, "%s", *cerr ? cerr : pst_curl.easy_strerror(c));
 		return 1;
 	}
 	if (code >= 200 && code < 300)
@@ -66,7 +65,7 @@ int pst_push_post(const struct pst_push_options *o, const char *query, const voi
 		  size_t len, char *why, size_t whylen)
 {
 	char url[8192], cerr[CURL_ERROR_SIZE] = "";
-	CURL *c = curl_easy_init();
+	CURL *c = pst_curl.easy_init();
 	struct curl_slist *h = NULL;
 	curl_mime *mime = NULL;
 	curl_mimepart *part;
@@ -78,32 +77,32 @@ int pst_push_post(const struct pst_push_options *o, const char *query, const voi
 	snprintf(url, sizeof(url), "%.*s/ingest?%s", (int)(ulen - (ulen && o->url[ulen - 1] == '/')),
 		 o->url, query);
 	if (c)
-		mime = curl_mime_init(c);
-	if (mime && (part = curl_mime_addpart(mime))) {
-		curl_mime_name(part, "profile");
-		curl_mime_filename(part, "profile.pprof");
-		curl_mime_type(part, "application/octet-stream");
-		curl_mime_data(part, body, len);
+		mime = pst_curl.mime_init(c);
+	if (mime && (part = pst_curl.mime_addpart(mime))) {
+		pst_curl.mime_name(part, "profile");
+		pst_curl.mime_filename(part, "profile.pprof");
+		pst_curl.mime_type(part, "application/octet-stream");
+		pst_curl.mime_data(part, body, len);
 		h = auth_headers(o);
 	}
 	if (h) {
-		curl_easy_setopt(c, CURLOPT_URL, url);
-		curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT, TIMEOUT_S);
+		pst_curl.easy_setopt(c, CURLOPT_URL, url);
+		pst_curl.easy_setopt(c, CURLOPT_MIMEPOST, mime);
+		pst_curl.easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		pst_curl.easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+		pst_curl.easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+		pst_curl.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+		pst_curl.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
+		pst_curl.easy_setopt(c, CURLOPT_TIMEOUT, TIMEOUT_S);
 		if (o->basic_auth) {
-			curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-			curl_easy_setopt(c, CURLOPT_USERPWD, o->basic_auth);
+			pst_curl.easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+			pst_curl.easy_setopt(c, CURLOPT_USERPWD, o->basic_auth);
 		}
-		rc = curl_easy_perform(c);
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+		rc = pst_curl.easy_perform(c);
+		pst_curl.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 	}
-	curl_slist_free_all(h);
-	curl_mime_free(mime);
-	curl_easy_cleanup(c);
+	pst_curl.slist_free_all(h);
+	pst_curl.mime_free(mime);
+	pst_curl.easy_cleanup(c);
 	return judge(rc, code, cerr, why, whylen);
 }
