@@ -10,6 +10,12 @@ const SVGNS = 'http://www.w3.org/2000/svg';
 // The selected range in buckets [a, b): the whole run at first.
 const sel = { a: 0, b: NB };
 const redraws = [];
+// The tables and flame graphs of every other range, as report --since/--until
+// prints them: {"A-B": {tables: {"SECTION.KEY": {n, rows}}, flames: {METRIC: tree}}},
+// read (unpacked) before the page is drawn.
+let BY = {};
+const isWhole = () => sel.a === 0 && sel.b === NB;
+const ranged = () => isWhole() ? null : BY[sel.a + '-' + sel.b] || { tables: {}, flames: {} };
 
 // ---- formatting ----
 
@@ -71,8 +77,8 @@ function rangeBar() {
 	bar.append(label, whole);
 	app.appendChild(bar);
 	app.appendChild(el('div', { class: 'note' }, 'Drag across a chart to choose a time range: ' +
-		'it snaps to steps of ' + fmt.ns(BW) + ' and applies to the allocation sites and the ' +
-		'memory flame graphs (what report --since/--until prints for it).'));
+		'it snaps to steps of ' + fmt.ns(BW) + ' and applies to every table and flame graph ' +
+		'(what report --since/--until and flame --since/--until print for it).'));
 	redraws.push(() => {
 		const whole = sel.a === 0 && sel.b === NB;
 		bar.dataset.since = secs(sel.a * BW);
@@ -383,28 +389,51 @@ function sitesTable() {
 			' (the heap-peak column is for the whole run)');
 	});
 }
-// Any list of objects in the report: its scalar keys as columns.
-function genericTable(id, title, rows, nameKey, stackKey, sortKey) {
-	if (!rows || !rows.length)
+// A list of the report (path "SECTION.KEY") in the chosen range: the whole
+// run's, or the first rows of the range's report and how many it has.
+function rangeRows(path) {
+	const r = ranged();
+	if (r)
+		return r.tables[path] || { n: 0, rows: [] };
+	const [sec, key] = path.split('.'), rows = (key ? (R[sec] || {})[key] : R[sec]) || [];
+	return { n: rows.length, rows: rows };
+}
+// Any list of objects in the report: its scalar keys as columns, its rows
+// those of the chosen range.
+function genericTable(id, title, path, nameKey, stackKey, sortKey) {
+	const rows = rangeRows(path).rows;
+	if (!rows.length)
 		return;
-	app.appendChild(el('h3', {}, title + ' (whole run)'));
+	app.appendChild(el('h3', {}, title));
+	const cut = el('div', { id: id + '-cut', class: 'note' });
 	const cols = Object.keys(rows[0]).filter((k) => k !== nameKey && k !== stackKey &&
 		(rows[0][k] === null || typeof rows[0][k] !== 'object')).map((k) => ({ key: k, label: k }));
 	if (nameKey)
 		cols.unshift({ key: nameKey, label: nameKey, s: (td, r) => stackKey ?
 			stackCell(String(r[nameKey]), r[stackKey])(td) : (td.textContent = r[nameKey]) });
-	app.appendChild(table(id, cols, rows, 30, null, sortKey).wrap);
+	// a row's name, for a test to find it by
+	const t = table(id, cols, rows, 30, nameKey ? (tr, r) => { tr.dataset.name = r[nameKey]; } : null,
+		sortKey);
+	app.append(t.wrap, cut);
+	redraws.push(() => {
+		const r = rangeRows(path);
+		t.setRows(r.rows);
+		cut.textContent = r.n > r.rows.length ? 'the page has the first ' + r.rows.length + ' of the ' +
+			r.n + ' rows of this range, in the order report --json lists them' : '';
+	});
 }
 function tables() {
 	app.appendChild(el('h2', { id: 'tables' }, 'Top tables'));
 	app.appendChild(el('div', { class: 'note' }, 'Click a column to sort by it.'));
 	sitesTable();
-	const th = R.threads || {}, cpu = R.cpu || {}, net = R.network || {};
-	genericTable('cpu-functions', 'CPU: functions', cpu.functions, 'function', null, 'self');
-	genericTable('threads', 'Threads', th.threads, 'tid', null, 'cpu_ns');
-	genericTable('thread-groups', 'Thread groups', th.groups, 'start_routine', 'created_at', 'threads');
-	genericTable('locks', 'Locks', R.locks, 'lock', 'stack', 'wait_ns');
-	genericTable('endpoints', 'Network endpoints', net.endpoints, null, null);
+	genericTable('cpu-functions', 'CPU: functions', 'cpu.functions', 'function', null, 'self');
+	genericTable('threads', 'Threads', 'threads.threads', 'tid', null, 'cpu_ns');
+	genericTable('thread-groups', 'Thread groups', 'threads.groups', 'start_routine', 'created_at',
+		'threads');
+	genericTable('locks', 'Locks', 'locks', 'lock', 'stack', 'wait_ns');
+	genericTable('endpoints', 'Network endpoints', 'network.endpoints', 'endpoint', null, 'connects');
+	genericTable('lookups', 'Name lookups', 'network.lookups', null, null);
+	genericTable('requests', 'Requests', 'network.requests', 'endpoint', 'stack', 'requests');
 }
 
 // ---- flame graphs ----
@@ -418,20 +447,21 @@ const METRICS = [
 	{ name: 'peak-bytes', what: 'bytes live at the heap peak (whole run)', unit: 'bytes', whole: true,
 		v: (r, s) => s.peak_bytes },
 ];
-// The analyzer's trees of the other metrics, for the whole run.
+// The analyzer's trees of the other metrics: the whole run's, or the range's.
 function treeOf(t) {
 	return { name: t.n, v: t.v, kids: new Map(t.c.map((k) => [k.n, treeOf(k)])) };
 }
 for (const f of D.flames || [])
-	METRICS.push({ name: f.name, what: f.what + ' (whole run)', unit: f.unit === 'nanoseconds' ?
-		'ns' : f.unit === 'bytes' ? 'bytes' : 'count', whole: true, tree: f.tree });
+	METRICS.push({ name: f.name, what: f.what, unit: f.unit === 'nanoseconds' ?
+		'ns' : f.unit === 'bytes' ? 'bytes' : 'count', tree: () => ranged() ?
+		ranged().flames[f.name] || { n: 'all', v: 0, c: [] } : f.tree });
 function frameName(f) {
 	const i = f.indexOf(' (');
 	return i > 0 ? f.slice(0, i) : f;
 }
 function flameTree(m) {
 	if (m.tree)
-		return treeOf(m.tree);
+		return treeOf(m.tree());
 	const root = { name: 'all', v: 0, kids: new Map() };
 	for (const s of G.sites) {
 		const a = m.whole ? 0 : sel.a, b = m.whole ? NB : sel.b;
@@ -494,7 +524,8 @@ function flame() {
 		};
 		put(top, 0, 1, 0, trail);
 		box.style.height = Math.max(depth, 1) * 17 + 'px';
-		info.textContent = total > 0 ? m.what + ': ' + fmt[m.unit](total) + (m.whole ? '' :
+		info.dataset.total = total;
+		info.textContent = total > 0 ? m.what + ': ' + fmt[m.unit](total) + (m.whole || isWhole() ? '' :
 			' in the range') + (trail.length ? ' · click the top frame to zoom out' :
 			' · click a frame to zoom') : 'nothing of this metric in the range';
 	};
@@ -516,9 +547,22 @@ function fromHash() {
 		at.scrollIntoView();
 }
 
-header();
-charts();
-findings();
-tables();
-flame();
-fromHash();
+// The ranges' tables and flame graphs: base64 of zlib-compressed JSON.
+async function unpack() {
+	const b64 = document.getElementById('pst-by-range').textContent;
+	const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+	const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('deflate'));
+	return JSON.parse(await new Response(stream).text());
+}
+
+unpack().then((by) => {
+	BY = by;
+	header();
+	charts();
+	findings();
+	tables();
+	flame();
+	fromHash();
+	// drawn: what a test waits for
+	document.body.dataset.ready = '1';
+});
