@@ -26,8 +26,11 @@ static json_t *range_tables(json_t *rep)
 {
 	json_t *o = json_object();
 
-	for (size_t i = 0; i < pst_html_ntables; i++) {
-		json_t *rows = table_of(rep, pst_html_tables[i][0], pst_html_tables[i][1]);
+	/* the sites too: the range's own top, not the whole run's */
+	for (size_t i = 0; i <= pst_html_ntables; i++) {
+		const char *sec = i < pst_html_ntables ? pst_html_tables[i][0] : "memory";
+		const char *key = i < pst_html_ntables ? pst_html_tables[i][1] : "sites";
+		json_t *rows = table_of(rep, sec, key);
 		size_t n = json_array_size(rows);
 		char name[64];
 
@@ -35,8 +38,7 @@ static json_t *range_tables(json_t *rep)
 			continue;
 		while (json_array_size(rows) > RANGE_ROWS)
 			json_array_remove(rows, json_array_size(rows) - 1);
-		snprintf(name, sizeof(name), "%s%s%s", pst_html_tables[i][0],
-			 *pst_html_tables[i][0] ? "." : "", pst_html_tables[i][1]);
+		snprintf(name, sizeof(name), "%s%s%s", sec, *sec ? "." : "", key);
 		json_object_set_new(o, name, json_pack("{s:I,s:O}", "n", (json_int_t)n, "rows", rows));
 	}
 	return o;

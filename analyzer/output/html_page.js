@@ -353,13 +353,20 @@ function siteInRange(s, a, b) {
 function siteName(s) {
 	return (s.function || (s.stack && s.stack[0]) || '?') + (s.file ? ' (' + s.file + ':' + s.line + ')' : '');
 }
+// The sites of the chosen range: the whole run's from the cells (the top
+// sites of the run), a range's as its report lists them (its own top).
 function siteRows() {
-	const whole = sel.a === 0 && sel.b === NB;
+	const r = ranged();
+	if (r)
+		return ((r.tables['memory.sites'] || {}).rows || []).map((s) => ({ site: siteName(s),
+			function: s.function, file: s.file, line: s.line, stack: s.stack, calls: s.calls,
+			bytes: s.bytes, live_bytes: s.leaked_bytes, live_blocks: s.leaked_allocations,
+			peak_bytes: s.peak_bytes }));
 	return G.sites.map((s) => {
-		const r = siteInRange(s, sel.a, sel.b);
+		const r = siteInRange(s, 0, NB);
 		return { site: siteName(s), function: s.function, file: s.file, line: s.line, stack: s.stack,
 			calls: Math.round(r.calls), bytes: Math.round(r.bytes), live_bytes: Math.round(r.live_bytes),
-			live_blocks: Math.round(r.live_blocks), peak_bytes: whole ? s.peak_bytes : null };
+			live_blocks: Math.round(r.live_blocks), peak_bytes: s.peak_bytes };
 	}).filter((r) => r.calls > 0);
 }
 function sitesTable() {
@@ -383,10 +390,12 @@ function sitesTable() {
 	redraws.push(() => {
 		const rows = siteRows(), sum = (k) => rows.reduce((a, r) => a + r[k], 0);
 		t.setRows(rows);
-		total.textContent = rows.length + (rows.length === 1 ? ' site · ' : ' sites · ') + sum('calls') + ' calls · ' +
+		const n = isWhole() ? MEM.total_sites || rows.length :
+			(ranged().tables['memory.sites'] || { n: 0 }).n;
+		total.textContent = n + (n === 1 ? ' site' : ' sites') + (n > rows.length ? ' (the first ' +
+			rows.length + ' as report --json lists them)' : '') + ' · ' + sum('calls') + ' calls · ' +
 			fmt.bytes(sum('bytes')) + ' allocated · ' + fmt.bytes(sum('live_bytes')) +
-			' live at the end of the range' + (sel.a === 0 && sel.b === NB ? '' :
-			' (the heap-peak column is for the whole run)');
+			' live at the end of the range';
 	});
 }
 // A list of the report (path "SECTION.KEY") in the chosen range: the whole
