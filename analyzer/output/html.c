@@ -89,6 +89,7 @@ static json_t *page_data(const struct pst_analysis *a, json_t *report,
 	json_object_set_new(d, "ranges", ranges);
 	json_object_set_new(d, "flames", pst_html_flames(a));
 	json_object_set_new(d, "connections", pst_html_connections(a, &b) ?: json_null());
+	json_object_set_new(d, "threads", pst_html_threads(a, &b) ?: json_null());
 	return d;
 }
 

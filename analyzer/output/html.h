@@ -47,6 +47,11 @@ json_t *pst_html_level_json(const struct pst_html_level *l, bool exact);
  * when the trace has none or memory ran out. */
 json_t *pst_html_connections(const struct pst_analysis *a, const struct pst_html_buckets *b);
 
+/* html_conns.c: threads alive over time, from the THR_START and THR_END
+ * records and the main thread from the start, as a level; NULL when
+ * memory ran out. */
+json_t *pst_html_threads(const struct pst_analysis *a, const struct pst_html_buckets *b);
+
 /*
  * html_ranges.c: one more pass over a's events, for what the page shows
  * per time range: the heap in use over time, and per allocation site the

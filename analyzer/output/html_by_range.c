@@ -76,6 +76,9 @@ static json_t *one_range(const struct pst_analysis *a, const struct pst_report_o
 	if (!rep)
 		return NULL;
 	r = json_pack("{s:o,s:o}", "tables", range_tables(rep), "flames", range_flames(a));
+	/* the CPU samples of the range: a CPU chart for a run without snapshots */
+	if (json_object_get(rep, "cpu"))
+		json_object_set(r, "cpu_samples", json_object_get(json_object_get(rep, "cpu"), "samples"));
 	json_decref(rep);
 	return r;
 }

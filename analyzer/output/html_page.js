@@ -151,7 +151,11 @@ function legend(g, series) {
 	});
 }
 // A chart: title, series of [t (s), value] points, axes with unit, legend.
-function chart(id, title, unit, ylabel, series, marks) {
+// Why a chart drawn from the snapshots is empty.
+const RUN = fmt.ns(R.process ? R.process.duration_ns : 0);
+const NO_SNAPSHOTS = 'no snapshots: the run (' + RUN + ') ended before the first (one a second; ' +
+	'run --metrics-interval)';
+function chart(id, title, unit, ylabel, series, marks, empty) {
 	const box = el('div', { class: 'chart', id: id });
 	const svg = sv('svg', { width: W, height: H, viewBox: '0 0 ' + W + ' ' + H });
 	box.appendChild(svg);
@@ -159,8 +163,7 @@ function chart(id, title, unit, ylabel, series, marks) {
 	svg.appendChild(sv('text', { x: ML, y: 14, class: 'title' }, title));
 	const pts = series.flatMap((s) => s.points);
 	if (!pts.length) {
-		svg.appendChild(sv('text', { x: ML + 10, y: H / 2, class: 'empty' },
-			'no snapshots in this trace (run records one a second; --metrics-interval)'));
+		svg.appendChild(sv('text', { x: ML + 10, y: H / 2, class: 'empty' }, empty || NO_SNAPSHOTS));
 		return;
 	}
 	let ymax = Math.max(...pts.map((p) => p[1]), 0);
@@ -214,6 +217,22 @@ function eventRate() {
 			calls[c[0]] += c[2];
 	return calls.map((v, i) => [(i + 0.5) * BW / 1e9, v / (BW / 1e9)]);
 }
+// A level over time from the events (D.connections, D.threads) as points.
+function levelPoints(l) {
+	return l ? l.max.map((v, i) => [(i + 0.5) * l.slot_ns / 1e9, v]) : [];
+}
+// Without snapshots: the CPU of each step from the CPU samples of its
+// range (each one 1/hz s of CPU).
+function sampledCpu() {
+	const hz = (R.cpu || {}).hz;
+	if (!hz)
+		return [];
+	return Array.from({ length: NB }, (_, i) => {
+		const r = NB === 1 ? R.cpu : BY[i + '-' + (i + 1)] || {};
+		const n = NB === 1 ? r.samples : r.cpu_samples || 0;
+		return [(i + 0.5) * BW / 1e9, n / hz / (BW / 1e9) * 100];
+	});
+}
 function charts() {
 	app.appendChild(el('h2', { id: 'over-time' }, 'Over time'));
 	rangeBar();
@@ -227,18 +246,23 @@ function charts() {
 	const line = (k) => tl.map((s) => [s.time_s, s[k]]);
 	// the most open in each slot, from the network records
 	const conns = D.connections ? [{ name: 'open connections', colour: '#0891b2',
-		points: D.connections.max.map((v, i) => [(i + 0.5) * D.connections.slot_ns / 1e9, v]) }] : [];
+		points: levelPoints(D.connections) }] : [];
 	chart('chart-rss', 'Resident memory (RSS)', 'bytes', 'bytes',
-		[{ name: 'RSS', colour: '#c0392b', points: line('rss_bytes') }]);
+		[{ name: 'RSS', colour: '#c0392b', points: line('rss_bytes') }], [],
+		NO_SNAPSHOTS);
 	chart('chart-rate', 'Allocation rate', 'rate', 'calls per second', tl.length ?
 		[{ name: 'allocation calls/s', colour: '#2471a3', points: line('alloc_calls_per_s') },
 			{ name: 'free calls/s', colour: '#7fb3d5', points: line('free_calls_per_s') }] :
 		[{ name: 'allocation calls/s', colour: '#2471a3', points: eventRate() }]);
-	chart('chart-threads', 'Threads and connections', 'count', 'count',
+	// without snapshots: the threads from their start and end records, no fds
+	chart('chart-threads', 'Threads and connections', 'count', 'count', (tl.length ?
 		[{ name: 'threads', colour: '#16a34a', points: line('threads') },
-			{ name: 'open fds', colour: '#ca8a04', points: line('open_fds') }].concat(conns));
-	chart('chart-cpu', 'CPU', 'pct', 'percent of one core',
-		[{ name: 'CPU %', colour: '#db2777', points: line('cpu_percent') }]);
+			{ name: 'open fds', colour: '#ca8a04', points: line('open_fds') }] :
+		[{ name: 'threads', colour: '#16a34a', points: levelPoints(D.threads) }]).concat(conns));
+	chart('chart-cpu', 'CPU', 'pct', 'percent of one core', tl.length ?
+		[{ name: 'CPU %', colour: '#db2777', points: line('cpu_percent') }] :
+		[{ name: 'CPU % (from the CPU samples)', colour: '#db2777', points: sampledCpu() }], [],
+		'no snapshots (the run, ' + RUN + ', ended before the first) and no CPU samples (run --cpu)');
 }
 
 // ---- findings ----
