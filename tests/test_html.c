@@ -55,6 +55,19 @@ static json_t *page_data(const char *path)
 	return j;
 }
 
+/* The most a level's slots reached. */
+static long long level_most(json_t *max)
+{
+	long long most = 0;
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(max, i, v)
+		if (json_integer_value(v) > most)
+			most = json_integer_value(v);
+	return most;
+}
+
 /* A site's cells summed over births in [a, b): calls, bytes, and of them
  * live at the end (gone at b or later, never a failed call). */
 struct sums {
@@ -424,19 +437,14 @@ Test(html, connections_over_time, .timeout = 120)
 {
 	struct itest_run r;
 	char page[PATH_MAX];
-	json_t *d, *v;
-	long long most = 0;
-	size_t i;
+	json_t *d;
 
 	itest_run(&r, NULL, "net_load", (const char *[]){ "pool", "4", "400", NULL });
 	cr_assert_eq(r.ntraces, 1);
 	write_page(page, sizeof(page), r.dir, "p.html", r.traces[0]);
 	d = page_data(page);
 	cr_assert(json_is_object(json_object_get(d, "connections")), "no connections");
-	json_array_foreach(itest_get(d, "connections.max"), i, v)
-		if (json_integer_value(v) > most)
-			most = json_integer_value(v);
-	cr_expect_eq(most, 8);
+	cr_expect_eq(level_most(itest_get(d, "connections.max")), 8);
 	cr_expect_eq(json_array_size(itest_get(d, "connections.max")), PST_HTML_SLOTS);
 	cr_expect_eq(json_integer_value(json_array_get(itest_get(d, "connections.max"),
 						       PST_HTML_SLOTS - 1)), 0);
@@ -657,6 +665,13 @@ Test(html, dragged_range_is_report_since_until, .timeout = 240)
 	/* a run shorter than a snapshot interval: allocation rate from the events */
 	cr_expect_str_eq(itest_str(json_array_get(json_object_get(b, "charts"), 2), "id"), "chart-rate");
 	cr_expect_eq(itest_int(json_array_get(json_object_get(b, "charts"), 2), "series"), 1);
+	/* its threads from their records: main and the two workers, both joined */
+	cr_expect_str_eq(itest_str(json_array_get(json_object_get(b, "charts"), 3), "id"),
+			 "chart-threads");
+	cr_expect_eq(itest_int(json_array_get(json_object_get(b, "charts"), 3), "series"), 1);
+	cr_expect_eq(level_most(itest_get(d, "threads.max")), 3);
+	cr_expect_eq(json_integer_value(json_array_get(itest_get(d, "threads.max"),
+						       PST_HTML_SLOTS - 1)), 1);
 	rep = report_range(r.traces[0], itest_str(b, "since"), itest_str(b, "until"));
 	cr_expect_gt(json_array_size(itest_get(rep, "memory.sites")), 0);
 	cr_expect_eq(json_array_size(json_object_get(b, "range")),
