@@ -2,6 +2,7 @@
 /* The one-page report's tables and flame graphs for every range of buckets: what `report --json` and `flame` print with its --since/--until. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "filter.h"
@@ -83,10 +84,20 @@ static json_t *one_range(const struct pst_analysis *a, const struct pst_report_o
 	return r;
 }
 
+/* Range k of n being read, on a terminal: each reads the trace again. */
+static void progress(unsigned k, unsigned n)
+{
+	if (!isatty(STDERR_FILENO))
+		return;
+	fprintf(stderr, k < n ? "\rprestanda: the page's ranges: %u of %u" : "\r\033[K", k + 1, n);
+	fflush(stderr);
+}
+
 json_t *pst_html_by_range(const struct pst_analysis *a, const struct pst_report_options *o,
 			  const struct pst_html_buckets *b)
 {
 	const struct pst_filter *cmd = pst_filter_default();
+	unsigned k = 0, n = b->n * (b->n + 1) / 2 - 1;
 	struct pst_filter f;
 	json_t *all = json_object();
 
@@ -103,6 +114,7 @@ json_t *pst_html_by_range(const struct pst_analysis *a, const struct pst_report_
 			/* the whole run is the page's own report */
 			if (lo == 0 && hi == b->n)
 				continue;
+			progress(k++, n);
 			r = one_range(a, o, &f, b, lo, hi);
 			if (!r) {
 				json_decref(all);
@@ -112,6 +124,7 @@ json_t *pst_html_by_range(const struct pst_analysis *a, const struct pst_report_
 			snprintf(key, sizeof(key), "%u-%u", lo, hi);
 			json_object_set_new(all, key, r);
 		}
+	progress(n, n);
 	pst_filter_set_default(cmd);
 	return all;
 }
