@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The one-page report's open connections over time, from the trace's NET_CONN segments. */
+/* The one-page report's levels from events, for runs without snapshots: open connections (NET_CONN segments), live threads (THR_START, THR_END). */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -54,25 +54,57 @@ static int cmp_change(const void *x, const void *y)
 	return a->d - b->d;
 }
 
-json_t *pst_html_connections(const struct pst_analysis *a, const struct pst_html_buckets *b)
+/* The level the changes c make from the process's start, the most of it
+ * per slot; NULL when there are none or memory ran out. Frees c. */
+static json_t *level_of(struct changes *c, const struct pst_analysis *a,
+			const struct pst_html_buckets *b)
 {
-	struct changes c = { NULL, 0, 0 };
-	struct pst_html_level *l;
+	struct pst_html_level *l = c->n ? malloc(sizeof(*l)) : NULL;
 	json_t *o = NULL;
 
-	if (pst_trace_foreach(a->t, PST_REC_NET_CONN, PST_REC_NET_CONN, on_conn, &c) || !c.n) {
-		free(c.v);
-		return NULL;
-	}
-	qsort(c.v, c.n, sizeof(*c.v), cmp_change);
-	l = malloc(sizeof(*l));
 	if (l) {
+		qsort(c->v, c->n, sizeof(*c->v), cmp_change);
 		pst_html_level_init(l, a->t->proc.start_monotonic_ns, b);
-		for (size_t i = 0; i < c.n; i++)
-			pst_html_level_move(l, c.v[i].ts, c.v[i].d);
+		for (size_t i = 0; i < c->n; i++)
+			pst_html_level_move(l, c->v[i].ts, c->v[i].d);
 		o = pst_html_level_json(l, true);
 	}
 	free(l);
-	free(c.v);
+	free(c->v);
 	return o;
+}
+
+json_t *pst_html_connections(const struct pst_analysis *a, const struct pst_html_buckets *b)
+{
+	struct changes c = { NULL, 0, 0 };
+
+	if (pst_trace_foreach(a->t, PST_REC_NET_CONN, PST_REC_NET_CONN, on_conn, &c))
+		c.n = 0;
+	return level_of(&c, a, b);
+}
+
+/* A thread counts from its start to its end, if it ended before the
+ * process did (the rest are written at its exit, still running). */
+static int on_thread(unsigned type, uint64_t tid, const uint8_t *p, size_t len, void *arg)
+{
+	struct pst_rec_thr_start s;
+	struct pst_rec_thr_end e;
+
+	(void)tid;
+	if (type == PST_REC_THR_START && !pst_dec_thr_start(p, p + len, &s))
+		return add(arg, s.ts, 1);
+	if (type == PST_REC_THR_END && !pst_dec_thr_end(p, p + len, &e) && !(e.flags & 1))
+		return add(arg, e.ts, -1);
+	return 0;
+}
+
+json_t *pst_html_threads(const struct pst_analysis *a, const struct pst_html_buckets *b)
+{
+	struct changes c = { NULL, 0, 0 };
+
+	/* the main thread, from the start: no THR_START of its own */
+	if (add(&c, a->t->proc.start_monotonic_ns, 1) ||
+	    pst_trace_foreach(a->t, PST_REC_THR_START, PST_REC_THR_END, on_thread, &c))
+		c.n = 0;
+	return level_of(&c, a, b);
 }

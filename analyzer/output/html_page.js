@@ -10,6 +10,12 @@ const SVGNS = 'http://www.w3.org/2000/svg';
 // The selected range in buckets [a, b): the whole run at first.
 const sel = { a: 0, b: NB };
 const redraws = [];
+// The tables and flame graphs of every other range, as report --since/--until
+// prints them: {"A-B": {tables: {"SECTION.KEY": {n, rows}}, flames: {METRIC: tree}}},
+// read (unpacked) before the page is drawn.
+let BY = {};
+const isWhole = () => sel.a === 0 && sel.b === NB;
+const ranged = () => isWhole() ? null : BY[sel.a + '-' + sel.b] || { tables: {}, flames: {} };
 
 // ---- formatting ----
 
@@ -71,8 +77,8 @@ function rangeBar() {
 	bar.append(label, whole);
 	app.appendChild(bar);
 	app.appendChild(el('div', { class: 'note' }, 'Drag across a chart to choose a time range: ' +
-		'it snaps to steps of ' + fmt.ns(BW) + ' and applies to the allocation sites and the ' +
-		'memory flame graphs (what report --since/--until prints for it).'));
+		'it snaps to steps of ' + fmt.ns(BW) + ' and applies to every table and flame graph ' +
+		'(what report --since/--until and flame --since/--until print for it).'));
 	redraws.push(() => {
 		const whole = sel.a === 0 && sel.b === NB;
 		bar.dataset.since = secs(sel.a * BW);
@@ -145,7 +151,11 @@ function legend(g, series) {
 	});
 }
 // A chart: title, series of [t (s), value] points, axes with unit, legend.
-function chart(id, title, unit, ylabel, series, marks) {
+// Why a chart drawn from the snapshots is empty.
+const RUN = fmt.ns(R.process ? R.process.duration_ns : 0);
+const NO_SNAPSHOTS = 'no snapshots: the run (' + RUN + ') ended before the first (one a second; ' +
+	'run --metrics-interval)';
+function chart(id, title, unit, ylabel, series, marks, empty) {
 	const box = el('div', { class: 'chart', id: id });
 	const svg = sv('svg', { width: W, height: H, viewBox: '0 0 ' + W + ' ' + H });
 	box.appendChild(svg);
@@ -153,8 +163,7 @@ function chart(id, title, unit, ylabel, series, marks) {
 	svg.appendChild(sv('text', { x: ML, y: 14, class: 'title' }, title));
 	const pts = series.flatMap((s) => s.points);
 	if (!pts.length) {
-		svg.appendChild(sv('text', { x: ML + 10, y: H / 2, class: 'empty' },
-			'no snapshots in this trace (run records one a second; --metrics-interval)'));
+		svg.appendChild(sv('text', { x: ML + 10, y: H / 2, class: 'empty' }, empty || NO_SNAPSHOTS));
 		return;
 	}
 	let ymax = Math.max(...pts.map((p) => p[1]), 0);
@@ -208,6 +217,22 @@ function eventRate() {
 			calls[c[0]] += c[2];
 	return calls.map((v, i) => [(i + 0.5) * BW / 1e9, v / (BW / 1e9)]);
 }
+// A level over time from the events (D.connections, D.threads) as points.
+function levelPoints(l) {
+	return l ? l.max.map((v, i) => [(i + 0.5) * l.slot_ns / 1e9, v]) : [];
+}
+// Without snapshots: the CPU of each step from the CPU samples of its
+// range (each one 1/hz s of CPU).
+function sampledCpu() {
+	const hz = (R.cpu || {}).hz;
+	if (!hz)
+		return [];
+	return Array.from({ length: NB }, (_, i) => {
+		const r = NB === 1 ? R.cpu : BY[i + '-' + (i + 1)] || {};
+		const n = NB === 1 ? r.samples : r.cpu_samples || 0;
+		return [(i + 0.5) * BW / 1e9, n / hz / (BW / 1e9) * 100];
+	});
+}
 function charts() {
 	app.appendChild(el('h2', { id: 'over-time' }, 'Over time'));
 	rangeBar();
@@ -221,18 +246,23 @@ function charts() {
 	const line = (k) => tl.map((s) => [s.time_s, s[k]]);
 	// the most open in each slot, from the network records
 	const conns = D.connections ? [{ name: 'open connections', colour: '#0891b2',
-		points: D.connections.max.map((v, i) => [(i + 0.5) * D.connections.slot_ns / 1e9, v]) }] : [];
+		points: levelPoints(D.connections) }] : [];
 	chart('chart-rss', 'Resident memory (RSS)', 'bytes', 'bytes',
-		[{ name: 'RSS', colour: '#c0392b', points: line('rss_bytes') }]);
+		[{ name: 'RSS', colour: '#c0392b', points: line('rss_bytes') }], [],
+		NO_SNAPSHOTS);
 	chart('chart-rate', 'Allocation rate', 'rate', 'calls per second', tl.length ?
 		[{ name: 'allocation calls/s', colour: '#2471a3', points: line('alloc_calls_per_s') },
 			{ name: 'free calls/s', colour: '#7fb3d5', points: line('free_calls_per_s') }] :
 		[{ name: 'allocation calls/s', colour: '#2471a3', points: eventRate() }]);
-	chart('chart-threads', 'Threads and connections', 'count', 'count',
+	// without snapshots: the threads from their start and end records, no fds
+	chart('chart-threads', 'Threads and connections', 'count', 'count', (tl.length ?
 		[{ name: 'threads', colour: '#16a34a', points: line('threads') },
-			{ name: 'open fds', colour: '#ca8a04', points: line('open_fds') }].concat(conns));
-	chart('chart-cpu', 'CPU', 'pct', 'percent of one core',
-		[{ name: 'CPU %', colour: '#db2777', points: line('cpu_percent') }]);
+			{ name: 'open fds', colour: '#ca8a04', points: line('open_fds') }] :
+		[{ name: 'threads', colour: '#16a34a', points: levelPoints(D.threads) }]).concat(conns));
+	chart('chart-cpu', 'CPU', 'pct', 'percent of one core', tl.length ?
+		[{ name: 'CPU %', colour: '#db2777', points: line('cpu_percent') }] :
+		[{ name: 'CPU % (from the CPU samples)', colour: '#db2777', points: sampledCpu() }], [],
+		'no snapshots (the run, ' + RUN + ', ended before the first) and no CPU samples (run --cpu)');
 }
 
 // ---- findings ----
@@ -347,13 +377,20 @@ function siteInRange(s, a, b) {
 function siteName(s) {
 	return (s.function || (s.stack && s.stack[0]) || '?') + (s.file ? ' (' + s.file + ':' + s.line + ')' : '');
 }
+// The sites of the chosen range: the whole run's from the cells (the top
+// sites of the run), a range's as its report lists them (its own top).
 function siteRows() {
-	const whole = sel.a === 0 && sel.b === NB;
+	const r = ranged();
+	if (r)
+		return ((r.tables['memory.sites'] || {}).rows || []).map((s) => ({ site: siteName(s),
+			function: s.function, file: s.file, line: s.line, stack: s.stack, calls: s.calls,
+			bytes: s.bytes, live_bytes: s.leaked_bytes, live_blocks: s.leaked_allocations,
+			peak_bytes: s.peak_bytes }));
 	return G.sites.map((s) => {
-		const r = siteInRange(s, sel.a, sel.b);
+		const r = siteInRange(s, 0, NB);
 		return { site: siteName(s), function: s.function, file: s.file, line: s.line, stack: s.stack,
 			calls: Math.round(r.calls), bytes: Math.round(r.bytes), live_bytes: Math.round(r.live_bytes),
-			live_blocks: Math.round(r.live_blocks), peak_bytes: whole ? s.peak_bytes : null };
+			live_blocks: Math.round(r.live_blocks), peak_bytes: s.peak_bytes };
 	}).filter((r) => r.calls > 0);
 }
 function sitesTable() {
@@ -377,34 +414,59 @@ function sitesTable() {
 	redraws.push(() => {
 		const rows = siteRows(), sum = (k) => rows.reduce((a, r) => a + r[k], 0);
 		t.setRows(rows);
-		total.textContent = rows.length + (rows.length === 1 ? ' site · ' : ' sites · ') + sum('calls') + ' calls · ' +
+		const n = isWhole() ? MEM.total_sites || rows.length :
+			(ranged().tables['memory.sites'] || { n: 0 }).n;
+		total.textContent = n + (n === 1 ? ' site' : ' sites') + (n > rows.length ? ' (the first ' +
+			rows.length + ' as report --json lists them)' : '') + ' · ' + sum('calls') + ' calls · ' +
 			fmt.bytes(sum('bytes')) + ' allocated · ' + fmt.bytes(sum('live_bytes')) +
-			' live at the end of the range' + (sel.a === 0 && sel.b === NB ? '' :
-			' (the heap-peak column is for the whole run)');
+			' live at the end of the range';
 	});
 }
-// Any list of objects in the report: its scalar keys as columns.
-function genericTable(id, title, rows, nameKey, stackKey, sortKey) {
-	if (!rows || !rows.length)
+// A list of the report (path "SECTION.KEY") in the chosen range: the whole
+// run's, or the first rows of the range's report and how many it has.
+function rangeRows(path) {
+	const r = ranged();
+	if (r)
+		return r.tables[path] || { n: 0, rows: [] };
+	const [sec, key] = path.split('.'), rows = (key ? (R[sec] || {})[key] : R[sec]) || [];
+	return { n: rows.length, rows: rows };
+}
+// Any list of objects in the report: its scalar keys as columns, its rows
+// those of the chosen range.
+function genericTable(id, title, path, nameKey, stackKey, sortKey) {
+	const rows = rangeRows(path).rows;
+	if (!rows.length)
 		return;
-	app.appendChild(el('h3', {}, title + ' (whole run)'));
+	app.appendChild(el('h3', {}, title));
+	const cut = el('div', { id: id + '-cut', class: 'note' });
 	const cols = Object.keys(rows[0]).filter((k) => k !== nameKey && k !== stackKey &&
 		(rows[0][k] === null || typeof rows[0][k] !== 'object')).map((k) => ({ key: k, label: k }));
 	if (nameKey)
 		cols.unshift({ key: nameKey, label: nameKey, s: (td, r) => stackKey ?
 			stackCell(String(r[nameKey]), r[stackKey])(td) : (td.textContent = r[nameKey]) });
-	app.appendChild(table(id, cols, rows, 30, null, sortKey).wrap);
+	// a row's name, for a test to find it by
+	const t = table(id, cols, rows, 30, nameKey ? (tr, r) => { tr.dataset.name = r[nameKey]; } : null,
+		sortKey);
+	app.append(t.wrap, cut);
+	redraws.push(() => {
+		const r = rangeRows(path);
+		t.setRows(r.rows);
+		cut.textContent = r.n > r.rows.length ? 'the page has the first ' + r.rows.length + ' of the ' +
+			r.n + ' rows of this range, in the order report --json lists them' : '';
+	});
 }
 function tables() {
 	app.appendChild(el('h2', { id: 'tables' }, 'Top tables'));
 	app.appendChild(el('div', { class: 'note' }, 'Click a column to sort by it.'));
 	sitesTable();
-	const th = R.threads || {}, cpu = R.cpu || {}, net = R.network || {};
-	genericTable('cpu-functions', 'CPU: functions', cpu.functions, 'function', null, 'self');
-	genericTable('threads', 'Threads', th.threads, 'tid', null, 'cpu_ns');
-	genericTable('thread-groups', 'Thread groups', th.groups, 'start_routine', 'created_at', 'threads');
-	genericTable('locks', 'Locks', R.locks, 'lock', 'stack', 'wait_ns');
-	genericTable('endpoints', 'Network endpoints', net.endpoints, null, null);
+	genericTable('cpu-functions', 'CPU: functions', 'cpu.functions', 'function', null, 'self');
+	genericTable('threads', 'Threads', 'threads.threads', 'tid', null, 'cpu_ns');
+	genericTable('thread-groups', 'Thread groups', 'threads.groups', 'start_routine', 'created_at',
+		'threads');
+	genericTable('locks', 'Locks', 'locks', 'lock', 'stack', 'wait_ns');
+	genericTable('endpoints', 'Network endpoints', 'network.endpoints', 'endpoint', null, 'connects');
+	genericTable('lookups', 'Name lookups', 'network.lookups', null, null);
+	genericTable('requests', 'Requests', 'network.requests', 'endpoint', 'stack', 'requests');
 }
 
 // ---- flame graphs ----
@@ -418,20 +480,21 @@ const METRICS = [
 	{ name: 'peak-bytes', what: 'bytes live at the heap peak (whole run)', unit: 'bytes', whole: true,
 		v: (r, s) => s.peak_bytes },
 ];
-// The analyzer's trees of the other metrics, for the whole run.
+// The analyzer's trees of the other metrics: the whole run's, or the range's.
 function treeOf(t) {
 	return { name: t.n, v: t.v, kids: new Map(t.c.map((k) => [k.n, treeOf(k)])) };
 }
 for (const f of D.flames || [])
-	METRICS.push({ name: f.name, what: f.what + ' (whole run)', unit: f.unit === 'nanoseconds' ?
-		'ns' : f.unit === 'bytes' ? 'bytes' : 'count', whole: true, tree: f.tree });
+	METRICS.push({ name: f.name, what: f.what, unit: f.unit === 'nanoseconds' ?
+		'ns' : f.unit === 'bytes' ? 'bytes' : 'count', tree: () => ranged() ?
+		ranged().flames[f.name] || { n: 'all', v: 0, c: [] } : f.tree });
 function frameName(f) {
 	const i = f.indexOf(' (');
 	return i > 0 ? f.slice(0, i) : f;
 }
 function flameTree(m) {
 	if (m.tree)
-		return treeOf(m.tree);
+		return treeOf(m.tree());
 	const root = { name: 'all', v: 0, kids: new Map() };
 	for (const s of G.sites) {
 		const a = m.whole ? 0 : sel.a, b = m.whole ? NB : sel.b;
@@ -494,7 +557,8 @@ function flame() {
 		};
 		put(top, 0, 1, 0, trail);
 		box.style.height = Math.max(depth, 1) * 17 + 'px';
-		info.textContent = total > 0 ? m.what + ': ' + fmt[m.unit](total) + (m.whole ? '' :
+		info.dataset.total = total;
+		info.textContent = total > 0 ? m.what + ': ' + fmt[m.unit](total) + (m.whole || isWhole() ? '' :
 			' in the range') + (trail.length ? ' · click the top frame to zoom out' :
 			' · click a frame to zoom') : 'nothing of this metric in the range';
 	};
@@ -516,9 +580,22 @@ function fromHash() {
 		at.scrollIntoView();
 }
 
-header();
-charts();
-findings();
-tables();
-flame();
-fromHash();
+// The ranges' tables and flame graphs: base64 of zlib-compressed JSON.
+async function unpack() {
+	const b64 = document.getElementById('pst-by-range').textContent;
+	const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+	const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('deflate'));
+	return JSON.parse(await new Response(stream).text());
+}
+
+unpack().then((by) => {
+	BY = by;
+	header();
+	charts();
+	findings();
+	tables();
+	flame();
+	fromHash();
+	// drawn: what a test waits for
+	document.body.dataset.ready = '1';
+});

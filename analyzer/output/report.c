@@ -306,7 +306,7 @@ static void text_report(FILE *out, const struct report *r)
 static int write_html(const struct report *r, const struct pst_report_options *o)
 {
 	json_t *j = json_report(r);
-	int e = j ? pst_html_write(o->html, &r->a, j) : -ENOMEM;
+	int e = j ? pst_html_write(o->html, &r->a, j, o) : -ENOMEM;
 
 	json_decref(j);
 	if (e)
@@ -403,6 +403,23 @@ json_t *pst_report_json(const char *path)
 		else
 			j = json_report(&r);
 	}
+	report_free(&r);
+	return j;
+}
+
+json_t *pst_report_quiet_json(const char *path, const struct pst_report_options *o)
+{
+	struct pst_report_options q = *o;
+	struct report r = { .path = path };
+	char err[512];
+	json_t *j = NULL;
+
+	/* every row; no per-interval table; no word on stderr (the page's
+	 * whole-run analysis has said what there was to say) */
+	q.top_given = false;
+	q.timeline = false;
+	if (!pst_trace_open(path, &r.t, err, sizeof(err)) && !run_families(&r, &q))
+		j = json_report(&r);
 	report_free(&r);
 	return j;
 }

@@ -55,4 +55,10 @@ int pst_report_all_print(const struct pst_report_options *o, char *const *paths,
 json_t *pst_report_all_json(const struct pst_report_options *o, char *const *paths, int n,
 			    const char *label, int *status);
 
+/* The trace at path analyzed with o's settings (pools, suppressions) and
+ * the default filter, as `report --json` writes it with every row, saying
+ * nothing on stderr: for the HTML page's ranges. NULL when it cannot be
+ * read or memory ran out. */
+json_t *pst_report_quiet_json(const char *path, const struct pst_report_options *o);
+
 #endif

@@ -34,6 +34,38 @@ async function siteRows(page) {
 	}));
 }
 
+// The tables drawn from the report's lists: their rows by name, each with
+// the numbers of its cells.
+async function reportTables(page) {
+	return page.evaluate(() => {
+		const out = {};
+		for (const id of ['cpu-functions', 'threads', 'thread-groups', 'locks', 'endpoints', 'requests']) {
+			const rows = [...document.querySelectorAll('#' + id + ' tr[data-name]')];
+			if (!document.getElementById(id))
+				continue;
+			out[id] = rows.map((tr) => {
+				const v = {};
+				for (const td of tr.querySelectorAll('td[data-v]'))
+					v[td.dataset.key] = Number(td.dataset.v);
+				return { name: tr.dataset.name, v: v };
+			});
+		}
+		return out;
+	});
+}
+
+// Every metric's flame graph total in the chosen range.
+async function flameTotals(page) {
+	const out = {};
+	const names = await page.evaluate(() => [...document.querySelectorAll('#flame-metric option')]
+		.map((o) => o.value));
+	for (const n of names) {
+		await page.selectOption('#flame-metric', n);
+		out[n] = Number(await page.getAttribute('#flame-info', 'data-total'));
+	}
+	return out;
+}
+
 // Drag across the heap chart's plot area, from a to b seconds.
 async function drag(page, a, b) {
 	// in view (clicks further down scrolled the page) and below the sticky range bar
@@ -66,11 +98,15 @@ async function drag(page, a, b) {
 	page.on('pageerror', (e) => errors.push(String(e)));
 	page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') errors.push(m.text()); });
 	await page.goto(url);
+	// the page unpacks its ranges before it draws
+	await page.waitForSelector('body[data-ready]');
 	const out = { title: await page.title(), charts: await chartInfo(page) };
 	out.findings = await page.locator('.finding').count();
 	out.tables = await page.evaluate(() => [...document.querySelectorAll('table')].length);
 	out.whole = await siteRows(page);
 	out.flame_frames = await page.locator('#flame div').count();
+	out.whole_tables = await reportTables(page);
+	out.whole_flames = await flameTotals(page);
 	// Sorting: click the bytes column, then the first row has the most bytes.
 	await page.click('#sites th[data-key="bytes"]');
 	out.sorted_by_bytes = (await siteRows(page)).map((r) => r.bytes);
@@ -80,6 +116,8 @@ async function drag(page, a, b) {
 		out.until = await page.getAttribute('#range', 'data-until');
 		out.range = await siteRows(page);
 		out.range_flame_frames = await page.locator('#flame div').count();
+		out.range_tables = await reportTables(page);
+		out.range_flames = await flameTotals(page);
 	}
 	if (shot)
 		await page.screenshot({ path: shot, fullPage: true });
