@@ -129,20 +129,28 @@ void pst_zq_settle(struct pst_thr *t, bool pack)
 {
 	struct timespec gap = { 0, 100000 };
 	struct pst_zq *e;
-	uint64_t w;
+	uint64_t w, until = 0;
 
 	if (!t->zq)
 		return;
-	for (int i = 0; i < 10000 && (e = oldest(t, &w));) {
+	/* a second by the clock, not by a count of sleeps: on a loaded machine
+	 * each 100 us sleep can last a scheduling period (10,000 of them took
+	 * 80 s at an nginx worker's exit) */
+	for (int i = 0; (e = oldest(t, &w));) {
 		if (SW_ST(w) == ZQ_QUEUED) {
 			if (sw_move(e, w, ZQ_BUSY))
 				zq_write(e, pack);
 			continue;
 		}
-		if (i++ < 64)
+		if (i++ < 64) {
 			sched_yield();
-		else
-			nanosleep(&gap, NULL);
+			continue;
+		}
+		if (!until)
+			until = pst_now() + 1000000000u;
+		else if (pst_now() > until)
+			break;
+		nanosleep(&gap, NULL);
 	}
 	t->zq = 0;
 }
